@@ -1,0 +1,276 @@
+"""Every box format conversion and box computation in promptcrop lives here.
+
+Formats (put them in variable names: ``boxes_cxcywh``, ``crop_xyxy_px``):
+
+- **cxcywh, normalised** — ``(cx, cy, w, h)`` in ``[0, 1]`` relative to the image. What OWL-ViT emits
+  and what the decoder, the grounding and the losses use.
+- **xyxy, normalised** — ``(x1, y1, x2, y2)`` in ``[0, 1]``.
+- **xyxy, pixels** — ``(x1, y1, x2, y2)`` in pixels of the original, EXIF-upright image; x1/y1
+  inclusive, x2/y2 exclusive (so ``x2 - x1`` is the width). What every public result uses.
+
+All functions take numpy arrays or torch tensors with the 4 coordinates on the last axis
+(``[..., 4]``) and return the same kind. Pixel/normalised mapping happens in exactly one pair of
+functions: :func:`model_to_image_xyxy_px` and :func:`image_xyxy_px_to_model`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+BoxArray = TypeVar("BoxArray", np.ndarray, torch.Tensor)
+
+EPS = 1e-7
+
+
+def _stack(parts: list[Any], like: Any) -> Any:
+    if isinstance(like, torch.Tensor):
+        return torch.stack(parts, dim=-1)
+    return np.stack(parts, axis=-1)
+
+
+def _maximum(a: Any, b: Any) -> Any:
+    return torch.maximum(a, b) if isinstance(a, torch.Tensor) else np.maximum(a, b)
+
+
+def _minimum(a: Any, b: Any) -> Any:
+    return torch.minimum(a, b) if isinstance(a, torch.Tensor) else np.minimum(a, b)
+
+
+def _clip_min(a: Any, low: float) -> Any:
+    return a.clamp(min=low) if isinstance(a, torch.Tensor) else np.clip(a, low, None)
+
+
+def _as_float(boxes: Any) -> Any:
+    if isinstance(boxes, torch.Tensor):
+        return boxes if boxes.is_floating_point() else boxes.float()
+    return np.asarray(boxes, dtype=np.float64) if not np.issubdtype(
+        np.asarray(boxes).dtype, np.floating
+    ) else np.asarray(boxes)
+
+
+# --------------------------------------------------------------------------- format conversions
+
+
+def cxcywh_to_xyxy(boxes: BoxArray) -> BoxArray:
+    """``[..., 4]`` cxcywh → ``[..., 4]`` xyxy (same units)."""
+    boxes = _as_float(boxes)
+    cx, cy, w, h = boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
+    return _stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], boxes)
+
+
+def xyxy_to_cxcywh(boxes: BoxArray) -> BoxArray:
+    """``[..., 4]`` xyxy → ``[..., 4]`` cxcywh (same units)."""
+    boxes = _as_float(boxes)
+    x1, y1, x2, y2 = boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3]
+    return _stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], boxes)
+
+
+def _scale_xyxy(boxes: BoxArray, sx: float, sy: float) -> BoxArray:
+    boxes = _as_float(boxes)
+    return _stack(
+        [boxes[..., 0] * sx, boxes[..., 1] * sy, boxes[..., 2] * sx, boxes[..., 3] * sy], boxes
+    )
+
+
+def model_to_image_xyxy_px(boxes_cxcywh: BoxArray, width: int, height: int) -> BoxArray:
+    """THE mapping from model coordinates to the image.
+
+    ``boxes_cxcywh``: ``[..., 4]`` normalised cxcywh relative to the whole (unpadded) image, as
+    OWL-ViT (v1) and the ClipCrop decoder emit them. ``width``/``height``: the original, EXIF-upright
+    image size in pixels. Returns ``[..., 4]`` float xyxy pixels (not clamped, not rounded).
+    """
+    _check_size(width, height)
+    return _scale_xyxy(cxcywh_to_xyxy(boxes_cxcywh), float(width), float(height))
+
+
+def image_xyxy_px_to_model(boxes_xyxy_px: BoxArray, width: int, height: int) -> BoxArray:
+    """Inverse of :func:`model_to_image_xyxy_px`: ``[..., 4]`` xyxy pixels → normalised cxcywh."""
+    _check_size(width, height)
+    return xyxy_to_cxcywh(_scale_xyxy(boxes_xyxy_px, 1.0 / width, 1.0 / height))
+
+
+def _check_size(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def box_area(boxes_xyxy: BoxArray) -> BoxArray:
+    """``[..., 4]`` xyxy → ``[...]`` area; inverted boxes count as zero area."""
+    boxes_xyxy = _as_float(boxes_xyxy)
+    w = _clip_min(boxes_xyxy[..., 2] - boxes_xyxy[..., 0], 0.0)
+    h = _clip_min(boxes_xyxy[..., 3] - boxes_xyxy[..., 1], 0.0)
+    return w * h
+
+
+def _pairwise_inter_union(a: Any, b: Any) -> tuple[Any, Any]:
+    area_a, area_b = box_area(a), box_area(b)
+    lt = _maximum(a[..., :, None, :2], b[..., None, :, :2])  # [N, M, 2]
+    rb = _minimum(a[..., :, None, 2:], b[..., None, :, 2:])  # [N, M, 2]
+    wh = _clip_min(rb - lt, 0.0)
+    inter = wh[..., 0] * wh[..., 1]  # [N, M]
+    union = area_a[..., :, None] + area_b[..., None, :] - inter
+    return inter, union
+
+
+def box_iou(a_xyxy: BoxArray, b_xyxy: BoxArray) -> BoxArray:
+    """Pairwise IoU: ``[N, 4]`` × ``[M, 4]`` xyxy → ``[N, M]`` in [0, 1].
+
+    Zero-area boxes are fine: IoU of two identical degenerate boxes is 0, never NaN.
+    """
+    a_xyxy, b_xyxy = _as_float(a_xyxy), _as_float(b_xyxy)
+    inter, union = _pairwise_inter_union(a_xyxy, b_xyxy)
+    return inter / _clip_min(union, EPS)
+
+
+def generalized_box_iou(a_xyxy: BoxArray, b_xyxy: BoxArray) -> BoxArray:
+    """Pairwise GIoU (Rezatofighi et al.): ``[N, 4]`` × ``[M, 4]`` xyxy → ``[N, M]`` in [-1, 1].
+
+    No asserts on box validity (DETR's crash on degenerate boxes): inverted boxes are treated as
+    zero-area and the enclosing area is floored by an epsilon.
+    """
+    a_xyxy, b_xyxy = _as_float(a_xyxy), _as_float(b_xyxy)
+    inter, union = _pairwise_inter_union(a_xyxy, b_xyxy)
+    iou = inter / _clip_min(union, EPS)
+    lt = _minimum(a_xyxy[..., :, None, :2], b_xyxy[..., None, :, :2])
+    rb = _maximum(a_xyxy[..., :, None, 2:], b_xyxy[..., None, :, 2:])
+    wh = _clip_min(rb - lt, 0.0)
+    enclosing = wh[..., 0] * wh[..., 1]
+    return iou - (enclosing - union) / _clip_min(enclosing, EPS)
+
+
+def elementwise_iou(a_xyxy: BoxArray, b_xyxy: BoxArray) -> BoxArray:
+    """IoU of matching rows: ``[..., 4]`` × ``[..., 4]`` → ``[...]``."""
+    a_xyxy, b_xyxy = _as_float(a_xyxy), _as_float(b_xyxy)
+    lt = _maximum(a_xyxy[..., :2], b_xyxy[..., :2])
+    rb = _minimum(a_xyxy[..., 2:], b_xyxy[..., 2:])
+    wh = _clip_min(rb - lt, 0.0)
+    inter = wh[..., 0] * wh[..., 1]
+    union = box_area(a_xyxy) + box_area(b_xyxy) - inter
+    return inter / _clip_min(union, EPS)
+
+
+def contains(outer_xyxy: BoxArray, inner_xyxy: BoxArray, tol: float = 1e-6) -> BoxArray:
+    """``[..., 4]`` × ``[..., 4]`` → ``[...]`` bool: does ``outer`` contain ``inner`` (within tol)."""
+    o, i = _as_float(outer_xyxy), _as_float(inner_xyxy)
+    return (
+        (o[..., 0] <= i[..., 0] + tol)
+        & (o[..., 1] <= i[..., 1] + tol)
+        & (o[..., 2] >= i[..., 2] - tol)
+        & (o[..., 3] >= i[..., 3] - tol)
+    )
+
+
+# --------------------------------------------------------------------------- combining and fitting
+
+
+def union_box(boxes_xyxy: BoxArray) -> BoxArray:
+    """Smallest box holding all boxes: ``[..., N, 4]`` xyxy → ``[..., 4]`` xyxy. N must be ≥ 1."""
+    boxes_xyxy = _as_float(boxes_xyxy)
+    if boxes_xyxy.shape[-2] == 0:
+        raise ValueError("union_box needs at least one box")
+    if isinstance(boxes_xyxy, torch.Tensor):
+        lo = boxes_xyxy[..., :2].amin(dim=-2)
+        hi = boxes_xyxy[..., 2:].amax(dim=-2)
+        return torch.cat([lo, hi], dim=-1)
+    lo = boxes_xyxy[..., :2].min(axis=-2)
+    hi = boxes_xyxy[..., 2:].max(axis=-2)
+    return np.concatenate([lo, hi], axis=-1)
+
+
+def clamp_xyxy(boxes_xyxy: BoxArray, width: float, height: float) -> BoxArray:
+    """Clip ``[..., 4]`` xyxy boxes to ``[0, width] × [0, height]`` (use 1, 1 for normalised)."""
+    b = _as_float(boxes_xyxy)
+    if isinstance(b, torch.Tensor):
+        xs = b[..., 0::2].clamp(0.0, float(width))
+        ys = b[..., 1::2].clamp(0.0, float(height))
+    else:
+        xs = np.clip(b[..., 0::2], 0.0, float(width))
+        ys = np.clip(b[..., 1::2], 0.0, float(height))
+    return _stack([xs[..., 0], ys[..., 0], xs[..., 1], ys[..., 1]], b)
+
+
+def parse_aspect_ratio(text: str | float) -> float:
+    """``"16:9"``, ``"4x5"``, ``"1.5"`` or a number → width/height as a float > 0.
+
+    Raises ValueError with the offending text for anything else (zero, negative, not a number).
+    """
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        raw = str(text).strip().lower()
+        sep = next((s for s in (":", "x", "/") if s in raw), None)
+        try:
+            if sep is None:
+                value = float(raw)
+            else:
+                w_text, h_text = raw.split(sep, 1)
+                w, h = float(w_text), float(h_text)
+                if w <= 0 or h <= 0:
+                    raise ValueError
+                value = w / h
+        except ValueError:
+            raise ValueError(
+                f"invalid aspect ratio {text!r}: expected W:H with positive numbers, e.g. 16:9"
+            ) from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"invalid aspect ratio {text!r}: it must be a positive number")
+    return value
+
+
+def fit_aspect_ratio(
+    region_xyxy: np.ndarray, aspect: float, width: float, height: float
+) -> tuple[np.ndarray, bool]:
+    """The smallest box of ratio ``aspect`` (w/h) holding ``region_xyxy``, inside the image.
+
+    The box is centred on the region and then shifted (not shrunk) to lie inside
+    ``[0, width] × [0, height]``. If no box of that ratio inside the image can hold the region, the
+    largest box of that ratio that fits the image is returned, centred as near the region's centre
+    as the image allows, and ``fits`` is False. Returns ``(box_xyxy float [4], fits)``.
+    """
+    if aspect <= 0 or not math.isfinite(aspect):
+        raise ValueError(f"aspect ratio must be a positive number, got {aspect}")
+    _check_size(width, height)
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(region_xyxy, dtype=np.float64))
+    rw, rh = max(x2 - x1, 0.0), max(y2 - y1, 0.0)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    w = max(rw, rh * aspect)
+    h = w / aspect
+    max_w = min(width, height * aspect)
+    fits = w <= max_w * (1 + 1e-9)
+    if not fits:
+        w, h = max_w, max_w / aspect
+    bx1 = min(max(cx - w / 2, 0.0), width - w)
+    by1 = min(max(cy - h / 2, 0.0), height - h)
+    return np.array([bx1, by1, bx1 + w, by1 + h]), bool(fits)
+
+
+def snap_to_pixels(
+    box_xyxy: np.ndarray, width: int, height: int, aspect: float | None = None
+) -> np.ndarray:
+    """Round a float pixel box to integers inside the image, keeping ``aspect`` exact to 1 px.
+
+    With ``aspect``, the integer width is rounded first and the height derived from it (or the
+    other way round if that keeps the box in the image), so ``|w/h - aspect| * h <= 1``.
+    Returns ``int64 [4]`` xyxy with ``x2 - x1 >= 1`` and ``y2 - y1 >= 1``.
+    """
+    _check_size(width, height)
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(box_xyxy, dtype=np.float64))
+    w = min(max(round(x2 - x1), 1), width)
+    h = min(max(round(y2 - y1), 1), height)
+    if aspect is not None:
+        h_from_w = max(round(w / aspect), 1)
+        if h_from_w <= height:
+            h = h_from_w
+        else:
+            h = height
+            w = min(max(round(h * aspect), 1), width)
+    left = int(min(max(round((x1 + x2) / 2 - w / 2), 0), width - w))
+    top = int(min(max(round((y1 + y2) / 2 - h / 2), 0), height - h))
+    return np.array([left, top, left + w, top + h], dtype=np.int64)

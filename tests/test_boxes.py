@@ -1,0 +1,104 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from promptcrop import boxes as B
+
+
+def test_cxcywh_xyxy_round_trip_numpy_and_torch():
+    rng = np.random.default_rng(0)
+    b = rng.random((5, 3, 4))
+    np.testing.assert_allclose(B.xyxy_to_cxcywh(B.cxcywh_to_xyxy(b)), b, atol=1e-12)
+    t = torch.tensor(b, dtype=torch.float32)
+    out = B.cxcywh_to_xyxy(t)
+    assert isinstance(out, torch.Tensor) and out.shape == (5, 3, 4)
+    torch.testing.assert_close(B.xyxy_to_cxcywh(out), t)
+
+
+def test_model_to_image_on_non_square_image():
+    # centre box of half the size in a 300 wide x 100 high image
+    px = B.model_to_image_xyxy_px(np.array([0.5, 0.5, 0.5, 0.5]), 300, 100)
+    np.testing.assert_allclose(px, [75, 25, 225, 75])
+    # x scales with width, y with height, never the other way round
+    px = B.model_to_image_xyxy_px(np.array([0.1, 0.9, 0.2, 0.2]), 300, 100)
+    np.testing.assert_allclose(px, [0, 80, 60, 100], atol=1e-9)
+    back = B.image_xyxy_px_to_model(px, 300, 100)
+    np.testing.assert_allclose(back, [0.1, 0.9, 0.2, 0.2], atol=1e-12)
+    with pytest.raises(ValueError):
+        B.model_to_image_xyxy_px(np.zeros(4), 0, 10)
+
+
+def test_iou_and_giou_hand_values():
+    a = np.array([[0, 0, 2, 2]], float)
+    b = np.array([[1, 1, 3, 3], [0, 0, 2, 2], [4, 4, 5, 5]], float)
+    iou = B.box_iou(a, b)
+    np.testing.assert_allclose(iou, [[1 / 7, 1.0, 0.0]])
+    giou = B.generalized_box_iou(a, b)
+    # enclosing of a and [4,4,5,5] is 25, union 5 -> 0 - 20/25
+    np.testing.assert_allclose(giou, [[1 / 7 - (9 - 7) / 9, 1.0, -20 / 25]])
+    np.testing.assert_allclose(B.elementwise_iou(a[0], b[0]), 1 / 7)
+
+
+def test_degenerate_boxes_never_nan():
+    z = np.array([[1, 1, 1, 1], [2, 2, 1, 1]], float)  # zero-area and inverted
+    assert np.isfinite(B.box_iou(z, z)).all()
+    assert np.isfinite(B.generalized_box_iou(z, z)).all()
+    t = torch.tensor(z, requires_grad=True)
+    B.generalized_box_iou(t, t).sum().backward()
+    assert torch.isfinite(t.grad).all()
+
+
+def test_union_clamp_contains():
+    u = B.union_box(np.array([[1, 2, 3, 4], [0, 3, 2, 9]], float))
+    np.testing.assert_allclose(u, [0, 2, 3, 9])
+    ut = B.union_box(torch.tensor([[[0.1, 0.2, 0.3, 0.4]]]))
+    assert ut.shape == (1, 4)
+    with pytest.raises(ValueError):
+        B.union_box(np.zeros((0, 4)))
+    c = B.clamp_xyxy(np.array([-5, 3, 120, 90], float), 100, 80)
+    np.testing.assert_allclose(c, [0, 3, 100, 80])
+    assert B.contains(np.array([0, 0, 10, 10]), np.array([1, 1, 9, 9]))
+    assert not B.contains(np.array([0, 0, 10, 10]), np.array([1, 1, 11, 9]))
+
+
+@pytest.mark.parametrize("text,value", [("16:9", 16 / 9), ("4x5", 0.8), ("1.5", 1.5), (2, 2.0)])
+def test_parse_aspect_ratio(text, value):
+    assert math.isclose(B.parse_aspect_ratio(text), value)
+
+
+@pytest.mark.parametrize("bad", ["0:1", "-1:2", "abc", "", "1:0", "nan", float("inf"), 0])
+def test_parse_aspect_ratio_rejects(bad):
+    with pytest.raises(ValueError):
+        B.parse_aspect_ratio(bad)
+
+
+def test_fit_aspect_ratio_contains_region_and_stays_inside():
+    region = np.array([10, 10, 30, 60], float)
+    box, fits = B.fit_aspect_ratio(region, 1.0, 200, 100)
+    assert fits
+    assert math.isclose((box[2] - box[0]) / (box[3] - box[1]), 1.0)
+    assert B.contains(box, region)
+    assert box[0] >= 0 and box[1] >= 0 and box[2] <= 200 and box[3] <= 100
+    # a region wider than any 1:2 box in a 200x100 image: largest 1:2 box, flagged
+    box, fits = B.fit_aspect_ratio(np.array([0, 0, 200, 100], float), 0.5, 200, 100)
+    assert not fits
+    np.testing.assert_allclose(box[2:] - box[:2], [50, 100])
+    with pytest.raises(ValueError):
+        B.fit_aspect_ratio(region, 0.0, 200, 100)
+
+
+@pytest.mark.parametrize("aspect", [1.0, 16 / 9, 0.8, 3.0, 1 / 3])
+def test_snap_to_pixels_ratio_within_one_pixel(aspect):
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        W, H = rng.integers(20, 2000, size=2)
+        region = np.sort(rng.random(2) * W), np.sort(rng.random(2) * H)
+        r = np.array([region[0][0], region[1][0], region[0][1], region[1][1]])
+        box, _ = B.fit_aspect_ratio(r, aspect, W, H)
+        px = B.snap_to_pixels(box, W, H, aspect)
+        w, h = px[2] - px[0], px[3] - px[1]
+        assert w >= 1 and h >= 1
+        assert px[0] >= 0 and px[1] >= 0 and px[2] <= W and px[3] <= H
+        assert abs(w - h * aspect) <= max(1.0, aspect) + 1e-9
