@@ -102,3 +102,12 @@ def test_snap_to_pixels_ratio_within_one_pixel(aspect):
         assert w >= 1 and h >= 1
         assert px[0] >= 0 and px[1] >= 0 and px[2] <= W and px[3] <= H
         assert abs(w - h * aspect) <= max(1.0, aspect) + 1e-9
+
+
+def test_select_diverse_drops_near_duplicates_and_keeps_order():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 11], [20, 20, 30, 30], [0, 0, 9, 10]], float)
+    scores = np.array([0.9, 0.95, 0.5, 0.8])
+    idx = B.select_diverse(boxes, scores, max_iou=0.8, k=3)
+    assert idx.tolist() == [1, 2]
+    assert B.select_diverse(boxes, scores, max_iou=0.8, k=0).tolist() == []
+    assert B.select_diverse(boxes, scores, max_iou=1.01, k=10).tolist() == [1, 0, 3, 2]

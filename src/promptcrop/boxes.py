@@ -274,3 +274,23 @@ def snap_to_pixels(
     left = int(min(max(round((x1 + x2) / 2 - w / 2), 0), width - w))
     top = int(min(max(round((y1 + y2) / 2 - h / 2), 0), height - h))
     return np.array([left, top, left + w, top + h], dtype=np.int64)
+
+
+def select_diverse(
+    boxes_xyxy: np.ndarray, scores: np.ndarray, *, max_iou: float, k: int
+) -> np.ndarray:
+    """Greedy near-duplicate removal: indices of at most ``k`` boxes, best score first, whose
+    pairwise IoU is below ``max_iou``. ``boxes_xyxy`` ``[N, 4]``, ``scores`` ``[N]`` → ``int [≤k]``.
+    Ties in score keep the input order (stable), so results are deterministic."""
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    boxes_xyxy = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    chosen: list[int] = []
+    for idx in order:
+        if len(chosen) >= k:
+            break
+        if chosen and box_iou(boxes_xyxy[idx : idx + 1], boxes_xyxy[chosen]).max() >= max_iou:
+            continue
+        chosen.append(int(idx))
+    return np.asarray(chosen, dtype=np.int64)
