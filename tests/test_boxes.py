@@ -111,3 +111,20 @@ def test_select_diverse_drops_near_duplicates_and_keeps_order():
     assert idx.tolist() == [1, 2]
     assert B.select_diverse(boxes, scores, max_iou=0.8, k=0).tolist() == []
     assert B.select_diverse(boxes, scores, max_iou=1.01, k=10).tolist() == [1, 0, 3, 2]
+
+
+def test_box_coverage_is_share_of_inner_area_inside_outer():
+    outer = np.array([[0, 0, 10, 10], [5, 0, 15, 10]], dtype=float)
+    inner = np.array([[0, 0, 10, 10], [8, 2, 12, 4], [1, 1, 1, 5]], dtype=float)
+    np.testing.assert_allclose(B.box_coverage(outer, inner), [[1, 0.5, 0], [0.5, 1, 0]])
+    out = B.box_coverage(torch.tensor(outer), torch.tensor(inner))
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 3)
+
+
+def test_scale_shift_and_hflip_xyxy():
+    b = np.array([[10, 20, 30, 60]], dtype=float)
+    np.testing.assert_allclose(B.scale_shift_xyxy(b, 0.5, 2.0, 100, 1), [[105, 41, 115, 121]])
+    np.testing.assert_allclose(B.hflip_xyxy(b, 100), [[70, 20, 90, 60]])
+    np.testing.assert_allclose(B.hflip_xyxy(B.hflip_xyxy(b, 100), 100), b)
+    t = B.hflip_xyxy(torch.tensor([[0.1, 0.2, 0.4, 0.5]]), 1.0)
+    torch.testing.assert_close(t, torch.tensor([[0.6, 0.2, 0.9, 0.5]]))

@@ -167,6 +167,14 @@ def contains(outer_xyxy: BoxArray, inner_xyxy: BoxArray, tol: float = 1e-6) -> B
     )
 
 
+def box_coverage(outer_xyxy: BoxArray, inner_xyxy: BoxArray) -> BoxArray:
+    """Pairwise share of each inner box's area inside each outer box: ``[N, 4]`` × ``[M, 4]`` xyxy
+    → ``[N, M]`` in [0, 1] (1 = fully inside). A zero-area inner box gives 0."""
+    outer_xyxy, inner_xyxy = _as_float(outer_xyxy), _as_float(inner_xyxy)
+    inter, _ = _pairwise_inter_union(outer_xyxy, inner_xyxy)
+    return inter / _clip_min(box_area(inner_xyxy)[..., None, :], EPS)
+
+
 # --------------------------------------------------------------------------- combining and fitting
 
 
@@ -194,6 +202,25 @@ def clamp_xyxy(boxes_xyxy: BoxArray, width: float, height: float) -> BoxArray:
         xs = np.clip(b[..., 0::2], 0.0, float(width))
         ys = np.clip(b[..., 1::2], 0.0, float(height))
     return _stack([xs[..., 0], ys[..., 0], xs[..., 1], ys[..., 1]], b)
+
+
+def scale_shift_xyxy(
+    boxes_xyxy: BoxArray, sx: float, sy: float, dx: float = 0.0, dy: float = 0.0
+) -> BoxArray:
+    """``[..., 4]`` xyxy → ``[..., 4]`` xyxy of the same region after the image is scaled by
+    ``(sx, sy)`` and then shifted by ``(dx, dy)`` (e.g. pasted as a resized tile into a mosaic)."""
+    scaled = _scale_xyxy(boxes_xyxy, sx, sy)
+    return _stack(
+        [scaled[..., 0] + dx, scaled[..., 1] + dy, scaled[..., 2] + dx, scaled[..., 3] + dy],
+        scaled,
+    )
+
+
+def hflip_xyxy(boxes_xyxy: BoxArray, width: float) -> BoxArray:
+    """``[..., 4]`` xyxy → ``[..., 4]`` xyxy of the same region in the image mirrored left-right
+    (``width``: image width in the boxes' units, 1 for normalised)."""
+    b = _as_float(boxes_xyxy)
+    return _stack([width - b[..., 2], b[..., 1], width - b[..., 0], b[..., 3]], b)
 
 
 def parse_aspect_ratio(text: str | float) -> float:
