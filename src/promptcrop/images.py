@@ -1,0 +1,401 @@
+"""Safe image loading and atomic writing.
+
+:func:`load_image` turns a path, encoded bytes, a PIL image or a numpy array into one fixed form:
+a ``uint8`` array ``[H, W, 3]`` in RGB, EXIF-upright (every box promptcrop returns is in pixels of
+*this* array). Whatever goes wrong — missing, empty, truncated, corrupt, not an image, too many
+pixels — raises :class:`~promptcrop.errors.ImageLoadError` with a short human reason; no raw
+Pillow or ``OSError`` escapes.
+
+Mode conversion (documented choice):
+
+- alpha (``RGBA``, ``LA``, ``PA``, ``P``/``L``/``RGB`` with a transparency key, premultiplied
+  modes) is composited on **white**;
+- ``CMYK`` with an embedded ICC profile is converted to sRGB through LittleCMS (Pillow's
+  ``ImageCms``), otherwise by Pillow's plain formula;
+- integer greyscale (``I;16*``, ``I``) is scaled down by the image's own maximum only when it
+  exceeds 255 (``v * 255 / max``), so an 8-bit range stored in 16 bits stays as it is; negative
+  values switch to min–max scaling;
+- float greyscale (``F``) in ``[0, 1]`` is multiplied by 255, in ``[0, 255]`` kept, anything else
+  min–max scaled; non-finite values count as 0.
+
+The same rules apply to numpy arrays (``bool``, integer or float; ``[H, W]``, ``[H, W, 1]``,
+``[H, W, 3]`` or ``[H, W, 4]``).
+
+Writes (:func:`save_image`, :func:`atomic_write_bytes`, :func:`atomic_write_text`) go to a
+temporary file in the destination folder that replaces the destination only once complete, so an
+interrupted or failed write never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from promptcrop.errors import ImageLoadError
+
+DEFAULT_MAX_PIXELS = 64_000_000
+
+#: Lower-case file suffixes accepted as images (all readable by Pillow).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+)
+
+# Pillow decoders tried on input; restricting them keeps exotic plugins (EPS runs Ghostscript)
+# away from untrusted files. The JPEG decoder also opens camera MPO files (reported as "JPEG").
+_DECODE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+_FORMAT_ALIASES = {"JPG": "JPEG", "MPO": "JPEG", "TIF": "TIFF"}
+_RGB_FAMILY_MODES = frozenset({"RGB", "RGBA", "RGBX", "RGBa", "P", "PA"})
+_INTEGER_GREY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+_MODES_WRITABLE_AS_JPEG = frozenset({"L", "RGB", "CMYK"})
+_LOSSY_FORMATS = frozenset({"JPEG", "WEBP"})
+
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, Image.Image, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedImage:
+    """A decoded input image.
+
+    Attributes:
+        array: ``uint8`` ``[H, W, 3]`` RGB pixels, EXIF orientation already applied.
+        source: the path as given, or ``"<bytes>"``, ``"<array>"``, ``"<PIL image>"``.
+        format: Pillow's format name (``"JPEG"``, ``"PNG"``...; camera MPO files report
+            ``"JPEG"``), ``None`` for arrays and PIL images created in memory.
+        icc_profile: the embedded ICC profile when it describes ``array`` (RGB sources); ``None``
+            when absent or when the pixels were converted from another colour space (treat as sRGB).
+        exif_orientation: the original EXIF orientation tag (1–8), 1 when absent or invalid.
+    """
+
+    array: np.ndarray
+    source: str
+    format: str | None = None
+    icc_profile: bytes | None = None
+    exif_orientation: int = 1
+
+    def __post_init__(self) -> None:
+        if self.array.dtype != np.uint8 or self.array.ndim != 3 or self.array.shape[2] != 3:
+            raise ValueError(
+                f"LoadedImage.array must be uint8 [H, W, 3], got {self.array.dtype} "
+                f"{tuple(self.array.shape)}"
+            )
+        if not 1 <= self.exif_orientation <= 8:
+            raise ValueError(f"exif_orientation must be 1..8, got {self.exif_orientation}")
+
+    @property
+    def width(self) -> int:
+        """Width W in pixels of the upright image."""
+        return int(self.array.shape[1])
+
+    @property
+    def height(self) -> int:
+        """Height H in pixels of the upright image."""
+        return int(self.array.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(W, H)``, Pillow's order."""
+        return self.width, self.height
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` has an accepted image suffix (case-insensitive); reads nothing from disk."""
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode ``source`` into an upright RGB ``uint8`` ``[H, W, 3]`` :class:`LoadedImage`.
+
+    Args:
+        source: a file path, encoded image bytes, a PIL image (its current frame) or a numpy
+            array (see the module docstring for accepted shapes and dtypes). For files and bytes
+            the first frame of an animation is used.
+        max_pixels: refuse images with more than this many pixels (checked from the header,
+            before any pixel is decoded).
+
+    Raises:
+        ImageLoadError: the image cannot be read; ``reason`` says why in a few words.
+        ValueError: ``max_pixels`` is not a positive integer.
+        TypeError: ``source`` is of an unsupported type.
+    """
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels <= 0:
+        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    if isinstance(source, np.ndarray):
+        return _load_array(source, max_pixels)
+    if isinstance(source, Image.Image):
+        return _decode(source, "<PIL image>", max_pixels)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _load_bytes(bytes(source), max_pixels)
+    if isinstance(source, (str, os.PathLike)):
+        return _load_path(os.fsdecode(source), max_pixels)
+    raise TypeError(
+        f"cannot load an image from {type(source).__name__}; "
+        "pass a path, bytes, a PIL image or a numpy array"
+    )
+
+
+def _load_path(path: str, max_pixels: int) -> LoadedImage:
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, after decoding
+    except FileNotFoundError:
+        raise ImageLoadError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ImageLoadError(path, "is a directory, not an image file") from None
+    except PermissionError:
+        reason = "is a directory, not an image file" if os.path.isdir(path) else "permission denied"
+        raise ImageLoadError(path, reason) from None
+    except OSError as exc:
+        raise ImageLoadError(path, f"cannot open file ({exc.strerror or exc})") from exc
+    with fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            raise ImageLoadError(path, "empty file")
+        return _open_and_decode(fh, path, max_pixels)
+
+
+def _load_bytes(data: bytes, max_pixels: int) -> LoadedImage:
+    if not data:
+        raise ImageLoadError("<bytes>", "empty data")
+    return _open_and_decode(io.BytesIO(data), "<bytes>", max_pixels)
+
+
+def _open_and_decode(fh: BinaryIO, name: str, max_pixels: int) -> LoadedImage:
+    try:
+        img = Image.open(fh, formats=_DECODE_FORMATS)
+    except UnidentifiedImageError:
+        raise ImageLoadError(name, "not an image (unrecognised format)") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(name, _bomb_reason()) from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted input
+        raise ImageLoadError(name, "truncated or corrupt image data") from exc
+    with img:
+        return _decode(img, name, max_pixels)
+
+
+def _decode(img: Image.Image, name: str, max_pixels: int) -> LoadedImage:
+    """Size-check, fully decode, EXIF-transpose and convert an opened (maybe lazy) image."""
+    _check_pixels(name, img.width * img.height, max_pixels)
+    orientation = _exif_orientation(img)
+    try:
+        img.load()
+        upright = ImageOps.exif_transpose(img) if orientation != 1 else img
+        rgb, colour_converted = _to_rgb(upright)
+        array = np.array(rgb, dtype=np.uint8)
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(name, _bomb_reason()) from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted input
+        raise ImageLoadError(name, "truncated or corrupt image data") from exc
+    icc = img.info.get("icc_profile") or None
+    return LoadedImage(
+        array=array,
+        source=name,
+        format=_FORMAT_ALIASES.get(img.format, img.format) if img.format else None,
+        icc_profile=None if colour_converted else icc,
+        exif_orientation=orientation,
+    )
+
+
+def _check_pixels(name: str, pixels: int, max_pixels: int) -> None:
+    if pixels > max_pixels:
+        raise ImageLoadError(
+            name,
+            f"image has {pixels:,} pixels, above the limit of {max_pixels:,} (raise --max-pixels)",
+        )
+
+
+def _bomb_reason() -> str:
+    limit = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else 0
+    return f"image is above Pillow's decompression-bomb limit of {limit:,} pixels"
+
+
+def _exif_orientation(img: Image.Image) -> int:
+    """The EXIF orientation tag, 1 when absent, invalid or unreadable."""
+    try:
+        value = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not refuse the image
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _to_rgb(img: Image.Image) -> tuple[Image.Image, bool]:
+    """Any Pillow mode → ``RGB``, and whether the colour space changed (the ICC no longer fits)."""
+    mode = img.mode
+    colour_converted = mode not in _RGB_FAMILY_MODES
+    if mode in _INTEGER_GREY_MODES or mode == "F":
+        img = Image.fromarray(_to_uint8(np.asarray(img)))
+    if mode == "CMYK" and img.info.get("icc_profile"):
+        return _cmyk_to_srgb(img), True
+    if mode == "La":  # Pillow has no direct La -> RGBA conversion
+        img = img.convert("LA")
+    if img.has_transparency_data:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB"), colour_converted
+    return img.convert("RGB"), colour_converted
+
+
+def _cmyk_to_srgb(img: Image.Image) -> Image.Image:
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))
+        converted = ImageCms.profileToProfile(
+            img, profile, ImageCms.createProfile("sRGB"), outputMode="RGB"
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return img.convert("RGB")
+    return converted if converted is not None else img.convert("RGB")
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Map bool / integer / float pixel values to ``uint8`` by the rules in the module docstring."""
+    if values.dtype == np.uint8:
+        return values
+    if values.dtype == np.bool_:
+        return values.astype(np.uint8) * 255
+    if np.issubdtype(values.dtype, np.integer):
+        low, high = int(values.min()), int(values.max())
+        if low < 0:
+            return _min_max(values.astype(np.float64))
+        return np.round(values.astype(np.float64) * (255.0 / max(high, 255))).astype(np.uint8)
+    if np.issubdtype(values.dtype, np.floating):
+        finite = np.where(np.isfinite(values), values, 0).astype(np.float64)
+        low, high = float(finite.min()), float(finite.max())
+        if low >= 0.0 and high <= 1.0:
+            return np.round(finite * 255.0).astype(np.uint8)
+        if low >= 0.0 and high <= 255.0:
+            return np.round(finite).astype(np.uint8)
+        return _min_max(finite)
+    raise ValueError(f"unsupported pixel dtype {values.dtype}")
+
+
+def _min_max(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return np.zeros(values.shape, dtype=np.uint8)
+    return np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
+
+
+def _array_to_pil(array: np.ndarray) -> Image.Image:
+    """``[H, W]``, ``[H, W, 1]``, ``[H, W, 3]`` or ``[H, W, 4]`` array → ``L``/``RGB``/``RGBA``
+    image, values mapped to ``uint8`` by :func:`_to_uint8`; raises ``ValueError`` otherwise."""
+    shape = tuple(array.shape)
+    if array.ndim == 3 and shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and shape[2] in (3, 4))):
+        raise ValueError(
+            f"array of shape {shape} is not an image (expected [H, W], [H, W, 3] or [H, W, 4])"
+        )
+    if shape[0] == 0 or shape[1] == 0:
+        raise ValueError(f"array of shape {shape} has no pixels")
+    return Image.fromarray(np.ascontiguousarray(_to_uint8(array)))
+
+
+def _load_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
+    name = "<array>"
+    if array.ndim >= 2:
+        _check_pixels(name, int(array.shape[0]) * int(array.shape[1]), max_pixels)
+    try:
+        rgb, _ = _to_rgb(_array_to_pil(array))
+    except ValueError as exc:
+        raise ImageLoadError(name, str(exc)) from None
+    return LoadedImage(array=np.array(rgb, dtype=np.uint8), source=name)
+
+
+# --------------------------------------------------------------------------- atomic writing
+
+
+@contextlib.contextmanager
+def _atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Yield a binary file that becomes ``path`` only if the block completes.
+
+    The data goes to a hidden temporary file in the same folder (so ``os.replace`` is atomic),
+    which is flushed and fsynced, then renamed over ``path``; on any exception it is removed.
+    The file gets the default permissions (``0o666`` minus the umask).
+    """
+    target = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(target))
+    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (all or nothing). Raises ``OSError`` on failure."""
+    with _atomic_file(path) as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically, encoded as ``encoding``, newlines untranslated."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def _resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
+    if format is None:
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
+        format = Image.registered_extensions().get(suffix)
+        if format is None:
+            raise ValueError(f"cannot tell the image format from {os.fspath(path)!r}; pass format=")
+    name = _FORMAT_ALIASES.get(format.upper(), format.upper())
+    Image.init()
+    if name not in Image.SAVE:
+        raise ValueError(f"Pillow cannot write {format!r} images")
+    return name
+
+
+def save_image(
+    image: np.ndarray | Image.Image,
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    icc_profile: bytes | None = None,
+    quality: int = 95,
+) -> None:
+    """Encode ``image`` and write it to ``path`` atomically.
+
+    Args:
+        image: a PIL image, or an array accepted by :func:`load_image` (``uint8`` ``[H, W, 3]``
+            RGB typically).
+        path: destination file; its folder must exist.
+        format: Pillow format name (pass ``LoadedImage.format`` to keep the input's format);
+            ``None`` infers it from the suffix of ``path``.
+        icc_profile: embedded as is when given (pass ``LoadedImage.icc_profile``).
+        quality: 1–100, used by lossy formats (JPEG, WebP).
+
+    Images with alpha or a palette are composited on white before writing JPEG.
+
+    Raises:
+        ValueError: unknown format, bad quality or an array that is not an image.
+        OSError: the file cannot be written; nothing is left at ``path`` (an existing file
+            there is untouched) and no temporary file remains.
+    """
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ValueError(f"quality must be an integer in 1..100, got {quality!r}")
+    fmt = _resolve_format(path, format)
+    pil = image if isinstance(image, Image.Image) else _array_to_pil(np.asarray(image))
+    if fmt == "JPEG" and pil.mode not in _MODES_WRITABLE_AS_JPEG:
+        pil, _ = _to_rgb(pil)
+    params: dict[str, object] = {}
+    if icc_profile:
+        params["icc_profile"] = icc_profile
+    if fmt in _LOSSY_FORMATS:
+        params["quality"] = quality
+    with _atomic_file(path) as fh:
+        pil.save(fh, format=fmt, **params)
