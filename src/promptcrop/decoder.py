@@ -1,0 +1,304 @@
+"""The ClipCrop decoder: a DETR-like transformer decoder regressing crops around the union box.
+
+Paper eq. (2)–(3) (SPEC §2): M learnable query tokens ``t_qry`` plus the mean of the grounded image
+tokens form the queries; keys and values are all image tokens with a 2-D sine positional encoding;
+two heads shared by every layer predict box offsets ``b_ofs`` and quality scores ``s`` so that
+``b_pred = b_u + b_ofs`` in normalised cxcywh.
+
+Layer layout follows DETR (Carion et al. 2020, ``models/transformer.py``, default post-norm):
+
+- the decoder state starts at zero and the query embedding ``Q`` is added to the state at every
+  layer, as DETR adds its ``query_pos`` (to self-attention queries/keys and cross-attention queries);
+- the positional encoding is added to the cross-attention *keys* only, never to the values;
+- each layer is self-attention → cross-attention → FFN, each followed by dropout, residual and
+  LayerNorm (post-norm: ``norm_first=False`` in ``torch.nn.TransformerDecoderLayer`` terms);
+- a final LayerNorm is applied to every layer's output before the shared heads (DETR's aux outputs).
+
+The last layer of the offset head is initialised to zero, so an untrained decoder predicts exactly
+``b_u`` for every query: training starts from the grounded region rather than from random boxes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from promptcrop.boxes import clamp_xyxy, cxcywh_to_xyxy, xyxy_to_cxcywh
+
+if TYPE_CHECKING:
+    from promptcrop.checkpoint import EncoderInfo
+
+POS_TEMPERATURE = 10000.0
+"""Temperature of the sine positional encoding (DETR's default)."""
+
+
+def _require_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Shape of the ClipCrop decoder. Defaults are the paper's (Appendix B).
+
+    ``token_dim``: width D of the encoder's image tokens (768 for OWL-ViT B/32).
+    ``d_model``: decoder width; divisible by ``n_heads`` and by 4 (the sine encoding splits it
+    into y/x halves of sin/cos pairs). ``n_heads``, ``n_layers``, ``ffn_dim``: attention heads,
+    decoder layers, FFN hidden width. ``n_queries``: M, number of predicted crops.
+    ``dropout``: in [0, 1). ``min_box_size``: smallest width/height (normalised) of a final,
+    clamped box, in (0, 0.5].
+    """
+
+    token_dim: int = 768
+    d_model: int = 512
+    n_heads: int = 8
+    n_layers: int = 6
+    ffn_dim: int = 2048
+    n_queries: int = 90
+    dropout: float = 0.1
+    min_box_size: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for name in ("token_dim", "d_model", "n_heads", "n_layers", "ffn_dim", "n_queries"):
+            _require_positive_int(name, getattr(self, name))
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )
+        if self.d_model % 4:
+            raise ValueError(f"d_model must be divisible by 4 (2-D sine encoding), got {self.d_model}")
+        if isinstance(self.dropout, bool) or not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if isinstance(self.min_box_size, bool) or not 0.0 < float(self.min_box_size) <= 0.5:
+            raise ValueError(f"min_box_size must be in (0, 0.5], got {self.min_box_size!r}")
+
+
+@dataclass
+class DecoderOutput:
+    """What :class:`ClipCropDecoder` predicts. L = layers, B = batch, M = queries.
+
+    ``boxes_cxcywh``: ``[B, M, 4]`` final prediction ``b_u + b_ofs`` (normalised cxcywh), clamped
+    to the image with sides of at least ``min_box_size`` — use it for inference.
+    ``scores``: ``[B, M]`` quality scores in [0, 1].
+    ``layer_boxes_cxcywh``: ``[L, B, M, 4]`` unclamped ``b_u + b_ofs`` of every layer (last =
+    final) — use it for the losses.
+    ``layer_scores``: ``[L, B, M]`` scores of every layer.
+    """
+
+    boxes_cxcywh: torch.Tensor
+    scores: torch.Tensor
+    layer_boxes_cxcywh: torch.Tensor
+    layer_scores: torch.Tensor
+
+
+def sine_position_encoding(
+    grid_hw: tuple[int, int], dim: int, *, device: torch.device | None = None
+) -> torch.Tensor:
+    """DETR's normalised 2-D sine encoding of a ``(gh, gw)`` grid → ``[gh * gw, dim]`` (row-major).
+
+    Same maths as DETR's ``PositionEmbeddingSine(dim // 2, normalize=True)`` without a mask:
+    positions 1..n scaled to (0, 2π], the first ``dim / 2`` channels encode y, the rest x, each as
+    interleaved sin/cos at temperatures ``10000 ** (2 * (i // 2) / (dim / 2))``.
+    """
+    gh, gw = grid_hw
+    half = dim // 2
+    eps = 1e-6
+    y = torch.arange(1, gh + 1, dtype=torch.float32, device=device) / (gh + eps) * 2 * math.pi
+    x = torch.arange(1, gw + 1, dtype=torch.float32, device=device) / (gw + eps) * 2 * math.pi
+    i = torch.arange(half, dtype=torch.float32, device=device)
+    dim_t = POS_TEMPERATURE ** (2 * torch.div(i, 2, rounding_mode="floor") / half)  # [half]
+
+    def encode(pos: torch.Tensor) -> torch.Tensor:  # [n] -> [n, half]
+        angles = pos[:, None] / dim_t
+        return torch.stack((angles[:, 0::2].sin(), angles[:, 1::2].cos()), dim=2).flatten(1)
+
+    pos_y = encode(y)[:, None, :].expand(gh, gw, half)
+    pos_x = encode(x)[None, :, :].expand(gh, gw, half)
+    return torch.cat((pos_y, pos_x), dim=2).reshape(gh * gw, dim)
+
+
+def _clamp_to_image(boxes_cxcywh: torch.Tensor, min_size: float) -> torch.Tensor:
+    """``[..., 4]`` normalised cxcywh → the same boxes clipped to [0, 1]², sides ≥ ``min_size``."""
+    xyxy = clamp_xyxy(cxcywh_to_xyxy(boxes_cxcywh), 1.0, 1.0)
+    low = torch.clamp(xyxy[..., :2], max=1.0 - min_size)
+    high = torch.maximum(xyxy[..., 2:], low + min_size)
+    return xyxy_to_cxcywh(torch.cat((low, high), dim=-1))
+
+
+class _MLP(nn.Sequential):
+    """``n_layers`` Linear layers with ReLU between them (DETR's box MLP)."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, n_layers: int) -> None:
+        dims = [in_dim] + [hidden_dim] * (n_layers - 1)
+        layers: list[nn.Module] = []
+        for d_in, d_out in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(d_in, d_out), nn.ReLU()]
+        layers.append(nn.Linear(dims[-1], out_dim))
+        super().__init__(*layers)
+
+
+class _DecoderLayer(nn.Module):
+    """One post-norm DETR decoder layer (self-attn, cross-attn with positions on keys, FFN)."""
+
+    def __init__(self, config: DecoderConfig) -> None:
+        super().__init__()
+        d, p = config.d_model, config.dropout
+        self.self_attn = nn.MultiheadAttention(d, config.n_heads, dropout=p, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(d, config.n_heads, dropout=p, batch_first=True)
+        self.ffn = nn.Sequential(
+            nn.Linear(d, config.ffn_dim), nn.ReLU(), nn.Dropout(p), nn.Linear(config.ffn_dim, d)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(3))
+        self.dropouts = nn.ModuleList(nn.Dropout(p) for _ in range(3))
+
+    def forward(
+        self, state: torch.Tensor, query_pos: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor
+    ) -> torch.Tensor:
+        """``state``/``query_pos`` ``[B, M, d]``; ``memory`` ``[B, P, d]``; ``memory_pos`` ``[P, d]``."""
+        q = state + query_pos
+        state = self._residual(0, state, self.self_attn(q, q, state, need_weights=False)[0])
+        keys = memory + memory_pos
+        attended = self.cross_attn(state + query_pos, keys, memory, need_weights=False)[0]
+        state = self._residual(1, state, attended)
+        return self._residual(2, state, self.ffn(state))
+
+    def _residual(self, i: int, state: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+        return self.norms[i](state + self.dropouts[i](update))
+
+
+class ClipCropDecoder(nn.Module):
+    """ClipCrop's DETR-like decoder (SPEC §2). See the module docstring for the layer layout.
+
+    Parameters: ``input_proj`` (LayerNorm + Linear, D → d_model) shared by all image tokens and the
+    selected tokens; ``query_embed`` (``t_qry``, ``[M, d_model]``); ``layers``; ``final_norm``;
+    ``box_head`` (3-layer MLP → 4 offsets, last layer zero-initialised); ``score_head``
+    (Linear → 1, sigmoid). 26,194,437 parameters with the paper preset.
+    """
+
+    def __init__(self, config: DecoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        self.input_proj = nn.Sequential(nn.LayerNorm(config.token_dim), nn.Linear(config.token_dim, d))
+        self.query_embed = nn.Parameter(torch.empty(config.n_queries, d))
+        self.layers = nn.ModuleList(_DecoderLayer(config) for _ in range(config.n_layers))
+        self.final_norm = nn.LayerNorm(d)
+        self.box_head = _MLP(d, d, 4, 3)
+        self.score_head = nn.Linear(d, 1)
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        for layer in self.layers:  # DETR: xavier on the transformer's matrices
+            for param in layer.parameters():
+                if param.dim() > 1:
+                    nn.init.xavier_uniform_(param)
+        nn.init.normal_(self.query_embed)  # as nn.Embedding, DETR's query_embed
+        last = self.box_head[-1]
+        nn.init.zeros_(last.weight)  # untrained decoder: b_ofs = 0, b_pred = b_u
+        nn.init.zeros_(last.bias)
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        grid_hw: tuple[int, int],
+        selected_tokens: torch.Tensor,
+        selected_mask: torch.Tensor,
+        union_cxcywh: torch.Tensor,
+    ) -> DecoderOutput:
+        """Predict M crops per image.
+
+        ``tokens``: ``[B, P, D]`` image tokens, P = gh * gw in row-major grid order.
+        ``grid_hw``: ``(gh, gw)``. ``selected_tokens``: ``[B, W, D]`` grounded tokens (W may be 0).
+        ``selected_mask``: ``[B, W]`` bool, True where the selection is valid.
+        ``union_cxcywh``: ``[B, 4]`` anchor box ``b_u``, normalised cxcywh.
+        """
+        self._check_inputs(tokens, grid_hw, selected_tokens, selected_mask, union_cxcywh)
+        hidden = self.hidden_states(tokens, grid_hw, selected_tokens, selected_mask)  # [L, B, M, d]
+        offsets = self.box_head(hidden)  # [L, B, M, 4]
+        layer_boxes = union_cxcywh.to(offsets.dtype)[None, :, None, :] + offsets
+        layer_scores = self.score_head(hidden).squeeze(-1).sigmoid()  # [L, B, M]
+        return DecoderOutput(
+            boxes_cxcywh=_clamp_to_image(layer_boxes[-1], self.config.min_box_size),
+            scores=layer_scores[-1],
+            layer_boxes_cxcywh=layer_boxes,
+            layer_scores=layer_scores,
+        )
+
+    def hidden_states(
+        self,
+        tokens: torch.Tensor,
+        grid_hw: tuple[int, int],
+        selected_tokens: torch.Tensor,
+        selected_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Normalised output of every layer, ``[L, B, M, d_model]``, which the heads read."""
+        memory = self.input_proj(tokens)  # [B, P, d]
+        memory_pos = sine_position_encoding(grid_hw, self.config.d_model, device=tokens.device)
+        query_pos = self.query_embed[None] + self._condition(selected_tokens, selected_mask)[:, None]
+        state = torch.zeros_like(query_pos)  # [B, M, d]
+        outputs = []
+        for layer in self.layers:
+            state = layer(state, query_pos, memory, memory_pos.to(memory.dtype))
+            outputs.append(self.final_norm(state))
+        return torch.stack(outputs)
+
+    def _condition(self, selected_tokens: torch.Tensor, selected_mask: torch.Tensor) -> torch.Tensor:
+        """Mean of the projected valid selected tokens, ``[B, d]``; zero where there is none."""
+        batch = selected_tokens.shape[0]
+        if selected_tokens.shape[1] == 0:
+            return selected_tokens.new_zeros(batch, self.config.d_model)
+        weights = selected_mask.to(selected_tokens.dtype)[..., None]  # [B, W, 1]
+        projected = self.input_proj(selected_tokens) * weights  # [B, W, d]
+        return projected.sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+    def _check_inputs(
+        self,
+        tokens: torch.Tensor,
+        grid_hw: tuple[int, int],
+        selected_tokens: torch.Tensor,
+        selected_mask: torch.Tensor,
+        union_cxcywh: torch.Tensor,
+    ) -> None:
+        dim = self.config.token_dim
+        if tokens.dim() != 3 or tokens.shape[2] != dim:
+            raise ValueError(f"tokens must be [B, P, {dim}], got {list(tokens.shape)}")
+        batch, n_tokens = tokens.shape[:2]
+        gh, gw = grid_hw
+        if gh * gw != n_tokens:
+            raise ValueError(f"grid_hw {tuple(grid_hw)} does not match P = {n_tokens} tokens")
+        if selected_tokens.dim() != 3 or selected_tokens.shape[0] != batch or selected_tokens.shape[2] != dim:
+            raise ValueError(
+                f"selected_tokens must be [{batch}, W, {dim}], got {list(selected_tokens.shape)}"
+            )
+        if selected_mask.dtype != torch.bool or selected_mask.shape != selected_tokens.shape[:2]:
+            raise ValueError(
+                f"selected_mask must be a bool tensor of shape {list(selected_tokens.shape[:2])}, "
+                f"got {selected_mask.dtype} {list(selected_mask.shape)}"
+            )
+        if union_cxcywh.shape != (batch, 4):
+            raise ValueError(f"union_cxcywh must be [{batch}, 4], got {list(union_cxcywh.shape)}")
+
+    def save_pretrained(
+        self, directory: str | Path, *, encoder_info: EncoderInfo, preset: str | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write ``model.safetensors`` + ``config.json``; see :func:`promptcrop.checkpoint.save_decoder`."""
+        from promptcrop.checkpoint import save_decoder
+
+        return save_decoder(self, directory, encoder_info=encoder_info, preset=preset, overwrite=overwrite)
+
+    @classmethod
+    def from_pretrained(cls, dir_or_hub_id: str | Path, **kwargs: Any) -> ClipCropDecoder:
+        """Load a decoder saved by :meth:`save_pretrained` from a directory or a Hub repo id.
+
+        Keyword arguments go to :func:`promptcrop.checkpoint.load_decoder` (``expected_encoder``,
+        ``allow_encoder_mismatch``, ``device``); use that function to also get the checkpoint info.
+        """
+        from promptcrop.checkpoint import load_decoder
+
+        return load_decoder(dir_or_hub_id, **kwargs)[0]
