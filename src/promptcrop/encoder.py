@@ -7,9 +7,16 @@ keeping the aspect ratio, so no padding correction is needed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
+from huggingface_hub.utils import EntryNotFoundError
+from transformers import OwlViTForObjectDetection, OwlViTProcessor
+
+from promptcrop.errors import ModelUnavailableError
 
 
 @dataclass
@@ -75,3 +82,245 @@ class TextEmbedding:
 
     embeds: torch.Tensor
     truncated: tuple[str, ...]
+
+
+DEFAULT_MODEL_ID = "google/owlvit-base-patch32"
+
+# What from_pretrained raises for missing/unreachable weights: OSError covers transformers'
+# "does not appear to have a file" and huggingface_hub's HTTP/offline/cache errors; ValueError
+# covers invalid repo ids (HFValidationError); EntryNotFoundError is a bare Exception subclass.
+_LOAD_ERRORS = (OSError, ValueError, EntryNotFoundError)
+
+
+class OwlViTEncoder(torch.nn.Module):
+    """Frozen OWL-ViT (``OwlViTForObjectDetection`` + ``OwlViTProcessor``) exposing what ClipCrop needs.
+
+    While every parameter is frozen (the default) the model stays in eval mode and runs without
+    gradients; un-freezing parameters (``requires_grad_(True)``) makes it trainable. The device is
+    the module's (``.to(device)`` works); inputs are moved to it.
+
+    Attributes:
+        model_id: the hub id or local directory it was loaded from.
+        token_dim: ``D``, the image token width (768 for B/32).
+        embed_dim: ``C``, the query / class embedding width (512 for B/32).
+        grid_hw: ``(gh, gw)`` patch grid at the processor's input size, e.g. ``(24, 24)``.
+        image_size: ``S``, the square input size in pixels (768 for B/32).
+        max_text_positions: the text model's positions (16); longer phrases are truncated.
+    """
+
+    def __init__(
+        self, model: OwlViTForObjectDetection, processor: OwlViTProcessor, model_id: str
+    ) -> None:
+        super().__init__()
+        config = model.config
+        if config.projection_dim != config.text_config.hidden_size:
+            raise ValueError(
+                f"{model_id}: projection_dim ({config.projection_dim}) must equal the text hidden "
+                f"size ({config.text_config.hidden_size}) for OWL-ViT's class head"
+            )
+        self.model = model
+        self.processor = processor
+        self.model_id = model_id
+        self.token_dim = int(config.vision_config.hidden_size)
+        self.embed_dim = int(config.projection_dim)
+        self.image_size = int(config.vision_config.image_size)
+        side = self.image_size // int(config.vision_config.patch_size)
+        self.grid_hw = (side, side)
+        self.max_text_positions = int(config.text_config.max_position_embeddings)
+        self.model.requires_grad_(False)
+        self.model.eval()
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def from_pretrained(
+        cls, model_id_or_dir: str = DEFAULT_MODEL_ID, *, local_files_only: bool = False
+    ) -> OwlViTEncoder:
+        """Load model and processor from a hub id or a local directory (``from_pretrained``).
+
+        Raises:
+            ModelUnavailableError: the weights cannot be loaded (offline and not cached, bad
+                path, a directory without weights or processor files); one line naming the
+                model and the fix.
+        """
+        name = str(model_id_or_dir)
+        try:
+            model = OwlViTForObjectDetection.from_pretrained(name, local_files_only=local_files_only)
+            processor = OwlViTProcessor.from_pretrained(name, local_files_only=local_files_only)
+        except _LOAD_ERRORS:
+            raise ModelUnavailableError(_unavailable_message(name)) from None
+        return cls(model, processor, name)
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the model's parameters."""
+        return next(self.model.parameters()).device
+
+    @property
+    def frozen(self) -> bool:
+        """True while no parameter requires a gradient."""
+        return not any(p.requires_grad for p in self.model.parameters())
+
+    def train(self, mode: bool = True) -> OwlViTEncoder:
+        """Like ``nn.Module.train``, but a frozen OWL-ViT stays in eval mode."""
+        super().train(mode)
+        if self.frozen:
+            self.model.eval()
+        return self
+
+    def _grad(self) -> torch.autograd.grad_mode.set_grad_enabled:
+        # no_grad (not inference_mode) so frozen outputs can feed a trained decoder.
+        return torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen)
+
+    def _check_pixels(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        expected = (3, self.image_size, self.image_size)
+        if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
+            raise ValueError(
+                f"pixel_values must be [B, {', '.join(map(str, expected))}], "
+                f"got {tuple(pixel_values.shape)}; use OwlViTEncoder.preprocess"
+            )
+        return pixel_values.to(self.device)
+
+    def _feature_map(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``image_embedder`` → (feature map ``[B, gh, gw, D]``, flattened tokens ``[B, P, D]``)."""
+        feature_map = self.model.image_embedder(pixel_values=self._check_pixels(pixel_values))[0]
+        batch, gh, gw, dim = feature_map.shape
+        return feature_map, feature_map.reshape(batch, gh * gw, dim)
+
+    # ------------------------------------------------------------------ the contract
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """uint8 ``[H, W, 3]`` RGB arrays → ``pixel_values [B, 3, S, S]`` on the model's device.
+
+        OwlViTImageProcessor: resized to ``S × S`` without keeping the aspect ratio (no padding,
+        so boxes stay relative to the whole image), rescaled and CLIP-normalised.
+        """
+        if len(images) == 0:
+            raise ValueError("preprocess needs at least one image")
+        for i, image in enumerate(images):
+            if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
+                    or image.shape[2] != 3:
+                shape = getattr(image, "shape", None)
+                dtype = getattr(image, "dtype", type(image).__name__)
+                raise ValueError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
+        pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
+        return pixels["pixel_values"].to(self.device)
+
+    def encode_images(self, pixel_values: torch.Tensor) -> ImageEncoding:
+        """``pixel_values [B, 3, S, S]`` → tokens, initial boxes and class embeddings."""
+        with self._grad():
+            feature_map, tokens = self._feature_map(pixel_values)  # [B, gh, gw, D], [B, P, D]
+            boxes_cxcywh = self.model.box_predictor(tokens, feature_map)  # [B, P, 4]
+            class_embeds = self.model.class_predictor(tokens)[1]  # [B, P, C]
+        return ImageEncoding(
+            tokens=tokens,
+            grid_hw=(int(feature_map.shape[1]), int(feature_map.shape[2])),
+            boxes_cxcywh=boxes_cxcywh,
+            class_embeds=class_embeds,
+        )
+
+    def embed_texts(self, texts: Sequence[str]) -> TextEmbedding:
+        """Phrases → ``[T, C]`` L2-normalised embeddings (``get_text_features``).
+
+        Phrases longer than the text model's positions are truncated explicitly (they keep
+        their start and an end token) and listed in ``TextEmbedding.truncated``.
+        """
+        texts = [str(t) for t in texts]
+        if not texts:
+            return TextEmbedding(embeds=torch.zeros(0, self.embed_dim, device=self.device), truncated=())
+        tokenizer = self.processor.tokenizer
+        full_lengths = [len(ids) for ids in tokenizer(texts, verbose=False)["input_ids"]]
+        truncated = tuple(t for t, n in zip(texts, full_lengths) if n > self.max_text_positions)
+        inputs = tokenizer(
+            texts,
+            padding="max_length",
+            truncation=True,
+            max_length=self.max_text_positions,
+            return_tensors="pt",
+        ).to(self.device)
+        with self._grad():
+            features = self.model.owlvit.get_text_features(
+                input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
+            )
+        if not isinstance(features, torch.Tensor):  # transformers >= 5 returns a model output
+            features = features.pooler_output
+        return TextEmbedding(embeds=torch.nn.functional.normalize(features, dim=-1), truncated=truncated)
+
+    def embed_image_queries(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Query images ``[Q, 3, S, S]`` → ``[Q, C]`` L2-normalised query embeddings.
+
+        Uses transformers' ``embed_image_query`` (SPEC §2): among the query image's boxes with
+        IoU ≥ 0.8 · max IoU to the whole image, the class embedding least similar to the mean
+        class embedding. Normalised like text embeddings (the class head normalises queries
+        anyway, so logits are unchanged).
+        """
+        with self._grad():
+            feature_map, tokens = self._feature_map(pixel_values)
+            query_embeds = self.model.embed_image_query(tokens, feature_map)[0]  # [Q, 1, C]
+        count = 0 if query_embeds is None else query_embeds.shape[0]
+        if count != tokens.shape[0]:
+            raise ValueError(
+                f"OWL-ViT found no query box in {tokens.shape[0] - count} of {tokens.shape[0]} "
+                "query images (non-finite model outputs?)"
+            )
+        return torch.nn.functional.normalize(query_embeds.reshape(count, -1), dim=-1)
+
+    def query_logits(
+        self,
+        encoding: ImageEncoding,
+        query_embeds: torch.Tensor,
+        query_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """OWL-ViT's ``class_predictor`` logits of every image token for every query.
+
+        Args:
+            encoding: ``B`` images with ``P`` tokens.
+            query_embeds: ``[B, W, C]`` query embeddings (text or image queries; padding rows
+                allowed).
+            query_mask: ``[B, W]`` bool/0-1, False for padding queries (their logits become the
+                dtype's minimum); None means all valid.
+
+        Returns:
+            ``[B, P, W]`` float logits.
+        """
+        batch = encoding.batch_size
+        if query_embeds.ndim != 3 or query_embeds.shape[0] != batch \
+                or query_embeds.shape[2] != self.embed_dim:
+            raise ValueError(
+                f"query_embeds must be [{batch}, W, {self.embed_dim}], got {tuple(query_embeds.shape)}"
+            )
+        if query_mask is not None:
+            if tuple(query_mask.shape) != tuple(query_embeds.shape[:2]):
+                raise ValueError(
+                    f"query_mask must be {tuple(query_embeds.shape[:2])}, got {tuple(query_mask.shape)}"
+                )
+            query_mask = query_mask.to(self.device)
+        with self._grad():
+            return self.model.class_predictor(
+                encoding.tokens.to(self.device), query_embeds.to(self.device), query_mask
+            )[0]
+
+
+def _unavailable_message(name: str) -> str:
+    """One line: which model is missing, why, and how to fix it."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        reason = "the directory does not hold a complete OWL-ViT model " \
+                 "(config.json, weights and processor files)"
+        download = DEFAULT_MODEL_ID
+    else:
+        reason = "it is neither a local model directory nor in the Hugging Face cache, " \
+                 "and it could not be downloaded"
+        download = name if _looks_like_hub_id(name) else DEFAULT_MODEL_ID
+    return (
+        f"OWL-ViT model {name!r} is not available: {reason}; run `promptcrop download {download}` "
+        "while online, pass a local model directory with --model, or go online"
+    )
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    """``owner/name`` with no path syntax (a guess only used to word the error message)."""
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "~")) and "\\" not in name

@@ -1,0 +1,42 @@
+"""Shared fixtures: offline guard, a tiny OWL-ViT directory, a network blocker."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline_hub() -> Iterator[None]:
+    """Every test runs with the Hugging Face Hub offline (env vars and the already-read constant)."""
+    import huggingface_hub.constants
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("TRANSFORMERS_OFFLINE", "1")
+        mp.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+        mp.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_owlvit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete tiny OWL-ViT directory (byte vocabulary, seed 0), built once per session."""
+    from promptcrop.tiny_models import build_owlvit_dir
+
+    return build_owlvit_dir(tmp_path_factory.mktemp("tiny-owlvit"))
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to open a network connection fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"test tried to open a network connection: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
