@@ -178,22 +178,27 @@ def test_local_paths_that_are_not_directories(tmp_path, saved):
         load_decoder(tmp_path / "nowhere" / "at" / "all")
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network access attempted in a test")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+def test_hub_id_offline_and_not_cached_never_touches_the_network(tmp_path, no_network):
+    with pytest.raises(ModelUnavailableError) as info:  # conftest: Hub offline, sockets refused
+        load_decoder("someone/promptcrop-decoder", cache_dir=tmp_path / "hf-cache")
+    assert_one_clear_line(str(info.value))
 
 
-@pytest.mark.parametrize("offline", [True, False])
-def test_hub_id_unavailable_gives_one_clear_line(tmp_path, monkeypatch, no_network, offline):
+def test_hub_id_unreachable_gives_the_same_clear_line(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", offline)
+    def unreachable(*args, **kwargs):
+        raise OSError("network unreachable (test)")
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(socket, "getaddrinfo", unreachable)
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(socket.socket, "connect", unreachable)
     with pytest.raises(ModelUnavailableError) as info:
         load_decoder("someone/promptcrop-decoder", cache_dir=tmp_path / "hf-cache")
-    message = str(info.value)
+    assert_one_clear_line(str(info.value))
+
+
+def assert_one_clear_line(message: str) -> None:
     assert "'someone/promptcrop-decoder'" in message and "local checkpoint directory" in message
     assert "\n" not in message
