@@ -205,7 +205,7 @@ def _holds_checkpoint(directory: Path) -> bool:
 def load_decoder(
     dir_or_hub_id: str | Path,
     *,
-    expected_encoder: EncoderInfo | None = None,
+    expected_encoder: EncoderInfo | Any = None,
     allow_encoder_mismatch: bool = False,
     device: str | torch.device = "cpu",
     revision: str | None = None,
@@ -216,8 +216,9 @@ def load_decoder(
 
     A path that is an existing directory is read as is; anything else that looks like
     ``owner/name`` is fetched with ``huggingface_hub.snapshot_download`` (``revision``,
-    ``cache_dir``, ``local_files_only`` go to it). With ``expected_encoder`` the checkpoint must
-    have been made for the same encoder (see :func:`check_encoder`). Returns the decoder in eval
+    ``cache_dir``, ``local_files_only`` go to it). With ``expected_encoder`` (an
+    :class:`EncoderInfo` or the ``OwlViTEncoder`` itself) the checkpoint must have been made for
+    the same encoder (see :func:`check_encoder`). Returns the decoder in eval
     mode on ``device`` and the checkpoint's :class:`CheckpointInfo`.
 
     Raises :class:`CheckpointError` for missing files, malformed JSON, an unknown format version,
@@ -227,6 +228,8 @@ def load_decoder(
     directory = _resolve_directory(dir_or_hub_id, revision, cache_dir, local_files_only)
     info = read_checkpoint_info(directory)
     if expected_encoder is not None:
+        if not isinstance(expected_encoder, EncoderInfo):
+            expected_encoder = EncoderInfo.from_encoder(expected_encoder)
         check_encoder(info.encoder, expected_encoder, allow_id_mismatch=allow_encoder_mismatch,
                       source=str(directory / CONFIG_NAME))
     decoder = ClipCropDecoder(info.decoder)

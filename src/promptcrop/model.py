@@ -67,7 +67,7 @@ class ClipCropModel(nn.Module):
         (``allow_encoder_mismatch``, ``revision``, ``cache_dir``, ``local_files_only``); the
         decoder is put on the encoder's device."""
         decoder, _ = load_decoder(
-            decoder_dir_or_hub_id, expected_encoder=EncoderInfo.from_encoder(encoder),
+            decoder_dir_or_hub_id, expected_encoder=encoder,
             device=encoder.device, **kwargs,
         )
         return cls(encoder, decoder)
