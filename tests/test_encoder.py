@@ -210,3 +210,13 @@ def test_uncached_hub_id_offline_is_unavailable(
     monkeypatch.setattr(huggingface_hub.constants, "HF_HOME", str(cache))
     message = _assert_one_line_unavailable("google/owlvit-base-patch32")
     assert "promptcrop download google/owlvit-base-patch32" in message
+
+
+def test_inputs_are_cast_to_the_encoder_dtype(tiny_owlvit_dir: Path, images: list[np.ndarray]) -> None:
+    half = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir)).to(dtype=torch.bfloat16)
+    pixels = half.preprocess(images[:1])
+    assert pixels.dtype == torch.bfloat16
+    encoding = half.encode_images(pixels.float())  # float32 input still works
+    assert encoding.tokens.dtype == torch.bfloat16
+    logits = half.query_logits(encoding, half.embed_texts(["dog"]).embeds[None].float())
+    assert tuple(logits.shape) == (1, P, 1)

@@ -159,6 +159,11 @@ class OwlViTEncoder(torch.nn.Module):
         return next(self.model.parameters()).device
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the model's parameters; pixel and query inputs are cast to it."""
+        return next(self.model.parameters()).dtype
+
+    @property
     def frozen(self) -> bool:
         """True while no parameter requires a gradient."""
         return not any(p.requires_grad for p in self.model.parameters())
@@ -181,7 +186,7 @@ class OwlViTEncoder(torch.nn.Module):
                 f"pixel_values must be [B, {', '.join(map(str, expected))}], "
                 f"got {tuple(pixel_values.shape)}; use OwlViTEncoder.preprocess"
             )
-        return pixel_values.to(self.device)
+        return pixel_values.to(device=self.device, dtype=self.dtype)
 
     def _feature_map(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``image_embedder`` → (feature map ``[B, gh, gw, D]``, flattened tokens ``[B, P, D]``)."""
@@ -192,7 +197,7 @@ class OwlViTEncoder(torch.nn.Module):
     # ------------------------------------------------------------------ the contract
 
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """uint8 ``[H, W, 3]`` RGB arrays → ``pixel_values [B, 3, S, S]`` on the model's device.
+        """uint8 ``[H, W, 3]`` RGB arrays → ``pixel_values [B, 3, S, S]`` (model device and dtype).
 
         OwlViTImageProcessor: resized to ``S × S`` without keeping the aspect ratio (no padding,
         so boxes stay relative to the whole image), rescaled and CLIP-normalised.
@@ -206,7 +211,7 @@ class OwlViTEncoder(torch.nn.Module):
                 dtype = getattr(image, "dtype", type(image).__name__)
                 raise ValueError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
         pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
-        return pixels["pixel_values"].to(self.device)
+        return pixels["pixel_values"].to(device=self.device, dtype=self.dtype)
 
     def encode_images(self, pixel_values: torch.Tensor) -> ImageEncoding:
         """``pixel_values [B, 3, S, S]`` → tokens, initial boxes and class embeddings."""
@@ -299,7 +304,9 @@ class OwlViTEncoder(torch.nn.Module):
             query_mask = query_mask.to(self.device)
         with self._grad():
             return self.model.class_predictor(
-                encoding.tokens.to(self.device), query_embeds.to(self.device), query_mask
+                encoding.tokens.to(device=self.device, dtype=self.dtype),
+                query_embeds.to(device=self.device, dtype=self.dtype),
+                query_mask,
             )[0]
 
 
