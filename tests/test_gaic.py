@@ -13,7 +13,7 @@ from promptcrop.train.gaic import GaicDataset, read_annotation, to_targets
 REAL_TEXT_LABELS = Path("/work/shared/data/gaic-text")
 
 
-def _write_image(path: Path, width: int = 40, height: int = 30, exif_orientation: int | None = None):
+def _write_image(path: Path, width: int = 40, height: int = 30, exif_orientation=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     img = Image.new("RGB", (width, height), (10, 20, 30))
     if exif_orientation is None:
@@ -170,3 +170,17 @@ def test_real_caption_files_have_the_expected_format_and_counts():
         labels = gaic.load_text_labels(gaic.text_label_path(REAL_TEXT_LABELS, split))
         assert len(labels) == count
         assert all(name.endswith(".jpg") and caption.strip() for name, caption in labels.items())
+
+
+@pytest.mark.parametrize("size, count", [((300, 300), 90), ((400, 300), 87), ((300, 400), 87)])
+def test_candidate_grid_matches_gaic_counts_and_rules(size, count):
+    width, height = size
+    grid = gaic.candidate_grid(width, height)
+    assert grid.shape == (count, 4)
+    w, h = grid[:, 2] - grid[:, 0], grid[:, 3] - grid[:, 1]
+    assert (w * h >= 0.49 * width * height).all()
+    assert ((w / h > 0.5) & (w / h < 2)).all()
+    # corners at cell centres: x1 in the first 4 of 12 cells, x2 in the last 4
+    assert grid[:, 0].min() == width // 24 and grid[:, 2].max() == (23 * width) // 24
+    assert (grid[:, 0] < width / 3).all() and (grid[:, 2] > 2 * width / 3).all()
+    np.testing.assert_array_equal(grid, np.floor(grid))

@@ -7,13 +7,14 @@ Layout (the one the public reference code uses; SPEC §3)::
     <text labels>/{train,valid,test}.json            {"<id>.jpg": "<caption>"}  (valid <-> val)
 
 Annotation lines are **row first** (``y1 x1 y2 x2``) in pixels of the image, ``score`` is the MOS on
-1..5 and ``-2`` marks an invalid crop, which is dropped. The reader turns every crop into xyxy pixels
-(``x1 y1 x2 y2``, the project's convention, see :mod:`promptcrop.boxes`).
+1..5 and ``-2`` marks an invalid crop, which is dropped. The reader turns every crop into xyxy
+pixels (``x1 y1 x2 y2``, the project's convention, see :mod:`promptcrop.boxes`).
 
-:class:`GaicDataset` checks *everything* when it is built — every annotation line, that every image
-exists and is a readable image, that every crop lies inside its image, that every image has a caption
-when text labels are given — so a bad file stops a run before training starts, with its name and
-line. With ``skip_bad=True`` the bad samples are left out and listed in ``dataset.skipped`` instead.
+:class:`GaicDataset` checks *everything* when it is built — every annotation line, that every
+image exists and is a readable image, that every crop lies inside its image, that every image has
+a caption when text labels are given — so a bad file stops a run before training starts, with its
+name and line. With ``skip_bad=True`` the bad samples are left out and listed in
+``dataset.skipped`` instead.
 Problems that concern the whole split (a missing folder, an unreadable caption file) always raise.
 """
 
@@ -37,7 +38,8 @@ SPLITS = ("train", "val", "test")
 """GAIC split names as used by the image and annotation folders."""
 
 TEXT_LABEL_FILES = {"train": "train.json", "val": "valid.json", "test": "test.json"}
-"""Caption file of each split in the text-label folder (the release calls the val split ``valid``)."""
+"""Caption file of each split in the text-label folder (the release names the val split
+``valid``)."""
 
 INVALID_SCORE = -2.0
 """GAIC's score for an invalid crop; such lines are skipped."""
@@ -79,7 +81,7 @@ def _fail(location: Path | str, reason: str, line: int | None = None) -> _Proble
 
 
 def problems_error(problems: Sequence[DatasetProblem], what: str) -> DatasetError:
-    """One single-line :class:`DatasetError` listing the first problems of ``what`` (e.g. a split)."""
+    """One single-line :class:`DatasetError` listing the first problems of ``what`` (a split)."""
     listed = "; ".join(str(p) for p in problems[:MAX_LISTED_PROBLEMS])
     more = len(problems) - MAX_LISTED_PROBLEMS
     suffix = f"; ... and {more} more" if more > 0 else ""
@@ -94,8 +96,9 @@ class GaicSample:
 
     ``crops_xyxy_px``: ``[N, 4]`` float64, valid crops as xyxy pixels of the EXIF-upright image
     (converted from the file's row-first ``y1 x1 y2 x2``). ``mos``: ``[N]`` float64, their MOS on
-    1..5. ``image_size``: ``(width, height)`` of the EXIF-upright image. ``caption``: the text label,
-    or None when the data set was read without text labels. N may be 0 (every line was ``-2``).
+    1..5. ``image_size``: ``(width, height)`` of the EXIF-upright image. ``caption``: the text
+    label, or None when the data set was read without text labels. N may be 0 (every line was
+    ``-2``).
     """
 
     image_id: str
@@ -186,8 +189,9 @@ def read_image_size(path: Path | str) -> tuple[int, int]:
 
 
 def load_rgb(path: Path | str) -> np.ndarray:
-    """Decode an image file as EXIF-upright RGB: ``uint8 [H, W, 3]`` (the size :func:`read_image_size`
-    reports). Raises :class:`DatasetError` naming the file when it cannot be decoded."""
+    """Decode an image file as EXIF-upright RGB: ``uint8 [H, W, 3]`` (the size
+    :func:`read_image_size` reports). Raises :class:`DatasetError` naming the file when it cannot
+    be decoded."""
     path = Path(path)
     try:
         with Image.open(path) as img:
@@ -199,21 +203,28 @@ def load_rgb(path: Path | str) -> np.ndarray:
         raise _fail(path, f"not a readable image ({exc.__class__.__name__})") from None
 
 
-def load_text_labels(path: Path | str) -> dict[str, str]:
-    """Read a caption file ``{"<id>.jpg": "<caption>"}``.
-
-    Raises :class:`DatasetError` naming the file (and the JSON line) when it is missing, is not valid
-    JSON, is not an object, or maps a name to something other than a string.
-    """
+def read_json(path: Path | str, what: str = "data set file") -> Any:
+    """Parse a JSON file. Raises :class:`DatasetError` ``"<file>[:<line>]: <reason>"`` when it is
+    missing, unreadable or not valid JSON; ``what`` names the file's role in the message."""
     path = Path(path)
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise _fail(path, "missing text label file") from None
+        raise _fail(path, f"missing {what}") from None
     except json.JSONDecodeError as exc:
         raise _fail(path, f"invalid JSON: {exc.msg}", exc.lineno) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(path, f"unreadable text label file ({exc.__class__.__name__})") from None
+        raise _fail(path, f"unreadable {what} ({exc.__class__.__name__})") from None
+
+
+def load_text_labels(path: Path | str) -> dict[str, str]:
+    """Read a caption file ``{"<id>.jpg": "<caption>"}``.
+
+    Raises :class:`DatasetError` naming the file (and the JSON line) when it is missing, is not
+    valid JSON, is not an object, or maps a name to something other than a string.
+    """
+    path = Path(path)
+    data = read_json(path, "text label file")
     if not isinstance(data, dict):
         raise _fail(path, 'expected an object {"<id>.jpg": "<caption>"}')
     for name, caption in data.items():
@@ -223,8 +234,8 @@ def load_text_labels(path: Path | str) -> dict[str, str]:
 
 
 def text_label_path(text_labels: Path | str, split: str) -> Path:
-    """The caption file of ``split``: ``text_labels`` itself if it is a file, else the split's file in
-    that folder (``val`` → ``valid.json``)."""
+    """The caption file of ``split``: ``text_labels`` itself if it is a file, else the split's file
+    in that folder (``val`` → ``valid.json``)."""
     _check_split(split)
     text_labels = Path(text_labels)
     return text_labels if text_labels.is_file() else text_labels / TEXT_LABEL_FILES[split]
@@ -236,8 +247,38 @@ def to_targets(
     """``[N, 4]`` xyxy pixel crops + ``[N]`` MOS of an image of ``image_size`` (W, H) → targets in
     normalised cxcywh. Use it after augmentation with the augmented boxes and image size."""
     width, height = image_size
-    boxes_cxcywh = B.image_xyxy_px_to_model(np.asarray(crops_xyxy_px, dtype=np.float64), width, height)
+    crops = np.asarray(crops_xyxy_px, dtype=np.float64)
+    boxes_cxcywh = B.image_xyxy_px_to_model(crops, width, height)
     return make_targets(torch.as_tensor(boxes_cxcywh.reshape(-1, 4)), torch.as_tensor(mos))
+
+
+def candidate_grid(
+    width: int,
+    height: int,
+    bins: int = 12,
+    corner_bins: int = 4,
+    min_area: float = 0.5,
+    aspect_range: tuple[float, float] = (0.5, 2.0),
+) -> np.ndarray:
+    """GAIC's grid-anchor candidate crops of a ``width × height`` image: ``[N, 4]`` float xyxy
+    pixels with whole-pixel values.
+
+    The image is cut into ``bins × bins`` cells; x1/y1 lie at the centres of the first
+    ``corner_bins`` cells and x2/y2 at the centres of the last ``corner_bins`` (as in the public
+    GAIC code); crops covering less than ``min_area`` of the image (in cell units) or with a pixel
+    aspect ratio w/h outside the open ``aspect_range`` are dropped. With the defaults this gives 90
+    crops for a square image and 87 for 4:3, GAIC's ~86–90.
+    """
+    if not 0 < corner_bins <= bins // 2:
+        raise ValueError(f"corner_bins must lie in 1..{bins // 2}, got {corner_bins}")
+    starts = np.arange(corner_bins)
+    ends = np.arange(bins - corner_bins, bins)
+    x1, y1, x2, y2 = (a.reshape(-1) for a in np.meshgrid(starts, starts, ends, ends, indexing="ij"))
+    area = (x2 - x1) * (y2 - y1) / float(bins * bins)
+    aspect = ((x2 - x1) * width) / ((y2 - y1) * height)
+    keep = (area > min_area - 1e-4) & (aspect > aspect_range[0]) & (aspect < aspect_range[1])
+    cells = np.stack([x1, y1, x2, y2], axis=1)[keep] + 0.5  # cell centres, in cell units
+    return np.floor(cells * np.array([width, height, width, height]) / bins)
 
 
 def _check_split(split: str) -> None:
@@ -260,9 +301,16 @@ def _stems(folder: Path, suffixes: tuple[str, ...]) -> set[str]:
     return {p.stem for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes}
 
 
+def outside_image(boxes_xyxy_px: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """``[N, 4]`` xyxy px → ``[N]`` bool: boxes reaching more than :data:`BOUNDS_TOLERANCE_PX`
+    past the border of an image of ``image_size`` (W, H)."""
+    boxes_xyxy_px = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    limit = np.array(image_size * 2, dtype=np.float64) + BOUNDS_TOLERANCE_PX
+    return ((boxes_xyxy_px < -BOUNDS_TOLERANCE_PX) | (boxes_xyxy_px > limit)).any(axis=1)
+
+
 def _check_bounds(crops_xyxy_px: np.ndarray, size: tuple[int, int], path: Path) -> None:
-    limit = np.array(size * 2, dtype=np.float64) + BOUNDS_TOLERANCE_PX
-    outside = np.nonzero((crops_xyxy_px > limit).any(axis=1))[0]
+    outside = np.nonzero(outside_image(crops_xyxy_px, size))[0]
     if outside.size:
         first = crops_xyxy_px[outside[0]].tolist()
         raise _fail(
