@@ -97,8 +97,8 @@ def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def mosaic_cell_size(width: int, height: int, grid: int, max_side: int | None) -> tuple[int, int]:
-    """``(cell_w, cell_h)``: the target's ``width × height`` scaled (never up) so that ``grid`` cells
-    span at most ``max_side`` pixels on the longer side; at least 1 pixel each."""
+    """``(cell_w, cell_h)``: the target's ``width × height`` scaled (never up) so that ``grid``
+    cells span at most ``max_side`` pixels on the longer side; at least 1 pixel each."""
     if max_side is None or grid * max(width, height) <= max_side:
         return width, height
     scale = max_side / (grid * max(width, height))
@@ -164,7 +164,7 @@ def random_mosaic(
 
 
 def hflip(image: np.ndarray, boxes_xyxy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mirror left-right: ``(uint8 [H, W, 3], [N, 4] xyxy px)`` → the same, boxes flipped with it."""
+    """Mirror left-right: ``(uint8 [H, W, 3], [N, 4] xyxy px)`` → the same, boxes flipped too."""
     _check_image(image, "image")
     flipped = np.ascontiguousarray(image[:, ::-1])
     return flipped, B.hflip_xyxy(_as_boxes(boxes_xyxy_px), float(image.shape[1]))
