@@ -1,0 +1,204 @@
+"""Predictor: the three modes, mode selection, caching, batching, EXIF and output geometry.
+
+Runs on tiny random OWL-ViT weights (built offline by the conftest fixture) and a tiny random
+decoder checkpoint: crops are meaningless as pictures but every code path and contract is real.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from promptcrop import boxes as B
+from promptcrop.errors import ModelUnavailableError, PromptcropError
+from promptcrop.predictor import CropRequest, Predictor, parse_size
+
+
+def _scene(w: int = 320, h: int = 200, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = (rng.random((h, w, 3)) * 60 + 80).astype(np.uint8)
+    img[40:100, 200:260] = (230, 30, 30)  # a red square off-centre
+    return img
+
+
+@pytest.fixture(scope="module")
+def tiny_decoder_dir(tmp_path_factory, tiny_owlvit_dir):
+    import torch
+
+    from promptcrop.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.config import get_preset
+    from promptcrop.decoder import ClipCropDecoder
+    from promptcrop.encoder import OwlViTEncoder
+
+    torch.manual_seed(0)
+    enc = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir))
+    decoder = ClipCropDecoder(get_preset("tiny").decoder)
+    with torch.no_grad():  # make the untrained offsets non-zero so boxes differ from b_u
+        for p in decoder.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    out = tmp_path_factory.mktemp("dec") / "decoder"
+    save_decoder(decoder, out, encoder_info=EncoderInfo.from_encoder(enc), preset="tiny")
+    return out
+
+
+@pytest.fixture(scope="module")
+def zeroshot(tiny_owlvit_dir):
+    return Predictor(model=str(tiny_owlvit_dir), local_files_only=True)
+
+
+def _check_geometry(pred, aspects, k, size):
+    W, H = size
+    assert pred.image_size == (W, H)
+    for aspect in aspects:
+        crops = [c for c in pred if c.aspect == pytest.approx(aspect)]
+        assert 1 <= len(crops) <= k
+        assert [c.rank for c in crops] == list(range(1, len(crops) + 1))
+        assert all(a.score >= b.score for a, b in zip(crops, crops[1:]))
+        for c in crops:
+            x1, y1, x2, y2 = c.box
+            assert 0 <= x1 < x2 <= W and 0 <= y1 < y2 <= H
+            assert abs(c.width - c.height * aspect) <= max(1.0, aspect)
+            assert 0.0 <= c.score <= 1.0
+
+
+def test_offline_mode_needs_no_weights(no_network):
+    img = _scene()
+    pred = Predictor(model=None).predict(img, k=3, aspect=["1:1", "16:9", "4:5"])
+    assert pred.mode == "offline" and all(c.mode == "offline" for c in pred)
+    _check_geometry(pred, [1.0, 16 / 9, 0.8], 3, (320, 200))
+    assert pred.region is not None and pred.grounding == []
+
+
+def test_auto_falls_back_to_offline_without_weights_and_refuses_a_query(tmp_path):
+    p = Predictor(model=str(tmp_path / "no-such-model"), local_files_only=True)
+    assert p.predict(_scene(), k=1).mode == "offline"
+    with pytest.raises(ModelUnavailableError, match="offline"):
+        p.predict(_scene(), query="the red square")
+    with pytest.raises(PromptcropError):
+        Predictor(model=None, mode="offline").predict(_scene(), query="a dog")
+
+
+def test_zeroshot_mode_grounds_the_query_and_keeps_the_region(zeroshot):
+    pred = zeroshot.predict(_scene(), query="the red square and a tree", k=2, aspect="1:1")
+    assert pred.mode == "zeroshot"
+    assert pred.phrases[0] == "the red square and a tree"
+    assert [g.phrase for g in pred.grounding] == list(pred.phrases)
+    _check_geometry(pred, [1.0], 2, (320, 200))
+    best = pred[0]
+    if best.fits:
+        assert B.contains(np.array(best.box, float), np.array(pred.region), tol=1.0)
+
+
+def test_unconditioned_zeroshot_uses_generic_detections_or_saliency(zeroshot):
+    pred = zeroshot.predict(_scene(), k=2)
+    assert pred.mode == "zeroshot" and pred.query is None
+    _check_geometry(pred, [320 / 200], 2, (320, 200))
+
+
+def test_repeated_query_does_not_run_the_text_encoder_again(tiny_owlvit_dir):
+    p = Predictor(model=str(tiny_owlvit_dir), local_files_only=True)
+    calls = []
+    real = p.encoder.embed_texts
+
+    def counting(texts):
+        calls.append(list(texts))
+        return real(texts)
+
+    p.encoder.embed_texts = counting
+    p.predict(_scene(), query="a red square", k=1)
+    n = len(calls)
+    assert n == 1
+    p.predict(_scene(seed=1), query="a red square", k=1)
+    assert len(calls) == n
+
+
+def test_clipcrop_mode_with_a_decoder_checkpoint(tiny_owlvit_dir, tiny_decoder_dir):
+    p = Predictor(model=str(tiny_owlvit_dir), decoder=str(tiny_decoder_dir), local_files_only=True)
+    pred = p.predict(_scene(), query="the red square", k=4)
+    assert pred.mode == "clipcrop" and all(c.mode == "clipcrop" for c in pred)
+    assert 1 <= len(pred) <= 4
+    for c in pred:
+        x1, y1, x2, y2 = c.box
+        assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 200 and 0 <= c.score <= 1
+    pred = p.predict(_scene(), query="the red square", k=2, aspect="4:5")
+    _check_geometry(pred, [0.8], 2, (320, 200))
+    base = p.predict(_scene(), k=2)  # ClipCrop-base: no condition
+    assert base.mode == "clipcrop" and len(base) >= 1
+
+
+def test_batch_equals_one_by_one(zeroshot):
+    imgs = [_scene(seed=0), _scene(w=240, h=300, seed=1)]
+    batch = zeroshot.predict_batch(imgs, ["a red square", None], k=2, aspect="1:1")
+    single = [zeroshot.predict(imgs[0], "a red square", k=2, aspect="1:1"),
+              zeroshot.predict(imgs[1], None, k=2, aspect="1:1")]
+    for b, s in zip(batch, single):
+        assert [c.box for c in b] == [c.box for c in s]
+        assert [c.score for c in b] == pytest.approx([c.score for c in s], abs=1e-5)
+
+
+def test_exif_rotated_file_gives_the_same_pixels_as_the_upright_copy(tmp_path):
+    upright = _scene(w=300, h=180)
+    rotated = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # stored sideways
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    buf = io.BytesIO()
+    rotated.save(buf, format="PNG", exif=exif)
+    p = Predictor(model=None)
+    a = p.predict(buf.getvalue(), k=2, aspect="1:1")
+    b = p.predict(upright, k=2, aspect="1:1")
+    assert a.image_size == (300, 180)
+    assert [c.box for c in a] == [c.box for c in b]
+    np.testing.assert_array_equal(np.asarray(a[0].apply(upright)), np.asarray(b[0].apply(upright)))
+
+
+def test_exact_size_and_pad(no_network):
+    p = Predictor(model=None)
+    pred = p.predict(_scene(), k=1, size="120x60")
+    crop = pred[0].apply(_scene())
+    assert crop.size == (120, 60)
+    tall = p.predict(_scene(), k=1, aspect="1:4", fit="pad")
+    c = tall[0]
+    assert abs(c.width - c.height * 0.25) <= 1
+    assert c.apply(_scene()).size == (c.width, c.height)
+
+
+def test_query_image_condition(zeroshot):
+    query = _scene(w=64, h=64, seed=3)
+    pred = zeroshot.predict(_scene(), query_image=query, k=1)
+    assert pred.mode == "zeroshot" and pred.phrases == ("<query image>",)
+    with pytest.raises(ValueError):
+        zeroshot.predict(_scene(), query="x", query_image=query)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(mode="fast"), dict(mode="clipcrop"), dict(query_parts="all"), dict(dedup_iou=0),
+     dict(device="tpu")],
+)
+def test_invalid_predictor_arguments(kwargs):
+    with pytest.raises(ValueError):
+        Predictor(model=None, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(k=0), dict(aspect="0:1"), dict(aspect=[]), dict(size="0x10"), dict(fit="stretch"),
+     dict(size="10x10", aspect="1:1"), dict(focus=[[10, 10, 5, 20]])],
+)
+def test_invalid_requests(kwargs):
+    with pytest.raises(ValueError):
+        CropRequest.build(**kwargs)
+
+
+def test_parse_size():
+    assert parse_size("1080x1350") == (1080, 1350)
+    with pytest.raises(ValueError):
+        parse_size("big")
+
+
+def test_empty_query_is_an_error():
+    with pytest.raises(ValueError):
+        Predictor(model=None).predict(_scene(), query="   ")
