@@ -28,10 +28,11 @@ from typing import Any, overload
 
 import numpy as np
 import torch
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from promptcrop import boxes as B
-from promptcrop.errors import DatasetError
+from promptcrop.errors import DatasetError, ImageLoadError
+from promptcrop.images import load_image
 from promptcrop.train.targets import MOS_RANGE, CropTargets, make_targets
 
 SPLITS = ("train", "val", "test")
@@ -189,18 +190,13 @@ def read_image_size(path: Path | str) -> tuple[int, int]:
 
 
 def load_rgb(path: Path | str) -> np.ndarray:
-    """Decode an image file as EXIF-upright RGB: ``uint8 [H, W, 3]`` (the size
-    :func:`read_image_size` reports). Raises :class:`DatasetError` naming the file when it cannot
-    be decoded."""
-    path = Path(path)
+    """Decode an image file with :func:`promptcrop.images.load_image` (EXIF-upright RGB, as at
+    inference): ``uint8 [H, W, 3]``, the size :func:`read_image_size` reports. Raises
+    :class:`DatasetError` naming the file when it cannot be decoded."""
     try:
-        with Image.open(path) as img:
-            upright = ImageOps.exif_transpose(img)
-            return np.asarray(upright.convert("RGB"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise _fail(path, "missing image file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise _fail(path, f"not a readable image ({exc.__class__.__name__})") from None
+        return load_image(Path(path)).array
+    except ImageLoadError as exc:
+        raise _fail(exc.source, exc.reason) from None
 
 
 def read_json(path: Path | str, what: str = "data set file") -> Any:
