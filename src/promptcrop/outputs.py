@@ -1,0 +1,360 @@
+"""Writing one input's results to disk: crop files, the overlay and the JSON record.
+
+Layout for an input whose output *key* is ``sub/photo`` (see :mod:`promptcrop.batch` for how keys
+are chosen) under the output folder ``DIR``:
+
+- ``DIR/sub/photo.<rank>.<W>x<H>.<ext>`` — one file per crop, ``W``×``H`` its pixel size, in the
+  input's format (JPEG → ``.jpg``, PNG → ``.png``...; PNG when Pillow cannot write the input's
+  format), with the input's ICC profile;
+- ``DIR/sub/photo.overlay.png`` — with ``--overlay``: the crops and grounded boxes drawn on the
+  upright image;
+- ``DIR/sub/photo.json`` — the record (:func:`build_record`), written **last**, so a record on
+  disk means the files it names were complete before it. Every file is written atomically
+  (temporary name, then rename).
+
+A record is *complete* (:func:`record_is_complete`) when it parses, carries the expected
+fingerprint and every file it names exists: the batch runner skips such inputs on a rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from promptcrop import __version__
+from promptcrop import boxes as B
+from promptcrop.images import LoadedImage, atomic_write_text, save_image
+from promptcrop.results import CropResult, Prediction
+
+RECORD_SCHEMA = 1
+"""Version of the JSON record layout; bumped on incompatible changes."""
+
+# Pillow format → file suffix of the crops. Inputs in any other format (or arrays) give PNG.
+_SUFFIXES = {
+    "JPEG": ".jpg",
+    "PNG": ".png",
+    "WEBP": ".webp",
+    "TIFF": ".tif",
+    "BMP": ".bmp",
+    "GIF": ".gif",
+}
+_FALLBACK_FORMAT = "PNG"
+
+ORIGINAL_RATIO = "original"
+"""Ratio label of crops made at the image's own ratio (no ratio asked)."""
+FREE_RATIO = "free"
+"""Ratio label of the decoder's free-ratio crops (clipcrop mode, no ratio asked)."""
+
+# Overlay colours: one per requested ratio (cycled), grounded boxes in white-on-black dashes.
+_CROP_COLOURS = ((255, 64, 64), (64, 200, 255), (255, 210, 0), (120, 255, 120), (255, 120, 255))
+_GROUND_COLOUR = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """How crops of one input are encoded: Pillow ``format`` name and file ``suffix`` (``.jpg``)."""
+
+    format: str
+    suffix: str
+
+
+def output_format(input_format: str | None) -> OutputFormat:
+    """The input's own format when Pillow can write it, else PNG (also for in-memory images)."""
+    Image.init()
+    if input_format in _SUFFIXES and input_format in Image.SAVE:
+        return OutputFormat(input_format, _SUFFIXES[input_format])
+    return OutputFormat(_FALLBACK_FORMAT, _SUFFIXES[_FALLBACK_FORMAT])
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Where the outputs of one input go: ``folder / key + suffixes``.
+
+    ``key`` is a relative POSIX path without suffix (``"sub/photo"``); it must stay inside
+    ``folder`` (no absolute path, no ``..``).
+    """
+
+    folder: Path
+    key: str
+
+    def __post_init__(self) -> None:
+        parts = Path(self.key).parts
+        if not parts or Path(self.key).is_absolute() or ".." in parts:
+            raise ValueError(f"output key must be a relative path inside the output folder, got {self.key!r}")
+
+    @property
+    def base(self) -> Path:
+        return self.folder / self.key
+
+    @property
+    def record(self) -> Path:
+        """``<key>.json``."""
+        return self.base.with_name(self.base.name + ".json")
+
+    @property
+    def overlay(self) -> Path:
+        """``<key>.overlay.png``."""
+        return self.base.with_name(self.base.name + ".overlay.png")
+
+    def crop(self, rank: int, size: tuple[int, int], suffix: str) -> Path:
+        """``<key>.<rank>.<W>x<H><suffix>``."""
+        return self.base.with_name(f"{self.base.name}.{rank}.{size[0]}x{size[1]}{suffix}")
+
+
+def crop_pixel_size(crop: CropResult) -> tuple[int, int]:
+    """``(W, H)`` of the written crop file: the requested output size, else the box size."""
+    return tuple(crop.output_size) if crop.output_size is not None else (crop.width, crop.height)  # type: ignore[return-value]
+
+
+def ratio_labels(labels: Sequence[str]) -> dict[float, str]:
+    """Map each requested ratio (as the predictor parses it) to the user's label, first one wins."""
+    out: dict[float, str] = {}
+    for label in labels:
+        out.setdefault(B.parse_aspect_ratio(label), label)
+    return out
+
+
+def ratio_label(crop: CropResult, labels: Mapping[float, str]) -> str:
+    """The label of the ratio a crop was made for: the user's text, ``original`` or ``free``."""
+    if crop.aspect is None:
+        return FREE_RATIO
+    for value, label in labels.items():
+        if math.isclose(value, crop.aspect, rel_tol=1e-9):
+            return label
+    return ORIGINAL_RATIO
+
+
+# --------------------------------------------------------------------------- the record
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """What a record says beyond the prediction itself.
+
+    - ``input``: the input path as given; ``query_image``: the query image's path, if any.
+    - ``labels``: ratio value → user label (:func:`ratio_labels`).
+    - ``explain``: include each crop's score breakdown.
+    - ``versions``: ``{"promptcrop": ..., "model": ..., "decoder": ...}``.
+    - ``fingerprint``: identifies the input file and the options (see ``batch.fingerprint``).
+    """
+
+    input: str
+    labels: Mapping[float, str]
+    explain: bool = False
+    query_image: str | None = None
+    versions: Mapping[str, Any] | None = None
+    fingerprint: str = ""
+
+
+def build_record(
+    prediction: Prediction,
+    image: LoadedImage,
+    crop_files: Sequence[str],
+    overlay_file: str | None,
+    context: RecordContext,
+) -> dict[str, Any]:
+    """The JSON record of one input (schema in the README, "Output files").
+
+    ``crop_files``: one file name per crop of ``prediction`` (same order), relative to the
+    record's folder; ``overlay_file`` likewise or ``None``. Boxes are xyxy pixels of the upright
+    image (``image_size``).
+    """
+    if len(crop_files) != len(prediction):
+        raise ValueError(f"{len(crop_files)} file names for {len(prediction)} crops")
+    base = prediction.to_dict()
+    return {
+        "schema": RECORD_SCHEMA,
+        "input": context.input,
+        "image_size": list(prediction.image_size),
+        "exif_orientation": image.exif_orientation,
+        "query": prediction.query,
+        "query_image": context.query_image,
+        "mode": prediction.mode,
+        "region": base["region"],
+        "phrases": base["phrases"],
+        "truncated": base["truncated"],
+        "grounding": base["grounding"],
+        "crops": [
+            _crop_entry(c, name, context.labels, context.explain) for c, name in zip(prediction, crop_files)
+        ],
+        "overlay": overlay_file,
+        "timings": base["timings"],
+        "versions": dict(context.versions or {"promptcrop": __version__}),
+        "fingerprint": context.fingerprint,
+    }
+
+
+def _crop_entry(crop: CropResult, file_name: str, labels: Mapping[float, str], explain: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "rank": crop.rank,
+        "ratio": ratio_label(crop, labels),
+        "box": list(crop.box),
+        "score": round(float(crop.score), 6),
+        "size": list(crop_pixel_size(crop)),
+        "file": file_name,
+        "fits": crop.fits,
+        "padded": crop.padded,
+    }
+    if crop.padded:
+        entry["pad_color"] = list(crop.pad_color or (0, 0, 0))
+    if explain:
+        entry["explain"] = {k: round(float(v), 6) for k, v in (crop.terms or {}).items()}
+    return entry
+
+
+def record_files(record: Mapping[str, Any]) -> list[str]:
+    """Every file name a record refers to (crops, then the overlay if any)."""
+    names = [str(c["file"]) for c in record.get("crops", [])]
+    if record.get("overlay"):
+        names.append(str(record["overlay"]))
+    return names
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record at ``path``, or ``None`` when missing or unreadable (never raises)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def record_is_complete(paths: OutputPaths, fingerprint: str) -> bool:
+    """The record exists, was made from the same input and options, and all its files exist."""
+    record = read_record(paths.record)
+    if record is None or record.get("fingerprint") != fingerprint or not isinstance(record.get("crops"), list):
+        return False
+    try:
+        names = record_files(record)
+    except (KeyError, TypeError):
+        return False
+    return all((paths.record.parent / name).is_file() for name in names)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_outputs(
+    paths: OutputPaths,
+    image: LoadedImage,
+    prediction: Prediction,
+    context: RecordContext,
+    *,
+    overlay: bool = False,
+    protected: frozenset[Path] = frozenset(),
+) -> dict[str, Any]:
+    """Write every crop, the overlay (if asked), then the JSON record; return the record.
+
+    ``protected``: resolved paths that must never be written (the inputs): a clash raises
+    ``OSError`` before anything is written. Crops are cut from the upright image with
+    :meth:`CropResult.apply` (padding and resizing included) and keep the input's ICC profile.
+    """
+    fmt = output_format(image.format)
+    crop_paths = [paths.crop(c.rank, crop_pixel_size(c), fmt.suffix) for c in prediction]
+    crop_paths = _disambiguate(crop_paths)
+    overlay_path = paths.overlay if overlay else None
+    targets = [*crop_paths, paths.record] + ([overlay_path] if overlay_path else [])
+    _refuse_protected(targets, protected)
+    paths.record.parent.mkdir(parents=True, exist_ok=True)
+    pil = Image.fromarray(image.array)
+    for crop, path in zip(prediction, crop_paths):
+        save_image(crop.apply(pil), path, format=fmt.format, icc_profile=image.icc_profile)
+    if overlay_path is not None:
+        save_image(draw_overlay(image.array, prediction, context.labels), overlay_path, format="PNG")
+    record = build_record(
+        prediction, image, [p.name for p in crop_paths], overlay_path.name if overlay_path else None, context
+    )
+    atomic_write_text(paths.record, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    return record
+
+
+def _disambiguate(crop_paths: list[Path]) -> list[Path]:
+    """Two ratios can round to the same pixel size: suffix later duplicates with ``-2``, ``-3``..."""
+    seen: dict[Path, int] = {}
+    out = []
+    for path in crop_paths:
+        count = seen.get(path, 0) + 1
+        seen[path] = count
+        out.append(path if count == 1 else path.with_name(f"{path.stem}-{count}{path.suffix}"))
+    return out
+
+
+def _refuse_protected(targets: Sequence[Path], protected: frozenset[Path]) -> None:
+    for target in targets:
+        if target.resolve() in protected:
+            raise OSError(f"refusing to overwrite the input file {os.fspath(target)}")
+
+
+# --------------------------------------------------------------------------- overlay
+
+
+def draw_overlay(
+    image: np.ndarray, prediction: Prediction, labels: Mapping[float, str] | None = None
+) -> Image.Image:
+    """The upright image (``uint8 [H, W, 3]``) with the crops and grounded boxes drawn on it.
+
+    Crops: one colour per ratio, rank 1 drawn thickest, labelled ``<ratio> #<rank> <score>``.
+    Grounded boxes (text queries): dashed white, labelled with their phrase. Boxes that leave the
+    image (padded crops) are drawn clipped to it.
+    """
+    pil = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
+    draw = ImageDraw.Draw(pil)
+    W, H = pil.size
+    unit = max(1, round(max(W, H) / 400))
+    font = ImageFont.load_default(size=max(10, 6 * unit))
+    colour_of: dict[str, tuple[int, int, int]] = {}
+    for crop in prediction:  # colours in the order the ratios were asked
+        label = ratio_label(crop, labels or {})
+        colour_of.setdefault(label, _CROP_COLOURS[len(colour_of) % len(_CROP_COLOURS)])
+    for crop in sorted(prediction, key=lambda c: -c.rank):  # rank 1 last, on top
+        label = ratio_label(crop, labels or {})
+        colour = colour_of[label]
+        box = _clipped(crop.box, W, H)
+        draw.rectangle(box, outline=colour, width=(3 if crop.rank == 1 else 1) * unit)
+        _label(draw, box, f"{label} #{crop.rank} {crop.score:.2f}", colour, font)
+    for grounded in prediction.grounding:
+        box = _clipped(grounded.box, W, H)
+        _dashed_rectangle(draw, box, _GROUND_COLOUR, 2 * unit, 8 * unit)
+        _label(draw, box, grounded.phrase, _GROUND_COLOUR, font, below=True)
+    return pil
+
+
+def _clipped(box: Sequence[float], width: int, height: int) -> list[float]:
+    """Clip to the image and keep the far edges on the last pixel row/column (drawing is inclusive)."""
+    x1, y1, x2, y2 = (float(v) for v in B.clamp_xyxy(np.asarray(box, dtype=np.float64), width, height))
+    return [x1, y1, max(x1, x2 - 1), max(y1, y2 - 1)]
+
+
+def _label(
+    draw: ImageDraw.ImageDraw, box: Sequence[float], text: str, colour: tuple[int, int, int],
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont, *, below: bool = False,
+) -> None:
+    """Text on a black patch at the box's top-left corner (inside), or bottom-left with ``below``."""
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    tw, th = right - left + 4, bottom - top + 4
+    x = box[0]
+    y = box[3] - th if below else box[1]
+    draw.rectangle([x, y, x + tw, y + th], fill=(0, 0, 0))
+    draw.text((x + 2 - left, y + 2 - top), text, fill=colour, font=font)
+
+
+def _dashed_rectangle(
+    draw: ImageDraw.ImageDraw, box: Sequence[float], colour: tuple[int, int, int], width: int, dash: int
+) -> None:
+    x1, y1, x2, y2 = box
+    for (ax, ay), (bx, by) in (((x1, y1), (x2, y1)), ((x2, y1), (x2, y2)), ((x2, y2), (x1, y2)), ((x1, y2), (x1, y1))):
+        length = math.hypot(bx - ax, by - ay)
+        steps = max(1, int(length // dash))
+        for i in range(0, steps, 2):
+            t0, t1 = i / steps, min((i + 1) / steps, 1.0)
+            draw.line([(ax + (bx - ax) * t0, ay + (by - ay) * t0), (ax + (bx - ax) * t1, ay + (by - ay) * t1)],
+                      fill=colour, width=width)
