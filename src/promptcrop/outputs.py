@@ -315,16 +315,19 @@ def draw_overlay(
     for crop in prediction:  # colours in the order the ratios were asked
         label = ratio_label(crop, labels or {})
         colour_of.setdefault(label, _CROP_COLOURS[len(colour_of) % len(_CROP_COLOURS)])
-    for crop in sorted(prediction, key=lambda c: -c.rank):  # rank 1 last, on top
-        label = ratio_label(crop, labels or {})
-        colour = colour_of[label]
+    crops = sorted(prediction, key=lambda c: -c.rank)  # rank 1 last, on top
+    for crop in crops:
         box = _clipped(crop.box, W, H)
-        draw.rectangle(box, outline=colour, width=(3 if crop.rank == 1 else 1) * unit)
-        _label(draw, box, f"{label} #{crop.rank} {crop.score:.2f}", colour, font)
+        draw.rectangle(box, outline=colour_of[ratio_label(crop, labels or {})],
+                       width=(3 if crop.rank == 1 else 1) * unit)
     for grounded in prediction.grounding:
-        box = _clipped(grounded.box, W, H)
-        _dashed_rectangle(draw, box, _GROUND_COLOUR, 2 * unit, 8 * unit)
-        _label(draw, box, grounded.phrase, _GROUND_COLOUR, font, below=True)
+        _dashed_rectangle(draw, _clipped(grounded.box, W, H), _GROUND_COLOUR, 2 * unit, 8 * unit)
+    for crop in crops:  # labels over every outline; crops often share an edge: one row per ratio
+        label = ratio_label(crop, labels or {})
+        _label(draw, _clipped(crop.box, W, H), f"{label} #{crop.rank} {crop.score:.2f}", colour_of[label],
+               font, row=list(colour_of).index(label))
+    for grounded in prediction.grounding:
+        _label(draw, _clipped(grounded.box, W, H), grounded.phrase, _GROUND_COLOUR, font, below=True)
     return pil
 
 
@@ -336,13 +339,14 @@ def _clipped(box: Sequence[float], width: int, height: int) -> list[float]:
 
 def _label(
     draw: ImageDraw.ImageDraw, box: Sequence[float], text: str, colour: tuple[int, int, int],
-    font: ImageFont.ImageFont | ImageFont.FreeTypeFont, *, below: bool = False,
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont, *, below: bool = False, row: int = 0,
 ) -> None:
-    """Text on a black patch at the box's top-left corner (inside), or bottom-left with ``below``."""
+    """Text on a black patch inside the box's top-left corner (``row`` label heights lower), or
+    its bottom-left corner with ``below``."""
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     tw, th = right - left + 4, bottom - top + 4
     x = box[0]
-    y = box[3] - th if below else box[1]
+    y = box[3] - th if below else box[1] + row * th
     draw.rectangle([x, y, x + tw, y + th], fill=(0, 0, 0))
     draw.text((x + 2 - left, y + 2 - top), text, fill=colour, font=font)
 
