@@ -313,11 +313,14 @@ def select_diverse(
         raise ValueError(f"k must be >= 0, got {k}")
     boxes_xyxy = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    ranked = boxes_xyxy[order]
+    # One vectorised IoU row per chosen box (k rows), not one check per candidate: suppressing
+    # every box too close to each choice gives the same picks as checking each box in turn.
+    alive = np.ones(len(order), dtype=bool)
     chosen: list[int] = []
-    for idx in order:
-        if len(chosen) >= k:
-            break
-        if chosen and box_iou(boxes_xyxy[idx : idx + 1], boxes_xyxy[chosen]).max() >= max_iou:
-            continue
-        chosen.append(int(idx))
+    while len(chosen) < k and alive.any():
+        pos = int(np.argmax(alive))  # best remaining
+        chosen.append(int(order[pos]))
+        alive &= box_iou(ranked[pos : pos + 1], ranked)[0] < max_iou
+        alive[pos] = False
     return np.asarray(chosen, dtype=np.int64)
