@@ -1,0 +1,369 @@
+"""Weight-free saliency for the offline mode: where the eye goes, from image statistics alone.
+
+No model files. The image is first reduced with Pillow to at most ``max_side`` pixels on its long
+side (a box filter, so a 12-MP photo costs about what a small one does), then four cues are mixed:
+
+- **colour contrast** — CIE Lab distance of each (slightly blurred) pixel from the image's mean
+  colour and from the nearest image side's median colour (a background prior: what looks unlike the
+  borders stands out); computed at a coarse resolution.
+- **spectral residual** (Hou & Zhang, CVPR 2007) on the luminance at 64 px: what the log amplitude
+  spectrum does not predict.
+- **saturation** — vivid colours at mid brightness.
+- **skin tone** — a soft YCbCr skin-colour membership (Chai & Ngan 1999 ranges).
+
+The result, :class:`SaliencyMap`, also carries an **edge energy** map (Sobel magnitude of the
+luminance) that the composer uses to keep crop borders simple, and integral images of both maps so
+that the saliency mass inside any box, or the clutter along its borders, costs O(1) per box.
+
+Boxes passed to the methods are xyxy pixels of the *full* image (``image_size``); they are mapped
+to the reduced grid internally and may extend past the image (the outside counts as empty).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageCms, ImageFilter
+from scipy import fft, ndimage
+from skimage.filters import threshold_otsu
+
+from promptcrop import boxes as B
+
+#: Working resolution (long side, px) of the colour-contrast and spectral-residual cues.
+COARSE_SIDE = 64
+#: Weights of the cues in the mixed map (colour contrast, spectral residual, saturation, skin).
+CUE_WEIGHTS = {"contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25}
+#: Cue strength that counts as full: weaker cues are scaled by this, not by their own maximum,
+#: so a nearly flat image is not stretched into a saliency map of noise. Units: contrast in Lab,
+#: saturation and skin membership in [0, 1]; the spectral residual comes in [0, 1], already
+#: faded by the image contrast.
+CUE_FLOORS = {"contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2}
+#: Floor of the final normalisation (the mixed map is squared, so 0.04 is a mixed level of 0.2).
+MAP_FLOOR = 0.04
+#: Luminance standard deviation (in [0, 1]) below which the spectral residual is faded out.
+SPECTRAL_MIN_STD = 0.02
+#: Luminance step (in [0, 1]) whose edge energy counts as full (1.0).
+EDGE_FULL_SCALE = 0.25
+
+_SRGB_TO_LAB = ImageCms.buildTransform(
+    ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
+)
+
+
+@dataclass
+class SaliencyMap:
+    """A saliency map at reduced resolution plus what the composer needs to query it fast.
+
+    - ``values``: float32 ``[h, w]`` in [0, 1], saliency on the reduced grid (``h, w ≤ max_side``).
+    - ``edges``: float32 ``[h, w]`` in [0, 1], edge energy (normalised Sobel magnitude) on the
+      same grid.
+    - ``image_size``: ``(W, H)`` of the full image the map describes.
+
+    Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
+    """
+
+    values: np.ndarray
+    edges: np.ndarray
+    image_size: tuple[int, int]
+    _sat_values: np.ndarray = field(init=False, repr=False)
+    _sat_clutter: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.float32)
+        self.edges = np.asarray(self.edges, dtype=np.float32)
+        if self.values.ndim != 2 or self.values.shape != self.edges.shape or self.values.size == 0:
+            raise ValueError(
+                f"values and edges must be non-empty 2-D maps of one shape, got "
+                f"{self.values.shape} and {self.edges.shape}"
+            )
+        width, height = self.image_size
+        if width <= 0 or height <= 0:
+            raise ValueError(f"image_size must be positive (W, H), got {self.image_size}")
+        self._sat_values = _integral(self.values)
+        # Clutter along a crop border: cutting through edges or through salient content.
+        self._sat_clutter = _integral(np.maximum(self.edges, self.values))
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """``(sx, sy)``: map pixels per full-image pixel."""
+        h, w = self.values.shape
+        return w / self.image_size[0], h / self.image_size[1]
+
+    @property
+    def total(self) -> float:
+        """Total saliency mass of the map (sum of ``values``)."""
+        return float(self._sat_values[-1, -1])
+
+    def region_mass(self, boxes_xyxy_px: np.ndarray) -> np.ndarray:
+        """Share of the total saliency inside each box: ``[N, 4]`` px → ``[N]`` in [0, 1].
+
+        Fractional box edges are handled by interpolating the integral image, so the share varies
+        smoothly with the box. A map with no saliency at all gives the box's share of the image area.
+        """
+        boxes = self._to_grid(boxes_xyxy_px)
+        if self.total <= 0:
+            h, w = self.values.shape
+            return np.clip(B.box_area(B.clamp_xyxy(boxes, w, h)) / (w * h), 0.0, 1.0)
+        return np.clip(_box_sums(self._sat_values, boxes) / self.total, 0.0, 1.0)
+
+    def edge_energy_along(self, boxes_xyxy_px: np.ndarray, band: float = 0.04) -> np.ndarray:
+        """Mean clutter in a band just inside each box border: ``[N, 4]`` px → ``[N]`` in [0, 1].
+
+        Clutter is ``max(edges, values)`` — a border that runs through texture edges or through
+        salient content scores high. ``band`` is the band's thickness as a share of the box's
+        width (left/right bands) or height (top/bottom bands); it is at least one map pixel.
+        """
+        boxes = self._to_grid(boxes_xyxy_px)
+        x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+        bw = np.maximum((x2 - x1) * band, 1.0)
+        bh = np.maximum((y2 - y1) * band, 1.0)
+        strips = np.stack(
+            [
+                np.stack([x1, y1, x1 + bw, y2], axis=-1),  # left
+                np.stack([x2 - bw, y1, x2, y2], axis=-1),  # right
+                np.stack([x1, y1, x2, y1 + bh], axis=-1),  # top
+                np.stack([x1, y2 - bh, x2, y2], axis=-1),  # bottom
+            ],
+            axis=0,
+        )  # [4, N, 4]
+        h, w = self.values.shape
+        inside = B.box_area(B.clamp_xyxy(strips, w, h))  # [4, N]
+        sums = _box_sums(self._sat_clutter, strips.reshape(-1, 4)).reshape(4, -1)
+        return np.clip(sums.sum(axis=0) / np.maximum(inside.sum(axis=0), 1e-6), 0.0, 1.0)
+
+    def _to_grid(self, boxes_xyxy_px: np.ndarray) -> np.ndarray:
+        """``[N, 4]`` full-image px → ``[N, 4]`` map px (float64)."""
+        sx, sy = self.scale
+        boxes = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
+        return boxes * np.array([sx, sy, sx, sy])
+
+
+def compute_saliency(image_rgb: np.ndarray, *, max_side: int = 128) -> SaliencyMap:
+    """Saliency of an RGB image from image statistics (no model files).
+
+    ``image_rgb``: uint8 ``[H, W, 3]``. The image is reduced (box filter) so that its long side is
+    at most ``max_side`` px, and every cue is computed on that copy or coarser; returns a
+    :class:`SaliencyMap` whose ``values`` and ``edges`` are float32 ``[h, w]`` in [0, 1]
+    (``max(h, w) <= max_side``) and whose ``image_size`` is ``(W, H)``.
+    """
+    image_rgb = _check_image(image_rgb)
+    if max_side < 1:
+        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    height, width = image_rgb.shape[:2]
+    small = _reduce(Image.fromarray(image_rgb), max_side)
+    luma = small.convert("L")
+    cues = {
+        "contrast": _colour_contrast(small),
+        "spectral": _spectral_residual(luma),
+        "saturation": _uncommon(_saturation(small)),
+        "skin": _uncommon(_skin(small)),
+    }
+    mixed = sum(CUE_WEIGHTS[name] * _normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
+    # Opening removes thin structures (lines, fine texture) that no crop should be built around;
+    # squaring sharpens the map so weak, widespread responses fade against the subject.
+    mixed = ndimage.grey_opening(mixed, size=(3, 3)) if min(mixed.shape) >= 9 else mixed
+    blurred = ndimage.gaussian_filter(np.square(mixed), sigma=_blur_sigma(mixed.shape))
+    values = _normalise(blurred, MAP_FLOOR)
+    return SaliencyMap(values=values, edges=_edge_energy(luma), image_size=(width, height))
+
+
+def salient_region(sal: SaliencyMap, *, mass: float = 0.7, threshold: float | None = None) -> np.ndarray:
+    """The box the offline mode must keep: ``float [4]`` xyxy px of the full image.
+
+    The map is split into connected blobs above ``threshold`` (default: Otsu's threshold, and never
+    below a quarter of the peak). Blobs are taken in order of saliency mass until they hold
+    ``mass`` of the mass above the threshold; the result is the bounding box of those blobs grown
+    by one map pixel (a margin against the blur of the map). A map with no saliency gives the
+    whole image.
+    """
+    if not 0.0 < mass <= 1.0:
+        raise ValueError(f"mass must be in (0, 1], got {mass}")
+    width, height = sal.image_size
+    values = sal.values
+    peak = float(values.max())
+    if peak <= 0 or np.ptp(values) <= 1e-6:
+        return np.array([0.0, 0.0, float(width), float(height)])
+    level = _threshold(values) if threshold is None else float(threshold)
+    labels, count = ndimage.label(values > level)
+    if count == 0:
+        return np.array([0.0, 0.0, float(width), float(height)])
+    blob_mass = ndimage.sum_labels(values, labels, index=np.arange(1, count + 1))  # [count]
+    order = np.argsort(-blob_mass, kind="stable")
+    cumulative = np.cumsum(blob_mass[order]) / blob_mass.sum()
+    chosen = order[: int(np.searchsorted(cumulative, mass - 1e-9)) + 1] + 1  # label ids
+    ys, xs = np.nonzero(np.isin(labels, chosen))
+    h, w = values.shape
+    grid_box = np.array([xs.min() - 1, ys.min() - 1, xs.max() + 2, ys.max() + 2], dtype=np.float64)
+    grid_box = B.clamp_xyxy(grid_box, w, h)
+    sx, sy = sal.scale
+    return grid_box / np.array([sx, sy, sx, sy])
+
+
+# ---------------------------------------------------------------------------- input and resizing
+
+
+def _check_image(image_rgb: np.ndarray) -> np.ndarray:
+    arr = np.asarray(image_rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"expected an RGB image array [H, W, 3], got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 RGB image, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr)
+
+
+def _reduce(image: Image.Image, max_side: int) -> Image.Image:
+    """Box-filter reduction by an integer factor so that the long side is ≤ ``max_side``."""
+    factor = math.ceil(max(image.size) / max_side)
+    return image.reduce(factor) if factor > 1 else image
+
+
+def _resize_map(values: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float map to ``(w, h)``."""
+    if values.shape[::-1] == tuple(size_wh):
+        return values
+    return np.asarray(Image.fromarray(values.astype(np.float32)).resize(size_wh, Image.Resampling.BILINEAR))
+
+
+def _blur_sigma(shape: tuple[int, ...]) -> float:
+    """Blur radius of the final map: about 1 % of the long side."""
+    return max(max(shape) / 100.0, 0.5)
+
+
+def _normalise(values: np.ndarray, floor: float = 1e-12) -> np.ndarray:
+    """Scale to [0, 1] by ``max(maximum, floor)``; float32."""
+    values = np.asarray(values, dtype=np.float32)
+    return np.clip(values / max(float(values.max()), floor), 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------- cues
+
+
+def _colour_contrast(small: Image.Image) -> np.ndarray:
+    """Lab distance from the mean colour (half weight) plus Lab distance from the nearest side's
+    median colour, ``[h, w]`` in Lab units.
+
+    Computed at :data:`COARSE_SIDE` on a blurred copy (so fine texture averages out), then
+    resized to the map grid.
+    """
+    coarse = _reduce(small, COARSE_SIDE)
+    coarse = coarse.filter(ImageFilter.BoxBlur(1))
+    lab = _to_lab(coarse)
+    global_contrast = np.linalg.norm(lab - lab.reshape(-1, 3).mean(axis=0), axis=-1)
+    side_colours = _side_medians(lab)  # [4, 3]
+    border_contrast = np.linalg.norm(lab[:, :, None, :] - side_colours, axis=-1).min(axis=-1)
+    return _resize_map((0.5 * global_contrast + border_contrast).astype(np.float32), small.size)
+
+
+def _to_lab(image: Image.Image) -> np.ndarray:
+    """CIE Lab of an RGB image, float32 ``[h, w, 3]`` (L in [0, 100], a and b signed)."""
+    raw = np.asarray(ImageCms.applyTransform(image, _SRGB_TO_LAB))  # uint8 [h, w, 3]
+    # Pillow's LAB mode stores L scaled to 0..255 and a, b as signed bytes (two's complement).
+    lightness = raw[..., :1].astype(np.float32) * (100.0 / 255.0)
+    ab = np.ascontiguousarray(raw[..., 1:]).view(np.int8).astype(np.float32)
+    return np.concatenate([lightness, ab], axis=-1)
+
+
+def _side_medians(lab: np.ndarray) -> np.ndarray:
+    """Median colour of a thin band along each side of a ``[h, w, 3]`` image → ``[4, 3]``.
+
+    A median, so an object touching one side (covering less than half of it) does not change that
+    side's background colour.
+    """
+    h, w = lab.shape[:2]
+    t = max(1, round(min(h, w) / 16))
+    bands = (lab[:t], lab[-t:], lab[:, :t], lab[:, -t:])
+    return np.stack([np.median(band.reshape(-1, 3), axis=0) for band in bands])
+
+
+def _spectral_residual(luma: Image.Image) -> np.ndarray:
+    """Hou & Zhang spectral residual of the luminance at 64 px, resized to the map grid."""
+    coarse = np.asarray(_reduce(luma, COARSE_SIDE), dtype=np.float32) / 255.0
+    if min(coarse.shape) < 8:
+        return np.zeros(luma.size[::-1], dtype=np.float32)
+    spectrum = fft.fft2(coarse)
+    log_amplitude = np.log(np.abs(spectrum) + 1e-8)
+    residual = log_amplitude - ndimage.uniform_filter(log_amplitude, size=3, mode="nearest")
+    energy = np.abs(fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
+    energy = ndimage.gaussian_filter(energy, sigma=max(coarse.shape) / 32.0)
+    # The residual of a flat image is pure rounding noise: fade it out with the image's contrast.
+    gate = min(float(coarse.std()) / SPECTRAL_MIN_STD, 1.0)
+    return _resize_map(_normalise(energy) * gate, luma.size)
+
+
+def _uncommon(cue: np.ndarray) -> np.ndarray:
+    """What a cue says beyond its typical level: ``max(cue - median, 0)`` (a purple scene does
+    not make every purple pixel salient)."""
+    return np.maximum(cue - np.median(cue), 0.0)
+
+
+def _saturation(small: Image.Image) -> np.ndarray:
+    """HSV saturation, damped for dark pixels (where it is mostly noise), ``[h, w]`` in [0, 1]."""
+    hsv = np.asarray(small.convert("HSV"), dtype=np.float32) / 255.0
+    return hsv[..., 1] * np.clip(hsv[..., 2] / 0.2, 0.0, 1.0)
+
+
+def _skin(small: Image.Image) -> np.ndarray:
+    """Soft skin-tone membership in YCbCr (Cb 77–127, Cr 133–173), ``[h, w]`` in [0, 1]."""
+    ycc = np.asarray(small.convert("YCbCr"), dtype=np.float32)
+    cb, cr = ycc[..., 1], ycc[..., 2]
+    # 1 at the centre of each range, 0 at its ends and beyond.
+    cb_fit = np.clip(1.0 - np.abs(cb - 102.0) / 25.0, 0.0, 1.0)
+    cr_fit = np.clip(1.0 - np.abs(cr - 153.0) / 20.0, 0.0, 1.0)
+    return np.sqrt(cb_fit * cr_fit) * (ycc[..., 0] > 40)
+
+
+def _edge_energy(luma: Image.Image) -> np.ndarray:
+    """Sobel gradient magnitude of the luminance, ``[h, w]`` in [0, 1].
+
+    The scale is absolute, not per image (a luminance step of :data:`EDGE_FULL_SCALE` saturates),
+    so a flat image keeps low edge energy and a busy one high.
+    """
+    values = np.asarray(luma, dtype=np.float32) / 255.0
+    if min(values.shape) < 3:
+        return np.zeros_like(values)
+    # A Sobel kernel answers 4x a unit step; divide so the result is in luminance units.
+    magnitude = np.hypot(ndimage.sobel(values, axis=0), ndimage.sobel(values, axis=1)) / 4.0
+    return np.clip(magnitude / EDGE_FULL_SCALE, 0.0, 1.0).astype(np.float32)
+
+
+def _threshold(values: np.ndarray) -> float:
+    """Otsu's threshold of the map, floored at a quarter of its peak."""
+    return max(float(threshold_otsu(values)), 0.25 * float(values.max()))
+
+
+# ---------------------------------------------------------------------------- integral images
+
+
+def _integral(values: np.ndarray) -> np.ndarray:
+    """Summed-area table ``[h + 1, w + 1]`` (float64) with a zero first row and column."""
+    h, w = values.shape
+    sat = np.zeros((h + 1, w + 1), dtype=np.float64)
+    sat[1:, 1:] = values.astype(np.float64).cumsum(axis=0).cumsum(axis=1)
+    return sat
+
+
+def _integral_at(sat: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear read of a summed-area table at fractional grid points (clipped to the map)."""
+    h, w = sat.shape[0] - 1, sat.shape[1] - 1
+    x = np.clip(x, 0.0, w)
+    y = np.clip(y, 0.0, h)
+    x0 = np.minimum(np.floor(x).astype(np.intp), w - 1) if w > 0 else np.zeros_like(x, np.intp)
+    y0 = np.minimum(np.floor(y).astype(np.intp), h - 1) if h > 0 else np.zeros_like(y, np.intp)
+    fx, fy = x - x0, y - y0
+    top = sat[y0, x0] * (1 - fx) + sat[y0, x0 + 1] * fx
+    bottom = sat[y0 + 1, x0] * (1 - fx) + sat[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _box_sums(sat: np.ndarray, boxes_grid: np.ndarray) -> np.ndarray:
+    """Sum of the map inside each ``[N, 4]`` xyxy grid box (outside the map counts as zero)."""
+    x1, y1, x2, y2 = boxes_grid[:, 0], boxes_grid[:, 1], boxes_grid[:, 2], boxes_grid[:, 3]
+    total = (
+        _integral_at(sat, x2, y2)
+        - _integral_at(sat, x1, y2)
+        - _integral_at(sat, x2, y1)
+        + _integral_at(sat, x1, y1)
+    )
+    return np.maximum(total, 0.0)

@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+
+from promptcrop import boxes as B
+from promptcrop.saliency import SaliencyMap, compute_saliency, salient_region
+
+
+def textured_scene(
+    width: int, height: int, subject_xyxy: tuple[int, int, int, int], seed: int = 0
+) -> np.ndarray:
+    """Muted green noise texture (fine + coarse) with one saturated red rectangle as the subject."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.normal(0.0, 1.0, (height // 16 + 1, width // 16 + 1))
+    coarse = np.kron(coarse, np.ones((16, 16)))[:height, :width]
+    texture = 25 * coarse + rng.normal(0.0, 12.0, (height, width))
+    image = np.array([90.0, 120.0, 80.0]) + texture[..., None]
+    x1, y1, x2, y2 = subject_xyxy
+    image[y1:y2, x1:x2] = [215.0, 35.0, 30.0]
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_map_contract_shapes_and_ranges():
+    image = textured_scene(300, 200, (40, 50, 100, 120))
+    sal = compute_saliency(image, max_side=128)
+    assert isinstance(sal, SaliencyMap)
+    assert sal.image_size == (300, 200)
+    assert max(sal.values.shape) <= 128 and sal.values.shape == sal.edges.shape
+    assert sal.values.dtype == np.float32 and sal.edges.dtype == np.float32
+    for grid in (sal.values, sal.edges):
+        assert grid.min() >= 0.0 and grid.max() <= 1.0
+    assert sal.values.max() == pytest.approx(1.0)
+
+
+def test_finds_an_off_centre_subject_on_texture():
+    subject = (200, 30, 260, 90)
+    sal = compute_saliency(textured_scene(320, 240, subject, seed=3))
+    region = salient_region(sal)
+    assert B.elementwise_iou(region, np.array(subject, float)) > 0.6
+    assert bool(B.contains(region, np.array(subject, float), tol=4.0))
+
+
+def test_finds_a_subject_touching_the_image_border():
+    subject = (0, 60, 70, 140)
+    region = salient_region(compute_saliency(textured_scene(320, 240, subject, seed=5)))
+    assert region[0] == 0.0
+    assert B.elementwise_iou(region, np.array(subject, float)) > 0.6
+
+
+def test_region_mass_matches_brute_force_and_is_a_share():
+    sal = compute_saliency(textured_scene(256, 128, (30, 20, 90, 80)), max_side=128)
+    sx, sy = sal.scale
+    assert (sx, sy) == (0.5, 0.5)
+    boxes_px = np.array([[0, 0, 256, 128], [60, 40, 180, 100], [0, 0, 128, 128], [128, 0, 256, 128]], float)
+    mass = sal.region_mass(boxes_px)
+    grid = (boxes_px * 0.5).astype(int)
+    brute = [sal.values[y1:y2, x1:x2].sum() / sal.values.sum() for x1, y1, x2, y2 in grid]
+    np.testing.assert_allclose(mass, brute, rtol=1e-5, atol=1e-6)
+    assert mass[0] == pytest.approx(1.0) and mass[2] + mass[3] == pytest.approx(1.0)
+    # fractional edges interpolate: half a map pixel column holds half its mass
+    half = sal.region_mass(np.array([[0, 0, 1, 128]], float))[0]
+    full = sal.region_mass(np.array([[0, 0, 2, 128]], float))[0]
+    assert half == pytest.approx(full / 2)
+    # boxes reaching outside the image count the outside as empty
+    assert sal.region_mass(np.array([[-100, -100, 400, 300]], float))[0] == pytest.approx(1.0)
+
+
+def test_edge_energy_is_low_on_flat_areas_and_high_across_edges():
+    image = np.full((128, 128, 3), 120, np.uint8)
+    image[:, 63:65] = 250  # a thin vertical line: strong edges, too thin to be salient
+    sal = compute_saliency(image, max_side=128)
+    flat, across = sal.edge_energy_along(np.array([[4, 4, 50, 120], [30, 4, 65, 120]], float))
+    assert flat < 0.1
+    assert across > 0.3 and across > 4 * flat
+    assert sal.edges[:, :50].max() == 0.0 and sal.edges[:, 60:68].max() == 1.0
+
+
+def test_flat_image_has_no_saliency_and_keeps_the_whole_image():
+    sal = compute_saliency(np.full((60, 90, 3), 77, np.uint8))
+    assert sal.values.max() < 1e-6 and sal.edges.max() == 0.0
+    np.testing.assert_allclose(salient_region(sal), [0, 0, 90, 60])
+    # with (next to) no saliency, a box holds its share of the image area
+    np.testing.assert_allclose(sal.region_mass(np.array([[0, 0, 45, 60]], float)), [0.5], atol=1e-4)
+
+
+def test_one_pixel_and_thin_images_are_handled():
+    for shape in ((1, 1, 3), (1, 40, 3), (40, 2, 3)):
+        image = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+        sal = compute_saliency(image)
+        assert sal.values.shape == shape[:2]
+        region = salient_region(sal)
+        assert bool(B.contains(np.array([0, 0, shape[1], shape[0]], float), region))
+        assert B.box_area(region) > 0
+
+
+def test_twelve_megapixel_image_uses_the_reduced_map():
+    subject = (2600, 900, 3200, 1700)
+    image = np.zeros((3000, 4000, 3), np.uint8)
+    small = textured_scene(400, 300, (260, 90, 320, 170), seed=1)
+    image[:] = np.kron(small, np.ones((10, 10, 1), np.uint8))  # same scene at 10x
+    sal = compute_saliency(image)
+    assert max(sal.values.shape) <= 128 and sal.image_size == (4000, 3000)
+    region = salient_region(sal)
+    assert B.elementwise_iou(region, np.array(subject, float)) > 0.6
+
+
+def test_results_are_deterministic():
+    image = textured_scene(200, 160, (20, 30, 80, 90), seed=7)
+    a, b = compute_saliency(image), compute_saliency(image.copy())
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(salient_region(a), salient_region(b))
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10, 3)), np.zeros((0, 5, 3), np.uint8)]
+)
+def test_bad_images_raise_value_error(bad):
+    with pytest.raises(ValueError):
+        compute_saliency(bad)
+
+
+def test_bad_arguments_raise_value_error():
+    image = textured_scene(64, 64, (10, 10, 30, 30))
+    with pytest.raises(ValueError, match="max_side"):
+        compute_saliency(image, max_side=0)
+    with pytest.raises(ValueError, match="mass"):
+        salient_region(compute_saliency(image), mass=0.0)
+    with pytest.raises(ValueError, match="image_size"):
+        SaliencyMap(values=np.zeros((4, 4)), edges=np.zeros((4, 4)), image_size=(0, 4))
+    with pytest.raises(ValueError, match="one shape"):
+        SaliencyMap(values=np.zeros((4, 4)), edges=np.zeros((4, 5)), image_size=(4, 4))
