@@ -1,0 +1,532 @@
+"""Training-free composition: candidate crops around a region that must stay, scored by named rules.
+
+Used by the ``zeroshot`` mode (the region is OWL-ViT's grounded union box) and the ``offline`` mode
+(the region is the salient region from :mod:`promptcrop.saliency`). One call handles ONE aspect
+ratio; the caller loops over ratios. An exact output size (e.g. 1080x1350) is the aspect
+``1080 / 1350`` here plus a resize done by the caller.
+
+Every box is xyxy pixels of the full image (``x2``/``y2`` exclusive, float). The **required
+region** is the region united with the user's focus boxes: every returned crop contains it when it
+fits at the requested ratio. Candidates are enumerated over scales × positions (vectorised) and
+scored by transparent terms, each in [0, 1]:
+
+- ``placement`` — the subject's centre near a rule-of-thirds power point, or near the centre;
+- ``subject_size`` — the subject's share of the crop area near :attr:`ComposerConfig.subject_share`;
+- ``breathing_room`` — room between the subject and the crop border on its tightest side (a side
+  where the subject already touches the image border is not held against the crop);
+- ``border_simplicity`` — little edge energy or saliency along the crop borders, and no *keep*
+  box (another detected object) cut through;
+- ``content_kept`` — the share of the image's saliency mass inside the crop;
+- ``size_prior`` — larger crops are preferred (square root of the crop's share of the largest crop
+  of that ratio);
+- ``avoid`` — 1 minus the largest share of any *avoid* box inside the crop.
+
+The total is the weighted mean of the active terms (``border_simplicity`` needs a saliency map or
+keep boxes, ``content_kept`` a saliency map, ``avoid`` avoid boxes), so it lies in [0, 1]. Before
+ranking, candidates that cut through a keep box, then candidates that overlap an avoid box, are
+ranked below the others whenever some candidate avoids that.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from promptcrop import boxes as B
+from promptcrop.saliency import SaliencyMap
+
+PLACEMENTS = ("thirds", "centre", "auto")
+FITS = ("crop", "pad")
+TERMS = (
+    "placement",
+    "subject_size",
+    "breathing_room",
+    "border_simplicity",
+    "content_kept",
+    "size_prior",
+    "avoid",
+)
+#: A box counts as cut through when between this share and 1 minus it lies inside the crop.
+CUT_TOLERANCE = 0.02
+
+BoxesLike = np.ndarray | Sequence[Sequence[float]]
+
+
+@dataclass(frozen=True)
+class ComposerConfig:
+    """Weights and search settings of the composer (all validated in ``__post_init__``).
+
+    Weights (``*_weight``, ≥ 0, not all zero) scale the named terms of the module docstring.
+    ``placement``: ``"thirds"``, ``"centre"`` or ``"auto"`` (thirds while the subject is small in
+    the crop, centre when it fills most of it, blended in between). ``num_scales`` crop sizes from
+    the smallest crop holding the region (but not below ``min_crop_side`` of the largest crop) to
+    the largest crop of the ratio; ``position_steps`` positions per axis and scale. ``dedup_iou``:
+    the returned crops are pairwise below this IoU. ``subject_share``: ideal subject area / crop
+    area, with ``subject_share_tolerance`` the spread in log units. ``placement_sigma``: spread
+    of the placement term in crop-side units. ``margin``: wanted room around the subject as a
+    share of the crop side. ``border_band``: thickness of the border band (share of the crop side)
+    read for ``border_simplicity``.
+    """
+
+    placement_weight: float = 1.0
+    subject_size_weight: float = 1.0
+    breathing_room_weight: float = 1.0
+    border_simplicity_weight: float = 1.0
+    content_kept_weight: float = 1.0
+    size_prior_weight: float = 0.5
+    avoid_weight: float = 2.0
+    placement: str = "auto"
+    num_scales: int = 12
+    position_steps: int = 9
+    min_crop_side: float = 0.25
+    dedup_iou: float = 0.6
+    subject_share: float = 0.3
+    subject_share_tolerance: float = 0.8
+    placement_sigma: float = 0.12
+    margin: float = 0.06
+    border_band: float = 0.04
+
+    def __post_init__(self) -> None:
+        weights = self.weights()
+        for name, value in weights.items():
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name}_weight must be a finite number >= 0, got {value}")
+        if sum(weights.values()) <= 0:
+            raise ValueError("at least one composer weight must be positive")
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
+        for name in ("num_scales", "position_steps"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        _check_range("min_crop_side", self.min_crop_side, 0.0, 1.0)
+        _check_range("dedup_iou", self.dedup_iou, 0.0, 1.0)
+        _check_range("subject_share", self.subject_share, 0.0, 1.0)
+        _check_range("subject_share_tolerance", self.subject_share_tolerance, 0.0, math.inf)
+        _check_range("placement_sigma", self.placement_sigma, 0.0, math.inf)
+        _check_range("margin", self.margin, 0.0, 0.5, low_inclusive=True)
+        _check_range("border_band", self.border_band, 0.0, 0.5)
+
+    def weights(self) -> dict[str, float]:
+        """Term name → weight, for every term in :data:`TERMS`."""
+        return {name: float(getattr(self, f"{name}_weight")) for name in TERMS}
+
+
+def _check_range(
+    name: str, value: float, low: float, high: float, *, low_inclusive: bool = False
+) -> None:
+    above_low = value >= low if low_inclusive else value > low
+    if math.isnan(value) or not above_low or value > high:
+        bracket = "[" if low_inclusive else "("
+        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")
+
+
+@dataclass(frozen=True)
+class CandidateScores:
+    """Scores of ``N`` candidate crops.
+
+    - ``total``: float ``[N]`` in [0, 1], the weighted mean of the active terms.
+    - ``terms``: term name → float ``[N]`` in [0, 1], active terms only.
+    - ``weights``: term name → weight normalised over the active terms (they sum to 1), so
+      ``total == sum(weights[t] * terms[t])``.
+    """
+
+    total: np.ndarray
+    terms: dict[str, np.ndarray]
+    weights: dict[str, float]
+
+
+@dataclass(frozen=True)
+class CropCandidate:
+    """One composed crop.
+
+    - ``box_xyxy_px``: float ``[4]`` xyxy pixels of the full image, of ratio ``aspect`` exactly.
+      Inside the image unless ``padded``; then it extends past the image (letterbox) and the
+      outside is to be filled with ``pad_color``.
+    - ``score``: total score in [0, 1]; ``terms``: each active term's value in [0, 1];
+      ``contributions``: each term's weight-normalised share of ``score`` (they sum to it).
+    - ``fits``: False when the required region could not be kept whole at this ratio (then the
+      box is the best partial crop); ``region_kept``: share of the required region's area inside
+      the box (1.0 when ``fits``).
+    """
+
+    box_xyxy_px: np.ndarray
+    score: float
+    terms: dict[str, float]
+    contributions: dict[str, float]
+    aspect: float
+    fits: bool
+    padded: bool
+    pad_color: tuple[int, int, int] | None
+    region_kept: float
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+def compose(
+    image_size: tuple[int, int],
+    region_xyxy_px: BoxesLike,
+    *,
+    aspect: float,
+    k: int,
+    saliency: SaliencyMap | None = None,
+    keep: BoxesLike = (),
+    focus: BoxesLike = (),
+    avoid: BoxesLike = (),
+    fit: str = "crop",
+    config: ComposerConfig | None = None,
+    image_rgb: np.ndarray | None = None,
+    pad_color: tuple[int, int, int] | None = None,
+) -> list[CropCandidate]:
+    """The ``k`` best, mutually distinct crops of ratio ``aspect`` that keep the region.
+
+    ``image_size``: ``(W, H)``. ``region_xyxy_px``: ``[4]`` box that must stay (clipped to the
+    image; ValueError if nothing is left). ``aspect``: width / height > 0 (for an exact output size
+    pass its ratio and resize afterwards). ``k`` ≥ 1 (ValueError otherwise); fewer crops come back
+    when fewer pairwise-distinct candidates (IoU < ``config.dedup_iou``) exist. ``keep``: ``[K, 4]``
+    other objects not to cut through; ``focus``: ``[F, 4]`` boxes that must stay too; ``avoid``:
+    ``[A, 4]`` boxes to leave out when possible. ``saliency`` enables the border-clutter and
+    content terms. ``fit``: when the required region cannot fit the ratio inside the image,
+    ``"crop"`` returns the best partial crops (``fits=False``) and ``"pad"`` letterboxed crops
+    that hold it (``padded=True``) with ``pad_color`` or, if not given, :func:`border_colour` of
+    ``image_rgb`` (one of them is needed for ``"pad"``). Returns crops ranked best first.
+    """
+    config = config or ComposerConfig()
+    width, height = _check_image_size(image_size)
+    aspect = _check_aspect(aspect)
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    if fit == "pad" and pad_color is None and image_rgb is None:
+        raise ValueError('fit="pad" needs image_rgb (to pick the pad colour) or pad_color')
+    region = required_region(region_xyxy_px, focus, width, height)
+    keep_boxes, avoid_boxes = _as_boxes(keep, "keep"), _as_boxes(avoid, "avoid")
+
+    crops, fits = enumerate_candidates((width, height), region, aspect, config, pad=fit == "pad")
+    scores = score_candidates(
+        crops, image_size=(width, height), region_xyxy_px=region, saliency=saliency,
+        keep=keep_boxes, avoid=avoid_boxes, config=config,
+    )
+    tier = _constraint_tier(crops, keep_boxes, avoid_boxes)  # [N] 0 = best
+    # Scores are in [0, 1], so subtracting the tier ranks every lower tier below every higher one.
+    chosen = B.select_diverse(crops, scores.total - tier, max_iou=config.dedup_iou, k=int(k))
+    padded = not fits and fit == "pad"
+    colour = None if not padded else (pad_color or border_colour(image_rgb))
+    kept = B.box_coverage(crops[chosen], region[None])[:, 0]  # [k]
+    return [
+        _candidate(crops[i], scores, i, aspect, fits or padded, padded, colour, float(kept[j]))
+        for j, i in enumerate(chosen)
+    ]
+
+
+def score_candidates(
+    crops_xyxy_px: np.ndarray,
+    *,
+    image_size: tuple[int, int],
+    region_xyxy_px: np.ndarray,
+    saliency: SaliencyMap | None = None,
+    keep: BoxesLike = (),
+    avoid: BoxesLike = (),
+    config: ComposerConfig | None = None,
+) -> CandidateScores:
+    """Score ``[N, 4]`` candidate crops (xyxy px) around the required region ``[4]``, vectorised.
+
+    ``keep`` ``[K, 4]`` and ``avoid`` ``[A, 4]`` as in :func:`compose`. Returns
+    :class:`CandidateScores` (total ``[N]`` and one ``[N]`` array per active term).
+    """
+    config = config or ComposerConfig()
+    width, height = _check_image_size(image_size)
+    crops = np.asarray(crops_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    region = np.asarray(region_xyxy_px, dtype=np.float64).reshape(4)
+    keep_boxes, avoid_boxes = _as_boxes(keep, "keep"), _as_boxes(avoid, "avoid")
+    terms: dict[str, np.ndarray | None] = {
+        "placement": _placement_term(crops, region, config),
+        "subject_size": _subject_size_term(crops, region, config),
+        "breathing_room": _breathing_term(crops, region, width, height, config.margin),
+        "border_simplicity": _border_term(crops, saliency, keep_boxes, config.border_band),
+        "content_kept": None if saliency is None else saliency.region_mass(crops),
+        "size_prior": _size_prior_term(crops, width, height),
+        "avoid": _avoid_term(crops, avoid_boxes),
+    }
+    active = {name: np.clip(v, 0.0, 1.0) for name, v in terms.items() if v is not None}
+    raw = config.weights()
+    weight_sum = sum(raw[name] for name in active)
+    if weight_sum <= 0:
+        raise ValueError(f"all active composer terms {sorted(active)} have weight 0")
+    weights = {name: raw[name] / weight_sum for name in active}
+    total = np.zeros(len(crops))
+    for name, values in active.items():
+        total += weights[name] * values
+    return CandidateScores(total=np.clip(total, 0.0, 1.0), terms=active, weights=weights)
+
+
+def enumerate_candidates(
+    image_size: tuple[int, int],
+    region_xyxy_px: np.ndarray,
+    aspect: float,
+    config: ComposerConfig | None = None,
+    *,
+    pad: bool = False,
+) -> tuple[np.ndarray, bool]:
+    """Candidate crops of ratio ``aspect`` around the required region: ``(crops [N, 4], fits)``.
+
+    ``fits`` is whether a crop of this ratio inside the image can hold the region. If it can,
+    ``config.num_scales`` widths from the smallest holding crop (at least ``min_crop_side`` of
+    the largest crop) to the largest crop, each at ``position_steps`` × ``position_steps``
+    positions that keep the region. If it cannot: with ``pad`` the crops hold the region and
+    extend past the image along the axis that is too short, the image centred on that axis; without
+    ``pad`` only the largest crop of the ratio, slid along the region. Rows are ordered by scale,
+    then x, then y, and may repeat where a position range collapses.
+    """
+    config = config or ComposerConfig()
+    width, height = _check_image_size(image_size)
+    region = np.asarray(region_xyxy_px, dtype=np.float64).reshape(4)
+    rw, rh = region[2] - region[0], region[3] - region[1]
+    largest_w = min(width, height * aspect)  # widest crop of this ratio inside the image
+    needed_w = max(rw, rh * aspect)  # narrowest crop of this ratio holding the region
+    fits = bool(needed_w <= largest_w * (1 + 1e-9))
+    if fits:
+        low = min(max(needed_w, config.min_crop_side * largest_w), largest_w)
+        crop_w = np.geomspace(low, largest_w, config.num_scales)
+    elif pad:
+        crop_w = np.geomspace(needed_w, max(width, height * aspect), config.num_scales)
+    else:
+        crop_w = np.array([largest_w])
+    crop_h = crop_w / aspect
+    steps = config.position_steps
+    xs = _axis_positions(crop_w, region[0], region[2], width, steps)  # [S, P]
+    ys = _axis_positions(crop_h, region[1], region[3], height, steps)  # [S, P]
+    x1 = np.broadcast_to(xs[:, :, None], (len(crop_w), steps, steps))
+    y1 = np.broadcast_to(ys[:, None, :], (len(crop_w), steps, steps))
+    cw = np.broadcast_to(crop_w[:, None, None], x1.shape)
+    ch = np.broadcast_to(crop_h[:, None, None], x1.shape)
+    # Collapsed position ranges repeat boxes; the near-duplicate removal in compose drops them.
+    return np.stack([x1, y1, x1 + cw, y1 + ch], axis=-1).reshape(-1, 4), fits
+
+
+def required_region(
+    region_xyxy_px: BoxesLike, focus: BoxesLike, width: int, height: int
+) -> np.ndarray:
+    """The region united with the focus boxes, clipped to the image: float ``[4]`` xyxy px.
+
+    Raises ValueError when the region or a focus box has no area inside the image.
+    """
+    region = _as_boxes(region_xyxy_px, "region")
+    if len(region) != 1:
+        raise ValueError(f"region must be one box [x1, y1, x2, y2], got {len(region)} boxes")
+    boxes = np.concatenate([region, _as_boxes(focus, "focus")])
+    clipped = B.clamp_xyxy(boxes, width, height)
+    empty = B.box_area(clipped) <= 0
+    if empty.any():
+        bad = boxes[int(np.flatnonzero(empty)[0])].tolist()
+        raise ValueError(
+            f"box {bad} has no area inside the {width}x{height} image (after clipping); "
+            "region and focus boxes must overlap the image"
+        )
+    return B.union_box(clipped)
+
+
+def border_colour(image_rgb: np.ndarray) -> tuple[int, int, int]:
+    """Per-channel median colour of the image's outer ring (1 % of the short side, ≥ 1 px).
+
+    ``image_rgb``: uint8 ``[H, W, 3]``. The colour letterbox padding uses, so the padding blends
+    with the image's own border.
+    """
+    arr = np.asarray(image_rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"expected an RGB image array [H, W, 3], got shape {arr.shape}")
+    t = max(1, min(arr.shape[:2]) // 100)
+    ring = np.concatenate(
+        [arr[:t].reshape(-1, 3), arr[-t:].reshape(-1, 3),
+         arr[:, :t].reshape(-1, 3), arr[:, -t:].reshape(-1, 3)]
+    )
+    return tuple(int(round(float(c))) for c in np.median(ring, axis=0))  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------- scoring terms
+
+
+def _placement_term(crops: np.ndarray, region: np.ndarray, config: ComposerConfig) -> np.ndarray:
+    """Gaussian of the distance from the subject centre to the placement target(s) → ``[N]``."""
+    cw, ch = crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]
+    u = ((region[0] + region[2]) / 2 - crops[:, 0]) / cw  # subject centre in crop units
+    v = ((region[1] + region[3]) / 2 - crops[:, 1]) / ch
+    two_var = 2 * config.placement_sigma**2
+    # The nearest power point minimises each axis separately.
+    to_third = np.minimum(np.abs(u - 1 / 3), np.abs(u - 2 / 3)) ** 2 + np.minimum(
+        np.abs(v - 1 / 3), np.abs(v - 2 / 3)
+    ) ** 2
+    thirds = np.exp(-to_third / two_var)
+    centre = np.exp(-((u - 0.5) ** 2 + (v - 0.5) ** 2) / two_var)
+    if config.placement == "thirds":
+        return thirds
+    if config.placement == "centre":
+        return centre
+    # auto: a subject filling most of the crop cannot sit on a third; blend 40 % → 70 % of the side.
+    fill = np.maximum((region[2] - region[0]) / cw, (region[3] - region[1]) / ch)
+    t = np.clip((fill - 0.4) / 0.3, 0.0, 1.0)
+    return (1 - t) * thirds + t * centre
+
+
+def _subject_size_term(crops: np.ndarray, region: np.ndarray, config: ComposerConfig) -> np.ndarray:
+    """Log-Gaussian of the subject's share of the crop area around ``subject_share`` → ``[N]``."""
+    share = B.box_area(region) / np.maximum(B.box_area(crops), 1e-9)
+    log_ratio = np.log(np.maximum(share, 1e-9) / config.subject_share)
+    return np.exp(-(log_ratio**2) / (2 * config.subject_share_tolerance**2))
+
+
+def _breathing_term(
+    crops: np.ndarray, region: np.ndarray, width: int, height: int, margin: float
+) -> np.ndarray:
+    """Room around the subject on its tightest side, relative to what is wanted there → ``[N]``.
+
+    Wanted on each side: ``margin`` × the crop side, but never more than the image offers
+    between the subject and the image border (a subject touching the border wants nothing there).
+    """
+    cw, ch = crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]
+    have = np.stack(
+        [region[0] - crops[:, 0], region[1] - crops[:, 1], crops[:, 2] - region[2], crops[:, 3] - region[3]],
+        axis=-1,
+    )  # [N, 4] left, top, right, bottom
+    room = np.array([region[0], region[1], width - region[2], height - region[3]])  # [4]
+    want = np.minimum(margin * np.stack([cw, ch, cw, ch], axis=-1), room)  # [N, 4]
+    side = np.where(want > 1e-9, np.clip(have, 0.0, None) / np.maximum(want, 1e-9), 1.0)
+    return np.clip(side, 0.0, 1.0).min(axis=-1)
+
+
+def _border_term(
+    crops: np.ndarray, saliency: SaliencyMap | None, keep: np.ndarray, band: float
+) -> np.ndarray | None:
+    """(1 − clutter along the border) × (1 − worst keep-box cut) → ``[N]``; None if neither known."""
+    if saliency is None and len(keep) == 0:
+        return None
+    term = np.ones(len(crops))
+    if saliency is not None:
+        term *= 1.0 - saliency.edge_energy_along(crops, band=band)
+    if len(keep):
+        inside = B.box_coverage(crops, keep)  # [N, K]
+        cut = (4.0 * inside * (1.0 - inside)).max(axis=-1)  # 1 when half of a box is cut off
+        term *= 1.0 - cut
+    return term
+
+
+def _size_prior_term(crops: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Square root of the crop's area share of the largest crop of its ratio (≤ 1) → ``[N]``."""
+    cw, ch = crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]
+    largest_w = np.minimum(width, height * cw / ch)
+    largest_area = largest_w * largest_w * ch / cw
+    return np.sqrt(np.clip(cw * ch / largest_area, 0.0, 1.0))
+
+
+def _avoid_term(crops: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
+    """1 − the largest share of any avoid box inside the crop → ``[N]``; None without avoid boxes."""
+    if len(avoid) == 0:
+        return None
+    return 1.0 - B.box_coverage(crops, avoid).max(axis=-1)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _constraint_tier(crops: np.ndarray, keep: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+    """``[N]`` int: 0 for crops that cut no keep box and hold no avoid box; cutting a keep box
+    adds 2, holding part of an avoid box adds 1. Tiers nobody reaches do not matter."""
+    tier = np.zeros(len(crops), dtype=np.int64)
+    if len(keep):
+        inside = B.box_coverage(crops, keep)
+        cuts = ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
+        tier += 2 * cuts
+    if len(avoid):
+        tier += (B.box_coverage(crops, avoid) > CUT_TOLERANCE).any(axis=-1)
+    return tier
+
+
+def _axis_positions(
+    crop_len: np.ndarray, region_lo: float, region_hi: float, image_len: int, steps: int
+) -> np.ndarray:
+    """Start coordinates ``[S, steps]`` of crops of lengths ``[S]`` along one axis.
+
+    Keeps the region inside the crop and the crop inside the image; a crop shorter than the region
+    slides inside the region's span (partial crop); a crop longer than the image is centred on it.
+    """
+    low = np.maximum(0.0, region_hi - crop_len)
+    high = np.minimum(region_lo, image_len - crop_len)
+    low, high = np.minimum(low, high), np.maximum(low, high)
+    centred = (image_len - crop_len) / 2
+    overflow = crop_len > image_len
+    low, high = np.where(overflow, centred, low), np.where(overflow, centred, high)
+    t = np.linspace(0.0, 1.0, steps)
+    return low[:, None] + (high - low)[:, None] * t[None, :]
+
+
+def _candidate(
+    crop: np.ndarray,
+    scores: CandidateScores,
+    index: int,
+    aspect: float,
+    fits: bool,
+    padded: bool,
+    pad_color: tuple[int, int, int] | None,
+    region_kept: float,
+) -> CropCandidate:
+    terms = {name: float(values[index]) for name, values in scores.terms.items()}
+    return CropCandidate(
+        box_xyxy_px=crop.copy(),
+        score=float(scores.total[index]),
+        terms=terms,
+        contributions={name: scores.weights[name] * value for name, value in terms.items()},
+        aspect=aspect,
+        fits=fits,
+        padded=padded,
+        pad_color=pad_color,
+        region_kept=region_kept,
+    )
+
+
+def _as_boxes(boxes: BoxesLike, name: str) -> np.ndarray:
+    """Any box list → float ``[K, 4]`` (K may be 0); ValueError for wrong shapes or non-finite."""
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.size == 0:
+        return np.zeros((0, 4))
+    if arr.shape[-1] != 4 or arr.ndim > 2:
+        raise ValueError(f"{name} must be boxes [x1, y1, x2, y2] (shape [K, 4]), got shape {arr.shape}")
+    arr = arr.reshape(-1, 4)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} boxes must be finite numbers, got {arr.tolist()}")
+    return arr
+
+
+def _check_image_size(image_size: tuple[int, int]) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be (W, H), got {image_size!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    return width, height
+
+
+def _check_aspect(aspect: float) -> float:
+    try:
+        value = float(aspect)
+    except (TypeError, ValueError):
+        raise ValueError(f"aspect must be a positive number (width / height), got {aspect!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"aspect must be a positive number (width / height), got {aspect!r}")
+    return value
+
+
+__all__ = [
+    "ComposerConfig",
+    "CandidateScores",
+    "CropCandidate",
+    "compose",
+    "score_candidates",
+    "enumerate_candidates",
+    "required_region",
+    "border_colour",
+]
