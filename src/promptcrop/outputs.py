@@ -322,10 +322,11 @@ def draw_overlay(
                        width=(3 if crop.rank == 1 else 1) * unit)
     for grounded in prediction.grounding:
         _dashed_rectangle(draw, _clipped(grounded.box, W, H), _GROUND_COLOUR, 2 * unit, 8 * unit)
-    for crop in crops:  # labels over every outline; crops often share an edge: one row per ratio
+    for crop in crops:  # labels over every outline; crops often share a corner: one row per crop
         label = ratio_label(crop, labels or {})
+        row = (crop.rank - 1) * len(colour_of) + list(colour_of).index(label)
         _label(draw, _clipped(crop.box, W, H), f"{label} #{crop.rank} {crop.score:.2f}", colour_of[label],
-               font, row=list(colour_of).index(label))
+               font, row=row)
     for grounded in prediction.grounding:
         _label(draw, _clipped(grounded.box, W, H), grounded.phrase, _GROUND_COLOUR, font, below=True)
     return pil
