@@ -113,25 +113,19 @@ class SaliencyMap:
 
         Clutter is ``max(edges, values)`` — a border that runs through texture edges or through
         salient content scores high. ``band`` is the band's thickness as a share of the box's
-        width (left/right bands) or height (top/bottom bands); it is at least one map pixel.
+        width (left/right bands) or height (top/bottom bands); it is at least one map pixel. The
+        band is the box minus the box shrunk by the band (two box sums); parts outside the image
+        are left out of the mean.
         """
         boxes = self._to_grid(boxes_xyxy_px)
-        x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-        bw = np.maximum((x2 - x1) * band, 1.0)
-        bh = np.maximum((y2 - y1) * band, 1.0)
-        strips = np.stack(
-            [
-                np.stack([x1, y1, x1 + bw, y2], axis=-1),  # left
-                np.stack([x2 - bw, y1, x2, y2], axis=-1),  # right
-                np.stack([x1, y1, x2, y1 + bh], axis=-1),  # top
-                np.stack([x1, y2 - bh, x2, y2], axis=-1),  # bottom
-            ],
-            axis=0,
-        )  # [4, N, 4]
+        bw = np.maximum((boxes[:, 2] - boxes[:, 0]) * band, 1.0)
+        bh = np.maximum((boxes[:, 3] - boxes[:, 1]) * band, 1.0)
+        inner = boxes + np.stack([bw, bh, -bw, -bh], axis=-1)
+        inner[:, 2:] = np.maximum(inner[:, 2:], inner[:, :2])  # a box thinner than two bands
         h, w = self.values.shape
-        inside = B.box_area(B.clamp_xyxy(strips, w, h))  # [4, N]
-        sums = _box_sums(self._sat_clutter, strips.reshape(-1, 4)).reshape(4, -1)
-        return np.clip(sums.sum(axis=0) / np.maximum(inside.sum(axis=0), 1e-6), 0.0, 1.0)
+        ring_area = B.box_area(B.clamp_xyxy(boxes, w, h)) - B.box_area(B.clamp_xyxy(inner, w, h))
+        ring_sum = _box_sums(self._sat_clutter, boxes) - _box_sums(self._sat_clutter, inner)
+        return np.clip(ring_sum / np.maximum(ring_area, 1e-6), 0.0, 1.0)
 
     def _to_grid(self, boxes_xyxy_px: np.ndarray) -> np.ndarray:
         """``[N, 4]`` full-image px → ``[N, 4]`` map px (float64)."""
@@ -169,30 +163,41 @@ def compute_saliency(image_rgb: np.ndarray, *, max_side: int = 128) -> SaliencyM
     return SaliencyMap(values=values, edges=_edge_energy(luma), image_size=(width, height))
 
 
-def salient_region(sal: SaliencyMap, *, mass: float = 0.7, threshold: float | None = None) -> np.ndarray:
+def salient_region(
+    sal: SaliencyMap,
+    *,
+    mass: float = 0.7,
+    threshold: float | None = None,
+    min_peak: float = 0.5,
+) -> np.ndarray:
     """The box the offline mode must keep: ``float [4]`` xyxy px of the full image.
 
     The map is split into connected blobs above ``threshold`` (default: Otsu's threshold, and never
-    below a quarter of the peak). Blobs are taken in order of saliency mass until they hold
-    ``mass`` of the mass above the threshold; the result is the bounding box of those blobs grown
-    by one map pixel (a margin against the blur of the map). A map with no saliency gives the
-    whole image.
+    below a quarter of the peak). Blobs whose own peak reaches ``min_peak`` × the map's peak are
+    taken in order of their saliency mass *above the threshold* until they hold ``mass`` of it (so
+    a strong subject is not diluted by many faint texture blobs, while several strong objects are
+    all kept). The result is the bounding box of those blobs grown by one map pixel (a margin
+    against the blur of the map). A map with no saliency gives the whole image.
     """
     if not 0.0 < mass <= 1.0:
         raise ValueError(f"mass must be in (0, 1], got {mass}")
+    if not 0.0 <= min_peak <= 1.0:
+        raise ValueError(f"min_peak must be in [0, 1], got {min_peak}")
     width, height = sal.image_size
     values = sal.values
-    peak = float(values.max())
-    if peak <= 0 or np.ptp(values) <= 1e-6:
+    if np.ptp(values) <= 1e-6:
         return np.array([0.0, 0.0, float(width), float(height)])
     level = _threshold(values) if threshold is None else float(threshold)
     labels, count = ndimage.label(values > level)
     if count == 0:
         return np.array([0.0, 0.0, float(width), float(height)])
-    blob_mass = ndimage.sum_labels(values, labels, index=np.arange(1, count + 1))  # [count]
-    order = np.argsort(-blob_mass, kind="stable")
-    cumulative = np.cumsum(blob_mass[order]) / blob_mass.sum()
-    chosen = order[: int(np.searchsorted(cumulative, mass - 1e-9)) + 1] + 1  # label ids
+    ids = np.arange(1, count + 1)
+    excess = ndimage.sum_labels(values - level, labels, index=ids)  # [count]
+    strong = ndimage.maximum(values, labels, index=ids) >= min_peak * float(values.max())
+    excess = np.where(strong, excess, 0.0)
+    order = np.argsort(-excess, kind="stable")
+    cumulative = np.cumsum(excess[order]) / excess.sum()
+    chosen = ids[order[: int(np.searchsorted(cumulative, mass - 1e-9)) + 1]]
     ys, xs = np.nonzero(np.isin(labels, chosen))
     h, w = values.shape
     grid_box = np.array([xs.min() - 1, ys.min() - 1, xs.max() + 2, ys.max() + 2], dtype=np.float64)
@@ -345,15 +350,21 @@ def _integral(values: np.ndarray) -> np.ndarray:
 
 
 def _integral_at(sat: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear read of a summed-area table at fractional grid points (clipped to the map)."""
-    h, w = sat.shape[0] - 1, sat.shape[1] - 1
-    x = np.clip(x, 0.0, w)
-    y = np.clip(y, 0.0, h)
-    x0 = np.minimum(np.floor(x).astype(np.intp), w - 1) if w > 0 else np.zeros_like(x, np.intp)
-    y0 = np.minimum(np.floor(y).astype(np.intp), h - 1) if h > 0 else np.zeros_like(y, np.intp)
+    """Bilinear read of a summed-area table at fractional grid points (clipped to the map).
+
+    Exact for the piecewise-constant map: the integral up to a fractional point is bilinear
+    inside a cell.
+    """
+    rows, cols = sat.shape  # both >= 2: the map is never empty
+    x = np.clip(x, 0.0, cols - 1)
+    y = np.clip(y, 0.0, rows - 1)
+    x0 = np.minimum(x.astype(np.intp), cols - 2)  # x >= 0, so truncation is floor
+    y0 = np.minimum(y.astype(np.intp), rows - 2)
     fx, fy = x - x0, y - y0
-    top = sat[y0, x0] * (1 - fx) + sat[y0, x0 + 1] * fx
-    bottom = sat[y0 + 1, x0] * (1 - fx) + sat[y0 + 1, x0 + 1] * fx
+    flat = sat.ravel()
+    corner = y0 * cols + x0
+    top = np.take(flat, corner) * (1 - fx) + np.take(flat, corner + 1) * fx
+    bottom = np.take(flat, corner + cols) * (1 - fx) + np.take(flat, corner + cols + 1) * fx
     return top * (1 - fy) + bottom * fy
 
 
