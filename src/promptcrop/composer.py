@@ -49,6 +49,8 @@ TERMS = (
     "size_prior",
     "avoid",
 )
+#: Candidate starts along an axis are at least this share of the image's long side apart (≥ 1 px).
+MIN_POSITION_STEP = 0.005
 #: A box counts as cut through when between this share and 1 minus it lies inside the crop.
 CUT_TOLERANCE = 0.02
 
@@ -279,8 +281,9 @@ def enumerate_candidates(
     the largest crop) to the largest crop, each at ``position_steps`` × ``position_steps``
     positions that keep the region. If it cannot: with ``pad`` the crops hold the region and
     extend past the image along the axis that is too short, the image centred on that axis; without
-    ``pad`` only the largest crop of the ratio, slid along the region. Rows are ordered by scale,
-    then x, then y, and may repeat where a position range collapses.
+    ``pad`` only the largest crop of the ratio, slid along the region. Positions closer than
+    :data:`MIN_POSITION_STEP` of the image are not repeated. Rows are ordered by scale, then x,
+    then y.
     """
     config = config or ComposerConfig()
     width, height = _check_image_size(image_size)
@@ -298,14 +301,15 @@ def enumerate_candidates(
         crop_w = np.array([largest_w])
     crop_h = crop_w / aspect
     steps = config.position_steps
-    xs = _axis_positions(crop_w, region[0], region[2], width, steps)  # [S, P]
-    ys = _axis_positions(crop_h, region[1], region[3], height, steps)  # [S, P]
-    x1 = np.broadcast_to(xs[:, :, None], (len(crop_w), steps, steps))
-    y1 = np.broadcast_to(ys[:, None, :], (len(crop_w), steps, steps))
-    cw = np.broadcast_to(crop_w[:, None, None], x1.shape)
-    ch = np.broadcast_to(crop_h[:, None, None], x1.shape)
-    # Collapsed position ranges repeat boxes; the near-duplicate removal in compose drops them.
-    return np.stack([x1, y1, x1 + cw, y1 + ch], axis=-1).reshape(-1, 4), fits
+    min_step = max(1.0, MIN_POSITION_STEP * max(width, height))
+    xs, x_used = _axis_positions(crop_w, region[0], region[2], width, steps, min_step)  # [S, P]
+    ys, y_used = _axis_positions(crop_h, region[1], region[3], height, steps, min_step)  # [S, P]
+    used = x_used[:, :, None] & y_used[:, None, :]  # [S, P, P]
+    x1 = np.broadcast_to(xs[:, :, None], used.shape)[used]  # [N]
+    y1 = np.broadcast_to(ys[:, None, :], used.shape)[used]
+    cw = np.broadcast_to(crop_w[:, None, None], used.shape)[used]
+    ch = np.broadcast_to(crop_h[:, None, None], used.shape)[used]
+    return np.stack([x1, y1, x1 + cw, y1 + ch], axis=-1), fits
 
 
 def required_region(
@@ -446,12 +450,20 @@ def _constraint_tier(crops: np.ndarray, keep: np.ndarray, avoid: np.ndarray) -> 
 
 
 def _axis_positions(
-    crop_len: np.ndarray, region_lo: float, region_hi: float, image_len: int, steps: int
-) -> np.ndarray:
-    """Start coordinates ``[S, steps]`` of crops of lengths ``[S]`` along one axis.
+    crop_len: np.ndarray,
+    region_lo: float,
+    region_hi: float,
+    image_len: int,
+    steps: int,
+    min_step: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start coordinates of crops of lengths ``[S]`` along one axis: ``(starts [S, steps],
+    used [S, steps] bool)``.
 
     Keeps the region inside the crop and the crop inside the image; a crop shorter than the region
     slides inside the region's span (partial crop); a crop longer than the image is centred on it.
+    A scale uses at most ``steps`` evenly spaced starts, fewer when the range is short, so that
+    starts are at least ``min_step`` px apart (a collapsed range gives one start).
     """
     low = np.maximum(0.0, region_hi - crop_len)
     high = np.minimum(region_lo, image_len - crop_len)
@@ -459,8 +471,10 @@ def _axis_positions(
     centred = (image_len - crop_len) / 2
     overflow = crop_len > image_len
     low, high = np.where(overflow, centred, low), np.where(overflow, centred, high)
-    t = np.linspace(0.0, 1.0, steps)
-    return low[:, None] + (high - low)[:, None] * t[None, :]
+    count = np.clip(np.floor((high - low) / min_step) + 1, 1, steps).astype(np.int64)  # [S]
+    index = np.arange(steps)
+    t = index[None, :] / np.maximum(count - 1, 1)[:, None]  # [S, steps]
+    return low[:, None] + (high - low)[:, None] * t, index[None, :] < count[:, None]
 
 
 def _candidate(
