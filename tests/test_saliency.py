@@ -46,6 +46,14 @@ def test_finds_a_subject_touching_the_image_border():
     assert B.elementwise_iou(region, np.array(subject, float)) > 0.6
 
 
+def test_keeps_every_strong_object_but_not_faint_texture_blobs():
+    image = textured_scene(320, 240, (20, 30, 70, 90), seed=2)
+    image[150:210, 240:300] = (215, 35, 30)  # a second object, as distinct as the first
+    region = salient_region(compute_saliency(image))
+    assert bool(B.contains(region, np.array([20, 30, 300, 210], float), tol=4.0))
+    assert B.box_area(region) < 1.3 * (280 * 180)
+
+
 def test_region_mass_matches_brute_force_and_is_a_share():
     sal = compute_saliency(textured_scene(256, 128, (30, 20, 90, 80)), max_side=128)
     sx, sy = sal.scale
@@ -124,6 +132,8 @@ def test_bad_arguments_raise_value_error():
         compute_saliency(image, max_side=0)
     with pytest.raises(ValueError, match="mass"):
         salient_region(compute_saliency(image), mass=0.0)
+    with pytest.raises(ValueError, match="min_peak"):
+        salient_region(compute_saliency(image), min_peak=1.5)
     with pytest.raises(ValueError, match="image_size"):
         SaliencyMap(values=np.zeros((4, 4)), edges=np.zeros((4, 4)), image_size=(0, 4))
     with pytest.raises(ValueError, match="one shape"):

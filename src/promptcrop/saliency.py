@@ -1,15 +1,21 @@
 """Weight-free saliency for the offline mode: where the eye goes, from image statistics alone.
 
 No model files. The image is first reduced with Pillow to at most ``max_side`` pixels on its long
-side (a box filter, so a 12-MP photo costs about what a small one does), then four cues are mixed:
+side (default 128; a box filter, so a 12-MP photo costs about what a small one does), then four
+cues are mixed:
 
 - **colour contrast** — CIE Lab distance of each (slightly blurred) pixel from the image's mean
   colour and from the nearest image side's median colour (a background prior: what looks unlike the
-  borders stands out); computed at a coarse resolution.
+  borders stands out); computed at 64 px.
 - **spectral residual** (Hou & Zhang, CVPR 2007) on the luminance at 64 px: what the log amplitude
   spectrum does not predict.
-- **saturation** — vivid colours at mid brightness.
-- **skin tone** — a soft YCbCr skin-colour membership (Chai & Ngan 1999 ranges).
+- **saturation** — vivid colours (dark pixels damped), beyond the image's typical saturation.
+- **skin tone** — a soft YCbCr skin-colour membership (Chai & Ngan 1999 ranges), beyond the
+  image's typical level.
+
+Each cue is scaled by an absolute "full strength" (:data:`CUE_FLOORS`) rather than its own peak,
+so a flat image stays flat. The mix is opened (thin lines and grain removed), squared (faint,
+widespread texture fades against the subject) and blurred.
 
 The result, :class:`SaliencyMap`, also carries an **edge energy** map (Sobel magnitude of the
 luminance) that the composer uses to keep crop borders simple, and integral images of both maps so
