@@ -191,3 +191,24 @@ def test_wrong_input_shapes_raise_clear_errors():
     for name, bad in cases.items():
         with pytest.raises(ValueError, match=name):
             decoder(**bad)
+
+
+def test_inference_path_equals_the_reference_attention() -> None:
+    """Eval mode projects all layers' cross-attention keys/values in one product; it must equal
+    running each layer's nn.MultiheadAttention."""
+    torch.manual_seed(0)
+    decoder = ClipCropDecoder(TINY.decoder).eval()
+    tokens = torch.randn(2, 576, decoder.config.token_dim)
+    selected = torch.randn(2, 3, decoder.config.token_dim)
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    union = torch.tensor([[0.5, 0.5, 0.4, 0.6], [0.3, 0.6, 0.2, 0.3]])
+    fast = decoder(tokens, (24, 24), selected, mask, union)
+    original = decoder._project_all_kv
+    decoder._project_all_kv = lambda memory, keys: None  # type: ignore[assignment]
+    try:
+        with torch.no_grad():
+            reference = decoder(tokens, (24, 24), selected, mask, union)
+    finally:
+        decoder._project_all_kv = original  # type: ignore[assignment]
+    torch.testing.assert_close(fast.layer_boxes_cxcywh, reference.layer_boxes_cxcywh, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.layer_scores, reference.layer_scores, rtol=1e-5, atol=1e-5)

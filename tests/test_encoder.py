@@ -64,6 +64,13 @@ def test_preprocess_resizes_to_the_square_input(encoder: OwlViTEncoder, pixels: 
     assert pixels.dtype == torch.float32
 
 
+def test_fast_preprocess_equals_the_transformers_processor(
+    encoder: OwlViTEncoder, images: list[np.ndarray], pixels: torch.Tensor
+) -> None:
+    reference = encoder.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
+    torch.testing.assert_close(pixels, reference, rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "bad",
     [np.zeros((10, 10, 3), np.float32), np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10), np.uint8)],

@@ -20,6 +20,7 @@ The last layer of the offset head is initialised to zero, so an untrained decode
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,18 @@ def sine_position_encoding(
     positions 1..n scaled to (0, 2π], the first ``dim / 2`` channels encode y, the rest x, each as
     interleaved sin/cos at temperatures ``10000 ** (2 * (i // 2) / (dim / 2))``.
     """
-    gh, gw = grid_hw
+    return _cached_sine_encoding(int(grid_hw[0]), int(grid_hw[1]), dim, device)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_sine_encoding(gh: int, gw: int, dim: int, device: torch.device | None) -> torch.Tensor:
+    # Built outside inference mode so the cached tensor is usable in training too; callers never
+    # modify it in place.
+    with torch.inference_mode(False), torch.no_grad():
+        return _sine_encoding(gh, gw, dim, device)
+
+
+def _sine_encoding(gh: int, gw: int, dim: int, device: torch.device | None) -> torch.Tensor:
     half = dim // 2
     eps = 1e-6
     y = torch.arange(1, gh + 1, dtype=torch.float32, device=device) / (gh + eps) * 2 * math.pi
@@ -157,15 +169,44 @@ class _DecoderLayer(nn.Module):
         self.dropouts = nn.ModuleList(nn.Dropout(p) for _ in range(3))
 
     def forward(
-        self, state: torch.Tensor, query_pos: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor
+        self,
+        state: torch.Tensor,
+        query_pos: torch.Tensor,
+        memory: torch.Tensor,
+        keys: torch.Tensor,
+        projected_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """``state``/``query_pos`` ``[B, M, d]``; ``memory`` ``[B, P, d]``; ``memory_pos`` ``[P, d]``."""
+        """``state``/``query_pos`` ``[B, M, d]``; ``memory`` ``[B, P, d]``; ``keys`` = memory +
+        positions ``[B, P, d]``. ``projected_kv``: this layer's cross-attention keys and values
+        already projected (``[B, P, d]`` each, see :meth:`cross_kv_weights`) — the inference path
+        that projects all layers in one matrix product; same maths as ``cross_attn``."""
         q = state + query_pos
         state = self._residual(0, state, self.self_attn(q, q, state, need_weights=False)[0])
-        keys = memory + memory_pos
-        attended = self.cross_attn(state + query_pos, keys, memory, need_weights=False)[0]
+        if projected_kv is None:
+            attended = self.cross_attn(state + query_pos, keys, memory, need_weights=False)[0]
+        else:
+            attended = self._cross_attend(state + query_pos, *projected_kv)
         state = self._residual(1, state, attended)
         return self._residual(2, state, self.ffn(state))
+
+    def cross_kv_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(W_k, b_k, W_v, b_v)`` of the cross-attention's packed input projection."""
+        d = self.cross_attn.embed_dim
+        w, b = self.cross_attn.in_proj_weight, self.cross_attn.in_proj_bias
+        return w[d : 2 * d], b[d : 2 * d], w[2 * d :], b[2 * d :]
+
+    def _cross_attend(self, query: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Multi-head attention of ``query [B, M, d]`` over projected ``k``/``v`` ``[B, P, d]``
+        (eval only: no attention dropout), equal to ``nn.MultiheadAttention`` with those weights."""
+        attn = self.cross_attn
+        d, heads = attn.embed_dim, attn.num_heads
+        q = nn.functional.linear(query, attn.in_proj_weight[:d], attn.in_proj_bias[:d])
+
+        def split(x: torch.Tensor) -> torch.Tensor:  # [B, n, d] -> [B, heads, n, d / heads]
+            return x.unflatten(-1, (heads, d // heads)).transpose(1, 2)
+
+        out = nn.functional.scaled_dot_product_attention(split(q), split(k), split(v))
+        return attn.out_proj(out.transpose(1, 2).flatten(2))
 
     def _residual(self, i: int, state: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
         return self.norms[i](state + self.dropouts[i](update))
@@ -239,13 +280,31 @@ class ClipCropDecoder(nn.Module):
         """Normalised output of every layer, ``[L, B, M, d_model]``, which the heads read."""
         memory = self.input_proj(tokens)  # [B, P, d]
         memory_pos = sine_position_encoding(grid_hw, self.config.d_model, device=tokens.device)
+        keys = memory + memory_pos.to(memory.dtype)  # positions on keys only, as DETR
         query_pos = self.query_embed[None] + self._condition(selected_tokens, selected_mask)[:, None]
         state = torch.zeros_like(query_pos)  # [B, M, d]
+        projected = self._project_all_kv(memory, keys) if not self.training else None
         outputs = []
-        for layer in self.layers:
-            state = layer(state, query_pos, memory, memory_pos.to(memory.dtype))
+        for i, layer in enumerate(self.layers):
+            kv = None if projected is None else (projected[0][i], projected[1][i])
+            state = layer(state, query_pos, memory, keys, kv)
             outputs.append(self.final_norm(state))
         return torch.stack(outputs)
+
+    def _project_all_kv(
+        self, memory: torch.Tensor, keys: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Cross-attention keys and values of every layer in two matrix products (inference).
+
+        The per-layer projections of the same ``[B, P, d]`` inputs are stacked into one
+        ``[d, L * d]`` weight, which is faster on CPU than L separate products. Returns per-layer
+        lists of ``[B, P, d]`` keys and values.
+        """
+        weights = [layer.cross_kv_weights() for layer in self.layers]
+        k_all = nn.functional.linear(keys, torch.cat([w[0] for w in weights]), torch.cat([w[1] for w in weights]))
+        v_all = nn.functional.linear(memory, torch.cat([w[2] for w in weights]), torch.cat([w[3] for w in weights]))
+        d = self.config.d_model
+        return list(k_all.split(d, dim=-1)), list(v_all.split(d, dim=-1))
 
     def _condition(self, selected_tokens: torch.Tensor, selected_mask: torch.Tensor) -> torch.Tensor:
         """Mean of the projected valid selected tokens, ``[B, d]``; zero where there is none."""

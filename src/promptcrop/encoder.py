@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from huggingface_hub.utils import EntryNotFoundError
 from transformers import OwlViTForObjectDetection, OwlViTProcessor
 
@@ -210,8 +212,18 @@ class OwlViTEncoder(torch.nn.Module):
                 shape = getattr(image, "shape", None)
                 dtype = getattr(image, "dtype", type(image).__name__)
                 raise ValueError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
-        pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
-        return pixels["pixel_values"].to(device=self.device, dtype=self.dtype)
+        if not hasattr(self, "_preprocess_plan"):
+            self._preprocess_plan = _fast_preprocess_plan(self.processor.image_processor)
+        plan = self._preprocess_plan
+        if plan is None:  # an unusual processor config: let transformers do all of it
+            pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
+            return pixels["pixel_values"].to(device=self.device, dtype=self.dtype)
+        size, resample, scale, mean, std = plan
+        batch = np.stack(
+            [np.asarray(Image.fromarray(im).resize(size, resample), dtype=np.float32) for im in images]
+        )  # [B, S, S, 3]
+        batch = (batch * np.float32(scale) - mean) / std
+        return torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()).to(device=self.device, dtype=self.dtype)
 
     def encode_images(self, pixel_values: torch.Tensor) -> ImageEncoding:
         """``pixel_values [B, 3, S, S]`` → tokens, initial boxes and class embeddings."""
@@ -331,3 +343,28 @@ def _looks_like_hub_id(name: str) -> bool:
     """``owner/name`` with no path syntax (a guess only used to word the error message)."""
     parts = name.split("/")
     return len(parts) == 2 and all(parts) and not name.startswith((".", "~")) and "\\" not in name
+
+
+def _fast_preprocess_plan(
+    processor: Any,
+) -> tuple[tuple[int, int], Any, float, np.ndarray, np.ndarray] | None:
+    """The resize/rescale/normalise steps of an OwlViTImageProcessor, done with Pillow + numpy.
+
+    Bit-identical to the processor for OWL-ViT's configuration (checked by a test) and about
+    twice as fast, which matters because pre-processing is per-image overhead on top of the
+    encoder. Returns ``None`` (use the processor itself) for configs it does not cover
+    (centre crop, padding, no resize, ...).
+    """
+    cfg = processor.to_dict()
+    size = cfg.get("size") or {}
+    if (
+        cfg.get("do_center_crop") or cfg.get("do_pad") or not cfg.get("do_resize", True)
+        or not cfg.get("do_rescale", True) or not cfg.get("do_normalize", True)
+        or set(size) != {"height", "width"}
+    ):
+        return None
+    mean = np.asarray(cfg["image_mean"], dtype=np.float32)
+    std = np.asarray(cfg["image_std"], dtype=np.float32)
+    resample = Image.Resampling(int(cfg.get("resample", Image.Resampling.BICUBIC)))
+    return (int(size["width"]), int(size["height"])), resample, float(cfg["rescale_factor"]), mean, std
+
