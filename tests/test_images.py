@@ -424,3 +424,10 @@ def test_camera_mpo_reads_as_jpeg(tmp_path):
     img = I.load_image(path)
     assert img.format == "JPEG"
     assert img.array[4, 4, 0] > 240 and img.array[4, 4, 2] < 15
+
+
+def test_a_loaded_image_passes_through_unchanged_but_still_respects_the_limit():
+    loaded = I.load_image(np.zeros((10, 20, 3), np.uint8))
+    assert I.load_image(loaded) is loaded
+    with pytest.raises(ImageLoadError, match="above the limit"):
+        I.load_image(loaded, max_pixels=100)

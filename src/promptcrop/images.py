@@ -57,7 +57,7 @@ _INTEGER_GREY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 _MODES_WRITABLE_AS_JPEG = frozenset({"L", "RGB", "CMYK"})
 _LOSSY_FORMATS = frozenset({"JPEG", "WEBP"})
 
-ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, Image.Image, np.ndarray]
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, Image.Image, np.ndarray, "LoadedImage"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,9 +117,10 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     """Decode ``source`` into an upright RGB ``uint8`` ``[H, W, 3]`` :class:`LoadedImage`.
 
     Args:
-        source: a file path, encoded image bytes, a PIL image (its current frame) or a numpy
-            array (see the module docstring for accepted shapes and dtypes). For files and bytes
-            the first frame of an animation is used.
+        source: a file path, encoded image bytes, a PIL image (its current frame), a numpy
+            array (see the module docstring for accepted shapes and dtypes) or an already
+            loaded :class:`LoadedImage` (returned as is if within ``max_pixels``). For files and
+            bytes the first frame of an animation is used.
         max_pixels: refuse images with more than this many pixels (checked from the header,
             before any pixel is decoded).
 
@@ -130,6 +131,9 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     """
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels <= 0:
         raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    if isinstance(source, LoadedImage):
+        _check_pixels(source.source, source.width * source.height, max_pixels)
+        return source
     if isinstance(source, np.ndarray):
         return _load_array(source, max_pixels)
     if isinstance(source, Image.Image):

@@ -329,10 +329,11 @@ class Predictor:
         for i, m in enumerate(modes):
             if m == "offline":
                 results[i] = self._predict_offline(loaded[i], request)
+        image_condition = self._image_condition(query_image) if query_image is not None and model_idx else None
         for start in range(0, len(model_idx), self.batch_size):
             chunk = model_idx[start : start + self.batch_size]
             preds = self._predict_with_model(
-                [loaded[i] for i in chunk], [parsed[i] for i in chunk], query_image,
+                [loaded[i] for i in chunk], [parsed[i] for i in chunk], image_condition,
                 [modes[i] for i in chunk], request,
             )
             for i, pred in zip(chunk, preds):
@@ -360,7 +361,7 @@ class Predictor:
         self,
         images: list[LoadedImage],
         parsed: list[ParsedQuery | None],
-        query_image: ImageInput | None,
+        image_condition: _Condition | None,
         modes: list[str],
         request: CropRequest,
     ) -> list[Prediction]:
@@ -378,7 +379,7 @@ class Predictor:
         for b, (image, pq, mode) in enumerate(zip(images, parsed, modes)):
             enc_b = _select(encoding, b)
             t3 = time.perf_counter()
-            cond = self._condition(pq, query_image)
+            cond = image_condition or self._text_condition(pq)
             t4 = time.perf_counter()
             if cond is not None:
                 logits = encoder.query_logits(enc_b, cond.embeds[None].to(self.device, self.dtype))
@@ -476,12 +477,15 @@ class Predictor:
 
     # ------------------------------------------------------------------ query embeddings
 
-    def _condition(self, parsed: ParsedQuery | None, query_image: ImageInput | None) -> _Condition | None:
-        if query_image is not None:
-            qimg = load_image(query_image, max_pixels=self.max_pixels)
+    def _image_condition(self, query_image: ImageInput) -> _Condition:
+        """The one-shot query embedding of an example image, ``[1, C]`` (computed once per call)."""
+        qimg = load_image(query_image, max_pixels=self.max_pixels)
+        with torch.inference_mode():
             pixels = self.encoder.preprocess([qimg.array]).to(self.device, self.dtype)
             embeds = self.encoder.embed_image_queries(pixels)  # [1, C]
-            return _Condition(embeds=embeds, phrases=("<query image>",), query=f"<image {qimg.source}>")
+        return _Condition(embeds=embeds, phrases=("<query image>",), query=f"<image {qimg.source}>")
+
+    def _text_condition(self, parsed: ParsedQuery | None) -> _Condition | None:
         if parsed is None:
             return None
         if self.query_parts == "text":
