@@ -139,7 +139,8 @@ def test_usage_errors_exit_2(tmp_path, capsys, argv):
 def test_help_and_version_exit_0(capsys):
     assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
-    assert main(["batch", "--help"]) == 0
+    for command in ("crop", "batch", "demo", "download", "eval"):
+        assert main([command, "--help"]) == 0, command
 
 
 # --------------------------------------------------------------------------- batch

@@ -150,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"hub id (default {DEFAULT_MODEL})")
     _add_common(download)
     download.set_defaults(handler=_cmd_download, parser=download)
+
+    from promptcrop.eval.commands import add_eval_parser
+
+    add_eval_parser(sub)
     return parser
 
 

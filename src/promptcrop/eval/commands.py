@@ -24,9 +24,10 @@ from promptcrop.predictor import DEFAULT_MODEL
 
 
 def _methods_help() -> str:
-    return "methods to compare, in any order (default: all): " + "; ".join(
+    text = "methods to compare, in any order (default: all): " + "; ".join(
         f"{m.name} = {m.description}" for m in METHODS
     )
+    return text.replace("%", "%%")  # argparse %-formats help strings
 
 
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
