@@ -202,3 +202,10 @@ def test_parse_size():
 def test_empty_query_is_an_error():
     with pytest.raises(ValueError):
         Predictor(model=None).predict(_scene(), query="   ")
+
+
+def test_predictors_can_share_one_encoder(zeroshot, tiny_decoder_dir):
+    other = Predictor(encoder=zeroshot.encoder, decoder=str(tiny_decoder_dir), query_parts="text")
+    assert other.loaded_encoder is zeroshot.encoder
+    pred = other.predict(_scene(), query="the red square", k=1)
+    assert pred.mode == "clipcrop" and pred.phrases == ("the red square",)

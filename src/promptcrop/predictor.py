@@ -159,6 +159,9 @@ class Predictor:
         dedup_iou: crops of the same ratio overlap less than this (near-duplicate removal).
         detection_threshold: OWL-ViT probability above which a generic detection counts
             (unconditioned ``zeroshot``).
+        batch_size: images per OWL-ViT forward in :meth:`predict_batch`.
+        encoder: an already loaded ``OwlViTEncoder`` to use instead of loading ``model`` (lets
+            several predictors, e.g. one per mode in an evaluation, share one copy of the weights).
     """
 
     def __init__(
@@ -177,6 +180,7 @@ class Predictor:
         dedup_iou: float = 0.7,
         detection_threshold: float = 0.1,
         batch_size: int = 8,
+        encoder: Any = None,
     ) -> None:
         if mode not in MODE_CHOICES:
             raise ValueError(f"mode must be one of {', '.join(MODE_CHOICES)}, got {mode!r}")
@@ -203,7 +207,9 @@ class Predictor:
         self.detection_threshold = detection_threshold
         self.batch_size = batch_size
         self._text_cache = _LRU(text_cache_size)
-        self._encoder: Any = None
+        self._encoder: Any = None if encoder is None else encoder.to(device=self.device, dtype=self.dtype)
+        if encoder is not None:
+            self.model_id = encoder.model_id
         self._encoder_error: ModelUnavailableError | None = None
         self._clipcrop: Any = None
 
@@ -225,6 +231,11 @@ class Predictor:
                 self._encoder_error = exc
                 raise
             self._encoder = enc.to(device=self.device, dtype=self.dtype)
+        return self._encoder
+
+    @property
+    def loaded_encoder(self) -> Any:
+        """The OWL-ViT encoder if already loaded (to share with another Predictor), else None."""
         return self._encoder
 
     def weights_available(self) -> bool:

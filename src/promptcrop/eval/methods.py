@@ -297,7 +297,12 @@ class MethodPool:
         key = (call.mode, call.query_parts)
         if key not in self._predictors:
             s = self.settings
+            shared = next(  # one copy of the OWL-ViT weights for every mode
+                (p.loaded_encoder for p in self._predictors.values() if p.loaded_encoder is not None),
+                None,
+            )
             self._predictors[key] = Predictor(
+                encoder=None if call.mode == "offline" else shared,
                 model=None if call.mode == "offline" else s.model,
                 decoder=s.decoder if call.mode == "clipcrop" else None,
                 mode=call.mode,
