@@ -95,12 +95,17 @@ def _read_clip_merges() -> list[str]:
         return handle.read().split("\n")
 
 
-def owlvit_config(size: Literal["tiny", "base"], vocab_size: int) -> OwlViTConfig:
-    """The model config: ``"tiny"`` (see module constants) or ``"base"`` (real-size B/32 defaults).
+def owlvit_config(
+    size: Literal["tiny", "base"], vocab_size: int, image_size: int = 768
+) -> OwlViTConfig:
+    """The model config: ``"tiny"`` (see module constants) or ``"base"`` (real-size B/32 defaults),
+    at ``image_size`` pixels (a multiple of the 32-pixel patch; 768 = OWL-ViT B/32's).
 
     Token ids follow :func:`byte_vocab` / :func:`clip_vocab`: EOS and BOS are the last two ids,
     the pad token ``!`` is id 0.
     """
+    if image_size < 32 or image_size % 32:
+        raise ValueError(f"image_size must be a positive multiple of 32, got {image_size}")
     ids = dict(
         vocab_size=vocab_size, bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1,
         pad_token_id=0,
@@ -108,11 +113,11 @@ def owlvit_config(size: Literal["tiny", "base"], vocab_size: int) -> OwlViTConfi
     if size == "tiny":
         return OwlViTConfig(
             text_config={**_TINY_TEXT, **ids},
-            vision_config=_TINY_VISION,
+            vision_config={**_TINY_VISION, "image_size": image_size},
             projection_dim=_TINY_PROJECTION_DIM,
         )
     if size == "base":
-        return OwlViTConfig(text_config=ids)
+        return OwlViTConfig(text_config=ids, vision_config={"image_size": image_size})
     raise ValueError(f"size must be 'tiny' or 'base', got {size!r}")
 
 
@@ -137,6 +142,7 @@ def build_owlvit_dir(
     size: Literal["tiny", "base"] = "tiny",
     vocab: Literal["bytes", "clip"] = "bytes",
     seed: int = 0,
+    image_size: int = 768,
 ) -> Path:
     """Write a complete OWL-ViT model directory (weights, config, processor) with random weights.
 
@@ -149,6 +155,8 @@ def build_owlvit_dir(
             at most 14 characters fit the 16 positions) — or ``"clip"`` — the real CLIP BPE
             vocabulary (needs the ``open_clip_torch`` package installed, never imported).
         seed: the same seed gives identical weights; the global torch RNG is left untouched.
+        image_size: input side in pixels (model and processor); 768 like B/32. Smaller sizes
+            give fewer image tokens (384 → 12 × 12 = 144), e.g. for fast CPU training.
 
     Returns:
         The directory as a :class:`~pathlib.Path`.
@@ -159,7 +167,7 @@ def build_owlvit_dir(
         token_ids, merges = clip_vocab()
     else:
         raise ValueError(f"vocab must be 'bytes' or 'clip', got {vocab!r}")
-    config = owlvit_config(size, len(token_ids))
+    config = owlvit_config(size, len(token_ids), image_size)
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
@@ -170,5 +178,7 @@ def build_owlvit_dir(
     tokenizer = CLIPTokenizer(
         vocab=token_ids, merges=merges, pad_token=PAD_TOKEN, model_max_length=TEXT_POSITIONS
     )
-    OwlViTProcessor(image_processor=OwlViTImageProcessor(), tokenizer=tokenizer).save_pretrained(out)
+    side = {"height": image_size, "width": image_size}
+    processor = OwlViTImageProcessor(size=side, crop_size=side)
+    OwlViTProcessor(image_processor=processor, tokenizer=tokenizer).save_pretrained(out)
     return out
