@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from promptcrop import boxes as B
 from promptcrop.saliency import SaliencyMap, compute_saliency, salient_region
@@ -138,3 +139,51 @@ def test_bad_arguments_raise_value_error():
         SaliencyMap(values=np.zeros((4, 4)), edges=np.zeros((4, 4)), image_size=(0, 4))
     with pytest.raises(ValueError, match="one shape"):
         SaliencyMap(values=np.zeros((4, 4)), edges=np.zeros((4, 5)), image_size=(4, 4))
+
+
+def portrait_scene(seed: int = 0) -> np.ndarray:
+    """A 256² portrait: grey backdrop, a large vivid orange suit and a smaller skin-toned head
+    (an upright ellipse, box 100..156 x 40..112) with eyes and a mouth above it."""
+    rng = np.random.default_rng(seed)
+    backdrop = np.array([150.0, 155.0, 165.0]) + rng.normal(0.0, 6.0, (256, 256, 1))
+    image = Image.fromarray(np.clip(backdrop, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([30, 130, 226, 236], fill=(235, 95, 35))
+    draw.ellipse([100, 40, 156, 112], fill=(215, 160, 130))
+    for x in (118, 132):
+        draw.ellipse([x, 66, x + 6, 72], fill=(60, 40, 35))
+    draw.rectangle([120, 90, 136, 94], fill=(150, 60, 60))
+    return np.array(image)
+
+
+def test_a_face_stays_in_the_region_next_to_a_larger_vivid_area():
+    head = np.array([100.0, 40.0, 157.0, 113.0])
+    sal = compute_saliency(portrait_scene())
+    assert len(sal.faces) == 1 and B.elementwise_iou(sal.faces[0], head) > 0.7
+    region = salient_region(sal)
+    assert bool(B.contains(region, head, tol=2.0))
+    assert bool(B.contains(region, np.array([30.0, 130.0, 227.0, 237.0]), tol=4.0))  # the suit too
+    # the face cue lifts the head to about the suit's saliency instead of fading against it
+    sx, sy = sal.scale
+    head_peak = sal.values[int(50 * sy) : int(105 * sy), int(105 * sx) : int(150 * sx)].max()
+    assert head_peak > 0.7
+
+
+def test_skin_tones_everywhere_or_skin_shapes_unlike_a_face_give_no_face():
+    skin = (215, 160, 130)
+    sandy = portrait_scene()
+    sandy[:120] = skin  # the top half skin-toned: the colour singles nothing out
+    assert len(compute_saliency(sandy).faces) == 0
+    rng = np.random.default_rng(1)
+    bar = np.clip(rng.normal(150, 6, (256, 256, 3)), 0, 255).astype(np.uint8)
+    bar[20:236, 120:136] = skin  # skin-toned but a tall thin bar
+    assert len(compute_saliency(bar).faces) == 0
+
+
+def test_faces_are_validated():
+    with pytest.raises(ValueError, match="faces"):
+        SaliencyMap(
+            values=np.zeros((4, 4)), edges=np.zeros((4, 4)), image_size=(4, 4), faces=np.zeros((2, 3))
+        )
+    sal = SaliencyMap(values=np.zeros((4, 4)), edges=np.zeros((4, 4)), image_size=(4, 4))
+    assert sal.faces.shape == (0, 4)

@@ -12,10 +12,20 @@ cues are mixed:
 - **saturation** — vivid colours (dark pixels damped), beyond the image's typical saturation.
 - **skin tone** — a soft YCbCr skin-colour membership (Chai & Ngan 1999 ranges), beyond the
   image's typical level.
+- **face** — skin tone again, but only on *face-like* skin blobs: compact (the blob fills much of
+  its bounding box, as an ellipse does), about as tall as a head is (height / width near
+  :data:`FACE_ASPECT`) and of a plausible size (:data:`FACE_AREA`). The cue fades out when skin
+  tones cover much of the image (wood, sand, fur), where the colour singles nothing out. It is added
+  on top of the other cues, so a face weighs about as much as a large vivid area next to it (an
+  orange suit) instead of fading against it.
 
 Each cue is scaled by an absolute "full strength" (:data:`CUE_FLOORS`) rather than its own peak,
 so a flat image stays flat. The mix is opened (thin lines and grain removed), squared (faint,
 widespread texture fades against the subject) and blurred.
+
+Blobs that are clearly face-like (score ≥ :data:`FACE_KEEP_SCORE`) are also returned as boxes
+(``SaliencyMap.faces``), and :func:`salient_region` always keeps them: a photographer may cut a
+body, never the head.
 
 The result, :class:`SaliencyMap`, also carries an **edge energy** map (Sobel magnitude of the
 luminance) that the composer uses to keep crop borders simple, and integral images of both maps so
@@ -39,13 +49,26 @@ from promptcrop import boxes as B
 
 #: Working resolution (long side, px) of the colour-contrast and spectral-residual cues.
 COARSE_SIDE = 64
-#: Weights of the cues in the mixed map (colour contrast, spectral residual, saturation, skin).
-CUE_WEIGHTS = {"contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25}
+#: Weights of the cues in the mixed map (colour contrast, spectral residual, saturation, skin, face).
+#: The first four sum to 1; the face cue comes on top (the map is normalised by its peak anyway).
+CUE_WEIGHTS = {"contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25, "face": 0.25}
 #: Cue strength that counts as full: weaker cues are scaled by this, not by their own maximum,
 #: so a nearly flat image is not stretched into a saliency map of noise. Units: contrast in Lab,
 #: saturation and skin membership in [0, 1]; the spectral residual comes in [0, 1], already
 #: faded by the image contrast.
-CUE_FLOORS = {"contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2}
+CUE_FLOORS = {"contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2, "face": 0.2}
+#: Skin membership (in [0, 1]) from which a pixel counts as skin when skin blobs are formed.
+FACE_SKIN_LEVEL = 0.3
+#: Typical height / width of a face with its hair, and the spread (log units) of that preference.
+FACE_ASPECT = 1.25
+FACE_ASPECT_SPREAD = 0.4
+#: Blob area as a share of the image: a face smaller than 1 % is not the subject (and skin-toned
+#: patches of texture are that small), one larger than 25 % is a skin-toned scene, not a face.
+FACE_AREA = (0.01, 0.25)
+#: Share of skin-toned pixels in the image at which the face cue starts to fade, and where it is gone.
+FACE_COMMON_SKIN = (0.15, 0.3)
+#: Face-likeness (in [0, 1]) from which a skin blob is reported as a face and always kept.
+FACE_KEEP_SCORE = 0.3
 #: Floor of the final normalisation (the mixed map is squared, so 0.04 is a mixed level of 0.2).
 MAP_FLOOR = 0.04
 #: Luminance standard deviation (in [0, 1]) below which the spectral residual is faded out.
@@ -66,6 +89,8 @@ class SaliencyMap:
     - ``edges``: float32 ``[h, w]`` in [0, 1], edge energy (normalised Sobel magnitude) on the
       same grid.
     - ``image_size``: ``(W, H)`` of the full image the map describes.
+    - ``faces``: float ``[F, 4]`` xyxy px of the full image, face-like skin blobs that
+      :func:`salient_region` always keeps (``F`` may be 0, the default).
 
     Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
     """
@@ -73,6 +98,7 @@ class SaliencyMap:
     values: np.ndarray
     edges: np.ndarray
     image_size: tuple[int, int]
+    faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     _sat_values: np.ndarray = field(init=False, repr=False)
     _sat_clutter: np.ndarray = field(init=False, repr=False)
 
@@ -87,6 +113,11 @@ class SaliencyMap:
         width, height = self.image_size
         if width <= 0 or height <= 0:
             raise ValueError(f"image_size must be positive (W, H), got {self.image_size}")
+        self.faces = np.asarray(self.faces, dtype=np.float64)
+        if self.faces.size == 0:
+            self.faces = np.zeros((0, 4))
+        if self.faces.ndim != 2 or self.faces.shape[1] != 4 or not np.isfinite(self.faces).all():
+            raise ValueError(f"faces must be finite boxes of shape [F, 4], got {self.faces.shape}")
         self._sat_values = _integral(self.values)
         # Clutter along a crop border: cutting through edges or through salient content.
         self._sat_clutter = _integral(np.maximum(self.edges, self.values))
@@ -146,7 +177,8 @@ def compute_saliency(image_rgb: np.ndarray, *, max_side: int = 128) -> SaliencyM
     ``image_rgb``: uint8 ``[H, W, 3]``. The image is reduced (box filter) so that its long side is
     at most ``max_side`` px, and every cue is computed on that copy or coarser; returns a
     :class:`SaliencyMap` whose ``values`` and ``edges`` are float32 ``[h, w]`` in [0, 1]
-    (``max(h, w) <= max_side``) and whose ``image_size`` is ``(W, H)``.
+    (``max(h, w) <= max_side``), whose ``image_size`` is ``(W, H)`` and whose ``faces`` are the
+    face-like skin blobs, ``[F, 4]`` xyxy px of the full image.
     """
     image_rgb = _check_image(image_rgb)
     if max_side < 1:
@@ -154,11 +186,14 @@ def compute_saliency(image_rgb: np.ndarray, *, max_side: int = 128) -> SaliencyM
     height, width = image_rgb.shape[:2]
     small = _reduce(Image.fromarray(image_rgb), max_side)
     luma = small.convert("L")
+    skin = _skin(small)
+    likeness, face_boxes = _face_blobs(skin)
     cues = {
         "contrast": _colour_contrast(small),
         "spectral": _spectral_residual(luma),
         "saturation": _uncommon(_saturation(small)),
-        "skin": _uncommon(_skin(small)),
+        "skin": _uncommon(skin),
+        "face": skin * likeness,
     }
     mixed = sum(CUE_WEIGHTS[name] * _normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
     # Opening removes thin structures (lines, fine texture) that no crop should be built around;
@@ -166,7 +201,8 @@ def compute_saliency(image_rgb: np.ndarray, *, max_side: int = 128) -> SaliencyM
     mixed = ndimage.grey_opening(mixed, size=(3, 3)) if min(mixed.shape) >= 9 else mixed
     blurred = ndimage.gaussian_filter(np.square(mixed), sigma=_blur_sigma(mixed.shape))
     values = _normalise(blurred, MAP_FLOOR)
-    return SaliencyMap(values=values, edges=_edge_energy(luma), image_size=(width, height))
+    faces = face_boxes / np.array([small.width / width, small.height / height] * 2)
+    return SaliencyMap(values=values, edges=_edge_energy(luma), image_size=(width, height), faces=faces)
 
 
 def salient_region(
@@ -183,7 +219,8 @@ def salient_region(
     taken in order of their saliency mass *above the threshold* until they hold ``mass`` of it (so
     a strong subject is not diluted by many faint texture blobs, while several strong objects are
     all kept). The result is the bounding box of those blobs grown by one map pixel (a margin
-    against the blur of the map). A map with no saliency gives the whole image.
+    against the blur of the map), united with the map's ``faces`` (a face is never left out). A map
+    with no saliency gives the whole image.
     """
     if not 0.0 < mass <= 1.0:
         raise ValueError(f"mass must be in (0, 1], got {mass}")
@@ -209,7 +246,10 @@ def salient_region(
     grid_box = np.array([xs.min() - 1, ys.min() - 1, xs.max() + 2, ys.max() + 2], dtype=np.float64)
     grid_box = B.clamp_xyxy(grid_box, w, h)
     sx, sy = sal.scale
-    return grid_box / np.array([sx, sy, sx, sy])
+    box = grid_box / np.array([sx, sy, sx, sy])
+    if len(sal.faces) == 0:
+        return box
+    return B.clamp_xyxy(B.union_box(np.concatenate([box[None], sal.faces])), width, height)
 
 
 # ---------------------------------------------------------------------------- input and resizing
@@ -323,6 +363,43 @@ def _skin(small: Image.Image) -> np.ndarray:
     cb_fit = np.clip(1.0 - np.abs(cb - 102.0) / 25.0, 0.0, 1.0)
     cr_fit = np.clip(1.0 - np.abs(cr - 153.0) / 20.0, 0.0, 1.0)
     return np.sqrt(cb_fit * cr_fit) * (ycc[..., 0] > 40)
+
+
+def _face_blobs(skin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Face-likeness of the skin blobs: ``(likeness [h, w] in [0, 1], faces [F, 4])``.
+
+    ``likeness`` is the score of the skin blob under each pixel (0 off skin blobs); ``faces`` are
+    the xyxy boxes, in map pixels, of the blobs scoring at least :data:`FACE_KEEP_SCORE` (grown by
+    one map pixel, like the salient region).
+
+    Skin blobs are the connected areas of membership ≥ :data:`FACE_SKIN_LEVEL` (opened once, so
+    thin skin-toned lines do not join blobs). A blob's score is the product of its compactness
+    (area / bounding-box area: 0.35 → 0, an ellipse's π/4 and above → 1), a log-Gaussian of its
+    height / width around :data:`FACE_ASPECT`, and a size gate (:data:`FACE_AREA`); all blobs are
+    scaled down as skin tones become common in the image (:data:`FACE_COMMON_SKIN`).
+    """
+    none = (np.zeros_like(skin), np.zeros((0, 4)))
+    is_skin = skin >= FACE_SKIN_LEVEL
+    common_low, common_high = FACE_COMMON_SKIN
+    rarity = float(np.clip((common_high - is_skin.mean()) / (common_high - common_low), 0.0, 1.0))
+    if rarity <= 0 or min(skin.shape) < 3:
+        return none
+    labels, count = ndimage.label(ndimage.binary_opening(is_skin))
+    if count == 0:
+        return none
+    slices = ndimage.find_objects(labels)
+    bounds = np.array([[s[1].start, s[0].start, s[1].stop, s[0].stop] for s in slices], dtype=np.float64)
+    widths, heights = bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]  # [count]
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:].astype(np.float64)
+    compact = np.clip((areas / (heights * widths) - 0.35) / (math.pi / 4 - 0.35), 0.0, 1.0)
+    upright = np.exp(-(np.log(heights / widths / FACE_ASPECT) ** 2) / (2 * FACE_ASPECT_SPREAD**2))
+    share = areas / skin.size
+    sized = (share >= FACE_AREA[0]) & (share <= FACE_AREA[1])
+    score = compact * upright * sized * rarity  # [count]
+    h, w = skin.shape
+    faces = B.clamp_xyxy(bounds[score >= FACE_KEEP_SCORE] + np.array([-1.0, -1.0, 1.0, 1.0]), w, h)
+    likeness = np.concatenate([[0.0], score])[labels]  # label 0 = background
+    return likeness.astype(np.float32), faces.reshape(-1, 4)
 
 
 def _edge_energy(luma: Image.Image) -> np.ndarray:
