@@ -82,7 +82,7 @@ def test_score_breakdown_adds_up_to_the_score():
         (W, H), SUBJECT, aspect=1.0, k=1, saliency=blob_saliency([SUBJECT]),
         keep=[[10, 10, 40, 40]], avoid=[[10, 180, 40, 220]],
     )[0]
-    assert set(crop.terms) == set(TERMS)
+    assert set(crop.terms) == set(TERMS) - {"headroom"}  # headroom: only for partial crops
     assert all(0.0 <= v <= 1.0 for v in crop.terms.values())
     assert sum(crop.contributions.values()) == pytest.approx(crop.score)
 
@@ -294,6 +294,7 @@ def test_bad_inputs_raise_clear_errors(kwargs, message):
         dict(
             placement_weight=0, subject_size_weight=0, breathing_room_weight=0,
             border_simplicity_weight=0, content_kept_weight=0, size_prior_weight=0, avoid_weight=0,
+            headroom_weight=0,
         ),
     ],
 )
@@ -310,3 +311,33 @@ def test_required_region_and_border_colour():
     assert border_colour(image) == (7, 7, 7)
     with pytest.raises(ValueError):
         border_colour(np.zeros((4, 4), np.uint8))
+
+
+def test_partial_crop_of_a_tall_subject_keeps_its_top():
+    tall = np.array([140.0, 20.0, 180.0, 230.0])  # 210 px tall: a 16:9 crop of this image is 180
+    sal = blob_saliency([tall])  # evenly salient: only the headroom prior tells the positions apart
+    crops = compose((W, H), tall, aspect=16 / 9, k=3, saliency=sal)
+    best = crops[0]
+    assert not best.fits and best.region_kept < 1.0
+    # the 30 px that must go come off the bottom (within one position step), not half from the top
+    assert best.box_xyxy_px[1] - tall[1] <= 3.0
+    assert best.terms["headroom"] > 0.98
+    assert [c.box_xyxy_px[1] for c in crops] == sorted(c.box_xyxy_px[1] for c in crops)
+
+
+def test_partial_crop_prefers_the_most_salient_part_over_the_top():
+    tall = np.array([140.0, 20.0, 180.0, 230.0])
+    sal = blob_saliency([[140.0, 150.0, 180.0, 230.0]])  # only the lower part stands out
+    best = compose((W, H), tall, aspect=16 / 9, k=1, saliency=sal)[0]
+    assert best.terms["content_kept"] > 0.95 and best.box_xyxy_px[1] > tall[1] + 20
+
+
+def test_headroom_term():
+    tall = np.array([140.0, 20.0, 180.0, 230.0])
+    crops = np.array([[0.0, 20.0, 320.0, 200.0], [0.0, 50.0, 320.0, 230.0], [0.0, 35.0, 320.0, 215.0]])
+    scores = score_candidates(crops, image_size=(W, H), region_xyxy_px=tall)
+    np.testing.assert_allclose(scores.terms["headroom"], [1.0, 1 - 30 / 210, 1 - 15 / 210])
+    # the kept part is the subject: placement and size do not pull a partial crop to the middle
+    assert np.ptp(scores.terms["placement"]) < 1e-9 and np.ptp(scores.terms["subject_size"]) < 1e-9
+    holding = score_candidates(np.array([[0.0, 0.0, 320.0, 240.0]]), image_size=(W, H), region_xyxy_px=tall)
+    assert "headroom" not in holding.terms  # nothing has to go: the term is not active

@@ -8,23 +8,33 @@ ratio; the caller loops over ratios. An exact output size (e.g. 1080x1350) is th
 Every box is xyxy pixels of the full image (``x2``/``y2`` exclusive, float). The **required
 region** is the region united with the user's focus boxes: every returned crop contains it when it
 fits at the requested ratio. Candidates are enumerated over scales × positions (vectorised) and
-scored by transparent terms, each in [0, 1]:
+scored by transparent terms, each in [0, 1]. The **subject** a term looks at is the part of the
+required region inside the crop: the whole region for crops that hold it, the kept part for partial
+crops (a region that cannot fit the ratio), so a partial crop is judged by what it shows.
 
 - ``placement`` — the subject's centre near a rule-of-thirds power point, or near the centre;
 - ``subject_size`` — the subject's share of the crop area near :attr:`ComposerConfig.subject_share`;
 - ``breathing_room`` — room between the subject and the crop border on its tightest side (a side
-  where the subject already touches the image border is not held against the crop);
+  where the subject already touches the image border, or where the crop cuts the region, is not
+  held against the crop);
 - ``border_simplicity`` — little edge energy or saliency along the crop borders, and no *keep*
-  box (another detected object) cut through;
+  box (another detected object) or face of the saliency map cut through;
 - ``content_kept`` — the share of the image's saliency mass inside the crop;
 - ``size_prior`` — larger crops are preferred (square root of the crop's share of the largest crop
   of that ratio);
-- ``avoid`` — 1 minus the largest share of any *avoid* box inside the crop.
+- ``avoid`` — 1 minus the largest share of any *avoid* box inside the crop;
+- ``headroom`` — for crops shorter than the region (partial crops): 1 minus the share of the
+  region's height cut off at its *top*. A photographer keeps the top of a subject that does not
+  fit — heads, faces and horizons sit high — so between crops that keep equally salient content,
+  the one holding the region's top wins; a clearly more salient lower part still wins through
+  ``content_kept`` (by default the prior weighs half as much as that term).
 
 The total is the weighted mean of the active terms (``border_simplicity`` needs a saliency map or
-keep boxes, ``content_kept`` a saliency map, ``avoid`` avoid boxes), so it lies in [0, 1]. Before
-ranking, candidates that cut through a keep box, then candidates that overlap an avoid box, are
-ranked below the others whenever some candidate avoids that.
+keep boxes, ``content_kept`` a saliency map, ``avoid`` avoid boxes, ``headroom`` a crop shorter
+than the region), so it lies in [0, 1]. Before ranking, candidates that cut through a face of the
+saliency map (:attr:`promptcrop.saliency.SaliencyMap.faces`; only partial crops can), then
+candidates that leave a face out or cut through a keep box, then candidates that overlap an avoid
+box, are ranked below the others whenever some candidate avoids that.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ TERMS = (
     "content_kept",
     "size_prior",
     "avoid",
+    "headroom",
 )
 #: Candidate starts along an axis are at least this share of the image's long side apart (≥ 1 px).
 MIN_POSITION_STEP = 0.005
@@ -70,7 +81,8 @@ class ComposerConfig:
     area, with ``subject_share_tolerance`` the spread in log units. ``placement_sigma``: spread
     of the placement term in crop-side units. ``margin``: wanted room around the subject as a
     share of the crop side. ``border_band``: thickness of the border band (share of the crop side)
-    read for ``border_simplicity``.
+    read for ``border_simplicity``; a partial crop may also reach ``margin`` × its side beyond the
+    region it cannot hold (room above a head).
     """
 
     placement_weight: float = 1.0
@@ -80,6 +92,7 @@ class ComposerConfig:
     content_kept_weight: float = 1.0
     size_prior_weight: float = 0.5
     avoid_weight: float = 2.0
+    headroom_weight: float = 0.5
     placement: str = "auto"
     num_scales: int = 12
     position_steps: int = 9
@@ -191,10 +204,12 @@ def compose(
     when fewer pairwise-distinct candidates (IoU < ``config.dedup_iou``) exist. ``keep``: ``[K, 4]``
     other objects not to cut through; ``focus``: ``[F, 4]`` boxes that must stay too; ``avoid``:
     ``[A, 4]`` boxes to leave out when possible. ``saliency`` enables the border-clutter and
-    content terms. ``fit``: when the required region cannot fit the ratio inside the image,
-    ``"crop"`` returns the best partial crops (``fits=False``) and ``"pad"`` letterboxed crops
-    that hold it (``padded=True``) with ``pad_color`` or, if not given, :func:`border_colour` of
-    ``image_rgb`` (one of them is needed for ``"pad"``). Returns crops ranked best first.
+    content terms, and its ``faces`` are kept whole whenever some crop can (a partial crop is never
+    ranked above one that keeps the face, and one that cuts through a face comes last). ``fit``:
+    when the required region cannot fit the ratio inside the image, ``"crop"`` returns the best
+    partial crops (``fits=False``) and ``"pad"`` letterboxed crops that hold it (``padded=True``)
+    with ``pad_color`` or, if not given, :func:`border_colour` of ``image_rgb`` (one of them is
+    needed for ``"pad"``). Returns crops ranked best first.
     """
     config = config or ComposerConfig()
     width, height = _check_image_size(image_size)
@@ -213,7 +228,8 @@ def compose(
         crops, image_size=(width, height), region_xyxy_px=region, saliency=saliency,
         keep=keep_boxes, avoid=avoid_boxes, config=config,
     )
-    tier = _constraint_tier(crops, keep_boxes, avoid_boxes)  # [N] 0 = best
+    faces = saliency.faces if saliency is not None else np.zeros((0, 4))
+    tier = _constraint_tier(crops, keep_boxes, avoid_boxes, faces)  # [N] 0 = best
     # Scores are in [0, 1], so subtracting the tier ranks every lower tier below every higher one.
     chosen = B.select_diverse(crops, scores.total - tier, max_iou=config.dedup_iou, k=int(k))
     padded = not fits and fit == "pad"
@@ -245,14 +261,16 @@ def score_candidates(
     crops = np.asarray(crops_xyxy_px, dtype=np.float64).reshape(-1, 4)
     region = np.asarray(region_xyxy_px, dtype=np.float64).reshape(4)
     keep_boxes, avoid_boxes = _as_boxes(keep, "keep"), _as_boxes(avoid, "avoid")
+    subject = kept_subject(crops, region)  # [N, 4]
     terms: dict[str, np.ndarray | None] = {
-        "placement": _placement_term(crops, region, config),
-        "subject_size": _subject_size_term(crops, region, config),
-        "breathing_room": _breathing_term(crops, region, width, height, config.margin),
+        "placement": _placement_term(crops, subject, config),
+        "subject_size": _subject_size_term(crops, subject, config),
+        "breathing_room": _breathing_term(crops, subject, region, width, height, config.margin),
         "border_simplicity": _border_term(crops, saliency, keep_boxes, config.border_band),
         "content_kept": None if saliency is None else saliency.region_mass(crops),
         "size_prior": _size_prior_term(crops, width, height),
         "avoid": _avoid_term(crops, avoid_boxes),
+        "headroom": _headroom_term(crops, region),
     }
     active = {name: np.clip(v, 0.0, 1.0) for name, v in terms.items() if v is not None}
     raw = config.weights()
@@ -281,7 +299,8 @@ def enumerate_candidates(
     the largest crop) to the largest crop, each at ``position_steps`` × ``position_steps``
     positions that keep the region. If it cannot: with ``pad`` the crops hold the region and
     extend past the image along the axis that is too short, the image centred on that axis; without
-    ``pad`` only the largest crop of the ratio, slid along the region. Positions closer than
+    ``pad`` only the largest crop of the ratio, slid along the region (from ``config.margin`` × its
+    side before the region's start to as far after its end). Positions closer than
     :data:`MIN_POSITION_STEP` of the image are not repeated. Rows are ordered by scale, then x,
     then y.
     """
@@ -302,8 +321,9 @@ def enumerate_candidates(
     crop_h = crop_w / aspect
     steps = config.position_steps
     min_step = max(1.0, MIN_POSITION_STEP * max(width, height))
-    xs, x_used = _axis_positions(crop_w, region[0], region[2], width, steps, min_step)  # [S, P]
-    ys, y_used = _axis_positions(crop_h, region[1], region[3], height, steps, min_step)  # [S, P]
+    slide = config.margin  # how far a partial crop may reach past the region it cannot hold
+    xs, x_used = _axis_positions(crop_w, region[0], region[2], width, steps, min_step, slide)  # [S, P]
+    ys, y_used = _axis_positions(crop_h, region[1], region[3], height, steps, min_step, slide)
     used = x_used[:, :, None] & y_used[:, None, :]  # [S, P, P]
     x1 = np.broadcast_to(xs[:, :, None], used.shape)[used]  # [N]
     y1 = np.broadcast_to(ys[:, None, :], used.shape)[used]
@@ -334,6 +354,18 @@ def required_region(
     return B.union_box(clipped)
 
 
+def kept_subject(crops_xyxy_px: np.ndarray, region_xyxy_px: np.ndarray) -> np.ndarray:
+    """The part of the region inside each crop: ``[N, 4]`` crops, ``[4]`` region → ``[N, 4]`` xyxy px.
+
+    The region itself for crops that hold it; a crop that misses it gets an empty box at its edge.
+    """
+    crops = np.asarray(crops_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    region = np.asarray(region_xyxy_px, dtype=np.float64).reshape(4)
+    low = np.maximum(crops[:, :2], region[:2])
+    high = np.maximum(np.minimum(crops[:, 2:], region[2:]), low)
+    return np.concatenate([low, high], axis=-1)
+
+
 def border_colour(image_rgb: np.ndarray) -> tuple[int, int, int]:
     """Per-channel median colour of the image's outer ring (1 % of the short side, ≥ 1 px).
 
@@ -354,11 +386,14 @@ def border_colour(image_rgb: np.ndarray) -> tuple[int, int, int]:
 # ---------------------------------------------------------------------------- scoring terms
 
 
-def _placement_term(crops: np.ndarray, region: np.ndarray, config: ComposerConfig) -> np.ndarray:
-    """Gaussian of the distance from the subject centre to the placement target(s) → ``[N]``."""
+def _placement_term(crops: np.ndarray, subject: np.ndarray, config: ComposerConfig) -> np.ndarray:
+    """Gaussian of the distance from the subject centre to the placement target(s) → ``[N]``.
+
+    ``subject``: ``[N, 4]``, one subject box per crop (see :func:`kept_subject`).
+    """
     cw, ch = crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]
-    u = ((region[0] + region[2]) / 2 - crops[:, 0]) / cw  # subject centre in crop units
-    v = ((region[1] + region[3]) / 2 - crops[:, 1]) / ch
+    u = ((subject[:, 0] + subject[:, 2]) / 2 - crops[:, 0]) / cw  # subject centre in crop units
+    v = ((subject[:, 1] + subject[:, 3]) / 2 - crops[:, 1]) / ch
     two_var = 2 * config.placement_sigma**2
     # The nearest power point minimises each axis separately.
     to_third = np.minimum(np.abs(u - 1 / 3), np.abs(u - 2 / 3)) ** 2 + np.minimum(
@@ -371,33 +406,35 @@ def _placement_term(crops: np.ndarray, region: np.ndarray, config: ComposerConfi
     if config.placement == "centre":
         return centre
     # auto: a subject filling most of the crop cannot sit on a third; blend 40 % → 70 % of the side.
-    fill = np.maximum((region[2] - region[0]) / cw, (region[3] - region[1]) / ch)
+    fill = np.maximum((subject[:, 2] - subject[:, 0]) / cw, (subject[:, 3] - subject[:, 1]) / ch)
     t = np.clip((fill - 0.4) / 0.3, 0.0, 1.0)
     return (1 - t) * thirds + t * centre
 
 
-def _subject_size_term(crops: np.ndarray, region: np.ndarray, config: ComposerConfig) -> np.ndarray:
-    """Log-Gaussian of the subject's share of the crop area around ``subject_share`` → ``[N]``."""
-    share = B.box_area(region) / np.maximum(B.box_area(crops), 1e-9)
+def _subject_size_term(crops: np.ndarray, subject: np.ndarray, config: ComposerConfig) -> np.ndarray:
+    """Log-Gaussian of the subject's (``[N, 4]``) share of the crop area around ``subject_share``
+    → ``[N]``."""
+    share = B.box_area(subject) / np.maximum(B.box_area(crops), 1e-9)
     log_ratio = np.log(np.maximum(share, 1e-9) / config.subject_share)
     return np.exp(-(log_ratio**2) / (2 * config.subject_share_tolerance**2))
 
 
 def _breathing_term(
-    crops: np.ndarray, region: np.ndarray, width: int, height: int, margin: float
+    crops: np.ndarray, subject: np.ndarray, region: np.ndarray, width: int, height: int, margin: float
 ) -> np.ndarray:
-    """Room around the subject on its tightest side, relative to what is wanted there → ``[N]``.
+    """Room around the subject (``[N, 4]``) on its tightest side, relative to what is wanted
+    there → ``[N]``.
 
     Wanted on each side: ``margin`` × the crop side, but never more than the image offers
-    between the subject and the image border (a subject touching the border wants nothing there).
+    between the region and the image border (a subject touching the border wants nothing there),
+    and nothing on a side where the crop cuts through the region (``[4]``).
     """
     cw, ch = crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]
-    have = np.stack(
-        [region[0] - crops[:, 0], region[1] - crops[:, 1], crops[:, 2] - region[2], crops[:, 3] - region[3]],
-        axis=-1,
-    )  # [N, 4] left, top, right, bottom
+    have = np.concatenate([subject[:, :2] - crops[:, :2], crops[:, 2:] - subject[:, 2:]], axis=-1)
+    # [N, 4] left, top, right, bottom
     room = np.array([region[0], region[1], width - region[2], height - region[3]])  # [4]
-    want = np.minimum(margin * np.stack([cw, ch, cw, ch], axis=-1), room)  # [N, 4]
+    cut = np.concatenate([crops[:, :2] > region[:2], crops[:, 2:] < region[2:]], axis=-1)  # [N, 4]
+    want = np.where(cut, 0.0, np.minimum(margin * np.stack([cw, ch, cw, ch], axis=-1), room))
     side = np.where(want > 1e-9, np.clip(have, 0.0, None) / np.maximum(want, 1e-9), 1.0)
     return np.clip(side, 0.0, 1.0).min(axis=-1)
 
@@ -405,12 +442,14 @@ def _breathing_term(
 def _border_term(
     crops: np.ndarray, saliency: SaliencyMap | None, keep: np.ndarray, band: float
 ) -> np.ndarray | None:
-    """(1 − clutter along the border) × (1 − worst keep-box cut) → ``[N]``; None if neither known."""
+    """(1 − clutter along the border) × (1 − worst cut of a keep box or face) → ``[N]``; None if
+    neither known."""
     if saliency is None and len(keep) == 0:
         return None
     term = np.ones(len(crops))
     if saliency is not None:
         term *= 1.0 - saliency.edge_energy_along(crops, band=band)
+        keep = np.concatenate([keep, saliency.faces])
     if len(keep):
         inside = B.box_coverage(crops, keep)  # [N, K]
         cut = (4.0 * inside * (1.0 - inside)).max(axis=-1)  # 1 when half of a box is cut off
@@ -433,13 +472,34 @@ def _avoid_term(crops: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
     return 1.0 - B.box_coverage(crops, avoid).max(axis=-1)
 
 
+def _headroom_term(crops: np.ndarray, region: np.ndarray) -> np.ndarray | None:
+    """1 − the share of the region's height cut off above each crop → ``[N]``; None when every
+    crop is at least as tall as the region (nothing has to go, so nothing to prefer).
+
+    A crop flush with the region's top (or above it) scores 1; one that drops a quarter of the
+    region from the top scores 0.75.
+    """
+    region_h = region[3] - region[1]
+    if not ((crops[:, 3] - crops[:, 1]) < region_h * (1 - 1e-9)).any():
+        return None
+    top_cut = np.clip(crops[:, 1] - region[1], 0.0, region_h)
+    return 1.0 - top_cut / max(region_h, 1e-9)
+
+
 # ---------------------------------------------------------------------------- helpers
 
 
-def _constraint_tier(crops: np.ndarray, keep: np.ndarray, avoid: np.ndarray) -> np.ndarray:
-    """``[N]`` int: 0 for crops that cut no keep box and hold no avoid box; cutting a keep box
-    adds 2, holding part of an avoid box adds 1. Tiers nobody reaches do not matter."""
+def _constraint_tier(
+    crops: np.ndarray, keep: np.ndarray, avoid: np.ndarray, faces: np.ndarray
+) -> np.ndarray:
+    """``[N]`` int: 0 for crops that hold every face whole, cut no keep box and hold no avoid box;
+    cutting through a face adds 4, leaving a face out or cutting a keep box 2, holding part of an
+    avoid box 1. Tiers nobody reaches do not matter."""
     tier = np.zeros(len(crops), dtype=np.int64)
+    if len(faces):
+        inside = B.box_coverage(crops, faces)  # [N, F]
+        tier += 4 * ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
+        tier += 2 * (inside <= CUT_TOLERANCE).any(axis=-1)
     if len(keep):
         inside = B.box_coverage(crops, keep)
         cuts = ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
@@ -456,17 +516,21 @@ def _axis_positions(
     image_len: int,
     steps: int,
     min_step: float,
+    slide: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Start coordinates of crops of lengths ``[S]`` along one axis: ``(starts [S, steps],
     used [S, steps] bool)``.
 
     Keeps the region inside the crop and the crop inside the image; a crop shorter than the region
-    slides inside the region's span (partial crop); a crop longer than the image is centred on it.
+    slides along the region's span, reaching ``slide`` × its length past either end (partial crop);
+    a crop longer than the image is centred on it.
     A scale uses at most ``steps`` evenly spaced starts, fewer when the range is short, so that
     starts are at least ``min_step`` px apart (a collapsed range gives one start).
     """
-    low = np.maximum(0.0, region_hi - crop_len)
-    high = np.minimum(region_lo, image_len - crop_len)
+    partial = crop_len < (region_hi - region_lo) * (1 - 1e-9)
+    reach = np.where(partial, slide * crop_len, 0.0)
+    low = np.maximum(0.0, np.where(partial, region_lo, region_hi - crop_len) - reach)
+    high = np.minimum(np.where(partial, region_hi - crop_len, region_lo) + reach, image_len - crop_len)
     low, high = np.minimum(low, high), np.maximum(low, high)
     centred = (image_len - crop_len) / 2
     overflow = crop_len > image_len
@@ -542,5 +606,6 @@ __all__ = [
     "score_candidates",
     "enumerate_candidates",
     "required_region",
+    "kept_subject",
     "border_colour",
 ]
