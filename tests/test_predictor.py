@@ -209,3 +209,27 @@ def test_predictors_can_share_one_encoder(zeroshot, tiny_decoder_dir):
     assert other.loaded_encoder is zeroshot.encoder
     pred = other.predict(_scene(), query="the red square", k=1)
     assert pred.mode == "clipcrop" and pred.phrases == ("the red square",)
+
+
+def _skimage_photo(name: str) -> np.ndarray:
+    """A photo from scikit-image's data folder (no download); the test is skipped without it."""
+    from pathlib import Path
+
+    skimage_data = pytest.importorskip("skimage.data")
+    path = Path(skimage_data.__file__).parent / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not installed")
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_offline_crops_keep_the_astronauts_face_and_the_cats_eyes(no_network):
+    # boxes read off the images: the astronaut's face with its hair (512x512), chelsea's two eyes
+    face = np.array([150.0, 40.0, 290.0, 170.0])
+    eyes = np.array([135.0, 85.0, 342.0, 160.0])
+    predictor = Predictor(model=None)
+    astronaut = predictor.predict(_skimage_photo("astronaut.png"), k=1, aspect=["16:9", "1:1"])
+    assert len(list(astronaut)) == 2
+    for crop in astronaut:  # the 16:9 crop cannot hold the whole figure: it keeps the head
+        assert bool(B.contains(np.array(crop.box, float), face)), (crop.aspect, crop.box)
+    chelsea = predictor.predict(_skimage_photo("chelsea.png"), k=1, aspect="16:9")
+    assert bool(B.contains(np.array(next(iter(chelsea)).box, float), eyes))
