@@ -9,8 +9,9 @@ from PIL import Image
 from promptcrop.errors import DatasetError
 from promptcrop.train import gaic
 from promptcrop.train.gaic import GaicDataset, read_annotation, to_targets
+from paths import GAIC_TEXT_DIR
 
-REAL_TEXT_LABELS = Path("/work/shared/data/gaic-text")
+REAL_TEXT_LABELS = GAIC_TEXT_DIR
 
 
 def _write_image(path: Path, width: int = 40, height: int = 30, exif_orientation=None):

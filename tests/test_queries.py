@@ -7,8 +7,9 @@ import pytest
 
 from promptcrop import queries as Q
 from promptcrop.errors import ModelUnavailableError
+from paths import GAIC_TEXT_DIR
 
-GAIC_TEXT = Path("/work/shared/data/gaic-text")
+GAIC_TEXT = GAIC_TEXT_DIR
 GAIC_SPLITS = ("train", "valid", "test")
 
 
