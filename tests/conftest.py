@@ -30,6 +30,24 @@ def tiny_owlvit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_owlvit_dir(tmp_path_factory.mktemp("tiny-owlvit"))
 
 
+@pytest.fixture(scope="session")
+def small_owlvit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny OWL-ViT at 256 px (8 x 8 = 64 image tokens, byte vocabulary): fast training steps."""
+    from promptcrop.tiny_models import build_owlvit_dir
+
+    return build_owlvit_dir(tmp_path_factory.mktemp("small-owlvit"), image_size=256)
+
+
+@pytest.fixture(scope="session")
+def small_scenes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic scenes in the GAIC layout (6 train, 3 val, about 100 px) with captions
+    (``text/``) and object boxes (``objects/``), for short training runs."""
+    from promptcrop.train.synthetic import SyntheticConfig, write_gaic_dataset
+
+    scenes = SyntheticConfig(width_range=(96, 128), height_range=(96, 128))
+    return write_gaic_dataset(tmp_path_factory.mktemp("scenes"), scenes, {"train": 6, "val": 3})
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any attempt to open a network connection fails the test."""

@@ -1,0 +1,464 @@
+"""Grounding fine-tuning of OWL-ViT (``promptcrop finetune-encoder``): adapt the grounding to a domain.
+
+A standard OWL-ViT detection fine-tune on a phrase-box set (``objects/<split>.json``, see
+:mod:`promptcrop.eval.datasets`): every image comes with its objects, each a phrase and a pixel
+box. Per image the text queries are built from those phrases (:func:`build_queries`):
+
+- each distinct phrase, in a random determiner template (``"{}"``, ``"a {}"``, ``"the {}"``);
+- each keyword spaCy extracts from the phrases (:func:`promptcrop.queries.parse_queries`, e.g.
+  ``"circle"`` from ``"red circle"``) — the keyword queries ClipCrop grounds at inference —
+  naming every object whose phrase has that keyword;
+- ``pair_queries`` conjunctions ``"<a> and <b>"`` of two phrases, naming both objects (captions
+  often name two things).
+
+Loss (DETR / OWL-ViT style): each object is matched to one image token by a Hungarian assignment
+on ``cost_class · (−p) + cost_l1 · L1 + cost_giou · (−GIoU)``, with ``p`` the token's probability
+for the object's own phrase (:func:`promptcrop.train.matcher.match_cost` gives the box terms,
+:func:`~promptcrop.train.matcher.solve_assignment` solves it). The matched token is the positive of
+every query that names its object, all other tokens are its negatives. The classification loss
+is, by default, a softmax cross-entropy over the image tokens per query (``-log Σ_pos softmax``,
+averaged over the queries) — it trains exactly what grounding uses, the argmax over tokens — or
+a sigmoid focal loss over the ``[P, Q]`` logits (normalised by the number of objects), as in
+OWL-ViT's detection training. Box losses: L1 (cxcywh) and ``1 − GIoU`` on the matched tokens. The whole OWL-ViT (both towers and heads) is trained with
+AdamW and the engine's cosine schedule. The result is saved with ``save_pretrained`` (model and
+processor), so ``OwlViTEncoder.from_pretrained(dir)`` and ``Predictor(model=dir)`` load it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.optim.lr_scheduler import LambdaLR
+from tqdm.auto import tqdm
+
+from promptcrop.boxes import box_iou, cxcywh_to_xyxy, generalized_box_iou, image_xyxy_px_to_model
+from promptcrop.config import config_from_dict, config_to_dict
+from promptcrop.encoder import ImageEncoding, OwlViTEncoder
+from promptcrop.eval.datasets import PhraseBoxes
+from promptcrop.images import load_image
+from promptcrop.queries import parse_queries
+from promptcrop.train.augment import color_jitter, hflip
+from promptcrop.train.engine import CosineSchedule, MetricsLog, pad_queries
+from promptcrop.train.matcher import match_cost, solve_assignment
+
+CLASS_LOSSES = ("softmax", "focal")
+
+DETERMINER_TEMPLATES = ("{}", "a {}", "the {}")
+"""Templates a phrase query is drawn from: captions say "the red circle" as often as "red circle"."""
+
+
+def _positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
+    kind = int if integer else (int, float)
+    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} {bound}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Grounding fine-tuning settings.
+
+    ``epochs`` / ``batch_size``: passes over the phrase-box set, images per step. ``lr`` /
+    ``min_lr``: cosine schedule per step (after ``warmup_steps`` of linear warm-up).
+    ``weight_decay``, ``grad_clip`` (0 = off): AdamW and clipping. ``cost_*``: matching cost
+    weights; ``weight_*``: loss weights. ``class_loss``: ``"softmax"`` (over tokens, per query) or
+    ``"focal"``; ``focal_alpha`` / ``focal_gamma``: the focal loss (RetinaNet's 0.25 / 2). ``templates``: phrase-query templates (each holds one
+    ``{}``). ``keyword_queries``: also query the phrases' spaCy keywords. ``pair_queries``:
+    conjunction queries per image. ``hflip_prob`` / ``jitter``: horizontal flip probability and
+    colour-jitter strength. ``seed``: query sampling, augmentation, data order.
+    """
+
+    epochs: int = 10
+    batch_size: int = 8
+    lr: float = 1e-4
+    min_lr: float = 1e-6
+    warmup_steps: int = 0
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    cost_class: float = 2.0
+    cost_l1: float = 5.0
+    cost_giou: float = 2.0
+    weight_class: float = 2.0
+    weight_l1: float = 5.0
+    weight_giou: float = 2.0
+    class_loss: str = "softmax"
+    focal_alpha: float = 0.25
+    focal_gamma: float = 2.0
+    templates: tuple[str, ...] = DETERMINER_TEMPLATES
+    keyword_queries: bool = True
+    pair_queries: int = 1
+    hflip_prob: float = 0.5
+    jitter: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            _positive(name, getattr(self, name), integer=True)
+        for name in ("warmup_steps", "pair_queries", "seed"):
+            _positive(name, getattr(self, name), integer=True, allow_zero=True)
+        _positive("lr", self.lr)
+        if not 0 <= self.min_lr <= self.lr:
+            raise ValueError(f"min_lr must be in [0, lr], got {self.min_lr}")
+        for name in ("weight_decay", "grad_clip", "cost_class", "cost_l1", "cost_giou", "weight_class",
+                     "weight_l1", "weight_giou", "focal_gamma"):
+            _positive(name, getattr(self, name), allow_zero=True)
+        for name in ("focal_alpha", "hflip_prob", "jitter"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.class_loss not in CLASS_LOSSES:
+            raise ValueError(f"class_loss must be one of {', '.join(CLASS_LOSSES)}, got {self.class_loss!r}")
+        templates = tuple(self.templates)
+        if not templates or any(not isinstance(t, str) or t.count("{}") != 1 for t in templates):
+            raise ValueError(f"templates must be strings holding one '{{}}' each, got {templates!r}")
+        object.__setattr__(self, "templates", templates)
+        if not isinstance(self.keyword_queries, bool):
+            raise ValueError(f"keyword_queries must be true or false, got {self.keyword_queries!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible dict."""
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FinetuneConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        return config_from_dict(cls, data)
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@dataclass
+class GroundingQueries:
+    """The text queries of one image.
+
+    ``texts``: Q query strings. ``positives``: per query, the indices of the objects it names
+    (at least one). ``own_query``: per object, the index of the query of its own phrase.
+    """
+
+    texts: list[str]
+    positives: list[list[int]]
+    own_query: list[int]
+
+
+def _template(rng: np.random.Generator, config: FinetuneConfig) -> str:
+    return config.templates[int(rng.integers(len(config.templates)))]
+
+
+def build_queries(
+    phrases: Sequence[str],
+    keywords: Mapping[str, tuple[str, ...]],
+    rng: np.random.Generator,
+    config: FinetuneConfig,
+) -> GroundingQueries:
+    """The queries of an image whose objects have ``phrases`` (one per object; see the module
+    docstring). ``keywords``: each phrase's keywords (empty tuples when ``keyword_queries`` is off)."""
+    distinct = list(dict.fromkeys(phrases))
+    names = {p: [i for i, q in enumerate(phrases) if q == p] for p in distinct}
+    texts, positives = [], []
+    for phrase in distinct:
+        texts.append(_template(rng, config).format(phrase))
+        positives.append(names[phrase])
+    own_query = [distinct.index(p) for p in phrases]
+    if config.keyword_queries:
+        for word in dict.fromkeys(k for p in distinct for k in keywords.get(p, ())):
+            if word not in distinct:
+                texts.append(word)
+                positives.append([i for i, p in enumerate(phrases) if word in keywords.get(p, ())])
+    if len(distinct) >= 2:
+        for _ in range(config.pair_queries):
+            a, b = (distinct[int(i)] for i in rng.choice(len(distinct), size=2, replace=False))
+            texts.append(f"{_template(rng, config).format(a)} and {_template(rng, config).format(b)}")
+            positives.append(sorted(names[a] + names[b]))
+    return GroundingQueries(texts, positives, own_query)
+
+
+# --------------------------------------------------------------------------- loss
+
+
+def focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
+    """Element-wise sigmoid focal loss (Lin et al. 2017): ``logits``, ``targets`` of one shape."""
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    prob = logits.sigmoid()
+    p_t = prob * targets + (1 - prob) * (1 - targets)
+    alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+    return alpha_t * ce * (1 - p_t) ** gamma
+
+
+def token_softmax_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per query (column), ``-log`` of the softmax mass over image tokens (rows) on its positive
+    tokens: ``logits``, ``targets`` ``[P, Q]`` (every column has a positive) → ``[Q]``."""
+    positive = logits.masked_fill(targets <= 0, float("-inf"))
+    return torch.logsumexp(logits, dim=0) - torch.logsumexp(positive, dim=0)
+
+
+def match_objects(
+    logits: torch.Tensor,
+    boxes_cxcywh: torch.Tensor,
+    objects_cxcywh: torch.Tensor,
+    queries: GroundingQueries,
+    config: FinetuneConfig,
+) -> torch.Tensor:
+    """One token per object: ``logits [P, Q]``, token boxes ``[P, 4]``, objects ``[G, 4]`` (all
+    normalised cxcywh) → ``[G]`` long token indices (Hungarian, see the module docstring)."""
+    with torch.no_grad():
+        cost = match_cost(
+            boxes_cxcywh, boxes_cxcywh.new_zeros(len(boxes_cxcywh)), objects_cxcywh,
+            cost_l1=config.cost_l1, cost_giou=config.cost_giou, cost_score=0.0,
+        )  # [P, G]
+        prob = logits.float().sigmoid()[:, queries.own_query]  # [P, G]
+        tokens, objects = solve_assignment(cost - config.cost_class * prob)
+    order = torch.argsort(objects)
+    return tokens[order].to(logits.device)
+
+
+def grounding_losses(
+    logits: torch.Tensor,
+    boxes_cxcywh: torch.Tensor,
+    objects_cxcywh: torch.Tensor,
+    queries: GroundingQueries,
+    config: FinetuneConfig,
+) -> dict[str, torch.Tensor]:
+    """Unweighted ``loss_class`` (see :class:`FinetuneConfig`), ``loss_l1`` and ``loss_giou``
+    (mean over objects) of one image: ``logits [P, Q]`` (valid queries only),
+    ``boxes_cxcywh [P, 4]``, ``objects_cxcywh [G, 4]``."""
+    logits, boxes_cxcywh = logits.float(), boxes_cxcywh.float()
+    objects_cxcywh = objects_cxcywh.to(boxes_cxcywh)
+    token = match_objects(logits, boxes_cxcywh, objects_cxcywh, queries, config)  # [G]
+    targets = torch.zeros_like(logits)  # [P, Q]
+    for q, names in enumerate(queries.positives):
+        targets[token[names], q] = 1.0
+    count = max(len(objects_cxcywh), 1)
+    matched = boxes_cxcywh[token]  # [G, 4]
+    giou = torch.diagonal(generalized_box_iou(cxcywh_to_xyxy(matched), cxcywh_to_xyxy(objects_cxcywh)))
+    if config.class_loss == "softmax":
+        loss_class = token_softmax_loss(logits, targets).mean()
+    else:
+        loss_class = focal_loss(logits, targets, config.focal_alpha, config.focal_gamma).sum() / count
+    return {
+        "loss_class": loss_class,
+        "loss_l1": F.l1_loss(matched, objects_cxcywh, reduction="sum") / count,
+        "loss_giou": (1.0 - giou).sum() / count,
+    }
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class GroundingSample:
+    """One augmented image: ``image`` ``uint8 [H, W, 3]``, ``phrases`` (one per object) and
+    ``boxes_cxcywh`` ``[G, 4]`` float32 normalised cxcywh of the objects in ``image``."""
+
+    image: np.ndarray
+    phrases: tuple[str, ...]
+    boxes_cxcywh: torch.Tensor
+
+
+def load_sample(item: PhraseBoxes, rng: np.random.Generator | None, config: FinetuneConfig) -> GroundingSample:
+    """Read one image and its objects; with ``rng``, flip and colour-jitter it."""
+    image = load_image(item.image_path).array
+    boxes = item.boxes_xyxy_px
+    if rng is not None:
+        if rng.random() < config.hflip_prob:
+            image, boxes = hflip(image, boxes)
+        image = color_jitter(image, rng, config.jitter, config.jitter, config.jitter)
+    height, width = image.shape[:2]
+    boxes_cxcywh = torch.as_tensor(image_xyxy_px_to_model(boxes, width, height), dtype=torch.float32)
+    return GroundingSample(image, item.phrases, boxes_cxcywh.reshape(-1, 4))
+
+
+# --------------------------------------------------------------------------- the fine-tuner
+
+
+@dataclass
+class FinetuneResult:
+    """What :meth:`GroundingFinetuner.fit` did: ``out_dir`` (the saved model), ``steps``,
+    ``train`` (mean loss terms of the last epoch) and ``val`` (:meth:`GroundingFinetuner.evaluate`
+    of the last epoch, None without validation data)."""
+
+    out_dir: Path
+    steps: int
+    train: dict[str, float] = field(default_factory=dict)
+    val: dict[str, float] | None = None
+
+
+class GroundingFinetuner:
+    """Fine-tunes every OWL-ViT parameter on a phrase-box set (see the module docstring).
+
+    Args:
+        encoder: the OWL-ViT to train (un-frozen here; moved to ``device``).
+        train_set: phrase-box samples (:func:`promptcrop.eval.datasets.load_phrase_boxes`).
+        config: the settings.
+        out_dir: where the model, processor, ``finetune_config.json`` and ``metrics.jsonl`` go.
+        val_set: samples for :meth:`evaluate` after every epoch, or None.
+        max_seconds: stop after the first step that ends past this wall-clock budget (the
+            schedule still spans ``config.epochs``), None = no limit.
+    """
+
+    def __init__(
+        self,
+        encoder: OwlViTEncoder,
+        train_set: Sequence[PhraseBoxes],
+        config: FinetuneConfig,
+        out_dir: str | Path,
+        *,
+        val_set: Sequence[PhraseBoxes] | None = None,
+        device: str | torch.device = "cpu",
+        progress: bool = True,
+        max_seconds: float | None = None,
+    ) -> None:
+        if len(train_set) == 0:
+            raise ValueError("the phrase-box training set is empty")
+        self.config = config
+        self.device = torch.device(device)
+        self.encoder = encoder.to(self.device)
+        self.encoder.requires_grad_(True)
+        self.train_set, self.val_set = list(train_set), list(val_set or [])
+        self.out_dir = Path(out_dir)
+        self.progress, self.max_seconds = progress, max_seconds
+        self.batches_per_epoch = math.ceil(len(self.train_set) / config.batch_size)
+        total = self.batches_per_epoch * config.epochs
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.encoder.parameters() if p.requires_grad],
+            lr=config.lr, weight_decay=config.weight_decay,
+        )
+        self.scheduler = LambdaLR(
+            self.optimizer, CosineSchedule(total, config.warmup_steps, config.min_lr / config.lr)
+        )
+        self.keywords = self._keywords()
+        self.step = 0
+
+    def _keywords(self) -> dict[str, tuple[str, ...]]:
+        phrases = sorted({p for item in self.train_set + self.val_set for p in item.phrases})
+        if not self.config.keyword_queries:
+            return {p: () for p in phrases}
+        return {p: parsed.keywords for p, parsed in zip(phrases, parse_queries(phrases))}
+
+    def weights(self) -> dict[str, float]:
+        """Loss weights by term name."""
+        c = self.config
+        return {"loss_class": c.weight_class, "loss_l1": c.weight_l1, "loss_giou": c.weight_giou}
+
+    def batch_losses(
+        self, samples: Sequence[GroundingSample], queries: Sequence[GroundingQueries]
+    ) -> dict[str, torch.Tensor]:
+        """Mean loss terms over a batch plus ``loss`` (weighted sum)."""
+        encoding, logits = self._logits(samples, [q.texts for q in queries])
+        terms: dict[str, torch.Tensor] = {}
+        for b, (sample, q) in enumerate(zip(samples, queries)):
+            image_terms = grounding_losses(
+                logits[b, :, : len(q.texts)], encoding.boxes_cxcywh[b], sample.boxes_cxcywh, q,
+                self.config,
+            )
+            for name, value in image_terms.items():
+                terms[name] = terms.get(name, 0.0) + value / len(samples)
+        weights = self.weights()
+        terms["loss"] = sum(weights[name] * value for name, value in terms.items())
+        return terms
+
+    def _logits(
+        self, samples: Sequence[GroundingSample], texts: Sequence[Sequence[str]]
+    ) -> tuple[ImageEncoding, torch.Tensor]:
+        """Encode the images and score every token against each image's own query texts:
+        ``(encoding, logits [B, P, W])``, W = most queries of an image (padding columns masked)."""
+        encoding = self.encoder.encode_images(self.encoder.preprocess([s.image for s in samples]))
+        embeds = self.encoder.embed_texts([t for image_texts in texts for t in image_texts]).embeds
+        padded, mask = pad_queries(embeds, [len(t) for t in texts])  # [B, W, C], [B, W]
+        return encoding, self.encoder.query_logits(encoding, padded, mask)
+
+    def fit(self) -> FinetuneResult:
+        """Train, evaluate after each epoch, save the model; see the class docstring."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "finetune_config.json").write_text(
+            json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8"
+        )
+        log = MetricsLog(self.out_dir / "metrics.jsonl")
+        start = time.perf_counter()
+        means: dict[str, float] = {}
+        val = None
+        for epoch in range(self.config.epochs):
+            means, out_of_time = self._train_epoch(epoch, start)
+            log.write("epoch", epoch=epoch, step=self.step, **means)
+            if self.val_set:
+                val = self.evaluate(self.val_set)
+                log.write("val", epoch=epoch, step=self.step, **val)
+            if out_of_time:
+                break
+        self.save()
+        return FinetuneResult(self.out_dir, self.step, means, val)
+
+    def _train_epoch(self, epoch: int, start: float) -> tuple[dict[str, float], bool]:
+        """One epoch; returns (mean terms, ran out of ``max_seconds``)."""
+        self.encoder.train()
+        rng = np.random.default_rng([self.config.seed, epoch])
+        order = rng.permutation(len(self.train_set))
+        sums: dict[str, float] = {}
+        bar = tqdm(
+            range(0, len(order), self.config.batch_size), desc=f"finetune {epoch + 1}/{self.config.epochs}",
+            disable=not self.progress, leave=False,
+        )
+        done = 0
+        for first in bar:
+            items = [self.train_set[int(i)] for i in order[first : first + self.config.batch_size]]
+            samples = [load_sample(item, rng, self.config) for item in items]
+            queries = [build_queries(s.phrases, self.keywords, rng, self.config) for s in samples]
+            terms = self._step(samples, queries)
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + value
+            done += 1
+            bar.set_postfix(loss=f"{terms['loss']:.3f}")
+            if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
+                return {k: v / done for k, v in sums.items()}, True
+        return {k: v / max(done, 1) for k, v in sums.items()}, False
+
+    def _step(self, samples: Sequence[GroundingSample], queries: Sequence[GroundingQueries]) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        terms = self.batch_losses(samples, queries)
+        terms["loss"].backward()
+        if self.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.encoder.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        return {name: float(value.detach()) for name, value in terms.items()}
+
+    @torch.no_grad()
+    def evaluate(self, items: Sequence[PhraseBoxes]) -> dict[str, float]:
+        """Grounding quality on un-augmented images: for every distinct phrase of an image, the
+        highest-logit token's box is compared with that phrase's objects. ``acc50``: share of
+        phrases whose box has IoU ≥ 0.5 with one of them; ``mean_iou``: mean of that best IoU."""
+        was_training = self.encoder.training
+        self.encoder.eval()
+        ious: list[float] = []
+        size = self.config.batch_size
+        for first in range(0, len(items), size):
+            samples = [load_sample(item, None, self.config) for item in items[first : first + size]]
+            distinct = [list(dict.fromkeys(s.phrases)) for s in samples]
+            encoding, logits = self._logits(samples, distinct)
+            best = logits.argmax(dim=1)  # [B, W]
+            for b, sample in enumerate(samples):
+                chosen = encoding.boxes_cxcywh[b, best[b, : len(distinct[b])]].float().cpu()  # [Q, 4]
+                iou = box_iou(cxcywh_to_xyxy(chosen), cxcywh_to_xyxy(sample.boxes_cxcywh))  # [Q, G]
+                for q, phrase in enumerate(distinct[b]):
+                    own = [i for i, p in enumerate(sample.phrases) if p == phrase]
+                    ious.append(float(iou[q, own].max()))
+        self.encoder.train(was_training)
+        values = np.asarray(ious)
+        return {"acc50": float((values >= 0.5).mean()) if len(values) else 0.0,
+                "mean_iou": float(values.mean()) if len(values) else 0.0}
+
+    def save(self) -> Path:
+        """Write the model and processor with ``save_pretrained`` into ``out_dir``."""
+        self.encoder.model.save_pretrained(self.out_dir)
+        self.encoder.processor.save_pretrained(self.out_dir)
+        return self.out_dir

@@ -1,0 +1,171 @@
+"""Grounding fine-tuning: queries built from phrases, losses, matching, a short run that learns and
+saves a loadable OWL-ViT, and the ``promptcrop finetune-encoder`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from promptcrop.encoder import OwlViTEncoder
+from promptcrop.eval.datasets import load_phrase_boxes
+from promptcrop.train.commands import add_finetune_parser, finetune_config_from_file, run_finetune
+from promptcrop.train.finetune import (
+    FinetuneConfig,
+    GroundingFinetuner,
+    GroundingQueries,
+    build_queries,
+    focal_loss,
+    grounding_losses,
+    load_sample,
+    match_objects,
+    token_softmax_loss,
+)
+
+KEYWORDS = {"red circle": ("circle",), "blue circle": ("circle",), "green star": ("star",)}
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def test_queries_name_the_right_objects() -> None:
+    phrases = ["red circle", "green star", "red circle", "blue circle"]
+    config = FinetuneConfig(templates=("{}",), pair_queries=1)
+    q = build_queries(phrases, KEYWORDS, np.random.default_rng(0), config)
+    named = dict(zip(q.texts, q.positives))
+    assert named["red circle"] == [0, 2] and named["green star"] == [1] and named["blue circle"] == [3]
+    assert named["circle"] == [0, 2, 3] and named["star"] == [1]
+    assert q.own_query == [0, 1, 0, 2]  # each object's own phrase query
+    pair = [t for t in q.texts if " and " in t]
+    assert len(pair) == 1
+    a, b = pair[0].split(" and ")
+    assert sorted(named[pair[0]]) == sorted(named[a] + named[b])
+
+
+def test_templates_and_switches() -> None:
+    config = FinetuneConfig(templates=("the {}",), keyword_queries=False, pair_queries=0)
+    q = build_queries(["red circle"], KEYWORDS, np.random.default_rng(0), config)
+    assert q.texts == ["the red circle"] and q.positives == [[0]]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"epochs": 0}, {"lr": 0.0}, {"min_lr": 1.0}, {"templates": ("no slot",)}, {"class_loss": "hinge"},
+     {"hflip_prob": 2.0}, {"pair_queries": -1}],
+)
+def test_invalid_config_raises(changes) -> None:
+    with pytest.raises(ValueError):
+        FinetuneConfig(**changes)
+
+
+def test_config_file_overrides_defaults(tmp_path) -> None:
+    path = tmp_path / "ft.json"
+    path.write_text(json.dumps({"lr": 1e-3, "templates": ["{}"]}))
+    config = finetune_config_from_file(str(path))
+    assert config.lr == 1e-3 and config.templates == ("{}",) and config.epochs == FinetuneConfig().epochs
+    path.write_text(json.dumps({"learning_rate": 1}))
+    with pytest.raises(ValueError, match="learning_rate"):
+        finetune_config_from_file(str(path))
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def test_token_softmax_loss_is_the_cross_entropy_over_tokens() -> None:
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # [P=3, Q=2]
+    targets = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    loss = token_softmax_loss(logits, targets)
+    expected_q0 = -torch.log_softmax(logits[:, 0], 0)[0]
+    expected_q1 = -torch.log(torch.softmax(logits[:, 1], 0)[1:].sum())
+    torch.testing.assert_close(loss, torch.stack([expected_q0, expected_q1]))
+
+
+def test_focal_loss_is_small_for_confident_right_answers() -> None:
+    targets = torch.tensor([1.0, 0.0])
+    right = focal_loss(torch.tensor([6.0, -6.0]), targets, 0.25, 2.0)
+    wrong = focal_loss(torch.tensor([-6.0, 6.0]), targets, 0.25, 2.0)
+    assert (right < 1e-4).all() and (wrong > 1.0).all()
+
+
+def _toy_image_case():
+    # 4 tokens; objects 0 and 1 sit exactly on tokens 2 and 0.
+    boxes = torch.tensor([[0.2, 0.2, 0.2, 0.2], [0.5, 0.5, 0.1, 0.1], [0.7, 0.7, 0.2, 0.2], [0.4, 0.4, 0.8, 0.8]])
+    objects = torch.tensor([[0.7, 0.7, 0.2, 0.2], [0.2, 0.2, 0.2, 0.2]])
+    queries = GroundingQueries(texts=["a", "b", "a and b"], positives=[[0], [1], [0, 1]], own_query=[0, 1])
+    return boxes, objects, queries
+
+
+def test_matching_puts_each_object_on_its_own_token() -> None:
+    boxes, objects, queries = _toy_image_case()
+    logits = torch.zeros(4, 3)
+    assert match_objects(logits, boxes, objects, queries, FinetuneConfig()).tolist() == [2, 0]
+
+
+def test_grounding_losses_reward_the_matched_tokens() -> None:
+    boxes, objects, queries = _toy_image_case()
+    good = torch.full((4, 3), -5.0)
+    good[2, [0, 2]] = 5.0
+    good[0, [1, 2]] = 5.0
+    bad = good.flip(0).clone().requires_grad_(True)
+    config = FinetuneConfig()
+    good_terms = grounding_losses(good, boxes, objects, queries, config)
+    bad_terms = grounding_losses(bad, boxes, objects, queries, config)
+    assert good_terms["loss_class"] < 0.01 < bad_terms["loss_class"]
+    assert float(good_terms["loss_l1"]) == pytest.approx(0.0) and float(good_terms["loss_giou"]) == pytest.approx(0.0)
+    bad_terms["loss_class"].backward()
+    assert bad.grad is not None and bad.grad.abs().sum() > 0
+
+
+def test_samples_flip_with_their_boxes(small_scenes_dir) -> None:
+    item = load_phrase_boxes(small_scenes_dir / "objects" / "train.json")[0]
+    plain = load_sample(item, None, FinetuneConfig())
+    flipped = load_sample(item, np.random.default_rng(0), FinetuneConfig(hflip_prob=1.0, jitter=0.0))
+    np.testing.assert_array_equal(flipped.image, plain.image[:, ::-1])
+    torch.testing.assert_close(flipped.boxes_cxcywh[:, 0], 1.0 - plain.boxes_cxcywh[:, 0])
+    torch.testing.assert_close(flipped.boxes_cxcywh[:, 1:], plain.boxes_cxcywh[:, 1:])
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_short_finetune_lowers_the_loss_and_saves_a_loadable_model(small_owlvit_dir, small_scenes_dir, tmp_path) -> None:
+    train = load_phrase_boxes(small_scenes_dir / "objects" / "train.json")
+    val = load_phrase_boxes(small_scenes_dir / "objects" / "val.json")
+    config = FinetuneConfig(epochs=3, batch_size=3, lr=3e-3, hflip_prob=0.0, jitter=0.0, pair_queries=0)
+    tuner = GroundingFinetuner(OwlViTEncoder.from_pretrained(str(small_owlvit_dir)), train, config,
+                               tmp_path / "ft", val_set=val, progress=False)
+    rng = np.random.default_rng(0)
+    samples = [load_sample(item, None, config) for item in train]
+    queries = [build_queries(s.phrases, tuner.keywords, rng, config) for s in samples]
+    with torch.no_grad():
+        before = float(tuner.batch_losses(samples, queries)["loss"])
+    result = tuner.fit()
+    with torch.no_grad():
+        after = float(tuner.batch_losses(samples, queries)["loss"])
+    assert result.steps == 6 and after < 0.7 * before
+    assert set(result.val) == {"acc50", "mean_iou"} and 0.0 <= result.val["acc50"] <= 1.0
+    events = [json.loads(line) for line in (tmp_path / "ft" / "metrics.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events].count("val") == 3
+    saved = OwlViTEncoder.from_pretrained(str(tmp_path / "ft"))
+    assert torch.equal(saved.model.box_head.dense0.weight, tuner.encoder.model.box_head.dense0.weight)
+    assert not torch.equal(saved.model.box_head.dense0.weight,
+                           OwlViTEncoder.from_pretrained(str(small_owlvit_dir)).model.box_head.dense0.weight)
+
+
+def test_finetune_command(small_owlvit_dir, small_scenes_dir, tmp_path, capsys) -> None:
+    parser = argparse.ArgumentParser()
+    add_finetune_parser(parser.add_subparsers(dest="command"))
+    config = tmp_path / "ft.json"
+    config.write_text(json.dumps({"epochs": 1, "batch_size": 6}))
+    args = parser.parse_args([
+        "finetune-encoder", "--data-root", str(small_scenes_dir), "--model", str(small_owlvit_dir), "--out",
+        str(tmp_path / "out"), "--config", str(config), "--device", "cpu", "--quiet",
+    ])
+    assert args.handler is run_finetune
+    assert run_finetune(args) == 0
+    out = capsys.readouterr().out
+    assert "fine-tuned 1 steps" in out and "acc@0.5" in out
+    assert OwlViTEncoder.from_pretrained(str(tmp_path / "out")).grid_hw == (8, 8)
