@@ -72,6 +72,15 @@ def test_two_object_captions_follow_the_probability():
     assert all(len(s.named) == 1 for s in _scenes(5, never))
 
 
+def test_distinct_shapes_make_every_shape_name_unique_in_a_scene():
+    config = SyntheticConfig(seed=2, distinct_shapes=True, n_shapes_range=(3, 4))
+    for scene in _scenes(20, config):
+        shapes = [o.shape for o in scene.objects]
+        assert len(set(shapes)) == len(shapes)
+    with pytest.raises(ValueError, match="distinct_shapes"):
+        SyntheticConfig(distinct_shapes=True, n_shapes_range=(2, 5))
+
+
 def test_mos_rises_with_how_well_a_crop_frames_the_named_objects():
     config = SyntheticConfig(seed=5, mos_noise=0.0)
     for scene in _scenes(8, config):

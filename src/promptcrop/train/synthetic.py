@@ -89,6 +89,9 @@ class SyntheticConfig:
     ideal framing). ``margin``: space kept around the named objects in the ideal framing, as a
     share of their union's larger side. ``mos_noise``: std of the MOS noise. ``n_annotators`` /
     ``annotator_jitter``: annotator boxes per query and their side jitter (share of the image side).
+    ``distinct_shapes``: no two shapes of a scene have the same form, so a caption's head noun
+    ("circle", a keyword ClipCrop grounds on its own) names one object only; needs at most
+    ``len(shapes)`` shapes per scene. Off by default (the same scenes as before it existed).
     """
 
     seed: int = 0
@@ -109,6 +112,7 @@ class SyntheticConfig:
     n_annotators: int = 4
     annotator_jitter: float = 0.03
     jpeg_quality: int = 95
+    distinct_shapes: bool = False
 
     def __post_init__(self) -> None:
         _check_subset("shapes", self.shapes, SHAPES)
@@ -133,6 +137,11 @@ class SyntheticConfig:
             raise ValueError(f"n_annotators must be >= 1, got {self.n_annotators}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must lie in 1..100, got {self.jpeg_quality}")
+        if self.distinct_shapes and self.n_shapes_range[1] > len(self.shapes):
+            raise ValueError(
+                f"distinct_shapes allows at most {len(self.shapes)} shapes per scene, "
+                f"got n_shapes_range {self.n_shapes_range}"
+            )
 
 
 @dataclass(frozen=True)
@@ -249,7 +258,12 @@ def _draw_objects(
     short = min(width, height)
     n_shapes = int(rng.integers(config.n_shapes_range[0], config.n_shapes_range[1] + 1))
     pairs = [(s, c) for s in config.shapes for c in config.colours]
-    chosen = rng.choice(len(pairs), size=n_shapes, replace=False)
+    if config.distinct_shapes:
+        forms = rng.choice(len(config.shapes), size=n_shapes, replace=False)
+        colours = rng.integers(len(config.colours), size=n_shapes)
+        chosen = forms * len(config.colours) + colours  # index into pairs
+    else:
+        chosen = rng.choice(len(pairs), size=n_shapes, replace=False)
     sizes = [max(4, round(short * rng.uniform(*config.shape_size_range))) for _ in chosen]
     border = (width / config.grid_bins, height / config.grid_bins)
     objects = []
