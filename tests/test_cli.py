@@ -139,7 +139,7 @@ def test_usage_errors_exit_2(tmp_path, capsys, argv):
 def test_help_and_version_exit_0(capsys):
     assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
-    for command in ("crop", "batch", "demo", "download", "eval"):
+    for command in ("crop", "batch", "demo", "download", "train", "finetune-encoder", "eval"):
         assert main([command, "--help"]) == 0, command
 
 

@@ -7,7 +7,8 @@ keeping the aspect ratio, so no padding correction is needed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,9 @@ class OwlViTEncoder(torch.nn.Module):
         """
         name = str(model_id_or_dir)
         try:
-            model = OwlViTForObjectDetection.from_pretrained(name, local_files_only=local_files_only)
-            processor = OwlViTProcessor.from_pretrained(name, local_files_only=local_files_only)
+            with _quiet_loading():
+                model = OwlViTForObjectDetection.from_pretrained(name, local_files_only=local_files_only)
+                processor = OwlViTProcessor.from_pretrained(name, local_files_only=local_files_only)
         except _LOAD_ERRORS:
             raise ModelUnavailableError(_unavailable_message(name)) from None
         return cls(model, processor, name)
@@ -368,3 +370,17 @@ def _fast_preprocess_plan(
     resample = Image.Resampling(int(cfg.get("resample", Image.Resampling.BICUBIC)))
     return (int(size["width"]), int(size["height"])), resample, float(cfg["rescale_factor"]), mean, std
 
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No "Loading weights" progress bar from transformers: it would land in the CLI's output
+    and in every batch; downloads (huggingface_hub's own bars) are not affected."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
