@@ -18,6 +18,7 @@ from promptcrop.train.finetune import (
     GroundingFinetuner,
     GroundingQueries,
     build_queries,
+    centre_tokens,
     focal_loss,
     grounding_losses,
     load_sample,
@@ -54,7 +55,7 @@ def test_templates_and_switches() -> None:
 @pytest.mark.parametrize(
     "changes",
     [{"epochs": 0}, {"lr": 0.0}, {"min_lr": 1.0}, {"templates": ("no slot",)}, {"class_loss": "hinge"},
-     {"hflip_prob": 2.0}, {"pair_queries": -1}],
+     {"hflip_prob": 2.0}, {"pair_queries": -1}, {"assignment": "nearest"}],
 )
 def test_invalid_config_raises(changes) -> None:
     with pytest.raises(ValueError):
@@ -111,12 +112,33 @@ def test_grounding_losses_reward_the_matched_tokens() -> None:
     good[0, [1, 2]] = 5.0
     bad = good.flip(0).clone().requires_grad_(True)
     config = FinetuneConfig()
-    good_terms = grounding_losses(good, boxes, objects, queries, config)
-    bad_terms = grounding_losses(bad, boxes, objects, queries, config)
+    good_terms = grounding_losses(good, boxes, objects, queries, config, (2, 2))
+    bad_terms = grounding_losses(bad, boxes, objects, queries, config, (2, 2))
     assert good_terms["loss_class"] < 0.01 < bad_terms["loss_class"]
     assert float(good_terms["loss_l1"]) == pytest.approx(0.0) and float(good_terms["loss_giou"]) == pytest.approx(0.0)
     bad_terms["loss_class"].backward()
     assert bad.grad is not None and bad.grad.abs().sum() > 0
+
+
+def test_centre_tokens_are_the_patches_inside_each_object() -> None:
+    objects = torch.tensor([[0.5, 0.5, 0.5, 0.5], [0.9, 0.1, 0.05, 0.05]])  # big centre, tiny corner
+    inside, nearest = centre_tokens(objects, (4, 4))  # patch centres at 0.125, 0.375, ...
+    assert inside.tolist() == [5, 6, 9, 10]
+    assert nearest.tolist() == [3]  # row 0, col 3: the nearest patch centre (0.875, 0.125)
+
+
+def test_centre_assignment_trains_every_token_inside_the_object() -> None:
+    boxes = torch.tensor([[0.25, 0.25, 0.5, 0.5], [0.75, 0.25, 0.5, 0.5],
+                          [0.25, 0.75, 0.5, 0.5], [0.75, 0.75, 0.5, 0.5]])  # [P=4], grid 2 x 2
+    objects = torch.tensor([[0.5, 0.25, 1.0, 0.5]])  # covers the two top patches
+    queries = GroundingQueries(texts=["top"], positives=[[0]], own_query=[0])
+    logits = torch.tensor([[3.0], [3.0], [-3.0], [-3.0]])
+    config = FinetuneConfig(assignment="centre")
+    terms = grounding_losses(logits, boxes, objects, queries, config, (2, 2))
+    assert float(terms["loss_class"]) == pytest.approx(-np.log(2 / (2 + 2 * np.exp(-6))), abs=1e-6)
+    assert float(terms["loss_l1"]) == pytest.approx(0.75)  # each top token is off by 0.25 + 0.5
+    hungarian = grounding_losses(logits, boxes, objects, queries, FinetuneConfig(), (2, 2))
+    assert float(hungarian["loss_class"]) > float(terms["loss_class"])  # one token only: 50 %
 
 
 def test_samples_flip_with_their_boxes(small_scenes_dir) -> None:

@@ -76,7 +76,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out exactly where it stopped (its own config.json "
                         "is used unless --config/--preset change nothing)")
-    p.add_argument("--encoder", metavar="ID|DIR", help="OWL-ViT hub id or directory (overrides model.encoder_id)")
+    p.add_argument("--encoder", metavar="ID|DIR",
+                   help="OWL-ViT hub id or directory (overrides model.encoder_id)")
     p.add_argument("--max-steps", type=int, metavar="N",
                    help="stop after N optimiser steps in total, saving the resume state")
     p.add_argument("--skip-bad", action="store_true", help="leave out malformed samples instead of stopping")
@@ -132,7 +133,10 @@ def run_train(args: argparse.Namespace) -> int:
 def _summary(result: TrainResult, config: TrainConfig) -> str:
     pos = result.position
     state = "finished" if result.finished else f"stopped in epoch {pos.epoch + 1}"
-    lines = [f"{state}: {pos.epoch}/{config.epochs} epochs, {pos.step} optimiser steps; run folder {result.run_dir}"]
+    lines = [
+        f"{state}: {pos.epoch}/{config.epochs} epochs, {pos.step} optimiser steps; "
+        f"run folder {result.run_dir}"
+    ]
     if result.train:
         lines.append(f"last train loss {result.train['loss']:.4f}")
     if result.val:
@@ -163,7 +167,8 @@ def add_finetune_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, metavar="ID|DIR", help="the OWL-ViT to start from")
     p.add_argument("--out", required=True, metavar="DIR", help="where the fine-tuned model is saved")
     p.add_argument("--config", metavar="FILE", help="JSON object of FinetuneConfig overrides")
-    p.add_argument("--split", default="train", choices=("train", "val", "test"), help="training split (default train)")
+    p.add_argument("--split", default="train", choices=("train", "val", "test"),
+                   help="training split (default train)")
     p.add_argument("--val-split", default="val", choices=("train", "val", "test"),
                    help="split evaluated after each epoch when its file exists (default val)")
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop after M minutes (then save)")

@@ -154,7 +154,8 @@ class TrainConfig:
         for name, cls in groups.items():
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
-        for name in ("epochs", "batch_size", "accumulation_steps", "log_every", "val_every", "checkpoint_every"):
+        counts = ("epochs", "batch_size", "accumulation_steps", "log_every", "val_every", "checkpoint_every")
+        for name in counts:
             _require_int(name, getattr(self, name), 1)
         for name in ("seed", "num_workers"):
             _require_int(name, getattr(self, name), 0)
@@ -190,7 +191,8 @@ TINY = dataclasses.replace(
     augment=dataclasses.replace(PAPER.augment, max_side=256),
 )
 """For tests and smoke runs on CPU with a tiny OWL-ViT (``promptcrop.tiny_models``): the tiny
-decoder, 2 epochs of batch 4, mosaics of at most 256 pixels. Set ``model.encoder_id`` to the tiny directory."""
+decoder, 2 epochs of batch 4, mosaics of at most 256 pixels. Set ``model.encoder_id`` to the tiny
+directory."""
 
 PRESETS: dict[str, TrainConfig] = {"paper": PAPER, "tiny": TINY}
 

@@ -55,7 +55,13 @@ from promptcrop.decoder import ClipCropDecoder, DecoderOutput
 from promptcrop.encoder import ImageEncoding, OwlViTEncoder
 from promptcrop.errors import CheckpointError, PromptcropError
 from promptcrop.eval.metrics import dataset_acc_k_n
-from promptcrop.grounding import Grounding, filter_for_target, ground, unconditioned
+from promptcrop.grounding import (
+    WHOLE_IMAGE_CXCYWH,
+    Grounding,
+    filter_for_target,
+    ground,
+    unconditioned,
+)
 from promptcrop.queries import ParsedQuery, parse_queries
 from promptcrop.train.config import TrainConfig, save_train_config
 from promptcrop.train.criterion import SetCriterion
@@ -279,8 +285,8 @@ class TrainResult:
     val: dict[str, float] | None = None
 
 
-class _Mean:
-    """Running means of named numbers, weighted by a count (images)."""
+class RunningMean:
+    """Running means of named numbers, each addition weighted by a count (e.g. images)."""
 
     def __init__(self) -> None:
         self.sums: dict[str, float] = {}
@@ -355,10 +361,9 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch(len(train_data), config)
         self.total_steps = self.steps_per_epoch * config.epochs
         self.optimizer = build_optimizer(self.decoder, self.encoder, config)
-        self.scheduler = LambdaLR(
-            self.optimizer,
-            CosineSchedule(self.total_steps, config.optim.warmup_steps, config.optim.min_lr / config.optim.lr),
-        )
+        min_ratio = config.optim.min_lr / config.optim.lr
+        schedule = CosineSchedule(self.total_steps, config.optim.warmup_steps, min_ratio)
+        self.scheduler = LambdaLR(self.optimizer, schedule)
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.position = Position()
@@ -402,7 +407,7 @@ class Trainer:
         target_mask = torch.tensor(
             [s.grid > 1 and b is not None for s, b in zip(samples, best)], device=self.device
         )
-        whole = torch.tensor([0.5, 0.5, 1.0, 1.0])
+        whole = torch.tensor(WHOLE_IMAGE_CXCYWH)
         targets = torch.stack([whole if b is None else b for b in best]).to(self.device)
         return filter_for_target(
             grounding, targets, target_mask=target_mask, min_cover=self.config.filter_min_cover
@@ -472,7 +477,7 @@ class Trainer:
         batches = self._loader(micro[skip:], self.train_data)
         self.decoder.train()
         self.encoder.train()
-        epoch_mean, window, window_start = _Mean(), _Mean(), time.perf_counter()
+        epoch_mean, window, window_start = RunningMean(), RunningMean(), time.perf_counter()
         bar = tqdm(
             total=len(micro), initial=skip, desc=f"epoch {epoch + 1}/{self.config.epochs}",
             disable=not self.progress, leave=False, unit="batch",
@@ -490,14 +495,14 @@ class Trainer:
                 bar.set_postfix(loss=f"{values['loss']:.4f}")
                 if self.position.step % self.config.log_every == 0:
                     self._log_train(epoch, window, time.perf_counter() - window_start)
-                    window, window_start = _Mean(), time.perf_counter()
+                    window, window_start = RunningMean(), time.perf_counter()
         return True, epoch_mean.means()
 
     def _train_step(self, micro_batches: list[list[TrainSample]]) -> dict[str, float]:
         """One optimiser step over accumulated micro-batches; returns the step's mean terms."""
         n_images = sum(len(b) for b in micro_batches)
         self.optimizer.zero_grad(set_to_none=True)
-        step_mean = _Mean()
+        step_mean = RunningMean()
         for samples in micro_batches:
             losses = self.losses(self.forward(samples, training=True), samples)
             if not torch.isfinite(losses["loss"]):
@@ -517,7 +522,7 @@ class Trainer:
         self.position.step += 1
         return step_mean.means()
 
-    def _log_train(self, epoch: int, window: _Mean, seconds: float) -> None:
+    def _log_train(self, epoch: int, window: RunningMean, seconds: float) -> None:
         self.log.write(
             "train", epoch=epoch, step=self.position.step, lr=self.optimizer.param_groups[0]["lr"],
             images_per_s=window.count / max(seconds, 1e-9), **window.means(),
@@ -549,7 +554,7 @@ class Trainer:
         was_training = self.decoder.training
         self.decoder.eval()
         self.encoder.eval()
-        mean = _Mean()
+        mean = RunningMean()
         ranked, candidates, mos = [], [], []
         batches = _chunks(data.epoch_order(0, shuffle=False), self.config.micro_batch_size)
         for samples in self._loader(batches, data):
@@ -634,7 +639,9 @@ class Trainer:
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise CheckpointError(f"{path}: not a promptcrop training state")
         if state.get("version") != STATE_VERSION:
-            raise CheckpointError(f"{path}: training state version {state.get('version')!r} is not {STATE_VERSION}")
+            raise CheckpointError(
+                f"{path}: training state version {state.get('version')!r} is not {STATE_VERSION}"
+            )
         current = json.loads(json.dumps(self.config.to_dict()))  # tuples as JSON lists
         _check_same_config(json.loads(state["config"]), current, path)
         self.decoder.load_state_dict(state["decoder"])
@@ -647,7 +654,9 @@ class Trainer:
         self.position = Position(**state["position"])
         self.best_acc = float(state["best_acc"])
 
-    def _result(self, *, finished: bool, train: dict[str, float], val: dict[str, float] | None) -> TrainResult:
+    def _result(
+        self, *, finished: bool, train: dict[str, float], val: dict[str, float] | None
+    ) -> TrainResult:
         decoder_dir = self.paths.decoder if self.paths.decoder.is_dir() else None
         return TrainResult(self.paths.root, decoder_dir, self.position, finished, train, val)
 

@@ -11,17 +11,21 @@ box. Per image the text queries are built from those phrases (:func:`build_queri
 - ``pair_queries`` conjunctions ``"<a> and <b>"`` of two phrases, naming both objects (captions
   often name two things).
 
-Loss (DETR / OWL-ViT style): each object is matched to one image token by a Hungarian assignment
-on ``cost_class · (−p) + cost_l1 · L1 + cost_giou · (−GIoU)``, with ``p`` the token's probability
-for the object's own phrase (:func:`promptcrop.train.matcher.match_cost` gives the box terms,
-:func:`~promptcrop.train.matcher.solve_assignment` solves it). The matched token is the positive of
-every query that names its object, all other tokens are its negatives. The classification loss
+Loss (DETR / OWL-ViT style): each object gets its positive image tokens — by default one token,
+from a Hungarian assignment on ``cost_class · (−p) + cost_l1 · L1 + cost_giou · (−GIoU)`` with
+``p`` the token's probability for the object's own phrase
+(:func:`promptcrop.train.matcher.match_cost` gives the box terms,
+:func:`~promptcrop.train.matcher.solve_assignment` solves it); or, with ``assignment="centre"``,
+every token whose patch centre lies inside the object (FCOS-style; grounding then only has to
+find the object, not one particular token of it). An object's positive tokens are the positives
+of every query that names it, all other tokens are that query's negatives. The classification loss
 is, by default, a softmax cross-entropy over the image tokens per query (``-log Σ_pos softmax``,
 averaged over the queries) — it trains exactly what grounding uses, the argmax over tokens — or
 a sigmoid focal loss over the ``[P, Q]`` logits (normalised by the number of objects), as in
-OWL-ViT's detection training. Box losses: L1 (cxcywh) and ``1 − GIoU`` on the matched tokens. The whole OWL-ViT (both towers and heads) is trained with
-AdamW and the engine's cosine schedule. The result is saved with ``save_pretrained`` (model and
-processor), so ``OwlViTEncoder.from_pretrained(dir)`` and ``Predictor(model=dir)`` load it.
+OWL-ViT's detection training. Box losses: L1 (cxcywh) and ``1 − GIoU`` on the positive tokens.
+The whole OWL-ViT (both towers and heads) is trained with AdamW and the engine's cosine schedule.
+The result is saved with ``save_pretrained`` (model and processor), so
+``OwlViTEncoder.from_pretrained(dir)`` and ``Predictor(model=dir)`` load it.
 """
 
 from __future__ import annotations
@@ -40,17 +44,24 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
 
-from promptcrop.boxes import box_iou, cxcywh_to_xyxy, generalized_box_iou, image_xyxy_px_to_model
+from promptcrop.boxes import (
+    box_iou,
+    contains,
+    cxcywh_to_xyxy,
+    generalized_box_iou,
+    image_xyxy_px_to_model,
+)
 from promptcrop.config import config_from_dict, config_to_dict
 from promptcrop.encoder import ImageEncoding, OwlViTEncoder
 from promptcrop.eval.datasets import PhraseBoxes
 from promptcrop.images import load_image
 from promptcrop.queries import parse_queries
 from promptcrop.train.augment import color_jitter, hflip
-from promptcrop.train.engine import CosineSchedule, MetricsLog, pad_queries
+from promptcrop.train.engine import CosineSchedule, MetricsLog, RunningMean, pad_queries
 from promptcrop.train.matcher import match_cost, solve_assignment
 
 CLASS_LOSSES = ("softmax", "focal")
+ASSIGNMENTS = ("hungarian", "centre")
 
 DETERMINER_TEMPLATES = ("{}", "a {}", "the {}")
 """Templates a phrase query is drawn from: captions say "the red circle" as often as "red circle"."""
@@ -72,10 +83,14 @@ class FinetuneConfig:
     ``min_lr``: cosine schedule per step (after ``warmup_steps`` of linear warm-up).
     ``weight_decay``, ``grad_clip`` (0 = off): AdamW and clipping. ``cost_*``: matching cost
     weights; ``weight_*``: loss weights. ``class_loss``: ``"softmax"`` (over tokens, per query) or
-    ``"focal"``; ``focal_alpha`` / ``focal_gamma``: the focal loss (RetinaNet's 0.25 / 2). ``templates``: phrase-query templates (each holds one
-    ``{}``). ``keyword_queries``: also query the phrases' spaCy keywords. ``pair_queries``:
-    conjunction queries per image. ``hflip_prob`` / ``jitter``: horizontal flip probability and
-    colour-jitter strength. ``seed``: query sampling, augmentation, data order.
+    ``"focal"``; ``focal_alpha`` / ``focal_gamma``: the focal loss (RetinaNet's 0.25 / 2).
+    ``assignment``: an object's positive tokens — ``"hungarian"`` (one matched token, as DETR /
+    OWL-ViT) or ``"centre"`` (every token whose patch centre lies inside the object, as FCOS).
+    ``templates``: phrase-query templates (each holds one ``{}``). ``keyword_queries``: also
+    query the phrases' spaCy keywords. ``pair_queries``: conjunction queries per image.
+    ``hflip_prob`` / ``jitter``: horizontal flip probability and colour-jitter strength.
+    ``seed``: query sampling, augmentation, data order. ``log_every``: steps between ``train``
+    lines of ``metrics.jsonl``.
     """
 
     epochs: int = 10
@@ -92,6 +107,7 @@ class FinetuneConfig:
     weight_l1: float = 5.0
     weight_giou: float = 2.0
     class_loss: str = "softmax"
+    assignment: str = "hungarian"
     focal_alpha: float = 0.25
     focal_gamma: float = 2.0
     templates: tuple[str, ...] = DETERMINER_TEMPLATES
@@ -100,9 +116,10 @@ class FinetuneConfig:
     hflip_prob: float = 0.5
     jitter: float = 0.2
     seed: int = 0
+    log_every: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "log_every"):
             _positive(name, getattr(self, name), integer=True)
         for name in ("warmup_steps", "pair_queries", "seed"):
             _positive(name, getattr(self, name), integer=True, allow_zero=True)
@@ -115,6 +132,8 @@ class FinetuneConfig:
         for name in ("focal_alpha", "hflip_prob", "jitter"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.assignment not in ASSIGNMENTS:
+            raise ValueError(f"assignment must be one of {', '.join(ASSIGNMENTS)}, got {self.assignment!r}")
         if self.class_loss not in CLASS_LOSSES:
             raise ValueError(f"class_loss must be one of {', '.join(CLASS_LOSSES)}, got {self.class_loss!r}")
         templates = tuple(self.templates)
@@ -221,33 +240,75 @@ def match_objects(
     return tokens[order].to(logits.device)
 
 
+def centre_tokens(objects_cxcywh: torch.Tensor, grid_hw: tuple[int, int]) -> list[torch.Tensor]:
+    """Per object (``[G, 4]`` normalised cxcywh), the tokens of a row-major ``(gh, gw)`` patch
+    grid whose patch centre lies inside its box — or, for an object smaller than a patch, the one
+    token nearest its centre. Returns G long tensors of token indices."""
+    gh, gw = grid_hw
+    xs = (torch.arange(gw, dtype=torch.float32) + 0.5) / gw
+    ys = (torch.arange(gh, dtype=torch.float32) + 0.5) / gh
+    centres = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).reshape(-1, 2)  # [P, 2]
+    centres = centres.to(objects_cxcywh)
+    points = torch.cat([centres, centres], dim=-1)  # [P, 4] degenerate xyxy boxes
+    objects_xyxy = cxcywh_to_xyxy(objects_cxcywh)
+    tokens = []
+    for g in range(len(objects_cxcywh)):
+        inside = torch.nonzero(contains(objects_xyxy[g : g + 1], points, tol=0.0)).reshape(-1)
+        if len(inside) == 0:
+            inside = torch.cdist(objects_cxcywh[g : g + 1, :2], centres).argmin(dim=1)
+        tokens.append(inside)
+    return tokens
+
+
+def assign_tokens(
+    logits: torch.Tensor,
+    boxes_cxcywh: torch.Tensor,
+    objects_cxcywh: torch.Tensor,
+    queries: GroundingQueries,
+    config: FinetuneConfig,
+    grid_hw: tuple[int, int],
+) -> list[torch.Tensor]:
+    """The positive tokens of each object (G long tensors): the Hungarian match (one token each)
+    or every token centred inside the object (``config.assignment``)."""
+    if config.assignment == "centre":
+        return [t.to(logits.device) for t in centre_tokens(objects_cxcywh, grid_hw)]
+    token = match_objects(logits, boxes_cxcywh, objects_cxcywh, queries, config)  # [G]
+    return [token[g : g + 1] for g in range(len(token))]
+
+
 def grounding_losses(
     logits: torch.Tensor,
     boxes_cxcywh: torch.Tensor,
     objects_cxcywh: torch.Tensor,
     queries: GroundingQueries,
     config: FinetuneConfig,
+    grid_hw: tuple[int, int],
 ) -> dict[str, torch.Tensor]:
-    """Unweighted ``loss_class`` (see :class:`FinetuneConfig`), ``loss_l1`` and ``loss_giou``
-    (mean over objects) of one image: ``logits [P, Q]`` (valid queries only),
-    ``boxes_cxcywh [P, 4]``, ``objects_cxcywh [G, 4]``."""
+    """Unweighted ``loss_class`` (see :class:`FinetuneConfig`), ``loss_l1`` and ``loss_giou`` of
+    one image: ``logits [P, Q]`` (valid queries only), ``boxes_cxcywh [P, 4]``,
+    ``objects_cxcywh [G, 4]`` on a ``grid_hw`` token grid. The box terms average over each
+    object's positive tokens, then over the objects."""
     logits, boxes_cxcywh = logits.float(), boxes_cxcywh.float()
     objects_cxcywh = objects_cxcywh.to(boxes_cxcywh)
-    token = match_objects(logits, boxes_cxcywh, objects_cxcywh, queries, config)  # [G]
+    positives = assign_tokens(logits, boxes_cxcywh, objects_cxcywh, queries, config, grid_hw)
     targets = torch.zeros_like(logits)  # [P, Q]
     for q, names in enumerate(queries.positives):
-        targets[token[names], q] = 1.0
+        for g in names:
+            targets[positives[g], q] = 1.0
     count = max(len(objects_cxcywh), 1)
-    matched = boxes_cxcywh[token]  # [G, 4]
-    giou = torch.diagonal(generalized_box_iou(cxcywh_to_xyxy(matched), cxcywh_to_xyxy(objects_cxcywh)))
+    token = torch.cat(positives)  # [K]
+    owner = torch.cat([torch.full_like(t, g) for g, t in enumerate(positives)])  # [K]
+    share = 1.0 / torch.cat([torch.full(t.shape, float(len(t)), device=t.device) for t in positives])
+    pred, gt = boxes_cxcywh[token], objects_cxcywh[owner]  # [K, 4]
+    giou = torch.diagonal(generalized_box_iou(cxcywh_to_xyxy(pred), cxcywh_to_xyxy(gt)))  # [K]
     if config.class_loss == "softmax":
         loss_class = token_softmax_loss(logits, targets).mean()
     else:
         loss_class = focal_loss(logits, targets, config.focal_alpha, config.focal_gamma).sum() / count
     return {
         "loss_class": loss_class,
-        "loss_l1": F.l1_loss(matched, objects_cxcywh, reduction="sum") / count,
-        "loss_giou": (1.0 - giou).sum() / count,
+        "loss_l1": ((pred - gt).abs().sum(dim=-1) * share).sum() / count,
+        "loss_giou": ((1.0 - giou) * share).sum() / count,
     }
 
 
@@ -264,7 +325,9 @@ class GroundingSample:
     boxes_cxcywh: torch.Tensor
 
 
-def load_sample(item: PhraseBoxes, rng: np.random.Generator | None, config: FinetuneConfig) -> GroundingSample:
+def load_sample(
+    item: PhraseBoxes, rng: np.random.Generator | None, config: FinetuneConfig
+) -> GroundingSample:
     """Read one image and its objects; with ``rng``, flip and colour-jitter it."""
     image = load_image(item.image_path).array
     boxes = item.boxes_xyxy_px
@@ -358,7 +421,7 @@ class GroundingFinetuner:
         for b, (sample, q) in enumerate(zip(samples, queries)):
             image_terms = grounding_losses(
                 logits[b, :, : len(q.texts)], encoding.boxes_cxcywh[b], sample.boxes_cxcywh, q,
-                self.config,
+                self.config, encoding.grid_hw,
             )
             for name, value in image_terms.items():
                 terms[name] = terms.get(name, 0.0) + value / len(samples)
@@ -376,52 +439,62 @@ class GroundingFinetuner:
         padded, mask = pad_queries(embeds, [len(t) for t in texts])  # [B, W, C], [B, W]
         return encoding, self.encoder.query_logits(encoding, padded, mask)
 
-    def fit(self) -> FinetuneResult:
-        """Train, evaluate after each epoch, save the model; see the class docstring."""
+    def fit(self, *, max_steps: int | None = None) -> FinetuneResult:
+        """Train (at most ``max_steps`` steps when given), evaluate after each epoch, save the
+        model; see the class docstring. ``metrics.jsonl`` gets a ``train`` line every
+        ``log_every`` steps and ``epoch`` / ``val`` lines after each epoch."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "finetune_config.json").write_text(
             json.dumps(self.config.to_dict(), indent=2) + "\n", encoding="utf-8"
         )
         log = MetricsLog(self.out_dir / "metrics.jsonl")
-        start = time.perf_counter()
+        deadline = None if self.max_seconds is None else time.perf_counter() + self.max_seconds
         means: dict[str, float] = {}
         val = None
         for epoch in range(self.config.epochs):
-            means, out_of_time = self._train_epoch(epoch, start)
+            means, stopped = self._train_epoch(epoch, log, deadline, max_steps)
             log.write("epoch", epoch=epoch, step=self.step, **means)
             if self.val_set:
                 val = self.evaluate(self.val_set)
                 log.write("val", epoch=epoch, step=self.step, **val)
-            if out_of_time:
+            if stopped:
                 break
         self.save()
         return FinetuneResult(self.out_dir, self.step, means, val)
 
-    def _train_epoch(self, epoch: int, start: float) -> tuple[dict[str, float], bool]:
-        """One epoch; returns (mean terms, ran out of ``max_seconds``)."""
+    def _train_epoch(
+        self, epoch: int, log: MetricsLog, deadline: float | None, max_steps: int | None
+    ) -> tuple[dict[str, float], bool]:
+        """One epoch; returns (mean terms, stopped early by the deadline or ``max_steps``)."""
         self.encoder.train()
         rng = np.random.default_rng([self.config.seed, epoch])
         order = rng.permutation(len(self.train_set))
-        sums: dict[str, float] = {}
-        bar = tqdm(
-            range(0, len(order), self.config.batch_size), desc=f"finetune {epoch + 1}/{self.config.epochs}",
-            disable=not self.progress, leave=False,
-        )
-        done = 0
+        size = self.config.batch_size
+        epoch_mean, window, window_start = RunningMean(), RunningMean(), time.perf_counter()
+        bar = tqdm(range(0, len(order), size), desc=f"finetune {epoch + 1}/{self.config.epochs}",
+                   disable=not self.progress, leave=False)
         for first in bar:
-            items = [self.train_set[int(i)] for i in order[first : first + self.config.batch_size]]
+            if max_steps is not None and self.step >= max_steps:
+                return epoch_mean.means(), True
+            items = [self.train_set[int(i)] for i in order[first : first + size]]
             samples = [load_sample(item, rng, self.config) for item in items]
             queries = [build_queries(s.phrases, self.keywords, rng, self.config) for s in samples]
             terms = self._step(samples, queries)
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + value
-            done += 1
+            epoch_mean.add(terms, len(samples))
+            window.add(terms, len(samples))
             bar.set_postfix(loss=f"{terms['loss']:.3f}")
-            if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
-                return {k: v / done for k, v in sums.items()}, True
-        return {k: v / max(done, 1) for k, v in sums.items()}, False
+            if self.step % self.config.log_every == 0:
+                seconds = time.perf_counter() - window_start
+                log.write("train", epoch=epoch, step=self.step, lr=self.optimizer.param_groups[0]["lr"],
+                          images_per_s=window.count / max(seconds, 1e-9), **window.means())
+                window, window_start = RunningMean(), time.perf_counter()
+            if deadline is not None and time.perf_counter() > deadline:
+                return epoch_mean.means(), True
+        return epoch_mean.means(), False
 
-    def _step(self, samples: Sequence[GroundingSample], queries: Sequence[GroundingQueries]) -> dict[str, float]:
+    def _step(
+        self, samples: Sequence[GroundingSample], queries: Sequence[GroundingQueries]
+    ) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
         terms = self.batch_losses(samples, queries)
         terms["loss"].backward()
