@@ -197,6 +197,26 @@ def test_gradient_accumulation_takes_one_step_per_group(small_owlvit_dir, small_
     assert result.position.step == 2  # 6 images: micro-batches 2+2 | 2
 
 
+def test_cached_encodings_are_computed_once_per_image_and_flip(
+    small_owlvit_dir, small_scenes_dir, tmp_path
+) -> None:
+    flips_only = dataclasses.replace(NO_AUGMENT, flip_prob=0.5)
+    config = _config(small_owlvit_dir, epochs=3, augment=flips_only, cache_encodings=True)
+    trainer = _trainer(small_owlvit_dir, small_scenes_dir, tmp_path / "run", config)
+    encode, calls = trainer.encode, []
+    trainer.encode = lambda images: calls.append(len(images)) or encode(images)
+    trainer.fit()
+    data = trainer.train_data
+    seen = {(i, data[(e, i)].flipped) for e in range(3) for i in range(len(data))}
+    assert len(seen) > len(data)  # some images were used both ways round
+    assert calls == [1] * len(seen)
+    sample = data[(1, 0)]
+    trainer.decoder.eval()  # no dropout: the two forwards must agree
+    cached = trainer.forward([sample], training=True).boxes_cxcywh  # from the cache
+    trainer.config = dataclasses.replace(config, cache_encodings=False)
+    torch.testing.assert_close(trainer.forward([sample], training=True).boxes_cxcywh, cached)
+
+
 def test_clipcrop_base_trains_without_captions(small_owlvit_dir, small_scenes_dir, tmp_path) -> None:
     config = _config(small_owlvit_dir, epochs=1, conditioned=False)
     trainer = _trainer(small_owlvit_dir, small_scenes_dir, tmp_path / "run", config)

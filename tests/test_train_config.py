@@ -129,6 +129,17 @@ def test_invalid_group_values_raise(cls, changes) -> None:
         cls(**changes)
 
 
+def test_encoding_cache_needs_images_that_depend_only_on_the_flip() -> None:
+    still = dataclasses.replace(
+        PAPER.augment, grids=(1,), brightness=0.0, contrast=0.0, saturation=0.0
+    )
+    assert dataclasses.replace(PAPER, augment=still, cache_encodings=True).cache_encodings
+    with pytest.raises(ValueError, match="mosaics are on"):
+        dataclasses.replace(PAPER, cache_encodings=True)
+    with pytest.raises(ValueError, match="fine-tuned"):
+        dataclasses.replace(PAPER, augment=still, cache_encodings=True, freeze_encoder=False)
+
+
 def test_micro_batch_size_follows_accumulation() -> None:
     config = dataclasses.replace(PAPER, batch_size=32, accumulation_steps=4)
     assert config.micro_batch_size == 8

@@ -129,6 +129,10 @@ class TrainConfig:
     always writes one). ``augment``: mosaic grids (1×1 / 2×2 / 3×3, equal probability), flip and
     colour jitter **[ours: jitter strengths 0.4]**. ``filter_grounding``: in mosaics, drop grounded
     boxes far from the target or covering less than ``filter_min_cover`` of it (paper §3.3).
+    ``cache_encodings``: keep the frozen encoder's output of every training image (and of its
+    mirror image) in memory instead of encoding it at every step — only when an image's pixels
+    depend on nothing but the flip (frozen encoder, no mosaics, no colour jitter), and only for
+    data sets small enough to hold ``2 · N · P · (D + C + 4)`` floats (small CPU runs).
     """
 
     model: ModelConfig = field(default_factory=lambda: model_config.PAPER)
@@ -145,6 +149,7 @@ class TrainConfig:
     checkpoint_every: int = 1
     filter_grounding: bool = True
     filter_min_cover: float = 0.5
+    cache_encodings: bool = False
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -159,13 +164,30 @@ class TrainConfig:
             _require_int(name, getattr(self, name), 1)
         for name in ("seed", "num_workers"):
             _require_int(name, getattr(self, name), 0)
-        for name in ("freeze_encoder", "conditioned", "amp", "filter_grounding"):
+        for name in ("freeze_encoder", "conditioned", "amp", "filter_grounding", "cache_encodings"):
             _require_bool(name, getattr(self, name))
+        if self.cache_encodings:
+            self._check_cacheable()
         _require_number("filter_min_cover", self.filter_min_cover, 0.0, 1.0, low_open=True)
         if self.batch_size % self.accumulation_steps:
             raise ValueError(
                 f"batch_size ({self.batch_size}) must be divisible by accumulation_steps "
                 f"({self.accumulation_steps})"
+            )
+
+    def _check_cacheable(self) -> None:
+        jitter = (self.augment.brightness, self.augment.contrast, self.augment.saturation)
+        problems = [
+            text for text, bad in (
+                ("the encoder is fine-tuned (freeze_encoder: false)", not self.freeze_encoder),
+                ("mosaics are on (augment.grids must be [1])", tuple(self.augment.grids) != (1,)),
+                ("colour jitter is on (augment brightness/contrast/saturation must be 0)", any(jitter)),
+            ) if bad
+        ]
+        if problems:
+            raise ValueError(
+                "cache_encodings needs training images that depend only on the flip, but "
+                + "; ".join(problems)
             )
 
     @property

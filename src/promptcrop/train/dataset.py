@@ -37,6 +37,7 @@ class TrainSample:
     ``targets``: the crops, normalised cxcywh relative to ``image``, with their MOS.
     ``grid``: mosaic grid size (1 = the image alone, 2 = 2×2, 3 = 3×3).
     ``index``: position of the source sample in the wrapped data set.
+    ``flipped``: whether the image was mirrored left-right.
     """
 
     image: np.ndarray
@@ -44,6 +45,7 @@ class TrainSample:
     targets: CropTargets
     grid: int
     index: int
+    flipped: bool = False
 
     @property
     def best_box_cxcywh(self) -> torch.Tensor | None:
@@ -91,7 +93,9 @@ class CropTrainDataset(torch.utils.data.Dataset):
             self.augment_config,
         )
         targets = to_targets(out.boxes_xyxy_px, sample.mos, out.image_size)
-        return TrainSample(out.image, sample.caption, targets, grid=out.grid, index=index)
+        return TrainSample(
+            out.image, sample.caption, targets, grid=out.grid, index=index, flipped=out.flipped
+        )
 
     def _distractors(self, rng: np.random.Generator, index: int, count: int) -> list[np.ndarray]:
         """``count`` other images of the split for the mosaic tiles (repeats allowed when the split

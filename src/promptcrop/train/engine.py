@@ -5,7 +5,8 @@
 ``no_grad``), grounds each image's caption (full text and/or spaCy keywords; text embeddings are
 cached per phrase while the encoder is frozen), drops grounded boxes far from the target in mosaics
 (:func:`~promptcrop.grounding.filter_for_target`), decodes and applies the Hungarian
-:class:`~promptcrop.train.criterion.SetCriterion`.
+:class:`~promptcrop.train.criterion.SetCriterion`. With ``cache_encodings`` (small runs whose
+images depend only on the flip) each image's encoding is computed once per flip and kept.
 
 Optimisation: AdamW, linear warm-up then cosine decay from ``lr`` to ``min_lr`` per optimiser step,
 gradient clipping, gradient accumulation (``batch_size / accumulation_steps`` images per forward;
@@ -368,6 +369,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.position = Position()
         self.best_acc = -1.0
+        self._encodings: dict[tuple[int, bool], ImageEncoding] = {}
         self.log = MetricsLog(self.paths.metrics)
 
     def _amp_dtype(self) -> torch.dtype | None:
@@ -384,14 +386,36 @@ class Trainer:
 
     def forward(self, samples: Sequence[TrainSample], *, training: bool) -> DecoderOutput:
         """Encode, ground (filtered in mosaics when ``training``) and decode a list of samples."""
-        pixel_values = self.encoder.preprocess([s.image for s in samples]).to(self.device)
         with self._autocast():
-            encoding = self.encoder.encode_images(pixel_values)
+            if training and self.config.cache_encodings:
+                encoding = self._cached_encoding(samples)
+            else:
+                encoding = self.encode([s.image for s in samples])
             grounding = self.ground(encoding, samples, filter_mosaics=training)
             return self.decoder(
                 encoding.tokens, encoding.grid_hw, grounding.tokens, grounding.mask,
                 grounding.union_cxcywh,
             )
+
+    def encode(self, images: Sequence[np.ndarray]) -> ImageEncoding:
+        """The encoder's output for ``uint8 [H, W, 3]`` images (a batch of ``len(images)``)."""
+        return self.encoder.encode_images(self.encoder.preprocess(images).to(self.device))
+
+    def _cached_encoding(self, samples: Sequence[TrainSample]) -> ImageEncoding:
+        """The encodings of training samples from the cache (``config.cache_encodings``), each
+        computed once per (image, flip) as a batch of one so that it never depends on the batch
+        it first came in (exact resume)."""
+        for s in samples:
+            key = (s.index, s.flipped)
+            if key not in self._encodings:
+                self._encodings[key] = self.encode([s.image])
+        parts = [self._encodings[(s.index, s.flipped)] for s in samples]
+        return ImageEncoding(
+            tokens=torch.cat([p.tokens for p in parts]),
+            grid_hw=parts[0].grid_hw,
+            boxes_cxcywh=torch.cat([p.boxes_cxcywh for p in parts]),
+            class_embeds=torch.cat([p.class_embeds for p in parts]),
+        )
 
     def ground(
         self, encoding: ImageEncoding, samples: Sequence[TrainSample], *, filter_mosaics: bool
