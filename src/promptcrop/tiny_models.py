@@ -47,7 +47,7 @@ _TINY_TEXT = dict(
     max_position_embeddings=TEXT_POSITIONS,
 )
 _TINY_PROJECTION_DIM = 16
-BOX_HEAD_STD = 0.02
+HEAD_STD = 0.02
 
 
 def byte_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
@@ -121,19 +121,24 @@ def owlvit_config(
     raise ValueError(f"size must be 'tiny' or 'base', got {size!r}")
 
 
-def _shrink_box_head(model: OwlViTForObjectDetection, std: float = BOX_HEAD_STD) -> None:
-    """Redraw the box head's linear layers with a small std (zero biases).
+def _shrink_detection_heads(model: OwlViTForObjectDetection, std: float = HEAD_STD) -> None:
+    """Redraw the box and class heads' linear layers with a small std (zero biases).
 
-    transformers initialises the detection heads with std 1, which saturates the box sigmoid:
-    every initial box collapses onto an image border with zero size, and ``embed_image_query``
-    then finds no box at all. With small weights each token's box sits on its own patch (centre
-    and size from OWL-ViT's box bias, slightly perturbed by the image), as with trained weights.
+    transformers initialises the detection heads with std 1. In the box head that saturates the
+    box sigmoid: every initial box collapses onto an image border with zero size, and
+    ``embed_image_query`` then finds no box at all. With small weights each token's box sits on
+    its own patch (centre and size from OWL-ViT's box bias, slightly perturbed by the image), as
+    with trained weights. In the class head, std 1 makes the per-token logit shift and scale
+    (``elu(·) + 1``) large: the initial logits reach tens, the softmax over tokens saturates and
+    training from scratch stalls (the learning proof's grounding fine-tune reached half its
+    accuracy in the same steps). Small weights start every token at scale ≈ 1, shift ≈ 0.
     """
     with torch.no_grad():
-        for layer in model.box_head.modules():
-            if isinstance(layer, torch.nn.Linear):
-                layer.weight.normal_(0.0, std)
-                layer.bias.zero_()
+        for head in (model.box_head, model.class_head):
+            for layer in head.modules():
+                if isinstance(layer, torch.nn.Linear):
+                    layer.weight.normal_(0.0, std)
+                    layer.bias.zero_()
 
 
 def build_owlvit_dir(
@@ -173,7 +178,7 @@ def build_owlvit_dir(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = OwlViTForObjectDetection(config)
-        _shrink_box_head(model)
+        _shrink_detection_heads(model)
     model.save_pretrained(out)
     tokenizer = CLIPTokenizer(
         vocab=token_ids, merges=merges, pad_token=PAD_TOKEN, model_max_length=TEXT_POSITIONS
