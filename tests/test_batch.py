@@ -18,7 +18,6 @@ from promptcrop.batch import (
     ERRORS_FILE,
     Job,
     RunOptions,
-    _prefetch,
     jobs_from_folder,
     jobs_from_manifest,
     jobs_from_paths,
@@ -215,22 +214,3 @@ def test_run_options_are_validated():
         RunOptions(prefetch=0)
 
 
-def test_prefetch_decodes_ahead_and_yields_in_order():
-    started: list[int] = []
-    release = threading.Event()
-
-    def load(i: int) -> int:
-        started.append(i)
-        if i == 0:
-            release.wait(5)
-        return i
-
-    gen = _prefetch(list(range(6)), load, depth=3)
-    item, fut = next(gen)
-    deadline = time.time() + 5
-    while len(started) < 3 and time.time() < deadline:
-        time.sleep(0.01)
-    assert item == 0 and not fut.done() and len(started) >= 3  # later items load while 0 is pending
-    release.set()
-    results = [fut.result()] + [f.result() for _, f in gen]
-    assert results == list(range(6))

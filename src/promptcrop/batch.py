@@ -38,9 +38,8 @@ import sys
 import tempfile
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from promptcrop.errors import DatasetError, ImageLoadError, PromptcropError
 from promptcrop.images import LoadedImage, atomic_write_text, is_image_path, load_image
 from promptcrop.outputs import OutputPaths, RecordContext, ratio_labels, read_record, record_is_complete, write_outputs
 from promptcrop.predictor import CropRequest, Predictor
+from promptcrop.prefetch import prefetch
 
 ERRORS_FILE = "errors.jsonl"
 MANIFEST_SUFFIXES = (".jsonl", ".csv")
@@ -404,7 +404,7 @@ class BatchRunner:
                 else:
                     todo.append((job, fp))
             _remove_stale_temporaries({OutputPaths(self.out_dir, job.key).record.parent for job, _ in todo})
-            for (job, fp), loading in _prefetch(todo, self._load, self.options.prefetch):
+            for (job, fp), loading in prefetch(todo, self._load, self.options.prefetch, workers=2):
                 self._run_one(summary, job, fp, loading, protected)
                 bar.update(1)
         self._write_errors(summary)
@@ -539,21 +539,3 @@ def _remove_stale_temporaries(folders: Iterable[Path]) -> None:
                     os.unlink(folder / name)
                 except OSError:
                     pass
-
-
-def _prefetch(
-    items: Sequence[Any], load: Callable[[Any], LoadedImage], depth: int, workers: int = 2
-) -> Iterator[tuple[Any, Future[LoadedImage]]]:
-    """Yield ``(item, future)`` in order while up to ``depth`` items are being decoded ahead."""
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, depth)), thread_name_prefix="promptcrop-load")
-    pending: deque[tuple[Any, Future[LoadedImage]]] = deque()
-    upcoming = iter(items)
-    try:
-        for item in upcoming:
-            pending.append((item, pool.submit(load, item)))
-            if len(pending) > depth:
-                yield pending.popleft()
-        while pending:
-            yield pending.popleft()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)

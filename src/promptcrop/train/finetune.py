@@ -56,6 +56,7 @@ from promptcrop.config import config_from_dict, config_to_dict
 from promptcrop.encoder import ImageEncoding, OwlViTEncoder
 from promptcrop.eval.datasets import PhraseBoxes
 from promptcrop.images import load_image
+from promptcrop.prefetch import prefetch
 from promptcrop.queries import parse_queries
 from promptcrop.train.augment import color_jitter, hflip
 from promptcrop.train.engine import CosineSchedule, MetricsLog, RunningMean, pad_queries
@@ -343,6 +344,9 @@ def load_sample(
 
 # --------------------------------------------------------------------------- the fine-tuner
 
+PreparedBatch = tuple[list[GroundingSample], list[GroundingQueries], torch.Tensor]
+"""A training batch ready for a step: samples, their queries and pre-processed pixel values."""
+
 
 def _share_at_least(values: Sequence[float], threshold: float) -> float:
     return float(np.mean(np.asarray(values) >= threshold)) if len(values) else 0.0
@@ -371,6 +375,9 @@ class GroundingFinetuner:
         val_set: samples for :meth:`evaluate` after every epoch, or None.
         max_seconds: stop after the first step that ends past this wall-clock budget (the
             schedule still spans ``config.epochs``), None = no limit.
+        prefetch: prepare the next batch (load, augment, queries, pre-processing) in a thread
+            while the current step runs — about half of a CPU step otherwise; the results are
+            identical either way.
     """
 
     def __init__(
@@ -384,6 +391,7 @@ class GroundingFinetuner:
         device: str | torch.device = "cpu",
         progress: bool = True,
         max_seconds: float | None = None,
+        prefetch: bool = True,
     ) -> None:
         if len(train_set) == 0:
             raise ValueError("the phrase-box training set is empty")
@@ -393,7 +401,7 @@ class GroundingFinetuner:
         self.encoder.requires_grad_(True)
         self.train_set, self.val_set = list(train_set), list(val_set or [])
         self.out_dir = Path(out_dir)
-        self.progress, self.max_seconds = progress, max_seconds
+        self.progress, self.max_seconds, self.prefetch = progress, max_seconds, prefetch
         self.batches_per_epoch = math.ceil(len(self.train_set) / config.batch_size)
         total = self.batches_per_epoch * config.epochs
         self.optimizer = torch.optim.AdamW(
@@ -418,10 +426,14 @@ class GroundingFinetuner:
         return {"loss_class": c.weight_class, "loss_l1": c.weight_l1, "loss_giou": c.weight_giou}
 
     def batch_losses(
-        self, samples: Sequence[GroundingSample], queries: Sequence[GroundingQueries]
+        self,
+        samples: Sequence[GroundingSample],
+        queries: Sequence[GroundingQueries],
+        pixel_values: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Mean loss terms over a batch plus ``loss`` (weighted sum)."""
-        encoding, logits = self._logits(samples, [q.texts for q in queries])
+        """Mean loss terms over a batch plus ``loss`` (weighted sum); ``pixel_values`` as in
+        :meth:`_logits`."""
+        encoding, logits = self._logits(samples, [q.texts for q in queries], pixel_values)
         terms: dict[str, torch.Tensor] = {}
         for b, (sample, q) in enumerate(zip(samples, queries)):
             image_terms = grounding_losses(
@@ -435,11 +447,17 @@ class GroundingFinetuner:
         return terms
 
     def _logits(
-        self, samples: Sequence[GroundingSample], texts: Sequence[Sequence[str]]
+        self,
+        samples: Sequence[GroundingSample],
+        texts: Sequence[Sequence[str]],
+        pixel_values: torch.Tensor | None = None,
     ) -> tuple[ImageEncoding, torch.Tensor]:
         """Encode the images and score every token against each image's own query texts:
-        ``(encoding, logits [B, P, W])``, W = most queries of an image (padding columns masked)."""
-        encoding = self.encoder.encode_images(self.encoder.preprocess([s.image for s in samples]))
+        ``(encoding, logits [B, P, W])``, W = most queries of an image (padding columns masked).
+        ``pixel_values``: the samples already pre-processed (``[B, 3, S, S]``), if at hand."""
+        if pixel_values is None:
+            pixel_values = self.encoder.preprocess([s.image for s in samples])
+        encoding = self.encoder.encode_images(pixel_values.to(self.device))
         embeds = self.encoder.embed_texts([t for image_texts in texts for t in image_texts]).embeds
         padded, mask = pad_queries(embeds, [len(t) for t in texts])  # [B, W, C], [B, W]
         return encoding, self.encoder.query_logits(encoding, padded, mask)
@@ -478,13 +496,15 @@ class GroundingFinetuner:
         epoch_mean, window, window_start = RunningMean(), RunningMean(), time.perf_counter()
         bar = tqdm(range(0, len(order), size), desc=f"finetune {epoch + 1}/{self.config.epochs}",
                    disable=not self.progress, leave=False)
-        for first in bar:
+        def prepare(first: int) -> PreparedBatch:
+            return self._prepare([self.train_set[int(i)] for i in order[first : first + size]], rng)
+
+        batches = prefetch(bar, prepare, depth=2) if self.prefetch else ((f, None) for f in bar)
+        for first, future in batches:
             if max_steps is not None and self.step >= max_steps:
                 return epoch_mean.means(), True
-            items = [self.train_set[int(i)] for i in order[first : first + size]]
-            samples = [load_sample(item, rng, self.config) for item in items]
-            queries = [build_queries(s.phrases, self.keywords, rng, self.config) for s in samples]
-            terms = self._step(samples, queries)
+            samples, queries, pixel_values = future.result() if future else prepare(first)
+            terms = self._step(samples, queries, pixel_values)
             epoch_mean.add(terms, len(samples))
             window.add(terms, len(samples))
             bar.set_postfix(loss=f"{terms['loss']:.3f}")
@@ -497,11 +517,21 @@ class GroundingFinetuner:
                 return epoch_mean.means(), True
         return epoch_mean.means(), False
 
+    def _prepare(self, items: Sequence[PhraseBoxes], rng: np.random.Generator) -> PreparedBatch:
+        """Load and augment ``items``, draw their queries and pre-process the images; runs in the
+        read-ahead thread, drawing from ``rng`` in batch order (same results as without it)."""
+        samples = [load_sample(item, rng, self.config) for item in items]
+        queries = [build_queries(s.phrases, self.keywords, rng, self.config) for s in samples]
+        return samples, queries, self.encoder.preprocess([s.image for s in samples])
+
     def _step(
-        self, samples: Sequence[GroundingSample], queries: Sequence[GroundingQueries]
+        self,
+        samples: Sequence[GroundingSample],
+        queries: Sequence[GroundingQueries],
+        pixel_values: torch.Tensor | None = None,
     ) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
-        terms = self.batch_losses(samples, queries)
+        terms = self.batch_losses(samples, queries, pixel_values)
         terms["loss"].backward()
         if self.config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.encoder.parameters(), self.config.grad_clip)
