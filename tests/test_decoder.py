@@ -212,3 +212,21 @@ def test_inference_path_equals_the_reference_attention() -> None:
         decoder._project_all_kv = original  # type: ignore[assignment]
     torch.testing.assert_close(fast.layer_boxes_cxcywh, reference.layer_boxes_cxcywh, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(fast.layer_scores, reference.layer_scores, rtol=1e-5, atol=1e-5)
+
+
+def test_last_layer_only_gives_the_same_final_prediction() -> None:
+    torch.manual_seed(0)
+    decoder = ClipCropDecoder(TINY.decoder).eval()
+    torch.nn.init.normal_(decoder.box_head[-1].weight, std=0.05)  # non-zero offsets, as trained
+    tokens = torch.randn(2, 576, decoder.config.token_dim)
+    selected = torch.randn(2, 3, decoder.config.token_dim)
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    union = torch.tensor([[0.5, 0.5, 0.4, 0.6], [0.3, 0.6, 0.2, 0.3]])
+    with torch.no_grad():
+        full = decoder(tokens, (24, 24), selected, mask, union)
+        last = decoder(tokens, (24, 24), selected, mask, union, all_layers=False)
+    assert last.layer_boxes_cxcywh.shape == (1, 2, decoder.config.n_queries, 4)
+    assert last.layer_scores.shape == (1, 2, decoder.config.n_queries)
+    torch.testing.assert_close(last.layer_boxes_cxcywh[0], full.layer_boxes_cxcywh[-1], rtol=0, atol=0)
+    torch.testing.assert_close(last.boxes_cxcywh, full.boxes_cxcywh, rtol=0, atol=0)
+    torch.testing.assert_close(last.scores, full.scores, rtol=0, atol=0)

@@ -119,12 +119,14 @@ class ClipCropModel(nn.Module):
         logits = self.encoder.query_logits(encoding, query_embeds, query_mask)  # [B, P, W]
         return ground(encoding, logits, query_mask)
 
-    def decode(self, encoding: ImageEncoding, grounding: Grounding) -> DecoderOutput:
-        """Run the decoder on an encoding and its grounding (gradients flow into the decoder)."""
+    def decode(self, encoding: ImageEncoding, grounding: Grounding, *, all_layers: bool = True) -> DecoderOutput:
+        """Run the decoder on an encoding and its grounding (gradients flow into the decoder);
+        ``all_layers=False`` runs the heads on the last layer only (inference)."""
         return self.decoder(
             encoding.tokens,
             encoding.grid_hw,
             grounding.tokens,
             grounding.mask,
             grounding.union_cxcywh,
+            all_layers=all_layers,
         )

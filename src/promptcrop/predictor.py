@@ -414,7 +414,7 @@ class Predictor:
         return out
 
     def _clipcrop_crops(self, image: LoadedImage, enc: Any, grounding: Any, request: CropRequest) -> Prediction:
-        dec = self.clipcrop.decode(enc, grounding)
+        dec = self.clipcrop.decode(enc, grounding, all_layers=False)
         W, H = image.size
         boxes_px = B.clamp_xyxy(B.model_to_image_xyxy_px(dec.boxes_cxcywh[0].float().cpu().numpy(), W, H), W, H)
         scores = dec.scores[0].float().cpu().numpy()
