@@ -67,14 +67,17 @@ PILOT_STEPS = 10
 IMAGE_SIZE = 384
 """Input side of the tiny OWL-ViT (patch 32 → 12 × 12 tokens)."""
 
-FINETUNE_SHARE, DECODER_SHARE = 0.45, 0.40
+FINETUNE_SHARE, DECODER_SHARE = 0.60, 0.25
 """Shares of ``--minutes`` for the grounding fine-tune and the decoder training (the rest: data,
 evaluation and start-up)."""
 
 FINETUNE = FinetuneConfig(epochs=1, batch_size=8, lr=3e-3, min_lr=3e-5, warmup_steps=20,
-                          assignment="centre")
+                          assignment="hungarian")
 """Grounding fine-tune from scratch (epochs set from the time budget). A tiny model from random
-weights wants a much larger learning rate than fine-tuning a pre-trained OWL-ViT."""
+weights wants a much larger learning rate than fine-tuning a pre-trained OWL-ViT. One matched
+token per object (DETR / OWL-ViT) rather than every token inside it: grounding uses the argmax
+token's own box, and the matched token learns the tightest one (one 9-minute run each on seed 0:
+val acc@0.5 0.70 vs 0.59, trained decoder IoU 0.685 vs 0.606 — single runs vary by a few points)."""
 
 DECODER = DecoderConfig(token_dim=32, d_model=64, n_heads=4, n_layers=2, ffn_dim=128, n_queries=30,
                         dropout=0.0)
@@ -236,13 +239,21 @@ def report(table: dict[str, dict[str, float]], seed: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0, help="seeds the scenes, the models and the training")
-    parser.add_argument("--minutes", type=float, default=12.0,
-                        help="time budget of the two training stages together, in minutes (default 12)")
+    parser.add_argument("--minutes", type=float, default=20.0,
+                        help="time budget in minutes (default 20): 60 %% for the grounding fine-tune, "
+                             "25 %% for the decoder, the rest for data, pilots and evaluation")
     parser.add_argument("--work", metavar="DIR", help="keep the data, models and runs here (default: a temp dir)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="torch threads (default 1: the tiny models gain little from a second "
+                             "thread, and the other core prepares the next batch — 0.14 instead of "
+                             "0.19 s per fine-tuning step on the 2-core machine)")
     args = parser.parse_args(argv)
     if args.minutes <= 0:
         parser.error("--minutes must be > 0")
+    if args.threads < 1:
+        parser.error("--threads must be >= 1")
+    torch.set_num_threads(args.threads)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="promptcrop-proof-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
