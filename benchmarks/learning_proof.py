@@ -57,9 +57,12 @@ from promptcrop.train.synthetic import SyntheticConfig, write_gaic_dataset
 SPLITS = {"train": 1200, "val": 40, "test": 200}
 """Scenes per split."""
 
-SCENES = SyntheticConfig(distinct_shapes=True, n_shapes_range=(2, 4))
+SCENES = SyntheticConfig(distinct_shapes=True, n_shapes_range=(2, 4), one_colour_prob=0.5)
 """Scene generator settings: every shape at most once per scene, so that the caption's head noun
-("circle"), which ClipCrop grounds as a keyword of its own, names one object."""
+("circle"), which ClipCrop grounds as a keyword of its own, names one object; half the scenes in a
+single colour, so that the grounding cannot get by on colour and learns the shapes the head nouns
+name (with multi-colour scenes only, keyword acc@0.5 stayed near chance, ≈ 0.23, after 36 epochs;
+with the mix it reached 0.43 after 6)."""
 
 PILOT_STEPS = 10
 """Steps each stage runs first to measure its speed on this machine."""

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -79,6 +80,22 @@ def test_distinct_shapes_make_every_shape_name_unique_in_a_scene():
         assert len(set(shapes)) == len(shapes)
     with pytest.raises(ValueError, match="distinct_shapes"):
         SyntheticConfig(distinct_shapes=True, n_shapes_range=(2, 5))
+
+
+def test_one_colour_scenes_follow_their_probability_and_leave_other_scenes_alone():
+    base = SyntheticConfig(seed=3, distinct_shapes=True, n_shapes_range=(3, 4))
+    mixed = dataclasses.replace(base, one_colour_prob=0.5)
+    scenes = _scenes(40, mixed)
+    single = [len({o.colour for o in s.objects}) == 1 for s in scenes]
+    assert 10 <= sum(single) <= 30  # about half
+    for scene in scenes:
+        assert len({o.shape for o in scene.objects}) == len(scene.objects)  # names stay unique
+    first = _scenes(1, dataclasses.replace(base, one_colour_prob=0.0))[0]
+    assert [o.phrase for o in first.objects] == [o.phrase for o in _scenes(1, base)[0].objects]
+    with pytest.raises(ValueError, match="one_colour_prob needs distinct_shapes"):
+        SyntheticConfig(one_colour_prob=0.5)
+    with pytest.raises(ValueError, match="one_colour_prob"):
+        SyntheticConfig(distinct_shapes=True, n_shapes_range=(2, 4), one_colour_prob=1.5)
 
 
 def test_mos_rises_with_how_well_a_crop_frames_the_named_objects():

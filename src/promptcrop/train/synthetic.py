@@ -92,6 +92,10 @@ class SyntheticConfig:
     ``distinct_shapes``: no two shapes of a scene have the same form, so a caption's head noun
     ("circle", a keyword ClipCrop grounds on its own) names one object only; needs at most
     ``len(shapes)`` shapes per scene. Off by default (the same scenes as before it existed).
+    ``one_colour_prob`` (needs ``distinct_shapes``): chance that all shapes of a scene share one
+    colour. Colour is the cue a grounding model learns first; scenes where it tells nothing force
+    it to learn the shapes too, which the head-noun queries ("circle") need. 0 by default (the
+    same scenes as before it existed).
     """
 
     seed: int = 0
@@ -113,6 +117,7 @@ class SyntheticConfig:
     annotator_jitter: float = 0.03
     jpeg_quality: int = 95
     distinct_shapes: bool = False
+    one_colour_prob: float = 0.0
 
     def __post_init__(self) -> None:
         _check_subset("shapes", self.shapes, SHAPES)
@@ -123,7 +128,7 @@ class SyntheticConfig:
         _check_range("n_shapes_range", self.n_shapes_range, 1, len(self.shapes) * len(self.colours))
         _check_range("shape_size_range", self.shape_size_range, 0.02, 0.5)
         _check_range("aspect_range", self.aspect_range, 0.0, float("inf"))
-        for name in ("two_object_prob", "min_crop_area"):
+        for name in ("two_object_prob", "min_crop_area", "one_colour_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
         for name in ("margin", "mos_noise", "annotator_jitter"):
@@ -137,6 +142,8 @@ class SyntheticConfig:
             raise ValueError(f"n_annotators must be >= 1, got {self.n_annotators}")
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must lie in 1..100, got {self.jpeg_quality}")
+        if self.one_colour_prob > 0 and not self.distinct_shapes:
+            raise ValueError("one_colour_prob needs distinct_shapes (one colour, one shape name per object)")
         if self.distinct_shapes and self.n_shapes_range[1] > len(self.shapes):
             raise ValueError(
                 f"distinct_shapes allows at most {len(self.shapes)} shapes per scene, "
@@ -261,6 +268,8 @@ def _draw_objects(
     if config.distinct_shapes:
         forms = rng.choice(len(config.shapes), size=n_shapes, replace=False)
         colours = rng.integers(len(config.colours), size=n_shapes)
+        if config.one_colour_prob > 0 and rng.random() < config.one_colour_prob:
+            colours[:] = colours[0]  # shape is the only cue that tells the objects apart
         chosen = forms * len(config.colours) + colours  # index into pairs
     else:
         chosen = rng.choice(len(pairs), size=n_shapes, replace=False)
