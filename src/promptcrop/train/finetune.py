@@ -499,11 +499,13 @@ class GroundingFinetuner:
         def prepare(first: int) -> PreparedBatch:
             return self._prepare([self.train_set[int(i)] for i in order[first : first + size]], rng)
 
-        batches = prefetch(bar, prepare, depth=2) if self.prefetch else ((f, None) for f in bar)
-        for first, future in batches:
+        if self.prefetch:
+            batches = (future.result() for _, future in prefetch(bar, prepare, depth=2))
+        else:
+            batches = map(prepare, bar)
+        for samples, queries, pixel_values in batches:
             if max_steps is not None and self.step >= max_steps:
                 return epoch_mean.means(), True
-            samples, queries, pixel_values = future.result() if future else prepare(first)
             terms = self._step(samples, queries, pixel_values)
             epoch_mean.add(terms, len(samples))
             window.add(terms, len(samples))
