@@ -115,6 +115,29 @@ def test_mos_rises_with_how_well_a_crop_frames_the_named_objects():
             assert spearmanr(iou, mos[holds]).statistic > 0.99
 
 
+
+def _good_crops(scene):
+    """The crops training counts as good: MOS >= 4, else those tied at the max."""
+    good = scene.mos >= 4.0
+    return scene.candidates_xyxy_px[good if good.any() else scene.mos == scene.mos.max()]
+
+
+def test_mos_iou_power_keeps_the_good_crops_for_the_framings_nearest_the_ideal():
+    plain = SyntheticConfig(seed=4, mos_noise=0.0)
+    sharp = dataclasses.replace(plain, mos_iou_power=2.0)
+    counts, ious = {1: [], 2: []}, {1: [], 2: []}
+    for a, b in zip(_scenes(20, plain), _scenes(20, sharp)):
+        np.testing.assert_array_equal(a.image, b.image)  # the same scenes, scored differently
+        for power, scene in ((1, a), (2, b)):
+            good = _good_crops(scene)
+            counts[power].append(len(good))
+            ious[power].append(B.box_iou(good, scene.annotator_boxes_xyxy_px).mean())
+    assert np.mean(counts[2]) < np.mean(counts[1]) / 2
+    assert np.mean(ious[2]) > np.mean(ious[1]) + 0.03
+    with pytest.raises(ValueError, match="mos_iou_power"):
+        SyntheticConfig(mos_iou_power=0.0)
+
+
 def test_ideal_framing_holds_the_objects_keeps_the_aspect_and_min_area():
     named = np.array([[300.0, 20.0, 340.0, 60.0]])
     box = ideal_framing(named, 400, 300, min_area=0.5, margin=0.35)

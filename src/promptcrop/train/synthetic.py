@@ -12,10 +12,12 @@ and a green star"). From the named objects the scene derives:
 - GAIC's grid of ~90 candidate crops (:func:`promptcrop.train.gaic.candidate_grid`) with a
   synthetic MOS in 1..5 that rises with how well a crop frames the named objects::
 
-      MOS = 1 + 4 · coverage⁴ · (0.2 + 0.8 · IoU(crop, ideal framing)) + noise
+      MOS = 1 + 4 · coverage⁴ · (0.2 + 0.8 · IoU(crop, ideal framing)^p) + noise
 
   where ``coverage`` is the smallest share of a named object's box inside the crop (a cut object
-  scores low quickly), and noise is Gaussian (``mos_noise``), clipped to 1..5 and rounded to 0.01;
+  scores low quickly), ``p`` is ``mos_iou_power`` (1 by default; larger values keep MOS ≥ 4 — the
+  crops training counts as good — for the crops closest to the ideal framing), and noise is
+  Gaussian (``mos_noise``), clipped to 1..5 and rounded to 0.01;
 - ``n_annotators`` "annotator" boxes: the ideal framing with each side jittered, grown again to hold
   the named objects, for IoU-Mean / IoU-Max evaluation.
 
@@ -113,6 +115,7 @@ class SyntheticConfig:
     aspect_range: tuple[float, float] = (0.5, 2.0)
     margin: float = 0.35
     mos_noise: float = 0.1
+    mos_iou_power: float = 1.0
     n_annotators: int = 4
     annotator_jitter: float = 0.03
     jpeg_quality: int = 95
@@ -134,6 +137,8 @@ class SyntheticConfig:
         for name in ("margin", "mos_noise", "annotator_jitter"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.mos_iou_power > 0:
+            raise ValueError(f"mos_iou_power must be > 0, got {self.mos_iou_power}")
         if not 2 <= 2 * self.corner_bins <= self.grid_bins:
             raise ValueError(
                 f"need 1 <= corner_bins <= grid_bins / 2, got {self.corner_bins}, {self.grid_bins}"
@@ -313,11 +318,13 @@ def synthetic_mos(
     ideal_xyxy_px: np.ndarray,
     rng: np.random.Generator,
     noise: float,
+    iou_power: float = 1.0,
 ) -> np.ndarray:
-    """``[N]`` MOS in 1..5 (rounded to 0.01) of ``[N, 4]`` candidates; see the module docstring."""
+    """``[N]`` MOS in 1..5 (rounded to 0.01) of ``[N, 4]`` candidates; ``iou_power`` is ``p`` of
+    the module docstring's formula."""
     coverage = B.box_coverage(candidates_xyxy_px, named_boxes_xyxy_px).min(axis=1)  # [N]
     iou = B.box_iou(candidates_xyxy_px, ideal_xyxy_px[None])[:, 0]  # [N]
-    mos = 1.0 + 4.0 * coverage**4 * (0.2 + 0.8 * iou)
+    mos = 1.0 + 4.0 * coverage**4 * (0.2 + 0.8 * iou**iou_power)
     mos = mos + rng.normal(0.0, noise, size=mos.shape) if noise > 0 else mos
     return np.round(np.clip(mos, 1.0, 5.0), 2)
 
@@ -368,7 +375,7 @@ def generate_scene(rng: np.random.Generator, config: SyntheticConfig) -> Scene:
         named_boxes_xyxy_px=named_boxes,
         ideal_xyxy_px=ideal,
         candidates_xyxy_px=candidates,
-        mos=synthetic_mos(candidates, named_boxes, ideal, rng, config.mos_noise),
+        mos=synthetic_mos(candidates, named_boxes, ideal, rng, config.mos_noise, config.mos_iou_power),
         annotator_boxes_xyxy_px=annotator_boxes(
             ideal, named_boxes, width, height, rng, config.n_annotators, config.annotator_jitter
         ),
