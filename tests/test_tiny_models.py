@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -87,6 +88,29 @@ def test_invalid_choices_raise_value_error(tmp_path: Path) -> None:
         owlvit_config("huge", 514)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="vocab"):
         build_owlvit_dir(tmp_path, vocab="words")  # type: ignore[arg-type]
+
+
+
+def test_text_width_widens_the_text_side_only(tmp_path: Path) -> None:
+    from promptcrop.encoder import OwlViTEncoder
+
+    default = owlvit_config("tiny", 514)
+    wide = owlvit_config("tiny", 514, text_width=32)
+    assert default.text_config.hidden_size == default.projection_dim == 16
+    assert wide.text_config.hidden_size == wide.projection_dim == 32
+    assert wide.text_config.intermediate_size == 64
+    assert wide.vision_config.hidden_size == default.vision_config.hidden_size
+    encoder = OwlViTEncoder.from_pretrained(str(build_owlvit_dir(tmp_path, text_width=32, image_size=256)))
+    assert encoder.embed_texts(["red circle", "circle"]).embeds.shape == (2, 32)
+    image = np.zeros((64, 96, 3), dtype=np.uint8)
+    encoding = encoder.encode_images(encoder.preprocess([image]))
+    queries = encoder.embed_texts(["red circle"]).embeds[None]  # [1, 1, 32]
+    assert encoder.query_logits(encoding, queries).shape == (1, 64, 1)
+    for bad in (0, 15, True, 2.0):
+        with pytest.raises(ValueError, match="text_width"):
+            owlvit_config("tiny", 514, text_width=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="text_width"):
+        owlvit_config("base", 514, text_width=32)
 
 
 @pytest.mark.skipif(not _has_open_clip(), reason="open_clip_torch is not installed")

@@ -96,10 +96,13 @@ def _read_clip_merges() -> list[str]:
 
 
 def owlvit_config(
-    size: Literal["tiny", "base"], vocab_size: int, image_size: int = 768
+    size: Literal["tiny", "base"], vocab_size: int, image_size: int = 768, text_width: int | None = None
 ) -> OwlViTConfig:
     """The model config: ``"tiny"`` (see module constants) or ``"base"`` (real-size B/32 defaults),
     at ``image_size`` pixels (a multiple of the 32-pixel patch; 768 = OWL-ViT B/32's).
+    ``text_width``: ``"tiny"`` only — the text tower's hidden size and the projection dimension
+    ``C`` (default 16, see the module constants); the learning proof uses 32, since a 16-wide
+    query embedding tells colour and shape apart less well.
 
     Token ids follow :func:`byte_vocab` / :func:`clip_vocab`: EOS and BOS are the last two ids,
     the pad token ``!`` is id 0.
@@ -110,11 +113,16 @@ def owlvit_config(
         vocab_size=vocab_size, bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1,
         pad_token_id=0,
     )
+    if text_width is not None and (size != "tiny" or isinstance(text_width, bool)
+                                   or not isinstance(text_width, int) or text_width < 2 or text_width % 2):
+        raise ValueError(f"text_width must be an even integer >= 2 and needs size 'tiny', got {text_width!r}")
     if size == "tiny":
+        width = _TINY_PROJECTION_DIM if text_width is None else text_width
+        text = {**_TINY_TEXT, **ids, "hidden_size": width, "intermediate_size": 2 * width}
         return OwlViTConfig(
-            text_config={**_TINY_TEXT, **ids},
+            text_config=text,
             vision_config={**_TINY_VISION, "image_size": image_size},
-            projection_dim=_TINY_PROJECTION_DIM,
+            projection_dim=width,
         )
     if size == "base":
         return OwlViTConfig(text_config=ids, vision_config={"image_size": image_size})
@@ -148,6 +156,7 @@ def build_owlvit_dir(
     vocab: Literal["bytes", "clip"] = "bytes",
     seed: int = 0,
     image_size: int = 768,
+    text_width: int | None = None,
 ) -> Path:
     """Write a complete OWL-ViT model directory (weights, config, processor) with random weights.
 
@@ -162,6 +171,8 @@ def build_owlvit_dir(
         seed: the same seed gives identical weights; the global torch RNG is left untouched.
         image_size: input side in pixels (model and processor); 768 like B/32. Smaller sizes
             give fewer image tokens (384 → 12 × 12 = 144), e.g. for fast CPU training.
+        text_width: ``"tiny"`` only: the text hidden size and projection dimension ``C``
+            (default 16; see :func:`owlvit_config`).
 
     Returns:
         The directory as a :class:`~pathlib.Path`.
@@ -172,7 +183,7 @@ def build_owlvit_dir(
         token_ids, merges = clip_vocab()
     else:
         raise ValueError(f"vocab must be 'bytes' or 'clip', got {vocab!r}")
-    config = owlvit_config(size, len(token_ids), image_size)
+    config = owlvit_config(size, len(token_ids), image_size, text_width)
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
