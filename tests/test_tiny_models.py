@@ -90,7 +90,6 @@ def test_invalid_choices_raise_value_error(tmp_path: Path) -> None:
         build_owlvit_dir(tmp_path, vocab="words")  # type: ignore[arg-type]
 
 
-
 def test_text_width_widens_the_text_side_only(tmp_path: Path) -> None:
     from promptcrop.encoder import OwlViTEncoder
 

@@ -43,10 +43,9 @@ _TINY_VISION = dict(
     image_size=768, patch_size=32,
 )
 _TINY_TEXT = dict(
-    hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
-    max_position_embeddings=TEXT_POSITIONS,
+    num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=TEXT_POSITIONS,
 )
-_TINY_PROJECTION_DIM = 16
+_TINY_TEXT_WIDTH = 16  # text hidden size = projection_dim; the text MLP is twice as wide
 HEAD_STD = 0.02
 
 
@@ -117,7 +116,7 @@ def owlvit_config(
                                    or not isinstance(text_width, int) or text_width < 2 or text_width % 2):
         raise ValueError(f"text_width must be an even integer >= 2 and needs size 'tiny', got {text_width!r}")
     if size == "tiny":
-        width = _TINY_PROJECTION_DIM if text_width is None else text_width
+        width = _TINY_TEXT_WIDTH if text_width is None else text_width
         text = {**_TINY_TEXT, **ids, "hidden_size": width, "intermediate_size": 2 * width}
         return OwlViTConfig(
             text_config=text,
