@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import spearmanr
 
 from promptcrop import boxes as B
@@ -16,6 +17,7 @@ from promptcrop.train.synthetic import (
     scene_rng,
     write_gaic_dataset,
 )
+from promptcrop.train.targets import good_crops
 
 CONFIG = SyntheticConfig(seed=3)
 
@@ -115,11 +117,9 @@ def test_mos_rises_with_how_well_a_crop_frames_the_named_objects():
             assert spearmanr(iou, mos[holds]).statistic > 0.99
 
 
-
 def _good_crops(scene):
-    """The crops training counts as good: MOS >= 4, else those tied at the max."""
-    good = scene.mos >= 4.0
-    return scene.candidates_xyxy_px[good if good.any() else scene.mos == scene.mos.max()]
+    """The crops training counts as good (:func:`promptcrop.train.targets.good_crops`)."""
+    return scene.candidates_xyxy_px[good_crops(torch.as_tensor(scene.mos)).numpy()]
 
 
 def test_mos_iou_power_keeps_the_good_crops_for_the_framings_nearest_the_ideal():
