@@ -227,3 +227,13 @@ def test_inputs_are_cast_to_the_encoder_dtype(tiny_owlvit_dir: Path, images: lis
     assert encoding.tokens.dtype == torch.bfloat16
     logits = half.query_logits(encoding, half.embed_texts(["dog"]).embeds[None].float())
     assert tuple(logits.shape) == (1, P, 1)
+
+
+def test_attention_implementation_can_be_chosen(small_owlvit_dir: Path, images: list[np.ndarray]) -> None:
+    default = OwlViTEncoder.from_pretrained(str(small_owlvit_dir))
+    eager = OwlViTEncoder.from_pretrained(str(small_owlvit_dir), attn_implementation="eager")
+    assert eager.model.config._attn_implementation == "eager"
+    assert default.model.config._attn_implementation != "eager"
+    pixels = default.preprocess(images[:1])
+    torch.testing.assert_close(eager.encode_images(pixels).tokens, default.encode_images(pixels).tokens,
+                               rtol=1e-4, atol=1e-5)

@@ -23,6 +23,7 @@ from promptcrop.train.dataset import CropTrainDataset
 from promptcrop.train.engine import (
     CosineSchedule,
     Trainer,
+    adamw,
     build_optimizer,
     pad_queries,
     select_phrases,
@@ -283,3 +284,22 @@ def test_train_command_needs_text_labels(small_owlvit_dir, small_scenes_dir, tmp
                         "--encoder", str(small_owlvit_dir), "--out", str(tmp_path / "run")])
     with pytest.raises(PromptcropError, match="--text-labels"):
         run_train(args)
+
+
+def test_adamw_is_fused_for_float_parameters_and_takes_the_same_step() -> None:
+    torch.manual_seed(0)
+    weights = torch.randn(5, 3)
+    grad = torch.randn(5, 3)
+    steps = {}
+    for fused in (True, False):
+        param = torch.nn.Parameter(weights.clone())
+        optimizer = adamw([param], lr=0.1, weight_decay=0.01) if fused else \
+            torch.optim.AdamW([param], lr=0.1, weight_decay=0.01)
+        assert bool(optimizer.defaults["fused"]) is fused
+        for _ in range(3):
+            param.grad = grad.clone()
+            optimizer.step()
+        steps[fused] = param.detach()
+    torch.testing.assert_close(steps[True], steps[False], rtol=1e-6, atol=1e-6)
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))], "lr": 0.1}]
+    assert not adamw(groups, lr=0.1, weight_decay=0.0).defaults["fused"]

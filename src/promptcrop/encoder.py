@@ -137,9 +137,17 @@ class OwlViTEncoder(torch.nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls, model_id_or_dir: str = DEFAULT_MODEL_ID, *, local_files_only: bool = False
+        cls,
+        model_id_or_dir: str = DEFAULT_MODEL_ID,
+        *,
+        local_files_only: bool = False,
+        attn_implementation: str | None = None,
     ) -> OwlViTEncoder:
         """Load model and processor from a hub id or a local directory (``from_pretrained``).
+
+        ``attn_implementation``: transformers' attention kernel (``"sdpa"``, ``"eager"``); None
+        keeps transformers' choice (sdpa). Tiny models train faster on the CPU with ``"eager"``
+        — sdpa's kernel costs more than the matrix products at 144 tokens of width 32.
 
         Raises:
             ModelUnavailableError: the weights cannot be loaded (offline and not cached, bad
@@ -149,7 +157,10 @@ class OwlViTEncoder(torch.nn.Module):
         name = str(model_id_or_dir)
         try:
             with _quiet_loading():
-                model = OwlViTForObjectDetection.from_pretrained(name, local_files_only=local_files_only)
+                extra = {} if attn_implementation is None else {"attn_implementation": attn_implementation}
+                model = OwlViTForObjectDetection.from_pretrained(
+                    name, local_files_only=local_files_only, **extra
+                )
                 processor = OwlViTProcessor.from_pretrained(name, local_files_only=local_files_only)
         except _LOAD_ERRORS:
             raise ModelUnavailableError(_unavailable_message(name)) from None
@@ -221,11 +232,10 @@ class OwlViTEncoder(torch.nn.Module):
             pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
             return pixels["pixel_values"].to(device=self.device, dtype=self.dtype)
         size, resample, scale, mean, std = plan
-        batch = np.stack(
-            [np.asarray(Image.fromarray(im).resize(size, resample), dtype=np.float32) for im in images]
-        )  # [B, S, S, 3]
-        batch = (batch * np.float32(scale) - mean) / std
-        return torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()).to(device=self.device, dtype=self.dtype)
+        resized = np.stack([np.asarray(Image.fromarray(im).resize(size, resample)) for im in images])
+        batch = torch.from_numpy(resized).permute(0, 3, 1, 2).to(torch.float32)  # [B, 3, S, S]
+        batch = (batch * scale - torch.from_numpy(mean)[:, None, None]) / torch.from_numpy(std)[:, None, None]
+        return batch.to(device=self.device, dtype=self.dtype, memory_format=torch.contiguous_format)
 
     def encode_images(self, pixel_values: torch.Tensor) -> ImageEncoding:
         """``pixel_values [B, 3, S, S]`` → tokens, initial boxes and class embeddings."""
@@ -350,10 +360,10 @@ def _looks_like_hub_id(name: str) -> bool:
 def _fast_preprocess_plan(
     processor: Any,
 ) -> tuple[tuple[int, int], Any, float, np.ndarray, np.ndarray] | None:
-    """The resize/rescale/normalise steps of an OwlViTImageProcessor, done with Pillow + numpy.
+    """The resize/rescale/normalise steps of an OwlViTImageProcessor, done with Pillow + torch.
 
-    Bit-identical to the processor for OWL-ViT's configuration (checked by a test) and about
-    twice as fast, which matters because pre-processing is per-image overhead on top of the
+    Equal to the processor for OWL-ViT's configuration (to 1e-6, checked by a test) and about
+    three times as fast, which matters because pre-processing is per-image overhead on top of the
     encoder. Returns ``None`` (use the processor itself) for configs it does not cover
     (centre crop, padding, no resize, ...).
     """

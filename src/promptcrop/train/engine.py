@@ -39,7 +39,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,25 @@ def build_optimizer(
     if encoder is not None and not config.freeze_encoder:
         params = [p for p in encoder.parameters() if p.requires_grad]
         groups.append({"params": params, "lr": optim.encoder_lr})
-    return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay)
+    return adamw(groups, lr=optim.lr, weight_decay=optim.weight_decay)
+
+
+_FUSED_DEVICES = frozenset({"cpu", "cuda"})
+_FUSED_DTYPES = frozenset({torch.float32, torch.float16, torch.bfloat16})
+
+
+def adamw(params: Iterable[Any], *, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """``torch.optim.AdamW``, fused (one kernel per step instead of about ten per parameter)
+    when every parameter is a float tensor on the CPU or a CUDA device. Same update rule; on
+    small models the per-parameter kernels of the default implementation cost more than the
+    model (a third of a tiny OWL-ViT's fine-tuning step on the CPU). ``params``: tensors or
+    parameter-group dicts, as ``torch.optim.AdamW`` takes them."""
+    params = list(params)
+    tensors = [t for item in params for t in (item["params"] if isinstance(item, dict) else [item])]
+    fused = bool(tensors) and all(
+        t.device.type in _FUSED_DEVICES and t.dtype in _FUSED_DTYPES for t in tensors
+    )
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
 
 # --------------------------------------------------------------------------- queries
