@@ -178,20 +178,29 @@ def test_short_finetune_lowers_the_loss_and_saves_a_loadable_model(small_owlvit_
                            OwlViTEncoder.from_pretrained(str(small_owlvit_dir)).model.box_head.dense0.weight)
 
 
-def test_read_ahead_gives_the_same_model_as_a_plain_loop(small_owlvit_dir, small_scenes_dir, tmp_path) -> None:
+def test_read_ahead_and_image_cache_give_the_same_model_as_a_plain_loop(
+    small_owlvit_dir, small_scenes_dir, tmp_path
+) -> None:
     """The prefetching thread draws augmentation and queries from the epoch's generator in batch
-    order, so with and without it the run is the same, step for step (flip and jitter on)."""
+    order, and cached images are the decoded files, unchanged by augmentation, so with and without
+    either the run is the same, step for step (flip and jitter on; 5 steps of 2 of the 6 images,
+    so the second epoch augments cached images again)."""
     train = load_phrase_boxes(small_scenes_dir / "objects" / "train.json")
     config = FinetuneConfig(epochs=2, batch_size=2, lr=3e-3, hflip_prob=0.5, jitter=0.3, pair_queries=1)
     weights = []
-    for read_ahead in (True, False):
+    for read_ahead, cache in ((True, False), (False, False), (True, True)):
         tuner = GroundingFinetuner(OwlViTEncoder.from_pretrained(str(small_owlvit_dir)), train, config,
-                                   tmp_path / f"ft-{read_ahead}", progress=False, prefetch=read_ahead)
+                                   tmp_path / f"ft-{read_ahead}-{cache}", progress=False,
+                                   prefetch=read_ahead, cache_images=cache)
         tuner.fit(max_steps=5)
         assert tuner.step == 5
+        if cache:
+            assert set(tuner._images) == {item.image_path for item in train}
+            assert not any(image.flags.writeable for image in tuner._images.values())
         weights.append(tuner.encoder.model.state_dict())
-    for name, value in weights[0].items():
-        torch.testing.assert_close(value, weights[1][name], rtol=0, atol=0, msg=name)
+    for other in weights[1:]:
+        for name, value in weights[0].items():
+            torch.testing.assert_close(value, other[name], rtol=0, atol=0, msg=name)
 
 
 def test_finetune_command(small_owlvit_dir, small_scenes_dir, tmp_path, capsys) -> None:
