@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from transformers import OwlViTConfig, OwlViTForObjectDetection, OwlViTProcessor
 
 from promptcrop import tiny_models
+from promptcrop.encoder import OwlViTEncoder
 from promptcrop.tiny_models import build_owlvit_dir, byte_vocab, clip_vocab, owlvit_config
 
 
@@ -91,8 +92,6 @@ def test_invalid_choices_raise_value_error(tmp_path: Path) -> None:
 
 
 def test_text_width_widens_the_text_side_only(tmp_path: Path) -> None:
-    from promptcrop.encoder import OwlViTEncoder
-
     default = owlvit_config("tiny", 514)
     wide = owlvit_config("tiny", 514, text_width=32)
     assert default.text_config.hidden_size == default.projection_dim == 16
@@ -130,3 +129,15 @@ def test_clip_vocab_without_open_clip_is_a_clear_error(monkeypatch: pytest.Monke
     monkeypatch.setattr(tiny_models.importlib.metadata, "files", missing)
     with pytest.raises(RuntimeError, match="open_clip_torch"):
         clip_vocab()
+
+
+def test_patch_size_keeps_the_token_grid_at_a_smaller_input(tmp_path: Path) -> None:
+    encoder = OwlViTEncoder.from_pretrained(str(build_owlvit_dir(tmp_path, image_size=192, patch_size=16)))
+    assert encoder.grid_hw == (12, 12)
+    assert encoder.image_size == 192
+    pixels = encoder.preprocess([np.zeros((50, 80, 3), np.uint8)])
+    assert tuple(pixels.shape) == (1, 3, 192, 192)
+    assert encoder.encode_images(pixels).tokens.shape[1] == 144
+    for image_size, patch_size in ((200, 16), (8, 16), (192, 0), (192, 16.0)):
+        with pytest.raises(ValueError, match="patch_size"):
+            owlvit_config("tiny", 514, image_size=image_size, patch_size=patch_size)  # type: ignore[arg-type]

@@ -95,19 +95,26 @@ def _read_clip_merges() -> list[str]:
 
 
 def owlvit_config(
-    size: Literal["tiny", "base"], vocab_size: int, image_size: int = 768, text_width: int | None = None
+    size: Literal["tiny", "base"],
+    vocab_size: int,
+    image_size: int = 768,
+    text_width: int | None = None,
+    patch_size: int = 32,
 ) -> OwlViTConfig:
     """The model config: ``"tiny"`` (see module constants) or ``"base"`` (real-size B/32 defaults),
-    at ``image_size`` pixels (a multiple of the 32-pixel patch; 768 = OWL-ViT B/32's).
+    at ``image_size`` pixels (a multiple of ``patch_size``; 768 and 32 = OWL-ViT B/32's).
     ``text_width``: ``"tiny"`` only — the text tower's hidden size and the projection dimension
     ``C`` (default 16, see the module constants); the learning proof uses 32, since a 16-wide
-    query embedding tells colour and shape apart less well.
+    query embedding tells colour and shape apart less well. ``patch_size``: the vision patch side
+    in pixels (OWL-ViT B/16 uses 16).
 
     Token ids follow :func:`byte_vocab` / :func:`clip_vocab`: EOS and BOS are the last two ids,
     the pad token ``!`` is id 0.
     """
-    if image_size < 32 or image_size % 32:
-        raise ValueError(f"image_size must be a positive multiple of 32, got {image_size}")
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
+        raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
+    if image_size < patch_size or image_size % patch_size:
+        raise ValueError(f"image_size must be a positive multiple of patch_size ({patch_size}), got {image_size}")
     ids = dict(
         vocab_size=vocab_size, bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1,
         pad_token_id=0,
@@ -120,11 +127,11 @@ def owlvit_config(
         text = {**_TINY_TEXT, **ids, "hidden_size": width, "intermediate_size": 2 * width}
         return OwlViTConfig(
             text_config=text,
-            vision_config={**_TINY_VISION, "image_size": image_size},
+            vision_config={**_TINY_VISION, "image_size": image_size, "patch_size": patch_size},
             projection_dim=width,
         )
     if size == "base":
-        return OwlViTConfig(text_config=ids, vision_config={"image_size": image_size})
+        return OwlViTConfig(text_config=ids, vision_config={"image_size": image_size, "patch_size": patch_size})
     raise ValueError(f"size must be 'tiny' or 'base', got {size!r}")
 
 
@@ -156,6 +163,7 @@ def build_owlvit_dir(
     seed: int = 0,
     image_size: int = 768,
     text_width: int | None = None,
+    patch_size: int = 32,
 ) -> Path:
     """Write a complete OWL-ViT model directory (weights, config, processor) with random weights.
 
@@ -172,6 +180,9 @@ def build_owlvit_dir(
             give fewer image tokens (384 → 12 × 12 = 144), e.g. for fast CPU training.
         text_width: ``"tiny"`` only: the text hidden size and projection dimension ``C``
             (default 16; see :func:`owlvit_config`).
+        patch_size: the vision patch side in pixels (32 like B/32); ``image_size`` must be a
+            multiple of it. A smaller patch at a smaller input keeps the token count: 192 px with
+            16-pixel patches also gives 12 × 12 tokens, from a quarter of the pixels.
 
     Returns:
         The directory as a :class:`~pathlib.Path`.
@@ -182,7 +193,7 @@ def build_owlvit_dir(
         token_ids, merges = clip_vocab()
     else:
         raise ValueError(f"vocab must be 'bytes' or 'clip', got {vocab!r}")
-    config = owlvit_config(size, len(token_ids), image_size, text_width)
+    config = owlvit_config(size, len(token_ids), image_size, text_width, patch_size)
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
