@@ -210,7 +210,8 @@ def test_finetune_command(small_owlvit_dir, small_scenes_dir, tmp_path, capsys) 
     config.write_text(json.dumps({"epochs": 1, "batch_size": 6}))
     args = parser.parse_args([
         "finetune-encoder", "--data-root", str(small_scenes_dir), "--model", str(small_owlvit_dir), "--out",
-        str(tmp_path / "out"), "--config", str(config), "--device", "cpu", "--quiet",
+        str(tmp_path / "out"), "--config", str(config), "--device", "cpu", "--quiet", "--cache-images",
+        "--attention", "eager",
     ])
     assert args.handler is run_finetune
     assert run_finetune(args) == 0

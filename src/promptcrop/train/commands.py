@@ -9,7 +9,7 @@ Registered by :mod:`promptcrop.cli` (``add_train_parser`` / ``add_finetune_parse
 
     promptcrop finetune-encoder --data-root DIR --model ID|DIR --out DIR [--config FILE]
                      [--split train] [--val-split val] [--device cpu|cuda] [--max-minutes M]
-                     [--offline] [--quiet]
+                     [--cache-images] [--attention sdpa|eager] [--offline] [--quiet]
 
 ``train`` trains the ClipCrop decoder on a GAIC-layout folder (``images/``, ``annotations/``) with
 the caption folder of ``--text-labels``; the run folder ``--out`` receives the resolved config, the
@@ -172,6 +172,11 @@ def add_finetune_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--val-split", default="val", choices=("train", "val", "test"),
                    help="split evaluated after each epoch when its file exists (default val)")
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop after M minutes (then save)")
+    p.add_argument("--cache-images", action="store_true",
+                   help="decode the training images once and keep them in memory (H x W x 3 bytes each)")
+    p.add_argument("--attention", choices=("sdpa", "eager"),
+                   help="attention kernel (default: transformers' choice, sdpa; eager is faster for "
+                        "tiny models on a CPU)")
     _add_common(p)
     p.set_defaults(handler=run_finetune, parser=p)
     return p
@@ -202,10 +207,12 @@ def run_finetune(args: argparse.Namespace) -> int:
     train_set = load_phrase_boxes(objects / f"{args.split}.json")
     val_path = objects / f"{args.val_split}.json"
     val_set = load_phrase_boxes(val_path) if val_path.is_file() and args.val_split != args.split else None
-    encoder = OwlViTEncoder.from_pretrained(args.model, local_files_only=args.offline)
+    encoder = OwlViTEncoder.from_pretrained(args.model, local_files_only=args.offline,
+                                            attn_implementation=args.attention)
     result = GroundingFinetuner(
         encoder, train_set, config, args.out, val_set=val_set, device=args.device,
         progress=not args.quiet, max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
+        cache_images=args.cache_images,
     ).fit()
     line = f"fine-tuned {result.steps} steps; model saved to {result.out_dir}"
     if result.val is not None:
