@@ -30,6 +30,8 @@ def proof():
 def test_the_whole_pipeline_runs_and_reports(proof, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(proof, "SPLITS", {"train": 40, "val": 4, "test": 6})
     monkeypatch.setattr(proof, "PILOT_STEPS", 5)
+    monkeypatch.setattr(proof, "DECODER_PILOT_STEPS", 6)
+    monkeypatch.setattr(proof, "DECODER_PILOT_SKIP", 3)
     monkeypatch.setattr(proof, "IMAGE_SIZE", 128)
     monkeypatch.setattr(proof, "epochs_for", lambda *_: 1)  # one epoch per stage after the pilots
     table = proof.run(seed=0, minutes=0.5, work=tmp_path)
