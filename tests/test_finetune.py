@@ -13,7 +13,9 @@ import torch
 from promptcrop.encoder import OwlViTEncoder
 from promptcrop.eval.datasets import load_phrase_boxes
 from promptcrop.train.commands import add_finetune_parser, finetune_config_from_file, run_finetune
+from promptcrop.train.engine import CosineSchedule
 from promptcrop.train.finetune import (
+    DeadlineSchedule,
     FinetuneConfig,
     GroundingFinetuner,
     GroundingQueries,
@@ -211,10 +213,38 @@ def test_finetune_command(small_owlvit_dir, small_scenes_dir, tmp_path, capsys) 
     args = parser.parse_args([
         "finetune-encoder", "--data-root", str(small_scenes_dir), "--model", str(small_owlvit_dir), "--out",
         str(tmp_path / "out"), "--config", str(config), "--device", "cpu", "--quiet", "--cache-images",
-        "--attention", "eager",
+        "--attention", "eager", "--max-minutes", "10", "--anneal-by-deadline",
     ])
     assert args.handler is run_finetune
     assert run_finetune(args) == 0
     out = capsys.readouterr().out
     assert "fine-tuned 1 steps" in out and "acc@0.5" in out
     assert OwlViTEncoder.from_pretrained(str(tmp_path / "out")).grid_hw == (8, 8)
+
+
+def test_deadline_schedule_follows_the_clock_when_the_run_is_slow() -> None:
+    now = [100.0]
+    cosine = CosineSchedule(total_steps=100, warmup_steps=0, min_ratio=0.01)
+    schedule = DeadlineSchedule(cosine, max_seconds=10.0, clock=lambda: now[0])
+    assert schedule(30) == cosine(30)  # not started: the plain step
+    schedule.start()
+    now[0] = 105.0  # half the time gone
+    assert schedule(10) == cosine(50)  # slow run: the clock leads
+    assert schedule(70) == cosine(70)  # fast run: the steps lead
+    now[0] = 111.0
+    assert schedule(60) == pytest.approx(0.01)  # budget spent: the minimum rate
+    with pytest.raises(ValueError, match="max_seconds"):
+        DeadlineSchedule(cosine, max_seconds=0)
+
+
+def test_a_run_cut_by_its_deadline_ends_at_min_lr(small_owlvit_dir, small_scenes_dir, tmp_path) -> None:
+    train = load_phrase_boxes(small_scenes_dir / "objects" / "train.json")
+    config = FinetuneConfig(epochs=50, batch_size=2, lr=1e-3, min_lr=1e-5)
+    encoder = OwlViTEncoder.from_pretrained(str(small_owlvit_dir))
+    with pytest.raises(ValueError, match="max_seconds"):
+        GroundingFinetuner(encoder, train, config, tmp_path / "x", anneal_by_deadline=True)
+    tuner = GroundingFinetuner(encoder, train, config, tmp_path / "ft", progress=False,
+                               max_seconds=1e-3, anneal_by_deadline=True)
+    result = tuner.fit()
+    assert result.steps < 50 * tuner.batches_per_epoch
+    assert tuner.optimizer.param_groups[0]["lr"] == pytest.approx(1e-5)

@@ -9,7 +9,8 @@ Registered by :mod:`promptcrop.cli` (``add_train_parser`` / ``add_finetune_parse
 
     promptcrop finetune-encoder --data-root DIR --model ID|DIR --out DIR [--config FILE]
                      [--split train] [--val-split val] [--device cpu|cuda] [--max-minutes M]
-                     [--cache-images] [--attention sdpa|eager] [--offline] [--quiet]
+                     [--anneal-by-deadline] [--cache-images] [--attention sdpa|eager]
+                     [--offline] [--quiet]
 
 ``train`` trains the ClipCrop decoder on a GAIC-layout folder (``images/``, ``annotations/``) with
 the caption folder of ``--text-labels``; the run folder ``--out`` receives the resolved config, the
@@ -172,6 +173,9 @@ def add_finetune_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--val-split", default="val", choices=("train", "val", "test"),
                    help="split evaluated after each epoch when its file exists (default val)")
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop after M minutes (then save)")
+    p.add_argument("--anneal-by-deadline", action="store_true",
+                   help="with --max-minutes: the learning-rate schedule also follows the clock, so the "
+                        "run ends at min_lr when the minutes are up even if its epochs are not done")
     p.add_argument("--cache-images", action="store_true",
                    help="decode the training images once and keep them in memory (H x W x 3 bytes each)")
     p.add_argument("--attention", choices=("sdpa", "eager"),
@@ -202,6 +206,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     """Run ``promptcrop finetune-encoder``; returns 0."""
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise ValueError(f"--max-minutes must be > 0, got {args.max_minutes}")
+    if args.anneal_by_deadline and args.max_minutes is None:
+        raise ValueError("--anneal-by-deadline needs --max-minutes")
     config = finetune_config_from_file(args.config)
     objects = Path(args.data_root) / "objects"
     train_set = load_phrase_boxes(objects / f"{args.split}.json")
@@ -212,7 +218,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     result = GroundingFinetuner(
         encoder, train_set, config, args.out, val_set=val_set, device=args.device,
         progress=not args.quiet, max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
-        cache_images=args.cache_images,
+        cache_images=args.cache_images, anneal_by_deadline=args.anneal_by_deadline,
     ).fit()
     line = f"fine-tuned {result.steps} steps; model saved to {result.out_dir}"
     if result.val is not None:

@@ -35,7 +35,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -349,6 +349,33 @@ def load_sample(
 
 # --------------------------------------------------------------------------- the fine-tuner
 
+
+class DeadlineSchedule:
+    """A step schedule that also advances with the clock: the step it evaluates ``schedule`` at is
+    ``max(step, total_steps · elapsed / max_seconds)``, elapsed counted from :meth:`start` (before
+    it, the plain step). A run slower than planned therefore reaches the schedule's end — for a
+    cosine, its minimum rate — when ``max_seconds`` are up; a faster one follows the plain schedule.
+    ``clock``: seconds, ``time.perf_counter`` by default (tests pass their own)."""
+
+    def __init__(
+        self, schedule: CosineSchedule, max_seconds: float, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        if not max_seconds > 0:
+            raise ValueError(f"max_seconds must be > 0, got {max_seconds}")
+        self.schedule, self.max_seconds, self.clock = schedule, float(max_seconds), clock
+        self.started: float | None = None
+
+    def start(self) -> None:
+        """Start counting the elapsed time now."""
+        self.started = self.clock()
+
+    def __call__(self, step: int) -> float:
+        if self.started is None:
+            return self.schedule(step)
+        share = (self.clock() - self.started) / self.max_seconds
+        return self.schedule(max(step, math.floor(share * self.schedule.total_steps)))
+
+
 PreparedBatch = tuple[list[GroundingSample], list[GroundingQueries], torch.Tensor]
 """A training batch ready for a step: samples, their queries and pre-processed pixel values."""
 
@@ -380,6 +407,9 @@ class GroundingFinetuner:
         val_set: samples for :meth:`evaluate` after every epoch, or None.
         max_seconds: stop after the first step that ends past this wall-clock budget (the
             schedule still spans ``config.epochs``), None = no limit.
+        anneal_by_deadline: with ``max_seconds``, let the cosine schedule also advance with the
+            clock (:class:`DeadlineSchedule`), so that a run that cannot finish its epochs in time
+            still ends at ``min_lr`` when the budget runs out instead of being cut at a high rate.
         prefetch: prepare the next batch (load, augment, queries, pre-processing) in a thread
             while the current step runs — about half of a CPU step otherwise; the results are
             identical either way.
@@ -401,9 +431,12 @@ class GroundingFinetuner:
         max_seconds: float | None = None,
         prefetch: bool = True,
         cache_images: bool = False,
+        anneal_by_deadline: bool = False,
     ) -> None:
         if len(train_set) == 0:
             raise ValueError("the phrase-box training set is empty")
+        if anneal_by_deadline and max_seconds is None:
+            raise ValueError("anneal_by_deadline needs max_seconds")
         self.config = config
         self.device = torch.device(device)
         self.encoder = encoder.to(self.device)
@@ -417,9 +450,9 @@ class GroundingFinetuner:
             [p for p in self.encoder.parameters() if p.requires_grad],
             lr=config.lr, weight_decay=config.weight_decay,
         )
-        self.scheduler = LambdaLR(
-            self.optimizer, CosineSchedule(total, config.warmup_steps, config.min_lr / config.lr)
-        )
+        schedule = CosineSchedule(total, config.warmup_steps, config.min_lr / config.lr)
+        self.deadline_schedule = DeadlineSchedule(schedule, max_seconds) if anneal_by_deadline else None
+        self.scheduler = LambdaLR(self.optimizer, self.deadline_schedule or schedule)
         self.keywords = self._keywords()
         self.step = 0
         self._images = self._decode_all() if cache_images else None
@@ -482,6 +515,8 @@ class GroundingFinetuner:
         )
         log = MetricsLog(self.out_dir / "metrics.jsonl")
         deadline = None if self.max_seconds is None else time.perf_counter() + self.max_seconds
+        if self.deadline_schedule is not None:
+            self.deadline_schedule.start()
         means: dict[str, float] = {}
         val = None
         for epoch in range(self.config.epochs):
