@@ -201,7 +201,7 @@ def train_decoder(work: Path, data: Path, encoder_dir: Path, seed: int, budget_s
     val = CropTrainDataset(GaicDataset(data, "val", text_labels=data / "text"), None, seed)
     encoder = OwlViTEncoder.from_pretrained(str(encoder_dir), attn_implementation=ATTENTION)
 
-    pilot_set = CropTrainDataset(GaicDataset(data, "val", text_labels=data / "text"), config.augment, seed)
+    pilot_set = CropTrainDataset(val.source, config.augment, seed)  # the val scenes, augmented as in training
     pilot = Trainer(dataclasses.replace(config, log_every=1, epochs=DECODER_PILOT_STEPS), encoder, pilot_set,
                     work / "pilot-run", progress=False)
     pilot.fit(max_steps=DECODER_PILOT_STEPS)
