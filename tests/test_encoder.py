@@ -133,6 +133,58 @@ def test_long_phrases_are_truncated_and_reported(encoder: OwlViTEncoder) -> None
     assert torch.allclose(text.embeds[0], text.embeds[1], atol=1e-6)
 
 
+def test_each_distinct_phrase_is_tokenised_and_encoded_once(
+    tiny_owlvit_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir), local_files_only=True)
+    tokenised: list[str] = []
+    real_tokenizer = fresh.processor.tokenizer
+
+    class Counting:
+        def __call__(self, texts: list[str], **kwargs: object) -> object:
+            tokenised.extend(texts)
+            return real_tokenizer(texts, **kwargs)
+
+    monkeypatch.setattr(fresh.processor, "tokenizer", Counting())
+    encoded: list[int] = []
+    real_features = fresh.model.owlvit.get_text_features
+
+    def counting_features(input_ids: torch.Tensor, **kwargs: object) -> object:
+        encoded.append(len(input_ids))
+        return real_features(input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(fresh.model.owlvit, "get_text_features", counting_features)
+    first = fresh.embed_texts(["dog", "a boat", "dog", "dog"])
+    again = fresh.embed_texts(["a boat", "dog"])
+    assert encoded == [2, 2]  # the distinct phrases only
+    assert sorted(tokenised) == ["a boat", "a boat", "dog", "dog"]  # lengths + padded ids, first call only
+    assert torch.equal(first.embeds[0], first.embeds[3]) and torch.equal(first.embeds[1], again.embeds[0])
+    alone = [fresh.embed_texts([t]).embeds[0] for t in ("dog", "a boat")]
+    assert torch.allclose(first.embeds[:2], torch.stack(alone), atol=1e-6)
+
+
+def test_the_token_cache_keeps_the_most_recent_phrases(
+    tiny_owlvit_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("promptcrop.encoder.TOKEN_CACHE_SIZE", 2)
+    fresh = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir), local_files_only=True)
+    fresh.embed_texts(["a", "b"])
+    fresh.embed_texts(["a"])  # "a" used last, so "b" goes first
+    fresh.embed_texts(["c"])
+    assert list(fresh._token_cache) == ["a", "c"]
+
+
+def test_gradients_of_a_repeated_phrase_add_up(tiny_owlvit_dir: Path) -> None:
+    trainable = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir), local_files_only=True)
+    trainable.requires_grad_(True)
+    weight = trainable.model.owlvit.text_projection.weight
+    trainable.embed_texts(["dog", "dog"]).embeds.sum().backward()
+    twice = weight.grad.clone()
+    weight.grad = None
+    trainable.embed_texts(["dog"]).embeds.sum().backward()
+    assert torch.allclose(twice, 2 * weight.grad, atol=1e-6)
+
+
 def test_no_texts_give_an_empty_embedding(encoder: OwlViTEncoder) -> None:
     text = encoder.embed_texts([])
     assert tuple(text.embeds.shape) == (0, C) and text.truncated == ()

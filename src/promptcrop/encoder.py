@@ -8,10 +8,11 @@ keeping the aspect ratio, so no padding correction is needed).
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -20,6 +21,19 @@ from huggingface_hub.utils import EntryNotFoundError
 from transformers import OwlViTForObjectDetection, OwlViTProcessor
 
 from promptcrop.errors import ModelUnavailableError
+
+
+TOKEN_CACHE_SIZE = 4096
+"""Phrases whose tokenisation an :class:`OwlViTEncoder` remembers."""
+
+
+class _Tokens(NamedTuple):
+    """One phrase tokenised for the text model: ids and mask padded to its positions, and whether
+    the phrase had to be truncated."""
+
+    input_ids: tuple[int, ...]
+    attention_mask: tuple[int, ...]
+    truncated: bool
 
 
 @dataclass
@@ -130,6 +144,7 @@ class OwlViTEncoder(torch.nn.Module):
         side = self.image_size // int(config.vision_config.patch_size)
         self.grid_hw = (side, side)
         self.max_text_positions = int(config.text_config.max_position_embeddings)
+        self._token_cache: OrderedDict[str, _Tokens] = OrderedDict()
         self.model.requires_grad_(False)
         self.model.eval()
 
@@ -259,23 +274,39 @@ class OwlViTEncoder(torch.nn.Module):
         texts = [str(t) for t in texts]
         if not texts:
             return TextEmbedding(embeds=torch.zeros(0, self.embed_dim, device=self.device), truncated=())
-        tokenizer = self.processor.tokenizer
-        full_lengths = [len(ids) for ids in tokenizer(texts, verbose=False)["input_ids"]]
-        truncated = tuple(t for t, n in zip(texts, full_lengths) if n > self.max_text_positions)
-        inputs = tokenizer(
-            texts,
-            padding="max_length",
-            truncation=True,
-            max_length=self.max_text_positions,
-            return_tensors="pt",
-        ).to(self.device)
+        unique = list(dict.fromkeys(texts))  # each distinct phrase runs through the model once
+        input_ids, attention_mask = self._tokens(unique)
         with self._grad():
-            features = self.model.owlvit.get_text_features(
-                input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
-            )
+            features = self.model.owlvit.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
         if not isinstance(features, torch.Tensor):  # transformers >= 5 returns a model output
             features = features.pooler_output
-        return TextEmbedding(embeds=torch.nn.functional.normalize(features, dim=-1), truncated=truncated)
+        row = {text: i for i, text in enumerate(unique)}
+        index = torch.tensor([row[t] for t in texts], device=features.device)
+        embeds = torch.nn.functional.normalize(features, dim=-1).index_select(0, index)
+        truncated = tuple(t for t in texts if self._token_cache[t].truncated)
+        return TextEmbedding(embeds=embeds, truncated=truncated)
+
+    def _tokens(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(input_ids, attention_mask)``, both ``[T, max_text_positions]`` long on the device,
+        padded to the full length and truncated. The tokenisation of each phrase is remembered
+        (the last ``TOKEN_CACHE_SIZE`` phrases): training asks for the same few hundred phrases
+        thousands of times."""
+        cache = self._token_cache
+        missing = [t for t in texts if t not in cache]
+        if missing:
+            tokenizer = self.processor.tokenizer
+            lengths = [len(ids) for ids in tokenizer(missing, verbose=False)["input_ids"]]
+            fitted = tokenizer(missing, padding="max_length", truncation=True, max_length=self.max_text_positions)
+            for text, length, ids, mask in zip(missing, lengths, fitted["input_ids"], fitted["attention_mask"]):
+                cache[text] = _Tokens(tuple(ids), tuple(mask), length > self.max_text_positions)
+        for text in texts:
+            cache.move_to_end(text)
+        while len(cache) > TOKEN_CACHE_SIZE:
+            cache.popitem(last=False)
+        rows = [cache[t] for t in texts]
+        input_ids = torch.tensor([r.input_ids for r in rows], dtype=torch.long, device=self.device)
+        attention_mask = torch.tensor([r.attention_mask for r in rows], dtype=torch.long, device=self.device)
+        return input_ids, attention_mask
 
     def embed_image_queries(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Query images ``[Q, 3, S, S]`` → ``[Q, C]`` L2-normalised query embeddings.
