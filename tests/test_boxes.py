@@ -41,6 +41,18 @@ def test_iou_and_giou_hand_values():
     np.testing.assert_allclose(B.elementwise_iou(a[0], b[0]), 1 / 7)
 
 
+def test_elementwise_giou_is_the_diagonal_of_the_pairwise_one():
+    rng = np.random.default_rng(0)
+    corners = rng.random((2, 12, 2, 2))
+    a, b = (np.concatenate([c.min(axis=1), c.max(axis=1)], axis=-1) for c in corners)  # [12, 4] xyxy
+    a[0] = b[0]  # identical
+    a[1] = [0.5, 0.5, 0.5, 0.5]  # zero area
+    np.testing.assert_allclose(B.elementwise_generalized_box_iou(a, b), np.diag(B.generalized_box_iou(a, b)))
+    t = torch.tensor(a, requires_grad=True)
+    B.elementwise_generalized_box_iou(t, torch.tensor(b)).sum().backward()
+    assert torch.isfinite(t.grad).all()
+
+
 def test_degenerate_boxes_never_nan():
     z = np.array([[1, 1, 1, 1], [2, 2, 1, 1]], float)  # zero-area and inverted
     assert np.isfinite(B.box_iou(z, z)).all()

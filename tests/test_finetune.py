@@ -19,6 +19,7 @@ from promptcrop.train.finetune import (
     FinetuneConfig,
     GroundingFinetuner,
     GroundingQueries,
+    batch_grounding_losses,
     build_queries,
     centre_tokens,
     focal_loss,
@@ -120,6 +121,38 @@ def test_grounding_losses_reward_the_matched_tokens() -> None:
     assert float(good_terms["loss_l1"]) == pytest.approx(0.0) and float(good_terms["loss_giou"]) == pytest.approx(0.0)
     bad_terms["loss_class"].backward()
     assert bad.grad is not None and bad.grad.abs().sum() > 0
+
+
+def _random_image_case(rng: np.random.Generator, n_objects: int, n_queries: int):
+    tokens = 16  # a 4 x 4 grid
+    centres = rng.uniform(0.2, 0.8, size=(tokens, 2))
+    boxes = torch.tensor(np.concatenate([centres, rng.uniform(0.05, 0.4, size=(tokens, 2))], 1), dtype=torch.float32)
+    objects = torch.tensor(np.concatenate([rng.uniform(0.2, 0.8, size=(n_objects, 2)),
+                                           rng.uniform(0.1, 0.5, size=(n_objects, 2))], 1), dtype=torch.float32)
+    positives = [[q % n_objects] for q in range(n_queries - 1)] + [list(range(n_objects))]
+    queries = GroundingQueries([f"q{q}" for q in range(n_queries)], positives, list(range(n_objects)))
+    return torch.tensor(rng.normal(size=(tokens, n_queries)), dtype=torch.float32), boxes, objects, queries
+
+
+@pytest.mark.parametrize("assignment", ["hungarian", "centre"])
+@pytest.mark.parametrize("class_loss", ["softmax", "focal"])
+def test_batch_losses_are_the_mean_of_the_images_losses(assignment: str, class_loss: str) -> None:
+    rng = np.random.default_rng(3)
+    cases = [_random_image_case(rng, g, q) for g, q in ((2, 3), (1, 2), (3, 5))]  # different widths
+    config = FinetuneConfig(assignment=assignment, class_loss=class_loss)
+    width = max(len(c[3].texts) for c in cases)
+    padded = torch.full((len(cases), 16, width), -1e4)  # padding columns as query_logits masks them
+    for b, case in enumerate(cases):
+        padded[b, :, : case[0].shape[1]] = case[0]
+    padded.requires_grad_(True)
+    batch = batch_grounding_losses(padded, torch.stack([c[1] for c in cases]), [c[2] for c in cases],
+                                   [c[3] for c in cases], config, (4, 4))
+    singles = [grounding_losses(*case, config, (4, 4)) for case in cases]
+    for name in ("loss_class", "loss_l1", "loss_giou"):
+        torch.testing.assert_close(batch[name], torch.stack([t[name] for t in singles]).mean())
+    sum(batch.values()).backward()
+    assert torch.isfinite(padded.grad).all()
+    assert padded.grad[1, :, 2:].abs().sum() == 0  # padding gets no gradient
 
 
 def test_centre_tokens_are_the_patches_inside_each_object() -> None:

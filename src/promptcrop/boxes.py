@@ -145,15 +145,27 @@ def generalized_box_iou(a_xyxy: BoxArray, b_xyxy: BoxArray) -> BoxArray:
     return iou - (enclosing - union) / _clip_min(enclosing, EPS)
 
 
+def _elementwise_inter_union(a: Any, b: Any) -> tuple[Any, Any]:
+    wh = _clip_min(_minimum(a[..., 2:], b[..., 2:]) - _maximum(a[..., :2], b[..., :2]), 0.0)
+    inter = wh[..., 0] * wh[..., 1]
+    return inter, box_area(a) + box_area(b) - inter
+
+
 def elementwise_iou(a_xyxy: BoxArray, b_xyxy: BoxArray) -> BoxArray:
     """IoU of matching rows: ``[..., 4]`` × ``[..., 4]`` → ``[...]``."""
     a_xyxy, b_xyxy = _as_float(a_xyxy), _as_float(b_xyxy)
-    lt = _maximum(a_xyxy[..., :2], b_xyxy[..., :2])
-    rb = _minimum(a_xyxy[..., 2:], b_xyxy[..., 2:])
-    wh = _clip_min(rb - lt, 0.0)
-    inter = wh[..., 0] * wh[..., 1]
-    union = box_area(a_xyxy) + box_area(b_xyxy) - inter
+    inter, union = _elementwise_inter_union(a_xyxy, b_xyxy)
     return inter / _clip_min(union, EPS)
+
+
+def elementwise_generalized_box_iou(a_xyxy: BoxArray, b_xyxy: BoxArray) -> BoxArray:
+    """GIoU of matching rows: ``[..., 4]`` × ``[..., 4]`` xyxy → ``[...]`` in [-1, 1] — the
+    diagonal of :func:`generalized_box_iou` without computing the rest of the matrix."""
+    a_xyxy, b_xyxy = _as_float(a_xyxy), _as_float(b_xyxy)
+    inter, union = _elementwise_inter_union(a_xyxy, b_xyxy)
+    outer = _clip_min(_maximum(a_xyxy[..., 2:], b_xyxy[..., 2:]) - _minimum(a_xyxy[..., :2], b_xyxy[..., :2]), 0.0)
+    enclosing = outer[..., 0] * outer[..., 1]
+    return inter / _clip_min(union, EPS) - (enclosing - union) / _clip_min(enclosing, EPS)
 
 
 def contains(outer_xyxy: BoxArray, inner_xyxy: BoxArray, tol: float = 1e-6) -> BoxArray:

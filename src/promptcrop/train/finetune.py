@@ -50,7 +50,7 @@ from promptcrop.boxes import (
     box_iou,
     contains,
     cxcywh_to_xyxy,
-    generalized_box_iou,
+    elementwise_generalized_box_iou,
     image_xyxy_px_to_model,
 )
 from promptcrop.config import config_from_dict, config_to_dict
@@ -218,9 +218,9 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float, gamma:
 
 def token_softmax_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Per query (column), ``-log`` of the softmax mass over image tokens (rows) on its positive
-    tokens: ``logits``, ``targets`` ``[P, Q]`` (every column has a positive) → ``[Q]``."""
+    tokens: ``logits``, ``targets`` ``[..., P, Q]`` (every column has a positive) → ``[..., Q]``."""
     positive = logits.masked_fill(targets <= 0, float("-inf"))
-    return torch.logsumexp(logits, dim=0) - torch.logsumexp(positive, dim=0)
+    return torch.logsumexp(logits, dim=-2) - torch.logsumexp(positive, dim=-2)
 
 
 def match_objects(
@@ -230,17 +230,37 @@ def match_objects(
     queries: GroundingQueries,
     config: FinetuneConfig,
 ) -> torch.Tensor:
-    """One token per object: ``logits [P, Q]``, token boxes ``[P, 4]``, objects ``[G, 4]`` (all
-    normalised cxcywh) → ``[G]`` long token indices (Hungarian, see the module docstring)."""
+    """One token per object of one image: ``logits [P, Q]``, token boxes ``[P, 4]``, objects
+    ``[G, 4]`` (all normalised cxcywh) → ``[G]`` long token indices (Hungarian, see the module
+    docstring); :func:`match_batch` for one image."""
+    return match_batch(logits[None], boxes_cxcywh[None], [objects_cxcywh], [queries], config)[0]
+
+
+def match_batch(
+    logits: torch.Tensor,
+    boxes_cxcywh: torch.Tensor,
+    objects_cxcywh: Sequence[torch.Tensor],
+    queries: Sequence[GroundingQueries],
+    config: FinetuneConfig,
+) -> list[torch.Tensor]:
+    """:func:`match_objects` for a batch: ``logits [B, P, W]``, ``boxes_cxcywh [B, P, 4]``, B
+    object tensors ``[G_b, 4]`` → B long tensors ``[G_b]``. The box costs of the whole batch are
+    computed at once; the assignments are solved per image."""
     with torch.no_grad():
+        batch, tokens = boxes_cxcywh.shape[:2]
+        flat = torch.cat(list(objects_cxcywh)).to(boxes_cxcywh)  # [N, 4], N = Σ G_b
         cost = match_cost(
-            boxes_cxcywh, boxes_cxcywh.new_zeros(len(boxes_cxcywh)), objects_cxcywh,
+            boxes_cxcywh.reshape(-1, 4), boxes_cxcywh.new_zeros(batch * tokens), flat,
             cost_l1=config.cost_l1, cost_giou=config.cost_giou, cost_score=0.0,
-        )  # [P, G]
-        prob = logits.float().sigmoid()[:, queries.own_query]  # [P, G]
-        tokens, objects = solve_assignment(cost - config.cost_class * prob)
-    order = torch.argsort(objects)
-    return tokens[order].to(logits.device)
+        ).reshape(batch, tokens, -1)  # [B, P, N]
+        prob = logits.float().sigmoid()
+        matched, first = [], 0
+        for b, q in enumerate(queries):
+            last = first + len(objects_cxcywh[b])
+            token, obj = solve_assignment(cost[b, :, first:last] - config.cost_class * prob[b][:, q.own_query])
+            matched.append(token[torch.argsort(obj)].to(logits.device))
+            first = last
+    return matched
 
 
 def centre_tokens(objects_cxcywh: torch.Tensor, grid_hw: tuple[int, int]) -> list[torch.Tensor]:
@@ -263,20 +283,20 @@ def centre_tokens(objects_cxcywh: torch.Tensor, grid_hw: tuple[int, int]) -> lis
     return tokens
 
 
-def assign_tokens(
+def assign_batch(
     logits: torch.Tensor,
     boxes_cxcywh: torch.Tensor,
-    objects_cxcywh: torch.Tensor,
-    queries: GroundingQueries,
+    objects_cxcywh: Sequence[torch.Tensor],
+    queries: Sequence[GroundingQueries],
     config: FinetuneConfig,
     grid_hw: tuple[int, int],
-) -> list[torch.Tensor]:
-    """The positive tokens of each object (G long tensors): the Hungarian match (one token each)
-    or every token centred inside the object (``config.assignment``)."""
+) -> list[list[torch.Tensor]]:
+    """Per image, the positive tokens of each object (G_b long tensors): the Hungarian match (one
+    token each) or every token centred inside the object (``config.assignment``)."""
     if config.assignment == "centre":
-        return [t.to(logits.device) for t in centre_tokens(objects_cxcywh, grid_hw)]
-    token = match_objects(logits, boxes_cxcywh, objects_cxcywh, queries, config)  # [G]
-    return [token[g : g + 1] for g in range(len(token))]
+        return [[t.to(logits.device) for t in centre_tokens(o, grid_hw)] for o in objects_cxcywh]
+    matched = match_batch(logits, boxes_cxcywh, objects_cxcywh, queries, config)
+    return [[token[g : g + 1] for g in range(len(token))] for token in matched]
 
 
 def grounding_losses(
@@ -290,29 +310,62 @@ def grounding_losses(
     """Unweighted ``loss_class`` (see :class:`FinetuneConfig`), ``loss_l1`` and ``loss_giou`` of
     one image: ``logits [P, Q]`` (valid queries only), ``boxes_cxcywh [P, 4]``,
     ``objects_cxcywh [G, 4]`` on a ``grid_hw`` token grid. The box terms average over each
-    object's positive tokens, then over the objects."""
+    object's positive tokens, then over the objects; :func:`batch_grounding_losses` for one image."""
+    return batch_grounding_losses(logits[None], boxes_cxcywh[None], [objects_cxcywh], [queries], config, grid_hw)
+
+
+def batch_grounding_losses(
+    logits: torch.Tensor,
+    boxes_cxcywh: torch.Tensor,
+    objects_cxcywh: Sequence[torch.Tensor],
+    queries: Sequence[GroundingQueries],
+    config: FinetuneConfig,
+    grid_hw: tuple[int, int],
+) -> dict[str, torch.Tensor]:
+    """The mean over a batch of :func:`grounding_losses`, computed for all images at once:
+    ``logits [B, P, W]`` (image b's columns past its own ``len(queries[b].texts)`` are padding and
+    ignored), ``boxes_cxcywh [B, P, 4]``, B object tensors ``[G_b, 4]`` (normalised cxcywh)."""
     logits, boxes_cxcywh = logits.float(), boxes_cxcywh.float()
-    objects_cxcywh = objects_cxcywh.to(boxes_cxcywh)
-    positives = assign_tokens(logits, boxes_cxcywh, objects_cxcywh, queries, config, grid_hw)
-    targets = torch.zeros_like(logits)  # [P, Q]
-    for q, names in enumerate(queries.positives):
-        for g in names:
-            targets[positives[g], q] = 1.0
-    count = max(len(objects_cxcywh), 1)
-    token = torch.cat(positives)  # [K]
-    owner = torch.cat([torch.full_like(t, g) for g, t in enumerate(positives)])  # [K]
-    share = 1.0 / torch.cat([torch.full(t.shape, float(len(t)), device=t.device) for t in positives])
-    pred, gt = boxes_cxcywh[token], objects_cxcywh[owner]  # [K, 4]
-    giou = torch.diagonal(generalized_box_iou(cxcywh_to_xyxy(pred), cxcywh_to_xyxy(gt)))  # [K]
+    batch, _, width = logits.shape
+    device = logits.device
+    objects_cxcywh = [o.to(boxes_cxcywh) for o in objects_cxcywh]
+    n_queries = torch.tensor([len(q.texts) for q in queries], device=device)
+    valid = torch.arange(width, device=device)[None, :] < n_queries[:, None]  # [B, W]
+    logits = logits.masked_fill(~valid[:, None, :], 0.0)
+    positives = assign_batch(logits, boxes_cxcywh, objects_cxcywh, queries, config, grid_hw)
+
+    # Class targets [B, P, W]: an object's positive tokens are positive for every query naming it.
+    cells = [(b, positives[b][g], q) for b, query in enumerate(queries)
+             for q, names in enumerate(query.positives) for g in names]
+    targets = torch.zeros_like(logits)
+    targets[_indices(cells, 0), torch.cat([t for _, t, _ in cells]), _indices(cells, 2)] = 1.0
+    counts = torch.tensor([max(len(o), 1) for o in objects_cxcywh], dtype=torch.float32, device=device)
     if config.class_loss == "softmax":
-        loss_class = token_softmax_loss(logits, targets).mean()
+        # A padding column gets every token as positive: its loss is exactly 0 and stays finite.
+        per_query = token_softmax_loss(logits, torch.where(valid[:, None, :], targets, 1.0))  # [B, W]
+        loss_class = (per_query.sum(dim=1) / n_queries).mean()
     else:
-        loss_class = focal_loss(logits, targets, config.focal_alpha, config.focal_gamma).sum() / count
+        focal = focal_loss(logits, targets, config.focal_alpha, config.focal_gamma) * valid[:, None, :]
+        loss_class = (focal.sum(dim=(1, 2)) / counts).mean()
+
+    # Box terms on the positive tokens: each object's tokens share its weight 1 / (G_b · B).
+    owned = [(b, t, objects_cxcywh[b][g]) for b, image in enumerate(positives) for g, t in enumerate(image)]
+    image_index = torch.cat([torch.full_like(t, b) for b, t, _ in owned])  # [K]
+    pred = boxes_cxcywh[image_index, torch.cat([t for _, t, _ in owned])]  # [K, 4]
+    gt = torch.cat([box.expand(len(t), 4) for _, t, box in owned])  # [K, 4]
+    weight = torch.cat([torch.full(t.shape, 1.0 / len(t), device=device) for _, t, _ in owned])
+    weight = weight / counts[image_index] / batch
+    giou = elementwise_generalized_box_iou(cxcywh_to_xyxy(pred), cxcywh_to_xyxy(gt))  # [K]
     return {
         "loss_class": loss_class,
-        "loss_l1": ((pred - gt).abs().sum(dim=-1) * share).sum() / count,
-        "loss_giou": ((1.0 - giou) * share).sum() / count,
+        "loss_l1": ((pred - gt).abs().sum(dim=-1) * weight).sum(),
+        "loss_giou": ((1.0 - giou) * weight).sum(),
     }
+
+
+def _indices(cells: list[tuple[int, torch.Tensor, int]], field: int) -> torch.Tensor:
+    """Field ``field`` (0: image, 2: query) of each cell, repeated for each of its tokens."""
+    return torch.cat([torch.full_like(cell[1], cell[field]) for cell in cells])
 
 
 # --------------------------------------------------------------------------- data
@@ -477,14 +530,9 @@ class GroundingFinetuner:
         """Mean loss terms over a batch plus ``loss`` (weighted sum); ``pixel_values`` as in
         :meth:`_logits`."""
         encoding, logits = self._logits(samples, [q.texts for q in queries], pixel_values)
-        terms: dict[str, torch.Tensor] = {}
-        for b, (sample, q) in enumerate(zip(samples, queries)):
-            image_terms = grounding_losses(
-                logits[b, :, : len(q.texts)], encoding.boxes_cxcywh[b], sample.boxes_cxcywh, q,
-                self.config, encoding.grid_hw,
-            )
-            for name, value in image_terms.items():
-                terms[name] = terms.get(name, 0.0) + value / len(samples)
+        terms = batch_grounding_losses(
+            logits, encoding.boxes_cxcywh, [s.boxes_cxcywh for s in samples], queries, self.config, encoding.grid_hw
+        )
         weights = self.weights()
         terms["loss"] = sum(weights[name] * value for name, value in terms.items())
         return terms
