@@ -172,6 +172,8 @@ def test_the_token_cache_keeps_the_most_recent_phrases(
     fresh.embed_texts(["a"])  # "a" used last, so "b" goes first
     fresh.embed_texts(["c"])
     assert list(fresh._token_cache) == ["a", "c"]
+    many = fresh.embed_texts(["x", "y", "z", "x" * 40])  # more phrases than the cache holds
+    assert many.truncated == ("x" * 40,) and tuple(many.embeds.shape) == (4, C)
 
 
 def test_gradients_of_a_repeated_phrase_add_up(tiny_owlvit_dir: Path) -> None:

@@ -8,6 +8,7 @@ keeping the aspect ratio, so no padding correction is needed).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -145,6 +146,7 @@ class OwlViTEncoder(torch.nn.Module):
         self.grid_hw = (side, side)
         self.max_text_positions = int(config.text_config.max_position_embeddings)
         self._token_cache: OrderedDict[str, _Tokens] = OrderedDict()
+        self._token_lock = threading.Lock()
         self.model.requires_grad_(False)
         self.model.eval()
 
@@ -275,7 +277,7 @@ class OwlViTEncoder(torch.nn.Module):
         if not texts:
             return TextEmbedding(embeds=torch.zeros(0, self.embed_dim, device=self.device), truncated=())
         unique = list(dict.fromkeys(texts))  # each distinct phrase runs through the model once
-        input_ids, attention_mask = self._tokens(unique)
+        input_ids, attention_mask, cut = self._tokens(unique)
         with self._grad():
             features = self.model.owlvit.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
         if not isinstance(features, torch.Tensor):  # transformers >= 5 returns a model output
@@ -283,30 +285,31 @@ class OwlViTEncoder(torch.nn.Module):
         row = {text: i for i, text in enumerate(unique)}
         index = torch.tensor([row[t] for t in texts], device=features.device)
         embeds = torch.nn.functional.normalize(features, dim=-1).index_select(0, index)
-        truncated = tuple(t for t in texts if self._token_cache[t].truncated)
+        truncated = tuple(t for t in texts if cut[row[t]])
         return TextEmbedding(embeds=embeds, truncated=truncated)
 
-    def _tokens(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(input_ids, attention_mask)``, both ``[T, max_text_positions]`` long on the device,
-        padded to the full length and truncated. The tokenisation of each phrase is remembered
+    def _tokens(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
+        """``(input_ids, attention_mask, truncated)``: ids and mask ``[T, max_text_positions]`` long
+        on the device, padded to the full length and truncated, and whether each phrase was cut. The tokenisation of each phrase is remembered
         (the last ``TOKEN_CACHE_SIZE`` phrases): training asks for the same few hundred phrases
         thousands of times."""
-        cache = self._token_cache
-        missing = [t for t in texts if t not in cache]
-        if missing:
-            tokenizer = self.processor.tokenizer
-            lengths = [len(ids) for ids in tokenizer(missing, verbose=False)["input_ids"]]
-            fitted = tokenizer(missing, padding="max_length", truncation=True, max_length=self.max_text_positions)
-            for text, length, ids, mask in zip(missing, lengths, fitted["input_ids"], fitted["attention_mask"]):
-                cache[text] = _Tokens(tuple(ids), tuple(mask), length > self.max_text_positions)
-        for text in texts:
-            cache.move_to_end(text)
-        while len(cache) > TOKEN_CACHE_SIZE:
-            cache.popitem(last=False)
-        rows = [cache[t] for t in texts]
+        with self._token_lock:  # an encoder may serve several threads
+            cache = self._token_cache
+            missing = [t for t in texts if t not in cache]
+            if missing:
+                tokenizer = self.processor.tokenizer
+                lengths = [len(ids) for ids in tokenizer(missing, verbose=False)["input_ids"]]
+                fitted = tokenizer(missing, padding="max_length", truncation=True, max_length=self.max_text_positions)
+                for text, length, ids, mask in zip(missing, lengths, fitted["input_ids"], fitted["attention_mask"]):
+                    cache[text] = _Tokens(tuple(ids), tuple(mask), length > self.max_text_positions)
+            rows = [cache[t] for t in texts]
+            for text in texts:
+                cache.move_to_end(text)
+            while len(cache) > TOKEN_CACHE_SIZE:
+                cache.popitem(last=False)
         input_ids = torch.tensor([r.input_ids for r in rows], dtype=torch.long, device=self.device)
         attention_mask = torch.tensor([r.attention_mask for r in rows], dtype=torch.long, device=self.device)
-        return input_ids, attention_mask
+        return input_ids, attention_mask, [r.truncated for r in rows]
 
     def embed_image_queries(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Query images ``[Q, 3, S, S]`` → ``[Q, C]`` L2-normalised query embeddings.
