@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from promptcrop.boxes import box_iou, cxcywh_to_xyxy, generalized_box_iou
+from promptcrop.boxes import box_iou, cxcywh_to_xyxy, elementwise_generalized_box_iou
 from promptcrop.train.matcher import HungarianMatcher, MatchIndices
 from promptcrop.train.targets import CropTargets
 
@@ -84,9 +84,7 @@ def _box_losses(
     """L1 (cxcywh) and 1 − GIoU (xyxy) summed over matched pairs ``[K, 4]``, divided by max(K, 1)."""
     num_boxes = max(pred_cxcywh.shape[0], 1)
     l1 = F.l1_loss(pred_cxcywh, gt_cxcywh, reduction="sum") / num_boxes
-    giou = torch.diagonal(
-        generalized_box_iou(cxcywh_to_xyxy(pred_cxcywh), cxcywh_to_xyxy(gt_cxcywh))
-    )  # [K]
+    giou = elementwise_generalized_box_iou(cxcywh_to_xyxy(pred_cxcywh), cxcywh_to_xyxy(gt_cxcywh))  # [K]
     return l1, (1.0 - giou).sum() / num_boxes
 
 
