@@ -274,7 +274,7 @@ def test_train_command_runs_and_resumes(small_owlvit_dir, small_scenes_dir, tmp_
     assert args.handler is run_train
     assert run_train(args) == 0
     assert "continue with --resume" in capsys.readouterr().out
-    assert run_train(_train_args([*common, "--resume"])) == 0  # reuses run/config.json
+    assert run_train(_train_args([*common, "--resume", "--cache-images"])) == 0  # reuses run/config.json
     out = capsys.readouterr().out
     assert "finished: 2/2 epochs, 6 optimiser steps" in out and "Acc1/5" in out
 

@@ -38,6 +38,19 @@ def test_without_augmentation_the_sample_is_the_image_and_its_crops(gaic) -> Non
     torch.testing.assert_close(sample.targets.mos, expected.mos)
 
 
+@pytest.mark.parametrize("augment", [None, AugmentConfig(), _mosaic_only(1)], ids=["val", "paper", "plain"])
+def test_cached_images_give_the_same_samples(gaic, augment) -> None:
+    cached_source = GaicDataset(gaic.root, "train", text_labels=gaic.text_label_file, cache_images=True)
+    first = cached_source.load_image(1)
+    assert cached_source.load_image(1) is first and not first.flags.writeable  # decoded once, read-only
+    cached, plain = CropTrainDataset(cached_source, augment, seed=3), CropTrainDataset(gaic, augment, seed=3)
+    for epoch in (0, 1):  # the second epoch reads every image from the cache
+        for index in range(len(gaic)):
+            a, b = cached[(epoch, index)], plain[(epoch, index)]
+            np.testing.assert_array_equal(a.image, b.image)
+            torch.testing.assert_close(a.targets.boxes_cxcywh, b.targets.boxes_cxcywh)
+
+
 def test_best_box_is_the_highest_mos_crop(gaic) -> None:
     sample = CropTrainDataset(gaic)[0]
     best = int(np.argmax(gaic[0].mos))

@@ -178,15 +178,19 @@ def color_jitter(
     saturation: float = 0.4,
 ) -> np.ndarray:
     """Random brightness, contrast and saturation (Pillow ``ImageEnhance``) in random order; each
-    factor is uniform in ``[1 - s, 1 + s]``. ``uint8 [H, W, 3]`` in and out; boxes are unchanged."""
+    factor is uniform in ``[1 - s, 1 + s]``. ``uint8 [H, W, 3]`` in and out; boxes are unchanged.
+    With every strength 0 the image itself is returned (after the same draw of the order)."""
     _check_image(image, "image")
     enhancers = [
         (ImageEnhance.Brightness, brightness),
         (ImageEnhance.Contrast, contrast),
         (ImageEnhance.Color, saturation),
     ]
+    order = rng.permutation(len(enhancers))
+    if not any(strength > 0 for _, strength in enhancers):
+        return image
     out = Image.fromarray(image)
-    for index in rng.permutation(len(enhancers)):
+    for index in order:
         enhancer, strength = enhancers[index]
         if strength > 0:
             out = enhancer(out).enhance(float(rng.uniform(1.0 - strength, 1.0 + strength)))

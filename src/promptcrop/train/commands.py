@@ -5,7 +5,7 @@ Registered by :mod:`promptcrop.cli` (``add_train_parser`` / ``add_finetune_parse
 
     promptcrop train --data-root DIR --text-labels DIR [--preset paper] [--config FILE]
                      [--out DIR] [--resume] [--encoder ID|DIR] [--device cpu|cuda]
-                     [--max-steps N] [--skip-bad] [--offline] [--quiet]
+                     [--max-steps N] [--skip-bad] [--cache-images] [--offline] [--quiet]
 
     promptcrop finetune-encoder --data-root DIR --model ID|DIR --out DIR [--config FILE]
                      [--split train] [--val-split val] [--device cpu|cuda] [--max-minutes M]
@@ -82,6 +82,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, metavar="N",
                    help="stop after N optimiser steps in total, saving the resume state")
     p.add_argument("--skip-bad", action="store_true", help="leave out malformed samples instead of stopping")
+    _add_cache_images(p)
     _add_common(p)
     p.set_defaults(handler=run_train, parser=p)
     return p
@@ -99,10 +100,17 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     return load_train_config(args.config, preset=args.preset, overrides=overrides)
 
 
-def _split(root: Path, split: str, text_labels: str | None, skip_bad: bool) -> GaicDataset | None:
+def _add_cache_images(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-images", action="store_true",
+                   help="decode the training images once and keep them in memory (H x W x 3 bytes each)")
+
+
+def _split(
+    root: Path, split: str, text_labels: str | None, skip_bad: bool, cache_images: bool = False
+) -> GaicDataset | None:
     if split == "val" and not (root / "images" / "val").is_dir():
         return None
-    return GaicDataset(root, split, text_labels=text_labels, skip_bad=skip_bad)
+    return GaicDataset(root, split, text_labels=text_labels, skip_bad=skip_bad, cache_images=cache_images)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -117,7 +125,7 @@ def run_train(args: argparse.Namespace) -> int:
         )
     text_labels = args.text_labels if config.conditioned else None
     root = Path(args.data_root)
-    train_set = _split(root, "train", text_labels, args.skip_bad)
+    train_set = _split(root, "train", text_labels, args.skip_bad, args.cache_images)
     val_set = _split(root, "val", text_labels, args.skip_bad)
     for split in (s for s in (train_set, val_set) if s is not None and s.skipped):
         print(f"skipped {len(split.skipped)} bad sample(s) of the {split.split} split")
@@ -176,8 +184,7 @@ def add_finetune_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--anneal-by-deadline", action="store_true",
                    help="with --max-minutes: the learning-rate schedule also follows the clock, so the "
                         "run ends at min_lr when the minutes are up even if its epochs are not done")
-    p.add_argument("--cache-images", action="store_true",
-                   help="decode the training images once and keep them in memory (H x W x 3 bytes each)")
+    _add_cache_images(p)
     p.add_argument("--attention", choices=("sdpa", "eager"),
                    help="attention kernel (default: transformers' choice, sdpa; eager is faster for "
                         "tiny models on a CPU)")

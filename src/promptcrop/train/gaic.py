@@ -323,6 +323,8 @@ class GaicDataset(Sequence[GaicSample]):
     ``test``. ``text_labels``: the caption folder (``train.json`` / ``valid.json`` / ``test.json``)
     or one caption file; None reads no captions. ``skip_bad``: leave bad samples out (listed in
     :attr:`skipped`) instead of raising one :class:`DatasetError` that lists them.
+    ``cache_images``: keep every image :meth:`load_image` decodes in memory (``H × W × 3`` bytes
+    each, read-only), so that later epochs skip the decoding.
 
     Samples are ordered by image id. Indexing returns :class:`GaicSample`.
     """
@@ -333,8 +335,10 @@ class GaicDataset(Sequence[GaicSample]):
         split: str,
         text_labels: Path | str | None = None,
         skip_bad: bool = False,
+        cache_images: bool = False,
     ) -> None:
         _check_split(split)
+        self._images: dict[int, np.ndarray] | None = {} if cache_images else None
         self.root = Path(root)
         self.split = split
         self.image_dir = self.root / "images" / split
@@ -384,5 +388,13 @@ class GaicDataset(Sequence[GaicSample]):
         return self.samples[index]
 
     def load_image(self, index: int) -> np.ndarray:
-        """The ``index``-th sample's image, ``uint8 [H, W, 3]`` RGB, EXIF-upright."""
-        return load_rgb(self.samples[index].image_path)
+        """The ``index``-th sample's image, ``uint8 [H, W, 3]`` RGB, EXIF-upright (read-only when
+        it comes from the cache)."""
+        if self._images is None:
+            return load_rgb(self.samples[index].image_path)
+        image = self._images.get(index)
+        if image is None:
+            image = load_rgb(self.samples[index].image_path)
+            image.setflags(write=False)
+            self._images[index] = image
+        return image
