@@ -27,9 +27,10 @@ from promptcrop.batch import (
     RunOptions,
     jobs_from_folder,
     jobs_from_manifest,
+    is_parquet_folder,
     jobs_from_paths,
-    run_jobs,
 )
+from promptcrop.distributed.command import add_engine_options, check_engine_options, run_engine
 from promptcrop.errors import ModelUnavailableError, PromptcropError
 from promptcrop.images import DEFAULT_MAX_PIXELS
 from promptcrop.predictor import DEFAULT_MODEL, Predictor
@@ -126,11 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     crop.set_defaults(handler=_cmd_crop, parser=crop)
 
     batch = sub.add_parser("batch", help="crop a folder or a manifest, resumably",
-                           description="Crop every image of a folder (recursive) or a .jsonl/.csv "
+                           description="Crop every image of a folder (recursive) or a .jsonl/.csv/.parquet "
                                        "manifest (image, optional query and aspect per row).")
     batch.add_argument("input", metavar="INPUT")
     batch.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs are complete")
     _add_crop_options(batch, None)
+    add_engine_options(batch, positive_int)
     batch.set_defaults(handler=_cmd_batch, parser=batch)
 
     demo = sub.add_parser("demo", help="crop the bundled sample photos",
@@ -177,9 +179,14 @@ def _options(args: argparse.Namespace, *, overwrite: bool) -> RunOptions:
         raise UsageError(str(exc)) from None
 
 
+def _conditioned(args: argparse.Namespace, jobs: Sequence[Job]) -> bool:
+    """Whether any input is cropped for a text or image query."""
+    return args.query is not None or args.query_image is not None or any(j.query for j in jobs)
+
+
 def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
     """``--offline`` without any query: the weight-free mode; with one: cached weights only."""
-    conditioned = args.query is not None or args.query_image is not None or any(j.query for j in jobs)
+    conditioned = _conditioned(args, jobs)
     weight_free = args.offline and not conditioned and args.decoder is None
     try:
         predictor = Predictor(
@@ -219,10 +226,8 @@ def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError]
             state = "already done" if skipped else f"{len(record['crops'])} crops ({record['mode']})"
             tqdm.write(f"{job.source}: {state} -> {Path(args.output) / (job.key + '.json')}", file=sys.stdout)
 
-    summary = run_jobs(
-        jobs, predictor, options, args.output, bad_rows=bad_rows, on_record=on_record,
-        progress=False if args.quiet else None, verbose=args.verbose,
-    )
+    summary = run_engine(args, jobs, bad_rows, predictor, options, on_record=on_record,
+                         conditioned=_conditioned(args, jobs))
     _print_summary(summary, to_stderr=args.json)
     return summary.exit_code
 
@@ -237,13 +242,17 @@ def _cmd_crop(args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
+    try:
+        check_engine_options(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     source = Path(args.input)
-    if source.is_dir():
+    if source.is_dir() and not is_parquet_folder(source):
         jobs, bad_rows = jobs_from_folder(source, args.output), []
     elif source.suffix.lower() in MANIFEST_SUFFIXES:
         jobs, bad_rows = jobs_from_manifest(source)
     elif source.exists():
-        raise UsageError(f"{args.input}: INPUT must be a folder or a .jsonl / .csv manifest")
+        raise UsageError(f"{args.input}: INPUT must be a folder or a .jsonl / .csv / .parquet manifest")
     else:
         raise PromptcropError(f"{args.input}: no such folder or manifest")
     return _run(args, jobs, bad_rows, overwrite=args.overwrite, per_input_lines=False)

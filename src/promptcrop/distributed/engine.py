@@ -1,0 +1,110 @@
+"""``promptcrop batch --engine ray``: the local batch runner with Ray Data doing the cropping.
+
+:class:`RayBatchRunner` is a :class:`~promptcrop.batch.BatchRunner`: the same jobs, fingerprints,
+resume rule (inputs whose outputs are complete are filtered out before the job starts), summary
+line and ``errors.jsonl``. Only the inputs left to do travel to Ray, as a dataset of
+``(image, key, query, aspect, fingerprint)`` rows; the actors write each input's crop files and
+record into the output folder as they go (so a killed driver loses nothing that was finished), and
+the driver collects the rows to report them. At the end ``records.parquet`` holds the record of
+every input done, now or by an earlier run.
+
+The output folder must be one every node can write to (local Ray; a shared file system on a
+cluster). For object stores use :func:`promptcrop.distributed.crop_dataset` with ``output=``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from promptcrop.batch import BatchRunner, BatchSummary, Job, JobError, RecordCallback, RunOptions
+from promptcrop.distributed.actor import Columns, PredictorSpec
+from promptcrop.distributed.dataset import map_crops
+from promptcrop.distributed.runtime import ray_session, require_ray
+from promptcrop.distributed.table import RECORDS_FILE, write_records_parquet
+from promptcrop.predictor import Predictor
+
+_COLUMNS = Columns(image="image", query="query", aspect="aspect", key="key", fingerprint="fingerprint")
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """``address``: ``None`` (a local Ray with this machine's CPUs), ``"auto"`` or ``HOST:PORT``;
+    ``concurrency``: crop actors (default one per CPU); ``batch_size``: rows per actor call;
+    ``quiet``: no Ray progress display."""
+
+    address: str | None = None
+    concurrency: int | None = None
+    batch_size: int = 8
+    num_gpus: float = 0.0
+    quiet: bool = False
+
+
+class RayBatchRunner(BatchRunner):
+    """Runs jobs on Ray Data into one output folder (see the module docstring).
+
+    Args:
+        predictor: the driver's predictor: it names the model for the fingerprints (and has
+            checked, once, that its weights load); every actor builds its own from ``spec``.
+        spec: how the actors build their predictors.
+        options, out_dir, on_record, verbose: as :class:`~promptcrop.batch.BatchRunner`.
+        ray_options: where and how wide to run.
+    """
+
+    def __init__(
+        self, predictor: Predictor, spec: PredictorSpec, options: RunOptions, out_dir: str | os.PathLike[str], *,
+        ray_options: RayOptions = RayOptions(), on_record: RecordCallback | None = None, verbose: bool = False,
+    ) -> None:
+        super().__init__(predictor, options, out_dir, on_record=on_record, progress=False, verbose=verbose)
+        self.spec = spec
+        self.ray_options = ray_options
+        self.records: list[dict[str, Any]] = []
+
+    def run(self, jobs: Sequence[Job], bad_rows: Sequence[JobError] = ()) -> BatchSummary:
+        require_ray()
+        self.records = []
+        summary = super().run(jobs, bad_rows)
+        write_records_parquet(self.records, self.out_dir / RECORDS_FILE)
+        return summary
+
+    def _execute(self, summary: BatchSummary, todo: Sequence[tuple[Job, str]], protected: frozenset[Path],
+                 bar: tqdm) -> None:
+        if not todo:
+            return
+        import ray.data
+
+        by_key = {job.key: job for job, _ in todo}
+        items = [
+            {"image": job.source, "key": job.key, "query": job.query,
+             "aspect": list(job.aspects) if job.aspects is not None else None, "fingerprint": fp}
+            for job, fp in todo
+        ]
+        out = self.out_dir.resolve()
+        inside = [str(p) for p in protected if p.is_relative_to(out)]
+        opts = self.ray_options
+        reported = len(summary.errors)
+        with ray_session(opts.address, quiet=opts.quiet):
+            rows = map_crops(
+                ray.data.from_items(items), self.spec, self.options, _COLUMNS, output=str(out),
+                concurrency=opts.concurrency, batch_size=opts.batch_size, num_gpus=opts.num_gpus, protected=inside,
+            )
+            for batch in rows.iter_batches(batch_format="pyarrow", batch_size=None):
+                for row in batch.to_pylist():
+                    job = by_key[row["key"]]
+                    if row["error"] is not None:
+                        self._fail(summary, job.label, row["error"], origin=job.origin, source=job.source)
+                    else:
+                        self._succeeded(summary, job, json.loads(row["record"]))
+        # Rows come back as actors finish them; errors.jsonl lists failures in input order, as locally.
+        order = {job.label: i for i, (job, _) in enumerate(todo)}
+        summary.errors[reported:] = sorted(summary.errors[reported:], key=lambda e: order[e["input"]])
+
+    def _done(self, summary: BatchSummary, job: Job, record: dict[str, Any], *, skipped: bool) -> None:
+        super()._done(summary, job, record, skipped=skipped)
+        self.records.append(record)

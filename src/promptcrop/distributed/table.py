@@ -1,0 +1,111 @@
+"""JSON records as an Arrow table: ``records.parquet`` and back.
+
+:func:`record_schema` types every field of the record (``promptcrop.outputs``, schema 1): lists of
+ints for pixel sizes and crop boxes, floats for scores and regions, structs for crops and grounded
+phrases, ``map<string, …>`` for the open-ended ``timings``, ``versions`` and ``explain``. Fields a
+record leaves out (``overlay`` without one, ``pad_color`` of an unpadded crop...) are nulls in the
+table, named in the row's (and each crop's) ``absent`` list, and left out again when read back, so
+``table_to_records(records_to_table(r)) == r``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from promptcrop.images import atomic_write_bytes
+
+RECORDS_FILE = "records.parquet"
+ABSENT = "absent"
+"""Column listing the record keys (top level, or of one crop) the record did not have."""
+_MAPS = {"record": ("timings", "versions"), "crop": ("explain",)}
+
+
+def record_schema() -> Any:
+    """The ``pyarrow.Schema`` of one record per row."""
+    import pyarrow as pa
+
+    ints, floats = pa.list_(pa.int64()), pa.list_(pa.float64())
+    crop = pa.struct([
+        ("rank", pa.int64()), ("ratio", pa.string()), ("box", ints), ("score", pa.float64()), ("size", ints),
+        ("file", pa.string()), ("fits", pa.bool_()), ("padded", pa.bool_()), ("pad_color", ints),
+        ("explain", pa.map_(pa.string(), pa.float64())), (ABSENT, pa.list_(pa.string())),
+    ])
+    grounded = pa.struct([("phrase", pa.string()), ("box", floats), ("logit", pa.float64())])
+    return pa.schema([
+        ("schema", pa.int64()), ("input", pa.string()), ("image_size", ints), ("exif_orientation", pa.int64()),
+        ("query", pa.string()), ("query_image", pa.string()), ("mode", pa.string()), ("region", floats),
+        ("phrases", pa.list_(pa.string())), ("truncated", pa.list_(pa.string())),
+        ("grounding", pa.list_(grounded)), ("crops", pa.list_(crop)), ("overlay", pa.string()),
+        ("timings", pa.map_(pa.string(), pa.float64())), ("versions", pa.map_(pa.string(), pa.string())),
+        ("fingerprint", pa.string()), (ABSENT, pa.list_(pa.string())),
+    ])
+
+
+def records_to_table(records: Sequence[dict[str, Any]]) -> Any:
+    """Records → ``pyarrow.Table`` (:func:`record_schema`); ``ValueError`` when a record does not fit."""
+    import pyarrow as pa
+
+    schema = record_schema()
+    crop_fields = [f.name for f in schema.field("crops").type.value_type]
+    rows = [_to_row(r, schema.names, crop_fields) for r in records]
+    try:
+        return pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ValueError(f"a record does not fit the records table: {exc}") from None
+
+
+def table_to_records(table: Any) -> list[dict[str, Any]]:
+    """``pyarrow.Table`` (as :func:`records_to_table` makes it) → records."""
+    return [_from_row(row) for row in table.to_pylist()]
+
+
+def write_records_parquet(records: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
+    """Write ``records`` to a Parquet file atomically (a temporary file, then a rename)."""
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(records_to_table(records), buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_records_parquet(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records of a ``records.parquet``."""
+    import pyarrow.parquet as pq
+
+    return table_to_records(pq.read_table(path))
+
+
+def _to_row(record: dict[str, Any], fields: Sequence[str], crop_fields: Sequence[str]) -> dict[str, Any]:
+    row = _maps_to_items(record, "record", fields)
+    row["crops"] = [_maps_to_items(crop, "crop", crop_fields) for crop in record.get("crops", [])]
+    return row
+
+
+def _from_row(row: dict[str, Any]) -> dict[str, Any]:
+    record = _items_to_maps(row, "record")
+    record["crops"] = [_items_to_maps(crop, "crop") for crop in row.get("crops") or []]
+    return record
+
+
+def _maps_to_items(data: dict[str, Any], level: str, fields: Sequence[str]) -> dict[str, Any]:
+    extra = set(data) - set(fields)
+    if extra:
+        raise ValueError(f"a record does not fit the records table: unknown keys {sorted(extra)}")
+    out = dict(data)
+    out[ABSENT] = [name for name in fields if name != ABSENT and name not in data]
+    for name in _MAPS[level]:
+        if out.get(name) is not None:
+            out[name] = list(out[name].items())
+    return out
+
+
+def _items_to_maps(data: dict[str, Any], level: str) -> dict[str, Any]:
+    absent = set(data.get(ABSENT) or ())
+    out = {k: v for k, v in data.items() if k != ABSENT and k not in absent}
+    for name in _MAPS[level]:
+        if out.get(name) is not None:
+            out[name] = dict(out[name])
+    return out
