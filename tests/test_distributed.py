@@ -17,11 +17,12 @@ from promptcrop.distributed import Columns, PredictorSpec, crop_dataset
 from promptcrop.distributed.actor import FAULT_ENV
 from promptcrop.distributed.engine import RayBatchRunner, RayOptions
 from promptcrop.distributed.table import RECORDS_FILE, read_records_parquet
+from promptcrop.predictor import CropRequest
 from ray_support import BAD_FILES, file_names, photo_folder, ray_temp_dir, records, require_isolated_network
 
 pytestmark = pytest.mark.ray
 
-OPTIONS = RunOptions(k=2, aspects=("1:1", "16:9"))
+OPTIONS = RunOptions(request=CropRequest.build(k=2, aspect=["1:1", "16:9"]))
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def test_per_row_text_queries_on_a_tiny_owlvit_equal_the_local_engine(ray_local,
     manifest = tmp_path / "in" / "list.jsonl"
     manifest.write_text("\n".join(lines) + "\n")
     spec = PredictorSpec(model=str(tiny_owlvit_dir), offline=True, conditioned=True)
-    options = RunOptions(k=2, aspects=("1:1",))
+    options = RunOptions(request=CropRequest.build(k=2, aspect="1:1"))
 
     jobs, bad = jobs_from_manifest(manifest)
     local = run_jobs(jobs, spec.build(), options, tmp_path / "local", bad_rows=bad, progress=False)

@@ -8,8 +8,9 @@ import pytest
 
 from image_files import write_photo
 from promptcrop.batch import RunOptions, jobs_from_folder, run_jobs
+from promptcrop.errors import InternalError
 from promptcrop.distributed.table import read_records_parquet, records_to_table, write_records_parquet
-from promptcrop.predictor import Predictor
+from promptcrop.predictor import CropRequest, Predictor
 
 pytest.importorskip("pyarrow")
 
@@ -23,7 +24,8 @@ def _local_records(tmp_path, options: RunOptions, predictor: Predictor) -> list[
 
 
 def test_offline_records_with_pads_overlay_and_explain_round_trip(tmp_path):
-    options = RunOptions(k=2, aspects=("1:1", "16:9"), fit="pad", overlay=True, explain=True)
+    options = RunOptions(request=CropRequest.build(k=2, aspect=["1:1", "16:9"], fit="pad"), overlay=True,
+                         explain=True)
     found = _local_records(tmp_path, options, Predictor(model=None, mode="offline"))
     assert all(r["overlay"] and all("explain" in c for c in r["crops"]) for r in found)
     write_records_parquet(found, tmp_path / "records.parquet")
@@ -31,7 +33,7 @@ def test_offline_records_with_pads_overlay_and_explain_round_trip(tmp_path):
 
 
 def test_text_query_records_round_trip(tmp_path, tiny_owlvit_dir):
-    options = RunOptions(k=1, size="64x64", query="the red square")
+    options = RunOptions(request=CropRequest.build(k=1, size="64x64"), query="the red square")
     found = _local_records(tmp_path, options, Predictor(model=str(tiny_owlvit_dir), local_files_only=True))
     assert all(r["grounding"] and r["phrases"] for r in found)
     write_records_parquet(found, tmp_path / "records.parquet")
@@ -39,7 +41,7 @@ def test_text_query_records_round_trip(tmp_path, tiny_owlvit_dir):
 
 
 def test_a_record_of_another_shape_is_refused():
-    with pytest.raises(ValueError, match="does not fit"):
+    with pytest.raises(InternalError, match="does not fit"):
         records_to_table([{"schema": 1, "input": "a.jpg", "crops": [{"box": "not a box"}]}])
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(InternalError, match="unknown keys"):
         records_to_table([{"schema": 1, "input": "a.jpg", "colour": "red"}])

@@ -18,14 +18,15 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from promptcrop.batch import BatchRunner, Job, RunOptions, failure_reason, row_aspects
+from promptcrop.batch import BatchRunner, Job, RunOptions, row_aspects
 from promptcrop.distributed.storage import RemoteFolder, is_uri, read_uri
+from promptcrop.errors import RequestError
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from promptcrop.outputs import OutputPaths, record_files
 from promptcrop.predictor import DEFAULT_MODEL, Predictor
@@ -75,19 +76,12 @@ class PredictorSpec:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     def build(self) -> Predictor:
-        """The predictor, with its weights loaded when a query or a decoder needs them
-        (raises ``ModelUnavailableError`` / ``CheckpointError`` once, not per input)."""
-        from promptcrop.cli import require_weights
-
-        weight_free = self.offline and not self.conditioned and self.decoder is None
-        predictor = Predictor(
-            model=None if weight_free else self.model, decoder=self.decoder,
-            mode="offline" if weight_free else "auto", device=self.device,
-            local_files_only=self.offline, max_pixels=self.max_pixels,
+        """:meth:`Predictor.for_options`: weights loaded now when a query or a decoder needs them
+        (``ModelUnavailableError`` / ``CheckpointError`` once per actor, not once per input)."""
+        return Predictor.for_options(
+            model=self.model, decoder=self.decoder, offline=self.offline, conditioned=self.conditioned,
+            device=self.device, max_pixels=self.max_pixels,
         )
-        if self.conditioned or self.decoder is not None:
-            require_weights(predictor)
-        return predictor
 
 
 @dataclass(frozen=True)
@@ -129,11 +123,13 @@ class CropActor:
         output: folder (local path) or URI (``s3://bucket/prefix``) for the crop files and
             records, named as the local batch runner names them; ``None`` = write nothing.
         protected: resolved local paths never to be written (inputs inside the output folder).
+        hint: a front end's suffix for failure reasons (the command line's option hints), a
+            module-level function so that it travels to the actors.
     """
 
     def __init__(
         self, spec: PredictorSpec, options: RunOptions, columns: Columns, output: str | None = None,
-        protected: Sequence[str] = (),
+        protected: Sequence[str] = (), hint: Callable[[BaseException], str] | None = None,
     ) -> None:
         self.columns = columns
         self.remote = RemoteFolder(output) if output is not None and is_uri(output) else None
@@ -141,7 +137,7 @@ class CropActor:
         out_dir = self.staging or Path(output or tempfile.gettempdir())
         self.write = output is not None
         self.protected = frozenset(Path(p) for p in protected)
-        self.runner = BatchRunner(spec.build(), options, out_dir, progress=False)
+        self.runner = BatchRunner(spec.build(), options, out_dir, progress=False, hint=hint)
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
@@ -160,11 +156,11 @@ class CropActor:
         source = _source_id(value)
         try:
             if query is not None and not isinstance(query, str):
-                raise ValueError(f"'{c.query}' must be text, got {type(query).__name__}")
+                raise RequestError(f"'{c.query}' must be text, got {type(query).__name__}")
             query = (query.strip() or None) if query else None
             aspects = row_aspects(row.get(c.aspect)) if c.aspect else None
             if value is None:
-                raise ValueError(f"no image in column '{c.image}'")
+                raise RequestError(f"no image in column '{c.image}'")
         except ValueError as exc:
             return _Item(Job(source, _default_key(source, None, None)), value, error=exc)
         key = row.get(c.key) if c.key else None
@@ -178,7 +174,7 @@ class CropActor:
         if isinstance(value, str) and is_uri(value):
             value = read_uri(value)
         if not isinstance(value, (str, bytes, bytearray)):
-            raise ValueError(f"the image column must hold paths, URIs or encoded bytes, got {type(value).__name__}")
+            raise RequestError(f"the image column must hold paths, URIs or encoded bytes, got {type(value).__name__}")
         return load_image(value, max_pixels=max_pixels)
 
     def _crop(self, item: _Item, loading: Future[LoadedImage]) -> dict[str, Any]:
@@ -188,7 +184,7 @@ class CropActor:
             if self.remote is not None:
                 self._upload(job, record)
         except Exception as exc:  # noqa: BLE001 - one bad input never fails the task
-            return {"input": job.source, "key": job.key, "mode": None, "crops": [], "error": failure_reason(exc),
+            return {"input": job.source, "key": job.key, "mode": None, "crops": [], "error": self.runner.reason(exc),
                     "record": None}
         crops = [{name: crop.get(name) for name in CROP_FIELDS} for crop in record["crops"]]
         return {"input": job.source, "key": job.key, "mode": record["mode"], "crops": crops, "error": None,

@@ -44,11 +44,13 @@ def check_engine_options(args: argparse.Namespace) -> None:
 def run_engine(
     args: argparse.Namespace, jobs: Sequence[Job], bad_rows: Sequence[JobError], predictor: Predictor,
     options: RunOptions, *, on_record: RecordCallback | None, conditioned: bool,
+    hint: Callable[[BaseException], str] | None = None,
 ) -> BatchSummary:
-    """Run the jobs on the engine ``args.engine`` names (``local`` for commands without one)."""
+    """Run the jobs on the engine ``args.engine`` names (``local`` for commands without one);
+    ``hint``: the command line's suffix for failure reasons."""
     if getattr(args, "engine", "local") != "ray":
         return run_jobs(jobs, predictor, options, args.output, bad_rows=bad_rows, on_record=on_record,
-                        progress=False if args.quiet else None, verbose=args.verbose)
+                        progress=False if args.quiet else None, verbose=args.verbose, hint=hint)
     from promptcrop.distributed.actor import PredictorSpec
     from promptcrop.distributed.engine import RayBatchRunner, RayOptions
 
@@ -58,5 +60,5 @@ def run_engine(
                              batch_size=args.batch_size or 8, num_gpus=1.0 if args.device.startswith("cuda") else 0.0,
                              quiet=args.quiet)
     runner = RayBatchRunner(predictor, spec, options, args.output, ray_options=ray_options, on_record=on_record,
-                            verbose=args.verbose)
+                            verbose=args.verbose, hint=hint)
     return runner.run(jobs, bad_rows)

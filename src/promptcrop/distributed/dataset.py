@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from promptcrop.batch import RunOptions
 from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec
 from promptcrop.distributed.runtime import actor_pool, require_ray
-from promptcrop.predictor import DEFAULT_MODEL
+from promptcrop.errors import RequestError
+from promptcrop.predictor import DEFAULT_MODEL, CropRequest
 
 
 def crop_dataset(
@@ -59,18 +60,17 @@ def crop_dataset(
         ``record`` (the JSON record).
 
     Raises:
-        ValueError: a bad option or a missing column (before anything runs).
+        RequestError: a bad option or a missing column (before anything runs; a ``ValueError``).
         PromptcropError: Ray is not installed.
     """
     require_ray()
-    if aspects is not None and size is not None:
-        raise ValueError("give either aspects or size, not both")
-    labels = (aspects,) if isinstance(aspects, str) else tuple(aspects or ())
-    options = RunOptions(k=k, aspects=labels, size=size, fit=fit)
+    request = CropRequest.build(k=k, aspect=list(aspects) if isinstance(aspects, (list, tuple)) else aspects,
+                                size=size, fit=fit)
+    options = RunOptions(request=request)
     columns = Columns(image=image_column, query=query_column, aspect=aspect_column, key=key_column)
     missing = [name for name in columns.names() if name not in ds.columns()]
     if missing:
-        raise ValueError(f"the dataset has no column {', '.join(map(repr, missing))} (it has {ds.columns()})")
+        raise RequestError(f"the dataset has no column {', '.join(map(repr, missing))} (it has {ds.columns()})")
     spec = PredictorSpec(model=model, decoder=decoder, offline=offline, conditioned=query_column is not None,
                          device="cuda" if num_gpus else "cpu")
     return map_crops(ds, spec, options, columns, output=output, concurrency=concurrency, batch_size=batch_size,
@@ -80,17 +80,17 @@ def crop_dataset(
 def map_crops(
     ds: Any, spec: PredictorSpec, options: RunOptions, columns: Columns, *, output: str | None,
     concurrency: int | tuple[int, int] | None, batch_size: int, num_gpus: float = 0,
-    num_cpus: float | None = None, protected: Sequence[str] = (),
+    num_cpus: float | None = None, protected: Sequence[str] = (), hint: Callable[[BaseException], str] | None = None,
 ) -> Any:
     """``ds.map_batches`` with a pool of :class:`CropActor` s (shared by :func:`crop_dataset` and
     the ``--engine ray`` batch runner)."""
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise RequestError(f"batch_size must be at least 1, got {batch_size}")
     pool = actor_pool(concurrency, num_gpus=num_gpus, num_cpus=num_cpus)
     return ds.map_batches(
         CropActor,
         fn_constructor_kwargs={"spec": spec, "options": options, "columns": columns, "output": output,
-                               "protected": list(protected)},
+                               "protected": list(protected), "hint": hint},
         batch_size=batch_size, batch_format="pyarrow", compute=pool.compute(),
         num_cpus=pool.num_cpus, num_gpus=pool.num_gpus or None,
     )  # Ray Data's actor defaults: a dead actor is restarted and its batch retried, without limit

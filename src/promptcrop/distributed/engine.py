@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,15 +53,17 @@ class RayBatchRunner(BatchRunner):
         predictor: the driver's predictor: it names the model for the fingerprints (and has
             checked, once, that its weights load); every actor builds its own from ``spec``.
         spec: how the actors build their predictors.
-        options, out_dir, on_record, verbose: as :class:`~promptcrop.batch.BatchRunner`.
+        options, out_dir, on_record, verbose, hint: as :class:`~promptcrop.batch.BatchRunner` (the
+            actors apply ``hint``, a module-level function, to their failures).
         ray_options: where and how wide to run.
     """
 
     def __init__(
         self, predictor: Predictor, spec: PredictorSpec, options: RunOptions, out_dir: str | os.PathLike[str], *,
         ray_options: RayOptions = RayOptions(), on_record: RecordCallback | None = None, verbose: bool = False,
+        hint: Callable[[BaseException], str] | None = None,
     ) -> None:
-        super().__init__(predictor, options, out_dir, on_record=on_record, progress=False, verbose=verbose)
+        super().__init__(predictor, options, out_dir, on_record=on_record, progress=False, verbose=verbose, hint=hint)
         self.spec = spec
         self.ray_options = ray_options
         self.records: list[dict[str, Any]] = []
@@ -93,6 +95,7 @@ class RayBatchRunner(BatchRunner):
             rows = map_crops(
                 ray.data.from_items(items), self.spec, self.options, _COLUMNS, output=str(out),
                 concurrency=opts.concurrency, batch_size=opts.batch_size, num_gpus=opts.num_gpus, protected=inside,
+                hint=self.hint,
             )
             for batch in rows.iter_batches(batch_format="pyarrow", batch_size=None):
                 for row in batch.to_pylist():

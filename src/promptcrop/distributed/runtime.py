@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
-from promptcrop.errors import PromptcropError
+from promptcrop.errors import PromptcropError, RequestError
 
 RAY_INSTALL_HINT = "pip install 'promptcrop[ray]'"
 
@@ -83,9 +83,9 @@ def actor_pool(
     cluster: dict[str, float] | None = None,
 ) -> ActorPool:
     """Size the actor pool from the cluster's resources (``ray.cluster_resources()`` unless
-    ``cluster`` is given); see the module docstring. Raises ``ValueError`` on a bad value."""
+    ``cluster`` is given); see the module docstring. Raises ``RequestError`` on a bad value."""
     if num_gpus < 0 or (num_cpus is not None and num_cpus <= 0):
-        raise ValueError(f"num_gpus must be >= 0 and num_cpus > 0, got {num_gpus} and {num_cpus}")
+        raise RequestError(f"num_gpus must be >= 0 and num_cpus > 0, got {num_gpus} and {num_cpus}")
     if cluster is None:
         import ray
 
@@ -96,7 +96,7 @@ def actor_pool(
         concurrency = max(1, int(gpus // num_gpus)) if num_gpus else max(1, int(cpus))
     sizes = concurrency if isinstance(concurrency, tuple) else (concurrency, concurrency)
     if len(sizes) != 2 or not all(isinstance(n, int) and n >= 1 for n in sizes) or sizes[0] > sizes[1]:
-        raise ValueError(f"concurrency must be a positive integer or (min, max), got {concurrency!r}")
+        raise RequestError(f"concurrency must be a positive integer or (min, max), got {concurrency!r}")
     if num_cpus is None:
         reserve = min(max(1.0, 0.1 * cpus), cpus / 2)  # Ray Data's read and split tasks
         num_cpus = round(max(0.05, min(1.0, (cpus - reserve) / sizes[1])), 3)

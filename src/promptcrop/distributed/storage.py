@@ -36,10 +36,10 @@ def read_uri(uri: str) -> bytes:
         with fs.open_input_stream(path) as stream:
             return stream.read()
     except FileNotFoundError:
-        raise ImageLoadError(uri, "file not found") from None
+        raise ImageLoadError(uri, "file not found", "missing") from None
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImageLoadError(uri, f"cannot read ({first_line})") from None
+        raise ImageLoadError(uri, f"cannot read ({first_line})", "unreadable") from None
 
 
 class RemoteFolder:

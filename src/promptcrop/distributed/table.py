@@ -15,6 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from promptcrop.errors import InternalError
 from promptcrop.images import atomic_write_bytes
 
 RECORDS_FILE = "records.parquet"
@@ -38,14 +39,15 @@ def record_schema() -> Any:
         ("schema", pa.int64()), ("input", pa.string()), ("image_size", ints), ("exif_orientation", pa.int64()),
         ("query", pa.string()), ("query_image", pa.string()), ("mode", pa.string()), ("region", floats),
         ("phrases", pa.list_(pa.string())), ("truncated", pa.list_(pa.string())),
-        ("grounding", pa.list_(grounded)), ("crops", pa.list_(crop)), ("overlay", pa.string()),
+        ("grounding", pa.list_(grounded)), ("fallback", pa.string()), ("crops", pa.list_(crop)), ("overlay", pa.string()),
         ("timings", pa.map_(pa.string(), pa.float64())), ("versions", pa.map_(pa.string(), pa.string())),
         ("fingerprint", pa.string()), (ABSENT, pa.list_(pa.string())),
     ])
 
 
 def records_to_table(records: Sequence[dict[str, Any]]) -> Any:
-    """Records → ``pyarrow.Table`` (:func:`record_schema`); ``ValueError`` when a record does not fit."""
+    """Records → ``pyarrow.Table`` (:func:`record_schema`); ``InternalError`` when a record does not
+    fit (the record layout changed without this schema)."""
     import pyarrow as pa
 
     schema = record_schema()
@@ -54,7 +56,7 @@ def records_to_table(records: Sequence[dict[str, Any]]) -> Any:
     try:
         return pa.Table.from_pylist(rows, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise ValueError(f"a record does not fit the records table: {exc}") from None
+        raise InternalError(f"a record does not fit the records table: {exc}") from None
 
 
 def table_to_records(table: Any) -> list[dict[str, Any]]:
@@ -93,7 +95,7 @@ def _from_row(row: dict[str, Any]) -> dict[str, Any]:
 def _maps_to_items(data: dict[str, Any], level: str, fields: Sequence[str]) -> dict[str, Any]:
     extra = set(data) - set(fields)
     if extra:
-        raise ValueError(f"a record does not fit the records table: unknown keys {sorted(extra)}")
+        raise InternalError(f"a record does not fit the records table: unknown keys {sorted(extra)}")
     out = dict(data)
     out[ABSENT] = [name for name in fields if name != ABSENT and name not in data]
     for name in _MAPS[level]:
