@@ -241,7 +241,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     source = Path(args.input)
-    if source.is_dir() and not is_parquet_folder(source):
+    if is_parquet_folder(source) or (source.is_file() and source.suffix.lower() in MANIFEST_SUFFIXES):
+        jobs, bad_rows = jobs_from_manifest(source)
+    elif source.is_dir():
         jobs, bad_rows = jobs_from_folder(source, args.output), []
     elif source.suffix.lower() in MANIFEST_SUFFIXES:
         jobs, bad_rows = jobs_from_manifest(source)
