@@ -88,17 +88,20 @@ class PredictorSpec:
 class Columns:
     """Input column names: ``image`` (path, URI or encoded bytes); optional per-row ``query``
     (text), ``aspect`` (``"16:9"``, ``"16:9,1:1"`` or a list), ``key`` (output key; default
-    ``<stem>-<8 hex>`` of the source, query and ratios) and ``fingerprint`` (stored in the record,
-    for resuming)."""
+    ``<stem>-<8 hex>`` of the source, query and ratios), ``fingerprint`` (stored in the record,
+    for resuming) and ``input`` (how records and errors name the input; default: the image path or
+    URI, ``sha1:<16 hex>`` for bytes)."""
 
     image: str = "image"
     query: str | None = None
     aspect: str | None = None
     key: str | None = None
     fingerprint: str | None = None
+    input: str | None = None
 
     def names(self) -> list[str]:
-        return [n for n in (self.image, self.query, self.aspect, self.key, self.fingerprint) if n is not None]
+        names = (self.image, self.query, self.aspect, self.key, self.fingerprint, self.input)
+        return [n for n in names if n is not None]
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ class CropActor:
         c = self.columns
         value = row.get(c.image)
         query = row.get(c.query) if c.query else None
-        source = _source_id(value)
+        source = (row.get(c.input) if c.input else None) or _source_id(value)
         try:
             if query is not None and not isinstance(query, str):
                 raise RequestError(f"'{c.query}' must be text, got {type(query).__name__}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from promptcrop.batch import RunOptions
 from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec
 from promptcrop.distributed.runtime import actor_pool, require_ray
+from promptcrop.distributed.storage import is_uri
 from promptcrop.errors import RequestError
 from promptcrop.predictor import DEFAULT_MODEL, CropRequest
 
@@ -36,8 +38,8 @@ def crop_dataset(
 
     Args:
         ds: a ``ray.data.Dataset`` (``ray.data.read_parquet(...)``, ``from_items``...).
-        image_column: paths, URIs (``s3://…``, read through pyarrow's file systems) or encoded
-            image bytes.
+        image_column: absolute paths (actors may run in another folder), URIs (``s3://…``, read
+            through pyarrow's file systems) or encoded image bytes.
         query_column: per-row text query (null = unconditioned); needs OWL-ViT weights.
         aspect_column: per-row ratios (``"16:9"``, ``"16:9,1:1"`` or a list), replacing ``aspects``.
         aspects, k, size, fit: as ``promptcrop batch -a/-k/--size/--fit``.
@@ -71,6 +73,8 @@ def crop_dataset(
     missing = [name for name in columns.names() if name not in ds.columns()]
     if missing:
         raise RequestError(f"the dataset has no column {', '.join(map(repr, missing))} (it has {ds.columns()})")
+    if output is not None and not is_uri(output):
+        output = os.path.abspath(output)  # actors may run in another folder
     spec = PredictorSpec(model=model, decoder=decoder, offline=offline, conditioned=query_column is not None,
                          device="cuda" if num_gpus else "cpu")
     return map_crops(ds, spec, options, columns, output=output, concurrency=concurrency, batch_size=batch_size,

@@ -30,7 +30,8 @@ from promptcrop.distributed.runtime import ray_session, require_ray
 from promptcrop.distributed.table import RECORDS_FILE, write_records_parquet
 from promptcrop.predictor import Predictor
 
-_COLUMNS = Columns(image="image", query="query", aspect="aspect", key="key", fingerprint="fingerprint")
+_COLUMNS = Columns(image="image", query="query", aspect="aspect", key="key", fingerprint="fingerprint",
+                   input="input")
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ class RayBatchRunner(BatchRunner):
         import ray.data
 
         by_key = {job.key: job for job, _ in todo}
-        items = [
-            {"image": job.source, "key": job.key, "query": job.query,
+        items = [  # actors may run in another folder: they read absolute paths, records keep the input's
+            {"image": os.path.abspath(job.source), "input": job.source, "key": job.key, "query": job.query,
              "aspect": list(job.aspects) if job.aspects is not None else None, "fingerprint": fp}
             for job, fp in todo
         ]
