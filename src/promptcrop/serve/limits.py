@@ -147,7 +147,7 @@ class UploadLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
         started = False
@@ -176,13 +176,13 @@ class UploadLimit:
         except _BodyTooLarge:
             pass
         if too_large and not started:
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
         limit_mb = self.max_bytes / (1024 * 1024)
-        body = json.dumps(
-            error_body("upload_too_large", f"the upload is larger than the server's limit of {limit_mb:g} MB")
-        ).encode()
+        message = f"the upload is larger than the server's limit of {limit_mb:g} MB"
+        request_id = scope.get("state", {}).get("request_id")
+        body = json.dumps(error_body("upload_too_large", message, request_id)).encode()
         await send({
             "type": "http.response.start", "status": 413,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
