@@ -7,7 +7,9 @@ runs (a missing ``serve`` extra is a one-line error naming the install command).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from promptcrop.images import DEFAULT_MAX_PIXELS
@@ -91,5 +93,20 @@ def run_serve(args: argparse.Namespace) -> int:
         app, host=settings.host, port=settings.port, log_level="info", access_log=False,
         timeout_graceful_shutdown=int(settings.timeout_s) + 5, server_header=False,
     )
-    uvicorn.Server(config).run()
+    _server_class(uvicorn)(config).run()
     return 0
+
+
+def _server_class(uvicorn: Any) -> type:
+    """uvicorn's Server, except that a stop by SIGTERM / SIGINT after draining the in-flight
+    requests exits 0 (uvicorn re-raises the signal once shut down, so the status would say
+    "killed" although every request was answered)."""
+
+    class Server(uvicorn.Server):  # type: ignore[misc,name-defined]
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    return Server
