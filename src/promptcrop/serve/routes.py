@@ -119,8 +119,7 @@ def api_router(require_key: Any) -> APIRouter:
             "queries_unavailable": None if reason is None else unavailable_message(reason),
             "model": details.get("model"),
             "decoder": details.get("decoder"),
-            "device": details.get("device"),
-            "backend": details.get("backend"),
+            "device": str(details.get("device")),
             "versions": state.predictor.versions("offline" if reason else _best_mode(details)),
             "limits": {
                 "max_upload_mb": settings.max_upload_mb,

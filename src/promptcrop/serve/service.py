@@ -131,11 +131,10 @@ def crop_image(predictor: Predictor, job: CropJob) -> CropImage:
     fmt = job.format or output_format(image.format).format
     pil = best.apply(Image.fromarray(image.array))
     data = encode_image(pil, fmt, icc_profile=image.icc_profile)
-    ratio = build_record(prediction)["crops"][0]["ratio"]
     return CropImage(
         data=data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
         box=tuple(int(v) for v in best.box), score=float(best.score), mode=prediction.mode,  # type: ignore[arg-type]
-        ratio=str(ratio),
+        ratio=best.ratio,
     )
 
 
