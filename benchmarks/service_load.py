@@ -3,9 +3,9 @@
 Starts the server (uvicorn, weight-free offline mode, default settings: one worker thread) on a
 free loopback port; sends the scikit-image photos from 1, 4 and 16 concurrent clients for
 ``--seconds`` each (``POST /v1/crops``, ratios 1:1 and 16:9, k=3). In the same run it times
-``Predictor.predict`` in this process on the same photos with the same options, before and after
-the load (their mean is the baseline, so a machine that gets busier in between counts on both
-sides). Per level it prints throughput, p50/p95/p99 latency, errors, deliberate-overload 503s and
+``Predictor.predict`` in this process on the same photos with the same options, for a quarter of
+a level before the first level and after each one; the 4-client level is compared with the mean
+of the in-process runs just before and just after it (the machine's load drifts). Per level it prints throughput, p50/p95/p99 latency, errors, deliberate-overload 503s and
 the server's peak RSS.
 
 Last line: ``RESULT throughput_ratio=<service at 4 clients / in-process> p99_ms=<at 16 clients>
@@ -38,11 +38,8 @@ def photos() -> list[tuple[str, bytes]]:
     return [(name, (folder / name).read_bytes()) for name in PHOTOS if (folder / name).exists()]
 
 
-def in_process(items: list[tuple[str, bytes]], seconds: float) -> float:
-    """Photos per second of ``Predictor.predict`` run back to back on the same photos."""
-    from promptcrop.predictor import Predictor
-
-    predictor = Predictor.for_options(model=None, offline=True)
+def in_process(predictor, items: list[tuple[str, bytes]], seconds: float) -> float:
+    """Photos per second of ``predictor.predict`` run back to back on the same photos."""
     for _, data in items:  # warm-up
         predictor.predict(data, aspect=OPTIONS["aspect"], k=int(OPTIONS["k"]))
     done, start = 0, time.perf_counter()
@@ -139,8 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     items = photos()
     print(f"{len(items)} photos, options {OPTIONS}, {args.seconds:g} s per level, server --threads {args.threads}")
-    before = in_process(items, args.seconds / 2)
-    print(f"in-process before: {before:.2f} photos/s")
+    from promptcrop.predictor import Predictor
+
+    predictor = Predictor.for_options(model=None, offline=True)
+    # in-process runs of a quarter level's length before every level and after the last: the
+    # 4-client level is compared with the mean of the runs just before and just after it
+    slice_s = args.seconds / 4
+    baselines = [in_process(predictor, items, slice_s)]
+    print(f"in-process: {baselines[-1]:.2f} photos/s")
     port = free_port()
     server = start_server(port, args.threads)
     results = {}
@@ -152,12 +155,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"clients={clients:2d} throughput={r['throughput']:.2f}/s p50={r['p50_ms']:.0f} ms "
                   f"p95={r['p95_ms']:.0f} ms p99={r['p99_ms']:.0f} ms n={r['n']} errors={r['errors']} "
                   f"overload_503={r['overloaded']} server_peak_rss={r['peak_rss_mb']:.0f} MB", flush=True)
+            baselines.append(in_process(predictor, items, slice_s))
+            print(f"in-process: {baselines[-1]:.2f} photos/s", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=60)
-    after = in_process(items, args.seconds / 2)
-    baseline = (before + after) / 2
-    print(f"in-process after: {after:.2f} photos/s; baseline (mean) {baseline:.2f} photos/s")
+    at_4 = LEVELS.index(4)
+    baseline = (baselines[at_4] + baselines[at_4 + 1]) / 2
+    print(f"in-process around the 4-client level: {baseline:.2f} photos/s")
     errors = sum(int(r["errors"]) for r in results.values())
     peak = max(r["peak_rss_mb"] for r in results.values())
     print(f"RESULT throughput_ratio={results[4]['throughput'] / baseline:.3f} p99_ms={results[16]['p99_ms']:.0f} "

@@ -75,7 +75,12 @@ def run_serve(args: argparse.Namespace) -> int:
     from promptcrop.serve import require_serve_dependencies
 
     require_serve_dependencies()
-    settings = settings_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:
+        from promptcrop.cli import UsageError
+
+        raise UsageError(str(exc)) from None
 
     import uvicorn
 
