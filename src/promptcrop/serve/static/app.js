@@ -89,13 +89,17 @@ function drawRecord(record) {
                                "data-phrase": g.phrase, "data-box": g.box.join(",") }));
   }
   const ratios = [...new Set(record.crops.map((c) => c.ratio))];
+  const labelsAt = new Map(); // crops sharing a top-left corner get their labels stacked
   for (const crop of record.crops) {
     const [x1, y1, x2, y2] = crop.box;
     const colour = COLOURS[ratios.indexOf(crop.ratio) % COLOURS.length];
     const group = svgEl("g", { class: "crop", "data-ratio": crop.ratio, "data-rank": crop.rank,
                                "data-score": crop.score, "data-box": crop.box.join(",") });
     group.append(svgEl("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, stroke: colour }));
-    const label = svgEl("text", { x: Math.max(x1, 0) + 4, y: Math.max(y1, 0) + 16 });
+    const corner = `${Math.max(x1, 0)},${Math.max(y1, 0)}`;
+    const stacked = labelsAt.get(corner) || 0;
+    labelsAt.set(corner, stacked + 1);
+    const label = svgEl("text", { x: Math.max(x1, 0) + 4, y: Math.max(y1, 0) + 16 + 18 * stacked });
     label.textContent = `${crop.ratio} #${crop.rank} ${crop.score.toFixed(2)}`;
     group.append(label);
     svg.append(group);
