@@ -182,7 +182,7 @@ class UploadLimit:
         limit_mb = self.max_bytes / (1024 * 1024)
         message = f"the upload is larger than the server's limit of {limit_mb:g} MB"
         request_id = scope.get("state", {}).get("request_id")
-        body = json.dumps(error_body("upload_too_large", message, request_id)).encode()
+        body = json.dumps(error_body("upload_too_large", message, request_id), separators=(",", ":")).encode()
         await send({
             "type": "http.response.start", "status": 413,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
