@@ -281,3 +281,27 @@ def test_missing_weights_start_in_the_offline_mode_with_the_reason(tmp_path, pho
         assert _post(client, "/v1/crops", photo).json()["mode"] == "offline"
         refused = _post(client, "/v1/crops", photo, {"query": "a face"})
         assert (refused.status_code, refused.json()["error"]["code"]) == (422, "queries_unavailable")
+
+
+# --------------------------------------------------------------------------- hostile requests
+
+
+def test_paths_named_by_a_client_are_never_opened(offline, photo, tmp_path):
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(photo)
+    # a path in place of an uploaded file is not a file: refused, never read
+    for field in ("image", "query_image"):
+        response = offline.post("/v1/crops", data={field: str(secret)},
+                                files={"image": ("a.jpg", photo, "image/jpeg")} if field != "image" else None)
+        assert response.status_code == 422 and response.json()["error"] == {
+            "code": "bad_request", "request_id": response.headers["x-request-id"],
+            "message": f"{field}: must be an uploaded file (a multipart file part), not a text field"}
+    # an upload's file name is not used either
+    response = offline.post("/v1/crops", files={"image": ("../../../etc/passwd", photo, "image/jpeg")})
+    assert response.status_code == 200 and response.json()["input"] is None
+
+
+def test_static_files_stay_inside_the_package(offline):
+    for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py"):
+        response = offline.get(path)
+        assert response.status_code == 404 and "def create_app" not in response.text

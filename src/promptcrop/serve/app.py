@@ -156,9 +156,11 @@ def _validation_message(exc: RequestValidationError) -> str:
         return "invalid request"
     first = errors[0]
     field = next((str(p) for p in reversed(first.get("loc", ())) if isinstance(p, str) and p not in ("body",)), "request")
-    message = str(first.get("msg", "invalid value"))
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     if first.get("type") == "missing":
         message = "required field missing"
+    elif "UploadFile" in message:
+        message = "must be an uploaded file (a multipart file part), not a text field"
     return f"{field}: {message}"
 
 

@@ -17,16 +17,6 @@ from promptcrop.predictor import DEFAULT_MODEL
 from promptcrop.serve.settings import API_KEY_ENV, ServeSettings
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``serve`` to the sub-command parsers ``sub``; returns its parser."""
     p = sub.add_parser(
@@ -42,13 +32,13 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true",
                    help="never use the network: serve the weight-free mode (queries unavailable)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+    p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="model calls running at once (default 1)")
     p.add_argument("--max-queue", type=int, default=16, metavar="N",
                    help="requests waiting for a worker before 503 (default 16)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
                    help="largest request body (default 20)")
-    p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse images above N pixels (default {DEFAULT_MAX_PIXELS:,})")
     p.add_argument("--timeout-s", type=float, default=60.0, metavar="S",
                    help="504 for a request waiting or running longer (default 60)")
