@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from promptcrop import boxes as B
+from promptcrop.errors import RequestError
 from promptcrop.saliency import SaliencyMap
 
 PLACEMENTS = ("thirds", "centre", "auto")
@@ -337,7 +338,8 @@ def required_region(
 ) -> np.ndarray:
     """The region united with the focus boxes, clipped to the image: float ``[4]`` xyxy px.
 
-    Raises ValueError when the region or a focus box has no area inside the image.
+    Raises RequestError (a ValueError) when the region or a focus box has no area inside the
+    image: model-made regions are repaired before they get here, so this is the caller's box.
     """
     region = _as_boxes(region_xyxy_px, "region")
     if len(region) != 1:
@@ -347,7 +349,7 @@ def required_region(
     empty = B.box_area(clipped) <= 0
     if empty.any():
         bad = boxes[int(np.flatnonzero(empty)[0])].tolist()
-        raise ValueError(
+        raise RequestError(
             f"box {bad} has no area inside the {width}x{height} image (after clipping); "
             "region and focus boxes must overlap the image"
         )

@@ -226,3 +226,14 @@ def _cover(boxes_xyxy: torch.Tensor, target_xyxy: torch.Tensor) -> torch.Tensor:
     target_area = box_area(target_xyxy)
     inter = iou * (box_area(boxes_xyxy) + target_area) / (1.0 + iou)
     return inter / target_area.clamp(min=EPS)
+
+
+def with_boxes(grounding: Grounding, boxes_cxcywh: torch.Tensor, mask: torch.Tensor) -> Grounding:
+    """The same selections with other boxes ``[B, W, 4]`` (normalised cxcywh) and validity
+    ``[B, W]``; the union is recomputed from the valid ones (the whole image where none is)."""
+    mask = mask.to(device=grounding.mask.device, dtype=torch.bool)
+    boxes_cxcywh = boxes_cxcywh.to(grounding.boxes_cxcywh)
+    return Grounding(
+        token_index=grounding.token_index, tokens=grounding.tokens, boxes_cxcywh=boxes_cxcywh,
+        logits=grounding.logits, mask=mask, union_cxcywh=union_of_valid(boxes_cxcywh, mask),
+    )
