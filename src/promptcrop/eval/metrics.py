@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats
 
 from promptcrop.boxes import box_iou
+from promptcrop.validation import require_positive_int
 
 ACC_BAR_KS: tuple[int, ...] = (1, 2, 3, 4)
 """The K values Acc̄_N averages over (SPEC §4)."""
@@ -119,11 +120,6 @@ def _check_same_length(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -
         raise ValueError(f"{a_name} has {len(a)} entries but {b_name} has {len(b)}")
 
 
-def _check_positive(value: int, name: str) -> None:
-    if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
-
 def _safe_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     """Pairwise IoU ``[R, C]`` where non-finite boxes give 0 instead of NaN."""
     iou = np.nan_to_num(box_iou(a_xyxy, b_xyxy), nan=0.0, posinf=0.0, neginf=0.0)
@@ -183,7 +179,7 @@ def nth_highest_mos(mos: object, n: int) -> float:
     of candidates (so the threshold is the lowest MOS); with no candidates the result is +inf (no
     crop can be a hit).
     """
-    _check_positive(n, "n")
+    require_positive_int("n", n)
     values = _as_values(mos, "mos")
     if len(values) == 0:
         return float("inf")
@@ -258,8 +254,8 @@ def acc_k_n(
     method that returns fewer than K crops gets misses for the missing ones; an empty prediction or
     an image without candidates scores 0. ``mapping_iou`` = mean over the returned top-K crops.
     """
-    _check_positive(k, "k")
-    _check_positive(n, "n")
+    require_positive_int("k", k)
+    require_positive_int("n", n)
     ranked = _ranked_crops(pred_scores_or_ranked_boxes, candidate_boxes, mos)
     top_mos, top_iou = ranked.mos[:k], ranked.mapping_iou[:k]
     if len(top_mos) == 0:

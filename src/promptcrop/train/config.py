@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,29 +27,7 @@ from typing import Any
 from promptcrop import config as model_config
 from promptcrop.config import ModelConfig, config_from_dict, config_to_dict
 from promptcrop.train.augment import AugmentConfig
-
-
-def _require_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _require_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and (value > low if low_open else value >= low)
-        and value <= high
-    )
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
-
-
-def _require_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
+from promptcrop.validation import require_bool, require_int, require_number
 
 
 @dataclass(frozen=True)
@@ -73,12 +50,12 @@ class OptimConfig:
     encoder_lr: float = 1e-5
 
     def __post_init__(self) -> None:
-        _require_number("optim.lr", self.lr, 0.0, 1.0, low_open=True)
-        _require_number("optim.min_lr", self.min_lr, 0.0, self.lr)
-        _require_int("optim.warmup_steps", self.warmup_steps, 0)
-        _require_number("optim.weight_decay", self.weight_decay, 0.0, 1.0)
-        _require_number("optim.grad_clip", self.grad_clip, 0.0, 1e6)
-        _require_number("optim.encoder_lr", self.encoder_lr, 0.0, 1.0, low_open=True)
+        require_number("optim.lr", self.lr, 0.0, 1.0, low_open=True)
+        require_number("optim.min_lr", self.min_lr, 0.0, self.lr)
+        require_int("optim.warmup_steps", self.warmup_steps, minimum=0)
+        require_number("optim.weight_decay", self.weight_decay, 0.0, 1.0)
+        require_number("optim.grad_clip", self.grad_clip, 0.0, 1e6)
+        require_number("optim.encoder_lr", self.encoder_lr, 0.0, 1.0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -102,9 +79,9 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         for name in ("weight_l1", "weight_giou", "weight_score", "cost_l1", "cost_giou", "cost_score"):
-            _require_number(f"loss.{name}", getattr(self, name), 0.0, 1e6)
-        _require_bool("loss.aux_loss", self.aux_loss)
-        _require_number("loss.redundancy_iou", self.redundancy_iou, 0.0, 1.0, low_open=True)
+            require_number(f"loss.{name}", getattr(self, name), 0.0, 1e6)
+        require_bool("loss.aux_loss", self.aux_loss)
+        require_number("loss.redundancy_iou", self.redundancy_iou, 0.0, 1.0, low_open=True)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -161,14 +138,14 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
         counts = ("epochs", "batch_size", "accumulation_steps", "log_every", "val_every", "checkpoint_every")
         for name in counts:
-            _require_int(name, getattr(self, name), 1)
+            require_int(name, getattr(self, name), minimum=1)
         for name in ("seed", "num_workers"):
-            _require_int(name, getattr(self, name), 0)
+            require_int(name, getattr(self, name), minimum=0)
         for name in ("freeze_encoder", "conditioned", "amp", "filter_grounding", "cache_encodings"):
-            _require_bool(name, getattr(self, name))
+            require_bool(name, getattr(self, name))
         if self.cache_encodings:
             self._check_cacheable()
-        _require_number("filter_min_cover", self.filter_min_cover, 0.0, 1.0, low_open=True)
+        require_number("filter_min_cover", self.filter_min_cover, 0.0, 1.0, low_open=True)
         if self.batch_size % self.accumulation_steps:
             raise ValueError(
                 f"batch_size ({self.batch_size}) must be divisible by accumulation_steps "
