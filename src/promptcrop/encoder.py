@@ -21,6 +21,7 @@ from PIL import Image
 from huggingface_hub.utils import EntryNotFoundError
 from transformers import OwlViTForObjectDetection, OwlViTProcessor
 
+from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.errors import ModelUnavailableError
 
 
@@ -101,8 +102,6 @@ class TextEmbedding:
     embeds: torch.Tensor
     truncated: tuple[str, ...]
 
-
-DEFAULT_MODEL_ID = "google/owlvit-base-patch32"
 
 # What from_pretrained raises for missing/unreachable weights: OSError covers transformers'
 # "does not appear to have a file" and huggingface_hub's HTTP/offline/cache errors; ValueError

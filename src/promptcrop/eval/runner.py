@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.errors import PromptcropError
 from promptcrop.eval import metrics as M
 from promptcrop.eval.datasets import load_caption_set, load_gaic_eval
@@ -39,7 +40,6 @@ from promptcrop.eval.methods import (
     get_methods,
 )
 from promptcrop.images import load_image
-from promptcrop.predictor import DEFAULT_MODEL
 
 DATASET_KINDS = ("captions", "gaic")
 
@@ -73,7 +73,7 @@ class EvalConfig:
     split: str = "test"
     text_labels: str | None = None
     methods: tuple[str, ...] = METHOD_NAMES
-    model: str | None = DEFAULT_MODEL
+    model: str | None = DEFAULT_MODEL_ID
     decoder: str | None = None
     device: str = "cpu"
     local_files_only: bool = False

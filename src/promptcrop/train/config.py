@@ -93,10 +93,11 @@ class LossConfig:
 class TrainConfig:
     """Everything a training run needs besides the data paths and the device.
 
-    ``model``: encoder id, decoder shape and which query embeddings are used (full text and/or
-    keywords). ``epochs``: passes over the training split. ``batch_size``: images per optimiser
-    step; ``accumulation_steps``: micro-batches of ``batch_size / accumulation_steps`` images
-    whose gradients are summed before each step (batch 32 on one GPU). ``freeze_encoder``: keep
+    ``model``: encoder id, decoder shape and which phrases of a caption are embedded
+    (``model.query_parts``, recorded in the decoder checkpoints). ``epochs``: passes over the
+    training split. ``batch_size``: images per optimiser step; ``accumulation_steps``:
+    micro-batches of ``batch_size / accumulation_steps`` images whose gradients are summed
+    before each step (batch 32 on one GPU). ``freeze_encoder``: keep
     OWL-ViT fixed (default **[ours]**); otherwise it trains at ``optim.encoder_lr``.
     ``conditioned``: ground the captions (ClipCrop); False trains ClipCrop-base (no query).
     ``amp``: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); ignored
@@ -231,15 +232,24 @@ def load_train_config(
     for unreadable JSON, a non-object, unknown keys or invalid values.
     """
     data = get_train_preset(preset).to_dict()
-    if path is not None:
-        data = merge_overrides(data, _read_json_object(Path(path)))
-    if overrides:
-        data = merge_overrides(data, overrides)
+    layers = ([_read_json_object(Path(path))] if path is not None else []) + ([overrides] if overrides else [])
     try:
+        for layer in layers:
+            data = merge_overrides(data, _upgrade_keys(layer))
         return TrainConfig.from_dict(data)
     except (ValueError, TypeError) as exc:
         where = f"{path}: " if path is not None else ""
         raise ValueError(f"{where}invalid training config: {exc}") from None
+
+
+def _upgrade_keys(overrides: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Overrides with older model keys translated *before* they are merged into a preset, so
+    ``{"model": {"use_keywords": false}}`` means ``query_parts: "text"`` rather than contradicting
+    the preset's ``query_parts`` (see :func:`promptcrop.config.upgrade_model_keys`)."""
+    model = overrides.get("model")
+    if not isinstance(model, Mapping):
+        return overrides
+    return {**overrides, "model": model_config.upgrade_model_keys(model)}
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
