@@ -210,5 +210,5 @@ def test_gaic_captions_over_owlvit_positions_with_real_clip_vocab():
     assert tokenizer.encode("a photo of a cat") == [49406, 320, 1125, 539, 320, 2368, 49407]
     captions = gaic_captions()
     too_long = Q.truncation_report(captions, tokenizer)
-    assert len(too_long) == 51  # SPEC §2: "51 of the GAIC captions exceed it"
+    assert len(too_long) == 51  # docs/METHOD.md, "Encoder: OWL-ViT": 51 captions are too long
     assert all(len(tokenizer.encode(c)) > 16 for c in too_long)

@@ -1,9 +1,9 @@
 """The ClipCrop decoder: a DETR-like transformer decoder regressing crops around the union box.
 
-Paper eq. (2)–(3) (SPEC §2): M learnable query tokens ``t_qry`` plus the mean of the grounded image
-tokens form the queries; keys and values are all image tokens with a 2-D sine positional encoding;
-two heads shared by every layer predict box offsets ``b_ofs`` and quality scores ``s`` so that
-``b_pred = b_u + b_ofs`` in normalised cxcywh.
+Paper eq. (2)–(3), described in docs/METHOD.md, "Decoder": M learnable query tokens ``t_qry``
+plus the mean of the grounded image tokens form the queries; keys and values are all image tokens
+with a 2-D sine positional encoding; two heads shared by every layer predict box offsets ``b_ofs``
+and quality scores ``s`` so that ``b_pred = b_u + b_ofs`` in normalised cxcywh.
 
 Layer layout follows DETR (Carion et al. 2020, ``models/transformer.py``, default post-norm):
 
@@ -174,7 +174,8 @@ class _DecoderLayer(nn.Module):
 
 
 class ClipCropDecoder(nn.Module):
-    """ClipCrop's DETR-like decoder (SPEC §2). See the module docstring for the layer layout.
+    """ClipCrop's DETR-like decoder (docs/METHOD.md, "Decoder"). The module docstring gives the
+    layer layout.
 
     Parameters: ``input_proj`` (LayerNorm + Linear, D → d_model) shared by all image tokens and the
     selected tokens; ``query_embed`` (``t_qry``, ``[M, d_model]``); ``layers``; ``final_norm``;

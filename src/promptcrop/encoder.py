@@ -1,8 +1,8 @@
 """OWL-ViT encoder: image tokens, class embeddings, initial boxes and query embeddings.
 
-Wraps ``transformers.OwlViTForObjectDetection`` + ``OwlViTProcessor`` (SPEC §2). Boxes are
-normalised cxcywh relative to the whole, unpadded image (OWL-ViT v1 resizes to a square without
-keeping the aspect ratio, so no padding correction is needed).
+Wraps ``transformers.OwlViTForObjectDetection`` + ``OwlViTProcessor`` (docs/METHOD.md,
+"Encoder: OWL-ViT"). Boxes are normalised cxcywh relative to the whole, unpadded image (OWL-ViT v1
+resizes to a square without keeping the aspect ratio, so no padding correction is needed).
 """
 
 from __future__ import annotations
@@ -313,10 +313,10 @@ class OwlViTEncoder(torch.nn.Module):
     def embed_image_queries(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Query images ``[Q, 3, S, S]`` → ``[Q, C]`` L2-normalised query embeddings.
 
-        Uses transformers' ``embed_image_query`` (SPEC §2): among the query image's boxes with
-        IoU ≥ 0.8 · max IoU to the whole image, the class embedding least similar to the mean
-        class embedding. Normalised like text embeddings (the class head normalises queries
-        anyway, so logits are unchanged).
+        Uses transformers' ``embed_image_query`` (docs/METHOD.md, "Encoder: OWL-ViT"): among the
+        query image's boxes with IoU ≥ 0.8 · max IoU to the whole image, the class embedding least
+        similar to the mean class embedding. Normalised like text embeddings (the class head
+        normalises queries anyway, so logits are unchanged).
         """
         with self._grad():
             feature_map, tokens = self._feature_map(pixel_values)

@@ -1,4 +1,4 @@
-"""The methods the evaluation compares (issue 6 §3), each a name + a function of one sample.
+"""The methods the evaluation compares, each a name + a function of one sample.
 
 Every method returns, for one image and (optionally) one text query, a ranked list of xyxy pixel
 boxes of the EXIF-upright image with a score each (:class:`MethodOutput`). All model-based methods go

@@ -1,4 +1,4 @@
-"""Evaluation metrics of SPEC §4: IoU-Mean / IoU-Max, GAIC Acc_K/N and Acc̄_N, SRCC / PCC.
+"""Evaluation metrics (docs/METRICS.md): IoU-Mean / IoU-Max, GAIC Acc_K/N and Acc̄_N, SRCC / PCC.
 
 Pure functions: numpy arrays (or anything ``np.asarray`` accepts) in, Python floats out — wrapped in
 a small frozen dataclass where a metric is a pair of numbers. Each metric has a *per-sample*
@@ -34,7 +34,7 @@ from promptcrop.boxes import box_iou
 from promptcrop.validation import require_positive_int
 
 ACC_BAR_KS: tuple[int, ...] = (1, 2, 3, 4)
-"""The K values Acc̄_N averages over (SPEC §4)."""
+"""The K values Acc̄_N averages over."""
 
 
 # --------------------------------------------------------------------------- result types
@@ -141,7 +141,7 @@ def _check_sample_counts(**sequences: Sequence[object]) -> int:
 
 
 def iou_mean_max(pred_box: object, gt_boxes: object) -> IouMeanMax:
-    """IoU-Mean and IoU-Max of one sample (SPEC §4).
+    """IoU-Mean and IoU-Max of one sample.
 
     ``pred_box``: the top-1 predicted crop, xyxy ``[4]`` (or ``[1, 4]``); ``None`` or empty means
     the method returned nothing → both 0. ``gt_boxes``: the annotator boxes, xyxy ``[G, 4]`` in the
@@ -203,7 +203,7 @@ def ranked_crops_from_scores(pred_scores: object, mos: object) -> RankedCrops:
 def ranked_crops_from_boxes(
     ranked_boxes: object, candidate_boxes: object, mos: object
 ) -> RankedCrops:
-    """Map ranked free boxes to GAIC candidates (SPEC §4 [ours]).
+    """Map ranked free boxes to GAIC candidates **[ours]** (docs/METRICS.md, "Free boxes").
 
     ``ranked_boxes``: ``[R, 4]`` xyxy, best first; ``candidate_boxes``: ``[C, 4]`` xyxy in the same
     units; ``mos``: ``[C]``. Each box takes the MOS of its highest-IoU candidate (the first one on
@@ -242,7 +242,7 @@ def _ranked_crops(
 def acc_k_n(
     pred_scores_or_ranked_boxes: object, candidate_boxes: object, mos: object, k: int, n: int
 ) -> AccResult:
-    """GAIC Acc_K/N of one image (SPEC §4).
+    """GAIC Acc_K/N of one image.
 
     ``pred_scores_or_ranked_boxes``: either ``[C]`` predicted scores for the candidates (they are
     ranked by score) or ``[R, 4]`` xyxy free boxes, best first (one box is ``[1, 4]``); each free

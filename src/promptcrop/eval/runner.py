@@ -1,12 +1,12 @@
 """Runs the evaluation methods over a data set, keeps every per-sample result, and aggregates.
 
-Two kinds of data set (issue 6 §2, SPEC §3–4):
+Two kinds of data set (formats in docs/DATA.md, metrics in docs/METRICS.md):
 
 - ``captions`` — a caption-crop set (one JSON list of image, query and annotator boxes): each
   method's top-1 box is scored with IoU-Mean / IoU-Max against the annotator boxes;
 - ``gaic`` — a GAIC-layout split: each method's top 4 boxes are mapped to the annotated candidates
-  (the free-box mapping of SPEC §4) and scored with Acc1/5, Acc1/10, Acc̄5, Acc̄10, plus the mean
-  top-1 mapping IoU. With ``text_labels`` the caption of each image is the query of the
+  (the free-box mapping of docs/METRICS.md) and scored with Acc1/5, Acc1/10, Acc̄5, Acc̄10, plus
+  the mean top-1 mapping IoU. With ``text_labels`` the caption of each image is the query of the
   conditioned methods; without it those methods are skipped.
 
 Everything runs in a fixed order (samples in data set order, methods in registry order), so two runs

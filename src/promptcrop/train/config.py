@@ -8,10 +8,11 @@ plain JSON (:meth:`TrainConfig.to_dict`);
 ``--config FILE`` is a JSON object of overrides merged into a preset (:func:`load_train_config`),
 nested groups merged key by key, unknown keys rejected.
 
-The ``paper`` preset is Appendix B of the paper (SPEC §2): AdamW, cosine schedule 1e-4 → 1e-6,
-batch 32, 180 epochs, OWL-ViT B/32 encoder (frozen), decoder 6 layers / 512 / 8 heads / FFN 2048 /
-90 queries, mosaics 1×1 / 2×2 / 3×3 with equal probability plus colour jitter and horizontal flip,
-the losses of Jia et al. (L1 5, GIoU 2, Smooth-L1 score; matching 2·score + 5·L1 + 2·GIoU).
+The ``paper`` preset is Appendix B of the paper (docs/METHOD.md, "Training the decoder"): AdamW,
+cosine schedule 1e-4 → 1e-6, batch 32, 180 epochs, OWL-ViT B/32 encoder (frozen), decoder
+6 layers / 512 / 8 heads / FFN 2048 / 90 queries, mosaics 1×1 / 2×2 / 3×3 with equal probability
+plus colour jitter and horizontal flip, the losses of Jia et al. (L1 5, GIoU 2, Smooth-L1 score;
+matching 2·score + 5·L1 + 2·GIoU).
 Values the paper does not give are marked **[ours]** in the field docs.
 """
 
@@ -60,7 +61,8 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Loss weights and matching costs (Jia et al. CVPR 2022, SPEC §2).
+    """Loss weights and matching costs (Jia et al. CVPR 2022; docs/METHOD.md, "Training the
+    decoder").
 
     ``weight_l1`` / ``weight_giou`` / ``weight_score``: weights of the L1 (cxcywh), 1 − GIoU and
     Smooth-L1 score terms (5 / 2 / 1). ``cost_l1`` / ``cost_giou`` / ``cost_score``: the Hungarian

@@ -1,4 +1,6 @@
-"""The ClipCrop training loss (SPEC §2, paper §3.3 / Appendix B, after Jia et al. CVPR 2022).
+"""The ClipCrop training loss (paper §3.3 / Appendix B, after Jia et al. CVPR 2022).
+
+The method is described in docs/METHOD.md, "Training the decoder".
 
 :class:`SetCriterion` returns a dict of NAMED, UNWEIGHTED loss terms, DETR-style:
 ``loss_l1``, ``loss_giou``, ``loss_score`` for the last decoder layer and, with auxiliary losses,

@@ -580,7 +580,8 @@ class Trainer:
     def validate(self, data: CropTrainDataset | None = None) -> dict[str, float]:
         """Loss (dropout off, no filtering) and GAIC Acc1/5, Acc1/10 on ``data`` (default: the
         validation set). Each image's predicted boxes, ranked by score, are mapped to its annotated
-        crops (SPEC §4); ``mapping_iou`` is the mean IoU of the top-1 box with its crop."""
+        crops (docs/METRICS.md, "Free boxes"); ``mapping_iou`` is the mean IoU of the top-1 box
+        with its crop."""
         data = data if data is not None else self.val_data
         if data is None:
             raise ValueError("no validation data")

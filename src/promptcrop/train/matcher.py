@@ -1,4 +1,5 @@
-"""Hungarian matching between predicted crops and the good ground-truth crops (SPEC §2, training).
+"""Hungarian matching between predicted crops and the good ground-truth crops (docs/METHOD.md,
+"Training the decoder").
 
 Building the cost matrix (:func:`match_cost`) is kept apart from solving the assignment
 (:func:`solve_assignment`, scipy on CPU), as in scenic; :class:`HungarianMatcher` runs both per

@@ -26,7 +26,7 @@ and a green star"). From the named objects the scene derives:
     <root>/images/<split>/<id>.jpg
     <root>/annotations/<split>/<id>.txt   "y1 x1 y2 x2 MOS" per candidate (row first, as GAIC)
     <root>/text/{train,valid,test}.json   {"<id>.jpg": "<caption>"}          (GAIC text labels)
-    <root>/captions/<split>.json          [{"image", "query", "boxes"}]      (SPEC §3 eval format)
+    <root>/captions/<split>.json          [{"image", "query", "boxes"}]      (see docs/DATA.md)
     <root>/objects/<split>.json           [{"image", "objects": [{"phrase", "box"}]}]
     <root>/synthetic.json                 the SyntheticConfig used, as a plain dict
 
