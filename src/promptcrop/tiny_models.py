@@ -4,7 +4,7 @@ Used by the tests, benchmarks, the demo and the learning-proof script: the direc
 :func:`build_owlvit_dir` loads through exactly the call path users run with
 ``google/owlvit-base-patch32`` — ``OwlViTForObjectDetection.from_pretrained(dir)`` and
 ``OwlViTProcessor.from_pretrained(dir)`` — without any download (see
-``docs/OFFLINE_MODELS.md`` in the shared docs).
+``docs/TESTING.md``).
 
 Random weights give real shapes, timings and memory, never meaningful outputs: do not judge crop
 quality with them.
