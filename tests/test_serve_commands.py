@@ -37,3 +37,10 @@ def test_missing_serve_extra_is_one_line_naming_the_install_command(monkeypatch,
     assert err == f"promptcrop: error: the service needs fastapi (not installed); install them with: {INSTALL_HINT}"
     monkeypatch.setattr(importlib.util, "find_spec", real)
     require_serve_dependencies()  # everything installed here
+
+
+def test_a_decoder_that_cannot_load_stops_the_start_with_one_line(tiny_owlvit_dir, tmp_path, capsys):
+    code = main(["serve", "--model", str(tiny_owlvit_dir), "--decoder", str(tmp_path / "no-decoder"),
+                 "--port", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and err[0].startswith("promptcrop: error: ") and "no-decoder" in err[0]
