@@ -20,7 +20,7 @@ from promptcrop.serve.metrics import CONTENT_TYPE
 from promptcrop.serve.service import (
     CROP_FORMATS,
     CropJob,
-    check_queries,
+    check_job,
     crop_image,
     crop_record,
     parse_boxes,
@@ -78,7 +78,7 @@ def api_router(require_key: Any) -> APIRouter:
     async def crops(request: Request, fields: Annotated[CropFields, Depends()]) -> JSONResponse:
         state = request.app.state.service
         job = await fields.job()
-        check_queries(state.loaded, job)
+        check_job(state.loaded, job)
         record = await state.pool.run(crop_record, state.predictor, job)
         return JSONResponse(record)
 
@@ -96,7 +96,7 @@ def api_router(require_key: Any) -> APIRouter:
         if fmt is not None and fmt not in CROP_FORMATS:
             raise RequestError(f"format must be one of jpeg, png, webp, got {format!r}")
         job = await fields.job(CROP_FORMATS[fmt] if fmt else None)
-        check_queries(state.loaded, job)
+        check_job(state.loaded, job)
         result = await state.pool.run(crop_image, state.predictor, job)
         headers = {
             "X-Promptcrop-Box": ",".join(str(v) for v in result.box),

@@ -95,8 +95,15 @@ class CropImage:
     ratio: str
 
 
-def check_queries(loaded: LoadedPredictor, job: CropJob) -> None:
-    """Refuse a query the server cannot follow before it takes a worker."""
+def check_job(loaded: LoadedPredictor, job: CropJob) -> None:
+    """Refuse, before it takes a worker, a query the server cannot follow and an output size
+    above the pixel limit (the crop would be resized to it in memory)."""
+    size = job.request.output_size
+    limit = loaded.predictor.max_pixels
+    if size is not None and size[0] * size[1] > limit:
+        raise RequestError(
+            f"size {size[0]}x{size[1]} has {size[0] * size[1]:,} pixels, above the server's limit of {limit:,}"
+        )
     if job.query is not None and job.query_image is not None:
         raise RequestError("give a text query or a query image, not both")
     if (job.query is not None or job.query_image is not None) and loaded.queries_unavailable:
