@@ -306,3 +306,26 @@ def test_static_files_stay_inside_the_package(offline):
     for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py"):
         response = offline.get(path)
         assert response.status_code == 404 and "def create_app" not in response.text
+
+
+def test_readyz_says_busy_while_the_pool_and_queue_are_full(photo):
+    import threading
+
+    with _client(offline=True, threads=1, max_queue=0) as client:
+        pool = client.app.state.service.pool
+        release = threading.Event()
+        running = client.portal.start_task_soon(pool.run, release.wait, 10)
+        try:
+            for _ in range(100):
+                if pool.running:
+                    break
+                threading.Event().wait(0.01)
+            busy = client.get("/readyz")
+            assert (busy.status_code, busy.json()["status"]) == (503, "busy")
+            refused = _post(client, "/v1/crops", photo)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (503, "overloaded")
+            assert int(refused.headers["retry-after"]) >= 1
+        finally:
+            release.set()
+            running.result(10)
+        assert client.get("/readyz").status_code == 200
