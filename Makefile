@@ -39,6 +39,8 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/offline_vs_smartcrop.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/overhead.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/service_load.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale_out.py
 
 # Synthetic proof that training learns (about 18 minutes on 2 CPU cores; run it alone).
 learning-proof: $(STAMP)
