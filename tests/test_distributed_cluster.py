@@ -27,7 +27,7 @@ ARGS = ["-a", "1:1", "-a", "16:9", "-k", "2", "--offline", "--quiet"]
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return photo_folder(tmp_path_factory.mktemp("photos"), 40, size=(320, 240))
+    return photo_folder(tmp_path_factory.mktemp("photos"), 40, size=(240, 180))
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,19 @@ def test_a_two_node_cluster_gives_the_local_results(photos, reference, tmp_path,
     assert (summary.written, summary.failed) == (37, 3)
     assert records(tmp_path / "out") == records(reference)
     assert len(read_records_parquet(tmp_path / "out" / RECORDS_FILE)) == 37
+
+
+def test_no_cluster_at_the_address_is_one_line(tmp_path, monkeypatch, capsys):
+    require_isolated_network()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes((Path(__file__).parent / "image_files.py").read_bytes())
+    with ray_temp_dir() as temp:
+        monkeypatch.setenv("RAY_TMPDIR", temp)
+        code = main(["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--offline", "--engine", "ray",
+                     "--ray-address", "auto", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1].startswith("promptcrop: error: cannot start or join the Ray cluster at auto: ")
 
 
 def _cli(*args: str) -> list[str]:

@@ -52,8 +52,13 @@ def ray_session(address: str | None = None, *, quiet: bool = False) -> Iterator[
     if ray.is_initialized():
         yield
         return
-    ray.init(address=address or "local", include_dashboard=False, logging_level=logging.WARNING,
-             log_to_driver=False)
+    try:
+        ray.init(address=address or "local", include_dashboard=False, logging_level=logging.WARNING,
+                 log_to_driver=False)
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PromptcropError(f"cannot start or join {where}: {detail}") from None
     try:
         yield
     finally:
