@@ -7,11 +7,23 @@
   ``records.parquet``.
 
 Ray is an optional extra (``pip install 'promptcrop[ray]'``); importing this package never imports
-Ray, only running a job does.
+Ray, only running a job does, and the names below load their modules on first use (the command
+line imports :mod:`promptcrop.distributed.command` alone).
 """
 
-from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec
-from promptcrop.distributed.dataset import crop_dataset
-from promptcrop.distributed.runtime import RAY_INSTALL_HINT, require_ray
+from __future__ import annotations
 
-__all__ = ["RAY_INSTALL_HINT", "Columns", "CropActor", "PredictorSpec", "crop_dataset", "require_ray"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Columns": "actor", "CropActor": "actor", "PredictorSpec": "actor", "crop_dataset": "dataset",
+    "RAY_INSTALL_HINT": "runtime", "require_ray": "runtime",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -147,7 +147,7 @@ class CropActor:
 
         items = [self._item(row) for row in batch.to_pylist()]
         rows = []
-        for item, loading in prefetch(items, self._load, depth=4, workers=2):
+        for item, loading in prefetch(items, self._load, depth=self.runner.options.prefetch, workers=2):
             rows.append(self._crop(item, loading))
             _fault_hook()
         return pa.Table.from_pylist(rows, schema=row_schema())

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from promptcrop.batch import BatchSummary, Job, JobError, RecordCallback, RunOptions, run_jobs
-from promptcrop.predictor import Predictor
+if TYPE_CHECKING:
+    from promptcrop.batch import BatchSummary, Job, JobError, RecordCallback, RunOptions
+    from promptcrop.predictor import Predictor
 
 ENGINES = ("local", "ray")
 
@@ -49,6 +51,8 @@ def run_engine(
     """Run the jobs on the engine ``args.engine`` names (``local`` for commands without one);
     ``hint``: the command line's suffix for failure reasons."""
     if getattr(args, "engine", "local") != "ray":
+        from promptcrop.batch import run_jobs
+
         return run_jobs(jobs, predictor, options, args.output, bad_rows=bad_rows, on_record=on_record,
                         progress=False if args.quiet else None, verbose=args.verbose, hint=hint)
     from promptcrop.distributed.actor import PredictorSpec

@@ -8,6 +8,7 @@ credentials (environment, instance role...).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -55,14 +56,17 @@ class RemoteFolder:
     def upload(self, staging: Path, names: list[str]) -> None:
         """Copy ``staging/<name>`` to ``<uri>/<name>`` for each name, in order (put the record
         last: an object appears only once written, so a record means its files are there), then
-        delete the local copies."""
-        for name in names:
-            target = f"{self.root}/{name}"
-            self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-            with open(staging / name, "rb") as src, self.fs.open_output_stream(target) as dst:
-                dst.write(src.read())
-        for name in names:
-            os.unlink(staging / name)
+        delete the local copies (also when an upload fails)."""
+        try:
+            for name in names:
+                target = f"{self.root}/{name}"
+                self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+                with open(staging / name, "rb") as src, self.fs.open_output_stream(target) as dst:
+                    dst.write(src.read())
+        finally:
+            for name in names:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staging / name)
 
     def __reduce__(self) -> tuple[Any, ...]:  # file systems re-open from the URI on each worker
         return (RemoteFolder, (self.uri,))
