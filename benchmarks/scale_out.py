@@ -91,7 +91,8 @@ def run(engine: str, photos: Path, out: Path, *, concurrency: int | None, batch_
     if summary.failed or summary.written != len(jobs):
         raise SystemExit(f"{engine}: {summary.line()}")
     print(f"{engine:>6} x{concurrency or 1}: {summary.written} images, {summary.seconds:.1f} s wall, first result "
-          f"after {clock.startup_s():.1f} s, steady {clock.steady_ips():.2f} img/s", flush=True)
+          f"after {clock.startup_s():.1f} s, steady {clock.steady_ips():.2f} img/s (host load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)", flush=True)
     return clock
 
 
