@@ -41,11 +41,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy import fft
 from PIL import Image, ImageCms, ImageFilter
-from scipy import fft, ndimage
-from skimage.filters import threshold_otsu
 
 from promptcrop import boxes as B
+from promptcrop import ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
+from promptcrop.ndimage_lite import threshold_otsu
 
 #: Working resolution (long side, px) of the colour-contrast and spectral-residual cues.
 COARSE_SIDE = 64
