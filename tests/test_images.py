@@ -431,3 +431,9 @@ def test_a_loaded_image_passes_through_unchanged_but_still_respects_the_limit():
     assert I.load_image(loaded) is loaded
     with pytest.raises(ImageLoadError, match="above the limit"):
         I.load_image(loaded, max_pixels=100)
+
+
+def test_pillow_writes_common_and_other_formats_but_not_unknown_ones():
+    for name in ("JPEG", "PNG", "TIFF", "WEBP"):
+        assert I.pillow_writes(name), name
+    assert not I.pillow_writes("NOT-A-FORMAT")

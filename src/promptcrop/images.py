@@ -358,10 +358,21 @@ def _resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
         if format is None:
             raise ValueError(f"cannot tell the image format from {os.fspath(path)!r}; pass format=")
     name = _FORMAT_ALIASES.get(format.upper(), format.upper())
-    Image.init()
-    if name not in Image.SAVE:
+    if not pillow_writes(name):
         raise ValueError(f"Pillow cannot write {format!r} images")
     return name
+
+
+def pillow_writes(format: str) -> bool:
+    """Whether Pillow can write the format named ``format`` (upper case: ``"JPEG"``, ``"WEBP"``).
+
+    Pillow's common plugins (JPEG, PNG, GIF, BMP, PPM) are loaded first and all of them only for
+    another format: loading every plugin takes about 15 ms, a tenth of a one-photo command.
+    """
+    Image.preinit()
+    if format not in Image.SAVE:
+        Image.init()
+    return format in Image.SAVE
 
 
 def save_image(

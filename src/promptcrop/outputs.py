@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from promptcrop import __version__
 from promptcrop import boxes as B
-from promptcrop.images import LoadedImage, atomic_write_text, save_image
+from promptcrop.images import LoadedImage, atomic_write_text, pillow_writes, save_image
 from promptcrop.results import CropResult, Prediction
 
 RECORD_SCHEMA = 1
@@ -68,8 +68,7 @@ class OutputFormat:
 
 def output_format(input_format: str | None) -> OutputFormat:
     """The input's own format when Pillow can write it, else PNG (also for in-memory images)."""
-    Image.init()
-    if input_format in _SUFFIXES and input_format in Image.SAVE:
+    if input_format in _SUFFIXES and pillow_writes(input_format):
         return OutputFormat(input_format, _SUFFIXES[input_format])
     return OutputFormat(_FALLBACK_FORMAT, _SUFFIXES[_FALLBACK_FORMAT])
 
