@@ -44,8 +44,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from promptcrop import __version__
 from promptcrop import boxes as B
 from promptcrop.errors import DatasetError, ImageLoadError, PromptcropError
@@ -53,6 +51,8 @@ from promptcrop.images import LoadedImage, atomic_write_text, is_image_path, loa
 from promptcrop.outputs import OutputPaths, RecordContext, ratio_labels, read_record, record_is_complete, write_outputs
 from promptcrop.predictor import CropRequest, Predictor
 from promptcrop.prefetch import prefetch
+from promptcrop.progress import bar as progress_bar
+from promptcrop.progress import write as write_line
 
 ERRORS_FILE = "errors.jsonl"
 MANIFEST_SUFFIXES = (".jsonl", ".csv")
@@ -395,7 +395,7 @@ class BatchRunner:
             self._fail(summary, bad.label, bad.reason)
         prints = [(job, fingerprint(job, self.options, self.predictor)) for job in jobs]
         todo = []
-        with tqdm(total=len(jobs), unit="img", disable=self._bar_disabled(), file=sys.stderr, dynamic_ncols=True) as bar:
+        with progress_bar(total=len(jobs), enabled=self.progress, unit="img", dynamic_ncols=True) as bar:
             for job, fp in prints:
                 paths = OutputPaths(self.out_dir, job.key)
                 if not self.options.overwrite and record_is_complete(paths, fp):
@@ -411,9 +411,6 @@ class BatchRunner:
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _bar_disabled(self) -> bool | None:
-        return None if self.progress is None else not self.progress
-
     def _load(self, item: tuple[Job, str]) -> LoadedImage:
         return load_image(item[0].source, max_pixels=self.predictor.max_pixels)
 
@@ -425,7 +422,7 @@ class BatchRunner:
             record = self._crop(job, fp, image, protected)
         except Exception as exc:  # noqa: BLE001 - one bad input never stops the batch
             if self.verbose and not isinstance(exc, (PromptcropError, ValueError, OSError)):
-                tqdm.write("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
+                write_line("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
             self._fail(summary, job.label, failure_reason(exc), origin=job.origin, source=job.source)
             return
         summary.written += 1
@@ -472,7 +469,7 @@ class BatchRunner:
         entry = {"input": label, "error": reason}
         entry.update({k: v for k, v in extra.items() if v is not None})
         summary.errors.append(entry)
-        tqdm.write(f"promptcrop: error: {label}: {reason}", file=sys.stderr)
+        write_line(f"promptcrop: error: {label}: {reason}", file=sys.stderr)
         self._write_errors(summary)
 
     def _write_errors(self, summary: BatchSummary) -> None:

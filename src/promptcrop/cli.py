@@ -256,9 +256,8 @@ def require_weights(predictor: Predictor) -> None:
 
 def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError], *, overwrite: bool,
          per_input_lines: bool) -> int:
-    from tqdm import tqdm
-
     from promptcrop.batch import run_jobs
+    from promptcrop.progress import write as write_line
 
     options = _options(args, overwrite=overwrite)
     if not jobs and not bad_rows:
@@ -267,10 +266,10 @@ def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError]
 
     def on_record(job: Job, record: dict[str, Any], skipped: bool) -> None:
         if args.json:
-            tqdm.write(json.dumps(record, ensure_ascii=False), file=sys.stdout)
+            write_line(json.dumps(record, ensure_ascii=False))
         elif per_input_lines:
             state = "already done" if skipped else f"{len(record['crops'])} crops ({record['mode']})"
-            tqdm.write(f"{job.source}: {state} -> {Path(args.output) / (job.key + '.json')}", file=sys.stdout)
+            write_line(f"{job.source}: {state} -> {Path(args.output) / (job.key + '.json')}")
 
     summary = run_jobs(
         jobs, predictor, options, args.output, bad_rows=bad_rows, on_record=on_record,
