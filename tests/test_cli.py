@@ -356,7 +356,8 @@ def _heavy_modules_after(argv: list[str], cwd: Path) -> tuple[int, list[str]]:
 
 
 def test_help_and_usage_errors_import_no_model_code(tmp_path):
-    for argv in (["--help"], ["crop", "--help"], ["batch", "--help"], ["frobnicate"], ["crop", "x.jpg", "-k", "0"]):
+    for argv in (["--help"], ["crop", "--help"], ["batch", "--help"], ["frobnicate"], ["crop", "x.jpg", "-k", "0"],
+                 ["train", "--help"], ["finetune-encoder", "--help"], ["train"]):
         exit_code, heavy = _heavy_modules_after(argv, tmp_path)
         assert exit_code in (0, 2) and heavy == [], (argv, heavy)
 
