@@ -343,7 +343,8 @@ class BatchRunner:
         options: :class:`RunOptions` for every job.
         out_dir: the output folder (created if missing).
         on_record: called after each finished or skipped input.
-        progress: show a progress bar (rate and ETA) on stderr; ``None`` = only on a terminal.
+        progress: show a progress bar (rate and ETA) on stderr; ``None`` = only on a terminal and
+            for more than one input (a bar for one image tells nothing and costs tqdm's import).
         verbose: print the traceback of unexpected errors.
         hint: gives a suffix for a failure's reason (a front end's way to fix it: a CLI flag).
     """
@@ -378,7 +379,8 @@ class BatchRunner:
             self._fail(summary, bad.label, bad.reason)
         prints = [(job, fingerprint(job, self.options, self.predictor)) for job in jobs]
         todo = []
-        with progress_bar(total=len(jobs), enabled=self.progress, unit="img", dynamic_ncols=True) as bar:
+        enabled = self.progress if self.progress is not None or len(jobs) > 1 else False
+        with progress_bar(total=len(jobs), enabled=enabled, unit="img", dynamic_ncols=True) as bar:
             for job, fp in prints:
                 paths = OutputPaths(self.out_dir, job.key)
                 if not self.options.overwrite and record_is_complete(paths, fp):
