@@ -357,3 +357,22 @@ def test_the_offline_path_imports_no_torch():
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_decoder_checkpoint_chooses_the_query_parts_by_default(tmp_path, zeroshot):
+    import torch
+
+    from promptcrop.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.config import get_preset
+    from promptcrop.decoder import ClipCropDecoder
+
+    torch.manual_seed(0)
+    out = tmp_path / "keywords-decoder"
+    save_decoder(ClipCropDecoder(get_preset("tiny").decoder), out,
+                 encoder_info=EncoderInfo.from_encoder(zeroshot.encoder), preset="tiny", query_parts="keywords")
+    default = Predictor(encoder=zeroshot.encoder, decoder=str(out))
+    assert default.query_parts == "keywords"
+    pred = default.predict(_scene(), query="the red square beside a blue circle", k=1)
+    assert "the red square beside a blue circle" not in pred.phrases  # keywords only
+    assert Predictor(encoder=zeroshot.encoder, decoder=str(out), query_parts="both").query_parts == "both"
+    assert Predictor(encoder=zeroshot.encoder).query_parts == "both"

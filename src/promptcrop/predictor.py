@@ -34,7 +34,8 @@ from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, CropCandidate, compose
 from promptcrop.errors import ModelUnavailableError, RequestError
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from promptcrop.queries import ParsedQuery, parse_query
+from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
+from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
 from promptcrop.records import versions
 from promptcrop.results import FREE_RATIO, ORIGINAL_RATIO, CropResult, GroundedBox, Prediction
 from promptcrop.saliency import SaliencyMap, compute_saliency, salient_region
@@ -44,9 +45,7 @@ if TYPE_CHECKING:
 
     from promptcrop.backends.base import Decoder, Encoder
 
-DEFAULT_MODEL = "google/owlvit-base-patch32"
-MODE_CHOICES = ("auto", "clipcrop", "zeroshot", "offline")
-QUERY_PARTS = ("both", "text", "keywords")
+DEFAULT_MODEL = DEFAULT_MODEL_ID
 # Generic prompts whose strongest detections define the region when no query is given.
 GENERIC_PROMPTS = ("a photo of a person", "a face", "an animal", "a vehicle", "a main object")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
@@ -407,7 +406,7 @@ class Predictor:
                 from promptcrop.checkpoint import load_decoder
 
                 loaded, info = load_decoder(self.decoder_id, expected_encoder=self.encoder, device=self.device)
-                self._checkpoint_query_parts = getattr(info, "query_parts", None)
+                self._checkpoint_query_parts = info.query_parts
                 self._decoder = self._place(loaded)
             return self._decoder
 
@@ -428,7 +427,7 @@ class Predictor:
             return self._query_parts
         if self.decoder_id is not None:
             self.decoder_model  # noqa: B018 - the checkpoint records the choice it was trained with
-        return self._checkpoint_query_parts or "both"
+        return self._checkpoint_query_parts or DEFAULT_QUERY_PARTS
 
     def weights_available(self) -> bool:
         """True when the OWL-ViT weights load (tries once, then remembers)."""
@@ -751,7 +750,7 @@ class Predictor:
     def _text_condition(self, parsed: ParsedQuery | None) -> _Condition | None:
         if parsed is None:
             return None
-        phrases = _query_phrases(parsed, self.query_parts)
+        phrases = query_phrases(parsed, self.query_parts)
         embeds, truncated = self._embed_phrases(phrases)
         return _Condition(embeds=embeds, phrases=phrases, truncated=truncated, query=parsed.text)
 
@@ -781,14 +780,6 @@ class Predictor:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _query_phrases(parsed: ParsedQuery, query_parts: str) -> tuple[str, ...]:
-    if query_parts == "text":
-        return (parsed.text,)
-    if query_parts == "keywords":
-        return parsed.keywords or (parsed.text,)
-    return parsed.phrases
 
 
 def _check_device(device: str) -> str:
