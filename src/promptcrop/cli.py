@@ -79,10 +79,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    from promptcrop.predictor import DEFAULT_MODEL
+    from promptcrop.config import DEFAULT_MODEL_ID
 
-    p.add_argument("--model", default=DEFAULT_MODEL, metavar="ID|DIR",
-                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL})")
+    p.add_argument("--model", default=DEFAULT_MODEL_ID, metavar="ID|DIR",
+                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL_ID})")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
 
 
@@ -153,12 +153,12 @@ def _add_demo_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _add_download_parser(sub: Any) -> argparse.ArgumentParser:
-    from promptcrop.predictor import DEFAULT_MODEL
+    from promptcrop.config import DEFAULT_MODEL_ID
 
     download = sub.add_parser("download", help=COMMANDS["download"][0],
                               description="Download OWL-ViT weights into the Hugging Face cache.")
-    download.add_argument("model", nargs="?", default=DEFAULT_MODEL, metavar="MODEL",
-                          help=f"hub id (default {DEFAULT_MODEL})")
+    download.add_argument("model", nargs="?", default=DEFAULT_MODEL_ID, metavar="MODEL",
+                          help=f"hub id (default {DEFAULT_MODEL_ID})")
     _add_common(download)
     download.set_defaults(handler=_cmd_download, parser=download)
     return download
