@@ -62,7 +62,7 @@ def script(name: str) -> str | None:
     return str(beside) if beside.is_file() else shutil.which(name)
 
 
-def commands(photo: Path, width: int, work: Path) -> dict[str, list[str]]:
+def commands(photo: Path, width: int, work: Path, env: dict[str, str]) -> dict[str, list[str]]:
     """The command lines to time, by name (pyvips only when it is installed)."""
     promptcrop = script("promptcrop")
     base = [promptcrop] if promptcrop else [sys.executable, "-m", "promptcrop.cli"]
@@ -76,24 +76,24 @@ def commands(photo: Path, width: int, work: Path) -> dict[str, list[str]]:
         "smartcroppy": [smartcroppy, "--width", str(width), "--height", str(width), str(photo),
                         str(work / "smartcrop.jpg")],
     }
-    if subprocess.run([sys.executable, "-c", "import pyvips"], capture_output=True).returncode == 0:
+    if subprocess.run([sys.executable, "-c", "import pyvips"], capture_output=True, env=env).returncode == 0:
         code = (f"import pyvips; pyvips.Image.thumbnail({str(photo)!r}, {width}, height={width}, "
                 f"crop='attention').write_to_file({str(work / 'vips.jpg')!r})")
         out["pyvips"] = [sys.executable, "-c", code]
     return out
 
 
-def time_commands(cmds: dict[str, list[str]], runs: int) -> dict[str, float]:
+def time_commands(cmds: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, float]:
     """Median wall seconds of each command over ``runs`` fresh processes, run in turns."""
     times: dict[str, list[float]] = {name: [] for name in cmds}
     for name, argv in cmds.items():  # one untimed run each: file-system caches, and a failing command stops here
-        done = subprocess.run(argv, capture_output=True, text=True)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             raise SystemExit(f"{name} failed ({done.returncode}): {' '.join(argv)}\n{done.stderr.strip()}")
     for _ in range(runs):
         for name, argv in cmds.items():
             start = time.perf_counter()
-            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
             times[name].append(time.perf_counter() - start)
     for name, values in times.items():
         print(f"{name:13s} median {statistics.median(values):.3f} s  (runs: "
@@ -101,14 +101,14 @@ def time_commands(cmds: dict[str, list[str]], runs: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def import_times(argv: list[str]) -> dict[str, float]:
+def import_times(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     """Seconds spent importing the modules of each of :data:`PACKAGES` (self time, summed), and
     all imports together (``"total"``), in one ``-X importtime`` run of a promptcrop command line."""
     if argv[0] == sys.executable:
         argv = argv[1:]
     else:  # a console script: run its entry point under the same interpreter
         argv = ["-c", "import sys; from promptcrop.cli import main; sys.exit(main(sys.argv[1:]))", *argv[1:]]
-    done = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, env=env)
     found = dict.fromkeys((*PACKAGES, "total"), 0.0)
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
@@ -130,23 +130,29 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.runs < 5:
         parser.error("--runs must be at least 5")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.width < 1:
+        parser.error("--width must be at least 1")
+    import skimage.data
+
+    if not callable(getattr(skimage.data, args.photo, None)):
+        parser.error(f"--photo: skimage.data has no photo {args.photo!r}")
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
         work = Path(tmp)
         # Compiled bytecode is cached, as for any installed package (the untimed first run of each
         # command fills the cache), but in this temporary folder rather than beside the sources.
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-        os.environ["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        env = {**os.environ, "PYTHONPYCACHEPREFIX": str(work / "pycache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.setdefault("HF_HUB_OFFLINE", "1")
         photo = write_photo(args.photo, work)
-        cmds = commands(photo, args.width, work)
+        cmds = commands(photo, args.width, work, env)
         print(f"photo: skimage.data.{args.photo} -> {photo.name}; {args.runs} runs per command; "
               f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-        medians = time_commands(cmds, args.runs)
+        medians = time_commands(cmds, args.runs, env)
         print("import time per package (s, self time of its modules in one -X importtime run):")
         columns = (*PACKAGES, "total")
         print("  " + " ".join(f"{p:>12s}" for p in ("command", *columns)))
         for name in ("help", "offline_crop"):
-            found = import_times(cmds[name])
+            found = import_times(cmds[name], env)
             cells = (f"{found[p]:.3f}" for p in columns)
             print("  " + " ".join(f"{c:>12s}" for c in (name, *cells)))
     ratio = medians["offline_crop"] / medians["smartcroppy"]
