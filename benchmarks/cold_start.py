@@ -124,7 +124,7 @@ def import_times(argv: list[str], env: dict[str, str]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7, help="fresh processes per command (at least 5; default 7)")
+    parser.add_argument("--runs", type=int, default=11, help="fresh processes per command (at least 5; default 11)")
     parser.add_argument("--photo", default="coffee", help="scikit-image photo (default coffee, 600 x 400)")
     parser.add_argument("--width", type=int, default=300, help="smartcroppy / pyvips output side (default 300)")
     args = parser.parse_args(argv)
