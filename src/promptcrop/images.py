@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Union
@@ -327,7 +326,7 @@ def _atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """
     target = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(target))
-    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")  # 12 random hex digits
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
