@@ -30,6 +30,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/offline_vs_smartcrop.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/overhead.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/service_load.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/cold_start.py
 
 # Synthetic proof that training learns (about 18 minutes on 2 CPU cores; run it alone).

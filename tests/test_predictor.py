@@ -376,3 +376,10 @@ def test_the_decoder_checkpoint_chooses_the_query_parts_by_default(tmp_path, zer
     assert "the red square beside a blue circle" not in pred.phrases  # keywords only
     assert Predictor(encoder=zeroshot.encoder, decoder=str(out), query_parts="both").query_parts == "both"
     assert Predictor(encoder=zeroshot.encoder).query_parts == "both"
+
+
+def test_an_exact_output_size_is_capped_like_an_image():
+    predictor = Predictor(model=None, max_pixels=64_000)  # the 320 x 200 scene is 64,000 pixels
+    assert predictor.predict(_scene(), size="320x200", k=1)[0].output_size == (320, 200)
+    with pytest.raises(ValueError, match="above the limit of 64,000"):
+        predictor.predict(_scene(), size="321x200", k=1)

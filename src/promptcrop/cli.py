@@ -1,5 +1,6 @@
 """The ``promptcrop`` command: ``crop``, ``batch``, ``demo`` and ``download`` (here), ``train``,
-``finetune-encoder`` (:mod:`promptcrop.train.commands`) and ``eval`` (:mod:`promptcrop.eval.commands`).
+``finetune-encoder`` (:mod:`promptcrop.train.commands`), ``eval`` (:mod:`promptcrop.eval.commands`)
+and ``serve`` (:mod:`promptcrop.serve.commands`).
 
 The command line starts fast: only the chosen sub-command's parser is built (:data:`COMMANDS`,
 :func:`build_parser`), and the modules a command needs are imported when it runs, so ``--help``
@@ -179,6 +180,7 @@ COMMANDS: dict[str, tuple[str, ParserBuilder | str]] = {
     "finetune-encoder": ("fine-tune OWL-ViT's grounding on phrase-box data",
                          "promptcrop.train.commands:add_finetune_parser"),
     "eval": ("evaluate cropping methods on GAIC or a caption-crop set", "promptcrop.eval.commands:add_eval_parser"),
+    "serve": ("run the HTTP API and the web page", "promptcrop.serve.commands:add_serve_parser"),
 }
 
 

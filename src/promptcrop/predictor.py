@@ -522,6 +522,8 @@ class Predictor:
             one :class:`Prediction` per image, crops as xyxy int pixels of the upright image.
         """
         requests = _broadcast_requests(request, request_kwargs, len(images))
+        for req in requests:
+            self._check_output_size(req)
         query_list = _broadcast_queries(queries, len(images))
         if query_image is not None and any(q is not None for q in query_list):
             raise RequestError("give a text query or a query image, not both")
@@ -550,6 +552,14 @@ class Predictor:
             pred.exif_orientation = image.exif_orientation
             pred.versions = self.versions(pred.mode)
         return results  # type: ignore[return-value]
+
+    def _check_output_size(self, request: CropRequest) -> None:
+        """An exact output size is capped like an input image (it is allocated in full)."""
+        if request.output_size is not None:
+            w, h = request.output_size
+            if w * h > self.max_pixels:
+                raise RequestError(
+                    f"output size {w}x{h} has {w * h:,} pixels, above the limit of {self.max_pixels:,}")
 
     # ------------------------------------------------------------------ modes
 
