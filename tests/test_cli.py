@@ -376,3 +376,12 @@ def test_the_command_list_is_the_same_with_every_command_built():
     from promptcrop.cli import build_parser
 
     assert build_parser(complete=()).format_help() == build_parser().format_help()
+
+
+def test_python_m_runs_the_importable_module_so_command_modules_usage_errors_are_recognised(tmp_path):
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("fastapi")
+    run = subprocess.run(_cli("serve", "--offline", "--max-upload-mb", "-3"), capture_output=True, text=True,
+                         env=_env(), cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("promptcrop: error: ")

@@ -380,4 +380,8 @@ def _error(message: str, *, code: int) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m promptcrop.cli`
-    sys.exit(main())
+    # Run the importable module's main, not this __main__ copy: the command modules raise
+    # promptcrop.cli.UsageError, which this copy's main would not recognise as its own.
+    from promptcrop.cli import main as _main
+
+    sys.exit(_main())
