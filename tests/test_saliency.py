@@ -158,7 +158,7 @@ def portrait_scene(seed: int = 0) -> np.ndarray:
 
 def test_a_face_stays_in_the_region_next_to_a_larger_vivid_area():
     head = np.array([100.0, 40.0, 157.0, 113.0])
-    sal = compute_saliency(portrait_scene())
+    sal = compute_saliency(portrait_scene(), faces="skin")  # the skin-tone cue, not the detector
     assert len(sal.faces) == 1 and B.elementwise_iou(sal.faces[0], head) > 0.7
     region = salient_region(sal)
     assert bool(B.contains(region, head, tol=2.0))
@@ -173,11 +173,11 @@ def test_skin_tones_everywhere_or_skin_shapes_unlike_a_face_give_no_face():
     skin = (215, 160, 130)
     sandy = portrait_scene()
     sandy[:120] = skin  # the top half skin-toned: the colour singles nothing out
-    assert len(compute_saliency(sandy).faces) == 0
+    assert len(compute_saliency(sandy, faces="skin").faces) == 0
     rng = np.random.default_rng(1)
     bar = np.clip(rng.normal(150, 6, (256, 256, 3)), 0, 255).astype(np.uint8)
     bar[20:236, 120:136] = skin  # skin-toned but a tall thin bar
-    assert len(compute_saliency(bar).faces) == 0
+    assert len(compute_saliency(bar, faces="skin").faces) == 0
 
 
 def test_faces_are_validated():

@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageCms, ImageFilter
 from scipy import fft, ndimage
-from skimage.filters import threshold_otsu
 
 from promptcrop import boxes as B
 
@@ -51,12 +50,18 @@ from promptcrop import boxes as B
 COARSE_SIDE = 64
 #: Weights of the cues in the mixed map (colour contrast, spectral residual, saturation, skin, face).
 #: The first four sum to 1; the face cue comes on top (the map is normalised by its peak anyway).
-CUE_WEIGHTS = {"contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25, "face": 0.25}
+CUE_WEIGHTS = {
+    "contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25, "face": 0.25, "focus": 0.35,
+    "detected": 0.6,
+}
 #: Cue strength that counts as full: weaker cues are scaled by this, not by their own maximum,
 #: so a nearly flat image is not stretched into a saliency map of noise. Units: contrast in Lab,
 #: saturation and skin membership in [0, 1]; the spectral residual comes in [0, 1], already
 #: faded by the image contrast.
-CUE_FLOORS = {"contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2, "face": 0.2}
+CUE_FLOORS = {
+    "contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2, "face": 0.2, "focus": 0.5,
+    "detected": 1.0,
+}
 #: Skin membership (in [0, 1]) from which a pixel counts as skin when skin blobs are formed.
 FACE_SKIN_LEVEL = 0.3
 #: Typical height / width of a face with its hair, and the spread (log units) of that preference.
@@ -75,6 +80,29 @@ MAP_FLOOR = 0.04
 SPECTRAL_MIN_STD = 0.02
 #: Luminance step (in [0, 1]) whose edge energy counts as full (1.0).
 EDGE_FULL_SCALE = 0.25
+#: Head box around a detected face: (left, top, right, bottom) margins as shares of the face's
+#: width / height — the hair and some headroom above, the ears at the sides, the chin below.
+HEAD_MARGINS = (0.2, 0.6, 0.2, 0.15)
+#: Long side (px) of the copy the face detector sees: faces smaller than about 2 % of it are lost.
+FACE_DETECT_SIDE = 768
+#: Body prior under a detected face: a box this many face widths wide and face heights tall.
+BODY_SIZE = (2.6, 3.5)
+#: Frame artefacts: working size, how far a band may reach, how neutral and flat it must be,
+#: and how clear the step into the photo.
+FRAME_SIDE = 256
+BAND_MAX_SHARE = 0.35
+BAND_MAX_CHROMA = 28.0
+BAND_DARK, BAND_LIGHT = 60.0, 200.0  # bars and banners are dark or light, not mid-grey
+BAND_COLOUR_TOLERANCE = 22.0
+BAND_FLAT_SHARE = 0.85
+BAND_TEXT_ALLOWANCE = 0.7
+BAND_STEP_SHARE = 0.5
+#: Centre prior: a photographer's subject is rarely at the very edge. 1 at the centre,
+#: ``1 - CENTRE_PRIOR_DEPTH`` at the corners.
+CENTRE_PRIOR_DEPTH = 0.35
+#: In-focus cue: local detail (Laplacian energy) at up to this long side, and the share of the
+#: image's detail below which an area counts as blurred background.
+FOCUS_SIDE = 384
 
 _SRGB_TO_LAB = ImageCms.buildTransform(
     ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
@@ -89,8 +117,12 @@ class SaliencyMap:
     - ``edges``: float32 ``[h, w]`` in [0, 1], edge energy (normalised Sobel magnitude) on the
       same grid.
     - ``image_size``: ``(W, H)`` of the full image the map describes.
-    - ``faces``: float ``[F, 4]`` xyxy px of the full image, face-like skin blobs that
-      :func:`salient_region` always keeps (``F`` may be 0, the default).
+    - ``faces``: float ``[F, 4]`` xyxy px of the full image, heads (detected faces with headroom,
+      or face-like skin blobs) that :func:`salient_region` always keeps (``F`` may be 0, the default).
+    - ``content``: float ``[4]`` xyxy px, the photo without borders, bars and caption banners
+      (default: the whole image); crops stay inside it when they can.
+    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it) per detected
+      face; :func:`salient_region` keeps them.
 
     Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
     """
@@ -99,6 +131,8 @@ class SaliencyMap:
     edges: np.ndarray
     image_size: tuple[int, int]
     faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    content: np.ndarray | None = None
+    people: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     _sat_values: np.ndarray = field(init=False, repr=False)
     _sat_clutter: np.ndarray = field(init=False, repr=False)
 
@@ -118,6 +152,11 @@ class SaliencyMap:
             self.faces = np.zeros((0, 4))
         if self.faces.ndim != 2 or self.faces.shape[1] != 4 or not np.isfinite(self.faces).all():
             raise ValueError(f"faces must be finite boxes of shape [F, 4], got {self.faces.shape}")
+        self.people = np.asarray(self.people, dtype=np.float64).reshape(-1, 4)
+        full = np.array([0.0, 0.0, float(width), float(height)])
+        self.content = full if self.content is None else np.asarray(self.content, dtype=np.float64).reshape(4)
+        if not np.isfinite(self.content).all() or (self.content[2:] <= self.content[:2]).any():
+            raise ValueError(f"content must be a box [x1, y1, x2, y2] with area, got {self.content.tolist()}")
         self._sat_values = _integral(self.values)
         # Clutter along a crop border: cutting through edges or through salient content.
         self._sat_clutter = _integral(np.maximum(self.edges, self.values))
@@ -171,38 +210,148 @@ class SaliencyMap:
         return boxes * np.array([sx, sy, sx, sy])
 
 
-def compute_saliency(image_rgb: np.ndarray, *, max_side: int = 128) -> SaliencyMap:
-    """Saliency of an RGB image from image statistics (no model files).
+def compute_saliency(
+    image_rgb: np.ndarray,
+    *,
+    max_side: int = 128,
+    faces: str | np.ndarray = "auto",
+    frame: bool = True,
+) -> SaliencyMap:
+    """Saliency of an RGB image from image statistics and, when installed, a face detector.
 
     ``image_rgb``: uint8 ``[H, W, 3]``. The image is reduced (box filter) so that its long side is
     at most ``max_side`` px, and every cue is computed on that copy or coarser; returns a
     :class:`SaliencyMap` whose ``values`` and ``edges`` are float32 ``[h, w]`` in [0, 1]
-    (``max(h, w) <= max_side``), whose ``image_size`` is ``(W, H)`` and whose ``faces`` are the
-    face-like skin blobs, ``[F, 4]`` xyxy px of the full image.
+    (``max(h, w) <= max_side``), whose ``image_size`` is ``(W, H)``, whose ``content`` is the
+    photo without its frame artefacts (:func:`content_box`, when ``frame``; saliency outside it is
+    0) and whose ``faces`` are head boxes (face plus headroom), ``[F, 4]`` xyxy px of the full image.
+
+    ``faces``: ``"auto"`` — the pretrained detector of :mod:`promptcrop.faces` when it is
+    installed, else the face-like skin blobs; ``"detector"`` — the detector only (none when it is
+    missing); ``"skin"`` — the skin blobs only; or face boxes ``[F, 4]`` xyxy px found elsewhere.
+    Detected faces also add a cue of their own (the face and the body below it), so people come
+    first in the map.
     """
     image_rgb = _check_image(image_rgb)
     if max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
     height, width = image_rgb.shape[:2]
-    small = _reduce(Image.fromarray(image_rgb), max_side)
+    pil = Image.fromarray(image_rgb)
+    content = content_box(image_rgb) if frame else np.array([0.0, 0.0, width, height])
+    small = _reduce(pil, max_side)
+    to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")
     skin = _skin(small)
-    likeness, face_boxes = _face_blobs(skin)
+    likeness, skin_faces = _face_blobs(skin)
+    detected = _detected_faces(pil, content, faces)
     cues = {
         "contrast": _colour_contrast(small),
         "spectral": _spectral_residual(luma),
         "saturation": _uncommon(_saturation(small)),
         "skin": _uncommon(skin),
         "face": skin * likeness,
+        "focus": _in_focus(pil, small.size),
     }
+    if detected is not None and len(detected):
+        cues["detected"] = _people_prior(detected * to_small, small.size)
     mixed = sum(CUE_WEIGHTS[name] * _normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
+    mixed = mixed * _centre_prior(small.size)
     # Opening removes thin structures (lines, fine texture) that no crop should be built around;
     # squaring sharpens the map so weak, widespread responses fade against the subject.
     mixed = ndimage.grey_opening(mixed, size=(3, 3)) if min(mixed.shape) >= 9 else mixed
     blurred = ndimage.gaussian_filter(np.square(mixed), sigma=_blur_sigma(mixed.shape))
+    blurred *= _inside_mask(content * to_small, small.size)
     values = _normalise(blurred, MAP_FLOOR)
-    faces = face_boxes / np.array([small.width / width, small.height / height] * 2)
-    return SaliencyMap(values=values, edges=_edge_energy(luma), image_size=(width, height), faces=faces)
+    people = np.zeros((0, 4))
+    if detected is None:
+        face_boxes = skin_faces / to_small
+    elif len(detected):
+        face_boxes = _clip_to(head_boxes(detected), content)
+        people = _clip_to(person_boxes(detected), content)
+    else:
+        face_boxes = np.zeros((0, 4))
+    return SaliencyMap(
+        values=values, edges=_edge_energy(luma), image_size=(width, height), faces=face_boxes,
+        content=content, people=people,
+    )
+
+
+def person_boxes(faces_xyxy_px: np.ndarray) -> np.ndarray:
+    """Face boxes ``[F, 4]`` → the person each face belongs to, ``[F, 4]`` xyxy px: the head box
+    and a body box :data:`BODY_SIZE` (face widths × face heights) below the face."""
+    faces = np.asarray(faces_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    w, h = faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1]
+    cx = (faces[:, 0] + faces[:, 2]) / 2
+    body = np.stack([cx - BODY_SIZE[0] * w / 2, faces[:, 3], cx + BODY_SIZE[0] * w / 2,
+                     faces[:, 3] + BODY_SIZE[1] * h], axis=-1)
+    heads = head_boxes(faces)
+    return np.concatenate([np.minimum(heads[:, :2], body[:, :2]), np.maximum(heads[:, 2:], body[:, 2:])], axis=-1)
+
+
+def _clip_to(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Boxes ``[N, 4]`` clipped to the ``[4]`` bounds box (xyxy px)."""
+    low, high = np.tile(bounds[:2], 2), np.tile(bounds[2:], 2)
+    return np.clip(boxes, low, high).reshape(-1, 4)
+
+
+def head_boxes(faces_xyxy_px: np.ndarray) -> np.ndarray:
+    """Face boxes ``[F, 4]`` → head boxes ``[F, 4]`` (xyxy px): grown by :data:`HEAD_MARGINS`
+    (shares of the face's width and height), the hair and some air above the face included."""
+    faces = np.asarray(faces_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    w, h = faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1]
+    left, top, right, bottom = HEAD_MARGINS
+    return faces + np.stack([-left * w, -top * h, right * w, bottom * h], axis=-1)
+
+
+def content_box(image_rgb: np.ndarray) -> np.ndarray:
+    """The photo without frame artefacts: ``float [4]`` xyxy px of the image.
+
+    Borders, letterbox / pillarbox bars and caption banners are bands along an image side that
+    are one flat, neutral, dark or light colour (a line is flat when :data:`BAND_FLAT_SHARE` of it is near the
+    band's colour; text rows may interrupt, as long as :data:`BAND_TEXT_ALLOWANCE` of the lines
+    are flat) and end at a straight step into the photo. Each side is scanned on a copy reduced to at most :data:`FRAME_SIDE` px; a band thicker than
+    :data:`BAND_MAX_SHARE` of the image is not a frame. An image without such bands gives the
+    whole image.
+    """
+    arr = _check_image(image_rgb)
+    height, width = arr.shape[:2]
+    small = np.asarray(_reduce(Image.fromarray(arr), FRAME_SIDE), dtype=np.float32)
+    sh, sw = small.shape[:2]
+    if min(sh, sw) < 8:
+        return np.array([0.0, 0.0, float(width), float(height)])
+    # Lines from each side inwards: top rows, bottom rows, left columns, right columns.
+    top = _band_depth(small)
+    bottom = _band_depth(small[::-1])
+    left = _band_depth(small.transpose(1, 0, 2))
+    right = _band_depth(small.transpose(1, 0, 2)[::-1])
+    fx, fy = width / sw, height / sh
+    box = np.array([left * fx, top * fy, width - right * fx, height - bottom * fy])
+    if box[2] - box[0] < 0.3 * width or box[3] - box[1] < 0.3 * height:
+        return np.array([0.0, 0.0, float(width), float(height)])
+    return box
+
+
+def _band_depth(lines: np.ndarray) -> int:
+    """How many lines (first axis of ``[n, m, 3]``, from index 0) form a flat frame band, 0 if none."""
+    n = lines.shape[0]
+    limit = int(BAND_MAX_SHARE * n)
+    colour = np.median(lines[0], axis=0)  # [3]
+    if float(colour.max() - colour.min()) > BAND_MAX_CHROMA or BAND_DARK < colour.mean() < BAND_LIGHT:
+        return 0
+    near = np.linalg.norm(lines[: limit + 1] - colour, axis=-1) < BAND_COLOUR_TOLERANCE  # [l, m]
+    flat = near.mean(axis=-1) >= BAND_FLAT_SHARE  # [l]; text lines on a banner are not flat
+    if not flat[0]:
+        return 0
+    # The band runs to the last flat line before the photo, as long as most lines up to it are
+    # flat (a caption's text rows interrupt it for a few lines, a photo does not stop doing so).
+    candidates = np.flatnonzero(flat)
+    share_flat = np.cumsum(flat) / np.arange(1, len(flat) + 1)
+    good = candidates[share_flat[candidates] >= BAND_TEXT_ALLOWANCE]
+    depth = int(good.max()) + 1 if len(good) else 0
+    # The photo must start with a step: the first line inside differs from the band colour
+    # across most of its width (a straight border, not a sky fading into a scene).
+    inside = np.linalg.norm(lines[depth] - colour, axis=-1) >= BAND_COLOUR_TOLERANCE
+    return depth if inside.mean() >= BAND_STEP_SHARE else 0
 
 
 def salient_region(
@@ -219,8 +368,9 @@ def salient_region(
     taken in order of their saliency mass *above the threshold* until they hold ``mass`` of it (so
     a strong subject is not diluted by many faint texture blobs, while several strong objects are
     all kept). The result is the bounding box of those blobs grown by one map pixel (a margin
-    against the blur of the map), united with the map's ``faces`` (a face is never left out). A map
-    with no saliency gives the whole image.
+    against the blur of the map), united with the map's ``faces`` and ``people`` (a person is never
+    left out). A map with no saliency gives the whole image (its ``content`` box when frame
+    artefacts were found).
     """
     if not 0.0 < mass <= 1.0:
         raise ValueError(f"mass must be in (0, 1], got {mass}")
@@ -229,11 +379,11 @@ def salient_region(
     width, height = sal.image_size
     values = sal.values
     if np.ptp(values) <= 1e-6:
-        return np.array([0.0, 0.0, float(width), float(height)])
+        return sal.content.copy()
     level = _threshold(values) if threshold is None else float(threshold)
     labels, count = ndimage.label(values > level)
     if count == 0:
-        return np.array([0.0, 0.0, float(width), float(height)])
+        return sal.content.copy()
     ids = np.arange(1, count + 1)
     excess = ndimage.sum_labels(values - level, labels, index=ids)  # [count]
     strong = ndimage.maximum(values, labels, index=ids) >= min_peak * float(values.max())
@@ -247,9 +397,10 @@ def salient_region(
     grid_box = B.clamp_xyxy(grid_box, w, h)
     sx, sy = sal.scale
     box = grid_box / np.array([sx, sy, sx, sy])
-    if len(sal.faces) == 0:
+    extra = np.concatenate([sal.faces, sal.people])
+    if len(extra) == 0:
         return box
-    return B.clamp_xyxy(B.union_box(np.concatenate([box[None], sal.faces])), width, height)
+    return B.clamp_xyxy(B.union_box(np.concatenate([box[None], extra])), width, height)
 
 
 # ---------------------------------------------------------------------------- input and resizing
@@ -418,7 +569,91 @@ def _edge_energy(luma: Image.Image) -> np.ndarray:
 
 def _threshold(values: np.ndarray) -> float:
     """Otsu's threshold of the map, floored at a quarter of its peak."""
+    from skimage.filters import threshold_otsu  # imported here: skimage is slow to import
+
     return max(float(threshold_otsu(values)), 0.25 * float(values.max()))
+
+
+def _detected_faces(pil: Image.Image, content: np.ndarray, faces: str | np.ndarray) -> np.ndarray | None:
+    """Face boxes ``[F, 4]`` xyxy px of the image, or None when the skin blobs are to be used."""
+    if not isinstance(faces, str):
+        boxes = np.asarray(faces, dtype=np.float64)
+        if boxes.size and (boxes.ndim != 2 or boxes.shape[1] != 4 or not np.isfinite(boxes).all()):
+            raise ValueError(f"faces must be boxes of shape [F, 4], got {boxes.shape}")
+        return boxes.reshape(-1, 4)
+    if faces not in ("auto", "detector", "skin"):
+        raise ValueError(f'faces must be "auto", "detector", "skin" or boxes [F, 4], got {faces!r}')
+    if faces == "skin":
+        return None
+    from promptcrop.faces import default_detector
+
+    detector = default_detector()
+    if detector is None:
+        return None if faces == "auto" else np.zeros((0, 4))
+    x1, y1, x2, y2 = (int(round(v)) for v in content)
+    window = pil.crop((x1, y1, x2, y2))
+    factor = math.ceil(max(window.size) / FACE_DETECT_SIDE)
+    reduced = window.reduce(factor) if factor > 1 else window
+    found = detector.detect(reduced).boxes  # [F, 4] px of the reduced window
+    scale = np.array([window.width / reduced.width, window.height / reduced.height] * 2)
+    return found * scale + np.array([x1, y1, x1, y1], dtype=np.float64)
+
+
+def _people_prior(faces_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A cue for detected people, ``[h, w]`` in [0, 1]: 1 on each head, fading down a body box
+    (:data:`BODY_SIZE`) below it. ``faces_small``: ``[F, 4]`` xyxy px of the map grid."""
+    w, h = size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    cue = np.zeros((h, w), dtype=np.float32)
+    for head, face in zip(head_boxes(faces_small), faces_small):
+        fw, fh = face[2] - face[0], face[3] - face[1]
+        on_head = (xs >= head[0]) & (xs < head[2]) & (ys >= head[1]) & (ys < head[3])
+        cx = (face[0] + face[2]) / 2
+        body_half = BODY_SIZE[0] * fw / 2
+        below = np.clip((ys - face[3]) / max(BODY_SIZE[1] * fh, 1e-6), 0.0, 1.0)
+        in_body = (np.abs(xs - cx) < body_half) & (ys >= face[3]) & (below < 1.0)
+        cue = np.maximum(cue, np.where(on_head, 1.0, np.where(in_body, 0.6 * (1.0 - below), 0.0)))
+    return cue
+
+
+def _in_focus(pil: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Where the photo is sharp against a blurred background, ``[h, w]`` (map grid) in [0, 1].
+
+    Local detail is the box-averaged magnitude of the Laplacian of the luminance at up to
+    :data:`FOCUS_SIDE` px, relative to the image's 98th percentile; the cue is what stands above
+    the median detail. On an image sharp everywhere (no depth of field) the cue is weak and
+    scattered; with a blurred background it singles out the subject.
+    """
+    luma = _reduce(pil.convert("L"), FOCUS_SIDE)
+    values = np.asarray(luma, dtype=np.float32) / 255.0
+    if min(values.shape) < 8:
+        return np.zeros(size[::-1], dtype=np.float32)
+    detail = np.abs(ndimage.laplace(values))
+    detail = ndimage.uniform_filter(detail, size=max(3, round(max(values.shape) / 48)))
+    peak = float(np.percentile(detail, 98))
+    if peak <= 1e-4:
+        return np.zeros(size[::-1], dtype=np.float32)
+    relative = np.clip(detail / peak, 0.0, 1.0)
+    return _resize_map(np.maximum(relative - float(np.median(relative)), 0.0), size)
+
+
+def _centre_prior(size: tuple[int, int]) -> np.ndarray:
+    """Soft preference for the middle of the frame, ``[h, w]``: 1 at the centre, falling as a
+    Gaussian to ``1 - CENTRE_PRIOR_DEPTH`` in the corners."""
+    w, h = size
+    u = (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
+    v = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
+    d2 = (u[None, :] ** 2 + v[:, None] ** 2) / 0.5  # 1 in the corners
+    return (1.0 - CENTRE_PRIOR_DEPTH) + CENTRE_PRIOR_DEPTH * np.exp(-3.0 * d2) / 1.0
+
+
+def _inside_mask(box_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """1 inside the box (map px), 0 outside, fractional on edge pixels: ``[h, w]`` float32."""
+    w, h = size
+    xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+    cover_x = np.clip(np.minimum(xs + 1, box_small[2]) - np.maximum(xs, box_small[0]), 0.0, 1.0)
+    cover_y = np.clip(np.minimum(ys + 1, box_small[3]) - np.maximum(ys, box_small[1]), 0.0, 1.0)
+    return cover_y[:, None] * cover_x[None, :]
 
 
 # ---------------------------------------------------------------------------- integral images
