@@ -64,6 +64,14 @@ TERMS = (
 MIN_POSITION_STEP = 0.005
 #: A box counts as cut through when between this share and 1 minus it lies inside the crop.
 CUT_TOLERANCE = 0.02
+#: A crop keeping this much less of the region (share of its area) than the best crop of its tier
+#: ranks below every crop that keeps more, whatever their scores.
+FAR_LESS_KEPT = 0.25
+#: Alternatives differ from every crop ranked above them by at least this area ratio.
+FRAMING_STEP = 1.25
+#: The region may reach this share of its area outside the frame bounds and still be cropped
+#: inside them (the part outside is given up).
+FRAME_SLACK = 0.05
 
 BoxesLike = np.ndarray | Sequence[Sequence[float]]
 
@@ -86,11 +94,11 @@ class ComposerConfig:
     """
 
     placement_weight: float = 1.0
-    subject_size_weight: float = 1.0
+    subject_size_weight: float = 0.5
     breathing_room_weight: float = 1.0
     border_simplicity_weight: float = 1.0
     content_kept_weight: float = 1.0
-    size_prior_weight: float = 0.5
+    size_prior_weight: float = 2.0
     avoid_weight: float = 2.0
     headroom_weight: float = 0.5
     placement: str = "auto"
@@ -164,7 +172,8 @@ class CropCandidate:
       ``contributions``: each term's weight-normalised share of ``score`` (they sum to it).
     - ``fits``: False when the required region could not be kept whole at this ratio (then the
       box is the best partial crop); ``region_kept``: share of the required region's area inside
-      the box (1.0 when ``fits``).
+      the box (below 1.0 for a partial crop, or for a tighter alternative framing such as head and
+      shoulders of a person). ``score`` is the composition score times ``region_kept``.
     """
 
     box_xyxy_px: np.ndarray
@@ -195,6 +204,7 @@ def compose(
     config: ComposerConfig | None = None,
     image_rgb: np.ndarray | None = None,
     pad_color: tuple[int, int, int] | None = None,
+    bounds: BoxesLike | None = None,
 ) -> list[CropCandidate]:
     """The ``k`` best, mutually distinct crops of ratio ``aspect`` that keep the region.
 
@@ -222,23 +232,85 @@ def compose(
         raise ValueError('fit="pad" needs image_rgb (to pick the pad colour) or pad_color')
     region = required_region(region_xyxy_px, focus, width, height)
     keep_boxes, avoid_boxes = _as_boxes(keep, "keep"), _as_boxes(avoid, "avoid")
+    faces = saliency.faces if saliency is not None else np.zeros((0, 4))
+    if bounds is None and saliency is not None:
+        bounds = saliency.content
+    frame = _frame(bounds, region, width, height) if fit == "crop" else np.array([0, 0, width, height], float)
 
-    crops, fits = enumerate_candidates((width, height), region, aspect, config, pad=fit == "pad")
+    crops, fits = _candidates_in(frame, region, aspect, config, pad=fit == "pad")
+    if k > 1 and fits and len(faces):
+        # Tighter framings of the people (head and shoulders): crops holding the faces only.
+        core = B.clamp_xyxy(B.union_box(faces), width, height)
+        tighter, _ = _candidates_in(frame, core, aspect, config, pad=False)
+        crops = np.concatenate([crops, tighter])
     scores = score_candidates(
         crops, image_size=(width, height), region_xyxy_px=region, saliency=saliency,
         keep=keep_boxes, avoid=avoid_boxes, config=config,
     )
-    faces = saliency.faces if saliency is not None else np.zeros((0, 4))
+    kept = B.box_coverage(crops, region[None])[:, 0]  # [N] share of the region inside each crop
+    # Honest scores: a crop is worth what it keeps of the region (comparable across photos).
+    total = scores.total * kept
     tier = _constraint_tier(crops, keep_boxes, avoid_boxes, faces)  # [N] 0 = best
+    # A crop keeping far less of the region than another crop of the same tier never outranks it.
+    best_kept = np.array([kept[tier == t].max() for t in tier])
+    tier = 2 * tier + (kept < best_kept - FAR_LESS_KEPT)
     # Scores are in [0, 1], so subtracting the tier ranks every lower tier below every higher one.
-    chosen = B.select_diverse(crops, scores.total - tier, max_iou=config.dedup_iou, k=int(k))
+    chosen = _distinct_framings(crops, total - tier, config.dedup_iou, int(k))
     padded = not fits and fit == "pad"
     colour = None if not padded else (pad_color or border_colour(image_rgb))
-    kept = B.box_coverage(crops[chosen], region[None])[:, 0]  # [k]
     return [
-        _candidate(crops[i], scores, i, aspect, fits or padded, padded, colour, float(kept[j]))
-        for j, i in enumerate(chosen)
+        _candidate(crops[i], scores, i, aspect, fits or padded, padded, colour, float(kept[i]), float(kept[i]))
+        for i in chosen
     ]
+
+
+def _frame(bounds: BoxesLike | None, region: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Where crops may lie: ``bounds`` (whole px, clipped to the image) when the region lies
+    inside it (up to :data:`FRAME_SLACK` of its area), else the whole image."""
+    full = np.array([0.0, 0.0, float(width), float(height)])
+    if bounds is None:
+        return full
+    box = B.clamp_xyxy(np.round(_as_boxes(bounds, "bounds")[0]), width, height)
+    if (box[2:] - box[:2] < 1).any():
+        return full
+    inside = B.box_coverage(box[None], region[None])[0, 0]
+    return box if inside >= 1 - FRAME_SLACK else full
+
+
+def _candidates_in(
+    frame: np.ndarray, region: np.ndarray, aspect: float, config: ComposerConfig, *, pad: bool
+) -> tuple[np.ndarray, bool]:
+    """:func:`enumerate_candidates` inside the ``frame`` box ``[4]`` (whole px) → full-image px."""
+    offset = np.tile(frame[:2], 2)
+    inner = B.clamp_xyxy(region - offset, frame[2] - frame[0], frame[3] - frame[1])
+    size = (int(frame[2] - frame[0]), int(frame[3] - frame[1]))
+    crops, fits = enumerate_candidates(size, inner, aspect, config, pad=pad)
+    return crops + offset, fits
+
+
+def _distinct_framings(crops: np.ndarray, scores: np.ndarray, max_iou: float, k: int) -> np.ndarray:
+    """Up to ``k`` crops, best first: each next one overlaps every chosen crop by less than
+    ``max_iou`` IoU *and* differs from it in area by :data:`FRAMING_STEP` (a tighter or looser
+    framing, not the same size slid along); when that leaves fewer than ``k``, the IoU rule alone
+    fills up. ``crops [N, 4]``, ``scores [N]`` → ``int [≤ k]``."""
+    order = np.argsort(-scores, kind="stable")
+    area = B.box_area(crops)
+    chosen: list[int] = []
+    for strict in (True, False):
+        for i in order:
+            if len(chosen) >= k:
+                break
+            if i in chosen:
+                continue
+            if chosen:
+                picked = np.array(chosen)
+                if (B.box_iou(crops[i : i + 1], crops[picked])[0] >= max_iou).any():
+                    continue
+                ratio = np.maximum(area[i], area[picked]) / np.maximum(np.minimum(area[i], area[picked]), 1e-9)
+                if strict and (ratio < FRAMING_STEP).any():
+                    continue
+            chosen.append(int(i))
+    return np.array(sorted(chosen, key=lambda i: -scores[i]), dtype=np.int64)
 
 
 def score_candidates(
@@ -550,13 +622,16 @@ def _candidate(
     padded: bool,
     pad_color: tuple[int, int, int] | None,
     region_kept: float,
+    factor: float = 1.0,
 ) -> CropCandidate:
+    """One :class:`CropCandidate`; its score and contributions are scaled by ``factor`` (the share
+    of the region the crop keeps), so the contributions still sum to the score."""
     terms = {name: float(values[index]) for name, values in scores.terms.items()}
     return CropCandidate(
         box_xyxy_px=crop.copy(),
-        score=float(scores.total[index]),
+        score=float(scores.total[index]) * factor,
         terms=terms,
-        contributions={name: scores.weights[name] * value for name, value in terms.items()},
+        contributions={name: scores.weights[name] * value * factor for name, value in terms.items()},
         aspect=aspect,
         fits=fits,
         padded=padded,
