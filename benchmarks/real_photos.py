@@ -337,39 +337,43 @@ def run(folder: Path, annotations: dict, repeats: int, sheet: Path | None) -> in
 SHEET_COLOURS = {"promptcrop": (255, 60, 60), "smartcrop": (60, 200, 255), "libvips": (255, 210, 0)}
 
 
-def write_sheet(folder: Path, annotations: dict, boxes: dict, out: Path, ratios=("1:1", "9:16", "16:9")) -> None:
-    """One tile per photo and ratio: the subject (white, dashed look: thin), faces (green) and each
-    method's top-1 crop in its colour."""
-    tile = 220
+def write_sheet(
+    folder: Path, annotations: dict, boxes: dict, out: Path, ratios=("1:1", "9:16", "16:9"), per_row: int = 3
+) -> None:
+    """Overlay sheet: per photo one tile per ratio with the annotated subject (white), faces
+    (green) and each method's top-1 crop in its colour; ``per_row`` photos side by side."""
+    tile, head = 200, 24
     names = list(annotations)
-    sheet = Image.new("RGB", (tile * len(ratios), tile * len(names) + 24), (30, 30, 30))
+    rows = -(-len(names) // per_row)
+    sheet = Image.new("RGB", (tile * len(ratios) * per_row, tile * rows + head), (30, 30, 30))
     draw = ImageDraw.Draw(sheet)
-    x = 4
+    x = 6
     for method, colour in SHEET_COLOURS.items():
         draw.text((x, 6), method, fill=colour)
         x += 110
-    draw.text((x, 6), "subject (white), faces (green)", fill=(230, 230, 230))
-    for row, name in enumerate(names):
+    draw.text((x, 6), "subject (white), faces (green); tiles: " + ", ".join(ratios), fill=(230, 230, 230))
+    for index, name in enumerate(names):
         with Image.open(folder / name) as img:
             photo = ImageOps.exif_transpose(img).convert("RGB")
         scale = (tile - 8) / max(photo.size)
         small = photo.resize((max(1, round(photo.width * scale)), max(1, round(photo.height * scale))))
+        ann = annotations[name]
         for col, label in enumerate(ratios):
-            ox, oy = col * tile + 4, row * tile + 28
+            ox = ((index % per_row) * len(ratios) + col) * tile + 4
+            oy = (index // per_row) * tile + head + 4
             sheet.paste(small, (ox, oy))
 
-            def rect(box, colour, width):
+            def rect(box, colour, width, ox=ox, oy=oy):
                 b = [ox + box[0] * scale, oy + box[1] * scale, ox + box[2] * scale - 1, oy + box[3] * scale - 1]
                 draw.rectangle(b, outline=colour, width=width)
 
-            ann = annotations[name]
             if ann.get("subject") is not None:
                 rect(ann["subject"], (255, 255, 255), 1)
             for face in ann.get("faces", []):
                 rect(face, (60, 230, 60), 1)
             for method, colour in SHEET_COLOURS.items():
                 rect(boxes[name][method][label], colour, 2)
-            draw.text((ox + 2, oy + 2), label, fill=(255, 255, 255))
+            draw.text((ox + 3, oy + 2), label, fill=(255, 255, 255))
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)
 

@@ -252,7 +252,8 @@ def compose(
     total = scores.total * kept
     tier = _constraint_tier(crops, keep_boxes, avoid_boxes, faces)  # [N] 0 = best
     # A crop keeping far less of the region than another crop of the same tier never outranks it.
-    best_kept = np.array([kept[tier == t].max() for t in tier])
+    levels, level_of = np.unique(tier, return_inverse=True)
+    best_kept = np.array([kept[tier == t].max() for t in levels])[level_of]
     tier = 2 * tier + (kept < best_kept - FAR_LESS_KEPT)
     # Scores are in [0, 1], so subtracting the tier ranks every lower tier below every higher one.
     chosen = _distinct_framings(crops, total - tier, config.dedup_iou, int(k))

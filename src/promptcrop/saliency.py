@@ -87,9 +87,10 @@ HEAD_MARGINS = (0.2, 0.6, 0.2, 0.15)
 FACE_DETECT_SIDE = 768
 #: Body prior under a detected face: a box this many face widths wide and face heights tall.
 BODY_SIZE = (2.6, 3.5)
-#: Frame artefacts: working size, how far a band may reach, how neutral and flat it must be,
-#: and how clear the step into the photo.
-FRAME_SIDE = 256
+#: Long side (px) of the reduced copy the frame search and the in-focus cue work on.
+WORK_SIDE = 384
+#: Frame artefacts: how far a band may reach, how neutral and flat it must be, and how clear the
+#: step into the photo.
 BAND_MAX_SHARE = 0.35
 BAND_MAX_CHROMA = 28.0
 BAND_DARK, BAND_LIGHT = 60.0, 200.0  # bars and banners are dark or light, not mid-grey
@@ -100,9 +101,10 @@ BAND_STEP_SHARE = 0.5
 #: Centre prior: a photographer's subject is rarely at the very edge. 1 at the centre,
 #: ``1 - CENTRE_PRIOR_DEPTH`` at the corners.
 CENTRE_PRIOR_DEPTH = 0.35
-#: In-focus cue: local detail (Laplacian energy) at up to this long side, and the share of the
-#: image's detail below which an area counts as blurred background.
-FOCUS_SIDE = 384
+#: In-focus cue: the detail level (share of the image's 98th percentile) below which an area
+#: counts as blurred, and the blurred share of the frame over which the cue fades in.
+FOCUS_BLUR_LEVEL = 0.05
+FOCUS_BLURRED_SHARE = (0.3, 0.6)
 
 _SRGB_TO_LAB = ImageCms.buildTransform(
     ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
@@ -216,6 +218,7 @@ def compute_saliency(
     max_side: int = 128,
     faces: str | np.ndarray = "auto",
     frame: bool = True,
+    image_size: tuple[int, int] | None = None,
 ) -> SaliencyMap:
     """Saliency of an RGB image from image statistics and, when installed, a face detector.
 
@@ -231,14 +234,34 @@ def compute_saliency(
     missing); ``"skin"`` — the skin blobs only; or face boxes ``[F, 4]`` xyxy px found elsewhere.
     Detected faces also add a cue of their own (the face and the body below it), so people come
     first in the map.
+
+    ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
+    :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
+    holds (``faces``, ``people``, ``content``; face boxes passed in) is in its pixels.
     """
     image_rgb = _check_image(image_rgb)
     if max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
+    if image_size is not None:
+        full_w, full_h = (int(v) for v in image_size)
+        if full_w < 1 or full_h < 1:
+            raise ValueError(f"image_size must be positive (W, H), got {image_size}")
+        to_full = np.array([full_w / image_rgb.shape[1], full_h / image_rgb.shape[0]] * 2)
+        if not isinstance(faces, str):
+            faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) / to_full
+        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame)
+        return SaliencyMap(
+            values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
+            content=sal.content * to_full, people=sal.people * to_full,
+        )
     height, width = image_rgb.shape[:2]
+    full = np.array([0.0, 0.0, float(width), float(height)])
     pil = Image.fromarray(image_rgb)
-    content = content_box(image_rgb) if frame else np.array([0.0, 0.0, width, height])
-    small = _reduce(pil, max_side)
+    work = _reduce(pil, WORK_SIDE)  # one shared copy for the frame, focus and map sizes
+    content = _content_box(np.asarray(work), width, height) if frame else full
+    if not np.array_equal(content, full):
+        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces)
+    small = _reduce(work if max_side <= WORK_SIDE else pil, max_side)
     to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")
     skin = _skin(small)
@@ -250,7 +273,7 @@ def compute_saliency(
         "saturation": _uncommon(_saturation(small)),
         "skin": _uncommon(skin),
         "face": skin * likeness,
-        "focus": _in_focus(pil, small.size),
+        "focus": _in_focus(work, small.size),
     }
     if detected is not None and len(detected):
         cues["detected"] = _people_prior(detected * to_small, small.size)
@@ -260,7 +283,6 @@ def compute_saliency(
     # squaring sharpens the map so weak, widespread responses fade against the subject.
     mixed = ndimage.grey_opening(mixed, size=(3, 3)) if min(mixed.shape) >= 9 else mixed
     blurred = ndimage.gaussian_filter(np.square(mixed), sigma=_blur_sigma(mixed.shape))
-    blurred *= _inside_mask(content * to_small, small.size)
     values = _normalise(blurred, MAP_FLOOR)
     people = np.zeros((0, 4))
     if detected is None:
@@ -294,6 +316,34 @@ def _clip_to(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return np.clip(boxes, low, high).reshape(-1, 4)
 
 
+def _framed_saliency(
+    image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray
+) -> SaliencyMap:
+    """Saliency of a photo inside frame artefacts: every cue is computed on the ``content`` box
+    ``[4]`` alone (a black banner must not make the whole photo look distinct), then the map is
+    placed in a zero map of the whole image at the same scale."""
+    height, width = image_rgb.shape[:2]
+    x1, y1, x2, y2 = (int(round(v)) for v in content)
+    offset = np.array([x1, y1, x1, y1], dtype=np.float64)
+    if not isinstance(faces, str):
+        faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) - offset
+    side = max(1, math.floor(max_side * max(x2 - x1, y2 - y1) / max(width, height)))
+    inner = compute_saliency(image_rgb[y1:y2, x1:x2], max_side=side, faces=faces, frame=False)
+    sx, sy = inner.scale
+    grid_h, grid_w = max(1, round(height * sy)), max(1, round(width * sx))
+    oy, ox = min(round(y1 * sy), grid_h - 1), min(round(x1 * sx), grid_w - 1)
+    h, w = inner.values.shape
+    h, w = min(h, grid_h - oy), min(w, grid_w - ox)
+    values = np.zeros((grid_h, grid_w), dtype=np.float32)
+    edges = np.zeros((grid_h, grid_w), dtype=np.float32)
+    values[oy : oy + h, ox : ox + w] = inner.values[:h, :w]
+    edges[oy : oy + h, ox : ox + w] = inner.edges[:h, :w]
+    return SaliencyMap(
+        values=values, edges=edges, image_size=(width, height), faces=inner.faces + offset,
+        content=content, people=inner.people + offset,
+    )
+
+
 def head_boxes(faces_xyxy_px: np.ndarray) -> np.ndarray:
     """Face boxes ``[F, 4]`` → head boxes ``[F, 4]`` (xyxy px): grown by :data:`HEAD_MARGINS`
     (shares of the face's width and height), the hair and some air above the face included."""
@@ -307,15 +357,20 @@ def content_box(image_rgb: np.ndarray) -> np.ndarray:
     """The photo without frame artefacts: ``float [4]`` xyxy px of the image.
 
     Borders, letterbox / pillarbox bars and caption banners are bands along an image side that
-    are one flat, neutral, dark or light colour (a line is flat when :data:`BAND_FLAT_SHARE` of it is near the
-    band's colour; text rows may interrupt, as long as :data:`BAND_TEXT_ALLOWANCE` of the lines
-    are flat) and end at a straight step into the photo. Each side is scanned on a copy reduced to at most :data:`FRAME_SIDE` px; a band thicker than
-    :data:`BAND_MAX_SHARE` of the image is not a frame. An image without such bands gives the
-    whole image.
+    are one flat, neutral, dark or light colour (a line is flat when :data:`BAND_FLAT_SHARE` of
+    it is near the band's colour; text rows may interrupt, as long as :data:`BAND_TEXT_ALLOWANCE`
+    of the lines are flat) and end at a straight step into the photo. Each side is scanned on a
+    copy reduced to at most :data:`WORK_SIDE` px; a band thicker than :data:`BAND_MAX_SHARE` of
+    the image is not a frame. An image without such bands gives the whole image.
     """
     arr = _check_image(image_rgb)
     height, width = arr.shape[:2]
-    small = np.asarray(_reduce(Image.fromarray(arr), FRAME_SIDE), dtype=np.float32)
+    return _content_box(np.asarray(_reduce(Image.fromarray(arr), WORK_SIDE)), width, height)
+
+
+def _content_box(small_rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """:func:`content_box` from a reduced copy ``[h, w, 3]`` of a W × H image."""
+    small = small_rgb.astype(np.float32)
     sh, sw = small.shape[:2]
     if min(sh, sw) < 8:
         return np.array([0.0, 0.0, float(width), float(height)])
@@ -616,16 +671,17 @@ def _people_prior(faces_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cue
 
 
-def _in_focus(pil: Image.Image, size: tuple[int, int]) -> np.ndarray:
+def _in_focus(work: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """Where the photo is sharp against a blurred background, ``[h, w]`` (map grid) in [0, 1].
 
-    Local detail is the box-averaged magnitude of the Laplacian of the luminance at up to
-    :data:`FOCUS_SIDE` px, relative to the image's 98th percentile; the cue is what stands above
+    Local detail is the box-averaged magnitude of the Laplacian of the luminance of ``work`` (a
+    copy of at most :data:`WORK_SIDE` px), relative to the image's 98th percentile; the cue is what stands above
     the median detail. On an image sharp everywhere (no depth of field) the cue is weak and
-    scattered; with a blurred background it singles out the subject.
+    scattered; with a blurred background it singles out the subject. The cue fades in as the share
+    of the frame without detail (below :data:`FOCUS_BLUR_LEVEL`) grows across
+    :data:`FOCUS_BLURRED_SHARE`, and is 0 for photos sharp all over.
     """
-    luma = _reduce(pil.convert("L"), FOCUS_SIDE)
-    values = np.asarray(luma, dtype=np.float32) / 255.0
+    values = np.asarray(work.convert("L"), dtype=np.float32) / 255.0
     if min(values.shape) < 8:
         return np.zeros(size[::-1], dtype=np.float32)
     detail = np.abs(ndimage.laplace(values))
@@ -634,7 +690,12 @@ def _in_focus(pil: Image.Image, size: tuple[int, int]) -> np.ndarray:
     if peak <= 1e-4:
         return np.zeros(size[::-1], dtype=np.float32)
     relative = np.clip(detail / peak, 0.0, 1.0)
-    return _resize_map(np.maximum(relative - float(np.median(relative)), 0.0), size)
+    # Depth of field shows as much of the frame without detail; a photo sharp all over gets no cue.
+    low, high = FOCUS_BLURRED_SHARE
+    gate = float(np.clip(((relative < FOCUS_BLUR_LEVEL).mean() - low) / (high - low), 0.0, 1.0))
+    if gate <= 0:
+        return np.zeros(size[::-1], dtype=np.float32)
+    return _resize_map(np.maximum(relative - float(np.median(relative)), 0.0) * gate, size)
 
 
 def _centre_prior(size: tuple[int, int]) -> np.ndarray:
@@ -645,15 +706,6 @@ def _centre_prior(size: tuple[int, int]) -> np.ndarray:
     v = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
     d2 = (u[None, :] ** 2 + v[:, None] ** 2) / 0.5  # 1 in the corners
     return (1.0 - CENTRE_PRIOR_DEPTH) + CENTRE_PRIOR_DEPTH * np.exp(-3.0 * d2) / 1.0
-
-
-def _inside_mask(box_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """1 inside the box (map px), 0 outside, fractional on edge pixels: ``[h, w]`` float32."""
-    w, h = size
-    xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
-    cover_x = np.clip(np.minimum(xs + 1, box_small[2]) - np.maximum(xs, box_small[0]), 0.0, 1.0)
-    cover_y = np.clip(np.minimum(ys + 1, box_small[3]) - np.maximum(ys, box_small[1]), 0.0, 1.0)
-    return cover_y[:, None] * cover_x[None, :]
 
 
 # ---------------------------------------------------------------------------- integral images
