@@ -67,6 +67,8 @@ CUT_TOLERANCE = 0.02
 #: A crop keeping this much less of the region (share of its area) than the best crop of its tier
 #: ranks below every crop that keeps more, whatever their scores.
 FAR_LESS_KEPT = 0.25
+#: What a crop showing none of the faces is still worth (its score is scaled by this).
+FACELESS_WORTH = 0.25
 #: Alternatives differ from every crop ranked above them by at least this area ratio.
 FRAMING_STEP = 1.25
 #: The region may reach this share of its area outside the frame bounds and still be cropped
@@ -173,7 +175,8 @@ class CropCandidate:
     - ``fits``: False when the required region could not be kept whole at this ratio (then the
       box is the best partial crop); ``region_kept``: share of the required region's area inside
       the box (below 1.0 for a partial crop, or for a tighter alternative framing such as head and
-      shoulders of a person). ``score`` is the composition score times ``region_kept``.
+      shoulders of a person). ``score`` is the composition score times ``region_kept`` (times a
+      factor falling to :data:`FACELESS_WORTH` as faces of the saliency map are left out).
     """
 
     box_xyxy_px: np.ndarray
@@ -238,7 +241,7 @@ def compose(
     frame = _frame(bounds, region, width, height) if fit == "crop" else np.array([0, 0, width, height], float)
 
     crops, fits = _candidates_in(frame, region, aspect, config, pad=fit == "pad")
-    if k > 1 and fits and len(faces):
+    if k > 1 and fit == "crop" and len(faces):
         # Tighter framings of the people (head and shoulders): crops holding the faces only.
         core = B.clamp_xyxy(B.union_box(faces), width, height)
         tighter, _ = _candidates_in(frame, core, aspect, config, pad=False)
@@ -248,8 +251,10 @@ def compose(
         keep=keep_boxes, avoid=avoid_boxes, config=config,
     )
     kept = B.box_coverage(crops, region[None])[:, 0]  # [N] share of the region inside each crop
-    # Honest scores: a crop is worth what it keeps of the region (comparable across photos).
-    total = scores.total * kept
+    # Honest scores: a crop is worth what it keeps of the region and of the faces in it, so a
+    # poor crop scores low on any photo.
+    worth = kept * _faces_kept(crops, faces)
+    total = scores.total * worth
     tier = _constraint_tier(crops, keep_boxes, avoid_boxes, faces)  # [N] 0 = best
     # A crop keeping far less of the region than another crop of the same tier never outranks it.
     levels, level_of = np.unique(tier, return_inverse=True)
@@ -260,9 +265,18 @@ def compose(
     padded = not fits and fit == "pad"
     colour = None if not padded else (pad_color or border_colour(image_rgb))
     return [
-        _candidate(crops[i], scores, i, aspect, fits or padded, padded, colour, float(kept[i]), float(kept[i]))
+        _candidate(crops[i], scores, i, aspect, fits or padded, padded, colour, float(kept[i]), float(worth[i]))
         for i in chosen
     ]
+
+
+def _faces_kept(crops: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """``[N]`` in [:data:`FACELESS_WORTH`, 1]: 1 when every face is inside the crop, falling
+    linearly with the mean share of the faces' area left out."""
+    if len(faces) == 0:
+        return np.ones(len(crops))
+    inside = B.box_coverage(crops, faces).mean(axis=-1)  # [N]
+    return FACELESS_WORTH + (1.0 - FACELESS_WORTH) * inside
 
 
 def _frame(bounds: BoxesLike | None, region: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -26,9 +26,12 @@ Model details (MediaPipe ``face_detection_full_range_common.pbtxt``): input floa
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +134,8 @@ class FaceDetector:
         from ai_edge_litert.interpreter import Interpreter
 
         self._interpreter = Interpreter(model_path=str(found), num_threads=self.config.threads)
-        self._interpreter.allocate_tensors()
+        with _quiet_stderr():  # LiteRT announces its CPU delegate on stderr
+            self._interpreter.allocate_tensors()
         inputs = self._interpreter.get_input_details()
         outputs = {tuple(d["shape"][1:]): d["index"] for d in self._interpreter.get_output_details()}
         expected = (INPUT_SIDE, INPUT_SIDE, 3)
@@ -222,6 +226,24 @@ def detect_faces(image: np.ndarray | Image.Image) -> np.ndarray | None:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence the process's stderr file descriptor (native code writes there) for a moment."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable descriptor 2: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _check_rgb(image: np.ndarray) -> np.ndarray:
