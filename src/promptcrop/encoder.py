@@ -21,7 +21,7 @@ from PIL import Image
 from huggingface_hub.utils import EntryNotFoundError
 from transformers import OwlViTForObjectDetection, OwlViTProcessor
 
-from promptcrop.errors import ModelUnavailableError
+from promptcrop.errors import InternalError, ModelUnavailableError
 
 
 TOKEN_CACHE_SIZE = 4096
@@ -58,17 +58,17 @@ class ImageEncoding:
     def __post_init__(self) -> None:
         gh, gw = self.grid_hw
         if self.tokens.ndim != 3 or self.tokens.shape[1] != gh * gw:
-            raise ValueError(
+            raise InternalError(
                 f"tokens must be [B, {gh * gw}, D] for grid {self.grid_hw}, "
                 f"got {tuple(self.tokens.shape)}"
             )
         batch, num_tokens = self.tokens.shape[:2]
         if tuple(self.boxes_cxcywh.shape) != (batch, num_tokens, 4):
-            raise ValueError(
+            raise InternalError(
                 f"boxes_cxcywh must be [{batch}, {num_tokens}, 4], got {tuple(self.boxes_cxcywh.shape)}"
             )
         if self.class_embeds.ndim != 3 or tuple(self.class_embeds.shape[:2]) != (batch, num_tokens):
-            raise ValueError(
+            raise InternalError(
                 f"class_embeds must be [{batch}, {num_tokens}, C], got {tuple(self.class_embeds.shape)}"
             )
 
@@ -214,7 +214,7 @@ class OwlViTEncoder(torch.nn.Module):
     def _check_pixels(self, pixel_values: torch.Tensor) -> torch.Tensor:
         expected = (3, self.image_size, self.image_size)
         if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
-            raise ValueError(
+            raise InternalError(
                 f"pixel_values must be [B, {', '.join(map(str, expected))}], "
                 f"got {tuple(pixel_values.shape)}; use OwlViTEncoder.preprocess"
             )
@@ -235,13 +235,13 @@ class OwlViTEncoder(torch.nn.Module):
         so boxes stay relative to the whole image), rescaled and CLIP-normalised.
         """
         if len(images) == 0:
-            raise ValueError("preprocess needs at least one image")
+            raise InternalError("preprocess needs at least one image")
         for i, image in enumerate(images):
             if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
                     or image.shape[2] != 3:
                 shape = getattr(image, "shape", None)
                 dtype = getattr(image, "dtype", type(image).__name__)
-                raise ValueError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
+                raise InternalError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
         if not hasattr(self, "_preprocess_plan"):
             self._preprocess_plan = _fast_preprocess_plan(self.processor.image_processor)
         plan = self._preprocess_plan
@@ -324,7 +324,7 @@ class OwlViTEncoder(torch.nn.Module):
             query_embeds = self.model.embed_image_query(tokens, feature_map)[0]  # [Q, 1, C]
         count = 0 if query_embeds is None else query_embeds.shape[0]
         if count != tokens.shape[0]:
-            raise ValueError(
+            raise InternalError(
                 f"OWL-ViT found no query box in {tokens.shape[0] - count} of {tokens.shape[0]} "
                 "query images (non-finite model outputs?)"
             )
@@ -351,12 +351,12 @@ class OwlViTEncoder(torch.nn.Module):
         batch = encoding.batch_size
         if query_embeds.ndim != 3 or query_embeds.shape[0] != batch \
                 or query_embeds.shape[2] != self.embed_dim:
-            raise ValueError(
+            raise InternalError(
                 f"query_embeds must be [{batch}, W, {self.embed_dim}], got {tuple(query_embeds.shape)}"
             )
         if query_mask is not None:
             if tuple(query_mask.shape) != tuple(query_embeds.shape[:2]):
-                raise ValueError(
+                raise InternalError(
                     f"query_mask must be {tuple(query_embeds.shape[:2])}, got {tuple(query_mask.shape)}"
                 )
             query_mask = query_mask.to(self.device)
