@@ -241,6 +241,12 @@ def compose(
     frame = _frame(bounds, region, width, height) if fit == "crop" else np.array([0, 0, width, height], float)
 
     crops, fits = _candidates_in(frame, region, aspect, config, pad=fit == "pad")
+    full = np.array([0.0, 0.0, width, height])
+    if not fits and not np.array_equal(frame, full):
+        # A banner or bar is given up only when the region cannot be kept whole without it.
+        wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
+        if wider_fits:
+            crops, fits = wider, True
     if k > 1 and fit == "crop" and len(faces):
         # Tighter framings of the people (head and shoulders): crops holding the faces only.
         core = B.clamp_xyxy(B.union_box(faces), width, height)
