@@ -13,7 +13,7 @@ from promptcrop.composer import (
     required_region,
     score_candidates,
 )
-from promptcrop.saliency import SaliencyMap, compute_saliency, salient_region
+from promptcrop.saliency import SaliencyMap, compute_saliency, core_region, salient_region
 
 W, H = 320, 240
 SUBJECT = np.array([200.0, 40.0, 260.0, 100.0])  # off-centre, upper right
@@ -430,3 +430,22 @@ def test_astronaut_wide_alternatives_keep_her_head_and_rank_below_it():
     for c in crops:  # no torso without the head among the alternatives
         assert bool(B.contains(c.box_xyxy_px, sal.faces[0], tol=1.0)), c.box_xyxy_px
     assert crops[0].score > crops[1].score + 0.05 > crops[2].score + 0.1
+
+
+def test_k_distinct_framings_without_faces_come_from_the_heart_of_the_subject():
+    """A subject filling most of the frame: the alternatives are tighter crops around its most
+    salient part, not the same crop again."""
+    subject = np.array([60.0, 20.0, 260.0, 230.0])  # fits a 240 px square, nothing smaller
+    heart = np.array([150.0, 60.0, 210.0, 120.0])
+    sal = blob_saliency([subject])
+    values = sal.values.copy()
+    values[30:60, 75:105] = 3.0  # the heart, in map pixels (half resolution)
+    sal = SaliencyMap(values=values / 3.0, edges=sal.edges, image_size=(W, H))
+    np.testing.assert_allclose(core_region(sal), heart + np.array([-2, -2, 2, 2]), atol=2.5)
+    crops = compose((W, H), subject, aspect=1.0, k=3, saliency=sal)
+    assert len(crops) == 3
+    assert crops[0].region_kept == pytest.approx(1.0)
+    for c in crops[1:]:
+        assert bool(B.contains(c.box_xyxy_px, heart, tol=1.0)) and c.region_kept < 1.0
+    one = compose((W, H), subject, aspect=1.0, k=1, saliency=sal)
+    np.testing.assert_allclose(one[0].box_xyxy_px, crops[0].box_xyxy_px)

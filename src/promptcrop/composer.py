@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from promptcrop import boxes as B
-from promptcrop.saliency import SaliencyMap
+from promptcrop.saliency import SaliencyMap, core_region
 
 PLACEMENTS = ("thirds", "centre", "auto")
 FITS = ("crop", "pad")
@@ -247,11 +247,12 @@ def compose(
         wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
         if wider_fits:
             crops, fits = wider, True
-    if k > 1 and fit == "crop" and len(faces):
-        # Tighter framings of the people (head and shoulders): crops holding the faces only.
-        core = B.clamp_xyxy(B.union_box(faces), width, height)
-        tighter, _ = _candidates_in(frame, core, aspect, config, pad=False)
-        crops = np.concatenate([crops, tighter])
+    if k > 1 and fit == "crop" and saliency is not None:
+        # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
+        core = B.clamp_xyxy(core_region(saliency), width, height)
+        if B.box_area(B.clamp_xyxy(core - np.tile(frame[:2], 2), *(frame[2:] - frame[:2]))) > 0:
+            tighter, _ = _candidates_in(frame, core, aspect, config, pad=False)
+            crops = np.concatenate([crops, tighter])
     scores = score_candidates(
         crops, image_size=(width, height), region_xyxy_px=region, saliency=saliency,
         keep=keep_boxes, avoid=avoid_boxes, config=config,

@@ -458,6 +458,28 @@ def salient_region(
     return B.clamp_xyxy(B.union_box(np.concatenate([box[None], extra])), width, height)
 
 
+def core_region(sal: SaliencyMap, *, level: float = 0.6) -> np.ndarray:
+    """The heart of the subject: ``float [4]`` xyxy px, the box of the connected part of the map
+    above ``level`` × its peak that holds the peak (grown by one map pixel), united with the
+    map's ``faces``. Tighter framings are built around it. A flat map gives its ``content`` box.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    values = sal.values
+    if np.ptp(values) <= 1e-6:
+        return sal.content.copy()
+    labels, _ = ndimage.label(values >= level * float(values.max()))
+    peak = labels.flat[int(np.argmax(values))]
+    ys, xs = np.nonzero(labels == peak)
+    h, w = values.shape
+    grid_box = B.clamp_xyxy(np.array([xs.min() - 1, ys.min() - 1, xs.max() + 2, ys.max() + 2], float), w, h)
+    sx, sy = sal.scale
+    box = grid_box / np.array([sx, sy, sx, sy])
+    if len(sal.faces):
+        box = B.union_box(np.concatenate([box[None], sal.faces]))
+    return B.clamp_xyxy(box, *sal.image_size)
+
+
 # ---------------------------------------------------------------------------- input and resizing
 
 
