@@ -449,3 +449,18 @@ def test_k_distinct_framings_without_faces_come_from_the_heart_of_the_subject():
         assert bool(B.contains(c.box_xyxy_px, heart, tol=1.0)) and c.region_kept < 1.0
     one = compose((W, H), subject, aspect=1.0, k=1, saliency=sal)
     np.testing.assert_allclose(one[0].box_xyxy_px, crops[0].box_xyxy_px)
+
+
+def test_a_small_background_face_may_be_left_out_but_never_cut():
+    main, small = np.array([40.0, 40.0, 100.0, 110.0]), np.array([280.0, 60.0, 296.0, 78.0])
+    sal = blob_saliency([main, small])
+    sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=(W, H), faces=np.stack([main, small]))
+    region = B.union_box(np.stack([main, small]))
+    crops = compose((W, H), region, aspect=9 / 16, k=3, saliency=sal)
+    assert bool(B.contains(crops[0].box_xyxy_px, main, tol=1e-6))  # the main face stays
+    for c in crops[1:]:  # an alternative without the main face scores far lower
+        if not B.contains(c.box_xyxy_px, main, tol=1e-6):
+            assert c.score < 0.5 * crops[0].score
+    for c in crops:
+        share = B.box_coverage(c.box_xyxy_px[None], small[None])[0, 0]
+        assert share <= 0.02 or share >= 0.98  # the small one: whole or not at all

@@ -67,6 +67,9 @@ CUT_TOLERANCE = 0.02
 #: A crop keeping this much less of the region (share of its area) than the best crop of its tier
 #: ranks below every crop that keeps more, whatever their scores.
 FAR_LESS_KEPT = 0.25
+#: Faces at least this share of the largest face's side must not be left out (smaller ones, in
+#: the background, may be; no face may be cut through).
+MAIN_FACE_SHARE = 0.5
 #: What a crop showing none of the faces is still worth (its score is scaled by this).
 FACELESS_WORTH = 0.25
 #: Alternatives differ from every crop ranked above them by at least this area ratio.
@@ -279,11 +282,18 @@ def compose(
 
 def _faces_kept(crops: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """``[N]`` in [:data:`FACELESS_WORTH`, 1]: 1 when every face is inside the crop, falling
-    linearly with the mean share of the faces' area left out."""
+    linearly with the share of the faces' total area left out (a large face counts more)."""
     if len(faces) == 0:
         return np.ones(len(crops))
-    inside = B.box_coverage(crops, faces).mean(axis=-1)  # [N]
+    area = B.box_area(faces)
+    inside = B.box_coverage(crops, faces) @ (area / area.sum())  # [N] area-weighted
     return FACELESS_WORTH + (1.0 - FACELESS_WORTH) * inside
+
+
+def _main_faces(faces: np.ndarray) -> np.ndarray:
+    """``[F]`` bool: faces whose side is at least :data:`MAIN_FACE_SHARE` of the largest face's."""
+    side = np.sqrt(B.box_area(faces))
+    return side >= MAIN_FACE_SHARE * side.max()
 
 
 def _frame(bounds: BoxesLike | None, region: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -587,13 +597,14 @@ def _constraint_tier(
     crops: np.ndarray, keep: np.ndarray, avoid: np.ndarray, faces: np.ndarray
 ) -> np.ndarray:
     """``[N]`` int: 0 for crops that hold every face whole, cut no keep box and hold no avoid box;
-    cutting through a face adds 4, leaving a face out or cutting a keep box 2, holding part of an
-    avoid box 1. Tiers nobody reaches do not matter."""
+    cutting through a face adds 4, leaving out a main face (:func:`_main_faces`) or cutting a keep
+    box 2, holding part of an avoid box 1. Tiers nobody reaches do not matter."""
     tier = np.zeros(len(crops), dtype=np.int64)
     if len(faces):
         inside = B.box_coverage(crops, faces)  # [N, F]
         tier += 4 * ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
-        tier += 2 * (inside <= CUT_TOLERANCE).any(axis=-1)
+        main = _main_faces(faces)  # a small face in the background may be left out
+        tier += 2 * (inside[:, main] <= CUT_TOLERANCE).any(axis=-1)
     if len(keep):
         inside = B.box_coverage(crops, keep)
         cuts = ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
