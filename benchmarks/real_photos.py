@@ -375,7 +375,7 @@ def write_sheet(
                 rect(boxes[name][method][label], colour, 2)
             draw.text((ox + 3, oy + 2), label, fill=(255, 255, 255))
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out)
+    sheet.quantize(256).save(out) if out.suffix.lower() == ".png" else sheet.save(out, quality=88)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def test_boxes_are_in_the_pixels_of_the_image_given_whatever_its_shape(detector)
 
 def test_windows_cover_an_elongated_image_with_overlapping_squares():
     assert F._windows(300, 200, 1.6).tolist() == [[0, 0, 300, 200]]
-    assert len(F._windows(300, 200, 1.25)) == 3  # the default tiles 3:2 photos
+    assert len(F._windows(300, 200, 1.25)) == 3
     wins = F._windows(1000, 200, 1.6)
     assert wins[0].tolist() == [0, 0, 1000, 200]
     squares = wins[1:]

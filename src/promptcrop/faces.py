@@ -68,7 +68,7 @@ class FaceDetectorConfig:
 
     min_score: float = 0.5
     nms_iou: float = 0.3
-    tile_ratio: float = 1.25
+    tile_ratio: float = 1.6
     min_size: float = 0.02
     threads: int = 2
 

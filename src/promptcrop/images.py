@@ -193,14 +193,14 @@ def load_preview(
 def _preview_from(fh: BinaryIO, name: str, max_side: int, max_pixels: int) -> Preview:
     with _open_pil(fh, name) as img:
         _check_pixels(name, img.width * img.height, max_pixels)
-        full = (img.width, img.height)
-        if _exif_orientation(img) in (5, 6, 7, 8):  # turned by 90 degrees: upright it is H x W
-            full = full[::-1]
-        factor = max(full) / max_side
+        stored = (img.width, img.height)
+        factor = max(stored) / max_side
         if img.format == "JPEG" and factor >= 2:
             # The JPEG decoder scales by 1/2, 1/4 or 1/8 while decoding (never below the request).
             img.draft(img.mode, (math.ceil(img.width / factor), math.ceil(img.height / factor)))
         loaded = _decode(img, name, max_pixels)
+    # turned by 90 degrees (EXIF 5-8): upright, the full image is H x W
+    full = stored[::-1] if loaded.exif_orientation in (5, 6, 7, 8) else stored
     return Preview(image=_reduce_loaded(loaded, max_side), full_size=full)
 
 
