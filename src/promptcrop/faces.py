@@ -70,7 +70,7 @@ class FaceDetectorConfig:
     nms_iou: float = 0.3
     tile_ratio: float = 1.6
     min_size: float = 0.02
-    threads: int = 2
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_score < 1.0:
@@ -178,7 +178,7 @@ class FaceDetector:
         side = max(x2 - x1, y2 - y1)
         scale = INPUT_SIDE / side
         new_w, new_h = max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))
-        patch = pil.crop((x1, y1, x2, y2)).resize((new_w, new_h), Image.Resampling.BILINEAR)
+        patch = pil.resize((new_w, new_h), Image.Resampling.BILINEAR, box=(x1, y1, x2, y2))
         canvas = np.zeros((INPUT_SIDE, INPUT_SIDE, 3), dtype=np.float32)
         ox, oy = (INPUT_SIDE - new_w) // 2, (INPUT_SIDE - new_h) // 2
         canvas[oy : oy + new_h, ox : ox + new_w] = np.asarray(patch, dtype=np.float32) / 127.5 - 1.0

@@ -579,8 +579,10 @@ def _uncommon(cue: np.ndarray) -> np.ndarray:
 
 def _saturation(small: Image.Image) -> np.ndarray:
     """HSV saturation, damped for dark pixels (where it is mostly noise), ``[h, w]`` in [0, 1]."""
-    hsv = np.asarray(small.convert("HSV"), dtype=np.float32) / 255.0
-    return hsv[..., 1] * np.clip(hsv[..., 2] / 0.2, 0.0, 1.0)
+    rgb = np.asarray(small, dtype=np.float32) / 255.0
+    value, low = rgb.max(axis=-1), rgb.min(axis=-1)
+    saturation = (value - low) / np.maximum(value, 1e-6)
+    return saturation * np.clip(value / 0.2, 0.0, 1.0)
 
 
 def _skin(small: Image.Image) -> np.ndarray:
@@ -668,7 +670,7 @@ def _detected_faces(pil: Image.Image, content: np.ndarray, faces: str | np.ndarr
     if detector is None:
         return None if faces == "auto" else np.zeros((0, 4))
     x1, y1, x2, y2 = (int(round(v)) for v in content)
-    window = pil.crop((x1, y1, x2, y2))
+    window = pil if (x1, y1, x2, y2) == (0, 0, *pil.size) else pil.crop((x1, y1, x2, y2))
     factor = math.ceil(max(window.size) / FACE_DETECT_SIDE)
     reduced = window.reduce(factor) if factor > 1 else window
     found = detector.detect(reduced).boxes  # [F, 4] px of the reduced window
@@ -696,9 +698,9 @@ def _people_prior(faces_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def _in_focus(work: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """Where the photo is sharp against a blurred background, ``[h, w]`` (map grid) in [0, 1].
 
-    Local detail is the box-averaged magnitude of the Laplacian of the luminance of ``work`` (a
-    copy of at most :data:`WORK_SIDE` px), relative to the image's 98th percentile; the cue is what stands above
-    the median detail. On an image sharp everywhere (no depth of field) the cue is weak and
+    Local detail is the magnitude of the Laplacian of the luminance of ``work`` (a copy of at most
+    :data:`WORK_SIDE` px) averaged over blocks of about 1/48 of its long side, relative to the
+    98th percentile of the blocks; the cue is what stands above the median detail. On an image sharp everywhere (no depth of field) the cue is weak and
     scattered; with a blurred background it singles out the subject. The cue fades in as the share
     of the frame without detail (below :data:`FOCUS_BLUR_LEVEL`) grows across
     :data:`FOCUS_BLURRED_SHARE`, and is 0 for photos sharp all over.
@@ -706,8 +708,8 @@ def _in_focus(work: Image.Image, size: tuple[int, int]) -> np.ndarray:
     values = np.asarray(work.convert("L"), dtype=np.float32) / 255.0
     if min(values.shape) < 8:
         return np.zeros(size[::-1], dtype=np.float32)
-    detail = np.abs(ndimage.laplace(values))
-    detail = ndimage.uniform_filter(detail, size=max(3, round(max(values.shape) / 48)))
+    detail = Image.fromarray(np.abs(ndimage.laplace(values)), mode="F")
+    detail = np.asarray(_reduce(detail, 48), dtype=np.float32)  # block means
     peak = float(np.percentile(detail, 98))
     if peak <= 1e-4:
         return np.zeros(size[::-1], dtype=np.float32)
