@@ -290,3 +290,31 @@ def test_astronaut_with_the_detector_keeps_her_head_and_body():
     assert head[1] < 60 and head[3] > 170  # hair to chin
     region = salient_region(sal)
     assert region[1] <= head[1] + 1 and region[3] > 400  # head down to the suit
+
+
+def test_otsu_matches_scikit_image():
+    from skimage.filters import threshold_otsu
+
+    rng = np.random.default_rng(0)
+    for values in (
+        np.concatenate([rng.normal(0.2, 0.05, 1000), rng.normal(0.7, 0.1, 300)]).reshape(-1, 10),
+        rng.random((50, 60)) ** 3,
+        compute_saliency(textured_scene(320, 240, (200, 30, 260, 90), seed=3)).values,
+    ):
+        values = values.astype(np.float32)
+        assert saliency_module._otsu(values) == pytest.approx(float(threshold_otsu(values)), abs=1e-6)
+
+
+def test_the_offline_mode_imports_neither_torch_nor_scikit_image():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from promptcrop.predictor import Predictor\n"
+        "rng = np.random.default_rng(0)\n"
+        "Predictor(model=None).predict(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8), k=1)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'skimage', 'tensorflow') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -648,9 +648,21 @@ def _edge_energy(luma: Image.Image) -> np.ndarray:
 
 def _threshold(values: np.ndarray) -> float:
     """Otsu's threshold of the map, floored at a quarter of its peak."""
-    from skimage.filters import threshold_otsu  # imported here: skimage is slow to import
+    return max(_otsu(values), 0.25 * float(values.max()))
 
-    return max(float(threshold_otsu(values)), 0.25 * float(values.max()))
+
+def _otsu(values: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold of an array (the level maximising the between-class variance of a
+    ``bins``-bin histogram), as ``skimage.filters.threshold_otsu`` computes it — in a few lines of
+    numpy, so the offline mode does not import scikit-image (slow to import)."""
+    counts, edges = np.histogram(values.ravel(), bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_low = np.cumsum(counts)
+    weight_high = np.cumsum(counts[::-1])[::-1]
+    mean_low = np.cumsum(counts * centres) / np.maximum(weight_low, 1)
+    mean_high = (np.cumsum((counts * centres)[::-1]) / np.maximum(weight_high[::-1], 1))[::-1]
+    between = weight_low[:-1] * weight_high[1:] * (mean_low[:-1] - mean_high[1:]) ** 2
+    return float(centres[int(np.argmax(between))])
 
 
 def _detected_faces(pil: Image.Image, content: np.ndarray, faces: str | np.ndarray) -> np.ndarray | None:
