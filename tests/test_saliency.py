@@ -318,3 +318,11 @@ def test_the_offline_mode_imports_neither_torch_nor_scikit_image():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_small_face_in_the_background_does_not_widen_the_region():
+    image = textured_scene(320, 240, (200, 30, 260, 90), seed=3)
+    faces = np.array([[40.0, 30.0, 100.0, 100.0], [280.0, 150.0, 292.0, 164.0]])
+    sal = compute_saliency(image, faces=faces)
+    assert len(sal.faces) == 2 and len(sal.people) == 1
+    assert salient_region(sal)[0] < 60

@@ -85,6 +85,9 @@ EDGE_FULL_SCALE = 0.25
 HEAD_MARGINS = (0.2, 0.6, 0.2, 0.15)
 #: Long side (px) of the copy the face detector sees: faces smaller than about 2 % of it are lost.
 FACE_DETECT_SIDE = 768
+#: A detected person joins the region to keep when their face's side is at least this share of
+#: the largest face's (smaller faces, in the background, are only kept whole when a crop shows them).
+MAIN_PERSON_SHARE = 0.5
 #: Body prior under a detected face: a box this many face widths wide and face heights tall.
 BODY_SIZE = (2.6, 3.5)
 #: Long side (px) of the reduced copy the frame search and the in-focus cue work on.
@@ -123,8 +126,8 @@ class SaliencyMap:
       or face-like skin blobs) that :func:`salient_region` always keeps (``F`` may be 0, the default).
     - ``content``: float ``[4]`` xyxy px, the photo without borders, bars and caption banners
       (default: the whole image); crops stay inside it when they can.
-    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it) per detected
-      face; :func:`salient_region` keeps them.
+    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it) per main
+      detected face (see :data:`MAIN_PERSON_SHARE`); :func:`salient_region` keeps them.
 
     Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
     """
@@ -289,7 +292,9 @@ def compute_saliency(
         face_boxes = skin_faces / to_small
     elif len(detected):
         face_boxes = _clip_to(head_boxes(detected), content)
-        people = _clip_to(person_boxes(detected), content)
+        side = np.sqrt(B.box_area(detected))
+        main = side >= MAIN_PERSON_SHARE * side.max()  # people in the background do not widen the region
+        people = _clip_to(person_boxes(detected[main]), content)
     else:
         face_boxes = np.zeros((0, 4))
     return SaliencyMap(
