@@ -49,7 +49,7 @@ MODE_CHOICES = ("auto", "clipcrop", "zeroshot", "offline")
 QUERY_PARTS = ("both", "text", "keywords")
 # Generic prompts whose strongest detections define the region when no query is given.
 #: Long side (px) of the reduced decode the offline mode analyses (crops are cut from full pixels).
-ANALYSIS_SIDE = 1024
+ANALYSIS_SIDE = 768
 GENERIC_PROMPTS = ("a photo of a person", "a face", "an animal", "a vehicle", "a main object")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 
