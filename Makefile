@@ -33,6 +33,7 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_photos.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/offline_vs_smartcrop.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/overhead.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/service_load.py
 
 # Synthetic proof that training learns (about 18 minutes on 2 CPU cores; run it alone).
 learning-proof: $(STAMP)

@@ -359,6 +359,32 @@ def test_the_offline_path_imports_no_torch():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+def test_the_decoder_checkpoint_chooses_the_query_parts_by_default(tmp_path, zeroshot):
+    import torch
+
+    from promptcrop.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.config import get_preset
+    from promptcrop.decoder import ClipCropDecoder
+
+    torch.manual_seed(0)
+    out = tmp_path / "keywords-decoder"
+    save_decoder(ClipCropDecoder(get_preset("tiny").decoder), out,
+                 encoder_info=EncoderInfo.from_encoder(zeroshot.encoder), preset="tiny", query_parts="keywords")
+    default = Predictor(encoder=zeroshot.encoder, decoder=str(out))
+    assert default.query_parts == "keywords"
+    pred = default.predict(_scene(), query="the red square beside a blue circle", k=1)
+    assert "the red square beside a blue circle" not in pred.phrases  # keywords only
+    assert Predictor(encoder=zeroshot.encoder, decoder=str(out), query_parts="both").query_parts == "both"
+    assert Predictor(encoder=zeroshot.encoder).query_parts == "both"
+
+
+def test_an_exact_output_size_is_capped_like_an_image():
+    predictor = Predictor(model=None, max_pixels=64_000)  # the 320 x 200 scene is 64,000 pixels
+    assert predictor.predict(_scene(), size="320x200", k=1)[0].output_size == (320, 200)
+    with pytest.raises(ValueError, match="above the limit of 64,000"):
+        predictor.predict(_scene(), size="321x200", k=1)
+
+
 # --------------------------------------------------------------------------- exclude, reduced decode
 
 

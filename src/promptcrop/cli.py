@@ -162,11 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     download.set_defaults(handler=_cmd_download, parser=download)
 
     from promptcrop.eval.commands import add_eval_parser
+    from promptcrop.serve.commands import add_serve_parser
     from promptcrop.train.commands import add_finetune_parser, add_train_parser
 
     add_train_parser(sub)
     add_finetune_parser(sub)
     add_eval_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 

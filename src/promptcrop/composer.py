@@ -46,7 +46,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from promptcrop import boxes as B
+from promptcrop.errors import RequestError
 from promptcrop.saliency import SaliencyMap, core_region
+from promptcrop.validation import (
+    require_choice,
+    require_non_negative,
+    require_number,
+    require_positive,
+    require_positive_int,
+)
 
 PLACEMENTS = ("thirds", "centre", "auto")
 FITS = ("crop", "pad")
@@ -118,37 +126,23 @@ class ComposerConfig:
     border_band: float = 0.04
 
     def __post_init__(self) -> None:
-        weights = self.weights()
-        for name, value in weights.items():
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name}_weight must be a finite number >= 0, got {value}")
-        if sum(weights.values()) <= 0:
+        for name in TERMS:
+            require_non_negative(f"{name}_weight", getattr(self, f"{name}_weight"))
+        if sum(self.weights().values()) <= 0:
             raise ValueError("at least one composer weight must be positive")
-        if self.placement not in PLACEMENTS:
-            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
+        require_choice("placement", self.placement, PLACEMENTS)
         for name in ("num_scales", "position_steps"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        _check_range("min_crop_side", self.min_crop_side, 0.0, 1.0)
-        _check_range("dedup_iou", self.dedup_iou, 0.0, 1.0)
-        _check_range("subject_share", self.subject_share, 0.0, 1.0)
-        _check_range("subject_share_tolerance", self.subject_share_tolerance, 0.0, math.inf)
-        _check_range("placement_sigma", self.placement_sigma, 0.0, math.inf)
-        _check_range("margin", self.margin, 0.0, 0.5, low_inclusive=True)
-        _check_range("border_band", self.border_band, 0.0, 0.5)
+            require_positive_int(name, getattr(self, name))
+        for name in ("min_crop_side", "dedup_iou", "subject_share"):
+            require_number(name, getattr(self, name), 0.0, 1.0, low_open=True)
+        require_positive("subject_share_tolerance", self.subject_share_tolerance)
+        require_positive("placement_sigma", self.placement_sigma)
+        require_number("margin", self.margin, 0.0, 0.5)
+        require_number("border_band", self.border_band, 0.0, 0.5, low_open=True)
 
     def weights(self) -> dict[str, float]:
         """Term name → weight, for every term in :data:`TERMS`."""
         return {name: float(getattr(self, f"{name}_weight")) for name in TERMS}
-
-
-def _check_range(
-    name: str, value: float, low: float, high: float, *, low_inclusive: bool = False
-) -> None:
-    above_low = value >= low if low_inclusive else value > low
-    if math.isnan(value) or not above_low or value > high:
-        bracket = "[" if low_inclusive else "("
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")
 
 
 @dataclass(frozen=True)
@@ -441,7 +435,8 @@ def required_region(
 ) -> np.ndarray:
     """The region united with the focus boxes, clipped to the image: float ``[4]`` xyxy px.
 
-    Raises ValueError when the region or a focus box has no area inside the image.
+    Raises RequestError (a ValueError) when the region or a focus box has no area inside the
+    image: model-made regions are repaired before they get here, so this is the caller's box.
     """
     region = _as_boxes(region_xyxy_px, "region")
     if len(region) != 1:
@@ -451,7 +446,7 @@ def required_region(
     empty = B.box_area(clipped) <= 0
     if empty.any():
         bad = boxes[int(np.flatnonzero(empty)[0])].tolist()
-        raise ValueError(
+        raise RequestError(
             f"box {bad} has no area inside the {width}x{height} image (after clipping); "
             "region and focus boxes must overlap the image"
         )

@@ -469,9 +469,34 @@ def save_image(
         OSError: the file cannot be written; nothing is left at ``path`` (an existing file
             there is untouched) and no temporary file remains.
     """
+    fmt = _resolve_format(path, format)
+    with _atomic_file(path) as fh:
+        _encode(image, fh, fmt, icc_profile, quality)
+
+
+def encode_image(
+    image: np.ndarray | Image.Image,
+    format: str,
+    *,
+    icc_profile: bytes | None = None,
+    quality: int = 95,
+) -> bytes:
+    """Encode ``image`` in memory as Pillow ``format`` (``"JPEG"``, ``"PNG"``, ``"WEBP"``...),
+    with the same rules as :func:`save_image`; returns the encoded bytes.
+
+    Raises:
+        ValueError: unknown format, bad quality or an array that is not an image.
+    """
+    buffer = io.BytesIO()
+    _encode(image, buffer, _resolve_format("", format), icc_profile, quality)
+    return buffer.getvalue()
+
+
+def _encode(
+    image: np.ndarray | Image.Image, fh: BinaryIO, fmt: str, icc_profile: bytes | None, quality: int
+) -> None:
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an integer in 1..100, got {quality!r}")
-    fmt = _resolve_format(path, format)
     pil = image if isinstance(image, Image.Image) else _array_to_pil(np.asarray(image))
     if fmt == "JPEG" and pil.mode not in _MODES_WRITABLE_AS_JPEG:
         pil, _ = _to_rgb(pil)
@@ -480,5 +505,4 @@ def save_image(
         params["icc_profile"] = icc_profile
     if fmt in _LOSSY_FORMATS:
         params["quality"] = quality
-    with _atomic_file(path) as fh:
-        pil.save(fh, format=fmt, **params)
+    pil.save(fh, format=fmt, **params)

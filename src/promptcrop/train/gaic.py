@@ -1,6 +1,6 @@
 """Reader for the GAIC cropping data set (Zeng et al., TPAMI 2020) and its ClipCrop captions.
 
-Layout (the one the public reference code uses; SPEC §3)::
+Layout (the one the public reference code uses; see docs/DATA.md)::
 
     <root>/images/{train,val,test}/<id>.jpg
     <root>/annotations/{train,val,test}/<id>.txt     one crop per line: "y1 x1 y2 x2 score"

@@ -48,7 +48,7 @@ class CropTargets:
 
     @property
     def score_targets(self) -> torch.Tensor:
-        """``[N]`` MOS mapped linearly to [0, 1] without truncation: (MOS − 1) / 4 (SPEC [ours])."""
+        """``[N]`` MOS mapped linearly to [0, 1] without truncation: (MOS − 1) / 4 **[ours]**."""
         return (self.mos - MOS_RANGE[0]) / (MOS_RANGE[1] - MOS_RANGE[0])
 
     @property
