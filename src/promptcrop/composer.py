@@ -33,8 +33,20 @@ The total is the weighted mean of the active terms (``border_simplicity`` needs 
 keep boxes, ``content_kept`` a saliency map, ``avoid`` avoid boxes, ``headroom`` a crop shorter
 than the region), so it lies in [0, 1]. Before ranking, candidates that cut through a face of the
 saliency map (:attr:`promptcrop.saliency.SaliencyMap.faces`; only partial crops can), then
-candidates that leave a face out or cut through a keep box, then candidates that overlap an avoid
-box, are ranked below the others whenever some candidate avoids that.
+candidates that leave a main face out or cut through a keep box, then candidates that overlap an
+avoid box, are ranked below the others whenever some candidate avoids that.
+
+**Honest ranking.** A crop's score is its composition total times the share of the region it keeps
+(and a factor for the faces it leaves out), so a poor crop scores low on any photo, and a crop
+keeping far less of the region (:data:`FAR_LESS_KEPT`) than another one never outranks it. The
+``k`` crops are distinct *framings*: besides the crops holding the region, tighter crops around the
+heart of the subject (:func:`promptcrop.saliency.core_region`: head and shoulders of a person) are
+candidates, and each next crop differs from those ranked above it in area (:data:`FRAMING_STEP`),
+not only in position.
+
+**Frame artefacts.** With a saliency map whose ``content`` box excludes borders, bars or caption
+banners (or with explicit ``bounds``), crops stay inside it unless the region cannot be kept whole
+there at the requested ratio.
 """
 
 from __future__ import annotations
@@ -219,7 +231,10 @@ def compose(
     when the required region cannot fit the ratio inside the image, ``"crop"`` returns the best
     partial crops (``fits=False``) and ``"pad"`` letterboxed crops that hold it (``padded=True``)
     with ``pad_color`` or, if not given, :func:`border_colour` of ``image_rgb`` (one of them is
-    needed for ``"pad"``). Returns crops ranked best first.
+    needed for ``"pad"``). ``bounds``: ``[4]`` box crops should stay inside (default: the saliency
+    map's ``content``, the photo without borders and banners); ignored when the region cannot be
+    kept whole inside it at this ratio. Returns crops ranked best first (see the module docstring
+    for the honest ranking and the distinct framings).
     """
     config = config or ComposerConfig()
     width, height = _check_image_size(image_size)
@@ -318,25 +333,23 @@ def _distinct_framings(crops: np.ndarray, scores: np.ndarray, max_iou: float, k:
     """Up to ``k`` crops, best first: each next one overlaps every chosen crop by less than
     ``max_iou`` IoU *and* differs from it in area by :data:`FRAMING_STEP` (a tighter or looser
     framing, not the same size slid along); when that leaves fewer than ``k``, the IoU rule alone
-    fills up. ``crops [N, 4]``, ``scores [N]`` → ``int [≤ k]``."""
+    fills up. ``crops [N, 4]``, ``scores [N]`` → ``int [≤ k]``. One vectorised IoU row per pick."""
     order = np.argsort(-scores, kind="stable")
-    area = B.box_area(crops)
+    ranked = crops[order]
+    area = B.box_area(ranked)
+    distinct = np.ones(len(order), dtype=bool)  # IoU rule and area step
+    apart = np.ones(len(order), dtype=bool)  # IoU rule only
     chosen: list[int] = []
-    for strict in (True, False):
-        for i in order:
-            if len(chosen) >= k:
-                break
-            if i in chosen:
-                continue
-            if chosen:
-                picked = np.array(chosen)
-                if (B.box_iou(crops[i : i + 1], crops[picked])[0] >= max_iou).any():
-                    continue
-                ratio = np.maximum(area[i], area[picked]) / np.maximum(np.minimum(area[i], area[picked]), 1e-9)
-                if strict and (ratio < FRAMING_STEP).any():
-                    continue
-            chosen.append(int(i))
-    return np.array(sorted(chosen, key=lambda i: -scores[i]), dtype=np.int64)
+    while len(chosen) < k and apart.any():
+        pool = distinct if distinct.any() else apart
+        pos = int(np.argmax(pool))  # the best remaining
+        chosen.append(pos)
+        overlap = B.box_iou(ranked[pos : pos + 1], ranked)[0] >= max_iou
+        ratio = np.maximum(area, area[pos]) / np.maximum(np.minimum(area, area[pos]), 1e-9)
+        apart &= ~overlap
+        distinct &= ~overlap & (ratio >= FRAMING_STEP)
+        apart[pos] = distinct[pos] = False
+    return order[np.array(sorted(chosen), dtype=np.int64)]
 
 
 def score_candidates(
