@@ -385,3 +385,18 @@ def test_python_m_runs_the_importable_module_so_command_modules_usage_errors_are
                          env=_env(), cwd=tmp_path, timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith("promptcrop: error: ")
+
+
+def test_exclude_on_the_tiny_model_and_its_offline_error(tmp_path, tiny_owlvit_dir, no_network, capsys):
+    a = write_photo(tmp_path / "a.png")
+    out = tmp_path / "o"
+    assert main(["crop", str(a), "--exclude", "the watermark", "--exclude", "the man on the left",
+                 "--model", str(tiny_owlvit_dir), "-a", "1:1", "-k", "2", "-o", str(out), "--quiet"]) == 0
+    rec = _json_files(out)["a.json"]
+    assert rec["mode"] == "zeroshot" and rec["crops"]
+    capsys.readouterr()
+    code = main(["crop", str(a), "--exclude", "the watermark", "--offline", "-o", str(tmp_path / "o2"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("promptcrop: error: --exclude needs the OWL-ViT weights")
+    assert not (tmp_path / "o2").exists()

@@ -45,6 +45,13 @@ def test_uniform_filter_and_sobel_match_scipy():
             np.testing.assert_allclose(L.sobel(values, axis), ndimage.sobel(values, axis), atol=1e-6)
 
 
+def test_laplace_matches_scipy():
+    for values in maps():
+        ours = L.laplace(values)
+        assert ours.dtype == values.dtype
+        np.testing.assert_allclose(ours, ndimage.laplace(values), atol=1e-5)
+
+
 def test_grey_opening_matches_scipy():
     for values in maps():
         for size in ((3, 3), (1, 5), (5, 3)):

@@ -103,6 +103,8 @@ def _add_crop_options(p: argparse.ArgumentParser, default_out: str | None) -> No
                    help="pixel box to keep, repeatable")
     p.add_argument("--avoid", type=_box, action="append", default=[], metavar="x1,y1,x2,y2",
                    help="pixel box to leave out when possible, repeatable")
+    p.add_argument("--exclude", action="append", default=[], metavar="TEXT",
+                   help="what to leave out, in words (found by OWL-ViT; needs the weights), repeatable")
     p.add_argument("-o", "--output", required=default_out is None, default=default_out, metavar="DIR",
                    help="output folder" + (f" (default ./{default_out}/)" if default_out else ""))
     p.add_argument("--overlay", action="store_true", help="also write <stem>.overlay.png")
@@ -227,7 +229,7 @@ def _options(args: argparse.Namespace, *, overwrite: bool) -> RunOptions:
     try:
         request = CropRequest.build(
             k=args.k, aspect=list(args.aspect) or None, size=args.size, fit=args.fit,
-            focus=list(args.focus), avoid=list(args.avoid),
+            focus=list(args.focus), avoid=list(args.avoid), exclude=list(args.exclude),
         )
         return RunOptions(
             request=request, query=args.query, query_image=args.query_image, overlay=args.overlay,
@@ -241,14 +243,21 @@ def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
     """The predictor for the options (the ``--offline`` rule lives in :meth:`Predictor.for_options`)."""
     from promptcrop.predictor import Predictor
 
-    conditioned = args.query is not None or args.query_image is not None or any(j.query for j in jobs)
+    queried = args.query is not None or args.query_image is not None or any(j.query for j in jobs)
     try:
         return Predictor.for_options(
             model=args.model, decoder=getattr(args, "decoder", None), offline=bool(getattr(args, "offline", False)),
-            conditioned=conditioned, device=args.device, max_pixels=args.max_pixels,
+            conditioned=queried or bool(args.exclude), device=args.device, max_pixels=args.max_pixels,
         )
     except RequestError as exc:
         raise UsageError(str(exc)) from None
+    except ModelUnavailableError as exc:
+        if queried or not args.exclude:
+            raise
+        raise ModelUnavailableError(
+            "--exclude needs the OWL-ViT weights to find what to leave out, and they cannot be loaded "
+            f"here ({args.model}; `promptcrop download` fetches them once while online)"
+        ) from exc
 
 
 def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError], *, overwrite: bool,

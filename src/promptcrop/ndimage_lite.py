@@ -8,7 +8,7 @@ Pillow do. The functions keep the scipy / scikit-image names, arguments and resu
 compare them with the originals on random inputs); only what saliency needs is here:
 
 - separable filters: :func:`correlate1d`, :func:`gaussian_filter`, :func:`uniform_filter`,
-  :func:`sobel` (boundary modes ``reflect``, ``nearest``, ``mirror``, ``wrap``, ``constant`` 0);
+  :func:`sobel`, :func:`laplace` (boundary modes ``reflect``, ``nearest``, ``mirror``, ``wrap``, ``constant`` 0);
 - morphology: :func:`grey_opening` with a rectangular ``size``, :func:`binary_opening` with the
   4-connected cross;
 - connected components: :func:`label` (4-connected, numbered in raster order of their first
@@ -99,6 +99,14 @@ def sobel(values: np.ndarray, axis: int = -1, mode: str = "reflect") -> np.ndarr
 
 
 # ---------------------------------------------------------------------------- morphology
+
+
+def laplace(values: np.ndarray, mode: str = "reflect") -> np.ndarray:
+    """Discrete Laplacian: the sum over both axes of the ``[1, -2, 1]`` second difference
+    (``scipy.ndimage.laplace``; the output has the input's dtype)."""
+    values = np.asarray(values)
+    total = sum(correlate1d(values, (1.0, -2.0, 1.0), axis=axis, mode=mode) for axis in range(values.ndim))
+    return np.asarray(total, dtype=values.dtype)
 
 
 def _rank_filter(values: np.ndarray, size: Sequence[int], reduce: np.ufunc) -> np.ndarray:
