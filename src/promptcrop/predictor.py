@@ -25,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,7 +33,7 @@ import numpy as np
 from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, CropCandidate, compose
 from promptcrop.errors import ModelUnavailableError, RequestError
-from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview
 from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
 from promptcrop.records import versions
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = DEFAULT_MODEL_ID
 # Generic prompts whose strongest detections define the region when no query is given.
+#: Long side (px) of the reduced decode the offline mode analyses (crops are cut from full pixels).
+ANALYSIS_SIDE = 768
 GENERIC_PROMPTS = ("a photo of a person", "a face", "an animal", "a vehicle", "a main object")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 # What Prediction.fallback says when a model output could not be used as it came.
@@ -78,7 +80,8 @@ class CropRequest:
 
     ``aspects``: the ratios in request order, each with the caller's label (floats are accepted
     and labelled by their value). ``output_size``: exact ``(W, H)`` output. ``focus`` / ``avoid``:
-    ``[N, 4]`` xyxy pixel boxes to keep / to exclude when possible.
+    ``[N, 4]`` xyxy pixel boxes to keep / to exclude when possible. ``exclude``: descriptions of
+    what to leave out ("the watermark"), grounded by OWL-ViT into avoid boxes (needs the weights).
     """
 
     k: int = 5
@@ -87,6 +90,7 @@ class CropRequest:
     fit: str = "crop"
     focus: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     avoid: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
@@ -99,6 +103,7 @@ class CropRequest:
         object.__setattr__(self, "aspects", aspects)
         for name in ("focus", "avoid"):
             object.__setattr__(self, name, _user_boxes(name, getattr(self, name)))
+        object.__setattr__(self, "exclude", _phrases("exclude", self.exclude))
 
     @classmethod
     def build(
@@ -110,6 +115,7 @@ class CropRequest:
         fit: str = "crop",
         focus: Any = (),
         avoid: Any = (),
+        exclude: str | Sequence[str] = (),
     ) -> CropRequest:
         """Parse user-facing arguments (``"16:9"``, ``"1080x1350"``...) into a request.
 
@@ -132,7 +138,8 @@ class CropRequest:
                 parsed = _as_aspect(item)
                 by_value.setdefault(parsed.value, parsed)  # type: ignore[arg-type]
             aspects = tuple(by_value.values())
-        return cls(k=k, aspects=aspects, output_size=output_size, fit=fit, focus=focus, avoid=avoid)
+        return cls(k=k, aspects=aspects, output_size=output_size, fit=fit, focus=focus, avoid=avoid,
+                   exclude=exclude)
 
     def with_aspects(self, labels: Sequence[str] | None) -> CropRequest:
         """The same request at other ratios (``None`` or empty: unchanged)."""
@@ -142,7 +149,7 @@ class CropRequest:
             raise RequestError("give either an aspect ratio or an exact size, not both")
         fresh = CropRequest.build(k=self.k, aspect=list(labels), fit=self.fit)
         return CropRequest(k=self.k, aspects=fresh.aspects, output_size=None, fit=self.fit,
-                           focus=self.focus, avoid=self.avoid)
+                           focus=self.focus, avoid=self.avoid, exclude=self.exclude)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -154,7 +161,7 @@ class CropRequest:
         return {
             "k": self.k, "ratios": list(self.labels),
             "size": None if self.output_size is None else list(self.output_size), "fit": self.fit,
-            "focus": self.focus.tolist(), "avoid": self.avoid.tolist(),
+            "focus": self.focus.tolist(), "avoid": self.avoid.tolist(), "exclude": list(self.exclude),
         }
 
 
@@ -178,6 +185,14 @@ def _user_boxes(name: str, boxes: Any) -> np.ndarray:
     if arr.size and ((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])).any():
         raise RequestError(f"{name} boxes need x2 > x1 and y2 > y1, got {arr.tolist()}")
     return arr
+
+
+def _phrases(name: str, phrases: Any) -> tuple[str, ...]:
+    """One text or a list of texts → a tuple of stripped, non-empty phrases; RequestError otherwise."""
+    items = [phrases] if isinstance(phrases, str) else list(phrases)
+    if not all(isinstance(p, str) and p.strip() for p in items):
+        raise RequestError(f"{name} must be non-empty texts, got {phrases!r}")
+    return tuple(p.strip() for p in items)
 
 
 def parse_size(size: tuple[int, int] | str) -> tuple[int, int]:
@@ -494,9 +509,11 @@ class Predictor:
         fit: str = "crop",
         focus: Any = (),
         avoid: Any = (),
+        exclude: str | Sequence[str] = (),
     ) -> Prediction:
         """Crop one image. See :meth:`predict_batch` for the arguments; returns one Prediction."""
-        request = CropRequest.build(k=k, aspect=aspect, size=size, fit=fit, focus=focus, avoid=avoid)
+        request = CropRequest.build(k=k, aspect=aspect, size=size, fit=fit, focus=focus, avoid=avoid,
+                                    exclude=exclude)
         return self.predict_batch([image], [query], query_image=query_image, request=request)[0]
 
     def predict_batch(
@@ -517,7 +534,7 @@ class Predictor:
                 its embedding is cached like a phrase's.
             request: one :class:`CropRequest` for all images or one per image, or the arguments
                 of :meth:`CropRequest.build` as keywords (``k``, ``aspect``, ``size``, ``fit``,
-                ``focus``, ``avoid``).
+                ``focus``, ``avoid``, ``exclude``).
         Returns:
             one :class:`Prediction` per image, crops as xyxy int pixels of the upright image.
         """
@@ -527,11 +544,22 @@ class Predictor:
         query_list = _broadcast_queries(queries, len(images))
         if query_image is not None and any(q is not None for q in query_list):
             raise RequestError("give a text query or a query image, not both")
-        t0 = time.perf_counter()
-        loaded = [load_image(img, max_pixels=self.max_pixels) for img in images]
         parsed = [parse_query(q) for q in query_list]
-        load_s = (time.perf_counter() - t0) / max(len(images), 1)
         modes = [self.resolve_mode(p is not None or query_image is not None) for p in parsed]
+        for mode, req in zip(modes, requests):
+            if mode == "offline" and req.exclude:
+                raise ModelUnavailableError(
+                    "exclude needs the OWL-ViT weights to find what to leave out; the weight-free "
+                    "offline mode cannot ground text"
+                )
+        t0 = time.perf_counter()
+        # The offline mode analyses a reduced decode (JPEG draft mode); crops are in full pixels.
+        loaded: list[LoadedImage | Preview] = [
+            load_preview(img, max_side=ANALYSIS_SIDE, max_pixels=self.max_pixels) if mode == "offline"
+            else load_image(img, max_pixels=self.max_pixels)
+            for img, mode in zip(images, modes)
+        ]
+        load_s = (time.perf_counter() - t0) / max(len(images), 1)
         results: list[Prediction | None] = [None] * len(images)
         model_idx = [i for i, m in enumerate(modes) if m != "offline"]
         for i, m in enumerate(modes):
@@ -549,7 +577,7 @@ class Predictor:
         for pred, image in zip(results, loaded):
             assert pred is not None  # every index was filled above
             pred.timings["load"] = load_s
-            pred.exif_orientation = image.exif_orientation
+            pred.exif_orientation = (image.image if isinstance(image, Preview) else image).exif_orientation
             pred.versions = self.versions(pred.mode)
         return results  # type: ignore[return-value]
 
@@ -563,15 +591,16 @@ class Predictor:
 
     # ------------------------------------------------------------------ modes
 
-    def _predict_offline(self, image: LoadedImage, request: CropRequest) -> Prediction:
+    def _predict_offline(self, preview: Preview, request: CropRequest) -> Prediction:
         t0 = time.perf_counter()
-        sal = compute_saliency(image.array)
+        sal = compute_saliency(preview.image.array, image_size=preview.full_size)
         region = salient_region(sal)
         t1 = time.perf_counter()
-        crops = self._compose(image, region, sal, np.zeros((0, 4)), request, "offline")
+        crops = self._compose(preview.image, region, sal, np.zeros((0, 4)), request, "offline",
+                              size=preview.full_size)
         t2 = time.perf_counter()
         return Prediction(
-            crops=crops, image_size=image.size, mode="offline", region=_tuple(region),
+            crops=crops, image_size=preview.full_size, mode="offline", region=_tuple(region),
             timings={"saliency": t1 - t0, "compose": t2 - t1},
         )
 
@@ -599,6 +628,9 @@ class Predictor:
             out: list[Prediction] = []
             for b, (image, pq, mode, request) in enumerate(zip(images, parsed, modes, requests)):
                 enc_b = _select(encoding, b)
+                if request.exclude:
+                    request = replace(request, avoid=np.concatenate(
+                        [request.avoid, self._exclude_boxes(enc_b, request.exclude, *image.size)]))
                 t3 = time.perf_counter()
                 cond = image_condition or self._text_condition(pq)
                 t4 = time.perf_counter()
@@ -651,12 +683,15 @@ class Predictor:
                 [B.fit_aspect_ratio(b, ratio, W, H)[0] for b in boxes_px]
             )
             label = FREE_RATIO if ratio is None else aspect.label
-            keep_idx = B.select_diverse(fitted, scores, max_iou=self.dedup_iou, k=request.k)
+            ranked = scores
+            if len(request.avoid):  # boxes holding an avoid region rank lower, by the share held
+                ranked = scores * (1.0 - B.box_coverage(fitted, request.avoid).max(axis=-1))
+            keep_idx = B.select_diverse(fitted, ranked, max_iou=self.dedup_iou, k=request.k)
             for rank, idx in enumerate(keep_idx, start=1):
                 px = B.snap_to_pixels(fitted[idx], W, H, ratio)
                 crops.append(
                     CropResult(
-                        box=_int_tuple(px), score=float(scores[idx]), rank=rank,
+                        box=_int_tuple(px), score=float(ranked[idx]), rank=rank,
                         aspect=ratio, mode="clipcrop", output_size=request.output_size, ratio=label,
                     )
                 )
@@ -667,12 +702,25 @@ class Predictor:
         notes: list[str],
     ) -> Prediction:
         W, H = image.size
-        sal = compute_saliency(image.array)
+        # Faces are kept whole when nothing better says what matters; a query does.
+        sal = compute_saliency(image.array, faces="auto" if cond is None else np.zeros((0, 4)))
         keep = _valid_boxes_px(grounding, W, H) if cond is not None else self._generic_detections(enc, W, H)
         union = B.union_box(keep) if len(keep) else salient_region(sal)
         region = B.clamp_xyxy(union, W, H)
         crops = self._compose(image, region, sal, keep, request, "zeroshot")
         return Prediction(crops=crops, image_size=image.size, mode="zeroshot", region=_tuple(region))
+
+    def _exclude_boxes(self, enc: Any, phrases: Sequence[str], width: int, height: int) -> np.ndarray:
+        """Where OWL-ViT grounds each phrase to leave out: ``[≤ len(phrases), 4]`` xyxy px
+        (checked like any model output; unusable boxes dropped)."""
+        from promptcrop.grounding import ground
+
+        embeds, _ = self._embed_phrases(tuple(phrases))
+        logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, Q]
+        grounding = ground(enc, logits)
+        raw = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), width, height)
+        fixed, ok = B.repair_xyxy_px(raw, width, height)
+        return fixed[ok].reshape(-1, 4)
 
     def _repair_grounding(self, grounding: Any, size: tuple[int, int], notes: list[str]) -> Any:
         """Grounded boxes checked like any model output (:func:`promptcrop.boxes.repair_xyxy_px`):
@@ -717,13 +765,16 @@ class Predictor:
         keep: np.ndarray,
         request: CropRequest,
         mode: str,
+        size: tuple[int, int] | None = None,
     ) -> list[CropResult]:
-        W, H = image.size
+        """Composer crops per requested ratio; ``size``: ``(W, H)`` of the full image when
+        ``image`` is a reduced copy of it (boxes are in full pixels)."""
+        W, H = size or image.size
         crops: list[CropResult] = []
         for aspect in request.aspects:
             ratio = W / H if aspect.value is None else aspect.value
             candidates = compose(
-                image.size, region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
+                (W, H), region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
                 focus=request.focus, avoid=request.avoid, fit=request.fit,
                 config=self.composer_config, image_rgb=image.array,
             )

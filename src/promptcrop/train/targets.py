@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from promptcrop.train.gaic import MOS_RANGE
+
 GOOD_MOS = 4.0
 """Crops with MOS >= this are the "good" crops predictions are matched to (paper §3.3)."""
-
-MOS_RANGE = (1.0, 5.0)
-"""Valid raw MOS values (GAIC marks invalid crops with -2; they must be dropped before)."""
 
 
 @dataclass
