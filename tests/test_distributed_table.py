@@ -9,10 +9,11 @@ import pytest
 from image_files import write_photo
 from promptcrop.batch import RunOptions, jobs_from_folder, run_jobs
 from promptcrop.errors import InternalError
-from promptcrop.distributed.table import read_records_parquet, records_to_table, write_records_parquet
+from promptcrop.distributed.table import RecordsWriter, read_records_parquet, records_to_table, write_records_parquet
 from promptcrop.predictor import CropRequest, Predictor
 
 pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
 
 
 def _local_records(tmp_path, options: RunOptions, predictor: Predictor) -> list[dict]:
@@ -45,3 +46,16 @@ def test_a_record_of_another_shape_is_refused():
         records_to_table([{"schema": 1, "input": "a.jpg", "crops": [{"box": "not a box"}]}])
     with pytest.raises(InternalError, match="unknown keys"):
         records_to_table([{"schema": 1, "input": "a.jpg", "colour": "red"}])
+
+
+def test_records_stream_in_row_groups_and_a_failed_run_leaves_no_file(tmp_path):
+    found = _local_records(tmp_path, RunOptions(request=CropRequest.build(k=1)), Predictor(model=None, mode="offline"))
+    with RecordsWriter(tmp_path / "r.parquet", group=2) as writer:
+        for record in found:
+            writer.add(record)
+    assert pq.ParquetFile(tmp_path / "r.parquet").num_row_groups == 2
+    assert read_records_parquet(tmp_path / "r.parquet") == found
+    with pytest.raises(KeyboardInterrupt), RecordsWriter(tmp_path / "broken.parquet") as writer:
+        writer.add(found[0])
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["r.parquet"]

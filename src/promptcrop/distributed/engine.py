@@ -15,20 +15,28 @@ cluster). For object stores use :func:`promptcrop.distributed.crop_dataset` with
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
-from promptcrop.batch import BatchRunner, BatchSummary, Job, JobError, RecordCallback, RunOptions
+from promptcrop.batch import (
+    BatchRunner,
+    BatchSummary,
+    Job,
+    JobError,
+    RecordCallback,
+    RunOptions,
+    prepare_output_dir,
+)
 from promptcrop.distributed.actor import Columns, PredictorSpec
 from promptcrop.distributed.dataset import map_crops
 from promptcrop.distributed.runtime import ray_session, require_ray
-from promptcrop.distributed.table import RECORDS_FILE, write_records_parquet
+from promptcrop.distributed.table import RECORDS_FILE, RecordsWriter
 from promptcrop.predictor import Predictor
+from promptcrop.progress import Bar
 
 _COLUMNS = Columns(image="image", query="query", aspect="aspect", key="key", fingerprint="fingerprint",
                    input="input")
@@ -67,34 +75,28 @@ class RayBatchRunner(BatchRunner):
         super().__init__(predictor, options, out_dir, on_record=on_record, progress=False, verbose=verbose, hint=hint)
         self.spec = spec
         self.ray_options = ray_options
-        self.records: list[dict[str, Any]] = []
+        self._records: RecordsWriter | None = None
 
     def run(self, jobs: Sequence[Job], bad_rows: Sequence[JobError] = ()) -> BatchSummary:
         require_ray()
-        self.records = []
-        summary = super().run(jobs, bad_rows)
-        write_records_parquet(self.records, self.out_dir / RECORDS_FILE)
-        return summary
+        prepare_output_dir(self.out_dir)
+        with RecordsWriter(self.out_dir / RECORDS_FILE) as self._records:
+            return super().run(jobs, bad_rows)
 
     def _execute(self, summary: BatchSummary, todo: Sequence[tuple[Job, str]], protected: frozenset[Path],
-                 bar: tqdm) -> None:
+                 bar: Bar) -> None:
         if not todo:
             return
         import ray.data
 
         by_key = {job.key: job for job, _ in todo}
-        items = [  # actors may run in another folder: they read absolute paths, records keep the input's
-            {"image": os.path.abspath(job.source), "input": job.source, "key": job.key, "query": job.query,
-             "aspect": list(job.aspects) if job.aspects is not None else None, "fingerprint": fp}
-            for job, fp in todo
-        ]
         out = self.out_dir.resolve()
         inside = [str(p) for p in protected if p.is_relative_to(out)]
         opts = self.ray_options
         reported = len(summary.errors)
         with ray_session(opts.address, quiet=opts.quiet):
             rows = map_crops(
-                ray.data.from_items(items), self.spec, self.options, _COLUMNS, output=str(out),
+                ray.data.from_arrow(_job_blocks(todo, opts.batch_size)), self.spec, self.options, _COLUMNS, output=str(out),
                 concurrency=opts.concurrency, batch_size=opts.batch_size, num_gpus=opts.num_gpus, protected=inside,
                 hint=self.hint,
             )
@@ -111,4 +113,28 @@ class RayBatchRunner(BatchRunner):
 
     def _done(self, summary: BatchSummary, job: Job, record: dict[str, Any], *, skipped: bool) -> None:
         super()._done(summary, job, record, skipped=skipped)
-        self.records.append(record)
+        if self._records is not None and record:
+            self._records.add(record)
+
+
+MAX_BLOCKS = 20_000
+"""The job table is cut into blocks of ``batch_size`` rows, fewer and larger ones past this many."""
+
+
+def _job_blocks(todo: Sequence[tuple[Job, str]], batch_size: int) -> list[Any]:
+    """The inputs to do as Arrow tables (Ray Data blocks): ``image`` (absolute path: actors may run
+    in another folder), ``input`` (the path as given, for the records), ``key``, ``query``,
+    ``aspect`` and ``fingerprint``."""
+    import pyarrow as pa
+
+    table = pa.table({
+        "image": pa.array([os.path.abspath(job.source) for job, _ in todo], pa.string()),
+        "input": pa.array([job.source for job, _ in todo], pa.string()),
+        "key": pa.array([job.key for job, _ in todo], pa.string()),
+        "query": pa.array([job.query for job, _ in todo], pa.string()),
+        "aspect": pa.array([list(job.aspects) if job.aspects is not None else None for job, _ in todo],
+                           pa.list_(pa.string())),
+        "fingerprint": pa.array([fp for _, fp in todo], pa.string()),
+    })
+    rows = max(batch_size, math.ceil(len(todo) / MAX_BLOCKS))
+    return [table.slice(start, rows) for start in range(0, len(todo), rows)]

@@ -10,13 +10,12 @@ table, named in the row's (and each crop's) ``absent`` list, and left out again 
 
 from __future__ import annotations
 
-import io
 import os
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
 from promptcrop.errors import InternalError
-from promptcrop.images import atomic_write_bytes
 
 RECORDS_FILE = "records.parquet"
 ABSENT = "absent"
@@ -64,13 +63,61 @@ def table_to_records(table: Any) -> list[dict[str, Any]]:
     return [_from_row(row) for row in table.to_pylist()]
 
 
+class RecordsWriter:
+    """Streams records into a Parquet file, ``group`` records per row group, so that a job of
+    millions of inputs never holds its records in memory.
+
+    The file is written as ``.<name>.<pid>.partial`` beside ``path`` and renamed to ``path`` when
+    the ``with`` block ends without an exception (else removed); partial files a killed run left
+    are removed when the next writer opens. (The batch runner removes its own temporary names from
+    the output folder while this file is open, hence a name of its own.)
+    """
+
+    def __init__(self, path: str | os.PathLike[str], group: int = 4096) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        self.group = group
+        for stale in self.path.parent.glob(f".{self.path.name}.*.partial"):
+            stale.unlink(missing_ok=True)
+        self._partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self._rows: list[dict[str, Any]] = []
+        self._writer = pq.ParquetWriter(self._partial, record_schema())
+
+    def add(self, record: dict[str, Any]) -> None:
+        self._rows.append(record)
+        if len(self._rows) >= self.group:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._writer.write_table(records_to_table(self._rows))
+            self._rows = []
+
+    def __enter__(self) -> RecordsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        complete = exc[0] is None
+        try:
+            if complete:
+                self._flush()
+        except BaseException:
+            complete = False
+            raise
+        finally:
+            self._writer.close()
+            if complete:
+                os.replace(self._partial, self.path)
+            else:
+                self._partial.unlink(missing_ok=True)
+
+
 def write_records_parquet(records: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
     """Write ``records`` to a Parquet file atomically (a temporary file, then a rename)."""
-    import pyarrow.parquet as pq
-
-    buffer = io.BytesIO()
-    pq.write_table(records_to_table(records), buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    with RecordsWriter(path) as writer:
+        for record in records:
+            writer.add(record)
 
 
 def read_records_parquet(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
