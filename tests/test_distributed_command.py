@@ -38,7 +38,8 @@ def test_parquet_manifest_file_and_folder_with_the_local_engine(tmp_path, capsys
     table = pa.table({"image": ["img/p0.jpg", "img/p1.jpg", "img/missing.jpg", None],
                       "aspect": ["1:1", None, None, None], "extra": [1, 2, 3, 4]})
     pq.write_table(table, tmp_path / "data" / "part-0.parquet")
-    pq.write_table(pa.table({"image": ["img/p2.jpg"], "aspect": [["16:9", "1:1"]]}), tmp_path / "data" / "part-1.parquet")
+    second = pa.table({"image": ["img/p2.jpg"], "aspect": [["16:9", "1:1"]]})
+    pq.write_table(second, tmp_path / "data" / "part-1.parquet")
 
     jobs, bad = jobs_from_manifest(tmp_path / "data")
     assert [(j.key, j.aspects, j.origin) for j in jobs] == [

@@ -96,9 +96,9 @@ class RayBatchRunner(BatchRunner):
         reported = len(summary.errors)
         with ray_session(opts.address, quiet=opts.quiet):
             rows = map_crops(
-                ray.data.from_arrow(_job_blocks(todo, opts.batch_size)), self.spec, self.options, _COLUMNS, output=str(out),
-                concurrency=opts.concurrency, batch_size=opts.batch_size, num_gpus=opts.num_gpus, protected=inside,
-                hint=self.hint,
+                ray.data.from_arrow(_job_blocks(todo, opts.batch_size)), self.spec, self.options, _COLUMNS,
+                output=str(out), concurrency=opts.concurrency, batch_size=opts.batch_size, num_gpus=opts.num_gpus,
+                protected=inside, hint=self.hint,
             )
             for batch in rows.iter_batches(batch_format="pyarrow", batch_size=None):
                 for row in batch.to_pylist():

@@ -38,7 +38,8 @@ def record_schema() -> Any:
         ("schema", pa.int64()), ("input", pa.string()), ("image_size", ints), ("exif_orientation", pa.int64()),
         ("query", pa.string()), ("query_image", pa.string()), ("mode", pa.string()), ("region", floats),
         ("phrases", pa.list_(pa.string())), ("truncated", pa.list_(pa.string())),
-        ("grounding", pa.list_(grounded)), ("fallback", pa.string()), ("crops", pa.list_(crop)), ("overlay", pa.string()),
+        ("grounding", pa.list_(grounded)), ("fallback", pa.string()), ("crops", pa.list_(crop)),
+        ("overlay", pa.string()),
         ("timings", pa.map_(pa.string(), pa.float64())), ("versions", pa.map_(pa.string(), pa.string())),
         ("fingerprint", pa.string()), (ABSENT, pa.list_(pa.string())),
     ])
