@@ -10,8 +10,9 @@ Throughput is measured in steady state, the same way for all three: the inputs f
 first result reached the driver, divided by the time from that first result to the last. Start-up
 (Ray itself, actor processes importing promptcrop and building their predictor) is printed
 separately: it is paid once per job, so it matters for 200 images and not for millions. The three
-runs are repeated ``--rounds`` times, interleaved, and each figure is the best round (the machine
-is shared: other load only ever slows a round down).
+runs are repeated ``--rounds`` times, interleaved; the RESULT figures are each the best round (the
+machine is shared: other load only ever slows a round down), and the ratios of each round and
+their medians are printed too, since the best rounds of two variants may fall at different loads.
 
 Ray binds to the machine's network address; like the tests, this script runs in a loopback-only
 network namespace: as root it re-runs itself under ``unshare -n`` when it sees other interfaces.
@@ -26,6 +27,7 @@ import argparse
 import os
 import shutil
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -123,18 +125,24 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         ray.init(num_cpus=os.cpu_count(), _temp_dir=str(work / "ray"), include_dashboard=False, log_to_driver=False)
         print(f"ray.init: {time.perf_counter() - t0:.1f} s", flush=True)
-        best = {"local": 0.0, "ray1": 0.0, "ray2": 0.0}
+        rounds: list[dict[str, float]] = []
         try:
             for r in range(args.rounds):
+                ips = {}
                 for name, engine, concurrency in (("local", "local", None), ("ray1", "ray", 1), ("ray2", "ray", 2)):
                     clock = run(engine, photos, work / f"{name}-{r}", concurrency=concurrency,
                                 batch_size=args.batch_size)
-                    best[name] = max(best[name], clock.steady_ips())
+                    ips[name] = clock.steady_ips()
+                rounds.append(ips)
+                print(f"round {r + 1}: ray1/local = {ips['ray1'] / ips['local']:.2f}, "
+                      f"ray2/ray1 = {ips['ray2'] / ips['ray1']:.2f}", flush=True)
         finally:
             ray.shutdown()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    local_ips, ray1_ips, ray2_ips = best["local"], best["ray1"], best["ray2"]
+    print(f"medians over rounds: ray1/local = {statistics.median(r['ray1'] / r['local'] for r in rounds):.2f}, "
+          f"ray2/ray1 = {statistics.median(r['ray2'] / r['ray1'] for r in rounds):.2f}")
+    local_ips, ray1_ips, ray2_ips = (max(r[name] for r in rounds) for name in ("local", "ray1", "ray2"))
     print(f"ray1/local = {ray1_ips / local_ips:.2f} (target >= 0.9)")
     print(f"RESULT local_ips={local_ips:.2f} ray1_ips={ray1_ips:.2f} ray2_ips={ray2_ips:.2f} "
           f"speedup_2v1={ray2_ips / ray1_ips:.2f}")

@@ -61,7 +61,7 @@ def run_engine(
     spec = PredictorSpec(model=args.model, decoder=args.decoder, offline=args.offline, conditioned=conditioned,
                          device=args.device, max_pixels=args.max_pixels)
     ray_options = RayOptions(address=args.ray_address, concurrency=args.concurrency,
-                             batch_size=args.batch_size or 8, num_gpus=1.0 if args.device.startswith("cuda") else 0.0,
+                             batch_size=args.batch_size or RayOptions.batch_size, num_gpus=1.0 if args.device.startswith("cuda") else 0.0,
                              quiet=args.quiet)
     runner = RayBatchRunner(predictor, spec, options, args.output, ray_options=ray_options, on_record=on_record,
                             verbose=args.verbose, hint=hint)

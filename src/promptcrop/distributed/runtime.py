@@ -48,10 +48,19 @@ def ray_session(address: str | None = None, *, quiet: bool = False) -> Iterator[
     from ray.data import DataContext
 
     context = DataContext.get_current()
-    context.enable_progress_bars = not quiet
-    if ray.is_initialized():
+    progress, context.enable_progress_bars = context.enable_progress_bars, not quiet
+    started = not ray.is_initialized()
+    try:
+        if started:
+            _init(ray, address)
         yield
-        return
+    finally:
+        context.enable_progress_bars = progress
+        if started and ray.is_initialized():
+            ray.shutdown()
+
+
+def _init(ray: ModuleType, address: str | None) -> None:
     try:
         ray.init(address=address or "local", include_dashboard=False, logging_level=logging.WARNING,
                  log_to_driver=False)
@@ -59,10 +68,6 @@ def ray_session(address: str | None = None, *, quiet: bool = False) -> Iterator[
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PromptcropError(f"cannot start or join {where}: {detail}") from None
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 @dataclass(frozen=True)
