@@ -1,9 +1,10 @@
 """The batch runner shared by ``promptcrop crop``, ``promptcrop batch`` and ``promptcrop demo``.
 
 Inputs become :class:`Job` s — from a folder (:func:`jobs_from_folder`, recursive, image files
-only), a manifest (:func:`jobs_from_manifest`, ``.jsonl`` or ``.csv``) or a list of paths
-(:func:`jobs_from_paths`). :func:`run_jobs` then crops them one by one with a shared
-:class:`~promptcrop.predictor.Predictor`:
+only), a manifest (:func:`jobs_from_manifest`, ``.jsonl``, ``.csv`` or Parquet) or a list of
+paths (:func:`jobs_from_paths`). :func:`run_jobs` then crops them one by one with a shared
+:class:`~promptcrop.predictor.Predictor` (``promptcrop.distributed.engine`` runs the same jobs on
+Ray Data by overriding :meth:`BatchRunner._execute`):
 
 - decoding is overlapped with inference: a small thread pool decodes the next inputs while the
   predictor runs;
