@@ -171,3 +171,17 @@ def test_missing_columns_and_bad_options_fail_before_running(ray_local):
     with pytest.raises(ValueError, match="aspect"):
         crop_dataset(ray.data.from_items([{"image": "a.jpg"}]), aspects=["0:1"], offline=True)
     assert Columns(image="img", query="q").names() == ["img", "q"]
+
+
+def test_actors_that_cannot_start_fail_the_job_in_one_line(ray_local, tmp_path):
+    from image_files import write_photo
+    from promptcrop.errors import PromptcropError
+
+    write_photo(tmp_path / "in" / "a.jpg")
+    broken = PredictorSpec(model=str(tmp_path / "no-model"), offline=True, conditioned=True)  # as on a node without it
+    runner = RayBatchRunner(PredictorSpec(model=None, offline=True).build(), broken, OPTIONS, tmp_path / "out",
+                            ray_options=RayOptions(concurrency=1, quiet=True))
+    with pytest.raises(PromptcropError, match=r"^the Ray job failed: ModelUnavailableError: ") as failed:
+        runner.run(jobs_from_folder(tmp_path / "in"))
+    assert "\n" not in str(failed.value)
+    assert not (tmp_path / "out" / RECORDS_FILE).exists()  # no half-written records.parquet

@@ -9,7 +9,7 @@ import pytest
 from image_files import write_photo
 from promptcrop.batch import jobs_from_manifest
 from promptcrop.cli import main
-from promptcrop.distributed.runtime import actor_pool
+from promptcrop.distributed.runtime import actor_pool, ray_failure
 from promptcrop.errors import DatasetError, RequestError
 
 
@@ -58,6 +58,15 @@ def test_parquet_manifest_file_and_folder_with_the_local_engine(tmp_path, capsys
     pq.write_table(pa.table({"path": ["x.jpg"]}), tmp_path / "nope.parquet")
     with pytest.raises(DatasetError, match="needs an 'image' column"):
         jobs_from_manifest(tmp_path / "nope.parquet")
+
+
+def test_a_failed_ray_job_is_named_by_its_innermost_error():
+    report = ("The actor died because of an error raised in its creation task, ray::MapWorker.__init__()\n"
+              "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+              "ray.exceptions.RayTaskError: wrapped\n"
+              "promptcrop.errors.ModelUnavailableError: /nonexistent: no OWL-ViT model there\n")
+    assert ray_failure(RuntimeError(report)) == "ModelUnavailableError: /nonexistent: no OWL-ViT model there"
+    assert ray_failure(RuntimeError("lost\nmore")) == "lost" and ray_failure(RuntimeError()) == "RuntimeError"
 
 
 def test_actor_pool_leaves_cpus_for_the_read_tasks():

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ from promptcrop.batch import (
 )
 from promptcrop.distributed.actor import Columns, PredictorSpec
 from promptcrop.distributed.dataset import map_crops
-from promptcrop.distributed.runtime import ray_session, require_ray
+from promptcrop.distributed.runtime import ray_failure, ray_session, require_ray
+from promptcrop.errors import PromptcropError
 from promptcrop.distributed.table import RECORDS_FILE, RecordsWriter
 from promptcrop.predictor import Predictor
 from promptcrop.progress import Bar
@@ -94,7 +96,7 @@ class RayBatchRunner(BatchRunner):
         inside = [str(p) for p in protected if p.is_relative_to(out)]
         opts = self.ray_options
         reported = len(summary.errors)
-        with ray_session(opts.address, quiet=opts.quiet):
+        with ray_session(opts.address, quiet=opts.quiet), _one_line_errors():
             rows = map_crops(
                 ray.data.from_arrow(_job_blocks(todo, opts.batch_size)), self.spec, self.options, _COLUMNS,
                 output=str(out), concurrency=opts.concurrency, batch_size=opts.batch_size, num_gpus=opts.num_gpus,
@@ -115,6 +117,18 @@ class RayBatchRunner(BatchRunner):
         super()._done(summary, job, record, skipped=skipped)
         if self._records is not None and record:
             self._records.add(record)
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """A Ray job that fails as a whole (an actor that cannot start: weights missing on a node...)
+    is one error line, not Ray's remote traceback; a bad input never gets here."""
+    try:
+        yield
+    except PromptcropError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Ray wraps whatever the workers raised
+        raise PromptcropError(f"the Ray job failed: {ray_failure(exc)}") from exc
 
 
 MAX_BLOCKS = 20_000

@@ -10,6 +10,7 @@ per GPU share.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,6 +69,19 @@ def _init(ray: ModuleType, address: str | None) -> None:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PromptcropError(f"cannot start or join {where}: {detail}") from None
+
+
+_ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?(?P<name>[A-Za-z_]\w*(?:Error|Exception)): (?P<message>.+)$")
+
+
+def ray_failure(exc: BaseException) -> str:
+    """One line for a failed Ray job: the innermost ``SomeError: message`` line of Ray's report
+    (it carries the remote traceback), else its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    causes = [m for m in map(_ERROR_LINE.match, lines) if m]
+    if causes:
+        return f"{causes[-1]['name']}: {causes[-1]['message']}"
+    return lines[0] if lines else type(exc).__name__
 
 
 @dataclass(frozen=True)
