@@ -133,7 +133,7 @@ def _add_crop_parser(sub: Any) -> argparse.ArgumentParser:
 def _add_batch_parser(sub: Any) -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", help=COMMANDS["batch"][0],
                            description="Crop every image of a folder (recursive) or a .jsonl/.csv "
-                                       "manifest (image, optional query and aspect per row).")
+                                       "manifest (image, optional query, aspect and exclude per row).")
     batch.add_argument("input", metavar="INPUT")
     batch.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs are complete")
     _add_crop_options(batch, None)
@@ -244,15 +244,16 @@ def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
     from promptcrop.predictor import Predictor
 
     queried = args.query is not None or args.query_image is not None or any(j.query for j in jobs)
+    excluded = bool(args.exclude) or any(j.exclude for j in jobs)
     try:
         return Predictor.for_options(
             model=args.model, decoder=getattr(args, "decoder", None), offline=bool(getattr(args, "offline", False)),
-            conditioned=queried or bool(args.exclude), device=args.device, max_pixels=args.max_pixels,
+            conditioned=queried or excluded, device=args.device, max_pixels=args.max_pixels,
         )
     except RequestError as exc:
         raise UsageError(str(exc)) from None
     except ModelUnavailableError as exc:
-        if queried or not args.exclude:
+        if queried or not excluded:
             raise
         raise ModelUnavailableError(
             "--exclude needs the OWL-ViT weights to find what to leave out, and they cannot be loaded "
