@@ -92,6 +92,14 @@ FACE_DETECT_SIDE = 768
 MAIN_PERSON_SHARE = 0.5
 #: Body prior under a detected face: a box this many face widths wide and face heights tall.
 BODY_SIZE = (2.6, 3.5)
+#: Clothing below a detected face: the torso patch (face widths wide, face heights from the chin
+#: down) whose colour is followed, the Lab distance that still counts as the same clothing, how
+#: far (face widths to each side, face heights below the chin) it may take the person box, and the
+#: largest share of the frame it may cover (more is the background, not a coat).
+TORSO_PATCH = (1.0, 0.2, 0.8)
+CLOTHING_TOLERANCE = 14.0
+CLOTHING_REACH = (4.0, 7.0)
+CLOTHING_MAX_SHARE = 0.4
 #: Long side (px) of the reduced copy the frame search and the in-focus cue work on.
 WORK_SIDE = 384
 #: Frame artefacts: how far a band may reach, how neutral and flat it must be, and how clear the
@@ -296,7 +304,7 @@ def compute_saliency(
         face_boxes = _clip_to(head_boxes(detected), content)
         side = np.sqrt(B.box_area(detected))
         main = side >= MAIN_PERSON_SHARE * side.max()  # people in the background do not widen the region
-        people = _clip_to(person_boxes(detected[main]), content)
+        people = _clip_to(_with_clothing(person_boxes(detected[main]), detected[main], small, to_small), content)
     else:
         face_boxes = np.zeros((0, 4))
     return SaliencyMap(
@@ -315,6 +323,48 @@ def person_boxes(faces_xyxy_px: np.ndarray) -> np.ndarray:
                      faces[:, 3] + BODY_SIZE[1] * h], axis=-1)
     heads = head_boxes(faces)
     return np.concatenate([np.minimum(heads[:, :2], body[:, :2]), np.maximum(heads[:, 2:], body[:, 2:])], axis=-1)
+
+
+def _with_clothing(people: np.ndarray, faces: np.ndarray, small: Image.Image, to_small: np.ndarray) -> np.ndarray:
+    """Person boxes ``[P, 4]`` grown over the clothing below each face ``[P, 4]`` (both xyxy px of
+    the image; ``to_small`` ``[4]`` maps them onto ``small``, the reduced copy): the connected
+    area of the torso patch's colour (a coat reaching to the frame's edge, a leaning body), within
+    :data:`CLOTHING_REACH` of the face. An area larger than :data:`CLOTHING_MAX_SHARE` of the
+    frame is the background and changes nothing."""
+    if not len(faces):
+        return people
+    lab = _to_lab(small)  # [h, w, 3]
+    h, w = lab.shape[:2]
+    out = people.copy()
+    pw, top, bottom = TORSO_PATCH
+    reach_x, reach_y = CLOTHING_REACH
+    for i, face in enumerate(faces * to_small):
+        fw, fh = face[2] - face[0], face[3] - face[1]
+        cx = (face[0] + face[2]) / 2
+        px1, px2 = int(max(0, cx - pw * fw / 2)), int(min(w, math.ceil(cx + pw * fw / 2)))
+        py1, py2 = int(max(0, face[3] + top * fh)), int(min(h, math.ceil(face[3] + bottom * fh)))
+        if px2 - px1 < 1 or py2 - py1 < 1:
+            continue  # the face sits at the bottom of the frame: no torso to follow
+        patch = lab[py1:py2, px1:px2].reshape(-1, 3)
+        colour = np.median(patch, axis=0)
+        same = np.linalg.norm(lab - colour, axis=-1) < CLOTHING_TOLERANCE  # [h, w]
+        labels, _ = ndimage.label(same)
+        seeds = np.unique(labels[py1:py2, px1:px2])
+        seeds = seeds[seeds > 0]
+        if not len(seeds):
+            continue
+        area = np.isin(labels, seeds)
+        if area.mean() > CLOTHING_MAX_SHARE:
+            continue
+        ys, xs = np.nonzero(area)
+        box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)
+        limit = np.array([cx - reach_x * fw, face[1], cx + reach_x * fw, face[3] + reach_y * fh])
+        box = np.concatenate([np.maximum(box[:2], limit[:2]), np.minimum(box[2:], limit[2:])])
+        if (box[2:] <= box[:2]).any():
+            continue
+        grown = box / to_small
+        out[i] = np.concatenate([np.minimum(out[i, :2], grown[:2]), np.maximum(out[i, 2:], grown[2:])])
+    return out
 
 
 def _clip_to(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
