@@ -8,7 +8,7 @@ Annotation file: ``{"<file>": {"subject": [x1, y1, x2, y2] | null, "faces": [[x1
 a temporary folder: the real photos that ship with scikit-image, scikit-learn and matplotlib
 (all in the ``dev`` extra), plus the variants :data:`DEV_VARIANTS` derives from them (caption
 banners, frame, letterbox bars, a boxed corner watermark and semi-transparent corner text, a
-person beside a landscape, a large re-encode); its annotations are
+person beside a landscape and one small in it, a large re-encode); its annotations are
 ``benchmarks/real_photos_annotations.json``.
 ``--write-dev-photos DIR`` only writes that set.
 
@@ -76,10 +76,12 @@ DEV_VARIANTS = {
     "grace_hopper_beside_china.jpg": ("grace_hopper.jpg", "beside_china"),
     "clock_motion_caption.jpg": ("clock_motion.png", "caption"),
     "astronaut_beside_china.jpg": ("astronaut.png", "beside_china"),
+    "astronaut_small_in_china.jpg": ("astronaut.png", "small_in_china"),
 }
 CAPTION_SHARE = 0.18  # banner height / photo height
 FRAME_SHARE = 0.05  # frame width / photo short side
 LETTERBOX_SHARE = 0.16  # each bar / photo height
+SMALL_SHARE = 0.26  # the pasted person's height / the landscape's height
 LARGE_SCALE = 9  # china.jpg (640 x 427) → 5760 x 3843, about 22 megapixels
 
 
@@ -149,6 +151,16 @@ def make_variant(source: Image.Image, how: str) -> tuple[Image.Image, Callable[[
         out.paste(left, (0, 0))
         out.paste(src, (left.width, 0))
         return out, lambda b: b + np.array([left.width, 0, left.width, 0])
+    if how == "small_in_china":
+        # A person small in a landscape (a face of about 4 % of the frame), by the lake.
+        with Image.open(package_photo("china.jpg")) as other:
+            out = other.convert("RGB")
+        side = round(SMALL_SHARE * out.height)
+        scale = side / max(width, height)
+        small = src.resize((round(width * scale), round(height * scale)), Image.Resampling.LANCZOS)
+        at = (round(0.72 * out.width), round(0.52 * out.height))
+        out.paste(small, at)
+        return out, lambda b: b * scale + np.array([*at, *at])
     if how == "large":
         out = src.resize((width * LARGE_SCALE, height * LARGE_SCALE), Image.Resampling.BICUBIC)
         return out, lambda b: b * LARGE_SCALE
