@@ -81,13 +81,16 @@ def test_a_person_small_in_a_scene_is_found_by_the_zoomed_pass(detector):
     assert len(whole_only.detect(scene)) == 0  # too small at the whole image's scale
 
 
-def test_zoom_windows_cover_the_image_with_overlapping_squares():
-    tiles = F._zoom_windows(640, 427, 0.6)
-    side = 0.6 * 427
+@pytest.mark.parametrize("share, count", [(0.8, 4), (0.6, 6)])
+def test_zoom_windows_cover_the_image_with_overlapping_squares(share, count):
+    tiles = F._zoom_windows(640, 427, share)
+    side = share * 427
     assert np.allclose(tiles[:, 2] - tiles[:, 0], side) and np.allclose(tiles[:, 3] - tiles[:, 1], side)
     assert tiles[:, :2].min() == 0 and np.isclose(tiles[:, 2].max(), 640) and np.isclose(tiles[:, 3].max(), 427)
-    xs = np.unique(tiles[:, 0])
-    assert len(tiles) == 6 and (np.diff(xs) <= 0.75 * side + 1e-9).all()
+    xs, ys = np.unique(tiles[:, 0]), np.unique(tiles[:, 1])
+    assert len(tiles) == count
+    assert (np.diff(xs) <= (1 - F.ZOOM_OVERLAP) * side + 1e-9).all()
+    assert (np.diff(ys) <= (1 - F.ZOOM_OVERLAP) * side + 1e-9).all()
 
 
 def test_windows_cover_an_elongated_image_with_overlapping_squares():
@@ -125,6 +128,8 @@ def test_weighted_nms_merges_overlaps_into_score_weighted_boxes():
         (dict(zoom_side=0.0), "zoom_side"),
         (dict(zoom_side=1.5), "zoom_side"),
         (dict(zoom_min_score=0.3), "zoom_min_score"),
+        (dict(zoom_candidate_score=0.0), "zoom_candidate_score"),
+        (dict(zoom_candidate_score=0.8), "zoom_candidate_score"),
         (dict(zoom_min_score=1.0), "zoom_min_score"),
     ],
 )

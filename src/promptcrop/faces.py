@@ -55,6 +55,8 @@ RAW_SCORE_LIMIT = 80.0
 #: A candidate of the zoomed pass is checked again in a square window this many of its sides
 #: from its centre to each side (the face then fills about a sixth of the model's input).
 VERIFY_REACH = 3.0
+#: Overlap of neighbouring tiles of the zoomed pass, as a share of their side.
+ZOOM_OVERLAP = 0.1
 #: What a user without the detector is told, once.
 MISSING_NOTICE = (
     "promptcrop: face detector not installed (pip install 'promptcrop[faces]' && "
@@ -75,10 +77,10 @@ class FaceDetectorConfig:
     image is searched again in overlapping square tiles of this share of its short side, in (0, 1]
     (faces of 3–5 % of the image, a person small in a scene, are too small for the model at the
     whole image's scale; ``1.0`` turns the zoomed pass off). Each candidate found there (from
-    ``min_score``) is looked at again in a window around it (:data:`VERIFY_REACH`) and counts
-    when it scores ``zoom_min_score`` there, in [``min_score``, 1): measured on the package
-    photos, small real faces score 0.86–0.94 in that window, textures seen close up (galaxies,
-    chrome, foliage) 0.51 at most.
+    ``zoom_candidate_score``, in (0, ``zoom_min_score``]) is looked at again in a window around it
+    (:data:`VERIFY_REACH`) and counts when it scores ``zoom_min_score`` there, in
+    [``min_score``, 1): measured on the package photos, small real faces score 0.7–0.94 in that
+    window, textures seen close up (galaxies, chrome, foliage) stay below 0.6.
     """
 
     min_score: float = 0.5
@@ -87,6 +89,7 @@ class FaceDetectorConfig:
     min_size: float = 0.02
     threads: int = 1
     zoom_side: float = 0.6
+    zoom_candidate_score: float = 0.25
     zoom_min_score: float = 0.7
 
     def __post_init__(self) -> None:
@@ -100,6 +103,9 @@ class FaceDetectorConfig:
             raise ValueError(f"min_size must be in [0, 1), got {self.min_size}")
         if not 0.0 < self.zoom_side <= 1.0:
             raise ValueError(f"zoom_side must be in (0, 1], got {self.zoom_side}")
+        if not 0.0 < self.zoom_candidate_score <= self.zoom_min_score:
+            raise ValueError(
+                f"zoom_candidate_score must be in (0, zoom_min_score], got {self.zoom_candidate_score}")
         if not self.min_score <= self.zoom_min_score < 1.0:
             raise ValueError(f"zoom_min_score must be in [min_score, 1), got {self.zoom_min_score}")
         if not isinstance(self.threads, int) or self.threads < 1:
@@ -203,7 +209,8 @@ class FaceDetector:
         seen larger scores from ``zoom_min_score`` (textures seen close up do not) → per
         candidate ``(boxes [n, 4], scores [n])`` px of the image."""
         width, height = pil.size
-        found = [self._detect_window(pil, w) for w in _zoom_windows(width, height, self.config.zoom_side)]
+        found = [self._detect_window(pil, w, self.config.zoom_candidate_score)
+                 for w in _zoom_windows(width, height, self.config.zoom_side)]
         candidates, _ = _weighted_nms(np.concatenate([f[0] for f in found]),
                                       np.concatenate([f[1] for f in found]), self.config.nms_iou)
         checked = []
@@ -218,9 +225,11 @@ class FaceDetector:
             checked.append((again[sure], again_scores[sure]))
         return checked
 
-    def _detect_window(self, pil: Image.Image, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _detect_window(
+        self, pil: Image.Image, window: np.ndarray, min_score: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Run the model on one square-letterboxed window ``[4]`` (xyxy px) → boxes ``[n, 4]`` px
-        of the image and scores ``[n]``."""
+        of the image and scores ``[n]`` above ``min_score`` (default: the config's)."""
         x1, y1, x2, y2 = (int(round(v)) for v in window)
         side = max(x2 - x1, y2 - y1)
         scale = INPUT_SIDE / side
@@ -235,7 +244,7 @@ class FaceDetector:
             raw_boxes = self._interpreter.get_tensor(self._regressor)[0]  # [2304, 16]
             raw_scores = self._interpreter.get_tensor(self._classifier)[0, :, 0]  # [2304]
         scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
-        keep = scores > self.config.min_score
+        keep = scores > (self.config.min_score if min_score is None else min_score)
         if not keep.any():
             return np.zeros((0, 4)), np.zeros(0)
         reg = raw_boxes[keep, :4] / INPUT_SIDE
@@ -318,11 +327,12 @@ def _windows(width: int, height: int, tile_ratio: float) -> np.ndarray:
 
 def _zoom_windows(width: int, height: int, share: float) -> np.ndarray:
     """Overlapping square tiles ``[n, 4]`` xyxy px of side ``share`` × the short side covering the
-    image, neighbours overlapping by at least a quarter of their side."""
+    image, neighbours overlapping by at least :data:`ZOOM_OVERLAP` of their side (more than the
+    small faces the zoomed pass is for, so each lies whole in some tile)."""
     side = share * min(width, height)
 
     def starts(length: int) -> np.ndarray:
-        count = int(np.ceil(max(length - side, 0.0) / (0.75 * side))) + 1
+        count = int(np.ceil(max(length - side, 0.0) / ((1.0 - ZOOM_OVERLAP) * side))) + 1
         return np.linspace(0.0, max(length - side, 0.0), count)
 
     xs, ys = starts(width), starts(height)
