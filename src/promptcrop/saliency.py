@@ -136,8 +136,9 @@ class SaliencyMap:
       or face-like skin blobs) that :func:`salient_region` always keeps (``F`` may be 0, the default).
     - ``content``: float ``[4]`` xyxy px, the photo without borders, bars and caption banners
       (default: the whole image); crops stay inside it when they can.
-    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it) per main
-      detected face (see :data:`MAIN_PERSON_SHARE`); :func:`salient_region` keeps them.
+    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it, grown over
+      the clothing connected to the torso: :data:`CLOTHING_REACH`) per main detected face (see
+      :data:`MAIN_PERSON_SHARE`); :func:`salient_region` keeps them.
 
     Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
     """
