@@ -333,3 +333,16 @@ def test_a_coat_reaching_the_frame_edge_stays_with_its_person():
     low = np.array([[130.0, 200.0, 170.0, 240.0]])
     bottom = compute_saliency(image, faces=low).people
     assert np.allclose(bottom, np.clip(saliency_module.person_boxes(low), 0, [320, 240, 320, 240]))
+
+
+def test_clothing_is_followed_for_the_largest_faces_only():
+    image = textured_scene(320, 240, (280, 10, 300, 30), seed=5)
+    faces = np.array([[20.0 + 50 * i, 40.0, 50.0 + 50 * i, 78.0 - i] for i in range(6)])
+    for i in range(6):  # a dark coat under each face, apart from the next, down to the bottom
+        image[82:240, 15 + 50 * i : 55 + 50 * i] = [25, 22, 28]
+    grown = saliency_module._with_clothing(
+        saliency_module.person_boxes(faces), faces, Image.fromarray(image), np.ones(4))
+    plain = saliency_module.person_boxes(faces)
+    assert grown.shape == plain.shape
+    assert (grown[:4, 3] > plain[:4, 3]).all()  # the four largest follow their coats down
+    assert np.array_equal(grown[4:], plain[4:])  # the two smallest faces are left as they are

@@ -100,6 +100,7 @@ TORSO_PATCH = (1.0, 0.2, 0.8)
 CLOTHING_TOLERANCE = 14.0
 CLOTHING_REACH = (4.0, 7.0)
 CLOTHING_MAX_SHARE = 0.4
+CLOTHING_MAX_PEOPLE = 4
 #: Long side (px) of the reduced copy the frame search and the in-focus cue work on.
 WORK_SIDE = 384
 #: Frame artefacts: how far a band may reach, how neutral and flat it must be, and how clear the
@@ -331,7 +332,8 @@ def _with_clothing(people: np.ndarray, faces: np.ndarray, small: Image.Image, to
     the image; ``to_small`` ``[4]`` maps them onto ``small``, the reduced copy): the connected
     area of the torso patch's colour (a coat reaching to the frame's edge, a leaning body), within
     :data:`CLOTHING_REACH` of the face. An area larger than :data:`CLOTHING_MAX_SHARE` of the
-    frame is the background and changes nothing."""
+    frame is the background and changes nothing. Only the :data:`CLOTHING_MAX_PEOPLE` largest
+    faces are followed (a group's person boxes already span it; each costs a labelling)."""
     if not len(faces):
         return people
     lab = _to_lab(small)  # [h, w, 3]
@@ -339,7 +341,9 @@ def _with_clothing(people: np.ndarray, faces: np.ndarray, small: Image.Image, to
     out = people.copy()
     pw, top, bottom = TORSO_PATCH
     reach_x, reach_y = CLOTHING_REACH
-    for i, face in enumerate(faces * to_small):
+    largest = np.argsort(-B.box_area(faces), kind="stable")[:CLOTHING_MAX_PEOPLE]
+    for i in largest:
+        face = faces[i] * to_small
         fw, fh = face[2] - face[0], face[3] - face[1]
         cx = (face[0] + face[2]) / 2
         px1, px2 = int(max(0, cx - pw * fw / 2)), int(min(w, math.ceil(cx + pw * fw / 2)))
