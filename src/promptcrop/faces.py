@@ -21,7 +21,10 @@ thumbnails suit it), and on the 13 development photos of ``benchmarks/real_photo
 faces with no false positive in 0.11 s (the LBP cascade: 2 of 3, 8 false positives, 3.9 s). A
 false face pulls every crop towards nothing, so precision and speed decide. One 192-px pass misses
 small faces, so :class:`FaceDetector` also runs square tiles along the long side of elongated
-photos (the tiles see the faces at a larger scale).
+photos (the tiles see the faces at a larger scale) and, when no face is found, a zoomed pass over
+tiles of 0.6 × the short side whose candidates are each checked again in a window around them
+(:class:`FaceDetectorConfig`): people whose face is 4–5 % of the frame are found, at about 16 ms
+of CPU for a photo without a face.
 
 Model details (MediaPipe ``face_detection_full_range_common.pbtxt``): input float ``[1, 192, 192,
 3]`` in [-1, 1], the image letterboxed to a square; 48 × 48 anchors at cell centres; regressor
