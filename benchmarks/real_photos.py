@@ -5,9 +5,11 @@
 
 Annotation file: ``{"<file>": {"subject": [x1, y1, x2, y2] | null, "faces": [[x1, y1, x2, y2],
 ...], "size": [W, H]}}`` in upright pixels. Without ``PHOTOS_DIR`` the development set is built in
-a temporary folder: the real photos that ship with scikit-image and scikit-learn, plus the
-variants :data:`DEV_VARIANTS` derives from them (caption banner, frame, letterbox bars, corner
-watermark, a large re-encode); its annotations are ``benchmarks/real_photos_annotations.json``.
+a temporary folder: the real photos that ship with scikit-image, scikit-learn and matplotlib
+(all in the ``dev`` extra), plus the variants :data:`DEV_VARIANTS` derives from them (caption
+banners, frame, letterbox bars, a boxed corner watermark and semi-transparent corner text, a
+person beside a landscape and one small in it, a large re-encode); its annotations are
+``benchmarks/real_photos_annotations.json``.
 ``--write-dev-photos DIR`` only writes that set.
 
 Methods, one crop per ratio (1:1, 4:5, 9:16, 16:9), the largest that fits:
@@ -41,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 RATIOS = {"1:1": 1.0, "4:5": 4 / 5, "9:16": 9 / 16, "16:9": 16 / 9}
 METHODS = ("promptcrop", "smartcrop", "libvips")
@@ -57,6 +59,9 @@ PACKAGE_PHOTOS = {
     "rocket.jpg": ("skimage", "data"),
     "china.jpg": ("sklearn", "datasets/images"),
     "flower.jpg": ("sklearn", "datasets/images"),
+    "clock_motion.png": ("skimage", "data"),
+    "retina.jpg": ("skimage", "data"),
+    "grace_hopper.jpg": ("matplotlib", "mpl-data/sample_data"),
 }
 #: Variants of the package photos: file → (source, how it is made). Their annotations are the
 #: source's, moved by the same offsets (and scaled, for the large re-encode).
@@ -67,10 +72,16 @@ DEV_VARIANTS = {
     "coffee_watermark.jpg": ("coffee.png", "watermark"),
     "motorcycle_caption_top.jpg": ("motorcycle_left.png", "caption_top"),
     "china_large.jpg": ("china.jpg", "large"),
+    "grace_hopper_corner_text.jpg": ("grace_hopper.jpg", "corner_text"),
+    "grace_hopper_beside_china.jpg": ("grace_hopper.jpg", "beside_china"),
+    "clock_motion_caption.jpg": ("clock_motion.png", "caption"),
+    "astronaut_beside_china.jpg": ("astronaut.png", "beside_china"),
+    "astronaut_small_in_china.jpg": ("astronaut.png", "small_in_china"),
 }
 CAPTION_SHARE = 0.18  # banner height / photo height
 FRAME_SHARE = 0.05  # frame width / photo short side
 LETTERBOX_SHARE = 0.16  # each bar / photo height
+SMALL_SHARE = 0.26  # the pasted person's height / the landscape's height
 LARGE_SCALE = 9  # china.jpg (640 x 427) → 5760 x 3843, about 22 megapixels
 
 
@@ -119,6 +130,37 @@ def make_variant(source: Image.Image, how: str) -> tuple[Image.Image, Callable[[
         draw.rectangle((x - 6, y - 4, width - 8, height - 6), fill=(255, 255, 255, 90))
         draw.text((x, y), "(c) stock-photos.example", fill=(20, 20, 20, 220))
         return out, lambda b: b
+    if how == "corner_text":
+        # A semi-transparent stock-photo mark: large light letters with a dark outline, no box.
+        out = src.convert("RGBA")
+        layer = Image.new("RGBA", out.size, (0, 0, 0, 0))
+        draw = ImageDraw.Draw(layer)
+        size = max(12, height // 14)
+        font = ImageFont.load_default(size=size)
+        text = "© stockphoto"
+        x1, y1, x2, y2 = draw.textbbox((0, 0), text, font=font, stroke_width=1)
+        at = (width - (x2 - x1) - width // 30, height - (y2 - y1) - height // 30)
+        draw.text(at, text, font=font, fill=(255, 255, 255, 110), stroke_width=1, stroke_fill=(0, 0, 0, 80))
+        return Image.alpha_composite(out, layer).convert("RGB"), lambda b: b
+    if how == "beside_china":
+        # A diptych: a landscape on the left, the photo on the right, one height.
+        with Image.open(package_photo("china.jpg")) as other:
+            left = other.convert("RGB")
+            left = left.resize((round(left.width * height / left.height), height), Image.Resampling.BICUBIC)
+        out = Image.new("RGB", (left.width + width, height))
+        out.paste(left, (0, 0))
+        out.paste(src, (left.width, 0))
+        return out, lambda b: b + np.array([left.width, 0, left.width, 0])
+    if how == "small_in_china":
+        # A person small in a landscape (a face of about 4 % of the frame), by the lake.
+        with Image.open(package_photo("china.jpg")) as other:
+            out = other.convert("RGB")
+        side = round(SMALL_SHARE * out.height)
+        scale = side / max(width, height)
+        small = src.resize((round(width * scale), round(height * scale)), Image.Resampling.LANCZOS)
+        at = (round(0.72 * out.width), round(0.52 * out.height))
+        out.paste(small, at)
+        return out, lambda b: b * scale + np.array([*at, *at])
     if how == "large":
         out = src.resize((width * LARGE_SCALE, height * LARGE_SCALE), Image.Resampling.BICUBIC)
         return out, lambda b: b * LARGE_SCALE

@@ -109,6 +109,29 @@ def test_jsonl_manifest_rows_bad_rows_and_keys(tmp_path):
     assert jobs_from_manifest(manifest)[0] == jobs  # stable names from one run to the next
 
 
+def test_manifest_exclude_field_is_added_to_the_runs(tmp_path):
+    write_photo(tmp_path / "a.jpg")
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in [
+        {"image": "a.jpg", "exclude": ["the watermark", " the logo "]},
+        {"image": "a.jpg", "exclude": "the flag"},
+        {"image": "a.jpg", "exclude": ["the flag", ""]},
+        {"image": "a.jpg", "exclude": 3},
+    ]) + "\n")
+    jobs, bad = jobs_from_manifest(jsonl)
+    assert [j.exclude for j in jobs] == [("the watermark", "the logo"), ("the flag",)]
+    assert jobs[0].key != jobs[1].key  # different excludes are different outputs
+    assert [b.label for b in bad] == ["m.jsonl:3", "m.jsonl:4"] and all("'exclude'" in b.reason for b in bad)
+    csv_manifest = tmp_path / "m.csv"
+    csv_manifest.write_text('image,exclude\na.jpg,"the man on the left, in red; the sign"\na.jpg,\n')
+    jobs, bad = jobs_from_manifest(csv_manifest)
+    assert [j.exclude for j in jobs] == [("the man on the left, in red", "the sign"), ()] and not bad
+    options = RunOptions(request=CropRequest.build(k=1, exclude=["the sign", "the date"]))
+    assert options.request_for(jobs[0]).exclude == ("the sign", "the date", "the man on the left, in red")
+    assert options.request_for(jobs[1]).exclude == ("the sign", "the date")
+    assert options.request_for(Job("a.jpg", "a", aspects=("1:1",), exclude=("x",))).labels == ("1:1",)
+
+
 def test_csv_manifest_and_missing_image_column(tmp_path):
     write_photo(tmp_path / "a.jpg")
     good = tmp_path / "m.csv"

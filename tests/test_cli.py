@@ -400,3 +400,22 @@ def test_exclude_on_the_tiny_model_and_its_offline_error(tmp_path, tiny_owlvit_d
     assert code == 1 and len(err) == 1
     assert err[0].startswith("promptcrop: error: --exclude needs the OWL-ViT weights")
     assert not (tmp_path / "o2").exists()
+
+
+def test_manifest_exclude_rows_on_the_tiny_model_and_without_weights(tmp_path, tiny_owlvit_dir, no_network, capsys):
+    from promptcrop.predictor import Predictor
+
+    a = write_photo(tmp_path / "a.png")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"image": "a.png", "exclude": ["the watermark", "the man on the left"]}) + "\n")
+    out = tmp_path / "o"
+    assert main(["batch", str(manifest), "--model", str(tiny_owlvit_dir), "-a", "1:1", "-k", "2",
+                 "-o", str(out), "--quiet"]) == 0
+    rec = _json_files(out)["a.json"]
+    expected = Predictor(model=str(tiny_owlvit_dir)).predict(
+        str(a), aspect="1:1", k=2, exclude=["the watermark", "the man on the left"])
+    assert rec["mode"] == "zeroshot" and [c["box"] for c in rec["crops"]] == [list(c.box) for c in expected]
+    capsys.readouterr()
+    code = main(["batch", str(manifest), "--offline", "-o", str(tmp_path / "o2"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "exclude needs the OWL-ViT weights" in err[0]

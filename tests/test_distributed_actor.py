@@ -65,3 +65,18 @@ def test_uris_and_their_errors(tmp_path):
     with pytest.raises(ImageLoadError) as missing:
         read_uri(f"file://{tmp_path / 'nope.jpg'}")
     assert (missing.value.reason, missing.value.kind) == ("file not found", "missing")
+
+
+def test_a_rows_exclude_column_reaches_the_predictor(tmp_path, tiny_owlvit_dir):
+    from promptcrop.predictor import Predictor
+
+    photo = write_photo(tmp_path / "a.png", 120, 80)
+    spec = PredictorSpec(model=str(tiny_owlvit_dir), offline=True, conditioned=True)
+    actor = CropActor(spec, OPTIONS, Columns(exclude="exclude"))
+    rows = actor(pa.table({"image": [str(photo), str(photo)],
+                           "exclude": [["the watermark", "the man on the left"], []]})).to_pylist()
+    expected = Predictor(model=str(tiny_owlvit_dir), local_files_only=True).predict(
+        str(photo), aspect=["1:1", "16:9"], k=1, exclude=["the watermark", "the man on the left"])
+    assert rows[0]["error"] is None
+    assert [c["box"] for c in rows[0]["crops"]] == [list(c.box) for c in expected]
+    assert rows[1]["error"] is None

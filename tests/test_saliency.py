@@ -313,3 +313,36 @@ def test_a_small_face_in_the_background_does_not_widen_the_region():
     sal = compute_saliency(image, faces=faces)
     assert len(sal.faces) == 2 and len(sal.people) == 1
     assert salient_region(sal)[0] < 60
+
+
+def test_a_coat_reaching_the_frame_edge_stays_with_its_person():
+    # A leaning person: the dark coat runs from under the face to the left edge and the bottom,
+    # far outside the body box centred under the face.
+    image = textured_scene(320, 240, (280, 10, 300, 30), seed=5)
+    face = np.array([[130.0, 40.0, 170.0, 90.0]])
+    coat = np.array([[0, 95, 200, 240]])
+    image[95:240, 0:200] = [25, 22, 28]
+    sal = compute_saliency(image, faces=face)
+    assert sal.people[0, 0] < 5 and sal.people[0, 3] > 235
+    assert bool(B.contains(salient_region(sal), coat[0].astype(float), tol=1.0))
+    # Clothing that is really the background (it covers most of the frame) widens nothing, and
+    # neither does a face at the bottom edge (no torso under it).
+    plain = textured_scene(320, 240, (280, 10, 300, 30), seed=5)
+    plain[:, :] = [25, 22, 28]
+    assert np.allclose(compute_saliency(plain, faces=face).people, saliency_module.person_boxes(face).clip(0, 240))
+    low = np.array([[130.0, 200.0, 170.0, 240.0]])
+    bottom = compute_saliency(image, faces=low).people
+    assert np.allclose(bottom, np.clip(saliency_module.person_boxes(low), 0, [320, 240, 320, 240]))
+
+
+def test_clothing_is_followed_for_the_largest_faces_only():
+    image = textured_scene(320, 240, (280, 10, 300, 30), seed=5)
+    faces = np.array([[20.0 + 50 * i, 40.0, 50.0 + 50 * i, 78.0 - i] for i in range(6)])
+    for i in range(6):  # a dark coat under each face, apart from the next, down to the bottom
+        image[82:240, 15 + 50 * i : 55 + 50 * i] = [25, 22, 28]
+    grown = saliency_module._with_clothing(
+        saliency_module.person_boxes(faces), faces, Image.fromarray(image), np.ones(4))
+    plain = saliency_module.person_boxes(faces)
+    assert grown.shape == plain.shape
+    assert (grown[:4, 3] > plain[:4, 3]).all()  # the four largest follow their coats down
+    assert np.array_equal(grown[4:], plain[4:])  # the two smallest faces are left as they are

@@ -126,6 +126,7 @@ def _corrupt_jpeg(photo: bytes) -> bytes:
         ("/v1/crops", "photo", {"avoid": "5,5,1,1"}, 422, "bad_request", "avoid"),
         ("/v1/crop", "photo", {"format": "gif"}, 422, "bad_request", "format"),
         ("/v1/crops", "photo", {"query": "the astronaut"}, 422, "queries_unavailable", "--offline"),
+        ("/v1/crops", "photo", {"exclude": "the flag"}, 422, "queries_unavailable", "exclude needs the OWL-ViT"),
     ],
 )
 def test_bad_input_gets_one_json_error_line(offline, photo, route, image, data, status, code, says):
@@ -262,6 +263,22 @@ def test_query_image_record_equals_the_predictors(tiny, photo):
     expected = _predictor(tiny).predict(photo, query_image=example, aspect="16:9", k=1)
     assert [c["box"] for c in response.json()["crops"]] == [list(c.box) for c in expected]
     assert response.json()["mode"] == "zeroshot"
+
+
+def test_repeated_exclude_fields_reach_the_predictor_as_the_cli_sends_them(tiny, photo):
+    phrases = ["the flag", "the man on the left"]
+    data = {"aspect": "1:1", "k": "2", "exclude": phrases}
+    for route in ("/v1/crops", "/v1/crop"):
+        response = _post(tiny, route, photo, data)
+        assert response.status_code == 200, response.text
+    expected = _predictor(tiny).predict(photo, aspect="1:1", k=2, exclude=phrases)
+    plain = _predictor(tiny).predict(photo, aspect="1:1", k=2)
+    record = _post(tiny, "/v1/crops", photo, data).json()
+    assert _without_timings(record) == _without_timings(build_record(expected))
+    assert response.headers["x-promptcrop-box"] == ",".join(str(v) for v in expected[0].box)
+    assert expected.mode == "zeroshot" and [c.score for c in expected] != [c.score for c in plain]
+    blank = _post(tiny, "/v1/crops", photo, {"aspect": "1:1", "k": "2", "exclude": ["  "]}).json()
+    assert _without_timings(blank) == _without_timings(build_record(plain))  # empty fields are dropped
 
 
 def test_text_and_image_query_together_is_a_bad_request(tiny, photo):

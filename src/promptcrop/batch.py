@@ -31,6 +31,7 @@ ratios), so the names stay the same from one run to the next.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -76,6 +77,7 @@ class Job:
     - ``key``: where its outputs go, relative to the output folder, without suffix.
     - ``query``: a per-input text query (manifest), overriding the run's query.
     - ``aspects``: per-input ratio labels (manifest), overriding the run's ratios.
+    - ``exclude``: per-input descriptions of what to leave out (manifest), added to the run's.
     - ``origin``: ``"manifest.jsonl:12"`` for manifest rows, for error messages.
     """
 
@@ -84,6 +86,7 @@ class Job:
     query: str | None = None
     aspects: tuple[str, ...] | None = None
     origin: str | None = None
+    exclude: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -151,7 +154,9 @@ def jobs_from_manifest(manifest: str | os.PathLike[str]) -> tuple[list[Job], lis
     (a ``.parquet`` file or a folder of them) manifest.
 
     Fields: ``image`` (required; relative paths are relative to the manifest's folder),
-    ``query`` (optional), ``aspect`` (optional: ``"16:9"``, ``"16:9,1:1"`` or a JSON list).
+    ``query`` (optional), ``aspect`` (optional: ``"16:9"``, ``"16:9,1:1"`` or a JSON list),
+    ``exclude`` (optional: what to leave out, ``"the watermark; the man on the left"`` or a JSON
+    list; added to the run's ``--exclude``, and like it needs the OWL-ViT weights).
     Bad rows come back as :class:`JobError` s naming the line (Parquet: the row, from 1); an
     unreadable manifest, or one without an ``image`` column, raises
     :class:`~promptcrop.errors.DatasetError`.
@@ -237,6 +242,7 @@ def _manifest_job(row: Any, base: Path, origin: str) -> tuple[Job, str]:
     if query is not None and not isinstance(query, str):
         raise RequestError(f"'query' must be text, got {type(query).__name__}")
     aspects = row_aspects(row.get("aspect"))
+    exclude = row_exclude(row.get("exclude"))
     path = Path(image.strip())
     full = path if path.is_absolute() else base / path
     try:
@@ -244,8 +250,9 @@ def _manifest_job(row: Any, base: Path, origin: str) -> tuple[Job, str]:
     except ValueError:
         preferred = full.stem
     query = query.strip() if query and query.strip() else None
-    ident = json.dumps([str(full.resolve()), query, aspects])
-    return Job(source=os.fspath(full), key=preferred, query=query, aspects=aspects, origin=origin), ident
+    ident = json.dumps([str(full.resolve()), query, aspects, exclude])
+    job = Job(source=os.fspath(full), key=preferred, query=query, aspects=aspects, origin=origin, exclude=exclude)
+    return job, ident
 
 
 def row_aspects(value: Any) -> tuple[str, ...] | None:
@@ -264,6 +271,17 @@ def row_aspects(value: Any) -> tuple[str, ...] | None:
     return tuple(labels)
 
 
+def row_exclude(value: Any) -> tuple[str, ...]:
+    """A row's ``exclude``: nothing, ``"a; b"`` (a CSV cell) or a JSON list of texts."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(";") if part.strip())
+    if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+        return tuple(v.strip() for v in value)
+    raise RequestError(f"'exclude' must be text like \"the watermark; the logo\" or a list of texts, got {value!r}")
+
+
 def _with_unique_keys(items: Sequence[tuple[Job, str]]) -> list[Job]:
     """Drop exact duplicates (same identity); give keys shared by several inputs a hash suffix."""
     unique: dict[str, Job] = {}
@@ -276,7 +294,7 @@ def _with_unique_keys(items: Sequence[tuple[Job, str]]) -> list[Job]:
     for ident, job in unique.items():
         if by_key[job.key.lower()] > 1:
             digest = hashlib.sha1(ident.encode("utf-8")).hexdigest()[:8]
-            job = Job(job.source, f"{job.key}-{digest}", job.query, job.aspects, job.origin)
+            job = dataclasses.replace(job, key=f"{job.key}-{digest}")
         out.append(job)
     return out
 
@@ -311,8 +329,13 @@ class RunOptions:
             raise RequestError("give a text query or a query image, not both")
 
     def request_for(self, job: Job) -> CropRequest:
-        """The predictor request for ``job`` (its own ratios, if any, replace the run's)."""
-        return self.request.with_aspects(job.aspects)
+        """The predictor request for ``job`` (its own ratios, if any, replace the run's; its own
+        ``exclude`` phrases are added to the run's)."""
+        request = self.request.with_aspects(job.aspects)
+        extra = tuple(p for p in job.exclude if p not in request.exclude)
+        if extra:
+            request = dataclasses.replace(request, exclude=request.exclude + extra)
+        return request
 
     def query_for(self, job: Job) -> str | None:
         return job.query if job.query is not None else self.query

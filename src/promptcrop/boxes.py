@@ -61,7 +61,7 @@ def _minimum(a: Any, b: Any) -> Any:
 
 
 def _clip_min(a: Any, low: float) -> Any:
-    return a.clamp(min=low) if _is_tensor(a) else np.clip(a, low, None)
+    return a.clamp(min=low) if _is_tensor(a) else np.maximum(a, low)  # np.clip costs 3x the call overhead
 
 
 def _as_float(boxes: Any) -> Any:

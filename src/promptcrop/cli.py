@@ -133,7 +133,7 @@ def _add_crop_parser(sub: Any) -> argparse.ArgumentParser:
 def _add_batch_parser(sub: Any) -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", help=COMMANDS["batch"][0],
                            description="Crop every image of a folder (recursive) or a .jsonl/.csv/.parquet "
-                                       "manifest (image, optional query and aspect per row).")
+                                       "manifest (image, optional query, aspect and exclude per row).")
     batch.add_argument("input", metavar="INPUT")
     batch.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs are complete")
     _add_crop_options(batch, None)
@@ -247,20 +247,25 @@ def _queried(args: argparse.Namespace, jobs: Sequence[Job]) -> bool:
     return args.query is not None or args.query_image is not None or any(j.query for j in jobs)
 
 
+def _excluded(args: argparse.Namespace, jobs: Sequence[Job]) -> bool:
+    """Whether any input has something to leave out (``--exclude`` or a manifest's ``exclude``)."""
+    return bool(args.exclude) or any(j.exclude for j in jobs)
+
+
 def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
     """The predictor for the options (the ``--offline`` rule lives in :meth:`Predictor.for_options`)."""
     from promptcrop.predictor import Predictor
 
-    queried = _queried(args, jobs)
+    queried, excluded = _queried(args, jobs), _excluded(args, jobs)
     try:
         return Predictor.for_options(
             model=args.model, decoder=getattr(args, "decoder", None), offline=bool(getattr(args, "offline", False)),
-            conditioned=queried or bool(args.exclude), device=args.device, max_pixels=args.max_pixels,
+            conditioned=queried or excluded, device=args.device, max_pixels=args.max_pixels,
         )
     except RequestError as exc:
         raise UsageError(str(exc)) from None
     except ModelUnavailableError as exc:
-        if queried or not args.exclude:
+        if queried or not excluded:
             raise
         raise ModelUnavailableError(
             "--exclude needs the OWL-ViT weights to find what to leave out, and they cannot be loaded "
@@ -286,7 +291,7 @@ def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError]
             write_line(f"{job.source}: {state} -> {Path(args.output) / (job.key + '.json')}")
 
     summary = run_engine(args, jobs, bad_rows, predictor, options, on_record=on_record,
-                         conditioned=_queried(args, jobs) or bool(args.exclude), hint=cli_hint)
+                         conditioned=_queried(args, jobs) or _excluded(args, jobs), hint=cli_hint)
     _print_summary(summary, to_stderr=args.json)
     return summary.exit_code
 

@@ -57,9 +57,11 @@ def correlate1d(values: np.ndarray, weights: Sequence[float], axis: int = -1, mo
     padded = np.pad(values.astype(np.float64, copy=False), widths, mode=pad_mode)
     length = values.shape[axis]
     out = np.zeros(values.shape, dtype=np.float64)
+    window = [slice(None)] * values.ndim
     for j, weight in enumerate(kernel):
         if weight != 0.0:
-            out += weight * np.take(padded, np.arange(j, j + length), axis=axis)
+            window[axis] = slice(j, j + length)  # a view, no copy
+            out += weight * padded[tuple(window)]
     dtype = values.dtype if np.issubdtype(values.dtype, np.floating) else np.float64
     return out.astype(dtype, copy=False)
 

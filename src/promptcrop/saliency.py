@@ -92,6 +92,15 @@ FACE_DETECT_SIDE = 768
 MAIN_PERSON_SHARE = 0.5
 #: Body prior under a detected face: a box this many face widths wide and face heights tall.
 BODY_SIZE = (2.6, 3.5)
+#: Clothing below a detected face: the torso patch (face widths wide, face heights from the chin
+#: down) whose colour is followed, the Lab distance that still counts as the same clothing, how
+#: far (face widths to each side, face heights below the chin) it may take the person box, and the
+#: largest share of the frame it may cover (more is the background, not a coat).
+TORSO_PATCH = (1.0, 0.2, 0.8)
+CLOTHING_TOLERANCE = 14.0
+CLOTHING_REACH = (4.0, 7.0)
+CLOTHING_MAX_SHARE = 0.4
+CLOTHING_MAX_PEOPLE = 4
 #: Long side (px) of the reduced copy the frame search and the in-focus cue work on.
 WORK_SIDE = 384
 #: Frame artefacts: how far a band may reach, how neutral and flat it must be, and how clear the
@@ -128,8 +137,9 @@ class SaliencyMap:
       or face-like skin blobs) that :func:`salient_region` always keeps (``F`` may be 0, the default).
     - ``content``: float ``[4]`` xyxy px, the photo without borders, bars and caption banners
       (default: the whole image); crops stay inside it when they can.
-    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it) per main
-      detected face (see :data:`MAIN_PERSON_SHARE`); :func:`salient_region` keeps them.
+    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it, grown over
+      the clothing connected to the torso: :data:`CLOTHING_REACH`) per main detected face (see
+      :data:`MAIN_PERSON_SHARE`); :func:`salient_region` keeps them.
 
     Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
     """
@@ -296,7 +306,7 @@ def compute_saliency(
         face_boxes = _clip_to(head_boxes(detected), content)
         side = np.sqrt(B.box_area(detected))
         main = side >= MAIN_PERSON_SHARE * side.max()  # people in the background do not widen the region
-        people = _clip_to(person_boxes(detected[main]), content)
+        people = _clip_to(_with_clothing(person_boxes(detected[main]), detected[main], small, to_small), content)
     else:
         face_boxes = np.zeros((0, 4))
     return SaliencyMap(
@@ -315,6 +325,51 @@ def person_boxes(faces_xyxy_px: np.ndarray) -> np.ndarray:
                      faces[:, 3] + BODY_SIZE[1] * h], axis=-1)
     heads = head_boxes(faces)
     return np.concatenate([np.minimum(heads[:, :2], body[:, :2]), np.maximum(heads[:, 2:], body[:, 2:])], axis=-1)
+
+
+def _with_clothing(people: np.ndarray, faces: np.ndarray, small: Image.Image, to_small: np.ndarray) -> np.ndarray:
+    """Person boxes ``[P, 4]`` grown over the clothing below each face ``[P, 4]`` (both xyxy px of
+    the image; ``to_small`` ``[4]`` maps them onto ``small``, the reduced copy): the connected
+    area of the torso patch's colour (a coat reaching to the frame's edge, a leaning body), within
+    :data:`CLOTHING_REACH` of the face. An area larger than :data:`CLOTHING_MAX_SHARE` of the
+    frame is the background and changes nothing. Only the :data:`CLOTHING_MAX_PEOPLE` largest
+    faces are followed (a group's person boxes already span it; each costs a labelling)."""
+    if not len(faces):
+        return people
+    lab = _to_lab(small)  # [h, w, 3]
+    h, w = lab.shape[:2]
+    out = people.copy()
+    pw, top, bottom = TORSO_PATCH
+    reach_x, reach_y = CLOTHING_REACH
+    largest = np.argsort(-B.box_area(faces), kind="stable")[:CLOTHING_MAX_PEOPLE]
+    for i in largest:
+        face = faces[i] * to_small
+        fw, fh = face[2] - face[0], face[3] - face[1]
+        cx = (face[0] + face[2]) / 2
+        px1, px2 = int(max(0, cx - pw * fw / 2)), int(min(w, math.ceil(cx + pw * fw / 2)))
+        py1, py2 = int(max(0, face[3] + top * fh)), int(min(h, math.ceil(face[3] + bottom * fh)))
+        if px2 - px1 < 1 or py2 - py1 < 1:
+            continue  # the face sits at the bottom of the frame: no torso to follow
+        patch = lab[py1:py2, px1:px2].reshape(-1, 3)
+        colour = np.median(patch, axis=0)
+        same = np.linalg.norm(lab - colour, axis=-1) < CLOTHING_TOLERANCE  # [h, w]
+        labels, _ = ndimage.label(same)
+        seeds = np.unique(labels[py1:py2, px1:px2])
+        seeds = seeds[seeds > 0]
+        if not len(seeds):
+            continue
+        area = np.isin(labels, seeds)
+        if area.mean() > CLOTHING_MAX_SHARE:
+            continue
+        ys, xs = np.nonzero(area)
+        box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)
+        limit = np.array([cx - reach_x * fw, face[1], cx + reach_x * fw, face[3] + reach_y * fh])
+        box = np.concatenate([np.maximum(box[:2], limit[:2]), np.minimum(box[2:], limit[2:])])
+        if (box[2:] <= box[:2]).any():
+            continue
+        grown = box / to_small
+        out[i] = np.concatenate([np.minimum(out[i, :2], grown[:2]), np.maximum(out[i, 2:], grown[2:])])
+    return out
 
 
 def _clip_to(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -755,8 +810,8 @@ def _integral_at(sat: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     inside a cell.
     """
     rows, cols = sat.shape  # both >= 2: the map is never empty
-    x = np.clip(x, 0.0, cols - 1)
-    y = np.clip(y, 0.0, rows - 1)
+    x = np.minimum(np.maximum(x, 0.0), cols - 1)  # np.clip, without its call overhead
+    y = np.minimum(np.maximum(y, 0.0), rows - 1)
     x0 = np.minimum(x.astype(np.intp), cols - 2)  # x >= 0, so truncation is floor
     y0 = np.minimum(y.astype(np.intp), rows - 2)
     fx, fy = x - x0, y - y0

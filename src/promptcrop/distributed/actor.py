@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from promptcrop.batch import BatchRunner, Job, RunOptions, row_aspects
+from promptcrop.batch import BatchRunner, Job, RunOptions, row_aspects, row_exclude
 from promptcrop.distributed.storage import RemoteFolder, is_uri, read_uri
 from promptcrop.errors import RequestError
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
@@ -95,12 +95,13 @@ class Columns:
     image: str = "image"
     query: str | None = None
     aspect: str | None = None
+    exclude: str | None = None
     key: str | None = None
     fingerprint: str | None = None
     input: str | None = None
 
     def names(self) -> list[str]:
-        names = (self.image, self.query, self.aspect, self.key, self.fingerprint, self.input)
+        names = (self.image, self.query, self.aspect, self.exclude, self.key, self.fingerprint, self.input)
         return [n for n in names if n is not None]
 
 
@@ -162,12 +163,14 @@ class CropActor:
                 raise RequestError(f"'{c.query}' must be text, got {type(query).__name__}")
             query = (query.strip() or None) if query else None
             aspects = row_aspects(row.get(c.aspect)) if c.aspect else None
+            exclude = row_exclude(row.get(c.exclude)) if c.exclude else ()
             if value is None:
                 raise RequestError(f"no image in column '{c.image}'")
         except ValueError as exc:
             return _Item(Job(source, _default_key(source, None, None)), value, error=exc)
         key = row.get(c.key) if c.key else None
-        job = Job(source=source, key=key or _default_key(source, query, aspects), query=query, aspects=aspects)
+        job = Job(source=source, key=key or _default_key(source, query, aspects), query=query, aspects=aspects,
+                  exclude=exclude)
         return _Item(job, value, (row.get(c.fingerprint) or "") if c.fingerprint else "")
 
     def _load(self, item: _Item) -> LoadedImage:

@@ -33,6 +33,7 @@ def crop_dataset(
     num_gpus: float = 0,
     num_cpus: float | None = None,
     key_column: str | None = None,
+    exclude_column: str | None = None,
 ) -> Any:
     """Crop every image of a Ray dataset; returns a lazy ``ray.data.Dataset``, one row per input.
 
@@ -54,6 +55,8 @@ def crop_dataset(
         num_gpus: GPUs per actor (its predictor then runs on ``cuda``).
         num_cpus: CPUs per actor; default: sized from the cluster (see ``runtime``).
         key_column: output keys; default ``<stem>-<8 hex>`` from the image, query and ratios.
+        exclude_column: per-row descriptions of what to leave out (``"a; b"`` or a list); needs
+            OWL-ViT weights, like a query.
 
     Returns:
         rows of :func:`promptcrop.distributed.actor.row_schema`: ``input``, ``key``, ``mode``,
@@ -69,13 +72,14 @@ def crop_dataset(
     request = CropRequest.build(k=k, aspect=list(aspects) if isinstance(aspects, (list, tuple)) else aspects,
                                 size=size, fit=fit)
     options = RunOptions(request=request)
-    columns = Columns(image=image_column, query=query_column, aspect=aspect_column, key=key_column)
+    columns = Columns(image=image_column, query=query_column, aspect=aspect_column, key=key_column,
+                      exclude=exclude_column)
     missing = [name for name in columns.names() if name not in ds.columns()]
     if missing:
         raise RequestError(f"the dataset has no column {', '.join(map(repr, missing))} (it has {ds.columns()})")
     if output is not None and not is_uri(output):
         output = os.path.abspath(output)  # actors may run in another folder
-    spec = PredictorSpec(model=model, decoder=decoder, offline=offline, conditioned=query_column is not None,
+    spec = PredictorSpec(model=model, decoder=decoder, offline=offline, conditioned=query_column is not None or exclude_column is not None,
                          device="cuda" if num_gpus else "cpu")
     return map_crops(ds, spec, options, columns, output=output, concurrency=concurrency, batch_size=batch_size,
                      num_gpus=num_gpus, num_cpus=num_cpus)

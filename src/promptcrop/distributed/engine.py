@@ -40,8 +40,8 @@ from promptcrop.distributed.table import RECORDS_FILE, RecordsWriter
 from promptcrop.predictor import Predictor
 from promptcrop.progress import Bar
 
-_COLUMNS = Columns(image="image", query="query", aspect="aspect", key="key", fingerprint="fingerprint",
-                   input="input")
+_COLUMNS = Columns(image="image", query="query", aspect="aspect", exclude="exclude", key="key",
+                   fingerprint="fingerprint", input="input")
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ MAX_BLOCKS = 20_000
 def _job_blocks(todo: Sequence[tuple[Job, str]], batch_size: int) -> list[Any]:
     """The inputs to do as Arrow tables (Ray Data blocks): ``image`` (absolute path: actors may run
     in another folder), ``input`` (the path as given, for the records), ``key``, ``query``,
-    ``aspect`` and ``fingerprint``."""
+    ``aspect``, ``exclude`` and ``fingerprint``."""
     import pyarrow as pa
 
     table = pa.table({
@@ -148,6 +148,7 @@ def _job_blocks(todo: Sequence[tuple[Job, str]], batch_size: int) -> list[Any]:
         "query": pa.array([job.query for job, _ in todo], pa.string()),
         "aspect": pa.array([list(job.aspects) if job.aspects is not None else None for job, _ in todo],
                            pa.list_(pa.string())),
+        "exclude": pa.array([list(job.exclude) for job, _ in todo], pa.list_(pa.string())),
         "fingerprint": pa.array([fp for _, fp in todo], pa.string()),
     })
     rows = max(batch_size, math.ceil(len(todo) / MAX_BLOCKS))

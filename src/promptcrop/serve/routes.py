@@ -44,6 +44,9 @@ class CropFields:
         fit: Annotated[Literal["crop", "pad"], Form(description="pad: letterbox when the region does not fit")] = "crop",
         focus: Annotated[list[str], Form(description="pixel box x1,y1,x2,y2 to keep, repeatable")] = [],  # noqa: B006
         avoid: Annotated[list[str], Form(description="pixel box x1,y1,x2,y2 to leave out, repeatable")] = [],  # noqa: B006
+        exclude: Annotated[
+            list[str], Form(description="what to leave out, in words (needs the OWL-ViT weights), repeatable")
+        ] = [],  # noqa: B006
         explain: Annotated[bool, Form(description="add each crop's score breakdown")] = False,
     ) -> None:
         self.image = image
@@ -55,6 +58,7 @@ class CropFields:
         self.fit = fit
         self.focus = [b for b in focus if b.strip()]
         self.avoid = [b for b in avoid if b.strip()]
+        self.exclude = [e for e in exclude if e.strip()]
         self.explain = explain
 
     async def job(self, image_format: str | None = None) -> CropJob:
@@ -62,6 +66,7 @@ class CropFields:
         request = CropRequest.build(
             k=self.k, aspect=self.aspect or None, size=self.size, fit=self.fit,
             focus=parse_boxes("focus", self.focus), avoid=parse_boxes("avoid", self.avoid),
+            exclude=self.exclude,
         )
         return CropJob(
             image=await self.image.read(), request=request, query=self.query,

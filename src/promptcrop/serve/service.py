@@ -108,6 +108,11 @@ def check_job(loaded: LoadedPredictor, job: CropJob) -> None:
         raise RequestError("give a text query or a query image, not both")
     if (job.query is not None or job.query_image is not None) and loaded.queries_unavailable:
         raise ModelUnavailableError(unavailable_message(loaded.queries_unavailable))
+    if job.request.exclude and loaded.queries_unavailable:
+        raise ModelUnavailableError(
+            "exclude needs the OWL-ViT weights to find what to leave out; "
+            + unavailable_message(loaded.queries_unavailable)
+        )
 
 
 def predict(predictor: Predictor, job: CropJob) -> tuple[LoadedImage, Prediction]:
