@@ -89,21 +89,29 @@ function drawRecord(record) {
                                "data-phrase": g.phrase, "data-box": g.box.join(",") }));
   }
   const ratios = [...new Set(record.crops.map((c) => c.ratio))];
-  const labelsAt = new Map(); // crops sharing a top-left corner get their labels stacked
+  const placed = []; // label boxes already drawn: a new label moves down until it overlaps none
   for (const crop of record.crops) {
     const [x1, y1, x2, y2] = crop.box;
     const colour = COLOURS[ratios.indexOf(crop.ratio) % COLOURS.length];
     const group = svgEl("g", { class: "crop", "data-ratio": crop.ratio, "data-rank": crop.rank,
                                "data-score": crop.score, "data-box": crop.box.join(",") });
     group.append(svgEl("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, stroke: colour }));
-    const corner = `${Math.max(x1, 0)},${Math.max(y1, 0)}`;
-    const stacked = labelsAt.get(corner) || 0;
-    labelsAt.set(corner, stacked + 1);
-    const label = svgEl("text", { x: Math.max(x1, 0) + 4, y: Math.max(y1, 0) + 16 + 18 * stacked });
+    const label = svgEl("text", { x: Math.max(x1, 0) + 4, y: Math.max(y1, 0) + 16 });
     label.textContent = `${crop.ratio} #${crop.rank} ${crop.score.toFixed(2)}`;
     group.append(label);
     svg.append(group);
+    placeLabel(label, placed);
   }
+}
+
+function placeLabel(label, placed) {
+  const overlaps = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  let box = label.getBBox();
+  for (let tries = 0; tries < 50 && placed.some((p) => overlaps(box, p)); tries += 1) {
+    label.setAttribute("y", String(Number(label.getAttribute("y")) + box.height + 2));
+    box = label.getBBox();
+  }
+  placed.push(box);
 }
 
 function cropCanvas(img, crop) {
@@ -174,8 +182,8 @@ async function runCrop(event) {
       return;
     }
     const record = await response.json();
+    $("result").hidden = false; // shown first: label placement measures the drawn text
     drawRecord(record);
-    $("result").hidden = false;
     await showThumbnails(img, record);
     $("status").textContent = `mode: ${record.mode} · ${record.crops.length} crops`;
     document.body.dataset.state = "done";
