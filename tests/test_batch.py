@@ -25,7 +25,7 @@ from promptcrop.batch import (
     run_jobs,
 )
 from promptcrop.errors import DatasetError, PromptcropError
-from promptcrop.predictor import Predictor
+from promptcrop.predictor import CropRequest, Predictor
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +63,17 @@ def test_same_stem_same_folder_gets_a_stable_suffix(tmp_path):
 def test_output_folder_inside_the_input_is_not_scanned(tmp_path, offline):
     write_photo(tmp_path / "a.jpg")
     out = tmp_path / "out"
-    assert run_jobs(jobs_from_folder(tmp_path, out), offline, RunOptions(k=2), out, progress=False).exit_code == 0
+    assert run_jobs(jobs_from_folder(tmp_path, out), offline, RunOptions(request=CropRequest.build(k=2)), out, progress=False).exit_code == 0
     assert [j.key for j in jobs_from_folder(tmp_path, out)] == ["a"]
 
 
 def test_writing_into_the_input_folder_skips_own_outputs_on_rerun(tmp_path, offline):
     write_photo(tmp_path / "a.jpg")
-    first = run_jobs(jobs_from_folder(tmp_path, tmp_path), offline, RunOptions(k=2), tmp_path, progress=False)
+    first = run_jobs(jobs_from_folder(tmp_path, tmp_path), offline, RunOptions(request=CropRequest.build(k=2)), tmp_path, progress=False)
     assert first.written == 1 and len(list(tmp_path.glob("a.*.jpg"))) >= 1
     jobs = jobs_from_folder(tmp_path, tmp_path)
     assert [j.key for j in jobs] == ["a"]
-    assert run_jobs(jobs, offline, RunOptions(k=2), tmp_path, progress=False).skipped == 1
+    assert run_jobs(jobs, offline, RunOptions(request=CropRequest.build(k=2)), tmp_path, progress=False).skipped == 1
 
 
 def test_paths_with_the_same_stem_do_not_collide(tmp_path):
@@ -130,7 +130,7 @@ def test_csv_manifest_and_missing_image_column(tmp_path):
 def test_mixed_folder_bad_inputs_are_reported_and_the_rest_done(tmp_path, offline):
     outcome = mixed_folder(tmp_path / "in")
     out = tmp_path / "out"
-    summary = run_jobs(jobs_from_folder(tmp_path / "in", out), offline, RunOptions(k=2, aspects=("1:1",)), out,
+    summary = run_jobs(jobs_from_folder(tmp_path / "in", out), offline, RunOptions(request=CropRequest.build(k=2, aspect="1:1")), out,
                        progress=False)
     ok = sorted(n for n, w in outcome.items() if w == "ok")
     failed = sorted(n for n, w in outcome.items() if w == "fail")
@@ -152,7 +152,7 @@ def test_resume_skips_complete_inputs_and_redoes_stale_ones(tmp_path, offline):
     for name in ("a", "b", "c"):
         write_photo(tmp_path / "in" / f"{name}.png", seed=ord(name))
     out = tmp_path / "out"
-    opts = RunOptions(k=2, aspects=("1:1",))
+    opts = RunOptions(request=CropRequest.build(k=2, aspect="1:1"))
     jobs = jobs_from_folder(tmp_path / "in")
     assert run_jobs(jobs, offline, opts, out, progress=False).written == 3
     before = _records(out)
@@ -170,18 +170,18 @@ def test_resume_skips_complete_inputs_and_redoes_stale_ones(tmp_path, offline):
     assert after["b.json"]["fingerprint"] == before["b.json"]["fingerprint"]
     assert after["c.json"]["fingerprint"] != before["c.json"]["fingerprint"]
 
-    assert run_jobs(jobs, offline, RunOptions(k=1, aspects=("1:1",)), out, progress=False).written == 3  # new options
-    assert run_jobs(jobs, offline, RunOptions(k=1, aspects=("1:1",), overwrite=True), out, progress=False).written == 3
+    assert run_jobs(jobs, offline, RunOptions(request=CropRequest.build(k=1, aspect="1:1")), out, progress=False).written == 3  # new options
+    assert run_jobs(jobs, offline, RunOptions(request=CropRequest.build(k=1, aspect="1:1"), overwrite=True), out, progress=False).written == 3
 
 
 def test_errors_file_lists_this_runs_failures_only(tmp_path, offline):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "bad.png").write_bytes(b"")
     out = tmp_path / "out"
-    assert run_jobs(jobs_from_folder(tmp_path / "in"), offline, RunOptions(k=1), out, progress=False).failed == 1
+    assert run_jobs(jobs_from_folder(tmp_path / "in"), offline, RunOptions(request=CropRequest.build(k=1)), out, progress=False).failed == 1
     assert (out / ERRORS_FILE).is_file()
     write_photo(tmp_path / "in" / "bad.png")
-    assert run_jobs(jobs_from_folder(tmp_path / "in"), offline, RunOptions(k=1), out, progress=False).exit_code == 0
+    assert run_jobs(jobs_from_folder(tmp_path / "in"), offline, RunOptions(request=CropRequest.build(k=1)), out, progress=False).exit_code == 0
     assert not (out / ERRORS_FILE).exists()
 
 
@@ -189,7 +189,7 @@ def test_per_row_query_needs_weights_and_fails_alone(tmp_path, offline):
     write_photo(tmp_path / "a.png")
     jobs = [Job(source=str(tmp_path / "a.png"), key="plain"),
             Job(source=str(tmp_path / "a.png"), key="asked", query="the cat")]
-    summary = run_jobs(jobs, offline, RunOptions(k=1), tmp_path / "out", progress=False)
+    summary = run_jobs(jobs, offline, RunOptions(request=CropRequest.build(k=1)), tmp_path / "out", progress=False)
     assert (summary.written, summary.failed) == (1, 1)
     assert "query" in summary.errors[0]["error"]
 
@@ -203,14 +203,14 @@ def test_output_folder_that_cannot_be_created(tmp_path):
 
 def test_run_options_are_validated():
     with pytest.raises(ValueError):
-        RunOptions(k=0)
+        RunOptions(request=CropRequest.build(k=0))
     with pytest.raises(ValueError):
-        RunOptions(aspects=("16:0",))
+        RunOptions(request=CropRequest.build(aspect=list(("16:0",))))
     with pytest.raises(ValueError):
-        RunOptions(aspects=("1:1",), size="100x100")
+        RunOptions(request=CropRequest.build(aspect="1:1", size="100x100"))
     with pytest.raises(ValueError):
-        RunOptions(query="x", query_image="y.png")
+        RunOptions(request=CropRequest.build(), query="x", query_image="y.png")
     with pytest.raises(ValueError):
-        RunOptions(prefetch=0)
+        RunOptions(request=CropRequest.build(), prefetch=0)
 
 

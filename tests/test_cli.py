@@ -21,7 +21,7 @@ from promptcrop.cli import main
 
 RECORD_KEYS = {
     "schema", "input", "image_size", "exif_orientation", "query", "query_image", "mode", "region", "phrases",
-    "truncated", "grounding", "crops", "overlay", "timings", "versions", "fingerprint",
+    "truncated", "grounding", "fallback", "crops", "overlay", "timings", "versions", "fingerprint",
 }
 CROP_KEYS = {"rank", "ratio", "box", "score", "size", "file", "fits", "padded"}
 

@@ -1,6 +1,8 @@
 import dataclasses
 
 import pytest
+
+from promptcrop.errors import InternalError
 import torch
 
 from promptcrop.boxes import cxcywh_to_xyxy
@@ -189,7 +191,7 @@ def test_wrong_input_shapes_raise_clear_errors():
         "union_cxcywh": dict(inputs, union_cxcywh=inputs["union_cxcywh"][:1]),
     }
     for name, bad in cases.items():
-        with pytest.raises(ValueError, match=name):
+        with pytest.raises(InternalError, match=name):
             decoder(**bad)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from promptcrop.errors import InternalError
 import torch
 
 from promptcrop.encoder import ImageEncoding, OwlViTEncoder
@@ -76,7 +78,7 @@ def test_fast_preprocess_equals_the_transformers_processor(
     [np.zeros((10, 10, 3), np.float32), np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10), np.uint8)],
 )
 def test_preprocess_rejects_non_rgb_uint8(encoder: OwlViTEncoder, bad: np.ndarray) -> None:
-    with pytest.raises(ValueError, match="uint8"):
+    with pytest.raises(InternalError, match="uint8"):
         encoder.preprocess([bad])
 
 
@@ -90,7 +92,7 @@ def test_encode_images_shapes(encoder: OwlViTEncoder, pixels: torch.Tensor) -> N
 
 
 def test_encode_images_rejects_wrong_pixel_shape(encoder: OwlViTEncoder) -> None:
-    with pytest.raises(ValueError, match="preprocess"):
+    with pytest.raises(InternalError, match="preprocess"):
         encoder.encode_images(torch.zeros(1, 3, 224, 224))
 
 
@@ -218,16 +220,16 @@ def test_query_logits_mask_padding_queries(encoder: OwlViTEncoder, pixels: torch
 
 def test_query_logits_reject_wrong_shapes(encoder: OwlViTEncoder, pixels: torch.Tensor) -> None:
     encoding = encoder.encode_images(pixels[:1])
-    with pytest.raises(ValueError, match="query_embeds"):
+    with pytest.raises(InternalError, match="query_embeds"):
         encoder.query_logits(encoding, torch.zeros(2, C))
-    with pytest.raises(ValueError, match="query_mask"):
+    with pytest.raises(InternalError, match="query_mask"):
         encoder.query_logits(encoding, torch.zeros(1, 2, C), torch.ones(1, 3, dtype=torch.bool))
 
 
 def test_image_encoding_validates_shapes() -> None:
-    with pytest.raises(ValueError, match="tokens"):
+    with pytest.raises(InternalError, match="tokens"):
         ImageEncoding(torch.zeros(1, 5, D), (2, 2), torch.zeros(1, 5, 4), torch.zeros(1, 5, C))
-    with pytest.raises(ValueError, match="boxes_cxcywh"):
+    with pytest.raises(InternalError, match="boxes_cxcywh"):
         ImageEncoding(torch.zeros(1, 4, D), (2, 2), torch.zeros(1, 4, 5), torch.zeros(1, 4, C))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from promptcrop.errors import InternalError
 import torch
 
 from promptcrop.encoder import ImageEncoding
@@ -88,18 +90,18 @@ def test_no_queries_and_unconditioned_give_the_whole_image() -> None:
 
 def test_ground_rejects_mismatched_shapes() -> None:
     encoding = _encoding(batch=2)
-    with pytest.raises(ValueError, match="logits"):
+    with pytest.raises(InternalError, match="logits"):
         ground(encoding, torch.zeros(2, 5, 1))
-    with pytest.raises(ValueError, match="query_mask"):
+    with pytest.raises(InternalError, match="query_mask"):
         ground(encoding, torch.zeros(2, 4, 2), torch.ones(2, 3, dtype=torch.bool))
 
 
 def test_grounding_validates_field_shapes() -> None:
     good = unconditioned(_encoding(batch=1))
-    with pytest.raises(ValueError, match="union_cxcywh"):
+    with pytest.raises(InternalError, match="union_cxcywh"):
         Grounding(good.token_index, good.tokens, good.boxes_cxcywh, good.logits, good.mask,
                   torch.zeros(2, 4))
-    with pytest.raises(ValueError, match="bool"):
+    with pytest.raises(InternalError, match="bool"):
         Grounding(good.token_index, good.tokens, good.boxes_cxcywh, good.logits,
                   good.mask.long(), good.union_cxcywh)
 
@@ -167,7 +169,7 @@ def test_filter_min_cover_and_shape_checks() -> None:
     assert filter_for_target(grounding, TARGET[None], min_cover=0.3).mask.tolist() == [[True, True]]
     with pytest.raises(ValueError, match="min_cover"):
         filter_for_target(grounding, TARGET[None], min_cover=0.0)
-    with pytest.raises(ValueError, match="target_cxcywh"):
+    with pytest.raises(InternalError, match="target_cxcywh"):
         filter_for_target(grounding, TARGET)
 
 

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+
+from promptcrop.errors import InternalError
 import torch
 
 from promptcrop.config import TINY
@@ -60,7 +62,7 @@ def test_base_variant_without_query(model, pixel_values):
     assert out.grounding.tokens.shape[1] == 0
     torch.testing.assert_close(out.grounding.union_cxcywh, WHOLE_IMAGE.expand(2, 4))
     torch.testing.assert_close(out.decoder.boxes_cxcywh, WHOLE_IMAGE.expand(2, 90, 4))
-    with pytest.raises(ValueError, match="query_mask"):
+    with pytest.raises(InternalError, match="query_mask"):
         model(pixel_values, None, torch.ones(2, 3, dtype=torch.bool))
 
 
@@ -86,7 +88,7 @@ def test_train_mode_trains_the_decoder_only(model, encoder, pixel_values, text_q
 
 
 def test_token_width_mismatch_is_refused(encoder):
-    with pytest.raises(ValueError, match="token"):
+    with pytest.raises(InternalError, match="token"):
         ClipCropModel(encoder, ClipCropDecoder(DecoderConfig(token_dim=64, d_model=32, n_heads=4,
                                                              n_layers=1, ffn_dim=32, n_queries=4)))
 

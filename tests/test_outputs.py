@@ -11,18 +11,13 @@ from PIL import Image, ImageCms
 
 from promptcrop.images import LoadedImage
 from promptcrop.outputs import (
-    FREE_RATIO,
-    ORIGINAL_RATIO,
     OutputPaths,
-    RecordContext,
     draw_overlay,
     output_format,
-    ratio_label,
-    ratio_labels,
     record_is_complete,
     write_outputs,
 )
-from promptcrop.results import CropResult, GroundedBox, Prediction
+from promptcrop.results import FREE_RATIO, CropResult, GroundedBox, Prediction
 
 
 def _image(fmt: str | None = "JPEG", icc: bytes | None = None, w: int = 120, h: int = 80) -> LoadedImage:
@@ -33,10 +28,12 @@ def _image(fmt: str | None = "JPEG", icc: bytes | None = None, w: int = 120, h: 
 
 def _prediction() -> Prediction:
     crops = [
-        CropResult(box=(10, 0, 90, 80), score=0.9, rank=1, aspect=1.0, mode="zeroshot", terms={"a": 0.5}),
-        CropResult(box=(0, 0, 80, 80), score=0.7, rank=2, aspect=1.0, mode="zeroshot", terms={"a": 0.25}),
+        CropResult(box=(10, 0, 90, 80), score=0.9, rank=1, aspect=1.0, mode="zeroshot", terms={"a": 0.5},
+                   ratio="1:1"),
+        CropResult(box=(0, 0, 80, 80), score=0.7, rank=2, aspect=1.0, mode="zeroshot", terms={"a": 0.25},
+                   ratio="1:1"),
         CropResult(box=(-10, 0, 130, 80), score=0.5, rank=1, aspect=1.75, mode="zeroshot", padded=True,
-                   pad_color=(1, 2, 3)),
+                   pad_color=(1, 2, 3), ratio="7:4"),
     ]
     grounding = [GroundedBox(phrase="the cat", box=(20.0, 10.0, 60.0, 50.0), logit=1.5)]
     return Prediction(crops=crops, image_size=(120, 80), mode="zeroshot", query="the cat",
@@ -44,10 +41,9 @@ def _prediction() -> Prediction:
                       timings={"encode": 0.1})
 
 
-def _context(**kw) -> RecordContext:
-    base = dict(input="in/photo.jpg", labels=ratio_labels(["1:1", "7:4"]), fingerprint="abc")
-    base.update(kw)
-    return RecordContext(**base)
+def _context(**kw) -> dict:
+    """The record fields a writer adds (write_outputs' keywords)."""
+    return {"input": "in/photo.jpg", "fingerprint": "abc", **kw}
 
 
 def test_output_format_keeps_writable_formats_else_png():
@@ -68,21 +64,19 @@ def test_paths_layout_and_key_validation(tmp_path):
             OutputPaths(tmp_path, bad)
 
 
-def test_ratio_labels_first_label_wins_and_defaults():
-    labels = ratio_labels(["16:9", "32:18", "1:1"])
-    assert list(labels.values()) == ["16:9", "1:1"]
-    crop = CropResult(box=(0, 0, 16, 9), score=1, rank=1, aspect=16 / 9, mode="offline")
-    assert ratio_label(crop, labels) == "16:9"
-    assert ratio_label(crop, {}) == ORIGINAL_RATIO
+def test_crop_ratio_label_defaults():
+    crop = CropResult(box=(0, 0, 16, 9), score=1, rank=1, aspect=16 / 9, mode="offline", ratio="16:9")
+    assert crop.ratio == "16:9"
+    assert CropResult(box=(0, 0, 16, 9), score=1, rank=1, aspect=1.5, mode="offline").ratio == "1.5"
     free = CropResult(box=(0, 0, 16, 9), score=1, rank=1, aspect=None, mode="clipcrop")
-    assert ratio_label(free, labels) == FREE_RATIO
+    assert free.ratio == FREE_RATIO
 
 
 def test_write_outputs_files_record_and_icc(tmp_path):
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     image, pred = _image("JPEG", icc), _prediction()
     paths = OutputPaths(tmp_path, "sub/photo")
-    record = write_outputs(paths, image, pred, _context(explain=True), overlay=True)
+    record = write_outputs(paths, image, pred, **_context(explain=True), overlay=True)
     names = [c["file"] for c in record["crops"]]
     assert names == ["photo.1.80x80.jpg", "photo.2.80x80.jpg", "photo.1.140x80.jpg"]
     for entry in record["crops"]:
@@ -101,7 +95,7 @@ def test_write_outputs_files_record_and_icc(tmp_path):
 
 
 def test_padded_crop_pixels_outside_the_image_use_the_pad_colour(tmp_path):
-    record = write_outputs(OutputPaths(tmp_path, "p"), _image("PNG"), _prediction(), _context())
+    record = write_outputs(OutputPaths(tmp_path, "p"), _image("PNG"), _prediction(), **_context())
     with Image.open(tmp_path / record["crops"][2]["file"]) as im:
         arr = np.asarray(im)
     assert arr.shape == (80, 140, 3)
@@ -112,7 +106,7 @@ def test_padded_crop_pixels_outside_the_image_use_the_pad_colour(tmp_path):
 def test_record_complete_needs_fingerprint_and_every_file(tmp_path):
     paths = OutputPaths(tmp_path, "photo")
     assert not record_is_complete(paths, "abc")
-    record = write_outputs(paths, _image(), _prediction(), _context(), overlay=True)
+    record = write_outputs(paths, _image(), _prediction(), **_context(), overlay=True)
     assert record_is_complete(paths, "abc")
     assert not record_is_complete(paths, "other")
     (tmp_path / record["overlay"]).unlink()
@@ -122,9 +116,10 @@ def test_record_complete_needs_fingerprint_and_every_file(tmp_path):
 
 
 def test_same_pixel_size_for_two_ratios_does_not_collide(tmp_path):
-    crops = [CropResult(box=(0, 0, 50, 50), score=0.5, rank=1, aspect=a, mode="offline") for a in (1.0, 1.01)]
+    crops = [CropResult(box=(0, 0, 50, 50), score=0.5, rank=1, aspect=a, mode="offline", ratio=label)
+             for a, label in ((1.0, "1"), (1.01, "1.01"))]
     pred = Prediction(crops=crops, image_size=(120, 80), mode="offline")
-    record = write_outputs(OutputPaths(tmp_path, "p"), _image("PNG"), pred, _context(labels=ratio_labels(["1", "1.01"])))
+    record = write_outputs(OutputPaths(tmp_path, "p"), _image("PNG"), pred, **_context())
     assert [c["file"] for c in record["crops"]] == ["p.1.50x50.png", "p.1.50x50-2.png"]
 
 
@@ -132,16 +127,17 @@ def test_never_overwrites_a_protected_input(tmp_path):
     victim = tmp_path / "p.1.80x80.png"
     victim.write_bytes(b"original")
     with pytest.raises(OSError, match="refusing to overwrite"):
-        write_outputs(OutputPaths(tmp_path, "p"), _image("PNG"), _prediction(), _context(),
+        write_outputs(OutputPaths(tmp_path, "p"), _image("PNG"), _prediction(), **_context(),
                       protected=frozenset({victim.resolve()}))
     assert victim.read_bytes() == b"original"
     assert not (tmp_path / "p.json").exists()
 
 
 def test_output_size_names_the_file_after_the_resized_crop(tmp_path):
-    crop = CropResult(box=(0, 0, 80, 64), score=0.5, rank=1, aspect=1.25, mode="offline", output_size=(40, 32))
+    crop = CropResult(box=(0, 0, 80, 64), score=0.5, rank=1, aspect=1.25, mode="offline", output_size=(40, 32),
+                      ratio="40x32")
     pred = Prediction(crops=[crop], image_size=(120, 80), mode="offline")
-    record = write_outputs(OutputPaths(tmp_path, "p"), _image(None), pred, _context(labels=ratio_labels(["40x32"])))
+    record = write_outputs(OutputPaths(tmp_path, "p"), _image(None), pred, **_context())
     assert record["crops"][0]["file"] == "p.1.40x32.png" and record["crops"][0]["ratio"] == "40x32"
     with Image.open(tmp_path / "p.1.40x32.png") as im:
         assert im.size == (40, 32)
@@ -150,7 +146,7 @@ def test_output_size_names_the_file_after_the_resized_crop(tmp_path):
 def test_overlay_draws_on_a_copy_of_the_image_size():
     image = _image()
     pred = _prediction()
-    overlay = draw_overlay(image.array, pred, ratio_labels(["1:1", "7:4"]))
+    overlay = draw_overlay(image.array, pred)
     assert overlay.size == (120, 80) and overlay.mode == "RGB"
     arr = np.asarray(overlay)
     assert not np.array_equal(arr, image.array)  # something was drawn

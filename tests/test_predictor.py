@@ -233,3 +233,127 @@ def test_offline_crops_keep_the_astronauts_face_and_the_cats_eyes(no_network):
         assert bool(B.contains(np.array(crop.box, float), face)), (crop.aspect, crop.box)
     chelsea = predictor.predict(_skimage_photo("chelsea.png"), k=1, aspect="16:9")
     assert bool(B.contains(np.array(next(iter(chelsea)).box, float), eyes))
+
+
+# ---------------------------------------------------------------------- one surface for every front end
+
+
+def test_a_cache_smaller_than_one_calls_phrases_still_embeds_every_phrase(tiny_owlvit_dir):
+    small = Predictor(model=str(tiny_owlvit_dir), local_files_only=True, text_cache_size=2, query_parts="both")
+    big = Predictor(encoder=small.encoder, query_parts="both")
+    query = "the red square, the blue circle and the green dog beside a tree"
+    a, b = small.predict(_scene(), query=query, k=1), big.predict(_scene(), query=query, k=1)
+    assert len(a.phrases) > 2 and a.phrases == b.phrases
+    assert [c.box for c in a] == [c.box for c in b]
+    assert len(small._cache) == 2
+
+
+def test_eight_threads_on_one_predictor_get_the_sequential_results(tiny_owlvit_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    predictor = Predictor(model=str(tiny_owlvit_dir), local_files_only=True)
+    calls = [dict(image=_scene(seed=i % 4), query=q, aspect=a, k=2)
+             for i, (q, a) in enumerate([("the red square", "1:1"), ("a dog", "16:9"), (None, "4:5"),
+                                         ("the red square and a cat", ["1:1", "16:9"])] * 4)]
+    fresh = Predictor(model=str(tiny_owlvit_dir), local_files_only=True)
+    expected = [fresh.predict(**c).to_dict() for c in calls]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda c: predictor.predict(**c).to_dict(), calls))
+    for e, g in zip(expected, got):
+        e.pop("timings"), g.pop("timings")
+        assert e == g
+
+
+def test_load_is_eager_once_and_thread_safe(tiny_owlvit_dir, monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from promptcrop.encoder import OwlViTEncoder
+
+    calls, lock = [], threading.Lock()
+    real = OwlViTEncoder.from_pretrained.__func__
+
+    def counting(cls, *args, **kwargs):
+        with lock:
+            calls.append(args)
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(OwlViTEncoder, "from_pretrained", classmethod(counting))
+    predictor = Predictor(model=str(tiny_owlvit_dir), local_files_only=True)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: predictor.load(), range(8)))
+    assert len(calls) == 1 and predictor.loaded_encoder is not None
+    assert Predictor(model=None).load().loaded_encoder is None  # offline: nothing to load
+
+
+def test_predict_batch_takes_one_request_per_image():
+    predictor = Predictor(model=None)
+    requests = [CropRequest.build(aspect="1:1", k=1), CropRequest.build(aspect=["16:9", "4:5"], k=2)]
+    preds = predictor.predict_batch([_scene(), _scene(seed=1)], request=requests)
+    assert {c.ratio for c in preds[0]} == {"1:1"} and {c.ratio for c in preds[1]} == {"16:9", "4:5"}
+    assert preds[1].to_dict() == predictor.predict(_scene(seed=1), aspect=["16:9", "4:5"], k=2).to_dict() | {
+        "timings": preds[1].to_dict()["timings"]}
+    with pytest.raises(ValueError, match="requests"):
+        predictor.predict_batch([_scene()], request=requests)
+
+
+def test_a_query_image_is_embedded_once(zeroshot, monkeypatch):
+    query = _scene(96, 96, seed=5)
+    encoder = zeroshot.encoder
+    counted = []
+    real = encoder.embed_image_queries
+    monkeypatch.setattr(encoder, "embed_image_queries", lambda px: counted.append(1) or real(px))
+    first = zeroshot.predict(_scene(), query_image=query, k=1)
+    second = zeroshot.predict(_scene(seed=2), query_image=query.copy(), k=1)
+    assert len(counted) == 1 and first.phrases == second.phrases == ("<query image>",)
+
+
+class _PlainEncoder:
+    """Any object with the Encoder members works: no torch module, no ``.to``."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        for name in ("model_id", "image_size", "grid_hw", "token_dim", "embed_dim"):
+            setattr(self, name, getattr(inner, name))
+
+    def __getattr__(self, name):
+        if name in ("preprocess", "encode_images", "embed_texts", "embed_image_queries", "query_logits"):
+            return getattr(self._inner, name)
+        raise AttributeError(name)
+
+
+def test_any_encoder_backend_plugs_in(zeroshot):
+    from promptcrop.backends.base import Encoder
+
+    plain = _PlainEncoder(zeroshot.encoder)
+    assert isinstance(plain, Encoder) and not hasattr(plain, "to")
+    other = Predictor(encoder=plain)
+    a = other.predict(_scene(), query="the red square", k=2, aspect="1:1").to_dict()
+    b = zeroshot.predict(_scene(), query="the red square", k=2, aspect="1:1").to_dict()
+    a.pop("timings"), b.pop("timings")
+    assert a == b
+
+
+def test_for_options_holds_the_offline_rule(tiny_owlvit_dir, tiny_decoder_dir):
+    weight_free = Predictor.for_options(model=str(tiny_owlvit_dir), offline=True, conditioned=False)
+    assert weight_free.mode == "offline" and weight_free.model_id is None
+    cached = Predictor.for_options(model=str(tiny_owlvit_dir), offline=True, conditioned=True)
+    assert cached.local_files_only and cached.loaded_encoder is not None  # loaded eagerly
+    with pytest.raises(ModelUnavailableError, match="query needs the OWL-ViT weights"):
+        Predictor.for_options(model=str(tiny_owlvit_dir) + "-missing", offline=True, conditioned=True)
+    decoded = Predictor.for_options(model=str(tiny_owlvit_dir), decoder=str(tiny_decoder_dir), offline=True)
+    assert decoded.mode == "auto" and decoded.resolve_mode(False) == "clipcrop"
+
+
+def test_the_offline_path_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from promptcrop import Predictor\n"
+            "img = (np.random.default_rng(0).random((120, 160, 3)) * 255).astype(np.uint8)\n"
+            "p = Predictor(model=None).predict(img, aspect=['1:1', '16:9'], k=2)\n"
+            "assert len(p) >= 2, p\n"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -19,13 +19,17 @@ from promptcrop.errors import (  # noqa: E402
     CheckpointError,
     DatasetError,
     ImageLoadError,
+    InternalError,
     ModelUnavailableError,
     PromptcropError,
+    RequestError,
 )
 
 _LAZY = {
     "Predictor": "promptcrop.predictor",
     "CropRequest": "promptcrop.predictor",
+    "AspectRatio": "promptcrop.predictor",
+    "build_record": "promptcrop.records",
     "CropResult": "promptcrop.results",
     "Prediction": "promptcrop.results",
     "GroundedBox": "promptcrop.results",
@@ -37,6 +41,8 @@ __all__ = [
     "__version__",
     *_LAZY,
     "PromptcropError",
+    "RequestError",
+    "InternalError",
     "ImageLoadError",
     "ModelUnavailableError",
     "CheckpointError",

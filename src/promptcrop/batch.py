@@ -46,11 +46,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from promptcrop import __version__
 from promptcrop import boxes as B
-from promptcrop.errors import DatasetError, ImageLoadError, PromptcropError
+from promptcrop.errors import DatasetError, PromptcropError, RequestError, failure_reason, is_user_error
 from promptcrop.images import LoadedImage, atomic_write_text, is_image_path, load_image
-from promptcrop.outputs import OutputPaths, RecordContext, ratio_labels, read_record, record_is_complete, write_outputs
+from promptcrop.outputs import OutputPaths, read_record, record_is_complete, write_outputs
 from promptcrop.predictor import CropRequest, Predictor
 from promptcrop.prefetch import prefetch
 
@@ -189,13 +188,13 @@ def _manifest_job(row: Any, base: Path, origin: str) -> tuple[Job, str]:
     if isinstance(row, ValueError):
         raise row
     if not isinstance(row, dict):
-        raise ValueError(f"expected an object with an 'image' field, got {type(row).__name__}")
+        raise RequestError(f"expected an object with an 'image' field, got {type(row).__name__}")
     image = row.get("image")
     if not isinstance(image, str) or not image.strip():
-        raise ValueError("missing 'image' (the image path)")
+        raise RequestError("missing 'image' (the image path)")
     query = row.get("query")
     if query is not None and not isinstance(query, str):
-        raise ValueError(f"'query' must be text, got {type(query).__name__}")
+        raise RequestError(f"'query' must be text, got {type(query).__name__}")
     aspects = _row_aspects(row.get("aspect"))
     path = Path(image.strip())
     full = path if path.is_absolute() else base / path
@@ -216,9 +215,9 @@ def _row_aspects(value: Any) -> tuple[str, ...] | None:
     elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value) and value:
         labels = [str(v) for v in value]
     else:
-        raise ValueError(f"'aspect' must be text like 16:9 or a list of them, got {value!r}")
+        raise RequestError(f"'aspect' must be text like 16:9 or a list of them, got {value!r}")
     for label in labels:
-        B.parse_aspect_ratio(label)  # raises ValueError naming the bad ratio
+        B.parse_aspect_ratio(label)  # raises RequestError naming the bad ratio
     return tuple(labels)
 
 
@@ -244,23 +243,17 @@ def _with_unique_keys(items: Sequence[tuple[Job, str]]) -> list[Job]:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What to make of every input, validated once (``ValueError`` on a bad value).
+    """What to make of every input, validated once (``RequestError`` on a bad value).
 
-    - ``k``: crops per ratio; ``aspects``: ratio labels (``"16:9"``), empty = the image's own;
-      ``size``: exact output size ``"WxH"`` (instead of ratios); ``fit``: ``crop`` | ``pad``;
-      ``focus`` / ``avoid``: xyxy pixel boxes.
+    - ``request``: the :class:`CropRequest` (k, ratios, size, fit, focus, avoid) for every input;
+      a manifest row's own ratios replace its ratios (:meth:`request_for`).
     - ``query``: text query for every input (a manifest row's own query wins);
       ``query_image``: path of an example image of what to keep.
     - ``overlay``: also write ``<key>.overlay.png``; ``explain``: score breakdown per crop.
     - ``overwrite``: redo inputs whose outputs are complete; ``prefetch``: inputs decoded ahead.
     """
 
-    k: int = 5
-    aspects: tuple[str, ...] = ()
-    size: str | None = None
-    fit: str = "crop"
-    focus: tuple[tuple[float, float, float, float], ...] = ()
-    avoid: tuple[tuple[float, float, float, float], ...] = ()
+    request: CropRequest = field(default_factory=CropRequest)
     query: str | None = None
     query_image: str | None = None
     overlay: bool = False
@@ -270,24 +263,13 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if self.prefetch < 1:
-            raise ValueError(f"prefetch must be at least 1, got {self.prefetch}")
+            raise RequestError(f"prefetch must be at least 1, got {self.prefetch}")
         if self.query is not None and self.query_image is not None:
-            raise ValueError("give a text query or a query image, not both")
-        self.request()  # validates k, ratios, size, fit, focus and avoid
+            raise RequestError("give a text query or a query image, not both")
 
-    def request(self, job: Job | None = None) -> CropRequest:
+    def request_for(self, job: Job) -> CropRequest:
         """The predictor request for ``job`` (its own ratios, if any, replace the run's)."""
-        aspects = job.aspects if job is not None and job.aspects is not None else self.aspects
-        return CropRequest.build(
-            k=self.k, aspect=list(aspects) or None, size=self.size, fit=self.fit,
-            focus=list(self.focus), avoid=list(self.avoid),
-        )
-
-    def labels(self, job: Job) -> tuple[str, ...]:
-        """Ratio labels used in file records for ``job``."""
-        if self.size is not None:
-            return (self.size.lower(),)
-        return job.aspects if job.aspects is not None else self.aspects
+        return self.request.with_aspects(job.aspects)
 
     def query_for(self, job: Job) -> str | None:
         return job.query if job.query is not None else self.query
@@ -301,9 +283,7 @@ def fingerprint(job: Job, options: RunOptions, predictor: Predictor) -> str:
         "input": _stat(job.source),
         "query": options.query_for(job),
         "query_image": None if options.query_image is None else [options.query_image, _stat(options.query_image)],
-        "labels": list(options.labels(job)),
-        "k": options.k, "size": options.size, "fit": options.fit,
-        "focus": [list(b) for b in options.focus], "avoid": [list(b) for b in options.avoid],
+        "request": options.request_for(job).to_json(),
         "overlay": options.overlay, "explain": options.explain,
         "model": predictor.model_id, "decoder": predictor.decoder_id, "mode": predictor.mode,
     }
@@ -365,6 +345,7 @@ class BatchRunner:
         on_record: called after each finished or skipped input.
         progress: show a progress bar (rate and ETA) on stderr; ``None`` = only on a terminal.
         verbose: print the traceback of unexpected errors.
+        hint: gives a suffix for a failure's reason (a front end's way to fix it: a CLI flag).
     """
 
     def __init__(
@@ -376,6 +357,7 @@ class BatchRunner:
         on_record: RecordCallback | None = None,
         progress: bool | None = None,
         verbose: bool = False,
+        hint: Callable[[BaseException], str] | None = None,
     ) -> None:
         self.predictor = predictor
         self.options = options
@@ -383,6 +365,7 @@ class BatchRunner:
         self.on_record = on_record
         self.progress = progress
         self.verbose = verbose
+        self.hint = hint
         self._query_image: LoadedImage | None = None
 
     def run(self, jobs: Sequence[Job], bad_rows: Sequence[JobError] = ()) -> BatchSummary:
@@ -424,41 +407,31 @@ class BatchRunner:
             image = loading.result()
             record = self._crop(job, fp, image, protected)
         except Exception as exc:  # noqa: BLE001 - one bad input never stops the batch
-            if self.verbose and not isinstance(exc, (PromptcropError, ValueError, OSError)):
+            if self.verbose and not (is_user_error(exc) or isinstance(exc, OSError)):
                 tqdm.write("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
-            self._fail(summary, job.label, failure_reason(exc), origin=job.origin, source=job.source)
+            reason = failure_reason(exc) + (self.hint(exc) if self.hint else "")
+            self._fail(summary, job.label, reason, origin=job.origin, source=job.source)
             return
         summary.written += 1
         self._done(summary, job, record, skipped=False)
 
     def _crop(self, job: Job, fp: str, image: LoadedImage, protected: frozenset[Path]) -> dict[str, Any]:
         prediction = self.predictor.predict_batch(
-            [image.array], [self.options.query_for(job)],
-            query_image=self.query_image(), request=self.options.request(job),
+            [image], [self.options.query_for(job)],
+            query_image=self.query_image(), request=self.options.request_for(job),
         )[0]
-        context = RecordContext(
-            input=job.source, labels=ratio_labels(self.options.labels(job)), explain=self.options.explain,
-            query_image=self.options.query_image, versions=self._versions(prediction.mode), fingerprint=fp,
-        )
         return write_outputs(
-            OutputPaths(self.out_dir, job.key), image, prediction, context,
-            overlay=self.options.overlay, protected=protected,
+            OutputPaths(self.out_dir, job.key), image, prediction, input=job.source,
+            overlay=self.options.overlay, explain=self.options.explain, fingerprint=fp, protected=protected,
         )
 
-    def query_image(self) -> Any:
-        """The query image's pixels (loaded once), or ``None``."""
+    def query_image(self) -> LoadedImage | None:
+        """The query image (loaded once), or ``None``."""
         if self.options.query_image is None:
             return None
         if self._query_image is None:
             self._query_image = load_image(self.options.query_image, max_pixels=self.predictor.max_pixels)
-        return self._query_image.array
-
-    def _versions(self, mode: str) -> dict[str, Any]:
-        return {
-            "promptcrop": __version__,
-            "model": None if mode == "offline" else self.predictor.model_id,
-            "decoder": self.predictor.decoder_id if mode == "clipcrop" else None,
-        }
+        return self._query_image
 
     def _done(self, summary: BatchSummary, job: Job, record: dict[str, Any], *, skipped: bool) -> None:
         summary.skipped += int(skipped)
@@ -495,22 +468,11 @@ def run_jobs(
     on_record: RecordCallback | None = None,
     progress: bool | None = None,
     verbose: bool = False,
+    hint: Callable[[BaseException], str] | None = None,
 ) -> BatchSummary:
     """Convenience wrapper: ``BatchRunner(...).run(jobs, bad_rows)``."""
-    runner = BatchRunner(predictor, options, out_dir, on_record=on_record, progress=progress, verbose=verbose)
+    runner = BatchRunner(predictor, options, out_dir, on_record=on_record, progress=progress, verbose=verbose, hint=hint)
     return runner.run(jobs, bad_rows)
-
-
-def failure_reason(exc: BaseException) -> str:
-    """One short line saying why an input failed."""
-    if isinstance(exc, ImageLoadError):
-        return exc.reason
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"cannot write the outputs: {exc.strerror}{where}"
-    if isinstance(exc, (PromptcropError, ValueError, OSError)):
-        return str(exc) or type(exc).__name__
-    return f"internal error ({type(exc).__name__}: {exc}); rerun with --verbose for details"
 
 
 def prepare_output_dir(out_dir: Path) -> None:

@@ -18,34 +18,54 @@ from __future__ import annotations
 import math
 from typing import Any, TypeVar
 
-import numpy as np
-import torch
+import sys
+from typing import TYPE_CHECKING
 
-BoxArray = TypeVar("BoxArray", np.ndarray, torch.Tensor)
+import numpy as np
+
+from promptcrop.errors import RequestError
+
+if TYPE_CHECKING:
+    import torch
+
+    BoxArray = TypeVar("BoxArray", np.ndarray, torch.Tensor)
+else:
+    BoxArray = TypeVar("BoxArray")
 
 EPS = 1e-7
 
 
+def _is_tensor(value: Any) -> bool:
+    """True for a torch tensor. torch is never imported here: a tensor exists only when the
+    caller already imported torch, so the NumPy-only offline path stays free of it."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _torch() -> Any:
+    return sys.modules["torch"]
+
+
 def _stack(parts: list[Any], like: Any) -> Any:
-    if isinstance(like, torch.Tensor):
-        return torch.stack(parts, dim=-1)
+    if _is_tensor(like):
+        return _torch().stack(parts, dim=-1)
     return np.stack(parts, axis=-1)
 
 
 def _maximum(a: Any, b: Any) -> Any:
-    return torch.maximum(a, b) if isinstance(a, torch.Tensor) else np.maximum(a, b)
+    return _torch().maximum(a, b) if _is_tensor(a) else np.maximum(a, b)
 
 
 def _minimum(a: Any, b: Any) -> Any:
-    return torch.minimum(a, b) if isinstance(a, torch.Tensor) else np.minimum(a, b)
+    return _torch().minimum(a, b) if _is_tensor(a) else np.minimum(a, b)
 
 
 def _clip_min(a: Any, low: float) -> Any:
-    return a.clamp(min=low) if isinstance(a, torch.Tensor) else np.clip(a, low, None)
+    return a.clamp(min=low) if _is_tensor(a) else np.clip(a, low, None)
 
 
 def _as_float(boxes: Any) -> Any:
-    if isinstance(boxes, torch.Tensor):
+    if _is_tensor(boxes):
         return boxes if boxes.is_floating_point() else boxes.float()
     return np.asarray(boxes, dtype=np.float64) if not np.issubdtype(
         np.asarray(boxes).dtype, np.floating
@@ -195,10 +215,10 @@ def union_box(boxes_xyxy: BoxArray) -> BoxArray:
     boxes_xyxy = _as_float(boxes_xyxy)
     if boxes_xyxy.shape[-2] == 0:
         raise ValueError("union_box needs at least one box")
-    if isinstance(boxes_xyxy, torch.Tensor):
+    if _is_tensor(boxes_xyxy):
         lo = boxes_xyxy[..., :2].amin(dim=-2)
         hi = boxes_xyxy[..., 2:].amax(dim=-2)
-        return torch.cat([lo, hi], dim=-1)
+        return _torch().cat([lo, hi], dim=-1)
     lo = boxes_xyxy[..., :2].min(axis=-2)
     hi = boxes_xyxy[..., 2:].max(axis=-2)
     return np.concatenate([lo, hi], axis=-1)
@@ -207,7 +227,7 @@ def union_box(boxes_xyxy: BoxArray) -> BoxArray:
 def clamp_xyxy(boxes_xyxy: BoxArray, width: float, height: float) -> BoxArray:
     """Clip ``[..., 4]`` xyxy boxes to ``[0, width] × [0, height]`` (use 1, 1 for normalised)."""
     b = _as_float(boxes_xyxy)
-    if isinstance(b, torch.Tensor):
+    if _is_tensor(b):
         xs = b[..., 0::2].clamp(0.0, float(width))
         ys = b[..., 1::2].clamp(0.0, float(height))
     else:
@@ -238,7 +258,7 @@ def hflip_xyxy(boxes_xyxy: BoxArray, width: float) -> BoxArray:
 def parse_aspect_ratio(text: str | float) -> float:
     """``"16:9"``, ``"4x5"``, ``"1.5"`` or a number → width/height as a float > 0.
 
-    Raises ValueError with the offending text for anything else (zero, negative, not a number).
+    Raises RequestError (a ValueError) with the offending text for anything else (zero, negative, not a number).
     """
     if isinstance(text, (int, float)):
         value = float(text)
@@ -255,11 +275,11 @@ def parse_aspect_ratio(text: str | float) -> float:
                     raise ValueError
                 value = w / h
         except ValueError:
-            raise ValueError(
+            raise RequestError(
                 f"invalid aspect ratio {text!r}: expected W:H with positive numbers, e.g. 16:9"
             ) from None
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"invalid aspect ratio {text!r}: it must be a positive number")
+        raise RequestError(f"invalid aspect ratio {text!r}: it must be a positive number")
     return value
 
 

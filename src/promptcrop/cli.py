@@ -30,11 +30,19 @@ from promptcrop.batch import (
     jobs_from_paths,
     run_jobs,
 )
-from promptcrop.errors import ModelUnavailableError, PromptcropError
+from promptcrop.errors import (
+    ImageLoadError,
+    InternalError,
+    ModelUnavailableError,
+    PromptcropError,
+    RequestError,
+    is_user_error,
+)
 from promptcrop.images import DEFAULT_MAX_PIXELS
-from promptcrop.predictor import DEFAULT_MODEL, Predictor
+from promptcrop.predictor import DEFAULT_MODEL, CropRequest, Predictor
 
 DEFAULT_CROP_DIR = "promptcrop-out"
+VERBOSE_HINT = "rerun with --verbose for details"
 DEFAULT_DEMO_DIR = "promptcrop-demo"
 
 
@@ -167,42 +175,28 @@ def _options(args: argparse.Namespace, *, overwrite: bool) -> RunOptions:
     if args.aspect and args.size:
         raise UsageError("give either --aspect or --size, not both")
     try:
-        return RunOptions(
-            k=args.k, aspects=tuple(args.aspect), size=args.size, fit=args.fit,
-            focus=tuple(args.focus), avoid=tuple(args.avoid), query=args.query,
-            query_image=args.query_image, overlay=args.overlay, explain=args.explain,
-            overwrite=overwrite, prefetch=args.prefetch,
+        request = CropRequest.build(
+            k=args.k, aspect=list(args.aspect) or None, size=args.size, fit=args.fit,
+            focus=list(args.focus), avoid=list(args.avoid),
         )
-    except ValueError as exc:
+        return RunOptions(
+            request=request, query=args.query, query_image=args.query_image, overlay=args.overlay,
+            explain=args.explain, overwrite=overwrite, prefetch=args.prefetch,
+        )
+    except RequestError as exc:
         raise UsageError(str(exc)) from None
 
 
 def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
-    """``--offline`` without any query: the weight-free mode; with one: cached weights only."""
+    """The predictor for the options (the ``--offline`` rule lives in :meth:`Predictor.for_options`)."""
     conditioned = args.query is not None or args.query_image is not None or any(j.query for j in jobs)
-    weight_free = args.offline and not conditioned and args.decoder is None
     try:
-        predictor = Predictor(
-            model=None if weight_free else args.model, decoder=getattr(args, "decoder", None),
-            mode="offline" if weight_free else "auto", device=args.device,
-            local_files_only=bool(getattr(args, "offline", False)), max_pixels=args.max_pixels,
+        return Predictor.for_options(
+            model=args.model, decoder=getattr(args, "decoder", None), offline=bool(getattr(args, "offline", False)),
+            conditioned=conditioned, device=args.device, max_pixels=args.max_pixels,
         )
-    except ValueError as exc:
+    except RequestError as exc:
         raise UsageError(str(exc)) from None
-    if conditioned or args.decoder is not None:
-        require_weights(predictor)
-    return predictor
-
-
-def require_weights(predictor: Predictor) -> None:
-    """Load the OWL-ViT weights (and the decoder) now, so a missing model is one error, not one
-    per input. Raises :class:`ModelUnavailableError` / :class:`CheckpointError`."""
-    try:
-        predictor.encoder
-    except ModelUnavailableError as exc:
-        raise ModelUnavailableError(f"{exc} (a text or image query needs the OWL-ViT weights)") from None
-    if predictor.decoder_id is not None:
-        predictor.clipcrop
 
 
 def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError], *, overwrite: bool,
@@ -221,7 +215,7 @@ def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError]
 
     summary = run_jobs(
         jobs, predictor, options, args.output, bad_rows=bad_rows, on_record=on_record,
-        progress=False if args.quiet else None, verbose=args.verbose,
+        progress=False if args.quiet else None, verbose=args.verbose, hint=cli_hint,
     )
     _print_summary(summary, to_stderr=args.json)
     return summary.exit_code
@@ -299,12 +293,25 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         args.parser.print_usage(sys.stderr)
         return _error(f"{exc}", code=2)
+    except InternalError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        return _error(f"internal error ({exc}); {VERBOSE_HINT}", code=1)
     except (PromptcropError, ValueError, OSError) as exc:
         if args.verbose:
             traceback.print_exc()
-        return _error(str(exc) or type(exc).__name__, code=1)
+        return _error(f"{exc or type(exc).__name__}{cli_hint(exc)}", code=1)
     except KeyboardInterrupt:
         return _error("interrupted", code=130)
+
+
+def cli_hint(exc: BaseException) -> str:
+    """The command-line option that fixes ``exc``, as a suffix for its message ('' if none)."""
+    if isinstance(exc, ImageLoadError) and exc.kind == "too_large":
+        return " (raise --max-pixels)"
+    if not (is_user_error(exc) or isinstance(exc, OSError)):
+        return f"; {VERBOSE_HINT}"
+    return ""
 
 
 def _error(message: str, *, code: int) -> int:

@@ -30,9 +30,12 @@ import torch
 from torch import nn
 
 from promptcrop.boxes import clamp_xyxy, cxcywh_to_xyxy, xyxy_to_cxcywh
+from promptcrop.errors import InternalError
 
 if TYPE_CHECKING:
     from promptcrop.checkpoint import EncoderInfo
+    from promptcrop.encoder import ImageEncoding
+    from promptcrop.grounding import Grounding
 
 POS_TEMPERATURE = 10000.0
 """Temperature of the sine positional encoding (DETR's default)."""
@@ -276,6 +279,14 @@ class ClipCropDecoder(nn.Module):
             layer_scores=layer_scores,
         )
 
+    def decode(self, encoding: ImageEncoding, grounding: Grounding) -> DecoderOutput:
+        """Inference on an encoding and its grounding (the backends' ``Decoder`` interface):
+        final ``boxes_cxcywh [B, M, 4]`` and ``scores [B, M]``, heads on the last layer only."""
+        return self(
+            encoding.tokens, encoding.grid_hw, grounding.tokens, grounding.mask, grounding.union_cxcywh,
+            all_layers=False,
+        )
+
     def hidden_states(
         self,
         tokens: torch.Tensor,
@@ -331,22 +342,22 @@ class ClipCropDecoder(nn.Module):
     ) -> None:
         dim = self.config.token_dim
         if tokens.dim() != 3 or tokens.shape[2] != dim:
-            raise ValueError(f"tokens must be [B, P, {dim}], got {list(tokens.shape)}")
+            raise InternalError(f"tokens must be [B, P, {dim}], got {list(tokens.shape)}")
         batch, n_tokens = tokens.shape[:2]
         gh, gw = grid_hw
         if gh * gw != n_tokens:
-            raise ValueError(f"grid_hw {tuple(grid_hw)} does not match P = {n_tokens} tokens")
+            raise InternalError(f"grid_hw {tuple(grid_hw)} does not match P = {n_tokens} tokens")
         if selected_tokens.dim() != 3 or selected_tokens.shape[0] != batch or selected_tokens.shape[2] != dim:
-            raise ValueError(
+            raise InternalError(
                 f"selected_tokens must be [{batch}, W, {dim}], got {list(selected_tokens.shape)}"
             )
         if selected_mask.dtype != torch.bool or selected_mask.shape != selected_tokens.shape[:2]:
-            raise ValueError(
+            raise InternalError(
                 f"selected_mask must be a bool tensor of shape {list(selected_tokens.shape[:2])}, "
                 f"got {selected_mask.dtype} {list(selected_mask.shape)}"
             )
         if union_cxcywh.shape != (batch, 4):
-            raise ValueError(f"union_cxcywh must be [{batch}, 4], got {list(union_cxcywh.shape)}")
+            raise InternalError(f"union_cxcywh must be [{batch}, 4], got {list(union_cxcywh.shape)}")
 
     def save_pretrained(
         self, directory: str | Path, *, encoder_info: EncoderInfo, preset: str | None = None,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from promptcrop.batch import BatchSummary, Job, RunOptions, run_jobs
 from promptcrop.errors import PromptcropError
-from promptcrop.predictor import DEFAULT_MODEL, Predictor
+from promptcrop.predictor import DEFAULT_MODEL, CropRequest, Predictor
 
 DEMO_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")
 """scikit-image sample photos used when present on disk (some skimage data is fetched lazily)."""
@@ -72,7 +72,7 @@ def run_demo(
     photos = demo_photos()
     if not photos:
         raise PromptcropError("no scikit-image sample photos found on disk (is scikit-image installed?)")
-    options = RunOptions(k=k, aspects=DEMO_ASPECTS, overlay=True, overwrite=overwrite)
+    options = RunOptions(request=CropRequest.build(k=k, aspect=list(DEMO_ASPECTS)), overlay=True, overwrite=overwrite)
     out = Path(out_dir)
     print(f"promptcrop demo: cropping {len(photos)} sample photos at {', '.join(DEMO_ASPECTS)}", flush=True)
     summaries = [_run(offline_jobs(photos), Predictor(model=None, mode="offline", device=device),

@@ -21,7 +21,7 @@ from PIL import Image
 from huggingface_hub.utils import EntryNotFoundError
 from transformers import OwlViTForObjectDetection, OwlViTProcessor
 
-from promptcrop.errors import ModelUnavailableError
+from promptcrop.errors import InternalError, ModelUnavailableError
 
 
 TOKEN_CACHE_SIZE = 4096
@@ -58,17 +58,17 @@ class ImageEncoding:
     def __post_init__(self) -> None:
         gh, gw = self.grid_hw
         if self.tokens.ndim != 3 or self.tokens.shape[1] != gh * gw:
-            raise ValueError(
+            raise InternalError(
                 f"tokens must be [B, {gh * gw}, D] for grid {self.grid_hw}, "
                 f"got {tuple(self.tokens.shape)}"
             )
         batch, num_tokens = self.tokens.shape[:2]
         if tuple(self.boxes_cxcywh.shape) != (batch, num_tokens, 4):
-            raise ValueError(
+            raise InternalError(
                 f"boxes_cxcywh must be [{batch}, {num_tokens}, 4], got {tuple(self.boxes_cxcywh.shape)}"
             )
         if self.class_embeds.ndim != 3 or tuple(self.class_embeds.shape[:2]) != (batch, num_tokens):
-            raise ValueError(
+            raise InternalError(
                 f"class_embeds must be [{batch}, {num_tokens}, C], got {tuple(self.class_embeds.shape)}"
             )
 
@@ -115,13 +115,14 @@ class OwlViTFrontEnd:
     tokenisation (cached) and the text / image-query embedding steps.
 
     A backend (the PyTorch :class:`OwlViTEncoder`, the ONNX Runtime encoder) sets ``processor``
-    (an ``OwlViTProcessor``), ``embed_dim``, ``max_text_positions``, ``device`` and ``dtype``,
-    calls :meth:`_init_front_end`, and implements the two forwards :meth:`_text_features` and
+    (an ``OwlViTProcessor``), ``image_size``, ``embed_dim``, ``max_text_positions``, ``device``
+    and ``dtype``, calls :meth:`_init_front_end`, and implements the two forwards :meth:`_text_features` and
     :meth:`_image_query_embeds`; the steps around them are this one code, so the backends
     differ only in their forwards.
     """
 
     processor: OwlViTProcessor
+    image_size: int
     embed_dim: int
     max_text_positions: int
     device: torch.device
@@ -145,6 +146,16 @@ class OwlViTFrontEnd:
         ``Q' < Q`` or None when some image has no query box)."""
         raise NotImplementedError
 
+    def _check_pixels(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, S, S]`` pixel values on the backend's device and dtype (InternalError otherwise)."""
+        expected = (3, self.image_size, self.image_size)
+        if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
+            raise InternalError(
+                f"pixel_values must be [B, {', '.join(map(str, expected))}], "
+                f"got {tuple(pixel_values.shape)}; use preprocess()"
+            )
+        return pixel_values.to(device=self.device, dtype=self.dtype)
+
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """uint8 ``[H, W, 3]`` RGB arrays → ``pixel_values [B, 3, S, S]`` (model device and dtype).
 
@@ -152,13 +163,13 @@ class OwlViTFrontEnd:
         so boxes stay relative to the whole image), rescaled and CLIP-normalised.
         """
         if len(images) == 0:
-            raise ValueError("preprocess needs at least one image")
+            raise InternalError("preprocess needs at least one image")
         for i, image in enumerate(images):
             if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
                     or image.shape[2] != 3:
                 shape = getattr(image, "shape", None)
                 dtype = getattr(image, "dtype", type(image).__name__)
-                raise ValueError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
+                raise InternalError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
         plan = self._preprocess_plan
         if plan is None:  # an unusual processor config: let transformers do all of it
             pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
@@ -224,7 +235,7 @@ class OwlViTFrontEnd:
         count = 0 if query_embeds is None else query_embeds.shape[0]
         total = int(pixel_values.shape[0])
         if count != total:
-            raise ValueError(
+            raise InternalError(
                 f"OWL-ViT found no query box in {total - count} of {total} "
                 "query images (non-finite model outputs?)"
             )
@@ -341,15 +352,6 @@ class OwlViTEncoder(OwlViTFrontEnd, torch.nn.Module):
         feature_map, tokens = self._feature_map(pixel_values)
         return self.model.embed_image_query(tokens, feature_map)[0]
 
-    def _check_pixels(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        expected = (3, self.image_size, self.image_size)
-        if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
-            raise ValueError(
-                f"pixel_values must be [B, {', '.join(map(str, expected))}], "
-                f"got {tuple(pixel_values.shape)}; use OwlViTEncoder.preprocess"
-            )
-        return pixel_values.to(device=self.device, dtype=self.dtype)
-
     def _feature_map(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``image_embedder`` → (feature map ``[B, gh, gw, D]``, flattened tokens ``[B, P, D]``)."""
         feature_map = self.model.image_embedder(pixel_values=self._check_pixels(pixel_values))[0]
@@ -392,12 +394,12 @@ class OwlViTEncoder(OwlViTFrontEnd, torch.nn.Module):
         batch = encoding.batch_size
         if query_embeds.ndim != 3 or query_embeds.shape[0] != batch \
                 or query_embeds.shape[2] != self.embed_dim:
-            raise ValueError(
+            raise InternalError(
                 f"query_embeds must be [{batch}, W, {self.embed_dim}], got {tuple(query_embeds.shape)}"
             )
         if query_mask is not None:
             if tuple(query_mask.shape) != tuple(query_embeds.shape[:2]):
-                raise ValueError(
+                raise InternalError(
                     f"query_mask must be {tuple(query_embeds.shape[:2])}, got {tuple(query_mask.shape)}"
                 )
             query_mask = query_mask.to(self.device)

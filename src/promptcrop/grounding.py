@@ -23,6 +23,7 @@ from promptcrop.boxes import (
     xyxy_to_cxcywh,
 )
 from promptcrop.encoder import ImageEncoding
+from promptcrop.errors import InternalError
 
 WHOLE_IMAGE_CXCYWH = (0.5, 0.5, 1.0, 1.0)
 
@@ -62,9 +63,9 @@ class Grounding:
         for name, shape in expected.items():
             actual = tuple(getattr(self, name).shape)
             if actual != shape:
-                raise ValueError(f"Grounding.{name} must have shape {shape}, got {actual}")
+                raise InternalError(f"Grounding.{name} must have shape {shape}, got {actual}")
         if self.mask.dtype != torch.bool:
-            raise ValueError(f"Grounding.mask must be bool, got {self.mask.dtype}")
+            raise InternalError(f"Grounding.mask must be bool, got {self.mask.dtype}")
 
 
 def union_of_valid(boxes_cxcywh: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -108,7 +109,7 @@ def ground(
     """
     batch, num_tokens = encoding.tokens.shape[:2]
     if logits.ndim != 3 or tuple(logits.shape[:2]) != (batch, num_tokens):
-        raise ValueError(
+        raise InternalError(
             f"logits must be [{batch}, {num_tokens}, W], got {tuple(logits.shape)}"
         )
     width = logits.shape[2]
@@ -116,12 +117,12 @@ def ground(
         mask = torch.ones(batch, width, dtype=torch.bool, device=logits.device)
     else:
         if tuple(query_mask.shape) != (batch, width):
-            raise ValueError(
+            raise InternalError(
                 f"query_mask must be [{batch}, {width}], got {tuple(query_mask.shape)}"
             )
         mask = query_mask.to(device=logits.device, dtype=torch.bool)
     if num_tokens == 0:
-        raise ValueError("cannot ground queries in an encoding without image tokens")
+        raise InternalError("cannot ground queries in an encoding without image tokens")
     best_logits, token_index = logits.max(dim=1)  # [B, W], [B, W]
     boxes_cxcywh = _gather_tokens(encoding.boxes_cxcywh, token_index)
     return Grounding(
@@ -184,9 +185,9 @@ def filter_for_target(
         raise ValueError(f"min_cover must be in (0, 1], got {min_cover}")
     batch = grounding.mask.shape[0]
     if tuple(target_cxcywh.shape) != (batch, 4):
-        raise ValueError(f"target_cxcywh must be [{batch}, 4], got {tuple(target_cxcywh.shape)}")
+        raise InternalError(f"target_cxcywh must be [{batch}, 4], got {tuple(target_cxcywh.shape)}")
     if target_mask is not None and tuple(target_mask.shape) != (batch,):
-        raise ValueError(f"target_mask must be [{batch}], got {tuple(target_mask.shape)}")
+        raise InternalError(f"target_mask must be [{batch}], got {tuple(target_mask.shape)}")
 
     if grounding.mask.shape[1] == 0:
         return grounding

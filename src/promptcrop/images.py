@@ -39,7 +39,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from promptcrop.errors import ImageLoadError
+from promptcrop.errors import ImageLoadError, RequestError
 
 DEFAULT_MAX_PIXELS = 64_000_000
 
@@ -130,7 +130,7 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         TypeError: ``source`` is of an unsupported type.
     """
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels <= 0:
-        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+        raise RequestError(f"max_pixels must be a positive integer, got {max_pixels!r}")
     if isinstance(source, LoadedImage):
         _check_pixels(source.source, source.width * source.height, max_pixels)
         return source
@@ -152,23 +152,23 @@ def _load_path(path: str, max_pixels: int) -> LoadedImage:
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below, after decoding
     except FileNotFoundError:
-        raise ImageLoadError(path, "file not found") from None
+        raise ImageLoadError(path, "file not found", "missing") from None
     except IsADirectoryError:
-        raise ImageLoadError(path, "is a directory, not an image file") from None
+        raise ImageLoadError(path, "is a directory, not an image file", "unreadable") from None
     except PermissionError:
         reason = "is a directory, not an image file" if os.path.isdir(path) else "permission denied"
-        raise ImageLoadError(path, reason) from None
+        raise ImageLoadError(path, reason, "unreadable") from None
     except OSError as exc:
-        raise ImageLoadError(path, f"cannot open file ({exc.strerror or exc})") from exc
+        raise ImageLoadError(path, f"cannot open file ({exc.strerror or exc})", "unreadable") from exc
     with fh:
         if os.fstat(fh.fileno()).st_size == 0:
-            raise ImageLoadError(path, "empty file")
+            raise ImageLoadError(path, "empty file", "empty")
         return _open_and_decode(fh, path, max_pixels)
 
 
 def _load_bytes(data: bytes, max_pixels: int) -> LoadedImage:
     if not data:
-        raise ImageLoadError("<bytes>", "empty data")
+        raise ImageLoadError("<bytes>", "empty data", "empty")
     return _open_and_decode(io.BytesIO(data), "<bytes>", max_pixels)
 
 
@@ -176,9 +176,9 @@ def _open_and_decode(fh: BinaryIO, name: str, max_pixels: int) -> LoadedImage:
     try:
         img = Image.open(fh, formats=_DECODE_FORMATS)
     except UnidentifiedImageError:
-        raise ImageLoadError(name, "not an image (unrecognised format)") from None
+        raise ImageLoadError(name, "not an image (unrecognised format)", "not_image") from None
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(name, _bomb_reason()) from exc
+        raise ImageLoadError(name, _bomb_reason(), "too_large") from exc
     except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted input
         raise ImageLoadError(name, "truncated or corrupt image data") from exc
     with img:
@@ -195,7 +195,7 @@ def _decode(img: Image.Image, name: str, max_pixels: int) -> LoadedImage:
         rgb, colour_converted = _to_rgb(upright)
         array = np.array(rgb, dtype=np.uint8)
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(name, _bomb_reason()) from exc
+        raise ImageLoadError(name, _bomb_reason(), "too_large") from exc
     except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted input
         raise ImageLoadError(name, "truncated or corrupt image data") from exc
     icc = img.info.get("icc_profile") or None
@@ -212,7 +212,8 @@ def _check_pixels(name: str, pixels: int, max_pixels: int) -> None:
     if pixels > max_pixels:
         raise ImageLoadError(
             name,
-            f"image has {pixels:,} pixels, above the limit of {max_pixels:,} (raise --max-pixels)",
+            f"image has {pixels:,} pixels, above the limit of {max_pixels:,}",
+            "too_large",
         )
 
 
@@ -309,7 +310,7 @@ def _load_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
     try:
         rgb, _ = _to_rgb(_array_to_pil(array))
     except ValueError as exc:
-        raise ImageLoadError(name, str(exc)) from None
+        raise ImageLoadError(name, str(exc), "not_image") from None
     return LoadedImage(array=np.array(rgb, dtype=np.uint8), source=name)
 
 

@@ -17,6 +17,7 @@ from torch import nn
 from promptcrop.checkpoint import EncoderInfo, load_decoder, save_decoder
 from promptcrop.decoder import ClipCropDecoder, DecoderOutput
 from promptcrop.encoder import ImageEncoding
+from promptcrop.errors import InternalError
 from promptcrop.grounding import Grounding, ground, unconditioned
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class ClipCropModel(nn.Module):
     def __init__(self, encoder: OwlViTEncoder, decoder: ClipCropDecoder) -> None:
         super().__init__()
         if encoder.token_dim != decoder.config.token_dim:
-            raise ValueError(
+            raise InternalError(
                 f"encoder token width {encoder.token_dim} does not match the decoder's "
                 f"token_dim {decoder.config.token_dim}"
             )
@@ -98,7 +99,7 @@ class ClipCropModel(nn.Module):
         ``b_u`` = whole image). ``query_mask``: ``[B, W]`` bool, False for padding queries.
         """
         if query_embeds is None and query_mask is not None:
-            raise ValueError("query_mask was given without query_embeds")
+            raise InternalError("query_mask was given without query_embeds")
         encoding = self.encode(pixel_values)
         grounding = self.ground(encoding, query_embeds, query_mask)
         return ClipCropOutput(encoding, grounding, self.decode(encoding, grounding))

@@ -8,7 +8,7 @@ are chosen) under the output folder ``DIR``:
   format), with the input's ICC profile;
 - ``DIR/sub/photo.overlay.png`` — with ``--overlay``: the crops and grounded boxes drawn on the
   upright image;
-- ``DIR/sub/photo.json`` — the record (:func:`build_record`), written **last**, so a record on
+- ``DIR/sub/photo.json`` — the record (:func:`promptcrop.records.build_record`), written **last**, so a record on
   disk means the files it names were complete before it. Every file is written atomically
   (temporary name, then rename).
 
@@ -29,13 +29,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from promptcrop import __version__
 from promptcrop import boxes as B
+from promptcrop.errors import RequestError
 from promptcrop.images import LoadedImage, atomic_write_text, save_image
-from promptcrop.results import CropResult, Prediction
-
-RECORD_SCHEMA = 1
-"""Version of the JSON record layout; bumped on incompatible changes."""
+from promptcrop.records import build_record, crop_pixel_size
+from promptcrop.results import Prediction
 
 # Pillow format → file suffix of the crops. Inputs in any other format (or arrays) give PNG.
 _SUFFIXES = {
@@ -47,11 +45,6 @@ _SUFFIXES = {
     "GIF": ".gif",
 }
 _FALLBACK_FORMAT = "PNG"
-
-ORIGINAL_RATIO = "original"
-"""Ratio label of crops made at the image's own ratio (no ratio asked)."""
-FREE_RATIO = "free"
-"""Ratio label of the decoder's free-ratio crops (clipcrop mode, no ratio asked)."""
 
 # Overlay colours: one per requested ratio (cycled), grounded boxes in white-on-black dashes.
 _CROP_COLOURS = ((255, 64, 64), (64, 200, 255), (255, 210, 0), (120, 255, 120), (255, 120, 255))
@@ -88,7 +81,7 @@ class OutputPaths:
     def __post_init__(self) -> None:
         parts = Path(self.key).parts
         if not parts or Path(self.key).is_absolute() or ".." in parts:
-            raise ValueError(f"output key must be a relative path inside the output folder, got {self.key!r}")
+            raise RequestError(f"output key must be a relative path inside the output folder, got {self.key!r}")
 
     @property
     def base(self) -> Path:
@@ -107,107 +100,6 @@ class OutputPaths:
     def crop(self, rank: int, size: tuple[int, int], suffix: str) -> Path:
         """``<key>.<rank>.<W>x<H><suffix>``."""
         return self.base.with_name(f"{self.base.name}.{rank}.{size[0]}x{size[1]}{suffix}")
-
-
-def crop_pixel_size(crop: CropResult) -> tuple[int, int]:
-    """``(W, H)`` of the written crop file: the requested output size, else the box size."""
-    return tuple(crop.output_size) if crop.output_size is not None else (crop.width, crop.height)  # type: ignore[return-value]
-
-
-def ratio_labels(labels: Sequence[str]) -> dict[float, str]:
-    """Map each requested ratio (as the predictor parses it) to the user's label, first one wins."""
-    out: dict[float, str] = {}
-    for label in labels:
-        out.setdefault(B.parse_aspect_ratio(label), label)
-    return out
-
-
-def ratio_label(crop: CropResult, labels: Mapping[float, str]) -> str:
-    """The label of the ratio a crop was made for: the user's text, ``original`` or ``free``."""
-    if crop.aspect is None:
-        return FREE_RATIO
-    for value, label in labels.items():
-        if math.isclose(value, crop.aspect, rel_tol=1e-9):
-            return label
-    return ORIGINAL_RATIO
-
-
-# --------------------------------------------------------------------------- the record
-
-
-@dataclass(frozen=True)
-class RecordContext:
-    """What a record says beyond the prediction itself.
-
-    - ``input``: the input path as given; ``query_image``: the query image's path, if any.
-    - ``labels``: ratio value → user label (:func:`ratio_labels`).
-    - ``explain``: include each crop's score breakdown.
-    - ``versions``: ``{"promptcrop": ..., "model": ..., "decoder": ...}``.
-    - ``fingerprint``: identifies the input file and the options (see ``batch.fingerprint``).
-    """
-
-    input: str
-    labels: Mapping[float, str]
-    explain: bool = False
-    query_image: str | None = None
-    versions: Mapping[str, Any] | None = None
-    fingerprint: str = ""
-
-
-def build_record(
-    prediction: Prediction,
-    image: LoadedImage,
-    crop_files: Sequence[str],
-    overlay_file: str | None,
-    context: RecordContext,
-) -> dict[str, Any]:
-    """The JSON record of one input (schema in the README, "Output files").
-
-    ``crop_files``: one file name per crop of ``prediction`` (same order), relative to the
-    record's folder; ``overlay_file`` likewise or ``None``. Boxes are xyxy pixels of the upright
-    image (``image_size``).
-    """
-    if len(crop_files) != len(prediction):
-        raise ValueError(f"{len(crop_files)} file names for {len(prediction)} crops")
-    base = prediction.to_dict()
-    return {
-        "schema": RECORD_SCHEMA,
-        "input": context.input,
-        "image_size": list(prediction.image_size),
-        "exif_orientation": image.exif_orientation,
-        "query": prediction.query,
-        "query_image": context.query_image,
-        "mode": prediction.mode,
-        "region": base["region"],
-        "phrases": base["phrases"],
-        "truncated": base["truncated"],
-        "grounding": base["grounding"],
-        "crops": [
-            _crop_entry(c, name, context.labels, context.explain) for c, name in zip(prediction, crop_files)
-        ],
-        "overlay": overlay_file,
-        "timings": base["timings"],
-        "versions": dict(context.versions or {"promptcrop": __version__}),
-        "fingerprint": context.fingerprint,
-    }
-
-
-def _crop_entry(crop: CropResult, file_name: str, labels: Mapping[float, str], explain: bool) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "rank": crop.rank,
-        "ratio": ratio_label(crop, labels),
-        "box": list(crop.box),
-        "score": round(float(crop.score), 6),
-        "size": list(crop_pixel_size(crop)),
-        "file": file_name,
-        "fits": crop.fits,
-        "padded": crop.padded,
-    }
-    if crop.padded:
-        entry["pad_color"] = list(crop.pad_color or (0, 0, 0))
-    if explain:
-        entry["explain"] = {k: round(float(v), 6) for k, v in (crop.terms or {}).items()}
-    return entry
 
 
 def record_files(record: Mapping[str, Any]) -> list[str]:
@@ -247,12 +139,17 @@ def write_outputs(
     paths: OutputPaths,
     image: LoadedImage,
     prediction: Prediction,
-    context: RecordContext,
     *,
+    input: str,  # noqa: A002 - the record's field name
     overlay: bool = False,
+    explain: bool = False,
+    fingerprint: str | None = None,
     protected: frozenset[Path] = frozenset(),
 ) -> dict[str, Any]:
     """Write every crop, the overlay (if asked), then the JSON record; return the record.
+
+    ``input``, ``explain`` and ``fingerprint`` go into the record
+    (:func:`promptcrop.records.build_record`).
 
     ``protected``: resolved paths that must never be written (the inputs): a clash raises
     ``OSError`` before anything is written. Crops are cut from the upright image with
@@ -269,9 +166,10 @@ def write_outputs(
     for crop, path in zip(prediction, crop_paths):
         save_image(crop.apply(pil), path, format=fmt.format, icc_profile=image.icc_profile)
     if overlay_path is not None:
-        save_image(draw_overlay(image.array, prediction, context.labels), overlay_path, format="PNG")
+        save_image(draw_overlay(image.array, prediction), overlay_path, format="PNG")
     record = build_record(
-        prediction, image, [p.name for p in crop_paths], overlay_path.name if overlay_path else None, context
+        prediction, input=input, files=[p.name for p in crop_paths],
+        overlay=overlay_path.name if overlay_path else None, explain=explain, fingerprint=fingerprint,
     )
     atomic_write_text(paths.record, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     return record
@@ -297,9 +195,7 @@ def _refuse_protected(targets: Sequence[Path], protected: frozenset[Path]) -> No
 # --------------------------------------------------------------------------- overlay
 
 
-def draw_overlay(
-    image: np.ndarray, prediction: Prediction, labels: Mapping[float, str] | None = None
-) -> Image.Image:
+def draw_overlay(image: np.ndarray, prediction: Prediction) -> Image.Image:
     """The upright image (``uint8 [H, W, 3]``) with the crops and grounded boxes drawn on it.
 
     Crops: one colour per ratio, rank 1 drawn thickest, labelled ``<ratio> #<rank> <score>``.
@@ -313,17 +209,17 @@ def draw_overlay(
     font = ImageFont.load_default(size=max(10, 6 * unit))
     colour_of: dict[str, tuple[int, int, int]] = {}
     for crop in prediction:  # colours in the order the ratios were asked
-        label = ratio_label(crop, labels or {})
+        label = crop.ratio
         colour_of.setdefault(label, _CROP_COLOURS[len(colour_of) % len(_CROP_COLOURS)])
     crops = sorted(prediction, key=lambda c: -c.rank)  # rank 1 last, on top
     for crop in crops:
         box = _clipped(crop.box, W, H)
-        draw.rectangle(box, outline=colour_of[ratio_label(crop, labels or {})],
+        draw.rectangle(box, outline=colour_of[crop.ratio],
                        width=(3 if crop.rank == 1 else 1) * unit)
     for grounded in prediction.grounding:
         _dashed_rectangle(draw, _clipped(grounded.box, W, H), _GROUND_COLOUR, 2 * unit, 8 * unit)
     for crop in crops:  # labels over every outline; crops often share a corner: one row per crop
-        label = ratio_label(crop, labels or {})
+        label = crop.ratio
         row = (crop.rank - 1) * len(colour_of) + list(colour_of).index(label)
         _label(draw, _clipped(crop.box, W, H), f"{label} #{crop.rank} {crop.score:.2f}", colour_of[label],
                font, row=row)

@@ -1,8 +1,9 @@
-"""The one inference object shared by the CLI, the batch runner, the evaluation harness and the
-Python API.
+"""The one inference object shared by the CLI, the batch runner, the service, the Ray engine, the
+evaluation harness and the Python API.
 
-``Predictor`` decides device and dtype once, loads OWL-ViT and the decoder lazily, caches text
-embeddings (LRU keyed by model and phrase), and owns the pre- and post-processing. Three modes:
+``Predictor`` decides device and dtype once, loads the model backends once (lazily, or eagerly
+with :meth:`Predictor.load`; both thread-safe), caches query embeddings (text phrases and query
+images, LRU keyed by model), and owns the pre- and post-processing. Three modes:
 
 - ``clipcrop`` — a trained ClipCrop decoder regresses crops around the grounded region;
 - ``zeroshot`` — OWL-ViT grounding gives the region, the training-free composer crops around it;
@@ -10,62 +11,91 @@ embeddings (LRU keyed by model and phrase), and owns the pre- and post-processin
 
 ``mode="auto"`` picks ``clipcrop`` when a decoder is given, ``zeroshot`` when the OWL-ViT weights
 load, and ``offline`` when there is no query and no weights.
+
+One Predictor may serve many threads at once: loading happens once under a lock, the caches are
+locked, and a call keeps its intermediate results to itself. Nothing here imports torch until a
+model is loaded, so the offline mode runs without it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, CropCandidate, compose
-from promptcrop.errors import ModelUnavailableError, PromptcropError
-from promptcrop.images import LoadedImage, load_image
+from promptcrop.errors import ModelUnavailableError, RequestError
+from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from promptcrop.queries import ParsedQuery, parse_query
-from promptcrop.results import CropResult, GroundedBox, Prediction
+from promptcrop.records import versions
+from promptcrop.results import FREE_RATIO, ORIGINAL_RATIO, CropResult, GroundedBox, Prediction
 from promptcrop.saliency import SaliencyMap, compute_saliency, salient_region
+
+if TYPE_CHECKING:
+    import torch
+
+    from promptcrop.backends.base import Decoder, Encoder
 
 DEFAULT_MODEL = "google/owlvit-base-patch32"
 MODE_CHOICES = ("auto", "clipcrop", "zeroshot", "offline")
 QUERY_PARTS = ("both", "text", "keywords")
 # Generic prompts whose strongest detections define the region when no query is given.
 GENERIC_PROMPTS = ("a photo of a person", "a face", "an animal", "a vehicle", "a main object")
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 
 ImageInput = Any  # path, bytes, PIL image or array: anything images.load_image accepts
 
 
+# ---------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class AspectRatio:
+    """One requested ratio: ``value`` = width / height (``None`` = no ratio asked: the image's
+    own in the composer modes, the decoder's free boxes in clipcrop) and the caller's ``label``."""
+
+    value: float | None
+    label: str
+
+
+ORIGINAL = AspectRatio(None, ORIGINAL_RATIO)
+
+
 @dataclass(frozen=True)
 class CropRequest:
-    """What the caller asks of one image, validated once.
+    """What the caller asks of one image, validated once (:class:`RequestError` otherwise).
 
-    ``aspects``: width/height ratios, in request order; ``None`` alone means "free" (the decoder's
-    own boxes; the composer then uses the image's ratio). ``output_size``: exact ``(W, H)`` output.
-    ``focus`` / ``avoid``: ``[N, 4]`` xyxy pixel boxes to keep / to exclude when possible.
+    ``aspects``: the ratios in request order, each with the caller's label (floats are accepted
+    and labelled by their value). ``output_size``: exact ``(W, H)`` output. ``focus`` / ``avoid``:
+    ``[N, 4]`` xyxy pixel boxes to keep / to exclude when possible.
     """
 
     k: int = 5
-    aspects: tuple[float | None, ...] = (None,)
+    aspects: tuple[AspectRatio, ...] = (ORIGINAL,)
     output_size: tuple[int, int] | None = None
     fit: str = "crop"
     focus: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     avoid: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
 
     def __post_init__(self) -> None:
-        if not isinstance(self.k, int) or self.k < 1:
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise RequestError(f"k must be a positive integer, got {self.k!r}")
         if self.fit not in ("crop", "pad"):
-            raise ValueError(f"fit must be 'crop' or 'pad', got {self.fit!r}")
+            raise RequestError(f"fit must be 'crop' or 'pad', got {self.fit!r}")
+        aspects = tuple(_as_aspect(a) for a in self.aspects)
+        if not aspects:
+            raise RequestError("empty list of aspect ratios")
+        object.__setattr__(self, "aspects", aspects)
         for name in ("focus", "avoid"):
-            arr = np.asarray(getattr(self, name), dtype=np.float64).reshape(-1, 4)
-            if arr.size and ((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])).any():
-                raise ValueError(f"{name} boxes need x2 > x1 and y2 > y1, got {arr.tolist()}")
-            object.__setattr__(self, name, arr)
+            object.__setattr__(self, name, _user_boxes(name, getattr(self, name)))
 
     @classmethod
     def build(
@@ -78,24 +108,77 @@ class CropRequest:
         focus: Any = (),
         avoid: Any = (),
     ) -> CropRequest:
-        """Parse user-facing arguments (``"16:9"``, ``"1080x1350"``...) into a request."""
+        """Parse user-facing arguments (``"16:9"``, ``"1080x1350"``...) into a request.
+
+        Ratios keep the caller's text as their label; two labels of the same ratio keep the first.
+        """
         output_size = parse_size(size) if size is not None else None
         if output_size is not None:
             if aspect is not None:
-                raise ValueError("give either an aspect ratio or an exact size, not both")
-            aspects: tuple[float | None, ...] = (output_size[0] / output_size[1],)
+                raise RequestError("give either an aspect ratio or an exact size, not both")
+            label = f"{output_size[0]}x{output_size[1]}"
+            aspects: tuple[AspectRatio, ...] = (AspectRatio(output_size[0] / output_size[1], label),)
         elif aspect is None:
-            aspects = (None,)
+            aspects = (ORIGINAL,)
         else:
             items = [aspect] if isinstance(aspect, (str, int, float)) else list(aspect)
             if not items:
-                raise ValueError("empty list of aspect ratios")
-            aspects = tuple(dict.fromkeys(B.parse_aspect_ratio(a) for a in items))
+                raise RequestError("empty list of aspect ratios")
+            by_value: dict[float, AspectRatio] = {}
+            for item in items:
+                parsed = _as_aspect(item)
+                by_value.setdefault(parsed.value, parsed)  # type: ignore[arg-type]
+            aspects = tuple(by_value.values())
         return cls(k=k, aspects=aspects, output_size=output_size, fit=fit, focus=focus, avoid=avoid)
+
+    def with_aspects(self, labels: Sequence[str] | None) -> CropRequest:
+        """The same request at other ratios (``None`` or empty: unchanged)."""
+        if not labels:
+            return self
+        if self.output_size is not None:
+            raise RequestError("give either an aspect ratio or an exact size, not both")
+        fresh = CropRequest.build(k=self.k, aspect=list(labels), fit=self.fit)
+        return CropRequest(k=self.k, aspects=fresh.aspects, output_size=None, fit=self.fit,
+                           focus=self.focus, avoid=self.avoid)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The ratio labels, in request order."""
+        return tuple(a.label for a in self.aspects)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready description (fingerprints, service echoes)."""
+        return {
+            "k": self.k, "ratios": list(self.labels),
+            "size": None if self.output_size is None else list(self.output_size), "fit": self.fit,
+            "focus": self.focus.tolist(), "avoid": self.avoid.tolist(),
+        }
+
+
+def _as_aspect(item: Any) -> AspectRatio:
+    if isinstance(item, AspectRatio):
+        return item
+    if item is None:
+        return ORIGINAL
+    label = f"{float(item):g}" if isinstance(item, (int, float)) and not isinstance(item, bool) else str(item).strip()
+    return AspectRatio(B.parse_aspect_ratio(item), label)
+
+
+def _user_boxes(name: str, boxes: Any) -> np.ndarray:
+    """Caller-given xyxy pixel boxes → ``[N, 4]`` float64; :class:`RequestError` when malformed."""
+    try:
+        arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    except (ValueError, TypeError):
+        raise RequestError(f"{name} boxes must be lists of four numbers x1,y1,x2,y2, got {boxes!r}") from None
+    if arr.size and not np.isfinite(arr).all():
+        raise RequestError(f"{name} boxes must be finite numbers, got {arr.tolist()}")
+    if arr.size and ((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])).any():
+        raise RequestError(f"{name} boxes need x2 > x1 and y2 > y1, got {arr.tolist()}")
+    return arr
 
 
 def parse_size(size: tuple[int, int] | str) -> tuple[int, int]:
-    """``"1080x1350"`` or ``(1080, 1350)`` → ``(W, H)`` positive ints; ValueError otherwise."""
+    """``"1080x1350"`` or ``(1080, 1350)`` → ``(W, H)`` positive ints; RequestError otherwise."""
     try:
         if isinstance(size, str):
             w_text, h_text = size.lower().split("x")
@@ -103,33 +186,40 @@ def parse_size(size: tuple[int, int] | str) -> tuple[int, int]:
         else:
             w, h = (int(v) for v in size)
     except (ValueError, TypeError):
-        raise ValueError(f"invalid size {size!r}: expected WxH in pixels, e.g. 1080x1350") from None
+        raise RequestError(f"invalid size {size!r}: expected WxH in pixels, e.g. 1080x1350") from None
     if w <= 0 or h <= 0:
-        raise ValueError(f"invalid size {size!r}: width and height must be positive")
+        raise RequestError(f"invalid size {size!r}: width and height must be positive")
     return w, h
 
 
+# ---------------------------------------------------------------------- caches
+
+
 class _LRU:
-    """A tiny LRU dict for text embeddings: (model, phrase) → (embedding ``[C]``, truncated)."""
+    """A small thread-safe LRU dict (query embeddings keyed by model and phrase or image digest)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: Any) -> Any:
-        if key in self._data:
-            self._data.move_to_end(key)
-            return self._data[key]
-        return None
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+            return None
 
     def put(self, key: Any, value: Any) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.capacity:
-            self._data.popitem(last=False)
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
 
     def __len__(self) -> int:
-        return len(self._data)
+        with self._lock:
+            return len(self._data)
 
 
 @dataclass
@@ -140,6 +230,10 @@ class _Condition:
     phrases: tuple[str, ...]
     truncated: tuple[str, ...] = ()
     query: str | None = None
+    query_image: str | None = None
+
+
+# ---------------------------------------------------------------------- the predictor
 
 
 class Predictor:
@@ -150,18 +244,21 @@ class Predictor:
         decoder: a ClipCrop decoder checkpoint (directory or hub id); enables the ``clipcrop`` mode.
         mode: ``auto`` | ``clipcrop`` | ``zeroshot`` | ``offline`` (see the module docstring).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; decided once here.
-        dtype: model dtype; default float32 (bfloat16/float16 only make sense on CUDA).
+        dtype: model dtype (a ``torch.dtype``); default float32 (bf16/fp16 only make sense on CUDA).
         local_files_only: never touch the network; load weights only from the local cache/dirs.
         query_parts: which query embeddings ground the query: ``both`` (full text + keywords, the
-            paper's default), ``text`` (full text only) or ``keywords`` (paper Table 4 ablations).
+            paper's default), ``text`` (full text only) or ``keywords``; ``None`` = the choice
+            recorded in the decoder checkpoint, else ``both``.
         composer: composition settings for the ``zeroshot`` and ``offline`` modes.
         max_pixels: images above this many pixels are refused.
+        text_cache_size: query embeddings (phrases and query images) kept in memory.
         dedup_iou: crops of the same ratio overlap less than this (near-duplicate removal).
         detection_threshold: OWL-ViT probability above which a generic detection counts
             (unconditioned ``zeroshot``).
         batch_size: images per OWL-ViT forward in :meth:`predict_batch`.
-        encoder: an already loaded ``OwlViTEncoder`` to use instead of loading ``model`` (lets
-            several predictors, e.g. one per mode in an evaluation, share one copy of the weights).
+        encoder: an already built encoder backend (:class:`~promptcrop.backends.base.Encoder`) to
+            use instead of loading ``model`` — several predictors can share one copy of the weights.
+        decoder_model: an already built decoder backend (:class:`~promptcrop.backends.base.Decoder`).
     """
 
     def __init__(
@@ -171,100 +268,182 @@ class Predictor:
         *,
         mode: str = "auto",
         device: str = "cpu",
-        dtype: torch.dtype | None = None,
+        dtype: Any = None,
         local_files_only: bool = False,
-        query_parts: str = "both",
+        query_parts: str | None = None,
         composer: ComposerConfig | None = None,
-        max_pixels: int = 64_000_000,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
         text_cache_size: int = 512,
         dedup_iou: float = 0.7,
         detection_threshold: float = 0.1,
         batch_size: int = 8,
-        encoder: Any = None,
+        encoder: Encoder | None = None,
+        decoder_model: Decoder | None = None,
     ) -> None:
+        if encoder is not None:
+            model = encoder.model_id
+        has_decoder = decoder is not None or decoder_model is not None
         if mode not in MODE_CHOICES:
-            raise ValueError(f"mode must be one of {', '.join(MODE_CHOICES)}, got {mode!r}")
-        if query_parts not in QUERY_PARTS:
-            raise ValueError(f"query_parts must be one of {', '.join(QUERY_PARTS)}, got {query_parts!r}")
-        if mode == "clipcrop" and decoder is None:
-            raise ValueError("mode 'clipcrop' needs a decoder checkpoint (decoder=...)")
+            raise RequestError(f"mode must be one of {', '.join(MODE_CHOICES)}, got {mode!r}")
+        if query_parts is not None and query_parts not in QUERY_PARTS:
+            raise RequestError(f"query_parts must be one of {', '.join(QUERY_PARTS)}, got {query_parts!r}")
+        if mode == "clipcrop" and not has_decoder:
+            raise RequestError("mode 'clipcrop' needs a decoder checkpoint (decoder=...)")
         if mode in ("clipcrop", "zeroshot") and model is None:
-            raise ValueError(f"mode {mode!r} needs OWL-ViT weights (model=...)")
+            raise RequestError(f"mode {mode!r} needs OWL-ViT weights (model=...)")
         if not 0.0 < dedup_iou <= 1.0:
-            raise ValueError(f"dedup_iou must be in (0, 1], got {dedup_iou}")
+            raise RequestError(f"dedup_iou must be in (0, 1], got {dedup_iou}")
         if batch_size < 1 or text_cache_size < 1 or max_pixels < 1:
-            raise ValueError("batch_size, text_cache_size and max_pixels must be positive")
+            raise RequestError("batch_size, text_cache_size and max_pixels must be positive")
         self.model_id = model
-        self.decoder_id = decoder
+        self.decoder_id = decoder if decoder is not None else (
+            None if decoder_model is None else getattr(decoder_model, "source", "<decoder>"))
         self.mode = mode
-        self.device = _resolve_device(device)
-        self.dtype = dtype or torch.float32
+        self.device = _check_device(device)
+        self._dtype = dtype
         self.local_files_only = local_files_only
-        self.query_parts = query_parts
+        self._query_parts = query_parts
         self.composer_config = composer or ComposerConfig()
         self.max_pixels = max_pixels
         self.dedup_iou = dedup_iou
         self.detection_threshold = detection_threshold
         self.batch_size = batch_size
-        self._text_cache = _LRU(text_cache_size)
-        self._encoder: Any = None if encoder is None else encoder.to(device=self.device, dtype=self.dtype)
-        if encoder is not None:
-            self.model_id = encoder.model_id
+        self._cache = _LRU(text_cache_size)
+        self._lock = threading.RLock()
+        self._encoder: Encoder | None = None if encoder is None else self._place(encoder)
         self._encoder_error: ModelUnavailableError | None = None
-        self._clipcrop: Any = None
+        self._decoder: Decoder | None = None if decoder_model is None else self._place(decoder_model)
+        self._checkpoint_query_parts: str | None = None
 
-    # ------------------------------------------------------------------ lazy loading
+    @classmethod
+    def for_options(
+        cls,
+        *,
+        model: str | None = DEFAULT_MODEL,
+        decoder: str | None = None,
+        offline: bool = False,
+        conditioned: bool = False,
+        **kwargs: Any,
+    ) -> Predictor:
+        """The predictor a front end's options describe, with the rules every front end shares:
 
-    @property
-    def encoder(self) -> Any:
-        """The OWL-ViT encoder, loaded on first use (raises ModelUnavailableError)."""
-        if self._encoder is None:
-            if self.model_id is None:
-                raise ModelUnavailableError("no OWL-ViT model configured (model=None): only the offline mode runs")
-            if self._encoder_error is not None:
-                raise self._encoder_error
-            from promptcrop.encoder import OwlViTEncoder
+        - ``offline`` (no network) without a query or a decoder: the weight-free offline mode;
+        - ``offline`` with a query or a decoder: weights from the local cache or directory only;
+        - ``conditioned`` (some input has a query) or a decoder: the weights are loaded now, so a
+          missing model is one error before any input, not one error per input.
 
+        Raises :class:`RequestError`, :class:`ModelUnavailableError`, :class:`CheckpointError`.
+        """
+        weight_free = offline and not conditioned and decoder is None
+        predictor = cls(
+            model=None if weight_free else model, decoder=decoder,
+            mode="offline" if weight_free else "auto", local_files_only=offline, **kwargs,
+        )
+        if conditioned or decoder is not None:
             try:
-                enc = OwlViTEncoder.from_pretrained(self.model_id, local_files_only=self.local_files_only)
+                predictor.load()
             except ModelUnavailableError as exc:
-                self._encoder_error = exc
-                raise
-            self._encoder = enc.to(device=self.device, dtype=self.dtype)
-        return self._encoder
+                raise ModelUnavailableError(f"{exc} (a text or image query needs the OWL-ViT weights)") from None
+        return predictor
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self) -> Predictor:
+        """Load every model this predictor is configured with, now and once (thread-safe).
+
+        Raises :class:`ModelUnavailableError` / :class:`CheckpointError`; a predictor without a
+        model (offline only) loads nothing.
+        """
+        if self.model_id is not None:
+            self.encoder  # noqa: B018 - loads it
+        if self.decoder_id is not None:
+            self.decoder_model  # noqa: B018 - loads it
+        return self
 
     @property
-    def loaded_encoder(self) -> Any:
+    def dtype(self) -> torch.dtype:
+        """The models' dtype (float32 unless asked otherwise)."""
+        import torch
+
+        return self._dtype or torch.float32
+
+    @property
+    def encoder(self) -> Encoder:
+        """The OWL-ViT encoder, loaded on first use (raises ModelUnavailableError)."""
+        encoder = self._encoder
+        if encoder is not None:
+            return encoder
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._load_encoder()
+            return self._encoder
+
+    def _load_encoder(self) -> Encoder:
+        if self.model_id is None:
+            raise ModelUnavailableError("no OWL-ViT model configured (model=None): only the offline mode runs")
+        if self._encoder_error is not None:
+            raise self._encoder_error
+        from promptcrop.encoder import OwlViTEncoder
+
+        try:
+            encoder = OwlViTEncoder.from_pretrained(self.model_id, local_files_only=self.local_files_only)
+        except ModelUnavailableError as exc:
+            self._encoder_error = exc
+            raise
+        return self._place(encoder)
+
+    @property
+    def decoder_model(self) -> Decoder:
+        """The ClipCrop decoder, loaded on first use (with the encoder it was trained for)."""
+        decoder = self._decoder
+        if decoder is not None:
+            return decoder
+        with self._lock:
+            if self._decoder is None:
+                from promptcrop.checkpoint import load_decoder
+
+                loaded, info = load_decoder(self.decoder_id, expected_encoder=self.encoder, device=self.device)
+                self._checkpoint_query_parts = getattr(info, "query_parts", None)
+                self._decoder = self._place(loaded)
+            return self._decoder
+
+    def _place(self, backend: Any) -> Any:
+        """A backend moved to this predictor's device and dtype (when it can move)."""
+        mover = getattr(backend, "to", None)
+        return backend if mover is None else mover(device=self.device, dtype=self.dtype)
+
+    @property
+    def loaded_encoder(self) -> Encoder | None:
         """The OWL-ViT encoder if already loaded (to share with another Predictor), else None."""
         return self._encoder
+
+    @property
+    def query_parts(self) -> str:
+        """The query parts in use: the explicit choice, else the decoder checkpoint's, else ``both``."""
+        if self._query_parts is not None:
+            return self._query_parts
+        if self.decoder_id is not None:
+            self.decoder_model  # noqa: B018 - the checkpoint records the choice it was trained with
+        return self._checkpoint_query_parts or "both"
 
     def weights_available(self) -> bool:
         """True when the OWL-ViT weights load (tries once, then remembers)."""
         try:
-            self.encoder
+            self.encoder  # noqa: B018 - loads it
         except ModelUnavailableError:
             return False
         return True
 
     @property
-    def clipcrop(self) -> Any:
-        """``ClipCropModel`` (encoder + decoder), loaded on first use."""
-        if self._clipcrop is None:
-            from promptcrop.checkpoint import load_decoder
-            from promptcrop.model import ClipCropModel
-
-            encoder = self.encoder
-            decoder, _info = load_decoder(
-                self.decoder_id, expected_encoder=encoder, device=self.device
-            )
-            self._clipcrop = ClipCropModel(encoder, decoder.to(device=self.device, dtype=self.dtype)).eval()
-        return self._clipcrop
+    def queries_available(self) -> bool:
+        """True when text and image queries can run (the OWL-ViT weights load)."""
+        return self.mode != "offline" and self.model_id is not None and self.weights_available()
 
     def resolve_mode(self, has_condition: bool) -> str:
         """The mode a call runs in, per the ``auto`` rules; raises a clear error when impossible."""
         if self.mode == "offline":
             if has_condition:
-                raise PromptcropError(
+                raise ModelUnavailableError(
                     "the offline mode uses no model and cannot follow a query; "
                     "drop the query or load OWL-ViT weights"
                 )
@@ -282,6 +461,21 @@ class Predictor:
                 "mode (no query) runs"
             )
         return "offline"
+
+    def versions(self, mode: str) -> dict[str, Any]:
+        """promptcrop's version and the weights a prediction in ``mode`` used."""
+        return versions(self.model_id, self.decoder_id, mode)
+
+    def info(self) -> dict[str, Any]:
+        """What this predictor can do: modes, model and decoder ids, device, limits."""
+        queries = self.queries_available
+        modes = ["offline"] + (["zeroshot"] if queries else []) + (
+            ["clipcrop"] if queries and self.decoder_id is not None else [])
+        return {
+            "mode": self.mode, "modes": modes, "queries_available": queries,
+            "model": self.model_id if queries else None, "decoder": self.decoder_id if queries else None,
+            "device": self.device, "max_pixels": self.max_pixels, "versions": self.versions("clipcrop"),
+        }
 
     # ------------------------------------------------------------------ public API
 
@@ -308,7 +502,7 @@ class Predictor:
         queries: Sequence[str | None] | str | None = None,
         *,
         query_image: ImageInput | None = None,
-        request: CropRequest | None = None,
+        request: CropRequest | Sequence[CropRequest] | None = None,
         **request_kwargs: Any,
     ) -> list[Prediction]:
         """Crop several images; the OWL-ViT forward runs in batches of ``batch_size``.
@@ -316,41 +510,42 @@ class Predictor:
         Args:
             images: paths, bytes, PIL images or ``[H, W, 3]`` arrays.
             queries: one text query per image, or one for all, or None (unconditioned).
-            query_image: an example image of what to keep (one-shot), instead of a text query.
-            request: a :class:`CropRequest`, or its arguments as keywords (``k``, ``aspect``,
-                ``size``, ``fit``, ``focus``, ``avoid``).
+            query_image: an example image of what to keep (one-shot), instead of a text query;
+                its embedding is cached like a phrase's.
+            request: one :class:`CropRequest` for all images or one per image, or the arguments
+                of :meth:`CropRequest.build` as keywords (``k``, ``aspect``, ``size``, ``fit``,
+                ``focus``, ``avoid``).
         Returns:
             one :class:`Prediction` per image, crops as xyxy int pixels of the upright image.
         """
-        if request is None:
-            request = CropRequest.build(**request_kwargs)
-        elif request_kwargs:
-            raise ValueError("pass either request= or its keyword arguments, not both")
+        requests = _broadcast_requests(request, request_kwargs, len(images))
         query_list = _broadcast_queries(queries, len(images))
         if query_image is not None and any(q is not None for q in query_list):
-            raise ValueError("give a text query or a query image, not both")
+            raise RequestError("give a text query or a query image, not both")
         t0 = time.perf_counter()
         loaded = [load_image(img, max_pixels=self.max_pixels) for img in images]
         parsed = [parse_query(q) for q in query_list]
         load_s = (time.perf_counter() - t0) / max(len(images), 1)
-        has_condition = [p is not None or query_image is not None for p in parsed]
-        modes = [self.resolve_mode(c) for c in has_condition]
+        modes = [self.resolve_mode(p is not None or query_image is not None) for p in parsed]
         results: list[Prediction | None] = [None] * len(images)
         model_idx = [i for i, m in enumerate(modes) if m != "offline"]
         for i, m in enumerate(modes):
             if m == "offline":
-                results[i] = self._predict_offline(loaded[i], request)
+                results[i] = self._predict_offline(loaded[i], requests[i])
         image_condition = self._image_condition(query_image) if query_image is not None and model_idx else None
         for start in range(0, len(model_idx), self.batch_size):
             chunk = model_idx[start : start + self.batch_size]
             preds = self._predict_with_model(
                 [loaded[i] for i in chunk], [parsed[i] for i in chunk], image_condition,
-                [modes[i] for i in chunk], request,
+                [modes[i] for i in chunk], [requests[i] for i in chunk],
             )
             for i, pred in zip(chunk, preds):
                 results[i] = pred
-        for pred in results:
-            pred.timings["load"] = load_s  # type: ignore[union-attr]
+        for pred, image in zip(results, loaded):
+            assert pred is not None  # every index was filled above
+            pred.timings["load"] = load_s
+            pred.exif_orientation = image.exif_orientation
+            pred.versions = self.versions(pred.mode)
         return results  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ modes
@@ -367,69 +562,74 @@ class Predictor:
             timings={"saliency": t1 - t0, "compose": t2 - t1},
         )
 
-    @torch.inference_mode()
     def _predict_with_model(
         self,
         images: list[LoadedImage],
         parsed: list[ParsedQuery | None],
         image_condition: _Condition | None,
         modes: list[str],
-        request: CropRequest,
+        requests: list[CropRequest],
     ) -> list[Prediction]:
+        import torch
+
         from promptcrop.grounding import ground, unconditioned
 
         encoder = self.encoder
-        t0 = time.perf_counter()
-        pixel_values = encoder.preprocess([im.array for im in images]).to(self.device, self.dtype)
-        t1 = time.perf_counter()
-        encoding = encoder.encode_images(pixel_values)
-        t2 = time.perf_counter()
-        per_image_prep = (t1 - t0) / len(images)
-        per_image_enc = (t2 - t1) / len(images)
-        out: list[Prediction] = []
-        for b, (image, pq, mode) in enumerate(zip(images, parsed, modes)):
-            enc_b = _select(encoding, b)
-            t3 = time.perf_counter()
-            cond = image_condition or self._text_condition(pq)
-            t4 = time.perf_counter()
-            if cond is not None:
-                logits = encoder.query_logits(enc_b, cond.embeds[None].to(self.device, self.dtype))
-                grounding = ground(enc_b, logits)
-            else:
-                grounding = unconditioned(enc_b)
-            t5 = time.perf_counter()
-            if mode == "clipcrop":
-                pred = self._clipcrop_crops(image, enc_b, grounding, request)
-            else:
-                pred = self._zeroshot_crops(image, enc_b, grounding, cond, request)
-            t6 = time.perf_counter()
-            pred.grounding = _grounded_boxes(grounding, cond, image.size)
-            if cond is not None:
-                pred.query, pred.phrases, pred.truncated = cond.query, cond.phrases, cond.truncated
-            pred.timings.update(
-                {"preprocess": per_image_prep, "encode": per_image_enc, "text": t4 - t3,
-                 "ground": t5 - t4, "crop": t6 - t5}
-            )
-            out.append(pred)
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            pixel_values = encoder.preprocess([im.array for im in images]).to(self.device, self.dtype)
+            t1 = time.perf_counter()
+            encoding = encoder.encode_images(pixel_values)
+            t2 = time.perf_counter()
+            per_image_prep = (t1 - t0) / len(images)
+            per_image_enc = (t2 - t1) / len(images)
+            out: list[Prediction] = []
+            for b, (image, pq, mode, request) in enumerate(zip(images, parsed, modes, requests)):
+                enc_b = _select(encoding, b)
+                t3 = time.perf_counter()
+                cond = image_condition or self._text_condition(pq)
+                t4 = time.perf_counter()
+                if cond is not None:
+                    logits = encoder.query_logits(enc_b, cond.embeds[None].to(self.device, self.dtype))
+                    grounding = ground(enc_b, logits)
+                else:
+                    grounding = unconditioned(enc_b)
+                t5 = time.perf_counter()
+                if mode == "clipcrop":
+                    pred = self._clipcrop_crops(image, enc_b, grounding, request)
+                else:
+                    pred = self._zeroshot_crops(image, enc_b, grounding, cond, request)
+                t6 = time.perf_counter()
+                pred.grounding = _grounded_boxes(grounding, cond, image.size)
+                if cond is not None:
+                    pred.query, pred.phrases, pred.truncated = cond.query, cond.phrases, cond.truncated
+                    pred.query_image = cond.query_image
+                pred.timings.update(
+                    {"preprocess": per_image_prep, "encode": per_image_enc, "text": t4 - t3,
+                     "ground": t5 - t4, "crop": t6 - t5}
+                )
+                out.append(pred)
         return out
 
     def _clipcrop_crops(self, image: LoadedImage, enc: Any, grounding: Any, request: CropRequest) -> Prediction:
-        dec = self.clipcrop.decode(enc, grounding, all_layers=False)
+        dec = self.decoder_model.decode(enc, grounding)
         W, H = image.size
         boxes_px = B.clamp_xyxy(B.model_to_image_xyxy_px(dec.boxes_cxcywh[0].float().cpu().numpy(), W, H), W, H)
         scores = dec.scores[0].float().cpu().numpy()
         crops: list[CropResult] = []
         for aspect in request.aspects:
-            fitted = boxes_px if aspect is None else np.stack(
-                [B.fit_aspect_ratio(b, aspect, W, H)[0] for b in boxes_px]
+            ratio = aspect.value
+            fitted = boxes_px if ratio is None else np.stack(
+                [B.fit_aspect_ratio(b, ratio, W, H)[0] for b in boxes_px]
             )
+            label = FREE_RATIO if ratio is None else aspect.label
             keep = B.select_diverse(fitted, scores, max_iou=self.dedup_iou, k=request.k)
             for rank, idx in enumerate(keep, start=1):
-                px = B.snap_to_pixels(fitted[idx], W, H, aspect)
+                px = B.snap_to_pixels(fitted[idx], W, H, ratio)
                 crops.append(
                     CropResult(
                         box=_int_tuple(px), score=float(np.clip(scores[idx], 0.0, 1.0)), rank=rank,
-                        aspect=aspect, mode="clipcrop", output_size=request.output_size,
+                        aspect=ratio, mode="clipcrop", output_size=request.output_size, ratio=label,
                     )
                 )
         union = B.model_to_image_xyxy_px(grounding.union_cxcywh[0].float().cpu().numpy(), W, H)
@@ -454,6 +654,8 @@ class Predictor:
 
     def _generic_detections(self, enc: Any, width: int, height: int, max_boxes: int = 3) -> np.ndarray:
         """Strongest detections of :data:`GENERIC_PROMPTS` above the threshold, ``[N ≤ 3, 4]`` px."""
+        import torch
+
         embeds, _ = self._embed_phrases(GENERIC_PROMPTS)
         logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, W]
         prob = torch.sigmoid(logits[0].float()).amax(dim=-1).cpu().numpy()  # [P]
@@ -476,65 +678,88 @@ class Predictor:
         W, H = image.size
         crops: list[CropResult] = []
         for aspect in request.aspects:
-            ratio = W / H if aspect is None else aspect
+            ratio = W / H if aspect.value is None else aspect.value
             candidates = compose(
                 image.size, region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
                 focus=request.focus, avoid=request.avoid, fit=request.fit,
                 config=self.composer_config, image_rgb=image.array,
             )
             for rank, cand in enumerate(candidates, start=1):
-                crops.append(_candidate_to_result(cand, rank, ratio, mode, request.output_size, W, H))
+                crops.append(_candidate_to_result(cand, rank, ratio, aspect.label, mode, request.output_size, W, H))
         return crops
 
     # ------------------------------------------------------------------ query embeddings
 
     def _image_condition(self, query_image: ImageInput) -> _Condition:
-        """The one-shot query embedding of an example image, ``[1, C]`` (computed once per call)."""
+        """The one-shot query embedding of an example image, ``[1, C]`` (cached by content)."""
+        import torch
+
         qimg = load_image(query_image, max_pixels=self.max_pixels)
-        with torch.inference_mode():
-            pixels = self.encoder.preprocess([qimg.array]).to(self.device, self.dtype)
-            embeds = self.encoder.embed_image_queries(pixels)  # [1, C]
-        return _Condition(embeds=embeds, phrases=("<query image>",), query=f"<image {qimg.source}>")
+        digest = hashlib.sha1(np.ascontiguousarray(qimg.array).tobytes()).hexdigest()
+        key = (self.model_id, "image", qimg.array.shape, digest)
+        embeds = self._cache.get(key)
+        if embeds is None:
+            with torch.inference_mode():
+                pixels = self.encoder.preprocess([qimg.array]).to(self.device, self.dtype)
+                embeds = self.encoder.embed_image_queries(pixels)  # [1, C]
+            self._cache.put(key, embeds)
+        return _Condition(embeds=embeds, phrases=("<query image>",), query=f"<image {qimg.source}>",
+                          query_image=qimg.source)
 
     def _text_condition(self, parsed: ParsedQuery | None) -> _Condition | None:
         if parsed is None:
             return None
-        if self.query_parts == "text":
-            phrases: tuple[str, ...] = (parsed.text,)
-        elif self.query_parts == "keywords":
-            phrases = parsed.keywords or (parsed.text,)
-        else:
-            phrases = parsed.phrases
+        phrases = _query_phrases(parsed, self.query_parts)
         embeds, truncated = self._embed_phrases(phrases)
         return _Condition(embeds=embeds, phrases=phrases, truncated=truncated, query=parsed.text)
 
     def _embed_phrases(self, phrases: Sequence[str]) -> tuple[torch.Tensor, tuple[str, ...]]:
         """Text embeddings ``[len(phrases), C]`` and the phrases the text model truncated.
 
-        The text encoder runs only on phrases not in the LRU cache (keyed by model and phrase).
+        The text encoder runs only on phrases not in the cache; this call's rows are kept in a
+        local table, so a cache smaller than one call's phrases (or another thread evicting
+        entries meanwhile) cannot lose a row between filling and reading.
         """
-        missing = [p for p in dict.fromkeys(phrases) if self._text_cache.get((self.model_id, p)) is None]
+        import torch
+
+        rows: dict[str, tuple[torch.Tensor, bool]] = {}
+        for phrase in dict.fromkeys(phrases):
+            hit = self._cache.get((self.model_id, "text", phrase))
+            if hit is not None:
+                rows[phrase] = hit
+        missing = [p for p in dict.fromkeys(phrases) if p not in rows]
         if missing:
             emb = self.encoder.embed_texts(missing)
             cut = set(emb.truncated)
-            for p, e in zip(missing, emb.embeds):
-                self._text_cache.put((self.model_id, p), (e.detach(), p in cut))
-        rows = [self._text_cache.get((self.model_id, p)) for p in phrases]
-        embeds = torch.stack([row[0] for row in rows])
-        return embeds, tuple(p for p, row in zip(phrases, rows) if row[1])
+            for phrase, vector in zip(missing, emb.embeds):
+                rows[phrase] = (vector.detach(), phrase in cut)
+                self._cache.put((self.model_id, "text", phrase), rows[phrase])
+        embeds = torch.stack([rows[p][0] for p in phrases])
+        return embeds, tuple(p for p in phrases if rows[p][1])
 
 
 # ---------------------------------------------------------------------- helpers
 
 
-def _resolve_device(device: str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"invalid device {device!r}: use cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
-    return dev
+def _query_phrases(parsed: ParsedQuery, query_parts: str) -> tuple[str, ...]:
+    if query_parts == "text":
+        return (parsed.text,)
+    if query_parts == "keywords":
+        return parsed.keywords or (parsed.text,)
+    return parsed.phrases
+
+
+def _check_device(device: str) -> str:
+    """A device name (``cpu``, ``cuda``, ``cuda:N``, ``mps``); CUDA must exist when asked for."""
+    if not isinstance(device, str) or not _DEVICE.match(device.strip().lower()):
+        raise RequestError(f"invalid device {device!r}: use cpu, cuda or cuda:N")
+    device = device.strip().lower()
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RequestError(f"device {device!r} requested but CUDA is not available here; use the CPU")
+    return device
 
 
 def _broadcast_queries(queries: Sequence[str | None] | str | None, n: int) -> list[str | None]:
@@ -542,8 +767,23 @@ def _broadcast_queries(queries: Sequence[str | None] | str | None, n: int) -> li
         return [queries] * n
     queries = list(queries)
     if len(queries) != n:
-        raise ValueError(f"got {len(queries)} queries for {n} images")
+        raise RequestError(f"got {len(queries)} queries for {n} images")
     return queries
+
+
+def _broadcast_requests(
+    request: CropRequest | Sequence[CropRequest] | None, kwargs: dict[str, Any], n: int
+) -> list[CropRequest]:
+    if request is None:
+        return [CropRequest.build(**kwargs)] * n
+    if kwargs:
+        raise RequestError("pass either request= or its keyword arguments, not both")
+    if isinstance(request, CropRequest):
+        return [request] * n
+    requests = list(request)
+    if len(requests) != n or not all(isinstance(r, CropRequest) for r in requests):
+        raise RequestError(f"got {len(requests)} requests for {n} images")
+    return requests
 
 
 def _select(encoding: Any, b: int) -> Any:
@@ -570,8 +810,8 @@ def _grounded_boxes(grounding: Any, cond: _Condition | None, size: tuple[int, in
 
 
 def _candidate_to_result(
-    cand: CropCandidate, rank: int, aspect: float, mode: str, output_size: tuple[int, int] | None,
-    width: int, height: int,
+    cand: CropCandidate, rank: int, aspect: float, label: str, mode: str,
+    output_size: tuple[int, int] | None, width: int, height: int,
 ) -> CropResult:
     if cand.padded:
         px = _round_padded(cand.box_xyxy_px, aspect)
@@ -581,7 +821,7 @@ def _candidate_to_result(
         box=_int_tuple(px), score=float(cand.score), rank=rank, aspect=aspect, mode=mode,
         fits=bool(cand.fits), padded=bool(cand.padded),
         pad_color=None if cand.pad_color is None else tuple(int(c) for c in cand.pad_color),
-        output_size=output_size, terms=dict(cand.terms),
+        output_size=output_size, terms=dict(cand.terms), ratio=label,
     )
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from promptcrop.errors import ModelUnavailableError
+from promptcrop.errors import ModelUnavailableError, RequestError
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -136,7 +136,7 @@ def _clean(text: Any) -> str:
         raise TypeError(f"a query must be a string, got {type(text).__name__}")
     cleaned = " ".join(text.split())
     if not cleaned:
-        raise ValueError(f"empty query: {text!r}")
+        raise RequestError(f"empty query: {text!r}")
     return cleaned
 
 

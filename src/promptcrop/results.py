@@ -12,7 +12,10 @@ from typing import Any, overload
 import numpy as np
 from PIL import Image
 
-MODES = ("clipcrop", "zeroshot", "offline")
+ORIGINAL_RATIO = "original"
+"""Ratio label of crops made at the image's own ratio (no ratio asked, composer modes)."""
+FREE_RATIO = "free"
+"""Ratio label of the decoder's free-ratio crops (clipcrop mode, no ratio asked)."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,9 @@ class CropResult:
       ``pad_color`` (letterboxing).
     - ``score``: quality in [0, 1] (decoder score or composition score); ``rank``: 1 = best among the
       crops of the same ``aspect``.
-    - ``aspect``: the requested width/height ratio (``None`` = free ratio from the decoder).
+    - ``aspect``: the width/height ratio the crop was made at (``None`` = free ratio from the decoder).
+    - ``ratio``: the caller's label for that ratio — ``"16:9"`` as typed, ``"original"`` (the
+      image's own ratio), ``"free"`` (decoder boxes), or the exact size asked (``"1080x1350"``).
     - ``mode``: ``"clipcrop"`` (trained decoder), ``"zeroshot"`` (OWL-ViT grounding + composer) or
       ``"offline"`` (saliency + composer, no weights).
     - ``fits``: False when the region to keep could not fit inside a crop of this ratio.
@@ -42,6 +47,12 @@ class CropResult:
     pad_color: tuple[int, int, int] | None = None
     output_size: tuple[int, int] | None = None
     terms: dict[str, float] | None = None
+    ratio: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.ratio:
+            label = FREE_RATIO if self.aspect is None else f"{self.aspect:.6g}"
+            object.__setattr__(self, "ratio", label)
 
     @property
     def width(self) -> int:
@@ -95,6 +106,10 @@ class Prediction(Sequence[CropResult]):
     - ``grounding``: one :class:`GroundedBox` per query phrase (empty without weights).
     - ``truncated``: phrases cut to the text model's 16 positions.
     - ``timings``: seconds per stage.
+    - ``exif_orientation``: the input's EXIF orientation tag (1 = upright as stored).
+    - ``query_image``: how the query image was named, when one conditioned the crops.
+    - ``fallback``: ``None``, or what replaced a degenerate model output (see the Predictor).
+    - ``versions``: promptcrop's version and the weights used (:func:`promptcrop.records.versions`).
     """
 
     crops: list[CropResult]
@@ -106,6 +121,10 @@ class Prediction(Sequence[CropResult]):
     grounding: list[GroundedBox] = field(default_factory=list)
     truncated: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    exif_orientation: int = 1
+    query_image: str | None = None
+    fallback: str | None = None
+    versions: dict[str, Any] = field(default_factory=dict)
 
     @overload
     def __getitem__(self, i: int) -> CropResult: ...
@@ -121,14 +140,8 @@ class Prediction(Sequence[CropResult]):
         return iter(self.crops)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "image_size": list(self.image_size),
-            "mode": self.mode,
-            "query": self.query,
-            "phrases": list(self.phrases),
-            "region": None if self.region is None else [round(v, 2) for v in self.region],
-            "grounding": [g.to_dict() for g in self.grounding],
-            "truncated": list(self.truncated),
-            "crops": [c.to_dict() for c in self.crops],
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
-        }
+        """The JSON record of this prediction, without file names
+        (:func:`promptcrop.records.build_record`)."""
+        from promptcrop.records import build_record
+
+        return build_record(self)

@@ -1,7 +1,9 @@
-"""Model backends: the same encoder and decoder forwards run by PyTorch or by ONNX Runtime.
+"""Inference backends: what runs the model forwards behind the :class:`~promptcrop.Predictor`.
 
-The PyTorch implementation is :class:`promptcrop.encoder.OwlViTEncoder` and
-:class:`promptcrop.decoder.ClipCropDecoder`; :mod:`promptcrop.backends.onnx` runs graphs written
-by :mod:`promptcrop.backends.export` (``promptcrop export-onnx``). Both return torch tensors, so
-grounding, composition and post-processing are one code for every backend.
+:mod:`promptcrop.backends.base` defines the two interfaces (:class:`~.base.Encoder`,
+:class:`~.base.Decoder`). The PyTorch implementations are :class:`promptcrop.encoder.OwlViTEncoder`
+and :class:`promptcrop.decoder.ClipCropDecoder`; :mod:`promptcrop.backends.onnx` runs the graphs
+written by :mod:`promptcrop.backends.export` (``promptcrop export-onnx``) in ONNX Runtime. Every
+backend implements the same protocols and returns torch tensors, so pre-processing, grounding,
+composition and post-processing are shared code.
 """

@@ -44,7 +44,7 @@ from promptcrop import __version__
 from promptcrop.config import config_from_dict, config_to_dict
 from promptcrop.decoder import DecoderConfig, DecoderOutput
 from promptcrop.encoder import ImageEncoding, OwlViTFrontEnd
-from promptcrop.errors import CheckpointError, ModelUnavailableError
+from promptcrop.errors import CheckpointError, InternalError, ModelUnavailableError
 
 FORMAT = "promptcrop-onnx"
 FORMAT_VERSION = 1
@@ -318,15 +318,6 @@ class OnnxEncoder(OwlViTFrontEnd):
         """Graphs always run in inference mode; kept for interface parity."""
         return self
 
-    def _check_pixels(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        expected = (3, self.image_size, self.image_size)
-        if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
-            raise ValueError(
-                f"pixel_values must be [B, {', '.join(map(str, expected))}], "
-                f"got {tuple(pixel_values.shape)}; use OnnxEncoder.preprocess"
-            )
-        return pixel_values.to(torch.float32)
-
     def encode_images(self, pixel_values: torch.Tensor) -> ImageEncoding:
         """``pixel_values [B, 3, S, S]`` → tokens ``[B, P, D]``, initial boxes ``[B, P, 4]``
         (normalised cxcywh) and class embeddings ``[B, P, C]``."""
@@ -340,9 +331,9 @@ class OnnxEncoder(OwlViTFrontEnd):
         ``[B, W, C]``; padding queries (``query_mask`` False) get the dtype's minimum."""
         batch = encoding.batch_size
         if query_embeds.ndim != 3 or query_embeds.shape[0] != batch or query_embeds.shape[2] != self.embed_dim:
-            raise ValueError(f"query_embeds must be [{batch}, W, {self.embed_dim}], got {tuple(query_embeds.shape)}")
+            raise InternalError(f"query_embeds must be [{batch}, W, {self.embed_dim}], got {tuple(query_embeds.shape)}")
         if query_mask is not None and tuple(query_mask.shape) != tuple(query_embeds.shape[:2]):
-            raise ValueError(f"query_mask must be {tuple(query_embeds.shape[:2])}, got {tuple(query_mask.shape)}")
+            raise InternalError(f"query_mask must be {tuple(query_embeds.shape[:2])}, got {tuple(query_mask.shape)}")
         if query_embeds.shape[1] == 0:
             return encoding.tokens.new_zeros(batch, encoding.tokens.shape[1], 0)
         (logits,) = self._class_head(encoding.tokens.float(), query_embeds.float())
@@ -399,7 +390,7 @@ class OnnxDecoder:
         if all_layers:
             raise ValueError("the ONNX decoder holds the inference path only (all_layers=False)")
         if tuple(encoding.grid_hw) != tuple(self.manifest.grid_hw):
-            raise ValueError(f"the decoder was exported for grid {self.manifest.grid_hw}, got {encoding.grid_hw}")
+            raise InternalError(f"the decoder was exported for grid {self.manifest.grid_hw}, got {encoding.grid_hw}")
         selected, mask = grounding.tokens, grounding.mask
         if selected.shape[1] == 0:  # no query: one masked token gives the same zero condition
             selected = encoding.tokens.new_zeros(selected.shape[0], 1, encoding.tokens.shape[-1])

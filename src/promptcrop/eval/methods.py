@@ -330,10 +330,7 @@ class MethodPool:
             return "needs a trained ClipCrop decoder checkpoint (--decoder)"
         predictor = self.predictor(call)
         try:
-            if call.mode == "clipcrop":
-                predictor.clipcrop  # noqa: B018  (loads encoder + decoder)
-            else:
-                predictor.encoder  # noqa: B018  (loads the OWL-ViT weights)
+            predictor.load()  # the OWL-ViT weights, and the decoder in clipcrop mode
         except (ModelUnavailableError, CheckpointError) as exc:
             return str(exc)
         return None

@@ -1,0 +1,56 @@
+"""records: the one JSON record, with and without file names, and the ratio labels it carries."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from promptcrop import __version__
+from promptcrop.predictor import CropRequest, Predictor
+from promptcrop.records import RECORD_SCHEMA, build_record, versions
+
+
+def _photo(w: int = 240, h: int = 160) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    img = (rng.random((h, w, 3)) * 50 + 90).astype(np.uint8)
+    img[30:90, 150:210] = (20, 200, 40)
+    return img
+
+
+def test_record_without_files_has_no_file_names_and_equals_to_dict():
+    pred = Predictor(model=None).predict(_photo(), aspect=["16:9", "4x5"], k=2, fit="crop")
+    record = build_record(pred)
+    assert record == pred.to_dict()
+    assert record["schema"] == RECORD_SCHEMA and record["mode"] == "offline" and record["input"] is None
+    assert "overlay" not in record and "fingerprint" not in record
+    assert all("file" not in c for c in record["crops"])
+    assert {c["ratio"] for c in record["crops"]} == {"16:9", "4x5"}  # the caller's labels, as typed
+    assert record["versions"] == versions(None, None, "offline") == {
+        "promptcrop": __version__, "model": None, "decoder": None}
+    json.dumps(record)  # JSON-ready
+
+
+def test_record_with_files_names_each_crop_and_the_overlay():
+    pred = Predictor(model=None).predict(_photo(), aspect="1:1", k=2)
+    files = [f"p.{c.rank}.png" for c in pred]
+    record = build_record(pred, input="in/p.png", files=files, overlay="p.overlay.png", explain=True,
+                          fingerprint="f00")
+    assert [c["file"] for c in record["crops"]] == files
+    assert record["overlay"] == "p.overlay.png" and record["fingerprint"] == "f00" and record["input"] == "in/p.png"
+    assert all("explain" in c for c in record["crops"])
+
+
+def test_request_keeps_each_ratio_label_and_first_label_of_a_ratio_wins():
+    request = CropRequest.build(aspect=["16:9", "32:18", "1:1", 1.5])
+    assert request.labels == ("16:9", "1:1", "1.5")
+    assert CropRequest.build().labels == ("original",)
+    assert CropRequest.build(size="1080x1350").labels == ("1080x1350",)
+    assert request.with_aspects(["4:5"]).labels == ("4:5",) and request.with_aspects(None) is request
+
+
+def test_original_and_size_labels_reach_the_crops():
+    predictor = Predictor(model=None)
+    assert {c.ratio for c in predictor.predict(_photo(), k=1)} == {"original"}
+    sized = predictor.predict(_photo(), k=1, size="300x200")
+    assert [c.ratio for c in sized] == ["300x200"] and build_record(sized)["crops"][0]["size"] == [300, 200]
