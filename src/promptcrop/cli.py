@@ -19,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from promptcrop import __version__
+from promptcrop.backends.commands import add_backend_options, add_export_parser, backend_kwargs
 from promptcrop.batch import (
     MANIFEST_SUFFIXES,
     BatchSummary,
@@ -108,6 +109,7 @@ def _add_crop_options(p: argparse.ArgumentParser, default_out: str | None) -> No
     p.add_argument("--json", action="store_true", help="print one JSON record per input on stdout")
     p.add_argument("--explain", action="store_true", help="add each crop's score breakdown")
     _add_model_options(p)
+    add_backend_options(p)
     p.add_argument("--decoder", metavar="DIR|ID", help="trained ClipCrop decoder checkpoint (clipcrop mode)")
     p.add_argument("--offline", action="store_true",
                    help="never use the network: weight-free mode without a query, cached weights with one")
@@ -165,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_finetune_parser(sub)
     add_eval_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
@@ -193,7 +196,7 @@ def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
     try:
         return Predictor.for_options(
             model=args.model, decoder=getattr(args, "decoder", None), offline=bool(getattr(args, "offline", False)),
-            conditioned=conditioned, device=args.device, max_pixels=args.max_pixels,
+            conditioned=conditioned, device=args.device, max_pixels=args.max_pixels, **backend_kwargs(args),
         )
     except RequestError as exc:
         raise UsageError(str(exc)) from None

@@ -17,6 +17,7 @@ import argparse
 import json
 from typing import Any
 
+from promptcrop.errors import RequestError
 from promptcrop.predictor import DEFAULT_MODEL
 
 BACKENDS = ("torch", "onnx")
@@ -31,14 +32,14 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
 
 
 def backend_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``Predictor`` keyword arguments of :func:`add_backend_options` (ValueError when
+    """The ``Predictor`` keyword arguments of :func:`add_backend_options` (RequestError when
     ``--backend onnx`` lacks ``--onnx-dir`` or ``--onnx-dir`` comes without it)."""
     backend = getattr(args, "backend", "torch")
     onnx_dir = getattr(args, "onnx_dir", None)
     if backend == "onnx" and onnx_dir is None:
-        raise ValueError("--backend onnx needs --onnx-dir DIR (made by promptcrop export-onnx)")
+        raise RequestError("--backend onnx needs --onnx-dir DIR (made by promptcrop export-onnx)")
     if backend != "onnx" and onnx_dir is not None:
-        raise ValueError("--onnx-dir is only used with --backend onnx")
+        raise RequestError("--onnx-dir is only used with --backend onnx")
     return {"backend": backend, "onnx_dir": onnx_dir}
 
 

@@ -343,9 +343,10 @@ def export_onnx(
     target = Path(out).expanduser()
     _check_target(target, overwrite)
     encoder = OwlViTEncoder.from_pretrained(model, local_files_only=local_files_only).to(dtype=torch.float32)
-    torch_decoder = None
+    torch_decoder, query_parts = None, None
     if decoder is not None:
-        torch_decoder, _ = load_decoder(decoder, expected_encoder=encoder, local_files_only=local_files_only)
+        torch_decoder, info = load_decoder(decoder, expected_encoder=encoder, local_files_only=local_files_only)
+        query_parts = getattr(info, "query_parts", None)
     quantization = INT8 if config.int8 else None
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -366,7 +367,8 @@ def export_onnx(
             grid_hw=encoder.grid_hw, image_size=encoder.image_size,
             max_text_positions=encoder.max_text_positions, opset=opset, quantization=quantization,
             decoder_id=None if decoder is None else str(decoder),
-            decoder_config=None if torch_decoder is None else torch_decoder.config, files=files,
+            decoder_config=None if torch_decoder is None else torch_decoder.config,
+            decoder_query_parts=query_parts, files=files,
         )
         manifest.write(staging)
         onnx_encoder, onnx_decoder = load_onnx_backend(staging, decoder=decoder)
@@ -505,22 +507,16 @@ def check_photos(
     phrases grounded (None: unconditioned crops, the generic prompts grounded).
     """
     from promptcrop.boxes import box_iou
-    from promptcrop.checkpoint import load_decoder
-    from promptcrop.encoder import OwlViTEncoder
     from promptcrop.grounding import ground
     from promptcrop.images import LoadedImage, load_image
     from promptcrop.predictor import GENERIC_PROMPTS, Predictor
     from promptcrop.queries import parse_query
 
-    onnx_encoder, onnx_decoder = load_onnx_backend(onnx_dir, model=model, decoder=decoder)
-    torch_encoder = OwlViTEncoder.from_pretrained(model, local_files_only=local_files_only)
-    torch_decoder = None
-    if decoder is not None:
-        torch_decoder, _ = load_decoder(decoder, expected_encoder=torch_encoder, local_files_only=local_files_only)
-    predictors = [
-        Predictor(model=model, decoder=decoder, encoder=enc, decoder_model=dec)
-        for enc, dec in ((torch_encoder, torch_decoder), (onnx_encoder, onnx_decoder))
+    predictors = [  # PyTorch float32 first, the exported backend second
+        Predictor(model=model, decoder=decoder, local_files_only=local_files_only).load(),
+        Predictor(model=model, decoder=decoder, backend="onnx", onnx_dir=onnx_dir).load(),
     ]
+    encoders = [p.encoder for p in predictors]
     parsed = parse_query(query) if query else None
     phrases = tuple(parsed.phrases) if parsed is not None else GENERIC_PROMPTS
     results = []
@@ -528,7 +524,7 @@ def check_photos(
         image = photo if isinstance(photo, LoadedImage) else load_image(photo)
         tokens, picked = [], []
         with torch.inference_mode():
-            for encoder in (torch_encoder, onnx_encoder):
+            for encoder in encoders:
                 encoding = encoder.encode_images(encoder.preprocess([image.array]))
                 embeds = encoder.embed_texts(phrases).embeds[None]
                 tokens.append(encoding.tokens[0])
@@ -543,8 +539,8 @@ def check_photos(
             top1_iou=float(iou[0, 0]),
             mode=ref.mode,
         ))
-    manifest = onnx_encoder.manifest
-    return CheckReport(directory=str(onnx_dir), quantization=manifest.quantization, query=query, photos=tuple(results))
+    quantization = encoders[1].manifest.quantization
+    return CheckReport(directory=str(onnx_dir), quantization=quantization, query=query, photos=tuple(results))
 
 
 __all__ = [

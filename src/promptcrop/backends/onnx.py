@@ -5,7 +5,8 @@ A directory written by ``promptcrop export-onnx`` (:mod:`promptcrop.backends.exp
     manifest.json       {"format": "promptcrop-onnx", "format_version": 1, "promptcrop_version",
                          "model": {"id", "token_dim", "embed_dim", "grid_hw", "image_size",
                                    "max_text_positions"},
-                         "decoder": null | {"id", "config": {...DecoderConfig fields...}},
+                         "decoder": null | {"id", "config": {...DecoderConfig fields...},
+                                            "query_parts": null | "both" | "text" | "keywords"},
                          "opset", "quantization": null | "int8-dynamic", "files": {...},
                          "fidelity": {...the export-time comparison with PyTorch...}}
     image.onnx          pixel_values [B, 3, S, S] → tokens [B, P, D], boxes_cxcywh [B, P, 4],
@@ -88,7 +89,8 @@ class OnnxManifest:
 
     ``model_id``: the OWL-ViT hub id or directory exported; ``token_dim`` (D), ``embed_dim``
     (C), ``grid_hw`` (P = gh · gw), ``image_size`` (S, square input), ``max_text_positions`` (L).
-    ``decoder_id`` / ``decoder_config``: the ClipCrop decoder exported, or None for none.
+    ``decoder_id`` / ``decoder_config``: the ClipCrop decoder exported, or None for none;
+    ``decoder_query_parts``: the query parts its checkpoint records (None: not recorded).
     ``opset``: the ONNX opset. ``quantization``: None (float32) or :data:`INT8`.
     ``files``: graph name → file name (``decoder`` only with a decoder). ``fidelity``: the
     export-time comparison with PyTorch, per graph and output (``max_abs``, ``cosine``).
@@ -104,6 +106,7 @@ class OnnxManifest:
     quantization: str | None = None
     decoder_id: str | None = None
     decoder_config: DecoderConfig | None = None
+    decoder_query_parts: str | None = None
     files: dict[str, str] = field(default_factory=dict)
     fidelity: dict[str, Any] = field(default_factory=dict)
     promptcrop_version: str = __version__
@@ -122,6 +125,7 @@ class OnnxManifest:
         """The ``manifest.json`` object."""
         decoder = None if self.decoder_id is None else {
             "id": self.decoder_id, "config": config_to_dict(self.decoder_config),
+            "query_parts": self.decoder_query_parts,
         }
         return {
             "format": FORMAT,
@@ -151,6 +155,7 @@ class OnnxManifest:
             quantization=data.get("quantization"),
             decoder_id=None if decoder is None else str(decoder["id"]),
             decoder_config=None if decoder is None else config_from_dict(DecoderConfig, decoder["config"]),
+            decoder_query_parts=None if decoder is None else decoder.get("query_parts"),
             files=dict(data["files"]), fidelity=dict(data.get("fidelity") or {}),
             promptcrop_version=str(data.get("promptcrop_version", "unknown")),
         )
@@ -360,7 +365,8 @@ class OnnxDecoder:
     """The ClipCrop decoder's inference path (final boxes and scores) in ONNX Runtime.
 
     ``decode(encoding, grounding)`` returns the same :class:`~promptcrop.decoder.DecoderOutput`
-    as ``ClipCropDecoder`` with ``all_layers=False`` (one layer in the ``layer_*`` fields).
+    as ``ClipCropDecoder.decode`` (heads on the last layer only, one layer in ``layer_*``).
+    ``source``: the decoder checkpoint exported; ``query_parts``: the query parts it records.
     """
 
     device = torch.device("cpu")
@@ -371,8 +377,9 @@ class OnnxDecoder:
         if manifest.decoder_config is None or manifest.decoder_id is None:
             raise CheckpointError(f"{directory}: exported without a decoder")
         self.manifest = manifest
-        self.decoder_id = manifest.decoder_id
+        self.source = manifest.decoder_id
         self.config = manifest.decoder_config
+        self.query_parts = manifest.decoder_query_parts
         self._graph = _Graph(Path(directory) / manifest.files["decoder"], threads)
 
     def to(self, device: Any = None, dtype: Any = None) -> OnnxDecoder:
