@@ -73,6 +73,14 @@ def sample_images() -> list:
     return [load_image(folder / n).array for n in names if (folder / n).exists()]
 
 
+def rss_mb() -> float:
+    """This process's resident memory now (Linux), in MB."""
+    import os
+
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def median_time(fn, items) -> float:
     times = []
     for item in items:
@@ -98,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(images) < 5:
         raise SystemExit(f"need >= 5 sample photos, found {len(images)}")
     common = dict(model=str(model_dir), decoder=str(decoder_dir), local_files_only=True)
+    memory = {"imports": rss_mb()}
     predictor = Predictor(**common).load()
+    memory["torch loaded"] = rss_mb()
     int8 = Predictor(**common, backend="onnx", onnx_dir=str(onnx_dir)).load()
+    memory["int8 loaded"] = rss_mb()
     encoder, decoder = predictor.encoder, predictor.decoder_model
     model = encoder.model
     pixel_values = [encoder.preprocess([im]) for im in images]
@@ -145,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, p in (("torch", predictor), ("int8 onnx", int8)):
         stages = p.predict(images[0], query=QUERY, k=5, aspect="1:1").timings
         print(f"per-stage seconds, {name} (one photo):", {k: round(v, 4) for k, v in stages.items()})
+    memory["end"] = rss_mb()
+    print("resident MB:", {k: round(v) for k, v in memory.items()})
     print(f"threads: torch {torch.get_num_threads()}, onnxruntime default (one per physical core)")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -224,6 +224,42 @@ def _fold_weights(model: Any) -> None:
     import onnxscript.optimizer
 
     onnxscript.optimizer.optimize(model, input_size_limit=FOLD_LIMIT, output_size_limit=FOLD_LIMIT)
+    if _split_constant_weights(model.graph):  # then fold what reads the pieces (transposes)
+        onnxscript.optimizer.optimize(model, input_size_limit=FOLD_LIMIT, output_size_limit=FOLD_LIMIT)
+
+
+def _split_constant_weights(graph: Any) -> int:
+    """Replace every ``Split`` of a constant (a packed attention projection chunked in three)
+    by the constant pieces, which onnxscript's folding leaves alone (multi-output ops); returns
+    how many were replaced."""
+    import onnx_ir as ir
+
+    replaced = 0
+    for node in list(graph):
+        if node.op_type != "Split" or node.domain not in ("", "ai.onnx") or node.inputs[0] is None:
+            continue
+        weight = node.inputs[0].const_value
+        sizes = node.inputs[1].const_value if len(node.inputs) > 1 and node.inputs[1] is not None else None
+        if weight is None or (sizes is None and len(node.inputs) > 1 and node.inputs[1] is not None):
+            continue
+        array = weight.numpy()
+        axis = node.attributes.get_int("axis", 0)
+        count = len(node.outputs)
+        if sizes is None:
+            if array.shape[axis] % count:
+                continue
+            sizes_list = [array.shape[axis] // count] * count
+        else:
+            sizes_list = [int(v) for v in sizes.numpy().reshape(-1)]
+        pieces = np.split(array, np.cumsum(sizes_list)[:-1], axis=axis)
+        for output, piece in zip(node.outputs, pieces):
+            value = ir.Value(name=f"{output.name}_folded", const_value=ir.tensor(np.ascontiguousarray(piece)))
+            value.shape, value.type = output.shape, output.type
+            graph.register_initializer(value)
+            output.replace_all_uses_with(value)
+        graph.remove(node, safe=True)
+        replaced += 1
+    return replaced
 
 
 def _quantize(source: Path, target: Path) -> None:
