@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         runs["predictor"].append(median_time(full, images))
         runs["int8"].append(median_time(full_int8, images))
     s = {name: statistics.median(values) for name, values in runs.items()}
+    spread = max((max(v) - min(v)) / min(v) for v in runs.values())
+    if spread > 0.15:
+        print(f"WARNING: timings unstable (passes differ by up to {spread:.0%}; the machine is busy): rerun")
     print("per-pass medians (s):", {name: [round(v, 4) for v in values] for name, values in runs.items()})
     for name, p in (("torch", predictor), ("int8 onnx", int8)):
         stages = p.predict(images[0], query=QUERY, k=5, aspect="1:1").timings

@@ -98,6 +98,13 @@ def test_int8_export_runs_end_to_end_with_a_full_check_report(int8_run, tiny_owl
     assert manifest.quantization == "int8-dynamic"
     assert manifest.files == {"image": "image.int8.onnx", "text": "text.int8.onnx",
                               "class_head": "class_head.onnx", "decoder": "decoder.int8.onnx"}
+    import onnx
+
+    for name in ("image", "text", "decoder"):  # every weight matrix is int8: none feeds a float product
+        graph = onnx.load(str(out / manifest.files[name])).graph
+        weights = {init.name for init in graph.initializer}
+        float_products = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and weights & set(n.input)]
+        assert float_products == [], (name, float_products)
     # the int8 directory serves predictions
     pred = Predictor(model=str(tiny_owlvit_dir), decoder=str(tiny_decoder_ckpt), backend="onnx", onnx_dir=out)
     crops = pred.predict(_photo_array(6), query="the red box", k=2).crops
