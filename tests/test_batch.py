@@ -214,3 +214,32 @@ def test_run_options_are_validated():
         RunOptions(request=CropRequest.build(), prefetch=0)
 
 
+
+
+class _Terminal:
+    """A stderr that says it is a terminal and keeps what is written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_the_automatic_progress_bar_shows_on_a_terminal_for_more_than_one_input(tmp_path, offline, monkeypatch):
+    for name in ("a", "b"):
+        write_photo(tmp_path / "in" / f"{name}.png")
+    jobs = jobs_from_folder(tmp_path / "in")
+    options = RunOptions(request=CropRequest.build(k=1))
+    for count, shown in ((1, False), (2, True)):
+        screen = _Terminal()
+        monkeypatch.setattr("sys.stderr", screen)
+        assert run_jobs(jobs[:count], offline, options, tmp_path / f"out{count}", progress=None).written == count
+        assert (f"{count}/{count}" in screen.text) is shown, screen.text

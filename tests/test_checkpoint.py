@@ -72,13 +72,45 @@ def test_config_json_is_plain_and_documented(saved):
     assert data["format"] == "promptcrop-decoder" and data["format_version"] == 1
     assert data["encoder"] == {"id": ENCODER.model_id, "token_dim": 32, "embed_dim": 16, "grid_hw": [24, 24]}
     assert data["decoder"]["n_queries"] == 90
+    assert data["query_parts"] == "both"
 
 
-def test_save_and_from_pretrained_wrappers(tmp_path, trained_decoder):
-    path = trained_decoder.save_pretrained(tmp_path / "hub-style", encoder_info=ENCODER)
-    loaded = ClipCropDecoder.from_pretrained(str(path))
-    assert read_checkpoint_info(path).preset is None
-    assert torch.equal(outputs(loaded)[1], outputs(trained_decoder)[1])
+def test_query_parts_round_trip(tmp_path, trained_decoder):
+    path = save_decoder(trained_decoder, tmp_path / "kw", encoder_info=ENCODER, query_parts="keywords")
+    assert json.loads((path / CONFIG_NAME).read_text())["query_parts"] == "keywords"
+    assert read_checkpoint_info(path).query_parts == "keywords"
+    assert load_decoder(path)[1].query_parts == "keywords"
+
+
+def test_checkpoint_without_query_parts_reads_as_both(saved):
+    """Checkpoints written before the choice was recorded were trained on full text + keywords."""
+    data = json.loads((saved / CONFIG_NAME).read_text())
+    assert data.pop("query_parts") == "both"
+    (saved / CONFIG_NAME).write_text(json.dumps(data))
+    assert read_checkpoint_info(saved).query_parts == "both"
+
+
+def test_unknown_query_parts_is_refused_on_save_and_load(tmp_path, saved, trained_decoder):
+    with pytest.raises(ValueError, match="query_parts"):
+        save_decoder(trained_decoder, tmp_path / "x", encoder_info=ENCODER, query_parts="title")
+    assert not (tmp_path / "x").exists()
+    edit_config(saved, query_parts="title")
+    with pytest.raises(CheckpointError, match="query_parts"):
+        read_checkpoint_info(saved)
+
+
+def test_checkpoint_imports_decoder_and_decoder_does_not_import_checkpoint():
+    """The import graph config <- decoder <- checkpoint has no circle."""
+    import ast
+    import inspect
+
+    from promptcrop import config, decoder
+
+    for module, banned in ((decoder, "promptcrop.checkpoint"), (config, "promptcrop.decoder")):
+        tree = ast.parse(inspect.getsource(module))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert banned not in imported, f"{module.__name__} imports {banned}"
 
 
 def test_save_is_atomic_and_overwrite_is_explicit(tmp_path, saved, trained_decoder):

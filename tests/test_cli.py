@@ -139,7 +139,7 @@ def test_usage_errors_exit_2(tmp_path, capsys, argv):
 def test_help_and_version_exit_0(capsys):
     assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
-    for command in ("crop", "batch", "demo", "download", "train", "finetune-encoder", "eval"):
+    for command in ("crop", "batch", "demo", "download", "train", "finetune-encoder", "eval", "serve", "export-onnx"):
         assert main([command, "--help"]) == 0, command
 
 
@@ -333,3 +333,70 @@ def test_batch_killed_midway_resumes_to_identical_outputs(tmp_path, capsys):
             assert got == ref, name
         else:
             assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+# --------------------------------------------------------------------------- start-up cost
+
+HEAVY = ("torch", "transformers", "spacy")
+
+
+def _heavy_modules_after(argv: list[str], cwd: Path) -> tuple[int, list[str]]:
+    """Run ``main(argv)`` in a fresh interpreter; its exit code and which of HEAVY it imported."""
+    code = (
+        "import json, sys\n"
+        "from promptcrop.cli import main\n"
+        f"code = main({argv!r})\n"
+        f"print(json.dumps([code, [m for m in {HEAVY!r} if m in sys.modules]]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=cwd,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    exit_code, heavy = json.loads(run.stdout.strip().splitlines()[-1])
+    return exit_code, heavy
+
+
+def test_help_and_usage_errors_import_no_model_code(tmp_path):
+    for argv in (["--help"], ["crop", "--help"], ["batch", "--help"], ["frobnicate"], ["crop", "x.jpg", "-k", "0"],
+                 ["train", "--help"], ["finetune-encoder", "--help"], ["train"], ["eval", "--help"],
+                 ["eval", "--dataset", "nope"], ["serve", "--help"], ["export-onnx", "--help"]):
+        exit_code, heavy = _heavy_modules_after(argv, tmp_path)
+        assert exit_code in (0, 2) and heavy == [], (argv, heavy)
+
+
+def test_offline_crop_imports_neither_torch_nor_transformers(tmp_path):
+    photo = write_photo(tmp_path / "photo.jpg", 300, 200)
+    exit_code, heavy = _heavy_modules_after(
+        ["crop", str(photo), "--offline", "-a", "1:1", "-k", "1", "-o", str(tmp_path / "out"), "--quiet"], tmp_path
+    )
+    assert exit_code == 0 and (tmp_path / "out" / "photo.json").is_file()
+    assert "torch" not in heavy and "transformers" not in heavy, heavy
+
+
+def test_the_command_list_is_the_same_with_every_command_built():
+    from promptcrop.cli import build_parser
+
+    assert build_parser(complete=()).format_help() == build_parser().format_help()
+
+
+def test_python_m_runs_the_importable_module_so_command_modules_usage_errors_are_recognised(tmp_path):
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("fastapi")
+    run = subprocess.run(_cli("serve", "--offline", "--max-upload-mb", "-3"), capture_output=True, text=True,
+                         env=_env(), cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("promptcrop: error: ")
+
+
+def test_exclude_on_the_tiny_model_and_its_offline_error(tmp_path, tiny_owlvit_dir, no_network, capsys):
+    a = write_photo(tmp_path / "a.png")
+    out = tmp_path / "o"
+    assert main(["crop", str(a), "--exclude", "the watermark", "--exclude", "the man on the left",
+                 "--model", str(tiny_owlvit_dir), "-a", "1:1", "-k", "2", "-o", str(out), "--quiet"]) == 0
+    rec = _json_files(out)["a.json"]
+    assert rec["mode"] == "zeroshot" and rec["crops"]
+    capsys.readouterr()
+    code = main(["crop", str(a), "--exclude", "the watermark", "--offline", "-o", str(tmp_path / "o2"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("promptcrop: error: --exclude needs the OWL-ViT weights")
+    assert not (tmp_path / "o2").exists()

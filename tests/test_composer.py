@@ -13,7 +13,7 @@ from promptcrop.composer import (
     required_region,
     score_candidates,
 )
-from promptcrop.saliency import SaliencyMap, compute_saliency, salient_region
+from promptcrop.saliency import SaliencyMap, compute_saliency, core_region, salient_region
 
 W, H = 320, 240
 SUBJECT = np.array([200.0, 40.0, 260.0, 100.0])  # off-centre, upper right
@@ -341,3 +341,126 @@ def test_headroom_term():
     assert np.ptp(scores.terms["placement"]) < 1e-9 and np.ptp(scores.terms["subject_size"]) < 1e-9
     holding = score_candidates(np.array([[0.0, 0.0, 320.0, 240.0]]), image_size=(W, H), region_xyxy_px=tall)
     assert "headroom" not in holding.terms  # nothing has to go: the term is not active
+
+
+# ---------------------------------------------------------------------------- real photos, honest top-k
+
+
+def face_saliency(face: np.ndarray, size: tuple[int, int] = (W, H)) -> SaliencyMap:
+    """A person: saliency on a head box and the body below it, the head as the map's face."""
+    body = np.array([face[0] - 40, face[3], face[2] + 40, size[1]])
+    sal = blob_saliency([face, body], size)
+    return SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=face[None])
+
+
+def test_astronaut_square_gives_k_distinct_framings():
+    import skimage.data
+
+    from promptcrop import faces
+
+    if faces.model_path() is None or not faces.runtime_available():
+        pytest.skip("face detector not installed")
+    sal = compute_saliency(skimage.data.astronaut())
+    crops = compose((512, 512), salient_region(sal), aspect=1.0, k=3, saliency=sal)
+    assert len(crops) == 3
+    boxes = np.array([c.box_xyxy_px for c in crops])
+    areas = B.box_area(boxes)
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert max(areas[i], areas[j]) / min(areas[i], areas[j]) >= 1.25 - 1e-9  # tighter / looser
+            assert B.box_iou(boxes[i : i + 1], boxes[j : j + 1])[0, 0] < 0.6
+    head = sal.faces[0]
+    for c in crops:  # every framing keeps her head whole
+        assert bool(B.contains(c.box_xyxy_px, head, tol=1.0))
+    scores = [c.score for c in crops]
+    assert scores == sorted(scores, reverse=True)
+    assert crops[0].region_kept > crops[-1].region_kept  # the tighter framings keep less of her
+
+
+def test_a_crop_keeping_far_less_of_the_region_never_outranks_one_keeping_more():
+    face = np.array([140.0, 20.0, 180.0, 70.0])
+    sal = face_saliency(face)
+    region = salient_region(sal)
+    crops = compose((W, H), region, aspect=1.0, k=5, saliency=sal)
+    kept = [c.region_kept for c in crops]
+    for i, a in enumerate(kept):
+        for b in kept[i + 1 :]:
+            assert b <= a + 0.25 + 1e-9, kept  # nothing far better comes later
+    for c in crops:  # honest scores: the composition score times the share kept
+        assert c.score == pytest.approx(sum(c.contributions.values()))
+        assert c.score <= c.region_kept + 1e-9
+
+
+def test_scores_are_comparable_across_photos():
+    """A crop that keeps little of its subject scores low, wherever it is."""
+    face = np.array([140.0, 20.0, 180.0, 70.0])
+    sal = face_saliency(face)
+    region = salient_region(sal)
+    wide = compose((W, H), region, aspect=4.0, k=1, saliency=sal)[0]  # cannot hold the person
+    square = compose((W, H), region, aspect=1.0, k=1, saliency=sal)[0]
+    assert wide.region_kept < 0.5 and wide.score < 0.5 * square.score
+
+
+def test_crops_stay_inside_the_content_box_when_the_region_allows():
+    content = np.array([0.0, 0.0, W, 200.0])  # a caption banner below y = 200
+    sal = blob_saliency([SUBJECT])
+    sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=(W, H), content=content)
+    for aspect in ASPECTS:
+        for c in compose((W, H), SUBJECT, aspect=aspect, k=3, saliency=sal):
+            assert c.box_xyxy_px[3] <= 200 + 1e-6, (aspect, c.box_xyxy_px)
+    # a region reaching into the banner is kept: the bounds give way
+    low = np.array([200.0, 150.0, 260.0, 230.0])
+    crop = compose((W, H), low, aspect=1.0, k=1, saliency=sal)[0]
+    assert bool(B.contains(crop.box_xyxy_px, low, tol=1e-6))
+    # explicit bounds work without a map too
+    crop = compose((W, H), SUBJECT, aspect=1.0, k=1, bounds=[150, 0, 320, 120])[0]
+    assert bool(B.contains(np.array([150.0, 0.0, 320.0, 120.0]), crop.box_xyxy_px, tol=1e-6))
+
+
+def test_astronaut_wide_alternatives_keep_her_head_and_rank_below_it():
+    import skimage.data
+
+    from promptcrop import faces
+
+    if faces.model_path() is None or not faces.runtime_available():
+        pytest.skip("face detector not installed")
+    sal = compute_saliency(skimage.data.astronaut())
+    crops = compose((512, 512), salient_region(sal), aspect=16 / 9, k=3, saliency=sal)
+    assert len(crops) == 3
+    for c in crops:  # no torso without the head among the alternatives
+        assert bool(B.contains(c.box_xyxy_px, sal.faces[0], tol=1.0)), c.box_xyxy_px
+    assert crops[0].score > crops[1].score + 0.05 > crops[2].score + 0.1
+
+
+def test_k_distinct_framings_without_faces_come_from_the_heart_of_the_subject():
+    """A subject filling most of the frame: the alternatives are tighter crops around its most
+    salient part, not the same crop again."""
+    subject = np.array([60.0, 20.0, 260.0, 230.0])  # fits a 240 px square, nothing smaller
+    heart = np.array([150.0, 60.0, 210.0, 120.0])
+    sal = blob_saliency([subject])
+    values = sal.values.copy()
+    values[30:60, 75:105] = 3.0  # the heart, in map pixels (half resolution)
+    sal = SaliencyMap(values=values / 3.0, edges=sal.edges, image_size=(W, H))
+    np.testing.assert_allclose(core_region(sal), heart + np.array([-2, -2, 2, 2]), atol=2.5)
+    crops = compose((W, H), subject, aspect=1.0, k=3, saliency=sal)
+    assert len(crops) == 3
+    assert crops[0].region_kept == pytest.approx(1.0)
+    for c in crops[1:]:
+        assert bool(B.contains(c.box_xyxy_px, heart, tol=1.0)) and c.region_kept < 1.0
+    one = compose((W, H), subject, aspect=1.0, k=1, saliency=sal)
+    np.testing.assert_allclose(one[0].box_xyxy_px, crops[0].box_xyxy_px)
+
+
+def test_a_small_background_face_may_be_left_out_but_never_cut():
+    main, small = np.array([40.0, 40.0, 100.0, 110.0]), np.array([280.0, 60.0, 296.0, 78.0])
+    sal = blob_saliency([main, small])
+    sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=(W, H), faces=np.stack([main, small]))
+    region = B.union_box(np.stack([main, small]))
+    crops = compose((W, H), region, aspect=9 / 16, k=3, saliency=sal)
+    assert bool(B.contains(crops[0].box_xyxy_px, main, tol=1e-6))  # the main face stays
+    for c in crops[1:]:  # an alternative without the main face scores far lower
+        if not B.contains(c.box_xyxy_px, main, tol=1e-6):
+            assert c.score < 0.5 * crops[0].score
+    for c in crops:
+        share = B.box_coverage(c.box_xyxy_px[None], small[None])[0, 0]
+        assert share <= 0.02 or share >= 0.98  # the small one: whole or not at all

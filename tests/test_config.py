@@ -3,22 +3,27 @@ import json
 
 import pytest
 
+from promptcrop import decoder as decoder_module
 from promptcrop.config import (
+    DEFAULT_MODEL_ID,
+    MODE_CHOICES,
+    MODES,
     PAPER,
     PRESETS,
     TINY,
+    DecoderConfig,
     ModelConfig,
     config_from_dict,
     config_to_dict,
     get_preset,
+    upgrade_model_keys,
 )
-from promptcrop.decoder import DecoderConfig
 
 
 def test_paper_preset_is_the_paper_setting():
     config = get_preset("paper")
-    assert config.encoder_id == "google/owlvit-base-patch32"
-    assert config.use_full_text and config.use_keywords
+    assert config.encoder_id == "google/owlvit-base-patch32" == DEFAULT_MODEL_ID
+    assert config.query_parts == "both"
     d = config.decoder
     assert (d.token_dim, d.d_model, d.n_heads, d.n_layers, d.ffn_dim, d.n_queries) == (
         768, 512, 8, 6, 2048, 90,
@@ -73,13 +78,56 @@ def test_from_dict_validates_values():
         {"encoder_id": ""},
         {"encoder_id": 3},
         {"decoder": {"d_model": 32}},
-        {"use_keywords": "yes"},
-        {"use_full_text": False, "use_keywords": False},
+        {"query_parts": "title"},
+        {"query_parts": None},
     ],
 )
 def test_invalid_model_config(changes):
     with pytest.raises(ValueError):
         dataclasses.replace(PAPER, **changes)
+
+
+@pytest.mark.parametrize(
+    ("legacy", "query_parts"),
+    [
+        ({"use_full_text": True, "use_keywords": True}, "both"),
+        ({"use_keywords": False}, "text"),
+        ({"use_full_text": False}, "keywords"),
+        ({"use_full_text": False, "use_keywords": True, "query_parts": "keywords"}, "keywords"),
+    ],
+)
+def test_older_boolean_query_keys_still_load(legacy, query_parts):
+    """Configs written before ``query_parts`` existed spelled the choice as two booleans."""
+    data = {k: v for k, v in PAPER.to_dict().items() if k != "query_parts"}
+    assert ModelConfig.from_dict({**data, **legacy}).query_parts == query_parts
+
+
+@pytest.mark.parametrize(
+    ("legacy", "message"),
+    [
+        ({"use_full_text": False, "use_keywords": False}, "cannot both be false"),
+        ({"use_keywords": "yes"}, "use_keywords must be true or false"),
+        ({"use_keywords": False, "query_parts": "keywords"}, "contradicts"),
+    ],
+)
+def test_older_boolean_query_keys_are_checked(legacy, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig.from_dict(legacy)
+
+
+def test_upgrade_leaves_current_dicts_alone():
+    data = PAPER.to_dict()
+    upgraded = upgrade_model_keys(data)
+    assert upgraded == data and upgraded is not data
+
+
+def test_modes_are_defined_once():
+    assert MODES == ("clipcrop", "zeroshot", "offline")
+    assert MODE_CHOICES == ("auto", *MODES)
+
+
+def test_decoder_config_lives_in_config_and_is_reexported():
+    assert decoder_module.DecoderConfig is DecoderConfig
 
 
 def test_config_to_dict_rejects_non_configs():

@@ -11,11 +11,11 @@ import math
 import pytest
 import torch
 
-from promptcrop.checkpoint import load_decoder
+from promptcrop.checkpoint import load_decoder, read_checkpoint_info
 from promptcrop.config import TINY as TINY_MODEL
 from promptcrop.encoder import OwlViTEncoder
 from promptcrop.errors import CheckpointError, PromptcropError
-from promptcrop.queries import ParsedQuery
+from promptcrop.queries import parse_query, query_phrases
 from promptcrop.train.augment import AugmentConfig
 from promptcrop.train.commands import add_train_parser, run_train
 from promptcrop.train.config import TINY, TrainConfig, save_train_config
@@ -26,7 +26,6 @@ from promptcrop.train.engine import (
     adamw,
     build_optimizer,
     pad_queries,
-    select_phrases,
     steps_per_epoch,
 )
 from promptcrop.train.gaic import GaicDataset
@@ -94,16 +93,6 @@ def test_steps_per_epoch_counts_accumulated_micro_batches() -> None:
     assert steps_per_epoch(6, config) == 2  # 3 micro-batches -> steps of 2 and 1
     assert steps_per_epoch(8, config) == 2
     assert steps_per_epoch(9, TrainConfig(batch_size=4)) == 3
-
-
-def test_select_phrases_follows_the_model_config() -> None:
-    parsed = ParsedQuery("the red circle", ("circle",))
-    both = TINY_MODEL
-    assert select_phrases(parsed, both) == ("the red circle", "circle")
-    assert select_phrases(parsed, dataclasses.replace(both, use_keywords=False)) == ("the red circle",)
-    keywords = dataclasses.replace(both, use_full_text=False)
-    assert select_phrases(parsed, keywords) == ("circle",)
-    assert select_phrases(ParsedQuery("dog"), keywords) == ("dog",)
 
 
 def test_pad_queries_splits_per_image() -> None:
@@ -176,6 +165,19 @@ def test_run_folder_holds_config_metrics_and_checkpoints(
     assert info.encoder.model_id == str(small_owlvit_dir)
     assert (run / "decoder-best" / "model.safetensors").is_file()
     assert (run / "train_state.pt").is_file()
+
+
+def test_training_embeds_and_records_the_configured_query_parts(
+    small_owlvit_dir, small_scenes_dir, tmp_path
+) -> None:
+    config = _config(small_owlvit_dir, epochs=1)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, query_parts="keywords"))
+    trainer = _trainer(small_owlvit_dir, small_scenes_dir, tmp_path / "run", config)
+    caption = "the red circle next to a blue square"
+    expected = query_phrases(parse_query(caption), "keywords")
+    assert caption not in expected and trainer.queries.phrases(caption) == expected
+    trainer.fit()
+    assert read_checkpoint_info(tmp_path / "run" / "decoder").query_parts == "keywords"
 
 
 def test_a_run_folder_is_never_overwritten_and_resume_checks_the_config(

@@ -1,5 +1,6 @@
 """eval/report: deterministic results.json, Markdown tables laid out like the paper's Tables 1–4,
-and the paper's numbers (checked against SPEC §5). Results are built by hand: no model runs here."""
+and the paper's numbers (checked against docs/METRICS.md, "Paper figures"). Results are built by
+hand: no model runs here."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def decoder_dir(tmp_path_factory, tiny_owlvit_dir) -> Path:
-    from promptcrop.checkpoint import EncoderInfo
+    from promptcrop.checkpoint import EncoderInfo, save_decoder
     from promptcrop.config import get_preset
     from promptcrop.decoder import ClipCropDecoder
     from promptcrop.encoder import OwlViTEncoder
@@ -62,7 +62,7 @@ def decoder_dir(tmp_path_factory, tiny_owlvit_dir) -> Path:
             for p in decoder.parameters():
                 p.add_(torch.randn_like(p) * 0.05)
     out = tmp_path_factory.mktemp("decoder") / "decoder"
-    return decoder.save_pretrained(out, encoder_info=EncoderInfo.from_encoder(encoder), preset="tiny")
+    return save_decoder(decoder, out, encoder_info=EncoderInfo.from_encoder(encoder), preset="tiny")
 
 
 def _config(root: Path, dataset: str, owl: Path, decoder: Path | None, **kwargs) -> EvalConfig:

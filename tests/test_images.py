@@ -431,3 +431,71 @@ def test_a_loaded_image_passes_through_unchanged_but_still_respects_the_limit():
     assert I.load_image(loaded) is loaded
     with pytest.raises(ImageLoadError, match="above the limit"):
         I.load_image(loaded, max_pixels=100)
+
+
+def test_pillow_writes_common_and_other_formats_but_not_unknown_ones():
+    for name in ("JPEG", "PNG", "TIFF", "WEBP"):
+        assert I.pillow_writes(name), name
+    assert not I.pillow_writes("NOT-A-FORMAT")
+
+
+# --------------------------------------------------------------------------- reduced decode
+
+
+@pytest.fixture(scope="module")
+def jpeg_24mp(tmp_path_factory) -> str:
+    """A 6000 x 4000 (24-megapixel) JPEG: a gradient with a red square at a known place."""
+    path = tmp_path_factory.mktemp("big") / "big.jpg"
+    x = np.linspace(0, 255, 6000, dtype=np.float32)
+    y = np.linspace(0, 255, 4000, dtype=np.float32)
+    grey = ((x[None, :] + y[:, None]) / 2).astype(np.uint8)
+    img = Image.fromarray(np.stack([grey] * 3, axis=-1))
+    img.paste((230, 30, 30), (4200, 800, 5400, 2000))
+    img.save(path, quality=80)
+    return str(path)
+
+
+def test_preview_of_a_24_megapixel_jpeg_uses_the_reduced_decode(jpeg_24mp):
+    preview = I.load_preview(jpeg_24mp, max_side=1024)
+    assert preview.full_size == (6000, 4000)
+    # the JPEG decoder scaled by 1/8 while decoding (750 x 500); a full decode would be reduced
+    # by an integer box filter to 1000 x 667 instead
+    assert preview.image.size == (750, 500)
+    assert preview.scale == (8.0, 8.0)
+    red = preview.image.array[100:250, 525:675]  # the square, in preview pixels
+    assert red[..., 0].mean() > 200 and red[..., 1].mean() < 60
+    with open(jpeg_24mp, "rb") as fh:
+        from_bytes = I.load_preview(fh.read(), max_side=1024)
+    assert from_bytes.image.size == (750, 500) and from_bytes.full_size == (6000, 4000)
+
+
+def test_preview_follows_exif_orientation_and_small_images_stay(tmp_path):
+    path = tmp_path / "turned.jpg"
+    img = Image.new("RGB", (4000, 2000), (20, 120, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: upright it is 2000 wide, 4000 tall
+    img.save(path, exif=exif.tobytes())
+    preview = I.load_preview(str(path), max_side=500)
+    assert preview.full_size == (2000, 4000)
+    assert preview.image.width < preview.image.height <= 500
+    small = I.load_preview(upright_pattern())
+    assert small.full_size == (W, H) and small.image.size == (W, H) and small.scale == (1.0, 1.0)
+    png = tmp_path / "wide.png"
+    Image.new("RGB", (3000, 1000), (9, 9, 9)).save(png)
+    assert I.load_preview(str(png), max_side=1024).image.size == (1000, 334)  # box filter by 3 (ceil)
+
+
+def test_preview_raises_what_load_image_raises(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "fake.jpg").write_bytes(b"not an image at all")
+    for name, reason in (("missing.jpg", "file not found"), ("empty.jpg", "empty file"),
+                         ("fake.jpg", "not an image")):
+        with pytest.raises(ImageLoadError, match=reason):
+            I.load_preview(str(tmp_path / name))
+    with pytest.raises(ImageLoadError, match="empty data"):
+        I.load_preview(b"")
+    Image.new("RGB", (300, 300)).save(tmp_path / "big.png")
+    with pytest.raises(ImageLoadError, match="above the limit"):
+        I.load_preview(str(tmp_path / "big.png"), max_pixels=1000)
+    with pytest.raises(ValueError, match="max_side"):
+        I.load_preview(str(tmp_path / "big.png"), max_side=0)

@@ -4,27 +4,20 @@ scenes and the report keeps its machine-readable last line (the figures themselv
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from paths import REPO_ROOT
+from paths import benchmark_module
 
 pytest.importorskip("spacy")
 
 
 @pytest.fixture(scope="module")
 def proof():
-    path = REPO_ROOT / "benchmarks" / "learning_proof.py"
-    spec = importlib.util.spec_from_file_location("learning_proof_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with benchmark_module("learning_proof") as module:
+        yield module
 
 
 def test_the_whole_pipeline_runs_and_reports(proof, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

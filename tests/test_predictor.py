@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from promptcrop import boxes as B
-from promptcrop.errors import ModelUnavailableError, PromptcropError
+from promptcrop.errors import ModelUnavailableError, PromptcropError, RequestError
 from promptcrop.predictor import CropRequest, Predictor, parse_size
 
 
@@ -357,3 +357,83 @@ def test_the_offline_path_imports_no_torch():
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_decoder_checkpoint_chooses_the_query_parts_by_default(tmp_path, zeroshot):
+    import torch
+
+    from promptcrop.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.config import get_preset
+    from promptcrop.decoder import ClipCropDecoder
+
+    torch.manual_seed(0)
+    out = tmp_path / "keywords-decoder"
+    save_decoder(ClipCropDecoder(get_preset("tiny").decoder), out,
+                 encoder_info=EncoderInfo.from_encoder(zeroshot.encoder), preset="tiny", query_parts="keywords")
+    default = Predictor(encoder=zeroshot.encoder, decoder=str(out))
+    assert default.query_parts == "keywords"
+    pred = default.predict(_scene(), query="the red square beside a blue circle", k=1)
+    assert "the red square beside a blue circle" not in pred.phrases  # keywords only
+    assert Predictor(encoder=zeroshot.encoder, decoder=str(out), query_parts="both").query_parts == "both"
+    assert Predictor(encoder=zeroshot.encoder).query_parts == "both"
+
+
+def test_an_exact_output_size_is_capped_like_an_image():
+    predictor = Predictor(model=None, max_pixels=64_000)  # the 320 x 200 scene is 64,000 pixels
+    assert predictor.predict(_scene(), size="320x200", k=1)[0].output_size == (320, 200)
+    with pytest.raises(ValueError, match="above the limit of 64,000"):
+        predictor.predict(_scene(), size="321x200", k=1)
+
+
+# --------------------------------------------------------------------------- exclude, reduced decode
+
+
+def test_exclude_is_grounded_into_avoid_regions(zeroshot, tiny_owlvit_dir):
+    img = _scene()
+    enc = zeroshot.encoder
+    pixels = enc.preprocess([img])
+    encoding = enc.encode_images(pixels)
+    avoid = zeroshot._exclude_boxes(encoding, ("the watermark", "the man on the left"), 320, 200)
+    assert avoid.shape == (2, 4)
+    assert (avoid[:, 2] > avoid[:, 0]).all() and (avoid[:, :2] >= 0).all() and (avoid[:, 2] <= 320).all()
+    plain = zeroshot.predict(img, k=3, aspect="1:1")
+    excluded = zeroshot.predict(img, k=3, aspect="1:1", exclude=["the watermark", "the man on the left"])
+    same_as_avoid = zeroshot.predict(img, k=3, aspect="1:1", avoid=avoid)
+    assert [c.box for c in excluded] == [c.box for c in same_as_avoid]  # exclude = grounded avoid
+    assert excluded.mode == "zeroshot"
+    held = [B.box_coverage(np.array([c.box], float), avoid).max() for c in (plain[0], excluded[0])]
+    assert held[1] <= held[0] + 1e-9  # the top crop holds no more of the excluded regions
+    with_query = zeroshot.predict(img, "the red square", k=2, aspect="1:1", exclude="the tree")
+    assert with_query.mode == "zeroshot" and len(with_query.crops) >= 1
+
+
+def test_exclude_in_clipcrop_ranks_crops_by_what_they_leave_out(tiny_owlvit_dir, tiny_decoder_dir):
+    p = Predictor(model=str(tiny_owlvit_dir), decoder=str(tiny_decoder_dir), local_files_only=True)
+    pred = p.predict(_scene(), "the red square", k=3, aspect="1:1", exclude=["the tree"])
+    assert pred.mode == "clipcrop" and 1 <= len(pred.crops) <= 3
+    assert all(0.0 <= c.score <= 1.0 for c in pred.crops)
+
+
+def test_exclude_without_weights_is_one_clear_error():
+    with pytest.raises(ModelUnavailableError, match="exclude needs the OWL-ViT weights"):
+        Predictor(model=None).predict(_scene(), k=1, exclude="the watermark")
+    with pytest.raises(RequestError, match="exclude must be non-empty texts"):
+        CropRequest.build(exclude=["the flag", " "])
+    request = CropRequest.build(exclude="  the flag ")
+    assert request.exclude == ("the flag",) and request.to_json()["exclude"] == ["the flag"]
+    assert request.with_aspects(["1:1"]).exclude == ("the flag",)
+
+
+def test_offline_mode_analyses_a_reduced_decode_of_a_large_jpeg(tmp_path, no_network):
+    from PIL import Image
+
+    big = Image.fromarray(_scene()).resize((6000, 3750), Image.Resampling.BILINEAR)
+    path = tmp_path / "big.jpg"
+    big.save(path, quality=85)
+    pred = Predictor(model=None).predict(str(path), k=2, aspect=["1:1", "16:9"])
+    assert pred.image_size == (6000, 3750)
+    _check_geometry(pred, [1.0, 16 / 9], 2, (6000, 3750))
+    small = Predictor(model=None).predict(_scene(), k=1, aspect="1:1")
+    # the same scene at 18.75x: the crop lands at the same place (within the map's resolution)
+    scaled = np.array(small[0].box, float) * 18.75
+    assert B.box_iou(np.array([pred[0].box], float), scaled[None])[0, 0] > 0.8

@@ -103,6 +103,34 @@ def test_none_empty_and_whitespace():
         Q.ParsedQuery("a dog", ("",))
 
 
+@pytest.mark.parametrize(
+    ("query_parts", "expected"),
+    [
+        ("both", ("the red circle", "red circle", "circle")),
+        ("text", ("the red circle",)),
+        ("keywords", ("red circle", "circle")),
+    ],
+)
+def test_query_phrases_follow_the_choice(query_parts, expected):
+    parsed = Q.ParsedQuery("the red circle", ("red circle", "circle"))
+    assert Q.query_phrases(parsed, query_parts) == expected
+    assert query_parts in Q.QUERY_PARTS
+
+
+def test_query_phrases_default_and_keywordless_queries():
+    parsed = Q.ParsedQuery("dog")
+    assert Q.DEFAULT_QUERY_PARTS == "both"
+    assert Q.query_phrases(Q.ParsedQuery("a b", ("b",))) == ("a b", "b")
+    # a query without keywords is its own keyword: "keywords" must never embed nothing
+    assert Q.query_phrases(parsed, "keywords") == ("dog",) == Q.query_phrases(parsed, "text")
+
+
+@pytest.mark.parametrize("bad", ["title", "", None, "Both"])
+def test_query_phrases_refuses_unknown_choices(bad):
+    with pytest.raises(ValueError, match="query_parts must be one of both, text, keywords"):
+        Q.query_phrases(Q.ParsedQuery("dog"), bad)
+
+
 def test_rules_backend_keywords():
     parsed = Q.parse_query("The woman and three dogs on the boat.", backend="rules")
     assert parsed.keywords == ("woman", "three dogs", "boat", "dogs")
@@ -182,5 +210,5 @@ def test_gaic_captions_over_owlvit_positions_with_real_clip_vocab():
     assert tokenizer.encode("a photo of a cat") == [49406, 320, 1125, 539, 320, 2368, 49407]
     captions = gaic_captions()
     too_long = Q.truncation_report(captions, tokenizer)
-    assert len(too_long) == 51  # SPEC §2: "51 of the GAIC captions exceed it"
+    assert len(too_long) == 51  # docs/METHOD.md, "Encoder: OWL-ViT": 51 captions are too long
     assert all(len(tokenizer.encode(c)) > 16 for c in too_long)

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from promptcrop import boxes as B
-from promptcrop.saliency import SaliencyMap, compute_saliency, salient_region
+from promptcrop import saliency as saliency_module
+from promptcrop.saliency import SaliencyMap, compute_saliency, content_box, salient_region
 
 
 def textured_scene(
@@ -158,7 +159,7 @@ def portrait_scene(seed: int = 0) -> np.ndarray:
 
 def test_a_face_stays_in_the_region_next_to_a_larger_vivid_area():
     head = np.array([100.0, 40.0, 157.0, 113.0])
-    sal = compute_saliency(portrait_scene())
+    sal = compute_saliency(portrait_scene(), faces="skin")  # the skin-tone cue, not the detector
     assert len(sal.faces) == 1 and B.elementwise_iou(sal.faces[0], head) > 0.7
     region = salient_region(sal)
     assert bool(B.contains(region, head, tol=2.0))
@@ -173,11 +174,11 @@ def test_skin_tones_everywhere_or_skin_shapes_unlike_a_face_give_no_face():
     skin = (215, 160, 130)
     sandy = portrait_scene()
     sandy[:120] = skin  # the top half skin-toned: the colour singles nothing out
-    assert len(compute_saliency(sandy).faces) == 0
+    assert len(compute_saliency(sandy, faces="skin").faces) == 0
     rng = np.random.default_rng(1)
     bar = np.clip(rng.normal(150, 6, (256, 256, 3)), 0, 255).astype(np.uint8)
     bar[20:236, 120:136] = skin  # skin-toned but a tall thin bar
-    assert len(compute_saliency(bar).faces) == 0
+    assert len(compute_saliency(bar, faces="skin").faces) == 0
 
 
 def test_faces_are_validated():
@@ -187,3 +188,128 @@ def test_faces_are_validated():
         )
     sal = SaliencyMap(values=np.zeros((4, 4)), edges=np.zeros((4, 4)), image_size=(4, 4))
     assert sal.faces.shape == (0, 4)
+
+
+# ---------------------------------------------------------------------------- frames and real photos
+
+
+def framed(photo: np.ndarray, *, top=0, bottom=0, left=0, right=0, colour=(0, 0, 0), text=False) -> np.ndarray:
+    """``photo`` inside bands of one colour on the given sides (px), optionally with caption text."""
+    h, w = photo.shape[:2]
+    canvas = Image.new("RGB", (w + left + right, h + top + bottom), colour)
+    canvas.paste(Image.fromarray(photo), (left, top))
+    if text:
+        draw = ImageDraw.Draw(canvas)
+        ink = (235, 235, 235) if sum(colour) < 384 else (20, 20, 20)
+        for band_top, band_h in ((0, top), (top + h, bottom)):
+            if band_h >= 12:
+                draw.text((left + 10, band_top + band_h // 3), "Caption: a photo of the scene, 2024", fill=ink)
+    return np.array(canvas)
+
+
+@pytest.mark.parametrize(
+    "bands, colour, text",
+    [
+        (dict(bottom=70), (12, 12, 12), True),  # black caption banner under the photo
+        (dict(top=60), (250, 250, 250), True),  # white headline strip above it
+        (dict(top=40, bottom=40), (0, 0, 0), False),  # letterbox bars
+        (dict(left=50, right=50), (0, 0, 0), False),  # pillarbox bars
+        (dict(top=15, bottom=15, left=15, right=15), (245, 243, 238), False),  # a mount / frame
+    ],
+)
+def test_content_box_finds_bars_banners_and_frames(bands, colour, text):
+    photo = textured_scene(320, 240, (120, 60, 200, 160), seed=4)
+    image = framed(photo, colour=colour, text=text, **bands)
+    left, top = bands.get("left", 0), bands.get("top", 0)
+    expected = np.array([left, top, left + 320, top + 240], float)
+    np.testing.assert_allclose(content_box(image), expected, atol=3.0)
+    sal = compute_saliency(image)
+    np.testing.assert_allclose(sal.content, expected, atol=3.0)
+    # nothing salient outside the photo, and the region stays inside it
+    inside = sal.region_mass(expected[None])[0]
+    assert inside > 0.99
+    assert bool(B.contains(expected, salient_region(sal), tol=3.0))
+
+
+def test_content_box_leaves_plain_photos_and_skies_alone():
+    photo = textured_scene(320, 240, (120, 60, 200, 160), seed=4)
+    np.testing.assert_allclose(content_box(photo), [0, 0, 320, 240])
+    sky = photo.copy()
+    sky[:80] = (205, 220, 240)  # a flat pale sky meeting the scene along a straight line
+    np.testing.assert_allclose(content_box(sky), [0, 0, 320, 240])
+    grey_floor = photo.copy()
+    grey_floor[200:] = (150, 150, 150)  # a mid-grey studio floor is part of the photo
+    np.testing.assert_allclose(content_box(grey_floor), [0, 0, 320, 240])
+
+
+def test_a_reduced_copy_describes_the_full_image():
+    image = textured_scene(320, 240, (200, 30, 260, 90), seed=3)
+    small = np.asarray(Image.fromarray(image).reduce(2))
+    full = compute_saliency(image)
+    reduced = compute_saliency(small, image_size=(320, 240))
+    assert reduced.image_size == (320, 240)
+    np.testing.assert_allclose(reduced.content, [0, 0, 320, 240])
+    assert B.elementwise_iou(salient_region(reduced), salient_region(full)) > 0.7
+    with pytest.raises(ValueError, match="image_size"):
+        compute_saliency(small, image_size=(0, 240))
+
+
+def test_faces_given_as_boxes_become_heads_and_people():
+    image = textured_scene(320, 240, (200, 30, 260, 90), seed=3)
+    face = np.array([[60.0, 40.0, 100.0, 90.0]])
+    sal = compute_saliency(image, faces=face)
+    assert len(sal.faces) == 1 and bool(B.contains(sal.faces[0], face[0]))
+    assert sal.faces[0, 1] < face[0, 1] - 10  # headroom above the face
+    assert len(sal.people) == 1 and sal.people[0, 3] > 200  # the body below it
+    region = salient_region(sal)
+    assert bool(B.contains(region, sal.people[0], tol=1.0))  # the person is kept
+    with pytest.raises(ValueError, match="faces"):
+        compute_saliency(image, faces="nobody")
+
+
+def test_in_focus_cue_needs_a_blurred_background():
+    rng = np.random.default_rng(0)
+    sharp = rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    assert saliency_module._in_focus(Image.fromarray(sharp), (100, 66)).max() == 0.0
+    blurred = np.asarray(Image.fromarray(sharp).filter(ImageFilter.GaussianBlur(6))).copy()
+    blurred[60:140, 100:200] = sharp[60:140, 100:200]  # a sharp subject on bokeh
+    cue = saliency_module._in_focus(Image.fromarray(blurred), (150, 100))
+    assert cue[30:70, 50:100].mean() > 5 * cue[:20, :40].mean() + 0.05
+
+
+def test_astronaut_with_the_detector_keeps_her_head_and_body():
+    import skimage.data
+
+    from promptcrop import faces
+
+    if faces.model_path() is None or not faces.runtime_available():
+        pytest.skip("face detector not installed")
+    sal = compute_saliency(skimage.data.astronaut())
+    assert len(sal.faces) == 1
+    head = sal.faces[0]
+    assert head[1] < 60 and head[3] > 170  # hair to chin
+    region = salient_region(sal)
+    assert region[1] <= head[1] + 1 and region[3] > 400  # head down to the suit
+
+
+def test_the_offline_mode_imports_neither_torch_nor_scikit_image():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from promptcrop.predictor import Predictor\n"
+        "rng = np.random.default_rng(0)\n"
+        "Predictor(model=None).predict(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8), k=1)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'skimage', 'tensorflow') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_small_face_in_the_background_does_not_widen_the_region():
+    image = textured_scene(320, 240, (200, 30, 260, 90), seed=3)
+    faces = np.array([[40.0, 30.0, 100.0, 100.0], [280.0, 150.0, 292.0, 164.0]])
+    sal = compute_saliency(image, faces=faces)
+    assert len(sal.faces) == 2 and len(sal.people) == 1
+    assert salient_region(sal)[0] < 60

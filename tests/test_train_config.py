@@ -28,7 +28,7 @@ def test_paper_preset_is_appendix_b() -> None:
     # Encoder: OWL-ViT ViT-B/32, frozen (our default); full text + keywords (paper Table 4 best).
     assert config.model.encoder_id == "google/owlvit-base-patch32"
     assert config.freeze_encoder and config.conditioned
-    assert config.model.use_full_text and config.model.use_keywords
+    assert config.model.query_parts == "both"
     # Decoder: 6 layers, width 512, 8 heads, MLP 2048, 90 queries, on 768-wide B/32 tokens.
     d = config.model.decoder
     assert (d.n_layers, d.d_model, d.n_heads, d.ffn_dim, d.n_queries, d.token_dim) == (6, 512, 8, 2048, 90, 768)
@@ -148,3 +148,24 @@ def test_micro_batch_size_follows_accumulation() -> None:
 def test_merge_overrides_keeps_unknown_keys_for_validation() -> None:
     merged = merge_overrides({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}, "z": 1})
     assert merged == {"a": {"b": 3, "c": 2}, "z": 1}
+
+
+def test_older_query_keys_in_override_files_mean_query_parts(tmp_path) -> None:
+    """Override files written before ``query_parts`` existed used two booleans."""
+    path = tmp_path / "main.json"
+    path.write_text(json.dumps({"model": {"use_keywords": False}}))
+    assert load_train_config(path).model.query_parts == "text"
+    assert load_train_config(overrides={"model": {"use_full_text": False}}).model.query_parts == "keywords"
+    path.write_text(json.dumps({"model": {"use_keywords": False, "query_parts": "keywords"}}))
+    with pytest.raises(ValueError, match=r"main\.json.*contradicts"):
+        load_train_config(path)
+
+
+def test_resolved_config_of_an_older_run_still_loads(tmp_path) -> None:
+    data = PAPER.to_dict()
+    del data["model"]["query_parts"]
+    data["model"].update(use_full_text=False, use_keywords=True)
+    assert TrainConfig.from_dict(data).model.query_parts == "keywords"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    assert load_train_config(path, preset="tiny").model.query_parts == "keywords"

@@ -1,9 +1,10 @@
 """The batch runner shared by ``promptcrop crop``, ``promptcrop batch`` and ``promptcrop demo``.
 
 Inputs become :class:`Job` s — from a folder (:func:`jobs_from_folder`, recursive, image files
-only), a manifest (:func:`jobs_from_manifest`, ``.jsonl`` or ``.csv``) or a list of paths
-(:func:`jobs_from_paths`). :func:`run_jobs` then crops them one by one with a shared
-:class:`~promptcrop.predictor.Predictor`:
+only), a manifest (:func:`jobs_from_manifest`, ``.jsonl``, ``.csv`` or Parquet) or a list of
+paths (:func:`jobs_from_paths`). :func:`run_jobs` then crops them one by one with a shared
+:class:`~promptcrop.predictor.Predictor` (``promptcrop.distributed.engine`` runs the same jobs on
+Ray Data by overriding :meth:`BatchRunner._execute`):
 
 - decoding is overlapped with inference: a small thread pool decodes the next inputs while the
   predictor runs;
@@ -44,17 +45,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from promptcrop import boxes as B
 from promptcrop.errors import DatasetError, PromptcropError, RequestError, failure_reason, is_user_error
 from promptcrop.images import LoadedImage, atomic_write_text, is_image_path, load_image
 from promptcrop.outputs import OutputPaths, read_record, record_is_complete, write_outputs
 from promptcrop.predictor import CropRequest, Predictor
 from promptcrop.prefetch import prefetch
+from promptcrop.progress import Bar
+from promptcrop.progress import bar as progress_bar
+from promptcrop.progress import write as write_line
+from promptcrop.records import build_record
 
 ERRORS_FILE = "errors.jsonl"
-MANIFEST_SUFFIXES = (".jsonl", ".csv")
+PARQUET_SUFFIX = ".parquet"
+MANIFEST_SUFFIXES = (".jsonl", ".csv", PARQUET_SUFFIX)
 # Temporary files of images._atomic_file: ".<name>.<12 hex>.tmp" beside the destination.
 _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 # Output file names (outputs.OutputPaths): "<stem>.<rank>.<W>x<H>.<ext>" and "<stem>.overlay.png".
@@ -136,28 +140,42 @@ def _written_by_us(folder: Path, name: str) -> bool:
     return bool(match) and (folder / f"{match.group('stem')}.json").is_file()
 
 
+def is_parquet_folder(path: str | os.PathLike[str]) -> bool:
+    """A folder holding ``.parquet`` files directly (a Parquet data set), not an image folder."""
+    folder = Path(path)
+    return folder.is_dir() and any(p.suffix.lower() == PARQUET_SUFFIX for p in folder.iterdir() if p.is_file())
+
+
 def jobs_from_manifest(manifest: str | os.PathLike[str]) -> tuple[list[Job], list[JobError]]:
-    """Jobs from a ``.jsonl`` (one JSON object per line) or ``.csv`` (header row) manifest.
+    """Jobs from a ``.jsonl`` (one JSON object per line), ``.csv`` (header row) or Parquet
+    (a ``.parquet`` file or a folder of them) manifest.
 
     Fields: ``image`` (required; relative paths are relative to the manifest's folder),
     ``query`` (optional), ``aspect`` (optional: ``"16:9"``, ``"16:9,1:1"`` or a JSON list).
-    Bad rows come back as :class:`JobError` s naming the line; an unreadable manifest, or a CSV
-    without an ``image`` column, raises :class:`~promptcrop.errors.DatasetError`.
+    Bad rows come back as :class:`JobError` s naming the line (Parquet: the row, from 1); an
+    unreadable manifest, or one without an ``image`` column, raises
+    :class:`~promptcrop.errors.DatasetError`.
     """
     path = Path(manifest)
-    suffix = path.suffix.lower()
+    suffix = PARQUET_SUFFIX if is_parquet_folder(path) else path.suffix.lower()
     if suffix not in MANIFEST_SUFFIXES:
-        raise DatasetError(f"{path}: a manifest must be a .jsonl or .csv file")
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows = list(_jsonl_rows(fh) if suffix == ".jsonl" else _csv_rows(fh, path))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read the manifest ({exc})") from None
-    items, errors = [], []
-    for line, row in rows:
-        origin = f"{path.name}:{line}"
+        raise DatasetError(f"{path}: a manifest must be a .jsonl, .csv or .parquet file")
+    if suffix == PARQUET_SUFFIX:
+        rows = _parquet_rows(path)
+        base = path if path.is_dir() else path.parent
+    else:
         try:
-            job, ident = _manifest_job(row, path.parent, origin)
+            with open(path, encoding="utf-8", newline="") as fh:
+                parsed = _jsonl_rows(fh) if suffix == ".jsonl" else _csv_rows(fh, path)
+                rows = [(path.name, line, row) for line, row in parsed]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DatasetError(f"{path}: cannot read the manifest ({exc})") from None
+        base = path.parent
+    items, errors = [], []
+    for name, line, row in rows:
+        origin = f"{name}:{line}"
+        try:
+            job, ident = _manifest_job(row, base, origin)
         except ValueError as exc:
             errors.append(JobError(origin, str(exc)))
             continue
@@ -183,6 +201,29 @@ def _csv_rows(lines: Iterable[str], path: Path) -> Iterator[tuple[int, Any]]:
         yield reader.line_num, row
 
 
+def _parquet_rows(path: Path) -> list[tuple[str, int, Any]]:
+    """``(file name, row number from 1, {column: value})`` of a Parquet file or every ``.parquet``
+    file of a folder (sorted), reading only the ``image``, ``query`` and ``aspect`` columns."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DatasetError(f"{path}: reading Parquet needs pyarrow: pip install 'promptcrop[ray]'") from None
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() == PARQUET_SUFFIX) if path.is_dir() else [path]
+    rows: list[tuple[str, int, Any]] = []
+    for file in files:
+        try:
+            table = pq.ParquetFile(file)
+            names = set(table.schema_arrow.names)
+            if "image" not in names:
+                raise DatasetError(f"{file}: the Parquet manifest needs an 'image' column")
+            columns = [c for c in ("image", "query", "aspect") if c in names]
+            records = table.read(columns=columns).to_pylist()
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise DatasetError(f"{file}: cannot read the Parquet manifest ({exc})") from None
+        rows.extend((file.name, number, row) for number, row in enumerate(records, start=1))
+    return rows
+
+
 def _manifest_job(row: Any, base: Path, origin: str) -> tuple[Job, str]:
     """One manifest row → (job, identity); ValueError with a short reason for a bad row."""
     if isinstance(row, ValueError):
@@ -195,7 +236,7 @@ def _manifest_job(row: Any, base: Path, origin: str) -> tuple[Job, str]:
     query = row.get("query")
     if query is not None and not isinstance(query, str):
         raise RequestError(f"'query' must be text, got {type(query).__name__}")
-    aspects = _row_aspects(row.get("aspect"))
+    aspects = row_aspects(row.get("aspect"))
     path = Path(image.strip())
     full = path if path.is_absolute() else base / path
     try:
@@ -207,7 +248,9 @@ def _manifest_job(row: Any, base: Path, origin: str) -> tuple[Job, str]:
     return Job(source=os.fspath(full), key=preferred, query=query, aspects=aspects, origin=origin), ident
 
 
-def _row_aspects(value: Any) -> tuple[str, ...] | None:
+def row_aspects(value: Any) -> tuple[str, ...] | None:
+    """A row's ``aspect`` field (``"16:9"``, ``"16:9,1:1"`` or a list) → ratio labels, ``None``
+    when empty; ValueError naming a bad ratio."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):
@@ -343,7 +386,8 @@ class BatchRunner:
         options: :class:`RunOptions` for every job.
         out_dir: the output folder (created if missing).
         on_record: called after each finished or skipped input.
-        progress: show a progress bar (rate and ETA) on stderr; ``None`` = only on a terminal.
+        progress: show a progress bar (rate and ETA) on stderr; ``None`` = only on a terminal and
+            for more than one input (a bar for one image tells nothing and costs tqdm's import).
         verbose: print the traceback of unexpected errors.
         hint: gives a suffix for a failure's reason (a front end's way to fix it: a CLI flag).
     """
@@ -378,7 +422,8 @@ class BatchRunner:
             self._fail(summary, bad.label, bad.reason)
         prints = [(job, fingerprint(job, self.options, self.predictor)) for job in jobs]
         todo = []
-        with tqdm(total=len(jobs), unit="img", disable=self._bar_disabled(), file=sys.stderr, dynamic_ncols=True) as bar:
+        enabled = self.progress if self.progress is not None or len(jobs) > 1 else False
+        with progress_bar(total=len(jobs), enabled=enabled, unit="img", dynamic_ncols=True) as bar:
             for job, fp in prints:
                 paths = OutputPaths(self.out_dir, job.key)
                 if not self.options.overwrite and record_is_complete(paths, fp):
@@ -387,15 +432,18 @@ class BatchRunner:
                 else:
                     todo.append((job, fp))
             _remove_stale_temporaries({OutputPaths(self.out_dir, job.key).record.parent for job, _ in todo})
-            for (job, fp), loading in prefetch(todo, self._load, self.options.prefetch, workers=2):
-                self._run_one(summary, job, fp, loading, protected)
-                bar.update(1)
+            self._execute(summary, todo, protected, bar)
         self._write_errors(summary)
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _bar_disabled(self) -> bool | None:
-        return None if self.progress is None else not self.progress
+    def _execute(self, summary: BatchSummary, todo: Sequence[tuple[Job, str]], protected: frozenset[Path],
+                 bar: Bar) -> None:
+        """Crop the ``(job, fingerprint)`` pairs that resume did not skip (another engine overrides
+        this and reports each input through :meth:`_succeeded` / :meth:`_fail`)."""
+        for (job, fp), loading in prefetch(todo, self._load, self.options.prefetch, workers=2):
+            self._run_one(summary, job, fp, loading, protected)
+            bar.update(1)
 
     def _load(self, item: tuple[Job, str]) -> LoadedImage:
         return load_image(item[0].source, max_pixels=self.predictor.max_pixels)
@@ -405,21 +453,34 @@ class BatchRunner:
     ) -> None:
         try:
             image = loading.result()
-            record = self._crop(job, fp, image, protected)
+            record = self.crop(job, fp, image, protected)
         except Exception as exc:  # noqa: BLE001 - one bad input never stops the batch
             if self.verbose and not (is_user_error(exc) or isinstance(exc, OSError)):
-                tqdm.write("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
-            reason = failure_reason(exc) + (self.hint(exc) if self.hint else "")
-            self._fail(summary, job.label, reason, origin=job.origin, source=job.source)
+                write_line("".join(traceback.format_exception(exc)).rstrip(), file=sys.stderr)
+            self._fail(summary, job.label, self.reason(exc), origin=job.origin, source=job.source)
             return
+        self._succeeded(summary, job, record)
+
+    def reason(self, exc: BaseException) -> str:
+        """The one line that says why an input failed (with the front end's hint)."""
+        return failure_reason(exc) + (self.hint(exc) if self.hint else "")
+
+    def _succeeded(self, summary: BatchSummary, job: Job, record: dict[str, Any]) -> None:
         summary.written += 1
         self._done(summary, job, record, skipped=False)
 
-    def _crop(self, job: Job, fp: str, image: LoadedImage, protected: frozenset[Path]) -> dict[str, Any]:
+    def crop(
+        self, job: Job, fp: str, image: LoadedImage, protected: frozenset[Path] = frozenset(), *, write: bool = True
+    ) -> dict[str, Any]:
+        """Crop one decoded input and return its record; with ``write`` the crop files, the overlay
+        and the record go to the output folder (``protected`` paths are never written), without it
+        the record names no file."""
         prediction = self.predictor.predict_batch(
             [image], [self.options.query_for(job)],
             query_image=self.query_image(), request=self.options.request_for(job),
         )[0]
+        if not write:
+            return build_record(prediction, input=job.source, explain=self.options.explain, fingerprint=fp or None)
         return write_outputs(
             OutputPaths(self.out_dir, job.key), image, prediction, input=job.source,
             overlay=self.options.overlay, explain=self.options.explain, fingerprint=fp, protected=protected,
@@ -445,7 +506,7 @@ class BatchRunner:
         entry = {"input": label, "error": reason}
         entry.update({k: v for k, v in extra.items() if v is not None})
         summary.errors.append(entry)
-        tqdm.write(f"promptcrop: error: {label}: {reason}", file=sys.stderr)
+        write_line(f"promptcrop: error: {label}: {reason}", file=sys.stderr)
         self._write_errors(summary)
 
     def _write_errors(self, summary: BatchSummary) -> None:

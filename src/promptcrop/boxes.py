@@ -356,3 +356,37 @@ def select_diverse(
         alive &= box_iou(ranked[pos : pos + 1], ranked)[0] < max_iou
         alive[pos] = False
     return np.asarray(chosen, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- model outputs
+
+
+MIN_BOX_FRACTION = 0.02
+"""A repaired model box is at least this share of the image's longer side on each axis."""
+
+
+def repair_xyxy_px(
+    boxes_xyxy_px: np.ndarray, width: int, height: int, min_fraction: float = MIN_BOX_FRACTION
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model-made boxes made usable: ``[N, 4]`` xyxy px → ``(boxes [N, 4], ok [N] bool)``.
+
+    Model outputs are never trusted like user input: a box with a non-finite coordinate, or whose
+    centre lies outside the image, is not ``ok`` (its row is zeros). Every other box is clipped to
+    the image, and a side shorter than ``min(image side, max(1, min_fraction × longer side))``
+    is widened around the box's centre and shifted back inside — a zero-area detection becomes a
+    small box around the point it marks.
+    """
+    b = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    finite = np.isfinite(b).all(axis=-1)
+    safe = np.where(finite[:, None], b, 0.0)
+    cx, cy = (safe[:, 0] + safe[:, 2]) / 2, (safe[:, 1] + safe[:, 3]) / 2
+    ok = finite & (cx >= 0) & (cx <= width) & (cy >= 0) & (cy <= height)
+    side = max(1.0, min_fraction * max(width, height))
+    out = clamp_xyxy(safe, width, height)
+    for lo, hi, centre, limit in ((0, 2, cx, width), (1, 3, cy, height)):
+        need = min(side, float(limit))
+        short = (out[:, hi] - out[:, lo]) < need
+        start = np.clip(centre - need / 2, 0.0, limit - need)
+        out[:, lo] = np.where(short, start, out[:, lo])
+        out[:, hi] = np.where(short, start + need, out[:, hi])
+    return np.where(ok[:, None], out, 0.0), ok

@@ -6,10 +6,14 @@ A checkpoint directory (local, or a Hugging Face Hub model repo holding the same
     config.json         {"format": "promptcrop-decoder", "format_version": 1,
                          "promptcrop_version": "...", "preset": "paper" | null,
                          "encoder": {"id", "token_dim", "embed_dim", "grid_hw": [gh, gw]},
-                         "decoder": {...DecoderConfig fields...}}
+                         "decoder": {...DecoderConfig fields...},
+                         "query_parts": "both" | "text" | "keywords"}
 
 The encoder block records which OWL-ViT the decoder was trained on: a decoder only makes sense on
-image tokens of the same width and grid, and was trained on one encoder's features. Only the
+image tokens of the same width and grid, and was trained on one encoder's features.
+``query_parts`` records which phrases of a caption were embedded in training (see
+:func:`promptcrop.queries.query_phrases`), so inference embeds the same ones; checkpoints written
+before it existed read as ``"both"``, the only choice training offered by default then. Only the
 decoder is stored; training state (optimiser, schedule, epoch) is the training engine's own format.
 """
 
@@ -30,9 +34,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from promptcrop import __version__
-from promptcrop.config import config_from_dict, config_to_dict
-from promptcrop.decoder import ClipCropDecoder, DecoderConfig
+from promptcrop.config import DecoderConfig, config_from_dict, config_to_dict
+from promptcrop.decoder import ClipCropDecoder
 from promptcrop.errors import CheckpointError, ModelUnavailableError
+from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS
+from promptcrop.validation import require_choice
 
 FORMAT = "promptcrop-decoder"
 FORMAT_VERSION = 1
@@ -109,7 +115,9 @@ class CheckpointInfo:
     ``directory``: where the files were read (a Hub cache snapshot for a repo id).
     ``format_version``, ``promptcrop_version``: of the writer. ``preset``: name of the preset
     the decoder was built from, or None. ``encoder``: see :class:`EncoderInfo`.
-    ``decoder``: the decoder's configuration.
+    ``decoder``: the decoder's configuration. ``query_parts``: which phrases of a query the
+    decoder was trained on (one of :data:`promptcrop.queries.QUERY_PARTS`; ``"both"`` for a
+    checkpoint that does not record it) — pass it to :func:`promptcrop.queries.query_phrases`.
     """
 
     directory: Path
@@ -118,6 +126,10 @@ class CheckpointInfo:
     preset: str | None
     encoder: EncoderInfo
     decoder: DecoderConfig
+    query_parts: str = DEFAULT_QUERY_PARTS
+
+    def __post_init__(self) -> None:
+        require_choice("query_parts", self.query_parts, QUERY_PARTS)
 
 
 # --------------------------------------------------------------------------- saving
@@ -129,15 +141,20 @@ def save_decoder(
     *,
     encoder_info: EncoderInfo,
     preset: str | None = None,
+    query_parts: str = DEFAULT_QUERY_PARTS,
     overwrite: bool = False,
 ) -> Path:
     """Write ``decoder`` as a checkpoint directory and return its path.
+
+    ``query_parts``: which phrases of a query the decoder was trained on (see
+    :func:`promptcrop.queries.query_phrases`); recorded so that inference uses the same.
 
     Atomic: both files are written into a temporary sibling directory that is then renamed, so
     readers never see half a checkpoint. An existing non-empty ``directory`` is replaced only with
     ``overwrite=True`` and only if it holds a promptcrop decoder checkpoint; other files in it
     (a model card, logs) are kept. ``encoder_info.token_dim`` must equal the decoder's.
     """
+    require_choice("query_parts", query_parts, QUERY_PARTS)
     if encoder_info.token_dim != decoder.config.token_dim:
         raise ValueError(
             f"encoder token_dim {encoder_info.token_dim} does not match the decoder's "
@@ -149,7 +166,7 @@ def save_decoder(
     try:
         state = {k: v.detach().to("cpu").contiguous() for k, v in decoder.state_dict().items()}
         save_file(state, str(staging / WEIGHTS_NAME), metadata={"format": "pt"})
-        config = _config_json(decoder.config, encoder_info, preset)
+        config = _config_json(decoder.config, encoder_info, preset, query_parts)
         (staging / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         _install(staging, target, overwrite)
     except BaseException:
@@ -158,7 +175,9 @@ def save_decoder(
     return target
 
 
-def _config_json(config: DecoderConfig, encoder_info: EncoderInfo, preset: str | None) -> dict[str, Any]:
+def _config_json(
+    config: DecoderConfig, encoder_info: EncoderInfo, preset: str | None, query_parts: str
+) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -166,6 +185,7 @@ def _config_json(config: DecoderConfig, encoder_info: EncoderInfo, preset: str |
         "preset": preset,
         "encoder": encoder_info.to_json(),
         "decoder": config_to_dict(config),
+        "query_parts": query_parts,
     }
 
 
@@ -268,6 +288,7 @@ def read_checkpoint_info(directory: str | Path) -> CheckpointInfo:
             preset=data.get("preset"),
             encoder=EncoderInfo.from_json(data.get("encoder")),
             decoder=config_from_dict(DecoderConfig, data.get("decoder")),
+            query_parts=data.get("query_parts", DEFAULT_QUERY_PARTS),
         )
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: invalid checkpoint config ({exc})") from exc

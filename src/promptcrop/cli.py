@@ -1,4 +1,11 @@
-"""The ``promptcrop`` command: ``crop``, ``batch``, ``demo`` and ``download``.
+"""The ``promptcrop`` command: ``crop``, ``batch``, ``demo`` and ``download`` (here), ``train``,
+``finetune-encoder`` (:mod:`promptcrop.train.commands`), ``eval`` (:mod:`promptcrop.eval.commands`)
+and ``serve`` (:mod:`promptcrop.serve.commands`).
+
+The command line starts fast: only the chosen sub-command's parser is built (:data:`COMMANDS`,
+:func:`build_parser`), and the modules a command needs are imported when it runs, so ``--help``
+and usage errors import no model code and an ``--offline`` crop imports neither torch nor
+transformers.
 
 ``main(argv)`` is the entry point (also callable from tests); it returns the exit code:
 0 when every input succeeded, 1 when some failed (the others were done) or the run could not
@@ -9,28 +16,16 @@ start, 2 for a usage error. Errors are one line on stderr, ``promptcrop: error: 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from promptcrop import __version__
-from promptcrop.backends.commands import add_backend_options, add_export_parser, backend_kwargs
-from promptcrop.batch import (
-    MANIFEST_SUFFIXES,
-    BatchSummary,
-    Job,
-    JobError,
-    RunOptions,
-    jobs_from_folder,
-    jobs_from_manifest,
-    jobs_from_paths,
-    run_jobs,
-)
+from promptcrop.backends.commands import add_backend_options, backend_kwargs
 from promptcrop.errors import (
     ImageLoadError,
     InternalError,
@@ -39,8 +34,10 @@ from promptcrop.errors import (
     RequestError,
     is_user_error,
 )
-from promptcrop.images import DEFAULT_MAX_PIXELS
-from promptcrop.predictor import DEFAULT_MODEL, CropRequest, Predictor
+
+if TYPE_CHECKING:  # the modules behind the commands are imported when a command runs
+    from promptcrop.batch import BatchSummary, Job, JobError, RunOptions
+    from promptcrop.predictor import Predictor
 
 DEFAULT_CROP_DIR = "promptcrop-out"
 VERBOSE_HINT = "rerun with --verbose for details"
@@ -84,12 +81,16 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL, metavar="ID|DIR",
-                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL})")
+    from promptcrop.config import DEFAULT_MODEL_ID
+
+    p.add_argument("--model", default=DEFAULT_MODEL_ID, metavar="ID|DIR",
+                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL_ID})")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
 
 
 def _add_crop_options(p: argparse.ArgumentParser, default_out: str | None) -> None:
+    from promptcrop.images import DEFAULT_MAX_PIXELS
+
     query = p.add_mutually_exclusive_group()
     query.add_argument("-q", "--query", metavar="TEXT", help="what to keep, in words")
     query.add_argument("--query-image", metavar="PATH", help="an example image of what to keep")
@@ -103,6 +104,8 @@ def _add_crop_options(p: argparse.ArgumentParser, default_out: str | None) -> No
                    help="pixel box to keep, repeatable")
     p.add_argument("--avoid", type=_box, action="append", default=[], metavar="x1,y1,x2,y2",
                    help="pixel box to leave out when possible, repeatable")
+    p.add_argument("--exclude", action="append", default=[], metavar="TEXT",
+                   help="what to leave out, in words (found by OWL-ViT; needs the weights), repeatable")
     p.add_argument("-o", "--output", required=default_out is None, default=default_out, metavar="DIR",
                    help="output folder" + (f" (default ./{default_out}/)" if default_out else ""))
     p.add_argument("--overlay", action="store_true", help="also write <stem>.overlay.png")
@@ -120,30 +123,31 @@ def _add_crop_options(p: argparse.ArgumentParser, default_out: str | None) -> No
     _add_common(p)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``promptcrop`` argument parser (one sub-command per job)."""
-    parser = argparse.ArgumentParser(
-        prog="promptcrop",
-        description="Conditioned image cropping (ClipCrop): keep what a text or image query names.",
-    )
-    parser.add_argument("--version", action="version", version=f"promptcrop {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    crop = sub.add_parser("crop", help="crop one or more images",
+def _add_crop_parser(sub: Any) -> argparse.ArgumentParser:
+    crop = sub.add_parser("crop", help=COMMANDS["crop"][0],
                           description="Crop images; outputs go to ./promptcrop-out/ unless -o is given.")
     crop.add_argument("images", nargs="+", metavar="IMAGE")
     _add_crop_options(crop, DEFAULT_CROP_DIR)
     crop.set_defaults(handler=_cmd_crop, parser=crop)
+    return crop
 
-    batch = sub.add_parser("batch", help="crop a folder or a manifest, resumably",
-                           description="Crop every image of a folder (recursive) or a .jsonl/.csv "
+
+def _add_batch_parser(sub: Any) -> argparse.ArgumentParser:
+    batch = sub.add_parser("batch", help=COMMANDS["batch"][0],
+                           description="Crop every image of a folder (recursive) or a .jsonl/.csv/.parquet "
                                        "manifest (image, optional query and aspect per row).")
     batch.add_argument("input", metavar="INPUT")
     batch.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs are complete")
     _add_crop_options(batch, None)
-    batch.set_defaults(handler=_cmd_batch, parser=batch)
+    from promptcrop.distributed.command import add_engine_options  # imports no Ray
 
-    demo = sub.add_parser("demo", help="crop the bundled sample photos",
+    add_engine_options(batch, positive_int)
+    batch.set_defaults(handler=_cmd_batch, parser=batch)
+    return batch
+
+
+def _add_demo_parser(sub: Any) -> argparse.ArgumentParser:
+    demo = sub.add_parser("demo", help=COMMANDS["demo"][0],
                           description="Crop the scikit-image sample photos offline at 1:1, 4:5 and "
                                       "16:9, plus text-query crops when OWL-ViT weights are cached.")
     demo.add_argument("-o", "--output", default=DEFAULT_DEMO_DIR, metavar="DIR",
@@ -153,34 +157,86 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(demo)
     _add_common(demo)
     demo.set_defaults(handler=_cmd_demo, parser=demo)
+    return demo
 
-    download = sub.add_parser("download", help="fetch OWL-ViT weights for offline use",
+
+def _add_download_parser(sub: Any) -> argparse.ArgumentParser:
+    from promptcrop.config import DEFAULT_MODEL_ID
+
+    download = sub.add_parser("download", help=COMMANDS["download"][0],
                               description="Download OWL-ViT weights into the Hugging Face cache.")
-    download.add_argument("model", nargs="?", default=DEFAULT_MODEL, metavar="MODEL",
-                          help=f"hub id (default {DEFAULT_MODEL})")
+    download.add_argument("model", nargs="?", default=DEFAULT_MODEL_ID, metavar="MODEL",
+                          help=f"hub id (default {DEFAULT_MODEL_ID})")
     _add_common(download)
     download.set_defaults(handler=_cmd_download, parser=download)
+    return download
 
-    from promptcrop.eval.commands import add_eval_parser
-    from promptcrop.train.commands import add_finetune_parser, add_train_parser
 
-    add_train_parser(sub)
-    add_finetune_parser(sub)
-    add_eval_parser(sub)
-    add_export_parser(sub)
+ParserBuilder = Callable[[Any], argparse.ArgumentParser]
+
+#: Every sub-command, in the order ``promptcrop --help`` lists them: its one-line help and what adds
+#: its sub-parser (options, ``handler`` and ``parser`` defaults) to ``add_subparsers()`` — a function
+#: here, or ``"module:function"`` for a command whose module is imported only when it is chosen.
+#: The one-line help of those must be the one their module gives (a test compares them).
+COMMANDS: dict[str, tuple[str, ParserBuilder | str]] = {
+    "crop": ("crop one or more images", _add_crop_parser),
+    "batch": ("crop a folder or a manifest, resumably", _add_batch_parser),
+    "demo": ("crop the bundled sample photos", _add_demo_parser),
+    "download": ("fetch OWL-ViT weights for offline use", _add_download_parser),
+    "train": ("train the ClipCrop decoder on GAIC-format data", "promptcrop.train.commands:add_train_parser"),
+    "finetune-encoder": ("fine-tune OWL-ViT's grounding on phrase-box data",
+                         "promptcrop.train.commands:add_finetune_parser"),
+    "eval": ("evaluate cropping methods on GAIC or a caption-crop set", "promptcrop.eval.commands:add_eval_parser"),
+    "serve": ("run the HTTP API and the web page", "promptcrop.serve.commands:add_serve_parser"),
+    "export-onnx": ("export OWL-ViT (and a decoder) to ONNX for the onnx backend",
+                    "promptcrop.backends.commands:add_export_parser"),
+}
+
+
+def build_parser(complete: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The ``promptcrop`` argument parser (one sub-command per job).
+
+    ``complete``: the sub-commands that get their options and handler (default: all of them);
+    the others are only listed, so that building the parser imports nothing they need. argparse
+    only ever reads the sub-parser that the command line names, so ``main`` completes just that
+    one: ``promptcrop --help`` and usage errors then import no model code.
+    """
+    parser = argparse.ArgumentParser(
+        prog="promptcrop",
+        description="Conditioned image cropping (ClipCrop): keep what a text or image query names.",
+    )
+    parser.add_argument("--version", action="version", version=f"promptcrop {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_line, builder) in COMMANDS.items():
+        if complete is not None and name not in complete:
+            sub.add_parser(name, help=help_line)
+        elif isinstance(builder, str):
+            module, function = builder.split(":")
+            getattr(importlib.import_module(module), function)(sub)
+        else:
+            builder(sub)
     return parser
+
+
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The sub-command a command line names: its first argument that is not an option (the
+    top-level options, ``-h`` and ``--version``, take no value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 # --------------------------------------------------------------------------- commands
 
 
 def _options(args: argparse.Namespace, *, overwrite: bool) -> RunOptions:
+    from promptcrop.batch import RunOptions
+    from promptcrop.predictor import CropRequest
+
     if args.aspect and args.size:
         raise UsageError("give either --aspect or --size, not both")
     try:
         request = CropRequest.build(
             k=args.k, aspect=list(args.aspect) or None, size=args.size, fit=args.fit,
-            focus=list(args.focus), avoid=list(args.avoid),
+            focus=list(args.focus), avoid=list(args.avoid), exclude=list(args.exclude),
         )
         return RunOptions(
             request=request, query=args.query, query_image=args.query_image, overlay=args.overlay,
@@ -190,20 +246,38 @@ def _options(args: argparse.Namespace, *, overwrite: bool) -> RunOptions:
         raise UsageError(str(exc)) from None
 
 
+def _queried(args: argparse.Namespace, jobs: Sequence[Job]) -> bool:
+    """Whether any input is cropped for a text or image query."""
+    return args.query is not None or args.query_image is not None or any(j.query for j in jobs)
+
+
 def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
     """The predictor for the options (the ``--offline`` rule lives in :meth:`Predictor.for_options`)."""
-    conditioned = args.query is not None or args.query_image is not None or any(j.query for j in jobs)
+    from promptcrop.predictor import Predictor
+
+    queried = _queried(args, jobs)
     try:
         return Predictor.for_options(
             model=args.model, decoder=getattr(args, "decoder", None), offline=bool(getattr(args, "offline", False)),
-            conditioned=conditioned, device=args.device, max_pixels=args.max_pixels, **backend_kwargs(args),
+            conditioned=queried or bool(args.exclude), device=args.device, max_pixels=args.max_pixels,
+            **backend_kwargs(args),
         )
     except RequestError as exc:
         raise UsageError(str(exc)) from None
+    except ModelUnavailableError as exc:
+        if queried or not args.exclude:
+            raise
+        raise ModelUnavailableError(
+            "--exclude needs the OWL-ViT weights to find what to leave out, and they cannot be loaded "
+            f"here ({args.model}; `promptcrop download` fetches them once while online)"
+        ) from exc
 
 
 def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError], *, overwrite: bool,
          per_input_lines: bool) -> int:
+    from promptcrop.distributed.command import run_engine
+    from promptcrop.progress import write as write_line
+
     options = _options(args, overwrite=overwrite)
     if not jobs and not bad_rows:
         raise PromptcropError(f"{args.input}: no image files found")
@@ -211,15 +285,13 @@ def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError]
 
     def on_record(job: Job, record: dict[str, Any], skipped: bool) -> None:
         if args.json:
-            tqdm.write(json.dumps(record, ensure_ascii=False), file=sys.stdout)
+            write_line(json.dumps(record, ensure_ascii=False))
         elif per_input_lines:
             state = "already done" if skipped else f"{len(record['crops'])} crops ({record['mode']})"
-            tqdm.write(f"{job.source}: {state} -> {Path(args.output) / (job.key + '.json')}", file=sys.stdout)
+            write_line(f"{job.source}: {state} -> {Path(args.output) / (job.key + '.json')}")
 
-    summary = run_jobs(
-        jobs, predictor, options, args.output, bad_rows=bad_rows, on_record=on_record,
-        progress=False if args.quiet else None, verbose=args.verbose, hint=cli_hint,
-    )
+    summary = run_engine(args, jobs, bad_rows, predictor, options, on_record=on_record,
+                         conditioned=_queried(args, jobs) or bool(args.exclude), hint=cli_hint)
     _print_summary(summary, to_stderr=args.json)
     return summary.exit_code
 
@@ -229,18 +301,29 @@ def _print_summary(summary: BatchSummary, *, to_stderr: bool) -> None:
 
 
 def _cmd_crop(args: argparse.Namespace) -> int:
+    from promptcrop.batch import jobs_from_paths
+
     args.input = " ".join(args.images)
     return _run(args, jobs_from_paths(args.images), (), overwrite=True, per_input_lines=True)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
+    from promptcrop.batch import MANIFEST_SUFFIXES, is_parquet_folder, jobs_from_folder, jobs_from_manifest
+    from promptcrop.distributed.command import check_engine_options
+
+    try:
+        check_engine_options(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     source = Path(args.input)
-    if source.is_dir():
+    if is_parquet_folder(source) or (source.is_file() and source.suffix.lower() in MANIFEST_SUFFIXES):
+        jobs, bad_rows = jobs_from_manifest(source)
+    elif source.is_dir():
         jobs, bad_rows = jobs_from_folder(source, args.output), []
     elif source.suffix.lower() in MANIFEST_SUFFIXES:
         jobs, bad_rows = jobs_from_manifest(source)
     elif source.exists():
-        raise UsageError(f"{args.input}: INPUT must be a folder or a .jsonl / .csv manifest")
+        raise UsageError(f"{args.input}: INPUT must be a folder or a .jsonl / .csv / .parquet manifest")
     else:
         raise PromptcropError(f"{args.input}: no such folder or manifest")
     return _run(args, jobs, bad_rows, overwrite=args.overwrite, per_input_lines=False)
@@ -286,7 +369,8 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``promptcrop`` command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(complete={_chosen_command(argv)} & set(COMMANDS))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (2) or --help / --version (0)
@@ -323,4 +407,8 @@ def _error(message: str, *, code: int) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m promptcrop.cli`
-    sys.exit(main())
+    # Run the importable module's main, not this __main__ copy: the command modules raise
+    # promptcrop.cli.UsageError, which this copy's main would not recognise as its own.
+    from promptcrop.cli import main as _main
+
+    sys.exit(_main())

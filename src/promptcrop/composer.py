@@ -33,8 +33,20 @@ The total is the weighted mean of the active terms (``border_simplicity`` needs 
 keep boxes, ``content_kept`` a saliency map, ``avoid`` avoid boxes, ``headroom`` a crop shorter
 than the region), so it lies in [0, 1]. Before ranking, candidates that cut through a face of the
 saliency map (:attr:`promptcrop.saliency.SaliencyMap.faces`; only partial crops can), then
-candidates that leave a face out or cut through a keep box, then candidates that overlap an avoid
-box, are ranked below the others whenever some candidate avoids that.
+candidates that leave a main face out or cut through a keep box, then candidates that overlap an
+avoid box, are ranked below the others whenever some candidate avoids that.
+
+**Honest ranking.** A crop's score is its composition total times the share of the region it keeps
+(and a factor for the faces it leaves out), so a poor crop scores low on any photo, and a crop
+keeping far less of the region (:data:`FAR_LESS_KEPT`) than another one never outranks it. The
+``k`` crops are distinct *framings*: besides the crops holding the region, tighter crops around the
+heart of the subject (:func:`promptcrop.saliency.core_region`: head and shoulders of a person) are
+candidates, and each next crop differs from those ranked above it in area (:data:`FRAMING_STEP`),
+not only in position.
+
+**Frame artefacts.** With a saliency map whose ``content`` box excludes borders, bars or caption
+banners (or with explicit ``bounds``), crops stay inside it unless the region cannot be kept whole
+there at the requested ratio.
 """
 
 from __future__ import annotations
@@ -46,7 +58,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from promptcrop import boxes as B
-from promptcrop.saliency import SaliencyMap
+from promptcrop.errors import RequestError
+from promptcrop.saliency import SaliencyMap, core_region
+from promptcrop.validation import (
+    require_choice,
+    require_non_negative,
+    require_number,
+    require_positive,
+    require_positive_int,
+)
 
 PLACEMENTS = ("thirds", "centre", "auto")
 FITS = ("crop", "pad")
@@ -64,6 +84,19 @@ TERMS = (
 MIN_POSITION_STEP = 0.005
 #: A box counts as cut through when between this share and 1 minus it lies inside the crop.
 CUT_TOLERANCE = 0.02
+#: A crop keeping this much less of the region (share of its area) than the best crop of its tier
+#: ranks below every crop that keeps more, whatever their scores.
+FAR_LESS_KEPT = 0.25
+#: Faces at least this share of the largest face's side must not be left out (smaller ones, in
+#: the background, may be; no face may be cut through).
+MAIN_FACE_SHARE = 0.5
+#: What a crop showing none of the faces is still worth (its score is scaled by this).
+FACELESS_WORTH = 0.25
+#: Alternatives differ from every crop ranked above them by at least this area ratio.
+FRAMING_STEP = 1.25
+#: The region may reach this share of its area outside the frame bounds and still be cropped
+#: inside them (the part outside is given up).
+FRAME_SLACK = 0.05
 
 BoxesLike = np.ndarray | Sequence[Sequence[float]]
 
@@ -86,11 +119,11 @@ class ComposerConfig:
     """
 
     placement_weight: float = 1.0
-    subject_size_weight: float = 1.0
+    subject_size_weight: float = 0.5
     breathing_room_weight: float = 1.0
     border_simplicity_weight: float = 1.0
     content_kept_weight: float = 1.0
-    size_prior_weight: float = 0.5
+    size_prior_weight: float = 2.0
     avoid_weight: float = 2.0
     headroom_weight: float = 0.5
     placement: str = "auto"
@@ -105,37 +138,23 @@ class ComposerConfig:
     border_band: float = 0.04
 
     def __post_init__(self) -> None:
-        weights = self.weights()
-        for name, value in weights.items():
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name}_weight must be a finite number >= 0, got {value}")
-        if sum(weights.values()) <= 0:
+        for name in TERMS:
+            require_non_negative(f"{name}_weight", getattr(self, f"{name}_weight"))
+        if sum(self.weights().values()) <= 0:
             raise ValueError("at least one composer weight must be positive")
-        if self.placement not in PLACEMENTS:
-            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
+        require_choice("placement", self.placement, PLACEMENTS)
         for name in ("num_scales", "position_steps"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        _check_range("min_crop_side", self.min_crop_side, 0.0, 1.0)
-        _check_range("dedup_iou", self.dedup_iou, 0.0, 1.0)
-        _check_range("subject_share", self.subject_share, 0.0, 1.0)
-        _check_range("subject_share_tolerance", self.subject_share_tolerance, 0.0, math.inf)
-        _check_range("placement_sigma", self.placement_sigma, 0.0, math.inf)
-        _check_range("margin", self.margin, 0.0, 0.5, low_inclusive=True)
-        _check_range("border_band", self.border_band, 0.0, 0.5)
+            require_positive_int(name, getattr(self, name))
+        for name in ("min_crop_side", "dedup_iou", "subject_share"):
+            require_number(name, getattr(self, name), 0.0, 1.0, low_open=True)
+        require_positive("subject_share_tolerance", self.subject_share_tolerance)
+        require_positive("placement_sigma", self.placement_sigma)
+        require_number("margin", self.margin, 0.0, 0.5)
+        require_number("border_band", self.border_band, 0.0, 0.5, low_open=True)
 
     def weights(self) -> dict[str, float]:
         """Term name → weight, for every term in :data:`TERMS`."""
         return {name: float(getattr(self, f"{name}_weight")) for name in TERMS}
-
-
-def _check_range(
-    name: str, value: float, low: float, high: float, *, low_inclusive: bool = False
-) -> None:
-    above_low = value >= low if low_inclusive else value > low
-    if math.isnan(value) or not above_low or value > high:
-        bracket = "[" if low_inclusive else "("
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")
 
 
 @dataclass(frozen=True)
@@ -164,7 +183,9 @@ class CropCandidate:
       ``contributions``: each term's weight-normalised share of ``score`` (they sum to it).
     - ``fits``: False when the required region could not be kept whole at this ratio (then the
       box is the best partial crop); ``region_kept``: share of the required region's area inside
-      the box (1.0 when ``fits``).
+      the box (below 1.0 for a partial crop, or for a tighter alternative framing such as head and
+      shoulders of a person). ``score`` is the composition score times ``region_kept`` (times a
+      factor falling to :data:`FACELESS_WORTH` as faces of the saliency map are left out).
     """
 
     box_xyxy_px: np.ndarray
@@ -195,6 +216,7 @@ def compose(
     config: ComposerConfig | None = None,
     image_rgb: np.ndarray | None = None,
     pad_color: tuple[int, int, int] | None = None,
+    bounds: BoxesLike | None = None,
 ) -> list[CropCandidate]:
     """The ``k`` best, mutually distinct crops of ratio ``aspect`` that keep the region.
 
@@ -209,7 +231,10 @@ def compose(
     when the required region cannot fit the ratio inside the image, ``"crop"`` returns the best
     partial crops (``fits=False``) and ``"pad"`` letterboxed crops that hold it (``padded=True``)
     with ``pad_color`` or, if not given, :func:`border_colour` of ``image_rgb`` (one of them is
-    needed for ``"pad"``). Returns crops ranked best first.
+    needed for ``"pad"``). ``bounds``: ``[4]`` box crops should stay inside (default: the saliency
+    map's ``content``, the photo without borders and banners); ignored when the region cannot be
+    kept whole inside it at this ratio. Returns crops ranked best first (see the module docstring
+    for the honest ranking and the distinct framings).
     """
     config = config or ComposerConfig()
     width, height = _check_image_size(image_size)
@@ -222,23 +247,109 @@ def compose(
         raise ValueError('fit="pad" needs image_rgb (to pick the pad colour) or pad_color')
     region = required_region(region_xyxy_px, focus, width, height)
     keep_boxes, avoid_boxes = _as_boxes(keep, "keep"), _as_boxes(avoid, "avoid")
+    faces = saliency.faces if saliency is not None else np.zeros((0, 4))
+    if bounds is None and saliency is not None:
+        bounds = saliency.content
+    frame = _frame(bounds, region, width, height) if fit == "crop" else np.array([0, 0, width, height], float)
 
-    crops, fits = enumerate_candidates((width, height), region, aspect, config, pad=fit == "pad")
+    crops, fits = _candidates_in(frame, region, aspect, config, pad=fit == "pad")
+    full = np.array([0.0, 0.0, width, height])
+    if not fits and not np.array_equal(frame, full):
+        # A banner or bar is given up only when the region cannot be kept whole without it.
+        wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
+        if wider_fits:
+            crops, fits = wider, True
+    if k > 1 and fit == "crop" and saliency is not None:
+        # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
+        core = B.clamp_xyxy(core_region(saliency), width, height)
+        if B.box_area(B.clamp_xyxy(core - np.tile(frame[:2], 2), *(frame[2:] - frame[:2]))) > 0:
+            tighter, _ = _candidates_in(frame, core, aspect, config, pad=False)
+            crops = np.concatenate([crops, tighter])
     scores = score_candidates(
         crops, image_size=(width, height), region_xyxy_px=region, saliency=saliency,
         keep=keep_boxes, avoid=avoid_boxes, config=config,
     )
-    faces = saliency.faces if saliency is not None else np.zeros((0, 4))
+    kept = B.box_coverage(crops, region[None])[:, 0]  # [N] share of the region inside each crop
+    # Honest scores: a crop is worth what it keeps of the region and of the faces in it, so a
+    # poor crop scores low on any photo.
+    worth = kept * _faces_kept(crops, faces)
+    total = scores.total * worth
     tier = _constraint_tier(crops, keep_boxes, avoid_boxes, faces)  # [N] 0 = best
+    # A crop keeping far less of the region than another crop of the same tier never outranks it.
+    levels, level_of = np.unique(tier, return_inverse=True)
+    best_kept = np.array([kept[tier == t].max() for t in levels])[level_of]
+    tier = 2 * tier + (kept < best_kept - FAR_LESS_KEPT)
     # Scores are in [0, 1], so subtracting the tier ranks every lower tier below every higher one.
-    chosen = B.select_diverse(crops, scores.total - tier, max_iou=config.dedup_iou, k=int(k))
+    chosen = _distinct_framings(crops, total - tier, config.dedup_iou, int(k))
     padded = not fits and fit == "pad"
     colour = None if not padded else (pad_color or border_colour(image_rgb))
-    kept = B.box_coverage(crops[chosen], region[None])[:, 0]  # [k]
     return [
-        _candidate(crops[i], scores, i, aspect, fits or padded, padded, colour, float(kept[j]))
-        for j, i in enumerate(chosen)
+        _candidate(crops[i], scores, i, aspect, fits or padded, padded, colour, float(kept[i]), float(worth[i]))
+        for i in chosen
     ]
+
+
+def _faces_kept(crops: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """``[N]`` in [:data:`FACELESS_WORTH`, 1]: 1 when every face is inside the crop, falling
+    linearly with the share of the faces' total area left out (a large face counts more)."""
+    if len(faces) == 0:
+        return np.ones(len(crops))
+    area = B.box_area(faces)
+    inside = B.box_coverage(crops, faces) @ (area / area.sum())  # [N] area-weighted
+    return FACELESS_WORTH + (1.0 - FACELESS_WORTH) * inside
+
+
+def _main_faces(faces: np.ndarray) -> np.ndarray:
+    """``[F]`` bool: faces whose side is at least :data:`MAIN_FACE_SHARE` of the largest face's."""
+    side = np.sqrt(B.box_area(faces))
+    return side >= MAIN_FACE_SHARE * side.max()
+
+
+def _frame(bounds: BoxesLike | None, region: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Where crops may lie: ``bounds`` (whole px, clipped to the image) when the region lies
+    inside it (up to :data:`FRAME_SLACK` of its area), else the whole image."""
+    full = np.array([0.0, 0.0, float(width), float(height)])
+    if bounds is None:
+        return full
+    box = B.clamp_xyxy(np.round(_as_boxes(bounds, "bounds")[0]), width, height)
+    if (box[2:] - box[:2] < 1).any():
+        return full
+    inside = B.box_coverage(box[None], region[None])[0, 0]
+    return box if inside >= 1 - FRAME_SLACK else full
+
+
+def _candidates_in(
+    frame: np.ndarray, region: np.ndarray, aspect: float, config: ComposerConfig, *, pad: bool
+) -> tuple[np.ndarray, bool]:
+    """:func:`enumerate_candidates` inside the ``frame`` box ``[4]`` (whole px) → full-image px."""
+    offset = np.tile(frame[:2], 2)
+    inner = B.clamp_xyxy(region - offset, frame[2] - frame[0], frame[3] - frame[1])
+    size = (int(frame[2] - frame[0]), int(frame[3] - frame[1]))
+    crops, fits = enumerate_candidates(size, inner, aspect, config, pad=pad)
+    return crops + offset, fits
+
+
+def _distinct_framings(crops: np.ndarray, scores: np.ndarray, max_iou: float, k: int) -> np.ndarray:
+    """Up to ``k`` crops, best first: each next one overlaps every chosen crop by less than
+    ``max_iou`` IoU *and* differs from it in area by :data:`FRAMING_STEP` (a tighter or looser
+    framing, not the same size slid along); when that leaves fewer than ``k``, the IoU rule alone
+    fills up. ``crops [N, 4]``, ``scores [N]`` → ``int [≤ k]``. One vectorised IoU row per pick."""
+    order = np.argsort(-scores, kind="stable")
+    ranked = crops[order]
+    area = B.box_area(ranked)
+    distinct = np.ones(len(order), dtype=bool)  # IoU rule and area step
+    apart = np.ones(len(order), dtype=bool)  # IoU rule only
+    chosen: list[int] = []
+    while len(chosen) < k and apart.any():
+        pool = distinct if distinct.any() else apart
+        pos = int(np.argmax(pool))  # the best remaining
+        chosen.append(pos)
+        overlap = B.box_iou(ranked[pos : pos + 1], ranked)[0] >= max_iou
+        ratio = np.maximum(area, area[pos]) / np.maximum(np.minimum(area, area[pos]), 1e-9)
+        apart &= ~overlap
+        distinct &= ~overlap & (ratio >= FRAMING_STEP)
+        apart[pos] = distinct[pos] = False
+    return order[np.array(sorted(chosen), dtype=np.int64)]
 
 
 def score_candidates(
@@ -337,7 +448,8 @@ def required_region(
 ) -> np.ndarray:
     """The region united with the focus boxes, clipped to the image: float ``[4]`` xyxy px.
 
-    Raises ValueError when the region or a focus box has no area inside the image.
+    Raises RequestError (a ValueError) when the region or a focus box has no area inside the
+    image: model-made regions are repaired before they get here, so this is the caller's box.
     """
     region = _as_boxes(region_xyxy_px, "region")
     if len(region) != 1:
@@ -347,7 +459,7 @@ def required_region(
     empty = B.box_area(clipped) <= 0
     if empty.any():
         bad = boxes[int(np.flatnonzero(empty)[0])].tolist()
-        raise ValueError(
+        raise RequestError(
             f"box {bad} has no area inside the {width}x{height} image (after clipping); "
             "region and focus boxes must overlap the image"
         )
@@ -493,13 +605,14 @@ def _constraint_tier(
     crops: np.ndarray, keep: np.ndarray, avoid: np.ndarray, faces: np.ndarray
 ) -> np.ndarray:
     """``[N]`` int: 0 for crops that hold every face whole, cut no keep box and hold no avoid box;
-    cutting through a face adds 4, leaving a face out or cutting a keep box 2, holding part of an
-    avoid box 1. Tiers nobody reaches do not matter."""
+    cutting through a face adds 4, leaving out a main face (:func:`_main_faces`) or cutting a keep
+    box 2, holding part of an avoid box 1. Tiers nobody reaches do not matter."""
     tier = np.zeros(len(crops), dtype=np.int64)
     if len(faces):
         inside = B.box_coverage(crops, faces)  # [N, F]
         tier += 4 * ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
-        tier += 2 * (inside <= CUT_TOLERANCE).any(axis=-1)
+        main = _main_faces(faces)  # a small face in the background may be left out
+        tier += 2 * (inside[:, main] <= CUT_TOLERANCE).any(axis=-1)
     if len(keep):
         inside = B.box_coverage(crops, keep)
         cuts = ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
@@ -550,13 +663,16 @@ def _candidate(
     padded: bool,
     pad_color: tuple[int, int, int] | None,
     region_kept: float,
+    factor: float = 1.0,
 ) -> CropCandidate:
+    """One :class:`CropCandidate`; its score and contributions are scaled by ``factor`` (the share
+    of the region the crop keeps), so the contributions still sum to the score."""
     terms = {name: float(values[index]) for name, values in scores.terms.items()}
     return CropCandidate(
         box_xyxy_px=crop.copy(),
-        score=float(scores.total[index]),
+        score=float(scores.total[index]) * factor,
         terms=terms,
-        contributions={name: scores.weights[name] * value for name, value in terms.items()},
+        contributions={name: scores.weights[name] * value * factor for name, value in terms.items()},
         aspect=aspect,
         fits=fits,
         padded=padded,

@@ -1,9 +1,9 @@
 """The ClipCrop decoder: a DETR-like transformer decoder regressing crops around the union box.
 
-Paper eq. (2)–(3) (SPEC §2): M learnable query tokens ``t_qry`` plus the mean of the grounded image
-tokens form the queries; keys and values are all image tokens with a 2-D sine positional encoding;
-two heads shared by every layer predict box offsets ``b_ofs`` and quality scores ``s`` so that
-``b_pred = b_u + b_ofs`` in normalised cxcywh.
+Paper eq. (2)–(3), described in docs/METHOD.md, "Decoder": M learnable query tokens ``t_qry``
+plus the mean of the grounded image tokens form the queries; keys and values are all image tokens
+with a 2-D sine positional encoding; two heads shared by every layer predict box offsets ``b_ofs``
+and quality scores ``s`` so that ``b_pred = b_u + b_ofs`` in normalised cxcywh.
 
 Layer layout follows DETR (Carion et al. 2020, ``models/transformer.py``, default post-norm):
 
@@ -16,6 +16,10 @@ Layer layout follows DETR (Carion et al. 2020, ``models/transformer.py``, defaul
 
 The last layer of the offset head is initialised to zero, so an untrained decoder predicts exactly
 ``b_u`` for every query: training starts from the grounded region rather than from random boxes.
+
+The shape lives in :class:`promptcrop.config.DecoderConfig` (re-exported here); saving and loading
+are :func:`promptcrop.checkpoint.save_decoder` / :func:`promptcrop.checkpoint.load_decoder`. The
+imports run one way only — config ← decoder ← checkpoint — so none of them imports another lazily.
 """
 
 from __future__ import annotations
@@ -23,63 +27,23 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from promptcrop.boxes import clamp_xyxy, cxcywh_to_xyxy, xyxy_to_cxcywh
+from promptcrop.config import DecoderConfig
 from promptcrop.errors import InternalError
 
 if TYPE_CHECKING:
-    from promptcrop.checkpoint import EncoderInfo
     from promptcrop.encoder import ImageEncoding
     from promptcrop.grounding import Grounding
 
+__all__ = ["ClipCropDecoder", "DecoderConfig", "DecoderOutput", "sine_position_encoding"]
+
 POS_TEMPERATURE = 10000.0
 """Temperature of the sine positional encoding (DETR's default)."""
-
-
-def _require_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-@dataclass(frozen=True)
-class DecoderConfig:
-    """Shape of the ClipCrop decoder. Defaults are the paper's (Appendix B).
-
-    ``token_dim``: width D of the encoder's image tokens (768 for OWL-ViT B/32).
-    ``d_model``: decoder width; divisible by ``n_heads`` and by 4 (the sine encoding splits it
-    into y/x halves of sin/cos pairs). ``n_heads``, ``n_layers``, ``ffn_dim``: attention heads,
-    decoder layers, FFN hidden width. ``n_queries``: M, number of predicted crops.
-    ``dropout``: in [0, 1). ``min_box_size``: smallest width/height (normalised) of a final,
-    clamped box, in (0, 0.5].
-    """
-
-    token_dim: int = 768
-    d_model: int = 512
-    n_heads: int = 8
-    n_layers: int = 6
-    ffn_dim: int = 2048
-    n_queries: int = 90
-    dropout: float = 0.1
-    min_box_size: float = 1e-3
-
-    def __post_init__(self) -> None:
-        for name in ("token_dim", "d_model", "n_heads", "n_layers", "ffn_dim", "n_queries"):
-            _require_positive_int(name, getattr(self, name))
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
-            )
-        if self.d_model % 4:
-            raise ValueError(f"d_model must be divisible by 4 (2-D sine encoding), got {self.d_model}")
-        if isinstance(self.dropout, bool) or not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if isinstance(self.min_box_size, bool) or not 0.0 < float(self.min_box_size) <= 0.5:
-            raise ValueError(f"min_box_size must be in (0, 0.5], got {self.min_box_size!r}")
 
 
 @dataclass
@@ -216,7 +180,8 @@ class _DecoderLayer(nn.Module):
 
 
 class ClipCropDecoder(nn.Module):
-    """ClipCrop's DETR-like decoder (SPEC §2). See the module docstring for the layer layout.
+    """ClipCrop's DETR-like decoder (docs/METHOD.md, "Decoder"). The module docstring gives the
+    layer layout.
 
     Parameters: ``input_proj`` (LayerNorm + Linear, D → d_model) shared by all image tokens and the
     selected tokens; ``query_embed`` (``t_qry``, ``[M, d_model]``); ``layers``; ``final_norm``;
@@ -358,23 +323,3 @@ class ClipCropDecoder(nn.Module):
             )
         if union_cxcywh.shape != (batch, 4):
             raise InternalError(f"union_cxcywh must be [{batch}, 4], got {list(union_cxcywh.shape)}")
-
-    def save_pretrained(
-        self, directory: str | Path, *, encoder_info: EncoderInfo, preset: str | None = None,
-        overwrite: bool = False,
-    ) -> Path:
-        """Write ``model.safetensors`` + ``config.json``; see :func:`promptcrop.checkpoint.save_decoder`."""
-        from promptcrop.checkpoint import save_decoder
-
-        return save_decoder(self, directory, encoder_info=encoder_info, preset=preset, overwrite=overwrite)
-
-    @classmethod
-    def from_pretrained(cls, dir_or_hub_id: str | Path, **kwargs: Any) -> ClipCropDecoder:
-        """Load a decoder saved by :meth:`save_pretrained` from a directory or a Hub repo id.
-
-        Keyword arguments go to :func:`promptcrop.checkpoint.load_decoder` (``expected_encoder``,
-        ``allow_encoder_mismatch``, ``device``); use that function to also get the checkpoint info.
-        """
-        from promptcrop.checkpoint import load_decoder
-
-        return load_decoder(dir_or_hub_id, **kwargs)[0]

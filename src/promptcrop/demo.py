@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 from promptcrop.batch import BatchSummary, Job, RunOptions, run_jobs
+from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.errors import PromptcropError
-from promptcrop.predictor import DEFAULT_MODEL, CropRequest, Predictor
+from promptcrop.predictor import CropRequest, Predictor
 
 DEMO_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")
 """scikit-image sample photos used when present on disk (some skimage data is fetched lazily)."""
@@ -57,7 +58,7 @@ def _slug(text: str) -> str:
 def run_demo(
     out_dir: str | os.PathLike[str],
     *,
-    model: str = DEFAULT_MODEL,
+    model: str = DEFAULT_MODEL_ID,
     device: str = "cpu",
     k: int = 3,
     overwrite: bool = False,

@@ -1,8 +1,8 @@
 """OWL-ViT encoder: image tokens, class embeddings, initial boxes and query embeddings.
 
-Wraps ``transformers.OwlViTForObjectDetection`` + ``OwlViTProcessor`` (SPEC §2). Boxes are
-normalised cxcywh relative to the whole, unpadded image (OWL-ViT v1 resizes to a square without
-keeping the aspect ratio, so no padding correction is needed).
+Wraps ``transformers.OwlViTForObjectDetection`` + ``OwlViTProcessor`` (docs/METHOD.md,
+"Encoder: OWL-ViT"). Boxes are normalised cxcywh relative to the whole, unpadded image (OWL-ViT v1
+resizes to a square without keeping the aspect ratio, so no padding correction is needed).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from PIL import Image
 from huggingface_hub.utils import EntryNotFoundError
 from transformers import OwlViTForObjectDetection, OwlViTProcessor
 
+from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.errors import InternalError, ModelUnavailableError
 
 
@@ -101,8 +102,6 @@ class TextEmbedding:
     embeds: torch.Tensor
     truncated: tuple[str, ...]
 
-
-DEFAULT_MODEL_ID = "google/owlvit-base-patch32"
 
 # What from_pretrained raises for missing/unreachable weights: OSError covers transformers'
 # "does not appear to have a file" and huggingface_hub's HTTP/offline/cache errors; ValueError
@@ -225,10 +224,10 @@ class OwlViTFrontEnd:
     def embed_image_queries(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Query images ``[Q, 3, S, S]`` → ``[Q, C]`` L2-normalised query embeddings.
 
-        Uses transformers' ``embed_image_query`` (SPEC §2): among the query image's boxes with
-        IoU ≥ 0.8 · max IoU to the whole image, the class embedding least similar to the mean
-        class embedding. Normalised like text embeddings (the class head normalises queries
-        anyway, so logits are unchanged).
+        Uses transformers' ``embed_image_query`` (docs/METHOD.md, "Encoder: OWL-ViT"): among the
+        query image's boxes with IoU ≥ 0.8 · max IoU to the whole image, the class embedding least
+        similar to the mean class embedding. Normalised like text embeddings (the class head
+        normalises queries anyway, so logits are unchanged).
         """
         with self._grad():
             query_embeds = self._image_query_embeds(pixel_values)  # [Q, 1, C]

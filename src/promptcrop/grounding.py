@@ -1,9 +1,9 @@
 """Grounding: pick the image token each query embedding matches best, and their union box ``b_u``.
 
-ClipCrop (paper §3.2, SPEC §2): for every query embedding ``w`` the image token with the highest
-OWL-ViT logit is selected (``t_img^w`` and its initial box ``b_ini^w``); the union of the selected
-boxes, computed in xyxy, is the anchor ``b_u`` the decoder regresses offsets from. Without a
-condition (ClipCrop-base) nothing is selected and ``b_u`` is the whole image.
+ClipCrop (paper §3.2; docs/METHOD.md, "Grounding"): for every query embedding ``w`` the image
+token with the highest OWL-ViT logit is selected (``t_img^w`` and its initial box ``b_ini^w``); the
+union of the selected boxes, computed in xyxy, is the anchor ``b_u`` the decoder regresses offsets
+from. Without a condition (ClipCrop-base) nothing is selected and ``b_u`` is the whole image.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def filter_for_target(
     target_mask: torch.Tensor | None = None,
     min_cover: float = 0.5,
 ) -> Grounding:
-    """The mosaic-training filter of paper §3.3 / SPEC §2.
+    """The mosaic-training filter of paper §3.3 (docs/METHOD.md, "Grounding").
 
     With several tiles in one mosaic, a query can select a token in a tile that does not hold the
     ground truth. A valid selection is dropped (its mask set to False) when it is
@@ -226,3 +226,14 @@ def _cover(boxes_xyxy: torch.Tensor, target_xyxy: torch.Tensor) -> torch.Tensor:
     target_area = box_area(target_xyxy)
     inter = iou * (box_area(boxes_xyxy) + target_area) / (1.0 + iou)
     return inter / target_area.clamp(min=EPS)
+
+
+def with_boxes(grounding: Grounding, boxes_cxcywh: torch.Tensor, mask: torch.Tensor) -> Grounding:
+    """The same selections with other boxes ``[B, W, 4]`` (normalised cxcywh) and validity
+    ``[B, W]``; the union is recomputed from the valid ones (the whole image where none is)."""
+    mask = mask.to(device=grounding.mask.device, dtype=torch.bool)
+    boxes_cxcywh = boxes_cxcywh.to(grounding.boxes_cxcywh)
+    return Grounding(
+        token_index=grounding.token_index, tokens=grounding.tokens, boxes_cxcywh=boxes_cxcywh,
+        logits=grounding.logits, mask=mask, union_cxcywh=union_of_valid(boxes_cxcywh, mask),
+    )

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Union
@@ -148,9 +148,82 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     )
 
 
+@dataclass(frozen=True, eq=False)
+class Preview:
+    """A reduced decode of an image for analysis: ``image`` (a :class:`LoadedImage` of at most
+    ``max_side`` px on its long side, upright RGB) and ``full_size``, ``(W, H)`` of the upright
+    full-resolution image. Boxes found on ``image`` map to the full image by :attr:`scale`."""
+
+    image: LoadedImage
+    full_size: tuple[int, int]
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """``(sx, sy)``: full-image pixels per preview pixel."""
+        return self.full_size[0] / self.image.width, self.full_size[1] / self.image.height
+
+
+def load_preview(
+    source: ImageSource, *, max_side: int = 1024, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Preview:
+    """Decode ``source`` at reduced size for analysis: a :class:`Preview` whose image's long side is
+    at most ``max_side`` (never enlarged).
+
+    For JPEG files and bytes the decoder itself works at 1/2, 1/4 or 1/8 scale (Pillow's draft
+    mode), so a 24-megapixel photo costs about what a 2-megapixel one does; other formats are
+    decoded fully, then reduced by an integer box filter. Accepts what :func:`load_image` accepts,
+    raises what it raises (the pixel limit is checked on the full size, from the header), and
+    applies the same EXIF orientation and mode conversion.
+    """
+    if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1:
+        raise RequestError(f"max_side must be a positive integer, got {max_side!r}")
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fsdecode(source)
+        with _open_path(name) as fh:
+            return _preview_from(fh, name, max_side, max_pixels)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
+            raise ImageLoadError("<bytes>", "empty data", "empty")
+        return _preview_from(io.BytesIO(bytes(source)), "<bytes>", max_side, max_pixels)
+    loaded = load_image(source, max_pixels=max_pixels)
+    return Preview(image=_reduce_loaded(loaded, max_side), full_size=loaded.size)
+
+
+def _preview_from(fh: BinaryIO, name: str, max_side: int, max_pixels: int) -> Preview:
+    with _open_pil(fh, name) as img:
+        _check_pixels(name, img.width * img.height, max_pixels)
+        stored = (img.width, img.height)
+        factor = max(stored) / max_side
+        if img.format == "JPEG" and factor >= 2:
+            # The JPEG decoder scales by 1/2, 1/4 or 1/8 while decoding (never below the request).
+            img.draft(img.mode, (math.ceil(img.width / factor), math.ceil(img.height / factor)))
+        loaded = _decode(img, name, max_pixels)
+    # turned by 90 degrees (EXIF 5-8): upright, the full image is H x W
+    full = stored[::-1] if loaded.exif_orientation in (5, 6, 7, 8) else stored
+    return Preview(image=_reduce_loaded(loaded, max_side), full_size=full)
+
+
+def _reduce_loaded(loaded: LoadedImage, max_side: int) -> LoadedImage:
+    """``loaded`` box-reduced by the integer factor that brings its long side to ≤ ``max_side``."""
+    factor = math.ceil(max(loaded.size) / max_side)
+    if factor <= 1:
+        return loaded
+    reduced = np.asarray(Image.fromarray(loaded.array).reduce(factor))
+    return LoadedImage(
+        array=reduced, source=loaded.source, format=loaded.format,
+        icc_profile=loaded.icc_profile, exif_orientation=loaded.exif_orientation,
+    )
+
+
 def _load_path(path: str, max_pixels: int) -> LoadedImage:
+    with _open_path(path) as fh:
+        return _open_and_decode(fh, path, max_pixels)
+
+
+def _open_path(path: str) -> BinaryIO:
+    """Open a non-empty file for reading; ImageLoadError with a short reason otherwise."""
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below, after decoding
+        fh = open(path, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
         raise ImageLoadError(path, "file not found", "missing") from None
     except IsADirectoryError:
@@ -160,10 +233,10 @@ def _load_path(path: str, max_pixels: int) -> LoadedImage:
         raise ImageLoadError(path, reason, "unreadable") from None
     except OSError as exc:
         raise ImageLoadError(path, f"cannot open file ({exc.strerror or exc})", "unreadable") from exc
-    with fh:
-        if os.fstat(fh.fileno()).st_size == 0:
-            raise ImageLoadError(path, "empty file", "empty")
-        return _open_and_decode(fh, path, max_pixels)
+    if os.fstat(fh.fileno()).st_size == 0:
+        fh.close()
+        raise ImageLoadError(path, "empty file", "empty")
+    return fh
 
 
 def _load_bytes(data: bytes, max_pixels: int) -> LoadedImage:
@@ -172,16 +245,20 @@ def _load_bytes(data: bytes, max_pixels: int) -> LoadedImage:
     return _open_and_decode(io.BytesIO(data), "<bytes>", max_pixels)
 
 
-def _open_and_decode(fh: BinaryIO, name: str, max_pixels: int) -> LoadedImage:
+def _open_pil(fh: BinaryIO, name: str) -> Image.Image:
+    """Identify the image in ``fh`` (lazy: no pixels decoded); ImageLoadError when it is none."""
     try:
-        img = Image.open(fh, formats=_DECODE_FORMATS)
+        return Image.open(fh, formats=_DECODE_FORMATS)
     except UnidentifiedImageError:
         raise ImageLoadError(name, "not an image (unrecognised format)", "not_image") from None
     except Image.DecompressionBombError as exc:
         raise ImageLoadError(name, _bomb_reason(), "too_large") from exc
     except Exception as exc:  # noqa: BLE001 - any decoder failure on untrusted input
         raise ImageLoadError(name, "truncated or corrupt image data") from exc
-    with img:
+
+
+def _open_and_decode(fh: BinaryIO, name: str, max_pixels: int) -> LoadedImage:
+    with _open_pil(fh, name) as img:
         return _decode(img, name, max_pixels)
 
 
@@ -327,7 +404,7 @@ def _atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """
     target = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(target))
-    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")  # 12 random hex digits
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -359,10 +436,21 @@ def _resolve_format(path: str | os.PathLike[str], format: str | None) -> str:
         if format is None:
             raise ValueError(f"cannot tell the image format from {os.fspath(path)!r}; pass format=")
     name = _FORMAT_ALIASES.get(format.upper(), format.upper())
-    Image.init()
-    if name not in Image.SAVE:
+    if not pillow_writes(name):
         raise ValueError(f"Pillow cannot write {format!r} images")
     return name
+
+
+def pillow_writes(format: str) -> bool:
+    """Whether Pillow can write the format named ``format`` (upper case: ``"JPEG"``, ``"WEBP"``).
+
+    Pillow's common plugins (JPEG, PNG, GIF, BMP, PPM) are loaded first and all of them only for
+    another format: loading every plugin takes about 15 ms, a tenth of a one-photo command.
+    """
+    Image.preinit()
+    if format not in Image.SAVE:
+        Image.init()
+    return format in Image.SAVE
 
 
 def save_image(
@@ -391,9 +479,34 @@ def save_image(
         OSError: the file cannot be written; nothing is left at ``path`` (an existing file
             there is untouched) and no temporary file remains.
     """
+    fmt = _resolve_format(path, format)
+    with _atomic_file(path) as fh:
+        _encode(image, fh, fmt, icc_profile, quality)
+
+
+def encode_image(
+    image: np.ndarray | Image.Image,
+    format: str,
+    *,
+    icc_profile: bytes | None = None,
+    quality: int = 95,
+) -> bytes:
+    """Encode ``image`` in memory as Pillow ``format`` (``"JPEG"``, ``"PNG"``, ``"WEBP"``...),
+    with the same rules as :func:`save_image`; returns the encoded bytes.
+
+    Raises:
+        ValueError: unknown format, bad quality or an array that is not an image.
+    """
+    buffer = io.BytesIO()
+    _encode(image, buffer, _resolve_format("", format), icc_profile, quality)
+    return buffer.getvalue()
+
+
+def _encode(
+    image: np.ndarray | Image.Image, fh: BinaryIO, fmt: str, icc_profile: bytes | None, quality: int
+) -> None:
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an integer in 1..100, got {quality!r}")
-    fmt = _resolve_format(path, format)
     pil = image if isinstance(image, Image.Image) else _array_to_pil(np.asarray(image))
     if fmt == "JPEG" and pil.mode not in _MODES_WRITABLE_AS_JPEG:
         pil, _ = _to_rgb(pil)
@@ -402,5 +515,4 @@ def save_image(
         params["icc_profile"] = icc_profile
     if fmt in _LOSSY_FORMATS:
         params["quality"] = quality
-    with _atomic_file(path) as fh:
-        pil.save(fh, format=fmt, **params)
+    pil.save(fh, format=fmt, **params)

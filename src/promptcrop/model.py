@@ -19,6 +19,7 @@ from promptcrop.decoder import ClipCropDecoder, DecoderOutput
 from promptcrop.encoder import ImageEncoding
 from promptcrop.errors import InternalError
 from promptcrop.grounding import Grounding, ground, unconditioned
+from promptcrop.queries import DEFAULT_QUERY_PARTS
 
 if TYPE_CHECKING:
     from promptcrop.encoder import OwlViTEncoder
@@ -73,11 +74,15 @@ class ClipCropModel(nn.Module):
         )
         return cls(encoder, decoder)
 
-    def save_decoder(self, directory: str | Path, *, preset: str | None = None, overwrite: bool = False) -> Path:
-        """Save the decoder as a checkpoint recording this model's encoder (see ``save_decoder``)."""
+    def save_decoder(
+        self, directory: str | Path, *, preset: str | None = None,
+        query_parts: str = DEFAULT_QUERY_PARTS, overwrite: bool = False,
+    ) -> Path:
+        """Save the decoder as a checkpoint recording this model's encoder and the query parts it
+        was trained on (see :func:`promptcrop.checkpoint.save_decoder`)."""
         return save_decoder(
             self.decoder, directory, encoder_info=EncoderInfo.from_encoder(self.encoder),
-            preset=preset, overwrite=overwrite,
+            preset=preset, query_parts=query_parts, overwrite=overwrite,
         )
 
     def train(self, mode: bool = True) -> ClipCropModel:

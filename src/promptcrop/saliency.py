@@ -41,22 +41,29 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy import fft
 from PIL import Image, ImageCms, ImageFilter
-from scipy import fft, ndimage
-from skimage.filters import threshold_otsu
 
 from promptcrop import boxes as B
+from promptcrop import ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
+from promptcrop.ndimage_lite import threshold_otsu
 
 #: Working resolution (long side, px) of the colour-contrast and spectral-residual cues.
 COARSE_SIDE = 64
 #: Weights of the cues in the mixed map (colour contrast, spectral residual, saturation, skin, face).
 #: The first four sum to 1; the face cue comes on top (the map is normalised by its peak anyway).
-CUE_WEIGHTS = {"contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25, "face": 0.25}
+CUE_WEIGHTS = {
+    "contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25, "face": 0.25, "focus": 0.35,
+    "detected": 0.6,
+}
 #: Cue strength that counts as full: weaker cues are scaled by this, not by their own maximum,
 #: so a nearly flat image is not stretched into a saliency map of noise. Units: contrast in Lab,
 #: saturation and skin membership in [0, 1]; the spectral residual comes in [0, 1], already
 #: faded by the image contrast.
-CUE_FLOORS = {"contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2, "face": 0.2}
+CUE_FLOORS = {
+    "contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2, "face": 0.2, "focus": 0.5,
+    "detected": 1.0,
+}
 #: Skin membership (in [0, 1]) from which a pixel counts as skin when skin blobs are formed.
 FACE_SKIN_LEVEL = 0.3
 #: Typical height / width of a face with its hair, and the spread (log units) of that preference.
@@ -75,6 +82,34 @@ MAP_FLOOR = 0.04
 SPECTRAL_MIN_STD = 0.02
 #: Luminance step (in [0, 1]) whose edge energy counts as full (1.0).
 EDGE_FULL_SCALE = 0.25
+#: Head box around a detected face: (left, top, right, bottom) margins as shares of the face's
+#: width / height — the hair and some headroom above, the ears at the sides, the chin below.
+HEAD_MARGINS = (0.2, 0.6, 0.2, 0.15)
+#: Long side (px) of the copy the face detector sees: faces smaller than about 2 % of it are lost.
+FACE_DETECT_SIDE = 768
+#: A detected person joins the region to keep when their face's side is at least this share of
+#: the largest face's (smaller faces, in the background, are only kept whole when a crop shows them).
+MAIN_PERSON_SHARE = 0.5
+#: Body prior under a detected face: a box this many face widths wide and face heights tall.
+BODY_SIZE = (2.6, 3.5)
+#: Long side (px) of the reduced copy the frame search and the in-focus cue work on.
+WORK_SIDE = 384
+#: Frame artefacts: how far a band may reach, how neutral and flat it must be, and how clear the
+#: step into the photo.
+BAND_MAX_SHARE = 0.35
+BAND_MAX_CHROMA = 28.0
+BAND_DARK, BAND_LIGHT = 60.0, 200.0  # bars and banners are dark or light, not mid-grey
+BAND_COLOUR_TOLERANCE = 22.0
+BAND_FLAT_SHARE = 0.85
+BAND_TEXT_ALLOWANCE = 0.7
+BAND_STEP_SHARE = 0.5
+#: Centre prior: a photographer's subject is rarely at the very edge. 1 at the centre,
+#: ``1 - CENTRE_PRIOR_DEPTH`` at the corners.
+CENTRE_PRIOR_DEPTH = 0.35
+#: In-focus cue: the detail level (share of the image's 98th percentile) below which an area
+#: counts as blurred, and the blurred share of the frame over which the cue fades in.
+FOCUS_BLUR_LEVEL = 0.05
+FOCUS_BLURRED_SHARE = (0.3, 0.6)
 
 _SRGB_TO_LAB = ImageCms.buildTransform(
     ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
@@ -89,8 +124,12 @@ class SaliencyMap:
     - ``edges``: float32 ``[h, w]`` in [0, 1], edge energy (normalised Sobel magnitude) on the
       same grid.
     - ``image_size``: ``(W, H)`` of the full image the map describes.
-    - ``faces``: float ``[F, 4]`` xyxy px of the full image, face-like skin blobs that
-      :func:`salient_region` always keeps (``F`` may be 0, the default).
+    - ``faces``: float ``[F, 4]`` xyxy px of the full image, heads (detected faces with headroom,
+      or face-like skin blobs) that :func:`salient_region` always keeps (``F`` may be 0, the default).
+    - ``content``: float ``[4]`` xyxy px, the photo without borders, bars and caption banners
+      (default: the whole image); crops stay inside it when they can.
+    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it) per main
+      detected face (see :data:`MAIN_PERSON_SHARE`); :func:`salient_region` keeps them.
 
     Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
     """
@@ -99,6 +138,8 @@ class SaliencyMap:
     edges: np.ndarray
     image_size: tuple[int, int]
     faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    content: np.ndarray | None = None
+    people: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     _sat_values: np.ndarray = field(init=False, repr=False)
     _sat_clutter: np.ndarray = field(init=False, repr=False)
 
@@ -118,6 +159,11 @@ class SaliencyMap:
             self.faces = np.zeros((0, 4))
         if self.faces.ndim != 2 or self.faces.shape[1] != 4 or not np.isfinite(self.faces).all():
             raise ValueError(f"faces must be finite boxes of shape [F, 4], got {self.faces.shape}")
+        self.people = np.asarray(self.people, dtype=np.float64).reshape(-1, 4)
+        full = np.array([0.0, 0.0, float(width), float(height)])
+        self.content = full if self.content is None else np.asarray(self.content, dtype=np.float64).reshape(4)
+        if not np.isfinite(self.content).all() or (self.content[2:] <= self.content[:2]).any():
+            raise ValueError(f"content must be a box [x1, y1, x2, y2] with area, got {self.content.tolist()}")
         self._sat_values = _integral(self.values)
         # Clutter along a crop border: cutting through edges or through salient content.
         self._sat_clutter = _integral(np.maximum(self.edges, self.values))
@@ -171,38 +217,203 @@ class SaliencyMap:
         return boxes * np.array([sx, sy, sx, sy])
 
 
-def compute_saliency(image_rgb: np.ndarray, *, max_side: int = 128) -> SaliencyMap:
-    """Saliency of an RGB image from image statistics (no model files).
+def compute_saliency(
+    image_rgb: np.ndarray,
+    *,
+    max_side: int = 128,
+    faces: str | np.ndarray = "auto",
+    frame: bool = True,
+    image_size: tuple[int, int] | None = None,
+) -> SaliencyMap:
+    """Saliency of an RGB image from image statistics and, when installed, a face detector.
 
     ``image_rgb``: uint8 ``[H, W, 3]``. The image is reduced (box filter) so that its long side is
     at most ``max_side`` px, and every cue is computed on that copy or coarser; returns a
     :class:`SaliencyMap` whose ``values`` and ``edges`` are float32 ``[h, w]`` in [0, 1]
-    (``max(h, w) <= max_side``), whose ``image_size`` is ``(W, H)`` and whose ``faces`` are the
-    face-like skin blobs, ``[F, 4]`` xyxy px of the full image.
+    (``max(h, w) <= max_side``), whose ``image_size`` is ``(W, H)``, whose ``content`` is the
+    photo without its frame artefacts (:func:`content_box`, when ``frame``; saliency outside it is
+    0) and whose ``faces`` are head boxes (face plus headroom), ``[F, 4]`` xyxy px of the full image.
+
+    ``faces``: ``"auto"`` — the pretrained detector of :mod:`promptcrop.faces` when it is
+    installed, else the face-like skin blobs; ``"detector"`` — the detector only (none when it is
+    missing); ``"skin"`` — the skin blobs only; or face boxes ``[F, 4]`` xyxy px found elsewhere.
+    Detected faces also add a cue of their own (the face and the body below it), so people come
+    first in the map.
+
+    ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
+    :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
+    holds (``faces``, ``people``, ``content``; face boxes passed in) is in its pixels.
     """
     image_rgb = _check_image(image_rgb)
     if max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
+    if image_size is not None:
+        full_w, full_h = (int(v) for v in image_size)
+        if full_w < 1 or full_h < 1:
+            raise ValueError(f"image_size must be positive (W, H), got {image_size}")
+        to_full = np.array([full_w / image_rgb.shape[1], full_h / image_rgb.shape[0]] * 2)
+        if not isinstance(faces, str):
+            faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) / to_full
+        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame)
+        return SaliencyMap(
+            values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
+            content=sal.content * to_full, people=sal.people * to_full,
+        )
     height, width = image_rgb.shape[:2]
-    small = _reduce(Image.fromarray(image_rgb), max_side)
+    full = np.array([0.0, 0.0, float(width), float(height)])
+    pil = Image.fromarray(image_rgb)
+    work = _reduce(pil, WORK_SIDE)  # one shared copy for the frame, focus and map sizes
+    content = _content_box(np.asarray(work), width, height) if frame else full
+    if not np.array_equal(content, full):
+        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces)
+    small = _reduce(work if max_side <= WORK_SIDE else pil, max_side)
+    to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")
     skin = _skin(small)
-    likeness, face_boxes = _face_blobs(skin)
+    likeness, skin_faces = _face_blobs(skin)
+    detected = _detected_faces(pil, content, faces)
     cues = {
         "contrast": _colour_contrast(small),
         "spectral": _spectral_residual(luma),
         "saturation": _uncommon(_saturation(small)),
         "skin": _uncommon(skin),
         "face": skin * likeness,
+        "focus": _in_focus(work, small.size),
     }
+    if detected is not None and len(detected):
+        cues["detected"] = _people_prior(detected * to_small, small.size)
     mixed = sum(CUE_WEIGHTS[name] * _normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
+    mixed = mixed * _centre_prior(small.size)
     # Opening removes thin structures (lines, fine texture) that no crop should be built around;
     # squaring sharpens the map so weak, widespread responses fade against the subject.
     mixed = ndimage.grey_opening(mixed, size=(3, 3)) if min(mixed.shape) >= 9 else mixed
     blurred = ndimage.gaussian_filter(np.square(mixed), sigma=_blur_sigma(mixed.shape))
     values = _normalise(blurred, MAP_FLOOR)
-    faces = face_boxes / np.array([small.width / width, small.height / height] * 2)
-    return SaliencyMap(values=values, edges=_edge_energy(luma), image_size=(width, height), faces=faces)
+    people = np.zeros((0, 4))
+    if detected is None:
+        face_boxes = skin_faces / to_small
+    elif len(detected):
+        face_boxes = _clip_to(head_boxes(detected), content)
+        side = np.sqrt(B.box_area(detected))
+        main = side >= MAIN_PERSON_SHARE * side.max()  # people in the background do not widen the region
+        people = _clip_to(person_boxes(detected[main]), content)
+    else:
+        face_boxes = np.zeros((0, 4))
+    return SaliencyMap(
+        values=values, edges=_edge_energy(luma), image_size=(width, height), faces=face_boxes,
+        content=content, people=people,
+    )
+
+
+def person_boxes(faces_xyxy_px: np.ndarray) -> np.ndarray:
+    """Face boxes ``[F, 4]`` → the person each face belongs to, ``[F, 4]`` xyxy px: the head box
+    and a body box :data:`BODY_SIZE` (face widths × face heights) below the face."""
+    faces = np.asarray(faces_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    w, h = faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1]
+    cx = (faces[:, 0] + faces[:, 2]) / 2
+    body = np.stack([cx - BODY_SIZE[0] * w / 2, faces[:, 3], cx + BODY_SIZE[0] * w / 2,
+                     faces[:, 3] + BODY_SIZE[1] * h], axis=-1)
+    heads = head_boxes(faces)
+    return np.concatenate([np.minimum(heads[:, :2], body[:, :2]), np.maximum(heads[:, 2:], body[:, 2:])], axis=-1)
+
+
+def _clip_to(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Boxes ``[N, 4]`` clipped to the ``[4]`` bounds box (xyxy px)."""
+    low, high = np.tile(bounds[:2], 2), np.tile(bounds[2:], 2)
+    return np.clip(boxes, low, high).reshape(-1, 4)
+
+
+def _framed_saliency(
+    image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray
+) -> SaliencyMap:
+    """Saliency of a photo inside frame artefacts: every cue is computed on the ``content`` box
+    ``[4]`` alone (a black banner must not make the whole photo look distinct), then the map is
+    placed in a zero map of the whole image at the same scale."""
+    height, width = image_rgb.shape[:2]
+    x1, y1, x2, y2 = (int(round(v)) for v in content)
+    offset = np.array([x1, y1, x1, y1], dtype=np.float64)
+    if not isinstance(faces, str):
+        faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) - offset
+    side = max(1, math.floor(max_side * max(x2 - x1, y2 - y1) / max(width, height)))
+    inner = compute_saliency(image_rgb[y1:y2, x1:x2], max_side=side, faces=faces, frame=False)
+    sx, sy = inner.scale
+    grid_h, grid_w = max(1, round(height * sy)), max(1, round(width * sx))
+    oy, ox = min(round(y1 * sy), grid_h - 1), min(round(x1 * sx), grid_w - 1)
+    h, w = inner.values.shape
+    h, w = min(h, grid_h - oy), min(w, grid_w - ox)
+    values = np.zeros((grid_h, grid_w), dtype=np.float32)
+    edges = np.zeros((grid_h, grid_w), dtype=np.float32)
+    values[oy : oy + h, ox : ox + w] = inner.values[:h, :w]
+    edges[oy : oy + h, ox : ox + w] = inner.edges[:h, :w]
+    return SaliencyMap(
+        values=values, edges=edges, image_size=(width, height), faces=inner.faces + offset,
+        content=content, people=inner.people + offset,
+    )
+
+
+def head_boxes(faces_xyxy_px: np.ndarray) -> np.ndarray:
+    """Face boxes ``[F, 4]`` → head boxes ``[F, 4]`` (xyxy px): grown by :data:`HEAD_MARGINS`
+    (shares of the face's width and height), the hair and some air above the face included."""
+    faces = np.asarray(faces_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    w, h = faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1]
+    left, top, right, bottom = HEAD_MARGINS
+    return faces + np.stack([-left * w, -top * h, right * w, bottom * h], axis=-1)
+
+
+def content_box(image_rgb: np.ndarray) -> np.ndarray:
+    """The photo without frame artefacts: ``float [4]`` xyxy px of the image.
+
+    Borders, letterbox / pillarbox bars and caption banners are bands along an image side that
+    are one flat, neutral, dark or light colour (a line is flat when :data:`BAND_FLAT_SHARE` of
+    it is near the band's colour; text rows may interrupt, as long as :data:`BAND_TEXT_ALLOWANCE`
+    of the lines are flat) and end at a straight step into the photo. Each side is scanned on a
+    copy reduced to at most :data:`WORK_SIDE` px; a band thicker than :data:`BAND_MAX_SHARE` of
+    the image is not a frame. An image without such bands gives the whole image.
+    """
+    arr = _check_image(image_rgb)
+    height, width = arr.shape[:2]
+    return _content_box(np.asarray(_reduce(Image.fromarray(arr), WORK_SIDE)), width, height)
+
+
+def _content_box(small_rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """:func:`content_box` from a reduced copy ``[h, w, 3]`` of a W × H image."""
+    small = small_rgb.astype(np.float32)
+    sh, sw = small.shape[:2]
+    if min(sh, sw) < 8:
+        return np.array([0.0, 0.0, float(width), float(height)])
+    # Lines from each side inwards: top rows, bottom rows, left columns, right columns.
+    top = _band_depth(small)
+    bottom = _band_depth(small[::-1])
+    left = _band_depth(small.transpose(1, 0, 2))
+    right = _band_depth(small.transpose(1, 0, 2)[::-1])
+    fx, fy = width / sw, height / sh
+    box = np.array([left * fx, top * fy, width - right * fx, height - bottom * fy])
+    if box[2] - box[0] < 0.3 * width or box[3] - box[1] < 0.3 * height:
+        return np.array([0.0, 0.0, float(width), float(height)])
+    return box
+
+
+def _band_depth(lines: np.ndarray) -> int:
+    """How many lines (first axis of ``[n, m, 3]``, from index 0) form a flat frame band, 0 if none."""
+    n = lines.shape[0]
+    limit = int(BAND_MAX_SHARE * n)
+    colour = np.median(lines[0], axis=0)  # [3]
+    if float(colour.max() - colour.min()) > BAND_MAX_CHROMA or BAND_DARK < colour.mean() < BAND_LIGHT:
+        return 0
+    near = np.linalg.norm(lines[: limit + 1] - colour, axis=-1) < BAND_COLOUR_TOLERANCE  # [l, m]
+    flat = near.mean(axis=-1) >= BAND_FLAT_SHARE  # [l]; text lines on a banner are not flat
+    if not flat[0]:
+        return 0
+    # The band runs to the last flat line before the photo, as long as most lines up to it are
+    # flat (a caption's text rows interrupt it for a few lines, a photo does not stop doing so).
+    candidates = np.flatnonzero(flat)
+    share_flat = np.cumsum(flat) / np.arange(1, len(flat) + 1)
+    good = candidates[share_flat[candidates] >= BAND_TEXT_ALLOWANCE]
+    depth = int(good.max()) + 1 if len(good) else 0
+    # The photo must start with a step: the first line inside differs from the band colour
+    # across most of its width (a straight border, not a sky fading into a scene).
+    inside = np.linalg.norm(lines[depth] - colour, axis=-1) >= BAND_COLOUR_TOLERANCE
+    return depth if inside.mean() >= BAND_STEP_SHARE else 0
 
 
 def salient_region(
@@ -219,8 +430,9 @@ def salient_region(
     taken in order of their saliency mass *above the threshold* until they hold ``mass`` of it (so
     a strong subject is not diluted by many faint texture blobs, while several strong objects are
     all kept). The result is the bounding box of those blobs grown by one map pixel (a margin
-    against the blur of the map), united with the map's ``faces`` (a face is never left out). A map
-    with no saliency gives the whole image.
+    against the blur of the map), united with the map's ``faces`` and ``people`` (a person is never
+    left out). A map with no saliency gives the whole image (its ``content`` box when frame
+    artefacts were found).
     """
     if not 0.0 < mass <= 1.0:
         raise ValueError(f"mass must be in (0, 1], got {mass}")
@@ -229,11 +441,11 @@ def salient_region(
     width, height = sal.image_size
     values = sal.values
     if np.ptp(values) <= 1e-6:
-        return np.array([0.0, 0.0, float(width), float(height)])
+        return sal.content.copy()
     level = _threshold(values) if threshold is None else float(threshold)
     labels, count = ndimage.label(values > level)
     if count == 0:
-        return np.array([0.0, 0.0, float(width), float(height)])
+        return sal.content.copy()
     ids = np.arange(1, count + 1)
     excess = ndimage.sum_labels(values - level, labels, index=ids)  # [count]
     strong = ndimage.maximum(values, labels, index=ids) >= min_peak * float(values.max())
@@ -247,9 +459,32 @@ def salient_region(
     grid_box = B.clamp_xyxy(grid_box, w, h)
     sx, sy = sal.scale
     box = grid_box / np.array([sx, sy, sx, sy])
-    if len(sal.faces) == 0:
+    extra = np.concatenate([sal.faces, sal.people])
+    if len(extra) == 0:
         return box
-    return B.clamp_xyxy(B.union_box(np.concatenate([box[None], sal.faces])), width, height)
+    return B.clamp_xyxy(B.union_box(np.concatenate([box[None], extra])), width, height)
+
+
+def core_region(sal: SaliencyMap, *, level: float = 0.6) -> np.ndarray:
+    """The heart of the subject: ``float [4]`` xyxy px, the box of the connected part of the map
+    above ``level`` × its peak that holds the peak (grown by one map pixel), united with the
+    map's ``faces``. Tighter framings are built around it. A flat map gives its ``content`` box.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    values = sal.values
+    if np.ptp(values) <= 1e-6:
+        return sal.content.copy()
+    labels, _ = ndimage.label(values >= level * float(values.max()))
+    peak = labels.flat[int(np.argmax(values))]
+    ys, xs = np.nonzero(labels == peak)
+    h, w = values.shape
+    grid_box = B.clamp_xyxy(np.array([xs.min() - 1, ys.min() - 1, xs.max() + 2, ys.max() + 2], float), w, h)
+    sx, sy = sal.scale
+    box = grid_box / np.array([sx, sy, sx, sy])
+    if len(sal.faces):
+        box = B.union_box(np.concatenate([box[None], sal.faces]))
+    return B.clamp_xyxy(box, *sal.image_size)
 
 
 # ---------------------------------------------------------------------------- input and resizing
@@ -351,8 +586,10 @@ def _uncommon(cue: np.ndarray) -> np.ndarray:
 
 def _saturation(small: Image.Image) -> np.ndarray:
     """HSV saturation, damped for dark pixels (where it is mostly noise), ``[h, w]`` in [0, 1]."""
-    hsv = np.asarray(small.convert("HSV"), dtype=np.float32) / 255.0
-    return hsv[..., 1] * np.clip(hsv[..., 2] / 0.2, 0.0, 1.0)
+    rgb = np.asarray(small, dtype=np.float32) / 255.0
+    value, low = rgb.max(axis=-1), rgb.min(axis=-1)
+    saturation = (value - low) / np.maximum(value, 1e-6)
+    return saturation * np.clip(value / 0.2, 0.0, 1.0)
 
 
 def _skin(small: Image.Image) -> np.ndarray:
@@ -418,7 +655,86 @@ def _edge_energy(luma: Image.Image) -> np.ndarray:
 
 def _threshold(values: np.ndarray) -> float:
     """Otsu's threshold of the map, floored at a quarter of its peak."""
-    return max(float(threshold_otsu(values)), 0.25 * float(values.max()))
+    return max(threshold_otsu(values), 0.25 * float(values.max()))
+
+
+def _detected_faces(pil: Image.Image, content: np.ndarray, faces: str | np.ndarray) -> np.ndarray | None:
+    """Face boxes ``[F, 4]`` xyxy px of the image, or None when the skin blobs are to be used."""
+    if not isinstance(faces, str):
+        boxes = np.asarray(faces, dtype=np.float64)
+        if boxes.size and (boxes.ndim != 2 or boxes.shape[1] != 4 or not np.isfinite(boxes).all()):
+            raise ValueError(f"faces must be boxes of shape [F, 4], got {boxes.shape}")
+        return boxes.reshape(-1, 4)
+    if faces not in ("auto", "detector", "skin"):
+        raise ValueError(f'faces must be "auto", "detector", "skin" or boxes [F, 4], got {faces!r}')
+    if faces == "skin":
+        return None
+    from promptcrop.faces import default_detector
+
+    detector = default_detector()
+    if detector is None:
+        return None if faces == "auto" else np.zeros((0, 4))
+    x1, y1, x2, y2 = (int(round(v)) for v in content)
+    window = pil if (x1, y1, x2, y2) == (0, 0, *pil.size) else pil.crop((x1, y1, x2, y2))
+    factor = math.ceil(max(window.size) / FACE_DETECT_SIDE)
+    reduced = window.reduce(factor) if factor > 1 else window
+    found = detector.detect(reduced).boxes  # [F, 4] px of the reduced window
+    scale = np.array([window.width / reduced.width, window.height / reduced.height] * 2)
+    return found * scale + np.array([x1, y1, x1, y1], dtype=np.float64)
+
+
+def _people_prior(faces_small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A cue for detected people, ``[h, w]`` in [0, 1]: 1 on each head, fading down a body box
+    (:data:`BODY_SIZE`) below it. ``faces_small``: ``[F, 4]`` xyxy px of the map grid."""
+    w, h = size
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    cue = np.zeros((h, w), dtype=np.float32)
+    for head, face in zip(head_boxes(faces_small), faces_small):
+        fw, fh = face[2] - face[0], face[3] - face[1]
+        on_head = (xs >= head[0]) & (xs < head[2]) & (ys >= head[1]) & (ys < head[3])
+        cx = (face[0] + face[2]) / 2
+        body_half = BODY_SIZE[0] * fw / 2
+        below = np.clip((ys - face[3]) / max(BODY_SIZE[1] * fh, 1e-6), 0.0, 1.0)
+        in_body = (np.abs(xs - cx) < body_half) & (ys >= face[3]) & (below < 1.0)
+        cue = np.maximum(cue, np.where(on_head, 1.0, np.where(in_body, 0.6 * (1.0 - below), 0.0)))
+    return cue
+
+
+def _in_focus(work: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Where the photo is sharp against a blurred background, ``[h, w]`` (map grid) in [0, 1].
+
+    Local detail is the magnitude of the Laplacian of the luminance of ``work`` (a copy of at most
+    :data:`WORK_SIDE` px) averaged over blocks of about 1/48 of its long side, relative to the
+    98th percentile of the blocks; the cue is what stands above the median detail. On an image sharp everywhere (no depth of field) the cue is weak and
+    scattered; with a blurred background it singles out the subject. The cue fades in as the share
+    of the frame without detail (below :data:`FOCUS_BLUR_LEVEL`) grows across
+    :data:`FOCUS_BLURRED_SHARE`, and is 0 for photos sharp all over.
+    """
+    values = np.asarray(work.convert("L"), dtype=np.float32) / 255.0
+    if min(values.shape) < 8:
+        return np.zeros(size[::-1], dtype=np.float32)
+    detail = Image.fromarray(np.abs(ndimage.laplace(values)), mode="F")
+    detail = np.asarray(_reduce(detail, 48), dtype=np.float32)  # block means
+    peak = float(np.percentile(detail, 98))
+    if peak <= 1e-4:
+        return np.zeros(size[::-1], dtype=np.float32)
+    relative = np.clip(detail / peak, 0.0, 1.0)
+    # Depth of field shows as much of the frame without detail; a photo sharp all over gets no cue.
+    low, high = FOCUS_BLURRED_SHARE
+    gate = float(np.clip(((relative < FOCUS_BLUR_LEVEL).mean() - low) / (high - low), 0.0, 1.0))
+    if gate <= 0:
+        return np.zeros(size[::-1], dtype=np.float32)
+    return _resize_map(np.maximum(relative - float(np.median(relative)), 0.0) * gate, size)
+
+
+def _centre_prior(size: tuple[int, int]) -> np.ndarray:
+    """Soft preference for the middle of the frame, ``[h, w]``: 1 at the centre, falling as a
+    Gaussian to ``1 - CENTRE_PRIOR_DEPTH`` in the corners."""
+    w, h = size
+    u = (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
+    v = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
+    d2 = (u[None, :] ** 2 + v[:, None] ** 2) / 0.5  # 1 in the corners
+    return (1.0 - CENTRE_PRIOR_DEPTH) + CENTRE_PRIOR_DEPTH * np.exp(-3.0 * d2) / 1.0
 
 
 # ---------------------------------------------------------------------------- integral images

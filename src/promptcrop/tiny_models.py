@@ -4,7 +4,7 @@ Used by the tests, benchmarks, the demo and the learning-proof script: the direc
 :func:`build_owlvit_dir` loads through exactly the call path users run with
 ``google/owlvit-base-patch32`` — ``OwlViTForObjectDetection.from_pretrained(dir)`` and
 ``OwlViTProcessor.from_pretrained(dir)`` — without any download (see
-``docs/OFFLINE_MODELS.md`` in the shared docs).
+``docs/TESTING.md``).
 
 Random weights give real shapes, timings and memory, never meaningful outputs: do not judge crop
 quality with them.
@@ -164,6 +164,7 @@ def build_owlvit_dir(
     image_size: int = 768,
     text_width: int | None = None,
     patch_size: int = 32,
+    heads: Literal["small", "transformers"] = "small",
 ) -> Path:
     """Write a complete OWL-ViT model directory (weights, config, processor) with random weights.
 
@@ -183,6 +184,9 @@ def build_owlvit_dir(
         patch_size: the vision patch side in pixels (32 like B/32); ``image_size`` must be a
             multiple of it. A smaller patch at a smaller input keeps the token count: 192 px with
             16-pixel patches also gives 12 × 12 tokens, from a quarter of the pixels.
+        heads: ``"small"`` redraws the detection heads small (:func:`_shrink_detection_heads`);
+            ``"transformers"`` keeps transformers' own initialisation, whose saturated box head
+            puts zero-size boxes on the image borders — degenerate outputs to test against.
 
     Returns:
         The directory as a :class:`~pathlib.Path`.
@@ -199,7 +203,10 @@ def build_owlvit_dir(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = OwlViTForObjectDetection(config)
-        _shrink_detection_heads(model)
+        if heads == "small":
+            _shrink_detection_heads(model)
+        elif heads != "transformers":
+            raise ValueError(f"heads must be 'small' or 'transformers', got {heads!r}")
     model.save_pretrained(out)
     tokenizer = CLIPTokenizer(
         vocab=token_ids, merges=merges, pad_token=PAD_TOKEN, model_max_length=TEXT_POSITIONS

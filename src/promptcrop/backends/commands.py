@@ -17,8 +17,8 @@ import argparse
 import json
 from typing import Any
 
+from promptcrop.config import DEFAULT_MODEL_ID as DEFAULT_MODEL
 from promptcrop.errors import RequestError
-from promptcrop.predictor import DEFAULT_MODEL
 
 BACKENDS = ("torch", "onnx")
 

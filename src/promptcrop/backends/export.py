@@ -202,7 +202,8 @@ def _export_graph(spec: _GraphSpec, path: Path) -> int:
     except PromptcropError:
         raise
     except Exception as exc:  # the exporter raises many types; the user needs one line
-        raise ExportError(f"cannot export the {path.stem} graph: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+        first_line = (str(exc).splitlines() or [""])[0]
+        raise ExportError(f"cannot export the {path.stem} graph: {type(exc).__name__}: {first_line}") from exc
     finally:
         _cached_sine_encoding.cache_clear()
     model = onnx.load(str(path), load_external_data=False)
@@ -304,7 +305,9 @@ def _fixed_images() -> list[np.ndarray]:
     return [np.ascontiguousarray(skimage.data.astronaut()), np.ascontiguousarray(skimage.data.chelsea())]
 
 
-def _fidelity(torch_encoder: Any, torch_decoder: nn.Module | None, onnx_encoder: Any, onnx_decoder: Any) -> dict[str, dict[str, dict[str, float]]]:
+def _fidelity(
+    torch_encoder: Any, torch_decoder: nn.Module | None, onnx_encoder: Any, onnx_decoder: Any
+) -> dict[str, dict[str, dict[str, float]]]:
     """Every output of the ONNX backend against PyTorch's on the same fixed input; each graph is
     fed PyTorch's inputs, so each figure is that graph's own difference."""
     from promptcrop.grounding import ground
@@ -444,7 +447,9 @@ def export_onnx(
             log(f"{kind} vs PyTorch {line}")
         bad = _failures(report, config)
         if bad:
-            raise ExportError(f"the {kind} ONNX graphs differ from PyTorch beyond tolerance ({'; '.join(bad)}); nothing was written")
+            raise ExportError(
+                f"the {kind} ONNX graphs differ from PyTorch beyond tolerance ({'; '.join(bad)}); nothing was written"
+            )
         manifest = OnnxManifest(**{**manifest.__dict__, "fidelity": report})
         manifest.write(staging)
         _install(staging, target)

@@ -203,7 +203,9 @@ def read_manifest(directory: str | Path) -> OnnxManifest:
     directory = Path(directory).expanduser()
     path = directory / MANIFEST_NAME
     if not directory.is_dir():
-        raise CheckpointError(f"ONNX directory {str(directory)!r} does not exist; create it with promptcrop export-onnx")
+        raise CheckpointError(
+            f"ONNX directory {str(directory)!r} does not exist; create it with promptcrop export-onnx"
+        )
     if not path.is_file():
         raise CheckpointError(
             f"{path} is missing: {str(directory)!r} is not a directory written by promptcrop export-onnx"
@@ -314,7 +316,9 @@ class OnnxEncoder(OwlViTFrontEnd):
             with _quiet_loading():
                 self.processor = OwlViTProcessor.from_pretrained(str(directory), local_files_only=True)
         except (OSError, ValueError):
-            raise CheckpointError(f"{directory}: the OWL-ViT processor files are missing or broken; export again") from None
+            raise CheckpointError(
+                f"{directory}: the OWL-ViT processor files are missing or broken; export again"
+            ) from None
         self._image = _Graph(directory / manifest.files["image"], threads)
         self._text = _Graph(directory / manifest.files["text"], threads)
         self._class_head = _Graph(directory / manifest.files["class_head"], threads)

@@ -17,10 +17,10 @@ import argparse
 import sys
 from typing import Any
 
+from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.eval.methods import METHOD_NAMES, METHODS
 from promptcrop.eval.report import PAPER_TABLES, check_paper, render_markdown, write_report
 from promptcrop.eval.runner import DATASET_KINDS, EvalConfig, run_evaluation
-from promptcrop.predictor import DEFAULT_MODEL
 
 
 def _methods_help() -> str:
@@ -49,8 +49,8 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="gaic only: caption folder ({train,valid,test}.json) or file; the caption is "
                         "the query of the conditioned methods (without it they are skipped)")
     p.add_argument("--methods", nargs="+", choices=METHOD_NAMES, metavar="NAME", help=_methods_help())
-    p.add_argument("--model", default=DEFAULT_MODEL, metavar="ID|DIR",
-                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL})")
+    p.add_argument("--model", default=DEFAULT_MODEL_ID, metavar="ID|DIR",
+                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL_ID})")
     p.add_argument("--decoder", metavar="DIR|ID",
                    help="trained ClipCrop decoder checkpoint (the clipcrop* methods need it)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")

@@ -1,6 +1,6 @@
 """Evaluation data sets: caption-conditioned crop sets, phrase-box sets, and GAIC for evaluation.
 
-Caption-crop set (SPEC §3 **[ours]**, for Horanyi-PR / TextCrop style sets) — one JSON list::
+Caption-crop set (docs/DATA.md **[ours]**, for Horanyi-PR / TextCrop style sets) — one JSON list::
 
     [{"image": "rel/path.jpg", "query": "three white dogs", "boxes": [[x1, y1, x2, y2], ...]}, ...]
 

@@ -1,4 +1,4 @@
-"""The methods the evaluation compares (issue 6 §3), each a name + a function of one sample.
+"""The methods the evaluation compares, each a name + a function of one sample.
 
 Every method returns, for one image and (optionally) one text query, a ranked list of xyxy pixel
 boxes of the EXIF-upright image with a score each (:class:`MethodOutput`). All model-based methods go
@@ -38,10 +38,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from promptcrop import boxes as B
+from promptcrop.config import DEFAULT_MODEL_ID, MODES
 from promptcrop.errors import CheckpointError, ModelUnavailableError, PromptcropError
 from promptcrop.eval.metrics import ACC_BAR_KS
-from promptcrop.predictor import DEFAULT_MODEL, Predictor
+from promptcrop.predictor import Predictor
+from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS
 from promptcrop.results import Prediction
+from promptcrop.validation import require_choice
 
 CENTRE_CROP_AREA = 0.8
 """Share of the image area the ``centre-crop`` baseline keeps (its sides are √0.8 ≈ 89.4 % of the
@@ -53,9 +56,6 @@ TOP_K = max(ACC_BAR_KS)
 GROUPS = ("cropping", "grounding", "conditioned", "ablation")
 """Where a method sits in the paper's tables: unconditioned cropping, visual grounding,
 conditioned cropping, and the query ablations of Table 4."""
-
-_MODEL_MODES = ("zeroshot", "offline", "clipcrop")
-
 
 # --------------------------------------------------------------------------- data types
 
@@ -106,12 +106,12 @@ class PredictorCall:
     ``query_parts`` (``both`` | ``text`` | ``keywords``) and whether the sample's query is passed."""
 
     mode: str
-    query_parts: str = "both"
+    query_parts: str = DEFAULT_QUERY_PARTS
     conditioned: bool = True
 
     def __post_init__(self) -> None:
-        if self.mode not in _MODEL_MODES:
-            raise ValueError(f"mode must be one of {', '.join(_MODEL_MODES)}, got {self.mode!r}")
+        require_choice("mode", self.mode, MODES)
+        require_choice("query_parts", self.query_parts, QUERY_PARTS)
         if self.mode == "offline" and self.conditioned:
             raise ValueError("the offline mode cannot follow a query (conditioned=False)")
 
@@ -272,7 +272,7 @@ class ModelSettings:
     ranked methods. ``local_files_only``: never download.
     """
 
-    model: str | None = DEFAULT_MODEL
+    model: str | None = DEFAULT_MODEL_ID
     decoder: str | None = None
     device: str = "cpu"
     local_files_only: bool = False

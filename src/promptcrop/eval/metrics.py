@@ -1,4 +1,4 @@
-"""Evaluation metrics of SPEC §4: IoU-Mean / IoU-Max, GAIC Acc_K/N and Acc̄_N, SRCC / PCC.
+"""Evaluation metrics (docs/METRICS.md): IoU-Mean / IoU-Max, GAIC Acc_K/N and Acc̄_N, SRCC / PCC.
 
 Pure functions: numpy arrays (or anything ``np.asarray`` accepts) in, Python floats out — wrapped in
 a small frozen dataclass where a metric is a pair of numbers. Each metric has a *per-sample*
@@ -28,12 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from promptcrop.boxes import box_iou
+from promptcrop.validation import require_positive_int
 
 ACC_BAR_KS: tuple[int, ...] = (1, 2, 3, 4)
-"""The K values Acc̄_N averages over (SPEC §4)."""
+"""The K values Acc̄_N averages over."""
 
 
 # --------------------------------------------------------------------------- result types
@@ -119,11 +119,6 @@ def _check_same_length(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -
         raise ValueError(f"{a_name} has {len(a)} entries but {b_name} has {len(b)}")
 
 
-def _check_positive(value: int, name: str) -> None:
-    if int(value) != value or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
-
 def _safe_iou(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
     """Pairwise IoU ``[R, C]`` where non-finite boxes give 0 instead of NaN."""
     iou = np.nan_to_num(box_iou(a_xyxy, b_xyxy), nan=0.0, posinf=0.0, neginf=0.0)
@@ -145,7 +140,7 @@ def _check_sample_counts(**sequences: Sequence[object]) -> int:
 
 
 def iou_mean_max(pred_box: object, gt_boxes: object) -> IouMeanMax:
-    """IoU-Mean and IoU-Max of one sample (SPEC §4).
+    """IoU-Mean and IoU-Max of one sample.
 
     ``pred_box``: the top-1 predicted crop, xyxy ``[4]`` (or ``[1, 4]``); ``None`` or empty means
     the method returned nothing → both 0. ``gt_boxes``: the annotator boxes, xyxy ``[G, 4]`` in the
@@ -183,7 +178,7 @@ def nth_highest_mos(mos: object, n: int) -> float:
     of candidates (so the threshold is the lowest MOS); with no candidates the result is +inf (no
     crop can be a hit).
     """
-    _check_positive(n, "n")
+    require_positive_int("n", n)
     values = _as_values(mos, "mos")
     if len(values) == 0:
         return float("inf")
@@ -207,7 +202,7 @@ def ranked_crops_from_scores(pred_scores: object, mos: object) -> RankedCrops:
 def ranked_crops_from_boxes(
     ranked_boxes: object, candidate_boxes: object, mos: object
 ) -> RankedCrops:
-    """Map ranked free boxes to GAIC candidates (SPEC §4 [ours]).
+    """Map ranked free boxes to GAIC candidates **[ours]** (docs/METRICS.md, "Free boxes").
 
     ``ranked_boxes``: ``[R, 4]`` xyxy, best first; ``candidate_boxes``: ``[C, 4]`` xyxy in the same
     units; ``mos``: ``[C]``. Each box takes the MOS of its highest-IoU candidate (the first one on
@@ -246,7 +241,7 @@ def _ranked_crops(
 def acc_k_n(
     pred_scores_or_ranked_boxes: object, candidate_boxes: object, mos: object, k: int, n: int
 ) -> AccResult:
-    """GAIC Acc_K/N of one image (SPEC §4).
+    """GAIC Acc_K/N of one image.
 
     ``pred_scores_or_ranked_boxes``: either ``[C]`` predicted scores for the candidates (they are
     ranked by score) or ``[R, 4]`` xyxy free boxes, best first (one box is ``[1, 4]``); each free
@@ -258,8 +253,8 @@ def acc_k_n(
     method that returns fewer than K crops gets misses for the missing ones; an empty prediction or
     an image without candidates scores 0. ``mapping_iou`` = mean over the returned top-K crops.
     """
-    _check_positive(k, "k")
-    _check_positive(n, "n")
+    require_positive_int("k", k)
+    require_positive_int("n", n)
     ranked = _ranked_crops(pred_scores_or_ranked_boxes, candidate_boxes, mos)
     top_mos, top_iou = ranked.mos[:k], ranked.mapping_iou[:k]
     if len(top_mos) == 0:
@@ -323,6 +318,8 @@ def srcc_pcc(pred_scores: object, mos: object) -> Correlation:
     _check_same_length(scores, "pred_scores", values, "mos")
     if len(scores) < 2 or np.ptp(scores) == 0 or np.ptp(values) == 0:
         return Correlation(srcc=0.0, pcc=0.0)
+    from scipy import stats  # imported here: it takes about 0.3 s, and only this needs it
+
     srcc = stats.spearmanr(scores, values).statistic
     pcc = stats.pearsonr(scores, values).statistic
     return Correlation(srcc=_correlation_or_zero(srcc), pcc=_correlation_or_zero(pcc))

@@ -141,7 +141,7 @@ PAPER_TABLES: dict[str, tuple[PaperTable, PaperTable | None]] = {
     "gaic": (TABLE_3, None),
 }
 """``--paper`` choices → (comparison table, ablation table or None) of the paper (ClipCrop, ICCV
-2023, Tables 1–4; SPEC §5)."""
+2023, Tables 1–4; summarised in docs/METRICS.md, "Paper figures")."""
 
 
 # --------------------------------------------------------------------------- JSON

@@ -1,12 +1,12 @@
 """Runs the evaluation methods over a data set, keeps every per-sample result, and aggregates.
 
-Two kinds of data set (issue 6 §2, SPEC §3–4):
+Two kinds of data set (formats in docs/DATA.md, metrics in docs/METRICS.md):
 
 - ``captions`` — a caption-crop set (one JSON list of image, query and annotator boxes): each
   method's top-1 box is scored with IoU-Mean / IoU-Max against the annotator boxes;
 - ``gaic`` — a GAIC-layout split: each method's top 4 boxes are mapped to the annotated candidates
-  (the free-box mapping of SPEC §4) and scored with Acc1/5, Acc1/10, Acc̄5, Acc̄10, plus the mean
-  top-1 mapping IoU. With ``text_labels`` the caption of each image is the query of the
+  (the free-box mapping of docs/METRICS.md) and scored with Acc1/5, Acc1/10, Acc̄5, Acc̄10, plus
+  the mean top-1 mapping IoU. With ``text_labels`` the caption of each image is the query of the
   conditioned methods; without it those methods are skipped.
 
 Everything runs in a fixed order (samples in data set order, methods in registry order), so two runs
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.errors import PromptcropError
 from promptcrop.eval import metrics as M
 from promptcrop.eval.datasets import load_caption_set, load_gaic_eval
@@ -39,7 +40,6 @@ from promptcrop.eval.methods import (
     get_methods,
 )
 from promptcrop.images import load_image
-from promptcrop.predictor import DEFAULT_MODEL
 
 DATASET_KINDS = ("captions", "gaic")
 
@@ -73,7 +73,7 @@ class EvalConfig:
     split: str = "test"
     text_labels: str | None = None
     methods: tuple[str, ...] = METHOD_NAMES
-    model: str | None = DEFAULT_MODEL
+    model: str | None = DEFAULT_MODEL_ID
     decoder: str | None = None
     device: str = "cpu"
     local_files_only: bool = False

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from promptcrop import boxes as B
+from promptcrop.validation import require_probability
 
 MOSAIC_GRIDS = (1, 2, 3)
 """Mosaic grids of the paper (1×1, 2×2, 3×3), drawn with equal probability."""
@@ -52,11 +53,8 @@ class AugmentConfig:
             raise ValueError(f"grids must be positive integers, got {self.grids}")
         if self.max_side is not None and self.max_side < max(self.grids):
             raise ValueError(f"max_side must be at least {max(self.grids)}, got {self.max_side}")
-        if not 0.0 <= self.flip_prob <= 1.0:
-            raise ValueError(f"flip_prob must lie in [0, 1], got {self.flip_prob}")
-        for name in ("brightness", "contrast", "saturation"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        for name in ("flip_prob", "brightness", "contrast", "saturation"):
+            require_probability(name, getattr(self, name))
 
 
 @dataclass

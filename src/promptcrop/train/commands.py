@@ -24,29 +24,30 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from promptcrop.encoder import OwlViTEncoder
 from promptcrop.errors import PromptcropError
-from promptcrop.eval.datasets import load_phrase_boxes
 from promptcrop.train.config import PRESETS, TrainConfig, load_train_config, merge_overrides
-from promptcrop.train.dataset import CropTrainDataset
-from promptcrop.train.engine import RunPaths, Trainer, TrainResult
-from promptcrop.train.finetune import FinetuneConfig, GroundingFinetuner
-from promptcrop.train.gaic import GaicDataset
+
+if TYPE_CHECKING:  # torch, transformers and the training stack are imported when a command runs
+    from promptcrop.train.engine import TrainResult
+    from promptcrop.train.finetune import FinetuneConfig
+    from promptcrop.train.gaic import GaicDataset
 
 DEFAULT_RUN_DIR = "promptcrop-run"
 
 
-def _default_device() -> str:
+def _device(args: argparse.Namespace) -> str:
+    """``--device``, or cuda when available, else cpu."""
+    if args.device is not None:
+        return args.device
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default=_default_device(),
-                   help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
     p.add_argument("--offline", action="store_true", help="never download weights (local/cached only)")
     p.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of unexpected errors")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -91,6 +92,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The resolved config: preset, then the run folder's own ``config.json`` when resuming without
     ``--config``, then ``--config``, then ``--encoder``."""
+    from promptcrop.train.engine import RunPaths
+
     overrides: dict[str, Any] = {}
     if args.encoder:
         overrides = {"model": {"encoder_id": args.encoder}}
@@ -108,6 +111,8 @@ def _add_cache_images(p: argparse.ArgumentParser) -> None:
 def _split(
     root: Path, split: str, text_labels: str | None, skip_bad: bool, cache_images: bool = False
 ) -> GaicDataset | None:
+    from promptcrop.train.gaic import GaicDataset
+
     if split == "val" and not (root / "images" / "val").is_dir():
         return None
     return GaicDataset(root, split, text_labels=text_labels, skip_bad=skip_bad, cache_images=cache_images)
@@ -129,11 +134,15 @@ def run_train(args: argparse.Namespace) -> int:
     val_set = _split(root, "val", text_labels, args.skip_bad)
     for split in (s for s in (train_set, val_set) if s is not None and s.skipped):
         print(f"skipped {len(split.skipped)} bad sample(s) of the {split.split} split")
+    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.train.dataset import CropTrainDataset
+    from promptcrop.train.engine import Trainer
+
     encoder = OwlViTEncoder.from_pretrained(config.model.encoder_id, local_files_only=args.offline)
     trainer = Trainer(
         config, encoder, CropTrainDataset(train_set, config.augment, config.seed), args.out,
         val_data=None if val_set is None else CropTrainDataset(val_set, None, config.seed),
-        device=args.device, progress=not args.quiet, preset=args.preset if args.config is None else None,
+        device=_device(args), progress=not args.quiet, preset=args.preset if args.config is None else None,
     )
     print(_summary(trainer.fit(resume=args.resume, max_steps=args.max_steps), config))
     return 0
@@ -195,6 +204,8 @@ def add_finetune_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def finetune_config_from_file(path: str | None) -> FinetuneConfig:
     """Defaults overridden by the JSON object in ``path`` (ValueError naming the file)."""
+    from promptcrop.train.finetune import FinetuneConfig
+
     if path is None:
         return FinetuneConfig()
     try:
@@ -215,6 +226,10 @@ def run_finetune(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-minutes must be > 0, got {args.max_minutes}")
     if args.anneal_by_deadline and args.max_minutes is None:
         raise ValueError("--anneal-by-deadline needs --max-minutes")
+    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.eval.datasets import load_phrase_boxes
+    from promptcrop.train.finetune import GroundingFinetuner
+
     config = finetune_config_from_file(args.config)
     objects = Path(args.data_root) / "objects"
     train_set = load_phrase_boxes(objects / f"{args.split}.json")
@@ -223,7 +238,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     encoder = OwlViTEncoder.from_pretrained(args.model, local_files_only=args.offline,
                                             attn_implementation=args.attention)
     result = GroundingFinetuner(
-        encoder, train_set, config, args.out, val_set=val_set, device=args.device,
+        encoder, train_set, config, args.out, val_set=val_set, device=_device(args),
         progress=not args.quiet, max_seconds=None if args.max_minutes is None else 60 * args.max_minutes,
         cache_images=args.cache_images, anneal_by_deadline=args.anneal_by_deadline,
     ).fit()

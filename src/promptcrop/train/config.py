@@ -8,10 +8,11 @@ plain JSON (:meth:`TrainConfig.to_dict`);
 ``--config FILE`` is a JSON object of overrides merged into a preset (:func:`load_train_config`),
 nested groups merged key by key, unknown keys rejected.
 
-The ``paper`` preset is Appendix B of the paper (SPEC §2): AdamW, cosine schedule 1e-4 → 1e-6,
-batch 32, 180 epochs, OWL-ViT B/32 encoder (frozen), decoder 6 layers / 512 / 8 heads / FFN 2048 /
-90 queries, mosaics 1×1 / 2×2 / 3×3 with equal probability plus colour jitter and horizontal flip,
-the losses of Jia et al. (L1 5, GIoU 2, Smooth-L1 score; matching 2·score + 5·L1 + 2·GIoU).
+The ``paper`` preset is Appendix B of the paper (docs/METHOD.md, "Training the decoder"): AdamW,
+cosine schedule 1e-4 → 1e-6, batch 32, 180 epochs, OWL-ViT B/32 encoder (frozen), decoder
+6 layers / 512 / 8 heads / FFN 2048 / 90 queries, mosaics 1×1 / 2×2 / 3×3 with equal probability
+plus colour jitter and horizontal flip, the losses of Jia et al. (L1 5, GIoU 2, Smooth-L1 score;
+matching 2·score + 5·L1 + 2·GIoU).
 Values the paper does not give are marked **[ours]** in the field docs.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,29 +28,7 @@ from typing import Any
 from promptcrop import config as model_config
 from promptcrop.config import ModelConfig, config_from_dict, config_to_dict
 from promptcrop.train.augment import AugmentConfig
-
-
-def _require_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _require_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and (value > low if low_open else value >= low)
-        and value <= high
-    )
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
-
-
-def _require_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
+from promptcrop.validation import require_bool, require_int, require_number
 
 
 @dataclass(frozen=True)
@@ -73,17 +51,18 @@ class OptimConfig:
     encoder_lr: float = 1e-5
 
     def __post_init__(self) -> None:
-        _require_number("optim.lr", self.lr, 0.0, 1.0, low_open=True)
-        _require_number("optim.min_lr", self.min_lr, 0.0, self.lr)
-        _require_int("optim.warmup_steps", self.warmup_steps, 0)
-        _require_number("optim.weight_decay", self.weight_decay, 0.0, 1.0)
-        _require_number("optim.grad_clip", self.grad_clip, 0.0, 1e6)
-        _require_number("optim.encoder_lr", self.encoder_lr, 0.0, 1.0, low_open=True)
+        require_number("optim.lr", self.lr, 0.0, 1.0, low_open=True)
+        require_number("optim.min_lr", self.min_lr, 0.0, self.lr)
+        require_int("optim.warmup_steps", self.warmup_steps, minimum=0)
+        require_number("optim.weight_decay", self.weight_decay, 0.0, 1.0)
+        require_number("optim.grad_clip", self.grad_clip, 0.0, 1e6)
+        require_number("optim.encoder_lr", self.encoder_lr, 0.0, 1.0, low_open=True)
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Loss weights and matching costs (Jia et al. CVPR 2022, SPEC §2).
+    """Loss weights and matching costs (Jia et al. CVPR 2022; docs/METHOD.md, "Training the
+    decoder").
 
     ``weight_l1`` / ``weight_giou`` / ``weight_score``: weights of the L1 (cxcywh), 1 − GIoU and
     Smooth-L1 score terms (5 / 2 / 1). ``cost_l1`` / ``cost_giou`` / ``cost_score``: the Hungarian
@@ -102,9 +81,9 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         for name in ("weight_l1", "weight_giou", "weight_score", "cost_l1", "cost_giou", "cost_score"):
-            _require_number(f"loss.{name}", getattr(self, name), 0.0, 1e6)
-        _require_bool("loss.aux_loss", self.aux_loss)
-        _require_number("loss.redundancy_iou", self.redundancy_iou, 0.0, 1.0, low_open=True)
+            require_number(f"loss.{name}", getattr(self, name), 0.0, 1e6)
+        require_bool("loss.aux_loss", self.aux_loss)
+        require_number("loss.redundancy_iou", self.redundancy_iou, 0.0, 1.0, low_open=True)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -116,10 +95,11 @@ class LossConfig:
 class TrainConfig:
     """Everything a training run needs besides the data paths and the device.
 
-    ``model``: encoder id, decoder shape and which query embeddings are used (full text and/or
-    keywords). ``epochs``: passes over the training split. ``batch_size``: images per optimiser
-    step; ``accumulation_steps``: micro-batches of ``batch_size / accumulation_steps`` images
-    whose gradients are summed before each step (batch 32 on one GPU). ``freeze_encoder``: keep
+    ``model``: encoder id, decoder shape and which phrases of a caption are embedded
+    (``model.query_parts``, recorded in the decoder checkpoints). ``epochs``: passes over the
+    training split. ``batch_size``: images per optimiser step; ``accumulation_steps``:
+    micro-batches of ``batch_size / accumulation_steps`` images whose gradients are summed
+    before each step (batch 32 on one GPU). ``freeze_encoder``: keep
     OWL-ViT fixed (default **[ours]**); otherwise it trains at ``optim.encoder_lr``.
     ``conditioned``: ground the captions (ClipCrop); False trains ClipCrop-base (no query).
     ``amp``: mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling); ignored
@@ -161,14 +141,14 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
         counts = ("epochs", "batch_size", "accumulation_steps", "log_every", "val_every", "checkpoint_every")
         for name in counts:
-            _require_int(name, getattr(self, name), 1)
+            require_int(name, getattr(self, name), minimum=1)
         for name in ("seed", "num_workers"):
-            _require_int(name, getattr(self, name), 0)
+            require_int(name, getattr(self, name), minimum=0)
         for name in ("freeze_encoder", "conditioned", "amp", "filter_grounding", "cache_encodings"):
-            _require_bool(name, getattr(self, name))
+            require_bool(name, getattr(self, name))
         if self.cache_encodings:
             self._check_cacheable()
-        _require_number("filter_min_cover", self.filter_min_cover, 0.0, 1.0, low_open=True)
+        require_number("filter_min_cover", self.filter_min_cover, 0.0, 1.0, low_open=True)
         if self.batch_size % self.accumulation_steps:
             raise ValueError(
                 f"batch_size ({self.batch_size}) must be divisible by accumulation_steps "
@@ -254,15 +234,24 @@ def load_train_config(
     for unreadable JSON, a non-object, unknown keys or invalid values.
     """
     data = get_train_preset(preset).to_dict()
-    if path is not None:
-        data = merge_overrides(data, _read_json_object(Path(path)))
-    if overrides:
-        data = merge_overrides(data, overrides)
+    layers = ([_read_json_object(Path(path))] if path is not None else []) + ([overrides] if overrides else [])
     try:
+        for layer in layers:
+            data = merge_overrides(data, _upgrade_keys(layer))
         return TrainConfig.from_dict(data)
     except (ValueError, TypeError) as exc:
         where = f"{path}: " if path is not None else ""
         raise ValueError(f"{where}invalid training config: {exc}") from None
+
+
+def _upgrade_keys(overrides: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Overrides with older model keys translated *before* they are merged into a preset, so
+    ``{"model": {"use_keywords": false}}`` means ``query_parts: "text"`` rather than contradicting
+    the preset's ``query_parts`` (see :func:`promptcrop.config.upgrade_model_keys`)."""
+    model = overrides.get("model")
+    if not isinstance(model, Mapping):
+        return overrides
+    return {**overrides, "model": model_config.upgrade_model_keys(model)}
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:

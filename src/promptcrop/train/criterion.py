@@ -1,4 +1,6 @@
-"""The ClipCrop training loss (SPEC §2, paper §3.3 / Appendix B, after Jia et al. CVPR 2022).
+"""The ClipCrop training loss (paper §3.3 / Appendix B, after Jia et al. CVPR 2022).
+
+The method is described in docs/METHOD.md, "Training the decoder".
 
 :class:`SetCriterion` returns a dict of NAMED, UNWEIGHTED loss terms, DETR-style:
 ``loss_l1``, ``loss_giou``, ``loss_score`` for the last decoder layer and, with auxiliary losses,
@@ -13,7 +15,6 @@ per-layer boxes, last = final) and ``layer_scores [L, B, M]``.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -25,6 +26,7 @@ from torch import nn
 from promptcrop.boxes import box_iou, cxcywh_to_xyxy, elementwise_generalized_box_iou
 from promptcrop.train.matcher import HungarianMatcher, MatchIndices
 from promptcrop.train.targets import CropTargets
+from promptcrop.validation import require_non_negative, require_number
 
 LOSS_TERMS: tuple[str, ...] = ("loss_l1", "loss_giou", "loss_score")
 DEFAULT_WEIGHTS: dict[str, float] = {"loss_l1": 5.0, "loss_giou": 2.0, "loss_score": 1.0}
@@ -118,10 +120,8 @@ class SetCriterion(nn.Module):
                 f"weights must have exactly the keys {list(LOSS_TERMS)}, got {sorted(self.weights)}"
             )
         for name, value in self.weights.items():
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"weight of {name} must be a finite number >= 0, got {value}")
-        if not 0.0 < self.redundancy_iou <= 1.0:
-            raise ValueError(f"redundancy_iou must be in (0, 1], got {self.redundancy_iou}")
+            require_non_negative(f"weight of {name}", value)
+        require_number("redundancy_iou", self.redundancy_iou, 0.0, 1.0, low_open=True)
 
     def forward(
         self, output: LayeredPredictions, targets: Sequence[CropTargets]

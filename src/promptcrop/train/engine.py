@@ -63,7 +63,7 @@ from promptcrop.grounding import (
     ground,
     unconditioned,
 )
-from promptcrop.queries import ParsedQuery, parse_queries
+from promptcrop.queries import parse_queries, query_phrases
 from promptcrop.train.config import TrainConfig, save_train_config
 from promptcrop.train.criterion import SetCriterion
 from promptcrop.train.dataset import CropTrainDataset, SampleKey, TrainSample, collate_samples
@@ -147,16 +147,6 @@ def adamw(params: Iterable[Any], *, lr: float, weight_decay: float) -> torch.opt
 # --------------------------------------------------------------------------- queries
 
 
-def select_phrases(parsed: ParsedQuery, model: ModelConfig) -> tuple[str, ...]:
-    """The phrases embedded for one caption: the full text and/or its keywords (``model``'s
-    ``use_full_text`` / ``use_keywords``); keywords only falls back to the text when there is none."""
-    if model.use_full_text and model.use_keywords:
-        return parsed.phrases
-    if model.use_full_text:
-        return (parsed.text,)
-    return parsed.keywords or (parsed.text,)
-
-
 def pad_queries(embeds: torch.Tensor, counts: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Split ``embeds [sum(counts), C]`` (the queries of B images, one after the other) into
     ``(padded [B, W, C], mask [B, W] bool)`` with ``W = max(counts)``; padding rows are zero."""
@@ -194,14 +184,15 @@ class CaptionQueries:
         """
         todo = list(dict.fromkeys(c for c in captions if c not in self._phrases))
         for caption, parsed in zip(todo, parse_queries(todo)):
-            self._phrases[caption] = select_phrases(parsed, self.model)
+            self._phrases[caption] = query_phrases(parsed, self.model.query_parts)
         if self.encoder.frozen:
             phrases = sorted({p for c in captions for p in self._phrases[c]} - set(self._embeds))
             for chunk in _chunks(phrases, embed_batch):
                 self._cache(chunk)
 
     def phrases(self, caption: str) -> tuple[str, ...]:
-        """The phrases of one caption (see :func:`select_phrases`)."""
+        """The phrases of one caption (:func:`promptcrop.queries.query_phrases` with the model's
+        ``query_parts``)."""
         if caption not in self._phrases:
             self.prepare([caption])
         return self._phrases[caption]
@@ -589,7 +580,8 @@ class Trainer:
     def validate(self, data: CropTrainDataset | None = None) -> dict[str, float]:
         """Loss (dropout off, no filtering) and GAIC Acc1/5, Acc1/10 on ``data`` (default: the
         validation set). Each image's predicted boxes, ranked by score, are mapped to its annotated
-        crops (SPEC §4); ``mapping_iou`` is the mean IoU of the top-1 box with its crop."""
+        crops (docs/METRICS.md, "Free boxes"); ``mapping_iou`` is the mean IoU of the top-1 box
+        with its crop."""
         data = data if data is not None else self.val_data
         if data is None:
             raise ValueError("no validation data")
@@ -635,13 +627,11 @@ class Trainer:
             self.encoder.model.save_pretrained(self.paths.encoder)
             self.encoder.processor.save_pretrained(self.paths.encoder)
         info = self.encoder_info()
-        save_decoder(self.decoder, self.paths.decoder, encoder_info=info, preset=self.preset, overwrite=True)
+        recorded = dict(encoder_info=info, preset=self.preset, query_parts=self.config.model.query_parts)
+        save_decoder(self.decoder, self.paths.decoder, **recorded, overwrite=True)
         if val is not None and val["acc1_5"] > self.best_acc:
             self.best_acc = float(val["acc1_5"])
-            save_decoder(
-                self.decoder, self.paths.best_decoder, encoder_info=info, preset=self.preset,
-                overwrite=True,
-            )
+            save_decoder(self.decoder, self.paths.best_decoder, **recorded, overwrite=True)
             self.save_state()  # keep best_acc in the resume state
         return self.paths.decoder
 

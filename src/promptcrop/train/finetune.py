@@ -62,20 +62,21 @@ from promptcrop.queries import parse_queries
 from promptcrop.train.augment import color_jitter, hflip
 from promptcrop.train.engine import CosineSchedule, MetricsLog, RunningMean, adamw, pad_queries
 from promptcrop.train.matcher import match_cost, solve_assignment
+from promptcrop.validation import (
+    require_bool,
+    require_choice,
+    require_int,
+    require_non_negative,
+    require_number,
+    require_positive,
+    require_probability,
+)
 
 CLASS_LOSSES = ("softmax", "focal")
 ASSIGNMENTS = ("hungarian", "centre")
 
 DETERMINER_TEMPLATES = ("{}", "a {}", "the {}")
 """Templates a phrase query is drawn from: captions say "the red circle" as often as "red circle"."""
-
-
-def _positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool = False) -> None:
-    kind = int if integer else (int, float)
-    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} {bound}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -123,28 +124,23 @@ class FinetuneConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "log_every"):
-            _positive(name, getattr(self, name), integer=True)
+            require_int(name, getattr(self, name), minimum=1)
         for name in ("warmup_steps", "pair_queries", "seed"):
-            _positive(name, getattr(self, name), integer=True, allow_zero=True)
-        _positive("lr", self.lr)
-        if not 0 <= self.min_lr <= self.lr:
-            raise ValueError(f"min_lr must be in [0, lr], got {self.min_lr}")
+            require_int(name, getattr(self, name), minimum=0)
+        require_positive("lr", self.lr)
+        require_number("min_lr", self.min_lr, 0.0, self.lr)
         for name in ("weight_decay", "grad_clip", "cost_class", "cost_l1", "cost_giou", "weight_class",
                      "weight_l1", "weight_giou", "focal_gamma"):
-            _positive(name, getattr(self, name), allow_zero=True)
+            require_non_negative(name, getattr(self, name))
         for name in ("focal_alpha", "hflip_prob", "jitter"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.assignment not in ASSIGNMENTS:
-            raise ValueError(f"assignment must be one of {', '.join(ASSIGNMENTS)}, got {self.assignment!r}")
-        if self.class_loss not in CLASS_LOSSES:
-            raise ValueError(f"class_loss must be one of {', '.join(CLASS_LOSSES)}, got {self.class_loss!r}")
+            require_probability(name, getattr(self, name))
+        require_choice("assignment", self.assignment, ASSIGNMENTS)
+        require_choice("class_loss", self.class_loss, CLASS_LOSSES)
         templates = tuple(self.templates)
         if not templates or any(not isinstance(t, str) or t.count("{}") != 1 for t in templates):
             raise ValueError(f"templates must be strings holding one '{{}}' each, got {templates!r}")
         object.__setattr__(self, "templates", templates)
-        if not isinstance(self.keyword_queries, bool):
-            raise ValueError(f"keyword_queries must be true or false, got {self.keyword_queries!r}")
+        require_bool("keyword_queries", self.keyword_queries)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-compatible dict."""

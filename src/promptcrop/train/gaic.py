@@ -1,6 +1,6 @@
 """Reader for the GAIC cropping data set (Zeng et al., TPAMI 2020) and its ClipCrop captions.
 
-Layout (the one the public reference code uses; SPEC §3)::
+Layout (the one the public reference code uses; see docs/DATA.md)::
 
     <root>/images/{train,val,test}/<id>.jpg
     <root>/annotations/{train,val,test}/<id>.txt     one crop per line: "y1 x1 y2 x2 score"
@@ -24,16 +24,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
-import torch
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from promptcrop import boxes as B
 from promptcrop.errors import DatasetError, ImageLoadError
 from promptcrop.images import load_image
-from promptcrop.train.targets import MOS_RANGE, CropTargets, make_targets
+
+if TYPE_CHECKING:  # torch comes in with the targets, so reading annotations (eval) needs no torch
+    from promptcrop.train.targets import CropTargets
 
 SPLITS = ("train", "val", "test")
 """GAIC split names as used by the image and annotation folders."""
@@ -41,6 +42,9 @@ SPLITS = ("train", "val", "test")
 TEXT_LABEL_FILES = {"train": "train.json", "val": "valid.json", "test": "test.json"}
 """Caption file of each split in the text-label folder (the release names the val split
 ``valid``)."""
+
+MOS_RANGE = (1.0, 5.0)
+"""Valid raw MOS values (GAIC marks invalid crops with -2; they must be dropped before)."""
 
 INVALID_SCORE = -2.0
 """GAIC's score for an invalid crop; such lines are skipped."""
@@ -242,6 +246,10 @@ def to_targets(
 ) -> CropTargets:
     """``[N, 4]`` xyxy pixel crops + ``[N]`` MOS of an image of ``image_size`` (W, H) → targets in
     normalised cxcywh. Use it after augmentation with the augmented boxes and image size."""
+    import torch
+
+    from promptcrop.train.targets import make_targets
+
     width, height = image_size
     crops = np.asarray(crops_xyxy_px, dtype=np.float64)
     boxes_cxcywh = B.image_xyxy_px_to_model(crops, width, height)

@@ -1,4 +1,5 @@
-"""Hungarian matching between predicted crops and the good ground-truth crops (SPEC §2, training).
+"""Hungarian matching between predicted crops and the good ground-truth crops (docs/METHOD.md,
+"Training the decoder").
 
 Building the cost matrix (:func:`match_cost`) is kept apart from solving the assignment
 (:func:`solve_assignment`, scipy on CPU), as in scenic; :class:`HungarianMatcher` runs both per
@@ -7,7 +8,6 @@ image of a batch. Boxes are normalised cxcywh throughout.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +16,7 @@ from scipy.optimize import linear_sum_assignment
 
 from promptcrop.boxes import cxcywh_to_xyxy, generalized_box_iou
 from promptcrop.train.targets import CropTargets
+from promptcrop.validation import require_non_negative
 
 MatchIndices = tuple[torch.Tensor, torch.Tensor]
 """``(pred_idx [K] long, gt_idx [K] long)``: prediction ``pred_idx[i]`` is matched to crop
@@ -79,8 +80,7 @@ class HungarianMatcher:
             "cost_l1": self.cost_l1, "cost_giou": self.cost_giou, "cost_score": self.cost_score
         }
         for name, value in costs.items():
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+            require_non_negative(name, value)
         if all(value == 0 for value in costs.values()):
             raise ValueError("at least one matching cost weight must be > 0")
 

@@ -26,7 +26,7 @@ and a green star"). From the named objects the scene derives:
     <root>/images/<split>/<id>.jpg
     <root>/annotations/<split>/<id>.txt   "y1 x1 y2 x2 MOS" per candidate (row first, as GAIC)
     <root>/text/{train,valid,test}.json   {"<id>.jpg": "<caption>"}          (GAIC text labels)
-    <root>/captions/<split>.json          [{"image", "query", "boxes"}]      (SPEC §3 eval format)
+    <root>/captions/<split>.json          [{"image", "query", "boxes"}]      (see docs/DATA.md)
     <root>/objects/<split>.json           [{"image", "objects": [{"phrase", "box"}]}]
     <root>/synthetic.json                 the SyntheticConfig used, as a plain dict
 
@@ -47,6 +47,14 @@ from PIL import Image, ImageDraw
 
 from promptcrop import boxes as B
 from promptcrop.train.gaic import SPLITS, TEXT_LABEL_FILES, candidate_grid
+from promptcrop.validation import (
+    require_int,
+    require_non_negative,
+    require_ordered_pair,
+    require_positive,
+    require_positive_int,
+    require_probability,
+)
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (215, 35, 35),
@@ -65,13 +73,6 @@ _ONE_OBJECT_TEMPLATES = ("the {0}", "a {0}", "{0}")
 _TWO_OBJECT_TEMPLATES = ("a {0} and a {1}", "the {0} and the {1}", "{0} and {1}")
 _PLACEMENT_TRIES = 60
 _OBJECT_GAP_PX = 4
-
-
-def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
-    if len(value) != 2 or not low <= value[0] <= value[1] <= high:
-        raise ValueError(
-            f"{name} must be (min, max) with {low} <= min <= max <= {high}, got {value}"
-        )
 
 
 def _check_subset(name: str, value: tuple[str, ...], allowed: tuple[str, ...]) -> None:
@@ -126,27 +127,20 @@ class SyntheticConfig:
         _check_subset("shapes", self.shapes, SHAPES)
         _check_subset("colours", self.colours, tuple(COLOURS))
         _check_subset("textures", self.textures, TEXTURES)
-        _check_range("width_range", self.width_range, 64, 4096)
-        _check_range("height_range", self.height_range, 64, 4096)
-        _check_range("n_shapes_range", self.n_shapes_range, 1, len(self.shapes) * len(self.colours))
-        _check_range("shape_size_range", self.shape_size_range, 0.02, 0.5)
-        _check_range("aspect_range", self.aspect_range, 0.0, float("inf"))
+        require_ordered_pair("width_range", self.width_range, 64, 4096)
+        require_ordered_pair("height_range", self.height_range, 64, 4096)
+        require_ordered_pair("n_shapes_range", self.n_shapes_range, 1, len(self.shapes) * len(self.colours))
+        require_ordered_pair("shape_size_range", self.shape_size_range, 0.02, 0.5)
+        require_ordered_pair("aspect_range", self.aspect_range, 0.0, float("inf"))
         for name in ("two_object_prob", "min_crop_area", "one_colour_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+            require_probability(name, getattr(self, name))
         for name in ("margin", "mos_noise", "annotator_jitter"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.mos_iou_power > 0:
-            raise ValueError(f"mos_iou_power must be > 0, got {self.mos_iou_power}")
-        if not 2 <= 2 * self.corner_bins <= self.grid_bins:
-            raise ValueError(
-                f"need 1 <= corner_bins <= grid_bins / 2, got {self.corner_bins}, {self.grid_bins}"
-            )
-        if self.n_annotators < 1:
-            raise ValueError(f"n_annotators must be >= 1, got {self.n_annotators}")
-        if not 1 <= self.jpeg_quality <= 100:
-            raise ValueError(f"jpeg_quality must lie in 1..100, got {self.jpeg_quality}")
+            require_non_negative(name, getattr(self, name))
+        require_positive("mos_iou_power", self.mos_iou_power)
+        require_int("corner_bins", self.corner_bins, minimum=1)
+        require_int("grid_bins", self.grid_bins, minimum=2 * self.corner_bins)
+        require_positive_int("n_annotators", self.n_annotators)
+        require_int("jpeg_quality", self.jpeg_quality, minimum=1, maximum=100)
         if self.one_colour_prob > 0 and not self.distinct_shapes:
             raise ValueError("one_colour_prob needs distinct_shapes (one colour, one shape name per object)")
         if self.distinct_shapes and self.n_shapes_range[1] > len(self.shapes):

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from promptcrop.train.gaic import MOS_RANGE
+
 GOOD_MOS = 4.0
 """Crops with MOS >= this are the "good" crops predictions are matched to (paper §3.3)."""
-
-MOS_RANGE = (1.0, 5.0)
-"""Valid raw MOS values (GAIC marks invalid crops with -2; they must be dropped before)."""
 
 
 @dataclass
@@ -48,7 +47,7 @@ class CropTargets:
 
     @property
     def score_targets(self) -> torch.Tensor:
-        """``[N]`` MOS mapped linearly to [0, 1] without truncation: (MOS − 1) / 4 (SPEC [ours])."""
+        """``[N]`` MOS mapped linearly to [0, 1] without truncation: (MOS − 1) / 4 **[ours]**."""
         return (self.mos - MOS_RANGE[0]) / (MOS_RANGE[1] - MOS_RANGE[0])
 
     @property

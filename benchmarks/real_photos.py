@@ -1,0 +1,382 @@
+"""promptcrop's offline mode against smartcrop and libvips' smart crop on annotated real photos.
+
+    python benchmarks/real_photos.py PHOTOS_DIR --annotations FILE
+    python benchmarks/real_photos.py --annotations benchmarks/real_photos_annotations.json
+
+Annotation file: ``{"<file>": {"subject": [x1, y1, x2, y2] | null, "faces": [[x1, y1, x2, y2],
+...], "size": [W, H]}}`` in upright pixels. Without ``PHOTOS_DIR`` the development set is built in
+a temporary folder: the real photos that ship with scikit-image and scikit-learn, plus the
+variants :data:`DEV_VARIANTS` derives from them (caption banner, frame, letterbox bars, corner
+watermark, a large re-encode); its annotations are ``benchmarks/real_photos_annotations.json``.
+``--write-dev-photos DIR`` only writes that set.
+
+Methods, one crop per ratio (1:1, 4:5, 9:16, 16:9), the largest that fits:
+
+- **promptcrop** — ``Predictor(model=None).predict(path, k=1, aspect=[all four ratios])``;
+- **smartcrop** — as its CLI calls it: open, ``ImageOps.exif_transpose``, RGB, then
+  ``SmartCrop().crop(image, width=100, height=int(100 / ratio))`` per ratio;
+- **libvips** — ``pyvips.Image.new_from_file(path).autorot()`` then
+  ``smartcrop(cw, ch, interesting="attention")`` per ratio with (cw, ch) the largest crop.
+
+Metrics (for a photo with subject box S and ratio r, (cw, ch) the largest crop of ratio r,
+best = min(1, cw / width(S)) × min(1, ch / height(S)), cov = area(crop ∩ S) / area(S) of the top-1
+crop): **kept** cov ≥ 0.9 × best; **missed** cov < 0.5 × best; a face box is **cut** when 20–80 %
+of its area is inside the crop (over every face and ratio). **Time**: the whole call per photo
+from its path (decoding included), median of ``--repeats`` runs (methods interleaved), summed.
+
+Last line: ``RESULT kept_promptcrop=.. kept_smartcrop=.. kept_libvips=.. miss_promptcrop=..
+miss_smartcrop=.. miss_libvips=.. facecut_promptcrop=.. facecut_smartcrop=.. facecut_libvips=..
+time_ratio_smartcrop=.. time_ratio_libvips=..`` (time ratios: promptcrop's total over the peer's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+
+RATIOS = {"1:1": 1.0, "4:5": 4 / 5, "9:16": 9 / 16, "16:9": 16 / 9}
+METHODS = ("promptcrop", "smartcrop", "libvips")
+DEFAULT_ANNOTATIONS = Path(__file__).with_name("real_photos_annotations.json")
+
+#: Development photos shipped inside installed packages: file name → (package, folder in it).
+PACKAGE_PHOTOS = {
+    "astronaut.png": ("skimage", "data"),
+    "camera.png": ("skimage", "data"),
+    "chelsea.png": ("skimage", "data"),
+    "coffee.png": ("skimage", "data"),
+    "motorcycle_left.png": ("skimage", "data"),
+    "rocket.jpg": ("skimage", "data"),
+    "china.jpg": ("sklearn", "datasets/images"),
+    "flower.jpg": ("sklearn", "datasets/images"),
+}
+#: Variants of the package photos: file → (source, how it is made). Their annotations are the
+#: source's, moved by the same offsets (and scaled, for the large re-encode).
+DEV_VARIANTS = {
+    "astronaut_caption.jpg": ("astronaut.png", "caption"),
+    "flower_frame.jpg": ("flower.jpg", "frame"),
+    "chelsea_letterbox.jpg": ("chelsea.png", "letterbox"),
+    "coffee_watermark.jpg": ("coffee.png", "watermark"),
+    "motorcycle_caption_top.jpg": ("motorcycle_left.png", "caption_top"),
+    "china_large.jpg": ("china.jpg", "large"),
+}
+CAPTION_SHARE = 0.18  # banner height / photo height
+FRAME_SHARE = 0.05  # frame width / photo short side
+LETTERBOX_SHARE = 0.16  # each bar / photo height
+LARGE_SCALE = 9  # china.jpg (640 x 427) → 5760 x 3843, about 22 megapixels
+
+
+# ---------------------------------------------------------------------------- development set
+
+
+def package_photo(name: str) -> Path:
+    """Path of a development photo inside its installed package (ImportError if not installed)."""
+    import importlib.util
+
+    package, folder = PACKAGE_PHOTOS[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"{name} ships with {package}, which is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / folder / name
+
+
+def make_variant(source: Image.Image, how: str) -> tuple[Image.Image, Callable[[np.ndarray], np.ndarray]]:
+    """A variant of a real photo and the map of its boxes ``[N, 4]`` into the variant's pixels."""
+    src = source.convert("RGB")
+    width, height = src.size
+    if how in ("caption", "caption_top"):
+        band = round(CAPTION_SHARE * height)
+        out = Image.new("RGB", (width, height + band), (12, 12, 12))
+        top = how == "caption"
+        out.paste(src, (0, 0 if top else band))
+        draw = ImageDraw.Draw(out)
+        y = height + band // 3 if top else band // 3
+        draw.text((width // 20, y), "Photo: archive — caption text of the picture above" if top
+                  else "HEADLINE: a caption banner above the photo", fill=(235, 235, 235))
+        return out, lambda b: b + np.array([0, 0 if top else band] * 2)
+    if how == "frame":
+        t = round(FRAME_SHARE * min(width, height))
+        out = Image.new("RGB", (width + 2 * t, height + 2 * t), (245, 243, 238))
+        out.paste(src, (t, t))
+        return out, lambda b: b + t
+    if how == "letterbox":
+        bar = round(LETTERBOX_SHARE * height)
+        out = Image.new("RGB", (width, height + 2 * bar), (0, 0, 0))
+        out.paste(src, (0, bar))
+        return out, lambda b: b + np.array([0, bar, 0, bar])
+    if how == "watermark":
+        out = src.copy()
+        draw = ImageDraw.Draw(out, "RGBA")
+        x, y = int(width * 0.68), int(height * 0.9)
+        draw.rectangle((x - 6, y - 4, width - 8, height - 6), fill=(255, 255, 255, 90))
+        draw.text((x, y), "(c) stock-photos.example", fill=(20, 20, 20, 220))
+        return out, lambda b: b
+    if how == "large":
+        out = src.resize((width * LARGE_SCALE, height * LARGE_SCALE), Image.Resampling.BICUBIC)
+        return out, lambda b: b * LARGE_SCALE
+    raise ValueError(f"unknown variant {how!r}")
+
+
+def write_dev_photos(folder: Path) -> list[str]:
+    """Write the development photos (package photos and their variants) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in PACKAGE_PHOTOS:
+        with Image.open(package_photo(name)) as img:
+            img.convert("RGB").save(folder / name)
+        written.append(name)
+    for name, (source, how) in DEV_VARIANTS.items():
+        with Image.open(package_photo(source)) as img:
+            variant, _ = make_variant(img, how)
+        variant.save(folder / name, quality=92)
+        written.append(name)
+    return written
+
+
+def variant_annotation(base: dict, source_size: tuple[int, int], how: str) -> dict:
+    """The annotation of a variant from its source's (used to write the annotation file)."""
+    variant, move = make_variant(Image.new("RGB", source_size), how)
+    subject = base["subject"]
+    return {
+        "subject": None if subject is None else np.round(move(np.array(subject, float))).tolist(),
+        "faces": [np.round(move(np.array(f, float))).tolist() for f in base["faces"]],
+        "size": list(variant.size),
+    }
+
+
+# ---------------------------------------------------------------------------- methods
+
+
+def largest_crop(width: int, height: int, ratio: float) -> tuple[float, float]:
+    """(cw, ch) of the largest crop of ``ratio`` (width / height) inside a W × H image."""
+    cw = min(width, height * ratio)
+    return cw, cw / ratio
+
+
+def run_promptcrop(path: Path, predictor) -> dict[str, tuple[float, float, float, float]]:
+    prediction = predictor.predict(str(path), k=1, aspect=list(RATIOS))
+    out = {}
+    for crop, label in zip(_top_per_ratio(prediction.crops), RATIOS):
+        out[label] = tuple(float(v) for v in crop.box)
+    return out
+
+
+def _top_per_ratio(crops) -> list:
+    """The rank-1 crop of each requested ratio, in request order."""
+    firsts = [c for c in crops if c.rank == 1]
+    if len(firsts) != len(RATIOS):
+        raise RuntimeError(f"expected one rank-1 crop per ratio, got {len(firsts)}")
+    return firsts
+
+
+def run_smartcrop(path: Path, cropper) -> dict[str, tuple[float, float, float, float]]:
+    image = ImageOps.exif_transpose(Image.open(path))
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    out = {}
+    for label, ratio in RATIOS.items():
+        top = cropper.crop(image, width=100, height=int(100 / ratio))["top_crop"]
+        out[label] = (top["x"], top["y"], top["x"] + top["width"], top["y"] + top["height"])
+    return out
+
+
+def run_libvips(path: Path, pyvips) -> dict[str, tuple[float, float, float, float]]:
+    image = pyvips.Image.new_from_file(str(path)).autorot()
+    out = {}
+    for label, ratio in RATIOS.items():
+        cw, ch = (int(v) for v in largest_crop(image.width, image.height, ratio))
+        crop = image.smartcrop(cw, ch, interesting="attention")
+        x, y = -crop.get("xoffset"), -crop.get("yoffset")  # libvips stores minus the crop origin
+        out[label] = (x, y, x + crop.width, y + crop.height)
+    return out
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+def coverage(crop: np.ndarray, box: np.ndarray) -> float:
+    """area(crop ∩ box) / area(box)."""
+    iw = max(0.0, min(crop[2], box[2]) - max(crop[0], box[0]))
+    ih = max(0.0, min(crop[3], box[3]) - max(crop[1], box[1]))
+    return iw * ih / max((box[2] - box[0]) * (box[3] - box[1]), 1e-9)
+
+
+def score_photo(ann: dict, crops: dict[str, tuple]) -> dict[str, dict[str, list]]:
+    """Per ratio: kept / missed flags (photos with a subject) and one cut flag per face."""
+    width, height = ann["size"]
+    out: dict[str, dict[str, list]] = {}
+    for label, ratio in RATIOS.items():
+        crop = np.array(crops[label], dtype=np.float64)
+        row: dict[str, list] = {"kept": [], "missed": [], "cut": []}
+        if ann.get("subject") is not None:
+            s = np.array(ann["subject"], dtype=np.float64)
+            cw, ch = largest_crop(width, height, ratio)
+            best = min(1.0, cw / (s[2] - s[0])) * min(1.0, ch / (s[3] - s[1]))
+            cov = coverage(crop, s)
+            row["kept"].append(cov >= 0.9 * best)
+            row["missed"].append(cov < 0.5 * best)
+        for face in ann.get("faces", []):
+            inside = coverage(crop, np.array(face, dtype=np.float64))
+            row["cut"].append(0.2 <= inside <= 0.8)
+        out[label] = row
+    return out
+
+
+def summarise(rows: list[dict[str, dict[str, list]]]) -> dict[str, dict[str, float]]:
+    """Per ratio and ``"all"``: kept, missed and faces-cut shares (NaN when nothing counted)."""
+    table = {}
+    for label in [*RATIOS, "all"]:
+        labels = list(RATIOS) if label == "all" else [label]
+        cell = {}
+        for metric in ("kept", "missed", "cut"):
+            flags = [f for row in rows for lab in labels for f in row[lab][metric]]
+            cell[metric] = float(np.mean(flags)) if flags else float("nan")
+        table[label] = cell
+    return table
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("photos", nargs="?", type=Path, help="folder of the annotated photos")
+    parser.add_argument("--annotations", type=Path, default=DEFAULT_ANNOTATIONS)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per photo and method")
+    parser.add_argument("--write-dev-photos", type=Path, metavar="DIR",
+                        help="only write the development photos into DIR")
+    parser.add_argument("--sheet", type=Path, help="write an overlay sheet of every method's 1:1 / 9:16 / 16:9 crops")
+    args = parser.parse_args(argv)
+    if args.write_dev_photos:
+        for name in write_dev_photos(args.write_dev_photos):
+            print(args.write_dev_photos / name)
+        return 0
+    annotations = json.loads(args.annotations.read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.photos
+        if folder is None:
+            folder = Path(tmp)
+            write_dev_photos(folder)
+        return run(folder, annotations, args.repeats, args.sheet)
+
+
+def run(folder: Path, annotations: dict, repeats: int, sheet: Path | None) -> int:
+    import pyvips
+    import smartcrop
+
+    from promptcrop.predictor import Predictor
+
+    predictor = Predictor(model=None)
+    cropper = smartcrop.SmartCrop()
+    runners = {
+        "promptcrop": lambda p: run_promptcrop(p, predictor),
+        "smartcrop": lambda p: run_smartcrop(p, cropper),
+        "libvips": lambda p: run_libvips(p, pyvips),
+    }
+    for method in METHODS:  # warm-up: imports, model files, caches
+        runners[method](folder / next(iter(annotations)))
+    rows: dict[str, list] = {m: [] for m in METHODS}
+    times: dict[str, float] = {m: 0.0 for m in METHODS}
+    boxes: dict[str, dict[str, dict]] = {}
+    for name, ann in annotations.items():
+        path = folder / name
+        with Image.open(path) as img:
+            size = list(ImageOps.exif_transpose(img).size)
+        if size != list(ann["size"]):
+            raise SystemExit(f"{name}: annotated size {ann['size']} but the photo is {size}")
+        durations: dict[str, list[float]] = {m: [] for m in METHODS}
+        crops: dict[str, dict] = {}
+        for _ in range(repeats):
+            for method in METHODS:
+                t0 = time.perf_counter()
+                crops[method] = runners[method](path)
+                durations[method].append(time.perf_counter() - t0)
+        boxes[name] = crops
+        for method in METHODS:
+            times[method] += statistics.median(durations[method])
+            rows[method].append(score_photo(ann, crops[method]))
+    tables = {m: summarise(rows[m]) for m in METHODS}
+    n_subject = sum(a.get("subject") is not None for a in annotations.values())
+    n_faces = sum(len(a.get("faces", [])) for a in annotations.values())
+    print(f"{len(annotations)} photos, {n_subject} with a subject, {n_faces} faces; ratios {', '.join(RATIOS)}")
+    print()
+    print("| method | ratio | subject kept | subject missed | faces cut |")
+    print("|---|---|---|---|---|")
+    for method in METHODS:
+        for label in [*RATIOS, "all"]:
+            cell = tables[method][label]
+            print(f"| {method} | {label} | {cell['kept']:.3f} | {cell['missed']:.3f} | {cell['cut']:.3f} |")
+    print()
+    print("| method | time (whole set, s) |")
+    print("|---|---|")
+    for method in METHODS:
+        print(f"| {method} | {times[method]:.2f} |")
+    if sheet is not None:
+        write_sheet(folder, annotations, boxes, sheet)
+        print(f"overlay sheet: {sheet}")
+    a = {m: tables[m]["all"] for m in METHODS}
+    print(
+        "RESULT "
+        + " ".join(f"kept_{m}={a[m]['kept']:.3f}" for m in METHODS) + " "
+        + " ".join(f"miss_{m}={a[m]['missed']:.3f}" for m in METHODS) + " "
+        + " ".join(f"facecut_{m}={a[m]['cut']:.3f}" for m in METHODS) + " "
+        + f"time_ratio_smartcrop={times['promptcrop'] / times['smartcrop']:.3f} "
+        + f"time_ratio_libvips={times['promptcrop'] / times['libvips']:.3f}"
+    )
+    return 0
+
+
+SHEET_COLOURS = {"promptcrop": (255, 60, 60), "smartcrop": (60, 200, 255), "libvips": (255, 210, 0)}
+
+
+def write_sheet(
+    folder: Path, annotations: dict, boxes: dict, out: Path, ratios=("1:1", "9:16", "16:9"), per_row: int = 3
+) -> None:
+    """Overlay sheet: per photo one tile per ratio with the annotated subject (white), faces
+    (green) and each method's top-1 crop in its colour; ``per_row`` photos side by side."""
+    tile, head = 200, 24
+    names = list(annotations)
+    rows = -(-len(names) // per_row)
+    sheet = Image.new("RGB", (tile * len(ratios) * per_row, tile * rows + head), (30, 30, 30))
+    draw = ImageDraw.Draw(sheet)
+    x = 6
+    for method, colour in SHEET_COLOURS.items():
+        draw.text((x, 6), method, fill=colour)
+        x += 110
+    draw.text((x, 6), "subject (white), faces (green); tiles: " + ", ".join(ratios), fill=(230, 230, 230))
+    for index, name in enumerate(names):
+        with Image.open(folder / name) as img:
+            photo = ImageOps.exif_transpose(img).convert("RGB")
+        scale = (tile - 8) / max(photo.size)
+        small = photo.resize((max(1, round(photo.width * scale)), max(1, round(photo.height * scale))))
+        ann = annotations[name]
+        for col, label in enumerate(ratios):
+            ox = ((index % per_row) * len(ratios) + col) * tile + 4
+            oy = (index // per_row) * tile + head + 4
+            sheet.paste(small, (ox, oy))
+
+            def rect(box, colour, width, ox=ox, oy=oy):
+                b = [ox + box[0] * scale, oy + box[1] * scale, ox + box[2] * scale - 1, oy + box[3] * scale - 1]
+                draw.rectangle(b, outline=colour, width=width)
+
+            if ann.get("subject") is not None:
+                rect(ann["subject"], (255, 255, 255), 1)
+            for face in ann.get("faces", []):
+                rect(face, (60, 230, 60), 1)
+            for method, colour in SHEET_COLOURS.items():
+                rect(boxes[name][method][label], colour, 2)
+            draw.text((ox + 3, oy + 2), label, fill=(255, 255, 255))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.quantize(256).save(out) if out.suffix.lower() == ".png" else sheet.save(out, quality=88)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Helpers of the service tests: encoded test images and a real ``promptcrop serve`` process on a
+free loopback port."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+REPO_SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def astronaut_jpeg() -> bytes:
+    """scikit-image's astronaut photo (512 x 512) as JPEG bytes."""
+    from skimage import data
+
+    return encode(Image.fromarray(data.astronaut()), "JPEG")
+
+
+def encode(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def noise_png(width: int, height: int, seed: int = 0) -> bytes:
+    """A noisy RGB image: slow enough to crop that concurrent requests overlap."""
+    rng = np.random.default_rng(seed)
+    return encode(Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)), "PNG")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def metric(text: str, name: str) -> float:
+    """The value of an unlabelled metric in a Prometheus text exposition."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise KeyError(name)
+
+
+@dataclass
+class ServerProcess:
+    """``python -m promptcrop.cli serve`` on ``127.0.0.1:port``."""
+
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+
+def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: float = 90) -> ServerProcess:
+    """Start a server and wait until ``/healthz`` answers (raises with the server's log if not)."""
+    port = port or free_port()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_SRC), os.environ.get("PYTHONPATH", "")]),
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
+    env.pop("PROMPTCROP_API_KEY", None)
+    log_path = tmp_dir / f"server-{port}-{time.monotonic_ns()}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "promptcrop.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+    server = ServerProcess(process, port, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"server did not answer within {timeout} s:\n{server.log()}")

