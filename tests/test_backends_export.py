@@ -217,3 +217,18 @@ def test_real_size_fp32_export_matches_pytorch(tmp_path):
     ref = Predictor(**kwargs).predict(image, query="the red box", k=3)
     got = Predictor(**kwargs, backend="onnx", onnx_dir=result.directory).predict(image, query="the red box", k=3)
     assert [c.box for c in got.crops] == [c.box for c in ref.crops]
+
+
+def test_serve_builds_its_predictor_on_the_onnx_backend(fp32_export, tiny_owlvit_dir, tmp_path):  # noqa: F811
+    import argparse
+
+    from promptcrop.serve.commands import add_serve_parser, settings_from_args
+    from promptcrop.serve.service import build_predictor
+
+    parser = argparse.ArgumentParser()
+    add_serve_parser(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--model", str(tiny_owlvit_dir), "--backend", "onnx", "--onnx-dir", str(fp32_export)])
+    loaded = build_predictor(settings_from_args(args))
+    assert loaded.queries_unavailable is None and loaded.predictor.info()["backend"] == "onnx"
+    with pytest.raises(RequestError, match="--backend onnx needs --onnx-dir"):
+        settings_from_args(parser.parse_args(["serve", "--backend", "onnx"]))
