@@ -1,18 +1,26 @@
-"""Overhead of the Predictor over the bare OWL-ViT image encoder (issue: core).
+"""Overhead of the Predictor over the model forwards it needs, and the int8 ONNX backend against
+the bare PyTorch image encoder.
 
 Real-size OWL-ViT B/32 at 768² with random weights (same compute as the real weights) and a
 paper-size ClipCrop decoder with random weights. In one run it times, as medians over the
-scikit-image photos after a warm-up:
+scikit-image photos after a warm-up, interleaving the measurements so that machine load affects
+all alike:
 
-- ``encoder_s``: the bare image-encoder forward (``image_embedder``) on pre-made pixel values;
-- ``predictor_s``: the whole ``Predictor.predict`` (load, pre-process, encode, grounding with a
-  cached text query, decoder, post-processing) on the same photos.
+- ``encoder_s``: the bare PyTorch image-encoder forward (``image_embedder``) on pre-made pixel values;
+- ``floor_s``: the sum of the bare PyTorch forwards the Predictor needs for one photo — the image
+  side with its heads (``image_embedder``, ``box_predictor``, ``class_predictor``), the query
+  logits of the cached text embeddings (``class_predictor`` with queries) and the decoder
+  (inference path); the text tower is not counted (its embeddings are cached);
+- ``predictor_s``: the whole torch ``Predictor.predict`` (load, pre-process, encode, grounding with
+  the cached text query, decoder, post-processing) on the same photos;
+- ``int8_s``: the same ``Predictor.predict`` on the int8 ONNX Runtime backend (``export-onnx --int8``).
 
-Last line: ``RESULT encoder_s=<s> predictor_s=<s> ratio=<predictor/encoder> peak_rss_mb=<mb>``.
-Targets: ratio <= 1.05 and peak RSS <= 1500 MB on the 2-core machine.
+Last line: ``RESULT encoder_s=.. floor_s=.. predictor_s=.. glue_ratio=<predictor_s/floor_s>
+int8_ratio=<int8_s/encoder_s> peak_rss_mb=..``. Targets on the 2-core machine: glue_ratio <= 1.05,
+int8_ratio <= 0.55, peak RSS of the whole process <= 1500 MB.
 
-The model directories are built once under ``.bench/`` (in a child process so that building
-does not count towards this process's peak memory).
+The model directories and the int8 export are built once under ``.bench/``, in child processes so
+that building and exporting do not count towards this process's peak memory.
 """
 
 from __future__ import annotations
@@ -28,9 +36,11 @@ from pathlib import Path
 QUERY = "a dog, a cat and a bird"  # three keywords
 
 
-def build_models(root: Path) -> tuple[Path, Path]:
-    """Real-size random OWL-ViT dir + paper-preset random decoder checkpoint (cached on disk)."""
+def build_models(root: Path) -> tuple[Path, Path, Path]:
+    """Real-size random OWL-ViT dir, paper-preset random decoder checkpoint and their int8 ONNX
+    export (cached on disk)."""
     model_dir, decoder_dir = root / "owlvit-base-random", root / "decoder-paper-random"
+    onnx_dir = root / "onnx-int8"
     if not (model_dir / "config.json").exists() or not (decoder_dir / "config.json").exists():
         code = f"""
 import torch
@@ -42,10 +52,16 @@ from promptcrop.checkpoint import EncoderInfo, save_decoder
 build_owlvit_dir({str(model_dir)!r}, size="base", vocab="clip", seed=0)
 enc = OwlViTEncoder.from_pretrained({str(model_dir)!r})
 torch.manual_seed(0)
-save_decoder(ClipCropDecoder(get_preset("paper").decoder), {str(decoder_dir)!r}, encoder_info=EncoderInfo.from_encoder(enc), preset="paper")
+save_decoder(ClipCropDecoder(get_preset("paper").decoder), {str(decoder_dir)!r}, encoder_info=EncoderInfo.from_encoder(enc), preset="paper", overwrite=True)
 """
         subprocess.run([sys.executable, "-c", code], check=True)
-    return model_dir, decoder_dir
+    if not (onnx_dir / "manifest.json").exists():
+        subprocess.run(
+            [sys.executable, "-m", "promptcrop.cli", "export-onnx", "--model", str(model_dir), "--decoder",
+             str(decoder_dir), "--out", str(onnx_dir), "--int8", "--offline", "--overwrite"],
+            check=True,
+        )
+    return model_dir, decoder_dir, onnx_dir
 
 
 def sample_images() -> list:
@@ -57,55 +73,100 @@ def sample_images() -> list:
     return [load_image(folder / n).array for n in names if (folder / n).exists()]
 
 
-def median_time(fn, items, repeats: int) -> float:
+def rss_mb() -> float:
+    """This process's resident memory now (Linux), in MB."""
+    import os
+
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def median_time(fn, items) -> float:
     times = []
-    for _ in range(repeats):
-        for item in items:
-            t0 = time.perf_counter()
-            fn(item)
-            times.append(time.perf_counter() - t0)
+    for item in items:
+        t0 = time.perf_counter()
+        fn(item)
+        times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path(".bench"))
-    parser.add_argument("--repeats", type=int, default=2, help="passes over the photos")
+    parser.add_argument("--repeats", type=int, default=3, help="passes over the photos")
     args = parser.parse_args(argv)
 
     import torch
 
+    from promptcrop.grounding import ground
     from promptcrop.predictor import Predictor
 
-    model_dir, decoder_dir = build_models(args.cache)
+    model_dir, decoder_dir, onnx_dir = build_models(args.cache)
     images = sample_images()
     if len(images) < 5:
         raise SystemExit(f"need >= 5 sample photos, found {len(images)}")
-    predictor = Predictor(model=str(model_dir), decoder=str(decoder_dir), local_files_only=True)
-    encoder = predictor.encoder
+    common = dict(model=str(model_dir), decoder=str(decoder_dir), local_files_only=True)
+    memory = {"imports": rss_mb()}
+    predictor = Predictor(**common).load()
+    memory["torch loaded"] = rss_mb()
+    int8 = Predictor(**common, backend="onnx", onnx_dir=str(onnx_dir)).load()
+    memory["int8 loaded"] = rss_mb()
+    encoder, decoder = predictor.encoder, predictor.decoder_model
+    model = encoder.model
     pixel_values = [encoder.preprocess([im]) for im in images]
-
-    def bare(pv):
-        with torch.inference_mode():
-            encoder.model.image_embedder(pixel_values=pv)
 
     def full(im):
         predictor.predict(im, query=QUERY, k=5, aspect="1:1")
 
-    full(images[0])  # warm-up: loads the decoder and caches the query's text embeddings
+    def full_int8(im):
+        int8.predict(im, query=QUERY, k=5, aspect="1:1")
+
+    full(images[0])  # warm-up: caches the query's text embeddings
+    full_int8(images[0])
+    phrases = predictor.predict(images[0], query=QUERY).phrases
+    with torch.inference_mode():
+        queries = encoder.embed_texts(phrases).embeds[None]  # [1, W, C], as the Predictor caches them
+        enc0 = encoder.encode_images(pixel_values[0])
+        g = ground(enc0, encoder.query_logits(enc0, queries))  # the decoder's inputs: fixed, their cost is not
+
+    def bare(pv):
+        with torch.inference_mode():
+            model.image_embedder(pixel_values=pv)
+
+    def floor(pv):
+        with torch.inference_mode():
+            feature_map = model.image_embedder(pixel_values=pv)[0]
+            b, gh, gw, d = feature_map.shape
+            tokens = feature_map.reshape(b, gh * gw, d)
+            model.box_predictor(tokens, feature_map)
+            model.class_predictor(tokens)
+            model.class_predictor(tokens, queries)
+            decoder(tokens, (gh, gw), g.tokens, g.mask, g.union_cxcywh, all_layers=False)
+
     bare(pixel_values[0])
-    # Interleave the two measurements so machine load affects both alike.
-    enc_times, pred_times = [], []
+    floor(pixel_values[0])
+    runs: dict[str, list[float]] = {"encoder": [], "floor": [], "predictor": [], "int8": []}
     for _ in range(args.repeats):
-        enc_times.append(median_time(bare, pixel_values, 1))
-        pred_times.append(median_time(full, images, 1))
-    encoder_s, predictor_s = statistics.median(enc_times), statistics.median(pred_times)
-    stages = predictor.predict(images[0], query=QUERY, k=5, aspect="1:1").timings
-    print("per-stage seconds (one photo):", {k: round(v, 4) for k, v in stages.items()})
+        runs["encoder"].append(median_time(bare, pixel_values))
+        runs["floor"].append(median_time(floor, pixel_values))
+        runs["predictor"].append(median_time(full, images))
+        runs["int8"].append(median_time(full_int8, images))
+    s = {name: statistics.median(values) for name, values in runs.items()}
+    spread = max((max(v) - min(v)) / min(v) for v in runs.values())
+    if spread > 0.15:
+        print(f"WARNING: timings unstable (passes differ by up to {spread:.0%}; the machine is busy): rerun")
+    print("per-pass medians (s):", {name: [round(v, 4) for v in values] for name, values in runs.items()})
+    for name, p in (("torch", predictor), ("int8 onnx", int8)):
+        stages = p.predict(images[0], query=QUERY, k=5, aspect="1:1").timings
+        print(f"per-stage seconds, {name} (one photo):", {k: round(v, 4) for k, v in stages.items()})
+    memory["end"] = rss_mb()
+    print("resident MB:", {k: round(v) for k, v in memory.items()})
+    print(f"threads: torch {torch.get_num_threads()}, onnxruntime default (one per physical core)")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"RESULT encoder_s={encoder_s:.4f} predictor_s={predictor_s:.4f} "
-        f"ratio={predictor_s / encoder_s:.3f} peak_rss_mb={peak_mb:.0f}"
+        f"RESULT encoder_s={s['encoder']:.4f} floor_s={s['floor']:.4f} predictor_s={s['predictor']:.4f} "
+        f"glue_ratio={s['predictor'] / s['floor']:.3f} int8_s={s['int8']:.4f} "
+        f"int8_ratio={s['int8'] / s['encoder']:.3f} peak_rss_mb={peak_mb:.0f}"
     )
     return 0
 

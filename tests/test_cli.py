@@ -139,7 +139,7 @@ def test_usage_errors_exit_2(tmp_path, capsys, argv):
 def test_help_and_version_exit_0(capsys):
     assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
-    for command in ("crop", "batch", "demo", "download", "train", "finetune-encoder", "eval", "serve"):
+    for command in ("crop", "batch", "demo", "download", "train", "finetune-encoder", "eval", "serve", "export-onnx"):
         assert main([command, "--help"]) == 0, command
 
 
@@ -358,7 +358,7 @@ def _heavy_modules_after(argv: list[str], cwd: Path) -> tuple[int, list[str]]:
 def test_help_and_usage_errors_import_no_model_code(tmp_path):
     for argv in (["--help"], ["crop", "--help"], ["batch", "--help"], ["frobnicate"], ["crop", "x.jpg", "-k", "0"],
                  ["train", "--help"], ["finetune-encoder", "--help"], ["train"], ["eval", "--help"],
-                 ["eval", "--dataset", "nope"], ["serve", "--help"]):
+                 ["eval", "--dataset", "nope"], ["serve", "--help"], ["export-onnx", "--help"]):
         exit_code, heavy = _heavy_modules_after(argv, tmp_path)
         assert exit_code in (0, 2) and heavy == [], (argv, heavy)
 

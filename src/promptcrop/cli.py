@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptcrop import __version__
+from promptcrop.backends.commands import add_backend_options, backend_kwargs
 from promptcrop.errors import (
     ImageLoadError,
     InternalError,
@@ -111,6 +112,7 @@ def _add_crop_options(p: argparse.ArgumentParser, default_out: str | None) -> No
     p.add_argument("--json", action="store_true", help="print one JSON record per input on stdout")
     p.add_argument("--explain", action="store_true", help="add each crop's score breakdown")
     _add_model_options(p)
+    add_backend_options(p)
     p.add_argument("--decoder", metavar="DIR|ID", help="trained ClipCrop decoder checkpoint (clipcrop mode)")
     p.add_argument("--offline", action="store_true",
                    help="never use the network: weight-free mode without a query, cached weights with one")
@@ -186,6 +188,8 @@ COMMANDS: dict[str, tuple[str, ParserBuilder | str]] = {
                          "promptcrop.train.commands:add_finetune_parser"),
     "eval": ("evaluate cropping methods on GAIC or a caption-crop set", "promptcrop.eval.commands:add_eval_parser"),
     "serve": ("run the HTTP API and the web page", "promptcrop.serve.commands:add_serve_parser"),
+    "export-onnx": ("export OWL-ViT (and a decoder) to ONNX for the onnx backend",
+                    "promptcrop.backends.commands:add_export_parser"),
 }
 
 
@@ -261,6 +265,7 @@ def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
         return Predictor.for_options(
             model=args.model, decoder=getattr(args, "decoder", None), offline=bool(getattr(args, "offline", False)),
             conditioned=queried or excluded, device=args.device, max_pixels=args.max_pixels,
+            **backend_kwargs(args),
         )
     except RequestError as exc:
         raise UsageError(str(exc)) from None

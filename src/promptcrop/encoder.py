@@ -109,7 +109,140 @@ class TextEmbedding:
 _LOAD_ERRORS = (OSError, ValueError, EntryNotFoundError)
 
 
-class OwlViTEncoder(torch.nn.Module):
+class OwlViTFrontEnd:
+    """What every OWL-ViT backend shares around its model forwards: pre-processing, phrase
+    tokenisation (cached) and the text / image-query embedding steps.
+
+    A backend (the PyTorch :class:`OwlViTEncoder`, the ONNX Runtime encoder) sets ``processor``
+    (an ``OwlViTProcessor``), ``image_size``, ``embed_dim``, ``max_text_positions``, ``device``
+    and ``dtype``, calls :meth:`_init_front_end`, and implements the two forwards :meth:`_text_features` and
+    :meth:`_image_query_embeds`; the steps around them are this one code, so the backends
+    differ only in their forwards.
+    """
+
+    processor: OwlViTProcessor
+    image_size: int
+    embed_dim: int
+    max_text_positions: int
+    device: torch.device
+    dtype: torch.dtype
+
+    def _init_front_end(self) -> None:
+        self._token_cache: OrderedDict[str, _Tokens] = OrderedDict()
+        self._token_lock = threading.Lock()
+        self._preprocess_plan = _fast_preprocess_plan(self.processor.image_processor)
+
+    def _grad(self) -> contextlib.AbstractContextManager[Any]:
+        """The grad mode of the forwards (none by default)."""
+        return torch.no_grad()
+
+    def _text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``[T, L]`` ids and mask → ``[T, C]`` text features (not normalised)."""
+        raise NotImplementedError
+
+    def _image_query_embeds(self, pixel_values: torch.Tensor) -> torch.Tensor | None:
+        """Query images ``[Q, 3, S, S]`` → ``[Q', 1, C]`` (transformers' ``embed_image_query``;
+        ``Q' < Q`` or None when some image has no query box)."""
+        raise NotImplementedError
+
+    def _check_pixels(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, S, S]`` pixel values on the backend's device and dtype (InternalError otherwise)."""
+        expected = (3, self.image_size, self.image_size)
+        if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
+            raise InternalError(
+                f"pixel_values must be [B, {', '.join(map(str, expected))}], "
+                f"got {tuple(pixel_values.shape)}; use preprocess()"
+            )
+        return pixel_values.to(device=self.device, dtype=self.dtype)
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """uint8 ``[H, W, 3]`` RGB arrays → ``pixel_values [B, 3, S, S]`` (model device and dtype).
+
+        OwlViTImageProcessor: resized to ``S × S`` without keeping the aspect ratio (no padding,
+        so boxes stay relative to the whole image), rescaled and CLIP-normalised.
+        """
+        if len(images) == 0:
+            raise InternalError("preprocess needs at least one image")
+        for i, image in enumerate(images):
+            if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
+                    or image.shape[2] != 3:
+                shape = getattr(image, "shape", None)
+                dtype = getattr(image, "dtype", type(image).__name__)
+                raise InternalError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
+        plan = self._preprocess_plan
+        if plan is None:  # an unusual processor config: let transformers do all of it
+            pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
+            return pixels["pixel_values"].to(device=self.device, dtype=self.dtype)
+        size, resample, scale, mean, std = plan
+        resized = np.stack([np.asarray(Image.fromarray(im).resize(size, resample)) for im in images])
+        # contiguous before the float conversion, then in place: the same values, a third of the time
+        batch = torch.from_numpy(resized).permute(0, 3, 1, 2).contiguous().to(torch.float32)  # [B, 3, S, S]
+        batch.mul_(scale).sub_(torch.from_numpy(mean)[:, None, None]).div_(torch.from_numpy(std)[:, None, None])
+        return batch.to(device=self.device, dtype=self.dtype)
+
+    def embed_texts(self, texts: Sequence[str]) -> TextEmbedding:
+        """Phrases → ``[T, C]`` L2-normalised embeddings (``get_text_features``).
+
+        Phrases longer than the text model's positions are truncated explicitly (they keep
+        their start and an end token) and listed in ``TextEmbedding.truncated``.
+        """
+        texts = [str(t) for t in texts]
+        if not texts:
+            return TextEmbedding(embeds=torch.zeros(0, self.embed_dim, device=self.device), truncated=())
+        unique = list(dict.fromkeys(texts))  # each distinct phrase runs through the model once
+        input_ids, attention_mask, cut = self._tokens(unique)
+        with self._grad():
+            features = self._text_features(input_ids, attention_mask)
+        row = {text: i for i, text in enumerate(unique)}
+        index = torch.tensor([row[t] for t in texts], device=features.device)
+        embeds = torch.nn.functional.normalize(features, dim=-1).index_select(0, index)
+        truncated = tuple(t for t in texts if cut[row[t]])
+        return TextEmbedding(embeds=embeds, truncated=truncated)
+
+    def _tokens(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
+        """``(input_ids, attention_mask, truncated)``: ids and mask ``[T, max_text_positions]`` long
+        on the device, padded to the full length and truncated, and whether each phrase was cut. The tokenisation of each phrase is remembered
+        (the last ``TOKEN_CACHE_SIZE`` phrases): training asks for the same few hundred phrases
+        thousands of times."""
+        with self._token_lock:  # an encoder may serve several threads
+            cache = self._token_cache
+            missing = [t for t in texts if t not in cache]
+            if missing:
+                tokenizer = self.processor.tokenizer
+                lengths = [len(ids) for ids in tokenizer(missing, verbose=False)["input_ids"]]
+                fitted = tokenizer(missing, padding="max_length", truncation=True, max_length=self.max_text_positions)
+                for text, length, ids, mask in zip(missing, lengths, fitted["input_ids"], fitted["attention_mask"]):
+                    cache[text] = _Tokens(tuple(ids), tuple(mask), length > self.max_text_positions)
+            rows = [cache[t] for t in texts]
+            for text in texts:
+                cache.move_to_end(text)
+            while len(cache) > TOKEN_CACHE_SIZE:
+                cache.popitem(last=False)
+        input_ids = torch.tensor([r.input_ids for r in rows], dtype=torch.long, device=self.device)
+        attention_mask = torch.tensor([r.attention_mask for r in rows], dtype=torch.long, device=self.device)
+        return input_ids, attention_mask, [r.truncated for r in rows]
+
+    def embed_image_queries(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Query images ``[Q, 3, S, S]`` → ``[Q, C]`` L2-normalised query embeddings.
+
+        Uses transformers' ``embed_image_query`` (docs/METHOD.md, "Encoder: OWL-ViT"): among the
+        query image's boxes with IoU ≥ 0.8 · max IoU to the whole image, the class embedding least
+        similar to the mean class embedding. Normalised like text embeddings (the class head
+        normalises queries anyway, so logits are unchanged).
+        """
+        with self._grad():
+            query_embeds = self._image_query_embeds(pixel_values)  # [Q, 1, C]
+        count = 0 if query_embeds is None else query_embeds.shape[0]
+        total = int(pixel_values.shape[0])
+        if count != total:
+            raise InternalError(
+                f"OWL-ViT found no query box in {total - count} of {total} "
+                "query images (non-finite model outputs?)"
+            )
+        return torch.nn.functional.normalize(query_embeds.reshape(count, -1), dim=-1)
+
+
+class OwlViTEncoder(OwlViTFrontEnd, torch.nn.Module):
     """Frozen OWL-ViT (``OwlViTForObjectDetection`` + ``OwlViTProcessor``) exposing what ClipCrop needs.
 
     While every parameter is frozen (the default) the model stays in eval mode and runs without
@@ -144,8 +277,7 @@ class OwlViTEncoder(torch.nn.Module):
         side = self.image_size // int(config.vision_config.patch_size)
         self.grid_hw = (side, side)
         self.max_text_positions = int(config.text_config.max_position_embeddings)
-        self._token_cache: OrderedDict[str, _Tokens] = OrderedDict()
-        self._token_lock = threading.Lock()
+        self._init_front_end()
         self.model.requires_grad_(False)
         self.model.eval()
 
@@ -210,14 +342,15 @@ class OwlViTEncoder(torch.nn.Module):
         # no_grad (not inference_mode) so frozen outputs can feed a trained decoder.
         return torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen)
 
-    def _check_pixels(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        expected = (3, self.image_size, self.image_size)
-        if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
-            raise InternalError(
-                f"pixel_values must be [B, {', '.join(map(str, expected))}], "
-                f"got {tuple(pixel_values.shape)}; use OwlViTEncoder.preprocess"
-            )
-        return pixel_values.to(device=self.device, dtype=self.dtype)
+    def _text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        features = self.model.owlvit.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+        if not isinstance(features, torch.Tensor):  # transformers >= 5 returns a model output
+            features = features.pooler_output
+        return features
+
+    def _image_query_embeds(self, pixel_values: torch.Tensor) -> torch.Tensor | None:
+        feature_map, tokens = self._feature_map(pixel_values)
+        return self.model.embed_image_query(tokens, feature_map)[0]
 
     def _feature_map(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``image_embedder`` → (feature map ``[B, gh, gw, D]``, flattened tokens ``[B, P, D]``)."""
@@ -226,32 +359,6 @@ class OwlViTEncoder(torch.nn.Module):
         return feature_map, feature_map.reshape(batch, gh * gw, dim)
 
     # ------------------------------------------------------------------ the contract
-
-    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """uint8 ``[H, W, 3]`` RGB arrays → ``pixel_values [B, 3, S, S]`` (model device and dtype).
-
-        OwlViTImageProcessor: resized to ``S × S`` without keeping the aspect ratio (no padding,
-        so boxes stay relative to the whole image), rescaled and CLIP-normalised.
-        """
-        if len(images) == 0:
-            raise InternalError("preprocess needs at least one image")
-        for i, image in enumerate(images):
-            if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
-                    or image.shape[2] != 3:
-                shape = getattr(image, "shape", None)
-                dtype = getattr(image, "dtype", type(image).__name__)
-                raise InternalError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
-        if not hasattr(self, "_preprocess_plan"):
-            self._preprocess_plan = _fast_preprocess_plan(self.processor.image_processor)
-        plan = self._preprocess_plan
-        if plan is None:  # an unusual processor config: let transformers do all of it
-            pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
-            return pixels["pixel_values"].to(device=self.device, dtype=self.dtype)
-        size, resample, scale, mean, std = plan
-        resized = np.stack([np.asarray(Image.fromarray(im).resize(size, resample)) for im in images])
-        batch = torch.from_numpy(resized).permute(0, 3, 1, 2).to(torch.float32)  # [B, 3, S, S]
-        batch = (batch * scale - torch.from_numpy(mean)[:, None, None]) / torch.from_numpy(std)[:, None, None]
-        return batch.to(device=self.device, dtype=self.dtype, memory_format=torch.contiguous_format)
 
     def encode_images(self, pixel_values: torch.Tensor) -> ImageEncoding:
         """``pixel_values [B, 3, S, S]`` → tokens, initial boxes and class embeddings."""
@@ -265,69 +372,6 @@ class OwlViTEncoder(torch.nn.Module):
             boxes_cxcywh=boxes_cxcywh,
             class_embeds=class_embeds,
         )
-
-    def embed_texts(self, texts: Sequence[str]) -> TextEmbedding:
-        """Phrases → ``[T, C]`` L2-normalised embeddings (``get_text_features``).
-
-        Phrases longer than the text model's positions are truncated explicitly (they keep
-        their start and an end token) and listed in ``TextEmbedding.truncated``.
-        """
-        texts = [str(t) for t in texts]
-        if not texts:
-            return TextEmbedding(embeds=torch.zeros(0, self.embed_dim, device=self.device), truncated=())
-        unique = list(dict.fromkeys(texts))  # each distinct phrase runs through the model once
-        input_ids, attention_mask, cut = self._tokens(unique)
-        with self._grad():
-            features = self.model.owlvit.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
-        if not isinstance(features, torch.Tensor):  # transformers >= 5 returns a model output
-            features = features.pooler_output
-        row = {text: i for i, text in enumerate(unique)}
-        index = torch.tensor([row[t] for t in texts], device=features.device)
-        embeds = torch.nn.functional.normalize(features, dim=-1).index_select(0, index)
-        truncated = tuple(t for t in texts if cut[row[t]])
-        return TextEmbedding(embeds=embeds, truncated=truncated)
-
-    def _tokens(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
-        """``(input_ids, attention_mask, truncated)``: ids and mask ``[T, max_text_positions]`` long
-        on the device, padded to the full length and truncated, and whether each phrase was cut. The tokenisation of each phrase is remembered
-        (the last ``TOKEN_CACHE_SIZE`` phrases): training asks for the same few hundred phrases
-        thousands of times."""
-        with self._token_lock:  # an encoder may serve several threads
-            cache = self._token_cache
-            missing = [t for t in texts if t not in cache]
-            if missing:
-                tokenizer = self.processor.tokenizer
-                lengths = [len(ids) for ids in tokenizer(missing, verbose=False)["input_ids"]]
-                fitted = tokenizer(missing, padding="max_length", truncation=True, max_length=self.max_text_positions)
-                for text, length, ids, mask in zip(missing, lengths, fitted["input_ids"], fitted["attention_mask"]):
-                    cache[text] = _Tokens(tuple(ids), tuple(mask), length > self.max_text_positions)
-            rows = [cache[t] for t in texts]
-            for text in texts:
-                cache.move_to_end(text)
-            while len(cache) > TOKEN_CACHE_SIZE:
-                cache.popitem(last=False)
-        input_ids = torch.tensor([r.input_ids for r in rows], dtype=torch.long, device=self.device)
-        attention_mask = torch.tensor([r.attention_mask for r in rows], dtype=torch.long, device=self.device)
-        return input_ids, attention_mask, [r.truncated for r in rows]
-
-    def embed_image_queries(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Query images ``[Q, 3, S, S]`` → ``[Q, C]`` L2-normalised query embeddings.
-
-        Uses transformers' ``embed_image_query`` (docs/METHOD.md, "Encoder: OWL-ViT"): among the
-        query image's boxes with IoU ≥ 0.8 · max IoU to the whole image, the class embedding least
-        similar to the mean class embedding. Normalised like text embeddings (the class head
-        normalises queries anyway, so logits are unchanged).
-        """
-        with self._grad():
-            feature_map, tokens = self._feature_map(pixel_values)
-            query_embeds = self.model.embed_image_query(tokens, feature_map)[0]  # [Q, 1, C]
-        count = 0 if query_embeds is None else query_embeds.shape[0]
-        if count != tokens.shape[0]:
-            raise InternalError(
-                f"OWL-ViT found no query box in {tokens.shape[0] - count} of {tokens.shape[0]} "
-                "query images (non-finite model outputs?)"
-            )
-        return torch.nn.functional.normalize(query_embeds.reshape(count, -1), dim=-1)
 
     def query_logits(
         self,

@@ -20,6 +20,7 @@ model is loaded, so the offline mode runs without it.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import time
@@ -277,6 +278,10 @@ class Predictor:
         encoder: an already built encoder backend (:class:`~promptcrop.backends.base.Encoder`) to
             use instead of loading ``model`` — several predictors can share one copy of the weights.
         decoder_model: an already built decoder backend (:class:`~promptcrop.backends.base.Decoder`).
+        backend: what runs the model forwards: ``torch`` (PyTorch, any device) or ``onnx`` (ONNX
+            Runtime on the CPU, from ``onnx_dir``, a directory written by ``promptcrop
+            export-onnx`` from the same ``model`` and ``decoder``; needs ``promptcrop[onnx]``).
+        onnx_dir: the export directory of the ``onnx`` backend.
     """
 
     def __init__(
@@ -297,6 +302,8 @@ class Predictor:
         batch_size: int = 8,
         encoder: Encoder | None = None,
         decoder_model: Decoder | None = None,
+        backend: str = "torch",
+        onnx_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if encoder is not None:
             model = encoder.model_id
@@ -318,6 +325,7 @@ class Predictor:
             None if decoder_model is None else getattr(decoder_model, "source", "<decoder>"))
         self.mode = mode
         self.device = _check_device(device)
+        self.backend, self.onnx_dir = _check_backend(backend, onnx_dir, self.device, dtype)
         self._dtype = dtype
         self.local_files_only = local_files_only
         self._query_parts = query_parts
@@ -401,6 +409,8 @@ class Predictor:
             raise ModelUnavailableError("no OWL-ViT model configured (model=None): only the offline mode runs")
         if self._encoder_error is not None:
             raise self._encoder_error
+        if self.backend == "onnx":
+            return self._load_onnx()
         from promptcrop.encoder import OwlViTEncoder
 
         try:
@@ -417,6 +427,8 @@ class Predictor:
         if decoder is not None:
             return decoder
         with self._lock:
+            if self._decoder is None and self.backend == "onnx":
+                self.encoder  # noqa: B018 - the ONNX encoder and decoder load together
             if self._decoder is None:
                 from promptcrop.checkpoint import load_decoder
 
@@ -424,6 +436,17 @@ class Predictor:
                 self._checkpoint_query_parts = info.query_parts
                 self._decoder = self._place(loaded)
             return self._decoder
+
+    def _load_onnx(self) -> Encoder:
+        """The ONNX encoder, and the decoder when one is configured, from ``onnx_dir`` (refused
+        when exported from another model or decoder)."""
+        from promptcrop.backends.onnx import load_onnx_backend
+
+        encoder, decoder = load_onnx_backend(self.onnx_dir, model=self.model_id, decoder=self.decoder_id)
+        if decoder is not None and self._decoder is None:
+            self._checkpoint_query_parts = decoder.query_parts
+            self._decoder = decoder
+        return encoder
 
     def _place(self, backend: Any) -> Any:
         """A backend moved to this predictor's device and dtype (when it can move)."""
@@ -492,7 +515,8 @@ class Predictor:
         return {
             "mode": self.mode, "modes": modes, "queries_available": queries,
             "model": self.model_id if queries else None, "decoder": self.decoder_id if queries else None,
-            "device": self.device, "max_pixels": self.max_pixels, "versions": self.versions("clipcrop"),
+            "device": self.device, "backend": self.backend, "max_pixels": self.max_pixels,
+            "versions": self.versions("clipcrop"),
         }
 
     # ------------------------------------------------------------------ public API
@@ -841,6 +865,26 @@ class Predictor:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+BACKENDS = ("torch", "onnx")
+
+
+def _check_backend(backend: str, onnx_dir: Any, device: str, dtype: Any) -> tuple[str, str | None]:
+    """``(backend, onnx_dir)`` validated: the ONNX backend needs its directory, the CPU, float32."""
+    if backend not in BACKENDS:
+        raise RequestError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend != "onnx":
+        if onnx_dir is not None:
+            raise RequestError("an ONNX directory is only used by the onnx backend")
+        return backend, None
+    if onnx_dir is None:
+        raise RequestError("the onnx backend needs the directory written by `promptcrop export-onnx`")
+    if device != "cpu" or (dtype is not None and str(dtype) != "torch.float32"):
+        raise RequestError(
+            "the onnx backend runs on the CPU in float32; use the torch backend for other devices or dtypes"
+        )
+    return backend, os.fspath(onnx_dir)
 
 
 def _check_device(device: str) -> str:

@@ -2,6 +2,8 @@
 
 :mod:`promptcrop.backends.base` defines the two interfaces (:class:`~.base.Encoder`,
 :class:`~.base.Decoder`). The PyTorch implementations are :class:`promptcrop.encoder.OwlViTEncoder`
-and :class:`promptcrop.decoder.ClipCropDecoder`; other backends implement the same protocols, so
-pre-processing, grounding, composition and post-processing are shared code.
+and :class:`promptcrop.decoder.ClipCropDecoder`; :mod:`promptcrop.backends.onnx` runs the graphs
+written by :mod:`promptcrop.backends.export` (``promptcrop export-onnx``) in ONNX Runtime. Every
+backend implements the same protocols and returns torch tensors, so pre-processing, grounding,
+composition and post-processing are shared code.
 """

@@ -74,13 +74,15 @@ class PredictorSpec:
     conditioned: bool = False
     device: str = "cpu"
     max_pixels: int = DEFAULT_MAX_PIXELS
+    backend: str = "torch"
+    onnx_dir: str | None = None
 
     def build(self) -> Predictor:
         """:meth:`Predictor.for_options`: weights loaded now when a query or a decoder needs them
         (``ModelUnavailableError`` / ``CheckpointError`` once per actor, not once per input)."""
         return Predictor.for_options(
             model=self.model, decoder=self.decoder, offline=self.offline, conditioned=self.conditioned,
-            device=self.device, max_pixels=self.max_pixels,
+            device=self.device, max_pixels=self.max_pixels, backend=self.backend, onnx_dir=self.onnx_dir,
         )
 
 

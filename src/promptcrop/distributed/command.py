@@ -58,8 +58,10 @@ def run_engine(
     from promptcrop.distributed.actor import PredictorSpec
     from promptcrop.distributed.engine import RayBatchRunner, RayOptions
 
+    from promptcrop.backends.commands import backend_kwargs
+
     spec = PredictorSpec(model=args.model, decoder=args.decoder, offline=args.offline, conditioned=conditioned,
-                         device=args.device, max_pixels=args.max_pixels)
+                         device=args.device, max_pixels=args.max_pixels, **backend_kwargs(args))
     ray_options = RayOptions(address=args.ray_address, concurrency=args.concurrency,
                              batch_size=args.batch_size or RayOptions.batch_size, num_gpus=1.0 if args.device.startswith("cuda") else 0.0,
                              quiet=args.quiet)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from promptcrop.backends.commands import add_backend_options, backend_kwargs
 from promptcrop.images import DEFAULT_MAX_PIXELS
 from promptcrop.predictor import DEFAULT_MODEL
 from promptcrop.serve.settings import API_KEY_ENV, ServeSettings
@@ -32,6 +33,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true",
                    help="never use the network: serve the weight-free mode (queries unavailable)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    add_backend_options(p)
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="model calls running at once (default 1)")
     p.add_argument("--max-queue", type=int, default=16, metavar="N",
@@ -54,7 +56,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     """The validated settings of a parsed ``serve`` command line (ValueError on bad values)."""
     return ServeSettings.with_env_key(
         host=args.host, port=args.port, model=args.model, decoder=args.decoder, offline=args.offline,
-        device=args.device, threads=args.threads, max_queue=args.max_queue,
+        device=args.device, **backend_kwargs(args), threads=args.threads, max_queue=args.max_queue,
         max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, timeout_s=args.timeout_s,
         api_key=args.api_key, cors_origins=tuple(args.cors_origin),
     )

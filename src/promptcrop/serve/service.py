@@ -50,6 +50,7 @@ def build_predictor(settings: ServeSettings) -> LoadedPredictor:
     predictor = Predictor.for_options(
         model=settings.model, decoder=settings.decoder, offline=settings.offline,
         conditioned=False, device=settings.device, max_pixels=settings.max_pixels,
+        backend=settings.backend, onnx_dir=settings.onnx_dir,
     )
     if predictor.model_id is None:
         return LoadedPredictor(predictor, "the server runs in the weight-free offline mode")

@@ -19,9 +19,9 @@ class ServeSettings:
     """How the service runs.
 
     - ``host`` / ``port``: where uvicorn listens (loopback by default; ``port=0`` picks a free one).
-    - ``model`` / ``decoder`` / ``offline`` / ``device``: the one :class:`~promptcrop.Predictor`
-      (same meaning as the command line's options; ``offline`` without a decoder serves the
-      weight-free mode).
+    - ``model`` / ``decoder`` / ``offline`` / ``device`` / ``backend`` / ``onnx_dir``: the one
+      :class:`~promptcrop.Predictor` (same meaning as the command line's options; ``offline``
+      without a decoder serves the weight-free mode).
     - ``threads``: model calls running at once (the worker pool); ``max_queue``: requests that may
       wait for a worker — one more gets ``503`` with ``Retry-After``.
     - ``max_upload_mb``: request bodies above this are refused (``413``) while they stream in.
@@ -38,6 +38,8 @@ class ServeSettings:
     decoder: str | None = None
     offline: bool = False
     device: str = "cpu"
+    backend: str = "torch"
+    onnx_dir: str | None = None
     threads: int = 1
     max_queue: int = 16
     max_upload_mb: float = 20.0
