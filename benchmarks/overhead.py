@@ -2,9 +2,8 @@
 the bare PyTorch image encoder.
 
 Real-size OWL-ViT B/32 at 768² with random weights (same compute as the real weights) and a
-paper-size ClipCrop decoder with random weights. In one run it times, as medians over the
-scikit-image photos after a warm-up, interleaving the measurements so that machine load affects
-all alike:
+paper-size ClipCrop decoder with random weights. It times, as medians over the scikit-image
+photos after a warm-up:
 
 - ``encoder_s``: the bare PyTorch image-encoder forward (``image_embedder``) on pre-made pixel values;
 - ``floor_s``: the sum of the bare PyTorch forwards the Predictor needs for one photo — the image
@@ -14,6 +13,15 @@ all alike:
 - ``predictor_s``: the whole torch ``Predictor.predict`` (load, pre-process, encode, grounding with
   the cached text query, decoder, post-processing) on the same photos;
 - ``int8_s``: the same ``Predictor.predict`` on the int8 ONNX Runtime backend (``export-onnx --int8``).
+
+A user runs one backend, not both, so the run is split into phases: a torch phase (the PyTorch
+Predictor loaded; the first three figures, one after another) and an int8 phase (the ONNX Predictor alone: it loads no PyTorch weights).
+What a phase loaded is released at its end (dropped, ``gc.collect``, glibc's ``malloc_trim``)
+before the next one loads, so that the process's peak memory is the larger of the two
+backends', not their sum. Passes alternate the phases (``--repeats``), each loading its backend
+afresh, so that a busy machine slows both backends' figures alike; each figure is the median over
+the passes. The peak resident memory of each phase is printed (Linux ``VmHWM``, reset between
+phases) and ``peak_rss_mb`` is the whole process's (the highest of the phases and start-up).
 
 Last line: ``RESULT encoder_s=.. floor_s=.. predictor_s=.. glue_ratio=<predictor_s/floor_s>
 int8_ratio=<int8_s/encoder_s> peak_rss_mb=..``. Targets on the 2-core machine: glue_ratio <= 1.05,
@@ -81,6 +89,41 @@ def rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def peak_mb() -> float:
+    """Peak resident memory (``VmHWM``, Linux) since the process started or since the last
+    :func:`reset_peak`, in MB; ``ru_maxrss`` where ``/proc`` does not say."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> bool:
+    """Start measuring a new phase's peak: Linux resets ``VmHWM`` (and with it ``ru_maxrss``)
+    when 5 is written to ``clear_refs``. False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def release_memory() -> None:
+    """Collect what the finished phase dropped and hand glibc's freed heap back to the system,
+    so that the next phase starts from about what a fresh process would hold."""
+    import gc
+
+    from promptcrop.backends.onnx import release_freed_memory
+
+    gc.collect()
+    release_freed_memory()
+
+
 def median_time(fn, items) -> float:
     times = []
     for item in items:
@@ -90,39 +133,24 @@ def median_time(fn, items) -> float:
     return statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path(".bench"))
-    parser.add_argument("--repeats", type=int, default=3, help="passes over the photos")
-    args = parser.parse_args(argv)
-
+def torch_phase(common: dict, images: list, memory: dict[str, float]) -> tuple[dict[str, float], dict]:
+    """One pass of the PyTorch figures (bare encoder, floor, whole torch Predictor); returns their
+    medians over the photos and one photo's stage times. What it loads is dropped when it returns."""
     import torch
 
     from promptcrop.grounding import ground
     from promptcrop.predictor import Predictor
 
-    model_dir, decoder_dir, onnx_dir = build_models(args.cache)
-    images = sample_images()
-    if len(images) < 5:
-        raise SystemExit(f"need >= 5 sample photos, found {len(images)}")
-    common = dict(model=str(model_dir), decoder=str(decoder_dir), local_files_only=True)
-    memory = {"imports": rss_mb()}
     predictor = Predictor(**common).load()
-    memory["torch loaded"] = rss_mb()
-    int8 = Predictor(**common, backend="onnx", onnx_dir=str(onnx_dir)).load()
-    memory["int8 loaded"] = rss_mb()
     encoder, decoder = predictor.encoder, predictor.decoder_model
     model = encoder.model
     pixel_values = [encoder.preprocess([im]) for im in images]
+    memory["torch loaded"] = max(memory.get("torch loaded", 0.0), rss_mb())
 
     def full(im):
         predictor.predict(im, query=QUERY, k=5, aspect="1:1")
 
-    def full_int8(im):
-        int8.predict(im, query=QUERY, k=5, aspect="1:1")
-
     full(images[0])  # warm-up: caches the query's text embeddings
-    full_int8(images[0])
     phrases = predictor.predict(images[0], query=QUERY).phrases
     with torch.inference_mode():
         queries = encoder.embed_texts(phrases).embeds[None]  # [1, W, C], as the Predictor caches them
@@ -145,28 +173,80 @@ def main(argv: list[str] | None = None) -> int:
 
     bare(pixel_values[0])
     floor(pixel_values[0])
+    times = {
+        "encoder": median_time(bare, pixel_values),
+        "floor": median_time(floor, pixel_values),
+        "predictor": median_time(full, images),
+    }
+    stages = predictor.predict(images[0], query=QUERY, k=5, aspect="1:1").timings
+    return times, stages
+
+
+def int8_phase(common: dict, onnx_dir: Path, images: list, memory: dict[str, float]) -> tuple[dict[str, float], dict]:
+    """One pass of the whole Predictor on the int8 ONNX backend (which loads no PyTorch weights);
+    returns its median over the photos and one photo's stage times."""
+    from promptcrop.predictor import Predictor
+
+    int8 = Predictor(**common, backend="onnx", onnx_dir=str(onnx_dir)).load()
+    memory["int8 loaded"] = max(memory.get("int8 loaded", 0.0), rss_mb())
+
+    def full_int8(im):
+        int8.predict(im, query=QUERY, k=5, aspect="1:1")
+
+    full_int8(images[0])  # warm-up: caches the query's text embeddings
+    times = {"int8": median_time(full_int8, images)}
+    stages = int8.predict(images[0], query=QUERY, k=5, aspect="1:1").timings
+    return times, stages
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path(".bench"))
+    parser.add_argument("--repeats", type=int, default=3, help="passes, each a torch phase then an int8 phase")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    import promptcrop.predictor  # noqa: F401  (imports counted before the first phase)
+
+    model_dir, decoder_dir, onnx_dir = build_models(args.cache)
+    images = sample_images()
+    if len(images) < 5:
+        raise SystemExit(f"need >= 5 sample photos, found {len(images)}")
+    common = dict(model=str(model_dir), decoder=str(decoder_dir), local_files_only=True)
+    memory = {"imports": rss_mb()}
+    peaks = {"torch": 0.0, "int8": 0.0}
     runs: dict[str, list[float]] = {"encoder": [], "floor": [], "predictor": [], "int8": []}
+    stages: dict[str, dict] = {}
+    process_peak = peak_mb()  # start-up and imports
     for _ in range(args.repeats):
-        runs["encoder"].append(median_time(bare, pixel_values))
-        runs["floor"].append(median_time(floor, pixel_values))
-        runs["predictor"].append(median_time(full, images))
-        runs["int8"].append(median_time(full_int8, images))
+        for phase in ("torch", "int8"):
+            process_peak = max(process_peak, peak_mb())
+            reset_peak()
+            if phase == "torch":
+                times, stages[phase] = torch_phase(common, images, memory)
+            else:
+                times, stages[phase] = int8_phase(common, onnx_dir, images, memory)
+            release_memory()
+            peaks[phase] = max(peaks[phase], peak_mb())
+            for name, value in times.items():
+                runs[name].append(value)
+    process_peak = max(process_peak, *peaks.values(), peak_mb())  # the whole process: the highest phase
     s = {name: statistics.median(values) for name, values in runs.items()}
     spread = max((max(v) - min(v)) / min(v) for v in runs.values())
     if spread > 0.15:
         print(f"WARNING: timings unstable (passes differ by up to {spread:.0%}; the machine is busy): rerun")
     print("per-pass medians (s):", {name: [round(v, 4) for v in values] for name, values in runs.items()})
-    for name, p in (("torch", predictor), ("int8 onnx", int8)):
-        stages = p.predict(images[0], query=QUERY, k=5, aspect="1:1").timings
-        print(f"per-stage seconds, {name} (one photo):", {k: round(v, 4) for k, v in stages.items()})
+    for name, timings in stages.items():
+        print(f"per-stage seconds, {name} (one photo):", {k: round(v, 4) for k, v in timings.items()})
     memory["end"] = rss_mb()
     print("resident MB:", {k: round(v) for k, v in memory.items()})
+    print("peak resident MB of each phase:", {k: round(v) for k, v in peaks.items()})
     print(f"threads: torch {torch.get_num_threads()}, onnxruntime default (one per physical core)")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"RESULT encoder_s={s['encoder']:.4f} floor_s={s['floor']:.4f} predictor_s={s['predictor']:.4f} "
         f"glue_ratio={s['predictor'] / s['floor']:.3f} int8_s={s['int8']:.4f} "
-        f"int8_ratio={s['int8'] / s['encoder']:.3f} peak_rss_mb={peak_mb:.0f}"
+        f"int8_ratio={s['int8'] / s['encoder']:.3f} peak_rss_mb={process_peak:.0f}"
     )
     return 0
 

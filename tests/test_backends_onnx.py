@@ -182,3 +182,33 @@ def test_the_onnx_backend_runs_on_the_cpu_in_float32(backends):
         onnx_encoder.to(device="cuda")
     with pytest.raises(ValueError, match="float32"):
         onnx_decoder.to(dtype=torch.float16)
+
+
+def test_the_onnx_predictor_loads_no_pytorch_weights(fp32_export, tiny_owlvit_dir, tiny_decoder_ckpt, monkeypatch):  # noqa: F811
+    import transformers
+
+    from promptcrop import checkpoint, encoder
+    from promptcrop.predictor import Predictor
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the ONNX backend loaded PyTorch weights")
+
+    monkeypatch.setattr(encoder.OwlViTEncoder, "from_pretrained", refuse)
+    monkeypatch.setattr(transformers.OwlViTForObjectDetection, "from_pretrained", refuse)
+    monkeypatch.setattr(checkpoint, "load_decoder", refuse)
+    predictor = Predictor(model=str(tiny_owlvit_dir), decoder=str(tiny_decoder_ckpt), backend="onnx",
+                          onnx_dir=str(fp32_export)).load()
+    pred = predictor.predict(_scenes(1)[0], query="a red box", k=2, aspect="1:1")
+    assert pred.mode == "clipcrop" and pred.crops
+
+
+def test_exported_vision_attention_is_fused(fp32_export):  # noqa: F811
+    import onnx
+
+    manifest = read_manifest(fp32_export)
+    image = onnx.load(str(fp32_export / manifest.files["image"]), load_external_data=False)
+    text = onnx.load(str(fp32_export / manifest.files["text"]), load_external_data=False)
+    fused = [n for n in image.graph.node if n.op_type == "MultiHeadAttention"]
+    assert fused and all(n.domain == "com.microsoft" for n in fused)
+    assert not any(n.op_type == "Softmax" for n in image.graph.node)  # every vision attention fused
+    assert any(n.op_type == "Softmax" for n in text.graph.node)  # masked text attention left as it is

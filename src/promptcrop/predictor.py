@@ -270,7 +270,7 @@ class Predictor:
             recorded in the decoder checkpoint, else ``both``.
         composer: composition settings for the ``zeroshot`` and ``offline`` modes.
         max_pixels: images above this many pixels are refused.
-        text_cache_size: query embeddings (phrases and query images) kept in memory.
+        text_cache_size: query embeddings (phrases and query images) and parsed queries kept in memory.
         dedup_iou: crops of the same ratio overlap less than this (near-duplicate removal).
         detection_threshold: OWL-ViT probability above which a generic detection counts
             (unconditioned ``zeroshot``).
@@ -568,7 +568,7 @@ class Predictor:
         query_list = _broadcast_queries(queries, len(images))
         if query_image is not None and any(q is not None for q in query_list):
             raise RequestError("give a text query or a query image, not both")
-        parsed = [parse_query(q) for q in query_list]
+        parsed = [self._parse_query(q) for q in query_list]
         modes = [self.resolve_mode(p is not None or query_image is not None) for p in parsed]
         for mode, req in zip(modes, requests):
             if mode == "offline" and req.exclude:
@@ -831,6 +831,18 @@ class Predictor:
             self._cache.put(key, embeds)
         return _Condition(embeds=None if embeds is False else embeds, phrases=("<query image>",),
                           query=f"<image {qimg.source}>", query_image=qimg.source)
+
+    def _parse_query(self, query: str | None) -> ParsedQuery | None:
+        """:func:`~promptcrop.queries.parse_query`, remembered per query text: parsing (spaCy when
+        installed) costs a few milliseconds a call, and the same queries come back."""
+        if query is None:
+            return None
+        key = ("parse", query)
+        parsed = self._cache.get(key)
+        if parsed is None:
+            parsed = parse_query(query)
+            self._cache.put(key, parsed)
+        return parsed
 
     def _text_condition(self, parsed: ParsedQuery | None) -> _Condition | None:
         if parsed is None:

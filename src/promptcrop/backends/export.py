@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from promptcrop.backends.fusion import fuse_attention
 from promptcrop.backends.onnx import (
     GRAPHS,
     INT8,
@@ -206,7 +207,9 @@ def _export_graph(spec: _GraphSpec, path: Path) -> int:
         raise ExportError(f"cannot export the {path.stem} graph: {type(exc).__name__}: {first_line}") from exc
     finally:
         _cached_sine_encoding.cache_clear()
-    model = onnx.load(str(path), load_external_data=False)
+    model = onnx.load(str(path))
+    if fuse_attention(model):  # ONNX Runtime's one-kernel attention (see promptcrop.backends.fusion)
+        onnx.save(model, str(path))
     return max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx"))
 
 

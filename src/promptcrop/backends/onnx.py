@@ -443,14 +443,14 @@ def load_onnx_backend(
     manifest.check_sources(directory, model=model, decoder=decoder)
     encoder = OnnxEncoder(directory, manifest, threads=threads)
     onnx_decoder = None if decoder is None else OnnxDecoder(directory, manifest, threads=threads)
-    _release_freed_memory()
+    release_freed_memory()
     return encoder, onnx_decoder
 
 
-def _release_freed_memory() -> None:
-    """Give the heap memory freed after building the sessions back to the system (glibc only).
+def release_freed_memory() -> None:
+    """Give freed heap memory back to the system (glibc's ``malloc_trim``; a no-op elsewhere).
 
-    ONNX Runtime parses each model file, builds its weights and frees the parsed copy, but glibc
+    Called after building the sessions: ONNX Runtime parses each model file, builds its weights and frees the parsed copy, but glibc
     keeps freed blocks mapped: without this the process would hold about the int8 graphs' size
     once more (80 MB of 200 MB for B/32 with a paper-size decoder).
     """
