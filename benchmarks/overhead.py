@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     memory["end"] = rss_mb()
     print("resident MB:", {k: round(v) for k, v in memory.items()})
     print("peak resident MB of each phase:", {k: round(v) for k, v in peaks.items()})
-    print(f"threads: torch {torch.get_num_threads()}, onnxruntime default (one per physical core)")
+    print(f"threads: torch {torch.get_num_threads()}, onnxruntime default (one per physical core), no spinning")
     print(
         f"RESULT encoder_s={s['encoder']:.4f} floor_s={s['floor']:.4f} predictor_s={s['predictor']:.4f} "
         f"glue_ratio={s['predictor'] / s['floor']:.3f} int8_s={s['int8']:.4f} "
