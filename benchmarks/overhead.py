@@ -202,7 +202,7 @@ def int8_phase(common: dict, onnx_dir: Path, images: list, memory: dict[str, flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path(".bench"))
-    parser.add_argument("--repeats", type=int, default=3, help="passes, each a torch phase then an int8 phase")
+    parser.add_argument("--repeats", type=int, default=5, help="passes, each a torch phase then an int8 phase")
     args = parser.parse_args(argv)
 
     import torch
