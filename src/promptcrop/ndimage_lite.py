@@ -125,8 +125,11 @@ def _rank_filter(values: np.ndarray, size: Sequence[int], reduce: np.ufunc) -> n
         widths[axis] = (radius, radius)
         padded = np.pad(out, widths, mode="edge")
         length = out.shape[axis]
-        windows = [np.take(padded, np.arange(j, j + length), axis=axis) for j in range(side)]
-        out = reduce.reduce(np.stack(windows), axis=0)
+        moved = np.moveaxis(padded, axis, 0)
+        running = moved[:length].copy()
+        for j in range(1, side):  # one shifted view at a time: no stacked copy of the windows
+            reduce(running, moved[j:j + length], out=running)
+        out = np.moveaxis(running, 0, axis)
     return out
 
 
@@ -135,6 +138,30 @@ def grey_opening(values: np.ndarray, size: Sequence[int] = (3, 3)) -> np.ndarray
     if len(size) != np.ndim(values):
         raise ValueError(f"size must give one side per axis, got {tuple(size)} for {np.ndim(values)} axes")
     return _rank_filter(_rank_filter(values, size, np.minimum), size, np.maximum)
+
+
+def minimum_filter(values: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Running minimum over a centred ``size`` rectangle of odd sides, border by repeating the
+    edge (as ``scipy.ndimage.minimum_filter(values, size, mode="nearest")``)."""
+    return _rank_filter(values, _sides(values, size), np.minimum)
+
+
+def maximum_filter(values: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Running maximum over a centred ``size`` rectangle of odd sides, border by repeating the
+    edge (as ``scipy.ndimage.maximum_filter(values, size, mode="nearest")``)."""
+    return _rank_filter(values, _sides(values, size), np.maximum)
+
+
+def grey_closing(values: np.ndarray, size: Sequence[int] = (3, 3)) -> np.ndarray:
+    """Grey-level closing (maximum then minimum filter) over a ``size`` rectangle of odd sides."""
+    size = _sides(values, size)
+    return _rank_filter(_rank_filter(values, size, np.maximum), size, np.minimum)
+
+
+def _sides(values: np.ndarray, size: Sequence[int]) -> tuple[int, ...]:
+    if len(size) != np.ndim(values):
+        raise ValueError(f"size must give one side per axis, got {tuple(size)} for {np.ndim(values)} axes")
+    return tuple(int(side) for side in size)
 
 
 def _cross_neighbours(mask: np.ndarray) -> list[np.ndarray]:
@@ -182,7 +209,7 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     counts = np.maximum(stop - first, 0)
     lower = np.repeat(np.arange(rows.size), counts)
     upper = np.repeat(first, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    roots = _join(rows.size, upper, lower)
+    roots = join_pairs(rows.size, upper, lower)
     component, numbers = np.unique(roots, return_inverse=True)  # roots are each component's first run
     run_labels = (numbers + 1).astype(np.int32)
     paint = np.zeros((h, w + 1), dtype=np.int32)
@@ -192,10 +219,11 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels, int(component.size)
 
 
-def _join(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def join_pairs(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Union of ``n`` items over the pairs ``(a[i], b[i])``: each item's root, the smallest index
-    of its component."""
+    of its component (``[n]`` int)."""
     parent = np.arange(n)
+    a, b = np.asarray(a, dtype=np.intp), np.asarray(b, dtype=np.intp)
     while True:
         ra, rb = parent[a], parent[b]
         low, high = np.minimum(ra, rb), np.maximum(ra, rb)
