@@ -240,10 +240,18 @@ def join_pairs(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def find_objects(labels: np.ndarray) -> list[tuple[slice, slice]]:
     """Bounding slices ``(rows, cols)`` of labels ``1..labels.max()`` (each must be present)."""
+    r0, c0, r1, c1 = object_bounds(labels)
+    return [(slice(int(a), int(c)), slice(int(b), int(d))) for a, b, c, d in zip(r0, c0, r1, c1)]
+
+
+def object_bounds(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`find_objects` as arrays: first row, first column, end row, end column (exclusive)
+    of labels ``1..labels.max()``, each ``[count]`` int (every label must be present)."""
     labels = np.asarray(labels)
     count = int(labels.max()) if labels.size else 0
+    empty = np.zeros(0, dtype=np.intp)
     if count == 0:
-        return []
+        return empty, empty, empty, empty
     ys, xs = np.nonzero(labels)
     ids = labels[ys, xs] - 1
     big = np.iinfo(np.intp).max
@@ -254,10 +262,7 @@ def find_objects(labels: np.ndarray) -> list[tuple[slice, slice]]:
     np.maximum.at(bounds[3], ids, xs)
     if (bounds[2] < 0).any():
         raise ValueError("labels must be numbered 1..count without gaps")
-    return [
-        (slice(int(r0), int(r1) + 1), slice(int(c0), int(c1) + 1))
-        for r0, c0, r1, c1 in zip(*bounds)
-    ]
+    return bounds[0], bounds[1], bounds[2] + 1, bounds[3] + 1
 
 
 def sum_labels(values: np.ndarray, labels: np.ndarray, index: Sequence[int] | np.ndarray) -> np.ndarray:

@@ -523,7 +523,8 @@ def _text_lines(corner: Image.Image) -> list[np.ndarray]:
     """Text lines in one corner crop: a list of ``[4]`` xyxy px of the crop."""
     rgb = np.asarray(corner)
     luma = np.asarray(corner.convert("L"))  # uint8 throughout: the rank filters are the cost
-    chroma = rgb.max(axis=-1) - rgb.min(axis=-1)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    chroma = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
     size = (MARK_STROKE_WINDOW, MARK_STROKE_WINDOW)
     # A see-through white or black overlay lowers the colourfulness of what it covers.
     plain = chroma <= np.maximum(0.8 * ndimage.maximum_filter(chroma, size), 24.0)
@@ -539,9 +540,7 @@ def _lines_of(strokes: np.ndarray) -> list[np.ndarray]:
     labels, count = ndimage.label(strokes)
     if count < MARK_MIN_GLYPHS:
         return []
-    objects = ndimage.find_objects(labels)
-    y0, x0 = (np.array([o[axis].start for o in objects]) for axis in (0, 1))
-    y1, x1 = (np.array([o[axis].stop for o in objects]) for axis in (0, 1))
+    y0, x0, y1, x1 = ndimage.object_bounds(labels)
     hs, ws = y1 - y0, x1 - x0
     area = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     padded = np.pad(strokes, 1)
