@@ -464,3 +464,21 @@ def test_a_small_background_face_may_be_left_out_but_never_cut():
     for c in crops:
         share = B.box_coverage(c.box_xyxy_px[None], small[None])[0, 0]
         assert share <= 0.02 or share >= 0.98  # the small one: whole or not at all
+
+
+def test_crops_leave_corner_marks_out_when_they_can_keep_the_region():
+    region = np.array([60.0, 40.0, 200.0, 160.0])
+    mark = np.array([5.0, 170.0, 45.0, 190.0])  # a watermark in the bottom-left corner
+    for aspect in (1.0, 0.8, 4 / 3):
+        crops = compose((400, 200), region, aspect=aspect, k=3, marks=[mark])
+        assert crops[0].fits and bool(B.contains(np.array(crops[0].box_xyxy_px), region))
+        assert B.box_coverage(np.array([crops[0].box_xyxy_px]), mark[None])[0, 0] <= 0.02, aspect
+
+
+def test_corner_marks_never_cost_the_region():
+    region = np.array([10.0, 40.0, 200.0, 195.0])
+    mark = np.array([5.0, 170.0, 45.0, 190.0])  # inside the region: every crop holding it holds the mark
+    crops = compose((400, 200), region, aspect=1.5, k=2, marks=[mark])
+    assert all(bool(B.contains(np.array(c.box_xyxy_px), region)) for c in crops)
+    with pytest.raises(ValueError, match="marks"):
+        compose((400, 200), region, aspect=1.5, k=1, marks=[[1.0, 2.0, 3.0]])

@@ -58,6 +58,16 @@ def test_grey_opening_matches_scipy():
             np.testing.assert_array_equal(L.grey_opening(values, size), ndimage.grey_opening(values, size=size))
 
 
+def test_rank_filters_and_closing_match_scipy():
+    for values in maps() + [(v * 255).astype(np.uint8) for v in maps()]:
+        for size in ((3, 3), (1, 5), (9, 7)):
+            np.testing.assert_array_equal(L.minimum_filter(values, size),
+                                          ndimage.minimum_filter(values, size=size, mode="nearest"))
+            np.testing.assert_array_equal(L.maximum_filter(values, size),
+                                          ndimage.maximum_filter(values, size=size, mode="nearest"))
+            np.testing.assert_array_equal(L.grey_closing(values, size), ndimage.grey_closing(values, size=size))
+
+
 def masks():
     rng = np.random.default_rng(2)
     out = [np.zeros((4, 5), bool), np.ones((6, 3), bool), np.eye(7, dtype=bool)]

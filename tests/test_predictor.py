@@ -437,3 +437,21 @@ def test_offline_mode_analyses_a_reduced_decode_of_a_large_jpeg(tmp_path, no_net
     # the same scene at 18.75x: the crop lands at the same place (within the map's resolution)
     scaled = np.array(small[0].box, float) * 18.75
     assert B.box_iou(np.array([pred[0].box], float), scaled[None])[0, 0] > 0.8
+
+
+def test_offline_crops_leave_a_corner_watermark_out_when_they_can(no_network):
+    from PIL import Image, ImageDraw, ImageFont
+
+    photo = Image.fromarray(_skimage_photo("astronaut.png")).convert("RGBA")
+    layer = Image.new("RGBA", photo.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    font = ImageFont.load_default(size=14)
+    x1, y1, x2, y2 = draw.textbbox((0, 0), "stockphoto", font=font)
+    at = (10, 10)  # top left, narrower than the strip a 4:5 crop holding the figure can leave out
+    draw.text(at, "stockphoto", font=font, fill=(255, 255, 255, 255))
+    marked = np.asarray(Image.alpha_composite(photo, layer).convert("RGB"))
+    text = np.array([at[0] + x1, at[1] + y1, at[0] + x2, at[1] + y2], dtype=float)
+    pred = Predictor(model=None).predict(marked, k=1, aspect=["4:5", "3:4"])
+    assert B.box_coverage(np.array([pred.region], float), text[None])[0, 0] == 0.0
+    for crop in pred:  # both ratios can keep the figure without the mark
+        assert B.box_coverage(np.array([crop.box], float), text[None])[0, 0] < 0.05, (crop.aspect, crop.box)

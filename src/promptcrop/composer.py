@@ -46,7 +46,8 @@ not only in position.
 
 **Frame artefacts.** With a saliency map whose ``content`` box excludes borders, bars or caption
 banners (or with explicit ``bounds``), crops stay inside it unless the region cannot be kept whole
-there at the requested ratio.
+there at the requested ratio. Corner watermarks and text (``marks``) are left out by every crop
+that can leave them out while keeping as much of the region.
 """
 
 from __future__ import annotations
@@ -217,6 +218,7 @@ def compose(
     image_rgb: np.ndarray | None = None,
     pad_color: tuple[int, int, int] | None = None,
     bounds: BoxesLike | None = None,
+    marks: BoxesLike = (),
 ) -> list[CropCandidate]:
     """The ``k`` best, mutually distinct crops of ratio ``aspect`` that keep the region.
 
@@ -233,7 +235,10 @@ def compose(
     with ``pad_color`` or, if not given, :func:`border_colour` of ``image_rgb`` (one of them is
     needed for ``"pad"``). ``bounds``: ``[4]`` box crops should stay inside (default: the saliency
     map's ``content``, the photo without borders and banners); ignored when the region cannot be
-    kept whole inside it at this ratio. Returns crops ranked best first (see the module docstring
+    kept whole inside it at this ratio. ``marks``: ``[M, 4]`` frame marks (corner watermarks and
+    text, :func:`promptcrop.saliency.corner_marks`): a crop holding part of one ranks below the
+    crops that leave them out while keeping as much of the region (never below a crop that keeps
+    far less of it). Returns crops ranked best first (see the module docstring
     for the honest ranking and the distinct framings).
     """
     config = config or ComposerConfig()
@@ -279,6 +284,9 @@ def compose(
     levels, level_of = np.unique(tier, return_inverse=True)
     best_kept = np.array([kept[tier == t].max() for t in levels])[level_of]
     tier = 2 * tier + (kept < best_kept - FAR_LESS_KEPT)
+    mark_boxes = _as_boxes(marks, "marks")
+    if len(mark_boxes):  # the least of the constraints: below keeping the region and the faces
+        tier = 2 * tier + (B.box_coverage(crops, mark_boxes) > CUT_TOLERANCE).any(axis=-1)
     # Scores are in [0, 1], so subtracting the tier ranks every lower tier below every higher one.
     chosen = _distinct_framings(crops, total - tier, config.dedup_iou, int(k))
     padded = not fits and fit == "pad"

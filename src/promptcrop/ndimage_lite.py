@@ -125,8 +125,11 @@ def _rank_filter(values: np.ndarray, size: Sequence[int], reduce: np.ufunc) -> n
         widths[axis] = (radius, radius)
         padded = np.pad(out, widths, mode="edge")
         length = out.shape[axis]
-        windows = [np.take(padded, np.arange(j, j + length), axis=axis) for j in range(side)]
-        out = reduce.reduce(np.stack(windows), axis=0)
+        moved = np.moveaxis(padded, axis, 0)
+        running = moved[:length].copy()
+        for j in range(1, side):  # one shifted view at a time: no stacked copy of the windows
+            reduce(running, moved[j:j + length], out=running)
+        out = np.moveaxis(running, 0, axis)
     return out
 
 
@@ -135,6 +138,30 @@ def grey_opening(values: np.ndarray, size: Sequence[int] = (3, 3)) -> np.ndarray
     if len(size) != np.ndim(values):
         raise ValueError(f"size must give one side per axis, got {tuple(size)} for {np.ndim(values)} axes")
     return _rank_filter(_rank_filter(values, size, np.minimum), size, np.maximum)
+
+
+def minimum_filter(values: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Running minimum over a centred ``size`` rectangle of odd sides, border by repeating the
+    edge (as ``scipy.ndimage.minimum_filter(values, size, mode="nearest")``)."""
+    return _rank_filter(values, _sides(values, size), np.minimum)
+
+
+def maximum_filter(values: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Running maximum over a centred ``size`` rectangle of odd sides, border by repeating the
+    edge (as ``scipy.ndimage.maximum_filter(values, size, mode="nearest")``)."""
+    return _rank_filter(values, _sides(values, size), np.maximum)
+
+
+def grey_closing(values: np.ndarray, size: Sequence[int] = (3, 3)) -> np.ndarray:
+    """Grey-level closing (maximum then minimum filter) over a ``size`` rectangle of odd sides."""
+    size = _sides(values, size)
+    return _rank_filter(_rank_filter(values, size, np.maximum), size, np.minimum)
+
+
+def _sides(values: np.ndarray, size: Sequence[int]) -> tuple[int, ...]:
+    if len(size) != np.ndim(values):
+        raise ValueError(f"size must give one side per axis, got {tuple(size)} for {np.ndim(values)} axes")
+    return tuple(int(side) for side in size)
 
 
 def _cross_neighbours(mask: np.ndarray) -> list[np.ndarray]:
@@ -182,7 +209,7 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     counts = np.maximum(stop - first, 0)
     lower = np.repeat(np.arange(rows.size), counts)
     upper = np.repeat(first, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    roots = _join(rows.size, upper, lower)
+    roots = join_pairs(rows.size, upper, lower)
     component, numbers = np.unique(roots, return_inverse=True)  # roots are each component's first run
     run_labels = (numbers + 1).astype(np.int32)
     paint = np.zeros((h, w + 1), dtype=np.int32)
@@ -192,10 +219,11 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels, int(component.size)
 
 
-def _join(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def join_pairs(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Union of ``n`` items over the pairs ``(a[i], b[i])``: each item's root, the smallest index
-    of its component."""
+    of its component (``[n]`` int)."""
     parent = np.arange(n)
+    a, b = np.asarray(a, dtype=np.intp), np.asarray(b, dtype=np.intp)
     while True:
         ra, rb = parent[a], parent[b]
         low, high = np.minimum(ra, rb), np.maximum(ra, rb)
@@ -212,10 +240,18 @@ def _join(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def find_objects(labels: np.ndarray) -> list[tuple[slice, slice]]:
     """Bounding slices ``(rows, cols)`` of labels ``1..labels.max()`` (each must be present)."""
+    r0, c0, r1, c1 = object_bounds(labels)
+    return [(slice(int(a), int(c)), slice(int(b), int(d))) for a, b, c, d in zip(r0, c0, r1, c1)]
+
+
+def object_bounds(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`find_objects` as arrays: first row, first column, end row, end column (exclusive)
+    of labels ``1..labels.max()``, each ``[count]`` int (every label must be present)."""
     labels = np.asarray(labels)
     count = int(labels.max()) if labels.size else 0
+    empty = np.zeros(0, dtype=np.intp)
     if count == 0:
-        return []
+        return empty, empty, empty, empty
     ys, xs = np.nonzero(labels)
     ids = labels[ys, xs] - 1
     big = np.iinfo(np.intp).max
@@ -226,10 +262,7 @@ def find_objects(labels: np.ndarray) -> list[tuple[slice, slice]]:
     np.maximum.at(bounds[3], ids, xs)
     if (bounds[2] < 0).any():
         raise ValueError("labels must be numbered 1..count without gaps")
-    return [
-        (slice(int(r0), int(r1) + 1), slice(int(c0), int(c1) + 1))
-        for r0, c0, r1, c1 in zip(*bounds)
-    ]
+    return bounds[0], bounds[1], bounds[2] + 1, bounds[3] + 1
 
 
 def sum_labels(values: np.ndarray, labels: np.ndarray, index: Sequence[int] | np.ndarray) -> np.ndarray:

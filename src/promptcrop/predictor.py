@@ -39,7 +39,7 @@ from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
 from promptcrop.records import versions
 from promptcrop.results import FREE_RATIO, ORIGINAL_RATIO, CropResult, GroundedBox, Prediction
-from promptcrop.saliency import SaliencyMap, compute_saliency, salient_region
+from promptcrop.saliency import SaliencyMap, compute_saliency, corner_marks, salient_region
 
 if TYPE_CHECKING:
     import torch
@@ -619,9 +619,10 @@ class Predictor:
         t0 = time.perf_counter()
         sal = compute_saliency(preview.image.array, image_size=preview.full_size)
         region = salient_region(sal)
+        marks = corner_marks(preview.image.array, image_size=preview.full_size)
         t1 = time.perf_counter()
         crops = self._compose(preview.image, region, sal, np.zeros((0, 4)), request, "offline",
-                              size=preview.full_size)
+                              size=preview.full_size, marks=marks)
         t2 = time.perf_counter()
         return Prediction(
             crops=crops, image_size=preview.full_size, mode="offline", region=_tuple(region),
@@ -731,7 +732,10 @@ class Predictor:
         keep = _valid_boxes_px(grounding, W, H) if cond is not None else self._generic_detections(enc, W, H)
         union = B.union_box(keep) if len(keep) else salient_region(sal)
         region = B.clamp_xyxy(union, W, H)
-        crops = self._compose(image, region, sal, keep, request, "zeroshot")
+        # Without a query, corner watermarks and text are left out when a crop can; a query says
+        # itself what to keep and what to leave out.
+        marks = corner_marks(image.array) if cond is None else np.zeros((0, 4))
+        crops = self._compose(image, region, sal, keep, request, "zeroshot", marks=marks)
         return Prediction(crops=crops, image_size=image.size, mode="zeroshot", region=_tuple(region))
 
     def _exclude_boxes(self, enc: Any, phrases: Sequence[str], width: int, height: int) -> np.ndarray:
@@ -790,9 +794,11 @@ class Predictor:
         request: CropRequest,
         mode: str,
         size: tuple[int, int] | None = None,
+        marks: np.ndarray | None = None,
     ) -> list[CropResult]:
         """Composer crops per requested ratio; ``size``: ``(W, H)`` of the full image when
-        ``image`` is a reduced copy of it (boxes are in full pixels)."""
+        ``image`` is a reduced copy of it (boxes are in full pixels); ``marks``: ``[M, 4]`` corner
+        watermarks to leave out when a crop can (:func:`promptcrop.saliency.corner_marks`)."""
         W, H = size or image.size
         crops: list[CropResult] = []
         for aspect in request.aspects:
@@ -801,6 +807,7 @@ class Predictor:
                 (W, H), region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
                 focus=request.focus, avoid=request.avoid, fit=request.fit,
                 config=self.composer_config, image_rgb=image.array,
+                marks=() if marks is None else marks,
             )
             for rank, cand in enumerate(candidates, start=1):
                 crops.append(_candidate_to_result(cand, rank, ratio, aspect.label, mode, request.output_size, W, H))
