@@ -16,10 +16,9 @@ framing the named shapes) it
    union box ``b_u``, the untrained decoder (random init; its zero-initialised offset head returns
    ``b_u``), the trained decoder (top-1 crop), and the zero-shot composer.
 
-The time budget ``--minutes`` is split between the two training stages: the grounding fine-tune
-gets a fixed share and stops on time, its cosine schedule following the clock; the decoder gets
-what is left. Each stage times a few steps first and sets its number of epochs from them (the step
-counts, and so the exact figures, depend on the machine's speed; the seed fixes everything else).
+Both training stages run a fixed number of epochs (``FINETUNE_EPOCHS``, ``DECODER_EPOCHS``), the
+same on every machine: the seed alone fixes the figures, and a busy or slow machine only makes the
+run take longer (about 18 minutes on 2 idle cores; the report gives each stage's steps and time).
 Last line::
 
     RESULT trained=<iou_mean> grounding_only=<iou_mean> untrained=<iou_mean> whole=<iou_mean>
@@ -34,7 +33,6 @@ import dataclasses
 import importlib.util
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -52,7 +50,7 @@ from promptcrop.testing import build_owlvit_dir
 from promptcrop.train.augment import AugmentConfig
 from promptcrop.train.config import PAPER
 from promptcrop.train.dataset import CropTrainDataset
-from promptcrop.train.engine import Trainer, steps_per_epoch
+from promptcrop.train.engine import Trainer
 from promptcrop.train.finetune import FinetuneConfig, GroundingFinetuner
 from promptcrop.train.synthetic import SyntheticConfig, write_gaic_dataset
 
@@ -71,21 +69,20 @@ with the mix it reached 0.43 after 6); MOS ≥ 4 only for framings close to the 
 (``mos_iou_power`` 1.5: about 4 good crops per scene at 0.80 IoU with the annotator boxes instead of
 13 at 0.75 — the decoder learns to reproduce the good crops, so their spread capped it)."""
 
-PILOT_STEPS = 40
-"""Steps the grounding fine-tune runs first to measure its speed on this machine (the median of
-all but the first two; about 4 seconds — 10 steps let a short burst of other work on the machine
-cut the epoch count by a third)."""
+FINETUNE_EPOCHS = 60
+"""Epochs of the grounding fine-tune: 9,000 steps of 8 images (150 an epoch). Until this was fixed,
+the fine-tune ran for 70 % of a 20-minute clock budget, so its step count followed the machine's
+load: 8,400-9,600 steps on the idle 2-core machine (about 0.088 s a step with the per-epoch
+validation; 0.076 s for the step alone), far fewer on a busy one. 9,000 steps sit inside the idle
+range and take about 13 minutes there."""
 
-FINETUNE_PLAN = 1.1
-"""The grounding fine-tune plans its epochs for this multiple of its share and stops when the
-share is up; its cosine schedule follows the clock as well as the step count
-(``anneal_by_deadline``), so it ends at its minimum rate on time however fast the machine turns
-out to be after the pilot (seed 2 once ran 2.5 minutes over: its pilot measured 0.09 s a step, the
-run averaged 0.11)."""
-
-DECODER_PILOT_STEPS, DECODER_PILOT_SKIP = 30, 20
-"""The decoder's pilot runs on the 40 validation scenes (5 steps an epoch) and times only its
-last 10 steps, when their encodings are cached, as they are for most of the real run."""
+DECODER_EPOCHS = 20
+"""Epochs of the decoder training: 3,000 steps of 8 images (150 an epoch), inside the 2,700-4,500
+steps the clock-bounded schedule reached on the idle machine (0.054-0.071 s a step with cached
+encodings, about 0.08 s on average with the first pass that encodes every image and its mirror
+image): about 4 minutes there. Its top-1 crop keeps improving up to about 2,000 steps (same
+fine-tuned encoder, seed 0: 1,200 steps 0.632, 2,100 steps 0.663 with the paper's matching
+costs)."""
 
 IMAGE_SIZE, PATCH_SIZE = 192, 16
 """Input side and patch side of the tiny OWL-ViT: 12 × 12 tokens. The shapes (0.12–0.28 of the
@@ -103,23 +100,9 @@ TEXT_WIDTH = 32
 embedding separates colour and shape better (6-minute grounding fine-tunes, seed 0, 200 test
 scenes: grounding union box right — IoU ≥ 0.5 with the named objects — in 58 % vs 42 % of them)."""
 
-FINETUNE_SHARE = 0.70
-"""Share of ``--minutes`` for the grounding fine-tune, which stops on time (``FINETUNE_PLAN``).
-The grounding is what differs most between seeds and runs, so it gets most of the time; the
-decoder gets what is left (:func:`decoder_budget`): its top-1 crop keeps improving up to about
-2,000 steps (same fine-tuned encoder, seed 0: 1,200 steps 0.632, 2,100 steps 0.663 with the
-paper's matching costs), which its cached encodings and images reach in about 3 minutes. (With
-0.65 and the images decoded at every step: seeds 0-2 0.7330 / 0.7123 / 0.6959.)"""
-
-RESERVE_S, DECODER_SLACK = 45.0, 1.15
-"""The decoder's time is what is left of ``--minutes`` less ``RESERVE_S`` (its pilot, saving,
-the evaluation: about 25 s), planned at its pilot's speed divided by ``DECODER_SLACK``: the pilot
-times cached steps on 40 scenes, and the run, which first encodes every training image and its
-mirror image once, averaged 12 % slower (seed 1: 0.08 s a step planned, 3,000 steps in 4.6 min)."""
-
-FINETUNE = FinetuneConfig(epochs=1, batch_size=8, lr=3e-3, min_lr=3e-5, warmup_steps=20,
+FINETUNE = FinetuneConfig(epochs=FINETUNE_EPOCHS, batch_size=8, lr=3e-3, min_lr=3e-5, warmup_steps=20,
                           assignment="hungarian")
-"""Grounding fine-tune from scratch (epochs set from the time budget). A tiny model from random
+"""Grounding fine-tune from scratch. A tiny model from random
 weights wants a much larger learning rate than fine-tuning a pre-trained OWL-ViT. One matched
 token per object (DETR / OWL-ViT) rather than every token inside it: grounding uses the argmax
 token's own box, and the matched token learns the tightest one (one 9-minute run each on seed 0:
@@ -134,7 +117,7 @@ DECODER = DecoderConfig(token_dim=32, d_model=64, n_heads=4, n_layers=2, ffn_dim
 TRAIN = dataclasses.replace(
     PAPER,
     model=dataclasses.replace(PAPER.model, decoder=DECODER),
-    epochs=1,
+    epochs=DECODER_EPOCHS,
     batch_size=8,
     optim=dataclasses.replace(PAPER.optim, lr=1e-3, min_lr=1e-5, warmup_steps=20, grad_clip=1.0),
     loss=dataclasses.replace(PAPER.loss, weight_score=5.0, cost_score=8.0),
@@ -147,8 +130,7 @@ TRAIN = dataclasses.replace(
 scenes have none and the tiny encoder sees mosaic tiles at a third of their size) and no colour
 jitter, so the frozen encoder's output of every image and its mirror image is computed once and
 cached (``cache_encodings``: a step takes 0.10 s instead of 0.13 s, and the same encoder, seed 2,
-gave 0.668 after 2,400 cached steps vs 0.664 after 2,700 jittered ones); epochs are set from the
-time budget. The matcher weighs the predicted score 8 instead of 2: the query the matcher
+gave 0.668 after 2,400 cached steps vs 0.664 after 2,700 jittered ones). The matcher weighs the predicted score 8 instead of 2: the query the matcher
 picks for a good crop is then the one that already scores highest, so the top-1 crop — the one
 the evaluation takes — is the query trained on the good crops, as with DETR's class cost (same
 encoder, 2,100 steps, seed 0: top-1 IoU-Mean 0.717 vs 0.663; its best of the top 5 barely moves,
@@ -161,23 +143,16 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def seconds_per_step(metrics: Path, images_per_step: int, skip: int = 2) -> float:
-    """Median seconds per step of a pilot run logged every step (``train`` lines of
-    ``metrics.jsonl``), leaving out the first ``skip`` steps (warm-up)."""
-    events = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines()]
-    rates = [e["images_per_s"] for e in events if e["event"] == "train"][skip:]
-    return images_per_step / statistics.median(rates)
+@dataclasses.dataclass(frozen=True)
+class StageRun:
+    """What one training stage did: optimiser ``steps`` in ``seconds`` of wall-clock time."""
 
+    steps: int
+    seconds: float
 
-def decoder_budget(left_s: float) -> float:
-    """Seconds the decoder's schedule is planned for when ``left_s`` seconds of the budget are
-    left (at least 30)."""
-    return max(30.0, (left_s - RESERVE_S) / DECODER_SLACK)
-
-
-def epochs_for(budget_s: float, step_s: float, steps_per_epoch_: int) -> int:
-    """Whole epochs that fit ``budget_s`` at ``step_s`` seconds per step (at least 1)."""
-    return max(1, int(budget_s / (step_s * steps_per_epoch_)))
+    def describe(self, name: str) -> str:
+        per_step = self.seconds / max(self.steps, 1)
+        return f"{name}: {self.steps} steps in {self.seconds / 60:.1f} min ({per_step:.3f} s/step)"
 
 
 # --------------------------------------------------------------------------- stages
@@ -195,54 +170,40 @@ def make_encoder(work: Path, seed: int) -> Path:
                             patch_size=PATCH_SIZE, text_width=TEXT_WIDTH)
 
 
-def finetune_encoder(work: Path, data: Path, init_dir: Path, seed: int, budget_s: float) -> Path:
-    """Fine-tune the random OWL-ViT for grounding; returns the saved model's folder."""
+def finetune_encoder(work: Path, data: Path, init_dir: Path, seed: int) -> tuple[Path, StageRun]:
+    """Fine-tune the random OWL-ViT for grounding (``FINETUNE``); returns the saved model's folder."""
     train = load_phrase_boxes(data / "objects" / "train.json")
     val = load_phrase_boxes(data / "objects" / "val.json")
-    config = dataclasses.replace(FINETUNE, seed=seed)
-
-    def tuner(out: str, **changes: object) -> GroundingFinetuner:
-        return GroundingFinetuner(OwlViTEncoder.from_pretrained(str(init_dir), attn_implementation=ATTENTION),
-                                  train, dataclasses.replace(config, **changes), work / out,
-                                  progress=False, val_set=val if out == "owlvit-finetuned" else None,
-                                  max_seconds=budget_s, anneal_by_deadline=True, cache_images=True)
-
-    pilot = tuner("pilot-finetune", log_every=1)
-    pilot.fit(max_steps=PILOT_STEPS)
-    step_s = seconds_per_step(work / "pilot-finetune" / "metrics.jsonl", config.batch_size)
-    epochs = epochs_for(FINETUNE_PLAN * budget_s, step_s, pilot.batches_per_epoch)
-    log(f"grounding fine-tune: {step_s:.2f} s/step -> {epochs} epochs of {pilot.batches_per_epoch} steps")
-    result = tuner("owlvit-finetuned", epochs=epochs).fit()
-    log(f"grounding fine-tune done: {result.steps} steps, val acc@0.5 {result.val['acc50']:.2f}, "
+    encoder = OwlViTEncoder.from_pretrained(str(init_dir), attn_implementation=ATTENTION)
+    tuner = GroundingFinetuner(encoder, train, dataclasses.replace(FINETUNE, seed=seed), work / "owlvit-finetuned",
+                               progress=False, val_set=val, cache_images=True)
+    log(f"grounding fine-tune: {FINETUNE.epochs} epochs of {tuner.batches_per_epoch} steps")
+    start = time.perf_counter()
+    result = tuner.fit()
+    stage = StageRun(result.steps, time.perf_counter() - start)
+    log(f"{stage.describe('grounding fine-tune')}, val acc@0.5 {result.val['acc50']:.2f}, "
         f"mean IoU {result.val['mean_iou']:.2f}")
-    return result.out_dir
+    return result.out_dir, stage
 
 
-def train_decoder(work: Path, data: Path, encoder_dir: Path, seed: int, budget_s: float) -> tuple[Path, Path]:
-    """Train the decoder; also save it untrained (as initialised). Returns (trained, untrained)."""
+def train_decoder(work: Path, data: Path, encoder_dir: Path, seed: int) -> tuple[Path, Path, StageRun]:
+    """Train the decoder (``TRAIN``); also save it untrained (as initialised). Returns (trained,
+    untrained, what the stage did)."""
     model = dataclasses.replace(TRAIN.model, encoder_id=str(encoder_dir))
     config = dataclasses.replace(TRAIN, seed=seed, model=model)
     source = GaicDataset(data, "train", text_labels=data / "text", cache_images=True)
     train = CropTrainDataset(source, config.augment, seed)
     val = CropTrainDataset(GaicDataset(data, "val", text_labels=data / "text"), None, seed)
     encoder = OwlViTEncoder.from_pretrained(str(encoder_dir), attn_implementation=ATTENTION)
-
-    pilot_set = CropTrainDataset(val.source, config.augment, seed)  # the val scenes, augmented as in training
-    pilot = Trainer(dataclasses.replace(config, log_every=1, epochs=DECODER_PILOT_STEPS), encoder, pilot_set,
-                    work / "pilot-run", progress=False)
-    pilot.fit(max_steps=DECODER_PILOT_STEPS)
-    step_s = seconds_per_step(pilot.paths.metrics, config.batch_size, skip=DECODER_PILOT_SKIP)
-    n_steps = steps_per_epoch(len(train), config)
-    epochs = epochs_for(budget_s, step_s, n_steps)
-    log(f"decoder training: {step_s:.2f} s/step -> {epochs} epochs of {n_steps} steps")
-
-    trainer = Trainer(dataclasses.replace(config, epochs=epochs), encoder, train, work / "run",
-                      val_data=val, progress=False)
+    trainer = Trainer(config, encoder, train, work / "run", val_data=val, progress=False)
+    log(f"decoder training: {config.epochs} epochs of {trainer.steps_per_epoch} steps")
     untrained = save_decoder(trainer.decoder, work / "decoder-untrained", encoder_info=trainer.encoder_info())
+    start = time.perf_counter()
     result = trainer.fit()
-    log(f"decoder training done: {result.position.step} steps, train loss {result.train['loss']:.3f}, "
+    stage = StageRun(result.position.step, time.perf_counter() - start)
+    log(f"{stage.describe('decoder training')}, train loss {result.train['loss']:.3f}, "
         f"val Acc1/5 {result.val['acc1_5']:.2f}")
-    return result.decoder_dir, untrained
+    return result.decoder_dir, untrained, stage
 
 
 def evaluate(data: Path, encoder_dir: Path, decoder_dir: Path, methods: tuple[str, ...]) -> dict[str, dict[str, float]]:
@@ -257,19 +218,27 @@ def evaluate(data: Path, encoder_dir: Path, decoder_dir: Path, methods: tuple[st
 # --------------------------------------------------------------------------- main
 
 
-def run(seed: int, minutes: float, work: Path) -> dict[str, dict[str, float]]:
+@dataclasses.dataclass
+class ProofRun:
+    """The evaluation ``table`` (method -> metrics) and what each training stage did."""
+
+    table: dict[str, dict[str, float]]
+    finetune: StageRun
+    decoder: StageRun
+
+
+def run(seed: int, work: Path) -> ProofRun:
     start = time.perf_counter()
     torch.manual_seed(seed)
     data = make_data(work, seed)
     init_dir = make_encoder(work, seed)
-    encoder_dir = finetune_encoder(work, data, init_dir, seed, FINETUNE_SHARE * 60 * minutes)
-    budget_s = decoder_budget(60 * minutes - (time.perf_counter() - start))
-    trained_dir, untrained_dir = train_decoder(work, data, encoder_dir, seed, budget_s)
+    encoder_dir, finetune = finetune_encoder(work, data, init_dir, seed)
+    trained_dir, untrained_dir, decoder = train_decoder(work, data, encoder_dir, seed)
     log("evaluating on the held-out test scenes")
     table = evaluate(data, encoder_dir, trained_dir, METHODS)
     table["untrained"] = evaluate(data, encoder_dir, untrained_dir, ("clipcrop",))["clipcrop"]
     log(f"total {(time.perf_counter() - start) / 60:.1f} min")
-    return table
+    return ProofRun(table, finetune, decoder)
 
 
 ROWS = (
@@ -282,8 +251,10 @@ ROWS = (
 )
 
 
-def report(table: dict[str, dict[str, float]], seed: int) -> str:
-    lines = [f"held-out test scenes, seed {seed}", "", "| method | IoU-Mean | IoU-Max |", "|---|---|---|"]
+def report(proof: ProofRun, seed: int) -> str:
+    table = proof.table
+    lines = [proof.finetune.describe("grounding fine-tune"), proof.decoder.describe("decoder training"), "",
+             f"held-out test scenes, seed {seed}", "", "| method | IoU-Mean | IoU-Max |", "|---|---|---|"]
     for key, label in ROWS:
         if key in table:
             lines.append(f"| {label} | {table[key]['iou_mean']:.4f} | {table[key]['iou_max']:.4f} |")
@@ -306,9 +277,6 @@ def report(table: dict[str, dict[str, float]], seed: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0, help="seeds the scenes, the models and the training")
-    parser.add_argument("--minutes", type=float, default=20.0,
-                        help="time budget in minutes (default 20): 70 %% for the grounding fine-tune, "
-                             "what is left after it for the decoder, its pilot and the evaluation")
     parser.add_argument("--work", metavar="DIR", help="keep the data, models and runs here (default: a temp dir)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
@@ -316,21 +284,20 @@ def main(argv: list[str] | None = None) -> int:
                              "thread, and the other core prepares the next batch — 0.10 instead of "
                              "0.17 s per fine-tuning step on the 2-core machine)")
     args = parser.parse_args(argv)
-    if args.minutes <= 0:
-        parser.error("--minutes must be > 0")
     if args.threads < 1:
         parser.error("--threads must be >= 1")
     torch.set_num_threads(args.threads)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="promptcrop-proof-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        table = run(args.seed, args.minutes, work)
+        proof = run(args.seed, work)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"seed": args.seed, "methods": table}, indent=2) + "\n")
-    print(report(table, args.seed))
+        Path(args.json).write_text(json.dumps({"seed": args.seed, "methods": proof.table, "finetune": dataclasses.asdict(proof.finetune),
+                                                "decoder": dataclasses.asdict(proof.decoder)}, indent=2) + "\n")
+    print(report(proof, args.seed))
     return 0
 
 
