@@ -102,13 +102,13 @@ scenes: grounding union box right — IoU ≥ 0.5 with the named objects — in 
 
 FINETUNE = FinetuneConfig(epochs=FINETUNE_EPOCHS, batch_size=8, lr=3e-3, min_lr=3e-5, warmup_steps=20,
                           assignment="hungarian")
-"""Grounding fine-tune from scratch. A tiny model from random
-weights wants a much larger learning rate than fine-tuning a pre-trained OWL-ViT. One matched
-token per object (DETR / OWL-ViT) rather than every token inside it: grounding uses the argmax
-token's own box, and the matched token learns the tightest one (one 9-minute run each on seed 0:
-val acc@0.5 0.70 vs 0.59, trained decoder IoU 0.685 vs 0.606 — single runs vary by a few points).
-The batched grounding losses made a step 0.076 s instead of 0.103 s: about 9,000 steps in the
-share instead of 7,000, and seed 0 went from val acc@0.5 0.59 / trained 0.6733 to 0.80 / 0.7330."""
+"""Grounding fine-tune from scratch. A tiny model from random weights wants a much larger learning
+rate than fine-tuning a pre-trained OWL-ViT. One matched token per object (DETR / OWL-ViT) rather
+than every token inside it: grounding uses the argmax token's own box, and the matched token learns
+the tightest one (one 9-minute run each on seed 0: val acc@0.5 0.70 vs 0.59, trained decoder IoU
+0.685 vs 0.606 — single runs vary by a few points). The batched grounding losses made a step 0.076 s
+instead of 0.103 s: about 9,000 steps in the share instead of 7,000, and seed 0 went from val
+acc@0.5 0.59 / trained 0.6733 to 0.80 / 0.7330."""
 
 DECODER = DecoderConfig(token_dim=32, d_model=64, n_heads=4, n_layers=2, ffn_dim=128, n_queries=30,
                         dropout=0.0)
@@ -130,11 +130,12 @@ TRAIN = dataclasses.replace(
 scenes have none and the tiny encoder sees mosaic tiles at a third of their size) and no colour
 jitter, so the frozen encoder's output of every image and its mirror image is computed once and
 cached (``cache_encodings``: a step takes 0.10 s instead of 0.13 s, and the same encoder, seed 2,
-gave 0.668 after 2,400 cached steps vs 0.664 after 2,700 jittered ones). The matcher weighs the predicted score 8 instead of 2: the query the matcher
-picks for a good crop is then the one that already scores highest, so the top-1 crop — the one
-the evaluation takes — is the query trained on the good crops, as with DETR's class cost (same
-encoder, 2,100 steps, seed 0: top-1 IoU-Mean 0.717 vs 0.663; its best of the top 5 barely moves,
-0.72 vs 0.77 — the ranking, not the boxes, was what failed)."""
+gave 0.668 after 2,400 cached steps vs 0.664 after 2,700 jittered ones). The matcher weighs the
+predicted score 8 instead of 2: the query the matcher picks for a good crop is then the one that
+already scores highest, so the top-1 crop — the one the evaluation takes — is the query trained on
+the good crops, as with DETR's class cost (same encoder, 2,100 steps, seed 0: top-1 IoU-Mean 0.717
+vs 0.663; its best of the top 5 barely moves, 0.72 vs 0.77 — the ranking, not the boxes, was what
+failed)."""
 
 METHODS = ("whole-image", "centre-crop", "grounding-union", "zeroshot", "clipcrop")
 
@@ -295,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"seed": args.seed, "methods": proof.table, "finetune": dataclasses.asdict(proof.finetune),
-                                                "decoder": dataclasses.asdict(proof.decoder)}, indent=2) + "\n")
+        figures = {"seed": args.seed, "methods": proof.table, "finetune": dataclasses.asdict(proof.finetune),
+                   "decoder": dataclasses.asdict(proof.decoder)}
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     print(report(proof, args.seed))
     return 0
 
