@@ -46,7 +46,7 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale_out.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/cold_start.py
 
-# Synthetic proof that training learns (a fixed number of steps: about 18 minutes on 2 idle CPU
+# Synthetic proof that training learns (a fixed number of steps: about 19 minutes on 2 idle CPU
 # cores, longer with the same figures on a busy machine).
 learning-proof: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/learning_proof.py --seed 0

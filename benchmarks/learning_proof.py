@@ -18,7 +18,7 @@ framing the named shapes) it
 
 Both training stages run a fixed number of epochs (``FINETUNE_EPOCHS``, ``DECODER_EPOCHS``), the
 same on every machine: the seed alone fixes the figures, and a busy or slow machine only makes the
-run take longer (about 18 minutes on 2 idle cores; the report gives each stage's steps and time).
+run take longer (about 19 minutes on 2 idle cores; the report gives each stage's steps and time).
 Last line::
 
     RESULT trained=<iou_mean> grounding_only=<iou_mean> untrained=<iou_mean> whole=<iou_mean>
