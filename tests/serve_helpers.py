@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +75,11 @@ class ServerProcess:
         return self.process.wait(timeout=timeout)
 
 
-def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: float = 90) -> ServerProcess:
-    """Start a server and wait until ``/healthz`` answers (raises with the server's log if not)."""
+def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: float = 90,
+                 command: Sequence[str] | None = None) -> ServerProcess:
+    """Start a server and wait until ``/healthz`` answers (raises with the server's log if not).
+    ``command``: what runs ``promptcrop`` (default ``python -m promptcrop.cli`` with this tree's
+    sources first on the path)."""
     port = port or free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_SRC), os.environ.get("PYTHONPATH", "")]),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
@@ -83,7 +87,8 @@ def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: fl
     log_path = tmp_dir / f"server-{port}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "promptcrop.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            [*(command or (sys.executable, "-m", "promptcrop.cli")), "serve", "--host", "127.0.0.1", "--port",
+             str(port), *args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
     server = ServerProcess(process, port, log_path)

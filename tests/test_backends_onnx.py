@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from onnx_exports import fp32_export, onnx_root, tiny_decoder_ckpt  # noqa: F401  (fixtures)
+from optional import require
 from promptcrop.errors import CheckpointError, ModelUnavailableError
 
-pytest.importorskip("onnxruntime")
+require("onnxruntime")
 
 from promptcrop.backends.onnx import INSTALL_HINT, MANIFEST_NAME, OnnxManifest, load_onnx_backend, read_manifest  # noqa: E402
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from promptcrop.errors import PromptcropError
+from promptcrop.errors import ModelUnavailableError, PromptcropError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "torch": ("torch", "transformers", "huggingface_hub", "safetensors", "scipy", "skimage"),
+    "torch": ("torch", "transformers", "huggingface_hub", "safetensors", "scipy", "spacy"),
+    "demo": ("skimage",),
     "onnx": ("onnxruntime", "onnx", "onnxscript", "tokenizers"),
     "serve": ("fastapi", "uvicorn", "multipart", "python_multipart", "prometheus_client", "starlette"),
     "faces": ("ai_edge_litert",),
@@ -28,18 +29,23 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "ray": ("ray",),
     "video": (),
 }
-"""Extra → the top-level modules it installs (the ones promptcrop imports)."""
+"""Extra → the top-level modules it installs that promptcrop imports (scikit-image comes with
+``torch`` too, for the export's check photos; ``video`` is reserved for the video front end)."""
 
 PACKAGE_NAMES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "ray": "Ray Data", "pyarrow": "pyarrow",
-                 "tokenizers": "tokenizers", "fastapi": "FastAPI", "uvicorn": "uvicorn"}
+                 "tokenizers": "tokenizers", "fastapi": "FastAPI", "uvicorn": "uvicorn", "skimage": "scikit-image",
+                 "ai_edge_litert": "LiteRT", "spacy": "spaCy"}
 """How a module is named in the message (its import name otherwise)."""
 
 _EXTRA_OF = {module: extra for extra, modules in EXTRAS.items() for module in modules}
 
 
-class MissingExtraError(PromptcropError):
+class MissingExtraError(ModelUnavailableError):
     """An optional part of promptcrop is not installed. ``extra``: the ``promptcrop[...]`` extra
-    that installs it; the message is one line ending in the ``pip install`` command."""
+    that installs it; the message is one line ending in the ``pip install`` command.
+
+    A :class:`~promptcrop.errors.ModelUnavailableError`: like missing weights, it is something the
+    caller set up, and the service answers a query it cannot run with ``queries_unavailable``."""
 
     def __init__(self, message: str, extra: str) -> None:
         super().__init__(message)
@@ -74,9 +80,8 @@ def require(
 ) -> ModuleType:
     """``import module``, or raise ``error`` with :func:`missing_message` (one line).
 
-    ``error``: the class the caller's front ends expect (e.g. ``ModelUnavailableError`` for the
-    model backends, so the service reports queries as unavailable); a :class:`MissingExtraError`
-    by default.
+    ``error``: the class the caller's front ends expect (e.g. ``DatasetError`` for a data file
+    that needs a reader); a :class:`MissingExtraError` by default.
     """
     try:
         return importlib.import_module(module)

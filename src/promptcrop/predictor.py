@@ -37,6 +37,7 @@ from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, CropCandidate, compose
 from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
 from promptcrop.errors import ModelUnavailableError, RequestError
+from promptcrop.extras import MissingExtraError, require
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
 from promptcrop.request import CropRequest
@@ -220,6 +221,8 @@ class Predictor:
         if conditioned or decoder is not None:
             try:
                 predictor.load()
+            except MissingExtraError:
+                raise
             except ModelUnavailableError as exc:
                 raise ModelUnavailableError(f"{exc} (a text or image query needs the OWL-ViT weights)") from None
         return predictor
@@ -263,9 +266,11 @@ class Predictor:
             raise self._encoder_error
         if self.backend == "onnx":
             return self._load_onnx()
-        from promptcrop.model.encoder import OwlViTEncoder
-
         try:
+            for module in TORCH_BACKEND_MODULES:
+                require(module, "text and image queries need")
+            from promptcrop.model.encoder import OwlViTEncoder
+
             encoder = OwlViTEncoder.from_pretrained(self.model_id, local_files_only=self.local_files_only)
         except ModelUnavailableError as exc:
             self._encoder_error = exc
@@ -282,6 +287,7 @@ class Predictor:
             if self._decoder is None and self.backend == "onnx":
                 self.encoder  # noqa: B018 - the ONNX encoder and decoder load together
             if self._decoder is None:
+                require("safetensors", "a ClipCrop decoder on the torch backend needs")
                 from promptcrop.model.checkpoint import load_decoder
 
                 loaded, info = load_decoder(self.decoder_id, expected_encoder=self.encoder, device=self.device)
@@ -731,6 +737,8 @@ class Predictor:
 
 
 BACKENDS = ("torch", "onnx")
+TORCH_BACKEND_MODULES = ("torch", "transformers")
+"""What the torch backend imports to load OWL-ViT (the ``torch`` extra)."""
 
 
 def _check_backend(backend: str, onnx_dir: Any, device: str, dtype: Any) -> tuple[str, str | None]:
