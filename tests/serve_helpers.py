@@ -76,13 +76,15 @@ class ServerProcess:
 
 
 def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: float = 90,
-                 command: Sequence[str] | None = None) -> ServerProcess:
+                 command: Sequence[str] | None = None, own_sources: bool = True) -> ServerProcess:
     """Start a server and wait until ``/healthz`` answers (raises with the server's log if not).
-    ``command``: what runs ``promptcrop`` (default ``python -m promptcrop.cli`` with this tree's
-    sources first on the path)."""
+    ``command``: what runs ``promptcrop`` (default ``python -m promptcrop.cli``); ``own_sources``:
+    this tree's sources first on its path (False: only what its environment installed)."""
     port = port or free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_SRC), os.environ.get("PYTHONPATH", "")]),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
+    if not own_sources:
+        env.pop("PYTHONPATH")
     env.pop("PROMPTCROP_API_KEY", None)
     log_path = tmp_dir / f"server-{port}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:

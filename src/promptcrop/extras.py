@@ -20,9 +20,11 @@ from types import ModuleType
 from promptcrop.errors import ModelUnavailableError, PromptcropError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "torch": ("torch", "transformers", "huggingface_hub", "safetensors", "scipy", "spacy"),
+    "torch": ("torch", "transformers", "huggingface_hub", "safetensors", "scipy"),
+    "keywords": ("spacy",),
     "demo": ("skimage",),
-    "onnx": ("onnxruntime", "onnx", "onnxscript", "tokenizers"),
+    "onnx": ("onnxruntime", "tokenizers"),
+    "export": ("onnx", "onnxscript"),
     "serve": ("fastapi", "uvicorn", "multipart", "python_multipart", "prometheus_client", "starlette"),
     "faces": ("ai_edge_litert",),
     "parquet": ("pyarrow",),
