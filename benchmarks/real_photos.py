@@ -354,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-dev-photos", type=Path, metavar="DIR",
                         help="only write the package photos and their variants into DIR")
     parser.add_argument("--sheet", type=Path, help="write an overlay sheet of every method's 1:1 / 9:16 / 16:9 crops")
+    parser.add_argument("--details", type=Path, help="write every photo's crops and flags (JSON) for diagnosis")
     args = parser.parse_args(argv)
     if args.write_dev_photos:
         for name in write_dev_photos(args.write_dev_photos):
@@ -367,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             photos, annotations = development_set(Path(tmp), args.dev_photos)
         if args.half != "both":
             annotations = {n: a for n, a in annotations.items() if half_of(n) == args.half}
-        return run(photos, annotations, args.repeats, args.sheet)
+        return run(photos, annotations, args.repeats, args.sheet, args.details)
 
 
 def development_set(tmp: Path, shared: Path | None) -> tuple[dict[str, Path], dict[str, dict]]:
@@ -428,7 +429,8 @@ def count_calls(obj, name: str) -> list[int]:
     return counter
 
 
-def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | None) -> int:
+def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | None,
+        details: Path | None = None) -> int:
     import pyvips
     import smartcrop
 
@@ -481,6 +483,12 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
     if sheet is not None:
         write_sheet(photos, annotations, boxes, sheet)
         print(f"overlay sheet: {sheet}")
+    if details is not None:
+        details.write_text(json.dumps({name: {"half": half_of(name), "crops": boxes[name],
+                                              "flags": {m: score_photo(annotations[name], boxes[name][m])
+                                                        for m in METHODS}}
+                                       for name in boxes}, indent=1, default=bool))
+        print(f"details: {details}")
     total = {m: sum(times[h][m] for h in HALVES) for m in METHODS}
     print("RESULT "
           + " ".join(f"{key}_{half}_{m}={value:.3f}" for half, table in results.items()
