@@ -434,7 +434,7 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
     import pyvips
     import smartcrop
 
-    from promptcrop.faces import default_detector
+    from promptcrop.saliency.faces import default_detector
     from promptcrop.predictor import Predictor
 
     predictor = Predictor(model=None)
