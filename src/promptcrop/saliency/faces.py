@@ -80,9 +80,9 @@ class FaceDetectorConfig:
     most ``max_candidates`` of them (≥ 0; 0 turns the closer look off), best first, are each
     looked at again in a square window reaching ``verify_reach`` of the candidate's side from its
     centre to each side (> 0; at 2 the face fills about a quarter of the model's input) and count
-    when they score ``verify_min_score`` there, in [``min_score``, 1). Measured on the package
-    photos: small real faces score 0.25–0.5 in the first pass and 0.7–0.94 in that window,
-    textures seen close up (galaxies, chrome, foliage) stay below 0.6.
+    when they score ``verify_min_score`` there, in [``min_score``, 1): a small real face scores
+    weakly in the first pass and high once seen larger, textures seen close up stay low
+    (docs/REAL_PHOTOS.md has the scores measured on the development photos).
     """
 
     min_score: float = 0.5
