@@ -395,7 +395,8 @@ def versions(pyvips, detector_calls: int) -> list[str]:
 
     import promptcrop
 
-    lines = [f"promptcrop {promptcrop.__version__} ({_git_commit()}); face detector: "
+    lines = [f"promptcrop {promptcrop.__version__} ({_git_commit(Path(promptcrop.__file__).parent)}, "
+             f"from {Path(promptcrop.__file__).parent}); face detector: "
              + (f"BlazeFace on ai-edge-litert {version('ai-edge-litert')}, {detector_calls} calls"
                 if detector_calls else "did not run (not installed: skin-tone cue only)"),
              f"smartcrop {version('smartcrop')} (default settings)",
@@ -405,11 +406,12 @@ def versions(pyvips, detector_calls: int) -> list[str]:
     return lines
 
 
-def _git_commit() -> str:
+def _git_commit(folder: Path) -> str:
+    """``git describe --always --dirty`` of the checkout holding ``folder``."""
     import subprocess
 
     try:
-        out = subprocess.run(["git", "-C", str(Path(__file__).parent), "describe", "--always", "--dirty"],
+        out = subprocess.run(["git", "-C", str(folder), "describe", "--always", "--dirty"],
                              capture_output=True, text=True, timeout=10)
     except OSError:
         return "commit unknown"
