@@ -101,6 +101,9 @@ def test_the_closer_look_costs_at_most_max_candidates_small_passes(detector, mon
     calls.clear()
     detector.detect(skimage.data.astronaut())  # a face found in the first pass: no closer look
     assert len(calls) == 1
+    calls.clear()
+    detector.detect(skimage.data.coffee())  # its one weak candidate (the cup) is too large to be a small face
+    assert len(calls) == 1
 
 
 def test_windows_cover_an_elongated_image_with_overlapping_squares():
@@ -138,6 +141,8 @@ def test_weighted_nms_merges_overlaps_into_score_weighted_boxes():
         (dict(candidate_score=0.0), "candidate_score"),
         (dict(candidate_score=0.5), "candidate_score"),
         (dict(max_candidates=-1), "max_candidates"),
+        (dict(max_candidate_side=0.0), "max_candidate_side"),
+        (dict(max_candidate_side=1.5), "max_candidate_side"),
         (dict(verify_reach=0.0), "verify_reach"),
         (dict(verify_min_score=0.3), "verify_min_score"),
         (dict(verify_min_score=1.0), "verify_min_score"),

@@ -72,7 +72,9 @@ class FaceDetectorConfig:
     detections smaller than this share of the image's short side are dropped, in [0, 1).
     ``threads``: LiteRT threads (≥ 1). ``candidate_score``: when the first pass finds no face, its
     detections from this score on (in (0, ``min_score``)) are candidates for a closer look; at
-    most ``max_candidates`` of them (≥ 0; 0 turns the closer look off), best first, are each
+    most ``max_candidates`` of them (≥ 0; 0 turns the closer look off), best first, smaller than
+    ``max_candidate_side`` of the image's short side (in (0, 1]; a candidate that large was seen at
+    a scale the model handles, so a weak score there is not a face seen too small), are each
     looked at again in a square window reaching ``verify_reach`` of the candidate's side from its
     centre to each side (> 0; at 2 the face fills about a quarter of the model's input) and count
     when they score ``verify_min_score`` there, in [``min_score``, 1): a small real face scores
@@ -87,6 +89,7 @@ class FaceDetectorConfig:
     threads: int = 1
     candidate_score: float = 0.2
     max_candidates: int = 3
+    max_candidate_side: float = 0.15
     verify_reach: float = 2.0
     verify_min_score: float = 0.7
 
@@ -97,6 +100,7 @@ class FaceDetectorConfig:
         require_number("min_size", self.min_size, 0.0, 1.0, high_open=True)
         require_number("candidate_score", self.candidate_score, 0.0, self.min_score, low_open=True, high_open=True)
         require_int("max_candidates", self.max_candidates, minimum=0)
+        require_number("max_candidate_side", self.max_candidate_side, 0.0, 1.0, low_open=True)
         require_number("verify_reach", self.verify_reach, 0.0, low_open=True)
         require_number("verify_min_score", self.verify_min_score, self.min_score, 1.0, high_open=True)
         require_positive_int("threads", self.threads)
@@ -194,13 +198,15 @@ class FaceDetector:
         self, pil: Image.Image, boxes: np.ndarray, scores: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Weak candidates ``boxes [n, 4]`` px / ``scores [n]`` of the first pass, merged, and the
-        best :attr:`FaceDetectorConfig.max_candidates` of them each looked at again in a window
+        best :attr:`FaceDetectorConfig.max_candidates` small ones each looked at again in a window
         around it, where a real face seen larger scores from ``verify_min_score`` (textures seen
         close do not) → the faces confirmed there, ``(boxes [m, 4] px, scores [m])``."""
         width, height = pil.size
         candidates, _ = _weighted_nms(boxes, scores, self.config.nms_iou)
+        sides = np.maximum(candidates[:, 2] - candidates[:, 0], candidates[:, 3] - candidates[:, 1])
+        small = candidates[sides < self.config.max_candidate_side * min(width, height)]
         confirmed = [(np.zeros((0, 4)), np.zeros(0))]
-        for box in candidates[: self.config.max_candidates]:
+        for box in small[: self.config.max_candidates]:
             reach = self.config.verify_reach * max(box[2] - box[0], box[3] - box[1])
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             window = B.clamp_xyxy(np.array([cx - reach, cy - reach, cx + reach, cy + reach]), width, height)
