@@ -85,3 +85,23 @@ def test_centre_crop_is_the_largest_crop_of_each_ratio_centred(real_photos, tmp_
     assert crops["1:1"] == (100.0, 0.0, 200.0, 100.0)
     x1, y1, x2, y2 = crops["16:9"]
     assert (y1, y2) == (0.0, 100.0) and x1 + x2 == 300.0 and abs((x2 - x1) / 100 - 16 / 9) < 1e-9
+
+
+def test_the_report_names_each_peer_version_and_whether_the_face_detector_ran(real_photos):
+    pyvips = pytest.importorskip("pyvips")
+    from importlib.metadata import version
+
+    ran = "\n".join(real_photos.versions(pyvips, 7))
+    assert f"smartcrop {version('smartcrop')}" in ran and f"pyvips {version('pyvips')}" in ran
+    assert "7 calls" in ran and "libvips 8." in ran
+    assert "did not run" in "\n".join(real_photos.versions(pyvips, 0))
+
+
+def test_count_calls_counts_and_passes_results_through(real_photos):
+    class Thing:
+        def twice(self, x):
+            return 2 * x
+
+    thing = Thing()
+    calls = real_photos.count_calls(thing, "twice")
+    assert [thing.twice(1), thing.twice(2)] == [2, 4] and calls == [2]
