@@ -87,9 +87,8 @@ class ResultCache:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             with self._lock:
-                replaced = _size_of(path)
+                total = self._total() + len(data) - _size_of(path)
                 os.replace(tmp, path)
-                total = self._total() + len(data) - replaced
                 if total > self.max_bytes:
                     total = self._evict(keep=path)
                 self._write_total(total)

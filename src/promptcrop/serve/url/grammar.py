@@ -35,6 +35,7 @@ FITS = ("crop", "pad")
 DEFAULT_QUALITY = 85
 MAX_RANK = 20
 END_OF_OPTIONS = "-"
+ORIGINAL = "original"
 _NAME = re.compile(r"^[a-z]{1,8}:")
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HEX_COLOUR = re.compile(r"^[0-9a-fA-F]{6}$")
@@ -78,16 +79,27 @@ class UrlOptions:
             if aspect is not None:
                 raise UrlSyntaxError("ar: give a ratio or both w: and h:, not all three")
             size = f"{self.width}x{self.height}"
-        elif aspect is not None and (self.width is not None or self.height is not None):
+        elif self.sized_by_ratio:
             size = _size_from_ratio(aspect, self.width, self.height)
             aspect = None
         try:
             return CropRequest.build(
-                k=self.rank or 1, aspect=aspect, size=size, fit=self.fit or "crop",
+                k=self.rank or 1, aspect=None if aspect == ORIGINAL else aspect, size=size, fit=self.fit or "crop",
                 exclude=() if self.exclude is None else (self.exclude,),
             )
         except RequestError as exc:
             raise UrlSyntaxError(str(exc)) from None
+
+    @property
+    def sized_by_ratio(self) -> bool:
+        """One side and a numeric ratio: the exact output size follows from them."""
+        one_side = (self.width is None) != (self.height is None)
+        return one_side and self.aspect not in (None, ORIGINAL)
+
+    @property
+    def scaled_to_one_side(self) -> bool:
+        """One side without a numeric ratio: the crop is scaled to it, keeping its own ratio."""
+        return (self.width is None) != (self.height is None) and not self.sized_by_ratio
 
     def canonical(self) -> dict[str, Any]:
         """Every option, given or not, in table order: the cache key's part of the options."""
@@ -189,8 +201,8 @@ def _text(key: str) -> Callable[[list[str]], str]:
 
 
 def _parse_aspect(args: list[str]) -> str:
-    if len(args) == 1 and args[0].lower() == "original":
-        return "original"
+    if len(args) == 1 and args[0].lower() == ORIGINAL:
+        return ORIGINAL
     if len(args) not in (1, 2) or not all(args):
         raise UrlSyntaxError(f"ar: expected W:H, a number or 'original', got {':'.join(args)!r}")
     label = ":".join(args)

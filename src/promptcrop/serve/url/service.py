@@ -170,7 +170,7 @@ class UrlService:
 
 def _scaled(pil: Image.Image, options: UrlOptions) -> Image.Image:
     """One output side given without a ratio: the crop scaled to it, its own ratio kept."""
-    if options.aspect is not None or (options.width is None) == (options.height is None):
+    if not options.scaled_to_one_side:
         return pil  # no side, or an exact size the crop already has
     if options.width is not None:
         size = (options.width, max(1, round(pil.height * options.width / pil.width)))

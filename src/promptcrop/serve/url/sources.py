@@ -96,7 +96,7 @@ class LocalSource:
         try:
             with open(path, "rb") as fh:
                 return _bounded(fh.read(max_bytes + 1), max_bytes)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise SourceMissing(_MISSING) from None
         except OSError as exc:
             raise SourceFailure(_UNREADABLE) from exc
@@ -125,7 +125,7 @@ def resolve_inside(root: str, parts: Sequence[str]) -> str:
         candidate = os.path.join(current, part)
         try:
             st = os.lstat(candidate)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise SourceMissing(_MISSING) from None
         except OSError as exc:
             raise SourceFailure(_UNREADABLE) from exc
