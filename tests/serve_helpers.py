@@ -74,16 +74,19 @@ class ServerProcess:
         return self.process.wait(timeout=timeout)
 
 
-def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: float = 90) -> ServerProcess:
-    """Start a server and wait until ``/healthz`` answers (raises with the server's log if not)."""
+def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: float = 90,
+                 entry: tuple[str, ...] = ("-m", "promptcrop.cli"), env: dict[str, str] | None = None) -> ServerProcess:
+    """Start a server and wait until ``/healthz`` answers (raises with the server's log if not).
+
+    ``entry``: what python runs (``serve ...`` follows); ``env``: extra environment variables."""
     port = port or free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_SRC), os.environ.get("PYTHONPATH", "")]),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", **(env or {}))
     env.pop("PROMPTCROP_API_KEY", None)
     log_path = tmp_dir / f"server-{port}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "promptcrop.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            [sys.executable, *entry, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
     server = ServerProcess(process, port, log_path)
