@@ -101,13 +101,13 @@ def create_app(settings: ServeSettings, loaded: LoadedPredictor) -> FastAPI:
 def _add_url_routes(app: FastAPI, settings: ServeSettings, loaded: LoadedPredictor, state: ServiceState,
                     require_key: Any) -> None:
     """Crops by URL (``/v1/img``, ``/v1/info/...``, ``/v1/url``): see :mod:`promptcrop.serve.url`."""
-    from promptcrop.serve.url.routes import sign_router, url_router
+    from promptcrop.serve.url.routes import sign_router, url_routes
     from promptcrop.serve.url.service import UrlMetrics, UrlService
 
     assert settings.url is not None
     service = UrlService(settings.url, loaded, settings.max_upload_bytes, UrlMetrics(state.metrics.registry))
     app.state.url = service
-    app.include_router(url_router(service))
+    app.router.routes.extend(url_routes(service))
     app.include_router(sign_router(service, require_key, settings.api_key is not None))
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -70,6 +71,11 @@ class UrlOptions:
     quality: int | None = None
     mode: str | None = None
     source: str | None = None
+
+    @cached_property
+    def request(self) -> CropRequest:
+        """:meth:`crop_request`, made once per options object."""
+        return self.crop_request()
 
     def crop_request(self) -> CropRequest:
         """The library request: ``rank`` crops of one ratio (or of the exact size)."""
@@ -303,7 +309,7 @@ def parse_url_path(segments: Sequence[str]) -> ParsedUrl:
     options = UrlOptions(**values)
     if options.pad is not None and options.fit != "pad":
         raise UrlSyntaxError("fit: a pad colour needs fit:pad")
-    options.crop_request()  # every combination checked here, before the source is touched
+    options.request  # noqa: B018 - every combination checked here, before the source is touched
     return ParsedUrl(options, split_path(segments[index:]))
 
 

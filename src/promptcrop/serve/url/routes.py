@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.routing import Route
 
 from promptcrop.errors import PromptcropError, error_code, failure_reason
 from promptcrop.serve.errors import ServiceError, status_for
@@ -42,22 +43,19 @@ _SOURCE_ERRORS: dict[type, tuple[int, str]] = {
 }
 
 
-def url_router(service: UrlService) -> APIRouter:
-    """``/v1/img/...`` and ``/v1/info/...``: authenticated by their signature, not the API key
-    (an ``<img>`` tag sends no header)."""
-    router = APIRouter()
+def url_routes(service: UrlService) -> list[Route]:
+    """``GET``/``HEAD /v1/img/...`` and ``/v1/info/...``, authenticated by their signature, not
+    the API key (an ``<img>`` tag sends no header). Plain Starlette routes: nothing for FastAPI to
+    validate (the path is parsed here), so a cache hit costs less; docs/URLS.md documents them."""
 
-    @router.api_route(IMAGE_PREFIX + "/{rest:path}", methods=["GET", "HEAD"], response_class=Response,
-                      summary="A crop by URL: the image (signed path of options and source path)")
     async def image(request: Request) -> Response:
         return await _answer(request, service, IMAGE)
 
-    @router.api_route(INFO_PREFIX + "/{rest:path}", methods=["GET", "HEAD"],
-                      summary="A crop by URL: the JSON record of the same crop")
     async def info(request: Request) -> Response:
         return await _answer(request, service, INFO)
 
-    return router
+    return [Route(IMAGE_PREFIX + "/{rest:path}", image, methods=["GET", "HEAD"]),
+            Route(INFO_PREFIX + "/{rest:path}", info, methods=["GET", "HEAD"])]
 
 
 async def _answer(request: Request, service: UrlService, kind: str) -> Response:
@@ -83,23 +81,24 @@ async def _serve(request: Request, service: UrlService, kind: str) -> Response:
     parsed = parse_url_path(tail[1:].split("/"))
     target = service.target(parsed, request.headers.get("accept", ""))
     service.check(target)
-    info = await _bounded(request, service.sources[target.source.name].stat, parsed.path)
+    source = target.source
+    info = source.stat(parsed.path) if source.local else await _bounded(request, source.stat, parsed.path)
     if info.size > service.max_source_bytes:
         raise SourceTooLarge(
             f"the source image is larger than the server's limit of {service.max_source_bytes / 2**20:g} MB")
-    keys = {k: service.key(k, target, info) for k in (IMAGE, INFO)}
-    etag = etag_of(keys[kind])
-    cached = await asyncio.to_thread(service.cache.get, keys[kind]) if service.cache is not None else None
+    key = service.key(kind, target, info)
+    etag = etag_of(key)
+    cached = service.cache.get(key) if service.cache is not None else None  # one local file read
     if etag_matches(request.headers.get("if-none-match"), etag):
-        service.metrics.answers.labels(kind, "not_modified").inc()
+        service.metrics.count(kind, "not_modified")
         fallback = True if cached is None else bool(cached.meta.get("fallback"))  # unknown: the short one
         return Response(status_code=304, headers=_cache_headers(service, target, etag, fallback))
     if cached is None:
-        service.metrics.answers.labels(kind, "miss").inc()
-        pool = request.app.state.service.pool
-        cached = (await pool.run(service.render, target, keys))[kind]
+        service.metrics.count(kind, "miss")
+        keys = {k: service.key(k, target, info) for k in (IMAGE, INFO)}
+        cached = (await request.app.state.service.pool.run(service.render, target, keys))[kind]
     else:
-        service.metrics.answers.labels(kind, "hit").inc()
+        service.metrics.count(kind, "hit")
     return _entry_response(service, target, etag, cached)
 
 

@@ -64,8 +64,13 @@ class UrlMetrics:
 
         self.renders = Counter("promptcrop_url_renders", "crop URLs rendered (source read + model run)",
                                registry=registry)
-        self.answers = Counter("promptcrop_url_answers", "crop URL answers by kind and outcome",
-                               ["kind", "outcome"], registry=registry)
+        answers = Counter("promptcrop_url_answers", "crop URL answers by kind and outcome",
+                          ["kind", "outcome"], registry=registry)
+        self._answers = {(kind, outcome): answers.labels(kind, outcome)
+                         for kind in (IMAGE, INFO) for outcome in ("hit", "miss", "not_modified")}
+
+    def count(self, kind: str, outcome: str) -> None:
+        self._answers[kind, outcome].inc()
 
 
 class UrlService:
@@ -124,9 +129,9 @@ class UrlService:
         predictor = self._predictor_for(options)
         image, prediction = predict(predictor, self._job(target, data))
         record = build_record(prediction)
-        if len(prediction) < options.crop_request().k:
+        if len(prediction) < options.request.k:
             raise RequestError(f"k: this image has {len(prediction)} crops of this ratio, not {options.rank}")
-        crop = prediction[options.crop_request().k - 1]
+        crop = prediction[options.request.k - 1]
         if options.pad is not None:
             crop = replace(crop, pad_color=options.pad)
         pil = _scaled(crop.apply(Image.fromarray(image.array)), options)
@@ -147,7 +152,7 @@ class UrlService:
 
     def _job(self, target: Target, data: bytes) -> CropJob:
         options = target.options
-        return CropJob(image=data, request=options.crop_request(), query=options.query)
+        return CropJob(image=data, request=options.request, query=options.query)
 
     def _loaded_for(self, options: UrlOptions) -> LoadedPredictor:
         if options.mode == "offline":

@@ -55,7 +55,11 @@ class ObjectInfo:
 
 
 class Source(Protocol):
+    """``name``: the source's name in URLs; ``local``: ``stat`` is a local file-system call, cheap
+    enough to make on the event loop (a remote store's goes to a thread, with the timeout)."""
+
     name: str
+    local: bool
 
     def stat(self, parts: Sequence[str]) -> ObjectInfo: ...
 
@@ -68,6 +72,8 @@ _UNREADABLE = "the image source could not be read"
 
 class LocalSource:
     """A folder root; see the module docstring for how a path is kept inside it."""
+
+    local = True
 
     def __init__(self, name: str, root: str | os.PathLike[str]) -> None:
         self.name = name
@@ -168,6 +174,7 @@ class StoreSource:
         self.uri = uri
         self.fs, self.prefix = open_filesystem(uri)
         self.local_root = _local_root(self.fs, self.prefix)
+        self.local = self.local_root is not None
 
     def key(self, parts: Sequence[str]) -> str:
         if self.local_root is not None:
