@@ -153,6 +153,7 @@ class SignBody(BaseModel):
     path: str = Field(min_length=1, max_length=1024)
     options: dict[str, Any] = Field(default_factory=dict)
     widths: list[int] = Field(default_factory=list, max_length=16)
+    base: str = Field(default="", max_length=256, pattern=r"^(https?://[^/\s]+)?$")
 
 
 def sign_router(service: UrlService, require_key: Any, api_key_set: bool) -> APIRouter:
@@ -160,16 +161,21 @@ def sign_router(service: UrlService, require_key: Any, api_key_set: bool) -> API
     the API key authenticated; a server without ``--api-key`` signs for nobody and answers
     ``unsafe`` URLs only when it accepts them (``--allow-unsigned``), else ``403``."""
     router = APIRouter(dependencies=[Depends(require_key)])
+    pair = service.settings.keys[0] if api_key_set and service.settings.keys else None
+    signing = "signed" if pair is not None else "unsigned" if service.settings.allow_unsigned else "none"
+
+    @router.get("/v1/url", summary="The sources crop URLs can name and whether this server signs for you")
+    async def url_info() -> dict[str, Any]:
+        return {"sources": list(service.sources), "default": service.default_source, "signing": signing}
 
     @router.post("/v1/url", summary="Crop URLs (signed for an authenticated caller) and an <img> snippet")
     async def sign(body: SignBody) -> JSONResponse:
-        pair = service.settings.keys[0] if api_key_set and service.settings.keys else None
-        if pair is None and not service.settings.allow_unsigned:
+        if signing == "none":
             raise ServiceError(403, "forbidden", "this server signs URLs only for API-key holders: start it with --api-key")
         try:
             options = options_from(**body.options)
-            urls = {w: signed_path(with_width(options, w), body.path, pair) for w in body.widths}
-            url = signed_path(options, body.path, pair)
+            urls = {w: signed_path(with_width(options, w), body.path, pair, base=body.base) for w in body.widths}
+            url = signed_path(options, body.path, pair, base=body.base)
         except UrlSyntaxError as exc:
             raise ServiceError(400, "bad_request", str(exc)) from None
         srcset = ", ".join(f"{u} {w}w" for w, u in urls.items())
