@@ -68,7 +68,7 @@ def add_sign_url_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("path", help="the image's path inside the source, e.g. products/123.jpg")
     for option in OPTIONS:
         kwargs: dict[str, Any] = {"type": int} if option.field in ("width", "height", "rank", "quality") else {}
-        p.add_argument(option.flag, dest=option.field, metavar=option.syntax.split(":", 1)[1].split(" ")[0],
+        p.add_argument(option.flag, dest=option.field, metavar=option.field.upper(),
                        help=f"{option.syntax}: {option.help}", **kwargs)
     p.add_argument("--pad", metavar="RRGGBB", help="pad colour with --fit pad")
     p.add_argument("--key", metavar="HEX", help="signing key (hex)")

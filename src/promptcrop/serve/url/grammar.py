@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from promptcrop.errors import RequestError
-from promptcrop.predictor import CropRequest
+from promptcrop.request import CropRequest
 
 #: Output formats of ``fmt:`` → Pillow format; ``auto`` = WebP for a client that accepts it.
 FORMATS = {"jpeg": "JPEG", "jpg": "JPEG", "png": "PNG", "webp": "WEBP"}

@@ -18,11 +18,10 @@ from PIL import Image
 
 from promptcrop import __version__
 from promptcrop.errors import RequestError
+from promptcrop.batch.outputs import output_format
 from promptcrop.images import encode_image
-from promptcrop.outputs import output_format
 from promptcrop.predictor import Predictor
-from promptcrop.records import build_record
-from promptcrop.results import CropResult
+from promptcrop.results import CropResult, build_record
 from promptcrop.serve.service import MEDIA_TYPES, CropJob, LoadedPredictor, check_job, predict
 from promptcrop.serve.url.cache import CacheEntry, ResultCache
 from promptcrop.serve.url.grammar import AUTO_FORMAT, DEFAULT_QUALITY, FORMATS, ParsedUrl, UrlOptions
