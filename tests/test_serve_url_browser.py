@@ -5,8 +5,10 @@ service page's URL panel signs a URL server-side for a caller with the API key."
 
 from __future__ import annotations
 
+import functools
 import html
-import urllib.parse
+import http.server
+import threading
 
 import pytest
 from serve_helpers import astronaut_jpeg
@@ -50,14 +52,29 @@ SIZES = [
 ]
 
 
-def test_img_tags_with_signed_urls_decode_at_the_asked_sizes(browser, server):
+@pytest.fixture(scope="module")
+def page_host(tmp_path_factory):
+    """Another origin on loopback serving a folder: the web page that embeds the crop URLs."""
+    folder = tmp_path_factory.mktemp("site")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    thread.join(10)
+
+
+def test_img_tags_with_signed_urls_decode_at_the_asked_sizes(browser, server, page_host):
     tags = "".join(
         f'<img id="i{n}" src="{html.escape(server + sign_url("shop/astronaut.jpg", key=KEY, salt=SALT, **options))}">'
         for n, (options, _size) in enumerate(SIZES)
     )
     unsigned = server + sign_url("shop/astronaut.jpg", key=None, width=50)
-    page = f"<!doctype html><html><body>{tags}<img id='bad' src='{html.escape(unsigned)}'></body></html>"
-    browser.get("data:text/html;charset=utf-8," + urllib.parse.quote(page))
+    folder, origin = page_host
+    (folder / "shop.html").write_text(
+        f"<!doctype html><html><body>{tags}<img id='bad' src='{html.escape(unsigned)}'></body></html>")
+    browser.get(origin + "/shop.html")
     _wait(browser, lambda d: d.execute_script(
         "return [...document.images].every((img) => img.complete)"))
     decoded = browser.execute_script(

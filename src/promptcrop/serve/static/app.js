@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 const SVG_NS = "http://www.w3.org/2000/svg";
 let photoUrl = null;
 let downloads = [];
+let defaultSource = null;
 
 function apiHeaders() {
   const key = sessionStorage.getItem(KEY_STORE);
@@ -200,6 +201,7 @@ async function loadUrlPanel() {
   const response = await fetch("/v1/url", { headers: apiHeaders() });
   if (!response.ok) { $("url-panel").hidden = true; return; }
   const info = await response.json();
+  defaultSource = info.default;
   const select = $("url-source");
   select.replaceChildren(...info.sources.map((name) => new Option(name, name)));
   select.hidden = info.sources.length < 2;
@@ -213,7 +215,9 @@ async function loadUrlPanel() {
 }
 
 function urlOptions() {
-  const options = { source: $("url-source").value || undefined };
+  const options = {};
+  const source = $("url-source").value;
+  if (source && source !== defaultSource) options.source = source; // the default goes unnamed
   const query = $("query").value.trim();
   if (query && !$("query").disabled) options.query = query;
   const custom = $("custom-ratio").value.trim();
