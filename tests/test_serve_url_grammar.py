@@ -100,3 +100,12 @@ def test_with_width_keeps_the_ratio_of_an_exact_size():
     wide = with_width(options, 600)
     assert wide.crop_request().output_size == (600, 400)
     assert with_width(options_from(aspect="1:1"), 50).crop_request().output_size == (50, 50)
+
+
+def test_the_documented_table_has_every_option():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "URLS.md").read_text()
+    table = [line for line in docs.splitlines() if line.startswith("| `")]
+    for option in OPTIONS:
+        assert any(line.startswith(f"| `{option.key}:") for line in table), option.key

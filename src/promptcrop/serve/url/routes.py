@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,6 +33,7 @@ from promptcrop.serve.url.service import IMAGE, INFO, Target, UrlService, etag_m
 from promptcrop.serve.url.signing import IMAGE_PREFIX, INFO_PREFIX, UNSIGNED, signed_path, verify
 from promptcrop.serve.url.sources import SourceFailure, SourceMissing, SourceTooLarge
 
+log = logging.getLogger("promptcrop.serve")
 NO_STORE = {"Cache-Control": "no-store"}
 _PREFIXES = {IMAGE: IMAGE_PREFIX, INFO: INFO_PREFIX}
 # Source errors → (status, code); their messages never name a server path.
@@ -66,6 +68,9 @@ async def _answer(request: Request, service: UrlService, kind: str) -> Response:
         raise
     except tuple(_SOURCE_ERRORS) as exc:
         status, code = _SOURCE_ERRORS[type(exc)]
+        if isinstance(exc, SourceFailure):  # the store's own error, paths included, for the log only
+            log.warning("request %s: source %r failed: %s", request.scope.get("state", {}).get("request_id"),
+                        exc.source, exc.__cause__)
         raise ServiceError(status, code, str(exc), headers=dict(NO_STORE)) from None
     except (PromptcropError, ValueError) as exc:
         status = status_for(exc)

@@ -31,6 +31,7 @@ MAX_SYMLINK_HOPS = 40
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_SOURCE = "default"
+STORES_HINT = "pip install 'promptcrop[stores]'"
 
 
 class SourceMissing(PromptcropError):
@@ -38,7 +39,12 @@ class SourceMissing(PromptcropError):
 
 
 class SourceFailure(PromptcropError):
-    """The source could not be read (store down, permission, I/O error): 502."""
+    """The source could not be read (store down, permission, I/O error): 502. The message is
+    generic; ``source`` names the source and ``__cause__`` is the store's own error (for the log)."""
+
+    def __init__(self, message: str, source: str = "") -> None:
+        super().__init__(message)
+        self.source = source
 
 
 class SourceTooLarge(PromptcropError):
@@ -92,7 +98,7 @@ class LocalSource:
         except FileNotFoundError:
             raise SourceMissing(_MISSING) from None
         except OSError as exc:
-            raise SourceFailure(_UNREADABLE) from exc
+            raise SourceFailure(_UNREADABLE, self.name) from exc
         if not stat_mod.S_ISREG(st.st_mode):
             raise SourceMissing(_MISSING)
         return ObjectInfo(st.st_size, f"{st.st_mtime_ns}-{st.st_ino}")
@@ -105,7 +111,7 @@ class LocalSource:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise SourceMissing(_MISSING) from None
         except OSError as exc:
-            raise SourceFailure(_UNREADABLE) from exc
+            raise SourceFailure(_UNREADABLE, self.name) from exc
 
 
 def resolve_inside(root: str, parts: Sequence[str]) -> str:
@@ -188,7 +194,7 @@ class StoreSource:
         try:
             info = self.fs.get_file_info(key)
         except (OSError, ValueError) as exc:
-            raise SourceFailure(_UNREADABLE) from exc
+            raise SourceFailure(_UNREADABLE, self.name) from exc
         if info.type != pafs.FileType.File:
             raise SourceMissing(_MISSING)
         mtime = info.mtime_ns if info.mtime_ns is not None else ""
@@ -202,7 +208,7 @@ class StoreSource:
         except FileNotFoundError:
             raise SourceMissing(_MISSING) from None
         except (OSError, ValueError) as exc:
-            raise SourceFailure(_UNREADABLE) from exc
+            raise SourceFailure(_UNREADABLE, self.name) from exc
 
 
 def open_filesystem(uri: str) -> tuple[Any, str]:
@@ -211,7 +217,7 @@ def open_filesystem(uri: str) -> tuple[Any, str]:
     try:
         from pyarrow import fs as pafs
     except ImportError:
-        raise RequestError(f"source {uri!r} needs pyarrow: pip install 'promptcrop[serve]'") from None
+        raise RequestError(f"source {uri!r} needs pyarrow and fsspec: {STORES_HINT}") from None
     try:
         fs, prefix = pafs.FileSystem.from_uri(uri)
         return fs, prefix.rstrip("/")
@@ -220,7 +226,7 @@ def open_filesystem(uri: str) -> tuple[Any, str]:
     try:
         import fsspec
     except ImportError:
-        raise RequestError(f"source {uri!r}: pyarrow cannot open it and fsspec is not installed") from None
+        raise RequestError(f"source {uri!r}: pyarrow cannot open it and fsspec is not installed: {STORES_HINT}") from None
     try:
         fs, prefix = fsspec.core.url_to_fs(uri)
     except (ImportError, ValueError, OSError) as exc:
