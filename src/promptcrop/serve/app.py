@@ -107,7 +107,7 @@ def _add_url_routes(app: FastAPI, settings: ServeSettings, loaded: LoadedPredict
     assert settings.url is not None
     service = UrlService(settings.url, loaded, settings.max_upload_bytes, UrlMetrics(state.metrics.registry))
     app.state.url = service
-    app.router.routes.extend(url_routes(service))
+    app.router.routes[0:0] = url_routes(service)  # first: the route a cache hit must find fastest
     app.include_router(sign_router(service, require_key, settings.api_key is not None))
 
 

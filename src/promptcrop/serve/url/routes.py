@@ -15,6 +15,7 @@ one whose crop fell back the short max-age.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 from typing import Any
@@ -28,13 +29,14 @@ from promptcrop.errors import PromptcropError, error_code, failure_reason
 from promptcrop.serve.errors import ServiceError, status_for
 from promptcrop.serve.limits import TimedOut
 from promptcrop.serve.url.cache import CacheEntry
-from promptcrop.serve.url.grammar import UrlSyntaxError, options_from, parse_url_path, with_width
+from promptcrop.serve.url.grammar import ParsedUrl, UrlSyntaxError, options_from, parse_url_path, with_width
 from promptcrop.serve.url.service import IMAGE, INFO, Target, UrlService, etag_matches, etag_of
 from promptcrop.serve.url.signing import IMAGE_PREFIX, INFO_PREFIX, UNSIGNED, signed_path, verify
 from promptcrop.serve.url.sources import SourceFailure, SourceMissing, SourceTooLarge
 
 log = logging.getLogger("promptcrop.serve")
 NO_STORE = {"Cache-Control": "no-store"}
+PARSED_URLS = 4096  # verified URL tails whose parse is remembered
 _PREFIXES = {IMAGE: IMAGE_PREFIX, INFO: INFO_PREFIX}
 # Source errors → (status, code); their messages never name a server path.
 _SOURCE_ERRORS: dict[type, tuple[int, str]] = {
@@ -83,9 +85,8 @@ async def _serve(request: Request, service: UrlService, kind: str) -> Response:
     signature, tail = _signed_tail(request, kind)
     if not _signature_ok(service, signature, tail):
         raise ServiceError(403, "forbidden", "invalid or missing URL signature")
-    parsed = parse_url_path(tail[1:].split("/"))
+    parsed = parse_tail(tail)
     target = service.target(parsed, request.headers.get("accept", ""))
-    service.check(target)
     source = target.source
     info = source.stat(parsed.path) if source.local else await _bounded(request, source.stat, parsed.path)
     if info.size > service.max_source_bytes:
@@ -100,11 +101,19 @@ async def _serve(request: Request, service: UrlService, kind: str) -> Response:
         return Response(status_code=304, headers=_cache_headers(service, target, etag, fallback))
     if cached is None:
         service.metrics.count(kind, "miss")
+        service.check(target)  # before a worker is taken (a hit was checked when it was made)
         keys = {k: service.key(k, target, info) for k in (IMAGE, INFO)}
         cached = (await request.app.state.service.pool.run(service.render, target, keys))[kind]
     else:
         service.metrics.count(kind, "hit")
     return _entry_response(service, target, etag, cached)
+
+
+@functools.lru_cache(maxsize=PARSED_URLS)
+def parse_tail(tail: str) -> ParsedUrl:
+    """The options and path of a verified tail, remembered: a repeated URL is parsed once (an
+    error is not remembered: it raises again)."""
+    return parse_url_path(tail[1:].split("/"))
 
 
 def _signed_tail(request: Request, kind: str) -> tuple[str, str]:
