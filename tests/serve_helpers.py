@@ -39,6 +39,20 @@ def noise_png(width: int, height: int, seed: int = 0) -> bytes:
     return encode(Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)), "PNG")
 
 
+def raw_get(port: int, target: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """GET ``target`` on ``127.0.0.1:port`` exactly as written (no client-side normalisation of
+    dot segments or escapes, unlike httpx): ``(status, body)``."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", target, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

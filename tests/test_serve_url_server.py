@@ -10,7 +10,6 @@ filesystem layer, source errors and the upload limits applied to source objects.
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import os
@@ -21,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from serve_helpers import ServerProcess, astronaut_jpeg, encode, start_server
+from serve_helpers import ServerProcess, astronaut_jpeg, encode, raw_get, start_server
 
 from promptcrop.serve.url.signing import SigningKey, sign_url
 
@@ -95,15 +94,8 @@ def _renders(server: ServerProcess) -> float:
     return 0.0
 
 
-def _raw_get(server: ServerProcess, target: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    """GET ``target`` exactly as written: no client-side normalisation of dots or escapes."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        connection.request("GET", target, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+def _raw_get(server: ServerProcess, target: str) -> tuple[int, bytes]:
+    return raw_get(server.port, target)
 
 
 def _signed_raw(tail: str, key: tuple[str, str] = (K1, S1)) -> str:
