@@ -331,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         folder = work / "photos"
         photos = [p for p in real_photos.write_dev_photos(folder) if p in annotations]
-        print(f"peer: {ensure_thumbor() and peer_versions()}")
+        ensure_thumbor()
+        print(f"peer: {peer_versions()}")
         servers = [start_promptcrop(folder, work), start_thumbor(folder, work)]
         try:
             return run(servers, photos, annotations, args)

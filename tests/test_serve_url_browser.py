@@ -11,11 +11,11 @@ import http.server
 import threading
 
 import pytest
-from serve_helpers import astronaut_jpeg
-from test_serve_browser import _serve, _wait, browser  # noqa: F401 - the shared Chromium fixture
 
 from promptcrop.serve.url.settings import UrlSettings
 from promptcrop.serve.url.signing import key_pairs, sign_url
+from serve_helpers import astronaut_jpeg
+from test_serve_browser import _serve, _wait, browser  # noqa: F401 - the shared Chromium fixture
 
 KEY, SALT = "3c" * 32, "b0b0"
 
@@ -65,7 +65,7 @@ def page_host(tmp_path_factory):
     thread.join(10)
 
 
-def test_img_tags_with_signed_urls_decode_at_the_asked_sizes(browser, server, page_host):
+def test_img_tags_with_signed_urls_decode_at_the_asked_sizes(browser, server, page_host):  # noqa: F811
     tags = "".join(
         f'<img id="i{n}" src="{html.escape(server + sign_url("shop/astronaut.jpg", key=KEY, salt=SALT, **options))}">'
         for n, (options, _size) in enumerate(SIZES)
@@ -83,7 +83,7 @@ def test_img_tags_with_signed_urls_decode_at_the_asked_sizes(browser, server, pa
     assert decoded[-1] == ["bad", 0, 0]  # the unsigned URL is refused: no image decoded
 
 
-def test_the_url_panel_signs_for_the_api_key_holder(browser, keyed_server):
+def test_the_url_panel_signs_for_the_api_key_holder(browser, keyed_server):  # noqa: F811
     from selenium.webdriver.common.by import By
 
     browser.get(keyed_server + "/")

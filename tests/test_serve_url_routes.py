@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from serve_helpers import astronaut_jpeg
 
 from promptcrop.serve.app import create_app
 from promptcrop.serve.service import build_predictor
 from promptcrop.serve.settings import ServeSettings
 from promptcrop.serve.url.settings import UrlSettings
 from promptcrop.serve.url.signing import key_pairs, sign_url
+from serve_helpers import astronaut_jpeg
 
 KEY, SALT = "9e" * 16, "77"
 BODY = {"path": "a.jpg", "options": {"aspect": "1:1", "width": 64}, "widths": [64, 128]}

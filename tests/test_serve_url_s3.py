@@ -14,9 +14,9 @@ import signal
 import httpx
 import pytest
 from PIL import Image
-from serve_helpers import astronaut_jpeg, encode, free_port, raw_get, start_server
 
 from promptcrop.serve.url.signing import SigningKey, sign_url
+from serve_helpers import astronaut_jpeg, encode, free_port, raw_get, start_server
 
 KEY, SALT = "5e" * 16, "a5"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",

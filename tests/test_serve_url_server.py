@@ -20,9 +20,9 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from serve_helpers import ServerProcess, astronaut_jpeg, encode, raw_get, start_server
 
 from promptcrop.serve.url.signing import SigningKey, sign_url
+from serve_helpers import ServerProcess, astronaut_jpeg, encode, raw_get, start_server
 
 K1, S1 = "a0" * 32, "5a17"
 K2, S2 = "0b" * 16, "c0ffee"

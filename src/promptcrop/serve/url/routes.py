@@ -90,8 +90,7 @@ async def _serve(request: Request, service: UrlService, kind: str) -> Response:
     source = target.source
     info = source.stat(parsed.path) if source.local else await _bounded(request, source.stat, parsed.path)
     if info.size > service.max_source_bytes:
-        raise SourceTooLarge(
-            f"the source image is larger than the server's limit of {service.max_source_bytes / 2**20:g} MB")
+        raise SourceTooLarge(service.max_source_bytes)
     key = service.key(kind, target, info)
     etag = etag_of(key)
     cached = service.cache.get(key) if service.cache is not None else None  # one local file read

@@ -17,8 +17,8 @@ from typing import Any
 from PIL import Image
 
 from promptcrop import __version__
-from promptcrop.errors import RequestError
 from promptcrop.batch.outputs import output_format
+from promptcrop.errors import RequestError
 from promptcrop.images import encode_image
 from promptcrop.predictor import Predictor
 from promptcrop.results import CropResult, build_record

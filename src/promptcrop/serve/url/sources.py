@@ -50,6 +50,9 @@ class SourceFailure(PromptcropError):
 class SourceTooLarge(PromptcropError):
     """The source object is larger than the server's limit: 413."""
 
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"the source image is larger than the server's limit of {max_bytes / 2**20:g} MB")
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -168,7 +171,7 @@ def _refuse() -> None:
 
 def _bounded(data: bytes, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
-        raise SourceTooLarge(f"the source image is larger than the server's limit of {max_bytes / 2**20:g} MB")
+        raise SourceTooLarge(max_bytes)
     return data
 
 
