@@ -75,6 +75,7 @@ def test_a_path_whose_first_folder_looks_like_an_option_is_written_after_a_dash(
     ("mode:fast/a.jpg", "mode:"),
     ("src:../x/a.jpg", "src:"),
     ("q:/a.jpg", "q:"),
+    ("mode:offline/q:a%20cat/a.jpg", "mode:offline"),
 ])
 def test_bad_options_are_errors_naming_the_option(path, named):
     with pytest.raises(UrlSyntaxError, match=named.replace("'", "'").replace("(", r"\(")):

@@ -65,3 +65,10 @@ def test_a_server_without_sources_has_no_url_routes(folder):
     with TestClient(create_app(settings, build_predictor(settings))) as client:
         assert client.get("/v1/url").status_code == 404
         assert client.get(sign_url("a.jpg", key=KEY, salt=SALT)).status_code == 404
+
+
+def test_a_query_on_a_server_without_weights_is_queries_unavailable(folder):
+    with _client(folder) as client:
+        response = client.get(sign_url("a.jpg", key=KEY, salt=SALT, query="a cat", width=32))
+        assert response.status_code == 422 and response.json()["error"]["code"] == "queries_unavailable"
+        assert response.headers["cache-control"] == "no-store"

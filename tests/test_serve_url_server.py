@@ -342,7 +342,7 @@ def test_a_file_uri_source_through_pyarrow_gives_the_same_crop(server):
     ("huge.png", {}, 413, "image_too_large"),
     ("heavy.jpg", {}, 413, "image_too_large"),
     ("notes.jpg", {}, 415, "not_an_image"),
-    ("astronaut.jpg", {"query": "a cat", "mode": "offline"}, 422, "queries_unavailable"),
+    ("astronaut.jpg", {"query": "a cat", "mode": "offline"}, 400, "bad_request"),
     ("astronaut.jpg", {"width": 3000, "height": 3000}, 422, "bad_request"),
 ])
 def test_source_and_limit_errors(server, layout, path, options, status, code):

@@ -79,6 +79,8 @@ class UrlOptions:
 
     def crop_request(self) -> CropRequest:
         """The library request: ``rank`` crops of one ratio (or of the exact size)."""
+        if self.mode == "offline" and (self.query is not None or self.exclude is not None):
+            raise UrlSyntaxError("mode:offline takes no q: or x: (the weight-free mode cannot read text)")
         size = None
         aspect = self.aspect
         if self.width is not None and self.height is not None:

@@ -155,7 +155,7 @@ class UrlService:
 
     def _loaded_for(self, options: UrlOptions) -> LoadedPredictor:
         if options.mode == "offline":
-            return LoadedPredictor(self._offline_predictor(), "mode:offline asks for the weight-free mode")
+            return LoadedPredictor(self._offline_predictor(), "mode:offline")  # the grammar refuses q:/x: with it
         return self.loaded
 
     def _predictor_for(self, options: UrlOptions) -> Predictor:
