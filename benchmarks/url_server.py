@@ -21,7 +21,8 @@ Both get the same output size per ratio (1:1, 4:5, 9:16, 16:9 at width ``--width
 Figures: **kept** / **faces cut** — the real-photo benchmark's definitions
 (:func:`real_photos.score_photo`) on each method's crop boxes; **miss** — the first request of each
 (photo, ratio) URL, median over URLs; **hit** — the same URLs again (promptcrop's result cache;
-thumbor's result storage), median over URLs of the median of ``--repeats``; **hit rps** — requests
+thumbor's result storage), ``--repeats`` times each, the servers alternating request by request,
+median over URLs of the median per URL; **hit rps** — requests
 per second of 8 concurrent keep-alive clients (``http.client`` threads) cycling over the cached
 URLs, median of 3 rounds that alternate between the servers, ``--seconds`` in all per server;
 **bytes out** — the summed body sizes of the first requests.
@@ -273,11 +274,15 @@ def first_requests(servers: list[Server], clients: dict[str, Client], figures: d
 
 def hit_requests(servers: list[Server], clients: dict[str, Client], figures: dict[str, Figures],
                  repeats: int) -> None:
+    """Each cached URL ``repeats`` times on each server, alternating request by request (a load
+    burst on the shared host then lands on both alike); the median per URL."""
     for index in range(len(figures[servers[0].name].urls)):
+        runs: dict[str, list[float]] = {server.name: [] for server in servers}
+        for _ in range(repeats):
+            for server in servers:
+                runs[server.name].append(timed_get(clients[server.name], figures[server.name].urls[index])[1])
         for server in servers:
-            url = figures[server.name].urls[index]
-            runs = [timed_get(clients[server.name], url)[1] for _ in range(repeats)]
-            figures[server.name].hit_s.append(statistics.median(runs))
+            figures[server.name].hit_s.append(statistics.median(runs[server.name]))
 
 
 def hit_rps(server: Server, urls: list[str], seconds: float) -> float:
