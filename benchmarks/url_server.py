@@ -326,7 +326,7 @@ def quality(figures: Figures, annotations: dict) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats of each cached URL")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats of each cached URL")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each requests/s run")
     parser.add_argument("--width", type=int, default=320, help="output width of every crop")
     parser.add_argument("--annotations", type=Path, default=real_photos.DEFAULT_ANNOTATIONS)
