@@ -2,9 +2,12 @@
 
     python benchmarks/url_server.py [--repeats 5] [--seconds 5] [--width 320]
 
-The photos are the real-photo benchmark's development set (``benchmarks/real_photos.py``: package
-photos and their variants, annotations in ``benchmarks/real_photos_annotations.json``), written
-into one temporary folder that both servers read.
+The photos are the real-photo benchmark's development set (``benchmarks/real_photos.py``: the
+package photos and their variants, annotations in ``benchmarks/real_photos_annotations.json``, and
+the 31 shared development photos with ``benchmarks/dev_photos_annotations.json`` when
+``shared/data/dev-photos`` is found — ``--dev-photos DIR`` elsewhere), put into one temporary
+folder (outside the repository, removed afterwards) that both servers read; ``--package-only``
+keeps the package photos and their variants alone.
 
 - **promptcrop** — ``promptcrop serve --offline --source FOLDER --url-key .. --cache-dir ..``
   (the weight-free mode: saliency, faces, composer; one worker thread), signed URLs
@@ -19,7 +22,8 @@ into one temporary folder that both servers read.
 Both get the same output size per ratio (1:1, 4:5, 9:16, 16:9 at width ``--width``).
 
 Figures: **kept** / **faces cut** — the real-photo benchmark's definitions
-(:func:`real_photos.score_photo`) on each method's crop boxes; **miss** — the first request of each
+(:func:`real_photos.score_photo`) on each method's crop boxes, over the whole set and per half
+(:func:`real_photos.half_of`); **miss** — the first request of each
 (photo, ratio) URL, median over URLs; **hit** — the same URLs again (promptcrop's result cache;
 thumbor's result storage), ``--repeats`` times each, the servers alternating request by request,
 median over URLs of the median per URL; **hit rps** — requests
@@ -316,8 +320,10 @@ def hit_rps(server: Server, urls: list[str], seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - t0)
 
 
-def quality(figures: Figures, annotations: dict) -> dict[str, float]:
-    rows = [real_photos.score_photo(annotations[photo], boxes) for photo, boxes in figures.boxes.items()]
+def quality(figures: Figures, annotations: dict, half: str | None = None) -> dict[str, float]:
+    """Kept / missed / faces-cut shares over every photo, or over one half of the set."""
+    rows = [real_photos.score_photo(annotations[photo], boxes) for photo, boxes in figures.boxes.items()
+            if half is None or real_photos.half_of(photo) == half]
     return real_photos.summarise(rows)["all"]
 
 
@@ -329,13 +335,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats of each cached URL")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each requests/s run")
     parser.add_argument("--width", type=int, default=320, help="output width of every crop")
-    parser.add_argument("--annotations", type=Path, default=real_photos.DEFAULT_ANNOTATIONS)
+    parser.add_argument("--dev-photos", type=Path, default=None,
+                        help="folder of the shared development photos (default: as real_photos.py finds it)")
+    parser.add_argument("--package-only", action="store_true",
+                        help="only the package photos and their variants (real_photos_annotations.json)")
     args = parser.parse_args(argv)
-    annotations = json.loads(args.annotations.read_text())
     with tempfile.TemporaryDirectory(prefix="url-bench-") as tmp:
         work = Path(tmp)
+        paths, annotations = real_photos.development_set(work / "generated", args.dev_photos)
+        if args.package_only:
+            package = json.loads(real_photos.DEFAULT_ANNOTATIONS.read_text())
+            annotations = {name: ann for name, ann in annotations.items() if name in package}
         folder = work / "photos"
-        photos = [p for p in real_photos.write_dev_photos(folder) if p in annotations]
+        folder.mkdir()
+        for name in annotations:
+            shutil.copyfile(paths[name], folder / name)
+        photos = list(annotations)
         ensure_thumbor()
         print(f"peer: {peer_versions()}")
         servers = [start_promptcrop(folder, work), start_thumbor(folder, work)]
@@ -374,6 +389,14 @@ def run(servers: list[Server], photos: list[str], annotations: dict, args: argpa
         print(f"| {name} | {q['kept']:.3f} | {q['missed']:.3f} | {q['cut']:.3f} | "
               f"{1000 * statistics.median(fig.miss_s):.1f} | {1000 * statistics.median(fig.hit_s):.2f} | "
               f"{fig.rps:.0f} | {fig.bytes_out:,} |")
+    print()
+    print("| method | half | photos | subject kept | faces cut |")
+    print("|---|---|---|---|---|")
+    for name, fig in figures.items():
+        for half in real_photos.HALVES:
+            q = quality(fig, annotations, half)
+            count = sum(real_photos.half_of(p) == half for p in fig.boxes)
+            print(f"| {name} | {half} | {count} | {q['kept']:.3f} | {q['cut']:.3f} |")
     p, t = figures["promptcrop"], figures["thumbor"]
     print(
         f"RESULT kept_promptcrop={table['promptcrop']['kept']:.3f} kept_thumbor={table['thumbor']['kept']:.3f} "
