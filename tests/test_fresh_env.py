@@ -65,8 +65,7 @@ def test_offline_crop_in_the_fresh_environment(run, tmp_path):
 
 
 def test_serve_offline_in_the_fresh_environment(fresh_env, tmp_path):
-    server = start_server(tmp_path, "--offline", command=(str(fresh_env.parent / "promptcrop"),),
-                          own_sources=False)
+    server = start_server(tmp_path, "--offline", python=str(fresh_env), own_sources=False)
     try:
         photo = write_photo(tmp_path / "photo.png", 200, 120).read_bytes()
         answer = httpx.post(server.url + "/v1/crops", files={"image": ("p.png", photo)}, data={"aspect": "1:1"},

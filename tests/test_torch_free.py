@@ -62,7 +62,7 @@ def test_the_offline_crop_needs_no_torch(tmp_path):
 
 def test_serve_offline_answers_without_torch(tmp_path):
     require("fastapi")
-    server = start_server(tmp_path, "--offline", command=COMMAND)
+    server = start_server(tmp_path, "--offline", entry=("-c", _RUN_CLI))
     try:
         photo = write_photo(tmp_path / "photo.png", 200, 120).read_bytes()
         answer = httpx.post(server.url + "/v1/crops", files={"image": ("p.png", photo)}, data={"aspect": "1:1"},

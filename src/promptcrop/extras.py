@@ -28,6 +28,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "serve": ("fastapi", "uvicorn", "multipart", "python_multipart", "prometheus_client", "starlette"),
     "faces": ("ai_edge_litert",),
     "parquet": ("pyarrow",),
+    "stores": ("fsspec",),
     "ray": ("ray",),
     "video": (),
 }

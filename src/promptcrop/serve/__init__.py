@@ -21,6 +21,7 @@ SERVE_MODULES = {
     "uvicorn": "uvicorn",
     "python-multipart": "multipart",
     "prometheus-client": "prometheus_client",
+    "filelock": "filelock",
 }
 INSTALL_HINT = "pip install 'promptcrop[serve]'"
 

@@ -76,7 +76,10 @@ def create_app(settings: ServeSettings, loaded: LoadedPredictor) -> FastAPI:
     )
     app.state.service = state
     app.include_router(public_router())
-    app.include_router(api_router(_key_checker(settings.api_key)))
+    require_key = _key_checker(settings.api_key)
+    app.include_router(api_router(require_key))
+    if settings.url is not None:
+        _add_url_routes(app, settings, loaded, state, require_key)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _add_exception_handlers(app)
     if settings.cors_origins:
@@ -86,12 +89,26 @@ def create_app(settings: ServeSettings, loaded: LoadedPredictor) -> FastAPI:
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "X-API-Key"],
             expose_headers=["X-Promptcrop-Box", "X-Promptcrop-Score", "X-Promptcrop-Mode",
-                            "X-Promptcrop-Ratio", "X-Request-Id"],
+                            "X-Promptcrop-Ratio", "X-Promptcrop-Rank", "X-Promptcrop-Fallback",
+                            "X-Request-Id", "ETag"],
         )
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(RequestContext)
     return app
+
+
+def _add_url_routes(app: FastAPI, settings: ServeSettings, loaded: LoadedPredictor, state: ServiceState,
+                    require_key: Any) -> None:
+    """Crops by URL (``/v1/img``, ``/v1/info/...``, ``/v1/url``): see :mod:`promptcrop.serve.url`."""
+    from promptcrop.serve.url.routes import sign_router, url_routes
+    from promptcrop.serve.url.service import UrlMetrics, UrlService
+
+    assert settings.url is not None
+    service = UrlService(settings.url, loaded, settings.max_upload_bytes, UrlMetrics(state.metrics.registry))
+    app.state.url = service
+    app.router.routes[0:0] = url_routes(service)  # first: the route a cache hit must find fastest
+    app.include_router(sign_router(service, require_key, settings.api_key is not None))
 
 
 def _key_checker(api_key: str | None) -> Any:

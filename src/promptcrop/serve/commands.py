@@ -16,6 +16,7 @@ from promptcrop.backends.commands import add_backend_options, backend_kwargs
 from promptcrop.images import DEFAULT_MAX_PIXELS
 from promptcrop.predictor import DEFAULT_MODEL
 from promptcrop.serve.settings import API_KEY_ENV, ServeSettings
+from promptcrop.serve.url.commands import add_url_options, url_settings_from_args
 
 
 def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
@@ -47,6 +48,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--api-key", metavar="KEY", help=f"require this key (default ${API_KEY_ENV} if set)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser calls from this origin, repeatable (default: CORS off)")
+    add_url_options(p)
     p.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of unexpected errors")
     p.set_defaults(handler=run_serve, parser=p)
     return p
@@ -58,7 +60,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         host=args.host, port=args.port, model=args.model, decoder=args.decoder, offline=args.offline,
         device=args.device, **backend_kwargs(args), threads=args.threads, max_queue=args.max_queue,
         max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, timeout_s=args.timeout_s,
-        api_key=args.api_key, cors_origins=tuple(args.cors_origin),
+        api_key=args.api_key, cors_origins=tuple(args.cors_origin), url=url_settings_from_args(args),
     )
 
 
@@ -69,7 +71,7 @@ def run_serve(args: argparse.Namespace) -> int:
     require_serve_dependencies()
     try:
         settings = settings_from_args(args)
-    except ValueError as exc:
+    except ValueError as exc:  # RequestError is a ValueError
         from promptcrop.cli import UsageError
 
         raise UsageError(str(exc)) from None
