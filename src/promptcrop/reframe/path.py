@@ -7,14 +7,15 @@ the whole subject (when the subject is larger than the crop, the crop stays insi
 within ``wide_slack`` of the composer's framing, which keeps faces whole when the ratio allows).
 The composer's framing centre (headroom, faces, room around the subject) is the **target**.
 
-- **stationary** when one centre lies in every corridor of the shot and the target stays within
-  ``stationary_band`` of the frame: the camera holds still at the target's median, clamped into
-  that common range (AutoFlip's rule, with its 30 % band);
-- otherwise a least-squares path: ``min Σ (c - target)² + λv Σ (Δc)² + λa Σ (Δ²c)²`` with every
-  centre inside its corridor (a penalty active set on a banded system, a few solves of O(n)).
-  ``λv = (smooth_s · fps)²`` and ``λa = (accel_s · fps)⁴`` set the time over which velocity and
-  acceleration are spread, so the motion is bounded by what the corridor forces. A monotone path
-  is a ``pan``, any other a ``track``.
+- **stationary** when one centre lies in every corridor of the shot: the camera holds still at
+  the target's median, clamped into that common range;
+- otherwise an L1-optimal path (after Grundmann et al.'s robust L1 camera paths, as AutoFlip
+  uses a smoothed path): ``min Σ |Δc| + accel_weight · Σ |Δ²c| + target_weight · Σ |c - target|``
+  with every centre inside its corridor and every per-frame move at most ``max_speed`` (raised to
+  what the corridors force, when they force more). The first term is the total motion (the
+  least-motion floor minimises it alone), the second makes moves start and stop gently (a
+  piecewise-constant velocity: pans), the third breaks ties toward the composer's framing. A
+  linear program (HiGHS through SciPy). A monotone path is a ``pan``, any other a ``track``.
 
 :func:`least_motion_path` is the floor: the path of least total motion that keeps the subject in
 every frame (the lazy "play" path from the best start), with :func:`needed_speed`, the largest
@@ -30,14 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import solveh_banded
 
 from promptcrop import boxes as B
-from promptcrop.validation import require_number, require_positive_int
+from promptcrop.validation import require_number
 
 CAMERAS = ("stationary", "pan", "track")
-#: Weight that pins a frame's centre to its corridor bound once it crossed it.
-_PIN_WEIGHT = 1e6
+#: Headroom above the speed the corridors force (the bound must leave the program feasible).
+_SPEED_MARGIN = 0.02
 #: A path moving less than this in total (px) is stationary.
 _STILL_PX = 0.5
 #: A path whose total motion exceeds its net displacement by less than this share is one pan.
@@ -48,25 +48,26 @@ _PAN_SLACK = 0.05
 class PathConfig:
     """How the camera moves.
 
-    ``stationary_band``: largest wander of the framing target (share of the frame side) for which
-    a shot whose subject allows it is filmed from one place. ``smooth_s`` / ``accel_s``: the
-    times (s) velocity and acceleration changes are spread over. ``wide_slack``: when the subject
-    is larger than the crop, how far (share of the crop side) the centre may leave the composer's
-    framing. ``max_iterations``: active-set solves per shot and axis.
+    ``max_speed``: largest move per second, as a share of the frame side (raised where keeping
+    the subject needs more). ``accel_weight``: cost of a change of velocity (px per frame) against
+    one pixel of motion. ``target_weight``: cost of one pixel between the centre and the
+    composer's framing, per frame. ``wide_slack``: when the subject is larger than the crop, how
+    far (share of the crop side) the centre may leave the composer's framing. ``lag_window_s``:
+    seconds over which the speed the subject forces is measured (bounds the cost on long shots).
     """
 
-    stationary_band: float = 0.3
-    smooth_s: float = 1.0
-    accel_s: float = 0.5
+    max_speed: float = 0.25
+    accel_weight: float = 20.0
+    target_weight: float = 0.01
     wide_slack: float = 0.1
-    max_iterations: int = 30
+    lag_window_s: float = 20.0
 
     def __post_init__(self) -> None:
-        require_number("stationary_band", self.stationary_band, 0.0, 1.0)
-        require_number("smooth_s", self.smooth_s, 0.0, None)
-        require_number("accel_s", self.accel_s, 0.0, None)
+        require_number("max_speed", self.max_speed, 0.0, None, low_open=True)
+        require_number("accel_weight", self.accel_weight, 0.0, None)
+        require_number("target_weight", self.target_weight, 0.0, None)
         require_number("wide_slack", self.wide_slack, 0.0, 1.0)
-        require_positive_int("max_iterations", self.max_iterations)
+        require_number("lag_window_s", self.lag_window_s, 0.0, None, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -128,44 +129,44 @@ def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, frame_extent:
     """Centres ``[n]`` of one shot along one axis (see the module docstring)."""
     target = np.clip(target, lo, hi)
     common_lo, common_hi = float(lo.max()), float(hi.min())
-    if common_lo <= common_hi and np.ptp(target) <= config.stationary_band * frame_extent:
+    if common_lo <= common_hi:
         return np.full(len(lo), np.clip(float(np.median(target)), common_lo, common_hi))
-    lam_v = (config.smooth_s * fps) ** 2
-    lam_a = (config.accel_s * fps) ** 4
-    weights = np.ones(len(lo))
-    goal = target.astype(np.float64).copy()
-    centres = goal
-    for _ in range(config.max_iterations):
-        centres = _smooth(goal, weights, lam_v, lam_a)
-        below, above = centres < lo - 1e-6, centres > hi + 1e-6
-        if not (below.any() or above.any()):
-            break
-        goal = np.where(below, lo, np.where(above, hi, goal))
-        weights = np.where(below | above, _PIN_WEIGHT, weights)
-    return np.clip(centres, lo, hi)
+    forced = needed_speed(lo, hi, max_lag=max(2, round(config.lag_window_s * fps)))
+    speed = max(config.max_speed * frame_extent / fps, forced * (1 + _SPEED_MARGIN))
+    centres = _l1_path(lo, hi, target, speed, config)
+    if centres is None:  # the lag window missed a longer forced move: no speed bound then
+        centres = _l1_path(lo, hi, target, None, config)
+    return np.clip(centres if centres is not None else target, lo, hi)
 
 
-def _smooth(goal: np.ndarray, weights: np.ndarray, lam_v: float, lam_a: float) -> np.ndarray:
-    """``argmin Σ w (c - goal)² + lam_v Σ (Δc)² + lam_a Σ (Δ²c)²`` (a symmetric banded solve)."""
-    n = len(goal)
-    if n < 2:
-        return goal.copy()
-    system = sparse.diags(weights) + lam_v * _gram(n, 1)
-    if n >= 3:
-        system = system + lam_a * _gram(n, 2)
-    system = sparse.dia_matrix(system)
-    bands = np.zeros((3, n))  # upper form for solveh_banded: row 2 = diagonal
-    for k in range(3):
-        bands[2 - k, k:] = system.diagonal(k)
-    return solveh_banded(bands, weights * goal)
+def _l1_path(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, speed: float | None,
+             config: PathConfig) -> np.ndarray | None:
+    """The linear program of the module docstring; None when infeasible or unsolved.
 
+    Variables: centres ``c [n]``, ``u [n-1] ≥ |Δc|`` (bounded by ``speed``), ``a [n-2] ≥ |Δ²c|``,
+    ``e [n] ≥ |c - target|``.
+    """
+    from scipy.optimize import linprog
 
-def _gram(n: int, order: int) -> sparse.spmatrix:
-    """``Dᵀ D`` of the ``order``-th difference operator on ``n`` samples."""
-    diff = sparse.eye(n, format="csr")
-    for _ in range(order):
-        diff = diff[1:] - diff[:-1]
-    return (diff.T @ diff).tocsr()
+    n = len(lo)
+    if n < 3:
+        return target.astype(np.float64)
+    eye = sparse.eye(n, format="csr")
+    d1 = eye[1:] - eye[:-1]
+    d2 = d1[1:] - d1[:-1]
+    m1, m2 = n - 1, n - 2
+    zero = sparse.csr_matrix
+    rows = []
+    for sign in (1, -1):
+        rows.append(sparse.hstack([sign * d1, -sparse.eye(m1), zero((m1, m2)), zero((m1, n))]))
+        rows.append(sparse.hstack([sign * d2, zero((m2, m1)), -sparse.eye(m2), zero((m2, n))]))
+        rows.append(sparse.hstack([sign * eye, zero((n, m1)), zero((n, m2)), -sparse.eye(n)]))
+    a_ub = sparse.vstack(rows).tocsr()
+    b_ub = np.concatenate([np.zeros(m1), np.zeros(m2), target, np.zeros(m1), np.zeros(m2), -target])
+    cost = np.concatenate([np.zeros(n), np.ones(m1), np.full(m2, config.accel_weight), np.full(n, config.target_weight)])
+    bounds = [*zip(lo.tolist(), hi.tolist()), *[(0.0, speed)] * m1, *[(0.0, None)] * (m2 + n)]
+    result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    return result.x[:n] if result.status == 0 else None
 
 
 def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], frame_size: tuple[int, int],
