@@ -28,7 +28,8 @@ the subject a crop of that size can keep), ``missed`` (< 0.5 × that share), ``f
 per frame, % of the width), ``maxjump`` (largest within-shot move, % of the width), ``cutlag``
 (largest number of frames after a cut until the new subject is kept). Speed: ``rt_analysis`` =
 seconds of ``--path-only`` analysis per second of video (640 x 360, 25 fps), ``rt_render`` = with
-rendering; audio: the rendered files' audio packets equal the input's and the video and audio
+rendering, ``cpu_analysis`` = the analysis' CPU seconds per second of video (what a loaded
+machine's wall clock hides); audio: the rendered files' audio packets equal the input's and the video and audio
 durations agree within one frame.
 
 Last line: ``RESULT kept_promptcrop=.. missed_promptcrop=.. facecut_promptcrop=.. jitter_promptcrop=..
@@ -314,13 +315,14 @@ def main(argv: list[str] | None = None) -> int:
         path_only.options = ReframeOptions(ratios=(args.ratio,), path_only=True, overwrite=True)
         rows: dict[str, list] = {m: [] for m in ("promptcrop", *PEERS, "floor")}
         seconds = {m: 0.0 for m in ("promptcrop", *PEERS)}
-        analysis_s = render_s = 0.0
+        analysis_s = render_s = analysis_cpu = 0.0
         audio_ok, sync_ok = [], []
         needed = 0.0
         for clip in clips:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             record = path_only.run(clip.path)[0].record
             analysis_s += time.perf_counter() - t0
+            analysis_cpu += time.process_time() - c0
             t1 = time.perf_counter()
             result = rendering.run(clip.path)[0]
             render_s += time.perf_counter() - t1
@@ -352,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"least-motion path's largest forced move: {needed:.2f} % of the width")
         rt_analysis, rt_render = analysis_s / video_s, (analysis_s + render_s) / video_s
         print(f"speed: analysis {rt_analysis:.3f} s per s of video, with rendering {rt_render:.3f} "
-              f"(render alone {render_s / video_s:.3f})")
+              f"(render alone {render_s / video_s:.3f}); analysis CPU time {analysis_cpu / video_s:.3f} s "
+              f"per s of video (both cores together)")
         print(f"audio: packets identical in {sum(audio_ok)}/{len(audio_ok)} renders, in sync in {sum(sync_ok)}/{len(sync_ok)}")
         real = [] if args.no_real else real_clips()
         for path in real:
@@ -372,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = [f"kept_promptcrop={p['kept']:.3f}", f"missed_promptcrop={p['missed']:.3f}",
              f"facecut_promptcrop={p['facecut']:.3f}", f"jitter_promptcrop={p['jitter']:.3f}",
              f"maxjump_promptcrop={p['maxjump']:.2f}", f"cutlag_promptcrop={p['cutlag']:.0f}",
-             f"rt_analysis={rt_analysis:.3f}", f"rt_render={rt_render:.3f}"]
+             f"rt_analysis={rt_analysis:.3f}", f"rt_render={rt_render:.3f}",
+             f"cpu_analysis={analysis_cpu / video_s:.3f}"]
     for m in PEERS:
         t = table[m]
         parts += [f"kept_{m}={t['kept']:.3f}", f"missed_{m}={t['missed']:.3f}", f"facecut_{m}={t['facecut']:.3f}",

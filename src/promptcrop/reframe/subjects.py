@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 DEFAULT_KEYFRAME_RATE = 5.0
 #: Long side (px) of the reduced frame copy the analysis sees.
 DEFAULT_ANALYSIS_SIDE = 640
+#: Keyframes over which the subject and framing boxes are median-filtered (within a shot).
+MEDIAN_KEYFRAMES = 3
 #: Recent analysis frames kept, so a cut found late still gets its first frame analysed.
 LOOKBACK_FRAMES = 8
 
@@ -162,7 +164,8 @@ class Tracks:
 def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]], label: str,
                  frame_size: tuple[int, int]) -> Tracks:
     """Subject and framing of every frame for ratio ``label``: linear between the keyframes of a
-    shot, held before its first and after its last; a shot without keyframe borrows the nearest."""
+    shot (after a running median over keyframes), held before its first and after its last; a shot
+    without keyframe borrows the nearest."""
     n = shots[-1][1]
     subject = np.zeros((n, 4))
     framing = np.zeros((n, 4))
@@ -173,12 +176,19 @@ def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]]
             inside = [keyframes[int(np.argmin(np.abs(index - start)))]]
         frames = np.arange(start, end)
         at = np.array([k.index for k in inside], dtype=np.float64)
-        subject[start:end] = _interpolate(frames, at, np.stack([k.subject for k in inside]))
+        subject[start:end] = _interpolate(frames, at, running_median(np.stack([k.subject for k in inside])))
         boxes = np.stack([k.framing.get(label, k.subject) for k in inside])
-        framing[start:end] = _interpolate(frames, at, boxes)
+        framing[start:end] = _interpolate(frames, at, running_median(boxes))
     W, H = frame_size
     subject = np.clip(subject, 0, [W, H, W, H])
     return Tracks(subject=subject, framing=framing)
+
+
+def running_median(boxes: np.ndarray, window: int = MEDIAN_KEYFRAMES) -> np.ndarray:
+    """``[K, 4]`` boxes with each coordinate replaced by its median over ``window`` consecutive
+    keyframes (centred; shorter at the ends): one keyframe that sees another subject is outvoted."""
+    half = window // 2
+    return np.stack([np.median(boxes[max(0, i - half) : i + half + 1], axis=0) for i in range(len(boxes))])
 
 
 def _interpolate(frames: np.ndarray, at: np.ndarray, boxes: np.ndarray) -> np.ndarray:
