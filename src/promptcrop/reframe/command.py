@@ -100,7 +100,7 @@ def run_reframe(args: argparse.Namespace) -> int:
     from promptcrop.cli import UsageError
     from promptcrop.errors import RequestError
     from promptcrop.predictor import Predictor
-    from promptcrop.progress import bar, write
+    from promptcrop.batch.progress import bar, write
     from promptcrop.reframe.runner import Reframer
     from promptcrop.reframe.video import require_av
 

@@ -49,7 +49,8 @@ from promptcrop.reframe.video import (
 )
 
 if TYPE_CHECKING:
-    from promptcrop.predictor import CropRequest, Predictor
+    from promptcrop.predictor import Predictor
+    from promptcrop.request import CropRequest
 
 SCHEMA = 1
 JSON_SUFFIX = ".reframe.json"
@@ -95,7 +96,7 @@ class ReframeOptions:
 
     def request(self) -> CropRequest:
         """The predictor request of every keyframe: the top crop per ratio."""
-        from promptcrop.predictor import CropRequest
+        from promptcrop.request import CropRequest
 
         return CropRequest.build(k=1, aspect=list(self.ratios), fit=self.fit, exclude=self.exclude)
 
@@ -257,7 +258,7 @@ class Reframer:
         return RatioPlan(ratio=ratio, crop_size=size, paths=paths, subject=tracks.subject, pads=pads, shots=shots)
 
     def _bar(self, info: VideoInfo, desc: str) -> Any:
-        from promptcrop.progress import NullBar
+        from promptcrop.batch.progress import NullBar
 
         if self.progress is None:
             return NullBar()

@@ -27,7 +27,8 @@ from promptcrop.reframe.video import DecodedFrame, VideoInfo, iter_frames
 from promptcrop.validation import require_number, require_positive_int
 
 if TYPE_CHECKING:
-    from promptcrop.predictor import CropRequest, Predictor
+    from promptcrop.predictor import Predictor
+    from promptcrop.request import CropRequest
 
 #: Keyframes per second analysed by default (the issue's ceiling).
 DEFAULT_KEYFRAME_RATE = 5.0
