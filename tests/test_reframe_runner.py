@@ -16,14 +16,16 @@ pytest.importorskip("scenedetect")
 from promptcrop.cli import main  # noqa: E402
 from promptcrop.predictor import Predictor  # noqa: E402
 from promptcrop.reframe.runner import ReframeOptions, Reframer, file_label  # noqa: E402
-from video_files import SHOT_FRAMES, cut_clip, hostile_corpus  # noqa: E402
+from promptcrop.reframe.subjects import AnalysisConfig  # noqa: E402
+from video_files import cut_clip, hostile_corpus  # noqa: E402
 
+SHOT = 12  # frames per shot of the test clip (cuts at 12 and 24)
 SCHEMA_KEYS = {"schema", "input", "fps", "frame_count", "size", "ratio", "crop_size", "shots", "frames"}
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path, _ = cut_clip(tmp_path_factory.mktemp("clip") / "talk.mp4")
+    path, _ = cut_clip(tmp_path_factory.mktemp("clip") / "talk.mp4", frames=SHOT)
     return path
 
 
@@ -59,13 +61,13 @@ def test_cli_writes_video_and_json_per_ratio(clip: Path, tmp_path: Path, capsys:
     for ratio in ("9:16", "1:1"):
         label = file_label(ratio)
         record = json.loads((out / f"talk.{label}.reframe.json").read_text())
-        _check_record(record, frames=3 * SHOT_FRAMES, size=(160, 90), ratio=ratio)
-        assert [s["start"] for s in record["shots"]] == [0, SHOT_FRAMES, 2 * SHOT_FRAMES]
+        _check_record(record, frames=3 * SHOT, size=(160, 90), ratio=ratio)
+        assert [s["start"] for s in record["shots"]] == [0, SHOT, 2 * SHOT]
         with av.open(str(out / f"talk.{label}.mp4")) as c:
             v = c.streams.video[0]
             assert (v.width % 2, v.height % 2) == (0, 0)
             assert abs(v.width - record["crop_size"][0]) <= 1 and abs(v.height - record["crop_size"][1]) <= 1
-            assert v.frames == 3 * SHOT_FRAMES and c.streams.audio
+            assert v.frames == 3 * SHOT and c.streams.audio
     assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
 
 
@@ -112,7 +114,7 @@ def test_a_killed_render_leaves_no_file_and_the_next_run_finishes(clip: Path, tm
 def test_python_api_record_matches_the_schema(clip: Path, tmp_path: Path) -> None:
     reframer = Reframer(Predictor(model=None, mode="offline"), ReframeOptions(ratios=("4:5",), path_only=True), tmp_path)
     [result] = reframer.run(clip)
-    _check_record(result.record, frames=3 * SHOT_FRAMES, size=(160, 90), ratio="4:5")
+    _check_record(result.record, frames=3 * SHOT, size=(160, 90), ratio="4:5")
     assert result.record["mode"] == "offline" and result.video_path is None
     assert all("keyframes" in s and s["keyframes"][0] == s["start"] for s in result.record["shots"])
 
@@ -128,7 +130,7 @@ EXPECTED = {  # input -> None (a correct output) or the words of its one-line er
     "audio_only": "no video stream",
     "zero_frames": "no video stream",
     "one_frame": None,
-    "wide_10000x10": None,
+    "wide_10000x10": "too thin to reframe",
     "rotated": None,
 }
 
@@ -158,8 +160,6 @@ def test_hostile_corpus_one_line_errors_or_correct_outputs(corpus: dict[str, Pat
     assert len(errors) == sum(v is not None for v in EXPECTED.values())
     rotated = json.loads((out / "rotated.9x16.reframe.json").read_text())
     assert rotated["size"] == [90, 160] and rotated["rotation"] == 90
-    wide = json.loads((out / "wide.9x16.reframe.json").read_text())
-    assert wide["size"] == [10000, 10] and wide["crop_size"] == [6, 10]
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -195,8 +195,19 @@ def test_a_query_without_weights_is_one_line(clip: Path, tmp_path: Path, capsys:
 def test_query_mode_follows_through_the_predictor(clip: Path, tmp_path: Path, tiny_owlvit_dir: Path) -> None:
     """A text query runs OWL-ViT on the keyframes (tiny random weights: the path is valid, the
     match itself means nothing) and the JSON says what the query matched."""
-    options = ReframeOptions(query="a person", path_only=True)
+    options = ReframeOptions(query="a person", path_only=True, analysis=AnalysisConfig(keyframe_rate=1.0))
     predictor = Predictor(model=str(tiny_owlvit_dir), local_files_only=True)
     [result] = Reframer(predictor, options, tmp_path).run(clip)
-    _check_record(result.record, frames=3 * SHOT_FRAMES, size=(160, 90), ratio="9:16")
+    _check_record(result.record, frames=3 * SHOT, size=(160, 90), ratio="9:16")
     assert result.record["mode"] == "zeroshot"
+
+
+def test_inputs_with_the_same_name_do_not_overwrite_each_other(clip: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    twin = tmp_path / "elsewhere" / clip.name
+    twin.parent.mkdir()
+    twin.write_bytes(clip.read_bytes())
+    code = main(["reframe", str(clip), str(twin), "-o", str(tmp_path / "out"), "--offline", "--path-only", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and str(twin) in err[0] and "same file name" in err[0]
+    assert json.loads((tmp_path / "out" / "talk.9x16.reframe.json").read_text())["input"] == str(clip)

@@ -12,15 +12,7 @@ av = pytest.importorskip("av")
 pytest.importorskip("scenedetect")
 
 from promptcrop.reframe.shots import CutDetector, shots_from_cuts  # noqa: E402
-from promptcrop.reframe.video import (  # noqa: E402
-    RenderTarget,
-    VideoError,
-    crop_frame,
-    iter_frames,
-    probe,
-    reduced_size,
-    render,
-)
+from promptcrop.reframe.video import RenderTarget, VideoError, crop_frame, iter_frames, probe, reduced_size, render  # noqa: E402
 from video_files import FPS, SHOT_FRAMES, cut_clip, vfr_clip  # noqa: E402
 
 

@@ -13,6 +13,8 @@ from promptcrop.reframe.synthetic import Shot, View, virtual_camera, write_audio
 SIZE = (160, 90)
 FPS = 25.0
 SHOT_FRAMES = 30
+#: Frames per shot of the hostile corpus's good clip (short: the corpus is about inputs, not paths).
+HOSTILE_SHOT_FRAMES = 8
 
 
 def photo(name: str) -> Image.Image:
@@ -33,11 +35,11 @@ def cut_shots(size: tuple[int, int] = SIZE, frames: int = SHOT_FRAMES) -> list[S
     return [astronaut, coffee, chelsea]
 
 
-def cut_clip(path: Path, *, audio: bool = True) -> tuple[Path, list[Shot]]:
-    """A clip of :func:`cut_shots` (hard cuts at frames 30 and 60) with an AAC tone."""
-    shots = cut_shots()
-    frames = np.concatenate([s.frames for s in shots])
-    write_clip(path, frames, FPS, audio_s=len(frames) / FPS if audio else None)
+def cut_clip(path: Path, *, audio: bool = True, frames: int = SHOT_FRAMES) -> tuple[Path, list[Shot]]:
+    """A clip of :func:`cut_shots` (hard cuts at ``frames`` and twice that) with an AAC tone."""
+    shots = cut_shots(frames=frames)
+    pictures = np.concatenate([s.frames for s in shots])
+    write_clip(path, pictures, FPS, audio_s=len(pictures) / FPS if audio else None)
     return path, shots
 
 
@@ -52,7 +54,7 @@ def vfr_clip(path: Path) -> tuple[Path, np.ndarray]:
 def hostile_corpus(folder: Path) -> dict[str, Path]:
     """Broken and odd inputs, by what each is: every one must give a one-line error or a correct output."""
     folder.mkdir(parents=True, exist_ok=True)
-    good, _ = cut_clip(folder / "good.mp4")
+    good, _ = cut_clip(folder / "good.mp4", frames=HOSTILE_SHOT_FRAMES)
     data = good.read_bytes()
     corpus = {"good": good}
     corpus["truncated"] = _bytes(folder / "truncated.mp4", data[: len(data) // 3])

@@ -32,7 +32,13 @@ def add_reframe_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``reframe`` to the sub-command parsers ``sub``; returns its parser."""
     from promptcrop.cli import positive_int
     from promptcrop.reframe.subjects import DEFAULT_KEYFRAME_RATE
-    from promptcrop.reframe.video import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SECONDS, DEFAULT_PRESET
+    from promptcrop.reframe.video import (
+        DEFAULT_CODEC,
+        DEFAULT_CRF,
+        DEFAULT_MAX_PIXELS,
+        DEFAULT_MAX_SECONDS,
+        DEFAULT_PRESET,
+    )
 
     p = sub.add_parser(
         "reframe", help=HELP,
@@ -97,10 +103,10 @@ def options_from_args(args: argparse.Namespace) -> Any:
 
 def run_reframe(args: argparse.Namespace) -> int:
     """Reframe every input; one line per finished input on stdout, one per failure on stderr."""
+    from promptcrop.batch.progress import bar, write
     from promptcrop.cli import UsageError
     from promptcrop.errors import RequestError
     from promptcrop.predictor import Predictor
-    from promptcrop.batch.progress import bar, write
     from promptcrop.reframe.runner import Reframer
     from promptcrop.reframe.video import require_av
 

@@ -34,7 +34,14 @@ from promptcrop.errors import RequestError, failure_reason, is_user_error
 from promptcrop.images import atomic_write_text
 from promptcrop.reframe.path import PathConfig, ShotPath, crop_size, solve_path
 from promptcrop.reframe.shots import shots_from_cuts
-from promptcrop.reframe.subjects import Analysis, AnalysisConfig, Keyframe, KeyframeAnalyser, analyse_video, frame_tracks
+from promptcrop.reframe.subjects import (
+    Analysis,
+    AnalysisConfig,
+    Keyframe,
+    KeyframeAnalyser,
+    analyse_video,
+    frame_tracks,
+)
 from promptcrop.reframe.video import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_SECONDS,
@@ -274,8 +281,13 @@ class Reframer:
         the run goes on. Unexpected errors (bugs) propagate."""
         summary = ReframeSummary(out_dir=self.out_dir, total=len(sources))
         t0 = time.perf_counter()
+        stems: dict[str, str] = {}
         for source in sources:
             try:
+                first = stems.setdefault(Path(source).stem, str(source))
+                if first != str(source):
+                    raise RequestError(f"its outputs would overwrite those of {first} (same file name); "
+                                       "reframe it into another folder")
                 results = self.run(source)
             except Exception as exc:
                 if not (is_user_error(exc) or isinstance(exc, OSError)):

@@ -28,6 +28,9 @@ INSTALL_HINT = "video reframing needs PyAV and PySceneDetect: pip install 'promp
 #: Default limits of an input: frame pixels (upright W x H) and seconds.
 DEFAULT_MAX_PIXELS = 3840 * 2160
 DEFAULT_MAX_SECONDS = 3 * 3600.0
+#: Longest side over shortest side a frame may have (beyond it there is nothing to reframe, and
+#: the face detector's windows over a strip a few pixels high number in the thousands).
+MAX_FRAME_ASPECT = 16
 #: Default output encoding.
 DEFAULT_CODEC = "libx264"
 DEFAULT_PIX_FMT = "yuv420p"
@@ -133,8 +136,12 @@ def probe(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS,
 
 
 def check_limits(info: VideoInfo, *, max_pixels: int, max_seconds: float) -> None:
-    """:class:`VideoError` when the frame is above ``max_pixels`` or the duration above ``max_seconds``."""
+    """:class:`VideoError` when the frame is above ``max_pixels``, its sides more than
+    :data:`MAX_FRAME_ASPECT` apart, or the duration above ``max_seconds``."""
     w, h = info.size
+    if max(w, h) > MAX_FRAME_ASPECT * min(w, h):
+        raise VideoError(info.path, f"frames of {w}x{h} are too thin to reframe (sides more than "
+                                    f"{MAX_FRAME_ASPECT}:1 apart)")
     if w * h > max_pixels:
         raise VideoError(info.path, f"frames of {w}x{h} = {w * h:,} pixels, above the limit of {max_pixels:,}")
     if info.duration_s > max_seconds:
