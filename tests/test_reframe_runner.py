@@ -211,3 +211,22 @@ def test_inputs_with_the_same_name_do_not_overwrite_each_other(clip: Path, tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and str(twin) in err[0] and "same file name" in err[0]
     assert json.loads((tmp_path / "out" / "talk.9x16.reframe.json").read_text())["input"] == str(clip)
+
+
+def test_fit_pad_letterboxes_a_subject_wider_than_the_ratio(tmp_path: Path) -> None:
+    from promptcrop.reframe.synthetic import View, virtual_camera, write_clip
+    from video_files import photo
+
+    shot = virtual_camera(photo("coffee"), (75, 15, 480, 385), [], start=View(300, 200, 340), end=View(300, 200, 340),
+                          n_frames=15, size=(160, 90))
+    clip = write_clip(tmp_path / "cup.mp4", shot.frames, 25.0, audio_s=0.6)
+    options = ReframeOptions(fit="pad")
+    [result] = Reframer(Predictor(model=None, mode="offline"), options, tmp_path / "out").run(clip)
+    [entry] = result.record["shots"]
+    assert entry["fit"] == "pad" and not entry["fits"]
+    x1, y1, x2, y2 = entry["pad_box"]
+    assert abs((x2 - x1) / (y2 - y1) - 9 / 16) < 0.02 and (y1 < 0 or y2 > 90)
+    _check_record(result.record, frames=15, size=(160, 90), ratio="9:16")  # the crop path is still given
+    with av.open(str(result.video_path)) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    assert first[:3].std(axis=(0, 1)).max() < 6  # a flat bar above the picture

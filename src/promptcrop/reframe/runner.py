@@ -17,6 +17,7 @@ the same fingerprint (input file, options, model) is skipped by the next run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from promptcrop import boxes as B
 from promptcrop.errors import RequestError, failure_reason, is_user_error
 from promptcrop.images import atomic_write_text
 from promptcrop.reframe.path import PathConfig, ShotPath, crop_size, solve_path
@@ -113,8 +115,8 @@ class ReframeOptions:
             "ratios": list(self.ratios), "query": self.query, "query_image": self.query_image,
             "exclude": list(self.exclude), "fit": self.fit, "path_only": self.path_only,
             "keyframe_rate": self.analysis.keyframe_rate, "analysis_side": self.analysis.analysis_side,
-            "shot_threshold": self.analysis.shots.threshold, "path": vars(self.path),
-            "encode": vars(self.encode),
+            "shot_threshold": self.analysis.shots.threshold, "path": dataclasses.asdict(self.path),
+            "encode": dataclasses.asdict(self.encode),
         }
 
 
@@ -255,8 +257,6 @@ class Reframer:
         return results
 
     def _plan(self, info: VideoInfo, analysis: Analysis, shots: list[tuple[int, int]], ratio: str) -> RatioPlan:
-        from promptcrop import boxes as B
-
         size = crop_size(info.size, B.parse_aspect_ratio(ratio))
         tracks = frame_tracks(analysis.keyframes, shots, ratio, info.size)
         paths = solve_path(tracks.subject, tracks.framing, shots, size, info.size,
