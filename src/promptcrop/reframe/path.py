@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from promptcrop import boxes as B
 from promptcrop.validation import require_number
@@ -143,6 +143,7 @@ def _l1_path(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, speed: float, c
     Variables: centres ``c [n]``, ``u [n-1] ≥ |Δc|`` (at most ``speed``), ``a [n-2] ≥ |Δ²c|``,
     ``e [n] ≥ |c - target|``, ``s [n] ≥`` how far ``c`` leaves its corridor.
     """
+    from scipy import sparse
     from scipy.optimize import linprog
 
     n = len(lo)
@@ -154,7 +155,7 @@ def _l1_path(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, speed: float, c
     m1, m2 = n - 1, n - 2
     blocks = {"u": (m1, None), "a": (m2, None), "e": (n, None), "s": (n, None)}
 
-    def row(c_part: sparse.spmatrix, **parts: sparse.spmatrix) -> sparse.spmatrix:
+    def row(c_part: Any, **parts: Any) -> Any:
         rows = c_part.shape[0]
         return sparse.hstack([c_part] + [parts.get(k, sparse.csr_matrix((rows, size))) for k, (size, _) in blocks.items()])
 

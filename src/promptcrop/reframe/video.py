@@ -243,15 +243,16 @@ class RenderTarget:
             raise RequestError(f"output size {w}x{h} must be even and at least 2x2")
 
 
-def render(info: VideoInfo, targets: Sequence[RenderTarget], options: EncodeOptions = EncodeOptions(),
+def render(info: VideoInfo, targets: Sequence[RenderTarget], options: EncodeOptions | None = None,
            on_frame: Callable[[], None] | None = None) -> int:
     """Decode ``info`` once and encode every target's frames into its file.
 
     Every output frame keeps its input frame's timestamp; every audio packet of the input's first
     audio stream is copied unchanged into every output. Returns the number of frames written per
-    output; :class:`VideoError` if the input breaks off.
+    output; :class:`VideoError` if the input breaks off. ``options``: default :class:`EncodeOptions`.
     """
     av = require_av()
+    options = options or EncodeOptions()
     written = 0
     try:
         with av.open(info.path) as src, contextlib.ExitStack() as stack:
