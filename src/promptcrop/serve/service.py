@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError, failure_reason
 from promptcrop.images import LoadedImage, encode_image, load_image
 from promptcrop.outputs import output_format
 from promptcrop.predictor import CropRequest, Predictor
 from promptcrop.records import build_record
-from promptcrop.results import Prediction
+from promptcrop.results import FREE_RATIO, Prediction
 from promptcrop.serve.settings import ServeSettings
 
 ENABLE_QUERIES_HINT = (
@@ -94,6 +95,7 @@ class CropImage:
     score: float
     mode: str
     ratio: str
+    """The crop's width/height as a number (never the caller's text: it goes into a header)."""
 
 
 def check_job(loaded: LoadedPredictor, job: CropJob) -> None:
@@ -116,8 +118,10 @@ def check_job(loaded: LoadedPredictor, job: CropJob) -> None:
         )
 
 
-def predict(predictor: Predictor, job: CropJob) -> tuple[LoadedImage, Prediction]:
-    """Decode the upload and run the Predictor on it (blocking: call it on a worker)."""
+def predict(predictor: Predictor, job: CropJob, deadline: Deadline | None = None) -> tuple[LoadedImage, Prediction]:
+    """Decode the upload and run the Predictor on it (blocking: call it on a worker); past
+    ``deadline`` it stops at the next stage with :class:`~promptcrop.errors.DeadlineExceeded`."""
+    check_deadline(deadline, "decode")
     image = load_image(job.image, max_pixels=predictor.max_pixels)
     query_image = None
     if job.query_image is not None:
@@ -128,26 +132,27 @@ def predict(predictor: Predictor, job: CropJob) -> tuple[LoadedImage, Prediction
     return image, prediction
 
 
-def crop_record(predictor: Predictor, job: CropJob) -> dict[str, Any]:
+def crop_record(predictor: Predictor, job: CropJob, deadline: Deadline | None = None) -> dict[str, Any]:
     """``POST /v1/crops``: the JSON record of the prediction (no file names)."""
-    _image, prediction = predict(predictor, job)
+    _image, prediction = predict(predictor, job, deadline)
     return build_record(prediction, explain=job.explain)
 
 
-def crop_image(predictor: Predictor, job: CropJob) -> CropImage:
+def crop_image(predictor: Predictor, job: CropJob, deadline: Deadline | None = None) -> CropImage:
     """``POST /v1/crop``: the best crop (rank 1 of the first ratio asked), cut, padded, resized and
     encoded in ``job.format`` or the input's own format (PNG when Pillow cannot write it)."""
-    image, prediction = predict(predictor, job)
+    image, prediction = predict(predictor, job, deadline)
     if not len(prediction):
         raise RequestError("no crop could be made for this image")
     best = prediction[0]
+    check_deadline(deadline, "encode output")
     fmt = job.format or output_format(image.format).format
     pil = best.apply(Image.fromarray(image.array))
     data = encode_image(pil, fmt, icc_profile=image.icc_profile)
     return CropImage(
         data=data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
         box=tuple(int(v) for v in best.box), score=float(best.score), mode=prediction.mode,  # type: ignore[arg-type]
-        ratio=best.ratio,
+        ratio=FREE_RATIO if best.aspect is None else f"{best.aspect:.6g}",
     )
 
 
