@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,24 @@ def raw_error(status: int, reason: str, code: str, message: str, extra: tuple[st
     return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
 
 
+class ThrottledLog:
+    """Counts repeated events and logs each kind at most once per ``interval_s`` with its count,
+    so a flood of bad connections cannot flood the log."""
+
+    def __init__(self, logger: logging.Logger, interval_s: float = 5.0) -> None:
+        self.logger = logger
+        self.interval_s = interval_s
+        self._counts: dict[str, int] = {}
+        self._last: dict[str, float] = {}
+
+    def note(self, what: str) -> None:
+        now = time.monotonic()
+        self._counts[what] = self._counts.get(what, 0) + 1
+        if now - self._last.get(what, -self.interval_s) >= self.interval_s:
+            self.logger.warning("%s: %d since the last report", what, self._counts.pop(what))
+            self._last[what] = now
+
+
 class _LingeringTransport:
     """The connection's transport as uvicorn sees it: ``close()`` lingers when the client is still
     sending (see :meth:`GuardedProtocol.close_gently`); everything else is the real transport."""
@@ -93,6 +112,8 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
         503, "Service Unavailable", "overloaded",
         "the server has too many open connections; retry shortly", (f"retry-after: {limits.retry_after_s}",))
 
+    events = ThrottledLog(log)
+
     class GuardedProtocol(H11Protocol):  # type: ignore[misc]
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -103,8 +124,8 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._linger_timer: asyncio.TimerHandle | None = None
             self._lingered = -1  # bytes discarded while lingering; -1: not lingering
             if len(self.connections) > limits.max_connections and not self._evict_one():
-                log.warning("connection refused: %d connections open (limit %d)",
-                            len(self.connections) - 1, limits.max_connections)
+                self.connections.discard(self)  # it no longer counts: it only lingers
+                events.note("connections refused (limit %d open)" % limits.max_connections)
                 self._answer_and_close(busy)
                 return
             self._header_timer = self.loop.call_later(limits.header_timeout_s, self._header_timed_out)
@@ -167,7 +188,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
         def _header_timed_out(self) -> None:
             self._header_timer = None
             if self.conn.their_state is h11.IDLE and self.conn.our_state is h11.IDLE:
-                log.info("connection closed: request headers not complete within %g s", limits.header_timeout_s)
+                events.note(f"connections closed: request headers not complete within {limits.header_timeout_s:g} s")
                 self._answer_and_close(header_timeout)
 
         # -------------------------------------------------------------- the cap
@@ -186,7 +207,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             idle, victim = max(candidates, key=lambda item: item[0], default=(-1.0, None))
             if victim is None or idle < limits.evict_idle_s:
                 return False
-            log.info("connection closed to make room: silent for %.1f s", idle)
+            events.note(f"connections closed to make room: silent for {limits.evict_idle_s:g} s or more")
             victim._close_now()
             self.connections.discard(victim)
             return True
