@@ -5,7 +5,7 @@ backgrounds, captions naming one or two of them, GAIC-style candidate crops with
 framing the named shapes) it
 
 1. writes train / val / test scenes for ``--seed``;
-2. builds a tiny OWL-ViT with random weights (:func:`promptcrop.tiny_models.build_owlvit_dir`, real
+2. builds a tiny OWL-ViT with random weights (:func:`promptcrop.testing.build_owlvit_dir`, real
    CLIP vocabulary when ``open_clip_torch`` is installed) at 192 px with 16-pixel patches — 12 × 12
    = 144 image tokens instead of 576, for speed; train and test use the same model, so nothing is
    compared across sizes — with a 32-wide text side (``TEXT_WIDTH``), and fine-tunes it for
@@ -42,18 +42,18 @@ from pathlib import Path
 
 import torch
 
-from promptcrop.checkpoint import save_decoder
-from promptcrop.decoder import DecoderConfig
-from promptcrop.encoder import OwlViTEncoder
-from promptcrop.eval.datasets import load_phrase_boxes
+from promptcrop.data.datasets import load_phrase_boxes
+from promptcrop.data.gaic import GaicDataset
 from promptcrop.eval.runner import EvalConfig, run_evaluation
-from promptcrop.tiny_models import build_owlvit_dir
+from promptcrop.model.checkpoint import save_decoder
+from promptcrop.model.decoder import DecoderConfig
+from promptcrop.model.encoder import OwlViTEncoder
+from promptcrop.testing import build_owlvit_dir
 from promptcrop.train.augment import AugmentConfig
 from promptcrop.train.config import PAPER
 from promptcrop.train.dataset import CropTrainDataset
 from promptcrop.train.engine import Trainer, steps_per_epoch
 from promptcrop.train.finetune import FinetuneConfig, GroundingFinetuner
-from promptcrop.train.gaic import GaicDataset
 from promptcrop.train.synthetic import SyntheticConfig, write_gaic_dataset
 
 SPLITS = {"train": 1200, "val": 40, "test": 200}

@@ -52,11 +52,11 @@ def build_models(root: Path) -> tuple[Path, Path, Path]:
     if not (model_dir / "config.json").exists() or not (decoder_dir / "config.json").exists():
         code = f"""
 import torch
-from promptcrop.tiny_models import build_owlvit_dir
-from promptcrop.encoder import OwlViTEncoder
+from promptcrop.testing import build_owlvit_dir
+from promptcrop.model.encoder import OwlViTEncoder
 from promptcrop.config import get_preset
-from promptcrop.decoder import ClipCropDecoder
-from promptcrop.checkpoint import EncoderInfo, save_decoder
+from promptcrop.model.decoder import ClipCropDecoder
+from promptcrop.model.checkpoint import EncoderInfo, save_decoder
 build_owlvit_dir({str(model_dir)!r}, size="base", vocab="clip", seed=0)
 enc = OwlViTEncoder.from_pretrained({str(model_dir)!r})
 torch.manual_seed(0)
@@ -74,6 +74,7 @@ save_decoder(ClipCropDecoder(get_preset("paper").decoder), {str(decoder_dir)!r},
 
 def sample_images() -> list:
     import skimage.data
+
     from promptcrop.images import load_image
 
     folder = Path(skimage.data.__file__).parent
@@ -138,7 +139,7 @@ def torch_phase(common: dict, images: list, memory: dict[str, float]) -> tuple[d
     medians over the photos and one photo's stage times. What it loads is dropped when it returns."""
     import torch
 
-    from promptcrop.grounding import ground
+    from promptcrop.model.grounding import ground
     from promptcrop.predictor import Predictor
 
     predictor = Predictor(**common).load()

@@ -25,7 +25,7 @@ def _offline_hub() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny_owlvit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete tiny OWL-ViT directory (byte vocabulary, seed 0), built once per session."""
-    from promptcrop.tiny_models import build_owlvit_dir
+    from promptcrop.testing import build_owlvit_dir
 
     return build_owlvit_dir(tmp_path_factory.mktemp("tiny-owlvit"))
 
@@ -33,7 +33,7 @@ def tiny_owlvit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_owlvit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny OWL-ViT at 256 px (8 x 8 = 64 image tokens, byte vocabulary): fast training steps."""
-    from promptcrop.tiny_models import build_owlvit_dir
+    from promptcrop.testing import build_owlvit_dir
 
     return build_owlvit_dir(tmp_path_factory.mktemp("small-owlvit"), image_size=256)
 

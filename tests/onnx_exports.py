@@ -16,10 +16,10 @@ def tiny_decoder(root: Path, owlvit_dir: Path) -> Path:
     if key not in _BUILT:
         import torch
 
-        from promptcrop.checkpoint import EncoderInfo, save_decoder
         from promptcrop.config import get_preset
-        from promptcrop.decoder import ClipCropDecoder
-        from promptcrop.encoder import OwlViTEncoder
+        from promptcrop.model.checkpoint import EncoderInfo, save_decoder
+        from promptcrop.model.decoder import ClipCropDecoder
+        from promptcrop.model.encoder import OwlViTEncoder
 
         gen = torch.Generator().manual_seed(1)
         with torch.random.fork_rng(devices=[]):

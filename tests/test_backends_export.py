@@ -198,11 +198,11 @@ def test_real_size_fp32_export_matches_pytorch(tmp_path):
     (tokens relative to their scale, see ExportConfig) and the same crops."""
     import torch
 
-    from promptcrop.checkpoint import EncoderInfo, save_decoder
     from promptcrop.config import get_preset
-    from promptcrop.decoder import ClipCropDecoder
-    from promptcrop.encoder import OwlViTEncoder
-    from promptcrop.tiny_models import build_owlvit_dir
+    from promptcrop.model.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.model.decoder import ClipCropDecoder
+    from promptcrop.model.encoder import OwlViTEncoder
+    from promptcrop.testing import build_owlvit_dir
 
     model = build_owlvit_dir(tmp_path / "owlvit-base-random", size="base", vocab="clip")
     torch.manual_seed(0)
@@ -240,7 +240,7 @@ def test_ray_actors_build_their_predictor_on_the_onnx_backend(fp32_export, tiny_
     from image_files import write_photo
     from promptcrop.batch import RunOptions
     from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec
-    from promptcrop.predictor import CropRequest
+    from promptcrop.request import CropRequest
 
     photo = write_photo(tmp_path / "a.png", 120, 80)
     spec = PredictorSpec(model=str(tiny_owlvit_dir), decoder=str(tiny_decoder_ckpt), offline=True,

@@ -15,13 +15,7 @@ from promptcrop.errors import CheckpointError, ModelUnavailableError
 
 pytest.importorskip("onnxruntime")
 
-from promptcrop.backends.onnx import (  # noqa: E402
-    INSTALL_HINT,
-    MANIFEST_NAME,
-    OnnxManifest,
-    load_onnx_backend,
-    read_manifest,
-)
+from promptcrop.backends.onnx import INSTALL_HINT, MANIFEST_NAME, OnnxManifest, load_onnx_backend, read_manifest  # noqa: E402
 
 ATOL = 1e-4
 
@@ -38,8 +32,8 @@ def _scenes(n: int) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def backends(fp32_export, tiny_owlvit_dir, tiny_decoder_ckpt):  # noqa: F811
-    from promptcrop.checkpoint import load_decoder
-    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.model.checkpoint import load_decoder
+    from promptcrop.model.encoder import OwlViTEncoder
 
     torch_encoder = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir))
     torch_decoder, _ = load_decoder(tiny_decoder_ckpt, expected_encoder=torch_encoder)
@@ -99,7 +93,7 @@ def test_image_queries_match_pytorch(backends):
 
 @pytest.mark.parametrize("width", [0, 1, 3])
 def test_decoder_matches_pytorch(backends, width):
-    from promptcrop.grounding import ground, unconditioned
+    from promptcrop.model.grounding import ground, unconditioned
 
     torch_encoder, torch_decoder, onnx_encoder, onnx_decoder = backends
     assert onnx_decoder.config == torch_decoder.config
@@ -187,7 +181,7 @@ def test_the_onnx_backend_runs_on_the_cpu_in_float32(backends):
 def test_the_onnx_predictor_loads_no_pytorch_weights(fp32_export, tiny_owlvit_dir, tiny_decoder_ckpt, monkeypatch):  # noqa: F811
     import transformers
 
-    from promptcrop import checkpoint, encoder
+    from promptcrop.model import checkpoint, encoder
     from promptcrop.predictor import Predictor
 
     def refuse(*args, **kwargs):

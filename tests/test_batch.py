@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,8 @@ from promptcrop.batch import (
     run_jobs,
 )
 from promptcrop.errors import DatasetError, PromptcropError
-from promptcrop.predictor import CropRequest, Predictor
+from promptcrop.predictor import Predictor
+from promptcrop.request import CropRequest
 
 
 @pytest.fixture(scope="module")

@@ -262,7 +262,7 @@ def test_demo_offline_part_and_the_hint_line(tmp_path, capsys):
 
 
 def test_demo_text_part_with_local_weights(tmp_path, tiny_owlvit_dir, capsys, monkeypatch):
-    monkeypatch.setattr("promptcrop.demo.DEMO_PHOTOS", ("chelsea.png",))
+    monkeypatch.setattr("promptcrop.cli.demo.DEMO_PHOTOS", ("chelsea.png",))
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "-k", "1", "--model", str(tiny_owlvit_dir), "--quiet"]) == 0
     assert "promptcrop download" not in capsys.readouterr().out

@@ -356,7 +356,7 @@ def face_saliency(face: np.ndarray, size: tuple[int, int] = (W, H)) -> SaliencyM
 def test_astronaut_square_gives_k_distinct_framings():
     import skimage.data
 
-    from promptcrop import faces
+    from promptcrop.saliency import faces
 
     if faces.model_path() is None or not faces.runtime_available():
         pytest.skip("face detector not installed")
@@ -420,7 +420,7 @@ def test_crops_stay_inside_the_content_box_when_the_region_allows():
 def test_astronaut_wide_alternatives_keep_her_head_and_rank_below_it():
     import skimage.data
 
-    from promptcrop import faces
+    from promptcrop.saliency import faces
 
     if faces.model_path() is None or not faces.runtime_available():
         pytest.skip("face detector not installed")

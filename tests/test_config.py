@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from promptcrop import decoder as decoder_module
+from promptcrop.model import decoder as decoder_module
 from promptcrop.config import (
     DEFAULT_MODEL_ID,
     MODE_CHOICES,

@@ -1,13 +1,12 @@
 import dataclasses
 
 import pytest
-
-from promptcrop.errors import InternalError
 import torch
 
 from promptcrop.boxes import cxcywh_to_xyxy
 from promptcrop.config import PAPER, TINY
-from promptcrop.decoder import ClipCropDecoder, DecoderConfig, DecoderOutput, sine_position_encoding
+from promptcrop.errors import InternalError
+from promptcrop.model.decoder import ClipCropDecoder, DecoderConfig, DecoderOutput, sine_position_encoding
 
 GRID = (24, 24)
 B, P, W = 2, 576, 3

@@ -17,7 +17,7 @@ from promptcrop.distributed import Columns, PredictorSpec, crop_dataset
 from promptcrop.distributed.actor import FAULT_ENV
 from promptcrop.distributed.engine import RayBatchRunner, RayOptions
 from promptcrop.distributed.table import RECORDS_FILE, read_records_parquet
-from promptcrop.predictor import CropRequest
+from promptcrop.request import CropRequest
 from ray_support import BAD_FILES, file_names, photo_folder, ray_temp_dir, records, require_isolated_network
 
 pytestmark = pytest.mark.ray

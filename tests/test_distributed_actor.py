@@ -12,7 +12,7 @@ from promptcrop.batch import RunOptions
 from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec, row_schema
 from promptcrop.distributed.storage import is_uri, read_uri
 from promptcrop.errors import ImageLoadError
-from promptcrop.predictor import CropRequest
+from promptcrop.request import CropRequest
 
 pa = pytest.importorskip("pyarrow")
 

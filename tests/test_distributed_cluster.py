@@ -17,7 +17,7 @@ from promptcrop.cli import main
 from promptcrop.distributed import PredictorSpec
 from promptcrop.distributed.engine import RayBatchRunner, RayOptions
 from promptcrop.distributed.table import RECORDS_FILE, read_records_parquet
-from promptcrop.predictor import CropRequest
+from promptcrop.request import CropRequest
 from ray_support import file_names, photo_folder, ray_temp_dir, records, require_isolated_network
 
 pytestmark = pytest.mark.ray

@@ -8,9 +8,10 @@ import pytest
 
 from image_files import write_photo
 from promptcrop.batch import RunOptions, jobs_from_folder, run_jobs
-from promptcrop.errors import InternalError
 from promptcrop.distributed.table import RecordsWriter, read_records_parquet, records_to_table, write_records_parquet
-from promptcrop.predictor import CropRequest, Predictor
+from promptcrop.errors import InternalError
+from promptcrop.predictor import Predictor
+from promptcrop.request import CropRequest
 
 pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")

@@ -1,4 +1,4 @@
-"""OWL-ViT encoder wrapper (promptcrop.encoder) on the tiny random model; never touches the network."""
+"""OWL-ViT encoder wrapper (promptcrop.model.encoder) on the tiny random model; never touches the network."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from promptcrop.errors import InternalError
 import torch
 
-from promptcrop.encoder import ImageEncoding, OwlViTEncoder
-from promptcrop.errors import ModelUnavailableError
+from promptcrop.errors import InternalError, ModelUnavailableError
+from promptcrop.model.encoder import ImageEncoding, OwlViTEncoder
 
 D, C, P = 32, 16, 576  # tiny model: token width, embedding width, 24 x 24 tokens
 
@@ -168,7 +166,7 @@ def test_each_distinct_phrase_is_tokenised_and_encoded_once(
 def test_the_token_cache_keeps_the_most_recent_phrases(
     tiny_owlvit_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("promptcrop.encoder.TOKEN_CACHE_SIZE", 2)
+    monkeypatch.setattr("promptcrop.model.encoder.TOKEN_CACHE_SIZE", 2)
     fresh = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir), local_files_only=True)
     fresh.embed_texts(["a", "b"])
     fresh.embed_texts(["a"])  # "a" used last, so "b" goes first

@@ -11,24 +11,17 @@ import math
 import pytest
 import torch
 
-from promptcrop.checkpoint import load_decoder, read_checkpoint_info
 from promptcrop.config import TINY as TINY_MODEL
-from promptcrop.encoder import OwlViTEncoder
+from promptcrop.data.gaic import GaicDataset
 from promptcrop.errors import CheckpointError, PromptcropError
+from promptcrop.model.checkpoint import load_decoder, read_checkpoint_info
+from promptcrop.model.encoder import OwlViTEncoder
 from promptcrop.queries import parse_query, query_phrases
 from promptcrop.train.augment import AugmentConfig
 from promptcrop.train.commands import add_train_parser, run_train
 from promptcrop.train.config import TINY, TrainConfig, save_train_config
 from promptcrop.train.dataset import CropTrainDataset
-from promptcrop.train.engine import (
-    CosineSchedule,
-    Trainer,
-    adamw,
-    build_optimizer,
-    pad_queries,
-    steps_per_epoch,
-)
-from promptcrop.train.gaic import GaicDataset
+from promptcrop.train.engine import CosineSchedule, Trainer, adamw, build_optimizer, pad_queries, steps_per_epoch
 
 NO_AUGMENT = AugmentConfig(grids=(1,), max_side=None, flip_prob=0.0, brightness=0.0, contrast=0.0,
                            saturation=0.0)

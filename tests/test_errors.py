@@ -64,9 +64,8 @@ def test_codes_and_reasons_of_the_other_classes():
 def _png() -> bytes:
     import io
 
-    from PIL import Image
-
     import numpy as np
+    from PIL import Image
 
     buf = io.BytesIO()
     noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from promptcrop.data.datasets import load_caption_set, load_gaic_eval, load_phrase_boxes
 from promptcrop.errors import DatasetError
-from promptcrop.eval.datasets import load_caption_set, load_gaic_eval, load_phrase_boxes
 
 
 def _image(path: Path, width: int = 60, height: int = 40) -> None:

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from promptcrop.errors import DatasetError
-from promptcrop.eval import metrics as M
+from promptcrop import metrics as M
 from promptcrop.eval.methods import (
     METHOD_NAMES,
     MethodOutput,
@@ -48,10 +48,10 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def decoder_dir(tmp_path_factory, tiny_owlvit_dir) -> Path:
-    from promptcrop.checkpoint import EncoderInfo, save_decoder
     from promptcrop.config import get_preset
-    from promptcrop.decoder import ClipCropDecoder
-    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.model.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.model.decoder import ClipCropDecoder
+    from promptcrop.model.encoder import OwlViTEncoder
 
     encoder = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir))
     config = dataclasses.replace(get_preset("tiny").decoder, token_dim=encoder.token_dim)

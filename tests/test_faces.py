@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from promptcrop import boxes as B
-from promptcrop import faces as F
+from promptcrop.saliency import faces as F
 
 needs_detector = pytest.mark.skipif(
     F.model_path() is None or not F.runtime_available(),

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from promptcrop.encoder import OwlViTEncoder
-from promptcrop.eval.datasets import load_phrase_boxes
+from promptcrop.data.datasets import load_phrase_boxes
+from promptcrop.model.encoder import OwlViTEncoder
 from promptcrop.train.commands import add_finetune_parser, finetune_config_from_file, run_finetune
 from promptcrop.train.engine import CosineSchedule
 from promptcrop.train.finetune import (

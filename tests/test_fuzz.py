@@ -27,7 +27,8 @@ import numpy as np
 import pytest
 
 from promptcrop.errors import RequestError
-from promptcrop.predictor import CropRequest, Predictor
+from promptcrop.predictor import Predictor
+from promptcrop.request import CropRequest
 
 FAST_CASES = 100
 SLOW_CASES = 2000
@@ -136,10 +137,10 @@ def _run(predictor: Predictor, case: Case) -> None:
 def _decoder_dir(root: Path, owlvit_dir: Path, name: str, tweak: str) -> Path:
     import torch
 
-    from promptcrop.checkpoint import EncoderInfo, save_decoder
     from promptcrop.config import get_preset
-    from promptcrop.decoder import ClipCropDecoder
-    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.model.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.model.decoder import ClipCropDecoder
+    from promptcrop.model.encoder import OwlViTEncoder
 
     torch.manual_seed(3)
     decoder = ClipCropDecoder(get_preset("tiny").decoder)
@@ -162,7 +163,7 @@ def _decoder_dir(root: Path, owlvit_dir: Path, name: str, tweak: str) -> Path:
 
 @pytest.fixture(scope="module")
 def predictors(tmp_path_factory, small_owlvit_dir) -> dict[str, Predictor]:
-    from promptcrop.tiny_models import build_owlvit_dir
+    from promptcrop.testing import build_owlvit_dir
 
     root = tmp_path_factory.mktemp("fuzz")
     out: dict[str, Predictor] = {"offline": Predictor(model=None)}

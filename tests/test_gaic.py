@@ -6,10 +6,11 @@ import pytest
 import torch
 from PIL import Image
 
-from promptcrop.errors import DatasetError
-from promptcrop.train import gaic
-from promptcrop.train.gaic import GaicDataset, read_annotation, to_targets
 from paths import GAIC_TEXT_DIR
+from promptcrop.data.gaic import GaicDataset, read_annotation
+from promptcrop.errors import DatasetError
+from promptcrop.data import gaic
+from promptcrop.train.targets import sample_targets, to_targets
 
 REAL_TEXT_LABELS = GAIC_TEXT_DIR
 
@@ -159,7 +160,7 @@ def test_to_targets_normalises_and_marks_ties_at_max_as_good(tmp_path):
 
 def test_sample_targets_use_its_image_size(tmp_path):
     root = _write_gaic(tmp_path, "val", {"001": "0 0 30 20 4.5\n"})
-    targets = GaicDataset(root, "val")[0].targets()
+    targets = sample_targets(GaicDataset(root, "val")[0])
     torch.testing.assert_close(targets.boxes_cxcywh, torch.tensor([[0.25, 0.5, 0.5, 1.0]]))
     assert targets.good.tolist() == [True]
 

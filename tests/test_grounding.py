@@ -1,14 +1,13 @@
-"""Token selection and union anchor (promptcrop.grounding) on constructed tensors."""
+"""Token selection and union anchor (promptcrop.model.grounding) on constructed tensors."""
 
 from __future__ import annotations
 
 import pytest
-
-from promptcrop.errors import InternalError
 import torch
 
-from promptcrop.encoder import ImageEncoding
-from promptcrop.grounding import Grounding, filter_for_target, ground, unconditioned
+from promptcrop.errors import InternalError
+from promptcrop.model.encoder import ImageEncoding
+from promptcrop.model.grounding import Grounding, filter_for_target, ground, unconditioned
 
 WHOLE = torch.tensor([0.5, 0.5, 1.0, 1.0])
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from promptcrop.eval import metrics as M
+from promptcrop import metrics as M
 
 # Four GAIC-like candidates (pixels, xyxy) with hand-chosen MOS: the 2nd highest MOS is 4.0 and is
 # shared by two candidates (a tie), the 3rd highest is 4.0 as well, the 4th is 2.0.

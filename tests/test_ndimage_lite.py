@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
-from promptcrop import ndimage_lite as L
+from promptcrop.saliency import ndimage_lite as L
 
 SHAPES = [(1, 1), (2, 7), (5, 3), (9, 9), (17, 31), (64, 48)]
 

@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from promptcrop.batch.outputs import OutputPaths, draw_overlay, output_format, record_is_complete, write_outputs
 from promptcrop.images import LoadedImage
-from promptcrop.outputs import (
-    OutputPaths,
-    draw_overlay,
-    output_format,
-    record_is_complete,
-    write_outputs,
-)
 from promptcrop.results import FREE_RATIO, CropResult, GroundedBox, Prediction
 
 

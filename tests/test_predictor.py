@@ -14,7 +14,8 @@ from PIL import Image
 
 from promptcrop import boxes as B
 from promptcrop.errors import ModelUnavailableError, PromptcropError, RequestError
-from promptcrop.predictor import CropRequest, Predictor, parse_size
+from promptcrop.predictor import Predictor
+from promptcrop.request import CropRequest, parse_size
 
 
 def _scene(w: int = 320, h: int = 200, seed: int = 0) -> np.ndarray:
@@ -28,10 +29,10 @@ def _scene(w: int = 320, h: int = 200, seed: int = 0) -> np.ndarray:
 def tiny_decoder_dir(tmp_path_factory, tiny_owlvit_dir):
     import torch
 
-    from promptcrop.checkpoint import EncoderInfo, save_decoder
     from promptcrop.config import get_preset
-    from promptcrop.decoder import ClipCropDecoder
-    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.model.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.model.decoder import ClipCropDecoder
+    from promptcrop.model.encoder import OwlViTEncoder
 
     torch.manual_seed(0)
     enc = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir))
@@ -268,7 +269,7 @@ def test_load_is_eager_once_and_thread_safe(tiny_owlvit_dir, monkeypatch):
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.model.encoder import OwlViTEncoder
 
     calls, lock = [], threading.Lock()
     real = OwlViTEncoder.from_pretrained.__func__
@@ -362,9 +363,9 @@ def test_the_offline_path_imports_no_torch():
 def test_the_decoder_checkpoint_chooses_the_query_parts_by_default(tmp_path, zeroshot):
     import torch
 
-    from promptcrop.checkpoint import EncoderInfo, save_decoder
     from promptcrop.config import get_preset
-    from promptcrop.decoder import ClipCropDecoder
+    from promptcrop.model.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.model.decoder import ClipCropDecoder
 
     torch.manual_seed(0)
     out = tmp_path / "keywords-decoder"

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from promptcrop.prefetch import prefetch
+from promptcrop.batch.prefetch import prefetch
 
 
 def test_prefetch_decodes_ahead_and_yields_in_order():

@@ -4,7 +4,7 @@ import io
 import subprocess
 import sys
 
-from promptcrop import progress
+from promptcrop.batch import progress
 
 
 class _Terminal(io.StringIO):
@@ -33,7 +33,7 @@ def test_write_prints_a_line_with_or_without_tqdm_and_a_hidden_bar_never_imports
     assert out.getvalue() == "one line\n"
     code = (
         "import sys\n"
-        "from promptcrop import progress\n"
+        "from promptcrop.batch import progress\n"
         "with progress.bar(total=1, enabled=None) as b:\n"
         "    b.update(1)\n"
         "progress.write('done')\n"

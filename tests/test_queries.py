@@ -1,13 +1,12 @@
 import json
 import time
 import warnings
-from pathlib import Path
 
 import pytest
 
+from paths import GAIC_TEXT_DIR
 from promptcrop import queries as Q
 from promptcrop.errors import ModelUnavailableError
-from paths import GAIC_TEXT_DIR
 
 GAIC_TEXT = GAIC_TEXT_DIR
 GAIC_SPLITS = ("train", "valid", "test")
@@ -42,7 +41,7 @@ def gaic_captions() -> list[str]:
 def clip_tokenizer():
     from transformers import CLIPTokenizer
 
-    from promptcrop.tiny_models import PAD_TOKEN, clip_vocab
+    from promptcrop.testing import PAD_TOKEN, clip_vocab
 
     try:
         vocab, merges = clip_vocab()

@@ -15,11 +15,11 @@ pytestmark = pytest.mark.slow
 def base_dirs(tmp_path_factory):
     import torch
 
-    from promptcrop.checkpoint import EncoderInfo, save_decoder
     from promptcrop.config import get_preset
-    from promptcrop.decoder import ClipCropDecoder
-    from promptcrop.encoder import OwlViTEncoder
-    from promptcrop.tiny_models import build_owlvit_dir
+    from promptcrop.model.checkpoint import EncoderInfo, save_decoder
+    from promptcrop.model.decoder import ClipCropDecoder
+    from promptcrop.model.encoder import OwlViTEncoder
+    from promptcrop.testing import build_owlvit_dir
 
     root = tmp_path_factory.mktemp("realsize")
     model_dir = build_owlvit_dir(root / "owlvit-base", size="base", seed=0)
@@ -33,7 +33,7 @@ def base_dirs(tmp_path_factory):
 
 
 def test_real_size_encoder_has_the_b32_geometry(base_dirs):
-    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.model.encoder import OwlViTEncoder
 
     encoder = OwlViTEncoder.from_pretrained(str(base_dirs[0]))
     assert (encoder.token_dim, encoder.embed_dim, encoder.grid_hw) == (768, 512, (24, 24))

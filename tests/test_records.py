@@ -7,8 +7,9 @@ import json
 import numpy as np
 
 from promptcrop import __version__
-from promptcrop.predictor import CropRequest, Predictor
-from promptcrop.records import RECORD_SCHEMA, build_record, versions
+from promptcrop.predictor import Predictor
+from promptcrop.request import CropRequest
+from promptcrop.results import RECORD_SCHEMA, build_record, versions
 
 
 def _photo(w: int = 240, h: int = 160) -> np.ndarray:

@@ -4,7 +4,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from paths import benchmark_module
 from promptcrop import boxes as B
-from promptcrop import saliency as saliency_module
+from promptcrop.saliency import cues, marks, people
 from promptcrop.saliency import SaliencyMap, compute_saliency, content_box, salient_region
 
 
@@ -271,17 +271,17 @@ def test_faces_given_as_boxes_become_heads_and_people():
 def test_in_focus_cue_needs_a_blurred_background():
     rng = np.random.default_rng(0)
     sharp = rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)
-    assert saliency_module._in_focus(Image.fromarray(sharp), (100, 66)).max() == 0.0
+    assert cues.in_focus(Image.fromarray(sharp), (100, 66)).max() == 0.0
     blurred = np.asarray(Image.fromarray(sharp).filter(ImageFilter.GaussianBlur(6))).copy()
     blurred[60:140, 100:200] = sharp[60:140, 100:200]  # a sharp subject on bokeh
-    cue = saliency_module._in_focus(Image.fromarray(blurred), (150, 100))
+    cue = cues.in_focus(Image.fromarray(blurred), (150, 100))
     assert cue[30:70, 50:100].mean() > 5 * cue[:20, :40].mean() + 0.05
 
 
 def test_astronaut_with_the_detector_keeps_her_head_and_body():
     import skimage.data
 
-    from promptcrop import faces
+    from promptcrop.saliency import faces
 
     if faces.model_path() is None or not faces.runtime_available():
         pytest.skip("face detector not installed")
@@ -330,10 +330,10 @@ def test_a_coat_reaching_the_frame_edge_stays_with_its_person():
     # neither does a face at the bottom edge (no torso under it).
     plain = textured_scene(320, 240, (280, 10, 300, 30), seed=5)
     plain[:, :] = [25, 22, 28]
-    assert np.allclose(compute_saliency(plain, faces=face).people, saliency_module.person_boxes(face).clip(0, 240))
+    assert np.allclose(compute_saliency(plain, faces=face).people, people.person_boxes(face).clip(0, 240))
     low = np.array([[130.0, 200.0, 170.0, 240.0]])
     bottom = compute_saliency(image, faces=low).people
-    assert np.allclose(bottom, np.clip(saliency_module.person_boxes(low), 0, [320, 240, 320, 240]))
+    assert np.allclose(bottom, np.clip(people.person_boxes(low), 0, [320, 240, 320, 240]))
 
 
 def test_clothing_is_followed_for_the_largest_faces_only():
@@ -341,9 +341,9 @@ def test_clothing_is_followed_for_the_largest_faces_only():
     faces = np.array([[20.0 + 50 * i, 40.0, 50.0 + 50 * i, 78.0 - i] for i in range(6)])
     for i in range(6):  # a dark coat under each face, apart from the next, down to the bottom
         image[82:240, 15 + 50 * i : 55 + 50 * i] = [25, 22, 28]
-    grown = saliency_module._with_clothing(
-        saliency_module.person_boxes(faces), faces, Image.fromarray(image), np.ones(4))
-    plain = saliency_module.person_boxes(faces)
+    grown = people.with_clothing(
+        people.person_boxes(faces), faces, Image.fromarray(image), np.ones(4))
+    plain = people.person_boxes(faces)
     assert grown.shape == plain.shape
     assert (grown[:4, 3] > plain[:4, 3]).all()  # the four largest follow their coats down
     assert np.array_equal(grown[4:], plain[4:])  # the two smallest faces are left as they are
@@ -376,7 +376,7 @@ def test_corner_marks_find_text_watermarks_in_every_corner():
         for corner in ((0, 0), (1, 0), (0, 1), (1, 1)):
             for size in (14, 18):
                 marked, text = _with_mark(photos[name], corner, size, fill, boxed)
-                found = saliency_module.corner_marks(marked)
+                found = marks.corner_marks(marked)
                 assert found.shape[1:] == (4,)
                 if not len(found) or B.box_coverage(found, text[None]).sum() < 0.5:
                     missed.append((name, fill, boxed, corner, size))
@@ -389,7 +389,7 @@ def test_corner_marks_find_nothing_on_ordinary_photos():
     photos = _package_photos()
     if len(photos) < 5:
         pytest.skip("too few package photos installed")
-    fired = {name: saliency_module.corner_marks(photo).round().tolist() for name, photo in photos.items()}
+    fired = {name: marks.corner_marks(photo).round().tolist() for name, photo in photos.items()}
     assert {name: boxes for name, boxes in fired.items() if boxes} == {}
 
 
@@ -400,8 +400,8 @@ def test_corner_marks_scale_to_the_full_image_and_check_input():
     large = np.asarray(Image.fromarray(photos["astronaut.png"]).resize((1024, 1024)))
     marked, text = _with_mark(large, (1, 1), 28, (255, 255, 255, 255), False)
     small = np.asarray(Image.fromarray(marked).reduce(2))
-    found = saliency_module.corner_marks(small, image_size=(1024, 1024))
+    found = marks.corner_marks(small, image_size=(1024, 1024))
     assert len(found) and B.box_coverage(found, text[None]).max() > 0.5
-    assert saliency_module.corner_marks(np.zeros((1, 1, 3), np.uint8)).shape == (0, 4)
+    assert marks.corner_marks(np.zeros((1, 1, 3), np.uint8)).shape == (0, 4)
     with pytest.raises(ValueError, match="RGB"):
-        saliency_module.corner_marks(np.zeros((5, 5), np.uint8))
+        marks.corner_marks(np.zeros((5, 5), np.uint8))

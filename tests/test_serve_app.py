@@ -9,13 +9,13 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from serve_helpers import astronaut_jpeg, encode, noise_png
 
 from promptcrop.predictor import Predictor
-from promptcrop.records import build_record
+from promptcrop.results import build_record
 from promptcrop.serve.app import CONTENT_SECURITY_POLICY, create_app
 from promptcrop.serve.service import build_predictor
 from promptcrop.serve.settings import ServeSettings
+from serve_helpers import astronaut_jpeg, encode, noise_png
 
 LIMITS = {"max_upload_mb": 1.0, "max_pixels": 700 * 700}
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from serve_helpers import astronaut_jpeg, free_port
 
 from promptcrop.serve.app import create_app
 from promptcrop.serve.service import build_predictor
 from promptcrop.serve.settings import ServeSettings
+from serve_helpers import astronaut_jpeg, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

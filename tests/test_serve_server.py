@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+
 from serve_helpers import ServerProcess, astronaut_jpeg, encode, metric, start_server
 
 

@@ -7,8 +7,8 @@ import torch
 from scipy.stats import spearmanr
 
 from promptcrop import boxes as B
-from promptcrop.eval.datasets import load_caption_set, load_phrase_boxes
-from promptcrop.train.gaic import GaicDataset
+from promptcrop.data.datasets import load_caption_set, load_phrase_boxes
+from promptcrop.data.gaic import GaicDataset
 from promptcrop.train.synthetic import (
     COLOURS,
     SyntheticConfig,

@@ -27,9 +27,9 @@ from promptcrop.errors import (  # noqa: E402
 
 _LAZY = {
     "Predictor": "promptcrop.predictor",
-    "CropRequest": "promptcrop.predictor",
-    "AspectRatio": "promptcrop.predictor",
-    "build_record": "promptcrop.records",
+    "CropRequest": "promptcrop.request",
+    "AspectRatio": "promptcrop.request",
+    "build_record": "promptcrop.results",
     "CropResult": "promptcrop.results",
     "Prediction": "promptcrop.results",
     "GroundedBox": "promptcrop.results",

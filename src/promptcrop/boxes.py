@@ -16,10 +16,8 @@ functions: :func:`model_to_image_xyxy_px` and :func:`image_xyxy_px_to_model`.
 from __future__ import annotations
 
 import math
-from typing import Any, TypeVar
-
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 

@@ -72,7 +72,7 @@ def _from_plain(hint: Any, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """Shape of the ClipCrop decoder (:class:`promptcrop.decoder.ClipCropDecoder`). Defaults are
+    """Shape of the ClipCrop decoder (:class:`promptcrop.model.decoder.ClipCropDecoder`). Defaults are
     the paper's (docs/METHOD.md, "Decoder").
 
     ``token_dim``: width D of the encoder's image tokens (768 for OWL-ViT B/32).

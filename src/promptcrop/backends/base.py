@@ -14,9 +14,9 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from promptcrop.decoder import DecoderOutput
-    from promptcrop.encoder import ImageEncoding, TextEmbedding
-    from promptcrop.grounding import Grounding
+    from promptcrop.model.decoder import DecoderOutput
+    from promptcrop.model.encoder import ImageEncoding, TextEmbedding
+    from promptcrop.model.grounding import Grounding
 
 
 @runtime_checkable

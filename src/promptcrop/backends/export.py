@@ -189,7 +189,7 @@ def _export_graph(spec: _GraphSpec, path: Path) -> int:
     """Export one graph to ``path`` (weights inside the file); returns its opset."""
     import onnx
 
-    from promptcrop.decoder import _cached_sine_encoding
+    from promptcrop.model.decoder import _cached_sine_encoding
 
     _cached_sine_encoding.cache_clear()  # tracing must neither read nor leave traced tensors there
     try:
@@ -313,7 +313,7 @@ def _fidelity(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Every output of the ONNX backend against PyTorch's on the same fixed input; each graph is
     fed PyTorch's inputs, so each figure is that graph's own difference."""
-    from promptcrop.grounding import ground
+    from promptcrop.model.grounding import ground
 
     report: dict[str, dict[str, dict[str, float]]] = {}
     with torch.inference_mode():
@@ -405,8 +405,8 @@ def export_onnx(
     written), :class:`ModelUnavailableError` / :class:`CheckpointError` for unloadable weights or
     an occupied ``out``.
     """
-    from promptcrop.checkpoint import load_decoder
-    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.model.checkpoint import load_decoder
+    from promptcrop.model.encoder import OwlViTEncoder
 
     config = config or ExportConfig()
     log = log or (lambda line: None)
@@ -580,8 +580,8 @@ def check_photos(
     phrases grounded (None: unconditioned crops, the generic prompts grounded).
     """
     from promptcrop.boxes import box_iou
-    from promptcrop.grounding import ground
     from promptcrop.images import LoadedImage, load_image
+    from promptcrop.model.grounding import ground
     from promptcrop.predictor import GENERIC_PROMPTS, Predictor
     from promptcrop.queries import parse_query
 

@@ -43,9 +43,9 @@ import torch
 
 from promptcrop import __version__
 from promptcrop.config import config_from_dict, config_to_dict
-from promptcrop.decoder import DecoderConfig, DecoderOutput
-from promptcrop.encoder import ImageEncoding, OwlViTFrontEnd
 from promptcrop.errors import CheckpointError, InternalError, ModelUnavailableError
+from promptcrop.model.decoder import DecoderConfig, DecoderOutput
+from promptcrop.model.encoder import ImageEncoding, OwlViTFrontEnd
 
 FORMAT = "promptcrop-onnx"
 FORMAT_VERSION = 1
@@ -289,9 +289,9 @@ class _PrecomputedHeads:
 class OnnxEncoder(OwlViTFrontEnd):
     """The OWL-ViT side (image graph with its heads, text tower, class head) in ONNX Runtime.
 
-    Same interface and outputs as :class:`promptcrop.encoder.OwlViTEncoder` (torch tensors on
+    Same interface and outputs as :class:`promptcrop.model.encoder.OwlViTEncoder` (torch tensors on
     the CPU, float32); pre-processing, tokenisation and the query-embedding steps are the same
-    code (:class:`~promptcrop.encoder.OwlViTFrontEnd`).
+    code (:class:`~promptcrop.model.encoder.OwlViTFrontEnd`).
 
     Attributes:
         model_id: the OWL-ViT the graphs were exported from (the manifest's).
@@ -306,7 +306,7 @@ class OnnxEncoder(OwlViTFrontEnd):
     def __init__(self, directory: str | Path, manifest: OnnxManifest, *, threads: int | None = None) -> None:
         from transformers import OwlViTProcessor
 
-        from promptcrop.encoder import _quiet_loading
+        from promptcrop.model.encoder import _quiet_loading
 
         directory = Path(directory)
         self.manifest = manifest
@@ -378,7 +378,7 @@ class OnnxEncoder(OwlViTFrontEnd):
 class OnnxDecoder:
     """The ClipCrop decoder's inference path (final boxes and scores) in ONNX Runtime.
 
-    ``decode(encoding, grounding)`` returns the same :class:`~promptcrop.decoder.DecoderOutput`
+    ``decode(encoding, grounding)`` returns the same :class:`~promptcrop.model.decoder.DecoderOutput`
     as ``ClipCropDecoder.decode`` (heads on the last layer only, one layer in ``layer_*``).
     ``source``: the decoder checkpoint exported; ``query_parts``: the query parts it records.
     """

@@ -8,7 +8,7 @@
 
 Ray is an optional extra (``pip install 'promptcrop[ray]'``); importing this package never imports
 Ray, only running a job does, and the names below load their modules on first use (the command
-line imports :mod:`promptcrop.distributed.command` alone).
+line imports :mod:`promptcrop.cli.engine` alone).
 """
 
 from __future__ import annotations

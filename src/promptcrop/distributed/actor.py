@@ -25,12 +25,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from promptcrop.batch import BatchRunner, Job, RunOptions, row_aspects, row_exclude
+from promptcrop.batch.outputs import OutputPaths, record_files
+from promptcrop.batch.prefetch import prefetch
 from promptcrop.distributed.storage import RemoteFolder, is_uri, read_uri
 from promptcrop.errors import RequestError
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from promptcrop.outputs import OutputPaths, record_files
 from promptcrop.predictor import DEFAULT_MODEL, Predictor
-from promptcrop.prefetch import prefetch
 
 FAULT_ENV = "PROMPTCROP_TEST_KILL_ACTOR_ONCE"
 CROP_FIELDS = ("ratio", "rank", "box", "score", "size", "file")

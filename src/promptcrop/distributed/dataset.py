@@ -11,7 +11,8 @@ from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec
 from promptcrop.distributed.runtime import actor_pool, require_ray
 from promptcrop.distributed.storage import is_uri
 from promptcrop.errors import RequestError
-from promptcrop.predictor import DEFAULT_MODEL, CropRequest
+from promptcrop.predictor import DEFAULT_MODEL
+from promptcrop.request import CropRequest
 
 
 def crop_dataset(

@@ -23,22 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptcrop.batch import (
-    BatchRunner,
-    BatchSummary,
-    Job,
-    JobError,
-    RecordCallback,
-    RunOptions,
-    prepare_output_dir,
-)
+from promptcrop.batch import BatchRunner, BatchSummary, Job, JobError, RecordCallback, RunOptions, prepare_output_dir
+from promptcrop.batch.progress import Bar
 from promptcrop.distributed.actor import Columns, PredictorSpec
 from promptcrop.distributed.dataset import map_crops
 from promptcrop.distributed.runtime import ray_failure, ray_session, require_ray
-from promptcrop.errors import PromptcropError
 from promptcrop.distributed.table import RECORDS_FILE, RecordsWriter
+from promptcrop.errors import PromptcropError
 from promptcrop.predictor import Predictor
-from promptcrop.progress import Bar
 
 _COLUMNS = Columns(image="image", query="query", aspect="aspect", exclude="exclude", key="key",
                    fingerprint="fingerprint", input="input")

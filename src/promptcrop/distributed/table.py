@@ -1,6 +1,6 @@
 """JSON records as an Arrow table: ``records.parquet`` and back.
 
-:func:`record_schema` types every field of the record (``promptcrop.outputs``, schema 1): lists of
+:func:`record_schema` types every field of the record (``promptcrop.batch.outputs``, schema 1): lists of
 ints for pixel sizes and crop boxes, floats for scores and regions, structs for crops and grounded
 phrases, ``map<string, …>`` for the open-ended ``timings``, ``versions`` and ``explain``. Fields a
 record leaves out (``overlay`` without one, ``pad_color`` of an unpadded crop...) are nulls in the
@@ -11,8 +11,8 @@ table, named in the row's (and each crop's) ``absent`` list, and left out again 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from promptcrop.errors import InternalError

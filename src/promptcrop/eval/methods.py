@@ -40,7 +40,7 @@ import numpy as np
 from promptcrop import boxes as B
 from promptcrop.config import DEFAULT_MODEL_ID, MODES
 from promptcrop.errors import CheckpointError, ModelUnavailableError, PromptcropError
-from promptcrop.eval.metrics import ACC_BAR_KS
+from promptcrop.metrics import ACC_BAR_KS
 from promptcrop.predictor import Predictor
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS
 from promptcrop.results import Prediction

@@ -24,13 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from promptcrop.eval.methods import GROUPS
-from promptcrop.eval.runner import (
-    CAPTION_METRICS,
-    GAIC_METRICS,
-    EvalResults,
-    MethodSummary,
-    SampleRecord,
-)
+from promptcrop.eval.runner import CAPTION_METRICS, GAIC_METRICS, EvalResults, MethodSummary, SampleRecord
 from promptcrop.images import atomic_write_text
 
 FORMAT = "promptcrop-eval"

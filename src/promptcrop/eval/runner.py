@@ -26,9 +26,9 @@ import numpy as np
 from tqdm import tqdm
 
 from promptcrop.config import DEFAULT_MODEL_ID
+from promptcrop.data.datasets import load_caption_set, load_gaic_eval
 from promptcrop.errors import PromptcropError
-from promptcrop.eval import metrics as M
-from promptcrop.eval.datasets import load_caption_set, load_gaic_eval
+from promptcrop import metrics as M
 from promptcrop.eval.methods import (
     METHOD_NAMES,
     TOP_K,

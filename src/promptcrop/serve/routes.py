@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from promptcrop import __version__
 from promptcrop.errors import RequestError
-from promptcrop.predictor import CropRequest
+from promptcrop.request import CropRequest
 from promptcrop.serve.metrics import CONTENT_TYPE
 from promptcrop.serve.service import (
     CROP_FORMATS,

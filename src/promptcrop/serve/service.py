@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from promptcrop.batch.outputs import output_format
 from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError, failure_reason
 from promptcrop.images import LoadedImage, encode_image, load_image
-from promptcrop.outputs import output_format
-from promptcrop.predictor import CropRequest, Predictor
-from promptcrop.records import build_record
-from promptcrop.results import FREE_RATIO, Prediction
+from promptcrop.predictor import Predictor
+from promptcrop.request import CropRequest
+from promptcrop.results import FREE_RATIO, Prediction, build_record
 from promptcrop.serve.settings import ServeSettings
 
 ENABLE_QUERIES_HINT = (

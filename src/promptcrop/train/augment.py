@@ -1,7 +1,7 @@
 """Training augmentation: mosaic (paper §3.3), horizontal flip and colour jitter (Appendix B).
 
 Everything works on ``uint8 [H, W, 3]`` RGB arrays and xyxy pixel boxes; box transforms go through
-:mod:`promptcrop.boxes` (convert to normalised cxcywh with :func:`promptcrop.train.gaic.to_targets`
+:mod:`promptcrop.boxes` (convert to normalised cxcywh with :func:`promptcrop.data.gaic.to_targets`
 after augmenting).
 
 Mosaic geometry: every tile is resized to one common cell of ``cell_w × cell_h`` pixels, where the

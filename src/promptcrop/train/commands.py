@@ -30,9 +30,9 @@ from promptcrop.errors import PromptcropError
 from promptcrop.train.config import PRESETS, TrainConfig, load_train_config, merge_overrides
 
 if TYPE_CHECKING:  # torch, transformers and the training stack are imported when a command runs
+    from promptcrop.data.gaic import GaicDataset
     from promptcrop.train.engine import TrainResult
     from promptcrop.train.finetune import FinetuneConfig
-    from promptcrop.train.gaic import GaicDataset
 
 DEFAULT_RUN_DIR = "promptcrop-run"
 
@@ -111,7 +111,7 @@ def _add_cache_images(p: argparse.ArgumentParser) -> None:
 def _split(
     root: Path, split: str, text_labels: str | None, skip_bad: bool, cache_images: bool = False
 ) -> GaicDataset | None:
-    from promptcrop.train.gaic import GaicDataset
+    from promptcrop.data.gaic import GaicDataset
 
     if split == "val" and not (root / "images" / "val").is_dir():
         return None
@@ -134,7 +134,7 @@ def run_train(args: argparse.Namespace) -> int:
     val_set = _split(root, "val", text_labels, args.skip_bad)
     for split in (s for s in (train_set, val_set) if s is not None and s.skipped):
         print(f"skipped {len(split.skipped)} bad sample(s) of the {split.split} split")
-    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.model.encoder import OwlViTEncoder
     from promptcrop.train.dataset import CropTrainDataset
     from promptcrop.train.engine import Trainer
 
@@ -226,8 +226,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-minutes must be > 0, got {args.max_minutes}")
     if args.anneal_by_deadline and args.max_minutes is None:
         raise ValueError("--anneal-by-deadline needs --max-minutes")
-    from promptcrop.encoder import OwlViTEncoder
-    from promptcrop.eval.datasets import load_phrase_boxes
+    from promptcrop.data.datasets import load_phrase_boxes
+    from promptcrop.model.encoder import OwlViTEncoder
     from promptcrop.train.finetune import GroundingFinetuner
 
     config = finetune_config_from_file(args.config)

@@ -192,7 +192,7 @@ TINY = dataclasses.replace(
     PAPER, model=model_config.TINY, epochs=2, batch_size=4, log_every=1,
     augment=dataclasses.replace(PAPER.augment, max_side=256),
 )
-"""For tests and smoke runs on CPU with a tiny OWL-ViT (``promptcrop.tiny_models``): the tiny
+"""For tests and smoke runs on CPU with a tiny OWL-ViT (``promptcrop.testing``): the tiny
 decoder, 2 epochs of batch 4, mosaics of at most 256 pixels. Set ``model.encoder_id`` to the tiny
 directory."""
 

@@ -1,6 +1,6 @@
 """Training samples from a GAIC-format data set: augmented image, caption and crop targets.
 
-:class:`CropTrainDataset` wraps a :class:`~promptcrop.train.gaic.GaicDataset` split. With an
+:class:`CropTrainDataset` wraps a :class:`~promptcrop.data.gaic.GaicDataset` split. With an
 :class:`~promptcrop.train.augment.AugmentConfig` every sample goes through the paper's augmentation
 (mosaic 1×1 / 2×2 / 3×3 with the caption's image in one tile, horizontal flip, colour jitter);
 without one (validation) the image is returned as it is.
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from promptcrop.data.gaic import GaicDataset
 from promptcrop.train.augment import AugmentConfig, augment
-from promptcrop.train.gaic import GaicDataset, to_targets
-from promptcrop.train.targets import CropTargets
+from promptcrop.train.targets import CropTargets, sample_targets, to_targets
 
 SampleKey = tuple[int, int]
 """``(epoch, index)``: which epoch's augmentation of which source sample."""
@@ -86,7 +86,7 @@ class CropTrainDataset(torch.utils.data.Dataset):
         sample = self.source[index]
         image = self.source.load_image(index)
         if self.augment_config is None:
-            return TrainSample(image, sample.caption, sample.targets(), grid=1, index=index)
+            return TrainSample(image, sample.caption, sample_targets(sample), grid=1, index=index)
         rng = np.random.default_rng([self.seed, int(epoch), int(index)])
         out = augment(
             image, sample.crops_xyxy_px, lambda k: self._distractors(rng, index, k), rng,

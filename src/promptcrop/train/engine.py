@@ -1,10 +1,10 @@
 """The ClipCrop training engine (paper §3.3, Appendix B).
 
-:class:`Trainer` trains a :class:`~promptcrop.decoder.ClipCropDecoder` on top of an
-:class:`~promptcrop.encoder.OwlViTEncoder`: every step runs the encoder (frozen by default, so under
+:class:`Trainer` trains a :class:`~promptcrop.model.decoder.ClipCropDecoder` on top of an
+:class:`~promptcrop.model.encoder.OwlViTEncoder`: every step runs the encoder (frozen by default, so under
 ``no_grad``), grounds each image's caption (full text and/or spaCy keywords; text embeddings are
 cached per phrase while the encoder is frozen), drops grounded boxes far from the target in mosaics
-(:func:`~promptcrop.grounding.filter_for_target`), decodes and applies the Hungarian
+(:func:`~promptcrop.model.grounding.filter_for_target`), decodes and applies the Hungarian
 :class:`~promptcrop.train.criterion.SetCriterion`. With ``cache_encodings`` (small runs whose
 images depend only on the flip) each image's encoding is computed once per flip and kept.
 
@@ -18,7 +18,7 @@ A run folder holds::
     config.json        the resolved TrainConfig (plain JSON)
     metrics.jsonl      one JSON object per line: {"event": "train" | "val" | "epoch", ...}
     train_state.pt     resume state (weights_only torch file, see below)
-    decoder/           the latest decoder checkpoint (promptcrop.checkpoint format)
+    decoder/           the latest decoder checkpoint (promptcrop.model.checkpoint format)
     decoder-best/      the decoder of the best validation Acc1/5
     encoder/           the fine-tuned OWL-ViT (only with freeze_encoder = False)
 
@@ -50,19 +50,13 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
 
 from promptcrop.boxes import cxcywh_to_xyxy
-from promptcrop.checkpoint import EncoderInfo, save_decoder
 from promptcrop.config import ModelConfig
-from promptcrop.decoder import ClipCropDecoder, DecoderOutput
-from promptcrop.encoder import ImageEncoding, OwlViTEncoder
 from promptcrop.errors import CheckpointError, PromptcropError
-from promptcrop.eval.metrics import dataset_acc_k_n
-from promptcrop.grounding import (
-    WHOLE_IMAGE_CXCYWH,
-    Grounding,
-    filter_for_target,
-    ground,
-    unconditioned,
-)
+from promptcrop.metrics import dataset_acc_k_n
+from promptcrop.model.checkpoint import EncoderInfo, save_decoder
+from promptcrop.model.decoder import ClipCropDecoder, DecoderOutput
+from promptcrop.model.encoder import ImageEncoding, OwlViTEncoder
+from promptcrop.model.grounding import WHOLE_IMAGE_CXCYWH, Grounding, filter_for_target, ground, unconditioned
 from promptcrop.queries import parse_queries, query_phrases
 from promptcrop.train.config import TrainConfig, save_train_config
 from promptcrop.train.criterion import SetCriterion

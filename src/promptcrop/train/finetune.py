@@ -1,7 +1,7 @@
 """Grounding fine-tuning of OWL-ViT (``promptcrop finetune-encoder``): adapt the grounding to a domain.
 
 A standard OWL-ViT detection fine-tune on a phrase-box set (``objects/<split>.json``, see
-:mod:`promptcrop.eval.datasets`): every image comes with its objects, each a phrase and a pixel
+:mod:`promptcrop.data.datasets`): every image comes with its objects, each a phrase and a pixel
 box. Per image the text queries are built from those phrases (:func:`build_queries`):
 
 - each distinct phrase, in a random determiner template (``"{}"``, ``"a {}"``, ``"the {}"``);
@@ -46,18 +46,12 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
 
-from promptcrop.boxes import (
-    box_iou,
-    contains,
-    cxcywh_to_xyxy,
-    elementwise_generalized_box_iou,
-    image_xyxy_px_to_model,
-)
+from promptcrop.batch.prefetch import prefetch
+from promptcrop.boxes import box_iou, contains, cxcywh_to_xyxy, elementwise_generalized_box_iou, image_xyxy_px_to_model
 from promptcrop.config import config_from_dict, config_to_dict
-from promptcrop.encoder import ImageEncoding, OwlViTEncoder
-from promptcrop.eval.datasets import PhraseBoxes
+from promptcrop.data.datasets import PhraseBoxes
 from promptcrop.images import load_image
-from promptcrop.prefetch import prefetch
+from promptcrop.model.encoder import ImageEncoding, OwlViTEncoder
 from promptcrop.queries import parse_queries
 from promptcrop.train.augment import color_jitter, hflip
 from promptcrop.train.engine import CosineSchedule, MetricsLog, RunningMean, adamw, pad_queries
@@ -450,7 +444,7 @@ class GroundingFinetuner:
 
     Args:
         encoder: the OWL-ViT to train (un-frozen here; moved to ``device``).
-        train_set: phrase-box samples (:func:`promptcrop.eval.datasets.load_phrase_boxes`).
+        train_set: phrase-box samples (:func:`promptcrop.data.datasets.load_phrase_boxes`).
         config: the settings.
         out_dir: where the model, processor, ``finetune_config.json`` and ``metrics.jsonl`` go.
         val_set: samples for :meth:`evaluate` after every epoch, or None.

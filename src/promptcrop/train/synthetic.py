@@ -9,7 +9,7 @@ and a green star"). From the named objects the scene derives:
   with a margin and covers at least ``min_crop_area`` of the image, centred on them and shifted
   inside the image. Objects are placed anywhere (one grid cell from the border), so the ideal
   framing is usually off-centre and neither the whole image nor the centre crop is a good answer;
-- GAIC's grid of ~90 candidate crops (:func:`promptcrop.train.gaic.candidate_grid`) with a
+- GAIC's grid of ~90 candidate crops (:func:`promptcrop.data.gaic.candidate_grid`) with a
   synthetic MOS in 1..5 that rises with how well a crop frames the named objects::
 
       MOS = 1 + 4 · coverage⁴ · (0.2 + 0.8 · IoU(crop, ideal framing)^p) + noise
@@ -32,7 +32,7 @@ and a green star"). From the named objects the scene derives:
 
 ``objects/<split>.json`` lists every shape of every image (named or not) as a phrase ("red circle")
 with its pixel xyxy box, for grounding fine-tuning; ``image`` paths in ``captions`` and ``objects``
-are relative to the JSON file's folder (read them with :mod:`promptcrop.eval.datasets`).
+are relative to the JSON file's folder (read them with :mod:`promptcrop.data.datasets`).
 Generation is seeded per image: scene ``i`` of a split is the same whatever the other counts are.
 """
 
@@ -46,7 +46,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from promptcrop import boxes as B
-from promptcrop.train.gaic import SPLITS, TEXT_LABEL_FILES, candidate_grid
+from promptcrop.data.gaic import SPLITS, TEXT_LABEL_FILES, candidate_grid
 from promptcrop.validation import (
     require_int,
     require_non_negative,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from promptcrop.train.gaic import MOS_RANGE
+from promptcrop import boxes as B
+from promptcrop.data.gaic import MOS_RANGE, GaicSample
 
 GOOD_MOS = 4.0
 """Crops with MOS >= this are the "good" crops predictions are matched to (paper §3.3)."""
@@ -99,3 +100,19 @@ def make_targets(
             f"got {mos_t[out_of_range][:3].tolist()}"
         )
     return CropTargets(boxes_cxcywh=boxes_t, mos=mos_t, good=good_crops(mos_t))
+
+
+def to_targets(
+    crops_xyxy_px: np.ndarray, mos: np.ndarray, image_size: tuple[int, int]
+) -> CropTargets:
+    """``[N, 4]`` xyxy pixel crops + ``[N]`` MOS of an image of ``image_size`` (W, H) → targets in
+    normalised cxcywh. Use it after augmentation with the augmented boxes and image size."""
+    width, height = image_size
+    crops = np.asarray(crops_xyxy_px, dtype=np.float64)
+    boxes_cxcywh = B.image_xyxy_px_to_model(crops, width, height)
+    return make_targets(torch.as_tensor(boxes_cxcywh.reshape(-1, 4)), torch.as_tensor(mos))
+
+
+def sample_targets(sample: GaicSample) -> CropTargets:
+    """A GAIC sample's crops as training targets relative to the un-augmented image."""
+    return to_targets(sample.crops_xyxy_px, sample.mos, sample.image_size)

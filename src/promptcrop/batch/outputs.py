@@ -8,7 +8,7 @@ are chosen) under the output folder ``DIR``:
   format), with the input's ICC profile;
 - ``DIR/sub/photo.overlay.png`` — with ``--overlay``: the crops and grounded boxes drawn on the
   upright image;
-- ``DIR/sub/photo.json`` — the record (:func:`promptcrop.records.build_record`), written **last**, so a record on
+- ``DIR/sub/photo.json`` — the record (:func:`promptcrop.results.build_record`), written **last**, so a record on
   disk means the files it names were complete before it. Every file is written atomically
   (temporary name, then rename).
 
@@ -32,8 +32,7 @@ from PIL import Image
 from promptcrop import boxes as B
 from promptcrop.errors import RequestError
 from promptcrop.images import LoadedImage, atomic_write_text, pillow_writes, save_image
-from promptcrop.records import build_record, crop_pixel_size
-from promptcrop.results import Prediction
+from promptcrop.results import Prediction, build_record, crop_pixel_size
 
 if TYPE_CHECKING:  # drawing modules are imported for overlays only
     from PIL import ImageDraw, ImageFont
@@ -151,7 +150,7 @@ def write_outputs(
     """Write every crop, the overlay (if asked), then the JSON record; return the record.
 
     ``input``, ``explain`` and ``fingerprint`` go into the record
-    (:func:`promptcrop.records.build_record`).
+    (:func:`promptcrop.results.build_record`).
 
     ``protected``: resolved paths that must never be written (the inputs): a clash raises
     ``OSError`` before anything is written. Crops are cut from the upright image with

@@ -22,8 +22,8 @@ from promptcrop.boxes import (
     union_box,
     xyxy_to_cxcywh,
 )
-from promptcrop.encoder import ImageEncoding
 from promptcrop.errors import InternalError
+from promptcrop.model.encoder import ImageEncoding
 
 WHOLE_IMAGE_CXCYWH = (0.5, 0.5, 1.0, 1.0)
 

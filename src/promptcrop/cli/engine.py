@@ -55,10 +55,9 @@ def run_engine(
 
         return run_jobs(jobs, predictor, options, args.output, bad_rows=bad_rows, on_record=on_record,
                         progress=False if args.quiet else None, verbose=args.verbose, hint=hint)
+    from promptcrop.backends.commands import backend_kwargs
     from promptcrop.distributed.actor import PredictorSpec
     from promptcrop.distributed.engine import RayBatchRunner, RayOptions
-
-    from promptcrop.backends.commands import backend_kwargs
 
     spec = PredictorSpec(model=args.model, decoder=args.decoder, offline=args.offline, conditioned=conditioned,
                          device=args.device, max_pixels=args.max_pixels, **backend_kwargs(args))

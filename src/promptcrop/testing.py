@@ -18,13 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from transformers import (
-    CLIPTokenizer,
-    OwlViTConfig,
-    OwlViTForObjectDetection,
-    OwlViTImageProcessor,
-    OwlViTProcessor,
-)
+from transformers import CLIPTokenizer, OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor, OwlViTProcessor
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 BOS_TOKEN = "<|startoftext|>"

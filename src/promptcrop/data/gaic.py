@@ -24,17 +24,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from promptcrop import boxes as B
 from promptcrop.errors import DatasetError, ImageLoadError
 from promptcrop.images import load_image
-
-if TYPE_CHECKING:  # torch comes in with the targets, so reading annotations (eval) needs no torch
-    from promptcrop.train.targets import CropTargets
 
 SPLITS = ("train", "val", "test")
 """GAIC split names as used by the image and annotation folders."""
@@ -112,10 +108,6 @@ class GaicSample:
     crops_xyxy_px: np.ndarray
     mos: np.ndarray
     image_size: tuple[int, int]
-
-    def targets(self) -> CropTargets:
-        """The sample's crops as training targets relative to the un-augmented image."""
-        return to_targets(self.crops_xyxy_px, self.mos, self.image_size)
 
 
 # --------------------------------------------------------------------------- single files
@@ -239,21 +231,6 @@ def text_label_path(text_labels: Path | str, split: str) -> Path:
     _check_split(split)
     text_labels = Path(text_labels)
     return text_labels if text_labels.is_file() else text_labels / TEXT_LABEL_FILES[split]
-
-
-def to_targets(
-    crops_xyxy_px: np.ndarray, mos: np.ndarray, image_size: tuple[int, int]
-) -> CropTargets:
-    """``[N, 4]`` xyxy pixel crops + ``[N]`` MOS of an image of ``image_size`` (W, H) → targets in
-    normalised cxcywh. Use it after augmentation with the augmented boxes and image size."""
-    import torch
-
-    from promptcrop.train.targets import make_targets
-
-    width, height = image_size
-    crops = np.asarray(crops_xyxy_px, dtype=np.float64)
-    boxes_cxcywh = B.image_xyxy_px_to_model(crops, width, height)
-    return make_targets(torch.as_tensor(boxes_cxcywh.reshape(-1, 4)), torch.as_tensor(mos))
 
 
 def candidate_grid(

@@ -139,7 +139,7 @@ def _add_batch_parser(sub: Any) -> argparse.ArgumentParser:
     batch.add_argument("input", metavar="INPUT")
     batch.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs are complete")
     _add_crop_options(batch, None)
-    from promptcrop.distributed.command import add_engine_options  # imports no Ray
+    from promptcrop.cli.engine import add_engine_options  # imports no Ray
 
     add_engine_options(batch, positive_int)
     batch.set_defaults(handler=_cmd_batch, parser=batch)
@@ -229,7 +229,7 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
 
 def _options(args: argparse.Namespace, *, overwrite: bool) -> RunOptions:
     from promptcrop.batch import RunOptions
-    from promptcrop.predictor import CropRequest
+    from promptcrop.request import CropRequest
 
     if args.aspect and args.size:
         raise UsageError("give either --aspect or --size, not both")
@@ -280,8 +280,8 @@ def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
 
 def _run(args: argparse.Namespace, jobs: list[Job], bad_rows: Sequence[JobError], *, overwrite: bool,
          per_input_lines: bool) -> int:
-    from promptcrop.distributed.command import run_engine
-    from promptcrop.progress import write as write_line
+    from promptcrop.batch.progress import write as write_line
+    from promptcrop.cli.engine import run_engine
 
     options = _options(args, overwrite=overwrite)
     if not jobs and not bad_rows:
@@ -314,7 +314,7 @@ def _cmd_crop(args: argparse.Namespace) -> int:
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from promptcrop.batch import MANIFEST_SUFFIXES, is_parquet_folder, jobs_from_folder, jobs_from_manifest
-    from promptcrop.distributed.command import check_engine_options
+    from promptcrop.cli.engine import check_engine_options
 
     try:
         check_engine_options(args)
@@ -335,7 +335,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from promptcrop.demo import run_demo
+    from promptcrop.cli.demo import run_demo
 
     return run_demo(
         args.output, model=args.model, device=args.device, k=args.k, overwrite=args.overwrite,
@@ -346,7 +346,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_download(args: argparse.Namespace) -> int:
     import huggingface_hub.constants
 
-    from promptcrop.encoder import OwlViTEncoder
+    from promptcrop.model.encoder import OwlViTEncoder
 
     if Path(args.model).expanduser().is_dir():
         OwlViTEncoder.from_pretrained(args.model, local_files_only=True)
@@ -409,11 +409,3 @@ def cli_hint(exc: BaseException) -> str:
 def _error(message: str, *, code: int) -> int:
     print(f"promptcrop: error: {message}", file=sys.stderr, flush=True)
     return code
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m promptcrop.cli`
-    # Run the importable module's main, not this __main__ copy: the command modules raise
-    # promptcrop.cli.UsageError, which this copy's main would not recognise as its own.
-    from promptcrop.cli import main as _main
-
-    sys.exit(_main())

@@ -17,13 +17,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from PIL import Image
 from huggingface_hub.utils import EntryNotFoundError
+from PIL import Image
 from transformers import OwlViTForObjectDetection, OwlViTProcessor
 
 from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.errors import InternalError, ModelUnavailableError
-
 
 TOKEN_CACHE_SIZE = 4096
 """Phrases whose tokenisation an :class:`OwlViTEncoder` remembers."""

@@ -35,8 +35,8 @@ from safetensors.torch import load_file, save_file
 
 from promptcrop import __version__
 from promptcrop.config import DecoderConfig, config_from_dict, config_to_dict
-from promptcrop.decoder import ClipCropDecoder
 from promptcrop.errors import CheckpointError, ModelUnavailableError
+from promptcrop.model.decoder import ClipCropDecoder
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS
 from promptcrop.validation import require_choice
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from promptcrop.batch import BatchSummary, Job, RunOptions, run_jobs
 from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.errors import PromptcropError
-from promptcrop.predictor import CropRequest, Predictor
+from promptcrop.predictor import Predictor
+from promptcrop.request import CropRequest
 
 DEMO_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg")
 """scikit-image sample photos used when present on disk (some skimage data is fetched lazily)."""

@@ -1,4 +1,4 @@
-"""Offline OWL-ViT model directories (promptcrop.tiny_models)."""
+"""Offline OWL-ViT model directories (promptcrop.testing)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import OwlViTConfig, OwlViTForObjectDetection, OwlViTProcessor
 
-from promptcrop import tiny_models
-from promptcrop.encoder import OwlViTEncoder
-from promptcrop.tiny_models import build_owlvit_dir, byte_vocab, clip_vocab, owlvit_config
+from promptcrop import testing
+from promptcrop.model.encoder import OwlViTEncoder
+from promptcrop.testing import build_owlvit_dir, byte_vocab, clip_vocab, owlvit_config
 
 
 def _has_open_clip() -> bool:
@@ -126,7 +126,7 @@ def test_clip_vocab_without_open_clip_is_a_clear_error(monkeypatch: pytest.Monke
     def missing(name: str) -> None:
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(tiny_models.importlib.metadata, "files", missing)
+    monkeypatch.setattr(testing.importlib.metadata, "files", missing)
     with pytest.raises(RuntimeError, match="open_clip_torch"):
         clip_vocab()
 

@@ -18,7 +18,7 @@ The last layer of the offset head is initialised to zero, so an untrained decode
 ``b_u`` for every query: training starts from the grounded region rather than from random boxes.
 
 The shape lives in :class:`promptcrop.config.DecoderConfig` (re-exported here); saving and loading
-are :func:`promptcrop.checkpoint.save_decoder` / :func:`promptcrop.checkpoint.load_decoder`. The
+are :func:`promptcrop.model.checkpoint.save_decoder` / :func:`promptcrop.model.checkpoint.load_decoder`. The
 imports run one way only — config ← decoder ← checkpoint — so none of them imports another lazily.
 """
 
@@ -37,8 +37,8 @@ from promptcrop.config import DecoderConfig
 from promptcrop.errors import InternalError
 
 if TYPE_CHECKING:
-    from promptcrop.encoder import ImageEncoding
-    from promptcrop.grounding import Grounding
+    from promptcrop.model.encoder import ImageEncoding
+    from promptcrop.model.grounding import Grounding
 
 __all__ = ["ClipCropDecoder", "DecoderConfig", "DecoderOutput", "sine_position_encoding"]
 

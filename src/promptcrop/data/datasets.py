@@ -23,14 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from promptcrop.data.gaic import GaicDataset, GaicSample, outside_image, read_image_size, read_json
 from promptcrop.errors import DatasetError
-from promptcrop.train.gaic import (
-    GaicDataset,
-    GaicSample,
-    outside_image,
-    read_image_size,
-    read_json,
-)
 
 
 @dataclass(frozen=True)

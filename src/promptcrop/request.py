@@ -1,0 +1,168 @@
+"""What a caller asks of one image: :class:`CropRequest`, validated once at the boundary.
+
+Front ends (the CLI, the batch manifests, the service, the Ray engine, the Python API) translate
+their syntax into a :class:`CropRequest` (or :meth:`CropRequest.build` from user-facing text such
+as ``"16:9"`` and ``"1080x1350"``) and map its :class:`~promptcrop.errors.RequestError` to their
+own error form; nothing below the request re-checks what it holds. Boxes are ``[N, 4]`` xyxy
+pixels of the EXIF-upright input image (:func:`parse_boxes` is the one parser of caller boxes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from promptcrop import boxes as B
+from promptcrop.errors import RequestError
+from promptcrop.results import ORIGINAL_RATIO
+
+
+@dataclass(frozen=True)
+class AspectRatio:
+    """One requested ratio: ``value`` = width / height (``None`` = no ratio asked: the image's
+    own in the composer modes, the decoder's free boxes in clipcrop) and the caller's ``label``."""
+
+    value: float | None
+    label: str
+
+
+ORIGINAL = AspectRatio(None, ORIGINAL_RATIO)
+
+
+@dataclass(frozen=True)
+class CropRequest:
+    """What the caller asks of one image, validated once (:class:`RequestError` otherwise).
+
+    ``aspects``: the ratios in request order, each with the caller's label (floats are accepted
+    and labelled by their value). ``output_size``: exact ``(W, H)`` output. ``focus`` / ``avoid``:
+    ``[N, 4]`` xyxy pixel boxes to keep / to exclude when possible. ``exclude``: descriptions of
+    what to leave out ("the watermark"), grounded by OWL-ViT into avoid boxes (needs the weights).
+    """
+
+    k: int = 5
+    aspects: tuple[AspectRatio, ...] = (ORIGINAL,)
+    output_size: tuple[int, int] | None = None
+    fit: str = "crop"
+    focus: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    avoid: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    exclude: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise RequestError(f"k must be a positive integer, got {self.k!r}")
+        if self.fit not in ("crop", "pad"):
+            raise RequestError(f"fit must be 'crop' or 'pad', got {self.fit!r}")
+        aspects = tuple(_as_aspect(a) for a in self.aspects)
+        if not aspects:
+            raise RequestError("empty list of aspect ratios")
+        object.__setattr__(self, "aspects", aspects)
+        for name in ("focus", "avoid"):
+            object.__setattr__(self, name, parse_boxes(name, getattr(self, name)))
+        object.__setattr__(self, "exclude", _phrases("exclude", self.exclude))
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        k: int = 5,
+        aspect: float | str | Sequence[float | str] | None = None,
+        size: tuple[int, int] | str | None = None,
+        fit: str = "crop",
+        focus: Any = (),
+        avoid: Any = (),
+        exclude: str | Sequence[str] = (),
+    ) -> CropRequest:
+        """Parse user-facing arguments (``"16:9"``, ``"1080x1350"``...) into a request.
+
+        Ratios keep the caller's text as their label; two labels of the same ratio keep the first.
+        """
+        output_size = parse_size(size) if size is not None else None
+        if output_size is not None:
+            if aspect is not None:
+                raise RequestError("give either an aspect ratio or an exact size, not both")
+            label = f"{output_size[0]}x{output_size[1]}"
+            aspects: tuple[AspectRatio, ...] = (AspectRatio(output_size[0] / output_size[1], label),)
+        elif aspect is None:
+            aspects = (ORIGINAL,)
+        else:
+            items = [aspect] if isinstance(aspect, (str, int, float)) else list(aspect)
+            if not items:
+                raise RequestError("empty list of aspect ratios")
+            by_value: dict[float, AspectRatio] = {}
+            for item in items:
+                parsed = _as_aspect(item)
+                by_value.setdefault(parsed.value, parsed)  # type: ignore[arg-type]
+            aspects = tuple(by_value.values())
+        return cls(k=k, aspects=aspects, output_size=output_size, fit=fit, focus=focus, avoid=avoid,
+                   exclude=exclude)
+
+    def with_aspects(self, labels: Sequence[str] | None) -> CropRequest:
+        """The same request at other ratios (``None`` or empty: unchanged)."""
+        if not labels:
+            return self
+        if self.output_size is not None:
+            raise RequestError("give either an aspect ratio or an exact size, not both")
+        fresh = CropRequest.build(k=self.k, aspect=list(labels), fit=self.fit)
+        return CropRequest(k=self.k, aspects=fresh.aspects, output_size=None, fit=self.fit,
+                           focus=self.focus, avoid=self.avoid, exclude=self.exclude)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The ratio labels, in request order."""
+        return tuple(a.label for a in self.aspects)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready description (fingerprints, service echoes)."""
+        return {
+            "k": self.k, "ratios": list(self.labels),
+            "size": None if self.output_size is None else list(self.output_size), "fit": self.fit,
+            "focus": self.focus.tolist(), "avoid": self.avoid.tolist(), "exclude": list(self.exclude),
+        }
+
+
+def _as_aspect(item: Any) -> AspectRatio:
+    if isinstance(item, AspectRatio):
+        return item
+    if item is None:
+        return ORIGINAL
+    label = f"{float(item):g}" if isinstance(item, (int, float)) and not isinstance(item, bool) else str(item).strip()
+    return AspectRatio(B.parse_aspect_ratio(item), label)
+
+
+def parse_boxes(name: str, boxes: Any) -> np.ndarray:
+    """Caller-given xyxy pixel boxes → ``[N, 4]`` float64; :class:`RequestError` when malformed."""
+    try:
+        arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    except (ValueError, TypeError):
+        raise RequestError(f"{name} boxes must be lists of four numbers x1,y1,x2,y2, got {boxes!r}") from None
+    if arr.size and not np.isfinite(arr).all():
+        raise RequestError(f"{name} boxes must be finite numbers, got {arr.tolist()}")
+    if arr.size and ((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])).any():
+        raise RequestError(f"{name} boxes need x2 > x1 and y2 > y1, got {arr.tolist()}")
+    return arr
+
+
+def _phrases(name: str, phrases: Any) -> tuple[str, ...]:
+    """One text or a list of texts → a tuple of stripped, non-empty phrases; RequestError otherwise."""
+    items = [phrases] if isinstance(phrases, str) else list(phrases)
+    if not all(isinstance(p, str) and p.strip() for p in items):
+        raise RequestError(f"{name} must be non-empty texts, got {phrases!r}")
+    return tuple(p.strip() for p in items)
+
+
+def parse_size(size: tuple[int, int] | str) -> tuple[int, int]:
+    """``"1080x1350"`` or ``(1080, 1350)`` → ``(W, H)`` positive ints; RequestError otherwise."""
+    try:
+        if isinstance(size, str):
+            w_text, h_text = size.lower().split("x")
+            w, h = int(w_text), int(h_text)
+        else:
+            w, h = (int(v) for v in size)
+    except (ValueError, TypeError):
+        raise RequestError(f"invalid size {size!r}: expected WxH in pixels, e.g. 1080x1350") from None
+    if w <= 0 or h <= 0:
+        raise RequestError(f"invalid size {size!r}: width and height must be positive")
+    return w, h

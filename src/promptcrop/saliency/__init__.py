@@ -1,0 +1,36 @@
+"""Weight-free saliency for the offline mode: where the eye goes, from image statistics and faces.
+
+No model weights are needed (the face detector, when installed, is a small file shipped in a
+package). The package follows the map's making:
+
+- :mod:`~promptcrop.saliency.grid` — reduced copies, normalisation, integral images, Lab;
+- :mod:`~promptcrop.saliency.cues` — colour contrast, spectral residual, saturation, skin and
+  face-like skin blobs, edge energy, focus, centre prior;
+- :mod:`~promptcrop.saliency.faces` — the face detector (BlazeFace on LiteRT, when installed);
+- :mod:`~promptcrop.saliency.people` — heads and person boxes (clothing connected to the torso);
+- :mod:`~promptcrop.saliency.frame` — borders, bars and caption banners (the photo's content box);
+- :mod:`~promptcrop.saliency.marks` — corner watermarks and text;
+- :mod:`~promptcrop.saliency.map` — :class:`SaliencyMap` and :func:`compute_saliency`, the cues mixed;
+- :mod:`~promptcrop.saliency.region` — the salient region a crop keeps and the subject's core.
+
+Boxes are xyxy pixels of the full image throughout.
+"""
+
+from __future__ import annotations
+
+from promptcrop.saliency.frame import content_box
+from promptcrop.saliency.map import SaliencyMap, compute_saliency
+from promptcrop.saliency.marks import corner_marks
+from promptcrop.saliency.people import head_boxes, person_boxes
+from promptcrop.saliency.region import core_region, salient_region
+
+__all__ = [
+    "SaliencyMap",
+    "compute_saliency",
+    "content_box",
+    "core_region",
+    "corner_marks",
+    "head_boxes",
+    "person_boxes",
+    "salient_region",
+]

@@ -1,0 +1,88 @@
+"""Frame artefacts: borders, bars and caption banners around a photo, found as flat bands along the
+image sides. :func:`content_box` returns the photo inside them (``[4]`` xyxy px).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from promptcrop.saliency.grid import WORK_SIDE, check_image, reduce
+
+#: Frame artefacts: how far a band may reach, how neutral and flat it must be, and how clear the
+#: step into the photo.
+BAND_MAX_SHARE = 0.35
+
+
+BAND_MAX_CHROMA = 28.0
+
+
+BAND_DARK, BAND_LIGHT = 60.0, 200.0  # bars and banners are dark or light, not mid-grey
+
+
+BAND_COLOUR_TOLERANCE = 22.0
+
+
+BAND_FLAT_SHARE = 0.85
+
+
+BAND_TEXT_ALLOWANCE = 0.7
+
+
+BAND_STEP_SHARE = 0.5
+
+
+def content_box(image_rgb: np.ndarray) -> np.ndarray:
+    """The photo without frame artefacts: ``float [4]`` xyxy px of the image.
+
+    Borders, letterbox / pillarbox bars and caption banners are bands along an image side that
+    are one flat, neutral, dark or light colour (a line is flat when :data:`BAND_FLAT_SHARE` of
+    it is near the band's colour; text rows may interrupt, as long as :data:`BAND_TEXT_ALLOWANCE`
+    of the lines are flat) and end at a straight step into the photo. Each side is scanned on a
+    copy reduced to at most :data:`WORK_SIDE` px; a band thicker than :data:`BAND_MAX_SHARE` of
+    the image is not a frame. An image without such bands gives the whole image.
+    """
+    arr = check_image(image_rgb)
+    height, width = arr.shape[:2]
+    return reduced_content_box(np.asarray(reduce(Image.fromarray(arr), WORK_SIDE)), width, height)
+
+
+def reduced_content_box(small_rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """:func:`content_box` from a reduced copy ``[h, w, 3]`` of a W × H image."""
+    small = small_rgb.astype(np.float32)
+    sh, sw = small.shape[:2]
+    if min(sh, sw) < 8:
+        return np.array([0.0, 0.0, float(width), float(height)])
+    # Lines from each side inwards: top rows, bottom rows, left columns, right columns.
+    top = _band_depth(small)
+    bottom = _band_depth(small[::-1])
+    left = _band_depth(small.transpose(1, 0, 2))
+    right = _band_depth(small.transpose(1, 0, 2)[::-1])
+    fx, fy = width / sw, height / sh
+    box = np.array([left * fx, top * fy, width - right * fx, height - bottom * fy])
+    if box[2] - box[0] < 0.3 * width or box[3] - box[1] < 0.3 * height:
+        return np.array([0.0, 0.0, float(width), float(height)])
+    return box
+
+
+def _band_depth(lines: np.ndarray) -> int:
+    """How many lines (first axis of ``[n, m, 3]``, from index 0) form a flat frame band, 0 if none."""
+    n = lines.shape[0]
+    limit = int(BAND_MAX_SHARE * n)
+    colour = np.median(lines[0], axis=0)  # [3]
+    if float(colour.max() - colour.min()) > BAND_MAX_CHROMA or BAND_DARK < colour.mean() < BAND_LIGHT:
+        return 0
+    near = np.linalg.norm(lines[: limit + 1] - colour, axis=-1) < BAND_COLOUR_TOLERANCE  # [l, m]
+    flat = near.mean(axis=-1) >= BAND_FLAT_SHARE  # [l]; text lines on a banner are not flat
+    if not flat[0]:
+        return 0
+    # The band runs to the last flat line before the photo, as long as most lines up to it are
+    # flat (a caption's text rows interrupt it for a few lines, a photo does not stop doing so).
+    candidates = np.flatnonzero(flat)
+    share_flat = np.cumsum(flat) / np.arange(1, len(flat) + 1)
+    good = candidates[share_flat[candidates] >= BAND_TEXT_ALLOWANCE]
+    depth = int(good.max()) + 1 if len(good) else 0
+    # The photo must start with a step: the first line inside differs from the band colour
+    # across most of its width (a straight border, not a sky fading into a scene).
+    inside = np.linalg.norm(lines[depth] - colour, axis=-1) >= BAND_COLOUR_TOLERANCE
+    return depth if inside.mean() >= BAND_STEP_SHARE else 0

@@ -1,0 +1,111 @@
+"""Array helpers shared by the saliency cues: reduced copies, normalisation, integral images, Lab.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageCms
+
+from promptcrop.saliency.ndimage_lite import threshold_otsu
+
+#: Long side (px) of the reduced copy the frame search and the in-focus cue work on.
+WORK_SIDE = 384
+
+
+_SRGB_TO_LAB = ImageCms.buildTransform(
+    ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
+)
+
+
+def clip_to(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Boxes ``[N, 4]`` clipped to the ``[4]`` bounds box (xyxy px)."""
+    low, high = np.tile(bounds[:2], 2), np.tile(bounds[2:], 2)
+    return np.clip(boxes, low, high).reshape(-1, 4)
+
+
+def check_image(image_rgb: np.ndarray) -> np.ndarray:
+    arr = np.asarray(image_rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"expected an RGB image array [H, W, 3], got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 RGB image, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr)
+
+
+def reduce(image: Image.Image, max_side: int) -> Image.Image:
+    """Box-filter reduction by an integer factor so that the long side is ≤ ``max_side``."""
+    factor = math.ceil(max(image.size) / max_side)
+    return image.reduce(factor) if factor > 1 else image
+
+
+def resize_map(values: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float map to ``(w, h)``."""
+    if values.shape[::-1] == tuple(size_wh):
+        return values
+    return np.asarray(Image.fromarray(values.astype(np.float32)).resize(size_wh, Image.Resampling.BILINEAR))
+
+
+def blur_sigma(shape: tuple[int, ...]) -> float:
+    """Blur radius of the final map: about 1 % of the long side."""
+    return max(max(shape) / 100.0, 0.5)
+
+
+def normalise(values: np.ndarray, floor: float = 1e-12) -> np.ndarray:
+    """Scale to [0, 1] by ``max(maximum, floor)``; float32."""
+    values = np.asarray(values, dtype=np.float32)
+    return np.clip(values / max(float(values.max()), floor), 0.0, 1.0)
+
+
+def to_lab(image: Image.Image) -> np.ndarray:
+    """CIE Lab of an RGB image, float32 ``[h, w, 3]`` (L in [0, 100], a and b signed)."""
+    raw = np.asarray(ImageCms.applyTransform(image, _SRGB_TO_LAB))  # uint8 [h, w, 3]
+    # Pillow's LAB mode stores L scaled to 0..255 and a, b as signed bytes (two's complement).
+    lightness = raw[..., :1].astype(np.float32) * (100.0 / 255.0)
+    ab = np.ascontiguousarray(raw[..., 1:]).view(np.int8).astype(np.float32)
+    return np.concatenate([lightness, ab], axis=-1)
+
+
+def otsu_level(values: np.ndarray) -> float:
+    """Otsu's threshold of the map, floored at a quarter of its peak."""
+    return max(threshold_otsu(values), 0.25 * float(values.max()))
+
+
+def integral(values: np.ndarray) -> np.ndarray:
+    """Summed-area table ``[h + 1, w + 1]`` (float64) with a zero first row and column."""
+    h, w = values.shape
+    sat = np.zeros((h + 1, w + 1), dtype=np.float64)
+    sat[1:, 1:] = values.astype(np.float64).cumsum(axis=0).cumsum(axis=1)
+    return sat
+
+
+def _integral_at(sat: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear read of a summed-area table at fractional grid points (clipped to the map).
+
+    Exact for the piecewise-constant map: the integral up to a fractional point is bilinear
+    inside a cell.
+    """
+    rows, cols = sat.shape  # both >= 2: the map is never empty
+    x = np.minimum(np.maximum(x, 0.0), cols - 1)  # np.clip, without its call overhead
+    y = np.minimum(np.maximum(y, 0.0), rows - 1)
+    x0 = np.minimum(x.astype(np.intp), cols - 2)  # x >= 0, so truncation is floor
+    y0 = np.minimum(y.astype(np.intp), rows - 2)
+    fx, fy = x - x0, y - y0
+    flat = sat.ravel()
+    corner = y0 * cols + x0
+    top = np.take(flat, corner) * (1 - fx) + np.take(flat, corner + 1) * fx
+    bottom = np.take(flat, corner + cols) * (1 - fx) + np.take(flat, corner + cols + 1) * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def box_sums(sat: np.ndarray, boxes_grid: np.ndarray) -> np.ndarray:
+    """Sum of the map inside each ``[N, 4]`` xyxy grid box (outside the map counts as zero)."""
+    x1, y1, x2, y2 = boxes_grid[:, 0], boxes_grid[:, 1], boxes_grid[:, 2], boxes_grid[:, 3]
+    total = (
+        _integral_at(sat, x2, y2)
+        - _integral_at(sat, x1, y2)
+        - _integral_at(sat, x2, y1)
+        + _integral_at(sat, x1, y1)
+    )
+    return np.maximum(total, 0.0)

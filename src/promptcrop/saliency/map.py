@@ -1,0 +1,260 @@
+"""The saliency map: the cues mixed, people first, inside the photo's frame.
+
+:class:`SaliencyMap` carries the map, the edge energy and integral images of both (the saliency
+mass inside a box, or the clutter along its border, costs O(1) per box).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+import promptcrop.saliency.ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
+from promptcrop import boxes as B
+from promptcrop.saliency.cues import (
+    CUE_FLOORS,
+    CUE_WEIGHTS,
+    centre_prior,
+    colour_contrast,
+    edge_energy,
+    face_blobs,
+    in_focus,
+    saturation,
+    skin_tone,
+    spectral_residual,
+    uncommon,
+)
+from promptcrop.saliency.frame import reduced_content_box
+from promptcrop.saliency.grid import WORK_SIDE, blur_sigma, box_sums, check_image, clip_to, integral, normalise, reduce
+from promptcrop.saliency.people import (
+    MAIN_PERSON_SHARE,
+    detected_faces,
+    head_boxes,
+    people_prior,
+    person_boxes,
+    with_clothing,
+)
+
+#: Floor of the final normalisation (the mixed map is squared, so 0.04 is a mixed level of 0.2).
+MAP_FLOOR = 0.04
+
+
+@dataclass
+class SaliencyMap:
+    """A saliency map at reduced resolution plus what the composer needs to query it fast.
+
+    - ``values``: float32 ``[h, w]`` in [0, 1], saliency on the reduced grid (``h, w ≤ max_side``).
+    - ``edges``: float32 ``[h, w]`` in [0, 1], edge energy (normalised Sobel magnitude) on the
+      same grid.
+    - ``image_size``: ``(W, H)`` of the full image the map describes.
+    - ``faces``: float ``[F, 4]`` xyxy px of the full image, heads (detected faces with headroom,
+      or face-like skin blobs) that :func:`salient_region` always keeps (``F`` may be 0, the default).
+    - ``content``: float ``[4]`` xyxy px, the photo without borders, bars and caption banners
+      (default: the whole image); crops stay inside it when they can.
+    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it, grown over
+      the clothing connected to the torso: :data:`CLOTHING_REACH`) per main detected face (see
+      :data:`MAIN_PERSON_SHARE`); :func:`salient_region` keeps them.
+
+    Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
+    """
+
+    values: np.ndarray
+    edges: np.ndarray
+    image_size: tuple[int, int]
+    faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    content: np.ndarray | None = None
+    people: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    _sat_values: np.ndarray = field(init=False, repr=False)
+    _sat_clutter: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.float32)
+        self.edges = np.asarray(self.edges, dtype=np.float32)
+        if self.values.ndim != 2 or self.values.shape != self.edges.shape or self.values.size == 0:
+            raise ValueError(
+                f"values and edges must be non-empty 2-D maps of one shape, got "
+                f"{self.values.shape} and {self.edges.shape}"
+            )
+        width, height = self.image_size
+        if width <= 0 or height <= 0:
+            raise ValueError(f"image_size must be positive (W, H), got {self.image_size}")
+        self.faces = np.asarray(self.faces, dtype=np.float64)
+        if self.faces.size == 0:
+            self.faces = np.zeros((0, 4))
+        if self.faces.ndim != 2 or self.faces.shape[1] != 4 or not np.isfinite(self.faces).all():
+            raise ValueError(f"faces must be finite boxes of shape [F, 4], got {self.faces.shape}")
+        self.people = np.asarray(self.people, dtype=np.float64).reshape(-1, 4)
+        full = np.array([0.0, 0.0, float(width), float(height)])
+        self.content = full if self.content is None else np.asarray(self.content, dtype=np.float64).reshape(4)
+        if not np.isfinite(self.content).all() or (self.content[2:] <= self.content[:2]).any():
+            raise ValueError(f"content must be a box [x1, y1, x2, y2] with area, got {self.content.tolist()}")
+        self._sat_values = integral(self.values)
+        # Clutter along a crop border: cutting through edges or through salient content.
+        self._sat_clutter = integral(np.maximum(self.edges, self.values))
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """``(sx, sy)``: map pixels per full-image pixel."""
+        h, w = self.values.shape
+        return w / self.image_size[0], h / self.image_size[1]
+
+    @property
+    def total(self) -> float:
+        """Total saliency mass of the map (sum of ``values``)."""
+        return float(self._sat_values[-1, -1])
+
+    def region_mass(self, boxes_xyxy_px: np.ndarray) -> np.ndarray:
+        """Share of the total saliency inside each box: ``[N, 4]`` px → ``[N]`` in [0, 1].
+
+        Fractional box edges are handled by interpolating the integral image, so the share varies
+        smoothly with the box. A map with no saliency at all gives the box's share of the image area.
+        """
+        boxes = self._to_grid(boxes_xyxy_px)
+        if self.total <= 0:
+            h, w = self.values.shape
+            return np.clip(B.box_area(B.clamp_xyxy(boxes, w, h)) / (w * h), 0.0, 1.0)
+        return np.clip(box_sums(self._sat_values, boxes) / self.total, 0.0, 1.0)
+
+    def edge_energy_along(self, boxes_xyxy_px: np.ndarray, band: float = 0.04) -> np.ndarray:
+        """Mean clutter in a band just inside each box border: ``[N, 4]`` px → ``[N]`` in [0, 1].
+
+        Clutter is ``max(edges, values)`` — a border that runs through texture edges or through
+        salient content scores high. ``band`` is the band's thickness as a share of the box's
+        width (left/right bands) or height (top/bottom bands); it is at least one map pixel. The
+        band is the box minus the box shrunk by the band (two box sums); parts outside the image
+        are left out of the mean.
+        """
+        boxes = self._to_grid(boxes_xyxy_px)
+        bw = np.maximum((boxes[:, 2] - boxes[:, 0]) * band, 1.0)
+        bh = np.maximum((boxes[:, 3] - boxes[:, 1]) * band, 1.0)
+        inner = boxes + np.stack([bw, bh, -bw, -bh], axis=-1)
+        inner[:, 2:] = np.maximum(inner[:, 2:], inner[:, :2])  # a box thinner than two bands
+        h, w = self.values.shape
+        ring_area = B.box_area(B.clamp_xyxy(boxes, w, h)) - B.box_area(B.clamp_xyxy(inner, w, h))
+        ring_sum = box_sums(self._sat_clutter, boxes) - box_sums(self._sat_clutter, inner)
+        return np.clip(ring_sum / np.maximum(ring_area, 1e-6), 0.0, 1.0)
+
+    def _to_grid(self, boxes_xyxy_px: np.ndarray) -> np.ndarray:
+        """``[N, 4]`` full-image px → ``[N, 4]`` map px (float64)."""
+        sx, sy = self.scale
+        boxes = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
+        return boxes * np.array([sx, sy, sx, sy])
+
+
+def compute_saliency(
+    image_rgb: np.ndarray,
+    *,
+    max_side: int = 128,
+    faces: str | np.ndarray = "auto",
+    frame: bool = True,
+    image_size: tuple[int, int] | None = None,
+) -> SaliencyMap:
+    """Saliency of an RGB image from image statistics and, when installed, a face detector.
+
+    ``image_rgb``: uint8 ``[H, W, 3]``. The image is reduced (box filter) so that its long side is
+    at most ``max_side`` px, and every cue is computed on that copy or coarser; returns a
+    :class:`SaliencyMap` whose ``values`` and ``edges`` are float32 ``[h, w]`` in [0, 1]
+    (``max(h, w) <= max_side``), whose ``image_size`` is ``(W, H)``, whose ``content`` is the
+    photo without its frame artefacts (:func:`content_box`, when ``frame``; saliency outside it is
+    0) and whose ``faces`` are head boxes (face plus headroom), ``[F, 4]`` xyxy px of the full image.
+
+    ``faces``: ``"auto"`` — the pretrained detector of :mod:`promptcrop.saliency.faces` when it is
+    installed, else the face-like skin blobs; ``"detector"`` — the detector only (none when it is
+    missing); ``"skin"`` — the skin blobs only; or face boxes ``[F, 4]`` xyxy px found elsewhere.
+    Detected faces also add a cue of their own (the face and the body below it), so people come
+    first in the map.
+
+    ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
+    :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
+    holds (``faces``, ``people``, ``content``; face boxes passed in) is in its pixels.
+    """
+    image_rgb = check_image(image_rgb)
+    if max_side < 1:
+        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    if image_size is not None:
+        full_w, full_h = (int(v) for v in image_size)
+        if full_w < 1 or full_h < 1:
+            raise ValueError(f"image_size must be positive (W, H), got {image_size}")
+        to_full = np.array([full_w / image_rgb.shape[1], full_h / image_rgb.shape[0]] * 2)
+        if not isinstance(faces, str):
+            faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) / to_full
+        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame)
+        return SaliencyMap(
+            values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
+            content=sal.content * to_full, people=sal.people * to_full,
+        )
+    height, width = image_rgb.shape[:2]
+    full = np.array([0.0, 0.0, float(width), float(height)])
+    pil = Image.fromarray(image_rgb)
+    work = reduce(pil, WORK_SIDE)  # one shared copy for the frame, focus and map sizes
+    content = reduced_content_box(np.asarray(work), width, height) if frame else full
+    if not np.array_equal(content, full):
+        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces)
+    small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
+    to_small = np.array([small.width / width, small.height / height] * 2)
+    luma = small.convert("L")
+    skin = skin_tone(small)
+    likeness, skin_faces = face_blobs(skin)
+    detected = detected_faces(pil, content, faces)
+    cues = {
+        "contrast": colour_contrast(small),
+        "spectral": spectral_residual(luma),
+        "saturation": uncommon(saturation(small)),
+        "skin": uncommon(skin),
+        "face": skin * likeness,
+        "focus": in_focus(work, small.size),
+    }
+    if detected is not None and len(detected):
+        cues["detected"] = people_prior(detected * to_small, small.size)
+    mixed = sum(CUE_WEIGHTS[name] * normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
+    mixed = mixed * centre_prior(small.size)
+    # Opening removes thin structures (lines, fine texture) that no crop should be built around;
+    # squaring sharpens the map so weak, widespread responses fade against the subject.
+    mixed = ndimage.grey_opening(mixed, size=(3, 3)) if min(mixed.shape) >= 9 else mixed
+    blurred = ndimage.gaussian_filter(np.square(mixed), sigma=blur_sigma(mixed.shape))
+    values = normalise(blurred, MAP_FLOOR)
+    people = np.zeros((0, 4))
+    if detected is None:
+        face_boxes = skin_faces / to_small
+    elif len(detected):
+        face_boxes = clip_to(head_boxes(detected), content)
+        side = np.sqrt(B.box_area(detected))
+        main = side >= MAIN_PERSON_SHARE * side.max()  # people in the background do not widen the region
+        people = clip_to(with_clothing(person_boxes(detected[main]), detected[main], small, to_small), content)
+    else:
+        face_boxes = np.zeros((0, 4))
+    return SaliencyMap(
+        values=values, edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
+        content=content, people=people,
+    )
+
+
+def _framed_saliency(
+    image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray
+) -> SaliencyMap:
+    """Saliency of a photo inside frame artefacts: every cue is computed on the ``content`` box
+    ``[4]`` alone (a black banner must not make the whole photo look distinct), then the map is
+    placed in a zero map of the whole image at the same scale."""
+    height, width = image_rgb.shape[:2]
+    x1, y1, x2, y2 = (int(round(v)) for v in content)
+    offset = np.array([x1, y1, x1, y1], dtype=np.float64)
+    if not isinstance(faces, str):
+        faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) - offset
+    side = max(1, math.floor(max_side * max(x2 - x1, y2 - y1) / max(width, height)))
+    inner = compute_saliency(image_rgb[y1:y2, x1:x2], max_side=side, faces=faces, frame=False)
+    sx, sy = inner.scale
+    grid_h, grid_w = max(1, round(height * sy)), max(1, round(width * sx))
+    oy, ox = min(round(y1 * sy), grid_h - 1), min(round(x1 * sx), grid_w - 1)
+    h, w = inner.values.shape
+    h, w = min(h, grid_h - oy), min(w, grid_w - ox)
+    values = np.zeros((grid_h, grid_w), dtype=np.float32)
+    edges = np.zeros((grid_h, grid_w), dtype=np.float32)
+    values[oy : oy + h, ox : ox + w] = inner.values[:h, :w]
+    edges[oy : oy + h, ox : ox + w] = inner.edges[:h, :w]
+    return SaliencyMap(
+        values=values, edges=edges, image_size=(width, height), faces=inner.faces + offset,
+        content=content, people=inner.people + offset,
+    )

@@ -1,0 +1,158 @@
+"""Corner watermarks and text: thin near-achromatic strokes, chained glyphs on one baseline, even
+stroke width, quiet rows around. :func:`corner_marks` returns ``[M, 4]`` xyxy px boxes to leave out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+import promptcrop.saliency.ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
+from promptcrop import boxes as B
+from promptcrop.saliency.grid import check_image
+
+#: Corner marks (text and logo watermarks): the long side (px) of the copy they are searched on, the
+#: share of the width and height from each corner searched, the side of the opening / closing whose
+#: residue are the strokes, the least stroke contrast (grey levels), the glyph sizes (px; the
+#: tallest as a share of the corner), and what a text line must show: glyphs, near-constant stroke
+#: width (coefficient of variation), a shared baseline (median deviation, glyph heights), length
+#: (width / height) and quiet rows above and below (glyph density there relative to the line's).
+MARK_SIDE = 768
+
+
+MARK_CORNER_SHARE = 0.25
+
+
+MARK_STROKE_WINDOW = 7
+
+
+MARK_STROKE_CONTRAST = 28.0
+
+
+MARK_GLYPH_HEIGHT = (4, 0.4)
+
+
+MARK_MIN_GLYPHS = 5
+
+
+MARK_STROKE_SPREAD = 0.3
+
+
+MARK_BASELINE_SPREAD = 0.1
+
+
+MARK_MIN_LENGTH = 3.0
+
+
+MARK_QUIET = 0.5
+
+
+def corner_marks(image_rgb: np.ndarray, *, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Text and logo watermarks in the corners of a photo: ``[N, 4]`` float xyxy px (may be empty).
+
+    ``image_rgb``: uint8 ``[H, W, 3]`` (``image_size``: ``(W, H)`` of the full image when it is a
+    reduced copy; boxes are then in full pixels). The image is reduced to at most
+    :data:`MARK_SIDE` px, and the :data:`MARK_CORNER_SHARE` of its width and height from each
+    corner is searched for text lines: strokes are the thin bright (or dark) residue of a grey
+    opening (closing) above :data:`MARK_STROKE_CONTRAST`, no more colourful than what surrounds
+    them (overlaid text is white, black or a see-through mix of them); glyphs are their small,
+    thin components; a line is a chain of at least :data:`MARK_MIN_GLYPHS` glyphs of similar height
+    side by side on one baseline, with near-constant stroke width, at least
+    :data:`MARK_MIN_LENGTH` times as long as it is high, and with quiet rows above and below.
+    Lines close to each other on one baseline (words) are merged into one box.
+    """
+    arr = check_image(image_rgb)
+    height, width = arr.shape[:2]
+    work = Image.fromarray(arr)
+    if max(width, height) > MARK_SIDE:  # text is thin: an exact reduction keeps more of it
+        scale = MARK_SIDE / max(width, height)
+        work = work.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX)
+    w, h = work.size
+    cw, ch = max(1, round(w * MARK_CORNER_SHARE)), max(1, round(h * MARK_CORNER_SHARE))
+    found = []
+    for x0 in sorted({0, w - cw}):
+        for y0 in sorted({0, h - ch}):
+            for line in _text_lines(work.crop((x0, y0, x0 + cw, y0 + ch))):
+                found.append(line + np.array([x0, y0, x0, y0]))
+    full_w, full_h = image_size if image_size is not None else (width, height)
+    lines = _merge_lines(np.array(found, dtype=np.float64).reshape(-1, 4))
+    return lines * np.array([full_w / w, full_h / h] * 2)
+
+
+def _text_lines(corner: Image.Image) -> list[np.ndarray]:
+    """Text lines in one corner crop: a list of ``[4]`` xyxy px of the crop."""
+    rgb = np.asarray(corner)
+    luma = np.asarray(corner.convert("L"))  # uint8 throughout: the rank filters are the cost
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    chroma = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+    size = (MARK_STROKE_WINDOW, MARK_STROKE_WINDOW)
+    # A see-through white or black overlay lowers the colourfulness of what it covers.
+    plain = chroma <= np.maximum(0.8 * ndimage.maximum_filter(chroma, size), 24.0)
+    signed = luma.astype(np.int16)
+    lines = []
+    for residue in (signed - ndimage.grey_opening(luma, size), ndimage.grey_closing(luma, size) - signed):
+        lines.extend(_lines_of(plain & (residue > MARK_STROKE_CONTRAST)))
+    return lines
+
+
+def _lines_of(strokes: np.ndarray) -> list[np.ndarray]:
+    """Text lines among the stroke components of a corner ``[h, w]`` bool → ``[4]`` xyxy px each."""
+    labels, count = ndimage.label(strokes)
+    if count < MARK_MIN_GLYPHS:
+        return []
+    y0, x0, y1, x1 = ndimage.object_bounds(labels)
+    hs, ws = y1 - y0, x1 - x0
+    area = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    padded = np.pad(strokes, 1)
+    inner = padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    rim = np.bincount(labels[strokes & ~inner], minlength=count + 1)[1:]
+    thickness = area / np.maximum(rim, 1)  # about half the stroke width
+    fill = area / (hs * ws)
+    low, high = MARK_GLYPH_HEIGHT
+    glyph = ((hs >= low) & (hs <= max(2 * low, high * strokes.shape[0])) & (ws <= 4 * hs)
+             & (fill >= 0.12) & (fill <= 0.8) & (thickness <= 3.0) & (area >= 8))
+    idx = np.flatnonzero(glyph)
+    if idx.size < MARK_MIN_GLYPHS:
+        return []
+    gy0, gy1, gx0, gx1, gh = y0[idx], y1[idx], x0[idx], x1[idx], hs[idx]
+    overlap = np.minimum(gy1[:, None], gy1[None]) - np.maximum(gy0[:, None], gy0[None])
+    shorter, taller = np.minimum(gh[:, None], gh[None]), np.maximum(gh[:, None], gh[None])
+    gap = np.maximum(gx0[None] - gx1[:, None], gx0[:, None] - gx1[None])
+    linked = (overlap >= 0.6 * shorter) & (taller <= 2 * shorter) & (gap <= 0.8 * taller) & (gap >= -1)
+    first, second = np.nonzero(np.triu(linked, 1))
+    roots = ndimage.join_pairs(idx.size, first, second)
+    glyph_map = glyph[np.maximum(labels - 1, 0)] & strokes
+    lines = []
+    for root in np.unique(roots):
+        members = roots == root
+        if members.sum() < MARK_MIN_GLYPHS:
+            continue
+        box = np.array([gx0[members].min(), gy0[members].min(), gx1[members].max(), gy1[members].max()])
+        line_h = box[3] - box[1]
+        stroke = thickness[idx][members]
+        bottoms, typical = gy1[members], np.median(gh[members])
+        if (stroke.std() > MARK_STROKE_SPREAD * stroke.mean()
+                or np.median(np.abs(bottoms - np.median(bottoms))) > MARK_BASELINE_SPREAD * typical
+                or box[2] - box[0] < MARK_MIN_LENGTH * line_h):
+            continue
+        density = glyph_map[box[1]:box[3], box[0]:box[2]].mean()
+        around = [band.mean() for band in (glyph_map[max(0, box[1] - line_h):box[1], box[0]:box[2]],
+                                           glyph_map[box[3]:box[3] + line_h, box[0]:box[2]]) if band.size]
+        if around and max(around) > MARK_QUIET * density:
+            continue
+        lines.append(box.astype(np.float64))
+    return lines
+
+
+def _merge_lines(lines: np.ndarray) -> np.ndarray:
+    """Lines ``[L, 4]`` that overlap or sit side by side on one baseline (words of one text, or the
+    same text found bright and dark) → their union boxes ``[M, 4]``."""
+    if len(lines) < 2:
+        return lines
+    hs = lines[:, 3] - lines[:, 1]
+    overlap = np.minimum(lines[:, None, 3], lines[None, :, 3]) - np.maximum(lines[:, None, 1], lines[None, :, 1])
+    gap = np.maximum(lines[None, :, 0] - lines[:, None, 2], lines[:, None, 0] - lines[None, :, 2])
+    near = (overlap >= 0.5 * np.minimum(hs[:, None], hs[None])) & (gap <= 1.5 * np.maximum(hs[:, None], hs[None]))
+    first, second = np.nonzero(np.triu(near, 1))
+    roots = ndimage.join_pairs(len(lines), first, second)
+    return np.array([B.union_box(lines[roots == root]) for root in np.unique(roots)])
