@@ -15,6 +15,7 @@ from typing import Any
 from promptcrop.backends.commands import add_backend_options, backend_kwargs
 from promptcrop.images import DEFAULT_MAX_PIXELS
 from promptcrop.predictor import DEFAULT_MODEL
+from promptcrop.request import DEFAULT_MAX_RATIO
 from promptcrop.serve.settings import (
     API_KEY_ENV,
     DEFAULT_BODY_TIMEOUT_S,
@@ -48,6 +49,8 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
                    help="largest request body (default 20)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help=f"refuse images above N pixels (default {DEFAULT_MAX_PIXELS:,})")
+    p.add_argument("--max-ratio", type=float, default=DEFAULT_MAX_RATIO, metavar="R",
+                   help=f"refuse aspect ratios beyond 1:R and R:1 (default {DEFAULT_MAX_RATIO:g})")
     p.add_argument("--timeout-s", type=float, default=60.0, metavar="S",
                    help="504 for a request waiting or running longer; its model call stops at its next "
                         "stage (default 60)")
@@ -73,7 +76,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     return ServeSettings.with_env_key(
         host=args.host, port=args.port, model=args.model, decoder=args.decoder, offline=args.offline,
         device=args.device, **backend_kwargs(args), threads=args.threads, max_queue=args.max_queue,
-        max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, timeout_s=args.timeout_s,
+        max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, max_ratio=args.max_ratio, timeout_s=args.timeout_s,
         header_timeout_s=args.header_timeout_s, body_timeout_s=args.body_timeout_s,
         keep_alive_s=args.keep_alive_s, max_connections=args.max_connections, api_key=args.api_key, cors_origins=tuple(args.cors_origin),
     )

@@ -17,7 +17,7 @@ from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError, failure_reason
 from promptcrop.images import LoadedImage, encode_image, load_image
 from promptcrop.predictor import Predictor
-from promptcrop.request import CropRequest
+from promptcrop.request import CropRequest, RequestLimits
 from promptcrop.results import FREE_RATIO, Prediction, build_record
 from promptcrop.serve.settings import ServeSettings
 
@@ -52,6 +52,7 @@ def build_predictor(settings: ServeSettings) -> LoadedPredictor:
         model=settings.model, decoder=settings.decoder, offline=settings.offline,
         conditioned=False, device=settings.device, max_pixels=settings.max_pixels,
         backend=settings.backend, onnx_dir=settings.onnx_dir,
+        limits=RequestLimits(max_ratio=settings.max_ratio, max_pixels=settings.max_pixels),
     )
     if predictor.model_id is None:
         return LoadedPredictor(predictor, "the server runs in the weight-free offline mode")
@@ -99,14 +100,11 @@ class CropImage:
 
 
 def check_job(loaded: LoadedPredictor, job: CropJob) -> None:
-    """Refuse, before it takes a worker, a query the server cannot follow and an output size
-    above the pixel limit (the crop would be resized to it in memory)."""
-    size = job.request.output_size
-    limit = loaded.predictor.max_pixels
-    if size is not None and size[0] * size[1] > limit:
-        raise RequestError(
-            f"size {size[0]}x{size[1]} has {size[0] * size[1]:,} pixels, above the server's limit of {limit:,}"
-        )
+    """Refuse, before it takes a worker, a request beyond the Predictor's
+    :class:`~promptcrop.request.RequestLimits` and a query the server cannot follow (the
+    Predictor checks the limits again; here they cost no worker time)."""
+    loaded.predictor.limits.check(job.request)
+    loaded.predictor.limits.check_query(job.query)
     if job.query is not None and job.query_image is not None:
         raise RequestError("give a text query or a query image, not both")
     if (job.query is not None or job.query_image is not None) and loaded.queries_unavailable:
@@ -127,7 +125,7 @@ def predict(predictor: Predictor, job: CropJob, deadline: Deadline | None = None
     if job.query_image is not None:
         query_image = load_image(job.query_image, max_pixels=predictor.max_pixels)
     prediction = predictor.predict_batch(
-        [image], [job.query], query_image=query_image, request=job.request
+        [image], [job.query], query_image=query_image, request=job.request, deadline=deadline
     )[0]
     return image, prediction
 
@@ -145,9 +143,9 @@ def crop_image(predictor: Predictor, job: CropJob, deadline: Deadline | None = N
     if not len(prediction):
         raise RequestError("no crop could be made for this image")
     best = prediction[0]
-    check_deadline(deadline, "encode output")
     fmt = job.format or output_format(image.format).format
     pil = best.apply(Image.fromarray(image.array))
+    check_deadline(deadline, "encode output")
     data = encode_image(pil, fmt, icc_profile=image.icc_profile)
     return CropImage(
         data=data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
@@ -162,7 +160,7 @@ def parse_boxes(field: str, values: list[str]) -> np.ndarray:
     for text in values:
         parts = [p for p in text.replace(" ", "").split(",") if p]
         try:
-            row = [float(p) for p in parts]
+            row = [float(p) for p in parts] if text.isascii() else []
         except ValueError:
             row = []
         if len(row) != 4 or not all(np.isfinite(row)):

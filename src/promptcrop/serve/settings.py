@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from promptcrop.images import DEFAULT_MAX_PIXELS
 from promptcrop.predictor import DEFAULT_MODEL
+from promptcrop.request import DEFAULT_MAX_RATIO
 
 API_KEY_ENV = "PROMPTCROP_API_KEY"
 """Environment variable read when no ``--api-key`` is given."""
@@ -38,7 +39,10 @@ class ServeSettings:
     - ``threads``: model calls running at once (the worker pool); ``max_queue``: requests that may
       wait for a worker — one more gets ``503`` with ``Retry-After``.
     - ``max_upload_mb``: request bodies above this are refused (``413``) while they stream in.
-    - ``max_pixels``: decoded images above this many pixels are refused (``413``).
+    - ``max_pixels``: decoded images above this many pixels are refused (``413``), and so is an
+      output canvas (an exact size, a padded crop) above it (``422``).
+    - ``max_ratio``: aspect ratios between ``1:max_ratio`` and ``max_ratio:1`` (``422`` beyond);
+      the other bounds of a request are :class:`~promptcrop.request.RequestLimits`' defaults.
     - ``timeout_s``: a request waiting or running longer gets ``504``; its model call stops at
       its next stage boundary.
     - ``header_timeout_s``: a connection whose request headers are not complete this long after
@@ -65,6 +69,7 @@ class ServeSettings:
     max_queue: int = 16
     max_upload_mb: float = 20.0
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_ratio: float = DEFAULT_MAX_RATIO
     timeout_s: float = 60.0
     header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
@@ -88,6 +93,8 @@ class ServeSettings:
             object.__setattr__(self, "max_connections", default_max_connections(self.threads, self.max_queue))
         elif isinstance(self.max_connections, bool) or not isinstance(self.max_connections, int) or self.max_connections < 1:
             raise ValueError(f"max_connections must be a positive integer, got {self.max_connections!r}")
+        if isinstance(self.max_ratio, bool) or not isinstance(self.max_ratio, (int, float)) or not self.max_ratio >= 1:
+            raise ValueError(f"max_ratio must be a number >= 1, got {self.max_ratio!r}")
         for name in ("max_upload_mb", "timeout_s", "header_timeout_s", "body_timeout_s", "keep_alive_s"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
