@@ -165,9 +165,13 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             if self.conn.their_state not in (h11.SEND_BODY, h11.IDLE) or not self._raw.can_write_eof():
                 self._close_now()
                 return
-            self._lingered = 0
             self._cancel_header_timer()
-            self._raw.write_eof()
+            try:
+                self._raw.write_eof()
+            except OSError:  # the client is gone already
+                self._close_now()
+                return
+            self._lingered = 0
             self._raw.resume_reading()
             self._linger_timer = self.loop.call_later(limits.linger_s, self._close_now)
 
