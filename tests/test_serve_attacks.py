@@ -39,6 +39,11 @@ def server(attacks, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def idle_rss(attacks, server) -> float:
+    """The server's RSS after one ordinary request (its imports and caches warm)."""
+    import httpx
+
+    httpx.post(server.url + "/v1/crops", files={"image": ("a.jpg", attacks.good_photo(), "image/jpeg")},
+               headers={"X-API-Key": attacks.KEY}, timeout=60).raise_for_status()
     return attacks.rss_mb(server.process.pid)
 
 
