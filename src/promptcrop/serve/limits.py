@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import math
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -77,6 +78,7 @@ class WorkerPool:
         self._admitted = 0
         self._running = 0
         self._cancelled = 0
+        self.trim_heap = HeapTrimmer()
 
     @property
     def capacity(self) -> int:
@@ -186,7 +188,7 @@ class Slot:
                 pool._cancelled += 1
             raise
         finally:
-            release_freed_memory()
+            pool.trim_heap()
             with pool._lock:
                 pool._running -= 1
                 self._busy = False
@@ -204,24 +206,52 @@ class Slot:
             self.pool._admitted -= 1
 
 
-def _malloc_trim() -> Callable[[], None]:
-    """glibc's ``malloc_trim(0)``, or a no-op where there is none."""
+#: Resident memory a worker may leave above the least seen after any call before it trims the heap.
+TRIM_SLACK_BYTES = 64 * 1024 * 1024
+
+
+class HeapTrimmer:
+    """Gives the heap pages that finished calls freed back to the system (glibc
+    ``malloc_trim(0)``) once the process holds more than ``slack_bytes`` above the least resident
+    memory seen after any call. glibc keeps the freed pages of worker threads' arenas, so without
+    it the server stays about one large request's working set bigger after serving one; trimming
+    after every call would make ordinary calls fault their pages in again.
+
+    A no-op where there is no glibc or no ``/proc/self/statm``."""
+
+    def __init__(self, slack_bytes: int = TRIM_SLACK_BYTES) -> None:
+        self.slack_bytes = slack_bytes
+        self.floor: int | None = None
+        self._trim = _malloc_trim()
+
+    def __call__(self) -> None:
+        rss = _resident_bytes()
+        if self._trim is None or rss is None:
+            return
+        if self.floor is None or rss < self.floor:
+            self.floor = rss
+        if rss - self.floor > self.slack_bytes:
+            self._trim(0)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
     try:
         trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):
-        return lambda: None
+        return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-
-    def release() -> None:
-        trim(0)
-
-    return release
+    return trim  # type: ignore[no-any-return]
 
 
-#: Give the heap pages a finished call freed back to the system. The decoded images of one call
-#: are tens of megabytes; glibc keeps freed pages of worker threads' arenas, so without this the
-#: server's resident memory grows by about one request's working set and stays there.
-release_freed_memory = _malloc_trim()
+def _resident_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class _BodyRefused(Exception):
