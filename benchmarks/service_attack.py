@@ -348,7 +348,9 @@ def past_the_timeout(target: Target) -> Outcome:
         slowest = max(slowest, one.seconds)
         if not _workers_idle(target, REQUEST_TIMEOUT_S + SLACK_S):
             statuses.append(-1)  # the worker was not freed: never an expected status
-    return Outcome(statuses, slowest, "each 504 followed by its worker freed")
+    cancelled = re.search(r"^promptcrop_model_calls_cancelled_total (\S+)", target.metrics() if target.metrics else "", re.M)
+    return Outcome(statuses, slowest, "each 504 followed by its worker freed; calls stopped at their deadline so "
+                                      f"far: {cancelled.group(1) if cancelled else '?'}")
 
 
 def newlines_in_fields(target: Target) -> Outcome:
