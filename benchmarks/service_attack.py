@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import functools
 import io
-import os
 import re
 import select
 import socket
@@ -41,6 +40,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import service_load  # noqa: E402 - the sibling benchmark's server start and port helpers
 
 KEY = "attack-suite-key"
 #: Server options of the run: short timeouts so that stalled clients are cut off within seconds.
@@ -497,41 +499,15 @@ def p99_ms(latencies: list[float]) -> float:
 
 
 def rss_mb(pid: int, field_name: str = "VmRSS") -> float:
+    """The resident memory (``VmRSS``) or its peak (``VmHWM``) of process ``pid``, in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field_name + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def server_command(port: int) -> list[str]:
-    options = [item for pair in SERVER_OPTIONS.items() for item in pair]
-    return [sys.executable, "-m", "promptcrop.cli", "serve", "--offline", "--host", "127.0.0.1",
-            "--port", str(port), *options]
-
-
-def start_server(port: int, log_path: Path) -> subprocess.Popen:
-    src = Path(__file__).resolve().parents[1] / "src"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]),
-               HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(server_command(port), stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the server did not start within 120 s")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def server_options() -> list[str]:
+    return [item for pair in SERVER_OPTIONS.items() for item in pair]
 
 
 def metrics_reader(url: str) -> Callable[[], str]:
@@ -563,9 +539,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="light: the test suite's sizes; heavy: the issue's (default light)")
     parser.add_argument("--alone-s", type=float, default=10.0, help="good client alone before the attacks (default 10)")
     args = parser.parse_args(argv)
-    port = free_port()
+    port = service_load.free_port()
     log_path = Path(tempfile.mkdtemp(prefix="promptcrop-attack-")) / "server.log"
-    server = start_server(port, log_path)
+    with open(log_path, "wb") as log:
+        server = service_load.start_server(port, server_options(), log)
     target = Target(port, heavy=args.scale == "heavy", metrics=metrics_reader(f"http://127.0.0.1:{port}"))
     handled = 0
     try:
@@ -573,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.alone_s)
             alone, alone_failures = good.take()
             idle = rss_mb(server.pid)
-            print(f"server: {' '.join(server_command(port)[3:])}")
+            print(f"server: promptcrop serve --offline {' '.join(server_options())}")
             print(f"good client alone: n={len(alone)} p99={p99_ms(alone):.0f} ms failures={alone_failures} "
                   f"server rss={idle:.0f} MB", flush=True)
         working = working_set_mb(target, server.pid)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 
 import pytest
+
 from paths import benchmark_module
 from serve_helpers import start_server
 
@@ -31,8 +32,7 @@ def attacks():
 
 @pytest.fixture(scope="module")
 def server(attacks, tmp_path_factory):
-    options = [item for pair in attacks.SERVER_OPTIONS.items() for item in pair]
-    process = start_server(tmp_path_factory.mktemp("attacks"), "--offline", *options)
+    process = start_server(tmp_path_factory.mktemp("attacks"), "--offline", *attacks.server_options())
     yield process
     process.stop(signal.SIGKILL)
 

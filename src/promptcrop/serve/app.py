@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from promptcrop import __version__
 from promptcrop.errors import PromptcropError
 from promptcrop.predictor import Predictor
+from promptcrop.serve.docs import DOCS_CONTENT_SECURITY_POLICY, DOCS_PATH, add_offline_docs
 from promptcrop.serve.errors import (
     ServiceError,
     error_response,
@@ -30,7 +31,6 @@ from promptcrop.serve.errors import (
     internal_error_response,
     promptcrop_error_response,
 )
-from promptcrop.serve.docs import DOCS_CONTENT_SECURITY_POLICY, DOCS_PATH, add_offline_docs
 from promptcrop.serve.gate import RequestGate, key_dependency
 from promptcrop.serve.limits import ASGIApp, Message, Receive, Scope, Send, UploadLimit, WorkerPool
 from promptcrop.serve.metrics import MetricsMiddleware, ServiceMetrics

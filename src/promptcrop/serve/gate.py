@@ -27,15 +27,7 @@ from starlette.datastructures import Headers
 from starlette.routing import BaseRoute, Match
 
 from promptcrop.serve.errors import ServiceError, send_error
-from promptcrop.serve.limits import (
-    ASGIApp,
-    Overloaded,
-    Receive,
-    Scope,
-    Send,
-    WorkerPool,
-    upload_too_large_message,
-)
+from promptcrop.serve.limits import ASGIApp, Overloaded, Receive, Scope, Send, WorkerPool, upload_too_large_message
 
 UNAUTHORIZED_MESSAGE = "this server needs an API key (Authorization: Bearer KEY or X-API-Key: KEY)"
 #: Content types a body route accepts (its fields are a form).
