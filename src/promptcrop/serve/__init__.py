@@ -8,7 +8,7 @@ subclassed), :mod:`.docs` (Swagger UI from packaged assets), :mod:`.metrics` (Pr
 :mod:`.errors` (exception → status and JSON error body), :mod:`.commands` (the command line). The page's files are in ``static/`` (plain HTML, CSS and
 JavaScript, no third-party origin).
 
-FastAPI, uvicorn, python-multipart, prometheus-client and swagger-ui-bundle come with the ``serve`` extra
+FastAPI, uvicorn, python-multipart, prometheus-client and swagger-ui-bundle-v2 come with the ``serve`` extra
 (``pip install 'promptcrop[serve]'``); :func:`require_serve_dependencies` says so in one line.
 """
 
@@ -23,7 +23,7 @@ SERVE_MODULES = {
     "uvicorn": "uvicorn",
     "python-multipart": "multipart",
     "prometheus-client": "prometheus_client",
-    "swagger-ui-bundle": "swagger_ui_bundle",
+    "swagger-ui-bundle-v2": "swagger_ui_bundle",
 }
 INSTALL_HINT = "pip install 'promptcrop[serve]'"
 

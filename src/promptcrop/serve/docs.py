@@ -2,7 +2,8 @@
 
 FastAPI's default page loads Swagger UI's script and style sheet from a CDN, so it stays blank on
 a machine without internet and lets a third party's script run on the service's origin. Here the
-assets come from the ``swagger-ui-bundle`` package (installed with the ``serve`` extra), mounted
+assets come from the ``swagger-ui-bundle-v2`` package (Swagger UI 5, which reads the OpenAPI 3.1
+that FastAPI writes; installed with the ``serve`` extra), mounted
 under ``/docs/assets``; the page gets a CSP allowing its own origin only (Swagger UI's
 start-up script is inline, hence ``'unsafe-inline'`` for this page alone). ReDoc, which has no
 packaged copy, is not served.

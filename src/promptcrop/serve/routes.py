@@ -8,6 +8,7 @@ call gets the slot's deadline.
 
 from __future__ import annotations
 
+import dataclasses
 from importlib.resources import files
 from typing import Annotated, Any, Literal
 
@@ -130,9 +131,14 @@ def api_router(require_key: Any) -> APIRouter:
             "device": str(details.get("device")),
             "versions": state.predictor.versions("offline" if reason else _best_mode(details)),
             "limits": {
+                **dataclasses.asdict(state.predictor.limits),
                 "max_upload_mb": settings.max_upload_mb,
                 "max_pixels": settings.max_pixels,
                 "timeout_s": settings.timeout_s,
+                "header_timeout_s": settings.header_timeout_s,
+                "body_timeout_s": settings.body_timeout_s,
+                "keep_alive_s": settings.keep_alive_s,
+                "max_connections": settings.max_connections,
                 "threads": settings.threads,
                 "max_queue": settings.max_queue,
             },
