@@ -61,6 +61,7 @@ import numpy as np
 from promptcrop import boxes as B
 from promptcrop.errors import RequestError
 from promptcrop.saliency import SaliencyMap, core_region
+from promptcrop.saliency.grid import median
 from promptcrop.validation import (
     require_choice,
     require_non_negative,
@@ -500,7 +501,7 @@ def border_colour(image_rgb: np.ndarray) -> tuple[int, int, int]:
         [arr[:t].reshape(-1, 3), arr[-t:].reshape(-1, 3),
          arr[:, :t].reshape(-1, 3), arr[:, -t:].reshape(-1, 3)]
     )
-    return tuple(int(round(float(c))) for c in np.median(ring, axis=0))  # type: ignore[return-value]
+    return tuple(int(round(float(c))) for c in median(ring, axis=0))  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------- scoring terms

@@ -8,7 +8,7 @@ subclassed), :mod:`.docs` (Swagger UI from packaged assets), :mod:`.metrics` (Pr
 :mod:`.errors` (exception → status and JSON error body), :mod:`.commands` (the command line). The page's files are in ``static/`` (plain HTML, CSS and
 JavaScript, no third-party origin).
 
-FastAPI, uvicorn, python-multipart, prometheus-client and swagger-ui-bundle-v2 come with the ``serve`` extra
+FastAPI, uvicorn, python-multipart, prometheus-client, filelock and swagger-ui-bundle-v2 come with the ``serve`` extra
 (``pip install 'promptcrop[serve]'``); :func:`require_serve_dependencies` says so in one line.
 """
 
@@ -24,6 +24,7 @@ SERVE_MODULES = {
     "python-multipart": "multipart",
     "prometheus-client": "prometheus_client",
     "swagger-ui-bundle-v2": "swagger_ui_bundle",
+    "filelock": "filelock",
 }
 INSTALL_HINT = "pip install 'promptcrop[serve]'"
 

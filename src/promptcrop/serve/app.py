@@ -77,15 +77,19 @@ def create_app(settings: ServeSettings, loaded: LoadedPredictor) -> FastAPI:
     )
     app.state.service = state
     app.include_router(public_router())
-    api = api_router(key_dependency(settings.api_key))
+    require_key = key_dependency(settings.api_key)
+    api = api_router(require_key)
     app.include_router(api)
+    protected = list(api.routes)
+    if settings.url is not None:
+        protected += _add_url_routes(app, settings, loaded, state, require_key)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     add_offline_docs(app)
     _add_exception_handlers(app)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes, stall_timeout_s=settings.body_timeout_s)
     app.add_middleware(
-        RequestGate, routes=lambda: app.router.routes, protected=lambda: api.routes, api_key=settings.api_key,
-        max_bytes=settings.max_upload_bytes, pool=pool,
+        RequestGate, routes=lambda: app.router.routes, protected=lambda: protected, form_routes=lambda: api.routes,
+        api_key=settings.api_key, max_bytes=settings.max_upload_bytes, pool=pool,
     )
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -94,11 +98,29 @@ def create_app(settings: ServeSettings, loaded: LoadedPredictor) -> FastAPI:
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "X-API-Key"],
             expose_headers=["X-Promptcrop-Box", "X-Promptcrop-Score", "X-Promptcrop-Mode",
-                            "X-Promptcrop-Ratio", "X-Request-Id"],
+                            "X-Promptcrop-Ratio", "X-Promptcrop-Rank", "X-Promptcrop-Fallback",
+                            "X-Request-Id", "ETag"],
         )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(RequestContext)
     return app
+
+
+def _add_url_routes(app: FastAPI, settings: ServeSettings, loaded: LoadedPredictor, state: ServiceState,
+                    require_key: Any) -> list[Any]:
+    """Crops by URL (``/v1/img``, ``/v1/info/...``, ``/v1/url``): see :mod:`promptcrop.serve.url`.
+    Returns the routes that need the API key (the signing routes; signed URLs carry their own
+    proof)."""
+    from promptcrop.serve.url.routes import sign_router, url_routes
+    from promptcrop.serve.url.service import UrlMetrics, UrlService
+
+    assert settings.url is not None
+    service = UrlService(settings.url, loaded, settings.max_upload_bytes, UrlMetrics(state.metrics.registry))
+    app.state.url = service
+    app.router.routes[0:0] = url_routes(service)  # first: the route a cache hit must find fastest
+    signing = sign_router(service, require_key, settings.api_key is not None)
+    app.include_router(signing)
+    return list(signing.routes)
 
 
 def _request_id(request: Request) -> str | None:

@@ -23,6 +23,7 @@ from promptcrop.serve.settings import (
     DEFAULT_KEEP_ALIVE_S,
     ServeSettings,
 )
+from promptcrop.serve.url.commands import add_url_options, url_settings_from_args
 
 
 def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
@@ -66,6 +67,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--api-key", metavar="KEY", help=f"require this key (default ${API_KEY_ENV} if set)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser calls from this origin, repeatable (default: CORS off)")
+    add_url_options(p)
     p.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of unexpected errors")
     p.set_defaults(handler=run_serve, parser=p)
     return p
@@ -78,7 +80,8 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         device=args.device, **backend_kwargs(args), threads=args.threads, max_queue=args.max_queue,
         max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, max_ratio=args.max_ratio, timeout_s=args.timeout_s,
         header_timeout_s=args.header_timeout_s, body_timeout_s=args.body_timeout_s,
-        keep_alive_s=args.keep_alive_s, max_connections=args.max_connections, api_key=args.api_key, cors_origins=tuple(args.cors_origin),
+        keep_alive_s=args.keep_alive_s, max_connections=args.max_connections, api_key=args.api_key,
+        cors_origins=tuple(args.cors_origin), url=url_settings_from_args(args),
     )
 
 
@@ -89,7 +92,7 @@ def run_serve(args: argparse.Namespace) -> int:
     require_serve_dependencies()
     try:
         settings = settings_from_args(args)
-    except ValueError as exc:
+    except ValueError as exc:  # RequestError is a ValueError
         from promptcrop.cli import UsageError
 
         raise UsageError(str(exc)) from None

@@ -6,7 +6,7 @@ the body is read.
 1. an unknown route (``404``) or method (``405``);
 2. a route that needs the API key, without it (``401``; :func:`key_accepted`, constant time);
 3. a body where the route takes none (``400``), a declared ``Content-Length`` above the upload
-   limit (``413``), a body route whose ``Content-Type`` is not a form (``415``);
+   limit (``413``), a body that is not a form on a route taking a form (``415``);
 4. a body route while every worker is busy and the queue is full (``503`` + ``Retry-After``).
 
 Each refusal closes the connection: the body is never read (the server only discards, briefly
@@ -70,9 +70,10 @@ def _unauthorized() -> ServiceError:
 class RequestGate:
     """The header-only checks (see the module docstring).
 
-    ``routes``: the app's routes; ``protected``: the routes that need the key (both called per
-    request, so routes added later count); ``pool``: the worker pool whose fullness refuses body
-    routes. A route taking ``POST``, ``PUT`` or ``PATCH`` is a body route.
+    ``routes``: the app's routes; ``protected``: the routes that need the key; ``form_routes``:
+    the routes whose body must be a form (all three called per request, so routes added later
+    count); ``pool``: the worker pool whose fullness refuses body routes. A route taking ``POST``,
+    ``PUT`` or ``PATCH`` is a body route.
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class RequestGate:
         *,
         routes: Callable[[], Collection[BaseRoute]],
         protected: Callable[[], Collection[BaseRoute]],
+        form_routes: Callable[[], Collection[BaseRoute]],
         api_key: str | None,
         max_bytes: int,
         pool: WorkerPool,
@@ -88,6 +90,7 @@ class RequestGate:
         self.app = app
         self.routes = routes
         self.protected = protected
+        self.form_routes = form_routes
         self.api_key = api_key
         self.max_bytes = max_bytes
         self.pool = pool
@@ -122,7 +125,8 @@ class RequestGate:
         if declared is not None and declared > self.max_bytes:
             return ServiceError(413, "upload_too_large", upload_too_large_message(self.max_bytes))
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if has_body and content_type not in FORM_TYPES:
+        form_route = _best_match(self.form_routes(), scope) is Match.FULL
+        if has_body and form_route and content_type not in FORM_TYPES:
             return ServiceError(415, "unsupported_media_type", "the request body must be a form "
                                 f"(multipart/form-data), got {content_type or 'no content type'}")
         if self.pool.full:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from promptcrop.images import DEFAULT_MAX_PIXELS
 from promptcrop.predictor import DEFAULT_MODEL
 from promptcrop.request import DEFAULT_MAX_RATIO
+from promptcrop.serve.url.settings import UrlSettings
 
 API_KEY_ENV = "PROMPTCROP_API_KEY"
 """Environment variable read when no ``--api-key`` is given."""
@@ -55,6 +56,8 @@ class ServeSettings:
     - ``api_key``: when set, every route but ``/healthz``, ``/readyz`` and the page's own files
       needs it (``Authorization: Bearer`` or ``X-API-Key``).
     - ``cors_origins``: origins allowed to call the API from a browser (none: CORS off).
+    - ``url``: crops by URL over image sources (:class:`UrlSettings`; ``None``: no ``/v1/img``).
+      A source object obeys ``max_upload_mb`` and ``max_pixels`` like an upload.
     """
 
     host: str = "127.0.0.1"
@@ -77,6 +80,7 @@ class ServeSettings:
     max_connections: int | None = None
     api_key: str | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    url: UrlSettings | None = None
 
     def __post_init__(self) -> None:
         if not self.host:
