@@ -217,3 +217,16 @@ def test_a_slot_is_taken_before_the_upload_is_read_and_given_back_on_refusal():
         pool.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_the_heap_is_trimmed_only_when_the_process_holds_much_more_than_after_its_leanest_call(monkeypatch):
+    from promptcrop.serve import limits
+
+    resident = iter([100, 120, 100 + 65, 90, 90 + 64, 90 + 65])  # MB after successive calls
+    monkeypatch.setattr(limits, "_resident_bytes", lambda: next(resident) * 2**20)
+    trims: list[int] = []
+    trimmer = limits.HeapTrimmer(slack_bytes=64 * 2**20)
+    trimmer._trim = lambda pad: trims.append(pad) or 1
+    for _ in range(6):
+        trimmer()
+    assert trims == [0, 0]  # at 165 MB (floor 100) and at 155 MB (floor 90); not at 154 MB
