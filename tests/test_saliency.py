@@ -93,6 +93,20 @@ def test_flat_image_has_no_saliency_and_keeps_the_whole_image():
     np.testing.assert_allclose(sal.region_mass(np.array([[0, 0, 45, 60]], float)), [0.5], atol=1e-4)
 
 
+def test_concentration_is_the_share_of_mass_in_the_most_salient_tenth():
+    from promptcrop.saliency.map import CONCENTRATED_CELLS
+
+    zeros = np.zeros((40, 50), np.float32)
+    flat = SaliencyMap(values=np.ones((40, 50), np.float32), edges=zeros, image_size=(100, 80))
+    assert flat.concentration == pytest.approx(CONCENTRATED_CELLS)
+    assert SaliencyMap(values=zeros, edges=zeros, image_size=(100, 80)).concentration == CONCENTRATED_CELLS
+    blob = zeros.copy()
+    blob[10:20, 10:20] = 1.0  # 100 of 2000 cells: inside the top tenth
+    assert SaliencyMap(values=blob, edges=zeros, image_size=(100, 80)).concentration == pytest.approx(1.0)
+    subject = compute_saliency(textured_scene(300, 200, (40, 50, 100, 120)))
+    assert CONCENTRATED_CELLS < subject.concentration <= 1.0
+
+
 def test_one_pixel_and_thin_images_are_handled():
     for shape in ((1, 1, 3), (1, 40, 3), (40, 2, 3)):
         image = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
