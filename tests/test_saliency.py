@@ -57,6 +57,20 @@ def test_keeps_every_strong_object_but_not_faint_texture_blobs():
     assert B.box_area(region) < 1.3 * (280 * 180)
 
 
+def test_a_weaker_second_part_of_the_subject_joins_the_region_but_a_trace_does_not():
+    from promptcrop.saliency.region import BLOB_MIN_PEAK
+
+    values = np.zeros((60, 80), np.float32)
+    values[10:30, 10:30] = 1.0  # the strongest part
+    values[35:50, 50:70] = 0.4  # a weaker part (a dog beside its owner)
+    assert 0.4 > BLOB_MIN_PEAK
+    values[52:56, 5:9] = BLOB_MIN_PEAK / 2  # a faint trace
+    sal = SaliencyMap(values=values, edges=np.zeros_like(values), image_size=(160, 120))
+    region = salient_region(sal, threshold=0.05)
+    assert bool(B.contains(region, np.array([20, 20, 140, 100], float), tol=4.0))  # both parts
+    assert region[0] > 12 and region[3] < 104  # not the trace
+
+
 def test_region_mass_matches_brute_force_and_is_a_share():
     sal = compute_saliency(textured_scene(256, 128, (30, 20, 90, 80)), max_side=128)
     sx, sy = sal.scale
