@@ -45,6 +45,8 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/service_load.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale_out.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/cold_start.py
+	# thumbor 7 as the peer, in its own venv under $${PROMPTCROP_PEER_ENVS:-/work/peer-envs}/thumbor (built when missing)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/url_server.py
 
 # Synthetic proof that training learns (about 18 minutes on 2 CPU cores; run it alone).
 learning-proof: $(STAMP)

@@ -188,6 +188,8 @@ COMMANDS: dict[str, tuple[str, ParserBuilder | str]] = {
                          "promptcrop.train.commands:add_finetune_parser"),
     "eval": ("evaluate cropping methods on GAIC or a caption-crop set", "promptcrop.eval.commands:add_eval_parser"),
     "serve": ("run the HTTP API and the web page", "promptcrop.serve.commands:add_serve_parser"),
+    "sign-url": ("print a signed crop URL for promptcrop serve --source",
+                 "promptcrop.serve.url.commands:add_sign_url_parser"),
     "export-onnx": ("export OWL-ViT (and a decoder) to ONNX for the onnx backend",
                     "promptcrop.backends.commands:add_export_parser"),
 }
