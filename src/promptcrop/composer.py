@@ -37,7 +37,8 @@ crops (a region that cannot fit the ratio), so a partial crop is judged by what 
 
 The total is the weighted mean of the active terms (``border_simplicity`` needs a saliency map or
 keep boxes, ``content_kept`` a saliency map, ``avoid`` avoid boxes, ``headroom`` a crop shorter
-than the region), so it lies in [0, 1]. Before ranking, candidates that cut through a face of the
+than the region, ``centred`` a saliency map with weak evidence, its weight scaled by
+:func:`evidence_weakness`), so it lies in [0, 1]. Before ranking, candidates that cut through a face of the
 saliency map (:attr:`promptcrop.saliency.SaliencyMap.faces`; only partial crops can), then
 candidates that leave a main face out or cut through a keep box, then candidates that overlap an
 avoid box, are ranked below the others whenever some candidate avoids that.
@@ -776,4 +777,5 @@ __all__ = [
     "required_region",
     "kept_subject",
     "border_colour",
+    "evidence_weakness",
 ]
