@@ -661,13 +661,16 @@ class Predictor:
         ``image`` is a reduced copy of it (boxes are in full pixels); ``marks``: ``[M, 4]`` corner
         watermarks to leave out when a crop can (:func:`promptcrop.saliency.corner_marks`)."""
         W, H = size or image.size
+        config = self.composer_config
+        if mode != "offline":  # the region was grounded: a diffuse map says nothing about it
+            config = replace(config, centred_weight=0.0)
         crops: list[CropResult] = []
         for aspect in request.aspects:
             ratio = W / H if aspect.value is None else aspect.value
             candidates = compose(
                 (W, H), region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
                 focus=request.focus, avoid=request.avoid, fit=request.fit,
-                config=self.composer_config, image_rgb=image.array,
+                config=config, image_rgb=image.array,
                 marks=() if marks is None else marks,
             )
             for rank, cand in enumerate(candidates, start=1):
