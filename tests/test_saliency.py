@@ -57,6 +57,20 @@ def test_keeps_every_strong_object_but_not_faint_texture_blobs():
     assert B.box_area(region) < 1.3 * (280 * 180)
 
 
+def test_a_weaker_second_part_of_the_subject_joins_the_region_but_a_trace_does_not():
+    from promptcrop.saliency.region import BLOB_MIN_PEAK
+
+    values = np.zeros((60, 80), np.float32)
+    values[10:30, 10:30] = 1.0  # the strongest part
+    values[35:50, 50:70] = 0.4  # a weaker part (a dog beside its owner)
+    assert 0.4 > BLOB_MIN_PEAK
+    values[52:56, 5:9] = BLOB_MIN_PEAK / 2  # a faint trace
+    sal = SaliencyMap(values=values, edges=np.zeros_like(values), image_size=(160, 120))
+    region = salient_region(sal, threshold=0.05)
+    assert bool(B.contains(region, np.array([20, 20, 140, 100], float), tol=4.0))  # both parts
+    assert region[0] > 12 and region[3] < 104  # not the trace
+
+
 def test_region_mass_matches_brute_force_and_is_a_share():
     sal = compute_saliency(textured_scene(256, 128, (30, 20, 90, 80)), max_side=128)
     sx, sy = sal.scale
@@ -91,6 +105,20 @@ def test_flat_image_has_no_saliency_and_keeps_the_whole_image():
     np.testing.assert_allclose(salient_region(sal), [0, 0, 90, 60])
     # with (next to) no saliency, a box holds its share of the image area
     np.testing.assert_allclose(sal.region_mass(np.array([[0, 0, 45, 60]], float)), [0.5], atol=1e-4)
+
+
+def test_concentration_is_the_share_of_mass_in_the_most_salient_tenth():
+    from promptcrop.saliency.map import CONCENTRATED_CELLS
+
+    zeros = np.zeros((40, 50), np.float32)
+    flat = SaliencyMap(values=np.ones((40, 50), np.float32), edges=zeros, image_size=(100, 80))
+    assert flat.concentration == pytest.approx(CONCENTRATED_CELLS)
+    assert SaliencyMap(values=zeros, edges=zeros, image_size=(100, 80)).concentration == CONCENTRATED_CELLS
+    blob = zeros.copy()
+    blob[10:20, 10:20] = 1.0  # 100 of 2000 cells: inside the top tenth
+    assert SaliencyMap(values=blob, edges=zeros, image_size=(100, 80)).concentration == pytest.approx(1.0)
+    subject = compute_saliency(textured_scene(300, 200, (40, 50, 100, 120)))
+    assert CONCENTRATED_CELLS < subject.concentration <= 1.0
 
 
 def test_one_pixel_and_thin_images_are_handled():

@@ -30,14 +30,15 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "parquet": ("pyarrow",),
     "stores": ("fsspec",),
     "ray": ("ray",),
-    "video": (),
+    "video": ("av", "scenedetect"),
 }
 """Extra → the top-level modules it installs that promptcrop imports (scikit-image comes with
-``torch`` too, for the export's check photos; ``video`` is reserved for the video front end)."""
+``torch`` too, for the export's check photos)."""
 
 PACKAGE_NAMES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "ray": "Ray Data", "pyarrow": "pyarrow",
                  "tokenizers": "tokenizers", "fastapi": "FastAPI", "uvicorn": "uvicorn", "skimage": "scikit-image",
-                 "ai_edge_litert": "LiteRT", "spacy": "spaCy"}
+                 "ai_edge_litert": "LiteRT", "spacy": "spaCy", "av": "PyAV",
+                 "scenedetect": "PySceneDetect"}
 """How a module is named in the message (its import name otherwise)."""
 
 _EXTRA_OF = {module: extra for extra, modules in EXTRAS.items() for module in modules}

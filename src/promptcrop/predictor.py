@@ -36,11 +36,12 @@ from promptcrop import arrays as A
 from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, CropCandidate, compose
 from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
+from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError
 from promptcrop.extras import MissingExtraError, require
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
-from promptcrop.request import CropRequest
+from promptcrop.request import CropRequest, RequestLimits
 from promptcrop.results import FREE_RATIO, CropResult, GroundedBox, Prediction, versions
 from promptcrop.saliency import SaliencyMap, compute_saliency, corner_marks, salient_region
 
@@ -135,6 +136,8 @@ class Predictor:
             Runtime on the CPU, from ``onnx_dir``, a directory written by ``promptcrop
             export-onnx`` from the same ``model`` and ``decoder``; needs ``promptcrop[onnx]``).
         onnx_dir: the export directory of the ``onnx`` backend.
+        limits: the bounds every request is checked against (:class:`RequestLimits`; default:
+            its defaults, output canvases capped at ``max_pixels``).
     """
 
     def __init__(
@@ -157,6 +160,7 @@ class Predictor:
         decoder_model: Decoder | None = None,
         backend: str = "torch",
         onnx_dir: str | os.PathLike[str] | None = None,
+        limits: RequestLimits | None = None,
     ) -> None:
         if encoder is not None:
             model = encoder.model_id
@@ -184,6 +188,7 @@ class Predictor:
         self._query_parts = query_parts
         self.composer_config = composer or ComposerConfig()
         self.max_pixels = max_pixels
+        self.limits = limits or RequestLimits(max_pixels=max_pixels)
         self.dedup_iou = dedup_iou
         self.detection_threshold = detection_threshold
         self.batch_size = batch_size
@@ -394,11 +399,13 @@ class Predictor:
         focus: Any = (),
         avoid: Any = (),
         exclude: str | Sequence[str] = (),
+        deadline: Deadline | None = None,
     ) -> Prediction:
         """Crop one image. See :meth:`predict_batch` for the arguments; returns one Prediction."""
         request = CropRequest.build(k=k, aspect=aspect, size=size, fit=fit, focus=focus, avoid=avoid,
                                     exclude=exclude)
-        return self.predict_batch([image], [query], query_image=query_image, request=request)[0]
+        return self.predict_batch([image], [query], query_image=query_image, request=request,
+                                  deadline=deadline)[0]
 
     def predict_batch(
         self,
@@ -407,6 +414,7 @@ class Predictor:
         *,
         query_image: ImageInput | None = None,
         request: CropRequest | Sequence[CropRequest] | None = None,
+        deadline: Deadline | None = None,
         **request_kwargs: Any,
     ) -> list[Prediction]:
         """Crop several images; the OWL-ViT forward runs in batches of ``batch_size``.
@@ -418,14 +426,18 @@ class Predictor:
                 its embedding is cached like a phrase's.
             request: one :class:`CropRequest` for all images or one per image, or the arguments
                 of :meth:`CropRequest.build` as keywords (``k``, ``aspect``, ``size``, ``fit``,
-                ``focus``, ``avoid``, ``exclude``).
+                ``focus``, ``avoid``, ``exclude``); each is checked against :attr:`limits`.
+            deadline: stop with :class:`~promptcrop.errors.DeadlineExceeded` at the first stage
+                boundary past it (:mod:`promptcrop.deadline`); ``None``: no limit.
         Returns:
             one :class:`Prediction` per image, crops as xyxy int pixels of the upright image.
         """
         requests = _broadcast_requests(request, request_kwargs, len(images))
         for req in requests:
-            self._check_output_size(req)
+            self.limits.check(req)
         query_list = _broadcast_queries(queries, len(images))
+        for query in query_list:
+            self.limits.check_query(query)
         if query_image is not None and any(q is not None for q in query_list):
             raise RequestError("give a text query or a query image, not both")
         parsed = [self._parse_query(q) for q in query_list]
@@ -436,6 +448,7 @@ class Predictor:
                     "exclude needs the OWL-ViT weights to find what to leave out; the weight-free "
                     "offline mode cannot ground text"
                 )
+        check_deadline(deadline, "decode")
         t0 = time.perf_counter()
         # The offline mode analyses a reduced decode (JPEG draft mode); crops are in full pixels.
         loaded: list[LoadedImage | Preview] = [
@@ -448,13 +461,13 @@ class Predictor:
         model_idx = [i for i, m in enumerate(modes) if m != "offline"]
         for i, m in enumerate(modes):
             if m == "offline":
-                results[i] = self._predict_offline(loaded[i], requests[i])
+                results[i] = self._predict_offline(loaded[i], requests[i], deadline)
         image_condition = self._image_condition(query_image) if query_image is not None and model_idx else None
         for start in range(0, len(model_idx), self.batch_size):
             chunk = model_idx[start : start + self.batch_size]
             preds = self._predict_with_model(
                 [loaded[i] for i in chunk], [parsed[i] for i in chunk], image_condition,
-                [modes[i] for i in chunk], [requests[i] for i in chunk],
+                [modes[i] for i in chunk], [requests[i] for i in chunk], deadline,
             )
             for i, pred in zip(chunk, preds):
                 results[i] = pred
@@ -465,22 +478,16 @@ class Predictor:
             pred.versions = self.versions(pred.mode)
         return results  # type: ignore[return-value]
 
-    def _check_output_size(self, request: CropRequest) -> None:
-        """An exact output size is capped like an input image (it is allocated in full)."""
-        if request.output_size is not None:
-            w, h = request.output_size
-            if w * h > self.max_pixels:
-                raise RequestError(
-                    f"output size {w}x{h} has {w * h:,} pixels, above the limit of {self.max_pixels:,}")
-
     # ------------------------------------------------------------------ modes
 
-    def _predict_offline(self, preview: Preview, request: CropRequest) -> Prediction:
+    def _predict_offline(self, preview: Preview, request: CropRequest, deadline: Deadline | None) -> Prediction:
+        check_deadline(deadline, "ground")
         t0 = time.perf_counter()
         sal = compute_saliency(preview.image.array, image_size=preview.full_size)
         region = salient_region(sal)
         marks = corner_marks(preview.image.array, image_size=preview.full_size)
         t1 = time.perf_counter()
+        check_deadline(deadline, "compose")
         crops = self._compose(preview.image, region, sal, np.zeros((0, 4)), request, "offline",
                               size=preview.full_size, marks=marks)
         t2 = time.perf_counter()
@@ -496,11 +503,13 @@ class Predictor:
         image_condition: _Condition | None,
         modes: list[str],
         requests: list[CropRequest],
+        deadline: Deadline | None,
     ) -> list[Prediction]:
         from promptcrop.model.grounding import ground, unconditioned
 
         encoder = self.encoder
         with A.no_grad(encoder):
+            check_deadline(deadline, "encode")
             t0 = time.perf_counter()
             pixel_values = encoder.preprocess([im.array for im in images])
             t1 = time.perf_counter()
@@ -511,6 +520,7 @@ class Predictor:
             out: list[Prediction] = []
             for b, (image, pq, mode, request) in enumerate(zip(images, parsed, modes, requests)):
                 enc_b = _select(encoding, b)
+                check_deadline(deadline, "text")
                 if request.exclude:
                     request = replace(request, avoid=np.concatenate(
                         [request.avoid, self._exclude_boxes(enc_b, request.exclude, *image.size)]))
@@ -518,6 +528,7 @@ class Predictor:
                 cond = image_condition or self._text_condition(pq)
                 t4 = time.perf_counter()
                 notes: list[str] = []
+                check_deadline(deadline, "ground")
                 if cond is not None and cond.embeds is not None:
                     logits = encoder.query_logits(enc_b, cond.embeds[None])
                     logits = A.nan_to_num(logits, nan=-1e4, posinf=1e4, neginf=-1e4)
@@ -527,6 +538,7 @@ class Predictor:
                         notes.append(FALLBACK_QUERY_IMAGE)
                     grounding = unconditioned(enc_b)
                 t5 = time.perf_counter()
+                check_deadline(deadline, "compose")
                 if mode == "clipcrop":
                     pred = self._clipcrop_crops(image, enc_b, grounding, request, notes)
                 else:
@@ -654,17 +666,23 @@ class Predictor:
         ``image`` is a reduced copy of it (boxes are in full pixels); ``marks``: ``[M, 4]`` corner
         watermarks to leave out when a crop can (:func:`promptcrop.saliency.corner_marks`)."""
         W, H = size or image.size
+        config = self.composer_config
+        if mode != "offline":  # the region was grounded: a diffuse map says nothing about it
+            config = replace(config, centred_weight=0.0)
         crops: list[CropResult] = []
         for aspect in request.aspects:
             ratio = W / H if aspect.value is None else aspect.value
             candidates = compose(
                 (W, H), region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
                 focus=request.focus, avoid=request.avoid, fit=request.fit,
-                config=self.composer_config, image_rgb=image.array,
+                config=config, image_rgb=image.array,
                 marks=() if marks is None else marks,
             )
             for rank, cand in enumerate(candidates, start=1):
-                crops.append(_candidate_to_result(cand, rank, ratio, aspect.label, mode, request.output_size, W, H))
+                crop = _candidate_to_result(cand, rank, ratio, aspect.label, mode, request.output_size, W, H)
+                if crop.padded:  # the canvas a padded crop is cut into
+                    self.limits.check_canvas("fit", crop.width, crop.height)
+                crops.append(crop)
         return crops
 
     # ------------------------------------------------------------------ query embeddings

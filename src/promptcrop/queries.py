@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -160,7 +161,8 @@ def parse_queries(
     nlp = _backend_pipeline(backend)
     if nlp is None:
         return [ParsedQuery(text, rule_keywords(text)) for text in cleaned]
-    docs = nlp.pipe(cleaned, batch_size=batch_size)
+    with _PIPELINE_LOCK:  # spaCy does not document a pipeline as thread-safe
+        docs = list(nlp.pipe(cleaned, batch_size=batch_size))
     return [ParsedQuery(text, _spacy_keywords(doc, text)) for text, doc in zip(cleaned, docs)]
 
 
@@ -188,6 +190,11 @@ def _backend_pipeline(backend: str) -> Language | None:
     if nlp is None:
         _warn_rules_fallback()
     return nlp
+
+
+#: One lock around the one shared pipeline: parsing is GIL-bound (a pipeline per thread measured
+#: no faster with two threads, for one more copy of the model), and parsed queries are cached.
+_PIPELINE_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)

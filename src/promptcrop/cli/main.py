@@ -1,6 +1,6 @@
 """The ``promptcrop`` command: ``crop``, ``batch``, ``demo`` and ``download`` (here), ``train``,
 ``finetune-encoder`` (:mod:`promptcrop.train.commands`), ``eval`` (:mod:`promptcrop.eval.commands`)
-and ``serve`` (:mod:`promptcrop.serve.commands`).
+``serve`` (:mod:`promptcrop.serve.commands`) and ``reframe`` (:mod:`promptcrop.reframe.command`).
 
 The command line starts fast: only the chosen sub-command's parser is built (:data:`COMMANDS`,
 :func:`build_parser`), and the modules a command needs are imported when it runs, so ``--help``
@@ -194,6 +194,7 @@ COMMANDS: dict[str, tuple[str, ParserBuilder | str]] = {
                  "promptcrop.serve.url.commands:add_sign_url_parser"),
     "export-onnx": ("export OWL-ViT (and a decoder) to ONNX for the onnx backend",
                     "promptcrop.backends.commands:add_export_parser"),
+    "reframe": ("reframe videos to other ratios, following a subject", "promptcrop.reframe.command:add_reframe_parser"),
 }
 
 

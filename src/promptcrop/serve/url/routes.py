@@ -102,7 +102,8 @@ async def _serve(request: Request, service: UrlService, kind: str) -> Response:
         service.metrics.count(kind, "miss")
         service.check(target)  # before a worker is taken (a hit was checked when it was made)
         keys = {k: service.key(k, target, info) for k in (IMAGE, INFO)}
-        cached = (await request.app.state.service.pool.run(service.render, target, keys))[kind]
+        async with request.app.state.service.pool.admitted() as slot:
+            cached = (await slot.run(service.render, target, keys, slot.deadline))[kind]
     else:
         service.metrics.count(kind, "hit")
     return _entry_response(service, target, etag, cached)

@@ -18,6 +18,7 @@ from PIL import Image
 
 from promptcrop import __version__
 from promptcrop.batch.outputs import output_format
+from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import RequestError
 from promptcrop.images import encode_image
 from promptcrop.predictor import Predictor
@@ -119,14 +120,14 @@ class UrlService:
         ], sort_keys=True, default=list)
         return hashlib.sha256(material.encode()).hexdigest()
 
-    def render(self, target: Target, keys: dict[str, str]) -> dict[str, CacheEntry]:
+    def render(self, target: Target, keys: dict[str, str], deadline: Deadline | None = None) -> dict[str, CacheEntry]:
         """Read the source, crop, encode (blocking: call it on a worker). Returns both answers by
-        kind and stores them in the cache."""
+        kind and stores them in the cache; past ``deadline`` it stops at the next stage."""
         data = target.source.read(target.parsed.path, self.max_source_bytes)
         self.metrics.renders.inc()
         options = target.options
         predictor = self._predictor_for(options)
-        image, prediction = predict(predictor, self._job(target, data))
+        image, prediction = predict(predictor, self._job(target, data), deadline)
         record = build_record(prediction)
         if len(prediction) < options.request.k:
             raise RequestError(f"k: this image has {len(prediction)} crops of this ratio, not {options.rank}")
@@ -134,6 +135,7 @@ class UrlService:
         if options.pad is not None:
             crop = replace(crop, pad_color=options.pad)
         pil = _scaled(crop.apply(Image.fromarray(image.array)), options)
+        check_deadline(deadline, "encode output")
         fmt = target.format or output_format(image.format).format
         body = encode_image(pil, fmt, icc_profile=image.icc_profile, quality=options.quality or DEFAULT_QUALITY)
         headers = explain_headers(crop, prediction.mode, prediction.fallback)
@@ -164,8 +166,8 @@ class UrlService:
     def _offline_predictor(self) -> Predictor:
         with self._offline_lock:
             if self._offline is None:
-                self._offline = Predictor(model=None, mode="offline",
-                                          max_pixels=self.loaded.predictor.max_pixels)
+                self._offline = Predictor(model=None, mode="offline", max_pixels=self.loaded.predictor.max_pixels,
+                                          limits=self.loaded.predictor.limits)
             return self._offline
 
     def max_age(self, fallback: bool) -> int:
