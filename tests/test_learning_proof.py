@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from optional import require
 from paths import benchmark_module
 
-pytest.importorskip("spacy")
+require("spacy")
 
 SPLITS = {"train": 40, "val": 4, "test": 6}
 STEPS_PER_EPOCH = 5  # 40 training scenes, batches of 8

@@ -14,7 +14,8 @@ load, and ``offline`` when there is no query and no weights.
 
 One Predictor may serve many threads at once: loading happens once under a lock, the caches are
 locked, and a call keeps its intermediate results to itself. Nothing here imports torch until a
-model is loaded, so the offline mode runs without it.
+PyTorch model is loaded: the offline mode and the ONNX Runtime backend (whose outputs are NumPy
+arrays, :mod:`promptcrop.arrays`) run without it.
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from promptcrop import arrays as A
 from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, CropCandidate, compose
 from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
+from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError
+from promptcrop.extras import MissingExtraError, require
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
-from promptcrop.request import CropRequest
+from promptcrop.request import CropRequest, RequestLimits
 from promptcrop.results import FREE_RATIO, CropResult, GroundedBox, Prediction, versions
 from promptcrop.saliency import SaliencyMap, compute_saliency, corner_marks, salient_region
 
@@ -92,9 +96,10 @@ class _LRU:
 
 @dataclass
 class _Condition:
-    """Query embeddings for one image: ``embeds [W, C]`` and the phrase of each row."""
+    """Query embeddings for one image: ``embeds [W, C]`` (the backend's array kind) and the phrase
+    of each row."""
 
-    embeds: torch.Tensor | None
+    embeds: Any
     phrases: tuple[str, ...]
     truncated: tuple[str, ...] = ()
     query: str | None = None
@@ -131,6 +136,8 @@ class Predictor:
             Runtime on the CPU, from ``onnx_dir``, a directory written by ``promptcrop
             export-onnx`` from the same ``model`` and ``decoder``; needs ``promptcrop[onnx]``).
         onnx_dir: the export directory of the ``onnx`` backend.
+        limits: the bounds every request is checked against (:class:`RequestLimits`; default:
+            its defaults, output canvases capped at ``max_pixels``).
     """
 
     def __init__(
@@ -153,6 +160,7 @@ class Predictor:
         decoder_model: Decoder | None = None,
         backend: str = "torch",
         onnx_dir: str | os.PathLike[str] | None = None,
+        limits: RequestLimits | None = None,
     ) -> None:
         if encoder is not None:
             model = encoder.model_id
@@ -180,6 +188,7 @@ class Predictor:
         self._query_parts = query_parts
         self.composer_config = composer or ComposerConfig()
         self.max_pixels = max_pixels
+        self.limits = limits or RequestLimits(max_pixels=max_pixels)
         self.dedup_iou = dedup_iou
         self.detection_threshold = detection_threshold
         self.batch_size = batch_size
@@ -217,6 +226,8 @@ class Predictor:
         if conditioned or decoder is not None:
             try:
                 predictor.load()
+            except MissingExtraError:
+                raise
             except ModelUnavailableError as exc:
                 raise ModelUnavailableError(f"{exc} (a text or image query needs the OWL-ViT weights)") from None
         return predictor
@@ -260,9 +271,11 @@ class Predictor:
             raise self._encoder_error
         if self.backend == "onnx":
             return self._load_onnx()
-        from promptcrop.model.encoder import OwlViTEncoder
-
         try:
+            for module in TORCH_BACKEND_MODULES:
+                require(module, "text and image queries need")
+            from promptcrop.model.encoder import OwlViTEncoder
+
             encoder = OwlViTEncoder.from_pretrained(self.model_id, local_files_only=self.local_files_only)
         except ModelUnavailableError as exc:
             self._encoder_error = exc
@@ -279,6 +292,7 @@ class Predictor:
             if self._decoder is None and self.backend == "onnx":
                 self.encoder  # noqa: B018 - the ONNX encoder and decoder load together
             if self._decoder is None:
+                require("safetensors", "a ClipCrop decoder on the torch backend needs")
                 from promptcrop.model.checkpoint import load_decoder
 
                 loaded, info = load_decoder(self.decoder_id, expected_encoder=self.encoder, device=self.device)
@@ -300,7 +314,9 @@ class Predictor:
     def _place(self, backend: Any) -> Any:
         """A backend moved to this predictor's device and dtype (when it can move)."""
         mover = getattr(backend, "to", None)
-        return backend if mover is None else mover(device=self.device, dtype=self.dtype)
+        if mover is None:
+            return backend
+        return mover(device=self.device, dtype=self.dtype if self.backend == "torch" else self._dtype)
 
     @property
     def loaded_encoder(self) -> Encoder | None:
@@ -383,11 +399,13 @@ class Predictor:
         focus: Any = (),
         avoid: Any = (),
         exclude: str | Sequence[str] = (),
+        deadline: Deadline | None = None,
     ) -> Prediction:
         """Crop one image. See :meth:`predict_batch` for the arguments; returns one Prediction."""
         request = CropRequest.build(k=k, aspect=aspect, size=size, fit=fit, focus=focus, avoid=avoid,
                                     exclude=exclude)
-        return self.predict_batch([image], [query], query_image=query_image, request=request)[0]
+        return self.predict_batch([image], [query], query_image=query_image, request=request,
+                                  deadline=deadline)[0]
 
     def predict_batch(
         self,
@@ -396,6 +414,7 @@ class Predictor:
         *,
         query_image: ImageInput | None = None,
         request: CropRequest | Sequence[CropRequest] | None = None,
+        deadline: Deadline | None = None,
         **request_kwargs: Any,
     ) -> list[Prediction]:
         """Crop several images; the OWL-ViT forward runs in batches of ``batch_size``.
@@ -407,14 +426,18 @@ class Predictor:
                 its embedding is cached like a phrase's.
             request: one :class:`CropRequest` for all images or one per image, or the arguments
                 of :meth:`CropRequest.build` as keywords (``k``, ``aspect``, ``size``, ``fit``,
-                ``focus``, ``avoid``, ``exclude``).
+                ``focus``, ``avoid``, ``exclude``); each is checked against :attr:`limits`.
+            deadline: stop with :class:`~promptcrop.errors.DeadlineExceeded` at the first stage
+                boundary past it (:mod:`promptcrop.deadline`); ``None``: no limit.
         Returns:
             one :class:`Prediction` per image, crops as xyxy int pixels of the upright image.
         """
         requests = _broadcast_requests(request, request_kwargs, len(images))
         for req in requests:
-            self._check_output_size(req)
+            self.limits.check(req)
         query_list = _broadcast_queries(queries, len(images))
+        for query in query_list:
+            self.limits.check_query(query)
         if query_image is not None and any(q is not None for q in query_list):
             raise RequestError("give a text query or a query image, not both")
         parsed = [self._parse_query(q) for q in query_list]
@@ -425,6 +448,7 @@ class Predictor:
                     "exclude needs the OWL-ViT weights to find what to leave out; the weight-free "
                     "offline mode cannot ground text"
                 )
+        check_deadline(deadline, "decode")
         t0 = time.perf_counter()
         # The offline mode analyses a reduced decode (JPEG draft mode); crops are in full pixels.
         loaded: list[LoadedImage | Preview] = [
@@ -437,13 +461,13 @@ class Predictor:
         model_idx = [i for i, m in enumerate(modes) if m != "offline"]
         for i, m in enumerate(modes):
             if m == "offline":
-                results[i] = self._predict_offline(loaded[i], requests[i])
+                results[i] = self._predict_offline(loaded[i], requests[i], deadline)
         image_condition = self._image_condition(query_image) if query_image is not None and model_idx else None
         for start in range(0, len(model_idx), self.batch_size):
             chunk = model_idx[start : start + self.batch_size]
             preds = self._predict_with_model(
                 [loaded[i] for i in chunk], [parsed[i] for i in chunk], image_condition,
-                [modes[i] for i in chunk], [requests[i] for i in chunk],
+                [modes[i] for i in chunk], [requests[i] for i in chunk], deadline,
             )
             for i, pred in zip(chunk, preds):
                 results[i] = pred
@@ -454,22 +478,16 @@ class Predictor:
             pred.versions = self.versions(pred.mode)
         return results  # type: ignore[return-value]
 
-    def _check_output_size(self, request: CropRequest) -> None:
-        """An exact output size is capped like an input image (it is allocated in full)."""
-        if request.output_size is not None:
-            w, h = request.output_size
-            if w * h > self.max_pixels:
-                raise RequestError(
-                    f"output size {w}x{h} has {w * h:,} pixels, above the limit of {self.max_pixels:,}")
-
     # ------------------------------------------------------------------ modes
 
-    def _predict_offline(self, preview: Preview, request: CropRequest) -> Prediction:
+    def _predict_offline(self, preview: Preview, request: CropRequest, deadline: Deadline | None) -> Prediction:
+        check_deadline(deadline, "ground")
         t0 = time.perf_counter()
         sal = compute_saliency(preview.image.array, image_size=preview.full_size)
         region = salient_region(sal)
         marks = corner_marks(preview.image.array, image_size=preview.full_size)
         t1 = time.perf_counter()
+        check_deadline(deadline, "compose")
         crops = self._compose(preview.image, region, sal, np.zeros((0, 4)), request, "offline",
                               size=preview.full_size, marks=marks)
         t2 = time.perf_counter()
@@ -485,15 +503,15 @@ class Predictor:
         image_condition: _Condition | None,
         modes: list[str],
         requests: list[CropRequest],
+        deadline: Deadline | None,
     ) -> list[Prediction]:
-        import torch
-
         from promptcrop.model.grounding import ground, unconditioned
 
         encoder = self.encoder
-        with torch.inference_mode():
+        with A.no_grad(encoder):
+            check_deadline(deadline, "encode")
             t0 = time.perf_counter()
-            pixel_values = encoder.preprocess([im.array for im in images]).to(self.device, self.dtype)
+            pixel_values = encoder.preprocess([im.array for im in images])
             t1 = time.perf_counter()
             encoding = encoder.encode_images(pixel_values)
             t2 = time.perf_counter()
@@ -502,6 +520,7 @@ class Predictor:
             out: list[Prediction] = []
             for b, (image, pq, mode, request) in enumerate(zip(images, parsed, modes, requests)):
                 enc_b = _select(encoding, b)
+                check_deadline(deadline, "text")
                 if request.exclude:
                     request = replace(request, avoid=np.concatenate(
                         [request.avoid, self._exclude_boxes(enc_b, request.exclude, *image.size)]))
@@ -509,15 +528,17 @@ class Predictor:
                 cond = image_condition or self._text_condition(pq)
                 t4 = time.perf_counter()
                 notes: list[str] = []
+                check_deadline(deadline, "ground")
                 if cond is not None and cond.embeds is not None:
-                    logits = encoder.query_logits(enc_b, cond.embeds[None].to(self.device, self.dtype))
-                    logits = torch.nan_to_num(logits.float(), nan=-1e4, posinf=1e4, neginf=-1e4)
+                    logits = encoder.query_logits(enc_b, cond.embeds[None])
+                    logits = A.nan_to_num(logits, nan=-1e4, posinf=1e4, neginf=-1e4)
                     grounding = self._repair_grounding(ground(enc_b, logits), image.size, notes)
                 else:
                     if cond is not None:
                         notes.append(FALLBACK_QUERY_IMAGE)
                     grounding = unconditioned(enc_b)
                 t5 = time.perf_counter()
+                check_deadline(deadline, "compose")
                 if mode == "clipcrop":
                     pred = self._clipcrop_crops(image, enc_b, grounding, request, notes)
                 else:
@@ -540,9 +561,9 @@ class Predictor:
     ) -> Prediction:
         dec = self.decoder_model.decode(enc, grounding)
         W, H = image.size
-        union = B.model_to_image_xyxy_px(grounding.union_cxcywh[0].float().cpu().numpy(), W, H)
-        boxes_px, ok = B.repair_xyxy_px(B.model_to_image_xyxy_px(dec.boxes_cxcywh[0].float().cpu().numpy(), W, H), W, H)
-        scores = np.clip(np.nan_to_num(dec.scores[0].float().cpu().numpy(), nan=0.0), 0.0, 1.0)
+        union = B.model_to_image_xyxy_px(A.to_numpy(grounding.union_cxcywh[0]), W, H)
+        boxes_px, ok = B.repair_xyxy_px(B.model_to_image_xyxy_px(A.to_numpy(dec.boxes_cxcywh[0]), W, H), W, H)
+        scores = np.clip(np.nan_to_num(A.to_numpy(dec.scores[0]), nan=0.0), 0.0, 1.0)
         if not ok.any():  # nothing usable from the decoder: compose around its anchor instead
             notes.append(FALLBACK_DECODER)
             region = B.clamp_xyxy(union, W, H)
@@ -593,23 +614,21 @@ class Predictor:
         from promptcrop.model.grounding import ground
 
         embeds, _ = self._embed_phrases(tuple(phrases))
-        logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, Q]
+        logits = self.encoder.query_logits(enc, embeds[None])  # [1, P, Q]
         grounding = ground(enc, logits)
-        raw = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), width, height)
+        raw = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), width, height)
         fixed, ok = B.repair_xyxy_px(raw, width, height)
         return fixed[ok].reshape(-1, 4)
 
     def _repair_grounding(self, grounding: Any, size: tuple[int, int], notes: list[str]) -> Any:
         """Grounded boxes checked like any model output (:func:`promptcrop.boxes.repair_xyxy_px`):
         degenerate ones widened, unusable ones dropped; ``notes`` says what changed."""
-        import torch
-
         from promptcrop.model.grounding import with_boxes
 
         W, H = size
-        raw = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), W, H)
+        raw = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), W, H)
         fixed, ok = B.repair_xyxy_px(raw, W, H)
-        selected = grounding.mask[0].cpu().numpy()
+        selected = A.to_numpy(grounding.mask[0])
         ok &= selected
         same = np.isclose(np.nan_to_num(raw, nan=-1.0), fixed, atol=1e-3).all(axis=-1)
         if (ok == selected).all() and same[ok].all():
@@ -617,17 +636,15 @@ class Predictor:
         notes.append(FALLBACK_NO_GROUNDING if not ok.any() else
                      f"repaired {int((~same | ~ok)[selected].sum())} of {int(selected.sum())} grounded boxes")
         fixed_cxcywh = B.image_xyxy_px_to_model(fixed, W, H)
-        return with_boxes(grounding, torch.from_numpy(fixed_cxcywh)[None], torch.from_numpy(ok)[None])
+        return with_boxes(grounding, fixed_cxcywh[None], ok[None])
 
     def _generic_detections(self, enc: Any, width: int, height: int, max_boxes: int = 3) -> np.ndarray:
         """Strongest detections of :data:`GENERIC_PROMPTS` above the threshold, ``[N ≤ 3, 4]`` px."""
-        import torch
-
         embeds, _ = self._embed_phrases(GENERIC_PROMPTS)
-        logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, W]
-        prob = torch.sigmoid(logits[0].float()).amax(dim=-1).cpu().numpy()  # [P]
+        logits = self.encoder.query_logits(enc, embeds[None])  # [1, P, W]
+        prob = A.to_numpy(A.sigmoid(logits[0])).max(axis=-1)  # [P]
         boxes_px, ok = B.repair_xyxy_px(
-            B.model_to_image_xyxy_px(enc.boxes_cxcywh[0].float().cpu().numpy(), width, height), width, height)
+            B.model_to_image_xyxy_px(A.to_numpy(enc.boxes_cxcywh[0]), width, height), width, height)
         strong = np.flatnonzero((np.nan_to_num(prob, nan=0.0) >= self.detection_threshold) & ok)
         if strong.size == 0:
             return np.zeros((0, 4))
@@ -649,17 +666,23 @@ class Predictor:
         ``image`` is a reduced copy of it (boxes are in full pixels); ``marks``: ``[M, 4]`` corner
         watermarks to leave out when a crop can (:func:`promptcrop.saliency.corner_marks`)."""
         W, H = size or image.size
+        config = self.composer_config
+        if mode != "offline":  # the region was grounded: a diffuse map says nothing about it
+            config = replace(config, centred_weight=0.0)
         crops: list[CropResult] = []
         for aspect in request.aspects:
             ratio = W / H if aspect.value is None else aspect.value
             candidates = compose(
                 (W, H), region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
                 focus=request.focus, avoid=request.avoid, fit=request.fit,
-                config=self.composer_config, image_rgb=image.array,
+                config=config, image_rgb=image.array,
                 marks=() if marks is None else marks,
             )
             for rank, cand in enumerate(candidates, start=1):
-                crops.append(_candidate_to_result(cand, rank, ratio, aspect.label, mode, request.output_size, W, H))
+                crop = _candidate_to_result(cand, rank, ratio, aspect.label, mode, request.output_size, W, H)
+                if crop.padded:  # the canvas a padded crop is cut into
+                    self.limits.check_canvas("fit", crop.width, crop.height)
+                crops.append(crop)
         return crops
 
     # ------------------------------------------------------------------ query embeddings
@@ -667,8 +690,6 @@ class Predictor:
     def _image_condition(self, query_image: ImageInput) -> _Condition:
         """The one-shot query embedding of an example image, ``[1, C]`` (cached by content);
         ``embeds`` is None when the model gives no usable (finite) embedding for it."""
-        import torch
-
         from promptcrop.errors import InternalError
 
         qimg = load_image(query_image, max_pixels=self.max_pixels)
@@ -676,13 +697,13 @@ class Predictor:
         key = (self.model_id, "image", qimg.array.shape, digest)
         embeds = self._cache.get(key)
         if embeds is None:
-            with torch.inference_mode():
-                pixels = self.encoder.preprocess([qimg.array]).to(self.device, self.dtype)
+            with A.no_grad(self.encoder):
+                pixels = self.encoder.preprocess([qimg.array])
                 try:
                     embeds = self.encoder.embed_image_queries(pixels)  # [1, C]
                 except InternalError:  # OWL-ViT found no query box (non-finite outputs)
                     embeds = None
-            if embeds is None or not bool(torch.isfinite(embeds).all()):
+            if embeds is None or not A.all_finite(embeds):
                 embeds = False  # remembered: this image gives no usable embedding
             self._cache.put(key, embeds)
         return _Condition(embeds=None if embeds is False else embeds, phrases=("<query image>",),
@@ -707,16 +728,14 @@ class Predictor:
         embeds, truncated = self._embed_phrases(phrases)
         return _Condition(embeds=embeds, phrases=phrases, truncated=truncated, query=parsed.text)
 
-    def _embed_phrases(self, phrases: Sequence[str]) -> tuple[torch.Tensor, tuple[str, ...]]:
+    def _embed_phrases(self, phrases: Sequence[str]) -> tuple[Any, tuple[str, ...]]:
         """Text embeddings ``[len(phrases), C]`` and the phrases the text model truncated.
 
         The text encoder runs only on phrases not in the cache; this call's rows are kept in a
         local table, so a cache smaller than one call's phrases (or another thread evicting
         entries meanwhile) cannot lose a row between filling and reading.
         """
-        import torch
-
-        rows: dict[str, tuple[torch.Tensor, bool]] = {}
+        rows: dict[str, tuple[Any, bool]] = {}
         for phrase in dict.fromkeys(phrases):
             hit = self._cache.get((self.model_id, "text", phrase))
             if hit is not None:
@@ -726,9 +745,9 @@ class Predictor:
             emb = self.encoder.embed_texts(missing)
             cut = set(emb.truncated)
             for phrase, vector in zip(missing, emb.embeds):
-                rows[phrase] = (vector.detach(), phrase in cut)
+                rows[phrase] = (A.detach(vector), phrase in cut)
                 self._cache.put((self.model_id, "text", phrase), rows[phrase])
-        embeds = torch.stack([rows[p][0] for p in phrases])
+        embeds = A.stack([rows[p][0] for p in phrases])
         return embeds, tuple(p for p in phrases if rows[p][1])
 
 
@@ -736,6 +755,8 @@ class Predictor:
 
 
 BACKENDS = ("torch", "onnx")
+TORCH_BACKEND_MODULES = ("torch", "transformers")
+"""What the torch backend imports to load OWL-ViT (the ``torch`` extra)."""
 
 
 def _check_backend(backend: str, onnx_dir: Any, device: str, dtype: Any) -> tuple[str, str | None]:
@@ -804,16 +825,16 @@ def _select(encoding: Any, b: int) -> Any:
 
 def _valid_boxes_px(grounding: Any, width: int, height: int) -> np.ndarray:
     """The valid grounded boxes as xyxy pixels, ``[N, 4]`` (N may be 0)."""
-    boxes = grounding.boxes_cxcywh[0][grounding.mask[0]].float().cpu().numpy()
+    boxes = A.to_numpy(grounding.boxes_cxcywh[0])[A.to_numpy(grounding.mask[0])]
     return B.clamp_xyxy(B.model_to_image_xyxy_px(boxes, width, height).reshape(-1, 4), width, height)
 
 
 def _grounded_boxes(grounding: Any, cond: _Condition | None, size: tuple[int, int]) -> list[GroundedBox]:
     if cond is None or grounding.boxes_cxcywh.shape[1] == 0:
         return []
-    px = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), *size)
+    px = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), *size)
     px = B.clamp_xyxy(px, *size)
-    logits = grounding.logits[0].float().cpu().numpy()
+    logits = A.to_numpy(grounding.logits[0])
     return [
         GroundedBox(phrase=p, box=_tuple(px[i]), logit=float(logits[i]))
         for i, p in enumerate(cond.phrases)
