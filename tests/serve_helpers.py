@@ -89,18 +89,23 @@ class ServerProcess:
 
 
 def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: float = 90,
-                 entry: tuple[str, ...] = ("-m", "promptcrop.cli"), env: dict[str, str] | None = None) -> ServerProcess:
+                 entry: tuple[str, ...] = ("-m", "promptcrop.cli"), env: dict[str, str] | None = None,
+                 python: str = sys.executable, own_sources: bool = True) -> ServerProcess:
     """Start a server and wait until ``/healthz`` answers (raises with the server's log if not).
 
-    ``entry``: what python runs (``serve ...`` follows); ``env``: extra environment variables."""
+    ``entry``: what ``python`` runs (``serve ...`` follows); ``env``: extra environment variables;
+    ``own_sources``: this tree's sources first on its path (False: only what ``python``'s
+    environment installed, e.g. a fresh venv)."""
     port = port or free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_SRC), os.environ.get("PYTHONPATH", "")]),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", **(env or {}))
+    if not own_sources:
+        env.pop("PYTHONPATH")
     env.pop("PROMPTCROP_API_KEY", None)
     log_path = tmp_dir / f"server-{port}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, *entry, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            [python, *entry, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
     server = ServerProcess(process, port, log_path)

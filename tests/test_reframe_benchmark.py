@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("av")
+from optional import require
+
+require("av")
 
 from paths import benchmark_module  # noqa: E402
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-av = pytest.importorskip("av")
-pytest.importorskip("scenedetect")
+from optional import require
+
+av = require("av")
+require("scenedetect")
 
 from promptcrop.cli import main  # noqa: E402
 from promptcrop.predictor import Predictor  # noqa: E402

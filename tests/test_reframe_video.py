@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-av = pytest.importorskip("av")
-pytest.importorskip("scenedetect")
+from optional import require
+
+av = require("av")
+require("scenedetect")
 
 from promptcrop.reframe.shots import CutDetector, shots_from_cuts  # noqa: E402
 from promptcrop.reframe.video import RenderTarget, VideoError, crop_frame, iter_frames, probe, reduced_size, render  # noqa: E402

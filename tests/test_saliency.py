@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from optional import missing, require_face_detector
 from paths import benchmark_module
 from promptcrop import boxes as B
-from promptcrop.saliency import cues, marks, people
-from promptcrop.saliency import SaliencyMap, compute_saliency, content_box, salient_region
+from promptcrop.saliency import SaliencyMap, compute_saliency, content_box, cues, marks, people, salient_region
 
 
 def textured_scene(
@@ -309,10 +309,8 @@ def test_in_focus_cue_needs_a_blurred_background():
 def test_astronaut_with_the_detector_keeps_her_head_and_body():
     import skimage.data
 
-    from promptcrop.saliency import faces
 
-    if faces.model_path() is None or not faces.runtime_available():
-        pytest.skip("face detector not installed")
+    require_face_detector()
     sal = compute_saliency(skimage.data.astronaut())
     assert len(sal.faces) == 1
     head = sal.faces[0]
@@ -396,7 +394,7 @@ def _with_mark(photo: np.ndarray, corner: tuple[int, int], size: int | None, fil
 def test_corner_marks_find_text_watermarks_in_every_corner():
     photos = _package_photos()
     if "astronaut.png" not in photos or "coffee.png" not in photos:
-        pytest.skip("scikit-image's photos are not installed")
+        missing("scikit-image's photos are not installed")
     missed = []
     cases = [("astronaut.png", (255, 255, 255, 255), False), ("coffee.png", (255, 255, 255, 120), False),
              ("astronaut.png", (0, 0, 0, 255), True), ("coffee.png", (255, 255, 255, 255), True)]
@@ -416,7 +414,7 @@ def test_corner_marks_find_text_watermarks_in_every_corner():
 def test_corner_marks_find_nothing_on_ordinary_photos():
     photos = _package_photos()
     if len(photos) < 5:
-        pytest.skip("too few package photos installed")
+        missing("too few package photos installed")
     fired = {name: marks.corner_marks(photo).round().tolist() for name, photo in photos.items()}
     assert {name: boxes for name, boxes in fired.items() if boxes} == {}
 
@@ -424,7 +422,7 @@ def test_corner_marks_find_nothing_on_ordinary_photos():
 def test_corner_marks_scale_to_the_full_image_and_check_input():
     photos = _package_photos()
     if "astronaut.png" not in photos:
-        pytest.skip("scikit-image's photos are not installed")
+        missing("scikit-image's photos are not installed")
     large = np.asarray(Image.fromarray(photos["astronaut.png"]).resize((1024, 1024)))
     marked, text = _with_mark(large, (1, 1), 28, (255, 255, 255, 255), False)
     small = np.asarray(Image.fromarray(marked).reduce(2))

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from optional import missing
 from promptcrop.serve.app import create_app
 from promptcrop.serve.service import build_predictor
 from promptcrop.serve.settings import ServeSettings
@@ -46,11 +47,9 @@ def _missing_browser() -> str | None:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    missing = _missing_browser()
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests cannot run in CI: {missing}")
-        pytest.skip(f"browser tests skipped: {missing}")
+    absent = _missing_browser()
+    if absent:
+        missing(f"browser tests: {absent}")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

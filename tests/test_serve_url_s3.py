@@ -8,13 +8,13 @@ Without moto these tests skip with one reason line; with ``CI=true`` a missing m
 from __future__ import annotations
 
 import io
-import os
 import signal
 
 import httpx
 import pytest
 from PIL import Image
 
+from optional import require
 from promptcrop.serve.url.signing import SigningKey, sign_url
 from serve_helpers import astronaut_jpeg, encode, free_port, raw_get, start_server
 
@@ -25,13 +25,8 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "
 
 @pytest.fixture(scope="module")
 def s3():
-    try:
-        import boto3
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the S3 source test cannot run in CI: {exc}")
-        pytest.skip(f"moto is not installed (pip install -e '.[dev]'): {exc}")
+    boto3 = require("boto3")
+    ThreadedMotoServer = require("moto.server").ThreadedMotoServer
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -14,7 +14,8 @@ load, and ``offline`` when there is no query and no weights.
 
 One Predictor may serve many threads at once: loading happens once under a lock, the caches are
 locked, and a call keeps its intermediate results to itself. Nothing here imports torch until a
-model is loaded, so the offline mode runs without it.
+PyTorch model is loaded: the offline mode and the ONNX Runtime backend (whose outputs are NumPy
+arrays, :mod:`promptcrop.arrays`) run without it.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from promptcrop import arrays as A
 from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, CropCandidate, compose
 from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
 from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError
+from promptcrop.extras import MissingExtraError, require
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
 from promptcrop.request import CropRequest, RequestLimits
@@ -93,9 +96,10 @@ class _LRU:
 
 @dataclass
 class _Condition:
-    """Query embeddings for one image: ``embeds [W, C]`` and the phrase of each row."""
+    """Query embeddings for one image: ``embeds [W, C]`` (the backend's array kind) and the phrase
+    of each row."""
 
-    embeds: torch.Tensor | None
+    embeds: Any
     phrases: tuple[str, ...]
     truncated: tuple[str, ...] = ()
     query: str | None = None
@@ -222,6 +226,8 @@ class Predictor:
         if conditioned or decoder is not None:
             try:
                 predictor.load()
+            except MissingExtraError:
+                raise
             except ModelUnavailableError as exc:
                 raise ModelUnavailableError(f"{exc} (a text or image query needs the OWL-ViT weights)") from None
         return predictor
@@ -265,9 +271,11 @@ class Predictor:
             raise self._encoder_error
         if self.backend == "onnx":
             return self._load_onnx()
-        from promptcrop.model.encoder import OwlViTEncoder
-
         try:
+            for module in TORCH_BACKEND_MODULES:
+                require(module, "text and image queries need")
+            from promptcrop.model.encoder import OwlViTEncoder
+
             encoder = OwlViTEncoder.from_pretrained(self.model_id, local_files_only=self.local_files_only)
         except ModelUnavailableError as exc:
             self._encoder_error = exc
@@ -284,6 +292,7 @@ class Predictor:
             if self._decoder is None and self.backend == "onnx":
                 self.encoder  # noqa: B018 - the ONNX encoder and decoder load together
             if self._decoder is None:
+                require("safetensors", "a ClipCrop decoder on the torch backend needs")
                 from promptcrop.model.checkpoint import load_decoder
 
                 loaded, info = load_decoder(self.decoder_id, expected_encoder=self.encoder, device=self.device)
@@ -305,7 +314,9 @@ class Predictor:
     def _place(self, backend: Any) -> Any:
         """A backend moved to this predictor's device and dtype (when it can move)."""
         mover = getattr(backend, "to", None)
-        return backend if mover is None else mover(device=self.device, dtype=self.dtype)
+        if mover is None:
+            return backend
+        return mover(device=self.device, dtype=self.dtype if self.backend == "torch" else self._dtype)
 
     @property
     def loaded_encoder(self) -> Encoder | None:
@@ -494,15 +505,13 @@ class Predictor:
         requests: list[CropRequest],
         deadline: Deadline | None,
     ) -> list[Prediction]:
-        import torch
-
         from promptcrop.model.grounding import ground, unconditioned
 
         encoder = self.encoder
-        with torch.inference_mode():
+        with A.no_grad(encoder):
             check_deadline(deadline, "encode")
             t0 = time.perf_counter()
-            pixel_values = encoder.preprocess([im.array for im in images]).to(self.device, self.dtype)
+            pixel_values = encoder.preprocess([im.array for im in images])
             t1 = time.perf_counter()
             encoding = encoder.encode_images(pixel_values)
             t2 = time.perf_counter()
@@ -521,8 +530,8 @@ class Predictor:
                 notes: list[str] = []
                 check_deadline(deadline, "ground")
                 if cond is not None and cond.embeds is not None:
-                    logits = encoder.query_logits(enc_b, cond.embeds[None].to(self.device, self.dtype))
-                    logits = torch.nan_to_num(logits.float(), nan=-1e4, posinf=1e4, neginf=-1e4)
+                    logits = encoder.query_logits(enc_b, cond.embeds[None])
+                    logits = A.nan_to_num(logits, nan=-1e4, posinf=1e4, neginf=-1e4)
                     grounding = self._repair_grounding(ground(enc_b, logits), image.size, notes)
                 else:
                     if cond is not None:
@@ -552,9 +561,9 @@ class Predictor:
     ) -> Prediction:
         dec = self.decoder_model.decode(enc, grounding)
         W, H = image.size
-        union = B.model_to_image_xyxy_px(grounding.union_cxcywh[0].float().cpu().numpy(), W, H)
-        boxes_px, ok = B.repair_xyxy_px(B.model_to_image_xyxy_px(dec.boxes_cxcywh[0].float().cpu().numpy(), W, H), W, H)
-        scores = np.clip(np.nan_to_num(dec.scores[0].float().cpu().numpy(), nan=0.0), 0.0, 1.0)
+        union = B.model_to_image_xyxy_px(A.to_numpy(grounding.union_cxcywh[0]), W, H)
+        boxes_px, ok = B.repair_xyxy_px(B.model_to_image_xyxy_px(A.to_numpy(dec.boxes_cxcywh[0]), W, H), W, H)
+        scores = np.clip(np.nan_to_num(A.to_numpy(dec.scores[0]), nan=0.0), 0.0, 1.0)
         if not ok.any():  # nothing usable from the decoder: compose around its anchor instead
             notes.append(FALLBACK_DECODER)
             region = B.clamp_xyxy(union, W, H)
@@ -605,23 +614,21 @@ class Predictor:
         from promptcrop.model.grounding import ground
 
         embeds, _ = self._embed_phrases(tuple(phrases))
-        logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, Q]
+        logits = self.encoder.query_logits(enc, embeds[None])  # [1, P, Q]
         grounding = ground(enc, logits)
-        raw = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), width, height)
+        raw = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), width, height)
         fixed, ok = B.repair_xyxy_px(raw, width, height)
         return fixed[ok].reshape(-1, 4)
 
     def _repair_grounding(self, grounding: Any, size: tuple[int, int], notes: list[str]) -> Any:
         """Grounded boxes checked like any model output (:func:`promptcrop.boxes.repair_xyxy_px`):
         degenerate ones widened, unusable ones dropped; ``notes`` says what changed."""
-        import torch
-
         from promptcrop.model.grounding import with_boxes
 
         W, H = size
-        raw = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), W, H)
+        raw = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), W, H)
         fixed, ok = B.repair_xyxy_px(raw, W, H)
-        selected = grounding.mask[0].cpu().numpy()
+        selected = A.to_numpy(grounding.mask[0])
         ok &= selected
         same = np.isclose(np.nan_to_num(raw, nan=-1.0), fixed, atol=1e-3).all(axis=-1)
         if (ok == selected).all() and same[ok].all():
@@ -629,17 +636,15 @@ class Predictor:
         notes.append(FALLBACK_NO_GROUNDING if not ok.any() else
                      f"repaired {int((~same | ~ok)[selected].sum())} of {int(selected.sum())} grounded boxes")
         fixed_cxcywh = B.image_xyxy_px_to_model(fixed, W, H)
-        return with_boxes(grounding, torch.from_numpy(fixed_cxcywh)[None], torch.from_numpy(ok)[None])
+        return with_boxes(grounding, fixed_cxcywh[None], ok[None])
 
     def _generic_detections(self, enc: Any, width: int, height: int, max_boxes: int = 3) -> np.ndarray:
         """Strongest detections of :data:`GENERIC_PROMPTS` above the threshold, ``[N ≤ 3, 4]`` px."""
-        import torch
-
         embeds, _ = self._embed_phrases(GENERIC_PROMPTS)
-        logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, W]
-        prob = torch.sigmoid(logits[0].float()).amax(dim=-1).cpu().numpy()  # [P]
+        logits = self.encoder.query_logits(enc, embeds[None])  # [1, P, W]
+        prob = A.to_numpy(A.sigmoid(logits[0])).max(axis=-1)  # [P]
         boxes_px, ok = B.repair_xyxy_px(
-            B.model_to_image_xyxy_px(enc.boxes_cxcywh[0].float().cpu().numpy(), width, height), width, height)
+            B.model_to_image_xyxy_px(A.to_numpy(enc.boxes_cxcywh[0]), width, height), width, height)
         strong = np.flatnonzero((np.nan_to_num(prob, nan=0.0) >= self.detection_threshold) & ok)
         if strong.size == 0:
             return np.zeros((0, 4))
@@ -685,8 +690,6 @@ class Predictor:
     def _image_condition(self, query_image: ImageInput) -> _Condition:
         """The one-shot query embedding of an example image, ``[1, C]`` (cached by content);
         ``embeds`` is None when the model gives no usable (finite) embedding for it."""
-        import torch
-
         from promptcrop.errors import InternalError
 
         qimg = load_image(query_image, max_pixels=self.max_pixels)
@@ -694,13 +697,13 @@ class Predictor:
         key = (self.model_id, "image", qimg.array.shape, digest)
         embeds = self._cache.get(key)
         if embeds is None:
-            with torch.inference_mode():
-                pixels = self.encoder.preprocess([qimg.array]).to(self.device, self.dtype)
+            with A.no_grad(self.encoder):
+                pixels = self.encoder.preprocess([qimg.array])
                 try:
                     embeds = self.encoder.embed_image_queries(pixels)  # [1, C]
                 except InternalError:  # OWL-ViT found no query box (non-finite outputs)
                     embeds = None
-            if embeds is None or not bool(torch.isfinite(embeds).all()):
+            if embeds is None or not A.all_finite(embeds):
                 embeds = False  # remembered: this image gives no usable embedding
             self._cache.put(key, embeds)
         return _Condition(embeds=None if embeds is False else embeds, phrases=("<query image>",),
@@ -725,16 +728,14 @@ class Predictor:
         embeds, truncated = self._embed_phrases(phrases)
         return _Condition(embeds=embeds, phrases=phrases, truncated=truncated, query=parsed.text)
 
-    def _embed_phrases(self, phrases: Sequence[str]) -> tuple[torch.Tensor, tuple[str, ...]]:
+    def _embed_phrases(self, phrases: Sequence[str]) -> tuple[Any, tuple[str, ...]]:
         """Text embeddings ``[len(phrases), C]`` and the phrases the text model truncated.
 
         The text encoder runs only on phrases not in the cache; this call's rows are kept in a
         local table, so a cache smaller than one call's phrases (or another thread evicting
         entries meanwhile) cannot lose a row between filling and reading.
         """
-        import torch
-
-        rows: dict[str, tuple[torch.Tensor, bool]] = {}
+        rows: dict[str, tuple[Any, bool]] = {}
         for phrase in dict.fromkeys(phrases):
             hit = self._cache.get((self.model_id, "text", phrase))
             if hit is not None:
@@ -744,9 +745,9 @@ class Predictor:
             emb = self.encoder.embed_texts(missing)
             cut = set(emb.truncated)
             for phrase, vector in zip(missing, emb.embeds):
-                rows[phrase] = (vector.detach(), phrase in cut)
+                rows[phrase] = (A.detach(vector), phrase in cut)
                 self._cache.put((self.model_id, "text", phrase), rows[phrase])
-        embeds = torch.stack([rows[p][0] for p in phrases])
+        embeds = A.stack([rows[p][0] for p in phrases])
         return embeds, tuple(p for p in phrases if rows[p][1])
 
 
@@ -754,6 +755,8 @@ class Predictor:
 
 
 BACKENDS = ("torch", "onnx")
+TORCH_BACKEND_MODULES = ("torch", "transformers")
+"""What the torch backend imports to load OWL-ViT (the ``torch`` extra)."""
 
 
 def _check_backend(backend: str, onnx_dir: Any, device: str, dtype: Any) -> tuple[str, str | None]:
@@ -822,16 +825,16 @@ def _select(encoding: Any, b: int) -> Any:
 
 def _valid_boxes_px(grounding: Any, width: int, height: int) -> np.ndarray:
     """The valid grounded boxes as xyxy pixels, ``[N, 4]`` (N may be 0)."""
-    boxes = grounding.boxes_cxcywh[0][grounding.mask[0]].float().cpu().numpy()
+    boxes = A.to_numpy(grounding.boxes_cxcywh[0])[A.to_numpy(grounding.mask[0])]
     return B.clamp_xyxy(B.model_to_image_xyxy_px(boxes, width, height).reshape(-1, 4), width, height)
 
 
 def _grounded_boxes(grounding: Any, cond: _Condition | None, size: tuple[int, int]) -> list[GroundedBox]:
     if cond is None or grounding.boxes_cxcywh.shape[1] == 0:
         return []
-    px = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), *size)
+    px = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), *size)
     px = B.clamp_xyxy(px, *size)
-    logits = grounding.logits[0].float().cpu().numpy()
+    logits = A.to_numpy(grounding.logits[0])
     return [
         GroundedBox(phrase=p, box=_tuple(px[i]), logit=float(logits[i]))
         for i, p in enumerate(cond.phrases)

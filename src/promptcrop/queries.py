@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from promptcrop.errors import ModelUnavailableError, RequestError
+from promptcrop.extras import install_hint
 from promptcrop.validation import require_choice
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ def load_spacy_pipeline() -> Language | None:
 def _warn_rules_fallback() -> None:
     warnings.warn(
         f"no spaCy English model installed (tried {', '.join(SPACY_MODELS)}); query keywords "
-        "come from simple word rules instead",
+        f"come from simple word rules instead ({install_hint('keywords')})",
         RuntimeWarning,
         stacklevel=4,
     )

@@ -20,6 +20,7 @@ import importlib
 import json
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ from promptcrop.errors import (
     RequestError,
     is_user_error,
 )
+from promptcrop.extras import missing_extra
 
 if TYPE_CHECKING:  # the modules behind the commands are imported when a command runs
     from promptcrop.batch import BatchSummary, Job, JobError, RunOptions
@@ -378,13 +380,22 @@ def _cmd_download(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``promptcrop`` command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(complete={_chosen_command(argv)} & set(COMMANDS))
+    command = _chosen_command(argv)
     try:
+        parser = build_parser(complete={command} & set(COMMANDS))
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (2) or --help / --version (0)
         return exc.code if isinstance(exc.code, int) else 2
+    except ModuleNotFoundError as exc:
+        return _missing_extra(exc, command)
     try:
-        return int(args.handler(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            return int(args.handler(args))
+    except ModuleNotFoundError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        return _missing_extra(exc, command)
     except UsageError as exc:
         args.parser.print_usage(sys.stderr)
         return _error(f"{exc}", code=2)
@@ -407,6 +418,20 @@ def cli_hint(exc: BaseException) -> str:
     if not (is_user_error(exc) or isinstance(exc, OSError)):
         return f"; {VERBOSE_HINT}"
     return ""
+
+
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A warning as one line on stderr (``promptcrop: warning: ...``), not Python's two."""
+    print(f"promptcrop: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _missing_extra(exc: ModuleNotFoundError, command: str | None) -> int:
+    """One line naming the extra a sub-command needs (a module no extra provides is a bug: raised)."""
+    missing = missing_extra(exc, f"promptcrop {command} needs")
+    if missing is None:
+        raise exc
+    return _error(str(missing), code=1)
 
 
 def _error(message: str, *, code: int) -> int:
