@@ -4,9 +4,9 @@ colour; a moving shot without cuts has none."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from optional import require
 
-pytest.importorskip("scenedetect")
+require("scenedetect")
 
 from promptcrop.reframe.shots import CutDetector, ShotConfig, shots_from_cuts  # noqa: E402
 
