@@ -4,6 +4,7 @@ colour; a moving shot without cuts has none."""
 from __future__ import annotations
 
 import numpy as np
+
 from optional import require
 
 require("scenedetect")
