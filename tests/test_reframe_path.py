@@ -153,3 +153,21 @@ def test_camera_labels() -> None:
 def test_path_config_validates() -> None:
     with pytest.raises(ValueError):
         PathConfig(max_speed=0.0)
+
+
+def test_a_pan_keeps_the_crop_on_the_framing_not_on_the_corridor_edge() -> None:
+    """A subject estimate narrower than the crop, panning with the camera, framed in the middle:
+    the crop stays near that framing from the shot's first frame (least motion alone would rest on
+    the corridor's trailing edge, where a true subject a little wider than the estimate is cut)."""
+    n = 60
+    x = 215.0 - 1.6 * np.arange(n)  # the estimate drifts left, 126 px wide
+    subject = np.stack([x, np.full(n, 115.0), x + 126, np.full(n, 290.0)], axis=1)
+    framing_cx = x + 63
+    size = crop_size((W, H), 9 / 16)
+    framing = np.stack([framing_cx - size[0] / 2, np.zeros(n), framing_cx + size[0] / 2, np.full(n, H)], axis=1)
+    shot = solve_shot(subject, framing, size, (W, H), FPS)
+    centres = (shot.boxes[:, 0] + shot.boxes[:, 2]) / 2
+    assert abs(centres[0] - framing_cx[0]) <= 8
+    assert np.abs(centres - framing_cx).max() <= 12
+    assert shot.camera == "pan"
+

@@ -14,9 +14,18 @@ The composer's framing centre (headroom, faces, room around the subject) is the 
   ``+ keep_weight · Σ (distance outside the corridor)``, every per-frame move at most
   ``max_speed``. The first term is the total motion (the least-motion floor minimises it alone),
   the second makes moves start and stop gently (a piecewise-constant velocity: pans), the third
-  breaks ties toward the composer's framing, the fourth keeps the subject — softly, so a subject
+  pulls toward the shot's **steady framing** — the robust straight line through the composer's
+  framing centres over the whole shot (:func:`steady_line`: a still camera or one pan) — the
+  fourth keeps the subject — softly, so a subject
   estimate that jumps between keyframes is followed at the speed limit instead of in one frame.
   A linear program (HiGHS through SciPy). A monotone path is a ``pan``, any other a ``track``.
+
+  The pull is what keeps the crop on the subject rather than on the edge of its corridor: motion
+  alone is least when the camera rests on the corridor's trailing edge through a pan, and there a
+  subject estimate a little narrower than the true subject cuts it. A centre ``d`` px off the
+  steady framing for more than ``1 / target_weight`` frames costs more than the move that closes
+  the gap. Pulling toward a straight line, not the per-frame framing, keeps the camera still or
+  panning while the subject wanders inside the crop: only the corridor makes it track.
 
 :func:`least_motion_path` is the floor: the path of least total motion that keeps the subject in
 every frame (the lazy "play" path from the best start), with :func:`needed_speed`, the largest
@@ -41,6 +50,8 @@ CAMERAS = ("stationary", "pan", "track")
 _STILL_PX = 0.5
 #: A path whose total motion exceeds its net displacement by less than this share is one pan.
 _PAN_SLACK = 0.05
+#: Frames of a shot the steady framing line is fitted on (spread over the shot; bounds the work).
+_LINE_POINTS = 25
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class PathConfig:
     ``max_speed``: largest move per second, as a share of the frame side (0.45 = 1.8 % of the
     side per frame at 25 fps). ``accel_weight``: cost of a change of velocity (px per frame)
     against one pixel of motion. ``target_weight``: cost of one pixel between the centre and the
-    composer's framing, per frame. ``keep_weight``: cost of one pixel outside the corridor, per
+    shot's steady framing, per frame. ``keep_weight``: cost of one pixel outside the corridor, per
     frame (the corridor is a soft constraint: an estimate that jumps is followed at ``max_speed``,
     not in one frame). ``wide_slack``: when the subject is larger than the crop, how far (share
     of the crop side) the centre may leave the composer's framing.
@@ -58,7 +69,7 @@ class PathConfig:
 
     max_speed: float = 0.45
     accel_weight: float = 20.0
-    target_weight: float = 0.01
+    target_weight: float = 0.1
     keep_weight: float = 10.0
     wide_slack: float = 0.1
 
@@ -185,13 +196,35 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
     for axis, (extent, frame_extent) in enumerate(zip(size, frame_size)):
         lo, hi = corridor(subject[:, axis], subject[:, axis + 2], framing_c[:, axis], extent, frame_extent,
                           config.wide_slack)
-        centres = solve_axis(lo, hi, framing_c[:, axis], frame_extent, fps, config)
+        centres = solve_axis(lo, hi, steady_line(framing_c[:, axis]), frame_extent, fps, config)
         corners.append(np.clip(np.round(centres - extent / 2.0), 0, frame_extent - extent).astype(np.int64))
         cameras.append(camera_of(centres))
     x1, y1 = corners
     boxes = np.stack([x1, y1, x1 + size[0], y1 + size[1]], axis=1)
     fits = bool(((subject[:, 2] - subject[:, 0]) <= size[0]).all() and ((subject[:, 3] - subject[:, 1]) <= size[1]).all())
     return ShotPath(boxes=boxes, camera=_combined(cameras), fits=fits)
+
+
+def robust_line(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Theil-Sen straight line through ``y`` ``[n, k]`` (``k`` series) at ``x`` ``[n]`` (distinct):
+    ``(slope [k], intercept [k])``, the median of the pairwise slopes, then the median intercept —
+    unmoved by up to about a quarter of the points lying anywhere."""
+    first, second = np.triu_indices(len(x), 1)
+    slope = np.median((y[second] - y[first]) / (x[second] - x[first])[:, None], axis=0)
+    return slope, np.median(y - slope * x[:, None], axis=0)
+
+
+def steady_line(values: np.ndarray) -> np.ndarray:
+    """``values`` ``[n]`` (per-frame framing centres of one shot) replaced by their
+    :func:`robust_line` over the frame index, fitted on at most :data:`_LINE_POINTS` frames spread
+    over the shot."""
+    n = len(values)
+    if n < 3:
+        return np.asarray(values, dtype=np.float64)
+    frames = np.arange(n, dtype=np.float64)
+    picks = np.unique(np.linspace(0, n - 1, min(n, _LINE_POINTS)).round().astype(int))
+    slope, intercept = robust_line(frames[picks], np.asarray(values, dtype=np.float64)[picks, None])
+    return intercept[0] + slope[0] * frames
 
 
 def camera_of(centres: np.ndarray) -> str:

@@ -115,7 +115,7 @@ class ReframeOptions:
             "ratios": list(self.ratios), "query": self.query, "query_image": self.query_image,
             "exclude": list(self.exclude), "fit": self.fit, "path_only": self.path_only,
             "keyframe_rate": self.analysis.keyframe_rate, "analysis_side": self.analysis.analysis_side,
-            "shot_threshold": self.analysis.shots.threshold, "path": dataclasses.asdict(self.path),
+            "shots": dataclasses.asdict(self.analysis.shots), "path": dataclasses.asdict(self.path),
             "encode": dataclasses.asdict(self.encode),
         }
 

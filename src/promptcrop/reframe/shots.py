@@ -1,10 +1,14 @@
-"""Shot (hard cut) detection on the analysis frames, with PySceneDetect's content detector.
+"""Shot (hard cut) detection on the analysis frames, with PySceneDetect's content detectors.
 
 :class:`CutDetector` is fed the frames one by one, in order, as the analysis decodes them, and
-says where a new shot starts. PySceneDetect's ``ContentDetector`` scores the change of hue,
-saturation and luma between consecutive frames; it sees a copy of each frame reduced to
-:data:`DETECT_SIDE` pixels (its score is a mean over pixels, so the reduction changes little
-and makes it cheap).
+says where a new shot starts. PySceneDetect scores the change of hue, saturation and luma between
+consecutive frames; a frame is a cut when its change is above ``threshold`` (``ContentDetector``)
+**or** at least ``adaptive_ratio`` times the mean change of the ``ADAPTIVE_WINDOW`` frames on
+either side and above ``min_change`` (``AdaptiveDetector``, reported ``ADAPTIVE_WINDOW`` frames
+late). The second finds cuts between two shots of similar colour (two grey scenes: a change of 20
+where the frames around change by 4), which the fixed threshold misses. The detectors see a copy
+of each frame reduced to :data:`DETECT_SIDE` pixels (the score is a mean over pixels, so the
+reduction changes little and makes it cheap).
 
 Shots are ``[start, end)`` frame ranges covering every frame once, in order.
 """
@@ -25,19 +29,30 @@ DETECT_SIDE = 256
 DEFAULT_THRESHOLD = 27.0
 #: Shortest shot, in seconds (a flash or a fast pan shorter than this is not a cut).
 DEFAULT_MIN_SHOT_S = 0.4
+#: PySceneDetect's AdaptiveDetector defaults: a change this many times its neighbours' mean ...
+DEFAULT_ADAPTIVE_RATIO = 3.0
+#: ... and at least this large is a cut; the neighbours are this many frames on either side.
+DEFAULT_MIN_CHANGE = 15.0
+ADAPTIVE_WINDOW = 2
 
 
 @dataclass(frozen=True)
 class ShotConfig:
-    """``threshold``: content change that makes a cut (PySceneDetect's scale, default 27);
-    ``min_shot_s``: shortest shot in seconds."""
+    """``threshold``: content change that makes a cut by itself (PySceneDetect's scale, default
+    27); ``adaptive_ratio`` and ``min_change``: a change that many times its neighbours' and at
+    least ``min_change`` is a cut too (see the module docstring); ``min_shot_s``: shortest shot in
+    seconds."""
 
     threshold: float = DEFAULT_THRESHOLD
     min_shot_s: float = DEFAULT_MIN_SHOT_S
+    adaptive_ratio: float = DEFAULT_ADAPTIVE_RATIO
+    min_change: float = DEFAULT_MIN_CHANGE
 
     def __post_init__(self) -> None:
         require_number("threshold", self.threshold, 0.0, 255.0, low_open=True)
         require_number("min_shot_s", self.min_shot_s, 0.0, None)
+        require_number("adaptive_ratio", self.adaptive_ratio, 1.0, None, low_open=True)
+        require_number("min_change", self.min_change, 0.0, 255.0)
 
 
 class CutDetector:
@@ -47,23 +62,31 @@ class CutDetector:
     def __init__(self, fps: float, config: ShotConfig = ShotConfig()) -> None:
         try:
             from scenedetect.common import FrameTimecode
-            from scenedetect.detectors import ContentDetector
+            from scenedetect.detectors import AdaptiveDetector, ContentDetector
         except ImportError:
             from promptcrop.reframe.video import INSTALL_HINT
 
             raise RequestError(INSTALL_HINT) from None
         self._timecode = FrameTimecode
         self.fps = float(fps) if fps > 0 else 25.0
-        min_len = max(1, round(config.min_shot_s * self.fps))
-        self._detector = ContentDetector(threshold=config.threshold, min_scene_len=min_len)
+        self._min_len = max(1, round(config.min_shot_s * self.fps))
+        self._detectors = (
+            ContentDetector(threshold=config.threshold, min_scene_len=self._min_len),
+            AdaptiveDetector(adaptive_threshold=config.adaptive_ratio, min_scene_len=self._min_len,
+                             window_width=ADAPTIVE_WINDOW, min_content_val=config.min_change),
+        )
         self.cuts: list[int] = []
 
     def feed(self, index: int, rgb: np.ndarray) -> list[int]:
         """Score frame ``index`` (upright ``[h, w, 3]`` uint8 RGB); returns new shot starts found now."""
-        small = _reduce(rgb, DETECT_SIDE)[..., ::-1]  # PySceneDetect reads OpenCV's BGR order
-        found = self._detector.process_frame(self._timecode(index, fps=self.fps), np.ascontiguousarray(small))
-        starts = [int(t.frame_num) for t in found if 0 < int(t.frame_num)]
-        self.cuts.extend(starts)
+        small = np.ascontiguousarray(_reduce(rgb, DETECT_SIDE)[..., ::-1])  # PySceneDetect reads BGR
+        timecode = self._timecode(index, fps=self.fps)
+        found = sorted({int(t.frame_num) for d in self._detectors for t in d.process_frame(timecode, small)})
+        starts = []
+        for start in found:  # both detectors may report one cut, the adaptive one later
+            if start > 0 and all(abs(start - c) >= self._min_len for c in self.cuts):
+                self.cuts.append(start)
+                starts.append(start)
         return starts
 
 

@@ -6,8 +6,10 @@ feeds the cut detector, and sends keyframes — the first frame of every shot, t
 :meth:`Predictor.predict_batch` with the run's request (offline mode, or a text / image query with
 its exclusions). Of each keyframe's prediction it keeps the region the crops were built to keep
 (the *subject*) and the top crop per ratio (the composer's *framing*: headroom, faces whole, room
-around the subject). Between keyframes of the same shot both are interpolated linearly
-(:func:`frame_tracks`); nothing is interpolated across a cut.
+around the subject). Within a shot both are smoothed by a robust straight-line fit over about a
+second of keyframes (:func:`running_trend`) and interpolated linearly between keyframes
+(:func:`frame_tracks`); nothing is smoothed or interpolated across a cut, and the first keyframe
+of every shot is its first frame.
 
 Boxes are xyxy float pixels of the full-size upright frame.
 """
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from promptcrop.reframe.path import robust_line
 from promptcrop.reframe.shots import CutDetector, ShotConfig
 from promptcrop.reframe.video import DecodedFrame, VideoInfo, iter_frames
 from promptcrop.validation import require_number, require_positive_int
@@ -34,8 +37,9 @@ if TYPE_CHECKING:
 DEFAULT_KEYFRAME_RATE = 5.0
 #: Long side (px) of the reduced frame copy the analysis sees.
 DEFAULT_ANALYSIS_SIDE = 640
-#: Keyframes over which the subject and framing boxes are median-filtered (within a shot).
-MEDIAN_KEYFRAMES = 3
+#: Keyframes over which the subject and framing boxes are fitted by a robust line (within a shot):
+#: about a second at the default rate; one keyframe in it that sees something else is outvoted.
+TREND_KEYFRAMES = 5
 #: Recent analysis frames kept, so a cut found late still gets its first frame analysed.
 LOOKBACK_FRAMES = 8
 
@@ -165,8 +169,8 @@ class Tracks:
 def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]], label: str,
                  frame_size: tuple[int, int]) -> Tracks:
     """Subject and framing of every frame for ratio ``label``: linear between the keyframes of a
-    shot (after a running median over keyframes), held before its first and after its last; a shot
-    without keyframe borrows the nearest."""
+    shot (after :func:`running_trend` over its keyframes), held before its first and after its
+    last; a shot without keyframe borrows the nearest."""
     n = shots[-1][1]
     subject = np.zeros((n, 4))
     framing = np.zeros((n, 4))
@@ -177,19 +181,33 @@ def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]]
             inside = [keyframes[int(np.argmin(np.abs(index - start)))]]
         frames = np.arange(start, end)
         at = np.array([k.index for k in inside], dtype=np.float64)
-        subject[start:end] = _interpolate(frames, at, running_median(np.stack([k.subject for k in inside])))
+        subject[start:end] = _interpolate(frames, at, running_trend(np.stack([k.subject for k in inside]), at))
         boxes = np.stack([k.framing.get(label, k.subject) for k in inside])
-        framing[start:end] = _interpolate(frames, at, running_median(boxes))
+        framing[start:end] = _interpolate(frames, at, running_trend(boxes, at))
     W, H = frame_size
     subject = np.clip(subject, 0, [W, H, W, H])
     return Tracks(subject=subject, framing=framing)
 
 
-def running_median(boxes: np.ndarray, window: int = MEDIAN_KEYFRAMES) -> np.ndarray:
-    """``[K, 4]`` boxes with each coordinate replaced by its median over ``window`` consecutive
-    keyframes (centred; shorter at the ends): one keyframe that sees another subject is outvoted."""
-    half = window // 2
-    return np.stack([np.median(boxes[max(0, i - half) : i + half + 1], axis=0) for i in range(len(boxes))])
+def running_trend(boxes: np.ndarray, at: np.ndarray, window: int = TREND_KEYFRAMES) -> np.ndarray:
+    """``[K, 4]`` boxes known at frame indices ``at`` ``[K]``, each coordinate replaced by a robust
+    straight-line fit over ``window`` consecutive keyframes evaluated at its own index
+    (:func:`~promptcrop.reframe.path.robust_line`, Theil-Sen). The window is centred, and at the
+    ends of the shot it is the first / last ``window`` keyframes, so the first keyframe after a cut
+    is outvoted as any other. A subject that moves steadily across the frame (a pan) is followed
+    without lag, which a running median is not; a keyframe that sees another subject is outvoted.
+    Fewer than three keyframes are returned as they are."""
+    count = len(boxes)
+    if count < 3:
+        return np.asarray(boxes, dtype=np.float64)
+    window = min(window, count)
+    x_all = np.asarray(at, dtype=np.float64)
+    out = np.empty((count, boxes.shape[1]))
+    for i in range(count):
+        start = min(max(0, i - window // 2), count - window)
+        slope, intercept = robust_line(x_all[start : start + window], boxes[start : start + window])
+        out[i] = intercept + slope * x_all[i]
+    return out
 
 
 def _interpolate(frames: np.ndarray, at: np.ndarray, boxes: np.ndarray) -> np.ndarray:

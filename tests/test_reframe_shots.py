@@ -1,0 +1,46 @@
+"""Cut detection: hard cuts found on their frame, once, including cuts between shots of similar
+colour; a moving shot without cuts has none."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optional import require
+
+require("scenedetect")
+
+from promptcrop.reframe.shots import CutDetector, ShotConfig, shots_from_cuts  # noqa: E402
+
+FPS = 25.0
+
+
+def _shot(level: int, n: int, seed: int) -> list[np.ndarray]:
+    """``n`` grey frames of brightness ``level`` with a texture drifting 2 px a frame."""
+    texture = np.random.default_rng(seed).integers(-12, 13, (90, 200), dtype=np.int16)
+    frames = []
+    for i in range(n):
+        grey = np.clip(level + np.roll(texture, 2 * i, axis=1)[:, :160], 0, 255).astype(np.uint8)
+        frames.append(np.repeat(grey[..., None], 3, axis=2))
+    return frames
+
+
+def _cuts(frames: list[np.ndarray], config: ShotConfig = ShotConfig()) -> list[int]:
+    detector = CutDetector(FPS, config)
+    for i, frame in enumerate(frames):
+        detector.feed(i, frame)
+    return detector.cuts
+
+
+def test_a_cut_between_two_grey_shots_is_found_once_on_its_frame() -> None:
+    frames = _shot(80, 30, 0) + _shot(140, 30, 1) + _shot(10, 30, 2)
+    assert _cuts(frames) == [30, 60]
+    # the fixed threshold alone (no adaptive cut: ratio out of reach) misses the first, milder cut
+    assert _cuts(frames, ShotConfig(adaptive_ratio=255.0)) == [60]
+
+
+def test_a_moving_shot_has_no_cut() -> None:
+    assert _cuts(_shot(100, 60, 3)) == []
+
+
+def test_shots_cover_every_frame() -> None:
+    assert shots_from_cuts([30, 30, 0, 60, 99], 90) == [(0, 30), (30, 60), (60, 90)]

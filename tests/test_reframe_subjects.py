@@ -1,0 +1,51 @@
+"""Per-frame subject and framing tracks from keyframes: the robust trend follows a steady move
+without lag and outvotes a stray keyframe; nothing is carried across a cut."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from promptcrop.reframe.subjects import Keyframe, frame_tracks, running_trend
+
+W, H = 640, 360
+
+
+def _keyframe(index: int, box: np.ndarray) -> Keyframe:
+    return Keyframe(index=index, subject=np.asarray(box, dtype=np.float64), framing={"9:16": np.asarray(box, dtype=np.float64)},
+                    padded={"9:16": False}, pad_color={"9:16": None}, matched=(), fallback=None, mode="offline")
+
+
+def _panning(at: np.ndarray, speed: float, start: float = 400.0) -> np.ndarray:
+    """A subject box 100 px wide moving ``speed`` px per frame, at frame indices ``at``."""
+    x = start + speed * at
+    return np.stack([x, np.full_like(x, 60.0), x + 100, np.full_like(x, 300.0)], axis=1)
+
+
+def test_trend_follows_a_steady_move_without_lag_to_the_ends() -> None:
+    at = np.arange(0, 60, 5, dtype=np.float64)
+    boxes = _panning(at, -2.5)
+    assert np.allclose(running_trend(boxes, at), boxes)
+
+
+def test_trend_outvotes_a_stray_keyframe_anywhere_in_the_shot() -> None:
+    at = np.arange(0, 60, 5, dtype=np.float64)
+    boxes = _panning(at, -2.5)
+    for stray in (0, 5, len(at) - 1):  # the first keyframe after a cut, the middle, the last
+        seen = boxes.copy()
+        seen[stray] = [20.0, 0, 120, 200]
+        assert np.allclose(running_trend(seen, at), boxes), stray
+
+
+def test_trend_leaves_fewer_than_three_keyframes_as_they_are() -> None:
+    at = np.array([0.0, 5.0])
+    boxes = np.array([[0.0, 0, 10, 10], [50.0, 0, 60, 10]])
+    assert np.array_equal(running_trend(boxes, at), boxes)
+
+
+def test_tracks_start_each_shot_at_its_own_keyframes() -> None:
+    """The first frame of a shot is that shot's subject, whatever the shot before it showed."""
+    left, right = np.array([40.0, 60, 140, 300]), np.array([480.0, 60, 580, 300])
+    keys = [_keyframe(i, left) for i in (0, 5, 10, 15, 19)] + [_keyframe(i, right) for i in (20, 25, 30, 35, 39)]
+    tracks = frame_tracks(keys, [(0, 20), (20, 40)], "9:16", (W, H))
+    assert np.allclose(tracks.subject[:20], left) and np.allclose(tracks.subject[20:], right)
+    assert np.allclose(tracks.framing[19], left) and np.allclose(tracks.framing[20], right)
