@@ -63,14 +63,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from promptcrop import boxes as B
-from promptcrop.postprocess import (
-    DEDUP_IOU,
-    FRAMING_STEP,
-    Proposal,
-    border_colour,
-    select,
-    union_inside,
-)
+from promptcrop.postprocess import DEDUP_IOU, Proposal, border_colour, select, union_inside
 from promptcrop.request import parse_boxes
 from promptcrop.saliency import SaliencyMap, core_region
 from promptcrop.validation import (

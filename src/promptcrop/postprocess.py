@@ -11,9 +11,9 @@ source, :func:`apply_request` then does, per requested ratio and in this order:
    at the ratio that holds them is kept; otherwise the smallest box of the ratio holding both,
    inside the image. When they cannot fit at that ratio inside the image, ``fit="pad"``
    letterboxes them (the box leaves the image; the outside is filled with the image's
-   :func:`border_colour`) as long as the canvas stays within ``max_pixels``; otherwise the largest
-   crop of the ratio is kept, moved to hold the focus boxes when they fit, and reports
-   ``fits=False``. ``fits`` is False whenever what the crop was built to keep (the focus boxes and
+   :func:`border_colour`; a canvas above ``max_pixels`` is never made — RequestError when no
+   smaller one exists); otherwise the largest crop of the ratio is kept, moved to hold the focus
+   boxes when they fit, and reports ``fits=False``. ``fits`` is False whenever what the crop was built to keep (the focus boxes and
    the source's region or box) is not all inside it.
 2. **avoid** — a crop holding more than :data:`AVOID_TOLERANCE` of an avoid box (the caller's
    boxes, and the grounded ``exclude`` phrases) ranks below every crop holding none, and its score
@@ -96,7 +96,6 @@ class Selected:
 
     ``index [M]`` rows of the proposal; ``boxes [M, 4]`` float xyxy px after fitting (letterboxes
     may leave the image); ``scores [M]`` after the avoid factor; ``fits`` / ``padded`` ``[M]``;
-    ``notes``: what could not be done as asked (a letterbox above ``max_pixels``).
     """
 
     index: np.ndarray
@@ -104,7 +103,6 @@ class Selected:
     scores: np.ndarray
     fits: np.ndarray
     padded: np.ndarray
-    notes: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------- the request, applied
@@ -119,8 +117,8 @@ def apply_request(
     mode: str,
     max_pixels: int,
     dedup_iou: float = DEDUP_IOU,
-) -> tuple[list[CropResult], list[str]]:
-    """Every requested ratio through the one path: ``(crops in request order then rank, notes)``.
+) -> list[CropResult]:
+    """Every requested ratio through the one path: the crops in request order, then rank.
 
     ``image_size``: ``(W, H)`` of the full upright image; ``image_rgb``: that image or a reduced
     copy of it (``[h, w, 3]`` uint8, read for the pad colour only).
@@ -128,7 +126,6 @@ def apply_request(
     width, height = image_size
     focus = focus_box(request.focus, width, height)
     crops: list[CropResult] = []
-    notes: list[str] = []
     for aspect in request.aspects:
         proposal = source(aspect.value)
         ratio = aspect.value if aspect.value is not None else proposal.aspect
@@ -136,10 +133,9 @@ def apply_request(
             proposal, ratio, focus=focus, avoid=request.avoid, fit=request.fit, k=request.k,
             image_size=image_size, max_pixels=max_pixels, dedup_iou=dedup_iou,
         )
-        notes.extend(n for n in chosen.notes if n not in notes)
         colour = border_colour(image_rgb) if chosen.padded.any() else None
         crops.extend(_results(proposal, chosen, ratio, _label(aspect, ratio), mode, request, colour, image_size))
-    return crops, notes
+    return crops
 
 
 def select(
@@ -160,62 +156,55 @@ def select(
     hold (:func:`focus_box`) or None; ``avoid``: ``[A, 4]`` xyxy px.
     """
     width, height = image_size
-    fitted, held, padded, notes = fit_boxes(proposal.boxes, aspect, focus, fit, width, height, max_pixels)
+    fitted, held, padded = fit_boxes(proposal.boxes, aspect, focus, fit, width, height)
+    canvas = np.array([B.box_area(_round_padded(b, aspect)) if p else 0.0 for b, p in zip(fitted, padded)])
+    allowed = canvas <= max_pixels
+    if not allowed.any():
+        raise RequestError(
+            f"fit=pad: the smallest letterbox at {aspect:.4g} holding the crop has "
+            f"{int(canvas.min()):,} pixels, above the limit of {max_pixels:,}; "
+            "use fit=crop or a ratio closer to the image's"
+        )
     fits = proposal.fits & held
     share = B.box_coverage(fitted, avoid).max(axis=-1) if len(avoid) else np.zeros(len(fitted))
     scores = proposal.scores * (1.0 - share)
     # Lexicographic: fits first, then free of avoid boxes, then the source's preference.
     ranking = np.lexsort((-np.asarray(proposal.order, float), share > AVOID_TOLERANCE, ~fits))
+    ranking = ranking[allowed[ranking]]  # no canvas above max_pixels
     chosen = distinct_framings(fitted, ranking, max_iou=dedup_iou, k=k)
     return Selected(index=chosen, boxes=fitted[chosen], scores=scores[chosen], fits=fits[chosen],
-                    padded=padded[chosen], notes=tuple(notes))
+                    padded=padded[chosen])
 
 
 def fit_boxes(
-    boxes: np.ndarray,
-    aspect: float | None,
-    focus: np.ndarray | None,
-    fit: str,
-    width: int,
-    height: int,
-    max_pixels: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    boxes: np.ndarray, aspect: float | None, focus: np.ndarray | None, fit: str, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each ``[N, 4]`` box at ``aspect`` around itself and ``focus``: ``(boxes [N, 4], held [N],
-    padded [N], notes)`` — ``held`` False where the box and the focus could not be kept whole."""
+    padded [N])`` — ``held`` False where the box and the focus could not be kept whole."""
     out = np.empty_like(boxes)
     held = np.ones(len(boxes), dtype=bool)
     padded = np.zeros(len(boxes), dtype=bool)
-    notes: list[str] = []
     for i, box in enumerate(boxes):
-        out[i], held[i], padded[i], note = _fit_one(box, aspect, focus, fit, width, height, max_pixels)
-        if note and note not in notes:
-            notes.append(note)
-    return out, held, padded, notes
+        out[i], held[i], padded[i] = _fit_one(box, aspect, focus, fit, width, height)
+    return out, held, padded
 
 
 def _fit_one(
-    box: np.ndarray, aspect: float | None, focus: np.ndarray | None, fit: str, width: int, height: int,
-    max_pixels: int,
-) -> tuple[np.ndarray, bool, bool, str | None]:
+    box: np.ndarray, aspect: float | None, focus: np.ndarray | None, fit: str, width: int, height: int
+) -> tuple[np.ndarray, bool, bool]:
     target = box if focus is None else B.union_box(np.stack([box, focus]))
     if aspect is None:  # free ratio: the box grown to hold the focus, inside the image
-        return B.clamp_xyxy(target, width, height), True, False, None
+        return B.clamp_xyxy(target, width, height), True, False
     as_is = _has_ratio(box, aspect) and np.array_equal(target, box)  # already right (or letterboxed)
     if as_is and not _leaves_image(box, width, height):
-        return box, True, False, None
+        return box, True, False
     fitted, fits = B.fit_aspect_ratio(target, aspect, width, height)
     if fits:
-        return fitted, True, False, None
-    note = None
+        return fitted, True, False
     if fit == "pad":
-        letterbox = box if as_is else letterbox_box(target, aspect, width, height)
-        area = float(B.box_area(letterbox))
-        if area <= max_pixels:
-            return letterbox, True, True, None
-        note = (f"a letterbox at {aspect:.4g} would have {area:,.0f} pixels, above the limit of "
-                f"{max_pixels:,}: cropped instead")
+        return (box if as_is else letterbox_box(target, aspect, width, height)), True, True
     start = box if _has_ratio(box, aspect) and not _leaves_image(box, width, height) else fitted
-    return _shift_to_hold(start, focus, width, height), False, False, note
+    return _shift_to_hold(start, focus, width, height), False, False
 
 
 def _has_ratio(box: np.ndarray, aspect: float) -> bool:
