@@ -1,16 +1,24 @@
-"""promptcrop's offline mode against smartcrop and libvips' smart crop on annotated real photos.
+"""promptcrop's offline mode against smartcrop, libvips' smart crop and a centre crop on annotated
+real photos, reported on a tuning half and a check half of the development set.
 
+    python benchmarks/real_photos.py [--dev-photos DIR] [--half tuning|check|both]
     python benchmarks/real_photos.py PHOTOS_DIR --annotations FILE
-    python benchmarks/real_photos.py --annotations benchmarks/real_photos_annotations.json
 
 Annotation file: ``{"<file>": {"subject": [x1, y1, x2, y2] | null, "faces": [[x1, y1, x2, y2],
-...], "size": [W, H]}}`` in upright pixels. Without ``PHOTOS_DIR`` the development set is built in
-a temporary folder: the real photos that ship with scikit-image, scikit-learn and matplotlib
-(all in the ``dev`` extra), plus the variants :data:`DEV_VARIANTS` derives from them (caption
-banners, frame, letterbox bars, a boxed corner watermark and semi-transparent corner text, a
-person beside a landscape and one small in it, a large re-encode); its annotations are
-``benchmarks/real_photos_annotations.json``.
-``--write-dev-photos DIR`` only writes that set.
+...], "size": [W, H]}}`` in upright pixels. The development set is
+
+- the real photos that ship with scikit-image, scikit-learn, matplotlib and imgaug (all in the
+  ``dev`` extra) and the variants :data:`DEV_VARIANTS` derives from them (caption banners, frame,
+  letterbox bars, a boxed corner watermark and semi-transparent corner text, a person beside a
+  landscape and one small in it, a large re-encode), written into a temporary folder; annotations
+  ``benchmarks/real_photos_annotations.json``;
+- the 31 shared development photos (``shared/data/dev-photos`` beside the checkout, read where
+  they are, never copied; ``--dev-photos DIR`` or ``$PROMPTCROP_DEV_PHOTOS`` elsewhere); annotations ``benchmarks/dev_photos_annotations.json``.
+
+It is split for good into a *tuning* half and a *check* half by :func:`half_of` (first byte of
+SHA-256 of the source file name even → tuning; a generated variant goes with its source). Tune on
+the tuning half only; a change counts when the check half says so.
+``--write-dev-photos DIR`` only writes the package photos and their variants.
 
 Methods, one crop per ratio (1:1, 4:5, 9:16, 16:9), the largest that fits:
 
@@ -18,7 +26,11 @@ Methods, one crop per ratio (1:1, 4:5, 9:16, 16:9), the largest that fits:
 - **smartcrop** — as its CLI calls it: open, ``ImageOps.exif_transpose``, RGB, then
   ``SmartCrop().crop(image, width=100, height=int(100 / ratio))`` per ratio;
 - **libvips** — ``pyvips.Image.new_from_file(path).autorot()`` then
-  ``smartcrop(cw, ch, interesting="attention")`` per ratio with (cw, ch) the largest crop.
+  ``smartcrop(cw, ch, interesting="attention")`` per ratio with (cw, ch) the largest crop;
+- **centre** — the largest crop of each ratio, centred.
+
+The first lines say what ran: each method's package versions and whether promptcrop's face
+detector ran (how many calls) or was missing.
 
 Metrics (for a photo with subject box S and ratio r, (cw, ch) the largest crop of ratio r,
 best = min(1, cw / width(S)) × min(1, ch / height(S)), cov = area(crop ∩ S) / area(S) of the top-1
@@ -26,15 +38,17 @@ crop): **kept** cov ≥ 0.9 × best; **missed** cov < 0.5 × best; a face box is
 of its area is inside the crop (over every face and ratio). **Time**: the whole call per photo
 from its path (decoding included), median of ``--repeats`` runs (methods interleaved), summed.
 
-Last line: ``RESULT kept_promptcrop=.. kept_smartcrop=.. kept_libvips=.. miss_promptcrop=..
-miss_smartcrop=.. miss_libvips=.. facecut_promptcrop=.. facecut_smartcrop=.. facecut_libvips=..
-time_ratio_smartcrop=.. time_ratio_libvips=..`` (time ratios: promptcrop's total over the peer's).
+Last line: ``RESULT kept_<half>_<method>=.. miss_<half>_<method>=.. facecut_<half>_<method>=..
+time_ratio_smartcrop=.. time_ratio_libvips=..`` for each half run and each method (time ratios:
+promptcrop's total over the peer's, both halves together).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -46,8 +60,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 RATIOS = {"1:1": 1.0, "4:5": 4 / 5, "9:16": 9 / 16, "16:9": 16 / 9}
-METHODS = ("promptcrop", "smartcrop", "libvips")
+METHODS = ("promptcrop", "smartcrop", "libvips", "centre")
+HALVES = ("tuning", "check")
 DEFAULT_ANNOTATIONS = Path(__file__).with_name("real_photos_annotations.json")
+#: Annotations of the 31 shared development photos (``../shared/data/dev-photos``).
+DEV_PHOTOS_ANNOTATIONS = Path(__file__).with_name("dev_photos_annotations.json")
+#: Environment variable naming the shared development photos' folder.
+DEV_PHOTOS_ENV = "PROMPTCROP_DEV_PHOTOS"
 
 #: Development photos shipped inside installed packages: file name → (package, folder in it).
 PACKAGE_PHOTOS = {
@@ -62,6 +81,7 @@ PACKAGE_PHOTOS = {
     "clock_motion.png": ("skimage", "data"),
     "retina.jpg": ("skimage", "data"),
     "grace_hopper.jpg": ("matplotlib", "mpl-data/sample_data"),
+    "quokka.jpg": ("imgaug", "."),
 }
 #: Variants of the package photos: file → (source, how it is made). Their annotations are the
 #: source's, moved by the same offsets (and scaled, for the large re-encode).
@@ -230,6 +250,18 @@ def run_smartcrop(path: Path, cropper) -> dict[str, tuple[float, float, float, f
     return out
 
 
+def run_centre(path: Path) -> dict[str, tuple[float, float, float, float]]:
+    """The largest crop of each ratio, centred (the header is read for the upright size)."""
+    with Image.open(path) as img:
+        width, height = ImageOps.exif_transpose(img).size
+    out = {}
+    for label, ratio in RATIOS.items():
+        cw, ch = largest_crop(width, height, ratio)
+        x, y = (width - cw) / 2, (height - ch) / 2
+        out[label] = (x, y, x + cw, y + ch)
+    return out
+
+
 def run_libvips(path: Path, pyvips) -> dict[str, tuple[float, float, float, float]]:
     image = pyvips.Image.new_from_file(str(path)).autorot()
     out = {}
@@ -288,48 +320,142 @@ def summarise(rows: list[dict[str, dict[str, list]]]) -> dict[str, dict[str, flo
 # ---------------------------------------------------------------------------- main
 
 
+def half_of(name: str) -> str:
+    """``"tuning"`` or ``"check"``: the first byte of SHA-256(source file name), even → tuning.
+
+    A generated variant goes with its source (same photo, same half)."""
+    source = DEV_VARIANTS.get(name, (name, ""))[0]
+    return HALVES[hashlib.sha256(source.encode()).digest()[0] % 2]
+
+
+def default_shared_photos() -> Path | None:
+    """The shared development photos: ``$PROMPTCROP_DEV_PHOTOS``, else ``shared/data/dev-photos``
+    beside the checkout (or beside the folder of worktrees holding it); None when none exists."""
+    if os.environ.get(DEV_PHOTOS_ENV):
+        return Path(os.environ[DEV_PHOTOS_ENV])
+    repo = Path(__file__).resolve().parent.parent
+    for base in (repo.parent, repo.parent.parent):
+        folder = base / "shared" / "data" / "dev-photos"
+        if folder.is_dir():
+            return folder
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("photos", nargs="?", type=Path, help="folder of the annotated photos")
+    parser.add_argument("photos", nargs="?", type=Path,
+                        help="folder of other annotated photos (with --annotations); replaces the development set")
     parser.add_argument("--annotations", type=Path, default=DEFAULT_ANNOTATIONS)
+    parser.add_argument("--dev-photos", type=Path, default=None,
+                        help=f"folder of the shared development photos (default: ${DEV_PHOTOS_ENV}, else "
+                             "shared/data/dev-photos beside the checkout)")
+    parser.add_argument("--half", choices=[*HALVES, "both"], default="both", help="which half to run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per photo and method")
     parser.add_argument("--write-dev-photos", type=Path, metavar="DIR",
-                        help="only write the development photos into DIR")
+                        help="only write the package photos and their variants into DIR")
     parser.add_argument("--sheet", type=Path, help="write an overlay sheet of every method's 1:1 / 9:16 / 16:9 crops")
+    parser.add_argument("--details", type=Path, help="write every photo's crops and flags (JSON) for diagnosis")
     args = parser.parse_args(argv)
     if args.write_dev_photos:
         for name in write_dev_photos(args.write_dev_photos):
             print(args.write_dev_photos / name)
         return 0
-    annotations = json.loads(args.annotations.read_text())
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.photos
-        if folder is None:
-            folder = Path(tmp)
-            write_dev_photos(folder)
-        return run(folder, annotations, args.repeats, args.sheet)
+        if args.photos is not None:
+            annotations = json.loads(args.annotations.read_text())
+            photos = {name: args.photos / name for name in annotations}
+        else:
+            photos, annotations = development_set(Path(tmp), args.dev_photos)
+        if args.half != "both":
+            annotations = {n: a for n, a in annotations.items() if half_of(n) == args.half}
+        return run(photos, annotations, args.repeats, args.sheet, args.details)
 
 
-def run(folder: Path, annotations: dict, repeats: int, sheet: Path | None) -> int:
+def development_set(tmp: Path, shared: Path | None) -> tuple[dict[str, Path], dict[str, dict]]:
+    """Paths and annotations of the development set: the package photos and their variants
+    (written into ``tmp``) and the shared photos, read where they are."""
+    write_dev_photos(tmp)
+    annotations = json.loads(DEFAULT_ANNOTATIONS.read_text())
+    photos = {name: tmp / name for name in annotations}
+    folder = shared if shared is not None else default_shared_photos()
+    if folder is None or not folder.is_dir():
+        if shared is not None:
+            raise SystemExit(f"no such folder: {shared}")
+        print("shared development photos not found (--dev-photos DIR): package photos only")
+        return photos, annotations
+    for name, ann in json.loads(DEV_PHOTOS_ANNOTATIONS.read_text()).items():
+        photos[name] = folder / name
+        annotations[name] = ann
+    return photos, annotations
+
+
+def versions(pyvips, detector_calls: int) -> list[str]:
+    """One line per method: what ran (package versions; whether the face detector was used)."""
+    from importlib.metadata import version
+
+    import promptcrop
+
+    lines = [f"promptcrop {promptcrop.__version__} ({_git_commit(Path(promptcrop.__file__).parent)}, "
+             f"from {Path(promptcrop.__file__).parent}); face detector: "
+             + (f"BlazeFace on ai-edge-litert {version('ai-edge-litert')}, {detector_calls} calls"
+                if detector_calls else "did not run (not installed: skin-tone cue only)"),
+             f"smartcrop {version('smartcrop')} (default settings)",
+             f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)} through pyvips "
+             f"{version('pyvips')} (smartcrop, interesting=attention)",
+             "centre: the largest crop of each ratio, centred"]
+    return lines
+
+
+def _git_commit(folder: Path) -> str:
+    """``git describe --always --dirty`` of the checkout holding ``folder``."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(folder), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "commit unknown"
+    return out.stdout.strip() or "commit unknown"
+
+
+def count_calls(obj, name: str) -> list[int]:
+    """Wrap ``obj.name`` so that each call adds one to the returned one-element counter."""
+    counter = [0]
+    original = getattr(obj, name)
+
+    def counted(*args, **kwargs):
+        counter[0] += 1
+        return original(*args, **kwargs)
+
+    setattr(obj, name, counted)
+    return counter
+
+
+def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | None,
+        details: Path | None = None) -> int:
     import pyvips
     import smartcrop
 
+    from promptcrop.saliency.faces import default_detector
     from promptcrop.predictor import Predictor
 
     predictor = Predictor(model=None)
     cropper = smartcrop.SmartCrop()
+    detector = default_detector()
+    calls = count_calls(detector, "detect") if detector is not None else [0]
     runners = {
         "promptcrop": lambda p: run_promptcrop(p, predictor),
         "smartcrop": lambda p: run_smartcrop(p, cropper),
         "libvips": lambda p: run_libvips(p, pyvips),
+        "centre": run_centre,
     }
     for method in METHODS:  # warm-up: imports, model files, caches
-        runners[method](folder / next(iter(annotations)))
-    rows: dict[str, list] = {m: [] for m in METHODS}
-    times: dict[str, float] = {m: 0.0 for m in METHODS}
+        runners[method](photos[next(iter(annotations))])
+    rows: dict[str, dict[str, list]] = {h: {m: [] for m in METHODS} for h in HALVES}
+    times: dict[str, dict[str, float]] = {h: {m: 0.0 for m in METHODS} for h in HALVES}
     boxes: dict[str, dict[str, dict]] = {}
     for name, ann in annotations.items():
-        path = folder / name
+        path = photos[name]
         with Image.open(path) as img:
             size = list(ImageOps.exif_transpose(img).size)
         if size != list(ann["size"]):
@@ -342,45 +468,66 @@ def run(folder: Path, annotations: dict, repeats: int, sheet: Path | None) -> in
                 crops[method] = runners[method](path)
                 durations[method].append(time.perf_counter() - t0)
         boxes[name] = crops
+        half = half_of(name)
         for method in METHODS:
-            times[method] += statistics.median(durations[method])
-            rows[method].append(score_photo(ann, crops[method]))
-    tables = {m: summarise(rows[m]) for m in METHODS}
-    n_subject = sum(a.get("subject") is not None for a in annotations.values())
-    n_faces = sum(len(a.get("faces", [])) for a in annotations.values())
-    print(f"{len(annotations)} photos, {n_subject} with a subject, {n_faces} faces; ratios {', '.join(RATIOS)}")
-    print()
-    print("| method | ratio | subject kept | subject missed | faces cut |")
-    print("|---|---|---|---|---|")
-    for method in METHODS:
-        for label in [*RATIOS, "all"]:
-            cell = tables[method][label]
-            print(f"| {method} | {label} | {cell['kept']:.3f} | {cell['missed']:.3f} | {cell['cut']:.3f} |")
-    print()
-    print("| method | time (whole set, s) |")
-    print("|---|---|")
-    for method in METHODS:
-        print(f"| {method} | {times[method]:.2f} |")
+            times[half][method] += statistics.median(durations[method])
+            rows[half][method].append(score_photo(ann, crops[method]))
+    for line in versions(pyvips, calls[0]):
+        print(line)
+    print("halves: SHA-256 of the source file name, first byte even → tuning, odd → check "
+          "(variants with their source)")
+    results = {}
+    for half in HALVES:
+        names = [n for n in annotations if half_of(n) == half]
+        if not names:
+            continue
+        results[half] = report_half(half, names, annotations, rows[half], times[half])
     if sheet is not None:
-        write_sheet(folder, annotations, boxes, sheet)
+        write_sheet(photos, annotations, boxes, sheet)
         print(f"overlay sheet: {sheet}")
-    a = {m: tables[m]["all"] for m in METHODS}
-    print(
-        "RESULT "
-        + " ".join(f"kept_{m}={a[m]['kept']:.3f}" for m in METHODS) + " "
-        + " ".join(f"miss_{m}={a[m]['missed']:.3f}" for m in METHODS) + " "
-        + " ".join(f"facecut_{m}={a[m]['cut']:.3f}" for m in METHODS) + " "
-        + f"time_ratio_smartcrop={times['promptcrop'] / times['smartcrop']:.3f} "
-        + f"time_ratio_libvips={times['promptcrop'] / times['libvips']:.3f}"
-    )
+    if details is not None:
+        details.write_text(json.dumps({name: {"half": half_of(name), "crops": boxes[name],
+                                              "flags": {m: score_photo(annotations[name], boxes[name][m])
+                                                        for m in METHODS}}
+                                       for name in boxes}, indent=1, default=bool))
+        print(f"details: {details}")
+    total = {m: sum(times[h][m] for h in HALVES) for m in METHODS}
+    print("RESULT "
+          + " ".join(f"{key}_{half}_{m}={value:.3f}" for half, table in results.items()
+                     for key, metric in (("kept", "kept"), ("miss", "missed"), ("facecut", "cut"))
+                     for m in METHODS for value in [table[m]["all"][metric]])
+          + f" time_ratio_smartcrop={total['promptcrop'] / total['smartcrop']:.3f}"
+          + f" time_ratio_libvips={total['promptcrop'] / total['libvips']:.3f}")
     return 0
 
 
-SHEET_COLOURS = {"promptcrop": (255, 60, 60), "smartcrop": (60, 200, 255), "libvips": (255, 210, 0)}
+def report_half(half: str, names: list[str], annotations: dict, rows: dict[str, list],
+                times: dict[str, float]) -> dict[str, dict]:
+    """Print one half's table (per method and ratio) and times; return its summaries."""
+    tables = {m: summarise(rows[m]) for m in METHODS}
+    n_subject = sum(annotations[n].get("subject") is not None for n in names)
+    n_faces = sum(len(annotations[n].get("faces", [])) for n in names)
+    n_variants = sum(n in DEV_VARIANTS for n in names)
+    print()
+    print(f"## {half} half: {len(names)} photos ({n_variants} generated variants), {n_subject} with a "
+          f"subject, {n_faces} faces; ratios {', '.join(RATIOS)}")
+    print()
+    print("| method | " + " | ".join(f"{r} kept" for r in RATIOS) + " | kept | missed | faces cut | time (s) |")
+    print("|---|" + "---|" * (len(RATIOS) + 4))
+    for method in METHODS:
+        cells = " | ".join(f"{tables[method][r]['kept']:.3f}" for r in RATIOS)
+        a = tables[method]["all"]
+        print(f"| {method} | {cells} | {a['kept']:.3f} | {a['missed']:.3f} | {a['cut']:.3f} | {times[method]:.2f} |")
+    return tables
+
+
+SHEET_COLOURS = {"promptcrop": (255, 60, 60), "smartcrop": (60, 200, 255), "libvips": (255, 210, 0),
+                 "centre": (200, 200, 200)}
 
 
 def write_sheet(
-    folder: Path, annotations: dict, boxes: dict, out: Path, ratios=("1:1", "9:16", "16:9"), per_row: int = 3
+    photos: dict[str, Path], annotations: dict, boxes: dict, out: Path, ratios=("1:1", "9:16", "16:9"),
+    per_row: int = 3,
 ) -> None:
     """Overlay sheet: per photo one tile per ratio with the annotated subject (white), faces
     (green) and each method's top-1 crop in its colour; ``per_row`` photos side by side."""
@@ -395,7 +542,7 @@ def write_sheet(
         x += 110
     draw.text((x, 6), "subject (white), faces (green); tiles: " + ", ".join(ratios), fill=(230, 230, 230))
     for index, name in enumerate(names):
-        with Image.open(folder / name) as img:
+        with Image.open(photos[name]) as img:
             photo = ImageOps.exif_transpose(img).convert("RGB")
         scale = (tile - 8) / max(photo.size)
         small = photo.resize((max(1, round(photo.width * scale)), max(1, round(photo.height * scale))))

@@ -1,4 +1,4 @@
-"""distributed.command and Parquet manifests: what works without starting Ray."""
+"""The engine choice of `crop` / `batch` (promptcrop.cli.engine) and Parquet manifests: what works without starting Ray."""
 
 from __future__ import annotations
 

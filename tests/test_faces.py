@@ -66,31 +66,44 @@ def test_boxes_are_in_the_pixels_of_the_image_given_whatever_its_shape(detector)
     assert B.elementwise_iou(found.boxes[0], face + np.array([1000, 0, 1000, 0])) > 0.7
 
 
-@needs_detector
-def test_a_person_small_in_a_scene_is_found_by_the_zoomed_pass(detector):
+def small_person_in_a_scene() -> tuple[Image.Image, np.ndarray]:
+    """A real photo without people (coffee, 960 x 640) with the astronaut pasted small into it, and
+    her face box there (about 30 px, 5 % of the short side)."""
     import skimage.data
 
-    scene = Image.fromarray(skimage.data.coffee()).resize((960, 640))  # a real photo, no one in it
+    scene = Image.fromarray(skimage.data.coffee()).resize((960, 640))
     person = Image.fromarray(skimage.data.astronaut()).resize((128, 128), Image.Resampling.LANCZOS)
     scene.paste(person, (700, 380))
-    face = np.array([168.0, 55.0, 285.0, 175.0]) / 4 + np.array([700, 380, 700, 380])  # about 30 px
+    return scene, np.array([168.0, 55.0, 285.0, 175.0]) / 4 + np.array([700, 380, 700, 380])
+
+
+@needs_detector
+def test_a_person_small_in_a_scene_is_found_by_the_closer_look(detector):
+    scene, face = small_person_in_a_scene()
     found = detector.detect(scene)
-    assert len(found) == 1 and found.scores[0] >= detector.config.zoom_min_score
+    assert len(found) == 1 and found.scores[0] >= detector.config.verify_min_score
     assert B.elementwise_iou(found.boxes[0], face) > 0.4
-    whole_only = F.FaceDetector(F.FaceDetectorConfig(zoom_side=1.0))
-    assert len(whole_only.detect(scene)) == 0  # too small at the whole image's scale
+    first_pass_only = F.FaceDetector(F.FaceDetectorConfig(max_candidates=0))
+    assert len(first_pass_only.detect(scene)) == 0  # too small at the whole image's scale
 
 
-@pytest.mark.parametrize("share, count", [(0.8, 4), (0.6, 6)])
-def test_zoom_windows_cover_the_image_with_overlapping_squares(share, count):
-    tiles = F._zoom_windows(640, 427, share)
-    side = share * 427
-    assert np.allclose(tiles[:, 2] - tiles[:, 0], side) and np.allclose(tiles[:, 3] - tiles[:, 1], side)
-    assert tiles[:, :2].min() == 0 and np.isclose(tiles[:, 2].max(), 640) and np.isclose(tiles[:, 3].max(), 427)
-    xs, ys = np.unique(tiles[:, 0]), np.unique(tiles[:, 1])
-    assert len(tiles) == count
-    assert (np.diff(xs) <= (1 - F.ZOOM_OVERLAP) * side + 1e-9).all()
-    assert (np.diff(ys) <= (1 - F.ZOOM_OVERLAP) * side + 1e-9).all()
+@needs_detector
+def test_the_closer_look_costs_at_most_max_candidates_small_passes(detector, monkeypatch):
+    import skimage.data
+
+    calls = []
+    original = detector._detect_window
+    monkeypatch.setattr(detector, "_detect_window", lambda *a, **k: calls.append(1) or original(*a, **k))
+    for name in ("coffee", "chelsea", "rocket", "astronaut"):
+        calls.clear()
+        detector.detect(getattr(skimage.data, name)())
+        assert len(calls) <= 1 + detector.config.max_candidates, name
+    calls.clear()
+    detector.detect(skimage.data.astronaut())  # a face found in the first pass: no closer look
+    assert len(calls) == 1
+    calls.clear()
+    detector.detect(skimage.data.coffee())  # its one weak candidate (the cup) is too large to be a small face
+    assert len(calls) == 1
 
 
 def test_windows_cover_an_elongated_image_with_overlapping_squares():
@@ -125,12 +138,14 @@ def test_weighted_nms_merges_overlaps_into_score_weighted_boxes():
         (dict(tile_ratio=0.5), "tile_ratio"),
         (dict(min_size=1.0), "min_size"),
         (dict(threads=0), "threads"),
-        (dict(zoom_side=0.0), "zoom_side"),
-        (dict(zoom_side=1.5), "zoom_side"),
-        (dict(zoom_min_score=0.3), "zoom_min_score"),
-        (dict(zoom_candidate_score=0.0), "zoom_candidate_score"),
-        (dict(zoom_candidate_score=0.8), "zoom_candidate_score"),
-        (dict(zoom_min_score=1.0), "zoom_min_score"),
+        (dict(candidate_score=0.0), "candidate_score"),
+        (dict(candidate_score=0.5), "candidate_score"),
+        (dict(max_candidates=-1), "max_candidates"),
+        (dict(max_candidate_side=0.0), "max_candidate_side"),
+        (dict(max_candidate_side=1.5), "max_candidate_side"),
+        (dict(verify_reach=0.0), "verify_reach"),
+        (dict(verify_min_score=0.3), "verify_min_score"),
+        (dict(verify_min_score=1.0), "verify_min_score"),
     ],
 )
 def test_config_is_validated(kwargs, match):

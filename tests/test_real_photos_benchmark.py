@@ -43,3 +43,65 @@ def test_variant_annotations_are_their_sources_moved_as_the_variant_moves_pixels
     assert list(variant.size) == annotations[name]["size"] == expected["size"]
     assert np.allclose(annotations[name]["subject"], expected["subject"])
     assert np.allclose(annotations[name]["faces"], expected["faces"])
+
+
+def test_shared_development_photos_are_annotated_inside_their_frames(real_photos):
+    annotations = json.loads(real_photos.DEV_PHOTOS_ANNOTATIONS.read_text())
+    assert len(annotations) == 31
+    assert not set(annotations) & (set(real_photos.PACKAGE_PHOTOS) | set(real_photos.DEV_VARIANTS))
+    for name, ann in annotations.items():
+        width, height = ann["size"]
+        for box in [ann["subject"], *ann["faces"]]:
+            x1, y1, x2, y2 = box
+            assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height, (name, box)
+    folder = real_photos.default_shared_photos()
+    if folder is None:
+        pytest.skip("shared development photos not found")
+    from PIL import Image, ImageOps
+
+    for name, ann in annotations.items():
+        with Image.open(folder / name) as img:
+            assert list(ImageOps.exif_transpose(img).size) == ann["size"], name
+
+
+def test_halves_keep_variants_with_their_source_and_both_hold_photos_and_faces(real_photos):
+    annotations = json.loads(real_photos.DEFAULT_ANNOTATIONS.read_text())
+    annotations.update(json.loads(real_photos.DEV_PHOTOS_ANNOTATIONS.read_text()))
+    for name, (source, _) in real_photos.DEV_VARIANTS.items():
+        assert real_photos.half_of(name) == real_photos.half_of(source), name
+    for half in real_photos.HALVES:
+        names = [n for n in annotations if real_photos.half_of(n) == half]
+        sources = [n for n in names if n not in real_photos.DEV_VARIANTS]
+        assert len(sources) >= 15, half
+        assert sum(len(annotations[n]["faces"]) for n in sources) >= 10, half
+
+
+def test_centre_crop_is_the_largest_crop_of_each_ratio_centred(real_photos, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (300, 100)).save(path)
+    crops = real_photos.run_centre(path)
+    assert crops["1:1"] == (100.0, 0.0, 200.0, 100.0)
+    x1, y1, x2, y2 = crops["16:9"]
+    assert (y1, y2) == (0.0, 100.0) and x1 + x2 == 300.0 and abs((x2 - x1) / 100 - 16 / 9) < 1e-9
+
+
+def test_the_report_names_each_peer_version_and_whether_the_face_detector_ran(real_photos):
+    pyvips = pytest.importorskip("pyvips")
+    from importlib.metadata import version
+
+    ran = "\n".join(real_photos.versions(pyvips, 7))
+    assert f"smartcrop {version('smartcrop')}" in ran and f"pyvips {version('pyvips')}" in ran
+    assert "7 calls" in ran and "libvips 8." in ran
+    assert "did not run" in "\n".join(real_photos.versions(pyvips, 0))
+
+
+def test_count_calls_counts_and_passes_results_through(real_photos):
+    class Thing:
+        def twice(self, x):
+            return 2 * x
+
+    thing = Thing()
+    calls = real_photos.count_calls(thing, "twice")
+    assert [thing.twice(1), thing.twice(2)] == [2, 4] and calls == [2]

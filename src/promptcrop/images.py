@@ -445,7 +445,8 @@ def pillow_writes(format: str) -> bool:
     """Whether Pillow can write the format named ``format`` (upper case: ``"JPEG"``, ``"WEBP"``).
 
     Pillow's common plugins (JPEG, PNG, GIF, BMP, PPM) are loaded first and all of them only for
-    another format: loading every plugin takes about 15 ms, a tenth of a one-photo command.
+    another format: loading every plugin is a noticeable share of a one-photo command's start
+    (docs/BENCHMARKS.md, cold start).
     """
     Image.preinit()
     if format not in Image.SAVE:

@@ -38,6 +38,7 @@ from promptcrop import boxes as B
 from promptcrop.errors import RequestError
 from promptcrop.request import AspectRatio, CropRequest
 from promptcrop.results import FREE_RATIO, ORIGINAL_RATIO, CropResult, GroundedBox, Prediction
+from promptcrop.saliency.grid import median
 
 #: The one dedup rule: crops of one ratio overlap pairwise less than this IoU. The composer's
 #: threshold (0.6) rather than the decoder's former 0.7: alternatives are meant to be different
@@ -303,7 +304,7 @@ def border_colour(image_rgb: np.ndarray) -> tuple[int, int, int]:
         [arr[:t].reshape(-1, 3), arr[-t:].reshape(-1, 3),
          arr[:, :t].reshape(-1, 3), arr[:, -t:].reshape(-1, 3)]
     )
-    return tuple(int(round(float(c))) for c in np.median(ring, axis=0))  # type: ignore[return-value]
+    return tuple(int(round(float(c))) for c in median(ring, axis=0))  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------- candidate sources

@@ -1,6 +1,7 @@
 """Complete OWL-ViT model directories built offline, with random weights.
 
-Used by the tests, benchmarks, the demo and the learning-proof script: the directory written by
+A test fixture shipped for the tests and the benchmarks (never imported by the library itself; it needs
+PyTorch and transformers, from ``promptcrop[torch]``): the directory written by
 :func:`build_owlvit_dir` loads through exactly the call path users run with
 ``google/owlvit-base-patch32`` — ``OwlViTForObjectDetection.from_pretrained(dir)`` and
 ``OwlViTProcessor.from_pretrained(dir)`` — without any download (see

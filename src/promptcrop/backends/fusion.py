@@ -5,8 +5,7 @@ exporter's unfused scaled dot-product attention.
 key and value projections ``[B, S, H·Dh]``, a scaled ``MatMul``, ``Softmax``, a second ``MatMul``
 and the transposes back. ONNX Runtime runs those as separate float32 kernels even when the
 projections are int8; its ``com.microsoft.MultiHeadAttention`` contrib operator computes the same
-``softmax(Q Kᵀ · scale) V`` in one CPU kernel (B/32 at 768²: the int8 image graph about 15 %
-faster). Only attention without a mask or bias is fused (the image tower); anything else —
+``softmax(Q Kᵀ · scale) V`` in one CPU kernel (its speed-up is measured in docs/ONNX.md). Only attention without a mask or bias is fused (the image tower); anything else —
 masked text or decoder attention — is left as it is. The export-time comparison with PyTorch
 judges the result like any other graph.
 """

@@ -455,8 +455,8 @@ def release_freed_memory() -> None:
     """Give freed heap memory back to the system (glibc's ``malloc_trim``; a no-op elsewhere).
 
     Called after building the sessions: ONNX Runtime parses each model file, builds its weights and frees the parsed copy, but glibc
-    keeps freed blocks mapped: without this the process would hold about the int8 graphs' size
-    once more (80 MB of 200 MB for B/32 with a paper-size decoder).
+    keeps freed blocks mapped: without this the process would hold a large share of the graphs' size
+    once more (measured in docs/ONNX.md).
     """
     import ctypes
     import ctypes.util

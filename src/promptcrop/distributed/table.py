@@ -1,6 +1,7 @@
 """JSON records as an Arrow table: ``records.parquet`` and back.
 
-:func:`record_schema` types every field of the record (``promptcrop.batch.outputs``, schema 1): lists of
+:func:`record_schema` types every field of the record (:func:`promptcrop.results.build_record`, schema 1;
+docs/OUTPUTS.md): lists of
 ints for pixel sizes and crop boxes, floats for scores and regions, structs for crops and grounded
 phrases, ``map<string, …>`` for the open-ended ``timings``, ``versions`` and ``explain``. Fields a
 record leaves out (``overlay`` without one, ``pad_color`` of an unpadded crop...) are nulls in the

