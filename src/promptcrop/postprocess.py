@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from promptcrop import boxes as B
-from promptcrop.errors import RequestError
+from promptcrop.errors import InternalError, RequestError
 from promptcrop.request import AspectRatio, CropRequest
 from promptcrop.results import FREE_RATIO, ORIGINAL_RATIO, CropResult, GroundedBox, Prediction
 from promptcrop.saliency.grid import median
@@ -84,7 +84,7 @@ class Proposal:
         if self.fits is None:
             object.__setattr__(self, "fits", np.ones(n, dtype=bool))
         if self.scores.shape != (n,) or np.shape(self.order) != (n,) or np.shape(self.fits) != (n,):
-            raise ValueError(f"a proposal needs one score, order and fits flag per box ({n} boxes)")
+            raise InternalError(f"a proposal needs one score, order and fits flag per box ({n} boxes)")
 
 
 #: What a mode hands to :func:`apply_request`: the proposal for a ratio (``None`` = no ratio asked).

@@ -501,34 +501,24 @@ class Predictor:
             encoding = encoder.encode_images(pixel_values)
             shared = {"preprocess": (t1 - t0) / len(images), "encode": (time.perf_counter() - t1) / len(images)}
             return [
-                self._one_with_model(image, select_item(encoding, b), image_condition or self._text_condition(pq),
-                                     mode, request, shared)
+                self._one_with_model(image, select_item(encoding, b), pq, image_condition, mode, request, shared)
                 for b, (image, pq, mode, request) in enumerate(zip(images, parsed, modes, requests))
             ]
 
     def _one_with_model(
-        self, image: LoadedImage, enc: Any, cond: _Condition | None, mode: str, request: CropRequest,
-        shared: dict[str, float],
+        self, image: LoadedImage, enc: Any, parsed: ParsedQuery | None, image_condition: _Condition | None,
+        mode: str, request: CropRequest, shared: dict[str, float],
     ) -> Candidates:
-        """Grounding, then the candidates of ``mode`` for one encoded image (``enc``: a batch of one)."""
-        from promptcrop.model.grounding import ground, unconditioned
-
+        """Query embedding, grounding (and exclude phrases), then the candidates of ``mode`` for one
+        encoded image (``enc``: a batch of one)."""
         t3 = time.perf_counter()
+        cond = image_condition or self._text_condition(parsed)
+        t4 = time.perf_counter()
+        notes: list[str] = []
+        grounding = self._ground(enc, cond, image.size, notes)
         if request.exclude:  # grounded into avoid boxes: post-processing pushes them down
             request = replace(request, avoid=np.concatenate(
                 [request.avoid, self._exclude_boxes(enc, request.exclude, *image.size)]))
-        t4 = time.perf_counter()
-        notes: list[str] = []
-        if cond is not None and cond.embeds is not None:
-            logits = self.encoder.query_logits(enc, cond.embeds[None].to(self.device, self.dtype))
-            import torch
-
-            logits = torch.nan_to_num(logits.float(), nan=-LOGIT_BOUND, posinf=LOGIT_BOUND, neginf=-LOGIT_BOUND)
-            grounding = repair_grounding(ground(enc, logits), image.size, notes)
-        else:
-            if cond is not None:
-                notes.append(FALLBACK_QUERY_IMAGE)
-            grounding = unconditioned(enc)
         t5 = time.perf_counter()
         if mode == "clipcrop":
             decoded = self.decoder_model.decode(enc, grounding)
@@ -545,6 +535,21 @@ class Predictor:
         timings = {**shared, "text": t4 - t3, "ground": t5 - t4, "crop": time.perf_counter() - t5}
         return Candidates(mode=mode, request=request, source=source, region=region, image_size=image.size,
                           image_rgb=image.array, explanation=explanation, timings=timings)
+
+    def _ground(self, enc: Any, cond: _Condition | None, size: tuple[int, int], notes: list[str]) -> Any:
+        """OWL-ViT's grounding of the condition (repaired like any model output), or the
+        unconditioned one without a usable condition; ``notes`` says what was replaced."""
+        import torch
+
+        from promptcrop.model.grounding import ground, unconditioned
+
+        if cond is None or cond.embeds is None:
+            if cond is not None:
+                notes.append(FALLBACK_QUERY_IMAGE)
+            return unconditioned(enc)
+        logits = self.encoder.query_logits(enc, cond.embeds[None].to(self.device, self.dtype))
+        logits = torch.nan_to_num(logits.float(), nan=-LOGIT_BOUND, posinf=LOGIT_BOUND, neginf=-LOGIT_BOUND)
+        return repair_grounding(ground(enc, logits), size, notes)
 
     def _exclude_boxes(self, enc: Any, phrases: Sequence[str], width: int, height: int) -> np.ndarray:
         """Where OWL-ViT grounds each phrase to leave out: ``[≤ len(phrases), 4]`` xyxy px
