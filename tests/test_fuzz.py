@@ -38,13 +38,13 @@ from promptcrop.predictor import Predictor
 from promptcrop.request import CropRequest
 
 FAST_CASES = 100
-FILE_CASES = 60
+FILE_CASES = 40
 SLOW_CASES = 2000
 #: A snapped crop may lose up to this much of a focus box's edge to rounding (px).
 SNAP_TOLERANCE = 1.0
 #: (stored W, H, EXIF orientation or None, suffix) of the image files; orientation 6 stores the
 #: photo rotated, so the upright image is H x W.
-FILES = ((300, 200, 6, ".jpg"), (1280, 960, None, ".jpg"), (2048, 1536, 8, ".jpg"), (1024, 300, None, ".png"),
+FILES = ((300, 200, 6, ".jpg"), (1280, 960, None, ".jpg"), (1536, 1024, 8, ".jpg"), (1024, 300, None, ".png"),
          (200, 1100, 3, ".jpg"))
 EXCLUDES = ((), ("the watermark",), ("a tree", "the man on the left"))
 
