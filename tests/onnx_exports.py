@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from optional import require
+
 _BUILT: dict[tuple[str, ...], Path] = {}
 
 
@@ -37,7 +39,7 @@ def tiny_export(root: Path, owlvit_dir: Path, decoder_dir: Path | None, *, int8:
     """``export_onnx`` of the tiny OWL-ViT (and decoder) into ``root``."""
     key = ("export", str(owlvit_dir), str(decoder_dir), str(int8))
     if key not in _BUILT:
-        pytest.importorskip("onnxruntime")
+        require("onnxruntime")
         from promptcrop.backends.export import ExportConfig, export_onnx
 
         out = root / f"onnx-{'int8' if int8 else 'fp32'}-{'dec' if decoder_dir else 'nodec'}"

@@ -14,18 +14,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from image_files import write_photo
+from optional import missing, require
 
 
 def require_isolated_network() -> None:
-    """Skip unless Ray is installed and this process sees no network interface but loopback."""
-    pytest.importorskip("ray", reason="Ray is not installed (pip install 'promptcrop[ray]')")
+    """Skip (fail under ``CI=true``) unless Ray is installed and this process sees no network
+    interface but loopback."""
+    require("ray", "pip install 'promptcrop[ray]'")
     names = [name for _, name in socket.if_nameindex()]
     if names != ["lo"]:
-        pytest.skip(f"Ray tests need a loopback-only network namespace (interfaces here: {names}); "
-                    "run `make test-ray`, which wraps them in `unshare -n`")
+        missing(f"Ray tests need a loopback-only network namespace (interfaces here: {names}); "
+                "run `make test-ray`, which wraps them in `unshare -n`")
 
 
 @contextmanager

@@ -50,6 +50,20 @@ def noise_png(width: int, height: int, seed: int = 0) -> bytes:
     return encode(Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)), "PNG")
 
 
+def raw_get(port: int, target: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """GET ``target`` on ``127.0.0.1:port`` exactly as written (no client-side normalisation of
+    dot segments or escapes, unlike httpx): ``(status, body)``."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", target, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,16 +99,24 @@ class ServerProcess:
         return self.process.wait(timeout=timeout)
 
 
-def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: float = 90) -> ServerProcess:
-    """Start a server and wait until ``/healthz`` answers (raises with the server's log if not)."""
+def start_server(tmp_dir: Path, *args: str, port: int | None = None, timeout: float = 90,
+                 entry: tuple[str, ...] = ("-m", "promptcrop.cli"), env: dict[str, str] | None = None,
+                 python: str = sys.executable, own_sources: bool = True) -> ServerProcess:
+    """Start a server and wait until ``/healthz`` answers (raises with the server's log if not).
+
+    ``entry``: what ``python`` runs (``serve ...`` follows); ``env``: extra environment variables;
+    ``own_sources``: this tree's sources first on its path (False: only what ``python``'s
+    environment installed, e.g. a fresh venv)."""
     port = port or free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_SRC), os.environ.get("PYTHONPATH", "")]),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", **(env or {}))
+    if not own_sources:
+        env.pop("PYTHONPATH")
     env.pop("PROMPTCROP_API_KEY", None)
     log_path = tmp_dir / f"server-{port}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "promptcrop.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            [python, *entry, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
     server = ServerProcess(process, port, log_path)

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from onnx_exports import fp32_export, onnx_root, tiny_decoder_ckpt  # noqa: F401  (fixtures)
+from optional import require
 from promptcrop.cli import main
 from promptcrop.errors import CheckpointError, RequestError
 from promptcrop.predictor import Predictor
 
-pytest.importorskip("onnxruntime")
+require("onnxruntime")
 
 from promptcrop.backends.export import ExportConfig, ExportError, compare, export_onnx  # noqa: E402
 from promptcrop.backends.onnx import INSTALL_HINT, read_manifest  # noqa: E402
@@ -237,7 +238,7 @@ def test_serve_builds_its_predictor_on_the_onnx_backend(fp32_export, tiny_owlvit
 
 def test_ray_actors_build_their_predictor_on_the_onnx_backend(fp32_export, tiny_owlvit_dir, tiny_decoder_ckpt,
                                                               tmp_path):
-    pa = pytest.importorskip("pyarrow")
+    pa = require("pyarrow")
     from image_files import write_photo
     from promptcrop.batch import RunOptions
     from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec

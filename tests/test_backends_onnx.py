@@ -1,5 +1,6 @@
 """The ONNX Runtime backend against PyTorch on the tiny random OWL-ViT and decoder: every forward
-within 1e-4, the same interface, and the errors of a missing extra or a mismatched directory."""
+within 1e-4, the same interface (NumPy arrays out: the backend runs without PyTorch), the same
+tokens as transformers' tokenizer, and the errors of a missing extra or a mismatched directory."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import pytest
 import torch
 
 from onnx_exports import fp32_export, onnx_root, tiny_decoder_ckpt  # noqa: F401  (fixtures)
+from optional import require
 from promptcrop.errors import CheckpointError, ModelUnavailableError
 
-pytest.importorskip("onnxruntime")
+require("onnxruntime")
 
 from promptcrop.backends.onnx import INSTALL_HINT, MANIFEST_NAME, OnnxManifest, load_onnx_backend, read_manifest  # noqa: E402
 
@@ -43,7 +45,9 @@ def backends(fp32_export, tiny_owlvit_dir, tiny_decoder_ckpt):  # noqa: F811
     return torch_encoder, torch_decoder, onnx_encoder, onnx_decoder
 
 
-def _close(a: torch.Tensor, b: torch.Tensor) -> None:
+def _close(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> None:
+    assert isinstance(a, np.ndarray) != isinstance(b, np.ndarray)  # one side is the ONNX backend's
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
     assert a.shape == b.shape
     assert a.dtype == b.dtype == torch.float32
     assert float((a - b).abs().max()) <= ATOL
@@ -53,7 +57,7 @@ def test_image_side_matches_pytorch(backends):
     torch_encoder, _, onnx_encoder, _ = backends
     images = _scenes(3)
     pixels = torch_encoder.preprocess(images)
-    assert torch.equal(pixels, onnx_encoder.preprocess(images))  # the same pre-processing code
+    assert torch.equal(pixels, torch.from_numpy(onnx_encoder.preprocess(images)))  # the same pre-processing code
     with torch.inference_mode():
         ref, got = torch_encoder.encode_images(pixels), onnx_encoder.encode_images(pixels)
     assert got.grid_hw == ref.grid_hw == (24, 24)
@@ -82,6 +86,23 @@ def test_text_and_query_logits_match_pytorch(backends):
         got_logits = onnx_encoder.query_logits(encoding, queries, mask)
     assert got_logits.shape == (2, 576, 4)
     _close(ref_logits, got_logits)
+
+
+TRICKY_PHRASES = [
+    "a dog", "The  Red   Square", "it's the café's sign", "日本の猫", "x" * 40, "!", "", "a, b; c. d",
+    "the red rocket standing on the launch pad at night under the stars",
+]
+
+
+def test_the_exported_tokenizer_gives_transformers_tokens(backends):
+    """tokenizer.json read by the tokenizers library: the ids, masks and truncation of
+    transformers' CLIP tokenizer, padded to the text model's positions."""
+    torch_encoder, _, onnx_encoder, _ = backends
+    ref_ids, ref_mask, ref_cut = torch_encoder._tokens(TRICKY_PHRASES)
+    got_ids, got_mask, got_cut = onnx_encoder._tokens(TRICKY_PHRASES)
+    assert got_ids.dtype == got_mask.dtype == np.int64
+    assert got_ids.tolist() == ref_ids.tolist() and got_mask.tolist() == ref_mask.tolist()
+    assert got_cut == ref_cut and got_cut[TRICKY_PHRASES.index("x" * 40)]
 
 
 def test_image_queries_match_pytorch(backends):

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from image_files import mixed_folder, write_photo
+from optional import require
 from promptcrop import __version__
 from promptcrop.cli import main
 
@@ -139,7 +140,8 @@ def test_usage_errors_exit_2(tmp_path, capsys, argv):
 def test_help_and_version_exit_0(capsys):
     assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
-    for command in ("crop", "batch", "demo", "download", "train", "finetune-encoder", "eval", "serve", "export-onnx"):
+    for command in ("crop", "batch", "demo", "download", "train", "finetune-encoder", "eval", "serve", "export-onnx",
+                    "reframe"):
         assert main([command, "--help"]) == 0, command
 
 
@@ -358,7 +360,8 @@ def _heavy_modules_after(argv: list[str], cwd: Path) -> tuple[int, list[str]]:
 def test_help_and_usage_errors_import_no_model_code(tmp_path):
     for argv in (["--help"], ["crop", "--help"], ["batch", "--help"], ["frobnicate"], ["crop", "x.jpg", "-k", "0"],
                  ["train", "--help"], ["finetune-encoder", "--help"], ["train"], ["eval", "--help"],
-                 ["eval", "--dataset", "nope"], ["serve", "--help"], ["export-onnx", "--help"]):
+                 ["eval", "--dataset", "nope"], ["serve", "--help"], ["export-onnx", "--help"], ["reframe", "--help"],
+                 ["reframe", "x.mp4", "--crf", "99"]):
         exit_code, heavy = _heavy_modules_after(argv, tmp_path)
         assert exit_code in (0, 2) and heavy == [], (argv, heavy)
 
@@ -372,6 +375,18 @@ def test_offline_crop_imports_neither_torch_nor_transformers(tmp_path):
     assert "torch" not in heavy and "transformers" not in heavy, heavy
 
 
+def test_offline_reframe_imports_neither_torch_nor_transformers(tmp_path):
+    require("av")
+    require("scenedetect")
+    from video_files import cut_clip
+
+    clip, _ = cut_clip(tmp_path / "clip.mp4", frames=12)
+    exit_code, heavy = _heavy_modules_after(
+        ["reframe", str(clip), "--offline", "--path-only", "-o", str(tmp_path / "out"), "--quiet"], tmp_path)
+    assert exit_code == 0 and (tmp_path / "out" / "clip.9x16.reframe.json").is_file()
+    assert "torch" not in heavy and "transformers" not in heavy, heavy
+
+
 def test_the_command_list_is_the_same_with_every_command_built():
     from promptcrop.cli import build_parser
 
@@ -379,8 +394,8 @@ def test_the_command_list_is_the_same_with_every_command_built():
 
 
 def test_python_m_runs_the_importable_module_so_command_modules_usage_errors_are_recognised(tmp_path):
-    pytest.importorskip("uvicorn")
-    pytest.importorskip("fastapi")
+    require("uvicorn")
+    require("fastapi")
     run = subprocess.run(_cli("serve", "--offline", "--max-upload-mb", "-3"), capture_output=True, text=True,
                          env=_env(), cwd=tmp_path, timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr

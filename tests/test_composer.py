@@ -3,13 +3,16 @@ import time
 import numpy as np
 import pytest
 
+from optional import require_face_detector
 from promptcrop import boxes as B
 from promptcrop.composer import (
     TERMS,
+    WEAK_EVIDENCE,
     ComposerConfig,
     border_colour,
     compose,
     enumerate_candidates,
+    evidence_weakness,
     required_region,
     score_candidates,
 )
@@ -81,7 +84,8 @@ def test_score_breakdown_adds_up_to_the_score():
         (W, H), SUBJECT, aspect=1.0, k=1, saliency=blob_saliency([SUBJECT]),
         keep=[[10, 10, 40, 40]], avoid=[[10, 180, 40, 220]],
     )[0]
-    assert set(crop.terms) == set(TERMS) - {"headroom"}  # headroom: only for partial crops
+    # headroom: only for partial crops; centred: only where the map's evidence is weak
+    assert set(crop.terms) == set(TERMS) - {"headroom", "centred"}
     assert all(0.0 <= v <= 1.0 for v in crop.terms.values())
     assert sum(crop.contributions.values()) == pytest.approx(crop.score)
 
@@ -292,7 +296,9 @@ def test_bad_inputs_raise_clear_errors(kwargs, message):
         dict(
             placement_weight=0, subject_size_weight=0, breathing_room_weight=0,
             border_simplicity_weight=0, content_kept_weight=0, size_prior_weight=0, headroom_weight=0,
+            centred_weight=0,
         ),
+        dict(centred_sigma=0.0),
     ],
 )
 def test_config_validation(kwargs):
@@ -353,10 +359,8 @@ def face_saliency(face: np.ndarray, size: tuple[int, int] = (W, H)) -> SaliencyM
 def test_astronaut_square_gives_k_distinct_framings():
     import skimage.data
 
-    from promptcrop.saliency import faces
 
-    if faces.model_path() is None or not faces.runtime_available():
-        pytest.skip("face detector not installed")
+    require_face_detector()
     sal = compute_saliency(skimage.data.astronaut())
     crops = compose((512, 512), salient_region(sal), aspect=1.0, k=3, saliency=sal)
     assert len(crops) == 3
@@ -417,10 +421,8 @@ def test_crops_stay_inside_the_content_box_when_the_region_allows():
 def test_astronaut_wide_alternatives_keep_her_head_and_rank_below_it():
     import skimage.data
 
-    from promptcrop.saliency import faces
 
-    if faces.model_path() is None or not faces.runtime_available():
-        pytest.skip("face detector not installed")
+    require_face_detector()
     sal = compute_saliency(skimage.data.astronaut())
     crops = compose((512, 512), salient_region(sal), aspect=16 / 9, k=3, saliency=sal)
     assert len(crops) == 3
@@ -479,3 +481,37 @@ def test_corner_marks_never_cost_the_region():
     assert all(bool(B.contains(np.array(c.box_xyxy_px), region)) for c in crops)
     with pytest.raises(ValueError, match="marks"):
         compose((400, 200), region, aspect=1.5, k=1, marks=[[1.0, 2.0, 3.0]])
+
+
+def diffuse_saliency(size: tuple[int, int] = (W, H), seed: int = 0) -> SaliencyMap:
+    """A map with saliency spread over the whole frame (weak evidence) and a little more of it on
+    the left edge."""
+    w, h = size[0] // 2, size[1] // 2
+    values = np.random.default_rng(seed).uniform(0.4, 1.0, (h, w)).astype(np.float32)
+    values[:, : w // 6] = 1.0
+    return SaliencyMap(values=values, edges=np.zeros((h, w), np.float32), image_size=size)
+
+
+def test_evidence_is_weak_for_a_diffuse_map_and_strong_for_a_blob_or_a_face():
+    diffuse = diffuse_saliency()
+    assert diffuse.concentration <= WEAK_EVIDENCE[0] and evidence_weakness(diffuse) == 1.0
+    blob = blob_saliency([SUBJECT])
+    assert blob.concentration >= WEAK_EVIDENCE[1] and evidence_weakness(blob) == 0.0
+    with_face = SaliencyMap(values=diffuse.values, edges=diffuse.edges, image_size=(W, H), faces=[SUBJECT])
+    assert evidence_weakness(with_face) == 0.0
+
+
+def test_weak_evidence_keeps_the_crop_nearer_the_middle():
+    region = np.array([60.0, 90.0, 100.0, 130.0])  # a small region left of the middle
+    sal = diffuse_saliency()
+
+    def offset(box: np.ndarray) -> float:  # distance of the crop's centre from the image's (L1 px)
+        return abs((box[0] + box[2]) / 2 - W / 2) + abs((box[1] + box[3]) / 2 - H / 2)
+
+    for aspect in ASPECTS:
+        unsure = compose((W, H), region, aspect=aspect, k=1, saliency=sal)[0]
+        plain = compose((W, H), region, aspect=aspect, k=1, saliency=sal,
+                        config=ComposerConfig(centred_weight=0.0))[0]
+        assert "centred" in unsure.terms and "centred" not in plain.terms
+        assert bool(B.contains(unsure.box_xyxy_px, region, tol=1.0))  # the region still stays
+        assert offset(unsure.box_xyxy_px) < offset(plain.box_xyxy_px)

@@ -3,6 +3,7 @@ import dataclasses
 import pytest
 import torch
 
+from optional import require
 from promptcrop.boxes import cxcywh_to_xyxy
 from promptcrop.config import PAPER, TINY
 from promptcrop.errors import InternalError
@@ -132,7 +133,7 @@ def test_token_positions_matter():
 
 
 def test_sine_encoding_matches_detr_reference():
-    detr = pytest.importorskip("transformers.models.detr.modeling_detr")
+    detr = require("transformers.models.detr.modeling_detr")
     reference = detr.DetrSinePositionEmbedding(16, normalize=True)
     try:
         pos = reference(torch.Size([1, 3, 4, 6]), "cpu", torch.float32)  # [1, 32, 4, 6]

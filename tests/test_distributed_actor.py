@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from image_files import jpeg_bytes, write_photo
+from optional import require
 from promptcrop.batch import RunOptions
 from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec, row_schema
 from promptcrop.distributed.storage import is_uri, read_uri
@@ -15,7 +16,7 @@ from promptcrop.errors import ImageLoadError
 from promptcrop.options import PredictorOptions
 from promptcrop.request import CropRequest
 
-pa = pytest.importorskip("pyarrow")
+pa = require("pyarrow")
 
 OPTIONS = RunOptions(request=CropRequest.build(k=1, aspect=["1:1", "16:9"]))
 OFFLINE = PredictorSpec(PredictorOptions(model=None, offline=True))

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from image_files import write_photo
+from optional import require
 from promptcrop.batch import jobs_from_manifest
 from promptcrop.cli import main
 from promptcrop.distributed.runtime import actor_pool, ray_failure
@@ -30,7 +31,7 @@ def test_ray_options_need_the_ray_engine(tmp_path, capsys):
 
 
 def test_parquet_manifest_file_and_folder_with_the_local_engine(tmp_path, capsys):
-    pa = pytest.importorskip("pyarrow")
+    pa = require("pyarrow")
     import pyarrow.parquet as pq
 
     for i in range(3):

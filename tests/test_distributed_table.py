@@ -7,14 +7,14 @@ import json
 import pytest
 
 from image_files import write_photo
+from optional import require
 from promptcrop.batch import RunOptions, jobs_from_folder, run_jobs
 from promptcrop.distributed.table import RecordsWriter, read_records_parquet, records_to_table, write_records_parquet
 from promptcrop.errors import InternalError
 from promptcrop.predictor import Predictor
 from promptcrop.request import CropRequest
 
-pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
+pq = require("pyarrow.parquet")
 
 
 def _local_records(tmp_path, options: RunOptions, predictor: Predictor) -> list[dict]:

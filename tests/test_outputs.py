@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -148,3 +149,16 @@ def test_overlay_draws_on_a_copy_of_the_image_size():
     buf = io.BytesIO()
     overlay.save(buf, format="PNG")
     assert buf.tell() > 0
+
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names open files through /proc")
+def test_files_the_record_names_are_synced_and_the_record_is_not(tmp_path, monkeypatch):
+    import promptcrop.images as images
+
+    synced: list[str] = []  # ".<name>.<hex>.tmp" → "<name>"
+    monkeypatch.setattr(images.os, "fsync", lambda fd: synced.append(
+        os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))[1:].rsplit(".", 2)[0]))
+    record = write_outputs(OutputPaths(tmp_path, "p"), _image("PNG"), _prediction(), **_context(), overlay=True)
+    assert sorted(synced) == sorted([*(c["file"] for c in record["crops"]), record["overlay"]])
+    assert json.loads((tmp_path / "p.json").read_text()) == record  # written, not synced

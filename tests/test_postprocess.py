@@ -28,6 +28,7 @@ from promptcrop.postprocess import (
     select,
 )
 from promptcrop.predictor import Predictor
+from promptcrop.request import RequestLimits
 
 W, H = 400, 300
 MAX_PIXELS = 10**9
@@ -42,7 +43,7 @@ def _select(boxes, scores, aspect, *, focus=None, avoid=(), fit="crop", k=3, max
     proposal = Proposal(boxes=np.asarray(boxes, float), scores=np.asarray(scores, float))
     return select(proposal, aspect, focus=None if focus is None else np.asarray(focus, float),
                   avoid=np.asarray(avoid, float).reshape(-1, 4), fit=fit, k=k, image_size=(W, H),
-                  max_pixels=max_pixels)
+                  limits=RequestLimits(max_pixels=max_pixels))
 
 
 # ---------------------------------------------------------------------- the rules, on plain boxes
@@ -99,7 +100,7 @@ def test_a_free_ratio_box_grows_to_hold_the_focus():
     source = decoder_proposal(np.array([[200, 100, 260, 160.0]]), np.array([0.7]))
     proposal = source(None)
     chosen = select(proposal, None, focus=np.array([50, 50, 80, 80.0]), avoid=np.zeros((0, 4)), fit="crop", k=1,
-                    image_size=(W, H), max_pixels=MAX_PIXELS)
+                    image_size=(W, H), limits=RequestLimits(max_pixels=MAX_PIXELS))
     np.testing.assert_allclose(chosen.boxes[0], [50, 50, 260, 160])
 
 

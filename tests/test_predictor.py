@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from approx import assert_records_close
+from optional import missing, require
 from promptcrop import boxes as B
 from promptcrop.errors import ModelUnavailableError, PromptcropError, RequestError
 from promptcrop.options import PredictorOptions
@@ -218,10 +219,10 @@ def _skimage_photo(name: str) -> np.ndarray:
     """A photo from scikit-image's data folder (no download); the test is skipped without it."""
     from pathlib import Path
 
-    skimage_data = pytest.importorskip("skimage.data")
+    skimage_data = require("skimage.data")
     path = Path(skimage_data.__file__).parent / name
     if not path.is_file():
-        pytest.skip(f"{path} is not installed")
+        missing(f"{path} is not installed")
     return np.asarray(Image.open(path).convert("RGB"))
 
 

@@ -4,6 +4,7 @@ import warnings
 
 import pytest
 
+from optional import missing, require_spacy_model
 from paths import GAIC_TEXT_DIR
 from promptcrop import queries as Q
 from promptcrop.errors import ModelUnavailableError
@@ -14,8 +15,7 @@ GAIC_SPLITS = ("train", "valid", "test")
 
 @pytest.fixture(scope="module")
 def spacy_ready():
-    if Q.load_spacy_pipeline() is None:
-        pytest.skip("no spaCy English model installed")
+    require_spacy_model()
 
 
 @pytest.fixture
@@ -45,8 +45,8 @@ def clip_tokenizer():
 
     try:
         vocab, merges = clip_vocab()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
+    except RuntimeError as exc:  # open_clip_torch's vocabulary file (`make install` installs it)
+        missing(str(exc))
     return CLIPTokenizer(vocab=vocab, merges=merges, pad_token=PAD_TOKEN)
 
 

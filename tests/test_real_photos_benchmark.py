@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from optional import require
 from paths import benchmark_module
 
 
@@ -88,7 +89,7 @@ def test_centre_crop_is_the_largest_crop_of_each_ratio_centred(real_photos, tmp_
 
 
 def test_the_report_names_each_peer_version_and_whether_the_face_detector_ran(real_photos):
-    pyvips = pytest.importorskip("pyvips")
+    pyvips = require("pyvips")
     from importlib.metadata import version
 
     ran = "\n".join(real_photos.versions(pyvips, 7))

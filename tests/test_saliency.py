@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from optional import missing, require_face_detector
 from paths import benchmark_module
 from promptcrop import boxes as B
-from promptcrop.saliency import cues, marks, people
-from promptcrop.saliency import SaliencyMap, compute_saliency, content_box, salient_region
+from promptcrop.saliency import SaliencyMap, compute_saliency, content_box, cues, marks, people, salient_region
 
 
 def textured_scene(
@@ -57,6 +57,20 @@ def test_keeps_every_strong_object_but_not_faint_texture_blobs():
     assert B.box_area(region) < 1.3 * (280 * 180)
 
 
+def test_a_weaker_second_part_of_the_subject_joins_the_region_but_a_trace_does_not():
+    from promptcrop.saliency.region import BLOB_MIN_PEAK
+
+    values = np.zeros((60, 80), np.float32)
+    values[10:30, 10:30] = 1.0  # the strongest part
+    values[35:50, 50:70] = 0.4  # a weaker part (a dog beside its owner)
+    assert 0.4 > BLOB_MIN_PEAK
+    values[52:56, 5:9] = BLOB_MIN_PEAK / 2  # a faint trace
+    sal = SaliencyMap(values=values, edges=np.zeros_like(values), image_size=(160, 120))
+    region = salient_region(sal, threshold=0.05)
+    assert bool(B.contains(region, np.array([20, 20, 140, 100], float), tol=4.0))  # both parts
+    assert region[0] > 12 and region[3] < 104  # not the trace
+
+
 def test_region_mass_matches_brute_force_and_is_a_share():
     sal = compute_saliency(textured_scene(256, 128, (30, 20, 90, 80)), max_side=128)
     sx, sy = sal.scale
@@ -91,6 +105,20 @@ def test_flat_image_has_no_saliency_and_keeps_the_whole_image():
     np.testing.assert_allclose(salient_region(sal), [0, 0, 90, 60])
     # with (next to) no saliency, a box holds its share of the image area
     np.testing.assert_allclose(sal.region_mass(np.array([[0, 0, 45, 60]], float)), [0.5], atol=1e-4)
+
+
+def test_concentration_is_the_share_of_mass_in_the_most_salient_tenth():
+    from promptcrop.saliency.map import CONCENTRATED_CELLS
+
+    zeros = np.zeros((40, 50), np.float32)
+    flat = SaliencyMap(values=np.ones((40, 50), np.float32), edges=zeros, image_size=(100, 80))
+    assert flat.concentration == pytest.approx(CONCENTRATED_CELLS)
+    assert SaliencyMap(values=zeros, edges=zeros, image_size=(100, 80)).concentration == CONCENTRATED_CELLS
+    blob = zeros.copy()
+    blob[10:20, 10:20] = 1.0  # 100 of 2000 cells: inside the top tenth
+    assert SaliencyMap(values=blob, edges=zeros, image_size=(100, 80)).concentration == pytest.approx(1.0)
+    subject = compute_saliency(textured_scene(300, 200, (40, 50, 100, 120)))
+    assert CONCENTRATED_CELLS < subject.concentration <= 1.0
 
 
 def test_one_pixel_and_thin_images_are_handled():
@@ -281,10 +309,8 @@ def test_in_focus_cue_needs_a_blurred_background():
 def test_astronaut_with_the_detector_keeps_her_head_and_body():
     import skimage.data
 
-    from promptcrop.saliency import faces
 
-    if faces.model_path() is None or not faces.runtime_available():
-        pytest.skip("face detector not installed")
+    require_face_detector()
     sal = compute_saliency(skimage.data.astronaut())
     assert len(sal.faces) == 1
     head = sal.faces[0]
@@ -368,7 +394,7 @@ def _with_mark(photo: np.ndarray, corner: tuple[int, int], size: int | None, fil
 def test_corner_marks_find_text_watermarks_in_every_corner():
     photos = _package_photos()
     if "astronaut.png" not in photos or "coffee.png" not in photos:
-        pytest.skip("scikit-image's photos are not installed")
+        missing("scikit-image's photos are not installed")
     missed = []
     cases = [("astronaut.png", (255, 255, 255, 255), False), ("coffee.png", (255, 255, 255, 120), False),
              ("astronaut.png", (0, 0, 0, 255), True), ("coffee.png", (255, 255, 255, 255), True)]
@@ -388,7 +414,7 @@ def test_corner_marks_find_text_watermarks_in_every_corner():
 def test_corner_marks_find_nothing_on_ordinary_photos():
     photos = _package_photos()
     if len(photos) < 5:
-        pytest.skip("too few package photos installed")
+        missing("too few package photos installed")
     fired = {name: marks.corner_marks(photo).round().tolist() for name, photo in photos.items()}
     assert {name: boxes for name, boxes in fired.items() if boxes} == {}
 
@@ -396,7 +422,7 @@ def test_corner_marks_find_nothing_on_ordinary_photos():
 def test_corner_marks_scale_to_the_full_image_and_check_input():
     photos = _package_photos()
     if "astronaut.png" not in photos:
-        pytest.skip("scikit-image's photos are not installed")
+        missing("scikit-image's photos are not installed")
     large = np.asarray(Image.fromarray(photos["astronaut.png"]).resize((1024, 1024)))
     marked, text = _with_mark(large, (1, 1), 28, (255, 255, 255, 255), False)
     small = np.asarray(Image.fromarray(marked).reduce(2))

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import OwlViTConfig, OwlViTForObjectDetection, OwlViTProcessor
 
+from optional import missing
 from promptcrop import testing
 from promptcrop.model.encoder import OwlViTEncoder
 from promptcrop.testing import build_owlvit_dir, byte_vocab, clip_vocab, owlvit_config
@@ -111,8 +112,9 @@ def test_text_width_widens_the_text_side_only(tmp_path: Path) -> None:
         owlvit_config("base", 514, text_width=32)
 
 
-@pytest.mark.skipif(not _has_open_clip(), reason="open_clip_torch is not installed")
 def test_clip_vocab_tokenizes_like_real_clip(tmp_path: Path) -> None:
+    if not _has_open_clip():
+        missing("open_clip_torch is not installed (its BPE vocabulary file; `make install` installs it)")
     vocab, merges = clip_vocab()
     assert len(vocab) == 49408 and len(merges) == 48894
     processor = OwlViTProcessor.from_pretrained(build_owlvit_dir(tmp_path, vocab="clip"))

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from promptcrop import arrays as A
 from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, propose
 from promptcrop.postprocess import CandidateSource, Explanation, decoder_proposal
@@ -111,13 +112,13 @@ def clipcrop_candidates(
     with none usable, the composer around the anchor (grounded union box), noted in ``notes``.
     ``decoded``: the decoder output (``boxes_cxcywh [1, Q, 4]``, ``scores [1, Q]``)."""
     height, width = image_rgb.shape[:2]
-    raw = B.model_to_image_xyxy_px(decoded.boxes_cxcywh[0].float().cpu().numpy(), width, height)
+    raw = B.model_to_image_xyxy_px(A.to_numpy(decoded.boxes_cxcywh[0]), width, height)
     boxes, ok = B.repair_xyxy_px(raw, width, height)
-    scores = np.clip(np.nan_to_num(decoded.scores[0].float().cpu().numpy(), nan=0.0), 0.0, 1.0)
+    scores = np.clip(np.nan_to_num(A.to_numpy(decoded.scores[0]), nan=0.0), 0.0, 1.0)
     if ok.any():
         return decoder_proposal(boxes[ok], scores[ok]), None
     notes.append(FALLBACK_DECODER)
-    union = B.model_to_image_xyxy_px(grounding.union_cxcywh[0].float().cpu().numpy(), width, height)
+    union = B.model_to_image_xyxy_px(A.to_numpy(grounding.union_cxcywh[0]), width, height)
     region = B.clamp_xyxy(union, width, height)
     keep = valid_boxes_px(grounding, width, height)
     source = composer_source((width, height), region, request, config, saliency=compute_saliency(image_rgb), keep=keep)
@@ -130,14 +131,12 @@ def clipcrop_candidates(
 def repair_grounding(grounding: Any, size: tuple[int, int], notes: list[str]) -> Any:
     """Grounded boxes checked like any model output (:func:`promptcrop.boxes.repair_xyxy_px`):
     degenerate ones widened, unusable ones dropped; ``notes`` says what changed."""
-    import torch
-
     from promptcrop.model.grounding import with_boxes
 
     width, height = size
-    raw = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), width, height)
+    raw = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), width, height)
     fixed, ok = B.repair_xyxy_px(raw, width, height)
-    selected = grounding.mask[0].cpu().numpy()
+    selected = A.to_numpy(grounding.mask[0])
     ok &= selected
     same = np.isclose(np.nan_to_num(raw, nan=-1.0), fixed, atol=1e-3).all(axis=-1)
     if (ok == selected).all() and same[ok].all():
@@ -145,12 +144,12 @@ def repair_grounding(grounding: Any, size: tuple[int, int], notes: list[str]) ->
     notes.append(FALLBACK_NO_GROUNDING if not ok.any() else
                  f"repaired {int((~same | ~ok)[selected].sum())} of {int(selected.sum())} grounded boxes")
     fixed_cxcywh = B.image_xyxy_px_to_model(fixed, width, height)
-    return with_boxes(grounding, torch.from_numpy(fixed_cxcywh)[None], torch.from_numpy(ok)[None])
+    return with_boxes(grounding, fixed_cxcywh[None], ok[None])
 
 
 def valid_boxes_px(grounding: Any, width: int, height: int) -> np.ndarray:
     """The valid grounded boxes as xyxy pixels, ``[N, 4]`` (N may be 0)."""
-    boxes = grounding.boxes_cxcywh[0][grounding.mask[0]].float().cpu().numpy()
+    boxes = A.to_numpy(grounding.boxes_cxcywh[0])[A.to_numpy(grounding.mask[0])]
     return B.clamp_xyxy(B.model_to_image_xyxy_px(boxes, width, height).reshape(-1, 4), width, height)
 
 
@@ -158,8 +157,8 @@ def grounded_boxes(grounding: Any, phrases: tuple[str, ...], size: tuple[int, in
     """One :class:`GroundedBox` per grounded phrase (xyxy px, clipped to the image)."""
     if not phrases or grounding.boxes_cxcywh.shape[1] == 0:
         return ()
-    px = B.clamp_xyxy(B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), *size), *size)
-    logits = grounding.logits[0].float().cpu().numpy()
+    px = B.clamp_xyxy(B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), *size), *size)
+    logits = A.to_numpy(grounding.logits[0])
     return tuple(
         GroundedBox(phrase=p, box=tuple(float(v) for v in px[i]), logit=float(logits[i]))  # type: ignore[arg-type]
         for i, p in enumerate(phrases)

@@ -27,10 +27,17 @@ crops (a region that cannot fit the ratio), so a partial crop is judged by what 
   fit — heads, faces and horizons sit high — so between crops that keep equally salient content,
   the one holding the region's top wins; a clearly more salient lower part still wins through
   ``content_kept`` (by default the prior weighs half as much as that term).
+- ``centred`` — the crop's centre near the middle of the photo (its ``content`` box): a Gaussian
+  of the distance in shares of the photo's sides. Its weight grows as the saliency map's evidence
+  weakens (:attr:`promptcrop.saliency.SaliencyMap.concentration` falling across
+  :data:`WEAK_EVIDENCE`), and it is off when the map singles a subject out clearly or holds a
+  face (:func:`evidence_weakness`): when the map cannot say where the subject is, the crop keeps
+  more of the middle, where photographers put it.
 
 The total is the weighted mean of the active terms (``border_simplicity`` needs a saliency map or
-keep boxes, ``content_kept`` a saliency map, ``headroom`` a crop shorter than the region), so it
-lies in [0, 1]. In the composer's order, candidates that cut through a face of the saliency map
+keep boxes, ``content_kept`` a saliency map, ``headroom`` a crop shorter than the region,
+``centred`` a saliency map with weak evidence, its weight scaled by :func:`evidence_weakness`), so
+it lies in [0, 1]. In the composer's order, candidates that cut through a face of the saliency map
 (:attr:`promptcrop.saliency.SaliencyMap.faces`; only partial crops can), then candidates that
 leave a main face out or cut through a keep box, come below the others whenever some candidate
 avoids that.
@@ -64,7 +71,7 @@ import numpy as np
 
 from promptcrop import boxes as B
 from promptcrop.postprocess import DEDUP_IOU, Proposal, border_colour, select, union_inside
-from promptcrop.request import parse_boxes
+from promptcrop.request import RequestLimits, parse_boxes
 from promptcrop.saliency import SaliencyMap, core_region
 from promptcrop.validation import (
     require_choice,
@@ -84,6 +91,7 @@ TERMS = (
     "content_kept",
     "size_prior",
     "headroom",
+    "centred",
 )
 #: Candidate starts along an axis are at least this share of the image's long side apart (≥ 1 px).
 MIN_POSITION_STEP = 0.005
@@ -101,7 +109,12 @@ FACELESS_WORTH = 0.25
 #: inside them (the part outside is given up).
 FRAME_SLACK = 0.05
 #: :func:`compose` on its own puts no pixel limit on letterboxes (the Predictor passes its own).
-UNLIMITED_PIXELS = 2**62
+NO_CANVAS_LIMIT = RequestLimits(max_pixels=2**62)
+
+#: Concentration of the saliency map (share of its mass in its most salient tenth) at and below
+#: which its evidence counts as weak (the ``centred`` term at full weight), and from which it is
+#: strong (the term off); linear in between.
+WEAK_EVIDENCE = (0.25, 0.5)
 
 BoxesLike = np.ndarray | Sequence[Sequence[float]]
 
@@ -120,7 +133,8 @@ class ComposerConfig:
     of the placement term in crop-side units. ``margin``: wanted room around the subject as a
     share of the crop side. ``border_band``: thickness of the border band (share of the crop side)
     read for ``border_simplicity``; a partial crop may also reach ``margin`` × its side beyond the
-    region it cannot hold (room above a head).
+    region it cannot hold (room above a head). ``centred_sigma``: spread of the ``centred`` term
+    in shares of the photo's sides.
     """
 
     placement_weight: float = 1.0
@@ -130,6 +144,7 @@ class ComposerConfig:
     content_kept_weight: float = 1.0
     size_prior_weight: float = 2.0
     headroom_weight: float = 0.5
+    centred_weight: float = 1.0
     placement: str = "auto"
     num_scales: int = 12
     position_steps: int = 9
@@ -139,6 +154,7 @@ class ComposerConfig:
     placement_sigma: float = 0.12
     margin: float = 0.06
     border_band: float = 0.04
+    centred_sigma: float = 0.15
 
     def __post_init__(self) -> None:
         for name in TERMS:
@@ -152,6 +168,7 @@ class ComposerConfig:
             require_number(name, getattr(self, name), 0.0, 1.0, low_open=True)
         require_positive("subject_share_tolerance", self.subject_share_tolerance)
         require_positive("placement_sigma", self.placement_sigma)
+        require_positive("centred_sigma", self.centred_sigma)
         require_number("margin", self.margin, 0.0, 0.5)
         require_number("border_band", self.border_band, 0.0, 0.5, low_open=True)
 
@@ -280,7 +297,7 @@ def compose(
                        focus=focus, fit=fit, config=config, bounds=bounds, alternatives=k > 1)
     scored = _score(found, saliency, marks)
     chosen = select(scored.proposal, found.aspect, focus=None, avoid=_as_boxes(avoid, "avoid"), fit=fit,
-                    k=int(k), image_size=found.size, max_pixels=UNLIMITED_PIXELS, dedup_iou=dedup_iou)
+                    k=int(k), image_size=found.size, limits=NO_CANVAS_LIMIT, dedup_iou=dedup_iou)
     colour = None if not chosen.padded.any() else (pad_color or border_colour(image_rgb))
     return [
         _candidate(box, scored, int(i), found.aspect, bool(fits), bool(padded), colour if padded else None,
@@ -440,9 +457,12 @@ def score_candidates(
         "content_kept": None if saliency is None else saliency.region_mass(crops),
         "size_prior": _size_prior_term(crops, width, height),
         "headroom": _headroom_term(crops, region),
+        "centred": _centred_term(crops, saliency, config),
     }
     active = {name: np.clip(v, 0.0, 1.0) for name, v in terms.items() if v is not None}
     raw = config.weights()
+    if saliency is not None:
+        raw["centred"] *= evidence_weakness(saliency)
     weight_sum = sum(raw[name] for name in active)
     if weight_sum <= 0:
         raise ValueError(f"all active composer terms {sorted(active)} have weight 0")
@@ -601,6 +621,30 @@ def _border_term(
     return term
 
 
+def evidence_weakness(saliency: SaliencyMap) -> float:
+    """How little the map says where the subject is, in [0, 1]: 0 when it holds faces (a face
+    found is a subject found, however diffuse the rest of the map), else 1 at a concentration up
+    to ``WEAK_EVIDENCE[0]``, 0 from ``WEAK_EVIDENCE[1]``, linear in between."""
+    if len(saliency.faces):
+        return 0.0
+    low, high = WEAK_EVIDENCE
+    return float(np.clip((high - saliency.concentration) / (high - low), 0.0, 1.0))
+
+
+def _centred_term(crops: np.ndarray, saliency: SaliencyMap | None, config: ComposerConfig) -> np.ndarray | None:
+    """Gaussian (``config.centred_sigma``) of the distance between each crop's centre and the
+    middle of the saliency map's ``content`` box, in shares of its sides → ``[N]``; None without a
+    map, with ``centred_weight`` 0 or when the map's evidence is strong (:func:`evidence_weakness`
+    0): the term would have no weight."""
+    if saliency is None or config.centred_weight <= 0 or evidence_weakness(saliency) <= 0:
+        return None
+    sigma = config.centred_sigma
+    content = saliency.content
+    size = content[2:] - content[:2]
+    offset = ((crops[:, :2] + crops[:, 2:]) - (content[:2] + content[2:])) / 2 / size  # [N, 2]
+    return np.exp(-(offset**2).sum(axis=-1) / (2 * sigma**2))
+
+
 def _size_prior_term(crops: np.ndarray, width: int, height: int) -> np.ndarray:
     """Square root of the crop's area share of the largest crop of its ratio (≤ 1) → ``[N]``."""
     cw, ch = crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]
@@ -738,4 +782,5 @@ __all__ = [
     "required_region",
     "kept_subject",
     "border_colour",
+    "evidence_weakness",
 ]

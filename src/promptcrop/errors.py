@@ -8,6 +8,7 @@ Every error a caller can cause (bad file, bad option value, a query without weig
   it: the CLI prints it (exit 1 or 2), the service answers 4xx. :class:`ImageLoadError` is one.
 - :class:`ModelUnavailableError`, :class:`CheckpointError`, :class:`DatasetError` — something the
   caller set up (weights, a checkpoint, a data file) is missing or malformed.
+- :class:`DeadlineExceeded` — the caller's deadline passed; the call stopped between two stages.
 - :class:`InternalError` — a contract between promptcrop's own parts was broken (a tensor of the
   wrong shape, say): a bug, never the caller's fault. Front ends report it as an internal error.
 
@@ -56,6 +57,11 @@ class DatasetError(PromptcropError):
     """A data set file is missing or malformed; the message names the file (and line)."""
 
 
+class DeadlineExceeded(PromptcropError):
+    """A call ran past its deadline (or was cancelled) and stopped between two stages
+    (:mod:`promptcrop.deadline`); nothing of it is returned."""
+
+
 class InternalError(PromptcropError, RuntimeError):
     """A contract between promptcrop's own parts was broken: a bug, not the caller's fault."""
 
@@ -81,7 +87,7 @@ def error_code(exc: BaseException) -> str:
     """A stable machine-readable code for ``exc`` (service error bodies, Ray error rows).
 
     ``image_too_large``, ``not_an_image``, ``bad_image``, ``bad_request``, ``queries_unavailable``,
-    ``checkpoint``, ``dataset``, ``output`` (writing failed) or ``internal``.
+    ``checkpoint``, ``dataset``, ``timeout`` (past a deadline), ``output`` (writing failed) or ``internal``.
     """
     if isinstance(exc, ImageLoadError):
         return {"too_large": "image_too_large", "not_image": "not_an_image"}.get(exc.kind, "bad_image")
@@ -91,6 +97,8 @@ def error_code(exc: BaseException) -> str:
         return "checkpoint"
     if isinstance(exc, DatasetError):
         return "dataset"
+    if isinstance(exc, DeadlineExceeded):
+        return "timeout"
     if is_user_error(exc):
         return "bad_request"
     if isinstance(exc, OSError):

@@ -395,12 +395,15 @@ def _load_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
 
 
 @contextlib.contextmanager
-def _atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def _atomic_file(path: str | os.PathLike[str], durable: bool = True) -> Iterator[BinaryIO]:
     """Yield a binary file that becomes ``path`` only if the block completes.
 
     The data goes to a hidden temporary file in the same folder (so ``os.replace`` is atomic),
-    which is flushed and fsynced, then renamed over ``path``; on any exception it is removed.
-    The file gets the default permissions (``0o666`` minus the umask).
+    which is flushed (and, when ``durable``, fsynced: its data reaches the disk before the name
+    does, so a power loss cannot leave ``path`` naming an empty file), then renamed over ``path``;
+    on any exception it is removed. Without ``durable`` the file is still all or nothing for any
+    failure of the process, but an operating-system crash may lose it. The file gets the default
+    permissions (``0o666`` minus the umask).
     """
     target = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(target))
@@ -410,7 +413,8 @@ def _atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -418,15 +422,21 @@ def _atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (all or nothing). Raises ``OSError`` on failure."""
-    with _atomic_file(path) as fh:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (all or nothing). Raises ``OSError`` on failure.
+
+    ``durable=False`` skips the fsync (see :func:`_atomic_file`): for a file whose loss in an
+    operating-system crash costs only a redo."""
+    with _atomic_file(path, durable) as fh:
         fh.write(data)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` atomically, encoded as ``encoding``, newlines untranslated."""
-    atomic_write_bytes(path, text.encode(encoding))
+def atomic_write_text(
+    path: str | os.PathLike[str], text: str, encoding: str = "utf-8", *, durable: bool = True
+) -> None:
+    """Write ``text`` to ``path`` atomically, encoded as ``encoding``, newlines untranslated
+    (``durable`` as in :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode(encoding), durable=durable)
 
 
 def _resolve_format(path: str | os.PathLike[str], format: str | None) -> str:

@@ -36,7 +36,7 @@ import numpy as np
 
 from promptcrop import boxes as B
 from promptcrop.errors import InternalError, RequestError
-from promptcrop.request import AspectRatio, CropRequest
+from promptcrop.request import AspectRatio, CropRequest, RequestLimits
 from promptcrop.results import FREE_RATIO, ORIGINAL_RATIO, CropResult, GroundedBox, Prediction
 from promptcrop.saliency.grid import median
 
@@ -116,7 +116,7 @@ def apply_request(
     image_size: tuple[int, int],
     image_rgb: np.ndarray,
     mode: str,
-    max_pixels: int,
+    limits: RequestLimits,
     dedup_iou: float = DEDUP_IOU,
 ) -> list[CropResult]:
     """Every requested ratio through the one path: the crops in request order, then rank.
@@ -132,7 +132,7 @@ def apply_request(
         ratio = aspect.value if aspect.value is not None else proposal.aspect
         chosen = select(
             proposal, ratio, focus=focus, avoid=request.avoid, fit=request.fit, k=request.k,
-            image_size=image_size, max_pixels=max_pixels, dedup_iou=dedup_iou,
+            image_size=image_size, limits=limits, dedup_iou=dedup_iou,
         )
         colour = border_colour(image_rgb) if chosen.padded.any() else None
         crops.extend(_results(proposal, chosen, ratio, _label(aspect, ratio), mode, request, colour, image_size))
@@ -148,24 +148,23 @@ def select(
     fit: str,
     k: int,
     image_size: tuple[int, int],
-    max_pixels: int,
+    limits: RequestLimits,
     dedup_iou: float = DEDUP_IOU,
 ) -> Selected:
     """Fit, push avoid boxes down, rank and pick ``k`` distinct framings of one proposal.
 
     ``aspect``: width / height, ``None`` = free ratio; ``focus``: the ``[4]`` box every crop must
-    hold (:func:`focus_box`) or None; ``avoid``: ``[A, 4]`` xyxy px.
+    hold (:func:`focus_box`) or None; ``avoid``: ``[A, 4]`` xyxy px; ``limits``: a letterbox
+    canvas above ``limits.max_pixels`` is never chosen (RequestError when every one is).
     """
     width, height = image_size
     fitted, held, padded = fit_boxes(proposal.boxes, aspect, focus, fit, width, height)
-    canvas = np.array([B.box_area(_round_padded(b, aspect)) if p else 0.0 for b, p in zip(fitted, padded)])
-    allowed = canvas <= max_pixels
+    canvas = np.array([_round_padded(b, aspect) if p else np.zeros(4) for b, p in zip(fitted, padded)])
+    sides = (canvas[:, 2:] - canvas[:, :2]).astype(np.int64)  # [N, 2] W, H of each letterbox
+    allowed = sides.prod(axis=-1) <= limits.max_pixels
     if not allowed.any():
-        raise RequestError(
-            f"fit=pad: the smallest letterbox at {aspect:.4g} holding the crop has "
-            f"{int(canvas.min()):,} pixels, above the limit of {max_pixels:,}; "
-            "use fit=crop or a ratio closer to the image's"
-        )
+        w, h = sides[int(np.argmin(sides.prod(axis=-1)))]
+        limits.check_canvas("fit", int(w), int(h))  # the smallest letterbox: raises RequestError
     fits = proposal.fits & held
     share = B.box_coverage(fitted, avoid).max(axis=-1) if len(avoid) else np.zeros(len(fitted))
     scores = proposal.scores * (1.0 - share)

@@ -14,7 +14,8 @@ load, and ``offline`` when there is no query and no weights.
 
 One Predictor may serve many threads at once: loading happens once under a lock, the caches are
 locked, and a call keeps its intermediate results to itself. Nothing here imports torch until a
-model is loaded, so the offline mode runs without it.
+PyTorch model is loaded: the offline mode and the ONNX Runtime backend (whose outputs are NumPy
+arrays, :mod:`promptcrop.arrays`) run without it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from promptcrop import arrays as A
 from promptcrop import boxes as B
 from promptcrop.candidates import (
     FALLBACK_QUERY_IMAGE,
@@ -44,12 +46,14 @@ from promptcrop.candidates import (
 )
 from promptcrop.composer import ComposerConfig
 from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
+from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError
+from promptcrop.extras import MissingExtraError, require
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview
 from promptcrop.options import PredictorOptions, check_backend, check_device
 from promptcrop.postprocess import DEDUP_IOU, Explanation, apply_request, build_prediction
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
-from promptcrop.request import EXCLUDE_NEEDS_WEIGHTS, CropRequest, check_condition
+from promptcrop.request import EXCLUDE_NEEDS_WEIGHTS, CropRequest, RequestLimits, check_condition
 from promptcrop.results import Prediction, versions
 
 if TYPE_CHECKING:
@@ -67,6 +71,8 @@ MAX_GENERIC_BOXES = 3
 GENERIC_DEDUP_IOU = 0.5
 #: Logit given to non-finite query logits (NaN / ±inf) so grounding can rank them.
 LOGIT_BOUND = 1e4
+TORCH_BACKEND_MODULES = ("torch", "transformers")
+"""What the torch backend imports to load OWL-ViT (the ``torch`` extra)."""
 
 ImageInput = Any  # path, bytes, PIL image or array: anything images.load_image accepts
 
@@ -103,9 +109,10 @@ class _LRU:
 
 @dataclass
 class _Condition:
-    """Query embeddings for one image: ``embeds [W, C]`` and the phrase of each row."""
+    """Query embeddings for one image: ``embeds [W, C]`` (the backend's array kind) and the phrase
+    of each row."""
 
-    embeds: torch.Tensor | None
+    embeds: Any
     phrases: tuple[str, ...]
     truncated: tuple[str, ...] = ()
     query: str | None = None
@@ -143,6 +150,8 @@ class Predictor:
             Runtime on the CPU, from ``onnx_dir``, a directory written by ``promptcrop
             export-onnx`` from the same ``model`` and ``decoder``; needs ``promptcrop[onnx]``).
         onnx_dir: the export directory of the ``onnx`` backend.
+        limits: the bounds every request is checked against (:class:`RequestLimits`; default:
+            its defaults, output canvases capped at ``max_pixels``).
     """
 
     def __init__(
@@ -165,6 +174,7 @@ class Predictor:
         decoder_model: Decoder | None = None,
         backend: str = "torch",
         onnx_dir: str | os.PathLike[str] | None = None,
+        limits: RequestLimits | None = None,
     ) -> None:
         if encoder is not None:
             model = encoder.model_id
@@ -192,6 +202,7 @@ class Predictor:
         self._query_parts = query_parts
         self.composer_config = composer or ComposerConfig()
         self.max_pixels = max_pixels
+        self.limits = limits or RequestLimits(max_pixels=max_pixels)
         self.dedup_iou = dedup_iou
         self.detection_threshold = detection_threshold
         self.batch_size = batch_size
@@ -223,6 +234,8 @@ class Predictor:
         if conditioned or options.decoder is not None:
             try:
                 predictor.load()
+            except MissingExtraError:
+                raise
             except ModelUnavailableError as exc:
                 raise ModelUnavailableError(f"{exc} (a text or image query needs the OWL-ViT weights)") from None
         return predictor
@@ -266,9 +279,11 @@ class Predictor:
             raise self._encoder_error
         if self.backend == "onnx":
             return self._load_onnx()
-        from promptcrop.model.encoder import OwlViTEncoder
-
         try:
+            for module in TORCH_BACKEND_MODULES:
+                require(module, "text and image queries need")
+            from promptcrop.model.encoder import OwlViTEncoder
+
             encoder = OwlViTEncoder.from_pretrained(self.model_id, local_files_only=self.local_files_only)
         except ModelUnavailableError as exc:
             self._encoder_error = exc
@@ -285,6 +300,7 @@ class Predictor:
             if self._decoder is None and self.backend == "onnx":
                 self.encoder  # noqa: B018 - the ONNX encoder and decoder load together
             if self._decoder is None:
+                require("safetensors", "a ClipCrop decoder on the torch backend needs")
                 from promptcrop.model.checkpoint import load_decoder
 
                 loaded, info = load_decoder(self.decoder_id, expected_encoder=self.encoder, device=self.device)
@@ -306,7 +322,9 @@ class Predictor:
     def _place(self, backend: Any) -> Any:
         """A backend moved to this predictor's device and dtype (when it can move)."""
         mover = getattr(backend, "to", None)
-        return backend if mover is None else mover(device=self.device, dtype=self.dtype)
+        if mover is None:
+            return backend
+        return mover(device=self.device, dtype=self.dtype if self.backend == "torch" else self._dtype)
 
     @property
     def loaded_encoder(self) -> Encoder | None:
@@ -389,11 +407,13 @@ class Predictor:
         focus: Any = (),
         avoid: Any = (),
         exclude: str | Sequence[str] = (),
+        deadline: Deadline | None = None,
     ) -> Prediction:
         """Crop one image. See :meth:`predict_batch` for the arguments; returns one Prediction."""
         request = CropRequest.build(k=k, aspect=aspect, size=size, fit=fit, focus=focus, avoid=avoid,
                                     exclude=exclude)
-        return self.predict_batch([image], [query], query_image=query_image, request=request)[0]
+        return self.predict_batch([image], [query], query_image=query_image, request=request,
+                                  deadline=deadline)[0]
 
     def predict_batch(
         self,
@@ -402,6 +422,7 @@ class Predictor:
         *,
         query_image: ImageInput | None = None,
         request: CropRequest | Sequence[CropRequest] | None = None,
+        deadline: Deadline | None = None,
         **request_kwargs: Any,
     ) -> list[Prediction]:
         """Crop several images; the OWL-ViT forward runs in batches of ``batch_size``.
@@ -413,19 +434,24 @@ class Predictor:
                 its embedding is cached like a phrase's.
             request: one :class:`CropRequest` for all images or one per image, or the arguments
                 of :meth:`CropRequest.build` as keywords (``k``, ``aspect``, ``size``, ``fit``,
-                ``focus``, ``avoid``, ``exclude``).
+                ``focus``, ``avoid``, ``exclude``); each is checked against :attr:`limits`.
+            deadline: stop with :class:`~promptcrop.errors.DeadlineExceeded` at the first stage
+                boundary past it (:mod:`promptcrop.deadline`); ``None``: no limit.
         Returns:
             one :class:`Prediction` per image, crops as xyxy int pixels of the upright image.
         """
         requests = _broadcast_requests(request, request_kwargs, len(images))
         for req in requests:
-            self._check_output_size(req)
+            self.limits.check(req)
         query_list = _broadcast_queries(queries, len(images))
+        for query in query_list:
+            self.limits.check_query(query)
         check_condition(query_list, query_image)
         parsed = [self._parse_query(q) for q in query_list]
         modes = [self.resolve_mode(p is not None or query_image is not None) for p in parsed]
         if any(mode == "offline" and req.exclude for mode, req in zip(modes, requests)):
             raise ModelUnavailableError(f"{EXCLUDE_NEEDS_WEIGHTS}; the weight-free offline mode cannot ground text")
+        check_deadline(deadline, "decode")
         t0 = time.perf_counter()
         # The offline mode analyses a reduced decode (JPEG draft mode); crops are in full pixels.
         loaded: list[LoadedImage | Preview] = [
@@ -437,25 +463,18 @@ class Predictor:
         found: list[Candidates | None] = [None] * len(images)
         model_idx = [i for i, m in enumerate(modes) if m != "offline"]
         for i in set(range(len(images))) - set(model_idx):
-            found[i] = self._offline(loaded[i], requests[i])  # type: ignore[arg-type]
+            found[i] = self._offline(loaded[i], requests[i], deadline)  # type: ignore[arg-type]
         image_condition = self._image_condition(query_image) if query_image is not None and model_idx else None
         for start in range(0, len(model_idx), self.batch_size):
             chunk = model_idx[start : start + self.batch_size]
             batch = self._with_model(
                 [loaded[i] for i in chunk], [parsed[i] for i in chunk], image_condition,  # type: ignore[misc]
-                [modes[i] for i in chunk], [requests[i] for i in chunk],
+                [modes[i] for i in chunk], [requests[i] for i in chunk], deadline,
             )
             for i, candidates in zip(chunk, batch):
                 found[i] = candidates
+        check_deadline(deadline, "compose")
         return [self._finish(c, im, load_s) for c, im in zip(found, loaded)]  # type: ignore[arg-type]
-
-    def _check_output_size(self, request: CropRequest) -> None:
-        """An exact output size is capped like an input image (it is allocated in full)."""
-        if request.output_size is not None:
-            w, h = request.output_size
-            if w * h > self.max_pixels:
-                raise RequestError(
-                    f"output size {w}x{h} has {w * h:,} pixels, above the limit of {self.max_pixels:,}")
 
     def _finish(self, found: Candidates, image: LoadedImage | Preview, load_s: float) -> Prediction:
         """The request applied to the candidates (:mod:`promptcrop.postprocess`) and the one
@@ -463,7 +482,7 @@ class Predictor:
         t0 = time.perf_counter()
         crops = apply_request(
             found.source, found.request, image_size=found.image_size, image_rgb=found.image_rgb, mode=found.mode,
-            max_pixels=self.max_pixels, dedup_iou=self.dedup_iou,
+            limits=self.limits, dedup_iou=self.dedup_iou,
         )
         stage = "compose" if found.mode == "offline" else "crop"
         timings = {"load": load_s, **found.timings}
@@ -477,7 +496,8 @@ class Predictor:
 
     # ------------------------------------------------------------------ modes
 
-    def _offline(self, preview: Preview, request: CropRequest) -> Candidates:
+    def _offline(self, preview: Preview, request: CropRequest, deadline: Deadline | None) -> Candidates:
+        check_deadline(deadline, "ground")
         t0 = time.perf_counter()
         source, region = offline_candidates(preview.image.array, preview.full_size, request, self.composer_config)
         return Candidates(mode="offline", request=request, source=source, region=region, image_size=preview.full_size,
@@ -490,43 +510,49 @@ class Predictor:
         image_condition: _Condition | None,
         modes: list[str],
         requests: list[CropRequest],
+        deadline: Deadline | None,
     ) -> list[Candidates]:
-        import torch
-
         encoder = self.encoder
-        with torch.inference_mode():
+        with A.no_grad(encoder):
+            check_deadline(deadline, "encode")
             t0 = time.perf_counter()
-            pixel_values = encoder.preprocess([im.array for im in images]).to(self.device, self.dtype)
+            pixel_values = encoder.preprocess([im.array for im in images])
             t1 = time.perf_counter()
             encoding = encoder.encode_images(pixel_values)
             shared = {"preprocess": (t1 - t0) / len(images), "encode": (time.perf_counter() - t1) / len(images)}
             return [
-                self._one_with_model(image, select_item(encoding, b), pq, image_condition, mode, request, shared)
+                self._one_with_model(image, select_item(encoding, b), pq, image_condition, mode, request, shared,
+                                     deadline)
                 for b, (image, pq, mode, request) in enumerate(zip(images, parsed, modes, requests))
             ]
 
     def _one_with_model(
         self, image: LoadedImage, enc: Any, parsed: ParsedQuery | None, image_condition: _Condition | None,
-        mode: str, request: CropRequest, shared: dict[str, float],
+        mode: str, request: CropRequest, shared: dict[str, float], deadline: Deadline | None,
     ) -> Candidates:
         """Query embedding, grounding (and exclude phrases), then the candidates of ``mode`` for one
         encoded image (``enc``: a batch of one)."""
+        check_deadline(deadline, "text")
         t3 = time.perf_counter()
         cond = image_condition or self._text_condition(parsed)
         t4 = time.perf_counter()
         notes: list[str] = []
+        check_deadline(deadline, "ground")
         grounding = self._ground(enc, cond, image.size, notes)
         if request.exclude:  # grounded into avoid boxes: post-processing pushes them down
             request = replace(request, avoid=np.concatenate(
                 [request.avoid, self._exclude_boxes(enc, request.exclude, *image.size)]))
         t5 = time.perf_counter()
+        check_deadline(deadline, "compose")
         if mode == "clipcrop":
             decoded = self.decoder_model.decode(enc, grounding)
             source, region = clipcrop_candidates(image.array, decoded, grounding, request, self.composer_config, notes)
         else:
             W, H = image.size
             keep = valid_boxes_px(grounding, W, H) if cond is not None else self._generic_detections(enc, W, H)
-            source, region = zeroshot_candidates(image.array, keep, request, self.composer_config,
+            # the region was grounded: a diffuse map's centre says nothing about it
+            config = replace(self.composer_config, centred_weight=0.0)
+            source, region = zeroshot_candidates(image.array, keep, request, config,
                                                  conditioned=cond is not None)
         explanation = Explanation(notes=tuple(notes)) if cond is None else Explanation(
             query=cond.query, query_image=cond.query_image, phrases=cond.phrases, truncated=cond.truncated,
@@ -539,16 +565,14 @@ class Predictor:
     def _ground(self, enc: Any, cond: _Condition | None, size: tuple[int, int], notes: list[str]) -> Any:
         """OWL-ViT's grounding of the condition (repaired like any model output), or the
         unconditioned one without a usable condition; ``notes`` says what was replaced."""
-        import torch
-
         from promptcrop.model.grounding import ground, unconditioned
 
         if cond is None or cond.embeds is None:
             if cond is not None:
                 notes.append(FALLBACK_QUERY_IMAGE)
             return unconditioned(enc)
-        logits = self.encoder.query_logits(enc, cond.embeds[None].to(self.device, self.dtype))
-        logits = torch.nan_to_num(logits.float(), nan=-LOGIT_BOUND, posinf=LOGIT_BOUND, neginf=-LOGIT_BOUND)
+        logits = self.encoder.query_logits(enc, cond.embeds[None])
+        logits = A.nan_to_num(logits, nan=-LOGIT_BOUND, posinf=LOGIT_BOUND, neginf=-LOGIT_BOUND)
         return repair_grounding(ground(enc, logits), size, notes)
 
     def _exclude_boxes(self, enc: Any, phrases: Sequence[str], width: int, height: int) -> np.ndarray:
@@ -557,21 +581,19 @@ class Predictor:
         from promptcrop.model.grounding import ground
 
         embeds, _ = self._embed_phrases(tuple(phrases))
-        logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, Q]
+        logits = self.encoder.query_logits(enc, embeds[None])  # [1, P, Q]
         grounding = ground(enc, logits)
-        raw = B.model_to_image_xyxy_px(grounding.boxes_cxcywh[0].float().cpu().numpy(), width, height)
+        raw = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), width, height)
         fixed, ok = B.repair_xyxy_px(raw, width, height)
         return fixed[ok].reshape(-1, 4)
 
     def _generic_detections(self, enc: Any, width: int, height: int) -> np.ndarray:
         """Strongest detections of :data:`GENERIC_PROMPTS` above the threshold, ``[N ≤ 3, 4]`` px."""
-        import torch
-
         embeds, _ = self._embed_phrases(GENERIC_PROMPTS)
-        logits = self.encoder.query_logits(enc, embeds[None].to(self.device, self.dtype))  # [1, P, W]
-        prob = torch.sigmoid(logits[0].float()).amax(dim=-1).cpu().numpy()  # [P]
+        logits = self.encoder.query_logits(enc, embeds[None])  # [1, P, W]
+        prob = A.to_numpy(A.sigmoid(logits[0])).max(axis=-1)  # [P]
         boxes_px, ok = B.repair_xyxy_px(
-            B.model_to_image_xyxy_px(enc.boxes_cxcywh[0].float().cpu().numpy(), width, height), width, height)
+            B.model_to_image_xyxy_px(A.to_numpy(enc.boxes_cxcywh[0]), width, height), width, height)
         strong = np.flatnonzero((np.nan_to_num(prob, nan=0.0) >= self.detection_threshold) & ok)
         if strong.size == 0:
             return np.zeros((0, 4))
@@ -583,8 +605,6 @@ class Predictor:
     def _image_condition(self, query_image: ImageInput) -> _Condition:
         """The one-shot query embedding of an example image, ``[1, C]`` (cached by content);
         ``embeds`` is None when the model gives no usable (finite) embedding for it."""
-        import torch
-
         from promptcrop.errors import InternalError
 
         qimg = load_image(query_image, max_pixels=self.max_pixels)
@@ -592,13 +612,13 @@ class Predictor:
         key = (self.model_id, "image", qimg.array.shape, digest)
         embeds = self._cache.get(key)
         if embeds is None:
-            with torch.inference_mode():
-                pixels = self.encoder.preprocess([qimg.array]).to(self.device, self.dtype)
+            with A.no_grad(self.encoder):
+                pixels = self.encoder.preprocess([qimg.array])
                 try:
                     embeds = self.encoder.embed_image_queries(pixels)  # [1, C]
                 except InternalError:  # OWL-ViT found no query box (non-finite outputs)
                     embeds = None
-            if embeds is None or not bool(torch.isfinite(embeds).all()):
+            if embeds is None or not A.all_finite(embeds):
                 embeds = False  # remembered: this image gives no usable embedding
             self._cache.put(key, embeds)
         return _Condition(embeds=None if embeds is False else embeds, phrases=("<query image>",),
@@ -623,16 +643,14 @@ class Predictor:
         embeds, truncated = self._embed_phrases(phrases)
         return _Condition(embeds=embeds, phrases=phrases, truncated=truncated, query=parsed.text)
 
-    def _embed_phrases(self, phrases: Sequence[str]) -> tuple[torch.Tensor, tuple[str, ...]]:
+    def _embed_phrases(self, phrases: Sequence[str]) -> tuple[Any, tuple[str, ...]]:
         """Text embeddings ``[len(phrases), C]`` and the phrases the text model truncated.
 
         The text encoder runs only on phrases not in the cache; this call's rows are kept in a
         local table, so a cache smaller than one call's phrases (or another thread evicting
         entries meanwhile) cannot lose a row between filling and reading.
         """
-        import torch
-
-        rows: dict[str, tuple[torch.Tensor, bool]] = {}
+        rows: dict[str, tuple[Any, bool]] = {}
         for phrase in dict.fromkeys(phrases):
             hit = self._cache.get((self.model_id, "text", phrase))
             if hit is not None:
@@ -642,9 +660,9 @@ class Predictor:
             emb = self.encoder.embed_texts(missing)
             cut = set(emb.truncated)
             for phrase, vector in zip(missing, emb.embeds):
-                rows[phrase] = (vector.detach(), phrase in cut)
+                rows[phrase] = (A.detach(vector), phrase in cut)
                 self._cache.put((self.model_id, "text", phrase), rows[phrase])
-        embeds = torch.stack([rows[p][0] for p in phrases])
+        embeds = A.stack([rows[p][0] for p in phrases])
         return embeds, tuple(p for p in phrases if rows[p][1])
 
 

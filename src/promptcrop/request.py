@@ -3,7 +3,12 @@
 Front ends (the CLI, the batch manifests, the service, the Ray engine, the Python API) translate
 their syntax into a :class:`CropRequest` (or :meth:`CropRequest.build` from user-facing text such
 as ``"16:9"`` and ``"1080x1350"``) and map its :class:`~promptcrop.errors.RequestError` to their
-own error form; nothing below the request re-checks what it holds. Boxes are ``[N, 4]`` xyxy
+own error form; nothing below the request re-checks what it holds.
+
+:class:`RequestLimits` bounds every dimension of a request (ratios, ``k``, the number of ratios
+and exclude phrases, the query's length, every output canvas); the
+:class:`~promptcrop.Predictor` holds one and checks each request against it, so a Python caller
+meets the same bounds as the service's clients. Boxes are ``[N, 4]`` xyxy
 pixels of the EXIF-upright input image (:func:`parse_boxes` is the one parser of caller boxes).
 """
 
@@ -17,6 +22,7 @@ import numpy as np
 
 from promptcrop import boxes as B
 from promptcrop.errors import RequestError
+from promptcrop.images import DEFAULT_MAX_PIXELS
 from promptcrop.results import ORIGINAL_RATIO
 
 # The user-facing messages of a request, each written once; front ends map the RequestError
@@ -25,6 +31,71 @@ QUERY_AND_IMAGE = "give a text query or a query image, not both"
 ASPECT_AND_SIZE = "give either an aspect ratio or an exact size, not both"
 EXCLUDE_NEEDS_WEIGHTS = "exclude needs the OWL-ViT weights to find what to leave out"
 EMPTY_ASPECTS = "empty list of aspect ratios"
+
+DEFAULT_MAX_RATIO = 20.0
+DEFAULT_MAX_K = 20
+DEFAULT_MAX_RATIOS = 16
+DEFAULT_MAX_EXCLUDE = 8
+DEFAULT_MAX_QUERY_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Bounds on every dimension of one request; each refusal a :class:`RequestError` naming the
+    field and the limit (the service's ``422``).
+
+    - ``max_ratio``: ratios between ``1:max_ratio`` and ``max_ratio:1`` (an exact size's too);
+    - ``max_k``: crops per ratio; ``max_ratios``: ratios per request;
+    - ``max_exclude``: exclude phrases; ``max_query_chars``: characters of a text query;
+    - ``max_pixels``: pixels of every output canvas — an exact output size, and the canvas of a
+      crop padded with ``fit="pad"`` (checked where the padded box is made, :meth:`check_canvas`).
+    """
+
+    max_ratio: float = DEFAULT_MAX_RATIO
+    max_k: int = DEFAULT_MAX_K
+    max_ratios: int = DEFAULT_MAX_RATIOS
+    max_exclude: int = DEFAULT_MAX_EXCLUDE
+    max_query_chars: int = DEFAULT_MAX_QUERY_CHARS
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_ratio, bool) or not isinstance(self.max_ratio, (int, float)) or not self.max_ratio >= 1:
+            raise ValueError(f"max_ratio must be a number >= 1, got {self.max_ratio!r}")
+        for name in ("max_k", "max_ratios", "max_exclude", "max_query_chars", "max_pixels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    def check(self, request: CropRequest) -> None:
+        """Refuse a request beyond the limits (everything but padded canvases, which depend on
+        the image: :meth:`check_canvas`)."""
+        _at_most("k", request.k, self.max_k, "crops per ratio")
+        _at_most("aspect", len(request.aspects), self.max_ratios, "ratios")
+        _at_most("exclude", len(request.exclude), self.max_exclude, "phrases")
+        field_name = "aspect" if request.output_size is None else "size"
+        for aspect in request.aspects:
+            if aspect.value is not None and not 1 / self.max_ratio <= aspect.value <= self.max_ratio:
+                raise RequestError(f"{field_name}: ratio {aspect.label} is beyond the limit of "
+                                   f"1:{self.max_ratio:g} to {self.max_ratio:g}:1")
+        if request.output_size is not None:
+            self.check_canvas("size", *request.output_size)
+
+    def check_query(self, query: str | None) -> None:
+        """Refuse a text query longer than ``max_query_chars``."""
+        if query is not None:
+            _at_most("query", len(query), self.max_query_chars, "characters")
+
+    def check_canvas(self, field_name: str, width: int, height: int) -> None:
+        """Refuse an output canvas of more than ``max_pixels``."""
+        if width * height > self.max_pixels:
+            raise RequestError(
+                f"{field_name}: the output canvas {width}x{height} has {width * height:,} pixels, "
+                f"above the limit of {self.max_pixels:,}")
+
+
+def _at_most(field_name: str, value: int, limit: int, unit: str) -> None:
+    if value > limit:
+        raise RequestError(f"{field_name}: {value:,} {unit} is above the limit of {limit:,}")
 
 
 @dataclass(frozen=True)
@@ -142,7 +213,15 @@ def _as_aspect(item: Any) -> AspectRatio:
     if item is None:
         return ORIGINAL
     label = f"{float(item):g}" if isinstance(item, (int, float)) and not isinstance(item, bool) else str(item).strip()
+    if not _plain_ascii(label):
+        raise RequestError(f"invalid aspect ratio {label!r}: expected W:H in ASCII digits, e.g. 16:9")
     return AspectRatio(B.parse_aspect_ratio(item), label)
+
+
+def _plain_ascii(text: str) -> bool:
+    """Printable ASCII only: the digits of ratios and sizes (Python's float() and int() would also
+    take other scripts' digits, and the text may be echoed back)."""
+    return text.isascii() and text.isprintable()
 
 
 def parse_boxes(name: str, boxes: Any) -> np.ndarray:
@@ -166,7 +245,7 @@ def parse_boxes(name: str, boxes: Any) -> np.ndarray:
 def _box_text(name: str, text: Any) -> list[float]:
     """``"x1,y1,x2,y2"`` (spaces allowed) → four floats; RequestError naming ``name`` otherwise."""
     try:
-        values = [float(v) for v in str(text).replace(" ", "").split(",") if v]
+        values = [float(v) for v in str(text).replace(" ", "").split(",") if v] if str(text).isascii() else []
     except ValueError:
         values = []
     if len(values) != 4:
@@ -186,6 +265,8 @@ def parse_size(size: tuple[int, int] | str) -> tuple[int, int]:
     """``"1080x1350"`` or ``(1080, 1350)`` → ``(W, H)`` positive ints; RequestError otherwise."""
     try:
         if isinstance(size, str):
+            if not _plain_ascii(size):
+                raise ValueError
             w_text, h_text = size.lower().split("x")
             w, h = int(w_text), int(h_text)
         else:

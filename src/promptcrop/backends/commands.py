@@ -17,8 +17,6 @@ import argparse
 import json
 from typing import Any
 
-from promptcrop.config import DEFAULT_MODEL_ID as DEFAULT_MODEL
-
 
 def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``export-onnx`` sub-command to ``subparsers``; its handler is :func:`run_export`."""
@@ -29,8 +27,10 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "and write DIR only when they agree. Use it with `crop/batch --backend onnx "
                     "--onnx-dir DIR`.",
     )
-    p.add_argument("--model", default=DEFAULT_MODEL, metavar="ID|DIR",
-                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL})")
+    from promptcrop.config import DEFAULT_MODEL_ID  # typed config: not needed by --help or crop/batch parsers
+
+    p.add_argument("--model", default=DEFAULT_MODEL_ID, metavar="ID|DIR",
+                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL_ID})")
     p.add_argument("--decoder", metavar="DIR|ID", help="ClipCrop decoder checkpoint to export too")
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write")
     p.add_argument("--int8", action="store_true",

@@ -33,6 +33,7 @@ from promptcrop.backends.onnx import (
     GRAPHS,
     INT8,
     MANIFEST_NAME,
+    TOKENIZER_FILE,
     OnnxManifest,
     graph_file,
     load_onnx_backend,
@@ -185,6 +186,20 @@ def _quiet() -> Iterator[None]:
                 lg.setLevel(level)
 
 
+def _save_processor(processor: Any, directory: Path) -> None:
+    """The OWL-ViT processor's files, with the tokenizer also as ``tokenizer.json`` (what the ONNX
+    backend reads with the ``tokenizers`` library, without transformers): a slow tokenizer that
+    transformers saves without it is converted."""
+    processor.save_pretrained(str(directory))
+    path = directory / TOKENIZER_FILE
+    if not path.is_file():
+        from transformers.convert_slow_tokenizer import convert_slow_tokenizer
+
+        tokenizer = processor.tokenizer
+        backend = getattr(tokenizer, "backend_tokenizer", None) or convert_slow_tokenizer(tokenizer)
+        backend.save(str(path))
+
+
 def _export_graph(spec: _GraphSpec, path: Path) -> int:
     """Export one graph to ``path`` (weights inside the file); returns its opset."""
     import onnx
@@ -284,11 +299,12 @@ def _quantize(source: Path, target: Path) -> None:
 # --------------------------------------------------------------------------- comparison
 
 
-def compare(reference: torch.Tensor, value: torch.Tensor) -> dict[str, float]:
+def compare(reference: Any, value: Any) -> dict[str, float]:
     """``max_abs``: largest absolute difference; ``cosine``: mean cosine similarity of the rows
-    (last axis) — for ``[B, P, D]`` tokens the mean over every token of every image."""
-    ref = reference.detach().float().cpu()
-    val = value.detach().float().cpu()
+    (last axis) — for ``[B, P, D]`` tokens the mean over every token of every image. Tensors or
+    NumPy arrays (what the ONNX backend returns)."""
+    ref = torch.as_tensor(reference).detach().float().cpu()
+    val = torch.as_tensor(value).detach().float().cpu()
     if ref.shape != val.shape:
         raise ExportError(f"output shape {tuple(val.shape)} differs from PyTorch's {tuple(ref.shape)}")
     if ref.numel() == 0:
@@ -312,7 +328,8 @@ def _fidelity(
     torch_encoder: Any, torch_decoder: nn.Module | None, onnx_encoder: Any, onnx_decoder: Any
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Every output of the ONNX backend against PyTorch's on the same fixed input; each graph is
-    fed PyTorch's inputs, so each figure is that graph's own difference."""
+    fed PyTorch's inputs (CPU tensors, which the ONNX backend reads as NumPy arrays), so each
+    figure is that graph's own difference."""
     from promptcrop.model.grounding import ground
 
     report: dict[str, dict[str, dict[str, float]]] = {}
@@ -330,7 +347,7 @@ def _fidelity(
         ref_logits = torch_encoder.query_logits(ref_enc, queries)  # [B, P, Q]
         got_logits = onnx_encoder.query_logits(ref_enc, queries)
         # rows over the tokens, per query: what grounding's argmax reads
-        report["class_head"] = {"logits": compare(ref_logits.transpose(1, 2), got_logits.transpose(1, 2))}
+        report["class_head"] = {"logits": compare(ref_logits.transpose(1, 2), np.swapaxes(got_logits, 1, 2))}
         if torch_decoder is not None:
             mask = torch.tensor([[True, True, True], [True, False, True]])  # with a padding query
             grounding = ground(ref_enc, torch_encoder.query_logits(ref_enc, queries, mask), mask)
@@ -432,7 +449,7 @@ def export_onnx(
             if files[name] != fp32.name:
                 _quantize(fp32, staging / files[name])
                 fp32.unlink()
-        encoder.processor.save_pretrained(str(staging))
+        _save_processor(encoder.processor, staging)
         manifest = OnnxManifest(
             model_id=str(model), token_dim=encoder.token_dim, embed_dim=encoder.embed_dim,
             grid_hw=encoder.grid_hw, image_size=encoder.image_size,

@@ -16,36 +16,40 @@ A directory written by ``promptcrop export-onnx`` (:mod:`promptcrop.backends.exp
     decoder.onnx        (with a decoder) tokens [B, P, D], selected_tokens [B, W ≥ 1, D],
                         selected_mask [B, W] bool, union_cxcywh [B, 4] → boxes_cxcywh [B, M, 4],
                         scores [B, M], raw_boxes_cxcywh [B, M, 4]
-    *.json, vocab ...   the OWL-ViT processor (tokenizer and image processor)
+    tokenizer.json, processor_config.json / preprocessor_config.json, ...
+                        the OWL-ViT processor (tokenizer and image processor)
 
 (with ``--int8`` the quantised graphs are ``*.int8.onnx``; the class head stays float32). :class:`OnnxEncoder` and
 :class:`OnnxDecoder` implement the same encoder / decoder interface as the PyTorch
-``OwlViTEncoder`` / ``ClipCropDecoder`` and return torch tensors, so pre-processing, grounding,
-composition and post-processing are shared; only the forwards differ. They run on the CPU in
-float32 (the int8 graphs quantise weights inside the graph, inputs and outputs stay float32).
+``OwlViTEncoder`` / ``ClipCropDecoder`` and return NumPy arrays, so pre-processing, grounding,
+composition and post-processing are shared (:mod:`promptcrop.arrays`); only the forwards differ.
+They run on the CPU in float32 (the int8 graphs quantise weights inside the graph, inputs and
+outputs stay float32).
 
-``onnxruntime`` is the optional extra ``promptcrop[onnx]``; without it, loading says how to
-install it (:data:`INSTALL_HINT`).
+Nothing here imports PyTorch or transformers: an export directory runs with the ``onnx`` extra
+alone (``onnxruntime``, and ``tokenizers`` for the exported ``tokenizer.json``); without them,
+loading says how to install them in one line (:data:`INSTALL_HINT`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-import torch
 
 from promptcrop import __version__
-from promptcrop.config import config_from_dict, config_to_dict
+from promptcrop.backends.base import DecoderOutput, ImageEncoding
+from promptcrop.backends.frontend import OwlViTFrontEnd, Tokens, preprocess_plan
+from promptcrop.boxes import box_iou, cxcywh_to_xyxy, generalized_box_iou
+from promptcrop.config import DecoderConfig, config_from_dict, config_to_dict
 from promptcrop.errors import CheckpointError, InternalError, ModelUnavailableError
-from promptcrop.model.decoder import DecoderConfig, DecoderOutput
-from promptcrop.model.encoder import ImageEncoding, OwlViTFrontEnd
+from promptcrop.extras import install_hint, require
 
 FORMAT = "promptcrop-onnx"
 FORMAT_VERSION = 1
@@ -57,18 +61,18 @@ QUANTIZED_GRAPHS = ("image", "text", "decoder")
 """The graphs whose weights ``--int8`` quantises. The class head stays float32: it holds 0.4 M of
 B/32's 153 M weights and costs little, but its logits decide which token each phrase grounds to,
 and int8 moved them most (real-size random weights: cosine over tokens 0.99 vs ≥ 0.999 elsewhere)."""
-INSTALL_HINT = "pip install 'promptcrop[onnx]'"
+INSTALL_HINT = install_hint("onnx")
+TOKENIZER_FILE = "tokenizer.json"
+"""The tokenizer the text graph was exported with (the ``tokenizers`` library's format)."""
+IMAGE_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+"""Where transformers saves the image processor's settings (v4; v5 nests them in the second)."""
+QUERY_BOX_SHARE = 0.8
+"""OWL-ViT's one-shot query box: every box within this share of the best IoU to the whole image."""
 
 
 def require_onnxruntime() -> ModuleType:
     """``import onnxruntime``, or :class:`ModelUnavailableError` with the one-line install hint."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ModelUnavailableError(
-            f"the ONNX backend needs onnxruntime, which is not installed; install it with: {INSTALL_HINT}"
-        ) from None
-    return onnxruntime
+    return require("onnxruntime", "the ONNX backend needs", error=ModelUnavailableError)
 
 
 def graph_file(name: str, quantization: str | None) -> str:
@@ -210,11 +214,8 @@ def read_manifest(directory: str | Path) -> OnnxManifest:
         raise CheckpointError(
             f"{path} is missing: {str(directory)!r} is not a directory written by promptcrop export-onnx"
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: cannot be read ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    data = _read_json(path, required=True)
+    if data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a promptcrop ONNX manifest (expected format {FORMAT!r})")
     if data.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
@@ -235,7 +236,7 @@ def read_manifest(directory: str | Path) -> OnnxManifest:
 
 
 class _Graph:
-    """One ONNX Runtime session: named float / int / bool inputs in, torch tensors out."""
+    """One ONNX Runtime session: named float / int / bool arrays in, NumPy arrays out."""
 
     def __init__(self, path: Path, threads: int | None) -> None:
         ort = require_onnxruntime()
@@ -256,42 +257,105 @@ class _Graph:
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.path = path
 
-    def __call__(self, *arrays: torch.Tensor) -> list[torch.Tensor]:
+    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
         """Inputs in the graph's input order; ONNX Runtime's run is thread-safe."""
-        feed = {name: np.ascontiguousarray(a.detach().cpu().numpy()) for name, a in zip(self.inputs, arrays)}
-        return [torch.from_numpy(out) for out in self.session.run(None, feed)]
+        feed = {name: np.ascontiguousarray(a) for name, a in zip(self.inputs, arrays)}
+        return list(self.session.run(None, feed))
 
 
 def _cpu_only(device: Any, dtype: Any) -> None:
-    if device is not None and torch.device(device).type != "cpu":
+    if device is not None and str(device).split(":")[0] != "cpu":
         raise ValueError(f"the ONNX backend runs on the CPU, not on {device}; use the torch backend there")
-    if dtype is not None and dtype != torch.float32:
+    if dtype is not None and str(dtype) not in ("torch.float32", "float32"):
         raise ValueError(f"the ONNX backend runs in float32 (int8 weights inside), not {dtype}")
 
 
 # --------------------------------------------------------------------------- encoder
 
 
-class _PrecomputedHeads:
-    """OWL-ViT's two heads already run by the image graph, for transformers' ``embed_image_query``
-    (which calls ``class_predictor(tokens)`` and ``box_predictor(tokens, feature_map)``)."""
+def tokenizers_tokenize(directory: Path) -> Any:
+    """The front end's tokenise function (:data:`promptcrop.backends.frontend.Tokenize`) for the
+    export directory's ``tokenizer.json``, read by the ``tokenizers`` library (what transformers'
+    CLIP tokenizer runs too): the same ids, truncation and padding."""
+    tokenizers = require("tokenizers", "the ONNX backend needs", error=ModelUnavailableError)
+    path = directory / TOKENIZER_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing (exported by an older promptcrop); export again")
+    config = _read_json(directory / "tokenizer_config.json", required=False)
+    try:
+        plain = tokenizers.Tokenizer.from_file(str(path))
+        fitted = tokenizers.Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises its own exception type for a broken file
+        raise CheckpointError(f"{path}: cannot be read ({type(exc).__name__})") from None
+    pad_token = str(config.get("pad_token") or "!")
+    pad_id = fitted.token_to_id(pad_token)
+    if pad_id is None:
+        raise CheckpointError(f"{path}: the padding token {pad_token!r} is not in its vocabulary; export again")
+    plain.no_padding()
+    plain.no_truncation()
 
-    def __init__(self, encoding: ImageEncoding) -> None:
-        self.encoding = encoding
+    def tokenize(texts: Sequence[str], positions: int) -> list[Tokens]:
+        fitted.enable_truncation(max_length=positions)
+        fitted.enable_padding(length=positions, pad_id=pad_id, pad_token=pad_token)
+        lengths = [len(e.ids) for e in plain.encode_batch(list(texts))]
+        return [Tokens(tuple(e.ids), tuple(e.attention_mask), length > positions)
+                for length, e in zip(lengths, fitted.encode_batch(list(texts)))]
 
-    def class_predictor(self, tokens: torch.Tensor) -> tuple[None, torch.Tensor]:
-        return None, self.encoding.class_embeds
+    return tokenize
 
-    def box_predictor(self, *args: Any) -> torch.Tensor:
-        return self.encoding.boxes_cxcywh
+
+def image_processor_config(directory: Path) -> dict[str, Any]:
+    """The image processor's settings saved in an export directory (either file of
+    :data:`IMAGE_PROCESSOR_FILES`)."""
+    for name in IMAGE_PROCESSOR_FILES:
+        data = _read_json(directory / name, required=False)
+        config = data.get("image_processor", data)
+        if "image_mean" in config:
+            return config
+    raise CheckpointError(f"{directory}: the OWL-ViT image processor settings are missing; export again")
+
+
+def _read_json(path: Path, *, required: bool) -> dict[str, Any]:
+    if not path.is_file() and not required:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return data
+
+
+def image_query_embeds(boxes_cxcywh: np.ndarray, class_embeds: np.ndarray) -> np.ndarray | None:
+    """OWL-ViT's one-shot query embedding (transformers' ``embed_image_query``) from an image's
+    outputs: ``boxes_cxcywh [Q, P, 4]``, ``class_embeds [Q, P, C]`` → ``[Q', 1, C]``, or None.
+
+    For each query image, among its boxes whose IoU with the whole image is at least
+    :data:`QUERY_BOX_SHARE` of the best (generalised IoU when no box overlaps it), the class
+    embedding least similar to the image's mean class embedding. An image without such a box
+    (non-finite outputs) gives no row, so ``Q' < Q``.
+    """
+    whole = np.asarray([[0.0, 0.0, 1.0, 1.0]], dtype=np.float32)
+    rows = []
+    for boxes, embeds in zip(cxcywh_to_xyxy(boxes_cxcywh), class_embeds):
+        ious = box_iou(whole, boxes)[0]
+        if np.all(ious == 0.0):
+            ious = generalized_box_iou(whole, boxes)[0]
+        selected = np.flatnonzero(ious >= ious.max() * QUERY_BOX_SHARE)
+        if selected.size:
+            similarity = embeds[selected] @ embeds.mean(axis=0)
+            rows.append(embeds[selected[np.argmin(similarity)]][None])
+    return np.stack(rows) if rows else None
 
 
 class OnnxEncoder(OwlViTFrontEnd):
     """The OWL-ViT side (image graph with its heads, text tower, class head) in ONNX Runtime.
 
-    Same interface and outputs as :class:`promptcrop.model.encoder.OwlViTEncoder` (torch tensors on
-    the CPU, float32); pre-processing, tokenisation and the query-embedding steps are the same
-    code (:class:`~promptcrop.model.encoder.OwlViTFrontEnd`).
+    Same interface and outputs as :class:`promptcrop.model.encoder.OwlViTEncoder`, as NumPy
+    arrays (float32); pre-processing, tokenisation and the query-embedding steps are the same
+    code (:class:`~promptcrop.backends.frontend.OwlViTFrontEnd`), the tokenizer is the exported
+    ``tokenizer.json``.
 
     Attributes:
         model_id: the OWL-ViT the graphs were exported from (the manifest's).
@@ -299,15 +363,11 @@ class OnnxEncoder(OwlViTFrontEnd):
         manifest: the export directory's :class:`OnnxManifest`.
     """
 
-    device = torch.device("cpu")
-    dtype = torch.float32
+    device = "cpu"
+    dtype = "float32"
     backend = "onnx"
 
     def __init__(self, directory: str | Path, manifest: OnnxManifest, *, threads: int | None = None) -> None:
-        from transformers import OwlViTProcessor
-
-        from promptcrop.model.encoder import _quiet_loading
-
         directory = Path(directory)
         self.manifest = manifest
         self.model_id = manifest.model_id
@@ -316,17 +376,14 @@ class OnnxEncoder(OwlViTFrontEnd):
         self.grid_hw = manifest.grid_hw
         self.image_size = manifest.image_size
         self.max_text_positions = manifest.max_text_positions
-        try:
-            with _quiet_loading():
-                self.processor = OwlViTProcessor.from_pretrained(str(directory), local_files_only=True)
-        except (OSError, ValueError):
-            raise CheckpointError(
-                f"{directory}: the OWL-ViT processor files are missing or broken; export again"
-            ) from None
+        plan = preprocess_plan(image_processor_config(directory))
+        if plan is None:
+            raise CheckpointError(f"{directory}: the image processor settings are not OWL-ViT's (resize and "
+                                  "normalise only); export again")
+        self._init_front_end(tokenizers_tokenize(directory), plan)
         self._image = _Graph(directory / manifest.files["image"], threads)
         self._text = _Graph(directory / manifest.files["text"], threads)
         self._class_head = _Graph(directory / manifest.files["class_head"], threads)
-        self._init_front_end()
 
     def to(self, device: Any = None, dtype: Any = None) -> OnnxEncoder:
         """No-op on the CPU in float32 (what the graphs run in); ValueError for anything else."""
@@ -337,15 +394,18 @@ class OnnxEncoder(OwlViTFrontEnd):
         """Graphs always run in inference mode; kept for interface parity."""
         return self
 
-    def encode_images(self, pixel_values: torch.Tensor) -> ImageEncoding:
+    def _as_input(self, array: Any, *, integer: bool = False) -> np.ndarray:
+        return np.ascontiguousarray(np.asarray(array), dtype=np.int64 if integer else np.float32)
+
+    def encode_images(self, pixel_values: np.ndarray) -> ImageEncoding:
         """``pixel_values [B, 3, S, S]`` → tokens ``[B, P, D]``, initial boxes ``[B, P, 4]``
         (normalised cxcywh) and class embeddings ``[B, P, C]``."""
         tokens, boxes_cxcywh, class_embeds = self._image(self._check_pixels(pixel_values))
         return ImageEncoding(tokens=tokens, grid_hw=self.grid_hw, boxes_cxcywh=boxes_cxcywh, class_embeds=class_embeds)
 
     def query_logits(
-        self, encoding: ImageEncoding, query_embeds: torch.Tensor, query_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self, encoding: ImageEncoding, query_embeds: np.ndarray, query_mask: np.ndarray | None = None
+    ) -> np.ndarray:
         """OWL-ViT's class-head logits ``[B, P, W]`` of every token for every query embedding
         ``[B, W, C]``; padding queries (``query_mask`` False) get the dtype's minimum."""
         batch = encoding.batch_size
@@ -354,22 +414,18 @@ class OnnxEncoder(OwlViTFrontEnd):
         if query_mask is not None and tuple(query_mask.shape) != tuple(query_embeds.shape[:2]):
             raise InternalError(f"query_mask must be {tuple(query_embeds.shape[:2])}, got {tuple(query_mask.shape)}")
         if query_embeds.shape[1] == 0:
-            return encoding.tokens.new_zeros(batch, encoding.tokens.shape[1], 0)
-        (logits,) = self._class_head(encoding.tokens.float(), query_embeds.float())
+            return np.zeros((batch, encoding.tokens.shape[1], 0), dtype=np.float32)
+        (logits,) = self._class_head(self._as_input(encoding.tokens), self._as_input(query_embeds))
         if query_mask is not None:  # as OWL-ViT's class head does with its query mask
-            logits = torch.where(query_mask[:, None, :].cpu() == 0, torch.finfo(logits.dtype).min, logits)
+            logits = np.where(np.asarray(query_mask)[:, None, :] == 0, np.finfo(logits.dtype).min, logits)
         return logits
 
-    def _text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def _text_features(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         return self._text(input_ids, attention_mask)[0]
 
-    def _image_query_embeds(self, pixel_values: torch.Tensor) -> torch.Tensor | None:
-        from transformers import OwlViTForObjectDetection
-
+    def _image_query_embeds(self, pixel_values: np.ndarray) -> np.ndarray | None:
         encoding = self.encode_images(pixel_values)
-        return OwlViTForObjectDetection.embed_image_query(
-            _PrecomputedHeads(encoding), encoding.tokens, None  # type: ignore[arg-type]
-        )[0]
+        return image_query_embeds(encoding.boxes_cxcywh, encoding.class_embeds)
 
 
 # --------------------------------------------------------------------------- decoder
@@ -383,8 +439,8 @@ class OnnxDecoder:
     ``source``: the decoder checkpoint exported; ``query_parts``: the query parts it records.
     """
 
-    device = torch.device("cpu")
-    dtype = torch.float32
+    device = "cpu"
+    dtype = "float32"
     backend = "onnx"
 
     def __init__(self, directory: str | Path, manifest: OnnxManifest, *, threads: int | None = None) -> None:
@@ -412,12 +468,12 @@ class OnnxDecoder:
             raise ValueError("the ONNX decoder holds the inference path only (all_layers=False)")
         if tuple(encoding.grid_hw) != tuple(self.manifest.grid_hw):
             raise InternalError(f"the decoder was exported for grid {self.manifest.grid_hw}, got {encoding.grid_hw}")
-        selected, mask = grounding.tokens, grounding.mask
+        selected, mask = np.asarray(grounding.tokens, np.float32), np.asarray(grounding.mask, bool)
         if selected.shape[1] == 0:  # no query: one masked token gives the same zero condition
-            selected = encoding.tokens.new_zeros(selected.shape[0], 1, encoding.tokens.shape[-1])
-            mask = torch.zeros(selected.shape[0], 1, dtype=torch.bool)
+            selected = np.zeros((selected.shape[0], 1, encoding.tokens.shape[-1]), np.float32)
+            mask = np.zeros((selected.shape[0], 1), bool)
         boxes, scores, raw = self._graph(
-            encoding.tokens.float(), selected.float(), mask.bool(), grounding.union_cxcywh.float()
+            np.asarray(encoding.tokens, np.float32), selected, mask, np.asarray(grounding.union_cxcywh, np.float32)
         )
         return DecoderOutput(boxes_cxcywh=boxes, scores=scores, layer_boxes_cxcywh=raw[None], layer_scores=scores[None])
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from promptcrop import boxes as B
 from promptcrop.errors import DatasetError, RequestError
+from promptcrop.extras import missing_message
 from promptcrop.images import is_image_path
 
 PARQUET_SUFFIX = ".parquet"
@@ -195,7 +196,7 @@ def _parquet_rows(path: Path) -> list[tuple[str, int, Any]]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise DatasetError(f"{path}: reading Parquet needs pyarrow: pip install 'promptcrop[ray]'") from None
+        raise DatasetError(f"{path}: " + missing_message("Parquet manifests need", "pyarrow")) from None
     files = sorted(p for p in path.iterdir() if p.suffix.lower() == PARQUET_SUFFIX) if path.is_dir() else [path]
     rows: list[tuple[str, int, Any]] = []
     for file in files:

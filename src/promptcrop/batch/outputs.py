@@ -172,7 +172,10 @@ def write_outputs(
         prediction, input=input, files=[p.name for p in crop_paths],
         overlay=overlay_path.name if overlay_path else None, explain=explain, fingerprint=fingerprint,
     )
-    atomic_write_text(paths.record, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    # The record is the commit mark: the files it names were fsynced before it, and losing the
+    # record itself in an operating-system crash only means the input is cropped again on a
+    # rerun (a torn or missing record is not complete), so it is not synced.
+    atomic_write_text(paths.record, json.dumps(record, indent=2, ensure_ascii=False) + "\n", durable=False)
     return record
 
 

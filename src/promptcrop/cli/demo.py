@@ -16,6 +16,7 @@ from pathlib import Path
 from promptcrop.batch import BatchSummary, Job, RunOptions, run_jobs
 from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.errors import PromptcropError
+from promptcrop.extras import require
 from promptcrop.predictor import Predictor
 from promptcrop.request import CropRequest
 
@@ -32,9 +33,9 @@ DEMO_ASPECTS = ("1:1", "4:5", "16:9")
 
 def demo_photos() -> list[Path]:
     """The :data:`DEMO_PHOTOS` found in scikit-image's data folder (never downloads)."""
-    import skimage.data
+    skimage_data = require("skimage.data", "promptcrop demo needs the sample photos of")
 
-    folder = Path(skimage.data.__file__).parent
+    folder = Path(skimage_data.__file__).parent
     return [folder / name for name in DEMO_PHOTOS if (folder / name).is_file()]
 
 

@@ -1,6 +1,6 @@
 """The ``promptcrop`` command: ``crop``, ``batch``, ``demo`` and ``download`` (here), ``train``,
 ``finetune-encoder`` (:mod:`promptcrop.train.commands`), ``eval`` (:mod:`promptcrop.eval.commands`)
-and ``serve`` (:mod:`promptcrop.serve.commands`).
+``serve`` (:mod:`promptcrop.serve.commands`) and ``reframe`` (:mod:`promptcrop.reframe.command`).
 
 The command line starts fast: only the chosen sub-command's parser is built (:data:`COMMANDS`,
 :func:`build_parser`), and the modules a command needs are imported when it runs, so ``--help``
@@ -20,6 +20,7 @@ import importlib
 import json
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ from promptcrop.errors import (
     RequestError,
     is_user_error,
 )
+from promptcrop.extras import missing_extra
 
 if TYPE_CHECKING:  # the modules behind the commands are imported when a command runs
     from promptcrop.batch import BatchSummary, Job, JobError, RunOptions
@@ -161,8 +163,11 @@ COMMANDS: dict[str, tuple[str, ParserBuilder | str]] = {
                          "promptcrop.train.commands:add_finetune_parser"),
     "eval": ("evaluate cropping methods on GAIC or a caption-crop set", "promptcrop.eval.commands:add_eval_parser"),
     "serve": ("run the HTTP API and the web page", "promptcrop.serve.commands:add_serve_parser"),
+    "sign-url": ("print a signed crop URL for promptcrop serve --source",
+                 "promptcrop.serve.url.commands:add_sign_url_parser"),
     "export-onnx": ("export OWL-ViT (and a decoder) to ONNX for the onnx backend",
                     "promptcrop.backends.commands:add_export_parser"),
+    "reframe": ("reframe videos to other ratios, following a subject", "promptcrop.reframe.command:add_reframe_parser"),
 }
 
 
@@ -344,13 +349,22 @@ def _cmd_download(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``promptcrop`` command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(complete={_chosen_command(argv)} & set(COMMANDS))
+    command = _chosen_command(argv)
     try:
+        parser = build_parser(complete={command} & set(COMMANDS))
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (2) or --help / --version (0)
         return exc.code if isinstance(exc.code, int) else 2
+    except ModuleNotFoundError as exc:
+        return _missing_extra(exc, command)
     try:
-        return int(args.handler(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            return int(args.handler(args))
+    except ModuleNotFoundError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        return _missing_extra(exc, command)
     except UsageError as exc:
         args.parser.print_usage(sys.stderr)
         return _error(f"{exc}", code=2)
@@ -373,6 +387,20 @@ def cli_hint(exc: BaseException) -> str:
     if not (is_user_error(exc) or isinstance(exc, OSError)):
         return f"; {VERBOSE_HINT}"
     return ""
+
+
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A warning as one line on stderr (``promptcrop: warning: ...``), not Python's two."""
+    print(f"promptcrop: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _missing_extra(exc: ModuleNotFoundError, command: str | None) -> int:
+    """One line naming the extra a sub-command needs (a module no extra provides is a bug: raised)."""
+    missing = missing_extra(exc, f"promptcrop {command} needs")
+    if missing is None:
+        raise exc
+    return _error(str(missing), code=1)
 
 
 def _error(message: str, *, code: int) -> int:

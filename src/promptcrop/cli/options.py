@@ -21,13 +21,18 @@ def add_predictor_options(p: argparse.ArgumentParser, *, offline_help: str, coun
     add_model_option(p)
     p.add_argument("--decoder", metavar="DIR|ID", help="trained ClipCrop decoder checkpoint (clipcrop mode)")
     add_device_option(p)
+    add_backend_options(p)
+    p.add_argument("--offline", action="store_true", help=offline_help)
+    p.add_argument("--max-pixels", type=count, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"refuse images above N pixels (default {DEFAULT_MAX_PIXELS:,})")
+
+
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """``--backend`` and ``--onnx-dir`` (also used by ``reframe``)."""
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="run the models in PyTorch (default) or in ONNX Runtime from --onnx-dir")
     p.add_argument("--onnx-dir", metavar="DIR",
                    help="directory written by `promptcrop export-onnx` (with --backend onnx)")
-    p.add_argument("--offline", action="store_true", help=offline_help)
-    p.add_argument("--max-pixels", type=count, default=DEFAULT_MAX_PIXELS, metavar="N",
-                   help=f"refuse images above N pixels (default {DEFAULT_MAX_PIXELS:,})")
 
 
 def add_model_option(p: argparse.ArgumentParser) -> None:

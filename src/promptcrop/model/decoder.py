@@ -26,42 +26,24 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from promptcrop.backends.base import DecoderOutput
 from promptcrop.boxes import clamp_xyxy, cxcywh_to_xyxy, xyxy_to_cxcywh
 from promptcrop.config import DecoderConfig
 from promptcrop.errors import InternalError
 
 if TYPE_CHECKING:
-    from promptcrop.model.encoder import ImageEncoding
+    from promptcrop.backends.base import ImageEncoding
     from promptcrop.model.grounding import Grounding
 
 __all__ = ["ClipCropDecoder", "DecoderConfig", "DecoderOutput", "sine_position_encoding"]
 
 POS_TEMPERATURE = 10000.0
 """Temperature of the sine positional encoding (DETR's default)."""
-
-
-@dataclass
-class DecoderOutput:
-    """What :class:`ClipCropDecoder` predicts. L = layers, B = batch, M = queries.
-
-    ``boxes_cxcywh``: ``[B, M, 4]`` final prediction ``b_u + b_ofs`` (normalised cxcywh), clamped
-    to the image with sides of at least ``min_box_size`` — use it for inference.
-    ``scores``: ``[B, M]`` quality scores in [0, 1].
-    ``layer_boxes_cxcywh``: ``[L, B, M, 4]`` unclamped ``b_u + b_ofs`` of every layer (last =
-    final) — use it for the losses; L = 1 (the last layer) after ``all_layers=False``.
-    ``layer_scores``: ``[L, B, M]`` scores of every layer (likewise).
-    """
-
-    boxes_cxcywh: torch.Tensor
-    scores: torch.Tensor
-    layer_boxes_cxcywh: torch.Tensor
-    layer_scores: torch.Tensor
 
 
 def sine_position_encoding(

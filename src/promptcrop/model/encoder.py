@@ -8,237 +8,26 @@ resizes to a square without keeping the aspect ratio, so no padding correction i
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 from huggingface_hub.utils import EntryNotFoundError
-from PIL import Image
 from transformers import OwlViTForObjectDetection, OwlViTProcessor
 
+from promptcrop.backends.base import ImageEncoding, TextEmbedding
+from promptcrop.backends.frontend import OwlViTFrontEnd, Tokens, preprocess_plan
 from promptcrop.config import DEFAULT_MODEL_ID
 from promptcrop.errors import InternalError, ModelUnavailableError
 
-TOKEN_CACHE_SIZE = 4096
-"""Phrases whose tokenisation an :class:`OwlViTEncoder` remembers."""
-
-
-class _Tokens(NamedTuple):
-    """One phrase tokenised for the text model: ids and mask padded to its positions, and whether
-    the phrase had to be truncated."""
-
-    input_ids: tuple[int, ...]
-    attention_mask: tuple[int, ...]
-    truncated: bool
-
-
-@dataclass
-class ImageEncoding:
-    """What the frozen OWL-ViT image side produces for a batch of images.
-
-    Attributes:
-        tokens: ``[B, P, D]`` float image tokens ``t_img`` — the ``image_embedder`` feature map
-            flattened row-major over the grid (``P = gh * gw``; ``D = 768`` for B/32).
-        grid_hw: ``(gh, gw)`` patch grid, e.g. ``(24, 24)`` for B/32 at 768 px.
-        boxes_cxcywh: ``[B, P, 4]`` initial boxes ``b_ini`` (``box_predictor``), normalised cxcywh.
-        class_embeds: ``[B, P, C]`` class-head image embeddings (``class_predictor`` without
-            queries, i.e. not normalised; ``C = 512`` for B/32).
-    """
-
-    tokens: torch.Tensor
-    grid_hw: tuple[int, int]
-    boxes_cxcywh: torch.Tensor
-    class_embeds: torch.Tensor
-
-    def __post_init__(self) -> None:
-        gh, gw = self.grid_hw
-        if self.tokens.ndim != 3 or self.tokens.shape[1] != gh * gw:
-            raise InternalError(
-                f"tokens must be [B, {gh * gw}, D] for grid {self.grid_hw}, "
-                f"got {tuple(self.tokens.shape)}"
-            )
-        batch, num_tokens = self.tokens.shape[:2]
-        if tuple(self.boxes_cxcywh.shape) != (batch, num_tokens, 4):
-            raise InternalError(
-                f"boxes_cxcywh must be [{batch}, {num_tokens}, 4], got {tuple(self.boxes_cxcywh.shape)}"
-            )
-        if self.class_embeds.ndim != 3 or tuple(self.class_embeds.shape[:2]) != (batch, num_tokens):
-            raise InternalError(
-                f"class_embeds must be [{batch}, {num_tokens}, C], got {tuple(self.class_embeds.shape)}"
-            )
-
-    @property
-    def batch_size(self) -> int:
-        """``B``."""
-        return int(self.tokens.shape[0])
-
-    def to(self, device: torch.device | str) -> ImageEncoding:
-        """The same encoding with every tensor on ``device``."""
-        return ImageEncoding(
-            tokens=self.tokens.to(device),
-            grid_hw=self.grid_hw,
-            boxes_cxcywh=self.boxes_cxcywh.to(device),
-            class_embeds=self.class_embeds.to(device),
-        )
-
-
-@dataclass
-class TextEmbedding:
-    """Text query embeddings.
-
-    Attributes:
-        embeds: ``[T, C]`` float, L2-normalised text embeddings (``get_text_features``), one row
-            per input phrase, in input order.
-        truncated: the input phrases that did not fit the text model's positions (16 for OWL-ViT)
-            and were cut, in input order.
-    """
-
-    embeds: torch.Tensor
-    truncated: tuple[str, ...]
-
+__all__ = ["ImageEncoding", "OwlViTEncoder", "TextEmbedding"]
 
 # What from_pretrained raises for missing/unreachable weights: OSError covers transformers'
 # "does not appear to have a file" and huggingface_hub's HTTP/offline/cache errors; ValueError
 # covers invalid repo ids (HFValidationError); EntryNotFoundError is a bare Exception subclass.
 _LOAD_ERRORS = (OSError, ValueError, EntryNotFoundError)
-
-
-class OwlViTFrontEnd:
-    """What every OWL-ViT backend shares around its model forwards: pre-processing, phrase
-    tokenisation (cached) and the text / image-query embedding steps.
-
-    A backend (the PyTorch :class:`OwlViTEncoder`, the ONNX Runtime encoder) sets ``processor``
-    (an ``OwlViTProcessor``), ``image_size``, ``embed_dim``, ``max_text_positions``, ``device``
-    and ``dtype``, calls :meth:`_init_front_end`, and implements the two forwards :meth:`_text_features` and
-    :meth:`_image_query_embeds`; the steps around them are this one code, so the backends
-    differ only in their forwards.
-    """
-
-    processor: OwlViTProcessor
-    image_size: int
-    embed_dim: int
-    max_text_positions: int
-    device: torch.device
-    dtype: torch.dtype
-
-    def _init_front_end(self) -> None:
-        self._token_cache: OrderedDict[str, _Tokens] = OrderedDict()
-        self._token_lock = threading.Lock()
-        self._preprocess_plan = _fast_preprocess_plan(self.processor.image_processor)
-
-    def _grad(self) -> contextlib.AbstractContextManager[Any]:
-        """The grad mode of the forwards (none by default)."""
-        return torch.no_grad()
-
-    def _text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``[T, L]`` ids and mask → ``[T, C]`` text features (not normalised)."""
-        raise NotImplementedError
-
-    def _image_query_embeds(self, pixel_values: torch.Tensor) -> torch.Tensor | None:
-        """Query images ``[Q, 3, S, S]`` → ``[Q', 1, C]`` (transformers' ``embed_image_query``;
-        ``Q' < Q`` or None when some image has no query box)."""
-        raise NotImplementedError
-
-    def _check_pixels(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """``[B, 3, S, S]`` pixel values on the backend's device and dtype (InternalError otherwise)."""
-        expected = (3, self.image_size, self.image_size)
-        if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
-            raise InternalError(
-                f"pixel_values must be [B, {', '.join(map(str, expected))}], "
-                f"got {tuple(pixel_values.shape)}; use preprocess()"
-            )
-        return pixel_values.to(device=self.device, dtype=self.dtype)
-
-    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """uint8 ``[H, W, 3]`` RGB arrays → ``pixel_values [B, 3, S, S]`` (model device and dtype).
-
-        OwlViTImageProcessor: resized to ``S × S`` without keeping the aspect ratio (no padding,
-        so boxes stay relative to the whole image), rescaled and CLIP-normalised.
-        """
-        if len(images) == 0:
-            raise InternalError("preprocess needs at least one image")
-        for i, image in enumerate(images):
-            if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
-                    or image.shape[2] != 3:
-                shape = getattr(image, "shape", None)
-                dtype = getattr(image, "dtype", type(image).__name__)
-                raise InternalError(f"image {i} must be a uint8 [H, W, 3] RGB array, got {shape} {dtype}")
-        plan = self._preprocess_plan
-        if plan is None:  # an unusual processor config: let transformers do all of it
-            pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
-            return pixels["pixel_values"].to(device=self.device, dtype=self.dtype)
-        size, resample, scale, mean, std = plan
-        resized = np.stack([np.asarray(Image.fromarray(im).resize(size, resample)) for im in images])
-        # contiguous before the float conversion, then in place: the same values, a third of the time
-        batch = torch.from_numpy(resized).permute(0, 3, 1, 2).contiguous().to(torch.float32)  # [B, 3, S, S]
-        batch.mul_(scale).sub_(torch.from_numpy(mean)[:, None, None]).div_(torch.from_numpy(std)[:, None, None])
-        return batch.to(device=self.device, dtype=self.dtype)
-
-    def embed_texts(self, texts: Sequence[str]) -> TextEmbedding:
-        """Phrases → ``[T, C]`` L2-normalised embeddings (``get_text_features``).
-
-        Phrases longer than the text model's positions are truncated explicitly (they keep
-        their start and an end token) and listed in ``TextEmbedding.truncated``.
-        """
-        texts = [str(t) for t in texts]
-        if not texts:
-            return TextEmbedding(embeds=torch.zeros(0, self.embed_dim, device=self.device), truncated=())
-        unique = list(dict.fromkeys(texts))  # each distinct phrase runs through the model once
-        input_ids, attention_mask, cut = self._tokens(unique)
-        with self._grad():
-            features = self._text_features(input_ids, attention_mask)
-        row = {text: i for i, text in enumerate(unique)}
-        index = torch.tensor([row[t] for t in texts], device=features.device)
-        embeds = torch.nn.functional.normalize(features, dim=-1).index_select(0, index)
-        truncated = tuple(t for t in texts if cut[row[t]])
-        return TextEmbedding(embeds=embeds, truncated=truncated)
-
-    def _tokens(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
-        """``(input_ids, attention_mask, truncated)``: ids and mask ``[T, max_text_positions]`` long
-        on the device, padded to the full length and truncated, and whether each phrase was cut. The tokenisation of each phrase is remembered
-        (the last ``TOKEN_CACHE_SIZE`` phrases): training asks for the same few hundred phrases
-        thousands of times."""
-        with self._token_lock:  # an encoder may serve several threads
-            cache = self._token_cache
-            missing = [t for t in texts if t not in cache]
-            if missing:
-                tokenizer = self.processor.tokenizer
-                lengths = [len(ids) for ids in tokenizer(missing, verbose=False)["input_ids"]]
-                fitted = tokenizer(missing, padding="max_length", truncation=True, max_length=self.max_text_positions)
-                for text, length, ids, mask in zip(missing, lengths, fitted["input_ids"], fitted["attention_mask"]):
-                    cache[text] = _Tokens(tuple(ids), tuple(mask), length > self.max_text_positions)
-            rows = [cache[t] for t in texts]
-            for text in texts:
-                cache.move_to_end(text)
-            while len(cache) > TOKEN_CACHE_SIZE:
-                cache.popitem(last=False)
-        input_ids = torch.tensor([r.input_ids for r in rows], dtype=torch.long, device=self.device)
-        attention_mask = torch.tensor([r.attention_mask for r in rows], dtype=torch.long, device=self.device)
-        return input_ids, attention_mask, [r.truncated for r in rows]
-
-    def embed_image_queries(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Query images ``[Q, 3, S, S]`` → ``[Q, C]`` L2-normalised query embeddings.
-
-        Uses transformers' ``embed_image_query`` (docs/METHOD.md, "Encoder: OWL-ViT"): among the
-        query image's boxes with IoU ≥ 0.8 · max IoU to the whole image, the class embedding least
-        similar to the mean class embedding. Normalised like text embeddings (the class head
-        normalises queries anyway, so logits are unchanged).
-        """
-        with self._grad():
-            query_embeds = self._image_query_embeds(pixel_values)  # [Q, 1, C]
-        count = 0 if query_embeds is None else query_embeds.shape[0]
-        total = int(pixel_values.shape[0])
-        if count != total:
-            raise InternalError(
-                f"OWL-ViT found no query box in {total - count} of {total} "
-                "query images (non-finite model outputs?)"
-            )
-        return torch.nn.functional.normalize(query_embeds.reshape(count, -1), dim=-1)
 
 
 class OwlViTEncoder(OwlViTFrontEnd, torch.nn.Module):
@@ -276,7 +65,8 @@ class OwlViTEncoder(OwlViTFrontEnd, torch.nn.Module):
         side = self.image_size // int(config.vision_config.patch_size)
         self.grid_hw = (side, side)
         self.max_text_positions = int(config.text_config.max_position_embeddings)
-        self._init_front_end()
+        self._init_front_end(transformers_tokenize(processor),
+                             preprocess_plan(processor.image_processor.to_dict()))
         self.model.requires_grad_(False)
         self.model.eval()
 
@@ -336,6 +126,17 @@ class OwlViTEncoder(OwlViTFrontEnd, torch.nn.Module):
         if self.frozen:
             self.model.eval()
         return self
+
+    def _as_input(self, array: Any, *, integer: bool = False) -> torch.Tensor:
+        tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(np.asarray(array))
+        if integer:
+            return tensor.to(device=self.device, dtype=torch.long)
+        return tensor.to(device=self.device, dtype=self.dtype)
+
+    def _preprocess_unplanned(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        # an unusual processor config: let transformers do all of it
+        pixels = self.processor.image_processor(images=list(images), return_tensors="pt")
+        return self._as_input(pixels["pixel_values"])
 
     def _grad(self) -> torch.autograd.grad_mode.set_grad_enabled:
         # no_grad (not inference_mode) so frozen outputs can feed a trained decoder.
@@ -410,6 +211,20 @@ class OwlViTEncoder(OwlViTFrontEnd, torch.nn.Module):
             )[0]
 
 
+def transformers_tokenize(processor: Any) -> Any:
+    """The front end's tokenise function (:data:`promptcrop.backends.frontend.Tokenize`) for the
+    transformers CLIP tokenizer of ``processor`` (read at each call)."""
+
+    def tokenize(texts: Sequence[str], positions: int) -> list[Tokens]:
+        tokenizer = processor.tokenizer
+        lengths = [len(ids) for ids in tokenizer(list(texts), verbose=False)["input_ids"]]
+        fitted = tokenizer(list(texts), padding="max_length", truncation=True, max_length=positions)
+        return [Tokens(tuple(ids), tuple(mask), length > positions)
+                for length, ids, mask in zip(lengths, fitted["input_ids"], fitted["attention_mask"])]
+
+    return tokenize
+
+
 def _unavailable_message(name: str) -> str:
     """One line: which model is missing, why, and how to fix it."""
     path = Path(name).expanduser()
@@ -431,30 +246,6 @@ def _looks_like_hub_id(name: str) -> bool:
     """``owner/name`` with no path syntax (a guess only used to word the error message)."""
     parts = name.split("/")
     return len(parts) == 2 and all(parts) and not name.startswith((".", "~")) and "\\" not in name
-
-
-def _fast_preprocess_plan(
-    processor: Any,
-) -> tuple[tuple[int, int], Any, float, np.ndarray, np.ndarray] | None:
-    """The resize/rescale/normalise steps of an OwlViTImageProcessor, done with Pillow + torch.
-
-    Equal to the processor for OWL-ViT's configuration (to 1e-6, checked by a test) and about
-    three times as fast, which matters because pre-processing is per-image overhead on top of the
-    encoder. Returns ``None`` (use the processor itself) for configs it does not cover
-    (centre crop, padding, no resize, ...).
-    """
-    cfg = processor.to_dict()
-    size = cfg.get("size") or {}
-    if (
-        cfg.get("do_center_crop") or cfg.get("do_pad") or not cfg.get("do_resize", True)
-        or not cfg.get("do_rescale", True) or not cfg.get("do_normalize", True)
-        or set(size) != {"height", "width"}
-    ):
-        return None
-    mean = np.asarray(cfg["image_mean"], dtype=np.float32)
-    std = np.asarray(cfg["image_std"], dtype=np.float32)
-    resample = Image.Resampling(int(cfg.get("resample", Image.Resampling.BICUBIC)))
-    return (int(size["width"]), int(size["height"])), resample, float(cfg["rescale_factor"]), mean, std
 
 
 @contextlib.contextmanager

@@ -4,14 +4,19 @@ ClipCrop (paper §3.2; docs/METHOD.md, "Grounding"): for every query embedding `
 token with the highest OWL-ViT logit is selected (``t_img^w`` and its initial box ``b_ini^w``); the
 union of the selected boxes, computed in xyxy, is the anchor ``b_u`` the decoder regresses offsets
 from. Without a condition (ClipCrop-base) nothing is selected and ``b_u`` is the whole image.
+
+Inference steps (:func:`ground`, :func:`unconditioned`, :func:`with_boxes`) take torch tensors or
+NumPy arrays (:mod:`promptcrop.arrays`): the ONNX Runtime backend grounds without PyTorch. The
+training filter :func:`filter_for_target` works on tensors.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import torch
-
+from promptcrop import arrays as A
+from promptcrop.backends.base import ImageEncoding
 from promptcrop.boxes import (
     EPS,
     box_area,
@@ -23,14 +28,16 @@ from promptcrop.boxes import (
     xyxy_to_cxcywh,
 )
 from promptcrop.errors import InternalError
-from promptcrop.model.encoder import ImageEncoding
+
+if TYPE_CHECKING:
+    import torch
 
 WHOLE_IMAGE_CXCYWH = (0.5, 0.5, 1.0, 1.0)
 
 
 @dataclass
 class Grounding:
-    """The tokens selected by the queries of a batch.
+    """The tokens selected by the queries of a batch (torch tensors or NumPy arrays, one kind).
 
     Attributes:
         token_index: ``[B, W]`` long, selected token per query (argmax over ``P`` of the logits).
@@ -44,12 +51,12 @@ class Grounding:
             ``(0.5, 0.5, 1, 1)`` where a row has no valid selection.
     """
 
-    token_index: torch.Tensor
-    tokens: torch.Tensor
-    boxes_cxcywh: torch.Tensor
-    logits: torch.Tensor
-    mask: torch.Tensor
-    union_cxcywh: torch.Tensor
+    token_index: Any
+    tokens: Any
+    boxes_cxcywh: Any
+    logits: Any
+    mask: Any
+    union_cxcywh: Any
 
     def __post_init__(self) -> None:
         batch, width = self.token_index.shape
@@ -64,11 +71,11 @@ class Grounding:
             actual = tuple(getattr(self, name).shape)
             if actual != shape:
                 raise InternalError(f"Grounding.{name} must have shape {shape}, got {actual}")
-        if self.mask.dtype != torch.bool:
+        if str(self.mask.dtype) not in ("torch.bool", "bool"):
             raise InternalError(f"Grounding.mask must be bool, got {self.mask.dtype}")
 
 
-def union_of_valid(boxes_cxcywh: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def union_of_valid(boxes_cxcywh: Any, mask: Any) -> Any:
     """Union box of the valid boxes of each row.
 
     ``boxes_cxcywh``: ``[B, W, 4]`` normalised cxcywh; ``mask``: ``[B, W]`` bool. Returns
@@ -76,27 +83,18 @@ def union_of_valid(boxes_cxcywh: torch.Tensor, mask: torch.Tensor) -> torch.Tens
     image where a row has no valid box (including ``W = 0``).
     """
     batch = boxes_cxcywh.shape[0]
-    whole = boxes_cxcywh.new_tensor(WHOLE_IMAGE_CXCYWH).expand(batch, 4)
+    whole = A.full(boxes_cxcywh, (batch, 4), 0.0) + A.constant(boxes_cxcywh, WHOLE_IMAGE_CXCYWH)
     if boxes_cxcywh.shape[1] == 0:
-        return whole.clone()
+        return whole
     boxes_xyxy = cxcywh_to_xyxy(boxes_cxcywh)  # [B, W, 4]
     # Invalid boxes become "empty" (lo = +inf, hi = -inf) so they never widen the union.
-    inf = torch.full_like(boxes_xyxy, float("inf"))
-    empty = torch.cat([inf[..., :2], -inf[..., 2:]], dim=-1)
-    masked = torch.where(mask[..., None], boxes_xyxy, empty)
+    empty = A.constant(boxes_xyxy, [float("inf")] * 2 + [float("-inf")] * 2)
+    masked = A.where(mask[..., None], boxes_xyxy, empty)
     union_cxcywh = xyxy_to_cxcywh(clamp_xyxy(union_box(masked), 1.0, 1.0))  # [B, 4]
-    return torch.where(mask.any(dim=1, keepdim=True), union_cxcywh, whole)
+    return A.where(mask.any(1)[:, None], union_cxcywh, whole)
 
 
-def _gather_tokens(values: torch.Tensor, token_index: torch.Tensor) -> torch.Tensor:
-    """``values [B, P, K]`` at ``token_index [B, W]`` → ``[B, W, K]``."""
-    index = token_index[..., None].expand(-1, -1, values.shape[-1])
-    return torch.gather(values, 1, index)
-
-
-def ground(
-    encoding: ImageEncoding, logits: torch.Tensor, query_mask: torch.Tensor | None = None
-) -> Grounding:
+def ground(encoding: ImageEncoding, logits: Any, query_mask: Any | None = None) -> Grounding:
     """Select, for each query, the image token with the highest logit.
 
     Args:
@@ -114,20 +112,20 @@ def ground(
         )
     width = logits.shape[2]
     if query_mask is None:
-        mask = torch.ones(batch, width, dtype=torch.bool, device=logits.device)
+        mask = A.full(logits, (batch, width), True, "bool")
     else:
         if tuple(query_mask.shape) != (batch, width):
             raise InternalError(
                 f"query_mask must be [{batch}, {width}], got {tuple(query_mask.shape)}"
             )
-        mask = query_mask.to(device=logits.device, dtype=torch.bool)
+        mask = A.as_bool(query_mask, logits)
     if num_tokens == 0:
         raise InternalError("cannot ground queries in an encoding without image tokens")
-    best_logits, token_index = logits.max(dim=1)  # [B, W], [B, W]
-    boxes_cxcywh = _gather_tokens(encoding.boxes_cxcywh, token_index)
+    best_logits, token_index = A.max_along(logits, axis=1)  # [B, W], [B, W]
+    boxes_cxcywh = A.gather_rows(encoding.boxes_cxcywh, token_index)
     return Grounding(
         token_index=token_index,
-        tokens=_gather_tokens(encoding.tokens, token_index),
+        tokens=A.gather_rows(encoding.tokens, token_index),
         boxes_cxcywh=boxes_cxcywh,
         logits=best_logits,
         mask=mask,
@@ -139,13 +137,14 @@ def unconditioned(encoding: ImageEncoding) -> Grounding:
     """The empty grounding of ClipCrop-base: ``W = 0`` and ``b_u`` = the whole image."""
     tokens = encoding.tokens
     batch = tokens.shape[0]
+    boxes = A.full(encoding.boxes_cxcywh, (batch, 0, 4), 0.0)
     return Grounding(
-        token_index=torch.zeros(batch, 0, dtype=torch.long, device=tokens.device),
-        tokens=tokens.new_zeros(batch, 0, tokens.shape[-1]),
-        boxes_cxcywh=encoding.boxes_cxcywh.new_zeros(batch, 0, 4),
-        logits=tokens.new_zeros(batch, 0),
-        mask=torch.zeros(batch, 0, dtype=torch.bool, device=tokens.device),
-        union_cxcywh=tokens.new_tensor(WHOLE_IMAGE_CXCYWH).expand(batch, 4).clone(),
+        token_index=A.full(tokens, (batch, 0), 0, "long"),
+        tokens=A.full(tokens, (batch, 0, tokens.shape[-1]), 0.0),
+        boxes_cxcywh=boxes,
+        logits=A.full(tokens, (batch, 0), 0.0),
+        mask=A.full(tokens, (batch, 0), False, "bool"),
+        union_cxcywh=union_of_valid(boxes, A.full(tokens, (batch, 0), False, "bool")),
     )
 
 
@@ -181,6 +180,8 @@ def filter_for_target(
     Returns:
         The grounding with an updated ``mask`` and ``union_cxcywh``; the other fields unchanged.
     """
+    import torch
+
     if not 0.0 < min_cover <= 1.0:
         raise ValueError(f"min_cover must be in (0, 1], got {min_cover}")
     batch = grounding.mask.shape[0]
@@ -228,11 +229,12 @@ def _cover(boxes_xyxy: torch.Tensor, target_xyxy: torch.Tensor) -> torch.Tensor:
     return inter / target_area.clamp(min=EPS)
 
 
-def with_boxes(grounding: Grounding, boxes_cxcywh: torch.Tensor, mask: torch.Tensor) -> Grounding:
-    """The same selections with other boxes ``[B, W, 4]`` (normalised cxcywh) and validity
-    ``[B, W]``; the union is recomputed from the valid ones (the whole image where none is)."""
-    mask = mask.to(device=grounding.mask.device, dtype=torch.bool)
-    boxes_cxcywh = boxes_cxcywh.to(grounding.boxes_cxcywh)
+def with_boxes(grounding: Grounding, boxes_cxcywh: Any, mask: Any) -> Grounding:
+    """The same selections with other boxes ``[B, W, 4]`` (normalised cxcywh; NumPy or of the
+    grounding's kind) and validity ``[B, W]``; the union is recomputed from the valid ones (the
+    whole image where none is)."""
+    mask = A.as_bool(mask, grounding.mask)
+    boxes_cxcywh = A.constant(grounding.boxes_cxcywh, A.to_numpy(boxes_cxcywh))
     return Grounding(
         token_index=grounding.token_index, tokens=grounding.tokens, boxes_cxcywh=boxes_cxcywh,
         logits=grounding.logits, mask=mask, union_cxcywh=union_of_valid(boxes_cxcywh, mask),

@@ -54,6 +54,11 @@ INPUT_SIDE = 192
 GRID_SIDE = 48
 #: Logits are clipped to this before the sigmoid (as MediaPipe does).
 RAW_SCORE_LIMIT = 80.0
+#: No face is searched in an image whose short side is below this (px): no face fits in it.
+MIN_SEARCH_SIDE = 16
+#: Consecutive tiles along the long side start this share of a tile's length apart (they overlap
+#: by the rest).
+TILE_STEP = 0.75
 #: What a user without the detector is told, once.
 MISSING_NOTICE = (
     "promptcrop: face detector not installed (pip install 'promptcrop[faces]' && "
@@ -70,7 +75,9 @@ class FaceDetectorConfig:
     ``tile_ratio``: an image whose long side is at least this many times its short side is also
     searched in square tiles along the long side (≥ 1; ``math.inf`` never tiles). ``min_size``:
     detections smaller than this share of the image's short side are dropped, in [0, 1).
-    ``threads``: LiteRT threads (≥ 1). ``candidate_score``: when the first pass finds no face, its
+    ``max_tiles``: at most this many tiles (≥ 1); a longer image gets longer tiles, so the work
+    per image stays bounded however elongated it is. ``threads``: LiteRT threads (≥ 1).
+    ``candidate_score``: when the first pass finds no face, its
     detections from this score on (in (0, ``min_score``)) are candidates for a closer look; at
     most ``max_candidates`` of them (≥ 0; 0 turns the closer look off), best first, smaller than
     ``max_candidate_side`` of the image's short side (in (0, 1]; a candidate that large was seen at
@@ -85,6 +92,7 @@ class FaceDetectorConfig:
     min_score: float = 0.5
     nms_iou: float = 0.3
     tile_ratio: float = 1.6
+    max_tiles: int = 8
     min_size: float = 0.02
     threads: int = 1
     candidate_score: float = 0.2
@@ -97,6 +105,7 @@ class FaceDetectorConfig:
         require_number("min_score", self.min_score, 0.0, 1.0, low_open=True, high_open=True)
         require_number("nms_iou", self.nms_iou, 0.0, 1.0, low_open=True)
         require_number("tile_ratio", self.tile_ratio, 1.0)
+        require_positive_int("max_tiles", self.max_tiles)
         require_number("min_size", self.min_size, 0.0, 1.0, high_open=True)
         require_number("candidate_score", self.candidate_score, 0.0, self.min_score, low_open=True, high_open=True)
         require_int("max_candidates", self.max_candidates, minimum=0)
@@ -181,8 +190,10 @@ class FaceDetector:
         pil = image if isinstance(image, Image.Image) else Image.fromarray(_check_rgb(image))
         pil = pil.convert("RGB")
         width, height = pil.size
+        if min(width, height) < MIN_SEARCH_SIDE:
+            return Faces(boxes=np.zeros((0, 4)), scores=np.zeros(0))
         found = [self._detect_window(pil, window, self.config.candidate_score)
-                 for window in _windows(width, height, self.config.tile_ratio)]
+                 for window in _windows(width, height, self.config.tile_ratio, self.config.max_tiles)]
         boxes, scores = np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
         sure = scores > self.config.min_score
         if not sure.any():
@@ -301,19 +312,24 @@ def _check_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _windows(width: int, height: int, tile_ratio: float) -> np.ndarray:
+def _windows(width: int, height: int, tile_ratio: float, max_tiles: int) -> np.ndarray:
     """Search windows ``[n, 4]`` xyxy px: the whole image, then — when the long side is at least
-    ``tile_ratio`` × the short one — squares of the short side along the long side, overlapping by
-    at least a quarter of their side."""
+    ``tile_ratio`` × the short one — tiles along the long side, each starting :data:`TILE_STEP` of
+    its length after the last: squares of the short side, or, when more than ``max_tiles`` squares
+    would be needed, ``max_tiles`` longer tiles that cover the image as well."""
     windows = [[0.0, 0.0, float(width), float(height)]]
     long_side, short_side = max(width, height), min(width, height)
     if long_side >= tile_ratio * short_side:
-        count = int(np.ceil((long_side - short_side) / (0.75 * short_side))) + 1
-        for start in np.linspace(0.0, long_side - short_side, count):
+        count = int(np.ceil((long_side - short_side) / (TILE_STEP * short_side))) + 1
+        tile = float(short_side)
+        if count > max_tiles:
+            count = max_tiles
+            tile = long_side / (1.0 + TILE_STEP * (count - 1))
+        for start in np.linspace(0.0, long_side - tile, count):
             if width >= height:
-                windows.append([start, 0.0, start + short_side, float(height)])
+                windows.append([start, 0.0, start + tile, float(height)])
             else:
-                windows.append([0.0, start, float(width), start + short_side])
+                windows.append([0.0, start, float(width), start + tile])
     return np.array(windows)
 
 

@@ -57,7 +57,8 @@ def blur_sigma(shape: tuple[int, ...]) -> float:
 def quantile(values: np.ndarray, q: float, axis: int | None = None) -> np.ndarray | float:
     """``np.quantile(values, q, axis=axis)`` (linear interpolation) for NaN-free values, through
     ``np.partition``: NumPy's own median, percentile and quantile import ``numpy.ma`` for their NaN
-    check, about 10 ms of every process start. Integer input gives float64, like NumPy's."""
+    check, a cost on every process start (docs/BENCHMARKS.md, cold start). Integer input gives
+    float64, like NumPy's."""
     data = np.asarray(values)
     if not np.issubdtype(data.dtype, np.floating):
         data = data.astype(np.float64)

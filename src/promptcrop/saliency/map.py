@@ -42,6 +42,11 @@ from promptcrop.saliency.people import (
 MAP_FLOOR = 0.04
 
 
+#: Share of the map's cells whose saliency mass measures how concentrated the map is
+#: (:attr:`SaliencyMap.concentration`): the most salient tenth.
+CONCENTRATED_CELLS = 0.1
+
+
 @dataclass
 class SaliencyMap:
     """A saliency map at reduced resolution plus what the composer needs to query it fast.
@@ -100,6 +105,17 @@ class SaliencyMap:
         """``(sx, sy)``: map pixels per full-image pixel."""
         h, w = self.values.shape
         return w / self.image_size[0], h / self.image_size[1]
+
+    @property
+    def concentration(self) -> float:
+        """How strongly the map singles something out, in [0, 1]: the share of its saliency mass
+        held by its most salient :data:`CONCENTRATED_CELLS` of cells. A flat map (or one with no
+        saliency) gives :data:`CONCENTRATED_CELLS`, a map whose mass sits in a tenth of the frame 1."""
+        if self.total <= 0:
+            return CONCENTRATED_CELLS
+        flat = self.values.ravel()
+        top = max(1, round(CONCENTRATED_CELLS * flat.size))
+        return float(np.partition(flat, flat.size - top)[flat.size - top :].sum() / self.total)
 
     @property
     def total(self) -> float:

@@ -11,13 +11,21 @@ from promptcrop import boxes as B
 from promptcrop.saliency.grid import otsu_level
 from promptcrop.saliency.map import SaliencyMap
 
+#: The salient region is the union of the strong blobs (peak at least :data:`BLOB_MIN_PEAK` of the
+#: map's) holding :data:`REGION_MASS` of the saliency above the threshold: a subject seen as
+#: several blobs (a person and their dog, a group, the parts of a machine) is kept as a whole.
+REGION_MASS = 0.9
+
+
+BLOB_MIN_PEAK = 0.3
+
 
 def salient_region(
     sal: SaliencyMap,
     *,
-    mass: float = 0.7,
+    mass: float = REGION_MASS,
     threshold: float | None = None,
-    min_peak: float = 0.5,
+    min_peak: float = BLOB_MIN_PEAK,
 ) -> np.ndarray:
     """The box the offline mode must keep: ``float [4]`` xyxy px of the full image.
 

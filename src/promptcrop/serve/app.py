@@ -1,13 +1,14 @@
 """The FastAPI app factory: ``create_app(settings, loaded)`` wires the routes, the limits, the
 metrics, authentication, CORS and the security headers around one loaded Predictor.
 
-Middleware, outermost first: request id + security headers, metrics, upload limit, (CORS).
+Middleware, outermost first: request id + security headers, metrics, (CORS), the request gate
+(route, key, length and queue checked from the headers), the upload limit (size and stalls while
+the body streams in).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from promptcrop import __version__
 from promptcrop.errors import PromptcropError
 from promptcrop.predictor import Predictor
+from promptcrop.serve.docs import DOCS_CONTENT_SECURITY_POLICY, DOCS_PATH, add_offline_docs
 from promptcrop.serve.errors import (
     ServiceError,
     error_response,
@@ -29,6 +31,7 @@ from promptcrop.serve.errors import (
     internal_error_response,
     promptcrop_error_response,
 )
+from promptcrop.serve.gate import RequestGate, key_dependency
 from promptcrop.serve.limits import ASGIApp, Message, Receive, Scope, Send, UploadLimit, WorkerPool
 from promptcrop.serve.metrics import MetricsMiddleware, ServiceMetrics
 from promptcrop.serve.routes import STATIC_DIR, api_router, public_router
@@ -42,8 +45,6 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-# FastAPI's /docs page loads Swagger UI from a CDN with an inline script: it gets no CSP.
-_NO_CSP_PATHS = ("/docs", "/redoc")
 
 
 @dataclass
@@ -71,14 +72,25 @@ def create_app(settings: ServeSettings, loaded: LoadedPredictor) -> FastAPI:
         pool.shutdown()
 
     app = FastAPI(
-        title="promptcrop", version=__version__, lifespan=lifespan,
+        title="promptcrop", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
         description="Conditioned image cropping (ClipCrop). Images are uploaded, never fetched by URL.",
     )
     app.state.service = state
     app.include_router(public_router())
-    app.include_router(api_router(_key_checker(settings.api_key)))
+    require_key = key_dependency(settings.api_key)
+    api = api_router(require_key)
+    app.include_router(api)
+    protected = list(api.routes)
+    if settings.url is not None:
+        protected += _add_url_routes(app, settings, loaded, state, require_key)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    add_offline_docs(app)
     _add_exception_handlers(app)
+    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes, stall_timeout_s=settings.body_timeout_s)
+    app.add_middleware(
+        RequestGate, routes=lambda: app.router.routes, protected=lambda: protected, form_routes=lambda: api.routes,
+        api_key=settings.api_key, max_bytes=settings.max_upload_bytes, pool=pool,
+    )
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -86,32 +98,29 @@ def create_app(settings: ServeSettings, loaded: LoadedPredictor) -> FastAPI:
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "X-API-Key"],
             expose_headers=["X-Promptcrop-Box", "X-Promptcrop-Score", "X-Promptcrop-Mode",
-                            "X-Promptcrop-Ratio", "X-Request-Id"],
+                            "X-Promptcrop-Ratio", "X-Promptcrop-Rank", "X-Promptcrop-Fallback",
+                            "X-Request-Id", "ETag"],
         )
-    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     app.add_middleware(RequestContext)
     return app
 
 
-def _key_checker(api_key: str | None) -> Any:
-    """A dependency requiring ``api_key`` (Bearer or X-API-Key, constant-time comparison)."""
-    expected = api_key.encode() if api_key is not None else None
+def _add_url_routes(app: FastAPI, settings: ServeSettings, loaded: LoadedPredictor, state: ServiceState,
+                    require_key: Any) -> list[Any]:
+    """Crops by URL (``/v1/img``, ``/v1/info/...``, ``/v1/url``): see :mod:`promptcrop.serve.url`.
+    Returns the routes that need the API key (the signing routes; signed URLs carry their own
+    proof)."""
+    from promptcrop.serve.url.routes import sign_router, url_routes
+    from promptcrop.serve.url.service import UrlMetrics, UrlService
 
-    async def require_key(request: Request) -> None:
-        if expected is None:
-            return
-        given = request.headers.get("x-api-key")
-        auth = request.headers.get("authorization", "")
-        if given is None and auth[:7].lower() == "bearer ":
-            given = auth[7:].strip()
-        if given is None or not hmac.compare_digest(given.encode(), expected):
-            raise ServiceError(
-                401, "unauthorized", "this server needs an API key (Authorization: Bearer KEY or X-API-Key: KEY)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
-    return require_key
+    assert settings.url is not None
+    service = UrlService(settings.url, loaded, settings.max_upload_bytes, UrlMetrics(state.metrics.registry))
+    app.state.url = service
+    app.router.routes[0:0] = url_routes(service)  # first: the route a cache hit must find fastest
+    signing = sign_router(service, require_key, settings.api_key is not None)
+    app.include_router(signing)
+    return list(signing.routes)
 
 
 def _request_id(request: Request) -> str | None:
@@ -176,7 +185,7 @@ class RequestContext:
             return
         request_id = uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = request_id
-        csp = not scope.get("path", "").startswith(_NO_CSP_PATHS)
+        csp = DOCS_CONTENT_SECURITY_POLICY if scope.get("path", "").startswith(DOCS_PATH) else CONTENT_SECURITY_POLICY
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -184,8 +193,7 @@ class RequestContext:
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"no-referrer"))
-                if csp:
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+                headers.append((b"content-security-policy", csp.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

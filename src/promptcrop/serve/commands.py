@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from promptcrop.cli.options import add_predictor_options, predictor_options
-from promptcrop.serve.settings import API_KEY_ENV, ServeSettings
+from promptcrop.request import DEFAULT_MAX_RATIO
+from promptcrop.serve.settings import (
+    API_KEY_ENV,
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_KEEP_ALIVE_S,
+    ServeSettings,
+)
+from promptcrop.serve.url.commands import add_url_options, url_settings_from_args
 
 
 def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
@@ -32,11 +40,24 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
                    help="requests waiting for a worker before 503 (default 16)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
                    help="largest request body (default 20)")
+    p.add_argument("--max-ratio", type=float, default=DEFAULT_MAX_RATIO, metavar="R",
+                   help=f"refuse aspect ratios beyond 1:R and R:1 (default {DEFAULT_MAX_RATIO:g})")
     p.add_argument("--timeout-s", type=float, default=60.0, metavar="S",
-                   help="504 for a request waiting or running longer (default 60)")
+                   help="504 for a request waiting or running longer; its model call stops at its next "
+                        "stage (default 60)")
+    p.add_argument("--header-timeout-s", type=float, default=DEFAULT_HEADER_TIMEOUT_S, metavar="S",
+                   help=f"408 and close when the request headers take longer (default {DEFAULT_HEADER_TIMEOUT_S:g})")
+    p.add_argument("--body-timeout-s", type=float, default=DEFAULT_BODY_TIMEOUT_S, metavar="S",
+                   help=f"408 and close when an upload sends nothing for this long (default {DEFAULT_BODY_TIMEOUT_S:g})")
+    p.add_argument("--keep-alive-s", type=float, default=DEFAULT_KEEP_ALIVE_S, metavar="S",
+                   help=f"close idle keep-alive connections after this long (default {DEFAULT_KEEP_ALIVE_S:g})")
+    p.add_argument("--max-connections", type=int, metavar="N",
+                   help="open connections at most; beyond it the longest-silent one is closed, else 503 "
+                        "(default max(64, 8 x (threads + max-queue)))")
     p.add_argument("--api-key", metavar="KEY", help=f"require this key (default ${API_KEY_ENV} if set)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow browser calls from this origin, repeatable (default: CORS off)")
+    add_url_options(p)
     p.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of unexpected errors")
     p.set_defaults(handler=run_serve, parser=p)
     return p
@@ -46,8 +67,10 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     """The validated settings of a parsed ``serve`` command line (ValueError on bad values)."""
     return ServeSettings.with_env_key(
         host=args.host, port=args.port, predictor=predictor_options(args), threads=args.threads,
-        max_queue=args.max_queue, max_upload_mb=args.max_upload_mb, timeout_s=args.timeout_s,
-        api_key=args.api_key, cors_origins=tuple(args.cors_origin),
+        max_queue=args.max_queue, max_upload_mb=args.max_upload_mb, max_ratio=args.max_ratio,
+        timeout_s=args.timeout_s, header_timeout_s=args.header_timeout_s, body_timeout_s=args.body_timeout_s,
+        keep_alive_s=args.keep_alive_s, max_connections=args.max_connections, api_key=args.api_key,
+        cors_origins=tuple(args.cors_origin), url=url_settings_from_args(args),
     )
 
 
@@ -58,7 +81,7 @@ def run_serve(args: argparse.Namespace) -> int:
     require_serve_dependencies()
     try:
         settings = settings_from_args(args)
-    except ValueError as exc:
+    except ValueError as exc:  # RequestError is a ValueError
         from promptcrop.cli import UsageError
 
         raise UsageError(str(exc)) from None
@@ -66,6 +89,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from promptcrop.serve.app import create_app
+    from promptcrop.serve.connections import guarded_protocol
     from promptcrop.serve.service import build_predictor, unavailable_message
 
     loaded = build_predictor(settings)
@@ -78,9 +102,19 @@ def run_serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="info", access_log=False,
         timeout_graceful_shutdown=int(settings.timeout_s) + 5, server_header=False,
+        http=guarded_protocol(connection_limits(settings)), timeout_keep_alive=settings.keep_alive_s,  # type: ignore[arg-type]
     )
     _server_class(uvicorn)(config).run()
     return 0
+
+
+def connection_limits(settings: ServeSettings) -> Any:
+    """The :class:`~promptcrop.serve.connections.ConnectionLimits` of ``settings``."""
+    from promptcrop.serve.connections import ConnectionLimits
+
+    return ConnectionLimits(
+        max_connections=settings.max_connections, header_timeout_s=settings.header_timeout_s,  # type: ignore[arg-type]
+    )
 
 
 def _server_class(uvicorn: Any) -> type:

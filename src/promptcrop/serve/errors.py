@@ -3,16 +3,18 @@
 Codes and messages come from :mod:`promptcrop.errors` (``error_code`` / ``failure_reason``), the
 same texts the command line prints; this module only picks the HTTP status. Codes of the HTTP
 layer itself: ``unauthorized``, ``not_found``, ``method_not_allowed``, ``upload_too_large``,
-``overloaded`` (503), ``timeout`` (504), ``internal`` (500, with the request id).
+``unsupported_media_type``, ``overloaded`` (503), ``timeout`` (408, 504), ``internal`` (500, with the request id).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
 from promptcrop.errors import (
+    DeadlineExceeded,
     ImageLoadError,
     ModelUnavailableError,
     PromptcropError,
@@ -28,7 +30,9 @@ _HTTP_CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    408: "timeout",
     413: "upload_too_large",
+    415: "unsupported_media_type",
     422: "bad_request",
     503: "overloaded",
     504: "timeout",
@@ -54,6 +58,21 @@ def error_body(code: str, message: str, request_id: str | None = None) -> dict[s
     return {"error": error}
 
 
+async def send_error(
+    send: Any, status: int, code: str, message: str, *, request_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer through the ASGI ``send`` with the one error body and ``Connection: close`` (for the
+    pure ASGI middleware, which answers before or instead of the app and leaves a request body
+    unread: the connection must not be reused)."""
+    body = json.dumps(error_body(code, message, request_id), separators=(",", ":")).encode()
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close")]
+    raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def error_response(
     status: int, code: str, message: str, *, request_id: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -65,6 +84,8 @@ def status_for(exc: PromptcropError | ValueError) -> int:
     """The HTTP status of an error promptcrop raised on purpose (an input the caller can fix)."""
     if isinstance(exc, ImageLoadError):
         return _IMAGE_STATUS.get(exc.kind, 422)
+    if isinstance(exc, DeadlineExceeded):
+        return 504
     if isinstance(exc, (RequestError, ModelUnavailableError)) or error_code(exc) != "internal":
         return 422
     return 500

@@ -1,12 +1,14 @@
 """The HTTP routes: the crop API (``/v1/*``), probes, metrics and the page.
 
-Every model call goes through the app's :class:`~promptcrop.serve.limits.WorkerPool`; the
-request fields are parsed by :meth:`CropRequest.build` before a worker is taken, so a bad
-parameter costs no model time.
+Every model call goes through the app's :class:`~promptcrop.serve.limits.WorkerPool`: a crop
+request takes a slot before its upload is read into memory, its fields are parsed by
+:meth:`CropRequest.build` before a worker is taken (a bad parameter costs no model time), and its
+call gets the slot's deadline.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from importlib.resources import files
 from typing import Annotated, Any, Literal
 
@@ -74,9 +76,10 @@ def api_router(require_key: Any) -> APIRouter:
     @router.post("/v1/crops", summary="Crop an image: the JSON record (schema 1) of every crop")
     async def crops(request: Request, fields: Annotated[CropFields, Depends()]) -> JSONResponse:
         state = request.app.state.service
-        job = await fields.job()
-        check_job(state.loaded, job)
-        record = await state.pool.run(crop_record, state.predictor, job)
+        async with state.pool.admitted() as slot:  # before the upload is read into memory
+            job = await fields.job()
+            check_job(state.loaded, job)
+            record = await slot.run(crop_record, state.predictor, job, slot.deadline)
         return JSONResponse(record)
 
     @router.post(
@@ -92,9 +95,10 @@ def api_router(require_key: Any) -> APIRouter:
         fmt = (format or "").strip().lower() or None
         if fmt is not None and fmt not in CROP_FORMATS:
             raise RequestError(f"format must be one of jpeg, png, webp, got {format!r}")
-        job = await fields.job(CROP_FORMATS[fmt] if fmt else None)
-        check_job(state.loaded, job)
-        result = await state.pool.run(crop_image, state.predictor, job)
+        async with state.pool.admitted() as slot:  # before the upload is read into memory
+            job = await fields.job(CROP_FORMATS[fmt] if fmt else None)
+            check_job(state.loaded, job)
+            result = await slot.run(crop_image, state.predictor, job, slot.deadline)
         headers = {
             "X-Promptcrop-Box": ",".join(str(v) for v in result.box),
             "X-Promptcrop-Score": f"{result.score:.6f}",
@@ -119,9 +123,14 @@ def api_router(require_key: Any) -> APIRouter:
             "device": str(details.get("device")),
             "versions": state.predictor.versions("offline" if reason else _best_mode(details)),
             "limits": {
+                **dataclasses.asdict(state.predictor.limits),
                 "max_upload_mb": settings.max_upload_mb,
                 "max_pixels": settings.max_pixels,
                 "timeout_s": settings.timeout_s,
+                "header_timeout_s": settings.header_timeout_s,
+                "body_timeout_s": settings.body_timeout_s,
+                "keep_alive_s": settings.keep_alive_s,
+                "max_connections": settings.max_connections,
                 "threads": settings.threads,
                 "max_queue": settings.max_queue,
             },

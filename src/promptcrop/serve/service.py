@@ -12,11 +12,12 @@ from typing import Any
 from PIL import Image
 
 from promptcrop.batch.outputs import output_format
+from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError, failure_reason
 from promptcrop.images import LoadedImage, encode_image, load_image
 from promptcrop.predictor import Predictor
-from promptcrop.request import EXCLUDE_NEEDS_WEIGHTS, CropRequest, check_condition
-from promptcrop.results import Prediction, build_record
+from promptcrop.request import EXCLUDE_NEEDS_WEIGHTS, CropRequest, RequestLimits, check_condition
+from promptcrop.results import FREE_RATIO, Prediction, build_record
 from promptcrop.serve.settings import ServeSettings
 
 ENABLE_QUERIES_HINT = (
@@ -46,7 +47,10 @@ def build_predictor(settings: ServeSettings) -> LoadedPredictor:
     weight-free mode and says why queries are unavailable — unless a decoder was asked for, which
     cannot run without them (:class:`ModelUnavailableError` / ``CheckpointError`` propagate).
     """
-    predictor = Predictor.from_options(settings.predictor, conditioned=False)
+    predictor = Predictor.from_options(
+        settings.predictor, conditioned=False,
+        limits=RequestLimits(max_ratio=settings.max_ratio, max_pixels=settings.max_pixels),
+    )
     if predictor.model_id is None:
         return LoadedPredictor(predictor, "the server runs in the weight-free offline mode")
     try:
@@ -89,17 +93,15 @@ class CropImage:
     score: float
     mode: str
     ratio: str
+    """The crop's width/height as a number (never the caller's text: it goes into a header)."""
 
 
 def check_job(loaded: LoadedPredictor, job: CropJob) -> None:
-    """Refuse, before it takes a worker, a query the server cannot follow and an output size
-    above the pixel limit (the crop would be resized to it in memory)."""
-    size = job.request.output_size
-    limit = loaded.predictor.max_pixels
-    if size is not None and size[0] * size[1] > limit:
-        raise RequestError(
-            f"size {size[0]}x{size[1]} has {size[0] * size[1]:,} pixels, above the server's limit of {limit:,}"
-        )
+    """Refuse, before it takes a worker, a request beyond the Predictor's
+    :class:`~promptcrop.request.RequestLimits` and a query the server cannot follow (the
+    Predictor checks the limits again; here they cost no worker time)."""
+    loaded.predictor.limits.check(job.request)
+    loaded.predictor.limits.check_query(job.query)
     check_condition([job.query], job.query_image)
     if (job.query is not None or job.query_image is not None) and loaded.queries_unavailable:
         raise ModelUnavailableError(unavailable_message(loaded.queries_unavailable))
@@ -107,36 +109,39 @@ def check_job(loaded: LoadedPredictor, job: CropJob) -> None:
         raise ModelUnavailableError(f"{EXCLUDE_NEEDS_WEIGHTS}; {unavailable_message(loaded.queries_unavailable)}")
 
 
-def predict(predictor: Predictor, job: CropJob) -> tuple[LoadedImage, Prediction]:
-    """Decode the upload and run the Predictor on it (blocking: call it on a worker)."""
+def predict(predictor: Predictor, job: CropJob, deadline: Deadline | None = None) -> tuple[LoadedImage, Prediction]:
+    """Decode the upload and run the Predictor on it (blocking: call it on a worker); past
+    ``deadline`` it stops at the next stage with :class:`~promptcrop.errors.DeadlineExceeded`."""
+    check_deadline(deadline, "decode")
     image = load_image(job.image, max_pixels=predictor.max_pixels)
     query_image = None
     if job.query_image is not None:
         query_image = load_image(job.query_image, max_pixels=predictor.max_pixels)
     prediction = predictor.predict_batch(
-        [image], [job.query], query_image=query_image, request=job.request
+        [image], [job.query], query_image=query_image, request=job.request, deadline=deadline
     )[0]
     return image, prediction
 
 
-def crop_record(predictor: Predictor, job: CropJob) -> dict[str, Any]:
+def crop_record(predictor: Predictor, job: CropJob, deadline: Deadline | None = None) -> dict[str, Any]:
     """``POST /v1/crops``: the JSON record of the prediction (no file names)."""
-    _image, prediction = predict(predictor, job)
+    _image, prediction = predict(predictor, job, deadline)
     return build_record(prediction, explain=job.explain)
 
 
-def crop_image(predictor: Predictor, job: CropJob) -> CropImage:
+def crop_image(predictor: Predictor, job: CropJob, deadline: Deadline | None = None) -> CropImage:
     """``POST /v1/crop``: the best crop (rank 1 of the first ratio asked), cut, padded, resized and
     encoded in ``job.format`` or the input's own format (PNG when Pillow cannot write it)."""
-    image, prediction = predict(predictor, job)
+    image, prediction = predict(predictor, job, deadline)
     if not len(prediction):
         raise RequestError("no crop could be made for this image")
     best = prediction[0]
     fmt = job.format or output_format(image.format).format
     pil = best.apply(Image.fromarray(image.array))
+    check_deadline(deadline, "encode output")
     data = encode_image(pil, fmt, icc_profile=image.icc_profile)
     return CropImage(
         data=data, media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"),
         box=tuple(int(v) for v in best.box), score=float(best.score), mode=prediction.mode,  # type: ignore[arg-type]
-        ratio=best.ratio,
+        ratio=FREE_RATIO if best.aspect is None else f"{best.aspect:.6g}",
     )

@@ -6,11 +6,26 @@ import os
 from dataclasses import dataclass, field
 
 from promptcrop.options import PredictorOptions
+from promptcrop.request import DEFAULT_MAX_RATIO
+from promptcrop.serve.url.settings import UrlSettings
 
 API_KEY_ENV = "PROMPTCROP_API_KEY"
 """Environment variable read when no ``--api-key`` is given."""
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_BODY_TIMEOUT_S = 30.0
+DEFAULT_KEEP_ALIVE_S = 5.0
+#: Connections allowed per admitted request (running or queued), and the floor of the cap.
+CONNECTIONS_PER_SLOT = 8
+MIN_CONNECTIONS = 64
+
+
+def default_max_connections(threads: int, max_queue: int) -> int:
+    """The connection cap when none is given: room for every admitted request's connection and
+    as many again uploading, probing or keeping alive (``max(64, 8 × (threads + max_queue))``)."""
+    return max(MIN_CONNECTIONS, CONNECTIONS_PER_SLOT * (threads + max_queue))
 
 
 @dataclass(frozen=True)
@@ -25,10 +40,23 @@ class ServeSettings:
     - ``threads``: model calls running at once (the worker pool); ``max_queue``: requests that may
       wait for a worker — one more gets ``503`` with ``Retry-After``.
     - ``max_upload_mb``: request bodies above this are refused (``413``) while they stream in.
-    - ``timeout_s``: a request waiting or running longer gets ``504``.
+    - ``max_ratio``: aspect ratios between ``1:max_ratio`` and ``max_ratio:1`` (``422`` beyond);
+      the other bounds of a request are :class:`~promptcrop.request.RequestLimits`' defaults; an
+      output canvas (an exact size, a padded crop) above ``predictor.max_pixels`` is ``422`` too.
+    - ``timeout_s``: a request waiting or running longer gets ``504``; its model call stops at
+      its next stage boundary.
+    - ``header_timeout_s``: a connection whose request headers are not complete this long after
+      it opened (or after the first byte of a keep-alive request) gets ``408`` and is closed.
+    - ``body_timeout_s``: an upload that sends nothing for this long gets ``408`` and is closed.
+    - ``keep_alive_s``: an idle keep-alive connection is closed after this long.
+    - ``max_connections``: open connections at most; beyond it the longest-silent connection is
+      closed, or the new one answered ``503`` when none is silent (default
+      :func:`default_max_connections` of ``threads`` and ``max_queue``).
     - ``api_key``: when set, every route but ``/healthz``, ``/readyz`` and the page's own files
       needs it (``Authorization: Bearer`` or ``X-API-Key``).
     - ``cors_origins``: origins allowed to call the API from a browser (none: CORS off).
+    - ``url``: crops by URL over image sources (:class:`UrlSettings`; ``None``: no ``/v1/img``).
+      A source object obeys ``max_upload_mb`` and ``max_pixels`` like an upload.
     """
 
     host: str = "127.0.0.1"
@@ -37,9 +65,15 @@ class ServeSettings:
     threads: int = 1
     max_queue: int = 16
     max_upload_mb: float = 20.0
+    max_ratio: float = DEFAULT_MAX_RATIO
     timeout_s: float = 60.0
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    keep_alive_s: float = DEFAULT_KEEP_ALIVE_S
+    max_connections: int | None = None
     api_key: str | None = None
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    url: UrlSettings | None = None
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -50,7 +84,13 @@ class ServeSettings:
             raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
         if isinstance(self.max_queue, bool) or not isinstance(self.max_queue, int) or self.max_queue < 0:
             raise ValueError(f"max_queue must be an integer >= 0, got {self.max_queue!r}")
-        for name in ("max_upload_mb", "timeout_s"):
+        if self.max_connections is None:
+            object.__setattr__(self, "max_connections", default_max_connections(self.threads, self.max_queue))
+        elif isinstance(self.max_connections, bool) or not isinstance(self.max_connections, int) or self.max_connections < 1:
+            raise ValueError(f"max_connections must be a positive integer, got {self.max_connections!r}")
+        if isinstance(self.max_ratio, bool) or not isinstance(self.max_ratio, (int, float)) or not self.max_ratio >= 1:
+            raise ValueError(f"max_ratio must be a number >= 1, got {self.max_ratio!r}")
+        for name in ("max_upload_mb", "timeout_s", "header_timeout_s", "body_timeout_s", "keep_alive_s"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")

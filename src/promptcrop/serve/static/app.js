@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 const SVG_NS = "http://www.w3.org/2000/svg";
 let photoUrl = null;
 let downloads = [];
+let defaultSource = null;
 
 function apiHeaders() {
   const key = sessionStorage.getItem(KEY_STORE);
@@ -194,6 +195,61 @@ async function runCrop(event) {
   }
 }
 
+// The URL panel: crop URLs of an image in the server's source (GET /v1/url says whether this
+// server signs them for the page's caller; POST /v1/url signs them server-side).
+async function loadUrlPanel() {
+  const response = await fetch("/v1/url", { headers: apiHeaders() });
+  if (!response.ok) { $("url-panel").hidden = true; return; }
+  const info = await response.json();
+  defaultSource = info.default;
+  const select = $("url-source");
+  select.replaceChildren(...info.sources.map((name) => new Option(name, name)));
+  select.hidden = info.sources.length < 2;
+  $("url-signing").textContent = {
+    signed: "URLs are signed by the server for you (API key).",
+    unsigned: "This server accepts unsigned URLs (development); they are not signed.",
+    none: "This server signs URLs only for API-key holders.",
+  }[info.signing];
+  $("url-run").disabled = info.signing === "none";
+  $("url-panel").hidden = false;
+}
+
+function urlOptions() {
+  const options = {};
+  const source = $("url-source").value;
+  if (source && source !== defaultSource) options.source = source; // the default goes unnamed
+  const query = $("query").value.trim();
+  if (query && !$("query").disabled) options.query = query;
+  const custom = $("custom-ratio").value.trim();
+  const ratio = [...document.querySelectorAll("input[name=ratio]:checked")].map((b) => b.value)
+    .find((v) => v !== "original") || custom || null;
+  if (ratio) options.aspect = ratio;
+  return options;
+}
+
+async function makeUrl(event) {
+  event.preventDefault();
+  $("url-error").textContent = "";
+  const path = $("url-path").value.trim();
+  if (!path) { $("url-error").textContent = "give the image's path inside the source"; return; }
+  const widths = $("url-widths").value.split(/[\s,]+/).filter(Boolean).map(Number);
+  const options = urlOptions();
+  if (widths.length) options.width = widths[0];
+  const response = await fetch("/v1/url", {
+    method: "POST", headers: { ...apiHeaders(), "Content-Type": "application/json" },
+    body: JSON.stringify({ path, options, widths, base: window.location.origin }),
+  });
+  if (!response.ok) { $("url-error").textContent = await errorMessage(response); return; }
+  const answer = await response.json();
+  $("url-text").value = answer.url;
+  $("url-snippet").value = answer.img;
+  const preview = $("url-preview");
+  preview.onload = () => { document.body.dataset.urlState = "done"; };
+  preview.onerror = () => { $("url-error").textContent = "the server could not make this crop (see the URL's /v1/info)"; };
+  preview.src = answer.url;
+  $("url-result").hidden = false;
+}
+
 function setUpDrop() {
   const drop = $("drop");
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
@@ -208,6 +264,7 @@ function setUpDrop() {
   });
   $("image").addEventListener("change", () => {
     const file = $("image").files[0];
+    if (file && !$("url-path").value) $("url-path").value = file.name;
     $("drop-text").textContent = file ? file.name : "Drop a photo here, or press Enter to pick one";
   });
 }
@@ -218,7 +275,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("key-form").addEventListener("submit", (e) => {
     e.preventDefault();
     sessionStorage.setItem(KEY_STORE, $("api-key").value);
-    loadInfo();
+    loadInfo().then(loadUrlPanel);
   });
-  loadInfo().catch((err) => showError(`cannot reach the server: ${err.message}`));
+  $("url-form").addEventListener("submit", (e) => makeUrl(e).catch((err) => {
+    $("url-error").textContent = `the request failed: ${err.message}`;
+  }));
+  loadInfo().then(loadUrlPanel).catch((err) => showError(`cannot reach the server: ${err.message}`));
 });

@@ -1,0 +1,253 @@
+"""The camera path: one fixed-size crop per frame that keeps the subject and moves as little and
+as smoothly as it can, solved shot by shot (nothing is smoothed across a cut).
+
+Each axis is solved on its own (a 9:16 crop of a landscape frame spans the full height: only x
+moves). Per frame the subject gives a **corridor** for the crop centre: every centre in it keeps
+the whole subject (when the subject is larger than the crop, the crop stays inside the subject and
+within ``wide_slack`` of the composer's framing, which keeps faces whole when the ratio allows).
+The composer's framing centre (headroom, faces, room around the subject) is the **target**.
+
+- **stationary** when one centre lies in every corridor of the shot: the camera holds still at
+  the target's median, clamped into that common range;
+- otherwise an L1-optimal path (after Grundmann et al.'s robust L1 camera paths, as AutoFlip
+  uses a smoothed path): ``min Σ |Δc| + accel_weight · Σ |Δ²c| + target_weight · Σ |c - target|``
+  ``+ keep_weight · Σ (distance outside the corridor)``, every per-frame move at most
+  ``max_speed``. The first term is the total motion (the least-motion floor minimises it alone),
+  the second makes moves start and stop gently (a piecewise-constant velocity: pans), the third
+  breaks ties toward the composer's framing, the fourth keeps the subject — softly, so a subject
+  estimate that jumps between keyframes is followed at the speed limit instead of in one frame.
+  A linear program (HiGHS through SciPy). A monotone path is a ``pan``, any other a ``track``.
+
+:func:`least_motion_path` is the floor: the path of least total motion that keeps the subject in
+every frame (the lazy "play" path from the best start), with :func:`needed_speed`, the largest
+per-frame move any path keeping the subject must make somewhere.
+
+Boxes are xyxy pixels of the upright frame; centres are floats along one axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from promptcrop import boxes as B
+from promptcrop.validation import require_number
+
+CAMERAS = ("stationary", "pan", "track")
+#: A path moving less than this in total (px) is stationary.
+_STILL_PX = 0.5
+#: A path whose total motion exceeds its net displacement by less than this share is one pan.
+_PAN_SLACK = 0.05
+
+
+@dataclass(frozen=True)
+class PathConfig:
+    """How the camera moves.
+
+    ``max_speed``: largest move per second, as a share of the frame side (0.45 = 1.8 % of the
+    side per frame at 25 fps). ``accel_weight``: cost of a change of velocity (px per frame)
+    against one pixel of motion. ``target_weight``: cost of one pixel between the centre and the
+    composer's framing, per frame. ``keep_weight``: cost of one pixel outside the corridor, per
+    frame (the corridor is a soft constraint: an estimate that jumps is followed at ``max_speed``,
+    not in one frame). ``wide_slack``: when the subject is larger than the crop, how far (share
+    of the crop side) the centre may leave the composer's framing.
+    """
+
+    max_speed: float = 0.45
+    accel_weight: float = 20.0
+    target_weight: float = 0.01
+    keep_weight: float = 10.0
+    wide_slack: float = 0.1
+
+    def __post_init__(self) -> None:
+        require_number("max_speed", self.max_speed, 0.0, None, low_open=True)
+        require_number("accel_weight", self.accel_weight, 0.0, None)
+        require_number("target_weight", self.target_weight, 0.0, None)
+        require_number("wide_slack", self.wide_slack, 0.0, 1.0)
+        require_number("keep_weight", self.keep_weight, 0.0, None, low_open=True)
+
+
+@dataclass(frozen=True)
+class ShotPath:
+    """One shot's path: ``boxes`` ``[n, 4]`` int xyxy (all of the crop size, inside the frame),
+    ``camera`` (one of :data:`CAMERAS`), ``fits`` (the subject fit the crop in every frame)."""
+
+    boxes: np.ndarray
+    camera: str
+    fits: bool
+
+
+def crop_size(frame_size: tuple[int, int], ratio: float) -> tuple[int, int]:
+    """The largest ``(w, h)`` of width / height ``ratio`` inside a ``(W, H)`` frame (±1 px of the ratio)."""
+    W, H = frame_size
+    if W / H > ratio:
+        return max(1, min(W, round(H * ratio))), H
+    return W, max(1, min(H, round(W / ratio)))
+
+
+def corridor(low: np.ndarray, high: np.ndarray, target: np.ndarray, extent: int, frame_extent: int,
+             slack: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the centres ``[lo, hi]`` of a crop of side ``extent`` that keep the subject
+    ``[low, high]`` along one axis (see the module docstring); ``target`` = framing centres."""
+    half = extent / 2.0
+    fits = (high - low) <= extent
+    inside_lo, inside_hi = low + half, high - half  # crop inside a subject larger than it
+    near = slack * extent
+    wide_lo = np.maximum(inside_lo, target - near)
+    wide_hi = np.minimum(inside_hi, target + near)
+    empty = wide_lo > wide_hi
+    pinned = np.clip(target, inside_lo, np.maximum(inside_lo, inside_hi))
+    wide_lo = np.where(empty, pinned, wide_lo)
+    wide_hi = np.where(empty, pinned, wide_hi)
+    lo = np.where(fits, high - half, wide_lo)
+    hi = np.where(fits, low + half, wide_hi)
+    return _into_frame(lo, hi, extent, frame_extent)
+
+
+def keep_corridor(low: np.ndarray, high: np.ndarray, extent: int, frame_extent: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centres that keep the most of the subject ``[low, high]`` a crop of side ``extent`` can:
+    the whole subject when it fits, else a crop inside it (the floor's corridor)."""
+    half = extent / 2.0
+    lo = np.minimum(high - half, low + half)
+    hi = np.maximum(high - half, low + half)
+    return _into_frame(lo, hi, extent, frame_extent)
+
+
+def _into_frame(lo: np.ndarray, hi: np.ndarray, extent: int, frame_extent: int) -> tuple[np.ndarray, np.ndarray]:
+    half = extent / 2.0
+    first, last = half, frame_extent - half
+    lo = np.clip(lo, first, last)
+    hi = np.clip(hi, first, last)
+    return lo, np.maximum(lo, hi)
+
+
+def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, frame_extent: int, fps: float,
+               config: PathConfig) -> np.ndarray:
+    """Centres ``[n]`` of one shot along one axis (see the module docstring)."""
+    target = np.clip(target, lo, hi)
+    common_lo, common_hi = float(lo.max()), float(hi.min())
+    if common_lo <= common_hi:
+        return np.full(len(lo), np.clip(float(np.median(target)), common_lo, common_hi))
+    half_first, half_last = float(lo.min()), float(hi.max())
+    speed = config.max_speed * frame_extent / fps
+    centres = _l1_path(lo, hi, target, speed, config)
+    return np.clip(centres if centres is not None else target, half_first, half_last)
+
+
+def _l1_path(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, speed: float, config: PathConfig) -> np.ndarray | None:
+    """The linear program of the module docstring; None when unsolved.
+
+    Variables: centres ``c [n]``, ``u [n-1] ≥ |Δc|`` (at most ``speed``), ``a [n-2] ≥ |Δ²c|``,
+    ``e [n] ≥ |c - target|``, ``s [n] ≥`` how far ``c`` leaves its corridor.
+    """
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    n = len(lo)
+    if n < 3:
+        return target.astype(np.float64)
+    eye = sparse.eye(n, format="csr")
+    d1 = eye[1:] - eye[:-1]
+    d2 = d1[1:] - d1[:-1]
+    m1, m2 = n - 1, n - 2
+    blocks = {"u": (m1, None), "a": (m2, None), "e": (n, None), "s": (n, None)}
+
+    def row(c_part: Any, **parts: Any) -> Any:
+        rows = c_part.shape[0]
+        return sparse.hstack([c_part] + [parts.get(k, sparse.csr_matrix((rows, size))) for k, (size, _) in blocks.items()])
+
+    a_ub = sparse.vstack([
+        row(d1, u=-sparse.eye(m1)), row(-d1, u=-sparse.eye(m1)),
+        row(d2, a=-sparse.eye(m2)), row(-d2, a=-sparse.eye(m2)),
+        row(eye, e=-sparse.eye(n)), row(-eye, e=-sparse.eye(n)),
+        row(eye, s=-sparse.eye(n)), row(-eye, s=-sparse.eye(n)),
+    ]).tocsr()
+    b_ub = np.concatenate([np.zeros(2 * m1 + 2 * m2), target, -target, hi, -lo])
+    cost = np.concatenate([np.zeros(n), np.ones(m1), np.full(m2, config.accel_weight),
+                           np.full(n, config.target_weight), np.full(n, config.keep_weight)])
+    first, last = float(lo.min()), float(hi.max())
+    bounds = [(first, last)] * n + [(0.0, speed)] * m1 + [(0.0, None)] * (m2 + 2 * n)
+    result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    return result.x[:n] if result.status == 0 else None
+
+
+def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], frame_size: tuple[int, int],
+               fps: float, config: PathConfig = PathConfig()) -> ShotPath:
+    """The crop path of one shot: ``subject`` and ``framing`` ``[n, 4]`` per-frame boxes (xyxy px),
+    crop ``size`` ``(w, h)`` inside the ``frame_size`` ``(W, H)`` frame."""
+    subject = np.asarray(subject, dtype=np.float64).reshape(-1, 4)
+    framing_c = B.xyxy_to_cxcywh(np.asarray(framing, dtype=np.float64).reshape(-1, 4))
+    corners = []
+    cameras = []
+    for axis, (extent, frame_extent) in enumerate(zip(size, frame_size)):
+        lo, hi = corridor(subject[:, axis], subject[:, axis + 2], framing_c[:, axis], extent, frame_extent,
+                          config.wide_slack)
+        centres = solve_axis(lo, hi, framing_c[:, axis], frame_extent, fps, config)
+        corners.append(np.clip(np.round(centres - extent / 2.0), 0, frame_extent - extent).astype(np.int64))
+        cameras.append(camera_of(centres))
+    x1, y1 = corners
+    boxes = np.stack([x1, y1, x1 + size[0], y1 + size[1]], axis=1)
+    fits = bool(((subject[:, 2] - subject[:, 0]) <= size[0]).all() and ((subject[:, 3] - subject[:, 1]) <= size[1]).all())
+    return ShotPath(boxes=boxes, camera=_combined(cameras), fits=fits)
+
+
+def camera_of(centres: np.ndarray) -> str:
+    """``stationary`` (no motion), ``pan`` (one direction) or ``track`` (anything else)."""
+    steps = np.diff(centres)
+    total = float(np.abs(steps).sum())
+    if total < _STILL_PX:
+        return "stationary"
+    net = abs(float(centres[-1] - centres[0]))
+    return "pan" if total <= net * (1 + _PAN_SLACK) + _STILL_PX else "track"
+
+
+def _combined(cameras: Sequence[str]) -> str:
+    return max(cameras, key=CAMERAS.index)
+
+
+def solve_path(subject: np.ndarray, framing: np.ndarray, shots: Sequence[tuple[int, int]], size: tuple[int, int],
+               frame_size: tuple[int, int], fps: float, config: PathConfig = PathConfig()) -> list[ShotPath]:
+    """:func:`solve_shot` for every ``[start, end)`` shot of the per-frame ``subject`` / ``framing``."""
+    return [solve_shot(subject[s:e], framing[s:e], size, frame_size, fps, config) for s, e in shots]
+
+
+# ------------------------------------------------------------------------------ the floor
+
+
+def least_motion_path(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The centres inside ``[lo, hi]`` per frame with the least total motion ``Σ |Δc|``: start
+    where the first unavoidable move begins, then move only when a corridor forces it, by as
+    little as it forces."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    a, b = lo[0], hi[0]
+    start = (a + b) / 2
+    for low, high in zip(lo, hi):
+        if low > b:
+            start = b
+            break
+        if high < a:
+            start = a
+            break
+        a, b = max(a, low), min(b, high)
+    else:
+        start = (a + b) / 2
+    path = np.empty(len(lo))
+    c = start
+    for i, (low, high) in enumerate(zip(lo, hi)):
+        c = min(max(c, low), high)
+        path[i] = c
+    return path
+
+
+def needed_speed(lo: np.ndarray, hi: np.ndarray, max_lag: int | None = None) -> float:
+    """The smallest possible largest per-frame move of a path inside ``[lo, hi]``: the largest
+    gap between two corridors divided by the frames between them (lags up to ``max_lag``)."""
+    n = len(lo)
+    worst = 0.0
+    for lag in range(1, min(n, max_lag or n)):
+        gap = np.maximum(lo[lag:] - hi[:-lag], lo[:-lag] - hi[lag:])
+        worst = max(worst, float(gap.max()) / lag)
+    return worst

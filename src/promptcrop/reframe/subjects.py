@@ -1,0 +1,197 @@
+"""The subject of every frame, from keyframes the one :class:`~promptcrop.predictor.Predictor` crops.
+
+One decoding pass (:func:`analyse_video`) reduces every frame to at most ``analysis_side`` pixels,
+feeds the cut detector, and sends keyframes — the first frame of every shot, then one every
+``1 / keyframe_rate`` seconds, and the last frame of every shot — through
+:meth:`Predictor.predict_batch` with the run's request (offline mode, or a text / image query with
+its exclusions). Of each keyframe's prediction it keeps the region the crops were built to keep
+(the *subject*) and the top crop per ratio (the composer's *framing*: headroom, faces whole, room
+around the subject). Between keyframes of the same shot both are interpolated linearly
+(:func:`frame_tracks`); nothing is interpolated across a cut.
+
+Boxes are xyxy float pixels of the full-size upright frame.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from promptcrop.reframe.shots import CutDetector, ShotConfig
+from promptcrop.reframe.video import DecodedFrame, VideoInfo, iter_frames
+from promptcrop.validation import require_number, require_positive_int
+
+if TYPE_CHECKING:
+    from promptcrop.predictor import Predictor
+    from promptcrop.request import CropRequest
+
+#: Keyframes per second analysed by default (the issue's ceiling).
+DEFAULT_KEYFRAME_RATE = 5.0
+#: Long side (px) of the reduced frame copy the analysis sees.
+DEFAULT_ANALYSIS_SIDE = 640
+#: Keyframes over which the subject and framing boxes are median-filtered (within a shot).
+MEDIAN_KEYFRAMES = 3
+#: Recent analysis frames kept, so a cut found late still gets its first frame analysed.
+LOOKBACK_FRAMES = 8
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """``keyframe_rate``: keyframes per second (at most one per frame); ``analysis_side``: long
+    side of the reduced copy the predictor sees; ``shots``: the cut detector's settings."""
+
+    keyframe_rate: float = DEFAULT_KEYFRAME_RATE
+    analysis_side: int = DEFAULT_ANALYSIS_SIDE
+    shots: ShotConfig = field(default_factory=ShotConfig)
+
+    def __post_init__(self) -> None:
+        require_number("keyframe_rate", self.keyframe_rate, 0.0, None, low_open=True)
+        require_positive_int("analysis_side", self.analysis_side)
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """What the predictor found on one keyframe: ``subject`` ``[4]`` (the region it keeps),
+    ``framing`` ratio label → ``[4]`` top crop (may leave the frame when padded), ``padded``
+    ratio label → whether that crop is letterboxed, ``matched`` (the grounded phrases),
+    ``fallback`` (the predictor's note, if any), ``mode``."""
+
+    index: int
+    subject: np.ndarray
+    framing: dict[str, np.ndarray]
+    padded: dict[str, bool]
+    pad_color: dict[str, tuple[int, int, int] | None]
+    matched: tuple[str, ...]
+    fallback: str | None
+    mode: str
+
+
+@dataclass
+class Analysis:
+    """One analysis pass: ``frame_count``, frame ``times`` (s), shot starts ``cuts``, the
+    ``keyframes`` in index order, and seconds spent (``timings``: decode, shots, predict)."""
+
+    frame_count: int
+    times: np.ndarray
+    cuts: list[int]
+    keyframes: list[Keyframe]
+    timings: dict[str, float]
+
+
+class KeyframeAnalyser:
+    """Sends one reduced frame through the predictor and maps the answer to full-frame pixels."""
+
+    def __init__(self, predictor: Predictor, request: CropRequest, *, query: str | None = None,
+                 query_image: Any = None) -> None:
+        self.predictor = predictor
+        self.request = request
+        self.query = query
+        self.query_image = query_image
+
+    def __call__(self, frame: DecodedFrame, full_size: tuple[int, int]) -> Keyframe:
+        """The keyframe record of ``frame`` (a reduced copy of a ``full_size`` ``(W, H)`` frame)."""
+        pred = self.predictor.predict_batch([frame.rgb], [self.query], query_image=self.query_image,
+                                            request=self.request)[0]
+        h, w = frame.rgb.shape[:2]
+        scale = np.array([full_size[0] / w, full_size[1] / h] * 2)
+        region = np.asarray(pred.region if pred.region is not None else (0, 0, w, h), dtype=np.float64)
+        framing: dict[str, np.ndarray] = {}
+        padded: dict[str, bool] = {}
+        colours: dict[str, tuple[int, int, int] | None] = {}
+        for crop in pred.crops:
+            if crop.rank == 1:
+                framing[crop.ratio] = np.asarray(crop.box, dtype=np.float64) * scale
+                padded[crop.ratio] = bool(crop.padded)
+                colours[crop.ratio] = crop.pad_color
+        return Keyframe(
+            index=frame.index, subject=region * scale, framing=framing, padded=padded, pad_color=colours,
+            matched=tuple(g.phrase for g in pred.grounding), fallback=pred.fallback, mode=pred.mode,
+        )
+
+
+def analyse_video(info: VideoInfo, analyser: KeyframeAnalyser, config: AnalysisConfig = AnalysisConfig(), *,
+                  max_seconds: float, on_frame: Callable[[], None] | None = None) -> Analysis:
+    """Decode ``info`` once, find its cuts and analyse its keyframes (see the module docstring)."""
+    detector = CutDetector(info.fps, config.shots)
+    step = max(1, round((info.fps if info.fps > 0 else 25.0) / config.keyframe_rate))
+    recent: deque[DecodedFrame] = deque(maxlen=LOOKBACK_FRAMES)
+    keyframes: dict[int, Keyframe] = {}
+    times: list[float] = []
+    spent = {"decode": 0.0, "shots": 0.0, "predict": 0.0}
+    next_key = 0
+
+    def analyse(index: int) -> None:
+        frame = next((f for f in recent if f.index == index), None)
+        if frame is not None and index not in keyframes:
+            t = time.perf_counter()
+            keyframes[index] = analyser(frame, info.size)
+            spent["predict"] += time.perf_counter() - t
+
+    t0 = time.perf_counter()
+    for frame in iter_frames(info, max_side=config.analysis_side, max_seconds=max_seconds):
+        t1 = time.perf_counter()
+        spent["decode"] += t1 - t0
+        recent.append(frame)
+        times.append(frame.time)
+        starts = detector.feed(frame.index, frame.rgb)
+        spent["shots"] += time.perf_counter() - t1
+        for start in starts:
+            analyse(start - 1)  # the last frame of the shot that ends here
+            next_key = start
+        while next_key <= frame.index:
+            analyse(next_key)
+            next_key += step
+        if on_frame is not None:
+            on_frame()
+        t0 = time.perf_counter()
+    analyse(recent[-1].index)  # the last frame of the video
+    return Analysis(frame_count=len(times), times=np.asarray(times), cuts=list(detector.cuts),
+                    keyframes=[keyframes[i] for i in sorted(keyframes)], timings=spent)
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Per-frame boxes of one ratio: ``subject`` ``[N, 4]`` and ``framing`` ``[N, 4]`` (xyxy px)."""
+
+    subject: np.ndarray
+    framing: np.ndarray
+
+
+def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]], label: str,
+                 frame_size: tuple[int, int]) -> Tracks:
+    """Subject and framing of every frame for ratio ``label``: linear between the keyframes of a
+    shot (after a running median over keyframes), held before its first and after its last; a shot
+    without keyframe borrows the nearest."""
+    n = shots[-1][1]
+    subject = np.zeros((n, 4))
+    framing = np.zeros((n, 4))
+    index = np.array([k.index for k in keyframes])
+    for start, end in shots:
+        inside = [k for k in keyframes if start <= k.index < end]
+        if not inside:  # cannot happen with analyse_video's keyframes; kept for other callers
+            inside = [keyframes[int(np.argmin(np.abs(index - start)))]]
+        frames = np.arange(start, end)
+        at = np.array([k.index for k in inside], dtype=np.float64)
+        subject[start:end] = _interpolate(frames, at, running_median(np.stack([k.subject for k in inside])))
+        boxes = np.stack([k.framing.get(label, k.subject) for k in inside])
+        framing[start:end] = _interpolate(frames, at, running_median(boxes))
+    W, H = frame_size
+    subject = np.clip(subject, 0, [W, H, W, H])
+    return Tracks(subject=subject, framing=framing)
+
+
+def running_median(boxes: np.ndarray, window: int = MEDIAN_KEYFRAMES) -> np.ndarray:
+    """``[K, 4]`` boxes with each coordinate replaced by its median over ``window`` consecutive
+    keyframes (centred; shorter at the ends): one keyframe that sees another subject is outvoted."""
+    half = window // 2
+    return np.stack([np.median(boxes[max(0, i - half) : i + half + 1], axis=0) for i in range(len(boxes))])
+
+
+def _interpolate(frames: np.ndarray, at: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """``boxes`` ``[K, 4]`` known at frame indices ``at`` → ``[len(frames), 4]``, linear, held at the ends."""
+    return np.stack([np.interp(frames, at, boxes[:, j]) for j in range(4)], axis=1)

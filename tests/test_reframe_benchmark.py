@@ -1,0 +1,77 @@
+"""``benchmarks/reframe.py``: its ground truth and its figures mean what its docstring says (the
+figures themselves are for the benchmark run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optional import require
+
+require("av")
+
+from paths import benchmark_module  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def bench():
+    with benchmark_module("reframe") as module:
+        yield module
+
+
+@pytest.fixture(scope="module")
+def clip(bench, tmp_path_factory: pytest.TempPathFactory):
+    return bench.make_clips(tmp_path_factory.mktemp("bench"), n_clips=1, n_shots=2, shot_s=0.4, seed=3)[0]
+
+
+def test_ground_truth_follows_the_virtual_camera(bench, clip) -> None:
+    W, H = bench.SIZE
+    assert len(clip.subject) == 20 and clip.cuts == [0, 10] and len(clip.photos) == 2
+    assert np.all(clip.subject >= 0) and np.all(clip.subject[:, [0, 2]] <= W) and np.all(clip.subject[:, [1, 3]] <= H)
+    assert np.all(clip.subject[:, 2] > clip.subject[:, 0])
+
+
+def test_the_floor_keeps_every_frame_and_the_centre_crop_is_still(bench, clip) -> None:
+    ratio = 9 / 16
+    floor = bench.score(clip, bench.floor_boxes(clip, ratio), ratio)
+    assert all(floor["kept"]) and not any(floor["missed"]) and floor["lags"] == [0]
+    frames = bench.decoded_frames(clip.path)
+    centre, _ = bench.per_frame_peer("centre", frames, ratio)
+    still = bench.score(clip, centre, ratio)
+    assert max(still["steps"]) == 0
+
+
+def test_a_crop_away_from_the_subject_is_missed_and_lags(bench, clip) -> None:
+    """A crop parked on the far side of the frame from the subject counts as missed and never kept."""
+    ratio = 9 / 16
+    W, H = bench.SIZE
+    cw, ch = bench.crop_size(bench.SIZE, ratio)
+    centres = (clip.subject[:, 0] + clip.subject[:, 2]) / 2
+    far = np.where(centres > W / 2, 0, W - cw)
+    boxes = np.stack([far, 0 * far, far + cw, 0 * far + ch], axis=1).astype(float)
+    scored = bench.score(clip, boxes, ratio)
+    subject_w = clip.subject[:, 2] - clip.subject[:, 0]
+    clear = (subject_w < W / 2 - cw)  # frames whose subject cannot reach the far side
+    assert not any(np.asarray(scored["kept"])[clear])
+
+
+def test_cut_lag_counts_the_frames_until_the_new_subject_is_kept(bench) -> None:
+    subject = np.array([[100.0, 0, 200, 360]] * 4 + [[400.0, 0, 500, 360]] * 6)
+    clip = bench.Clip(path=Path("none"), subject=subject, faces=[np.zeros((0, 4))] * 10, cuts=[0, 4])
+    on_first = np.array([50.0, 0, 252, 360])
+    on_second = np.array([350.0, 0, 552, 360])
+    boxes = np.stack([on_first] * 7 + [on_second] * 3)  # the crop reaches the new subject 3 frames late
+    scored = bench.score(clip, boxes, 9 / 16)
+    assert scored["lags"] == [3]
+    assert max(scored["steps"]) == pytest.approx(300 / 640 * 100)  # one jump within the second shot
+
+
+def test_face_cut_counts_faces_between_20_and_80_percent_inside(bench) -> None:
+    clip = bench.Clip(path=Path("none"), subject=np.array([[100.0, 0, 200, 360]]),
+                      faces=[np.array([[180.0, 50, 220, 90]])], cuts=[0])
+    half = np.array([[0.0, 0, 200, 360]])  # the face is half inside
+    whole = np.array([[100.0, 0, 302, 360]])
+    assert bench.score(clip, half, 9 / 16)["cut"] == [True]
+    assert bench.score(clip, whole, 9 / 16)["cut"] == [False]

@@ -1,0 +1,155 @@
+"""The camera path solver's invariants: fixed-size boxes inside the frame, subject kept, bounded
+in-shot motion, jumps only at cuts, least motion as the floor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from promptcrop.reframe.path import (
+    PathConfig,
+    camera_of,
+    corridor,
+    crop_size,
+    keep_corridor,
+    least_motion_path,
+    needed_speed,
+    solve_path,
+    solve_shot,
+)
+
+W, H = 640, 360
+FPS = 25.0
+MAX_STEP = 0.02 * W  # the largest in-shot move per frame the issue allows
+
+
+def _moving_subject(n: int, seed: int, width: float = 60.0) -> np.ndarray:
+    """A subject drifting and wobbling across the frame, ``[n, 4]``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    cx = W / 2 + rng.uniform(-200, 200) * np.sin(t / rng.uniform(40, 120) + rng.uniform(0, 6))
+    cx += rng.normal(0, 3, n)  # detection noise
+    cy = H / 2 + rng.normal(0, 2, n)
+    return np.stack([cx - width / 2, cy - 80, cx + width / 2, cy + 80], axis=1)
+
+
+def _check_boxes(boxes: np.ndarray, size: tuple[int, int]) -> None:
+    assert np.all(np.abs((boxes[:, 2] - boxes[:, 0]) - size[0]) <= 1)
+    assert np.all(np.abs((boxes[:, 3] - boxes[:, 1]) - size[1]) <= 1)
+    assert boxes[:, :2].min() >= 0 and boxes[:, 2].max() <= W and boxes[:, 3].max() <= H
+
+
+@pytest.mark.parametrize("ratio", [9 / 16, 1.0, 4 / 5, 16 / 9, 3.0])
+def test_crop_size_is_the_largest_of_the_ratio(ratio: float) -> None:
+    w, h = crop_size((W, H), ratio)
+    assert (w == W or h == H) and w <= W and h <= H
+    assert abs(w / h - ratio) <= 1.0 / min(w, h) + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("ratio", [9 / 16, 1.0])
+def test_boxes_fixed_size_inside_frame_and_subject_kept(seed: int, ratio: float) -> None:
+    subject = _moving_subject(300, seed)
+    size = crop_size((W, H), ratio)
+    shot = solve_shot(subject, subject, size, (W, H), FPS)
+    _check_boxes(shot.boxes, size)
+    assert shot.fits
+    clipped = np.clip(subject, 0, [W, H, W, H])
+    inside = (shot.boxes[:, 0] <= clipped[:, 0] + 1) & (shot.boxes[:, 2] >= clipped[:, 2] - 1)
+    assert inside.all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_in_shot_moves_bounded_unless_least_motion_needs_more(seed: int) -> None:
+    subject = _moving_subject(300, seed)
+    size = crop_size((W, H), 9 / 16)
+    shot = solve_shot(subject, subject, size, (W, H), FPS)
+    steps = np.abs(np.diff(shot.boxes[:, 0]))
+    lo, hi = keep_corridor(subject[:, 0], subject[:, 2], size[0], W)
+    assert steps.max() <= max(MAX_STEP, needed_speed(lo, hi) + 1.0)
+
+
+def test_fast_subject_is_followed_at_the_speed_limit() -> None:
+    """A subject crossing the frame in one second needs moves above 2 % of the width: the path
+    follows at its speed limit (never above it) and keeps the subject when the limit allows."""
+    t = np.arange(25)
+    cx = 40 + t * 23.0
+    subject = np.stack([cx - 30, 100 + 0 * t, cx + 30, 260 + 0 * t], axis=1)
+    subject = np.concatenate([subject, np.tile(subject[-1], (25, 1))])  # then it stops
+    size = crop_size((W, H), 9 / 16)
+    lo, hi = keep_corridor(subject[:, 0], subject[:, 2], size[0], W)
+    assert needed_speed(lo, hi) > MAX_STEP
+    limited = solve_shot(subject, subject, size, (W, H), FPS)
+    limit = PathConfig().max_speed * W / FPS
+    assert np.abs(np.diff(limited.boxes[:, 0])).max() <= limit + 1
+    assert limited.boxes[-1, 0] <= subject[-1, 0] and limited.boxes[-1, 2] >= subject[-1, 2]
+    fast = solve_shot(subject, subject, size, (W, H), FPS, PathConfig(max_speed=1.0))
+    kept = (fast.boxes[:, 0] <= subject[:, 0] + 1) & (fast.boxes[:, 2] >= subject[:, 2] - 1)
+    assert kept.all()
+
+
+def test_jumps_only_at_cuts() -> None:
+    left = np.tile([40.0, 100, 100, 260], (60, 1))
+    right = np.tile([520.0, 100, 600, 260], (60, 1))
+    subject = np.concatenate([left, right, left])
+    shots = [(0, 60), (60, 120), (120, 180)]
+    size = crop_size((W, H), 9 / 16)
+    paths = solve_path(subject, subject, shots, size, (W, H), FPS)
+    boxes = np.concatenate([p.boxes for p in paths])
+    steps = np.abs(np.diff(boxes[:, 0]))
+    cuts = {59, 119}  # step i goes from frame i to i + 1
+    assert all(steps[i] > 100 for i in cuts)
+    assert all(steps[i] <= MAX_STEP for i in range(len(steps)) if i not in cuts)
+    assert [p.camera for p in paths] == ["stationary"] * 3
+
+
+def test_still_subject_is_filmed_from_one_place() -> None:
+    subject = np.tile([300.0, 50, 360, 300], (100, 1)) + np.random.default_rng(0).normal(0, 4, (100, 4))
+    shot = solve_shot(subject, subject, crop_size((W, H), 9 / 16), (W, H), FPS)
+    assert shot.camera == "stationary"
+    assert np.ptp(shot.boxes[:, 0]) == 0
+
+
+def test_jitter_near_the_least_motion_floor() -> None:
+    """On a smooth moving subject the solved path moves at most 1.5 x the least motion needed."""
+    for seed in range(4):
+        subject = _moving_subject(400, seed, width=40)
+        size = crop_size((W, H), 9 / 16)
+        shot = solve_shot(subject, subject, size, (W, H), FPS)
+        lo, hi = keep_corridor(subject[:, 0], subject[:, 2], size[0], W)
+        floor = np.abs(np.diff(least_motion_path(lo, hi))).sum()
+        moved = np.abs(np.diff((shot.boxes[:, 0] + shot.boxes[:, 2]) / 2)).sum()
+        assert moved <= 1.5 * floor + 4, (seed, moved, floor)
+
+
+def test_least_motion_path_is_minimal_and_inside() -> None:
+    lo = np.array([0.0, 0, 5, 5, 0, 0])
+    hi = np.array([10.0, 10, 10, 10, 2, 10])
+    path = least_motion_path(lo, hi)
+    assert np.all(path >= lo) and np.all(path <= hi)
+    assert np.abs(np.diff(path)).sum() == pytest.approx(3.0)  # from 5 down to 2, no more
+
+
+def test_needed_speed_spreads_a_gap_over_the_frames_between() -> None:
+    lo = np.array([0.0, 0, 0, 0, 30])
+    hi = np.array([0.0, 100, 100, 100, 100])
+    assert needed_speed(lo, hi) == pytest.approx(7.5)
+
+
+def test_wide_subject_keeps_the_crop_inside_it_near_the_framing() -> None:
+    low, high = np.array([100.0]), np.array([500.0])
+    target = np.array([320.0])
+    lo, hi = corridor(low, high, target, 200, W, slack=0.1)
+    assert lo[0] >= 200 and hi[0] <= 400 and lo[0] <= 320 <= hi[0]
+    assert hi[0] - lo[0] == pytest.approx(40.0)
+
+
+def test_camera_labels() -> None:
+    assert camera_of(np.full(10, 5.0)) == "stationary"
+    assert camera_of(np.linspace(0, 50, 10)) == "pan"
+    assert camera_of(np.concatenate([np.linspace(0, 50, 10), np.linspace(50, 0, 10)])) == "track"
+
+
+def test_path_config_validates() -> None:
+    with pytest.raises(ValueError):
+        PathConfig(max_speed=0.0)

@@ -1,0 +1,131 @@
+"""Video I/O: probing, upright decoding, the render's timestamps and its bit-exact audio copy,
+and shot detection on generated clips with hard cuts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optional import require
+
+av = require("av")
+require("scenedetect")
+
+from promptcrop.reframe.shots import CutDetector, shots_from_cuts  # noqa: E402
+from promptcrop.reframe.video import RenderTarget, VideoError, crop_frame, iter_frames, probe, reduced_size, render  # noqa: E402
+from video_files import FPS, SHOT_FRAMES, cut_clip, vfr_clip  # noqa: E402
+
+
+def _audio_packets(path: Path) -> list[tuple[bytes, int | None, int | None]]:
+    with av.open(str(path)) as c:
+        return [(bytes(p), p.pts, p.dts) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+def _video_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [float(f.time) for f in c.decode(video=0)]
+
+
+def test_probe_reads_size_rate_audio(tmp_path: Path) -> None:
+    path, _ = cut_clip(tmp_path / "c.mp4")
+    info = probe(path)
+    assert info.size == (160, 90) and info.rotation == 0
+    assert info.fps == pytest.approx(FPS) and info.has_audio
+    frames = list(iter_frames(info, max_side=80))
+    assert len(frames) == 3 * SHOT_FRAMES
+    assert frames[0].rgb.shape[1::-1] == reduced_size(info.size, 80) == (80, 44)
+
+
+def test_cuts_found_at_the_hard_cuts(tmp_path: Path) -> None:
+    path, _ = cut_clip(tmp_path / "c.mp4", audio=False)
+    info = probe(path)
+    detector = CutDetector(info.fps)
+    for frame in iter_frames(info, max_side=160):
+        detector.feed(frame.index, frame.rgb)
+    assert detector.cuts == [SHOT_FRAMES, 2 * SHOT_FRAMES]
+    assert shots_from_cuts(detector.cuts, 3 * SHOT_FRAMES) == [(0, 30), (30, 60), (60, 90)]
+
+
+def test_a_pan_within_a_shot_is_no_cut(tmp_path: Path) -> None:
+    from promptcrop.reframe.synthetic import write_clip
+    from video_files import cut_shots
+
+    shot = cut_shots(frames=60)[2]  # the cat, panned across
+    path = write_clip(tmp_path / "pan.mp4", shot.frames, FPS)
+    info = probe(path)
+    detector = CutDetector(info.fps)
+    for frame in iter_frames(info):
+        detector.feed(frame.index, frame.rgb)
+    assert detector.cuts == []
+
+
+def test_render_keeps_vfr_timestamps_and_copies_audio_bit_exact(tmp_path: Path) -> None:
+    path, times = vfr_clip(tmp_path / "vfr.mp4")
+    info = probe(path)
+    out = tmp_path / "out.mp4"
+    box = (10, 0, 60, 90)
+    n = render(info, [RenderTarget(out, (50, 90), lambda i, f: crop_frame(f, box, (50, 90)))])
+    assert n == len(times)
+    assert _video_times(out) == pytest.approx(_video_times(path), abs=1e-3)
+    assert _video_times(out) == pytest.approx(list(times), abs=1e-3)
+    assert _audio_packets(out) == _audio_packets(path)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        assert c.streams.video[0].format.name == "yuv420p"
+        v, a = c.streams.video[0], c.streams.audio[0]
+        video_s = float(v.duration * v.time_base)
+        audio_s = float(a.duration * a.time_base)
+    with av.open(str(path)) as c:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        in_gap = float(v.duration * v.time_base) - float(a.duration * a.time_base)
+    assert abs((video_s - audio_s) - in_gap) <= 1.0 / FPS
+
+
+def test_two_targets_in_one_pass(tmp_path: Path) -> None:
+    path, _ = cut_clip(tmp_path / "c.mp4")
+    info = probe(path)
+    targets = [RenderTarget(tmp_path / "a.mp4", (50, 90), lambda i, f: f[:, :50]),
+               RenderTarget(tmp_path / "b.mp4", (90, 90), lambda i, f: f[:, :90])]
+    render(info, targets)
+    for t in targets:
+        with av.open(str(t.path)) as c:
+            s = c.streams.video[0]
+            assert (s.width, s.height) == t.size
+        assert _audio_packets(t.path) == _audio_packets(path)
+
+
+def test_rotated_input_is_decoded_upright(tmp_path: Path) -> None:
+    from promptcrop.reframe.synthetic import write_clip
+    from video_files import cut_shots
+
+    frames = cut_shots(frames=4)[0].frames
+    path = write_clip(tmp_path / "r.mp4", frames, FPS, rotation=90)
+    info = probe(path)
+    assert info.rotation == 90 and info.size == (90, 160)
+    first = next(iter_frames(info)).rgb
+    assert first.shape == (160, 90, 3)
+    # a quarter turn back gives the stored picture (up to coding noise)
+    assert np.abs(np.rot90(first, -1).astype(int) - frames[0].astype(int)).mean() < 8
+
+
+def test_render_size_must_be_even(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="even"):
+        RenderTarget(tmp_path / "x.mp4", (51, 90), lambda i, f: f)
+
+
+def test_limits(tmp_path: Path) -> None:
+    path, _ = cut_clip(tmp_path / "c.mp4")
+    with pytest.raises(VideoError, match="pixels, above the limit"):
+        probe(path, max_pixels=1000)
+    with pytest.raises(VideoError, match="above the limit of 1 s"):
+        probe(path, max_seconds=1.0)
+    with pytest.raises(VideoError, match="no such file"):
+        probe(tmp_path / "missing.mp4")
+
+
+def test_reduced_size_keeps_even_sides() -> None:
+    assert reduced_size((1920, 1080), 640) == (640, 360)
+    assert reduced_size((10000, 10), 640) == (640, 2)
+    assert reduced_size((100, 50), 640) == (100, 50)
