@@ -45,6 +45,7 @@ from promptcrop.data.gaic import GaicDataset
 from promptcrop.eval.runner import EvalConfig, run_evaluation
 from promptcrop.model.checkpoint import save_decoder
 from promptcrop.model.decoder import DecoderConfig
+from promptcrop.options import PredictorOptions
 from promptcrop.model.encoder import OwlViTEncoder
 from promptcrop.testing import build_owlvit_dir
 from promptcrop.train.augment import AugmentConfig
@@ -209,8 +210,8 @@ def train_decoder(work: Path, data: Path, encoder_dir: Path, seed: int) -> tuple
 
 def evaluate(data: Path, encoder_dir: Path, decoder_dir: Path, methods: tuple[str, ...]) -> dict[str, dict[str, float]]:
     config = EvalConfig(
-        dataset="captions", root=str(data), split="test", methods=methods, model=str(encoder_dir),
-        decoder=str(decoder_dir), local_files_only=True,
+        dataset="captions", root=str(data), split="test", methods=methods,
+        predictor=PredictorOptions(model=str(encoder_dir), decoder=str(decoder_dir), offline=True),
     )
     results = run_evaluation(config, progress=False)
     return {m.name: dict(m.metrics) for m in results.methods if m.status == "ok"}

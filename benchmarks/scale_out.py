@@ -78,9 +78,10 @@ def run(engine: str, photos: Path, out: Path, *, concurrency: int | None, batch_
     from promptcrop.batch import RunOptions, jobs_from_folder, run_jobs
     from promptcrop.distributed import PredictorSpec
     from promptcrop.distributed.engine import RayBatchRunner, RayOptions
+    from promptcrop.options import PredictorOptions
     from promptcrop.request import CropRequest
 
-    spec = PredictorSpec(model=None, offline=True)
+    spec = PredictorSpec(PredictorOptions(model=None, offline=True))
     options = RunOptions(request=CropRequest.build(k=1, aspect=list(RATIOS)))
     jobs = jobs_from_folder(photos)
     clock = Clock()

@@ -139,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     items = photos()
     print(f"{len(items)} photos, options {OPTIONS}, {args.seconds:g} s per level, server --threads {args.threads}")
+    from promptcrop.options import PredictorOptions
     from promptcrop.predictor import Predictor
 
-    predictor = Predictor.for_options(model=None, offline=True)
+    predictor = Predictor.from_options(PredictorOptions(model=None, offline=True))
     # in-process runs of a quarter level's length before every level and after the last: the
     # 4-client level is compared with the mean of the runs just before and just after it
     slice_s = args.seconds / 4

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,17 @@ import numpy as np
 from PIL import Image
 
 REPO_SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def serve_settings(**kwargs: object):
+    """:class:`ServeSettings` from flat keywords: those of :class:`PredictorOptions` (``offline``,
+    ``model``, ``max_pixels``...) go to its ``predictor``."""
+    from promptcrop.options import PredictorOptions
+    from promptcrop.serve.settings import ServeSettings
+
+    names = {f.name for f in fields(PredictorOptions)}
+    predictor = PredictorOptions(**{k: v for k, v in kwargs.items() if k in names})  # type: ignore[arg-type]
+    return ServeSettings(predictor=predictor, **{k: v for k, v in kwargs.items() if k not in names})  # type: ignore[arg-type]
 
 
 def astronaut_jpeg() -> bytes:

@@ -130,9 +130,10 @@ def test_cli_backend_errors_are_one_line(fp32_export, tiny_owlvit_dir, tmp_path,
     photo = str(_photo(tmp_path / "p.png", 0))
     base = ["crop", photo, "-q", "a box", "-o", str(tmp_path / "o"), "--model", str(tiny_owlvit_dir)]
     assert main([*base, "--backend", "onnx"]) == 2
-    assert "--backend onnx needs --onnx-dir" in capsys.readouterr().err
+    assert "the onnx backend needs the directory written by `promptcrop export-onnx` (--onnx-dir)" in (
+        capsys.readouterr().err)
     assert main([*base, "--onnx-dir", str(fp32_export)]) == 2
-    assert "--onnx-dir is only used with --backend onnx" in capsys.readouterr().err
+    assert "an ONNX directory (--onnx-dir) is only used by the onnx backend" in capsys.readouterr().err
     # a directory exported from another model
     assert main([*base[:-1], "google/owlvit-base-patch32", "--backend", "onnx", "--onnx-dir", str(fp32_export)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -231,7 +232,7 @@ def test_serve_builds_its_predictor_on_the_onnx_backend(fp32_export, tiny_owlvit
     args = parser.parse_args(["serve", "--model", str(tiny_owlvit_dir), "--backend", "onnx", "--onnx-dir", str(fp32_export)])
     loaded = build_predictor(settings_from_args(args))
     assert loaded.queries_unavailable is None and loaded.predictor.info()["backend"] == "onnx"
-    with pytest.raises(RequestError, match="--backend onnx needs --onnx-dir"):
+    with pytest.raises(RequestError, match="onnx backend needs the directory"):
         settings_from_args(parser.parse_args(["serve", "--backend", "onnx"]))
 
 
@@ -241,11 +242,12 @@ def test_ray_actors_build_their_predictor_on_the_onnx_backend(fp32_export, tiny_
     from image_files import write_photo
     from promptcrop.batch import RunOptions
     from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec
+    from promptcrop.options import PredictorOptions
     from promptcrop.request import CropRequest
 
     photo = write_photo(tmp_path / "a.png", 120, 80)
-    spec = PredictorSpec(model=str(tiny_owlvit_dir), decoder=str(tiny_decoder_ckpt), offline=True,
-                         backend="onnx", onnx_dir=str(fp32_export))
+    spec = PredictorSpec(PredictorOptions(model=str(tiny_owlvit_dir), decoder=str(tiny_decoder_ckpt), offline=True,
+                                          backend="onnx", onnx_dir=str(fp32_export)))
     actor = CropActor(spec, RunOptions(request=CropRequest.build(k=1, aspect="1:1")), Columns(query="q"))
     assert actor.runner.predictor.info()["backend"] == "onnx"
     row = actor(pa.table({"image": [str(photo)], "q": ["a red square"]})).to_pylist()[0]

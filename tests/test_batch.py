@@ -5,6 +5,8 @@ Runs in the weight-free offline mode: no model, no network.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -22,6 +24,7 @@ from promptcrop.batch import (
     prepare_output_dir,
     run_jobs,
 )
+from promptcrop.batch.jobs import ROW_FIELDS
 from promptcrop.errors import DatasetError, PromptcropError
 from promptcrop.predictor import Predictor
 from promptcrop.request import CropRequest
@@ -129,6 +132,39 @@ def test_manifest_exclude_field_is_added_to_the_runs(tmp_path):
     assert options.request_for(jobs[0]).exclude == ("the sign", "the date", "the man on the left, in red")
     assert options.request_for(jobs[1]).exclude == ("the sign", "the date")
     assert options.request_for(Job("a.jpg", "a", aspects=("1:1",), exclude=("x",))).labels == ("1:1",)
+
+
+def test_jsonl_csv_and_parquet_manifests_give_the_same_jobs_for_the_same_rows(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    write_photo(tmp_path / "a.jpg")
+    write_photo(tmp_path / "sub" / "b.png")
+    rows = [
+        {"image": "a.jpg", "query": "the red square", "aspect": "16:9,1:1", "exclude": ["the logo", "the sign"]},
+        {"image": "sub/b.png", "query": None, "aspect": None, "exclude": ["the watermark"]},
+        {"image": "a.jpg", "query": None, "aspect": "4:5", "exclude": []},
+    ]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with open(tmp_path / "m.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, "exclude": "; ".join(r["exclude"])} for r in rows)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "m.parquet")
+    found = {}
+    for name in ("m.jsonl", "m.csv", "m.parquet"):
+        jobs, bad = jobs_from_manifest(tmp_path / name)
+        assert not bad, bad
+        found[name] = [dataclasses.replace(j, origin=None) for j in jobs]  # only the line numbers differ
+    assert found["m.jsonl"] == found["m.csv"] == found["m.parquet"]
+    expected = [
+        (("the logo", "the sign"), "the red square", ("16:9", "1:1")),  # hand-written, not from the code
+        (("the watermark",), None, None),
+        ((), None, ("4:5",)),
+    ]
+    assert [(j.exclude, j.query, j.aspects) for j in found["m.parquet"]] == expected
+    assert {Path(j.source).name for j in found["m.parquet"]} == {"a.jpg", "b.png"}
+    assert set(ROW_FIELDS) == {"image", "query", "aspect", "exclude"}  # every column a manifest reads
 
 
 def test_csv_manifest_and_missing_image_column(tmp_path):

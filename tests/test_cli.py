@@ -413,7 +413,7 @@ def test_exclude_on_the_tiny_model_and_its_offline_error(tmp_path, tiny_owlvit_d
     code = main(["crop", str(a), "--exclude", "the watermark", "--offline", "-o", str(tmp_path / "o2"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
-    assert err[0].startswith("promptcrop: error: --exclude needs the OWL-ViT weights")
+    assert err[0].startswith("promptcrop: error: exclude needs the OWL-ViT weights")
     assert not (tmp_path / "o2").exists()
 
 

@@ -11,8 +11,8 @@ from promptcrop.composer import (
     ComposerConfig,
     border_colour,
     compose,
-    evidence_weakness,
     enumerate_candidates,
+    evidence_weakness,
     required_region,
     score_candidates,
 )
@@ -60,8 +60,7 @@ def test_crops_keep_the_region_at_the_exact_ratio(aspect):
 
 
 def test_k_crops_are_ranked_and_pairwise_below_the_duplicate_threshold():
-    config = ComposerConfig(dedup_iou=0.5)
-    crops = compose((W, H), SUBJECT, aspect=1.0, k=5, saliency=blob_saliency([SUBJECT]), config=config)
+    crops = compose((W, H), SUBJECT, aspect=1.0, k=5, saliency=blob_saliency([SUBJECT]), dedup_iou=0.5)
     assert len(crops) >= 3
     boxes = np.stack([c.box_xyxy_px for c in crops])
     iou = B.box_iou(boxes, boxes)
@@ -200,7 +199,7 @@ def test_active_terms_and_weights():
     assert plain.total.min() >= 0.0 and plain.total.max() <= 1.0
     only_size = ComposerConfig(
         placement_weight=0, subject_size_weight=0, breathing_room_weight=0,
-        border_simplicity_weight=0, content_kept_weight=0, avoid_weight=0,
+        border_simplicity_weight=0, content_kept_weight=0, headroom_weight=0,
     )
     sized = score_candidates(crops, image_size=(W, H), region_xyxy_px=SUBJECT, config=only_size)
     np.testing.assert_allclose(sized.total, sized.terms["size_prior"])
@@ -219,7 +218,7 @@ def test_scoring_five_thousand_candidates_is_fast():
     assert len(crops) >= 5000
     kwargs = dict(
         image_size=(W, H), region_xyxy_px=SUBJECT, saliency=blob_saliency([SUBJECT]),
-        keep=[[10, 10, 40, 40]], avoid=[[10, 180, 40, 220]], config=config,
+        keep=[[10, 10, 40, 40]], config=config,
     )
     score_candidates(crops, **kwargs)
     start = time.perf_counter()
@@ -260,7 +259,7 @@ def test_degenerate_inputs():
     ("kwargs", "message"),
     [
         (dict(region_xyxy_px=[400, 300, 500, 400]), "no area inside"),
-        (dict(region_xyxy_px=[10, 10, 10, 50]), "no area inside"),
+        (dict(region_xyxy_px=[10, 10, 10, 50]), "x2 > x1"),
         (dict(focus=[[-20, -20, -5, -5]]), "no area inside"),
         (dict(region_xyxy_px=[[0, 0, 5, 5], [1, 1, 6, 6]]), "one box"),
         (dict(keep=[1, 2, 3]), "keep"),
@@ -285,20 +284,19 @@ def test_bad_inputs_raise_clear_errors(kwargs, message):
     "kwargs",
     [
         dict(placement_weight=-1.0),
-        dict(avoid_weight=float("inf")),
+        dict(headroom_weight=float("inf")),
         dict(placement="golden"),
         dict(num_scales=0),
         dict(position_steps=2.5),
         dict(min_crop_side=0.0),
-        dict(dedup_iou=1.5),
         dict(subject_share=0.0),
         dict(placement_sigma=0.0),
         dict(margin=0.5 + 1e-9),
         dict(border_band=0.0),
         dict(
             placement_weight=0, subject_size_weight=0, breathing_room_weight=0,
-            border_simplicity_weight=0, content_kept_weight=0, size_prior_weight=0, avoid_weight=0,
-            headroom_weight=0, centred_weight=0,
+            border_simplicity_weight=0, content_kept_weight=0, size_prior_weight=0, headroom_weight=0,
+            centred_weight=0,
         ),
         dict(centred_sigma=0.0),
     ],

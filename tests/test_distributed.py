@@ -17,6 +17,7 @@ from promptcrop.distributed import Columns, PredictorSpec, crop_dataset
 from promptcrop.distributed.actor import FAULT_ENV
 from promptcrop.distributed.engine import RayBatchRunner, RayOptions
 from promptcrop.distributed.table import RECORDS_FILE, read_records_parquet
+from promptcrop.options import PredictorOptions
 from promptcrop.request import CropRequest
 from ray_support import BAD_FILES, file_names, photo_folder, ray_temp_dir, records, require_isolated_network
 
@@ -56,7 +57,7 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def local_reference(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The local engine's output for ``photos`` (offline mode)."""
     out = tmp_path_factory.mktemp("local")
-    summary = run_jobs(jobs_from_folder(photos), PredictorSpec(model=None, offline=True).build(), OPTIONS, out,
+    summary = run_jobs(jobs_from_folder(photos), PredictorSpec(PredictorOptions(model=None, offline=True)).build(), OPTIONS, out,
                        progress=False)
     assert (summary.written, summary.failed) == (27, 3)
     return out
@@ -69,7 +70,7 @@ def _ray_run(jobs, out: Path, spec: PredictorSpec, options: RunOptions = OPTIONS
 
 def test_folder_with_bad_files_equals_the_local_engine(ray_local, photos, local_reference, tmp_path):
     out = tmp_path / "ray"
-    summary = _ray_run(jobs_from_folder(photos), out, PredictorSpec(model=None, offline=True), batch_size=4)
+    summary = _ray_run(jobs_from_folder(photos), out, PredictorSpec(PredictorOptions(model=None, offline=True)), batch_size=4)
     assert (summary.total, summary.written, summary.skipped, summary.failed) == (30, 27, 0, 3)
     assert records(out) == records(local_reference)
     assert file_names(out) == sorted([*file_names(local_reference), RECORDS_FILE])
@@ -84,7 +85,7 @@ def test_folder_with_bad_files_equals_the_local_engine(ray_local, photos, local_
     assert {r["input"]: r for r in read_records_parquet(out / RECORDS_FILE)} == on_disk
 
     # a rerun skips everything and starts no job
-    again = _ray_run(jobs_from_folder(photos), out, PredictorSpec(model=None, offline=True))
+    again = _ray_run(jobs_from_folder(photos), out, PredictorSpec(PredictorOptions(model=None, offline=True)))
     assert (again.written, again.skipped, again.failed) == (0, 27, 3)
 
 
@@ -93,7 +94,7 @@ def test_crop_dataset_rows_match_the_local_records(ray_local, photos, local_refe
 
     paths = sorted(str(p) for p in photos.iterdir())
     ds = ray.data.from_items([{"image": p} for p in paths])
-    rows = crop_dataset(ds, aspects=["1:1", "16:9"], k=2, offline=True, output=f"file://{tmp_path / 'out'}",
+    rows = crop_dataset(ds, aspects=["1:1", "16:9"], k=2, predictor=PredictorOptions(offline=True), output=f"file://{tmp_path / 'out'}",
                         concurrency=2, batch_size=5).take_all()
     assert sorted(row["input"] for row in rows) == paths
     expected = {r["input"]: r for r in records(local_reference).values()}
@@ -116,7 +117,7 @@ def test_crop_dataset_rows_match_the_local_records(ray_local, photos, local_refe
     # encoded bytes in, no output: the same crops, no file names
     good = [p for p in paths if p in expected][:2]
     rows = crop_dataset(ray.data.from_items([{"data": Path(p).read_bytes()} for p in good]), image_column="data",
-                        aspects=["1:1", "16:9"], k=2, offline=True).take_all()
+                        aspects=["1:1", "16:9"], k=2, predictor=PredictorOptions(offline=True)).take_all()
     assert sorted(r["input"] for r in rows) == sorted(f"sha1:{hashlib.sha1(Path(p).read_bytes()).hexdigest()[:16]}"
                                                       for p in good)
     by_crops = sorted(json.dumps([(c["box"], c["score"]) for c in r["crops"]]) for r in rows)
@@ -140,7 +141,7 @@ def test_per_row_text_queries_on_a_tiny_owlvit_equal_the_local_engine(ray_local,
     lines.append(json.dumps({"image": "missing.jpg", "query": "a dog"}))
     manifest = tmp_path / "in" / "list.jsonl"
     manifest.write_text("\n".join(lines) + "\n")
-    spec = PredictorSpec(model=str(tiny_owlvit_dir), offline=True, conditioned=True)
+    spec = PredictorSpec(PredictorOptions(model=str(tiny_owlvit_dir), offline=True), conditioned=True)
     options = RunOptions(request=CropRequest.build(k=2, aspect="1:1"))
 
     jobs, bad = jobs_from_manifest(manifest)
@@ -155,7 +156,7 @@ def test_per_row_text_queries_on_a_tiny_owlvit_equal_the_local_engine(ray_local,
 def test_an_actor_killed_mid_job_is_retried_and_every_record_arrives(ray_local, fault_marker, photos,
                                                                      local_reference, tmp_path):
     fault_marker.unlink()  # arm the hook: the first actor to finish an input dies
-    summary = _ray_run(jobs_from_folder(photos), tmp_path / "ray", PredictorSpec(model=None, offline=True),
+    summary = _ray_run(jobs_from_folder(photos), tmp_path / "ray", PredictorSpec(PredictorOptions(model=None, offline=True)),
                        concurrency=2, batch_size=3)
     assert fault_marker.exists(), "the fault hook did not fire"
     assert (summary.written, summary.failed) == (27, 3)
@@ -167,9 +168,9 @@ def test_missing_columns_and_bad_options_fail_before_running(ray_local):
 
     ds = ray.data.from_items([{"path": "a.jpg"}])
     with pytest.raises(ValueError, match="no column 'image'"):
-        crop_dataset(ds, offline=True)
+        crop_dataset(ds, predictor=PredictorOptions(offline=True))
     with pytest.raises(ValueError, match="aspect"):
-        crop_dataset(ray.data.from_items([{"image": "a.jpg"}]), aspects=["0:1"], offline=True)
+        crop_dataset(ray.data.from_items([{"image": "a.jpg"}]), aspects=["0:1"], predictor=PredictorOptions(offline=True))
     assert Columns(image="img", query="q").names() == ["img", "q"]
 
 
@@ -178,8 +179,8 @@ def test_actors_that_cannot_start_fail_the_job_in_one_line(ray_local, tmp_path):
     from promptcrop.errors import PromptcropError
 
     write_photo(tmp_path / "in" / "a.jpg")
-    broken = PredictorSpec(model=str(tmp_path / "no-model"), offline=True, conditioned=True)  # as on a node without it
-    runner = RayBatchRunner(PredictorSpec(model=None, offline=True).build(), broken, OPTIONS, tmp_path / "out",
+    broken = PredictorSpec(PredictorOptions(model=str(tmp_path / "no-model"), offline=True), conditioned=True)  # as on a node without it
+    runner = RayBatchRunner(PredictorSpec(PredictorOptions(model=None, offline=True)).build(), broken, OPTIONS, tmp_path / "out",
                             ray_options=RayOptions(concurrency=1, quiet=True))
     with pytest.raises(PromptcropError, match=r"^the Ray job failed: ModelUnavailableError: ") as failed:
         runner.run(jobs_from_folder(tmp_path / "in"))

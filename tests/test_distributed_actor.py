@@ -13,12 +13,13 @@ from promptcrop.batch import RunOptions
 from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec, row_schema
 from promptcrop.distributed.storage import is_uri, read_uri
 from promptcrop.errors import ImageLoadError
+from promptcrop.options import PredictorOptions
 from promptcrop.request import CropRequest
 
 pa = require("pyarrow")
 
 OPTIONS = RunOptions(request=CropRequest.build(k=1, aspect=["1:1", "16:9"]))
-OFFLINE = PredictorSpec(model=None, offline=True)
+OFFLINE = PredictorSpec(PredictorOptions(model=None, offline=True))
 
 
 def test_one_row_per_input_bad_ones_are_error_rows(tmp_path):
@@ -72,7 +73,7 @@ def test_a_rows_exclude_column_reaches_the_predictor(tmp_path, tiny_owlvit_dir):
     from promptcrop.predictor import Predictor
 
     photo = write_photo(tmp_path / "a.png", 120, 80)
-    spec = PredictorSpec(model=str(tiny_owlvit_dir), offline=True, conditioned=True)
+    spec = PredictorSpec(PredictorOptions(model=str(tiny_owlvit_dir), offline=True), conditioned=True)
     actor = CropActor(spec, OPTIONS, Columns(exclude="exclude"))
     rows = actor(pa.table({"image": [str(photo), str(photo)],
                            "exclude": [["the watermark", "the man on the left"], []]})).to_pylist()

@@ -17,6 +17,7 @@ from promptcrop.cli import main
 from promptcrop.distributed import PredictorSpec
 from promptcrop.distributed.engine import RayBatchRunner, RayOptions
 from promptcrop.distributed.table import RECORDS_FILE, read_records_parquet
+from promptcrop.options import PredictorOptions
 from promptcrop.request import CropRequest
 from ray_support import file_names, photo_folder, ray_temp_dir, records, require_isolated_network
 
@@ -51,7 +52,7 @@ def test_a_two_node_cluster_gives_the_local_results(photos, reference, tmp_path,
             cluster.wait_for_nodes()
             ray.init(address=cluster.address, log_to_driver=False)
             assert len([n for n in ray.nodes() if n["Alive"]]) == 2
-            spec = PredictorSpec(model=None, offline=True)
+            spec = PredictorSpec(PredictorOptions(model=None, offline=True))
             options = RunOptions(request=CropRequest.build(k=2, aspect=["1:1", "16:9"]))
             runner = RayBatchRunner(spec.build(), spec, options, tmp_path / "out",
                                     ray_options=RayOptions(concurrency=2, batch_size=4, quiet=True))

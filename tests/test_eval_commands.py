@@ -31,12 +31,12 @@ def test_parser_defaults_and_config():
     args = _parse(["--dataset", "gaic", "--root", "/d"])
     assert args.handler is run_eval and args.split == "test" and args.out is None
     config = config_from_args(args)
-    assert config.methods == METHOD_NAMES and config.text_labels is None and not config.local_files_only
+    assert config.methods == METHOD_NAMES and config.text_labels is None and not config.predictor.offline
     args = _parse(["--dataset", "captions", "--root", "/d", "--split", "val", "--methods", "zeroshot",
                    "whole-image", "--offline", "--limit", "3", "--decoder", "dec"])
     config = config_from_args(args)
     assert config.methods == ("whole-image", "zeroshot") and config.split == "val"
-    assert config.local_files_only and config.limit == 3 and config.decoder == "dec"
+    assert config.predictor.offline and config.limit == 3 and config.predictor.decoder == "dec"
 
 
 @pytest.mark.parametrize("argv", [

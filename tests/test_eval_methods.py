@@ -29,6 +29,7 @@ from promptcrop.eval.methods import (
     read_top_crops,
     whole_image_box,
 )
+from promptcrop.options import PredictorOptions
 from promptcrop.predictor import Predictor
 from promptcrop.results import CropResult, GroundedBox, Prediction
 
@@ -146,19 +147,18 @@ def test_read_full_text_box_picks_the_full_query_phrase():
 
 def test_unavailable_reasons_name_what_is_missing(tiny_owlvit_dir, tmp_path):
     by_name = {m.name: m for m in METHODS}
-    no_model = MethodPool(ModelSettings(model=None))
+    no_model = MethodPool(ModelSettings(PredictorOptions(model=None)))
     assert no_model.unavailable_reason(by_name["whole-image"]) is None
     assert no_model.unavailable_reason(by_name["offline"]) is None
     assert "--model" in no_model.unavailable_reason(by_name["zeroshot"])
-    no_decoder = MethodPool(ModelSettings(model=str(tiny_owlvit_dir), local_files_only=True))
+    no_decoder = MethodPool(ModelSettings(PredictorOptions(model=str(tiny_owlvit_dir), offline=True)))
     assert no_decoder.unavailable_reason(by_name["zeroshot"]) is None
     assert "--decoder" in no_decoder.unavailable_reason(by_name["clipcrop"])
     bad_decoder = MethodPool(ModelSettings(
-        model=str(tiny_owlvit_dir), decoder=str(tmp_path / "missing"), local_files_only=True,
-    ))
+        PredictorOptions(model=str(tiny_owlvit_dir), decoder=str(tmp_path / "missing"), offline=True)))
     reason = bad_decoder.unavailable_reason(by_name["clipcrop-text"])
     assert reason and "missing" in reason
-    missing_model = MethodPool(ModelSettings(model=str(tmp_path), local_files_only=True))
+    missing_model = MethodPool(ModelSettings(PredictorOptions(model=str(tmp_path), offline=True)))
     assert "OWL-ViT" in missing_model.unavailable_reason(by_name["owlvit-top"])
 
 
@@ -171,7 +171,7 @@ def test_run_sample_shares_one_zeroshot_call(tiny_owlvit_dir, monkeypatch):
         return original(self, image, query, *args, **kwargs)
 
     monkeypatch.setattr(Predictor, "predict", counting)
-    pool = MethodPool(ModelSettings(model=str(tiny_owlvit_dir), local_files_only=True))
+    pool = MethodPool(ModelSettings(PredictorOptions(model=str(tiny_owlvit_dir), offline=True)))
     methods = get_methods(["whole-image", "centre-crop", "offline", "owlvit-top",
                            "grounding-union", "zeroshot"])
     image = _image()
@@ -193,7 +193,7 @@ def test_a_failing_call_becomes_an_error_for_its_methods_only(monkeypatch):
         raise PromptcropError("saliency exploded")
 
     monkeypatch.setattr(Predictor, "predict", fail)
-    pool = MethodPool(ModelSettings(model=None))
+    pool = MethodPool(ModelSettings(PredictorOptions(model=None)))
     results = pool.run_sample(get_methods(["whole-image", "offline"]), _image(), None)
     assert results["offline"].error == "saliency exploded"
     assert len(results["offline"].output.scores) == 0

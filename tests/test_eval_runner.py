@@ -34,6 +34,7 @@ from promptcrop.eval.runner import (
     load_samples,
     run_evaluation,
 )
+from promptcrop.options import PredictorOptions
 from promptcrop.train.synthetic import SyntheticConfig, write_gaic_dataset
 
 N_TEST = 2
@@ -66,8 +67,8 @@ def decoder_dir(tmp_path_factory, tiny_owlvit_dir) -> Path:
 
 
 def _config(root: Path, dataset: str, owl: Path, decoder: Path | None, **kwargs) -> EvalConfig:
-    return EvalConfig(dataset, str(root), model=str(owl), decoder=None if decoder is None else str(decoder),
-                      local_files_only=True, **kwargs)
+    options = PredictorOptions(model=str(owl), decoder=None if decoder is None else str(decoder), offline=True)
+    return EvalConfig(dataset, str(root), predictor=options, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +142,7 @@ def _known_samples(tmp_path: Path) -> tuple[list[EvalSample], np.ndarray]:
 
 def test_known_answer_iou(tmp_path):
     samples, centre = _known_samples(tmp_path)
-    pool = MethodPool(ModelSettings(model=None))
+    pool = MethodPool(ModelSettings(PredictorOptions(model=None)))
     results = evaluate(samples, get_methods(["whole-image", "centre-crop"]), pool, "captions", progress=False)
     assert results.method("centre-crop").metrics == pytest.approx({"iou_mean": 1.0, "iou_max": 1.0})
     whole = results.method("whole-image").metrics
@@ -156,7 +157,7 @@ def test_known_answer_gaic_mapping(tmp_path):
     candidates = np.stack([centre, [0, 0, 60, 80], [60, 0, 120, 80], [0, 0, 119, 79]])
     mos = np.array([4.5, 2.0, 2.0, 3.0])
     gaic = [dataclasses.replace(samples[0], boxes_xyxy_px=candidates, mos=mos)]
-    pool = MethodPool(ModelSettings(model=None))
+    pool = MethodPool(ModelSettings(PredictorOptions(model=None)))
     results = evaluate(gaic, get_methods(["whole-image", "centre-crop"]), pool, "gaic", progress=False)
     centre_metrics = results.method("centre-crop").metrics
     assert centre_metrics["acc1_5"] == 1.0 and centre_metrics["mapping_iou"] == pytest.approx(1.0)
@@ -169,7 +170,7 @@ def test_known_answer_gaic_mapping(tmp_path):
 
 def test_samples_without_query_skip_conditioned_methods(tmp_path):
     samples, _ = _known_samples(tmp_path)
-    pool = MethodPool(ModelSettings(model=None))
+    pool = MethodPool(ModelSettings(PredictorOptions(model=None)))
     results = evaluate(samples, get_methods(["centre-crop", "zeroshot"]), pool, "captions", progress=False)
     skipped = results.method("zeroshot")
     assert skipped.status == "skipped" and "text query" in skipped.note and not skipped.metrics
@@ -183,7 +184,7 @@ def test_errors_are_counted_and_scored_zero(tmp_path, monkeypatch):
         return {m.name: MethodResult(MethodOutput.empty(), error="boom") for m in methods}
 
     monkeypatch.setattr(MethodPool, "run_sample", broken)
-    results = evaluate(samples, get_methods(["centre-crop"]), MethodPool(ModelSettings(model=None)),
+    results = evaluate(samples, get_methods(["centre-crop"]), MethodPool(ModelSettings(PredictorOptions(model=None))),
                        "captions", progress=False)
     summary = results.method("centre-crop")
     assert summary.errors == 1 and "1 of 1" in summary.note

@@ -9,11 +9,17 @@ images × ratios, exact sizes, ``fit`` and focus / avoid boxes. Invariants of ev
 
 - it returns at least one crop for every requested ratio, each inside the image (or padded,
   with ``fit="pad"``), at least 1 × 1 pixel, with a finite score in [0, 1];
+- every crop has its ratio within 1 px, and every crop that reports ``fits`` holds every focus
+  box (clipped to the image) — on every predictor, the decoders that do not fall back included;
 - its record is strict JSON (no NaN);
 - or, for invalid input only (a focus box outside the image), it raises ``RequestError`` with a
   one-line message.
 
-``make test`` runs ``FAST_CASES`` cases; ``make test-slow`` runs ``SLOW_CASES`` more.
+A second run (``FILE_CASES``) gives the images as files — JPEG with EXIF rotation, JPEGs of
+1024 px and more (the offline mode decodes them reduced), a wide PNG — with ``exclude`` phrases
+on the predictors that have weights.
+
+``make test`` runs ``FAST_CASES`` + ``FILE_CASES`` cases; ``make test-slow`` runs ``SLOW_CASES`` more.
 """
 
 from __future__ import annotations
@@ -26,12 +32,21 @@ from typing import Any
 import numpy as np
 import pytest
 
+from promptcrop import boxes as B
 from promptcrop.errors import RequestError
 from promptcrop.predictor import Predictor
 from promptcrop.request import CropRequest
 
 FAST_CASES = 100
+FILE_CASES = 40
 SLOW_CASES = 2000
+#: A snapped crop may lose up to this much of a focus box's edge to rounding (px).
+SNAP_TOLERANCE = 1.0
+#: (stored W, H, EXIF orientation or None, suffix) of the image files; orientation 6 stores the
+#: photo rotated, so the upright image is H x W.
+FILES = ((300, 200, 6, ".jpg"), (1280, 960, None, ".jpg"), (1536, 1024, 8, ".jpg"), (1024, 300, None, ".png"),
+         (200, 1100, 3, ".jpg"))
+EXCLUDES = ((), ("the watermark",), ("a tree", "the man on the left"))
 
 QUERIES = (
     None, "a dog", "x", "é", "🐶🐱 on the 🛥️", "the the the the", "dog dog dog dog dog",
@@ -105,10 +120,11 @@ def _valid_size(rng: np.random.Generator) -> str:
     return f"{w}x{h}"
 
 
-def _check(pred, case: Case) -> None:
+def _check(pred, case: Case, size: tuple[int, int]) -> None:
     request = CropRequest.build(k=case.k, aspect=case.aspect, size=case.size, fit=case.fit)
     W, H = pred.image_size
-    assert (W, H) == (IMAGES[case.image].shape[1], IMAGES[case.image].shape[0])
+    assert (W, H) == size
+    focus = [B.clamp_xyxy(np.asarray(f, float), W, H) for f in case.focus]
     by_ratio: dict[str, int] = {}
     for crop in pred:
         by_ratio[crop.ratio] = by_ratio.get(crop.ratio, 0) + 1
@@ -119,6 +135,12 @@ def _check(pred, case: Case) -> None:
         else:
             assert case.fit == "pad", crop
         assert np.isfinite(crop.score) and 0.0 <= crop.score <= 1.0, crop
+        if crop.aspect is not None:
+            w, h = x2 - x1, y2 - y1
+            assert abs(w - h * crop.aspect) <= 1.0 or abs(h - w / crop.aspect) <= 1.0, crop
+        if crop.fits:
+            for box in focus:
+                assert bool(B.contains(np.array(crop.box, float), box, tol=SNAP_TOLERANCE)), (crop, box)
     for label in request.labels:
         # no ratio asked: the decoder's free boxes, or the image's own ratio when it fell back
         found = by_ratio.get(label, 0) + (by_ratio.get("free", 0) if label == "original" else 0)
@@ -135,7 +157,8 @@ def _run(predictor: Predictor, case: Case) -> None:
         query_image = None
     else:
         kwargs.update(query=case.query)
-    _check(predictor.predict(IMAGES[case.image], query_image=query_image, **kwargs), case)
+    image = IMAGES[case.image]
+    _check(predictor.predict(image, query_image=query_image, **kwargs), case, (image.shape[1], image.shape[0]))
 
 
 # ---------------------------------------------------------------------- predictors
@@ -199,6 +222,73 @@ def _fuzz(predictors: dict[str, Predictor], n: int, seed: int) -> dict[str, int]
             raise AssertionError(f"{name}: {case}: {exc}") from None
         counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+@dataclass(frozen=True)
+class FileCase:
+    file: int
+    query: str | None
+    exclude: tuple[str, ...]
+    aspect: Any
+    fit: str
+    k: int
+    focus: tuple
+    size: None = None
+
+
+def _upright(spec: tuple) -> tuple[int, int]:
+    w, h, orientation, _ = spec
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory) -> list[Path]:
+    from image_files import write_photo
+
+    root = tmp_path_factory.mktemp("fuzz-files")
+    return [write_photo(root / f"f{i}{suffix}", w, h, seed=i, orientation=orientation)
+            for i, (w, h, orientation, suffix) in enumerate(FILES)]
+
+
+def _file_cases(n: int, seed: int) -> list[FileCase]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        i = int(rng.integers(len(FILES)))
+        w, h = _upright(FILES[i])
+        focus = ()
+        if rng.random() < 0.5:
+            x1, y1 = rng.random() * w * 0.8, rng.random() * h * 0.8
+            focus = ((x1, y1, min(w, x1 + 1 + rng.random() * w * 0.3), min(h, y1 + 1 + rng.random() * h * 0.3)),)
+        cases.append(FileCase(
+            file=i, query=QUERIES[int(rng.integers(3))], exclude=EXCLUDES[int(rng.integers(len(EXCLUDES)))],
+            aspect=RATIOS[int(rng.integers(len(RATIOS) - 1))], fit="pad" if rng.random() < 0.3 else "crop",
+            k=int(rng.integers(1, 4)), focus=focus,
+        ))
+    return cases
+
+
+def _run_file(predictor: Predictor, case: FileCase, path: Path) -> None:
+    weights = predictor.model_id is not None
+    pred = predictor.predict(
+        str(path), case.query if weights else None, k=case.k, aspect=case.aspect, fit=case.fit,
+        focus=list(case.focus), exclude=case.exclude if weights else (),
+    )
+    _check(pred, case, _upright(FILES[case.file]))  # type: ignore[arg-type]
+    assert pred.exif_orientation == (FILES[case.file][2] or 1)
+
+
+def test_fuzz_files_exclude_and_large_images(predictors, image_files):
+    names = ["offline", "zeroshot-tiny", "clipcrop-plain", "clipcrop-wild", "clipcrop-nan"]
+    counts: dict[str, int] = {}
+    for j, case in enumerate(_file_cases(FILE_CASES, seed=2)):
+        name = names[j % len(names)]
+        try:
+            _run_file(predictors[name], case, image_files[case.file])
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {case}: {exc}") from None
+        counts[name] = counts.get(name, 0) + 1
+    assert sum(counts.values()) == FILE_CASES and set(counts) == set(names)
 
 
 def test_fuzz_every_valid_call_gets_crops(predictors):

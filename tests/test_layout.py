@@ -11,8 +11,8 @@ import promptcrop
 PACKAGE_DIR = Path(promptcrop.__file__).parent
 #: The library core: the modules every front end builds on (docs/ARCHITECTURE.md).
 LIBRARY_MODULES = {
-    "__init__", "arrays", "boxes", "composer", "config", "deadline", "errors", "extras", "images", "metrics",
-    "postprocess", "predictor", "queries", "request", "results", "testing", "validation", "options",
+    "__init__", "arrays", "boxes", "candidates", "composer", "config", "deadline", "errors", "extras", "images",
+    "metrics", "postprocess", "predictor", "queries", "request", "results", "testing", "validation", "options",
 }
 #: The sub-packages: model and its backends, the saliency map, shared data, and the front ends.
 PACKAGES = {"backends", "batch", "cli", "data", "distributed", "eval", "model", "reframe", "saliency",

@@ -9,7 +9,7 @@ import numpy as np
 from promptcrop import __version__
 from promptcrop.predictor import Predictor
 from promptcrop.request import CropRequest
-from promptcrop.results import RECORD_SCHEMA, build_record, versions
+from promptcrop.results import RECORD_SCHEMA, CropResult, GroundedBox, Prediction, build_record, versions
 
 
 def _photo(w: int = 240, h: int = 160) -> np.ndarray:
@@ -19,17 +19,46 @@ def _photo(w: int = 240, h: int = 160) -> np.ndarray:
     return img
 
 
-def test_record_without_files_has_no_file_names_and_equals_to_dict():
+def test_the_record_of_a_hand_made_prediction_is_the_documented_layout():
+    crops = [
+        CropResult(box=(10, 20, 170, 110), score=0.81234567, rank=1, aspect=16 / 9, mode="zeroshot",
+                   ratio="16:9", terms={"placement": 0.5}),
+        CropResult(box=(-10, -40, 90, 360), score=0.25, rank=1, aspect=0.25, mode="zeroshot", padded=True,
+                   pad_color=(1, 2, 3), output_size=(50, 200), ratio="1:4"),
+    ]
+    pred = Prediction(
+        crops=crops, image_size=(240, 160), mode="zeroshot", query="a green square", phrases=("a green square",),
+        region=(150.004, 30.0, 210.0, 90.0), grounding=[GroundedBox("a green square", (150.004, 30, 210, 90), 1.5)],
+        timings={"encode": 0.123456}, exif_orientation=6, versions={"promptcrop": "x", "model": "m", "decoder": None},
+    )
+    expected = {
+        "schema": 1, "input": None, "image_size": [240, 160], "exif_orientation": 6, "query": "a green square",
+        "query_image": None, "mode": "zeroshot", "region": [150.0, 30.0, 210.0, 90.0],
+        "phrases": ["a green square"], "truncated": [],
+        "grounding": [{"phrase": "a green square", "box": [150.0, 30, 210, 90], "logit": 1.5}], "fallback": None,
+        "crops": [
+            {"rank": 1, "ratio": "16:9", "box": [10, 20, 170, 110], "score": 0.812346, "size": [160, 90],
+             "fits": True, "padded": False},
+            {"rank": 1, "ratio": "1:4", "box": [-10, -40, 90, 360], "score": 0.25, "size": [50, 200],
+             "fits": True, "padded": True, "pad_color": [1, 2, 3]},
+        ],
+        "timings": {"encode": 0.1235}, "versions": {"promptcrop": "x", "model": "m", "decoder": None},
+    }
+    assert build_record(pred) == expected
+    json.dumps(expected)  # JSON-ready
+
+
+def test_an_offline_record_has_no_file_names_and_the_callers_labels():
     pred = Predictor(model=None).predict(_photo(), aspect=["16:9", "4x5"], k=2, fit="crop")
     record = build_record(pred)
-    assert record == pred.to_dict()
     assert record["schema"] == RECORD_SCHEMA and record["mode"] == "offline" and record["input"] is None
     assert "overlay" not in record and "fingerprint" not in record
     assert all("file" not in c for c in record["crops"])
     assert {c["ratio"] for c in record["crops"]} == {"16:9", "4x5"}  # the caller's labels, as typed
+    assert [c["box"] for c in record["crops"]] == [list(c.box) for c in pred]
+    assert [c["size"] for c in record["crops"]] == [[c.box[2] - c.box[0], c.box[3] - c.box[1]] for c in pred]
     assert record["versions"] == versions(None, None, "offline") == {
         "promptcrop": __version__, "model": None, "decoder": None}
-    json.dumps(record)  # JSON-ready
 
 
 def test_record_with_files_names_each_crop_and_the_overlay():

@@ -15,13 +15,13 @@ from promptcrop.results import build_record
 from promptcrop.serve.app import CONTENT_SECURITY_POLICY, create_app
 from promptcrop.serve.service import build_predictor
 from promptcrop.serve.settings import ServeSettings
-from serve_helpers import astronaut_jpeg, encode, noise_png
+from serve_helpers import astronaut_jpeg, encode, noise_png, serve_settings
 
 LIMITS = {"max_upload_mb": 1.0, "max_pixels": 700 * 700}
 
 
 def _client(**settings) -> TestClient:
-    config = ServeSettings(**settings)
+    config = serve_settings(**settings)
     return TestClient(create_app(config, build_predictor(config)), raise_server_exceptions=False)
 
 

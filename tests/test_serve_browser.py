@@ -21,8 +21,7 @@ from PIL import Image
 from optional import missing
 from promptcrop.serve.app import create_app
 from promptcrop.serve.service import build_predictor
-from promptcrop.serve.settings import ServeSettings
-from serve_helpers import astronaut_jpeg, free_port
+from serve_helpers import astronaut_jpeg, free_port, serve_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -67,7 +66,7 @@ def browser(tmp_path_factory):
 def _serve(**settings_kwargs):
     import uvicorn
 
-    settings = ServeSettings(offline=True, port=free_port(), **settings_kwargs)
+    settings = serve_settings(offline=True, port=free_port(), **settings_kwargs)
     app = create_app(settings, build_predictor(settings))
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)

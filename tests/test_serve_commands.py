@@ -17,7 +17,8 @@ def test_every_option_reaches_the_settings(monkeypatch):
         "--timeout-s", "7", "--api-key", "k", "--cors-origin", "https://a.example", "--cors-origin", "*",
     ])
     s = settings_from_args(args)
-    assert (s.host, s.port, s.model, s.decoder, s.offline, s.threads, s.max_queue) == ("0.0.0.0", 9000, "m", "d", True, 3, 0)
+    p = s.predictor
+    assert (s.host, s.port, p.model, p.decoder, p.offline, s.threads, s.max_queue) == ("0.0.0.0", 9000, "m", "d", True, 3, 0)
     assert (s.max_upload_mb, s.max_pixels, s.timeout_s, s.api_key) == (2.5, 1000, 7.0, "k")
     assert s.cors_origins == ("https://a.example", "*") and not s.loopback
 

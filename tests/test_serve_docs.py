@@ -7,6 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from promptcrop.options import PredictorOptions
 from promptcrop.serve.app import create_app
 from promptcrop.serve.service import build_predictor
 from promptcrop.serve.settings import ServeSettings
@@ -14,7 +15,7 @@ from promptcrop.serve.settings import ServeSettings
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    settings = ServeSettings(offline=True, api_key="k")
+    settings = ServeSettings(predictor=PredictorOptions(offline=True), api_key="k")
     with TestClient(create_app(settings, build_predictor(settings))) as test_client:
         yield test_client
 

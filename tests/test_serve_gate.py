@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from promptcrop.options import PredictorOptions
 from promptcrop.serve.app import create_app
 from promptcrop.serve.gate import key_accepted
 from promptcrop.serve.service import build_predictor
@@ -18,7 +19,7 @@ KEY = "s3cret-key"
 
 @pytest.fixture(scope="module")
 def app():
-    settings = ServeSettings(offline=True, api_key=KEY, max_upload_mb=1.0, threads=1, max_queue=0)
+    settings = ServeSettings(predictor=PredictorOptions(offline=True), api_key=KEY, max_upload_mb=1.0, threads=1, max_queue=0)
     return create_app(settings, build_predictor(settings))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from promptcrop.options import PredictorOptions
 from promptcrop.serve.app import create_app
 from promptcrop.serve.service import build_predictor
 from promptcrop.serve.settings import ServeSettings
@@ -20,7 +21,7 @@ BODY = {"path": "a.jpg", "options": {"aspect": "1:1", "width": 64}, "widths": [6
 def _client(folder, api_key=None, keys=True, allow_unsigned=False) -> TestClient:
     url = UrlSettings(sources=(f"photos={folder}",), keys=key_pairs([KEY], [SALT]) if keys else (),
                       allow_unsigned=allow_unsigned)
-    settings = ServeSettings(offline=True, api_key=api_key, url=url)
+    settings = ServeSettings(predictor=PredictorOptions(offline=True), api_key=api_key, url=url)
     return TestClient(create_app(settings, build_predictor(settings)))
 
 
@@ -61,7 +62,7 @@ def test_without_an_api_key_nobody_gets_signed_urls(folder):
 
 
 def test_a_server_without_sources_has_no_url_routes(folder):
-    settings = ServeSettings(offline=True)
+    settings = ServeSettings(predictor=PredictorOptions(offline=True))
     with TestClient(create_app(settings, build_predictor(settings))) as client:
         assert client.get("/v1/url").status_code == 404
         assert client.get(sign_url("a.jpg", key=KEY, salt=SALT)).status_code == 404

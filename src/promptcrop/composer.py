@@ -22,7 +22,6 @@ crops (a region that cannot fit the ratio), so a partial crop is judged by what 
 - ``content_kept`` — the share of the image's saliency mass inside the crop;
 - ``size_prior`` — larger crops are preferred (square root of the crop's share of the largest crop
   of that ratio);
-- ``avoid`` — 1 minus the largest share of any *avoid* box inside the crop;
 - ``headroom`` — for crops shorter than the region (partial crops): 1 minus the share of the
   region's height cut off at its *top*. A photographer keeps the top of a subject that does not
   fit — heads, faces and horizons sit high — so between crops that keep equally salient content,
@@ -36,20 +35,25 @@ crops (a region that cannot fit the ratio), so a partial crop is judged by what 
   more of the middle, where photographers put it.
 
 The total is the weighted mean of the active terms (``border_simplicity`` needs a saliency map or
-keep boxes, ``content_kept`` a saliency map, ``avoid`` avoid boxes, ``headroom`` a crop shorter
-than the region, ``centred`` a saliency map with weak evidence, its weight scaled by
-:func:`evidence_weakness`), so it lies in [0, 1]. Before ranking, candidates that cut through a face of the
-saliency map (:attr:`promptcrop.saliency.SaliencyMap.faces`; only partial crops can), then
-candidates that leave a main face out or cut through a keep box, then candidates that overlap an
-avoid box, are ranked below the others whenever some candidate avoids that.
+keep boxes, ``content_kept`` a saliency map, ``headroom`` a crop shorter than the region,
+``centred`` a saliency map with weak evidence, its weight scaled by :func:`evidence_weakness`), so
+it lies in [0, 1]. In the composer's order, candidates that cut through a face of the saliency map
+(:attr:`promptcrop.saliency.SaliencyMap.faces`; only partial crops can), then candidates that
+leave a main face out or cut through a keep box, come below the others whenever some candidate
+avoids that.
+
+**A candidate source.** :func:`propose` gives every scored candidate of one ratio as a
+:class:`~promptcrop.postprocess.Proposal`; the post-processing (:mod:`promptcrop.postprocess`)
+applies the request to it like to the decoder's boxes: avoid boxes, the ``k`` distinct framings,
+pixels. :func:`compose` is that path for one ratio, returning the crops with their breakdown.
 
 **Honest ranking.** A crop's score is its composition total times the share of the region it keeps
 (and a factor for the faces it leaves out), so a poor crop scores low on any photo, and a crop
 keeping far less of the region (:data:`FAR_LESS_KEPT`) than another one never outranks it. The
 ``k`` crops are distinct *framings*: besides the crops holding the region, tighter crops around the
 heart of the subject (:func:`promptcrop.saliency.core_region`: head and shoulders of a person) are
-candidates, and each next crop differs from those ranked above it in area (:data:`FRAMING_STEP`),
-not only in position.
+candidates, and each next crop differs from those ranked above it in area
+(:data:`promptcrop.postprocess.FRAMING_STEP`), not only in position.
 
 **Frame artefacts.** With a saliency map whose ``content`` box excludes borders, bars or caption
 banners (or with explicit ``bounds``), crops stay inside it unless the region cannot be kept whole
@@ -66,9 +70,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from promptcrop import boxes as B
-from promptcrop.errors import RequestError
+from promptcrop.postprocess import DEDUP_IOU, Proposal, border_colour, select, union_inside
+from promptcrop.request import RequestLimits, parse_boxes
 from promptcrop.saliency import SaliencyMap, core_region
-from promptcrop.saliency.grid import median
 from promptcrop.validation import (
     require_choice,
     require_non_negative,
@@ -86,7 +90,6 @@ TERMS = (
     "border_simplicity",
     "content_kept",
     "size_prior",
-    "avoid",
     "headroom",
     "centred",
 )
@@ -102,11 +105,11 @@ FAR_LESS_KEPT = 0.25
 MAIN_FACE_SHARE = 0.5
 #: What a crop showing none of the faces is still worth (its score is scaled by this).
 FACELESS_WORTH = 0.25
-#: Alternatives differ from every crop ranked above them by at least this area ratio.
-FRAMING_STEP = 1.25
 #: The region may reach this share of its area outside the frame bounds and still be cropped
 #: inside them (the part outside is given up).
 FRAME_SLACK = 0.05
+#: :func:`compose` on its own puts no pixel limit on letterboxes (the Predictor passes its own).
+NO_CANVAS_LIMIT = RequestLimits(max_pixels=2**62)
 
 #: Concentration of the saliency map (share of its mass in its most salient tenth) at and below
 #: which its evidence counts as weak (the ``centred`` term at full weight), and from which it is
@@ -124,8 +127,8 @@ class ComposerConfig:
     ``placement``: ``"thirds"``, ``"centre"`` or ``"auto"`` (thirds while the subject is small in
     the crop, centre when it fills most of it, blended in between). ``num_scales`` crop sizes from
     the smallest crop holding the region (but not below ``min_crop_side`` of the largest crop) to
-    the largest crop of the ratio; ``position_steps`` positions per axis and scale. ``dedup_iou``:
-    the returned crops are pairwise below this IoU. ``subject_share``: ideal subject area / crop
+    the largest crop of the ratio; ``position_steps`` positions per axis and scale.
+    ``subject_share``: ideal subject area / crop
     area, with ``subject_share_tolerance`` the spread in log units. ``placement_sigma``: spread
     of the placement term in crop-side units. ``margin``: wanted room around the subject as a
     share of the crop side. ``border_band``: thickness of the border band (share of the crop side)
@@ -140,14 +143,12 @@ class ComposerConfig:
     border_simplicity_weight: float = 1.0
     content_kept_weight: float = 1.0
     size_prior_weight: float = 2.0
-    avoid_weight: float = 2.0
     headroom_weight: float = 0.5
     centred_weight: float = 1.0
     placement: str = "auto"
     num_scales: int = 12
     position_steps: int = 9
     min_crop_side: float = 0.25
-    dedup_iou: float = 0.6
     subject_share: float = 0.3
     subject_share_tolerance: float = 0.8
     placement_sigma: float = 0.12
@@ -163,7 +164,7 @@ class ComposerConfig:
         require_choice("placement", self.placement, PLACEMENTS)
         for name in ("num_scales", "position_steps"):
             require_positive_int(name, getattr(self, name))
-        for name in ("min_crop_side", "dedup_iou", "subject_share"):
+        for name in ("min_crop_side", "subject_share"):
             require_number(name, getattr(self, name), 0.0, 1.0, low_open=True)
         require_positive("subject_share_tolerance", self.subject_share_tolerance)
         require_positive("placement_sigma", self.placement_sigma)
@@ -221,6 +222,43 @@ class CropCandidate:
 # ---------------------------------------------------------------------------- public API
 
 
+def propose(
+    image_size: tuple[int, int],
+    region_xyxy_px: BoxesLike,
+    *,
+    aspect: float,
+    saliency: SaliencyMap | None = None,
+    keep: BoxesLike = (),
+    focus: BoxesLike = (),
+    fit: str = "crop",
+    config: ComposerConfig | None = None,
+    bounds: BoxesLike | None = None,
+    marks: BoxesLike = (),
+    alternatives: bool = True,
+) -> Proposal:
+    """The composer as a candidate source (:mod:`promptcrop.postprocess`): every candidate crop of
+    ratio ``aspect`` around the region, scored and ordered, not yet selected.
+
+    ``image_size``: ``(W, H)``. ``region_xyxy_px``: ``[4]`` box to keep (clipped to the image;
+    RequestError if nothing is left). ``aspect``: width / height > 0. ``keep``: ``[K, 4]`` other
+    objects not to cut through; ``focus``: ``[F, 4]`` boxes that must stay too (united with the
+    region). ``saliency`` enables the border-clutter and content terms, and its ``faces`` are
+    kept whole whenever some crop can (a partial crop is never ordered above one that keeps the
+    face, and one that cuts through a face comes last). ``fit``: when the region cannot fit the
+    ratio inside the image, ``"crop"`` proposes the best partial crops (``fits`` False) and
+    ``"pad"`` letterboxed crops that hold it. ``bounds``: ``[4]`` box crops should stay inside
+    (default: the saliency map's ``content``, the photo without borders and banners); ignored when
+    the region cannot be kept whole inside it at this ratio. ``marks``: ``[M, 4]`` frame marks
+    (corner watermarks and text, :func:`promptcrop.saliency.corner_marks`): a crop holding part of
+    one is ordered below the crops that leave them out while keeping as much of the region (never
+    below a crop that keeps far less of it). ``alternatives``: also propose tighter framings
+    around the heart of the subject (never with focus boxes: they say what must stay).
+    """
+    return _score(_enumerate(image_size, region_xyxy_px, aspect=aspect, saliency=saliency, keep=keep,
+                             focus=focus, fit=fit, config=config, bounds=bounds, alternatives=alternatives),
+                  saliency, marks).proposal
+
+
 def compose(
     image_size: tuple[int, int],
     region_xyxy_px: BoxesLike,
@@ -237,40 +275,71 @@ def compose(
     pad_color: tuple[int, int, int] | None = None,
     bounds: BoxesLike | None = None,
     marks: BoxesLike = (),
+    dedup_iou: float = DEDUP_IOU,
 ) -> list[CropCandidate]:
-    """The ``k`` best, mutually distinct crops of ratio ``aspect`` that keep the region.
+    """The ``k`` best, mutually distinct crops of ratio ``aspect`` that keep the region: the
+    composer's :func:`propose` through the one selection of :func:`promptcrop.postprocess.select`
+    (the path every mode takes), as :class:`CropCandidate` s with their score breakdown.
 
-    ``image_size``: ``(W, H)``. ``region_xyxy_px``: ``[4]`` box that must stay (clipped to the
-    image; ValueError if nothing is left). ``aspect``: width / height > 0 (for an exact output size
-    pass its ratio and resize afterwards). ``k`` ≥ 1 (ValueError otherwise); fewer crops come back
-    when fewer pairwise-distinct candidates (IoU < ``config.dedup_iou``) exist. ``keep``: ``[K, 4]``
-    other objects not to cut through; ``focus``: ``[F, 4]`` boxes that must stay too; ``avoid``:
-    ``[A, 4]`` boxes to leave out when possible. ``saliency`` enables the border-clutter and
-    content terms, and its ``faces`` are kept whole whenever some crop can (a partial crop is never
-    ranked above one that keeps the face, and one that cuts through a face comes last). ``fit``:
-    when the required region cannot fit the ratio inside the image, ``"crop"`` returns the best
-    partial crops (``fits=False``) and ``"pad"`` letterboxed crops that hold it (``padded=True``)
-    with ``pad_color`` or, if not given, :func:`border_colour` of ``image_rgb`` (one of them is
-    needed for ``"pad"``). ``bounds``: ``[4]`` box crops should stay inside (default: the saliency
-    map's ``content``, the photo without borders and banners); ignored when the region cannot be
-    kept whole inside it at this ratio. ``marks``: ``[M, 4]`` frame marks (corner watermarks and
-    text, :func:`promptcrop.saliency.corner_marks`): a crop holding part of one ranks below the
-    crops that leave them out while keeping as much of the region (never below a crop that keeps
-    far less of it). Returns crops ranked best first (see the module docstring
-    for the honest ranking and the distinct framings).
+    Arguments as in :func:`propose`, and: ``k`` ≥ 1 (ValueError otherwise); fewer crops come back
+    when fewer pairwise-distinct candidates (IoU < ``dedup_iou``) exist. ``avoid``: ``[A, 4]``
+    boxes to leave out when possible (postprocess's rule). ``fit="pad"`` letterboxes with
+    ``pad_color`` or, if not given, :func:`border_colour` of ``image_rgb`` (one of them is needed).
+    Returns crops ranked best first (see the module docstring for the honest ranking and the
+    distinct framings).
     """
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    if fit == "pad" and pad_color is None and image_rgb is None:
+        raise ValueError('fit="pad" needs image_rgb (to pick the pad colour) or pad_color')
+    require_number("dedup_iou", dedup_iou, 0.0, 1.0, low_open=True)
+    found = _enumerate(image_size, region_xyxy_px, aspect=aspect, saliency=saliency, keep=keep,
+                       focus=focus, fit=fit, config=config, bounds=bounds, alternatives=k > 1)
+    scored = _score(found, saliency, marks)
+    chosen = select(scored.proposal, found.aspect, focus=None, avoid=_as_boxes(avoid, "avoid"), fit=fit,
+                    k=int(k), image_size=found.size, limits=NO_CANVAS_LIMIT, dedup_iou=dedup_iou)
+    colour = None if not chosen.padded.any() else (pad_color or border_colour(image_rgb))
+    return [
+        _candidate(box, scored, int(i), found.aspect, bool(fits), bool(padded), colour if padded else None,
+                   float(score))
+        for i, box, fits, padded, score in zip(chosen.index, chosen.boxes, chosen.fits, chosen.padded, chosen.scores)
+    ]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Enumerated candidates of one ratio: ``crops [N, 4]``, whether the region fits, the region."""
+
+    size: tuple[int, int]
+    aspect: float
+    region: np.ndarray
+    crops: np.ndarray
+    fits: bool
+    config: ComposerConfig
+    keep: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """Scored candidates: the proposal and what :class:`CropCandidate` reports (kept, worth)."""
+
+    proposal: Proposal
+    scores: CandidateScores
+    region: np.ndarray
+
+
+def _enumerate(
+    image_size: tuple[int, int], region_xyxy_px: BoxesLike, *, aspect: float, saliency: SaliencyMap | None,
+    keep: BoxesLike, focus: BoxesLike, fit: str, config: ComposerConfig | None, bounds: BoxesLike | None,
+    alternatives: bool,
+) -> _Found:
     config = config or ComposerConfig()
     width, height = _check_image_size(image_size)
     aspect = _check_aspect(aspect)
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
-    if fit == "pad" and pad_color is None and image_rgb is None:
-        raise ValueError('fit="pad" needs image_rgb (to pick the pad colour) or pad_color')
-    region = required_region(region_xyxy_px, focus, width, height)
-    keep_boxes, avoid_boxes = _as_boxes(keep, "keep"), _as_boxes(avoid, "avoid")
-    faces = saliency.faces if saliency is not None else np.zeros((0, 4))
+    focus_boxes = _as_boxes(focus, "focus")
+    region = required_region(region_xyxy_px, focus_boxes, width, height)
     if bounds is None and saliency is not None:
         bounds = saliency.content
     frame = _frame(bounds, region, width, height) if fit == "crop" else np.array([0, 0, width, height], float)
@@ -282,22 +351,29 @@ def compose(
         wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
         if wider_fits:
             crops, fits = wider, True
-    if k > 1 and fit == "crop" and saliency is not None:
+    if alternatives and fit == "crop" and saliency is not None and not len(focus_boxes):
         # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
         core = B.clamp_xyxy(core_region(saliency), width, height)
         if B.box_area(B.clamp_xyxy(core - np.tile(frame[:2], 2), *(frame[2:] - frame[:2]))) > 0:
             tighter, _ = _candidates_in(frame, core, aspect, config, pad=False)
             crops = np.concatenate([crops, tighter])
+    return _Found((width, height), aspect, region, crops, fits or fit == "pad", config, _as_boxes(keep, "keep"))
+
+
+def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Scored:
+    """Composition scores, honest worth and the composer's order of ``found``'s candidates."""
+    crops, keep_boxes = found.crops, found.keep
+    faces = saliency.faces if saliency is not None else np.zeros((0, 4))
     scores = score_candidates(
-        crops, image_size=(width, height), region_xyxy_px=region, saliency=saliency,
-        keep=keep_boxes, avoid=avoid_boxes, config=config,
+        crops, image_size=found.size, region_xyxy_px=found.region, saliency=saliency, keep=keep_boxes,
+        config=found.config,
     )
-    kept = B.box_coverage(crops, region[None])[:, 0]  # [N] share of the region inside each crop
+    kept = B.box_coverage(crops, found.region[None])[:, 0]  # [N] share of the region inside each crop
     # Honest scores: a crop is worth what it keeps of the region and of the faces in it, so a
     # poor crop scores low on any photo.
     worth = kept * _faces_kept(crops, faces)
     total = scores.total * worth
-    tier = _constraint_tier(crops, keep_boxes, avoid_boxes, faces)  # [N] 0 = best
+    tier = _constraint_tier(crops, keep_boxes, faces)  # [N] 0 = best
     # A crop keeping far less of the region than another crop of the same tier never outranks it.
     levels, level_of = np.unique(tier, return_inverse=True)
     best_kept = np.array([kept[tier == t].max() for t in levels])[level_of]
@@ -305,14 +381,12 @@ def compose(
     mark_boxes = _as_boxes(marks, "marks")
     if len(mark_boxes):  # the least of the constraints: below keeping the region and the faces
         tier = 2 * tier + (B.box_coverage(crops, mark_boxes) > CUT_TOLERANCE).any(axis=-1)
-    # Scores are in [0, 1], so subtracting the tier ranks every lower tier below every higher one.
-    chosen = _distinct_framings(crops, total - tier, config.dedup_iou, int(k))
-    padded = not fits and fit == "pad"
-    colour = None if not padded else (pad_color or border_colour(image_rgb))
-    return [
-        _candidate(crops[i], scores, i, aspect, fits or padded, padded, colour, float(kept[i]), float(worth[i]))
-        for i in chosen
-    ]
+    # Scores are in [0, 1], so subtracting the tier orders every lower tier below every higher one.
+    holds_region = kept >= 1.0 - 1e-9
+    proposal = Proposal(boxes=crops, scores=total, aspect=found.aspect, order=total - tier,
+                        fits=holds_region if not found.fits else np.ones(len(crops), dtype=bool),
+                        terms=scores.terms)
+    return _Scored(proposal, scores, found.region)
 
 
 def _faces_kept(crops: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -337,7 +411,7 @@ def _frame(bounds: BoxesLike | None, region: np.ndarray, width: int, height: int
     full = np.array([0.0, 0.0, float(width), float(height)])
     if bounds is None:
         return full
-    box = B.clamp_xyxy(np.round(_as_boxes(bounds, "bounds")[0]), width, height)
+    box = B.clamp_xyxy(np.round(np.asarray(bounds, dtype=np.float64).reshape(4)), width, height)
     if (box[2:] - box[:2] < 1).any():
         return full
     inside = B.box_coverage(box[None], region[None])[0, 0]
@@ -355,29 +429,6 @@ def _candidates_in(
     return crops + offset, fits
 
 
-def _distinct_framings(crops: np.ndarray, scores: np.ndarray, max_iou: float, k: int) -> np.ndarray:
-    """Up to ``k`` crops, best first: each next one overlaps every chosen crop by less than
-    ``max_iou`` IoU *and* differs from it in area by :data:`FRAMING_STEP` (a tighter or looser
-    framing, not the same size slid along); when that leaves fewer than ``k``, the IoU rule alone
-    fills up. ``crops [N, 4]``, ``scores [N]`` → ``int [≤ k]``. One vectorised IoU row per pick."""
-    order = np.argsort(-scores, kind="stable")
-    ranked = crops[order]
-    area = B.box_area(ranked)
-    distinct = np.ones(len(order), dtype=bool)  # IoU rule and area step
-    apart = np.ones(len(order), dtype=bool)  # IoU rule only
-    chosen: list[int] = []
-    while len(chosen) < k and apart.any():
-        pool = distinct if distinct.any() else apart
-        pos = int(np.argmax(pool))  # the best remaining
-        chosen.append(pos)
-        overlap = B.box_iou(ranked[pos : pos + 1], ranked)[0] >= max_iou
-        ratio = np.maximum(area, area[pos]) / np.maximum(np.minimum(area, area[pos]), 1e-9)
-        apart &= ~overlap
-        distinct &= ~overlap & (ratio >= FRAMING_STEP)
-        apart[pos] = distinct[pos] = False
-    return order[np.array(sorted(chosen), dtype=np.int64)]
-
-
 def score_candidates(
     crops_xyxy_px: np.ndarray,
     *,
@@ -385,7 +436,6 @@ def score_candidates(
     region_xyxy_px: np.ndarray,
     saliency: SaliencyMap | None = None,
     keep: BoxesLike = (),
-    avoid: BoxesLike = (),
     config: ComposerConfig | None = None,
 ) -> CandidateScores:
     """Score ``[N, 4]`` candidate crops (xyxy px) around the required region ``[4]``, vectorised.
@@ -397,7 +447,7 @@ def score_candidates(
     width, height = _check_image_size(image_size)
     crops = np.asarray(crops_xyxy_px, dtype=np.float64).reshape(-1, 4)
     region = np.asarray(region_xyxy_px, dtype=np.float64).reshape(4)
-    keep_boxes, avoid_boxes = _as_boxes(keep, "keep"), _as_boxes(avoid, "avoid")
+    keep_boxes = _as_boxes(keep, "keep")
     subject = kept_subject(crops, region)  # [N, 4]
     terms: dict[str, np.ndarray | None] = {
         "placement": _placement_term(crops, subject, config),
@@ -406,7 +456,6 @@ def score_candidates(
         "border_simplicity": _border_term(crops, saliency, keep_boxes, config.border_band),
         "content_kept": None if saliency is None else saliency.region_mass(crops),
         "size_prior": _size_prior_term(crops, width, height),
-        "avoid": _avoid_term(crops, avoid_boxes),
         "headroom": _headroom_term(crops, region),
         "centred": _centred_term(crops, saliency, config),
     }
@@ -483,16 +532,7 @@ def required_region(
     region = _as_boxes(region_xyxy_px, "region")
     if len(region) != 1:
         raise ValueError(f"region must be one box [x1, y1, x2, y2], got {len(region)} boxes")
-    boxes = np.concatenate([region, _as_boxes(focus, "focus")])
-    clipped = B.clamp_xyxy(boxes, width, height)
-    empty = B.box_area(clipped) <= 0
-    if empty.any():
-        bad = boxes[int(np.flatnonzero(empty)[0])].tolist()
-        raise RequestError(
-            f"box {bad} has no area inside the {width}x{height} image (after clipping); "
-            "region and focus boxes must overlap the image"
-        )
-    return B.union_box(clipped)
+    return union_inside(np.concatenate([region, _as_boxes(focus, "focus")]), width, height)
 
 
 def kept_subject(crops_xyxy_px: np.ndarray, region_xyxy_px: np.ndarray) -> np.ndarray:
@@ -505,23 +545,6 @@ def kept_subject(crops_xyxy_px: np.ndarray, region_xyxy_px: np.ndarray) -> np.nd
     low = np.maximum(crops[:, :2], region[:2])
     high = np.maximum(np.minimum(crops[:, 2:], region[2:]), low)
     return np.concatenate([low, high], axis=-1)
-
-
-def border_colour(image_rgb: np.ndarray) -> tuple[int, int, int]:
-    """Per-channel median colour of the image's outer ring (1 % of the short side, ≥ 1 px).
-
-    ``image_rgb``: uint8 ``[H, W, 3]``. The colour letterbox padding uses, so the padding blends
-    with the image's own border.
-    """
-    arr = np.asarray(image_rgb)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"expected an RGB image array [H, W, 3], got shape {arr.shape}")
-    t = max(1, min(arr.shape[:2]) // 100)
-    ring = np.concatenate(
-        [arr[:t].reshape(-1, 3), arr[-t:].reshape(-1, 3),
-         arr[:, :t].reshape(-1, 3), arr[:, -t:].reshape(-1, 3)]
-    )
-    return tuple(int(round(float(c))) for c in median(ring, axis=0))  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------- scoring terms
@@ -630,13 +653,6 @@ def _size_prior_term(crops: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.sqrt(np.clip(cw * ch / largest_area, 0.0, 1.0))
 
 
-def _avoid_term(crops: np.ndarray, avoid: np.ndarray) -> np.ndarray | None:
-    """1 − the largest share of any avoid box inside the crop → ``[N]``; None without avoid boxes."""
-    if len(avoid) == 0:
-        return None
-    return 1.0 - B.box_coverage(crops, avoid).max(axis=-1)
-
-
 def _headroom_term(crops: np.ndarray, region: np.ndarray) -> np.ndarray | None:
     """1 − the share of the region's height cut off above each crop → ``[N]``; None when every
     crop is at least as tall as the region (nothing has to go, so nothing to prefer).
@@ -654,24 +670,19 @@ def _headroom_term(crops: np.ndarray, region: np.ndarray) -> np.ndarray | None:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _constraint_tier(
-    crops: np.ndarray, keep: np.ndarray, avoid: np.ndarray, faces: np.ndarray
-) -> np.ndarray:
-    """``[N]`` int: 0 for crops that hold every face whole, cut no keep box and hold no avoid box;
-    cutting through a face adds 4, leaving out a main face (:func:`_main_faces`) or cutting a keep
-    box 2, holding part of an avoid box 1. Tiers nobody reaches do not matter."""
+def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """``[N]`` int: 0 for crops that hold every face whole and cut no keep box; cutting through a
+    face adds 2, leaving out a main face (:func:`_main_faces`) or cutting a keep box 1. Tiers
+    nobody reaches do not matter. (Avoid boxes are the post-processing's: one rule for every mode.)"""
     tier = np.zeros(len(crops), dtype=np.int64)
     if len(faces):
         inside = B.box_coverage(crops, faces)  # [N, F]
-        tier += 4 * ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
+        tier += 2 * ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
         main = _main_faces(faces)  # a small face in the background may be left out
-        tier += 2 * (inside[:, main] <= CUT_TOLERANCE).any(axis=-1)
+        tier += (inside[:, main] <= CUT_TOLERANCE).any(axis=-1)
     if len(keep):
         inside = B.box_coverage(crops, keep)
-        cuts = ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
-        tier += 2 * cuts
-    if len(avoid):
-        tier += (B.box_coverage(crops, avoid) > CUT_TOLERANCE).any(axis=-1)
+        tier += ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
     return tier
 
 
@@ -709,42 +720,35 @@ def _axis_positions(
 
 def _candidate(
     crop: np.ndarray,
-    scores: CandidateScores,
+    scored: _Scored,
     index: int,
     aspect: float,
     fits: bool,
     padded: bool,
     pad_color: tuple[int, int, int] | None,
-    region_kept: float,
-    factor: float = 1.0,
+    score: float,
 ) -> CropCandidate:
-    """One :class:`CropCandidate`; its score and contributions are scaled by ``factor`` (the share
-    of the region the crop keeps), so the contributions still sum to the score."""
-    terms = {name: float(values[index]) for name, values in scores.terms.items()}
+    """One :class:`CropCandidate` of final ``score``; its contributions are scaled with it (by the
+    share of the region and faces kept, and the avoid factor), so they still sum to the score."""
+    total = float(scored.scores.total[index])
+    factor = score / total if total > 0 else 0.0
+    terms = {name: float(values[index]) for name, values in scored.scores.terms.items()}
     return CropCandidate(
         box_xyxy_px=crop.copy(),
-        score=float(scores.total[index]) * factor,
+        score=score,
         terms=terms,
-        contributions={name: scores.weights[name] * value * factor for name, value in terms.items()},
+        contributions={name: scored.scores.weights[name] * value * factor for name, value in terms.items()},
         aspect=aspect,
         fits=fits,
         padded=padded,
         pad_color=pad_color,
-        region_kept=region_kept,
+        region_kept=float(B.box_coverage(crop[None], scored.region[None])[0, 0]),
     )
 
 
 def _as_boxes(boxes: BoxesLike, name: str) -> np.ndarray:
-    """Any box list → float ``[K, 4]`` (K may be 0); ValueError for wrong shapes or non-finite."""
-    arr = np.asarray(boxes, dtype=np.float64)
-    if arr.size == 0:
-        return np.zeros((0, 4))
-    if arr.shape[-1] != 4 or arr.ndim > 2:
-        raise ValueError(f"{name} must be boxes [x1, y1, x2, y2] (shape [K, 4]), got shape {arr.shape}")
-    arr = arr.reshape(-1, 4)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} boxes must be finite numbers, got {arr.tolist()}")
-    return arr
+    """Any box list → float ``[K, 4]`` (:func:`promptcrop.request.parse_boxes`, the one parser)."""
+    return parse_boxes(name, boxes)
 
 
 def _check_image_size(image_size: tuple[int, int]) -> tuple[int, int]:
@@ -768,6 +772,7 @@ def _check_aspect(aspect: float) -> float:
 
 
 __all__ = [
+    "propose",
     "ComposerConfig",
     "CandidateScores",
     "CropCandidate",

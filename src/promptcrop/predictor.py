@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -34,16 +33,28 @@ import numpy as np
 
 from promptcrop import arrays as A
 from promptcrop import boxes as B
-from promptcrop.composer import ComposerConfig, CropCandidate, compose
+from promptcrop.candidates import (
+    FALLBACK_QUERY_IMAGE,
+    Candidates,
+    clipcrop_candidates,
+    grounded_boxes,
+    offline_candidates,
+    repair_grounding,
+    select_item,
+    valid_boxes_px,
+    zeroshot_candidates,
+)
+from promptcrop.composer import ComposerConfig
 from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
 from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError
 from promptcrop.extras import MissingExtraError, require
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview
+from promptcrop.options import PredictorOptions, check_backend, check_device
+from promptcrop.postprocess import DEDUP_IOU, Explanation, apply_request, build_prediction
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
-from promptcrop.request import CropRequest, RequestLimits
-from promptcrop.results import FREE_RATIO, CropResult, GroundedBox, Prediction, versions
-from promptcrop.saliency import SaliencyMap, compute_saliency, corner_marks, salient_region
+from promptcrop.request import EXCLUDE_NEEDS_WEIGHTS, CropRequest, RequestLimits, check_condition
+from promptcrop.results import Prediction, versions
 
 if TYPE_CHECKING:
     import torch
@@ -51,15 +62,17 @@ if TYPE_CHECKING:
     from promptcrop.backends.base import Decoder, Encoder
 
 DEFAULT_MODEL = DEFAULT_MODEL_ID
-# Generic prompts whose strongest detections define the region when no query is given.
 #: Long side (px) of the reduced decode the offline mode analyses (crops are cut from full pixels).
 ANALYSIS_SIDE = 768
+# Generic prompts whose strongest detections define the region when no query is given.
 GENERIC_PROMPTS = ("a photo of a person", "a face", "an animal", "a vehicle", "a main object")
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
-# What Prediction.fallback says when a model output could not be used as it came.
-FALLBACK_NO_GROUNDING = "no usable grounded box: crops around the unconditioned region"
-FALLBACK_QUERY_IMAGE = "the query image gave no usable embedding: unconditioned crops"
-FALLBACK_DECODER = "the decoder gave no usable crop: composed around its anchor box"
+#: At most this many generic detections make the unconditioned region, pairwise below this IoU.
+MAX_GENERIC_BOXES = 3
+GENERIC_DEDUP_IOU = 0.5
+#: Logit given to non-finite query logits (NaN / ±inf) so grounding can rank them.
+LOGIT_BOUND = 1e4
+TORCH_BACKEND_MODULES = ("torch", "transformers")
+"""What the torch backend imports to load OWL-ViT (the ``torch`` extra)."""
 
 ImageInput = Any  # path, bytes, PIL image or array: anything images.load_image accepts
 
@@ -125,7 +138,8 @@ class Predictor:
         composer: composition settings for the ``zeroshot`` and ``offline`` modes.
         max_pixels: images above this many pixels are refused.
         text_cache_size: query embeddings (phrases and query images) and parsed queries kept in memory.
-        dedup_iou: crops of the same ratio overlap less than this (near-duplicate removal).
+        dedup_iou: crops of the same ratio overlap less than this
+            (:data:`promptcrop.postprocess.DEDUP_IOU`, the one dedup rule of every mode).
         detection_threshold: OWL-ViT probability above which a generic detection counts
             (unconditioned ``zeroshot``).
         batch_size: images per OWL-ViT forward in :meth:`predict_batch`.
@@ -153,7 +167,7 @@ class Predictor:
         composer: ComposerConfig | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         text_cache_size: int = 512,
-        dedup_iou: float = 0.7,
+        dedup_iou: float = DEDUP_IOU,
         detection_threshold: float = 0.1,
         batch_size: int = 8,
         encoder: Encoder | None = None,
@@ -181,8 +195,8 @@ class Predictor:
         self.decoder_id = decoder if decoder is not None else (
             None if decoder_model is None else getattr(decoder_model, "source", "<decoder>"))
         self.mode = mode
-        self.device = _check_device(device)
-        self.backend, self.onnx_dir = _check_backend(backend, onnx_dir, self.device, dtype)
+        self.device = check_device(device)
+        self.backend, self.onnx_dir = check_backend(backend, onnx_dir, self.device, dtype)
         self._dtype = dtype
         self.local_files_only = local_files_only
         self._query_parts = query_parts
@@ -200,30 +214,24 @@ class Predictor:
         self._checkpoint_query_parts: str | None = None
 
     @classmethod
-    def for_options(
-        cls,
-        *,
-        model: str | None = DEFAULT_MODEL,
-        decoder: str | None = None,
-        offline: bool = False,
-        conditioned: bool = False,
-        **kwargs: Any,
-    ) -> Predictor:
-        """The predictor a front end's options describe, with the rules every front end shares:
+    def from_options(cls, options: PredictorOptions, *, conditioned: bool = False, **kwargs: Any) -> Predictor:
+        """The predictor ``options`` describe, with the rules every front end shares:
 
         - ``offline`` (no network) without a query or a decoder: the weight-free offline mode;
         - ``offline`` with a query or a decoder: weights from the local cache or directory only;
-        - ``conditioned`` (some input has a query) or a decoder: the weights are loaded now, so a
-          missing model is one error before any input, not one error per input.
+        - ``conditioned`` (some input has a query or an exclude) or a decoder: the weights are
+          loaded now, so a missing model is one error before any input, not one per input.
 
+        ``kwargs``: other :class:`Predictor` arguments (``query_parts``, ``composer``...).
         Raises :class:`RequestError`, :class:`ModelUnavailableError`, :class:`CheckpointError`.
         """
-        weight_free = offline and not conditioned and decoder is None
+        weight_free = options.offline and not conditioned and options.decoder is None
         predictor = cls(
-            model=None if weight_free else model, decoder=decoder,
-            mode="offline" if weight_free else "auto", local_files_only=offline, **kwargs,
+            model=None if weight_free else options.model, decoder=options.decoder,
+            mode="offline" if weight_free else "auto", local_files_only=options.offline,
+            **options.predictor_kwargs(), **kwargs,
         )
-        if conditioned or decoder is not None:
+        if conditioned or options.decoder is not None:
             try:
                 predictor.load()
             except MissingExtraError:
@@ -438,16 +446,11 @@ class Predictor:
         query_list = _broadcast_queries(queries, len(images))
         for query in query_list:
             self.limits.check_query(query)
-        if query_image is not None and any(q is not None for q in query_list):
-            raise RequestError("give a text query or a query image, not both")
+        check_condition(query_list, query_image)
         parsed = [self._parse_query(q) for q in query_list]
         modes = [self.resolve_mode(p is not None or query_image is not None) for p in parsed]
-        for mode, req in zip(modes, requests):
-            if mode == "offline" and req.exclude:
-                raise ModelUnavailableError(
-                    "exclude needs the OWL-ViT weights to find what to leave out; the weight-free "
-                    "offline mode cannot ground text"
-                )
+        if any(mode == "offline" and req.exclude for mode, req in zip(modes, requests)):
+            raise ModelUnavailableError(f"{EXCLUDE_NEEDS_WEIGHTS}; the weight-free offline mode cannot ground text")
         check_deadline(deadline, "decode")
         t0 = time.perf_counter()
         # The offline mode analyses a reduced decode (JPEG draft mode); crops are in full pixels.
@@ -457,46 +460,50 @@ class Predictor:
             for img, mode in zip(images, modes)
         ]
         load_s = (time.perf_counter() - t0) / max(len(images), 1)
-        results: list[Prediction | None] = [None] * len(images)
+        found: list[Candidates | None] = [None] * len(images)
         model_idx = [i for i, m in enumerate(modes) if m != "offline"]
-        for i, m in enumerate(modes):
-            if m == "offline":
-                results[i] = self._predict_offline(loaded[i], requests[i], deadline)
+        for i in set(range(len(images))) - set(model_idx):
+            found[i] = self._offline(loaded[i], requests[i], deadline)  # type: ignore[arg-type]
         image_condition = self._image_condition(query_image) if query_image is not None and model_idx else None
         for start in range(0, len(model_idx), self.batch_size):
             chunk = model_idx[start : start + self.batch_size]
-            preds = self._predict_with_model(
-                [loaded[i] for i in chunk], [parsed[i] for i in chunk], image_condition,
+            batch = self._with_model(
+                [loaded[i] for i in chunk], [parsed[i] for i in chunk], image_condition,  # type: ignore[misc]
                 [modes[i] for i in chunk], [requests[i] for i in chunk], deadline,
             )
-            for i, pred in zip(chunk, preds):
-                results[i] = pred
-        for pred, image in zip(results, loaded):
-            assert pred is not None  # every index was filled above
-            pred.timings["load"] = load_s
-            pred.exif_orientation = (image.image if isinstance(image, Preview) else image).exif_orientation
-            pred.versions = self.versions(pred.mode)
-        return results  # type: ignore[return-value]
+            for i, candidates in zip(chunk, batch):
+                found[i] = candidates
+        check_deadline(deadline, "compose")
+        return [self._finish(c, im, load_s) for c, im in zip(found, loaded)]  # type: ignore[arg-type]
+
+    def _finish(self, found: Candidates, image: LoadedImage | Preview, load_s: float) -> Prediction:
+        """The request applied to the candidates (:mod:`promptcrop.postprocess`) and the one
+        Prediction built."""
+        t0 = time.perf_counter()
+        crops = apply_request(
+            found.source, found.request, image_size=found.image_size, image_rgb=found.image_rgb, mode=found.mode,
+            limits=self.limits, dedup_iou=self.dedup_iou,
+        )
+        stage = "compose" if found.mode == "offline" else "crop"
+        timings = {"load": load_s, **found.timings}
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - t0
+        upright = image.image if isinstance(image, Preview) else image
+        return build_prediction(
+            crops, image_size=found.image_size, mode=found.mode, region=found.region,
+            explanation=found.explanation, timings=timings, exif_orientation=upright.exif_orientation,
+            versions=self.versions(found.mode),
+        )
 
     # ------------------------------------------------------------------ modes
 
-    def _predict_offline(self, preview: Preview, request: CropRequest, deadline: Deadline | None) -> Prediction:
+    def _offline(self, preview: Preview, request: CropRequest, deadline: Deadline | None) -> Candidates:
         check_deadline(deadline, "ground")
         t0 = time.perf_counter()
-        sal = compute_saliency(preview.image.array, image_size=preview.full_size)
-        region = salient_region(sal)
-        marks = corner_marks(preview.image.array, image_size=preview.full_size)
-        t1 = time.perf_counter()
-        check_deadline(deadline, "compose")
-        crops = self._compose(preview.image, region, sal, np.zeros((0, 4)), request, "offline",
-                              size=preview.full_size, marks=marks)
-        t2 = time.perf_counter()
-        return Prediction(
-            crops=crops, image_size=preview.full_size, mode="offline", region=_tuple(region),
-            timings={"saliency": t1 - t0, "compose": t2 - t1},
-        )
+        source, region = offline_candidates(preview.image.array, preview.full_size, request, self.composer_config)
+        return Candidates(mode="offline", request=request, source=source, region=region, image_size=preview.full_size,
+                          image_rgb=preview.image.array, timings={"saliency": time.perf_counter() - t0})
 
-    def _predict_with_model(
+    def _with_model(
         self,
         images: list[LoadedImage],
         parsed: list[ParsedQuery | None],
@@ -504,9 +511,7 @@ class Predictor:
         modes: list[str],
         requests: list[CropRequest],
         deadline: Deadline | None,
-    ) -> list[Prediction]:
-        from promptcrop.model.grounding import ground, unconditioned
-
+    ) -> list[Candidates]:
         encoder = self.encoder
         with A.no_grad(encoder):
             check_deadline(deadline, "encode")
@@ -514,99 +519,61 @@ class Predictor:
             pixel_values = encoder.preprocess([im.array for im in images])
             t1 = time.perf_counter()
             encoding = encoder.encode_images(pixel_values)
-            t2 = time.perf_counter()
-            per_image_prep = (t1 - t0) / len(images)
-            per_image_enc = (t2 - t1) / len(images)
-            out: list[Prediction] = []
-            for b, (image, pq, mode, request) in enumerate(zip(images, parsed, modes, requests)):
-                enc_b = _select(encoding, b)
-                check_deadline(deadline, "text")
-                if request.exclude:
-                    request = replace(request, avoid=np.concatenate(
-                        [request.avoid, self._exclude_boxes(enc_b, request.exclude, *image.size)]))
-                t3 = time.perf_counter()
-                cond = image_condition or self._text_condition(pq)
-                t4 = time.perf_counter()
-                notes: list[str] = []
-                check_deadline(deadline, "ground")
-                if cond is not None and cond.embeds is not None:
-                    logits = encoder.query_logits(enc_b, cond.embeds[None])
-                    logits = A.nan_to_num(logits, nan=-1e4, posinf=1e4, neginf=-1e4)
-                    grounding = self._repair_grounding(ground(enc_b, logits), image.size, notes)
-                else:
-                    if cond is not None:
-                        notes.append(FALLBACK_QUERY_IMAGE)
-                    grounding = unconditioned(enc_b)
-                t5 = time.perf_counter()
-                check_deadline(deadline, "compose")
-                if mode == "clipcrop":
-                    pred = self._clipcrop_crops(image, enc_b, grounding, request, notes)
-                else:
-                    pred = self._zeroshot_crops(image, enc_b, grounding, cond, request, notes)
-                t6 = time.perf_counter()
-                pred.grounding = _grounded_boxes(grounding, cond, image.size)
-                pred.fallback = "; ".join(notes) or None
-                if cond is not None:
-                    pred.query, pred.phrases, pred.truncated = cond.query, cond.phrases, cond.truncated
-                    pred.query_image = cond.query_image
-                pred.timings.update(
-                    {"preprocess": per_image_prep, "encode": per_image_enc, "text": t4 - t3,
-                     "ground": t5 - t4, "crop": t6 - t5}
-                )
-                out.append(pred)
-        return out
+            shared = {"preprocess": (t1 - t0) / len(images), "encode": (time.perf_counter() - t1) / len(images)}
+            return [
+                self._one_with_model(image, select_item(encoding, b), pq, image_condition, mode, request, shared,
+                                     deadline)
+                for b, (image, pq, mode, request) in enumerate(zip(images, parsed, modes, requests))
+            ]
 
-    def _clipcrop_crops(
-        self, image: LoadedImage, enc: Any, grounding: Any, request: CropRequest, notes: list[str]
-    ) -> Prediction:
-        dec = self.decoder_model.decode(enc, grounding)
-        W, H = image.size
-        union = B.model_to_image_xyxy_px(A.to_numpy(grounding.union_cxcywh[0]), W, H)
-        boxes_px, ok = B.repair_xyxy_px(B.model_to_image_xyxy_px(A.to_numpy(dec.boxes_cxcywh[0]), W, H), W, H)
-        scores = np.clip(np.nan_to_num(A.to_numpy(dec.scores[0]), nan=0.0), 0.0, 1.0)
-        if not ok.any():  # nothing usable from the decoder: compose around its anchor instead
-            notes.append(FALLBACK_DECODER)
-            region = B.clamp_xyxy(union, W, H)
-            keep = _valid_boxes_px(grounding, W, H)
-            crops = self._compose(image, region, compute_saliency(image.array), keep, request, "clipcrop")
-            return Prediction(crops=crops, image_size=image.size, mode="clipcrop", region=_tuple(region))
-        boxes_px, scores = boxes_px[ok], scores[ok]
-        crops: list[CropResult] = []
-        for aspect in request.aspects:
-            ratio = aspect.value
-            fitted = boxes_px if ratio is None else np.stack(
-                [B.fit_aspect_ratio(b, ratio, W, H)[0] for b in boxes_px]
-            )
-            label = FREE_RATIO if ratio is None else aspect.label
-            ranked = scores
-            if len(request.avoid):  # boxes holding an avoid region rank lower, by the share held
-                ranked = scores * (1.0 - B.box_coverage(fitted, request.avoid).max(axis=-1))
-            keep_idx = B.select_diverse(fitted, ranked, max_iou=self.dedup_iou, k=request.k)
-            for rank, idx in enumerate(keep_idx, start=1):
-                px = B.snap_to_pixels(fitted[idx], W, H, ratio)
-                crops.append(
-                    CropResult(
-                        box=_int_tuple(px), score=float(ranked[idx]), rank=rank,
-                        aspect=ratio, mode="clipcrop", output_size=request.output_size, ratio=label,
-                    )
-                )
-        return Prediction(crops=crops, image_size=image.size, mode="clipcrop", region=_tuple(union))
+    def _one_with_model(
+        self, image: LoadedImage, enc: Any, parsed: ParsedQuery | None, image_condition: _Condition | None,
+        mode: str, request: CropRequest, shared: dict[str, float], deadline: Deadline | None,
+    ) -> Candidates:
+        """Query embedding, grounding (and exclude phrases), then the candidates of ``mode`` for one
+        encoded image (``enc``: a batch of one)."""
+        check_deadline(deadline, "text")
+        t3 = time.perf_counter()
+        cond = image_condition or self._text_condition(parsed)
+        t4 = time.perf_counter()
+        notes: list[str] = []
+        check_deadline(deadline, "ground")
+        grounding = self._ground(enc, cond, image.size, notes)
+        if request.exclude:  # grounded into avoid boxes: post-processing pushes them down
+            request = replace(request, avoid=np.concatenate(
+                [request.avoid, self._exclude_boxes(enc, request.exclude, *image.size)]))
+        t5 = time.perf_counter()
+        check_deadline(deadline, "compose")
+        if mode == "clipcrop":
+            decoded = self.decoder_model.decode(enc, grounding)
+            source, region = clipcrop_candidates(image.array, decoded, grounding, request, self.composer_config, notes)
+        else:
+            W, H = image.size
+            keep = valid_boxes_px(grounding, W, H) if cond is not None else self._generic_detections(enc, W, H)
+            # the region was grounded: a diffuse map's centre says nothing about it
+            config = replace(self.composer_config, centred_weight=0.0)
+            source, region = zeroshot_candidates(image.array, keep, request, config,
+                                                 conditioned=cond is not None)
+        explanation = Explanation(notes=tuple(notes)) if cond is None else Explanation(
+            query=cond.query, query_image=cond.query_image, phrases=cond.phrases, truncated=cond.truncated,
+            grounding=grounded_boxes(grounding, cond.phrases, image.size), notes=tuple(notes),
+        )
+        timings = {**shared, "text": t4 - t3, "ground": t5 - t4, "crop": time.perf_counter() - t5}
+        return Candidates(mode=mode, request=request, source=source, region=region, image_size=image.size,
+                          image_rgb=image.array, explanation=explanation, timings=timings)
 
-    def _zeroshot_crops(
-        self, image: LoadedImage, enc: Any, grounding: Any, cond: _Condition | None, request: CropRequest,
-        notes: list[str],
-    ) -> Prediction:
-        W, H = image.size
-        # Faces are kept whole when nothing better says what matters; a query does.
-        sal = compute_saliency(image.array, faces="auto" if cond is None else np.zeros((0, 4)))
-        keep = _valid_boxes_px(grounding, W, H) if cond is not None else self._generic_detections(enc, W, H)
-        union = B.union_box(keep) if len(keep) else salient_region(sal)
-        region = B.clamp_xyxy(union, W, H)
-        # Without a query, corner watermarks and text are left out when a crop can; a query says
-        # itself what to keep and what to leave out.
-        marks = corner_marks(image.array) if cond is None else np.zeros((0, 4))
-        crops = self._compose(image, region, sal, keep, request, "zeroshot", marks=marks)
-        return Prediction(crops=crops, image_size=image.size, mode="zeroshot", region=_tuple(region))
+    def _ground(self, enc: Any, cond: _Condition | None, size: tuple[int, int], notes: list[str]) -> Any:
+        """OWL-ViT's grounding of the condition (repaired like any model output), or the
+        unconditioned one without a usable condition; ``notes`` says what was replaced."""
+        from promptcrop.model.grounding import ground, unconditioned
+
+        if cond is None or cond.embeds is None:
+            if cond is not None:
+                notes.append(FALLBACK_QUERY_IMAGE)
+            return unconditioned(enc)
+        logits = self.encoder.query_logits(enc, cond.embeds[None])
+        logits = A.nan_to_num(logits, nan=-LOGIT_BOUND, posinf=LOGIT_BOUND, neginf=-LOGIT_BOUND)
+        return repair_grounding(ground(enc, logits), size, notes)
 
     def _exclude_boxes(self, enc: Any, phrases: Sequence[str], width: int, height: int) -> np.ndarray:
         """Where OWL-ViT grounds each phrase to leave out: ``[≤ len(phrases), 4]`` xyxy px
@@ -620,25 +587,7 @@ class Predictor:
         fixed, ok = B.repair_xyxy_px(raw, width, height)
         return fixed[ok].reshape(-1, 4)
 
-    def _repair_grounding(self, grounding: Any, size: tuple[int, int], notes: list[str]) -> Any:
-        """Grounded boxes checked like any model output (:func:`promptcrop.boxes.repair_xyxy_px`):
-        degenerate ones widened, unusable ones dropped; ``notes`` says what changed."""
-        from promptcrop.model.grounding import with_boxes
-
-        W, H = size
-        raw = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), W, H)
-        fixed, ok = B.repair_xyxy_px(raw, W, H)
-        selected = A.to_numpy(grounding.mask[0])
-        ok &= selected
-        same = np.isclose(np.nan_to_num(raw, nan=-1.0), fixed, atol=1e-3).all(axis=-1)
-        if (ok == selected).all() and same[ok].all():
-            return grounding
-        notes.append(FALLBACK_NO_GROUNDING if not ok.any() else
-                     f"repaired {int((~same | ~ok)[selected].sum())} of {int(selected.sum())} grounded boxes")
-        fixed_cxcywh = B.image_xyxy_px_to_model(fixed, W, H)
-        return with_boxes(grounding, fixed_cxcywh[None], ok[None])
-
-    def _generic_detections(self, enc: Any, width: int, height: int, max_boxes: int = 3) -> np.ndarray:
+    def _generic_detections(self, enc: Any, width: int, height: int) -> np.ndarray:
         """Strongest detections of :data:`GENERIC_PROMPTS` above the threshold, ``[N ≤ 3, 4]`` px."""
         embeds, _ = self._embed_phrases(GENERIC_PROMPTS)
         logits = self.encoder.query_logits(enc, embeds[None])  # [1, P, W]
@@ -648,42 +597,8 @@ class Predictor:
         strong = np.flatnonzero((np.nan_to_num(prob, nan=0.0) >= self.detection_threshold) & ok)
         if strong.size == 0:
             return np.zeros((0, 4))
-        keep = B.select_diverse(boxes_px[strong], prob[strong], max_iou=0.5, k=max_boxes)
+        keep = B.select_diverse(boxes_px[strong], prob[strong], max_iou=GENERIC_DEDUP_IOU, k=MAX_GENERIC_BOXES)
         return boxes_px[strong][keep]
-
-    def _compose(
-        self,
-        image: LoadedImage,
-        region: np.ndarray,
-        sal: SaliencyMap,
-        keep: np.ndarray,
-        request: CropRequest,
-        mode: str,
-        size: tuple[int, int] | None = None,
-        marks: np.ndarray | None = None,
-    ) -> list[CropResult]:
-        """Composer crops per requested ratio; ``size``: ``(W, H)`` of the full image when
-        ``image`` is a reduced copy of it (boxes are in full pixels); ``marks``: ``[M, 4]`` corner
-        watermarks to leave out when a crop can (:func:`promptcrop.saliency.corner_marks`)."""
-        W, H = size or image.size
-        config = self.composer_config
-        if mode != "offline":  # the region was grounded: a diffuse map says nothing about it
-            config = replace(config, centred_weight=0.0)
-        crops: list[CropResult] = []
-        for aspect in request.aspects:
-            ratio = W / H if aspect.value is None else aspect.value
-            candidates = compose(
-                (W, H), region, aspect=ratio, k=request.k, saliency=sal, keep=keep,
-                focus=request.focus, avoid=request.avoid, fit=request.fit,
-                config=config, image_rgb=image.array,
-                marks=() if marks is None else marks,
-            )
-            for rank, cand in enumerate(candidates, start=1):
-                crop = _candidate_to_result(cand, rank, ratio, aspect.label, mode, request.output_size, W, H)
-                if crop.padded:  # the canvas a padded crop is cut into
-                    self.limits.check_canvas("fit", crop.width, crop.height)
-                crops.append(crop)
-        return crops
 
     # ------------------------------------------------------------------ query embeddings
 
@@ -754,41 +669,6 @@ class Predictor:
 # ---------------------------------------------------------------------- helpers
 
 
-BACKENDS = ("torch", "onnx")
-TORCH_BACKEND_MODULES = ("torch", "transformers")
-"""What the torch backend imports to load OWL-ViT (the ``torch`` extra)."""
-
-
-def _check_backend(backend: str, onnx_dir: Any, device: str, dtype: Any) -> tuple[str, str | None]:
-    """``(backend, onnx_dir)`` validated: the ONNX backend needs its directory, the CPU, float32."""
-    if backend not in BACKENDS:
-        raise RequestError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if backend != "onnx":
-        if onnx_dir is not None:
-            raise RequestError("an ONNX directory is only used by the onnx backend")
-        return backend, None
-    if onnx_dir is None:
-        raise RequestError("the onnx backend needs the directory written by `promptcrop export-onnx`")
-    if device != "cpu" or (dtype is not None and str(dtype) != "torch.float32"):
-        raise RequestError(
-            "the onnx backend runs on the CPU in float32; use the torch backend for other devices or dtypes"
-        )
-    return backend, os.fspath(onnx_dir)
-
-
-def _check_device(device: str) -> str:
-    """A device name (``cpu``, ``cuda``, ``cuda:N``, ``mps``); CUDA must exist when asked for."""
-    if not isinstance(device, str) or not _DEVICE.match(device.strip().lower()):
-        raise RequestError(f"invalid device {device!r}: use cpu, cuda or cuda:N")
-    device = device.strip().lower()
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise RequestError(f"device {device!r} requested but CUDA is not available here; use the CPU")
-    return device
-
-
 def _broadcast_queries(queries: Sequence[str | None] | str | None, n: int) -> list[str | None]:
     if queries is None or isinstance(queries, str):
         return [queries] * n
@@ -811,66 +691,3 @@ def _broadcast_requests(
     if len(requests) != n or not all(isinstance(r, CropRequest) for r in requests):
         raise RequestError(f"got {len(requests)} requests for {n} images")
     return requests
-
-
-def _select(encoding: Any, b: int) -> Any:
-    """The ImageEncoding of batch item ``b`` (a batch of one)."""
-    return type(encoding)(
-        tokens=encoding.tokens[b : b + 1],
-        grid_hw=encoding.grid_hw,
-        boxes_cxcywh=encoding.boxes_cxcywh[b : b + 1],
-        class_embeds=encoding.class_embeds[b : b + 1],
-    )
-
-
-def _valid_boxes_px(grounding: Any, width: int, height: int) -> np.ndarray:
-    """The valid grounded boxes as xyxy pixels, ``[N, 4]`` (N may be 0)."""
-    boxes = A.to_numpy(grounding.boxes_cxcywh[0])[A.to_numpy(grounding.mask[0])]
-    return B.clamp_xyxy(B.model_to_image_xyxy_px(boxes, width, height).reshape(-1, 4), width, height)
-
-
-def _grounded_boxes(grounding: Any, cond: _Condition | None, size: tuple[int, int]) -> list[GroundedBox]:
-    if cond is None or grounding.boxes_cxcywh.shape[1] == 0:
-        return []
-    px = B.model_to_image_xyxy_px(A.to_numpy(grounding.boxes_cxcywh[0]), *size)
-    px = B.clamp_xyxy(px, *size)
-    logits = A.to_numpy(grounding.logits[0])
-    return [
-        GroundedBox(phrase=p, box=_tuple(px[i]), logit=float(logits[i]))
-        for i, p in enumerate(cond.phrases)
-        if bool(grounding.mask[0, i])
-    ]
-
-
-def _candidate_to_result(
-    cand: CropCandidate, rank: int, aspect: float, label: str, mode: str,
-    output_size: tuple[int, int] | None, width: int, height: int,
-) -> CropResult:
-    if cand.padded:
-        px = _round_padded(cand.box_xyxy_px, aspect)
-    else:
-        px = B.snap_to_pixels(cand.box_xyxy_px, width, height, aspect)
-    return CropResult(
-        box=_int_tuple(px), score=float(np.clip(np.nan_to_num(cand.score), 0.0, 1.0)), rank=rank,
-        aspect=aspect, mode=mode,
-        fits=bool(cand.fits), padded=bool(cand.padded),
-        pad_color=None if cand.pad_color is None else tuple(int(c) for c in cand.pad_color),
-        output_size=output_size, terms=dict(cand.terms), ratio=label,
-    )
-
-
-def _round_padded(box: np.ndarray, aspect: float) -> np.ndarray:
-    """Integer box of exact ``aspect`` (to 1 px) around a letterboxed crop that may leave the image."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    w = max(round(x2 - x1), 1)
-    h = max(round(w / aspect), 1)
-    left, top = round((x1 + x2) / 2 - w / 2), round((y1 + y2) / 2 - h / 2)
-    return np.array([left, top, left + w, top + h], dtype=np.int64)
-
-
-def _int_tuple(px: np.ndarray) -> tuple[int, int, int, int]:
-    return tuple(int(v) for v in px)  # type: ignore[return-value]
-
-
-def _tuple(box: np.ndarray) -> tuple[float, float, float, float]:
-    return tuple(float(v) for v in np.asarray(box).reshape(4))  # type: ignore[return-value]

@@ -25,6 +25,13 @@ from promptcrop.errors import RequestError
 from promptcrop.images import DEFAULT_MAX_PIXELS
 from promptcrop.results import ORIGINAL_RATIO
 
+# The user-facing messages of a request, each written once; front ends map the RequestError
+# (or ModelUnavailableError) to their own form and may add their own hint, never reword it.
+QUERY_AND_IMAGE = "give a text query or a query image, not both"
+ASPECT_AND_SIZE = "give either an aspect ratio or an exact size, not both"
+EXCLUDE_NEEDS_WEIGHTS = "exclude needs the OWL-ViT weights to find what to leave out"
+EMPTY_ASPECTS = "empty list of aspect ratios"
+
 DEFAULT_MAX_RATIO = 20.0
 DEFAULT_MAX_K = 20
 DEFAULT_MAX_RATIOS = 16
@@ -128,7 +135,7 @@ class CropRequest:
             raise RequestError(f"fit must be 'crop' or 'pad', got {self.fit!r}")
         aspects = tuple(_as_aspect(a) for a in self.aspects)
         if not aspects:
-            raise RequestError("empty list of aspect ratios")
+            raise RequestError(EMPTY_ASPECTS)
         object.__setattr__(self, "aspects", aspects)
         for name in ("focus", "avoid"):
             object.__setattr__(self, name, parse_boxes(name, getattr(self, name)))
@@ -153,7 +160,7 @@ class CropRequest:
         output_size = parse_size(size) if size is not None else None
         if output_size is not None:
             if aspect is not None:
-                raise RequestError("give either an aspect ratio or an exact size, not both")
+                raise RequestError(ASPECT_AND_SIZE)
             label = f"{output_size[0]}x{output_size[1]}"
             aspects: tuple[AspectRatio, ...] = (AspectRatio(output_size[0] / output_size[1], label),)
         elif aspect is None:
@@ -161,7 +168,7 @@ class CropRequest:
         else:
             items = [aspect] if isinstance(aspect, (str, int, float)) else list(aspect)
             if not items:
-                raise RequestError("empty list of aspect ratios")
+                raise RequestError(EMPTY_ASPECTS)
             by_value: dict[float, AspectRatio] = {}
             for item in items:
                 parsed = _as_aspect(item)
@@ -175,7 +182,7 @@ class CropRequest:
         if not labels:
             return self
         if self.output_size is not None:
-            raise RequestError("give either an aspect ratio or an exact size, not both")
+            raise RequestError(ASPECT_AND_SIZE)
         fresh = CropRequest.build(k=self.k, aspect=list(labels), fit=self.fit)
         return CropRequest(k=self.k, aspects=fresh.aspects, output_size=None, fit=self.fit,
                            focus=self.focus, avoid=self.avoid, exclude=self.exclude)
@@ -192,6 +199,12 @@ class CropRequest:
             "size": None if self.output_size is None else list(self.output_size), "fit": self.fit,
             "focus": self.focus.tolist(), "avoid": self.avoid.tolist(), "exclude": list(self.exclude),
         }
+
+
+def check_condition(queries: Sequence[str | None], query_image: Any) -> None:
+    """A text query or a query image conditions the crops, never both (RequestError)."""
+    if query_image is not None and any(q is not None for q in queries):
+        raise RequestError(QUERY_AND_IMAGE)
 
 
 def _as_aspect(item: Any) -> AspectRatio:
@@ -212,9 +225,14 @@ def _plain_ascii(text: str) -> bool:
 
 
 def parse_boxes(name: str, boxes: Any) -> np.ndarray:
-    """Caller-given xyxy pixel boxes → ``[N, 4]`` float64; :class:`RequestError` when malformed."""
+    """The one parser of caller boxes: ``[N, 4]`` float64 xyxy pixels from rows of four numbers
+    or from texts ``"x1,y1,x2,y2"`` (the command line's and the service's syntax); a
+    :class:`RequestError` naming ``name`` when one is malformed, not finite or empty."""
+    items = [boxes] if isinstance(boxes, str) else boxes
+    if not isinstance(items, np.ndarray) and any(isinstance(item, str) for item in items):
+        items = [_box_text(name, item) for item in items]
     try:
-        arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        arr = np.asarray(items, dtype=np.float64).reshape(-1, 4)
     except (ValueError, TypeError):
         raise RequestError(f"{name} boxes must be lists of four numbers x1,y1,x2,y2, got {boxes!r}") from None
     if arr.size and not np.isfinite(arr).all():
@@ -222,6 +240,17 @@ def parse_boxes(name: str, boxes: Any) -> np.ndarray:
     if arr.size and ((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])).any():
         raise RequestError(f"{name} boxes need x2 > x1 and y2 > y1, got {arr.tolist()}")
     return arr
+
+
+def _box_text(name: str, text: Any) -> list[float]:
+    """``"x1,y1,x2,y2"`` (spaces allowed) → four floats; RequestError naming ``name`` otherwise."""
+    try:
+        values = [float(v) for v in str(text).replace(" ", "").split(",") if v] if str(text).isascii() else []
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise RequestError(f"{name}: invalid box {text!r}: expected x1,y1,x2,y2 in pixels")
+    return values
 
 
 def _phrases(name: str, phrases: Any) -> tuple[str, ...]:

@@ -54,7 +54,9 @@ class CropResult:
       image's own ratio), ``"free"`` (decoder boxes), or the exact size asked (``"1080x1350"``).
     - ``mode``: ``"clipcrop"`` (trained decoder), ``"zeroshot"`` (OWL-ViT grounding + composer) or
       ``"offline"`` (saliency + composer, no weights).
-    - ``fits``: False when the region to keep could not fit inside a crop of this ratio.
+    - ``fits``: False when what the crop was built to keep — the caller's focus boxes and the
+      region (grounded or salient) or the decoder's box — could not all fit in a crop of this
+      ratio (then the crop still holds the focus boxes when they fit).
     - ``output_size``: ``(W, H)`` the crop is resized to by :meth:`apply`, when an exact size was asked.
     - ``terms``: per-term score breakdown (composer modes), for ``--explain``.
     """

@@ -1,5 +1,5 @@
-"""``promptcrop export-onnx`` and the ``--backend`` / ``--onnx-dir`` options of ``crop`` and ``batch``
-(registered by :mod:`promptcrop.cli`).
+"""``promptcrop export-onnx`` (registered by :mod:`promptcrop.cli`); ``crop``, ``batch`` and ``serve``
+take ``--backend onnx --onnx-dir DIR`` (:mod:`promptcrop.cli.options`).
 
 ::
 
@@ -15,33 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
-
-from promptcrop.errors import RequestError
-
-BACKENDS = ("torch", "onnx")
-
-
-def add_backend_options(p: argparse.ArgumentParser) -> None:
-    """``--backend torch|onnx`` and ``--onnx-dir DIR`` (read back by :func:`backend_kwargs`)."""
-    p.add_argument("--backend", choices=BACKENDS, default="torch",
-                   help="run the models in PyTorch (default) or in ONNX Runtime from --onnx-dir")
-    p.add_argument("--onnx-dir", metavar="DIR",
-                   help="directory written by `promptcrop export-onnx` (with --backend onnx)")
-
-
-def backend_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``Predictor`` keyword arguments of :func:`add_backend_options` (RequestError when
-    ``--backend onnx`` lacks ``--onnx-dir`` or ``--onnx-dir`` comes without it)."""
-    backend = getattr(args, "backend", "torch")
-    onnx_dir = getattr(args, "onnx_dir", None)
-    if backend == "onnx" and onnx_dir is None:
-        raise RequestError("--backend onnx needs --onnx-dir DIR (made by promptcrop export-onnx)")
-    if backend != "onnx" and onnx_dir is not None:
-        raise RequestError("--onnx-dir is only used with --backend onnx")
-    # absolute: Ray actors may run in another folder
-    return {"backend": backend, "onnx_dir": None if onnx_dir is None else os.path.abspath(onnx_dir)}
 
 
 def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -25,7 +25,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ MANIFEST_SUFFIXES = (".jsonl", ".csv", PARQUET_SUFFIX)
 _OUTPUT_NAME = re.compile(r"^(?P<stem>.+?)(?:\.\d+\.\d+x\d+(?:-\d+)?\.[A-Za-z]+|\.overlay\.png)$")
 
 
+def _column(name: str) -> dict[str, str]:
+    """Field metadata: the manifest column a :class:`Job` field is read from."""
+    return {"column": name}
 
 
 # --------------------------------------------------------------------------- jobs
@@ -57,17 +60,22 @@ class Job:
     - ``origin``: ``"manifest.jsonl:12"`` for manifest rows, for error messages.
     """
 
-    source: str
+    source: str = field(metadata=_column("image"))
     key: str
-    query: str | None = None
-    aspects: tuple[str, ...] | None = None
+    query: str | None = field(default=None, metadata=_column("query"))
+    aspects: tuple[str, ...] | None = field(default=None, metadata=_column("aspect"))
     origin: str | None = None
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = field(default=(), metadata=_column("exclude"))
 
     @property
     def label(self) -> str:
         """How errors name this input."""
         return f"{self.origin} ({self.source})" if self.origin else self.source
+
+
+#: Manifest column → :class:`Job` field, from the Job's own fields: every manifest format (JSONL,
+#: CSV, Parquet) reads these columns and no others.
+ROW_FIELDS: dict[str, str] = {f.metadata["column"]: f.name for f in fields(Job) if "column" in f.metadata}
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,7 @@ def _csv_rows(lines: Iterable[str], path: Path) -> Iterator[tuple[int, Any]]:
 
 def _parquet_rows(path: Path) -> list[tuple[str, int, Any]]:
     """``(file name, row number from 1, {column: value})`` of a Parquet file or every ``.parquet``
-    file of a folder (sorted), reading only the ``image``, ``query`` and ``aspect`` columns."""
+    file of a folder (sorted), reading only the columns of :data:`ROW_FIELDS`."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
@@ -197,7 +205,7 @@ def _parquet_rows(path: Path) -> list[tuple[str, int, Any]]:
             names = set(table.schema_arrow.names)
             if "image" not in names:
                 raise DatasetError(f"{file}: the Parquet manifest needs an 'image' column")
-            columns = [c for c in ("image", "query", "aspect") if c in names]
+            columns = [c for c in ROW_FIELDS if c in names]
             records = table.read(columns=columns).to_pylist()
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise DatasetError(f"{file}: cannot read the Parquet manifest ({exc})") from None

@@ -40,7 +40,7 @@ from promptcrop.batch.progress import write as write_line
 from promptcrop.errors import PromptcropError, RequestError, failure_reason, is_user_error
 from promptcrop.images import LoadedImage, atomic_write_text, load_image
 from promptcrop.predictor import Predictor
-from promptcrop.request import CropRequest
+from promptcrop.request import CropRequest, check_condition
 from promptcrop.results import build_record
 
 ERRORS_FILE = "errors.jsonl"
@@ -75,8 +75,7 @@ class RunOptions:
     def __post_init__(self) -> None:
         if self.prefetch < 1:
             raise RequestError(f"prefetch must be at least 1, got {self.prefetch}")
-        if self.query is not None and self.query_image is not None:
-            raise RequestError("give a text query or a query image, not both")
+        check_condition([self.query], self.query_image)
 
     def request_for(self, job: Job) -> CropRequest:
         """The predictor request for ``job`` (its own ratios, if any, replace the run's; its own

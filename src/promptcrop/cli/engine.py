@@ -55,12 +55,11 @@ def run_engine(
 
         return run_jobs(jobs, predictor, options, args.output, bad_rows=bad_rows, on_record=on_record,
                         progress=False if args.quiet else None, verbose=args.verbose, hint=hint)
-    from promptcrop.backends.commands import backend_kwargs
+    from promptcrop.cli.options import predictor_options
     from promptcrop.distributed.actor import PredictorSpec
     from promptcrop.distributed.engine import RayBatchRunner, RayOptions
 
-    spec = PredictorSpec(model=args.model, decoder=args.decoder, offline=args.offline, conditioned=conditioned,
-                         device=args.device, max_pixels=args.max_pixels, **backend_kwargs(args))
+    spec = PredictorSpec(predictor_options(args), conditioned=conditioned)
     ray_options = RayOptions(address=args.ray_address, concurrency=args.concurrency,
                              batch_size=args.batch_size or RayOptions.batch_size, num_gpus=1.0 if args.device.startswith("cuda") else 0.0,
                              quiet=args.quiet)

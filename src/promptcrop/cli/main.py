@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptcrop import __version__
-from promptcrop.backends.commands import add_backend_options, backend_kwargs
+from promptcrop.cli.options import add_device_option, add_model_option, add_predictor_options, predictor_options
 from promptcrop.errors import (
     ImageLoadError,
     InternalError,
@@ -53,19 +53,6 @@ class UsageError(Exception):
 # --------------------------------------------------------------------------- argument parsing
 
 
-def _box(text: str) -> tuple[float, float, float, float]:
-    """``x1,y1,x2,y2`` in pixels → a 4-tuple (argparse type)."""
-    try:
-        values = tuple(float(v) for v in text.replace(" ", "").split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 4 or not (values[2] > values[0] and values[3] > values[1]):
-        raise argparse.ArgumentTypeError(
-            f"invalid box {text!r}: expected x1,y1,x2,y2 in pixels with x2 > x1 and y2 > y1"
-        )
-    return values  # type: ignore[return-value]
-
-
 def positive_int(text: str) -> int:
     """An integer ≥ 1 (argparse type, shared by the sub-commands)."""
     try:
@@ -82,17 +69,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    from promptcrop.config import DEFAULT_MODEL_ID
-
-    p.add_argument("--model", default=DEFAULT_MODEL_ID, metavar="ID|DIR",
-                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL_ID})")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-
-
 def _add_crop_options(p: argparse.ArgumentParser, default_out: str | None) -> None:
-    from promptcrop.images import DEFAULT_MAX_PIXELS
-
     query = p.add_mutually_exclusive_group()
     query.add_argument("-q", "--query", metavar="TEXT", help="what to keep, in words")
     query.add_argument("--query-image", metavar="PATH", help="an example image of what to keep")
@@ -102,9 +79,9 @@ def _add_crop_options(p: argparse.ArgumentParser, default_out: str | None) -> No
     p.add_argument("-k", type=positive_int, default=5, metavar="N", help="crops per ratio (default 5)")
     p.add_argument("--fit", choices=("crop", "pad"), default="crop",
                    help="pad: letterbox when the region does not fit the ratio (default crop)")
-    p.add_argument("--focus", type=_box, action="append", default=[], metavar="x1,y1,x2,y2",
+    p.add_argument("--focus", action="append", default=[], metavar="x1,y1,x2,y2",
                    help="pixel box to keep, repeatable")
-    p.add_argument("--avoid", type=_box, action="append", default=[], metavar="x1,y1,x2,y2",
+    p.add_argument("--avoid", action="append", default=[], metavar="x1,y1,x2,y2",
                    help="pixel box to leave out when possible, repeatable")
     p.add_argument("--exclude", action="append", default=[], metavar="TEXT",
                    help="what to leave out, in words (found by OWL-ViT; needs the weights), repeatable")
@@ -113,13 +90,8 @@ def _add_crop_options(p: argparse.ArgumentParser, default_out: str | None) -> No
     p.add_argument("--overlay", action="store_true", help="also write <stem>.overlay.png")
     p.add_argument("--json", action="store_true", help="print one JSON record per input on stdout")
     p.add_argument("--explain", action="store_true", help="add each crop's score breakdown")
-    _add_model_options(p)
-    add_backend_options(p)
-    p.add_argument("--decoder", metavar="DIR|ID", help="trained ClipCrop decoder checkpoint (clipcrop mode)")
-    p.add_argument("--offline", action="store_true",
-                   help="never use the network: weight-free mode without a query, cached weights with one")
-    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                   help=f"refuse images above N pixels (default {DEFAULT_MAX_PIXELS:,})")
+    add_predictor_options(p, count=positive_int, offline_help="never use the network: weight-free mode without a "
+                          "query, cached weights with one")
     p.add_argument("--prefetch", type=positive_int, default=4, metavar="N",
                    help="images decoded ahead of the model (default 4)")
     _add_common(p)
@@ -156,7 +128,8 @@ def _add_demo_parser(sub: Any) -> argparse.ArgumentParser:
                       help=f"output folder (default ./{DEFAULT_DEMO_DIR}/)")
     demo.add_argument("-k", type=positive_int, default=3, metavar="N", help="crops per ratio (default 3)")
     demo.add_argument("--overwrite", action="store_true", help="redo photos already cropped")
-    _add_model_options(demo)
+    add_model_option(demo)
+    add_device_option(demo)
     _add_common(demo)
     demo.set_defaults(handler=_cmd_demo, parser=demo)
     return demo
@@ -234,14 +207,13 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
 
 def _options(args: argparse.Namespace, *, overwrite: bool) -> RunOptions:
     from promptcrop.batch import RunOptions
-    from promptcrop.request import CropRequest
+    from promptcrop.request import CropRequest, parse_boxes
 
-    if args.aspect and args.size:
-        raise UsageError("give either --aspect or --size, not both")
     try:
         request = CropRequest.build(
             k=args.k, aspect=list(args.aspect) or None, size=args.size, fit=args.fit,
-            focus=list(args.focus), avoid=list(args.avoid), exclude=list(args.exclude),
+            focus=parse_boxes("focus", args.focus), avoid=parse_boxes("avoid", args.avoid),
+            exclude=list(args.exclude),
         )
         return RunOptions(
             request=request, query=args.query, query_image=args.query_image, overlay=args.overlay,
@@ -262,24 +234,21 @@ def _excluded(args: argparse.Namespace, jobs: Sequence[Job]) -> bool:
 
 
 def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
-    """The predictor for the options (the ``--offline`` rule lives in :meth:`Predictor.for_options`)."""
+    """The predictor for the options (the ``--offline`` rule lives in :meth:`Predictor.from_options`)."""
     from promptcrop.predictor import Predictor
+    from promptcrop.request import EXCLUDE_NEEDS_WEIGHTS
 
     queried, excluded = _queried(args, jobs), _excluded(args, jobs)
     try:
-        return Predictor.for_options(
-            model=args.model, decoder=getattr(args, "decoder", None), offline=bool(getattr(args, "offline", False)),
-            conditioned=queried or excluded, device=args.device, max_pixels=args.max_pixels,
-            **backend_kwargs(args),
-        )
+        return Predictor.from_options(predictor_options(args), conditioned=queried or excluded)
     except RequestError as exc:
         raise UsageError(str(exc)) from None
     except ModelUnavailableError as exc:
         if queried or not excluded:
             raise
         raise ModelUnavailableError(
-            "--exclude needs the OWL-ViT weights to find what to leave out, and they cannot be loaded "
-            f"here ({args.model}; `promptcrop download` fetches them once while online)"
+            f"{EXCLUDE_NEEDS_WEIGHTS}, and they cannot be loaded here ({args.model}; "
+            "`promptcrop download` fetches them once while online)"
         ) from exc
 
 

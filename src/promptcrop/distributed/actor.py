@@ -20,7 +20,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,8 +29,9 @@ from promptcrop.batch.outputs import OutputPaths, record_files
 from promptcrop.batch.prefetch import prefetch
 from promptcrop.distributed.storage import RemoteFolder, is_uri, read_uri
 from promptcrop.errors import RequestError
-from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from promptcrop.predictor import DEFAULT_MODEL, Predictor
+from promptcrop.images import LoadedImage, load_image
+from promptcrop.options import PredictorOptions
+from promptcrop.predictor import Predictor
 
 FAULT_ENV = "PROMPTCROP_TEST_KILL_ACTOR_ONCE"
 CROP_FIELDS = ("ratio", "rank", "box", "score", "size", "file")
@@ -62,28 +63,17 @@ def row_schema() -> Any:
 
 @dataclass(frozen=True)
 class PredictorSpec:
-    """How every actor builds its predictor (a predictor itself does not travel between processes).
+    """How every actor builds its predictor (a predictor itself does not travel between processes):
+    the front end's :class:`~promptcrop.options.PredictorOptions` and whether some input is
+    ``conditioned`` (a query or an exclude column / option: the weights are needed)."""
 
-    ``offline``: never use the network — the weight-free mode when nothing is ``conditioned``
-    (no query column / query) and there is no decoder, cached weights only otherwise.
-    """
-
-    model: str | None = DEFAULT_MODEL
-    decoder: str | None = None
-    offline: bool = False
+    options: PredictorOptions = field(default_factory=PredictorOptions)
     conditioned: bool = False
-    device: str = "cpu"
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    backend: str = "torch"
-    onnx_dir: str | None = None
 
     def build(self) -> Predictor:
-        """:meth:`Predictor.for_options`: weights loaded now when a query or a decoder needs them
+        """:meth:`Predictor.from_options`: weights loaded now when a query or a decoder needs them
         (``ModelUnavailableError`` / ``CheckpointError`` once per actor, not once per input)."""
-        return Predictor.for_options(
-            model=self.model, decoder=self.decoder, offline=self.offline, conditioned=self.conditioned,
-            device=self.device, max_pixels=self.max_pixels, backend=self.backend, onnx_dir=self.onnx_dir,
-        )
+        return Predictor.from_options(self.options, conditioned=self.conditioned)
 
 
 @dataclass(frozen=True)

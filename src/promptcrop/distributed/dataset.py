@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,7 +12,7 @@ from promptcrop.distributed.actor import Columns, CropActor, PredictorSpec
 from promptcrop.distributed.runtime import actor_pool, require_ray
 from promptcrop.distributed.storage import is_uri
 from promptcrop.errors import RequestError
-from promptcrop.predictor import DEFAULT_MODEL
+from promptcrop.options import PredictorOptions
 from promptcrop.request import CropRequest
 
 
@@ -25,9 +26,7 @@ def crop_dataset(
     k: int = 1,
     size: str | None = None,
     fit: str = "crop",
-    model: str | None = DEFAULT_MODEL,
-    decoder: str | None = None,
-    offline: bool = False,
+    predictor: PredictorOptions | None = None,
     output: str | None = None,
     concurrency: int | tuple[int, int] | None = None,
     batch_size: int = 8,
@@ -45,8 +44,9 @@ def crop_dataset(
         query_column: per-row text query (null = unconditioned); needs OWL-ViT weights.
         aspect_column: per-row ratios (``"16:9"``, ``"16:9,1:1"`` or a list), replacing ``aspects``.
         aspects, k, size, fit: as ``promptcrop batch -a/-k/--size/--fit``.
-        model, decoder, offline: as ``Predictor`` / ``--offline`` (offline without a query column
-            and decoder: the weight-free mode).
+        predictor: the model options (:class:`~promptcrop.options.PredictorOptions`; default: its
+            defaults; ``offline`` without a query or exclude column and decoder: the weight-free
+            mode); ``num_gpus`` puts a CPU predictor on ``cuda``.
         output: local folder or URI for the crop files and JSON records, named
             ``<key>.<rank>.<W>x<H>.<ext>`` / ``<key>.json`` like the local batch runner; ``None``
             writes nothing (the ``file`` fields are null).
@@ -80,8 +80,10 @@ def crop_dataset(
         raise RequestError(f"the dataset has no column {', '.join(map(repr, missing))} (it has {ds.columns()})")
     if output is not None and not is_uri(output):
         output = os.path.abspath(output)  # actors may run in another folder
-    spec = PredictorSpec(model=model, decoder=decoder, offline=offline, conditioned=query_column is not None or exclude_column is not None,
-                         device="cuda" if num_gpus else "cpu")
+    model_options = predictor or PredictorOptions()
+    if num_gpus and model_options.device == "cpu":
+        model_options = dataclasses.replace(model_options, device="cuda")
+    spec = PredictorSpec(model_options, conditioned=query_column is not None or exclude_column is not None)
     return map_crops(ds, spec, options, columns, output=output, concurrency=concurrency, batch_size=batch_size,
                      num_gpus=num_gpus, num_cpus=num_cpus)
 

@@ -17,7 +17,7 @@ import argparse
 import sys
 from typing import Any
 
-from promptcrop.config import DEFAULT_MODEL_ID
+from promptcrop.cli.options import add_predictor_options, predictor_options
 from promptcrop.eval.methods import METHOD_NAMES, METHODS
 from promptcrop.eval.report import PAPER_TABLES, check_paper, render_markdown, write_report
 from promptcrop.eval.runner import DATASET_KINDS, EvalConfig, run_evaluation
@@ -49,12 +49,7 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="gaic only: caption folder ({train,valid,test}.json) or file; the caption is "
                         "the query of the conditioned methods (without it they are skipped)")
     p.add_argument("--methods", nargs="+", choices=METHOD_NAMES, metavar="NAME", help=_methods_help())
-    p.add_argument("--model", default=DEFAULT_MODEL_ID, metavar="ID|DIR",
-                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL_ID})")
-    p.add_argument("--decoder", metavar="DIR|ID",
-                   help="trained ClipCrop decoder checkpoint (the clipcrop* methods need it)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--offline", action="store_true", help="never download weights (local/cached only)")
+    add_predictor_options(p, offline_help="never download weights (local/cached only)")
     p.add_argument("--paper", choices=tuple(PAPER_TABLES), metavar="TABLE",
                    help=f"print the paper's numbers beside ours ({', '.join(PAPER_TABLES)}); "
                         "only for the real data sets")
@@ -70,8 +65,8 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
     """The :class:`EvalConfig` the parsed arguments describe (ValueError for bad combinations)."""
     return EvalConfig(
         dataset=args.dataset, root=args.root, split=args.split, text_labels=args.text_labels,
-        methods=tuple(args.methods) if args.methods else METHOD_NAMES, model=args.model,
-        decoder=args.decoder, device=args.device, local_files_only=args.offline, limit=args.limit,
+        methods=tuple(args.methods) if args.methods else METHOD_NAMES, predictor=predictor_options(args),
+        limit=args.limit,
     )
 
 

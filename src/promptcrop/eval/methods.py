@@ -38,9 +38,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from promptcrop import boxes as B
-from promptcrop.config import DEFAULT_MODEL_ID, MODES
+from promptcrop.config import MODES
 from promptcrop.errors import CheckpointError, ModelUnavailableError, PromptcropError
 from promptcrop.metrics import ACC_BAR_KS
+from promptcrop.options import PredictorOptions
 from promptcrop.predictor import Predictor
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS
 from promptcrop.results import Prediction
@@ -267,15 +268,12 @@ def get_methods(names: Iterable[str] | None = None) -> tuple[Method, ...]:
 class ModelSettings:
     """The weights and device the model-based methods use.
 
-    ``model``: OWL-ViT hub id or directory (None: only the weight-free methods run). ``decoder``:
-    ClipCrop decoder checkpoint (None: the ``clipcrop*`` methods are skipped). ``k``: crops asked of
-    ranked methods. ``local_files_only``: never download.
+    ``predictor``: the :class:`~promptcrop.options.PredictorOptions` of every method's Predictor —
+    ``model`` None: only the weight-free methods run; ``decoder`` None: the ``clipcrop*`` methods
+    are skipped; ``offline``: never download. ``k``: crops asked of ranked methods.
     """
 
-    model: str | None = DEFAULT_MODEL_ID
-    decoder: str | None = None
-    device: str = "cpu"
-    local_files_only: bool = False
+    predictor: PredictorOptions = field(default_factory=PredictorOptions)
     k: int = TOP_K
 
     def __post_init__(self) -> None:
@@ -296,7 +294,7 @@ class MethodPool:
         """The Predictor serving ``call`` (built on first use; weights load on first predict)."""
         key = (call.mode, call.query_parts)
         if key not in self._predictors:
-            s = self.settings
+            s = self.settings.predictor
             shared = next(  # one copy of the OWL-ViT weights for every mode
                 (p.loaded_encoder for p in self._predictors.values() if p.loaded_encoder is not None),
                 None,
@@ -306,9 +304,9 @@ class MethodPool:
                 model=None if call.mode == "offline" else s.model,
                 decoder=s.decoder if call.mode == "clipcrop" else None,
                 mode=call.mode,
-                device=s.device,
-                local_files_only=s.local_files_only,
+                local_files_only=s.offline,
                 query_parts=call.query_parts,
+                **s.predictor_kwargs(),
             )
         return self._predictors[key]
 
@@ -324,9 +322,9 @@ class MethodPool:
         return self._unavailable[key]
 
     def _check(self, call: PredictorCall) -> str | None:
-        if self.settings.model is None:
+        if self.settings.predictor.model is None:
             return "needs the OWL-ViT weights (--model); none configured"
-        if call.mode == "clipcrop" and self.settings.decoder is None:
+        if call.mode == "clipcrop" and self.settings.predictor.decoder is None:
             return "needs a trained ClipCrop decoder checkpoint (--decoder)"
         predictor = self.predictor(call)
         try:

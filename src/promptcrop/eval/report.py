@@ -293,8 +293,8 @@ def _heading(results: EvalResults) -> list[str]:
         lines += [
             f"- data set: `{config.root}` split `{config.split}`"
             + (f", captions `{config.text_labels}`" if config.text_labels else ""),
-            f"- OWL-ViT: `{config.model}`; decoder: `{config.decoder or 'none'}`; "
-            f"device: `{config.device}`",
+            f"- OWL-ViT: `{config.predictor.model}`; decoder: `{config.predictor.decoder or 'none'}`; "
+            f"device: `{config.predictor.device}`",
             "",
         ]
     return lines

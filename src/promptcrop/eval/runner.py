@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from promptcrop.config import DEFAULT_MODEL_ID
+from promptcrop import metrics as M
 from promptcrop.data.datasets import load_caption_set, load_gaic_eval
 from promptcrop.errors import PromptcropError
-from promptcrop import metrics as M
 from promptcrop.eval.methods import (
     METHOD_NAMES,
     TOP_K,
@@ -40,6 +39,7 @@ from promptcrop.eval.methods import (
     get_methods,
 )
 from promptcrop.images import load_image
+from promptcrop.options import PredictorOptions
 
 DATASET_KINDS = ("captions", "gaic")
 
@@ -65,7 +65,7 @@ class EvalConfig:
     ``captions/<split>.json`` (the synthetic generator's layout). ``split``: ``train`` | ``val`` |
     ``test``. ``text_labels``: GAIC caption folder or file (``gaic`` only; None = no queries).
     ``methods``: method names (see :mod:`promptcrop.eval.methods`). ``limit``: evaluate only the
-    first N samples (None = all). The other fields are :class:`~promptcrop.eval.methods.ModelSettings`.
+    first N samples (None = all). ``predictor`` and ``k`` are :class:`~promptcrop.eval.methods.ModelSettings`.
     """
 
     dataset: str
@@ -73,10 +73,7 @@ class EvalConfig:
     split: str = "test"
     text_labels: str | None = None
     methods: tuple[str, ...] = METHOD_NAMES
-    model: str | None = DEFAULT_MODEL_ID
-    decoder: str | None = None
-    device: str = "cpu"
-    local_files_only: bool = False
+    predictor: PredictorOptions = field(default_factory=PredictorOptions)
     k: int = TOP_K
     limit: int | None = None
 
@@ -95,10 +92,7 @@ class EvalConfig:
 
     def model_settings(self) -> ModelSettings:
         """The weights and device part of the configuration."""
-        return ModelSettings(
-            model=self.model, decoder=self.decoder, device=self.device,
-            local_files_only=self.local_files_only, k=self.k,
-        )
+        return ModelSettings(predictor=self.predictor, k=self.k)
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready dict of every field."""

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from promptcrop.backends.commands import add_backend_options, backend_kwargs
+from promptcrop.cli.options import add_backend_options
 from promptcrop.config import DEFAULT_MODEL_ID
 
 HELP = "reframe videos to other ratios, following a subject"
@@ -106,6 +106,7 @@ def run_reframe(args: argparse.Namespace) -> int:
     from promptcrop.batch.progress import bar, write
     from promptcrop.cli import UsageError
     from promptcrop.errors import RequestError
+    from promptcrop.options import PredictorOptions
     from promptcrop.predictor import Predictor
     from promptcrop.reframe.runner import Reframer
     from promptcrop.reframe.video import require_av
@@ -114,8 +115,9 @@ def run_reframe(args: argparse.Namespace) -> int:
     require_av()
     conditioned = args.query is not None or args.query_image is not None or bool(args.exclude)
     try:
-        predictor = Predictor.for_options(model=args.model, offline=args.offline, conditioned=conditioned,
-                                          device=args.device, **backend_kwargs(args))
+        model_options = PredictorOptions(model=args.model, offline=args.offline, device=args.device,
+                                         backend=args.backend, onnx_dir=args.onnx_dir)
+        predictor = Predictor.from_options(model_options, conditioned=conditioned)
     except RequestError as exc:
         raise UsageError(str(exc)) from None
     progress = None if args.quiet else (lambda **kw: bar(enabled=None, leave=False, **kw))

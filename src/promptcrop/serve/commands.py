@@ -12,9 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from promptcrop.backends.commands import add_backend_options, backend_kwargs
-from promptcrop.images import DEFAULT_MAX_PIXELS
-from promptcrop.predictor import DEFAULT_MODEL
+from promptcrop.cli.options import add_predictor_options, predictor_options
 from promptcrop.request import DEFAULT_MAX_RATIO
 from promptcrop.serve.settings import (
     API_KEY_ENV,
@@ -35,21 +33,13 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--model", default=DEFAULT_MODEL, metavar="ID|DIR",
-                   help=f"OWL-ViT hub id or local directory (default {DEFAULT_MODEL})")
-    p.add_argument("--decoder", metavar="DIR|ID", help="trained ClipCrop decoder checkpoint (clipcrop mode)")
-    p.add_argument("--offline", action="store_true",
-                   help="never use the network: serve the weight-free mode (queries unavailable)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    add_backend_options(p)
+    add_predictor_options(p, offline_help="never use the network: serve the weight-free mode (queries unavailable)")
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="model calls running at once (default 1)")
     p.add_argument("--max-queue", type=int, default=16, metavar="N",
                    help="requests waiting for a worker before 503 (default 16)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
                    help="largest request body (default 20)")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                   help=f"refuse images above N pixels (default {DEFAULT_MAX_PIXELS:,})")
     p.add_argument("--max-ratio", type=float, default=DEFAULT_MAX_RATIO, metavar="R",
                    help=f"refuse aspect ratios beyond 1:R and R:1 (default {DEFAULT_MAX_RATIO:g})")
     p.add_argument("--timeout-s", type=float, default=60.0, metavar="S",
@@ -76,10 +66,9 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     """The validated settings of a parsed ``serve`` command line (ValueError on bad values)."""
     return ServeSettings.with_env_key(
-        host=args.host, port=args.port, model=args.model, decoder=args.decoder, offline=args.offline,
-        device=args.device, **backend_kwargs(args), threads=args.threads, max_queue=args.max_queue,
-        max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, max_ratio=args.max_ratio, timeout_s=args.timeout_s,
-        header_timeout_s=args.header_timeout_s, body_timeout_s=args.body_timeout_s,
+        host=args.host, port=args.port, predictor=predictor_options(args), threads=args.threads,
+        max_queue=args.max_queue, max_upload_mb=args.max_upload_mb, max_ratio=args.max_ratio,
+        timeout_s=args.timeout_s, header_timeout_s=args.header_timeout_s, body_timeout_s=args.body_timeout_s,
         keep_alive_s=args.keep_alive_s, max_connections=args.max_connections, api_key=args.api_key,
         cors_origins=tuple(args.cors_origin), url=url_settings_from_args(args),
     )

@@ -17,17 +17,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from promptcrop import __version__
 from promptcrop.errors import RequestError
-from promptcrop.request import CropRequest
+from promptcrop.request import CropRequest, parse_boxes
 from promptcrop.serve.metrics import CONTENT_TYPE
-from promptcrop.serve.service import (
-    CROP_FORMATS,
-    CropJob,
-    check_job,
-    crop_image,
-    crop_record,
-    parse_boxes,
-    unavailable_message,
-)
+from promptcrop.serve.service import CROP_FORMATS, CropJob, check_job, crop_image, crop_record, unavailable_message
 
 STATIC_DIR = files("promptcrop.serve") / "static"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from promptcrop.batch.outputs import output_format
@@ -17,7 +16,7 @@ from promptcrop.deadline import Deadline, check_deadline
 from promptcrop.errors import ModelUnavailableError, RequestError, failure_reason
 from promptcrop.images import LoadedImage, encode_image, load_image
 from promptcrop.predictor import Predictor
-from promptcrop.request import CropRequest, RequestLimits
+from promptcrop.request import EXCLUDE_NEEDS_WEIGHTS, CropRequest, RequestLimits, check_condition
 from promptcrop.results import FREE_RATIO, Prediction, build_record
 from promptcrop.serve.settings import ServeSettings
 
@@ -48,10 +47,8 @@ def build_predictor(settings: ServeSettings) -> LoadedPredictor:
     weight-free mode and says why queries are unavailable — unless a decoder was asked for, which
     cannot run without them (:class:`ModelUnavailableError` / ``CheckpointError`` propagate).
     """
-    predictor = Predictor.for_options(
-        model=settings.model, decoder=settings.decoder, offline=settings.offline,
-        conditioned=False, device=settings.device, max_pixels=settings.max_pixels,
-        backend=settings.backend, onnx_dir=settings.onnx_dir,
+    predictor = Predictor.from_options(
+        settings.predictor, conditioned=False,
         limits=RequestLimits(max_ratio=settings.max_ratio, max_pixels=settings.max_pixels),
     )
     if predictor.model_id is None:
@@ -59,7 +56,7 @@ def build_predictor(settings: ServeSettings) -> LoadedPredictor:
     try:
         predictor.load()
     except ModelUnavailableError as exc:
-        if settings.decoder is not None:
+        if settings.predictor.decoder is not None:
             raise
         return LoadedPredictor(predictor, failure_reason(exc))
     return LoadedPredictor(predictor, None if predictor.queries_available else "no OWL-ViT weights loaded")
@@ -105,15 +102,11 @@ def check_job(loaded: LoadedPredictor, job: CropJob) -> None:
     Predictor checks the limits again; here they cost no worker time)."""
     loaded.predictor.limits.check(job.request)
     loaded.predictor.limits.check_query(job.query)
-    if job.query is not None and job.query_image is not None:
-        raise RequestError("give a text query or a query image, not both")
+    check_condition([job.query], job.query_image)
     if (job.query is not None or job.query_image is not None) and loaded.queries_unavailable:
         raise ModelUnavailableError(unavailable_message(loaded.queries_unavailable))
     if job.request.exclude and loaded.queries_unavailable:
-        raise ModelUnavailableError(
-            "exclude needs the OWL-ViT weights to find what to leave out; "
-            + unavailable_message(loaded.queries_unavailable)
-        )
+        raise ModelUnavailableError(f"{EXCLUDE_NEEDS_WEIGHTS}; {unavailable_message(loaded.queries_unavailable)}")
 
 
 def predict(predictor: Predictor, job: CropJob, deadline: Deadline | None = None) -> tuple[LoadedImage, Prediction]:
@@ -152,18 +145,3 @@ def crop_image(predictor: Predictor, job: CropJob, deadline: Deadline | None = N
         box=tuple(int(v) for v in best.box), score=float(best.score), mode=prediction.mode,  # type: ignore[arg-type]
         ratio=FREE_RATIO if best.aspect is None else f"{best.aspect:.6g}",
     )
-
-
-def parse_boxes(field: str, values: list[str]) -> np.ndarray:
-    """``["x1,y1,x2,y2", ...]`` (pixels) → ``[N, 4]`` floats; RequestError naming ``field``."""
-    rows = []
-    for text in values:
-        parts = [p for p in text.replace(" ", "").split(",") if p]
-        try:
-            row = [float(p) for p in parts] if text.isascii() else []
-        except ValueError:
-            row = []
-        if len(row) != 4 or not all(np.isfinite(row)):
-            raise RequestError(f"{field}: invalid box {text!r}: expected x1,y1,x2,y2 in pixels")
-        rows.append(row)
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)

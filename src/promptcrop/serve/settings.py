@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from promptcrop.images import DEFAULT_MAX_PIXELS
-from promptcrop.predictor import DEFAULT_MODEL
+from promptcrop.options import PredictorOptions
 from promptcrop.request import DEFAULT_MAX_RATIO
 from promptcrop.serve.url.settings import UrlSettings
 
@@ -34,16 +33,16 @@ class ServeSettings:
     """How the service runs.
 
     - ``host`` / ``port``: where uvicorn listens (loopback by default; ``port=0`` picks a free one).
-    - ``model`` / ``decoder`` / ``offline`` / ``device`` / ``backend`` / ``onnx_dir``: the one
-      :class:`~promptcrop.Predictor` (same meaning as the command line's options; ``offline``
-      without a decoder serves the weight-free mode).
+    - ``predictor``: the one :class:`~promptcrop.Predictor`'s options
+      (:class:`~promptcrop.options.PredictorOptions`, as on the command line; ``offline`` without
+      a decoder serves the weight-free mode; its ``max_pixels``: decoded images above this many
+      pixels are refused, ``413``).
     - ``threads``: model calls running at once (the worker pool); ``max_queue``: requests that may
       wait for a worker — one more gets ``503`` with ``Retry-After``.
     - ``max_upload_mb``: request bodies above this are refused (``413``) while they stream in.
-    - ``max_pixels``: decoded images above this many pixels are refused (``413``), and so is an
-      output canvas (an exact size, a padded crop) above it (``422``).
     - ``max_ratio``: aspect ratios between ``1:max_ratio`` and ``max_ratio:1`` (``422`` beyond);
-      the other bounds of a request are :class:`~promptcrop.request.RequestLimits`' defaults.
+      the other bounds of a request are :class:`~promptcrop.request.RequestLimits`' defaults; an
+      output canvas (an exact size, a padded crop) above ``predictor.max_pixels`` is ``422`` too.
     - ``timeout_s``: a request waiting or running longer gets ``504``; its model call stops at
       its next stage boundary.
     - ``header_timeout_s``: a connection whose request headers are not complete this long after
@@ -62,16 +61,10 @@ class ServeSettings:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    model: str | None = DEFAULT_MODEL
-    decoder: str | None = None
-    offline: bool = False
-    device: str = "cpu"
-    backend: str = "torch"
-    onnx_dir: str | None = None
+    predictor: PredictorOptions = field(default_factory=PredictorOptions)
     threads: int = 1
     max_queue: int = 16
     max_upload_mb: float = 20.0
-    max_pixels: int = DEFAULT_MAX_PIXELS
     max_ratio: float = DEFAULT_MAX_RATIO
     timeout_s: float = 60.0
     header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
@@ -87,10 +80,8 @@ class ServeSettings:
             raise ValueError("host must not be empty")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ValueError(f"port must be an integer in 0..65535, got {self.port!r}")
-        for name in ("threads", "max_pixels"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
         if isinstance(self.max_queue, bool) or not isinstance(self.max_queue, int) or self.max_queue < 0:
             raise ValueError(f"max_queue must be an integer >= 0, got {self.max_queue!r}")
         if self.max_connections is None:
@@ -110,6 +101,11 @@ class ServeSettings:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"CORS origin must be '*' or start with http:// or https://, got {origin!r}")
         object.__setattr__(self, "cors_origins", origins)
+
+    @property
+    def max_pixels(self) -> int:
+        """Decoded images above this many pixels are refused (the predictor's limit)."""
+        return self.predictor.max_pixels
 
     @property
     def max_upload_bytes(self) -> int:
