@@ -45,8 +45,8 @@ from promptcrop.data.gaic import GaicDataset
 from promptcrop.eval.runner import EvalConfig, run_evaluation
 from promptcrop.model.checkpoint import save_decoder
 from promptcrop.model.decoder import DecoderConfig
-from promptcrop.options import PredictorOptions
 from promptcrop.model.encoder import OwlViTEncoder
+from promptcrop.options import PredictorOptions
 from promptcrop.testing import build_owlvit_dir
 from promptcrop.train.augment import AugmentConfig
 from promptcrop.train.config import PAPER

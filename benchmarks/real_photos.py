@@ -436,8 +436,8 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
     import pyvips
     import smartcrop
 
-    from promptcrop.saliency.faces import default_detector
     from promptcrop.predictor import Predictor
+    from promptcrop.saliency.faces import default_detector
 
     predictor = Predictor(model=None)
     cropper = smartcrop.SmartCrop()

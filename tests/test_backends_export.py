@@ -236,7 +236,7 @@ def test_serve_builds_its_predictor_on_the_onnx_backend(fp32_export, tiny_owlvit
         settings_from_args(parser.parse_args(["serve", "--backend", "onnx"]))
 
 
-def test_ray_actors_build_their_predictor_on_the_onnx_backend(fp32_export, tiny_owlvit_dir, tiny_decoder_ckpt,
+def test_ray_actors_build_their_predictor_on_the_onnx_backend(fp32_export, tiny_owlvit_dir, tiny_decoder_ckpt,  # noqa: F811
                                                               tmp_path):
     pa = require("pyarrow")
     from image_files import write_photo

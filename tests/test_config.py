@@ -3,7 +3,6 @@ import json
 
 import pytest
 
-from promptcrop.model import decoder as decoder_module
 from promptcrop.config import (
     DEFAULT_MODEL_ID,
     MODE_CHOICES,
@@ -18,6 +17,7 @@ from promptcrop.config import (
     get_preset,
     upgrade_model_keys,
 )
+from promptcrop.model import decoder as decoder_module
 
 
 def test_paper_preset_is_the_paper_setting():

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from promptcrop.errors import DatasetError
 from promptcrop import metrics as M
+from promptcrop.errors import DatasetError
 from promptcrop.eval.methods import (
     METHOD_NAMES,
     MethodOutput,

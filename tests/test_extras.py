@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-import tomllib
 
 import pytest
+import tomllib
 
 from paths import REPO_ROOT
 from promptcrop import extras

@@ -7,9 +7,9 @@ import torch
 from PIL import Image
 
 from paths import GAIC_TEXT_DIR
+from promptcrop.data import gaic
 from promptcrop.data.gaic import GaicDataset, read_annotation
 from promptcrop.errors import DatasetError
-from promptcrop.data import gaic
 from promptcrop.train.targets import sample_targets, to_targets
 
 REAL_TEXT_LABELS = GAIC_TEXT_DIR
