@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from promptcrop import candidates as candidates_module
 from promptcrop import predictor as predictor_module
 from promptcrop.deadline import STAGES, Deadline, check_deadline
 from promptcrop.errors import DeadlineExceeded, error_code
@@ -44,15 +45,15 @@ def test_a_call_past_its_deadline_stops_before_decoding(offline):
 
 
 def test_a_deadline_passing_during_a_stage_stops_the_call_at_the_next_one(offline, monkeypatch):
-    real = predictor_module.compute_saliency
+    real = candidates_module.compute_saliency
 
     def slow_saliency(*args, **kwargs):
         time.sleep(0.3)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(predictor_module, "compute_saliency", slow_saliency)
+    monkeypatch.setattr(candidates_module, "compute_saliency", slow_saliency)
     composed = []
-    monkeypatch.setattr(Predictor, "_compose", lambda *a, **k: composed.append(1) or [])
+    monkeypatch.setattr(predictor_module, "apply_request", lambda *a, **k: composed.append(1) or [])
     with pytest.raises(DeadlineExceeded, match="before compose"):
         offline.predict(_photo(), deadline=Deadline.after(0.1))
     assert composed == []
