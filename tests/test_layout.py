@@ -13,6 +13,7 @@ PACKAGE_DIR = Path(promptcrop.__file__).parent
 LIBRARY_MODULES = {
     "__init__", "arrays", "boxes", "candidates", "composer", "config", "deadline", "errors", "extras", "images",
     "metrics", "postprocess", "predictor", "queries", "request", "results", "testing", "validation", "options",
+    "defaults",
 }
 #: The sub-packages: model and its backends, the saliency map, shared data, and the front ends.
 PACKAGES = {"backends", "batch", "cli", "data", "distributed", "eval", "model", "reframe", "saliency",

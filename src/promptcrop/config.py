@@ -17,13 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from promptcrop.defaults import DEFAULT_MODEL_ID
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS
 from promptcrop.validation import require_choice, require_number, require_positive_int
 
 C = TypeVar("C")
 
-DEFAULT_MODEL_ID = "google/owlvit-base-patch32"
-"""The OWL-ViT the paper uses (B/32, 768 px input): default encoder of every front end."""
 
 MODES: tuple[str, ...] = ("clipcrop", "zeroshot", "offline")
 """How a prediction is made: ``clipcrop`` (trained decoder), ``zeroshot`` (OWL-ViT grounding and

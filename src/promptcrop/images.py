@@ -39,9 +39,8 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from promptcrop.defaults import DEFAULT_MAX_PIXELS
 from promptcrop.errors import ImageLoadError, RequestError
-
-DEFAULT_MAX_PIXELS = 64_000_000
 
 #: Lower-case file suffixes accepted as images (all readable by Pillow).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(

@@ -14,9 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from promptcrop.config import DEFAULT_MODEL_ID
+from promptcrop.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MODEL_ID
 from promptcrop.errors import RequestError
-from promptcrop.images import DEFAULT_MAX_PIXELS
 
 #: What runs the model forwards: PyTorch (any device) or ONNX Runtime (CPU, from an export).
 BACKENDS = ("torch", "onnx")

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from promptcrop.config import DEFAULT_MODEL_ID
-from promptcrop.images import DEFAULT_MAX_PIXELS
+from promptcrop.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MODEL_ID
 from promptcrop.options import BACKENDS, PredictorOptions
 
 
