@@ -123,3 +123,12 @@ def test_the_library_core_imports_no_front_end():
         if module in graph:
             bad = {m for m in graph[module] if m.startswith(front_ends)}
             assert not bad, f"{module} imports front ends {bad}"
+
+
+def test_the_architecture_map_names_every_top_level_module_and_package():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    folder_map = doc.split("## Folder map", 1)[1].split("```")[1]
+    names = {p.name for p in PACKAGE_DIR.glob("*.py") if p.stem != "__init__"}
+    names |= {f"{p.name}/" for p in PACKAGE_DIR.iterdir() if (p / "__init__.py").is_file()}
+    missing = sorted(n for n in names if n not in folder_map)
+    assert not missing, f"docs/ARCHITECTURE.md's folder map does not name {missing}"
