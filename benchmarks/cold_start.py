@@ -3,7 +3,9 @@ smartcrop's own CLI (and a libvips attention thumbnail when pyvips is installed)
 
 In one run, on one scikit-image photo written as a JPEG, it times fresh processes — each command
 ``--runs`` times (≥ 5), the commands taking turns so that CPU contention hits them alike — and
-reports the median wall time of each:
+reports the median wall time of each, with its median CPU time (user + system, the process and
+its threads: what the command costs on a machine other work keeps busy) and the load average
+before and after the runs:
 
 - ``help``: ``promptcrop --help``;
 - ``offline_crop``: ``promptcrop crop PHOTO --offline -a 1:1 -k 1 -o DIR --quiet``;
@@ -16,7 +18,7 @@ main packages it loads (self time of their modules, so torch's excludes the NumP
 of all imports — what the start-up is made of.
 
 Last line: ``RESULT help_s=<s> offline_crop_s=<s> smartcroppy_s=<s> ratio=<offline_crop_s /
-smartcroppy_s>``. Targets: ``help_s`` ≤ 0.3 and ``ratio`` ≤ 2.0.
+smartcroppy_s>`` (wall times). Targets: ``help_s`` ≤ 0.1 and ``ratio`` ≤ 1.5, on an idle machine.
 
 The promptcrop and smartcroppy commands are the console scripts beside this Python
 (``python -m promptcrop.cli`` when promptcrop's is missing); with ``PYTHONPATH=src`` the
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -83,21 +86,30 @@ def commands(photo: Path, width: int, work: Path, env: dict[str, str]) -> dict[s
     return out
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_commands(cmds: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, float]:
-    """Median wall seconds of each command over ``runs`` fresh processes, run in turns."""
+    """Median wall seconds of each command over ``runs`` fresh processes, run in turns (their
+    median CPU seconds are printed beside)."""
     times: dict[str, list[float]] = {name: [] for name in cmds}
+    cpu: dict[str, list[float]] = {name: [] for name in cmds}
     for name, argv in cmds.items():  # one untimed run each: file-system caches, and a failing command stops here
         done = subprocess.run(argv, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             raise SystemExit(f"{name} failed ({done.returncode}): {' '.join(argv)}\n{done.stderr.strip()}")
     for _ in range(runs):
         for name, argv in cmds.items():
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), _cpu_seconds()
             subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(_cpu_seconds() - cpu_start)
     for name, values in times.items():
-        print(f"{name:13s} median {statistics.median(values):.3f} s  (runs: "
-              f"{' '.join(f'{v:.3f}' for v in values)})")
+        print(f"{name:13s} median {statistics.median(values):.3f} s, cpu {statistics.median(cpu[name]):.3f} s  "
+              f"(runs: {' '.join(f'{v:.3f}' for v in values)})")
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -120,6 +132,14 @@ def import_times(argv: list[str], env: dict[str, str]) -> dict[str, float]:
         if package in found:
             found[package] += seconds
     return found
+
+
+def _load_average() -> str:
+    """The 1, 5 and 15 minute load averages, or "n/a" where the system has none."""
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,7 +167,9 @@ def main(argv: list[str] | None = None) -> None:
         cmds = commands(photo, args.width, work, env)
         print(f"photo: skimage.data.{args.photo} -> {photo.name}; {args.runs} runs per command; "
               f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+        print(f"load average before: {_load_average()}")
         medians = time_commands(cmds, args.runs, env)
+        print(f"load average after:  {_load_average()}")
         print("import time per package (s, self time of its modules in one -X importtime run):")
         columns = (*PACKAGES, "total")
         print("  " + " ".join(f"{p:>12s}" for p in ("command", *columns)))
