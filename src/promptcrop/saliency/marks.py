@@ -69,30 +69,29 @@ def corner_marks(image_rgb: np.ndarray, *, image_size: tuple[int, int] | None = 
         work = work.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX)
     w, h = work.size
     cw, ch = max(1, round(w * MARK_CORNER_SHARE)), max(1, round(h * MARK_CORNER_SHARE))
-    found = []
-    for x0 in sorted({0, w - cw}):
-        for y0 in sorted({0, h - ch}):
-            for line in _text_lines(work.crop((x0, y0, x0 + cw, y0 + ch))):
-                found.append(line + np.array([x0, y0, x0, y0]))
+    origins = [(x0, y0) for x0 in sorted({0, w - cw}) for y0 in sorted({0, h - ch})]
+    rgb, luma = np.asarray(work), np.asarray(work.convert("L"))
+    windows = [np.s_[y0:y0 + ch, x0:x0 + cw] for x0, y0 in origins]
+    per_corner = _text_lines(np.stack([rgb[win] for win in windows]), np.stack([luma[win] for win in windows]))
+    found = [line + np.array([x0, y0, x0, y0]) for (x0, y0), lines in zip(origins, per_corner) for line in lines]
     full_w, full_h = image_size if image_size is not None else (width, height)
     lines = _merge_lines(np.array(found, dtype=np.float64).reshape(-1, 4))
     return lines * np.array([full_w / w, full_h / h] * 2)
 
 
-def _text_lines(corner: Image.Image) -> list[np.ndarray]:
-    """Text lines in one corner crop: a list of ``[4]`` xyxy px of the crop."""
-    rgb = np.asarray(corner)
-    luma = np.asarray(corner.convert("L"))  # uint8 throughout: the rank filters are the cost
+def _text_lines(rgb: np.ndarray, luma: np.ndarray) -> list[list[np.ndarray]]:
+    """Text lines in each corner of a stack: ``rgb`` uint8 ``[n, h, w, 3]`` and its luma ``[n, h, w]``
+    → for each corner, a list of ``[4]`` xyxy px of the corner. The filters run on the whole stack
+    at once (a window never spans two corners), the text lines are looked for in each corner."""
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     chroma = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
-    size = (MARK_STROKE_WINDOW, MARK_STROKE_WINDOW)
+    size = (1, MARK_STROKE_WINDOW, MARK_STROKE_WINDOW)
     # A see-through white or black overlay lowers the colourfulness of what it covers.
     plain = chroma <= np.maximum(0.8 * ndimage.maximum_filter(chroma, size), 24.0)
-    signed = luma.astype(np.int16)
-    lines = []
-    for residue in (signed - ndimage.grey_opening(luma, size), ndimage.grey_closing(luma, size) - signed):
-        lines.extend(_lines_of(plain & (residue > MARK_STROKE_CONTRAST)))
-    return lines
+    signed = luma.astype(np.int16)  # uint8 throughout: the rank filters are the cost
+    residues = (signed - ndimage.grey_opening(luma, size), ndimage.grey_closing(luma, size) - signed)
+    strokes = [plain & (residue > MARK_STROKE_CONTRAST) for residue in residues]
+    return [[line for bright_or_dark in strokes for line in _lines_of(bright_or_dark[i])] for i in range(len(rgb))]
 
 
 def _lines_of(strokes: np.ndarray) -> list[np.ndarray]:
