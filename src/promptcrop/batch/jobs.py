@@ -18,7 +18,6 @@ ratios), so the names stay the same from one run to the next.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
@@ -183,6 +182,8 @@ def _jsonl_rows(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
 
 
 def _csv_rows(lines: Iterable[str], path: Path) -> Iterator[tuple[int, Any]]:
+    import csv  # here: only CSV manifests need it, and a one-photo crop's start pays every import
+
     reader = csv.DictReader(lines)
     if reader.fieldnames is None or "image" not in reader.fieldnames:
         raise DatasetError(f"{path}: the CSV manifest needs a header row with an 'image' column")
