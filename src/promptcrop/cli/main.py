@@ -171,13 +171,15 @@ COMMANDS: dict[str, tuple[str, ParserBuilder | str]] = {
 }
 
 
-def build_parser(complete: Collection[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(complete: Collection[str] | None = None, *, list_all: bool = True) -> argparse.ArgumentParser:
     """The ``promptcrop`` argument parser (one sub-command per job).
 
     ``complete``: the sub-commands that get their options and handler (default: all of them);
-    the others are only listed, so that building the parser imports nothing they need. argparse
-    only ever reads the sub-parser that the command line names, so ``main`` completes just that
-    one: ``promptcrop --help`` and usage errors then import no model code.
+    the others are only listed (``list_all``, the default) or left out, so that building the
+    parser imports nothing they need. argparse only ever reads the sub-parser that the command
+    line names, so ``main`` completes just that one: ``promptcrop --help`` and usage errors then
+    import no model code; and a command line that starts with a sub-command (no top-level option
+    before it to print the list) gets a parser without the others.
     """
     parser = argparse.ArgumentParser(
         prog="promptcrop",
@@ -187,7 +189,8 @@ def build_parser(complete: Collection[str] | None = None) -> argparse.ArgumentPa
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_line, builder) in COMMANDS.items():
         if complete is not None and name not in complete:
-            sub.add_parser(name, help=help_line)
+            if list_all:
+                sub.add_parser(name, help=help_line)
         elif isinstance(builder, str):
             module, function = builder.split(":")
             getattr(importlib.import_module(module), function)(sub)
@@ -351,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _chosen_command(argv)
     try:
-        parser = build_parser(complete={command} & set(COMMANDS))
+        chosen = {command} & set(COMMANDS)
+        parser = build_parser(complete=chosen, list_all=not (chosen and argv[0] == command))
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error (2) or --help / --version (0)
         return exc.code if isinstance(exc.code, int) else 2
