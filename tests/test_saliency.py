@@ -445,6 +445,26 @@ def test_quantile_and_median_match_numpy(shape, axis, q):
     assert median(counts) == 4.5 and median(np.array([250, 252], dtype=np.uint8)) == 251.0
 
 
+#: sRGB colours and their CIE L*a*b* (D50 white; the sRGB primaries adapted to it by Bradford, as
+#: in the sRGB ICC profile), computed from the definitions.
+LAB_REFERENCE = {
+    (255, 255, 255): (100.0, 0.0, 0.0), (0, 0, 0): (0.0, 0.0, 0.0), (128, 128, 128): (53.59, 0.0, 0.0),
+    (255, 0, 0): (54.29, 80.82, 69.88), (0, 255, 0): (87.82, -79.28, 80.98), (0, 0, 255): (29.57, 68.30, -112.05),
+    (200, 150, 120): (66.41, 16.51, 23.53), (30, 60, 90): (24.15, -3.39, -21.72),
+}
+
+
+def test_lab_is_cie_lab_within_a_step_of_its_8_bit_storage():
+    """Pillow's 8-bit Lab stores L in steps of 100 / 255 and a, b in steps of 1."""
+    from promptcrop.saliency.grid import to_lab
+
+    lab = to_lab(Image.fromarray(np.array([list(LAB_REFERENCE)], dtype=np.uint8)))[0]
+    expected = np.array(list(LAB_REFERENCE.values()))
+    assert lab.dtype == np.float32 and lab.shape == (len(LAB_REFERENCE), 3)
+    np.testing.assert_allclose(lab[:, 0], expected[:, 0], atol=0.5 * 100 / 255 + 0.1)
+    np.testing.assert_allclose(lab[:, 1:], expected[:, 1:], atol=0.5 + 0.1)
+
+
 def test_the_offline_crop_does_not_import_numpy_ma(tmp_path):
     """NumPy's plain median, percentile and unique import numpy.ma (about 10 ms of a process
     start); the offline mode uses :mod:`promptcrop.saliency.grid`'s helpers instead."""
