@@ -24,7 +24,7 @@ COARSE_SIDE = 64
 #: The first four sum to 1; the face cue comes on top (the map is normalised by its peak anyway).
 CUE_WEIGHTS = {
     "contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25, "face": 0.25, "focus": 0.35,
-    "detected": 0.6,
+    "detected": 0.6, "subjects": 0.6,
 }
 
 
@@ -34,7 +34,7 @@ CUE_WEIGHTS = {
 #: faded by the image contrast.
 CUE_FLOORS = {
     "contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2, "face": 0.2, "focus": 0.5,
-    "detected": 1.0,
+    "detected": 1.0, "subjects": 1.0,
 }
 
 

@@ -29,6 +29,7 @@ from promptcrop.saliency.cues import (
 )
 from promptcrop.saliency.frame import reduced_content_box
 from promptcrop.saliency.grid import WORK_SIDE, blur_sigma, box_sums, check_image, clip_to, integral, normalise, reduce
+from promptcrop.saliency.litert import in_background
 from promptcrop.saliency.people import (
     MAIN_PERSON_SHARE,
     detected_faces,
@@ -37,6 +38,7 @@ from promptcrop.saliency.people import (
     person_boxes,
     with_clothing,
 )
+from promptcrop.saliency.subjects import detected_subjects, main_subjects, subjects_prior
 
 #: Floor of the final normalisation (the mixed map is squared, so 0.04 is a mixed level of 0.2).
 MAP_FLOOR = 0.04
@@ -167,6 +169,7 @@ def compute_saliency(
     faces: str | np.ndarray = "auto",
     frame: bool = True,
     image_size: tuple[int, int] | None = None,
+    subjects: bool = True,
 ) -> SaliencyMap:
     """Saliency of an RGB image from image statistics and, when installed, a face detector.
 
@@ -183,6 +186,11 @@ def compute_saliency(
     Detected faces also add a cue of their own (the face and the body below it), so people come
     first in the map.
 
+    ``subjects``: also look for people and animals with the object detector of
+    :mod:`promptcrop.saliency.objects` when it is installed (:mod:`promptcrop.saliency.subjects`):
+    they add a cue, and the main ones join ``people``. Both detectors run in background threads
+    while the cues are computed.
+
     ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
     holds (``faces``, ``people``, ``content``; face boxes passed in) is in its pixels.
@@ -197,7 +205,7 @@ def compute_saliency(
         to_full = np.array([full_w / image_rgb.shape[1], full_h / image_rgb.shape[0]] * 2)
         if not isinstance(faces, str):
             faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) / to_full
-        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame)
+        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects)
         return SaliencyMap(
             values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
             content=sal.content * to_full, people=sal.people * to_full,
@@ -208,13 +216,16 @@ def compute_saliency(
     work = reduce(pil, WORK_SIDE)  # one shared copy for the frame, focus and map sizes
     content = reduced_content_box(np.asarray(work), width, height) if frame else full
     if not np.array_equal(content, full):
-        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces)
+        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects)
+    to_work = np.array([work.width / width, work.height / height] * 2)
+    # The detectors run beside the cues (LiteRT releases the GIL while a model runs).
+    found_faces = in_background(detected_faces, pil, content, faces)
+    found_subjects = in_background(detected_subjects, work, content, to_work) if subjects else lambda: None
     small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
     to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")
     skin = skin_tone(small)
     likeness, skin_faces = face_blobs(skin)
-    detected = detected_faces(pil, content, faces)
     cues = {
         "contrast": colour_contrast(small),
         "spectral": spectral_residual(luma),
@@ -223,8 +234,12 @@ def compute_saliency(
         "face": skin * likeness,
         "focus": in_focus(work, small.size),
     }
+    detected = found_faces()
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
+    subject_boxes, subject_scores = found_subjects() or (np.zeros((0, 4)), np.zeros(0))
+    if len(subject_boxes):
+        cues["subjects"] = subjects_prior(subject_boxes * to_small, subject_scores, small.size)
     mixed = sum(CUE_WEIGHTS[name] * normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
     mixed = mixed * centre_prior(small.size)
     # Opening removes thin structures (lines, fine texture) that no crop should be built around;
@@ -242,6 +257,7 @@ def compute_saliency(
         people = clip_to(with_clothing(person_boxes(detected[main]), detected[main], small, to_small), content)
     else:
         face_boxes = np.zeros((0, 4))
+    people = np.concatenate([people, clip_to(main_subjects(subject_boxes, subject_scores, content), content)])
     return SaliencyMap(
         values=values, edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
         content=content, people=people,
@@ -249,7 +265,7 @@ def compute_saliency(
 
 
 def _framed_saliency(
-    image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray
+    image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray, subjects: bool
 ) -> SaliencyMap:
     """Saliency of a photo inside frame artefacts: every cue is computed on the ``content`` box
     ``[4]`` alone (a black banner must not make the whole photo look distinct), then the map is
@@ -260,7 +276,7 @@ def _framed_saliency(
     if not isinstance(faces, str):
         faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) - offset
     side = max(1, math.floor(max_side * max(x2 - x1, y2 - y1) / max(width, height)))
-    inner = compute_saliency(image_rgb[y1:y2, x1:x2], max_side=side, faces=faces, frame=False)
+    inner = compute_saliency(image_rgb[y1:y2, x1:x2], max_side=side, faces=faces, frame=False, subjects=subjects)
     sx, sy = inner.scale
     grid_h, grid_w = max(1, round(height * sy)), max(1, round(width * sx))
     oy, ox = min(round(y1 * sy), grid_h - 1), min(round(x1 * sx), grid_w - 1)
