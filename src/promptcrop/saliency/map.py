@@ -19,9 +19,10 @@ from promptcrop.saliency.cues import (
     CUE_WEIGHTS,
     centre_prior,
     colour_contrast,
+    detail_blocks,
     edge_energy,
     face_blobs,
-    in_focus,
+    focus_cue,
     saturation,
     skin_tone,
     spectral_residual,
@@ -30,6 +31,7 @@ from promptcrop.saliency.cues import (
 from promptcrop.saliency.frame import reduced_content_box
 from promptcrop.saliency.grid import WORK_SIDE, blur_sigma, box_sums, check_image, clip_to, integral, normalise, reduce
 from promptcrop.saliency.litert import in_background
+from promptcrop.saliency.objects import Objects
 from promptcrop.saliency.people import (
     MAIN_PERSON_SHARE,
     detected_faces,
@@ -38,7 +40,15 @@ from promptcrop.saliency.people import (
     person_boxes,
     with_clothing,
 )
-from promptcrop.saliency.subjects import detected_subjects, main_subjects, subjects_prior
+from promptcrop.saliency.subjects import detected_subjects, in_focus, main_subjects, person_holding, subjects_prior
+
+#: No subject detected (or no object detector).
+NO_SUBJECTS = Objects(np.zeros((0, 4)), np.zeros(0), ())
+
+
+#: A detected subject this much inside a person box (share of its area) is that person.
+SAME_PERSON = 0.9
+
 
 #: Floor of the final normalisation (the mixed map is squared, so 0.04 is a mixed level of 0.2).
 MAP_FLOOR = 0.04
@@ -226,20 +236,21 @@ def compute_saliency(
     luma = small.convert("L")
     skin = skin_tone(small)
     likeness, skin_faces = face_blobs(skin)
+    detail = detail_blocks(work)
     cues = {
         "contrast": colour_contrast(small),
         "spectral": spectral_residual(luma),
         "saturation": uncommon(saturation(small)),
         "skin": uncommon(skin),
         "face": skin * likeness,
-        "focus": in_focus(work, small.size),
+        "focus": focus_cue(detail, small.size),
     }
     detected = found_faces()
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
-    subject_boxes, subject_scores = found_subjects() or (np.zeros((0, 4)), np.zeros(0))
-    if len(subject_boxes):
-        cues["subjects"] = subjects_prior(subject_boxes * to_small, subject_scores, small.size)
+    found = in_focus(found_subjects() or NO_SUBJECTS, detail, (width, height))
+    if len(found):
+        cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
     mixed = sum(CUE_WEIGHTS[name] * normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
     mixed = mixed * centre_prior(small.size)
     # Opening removes thin structures (lines, fine texture) that no crop should be built around;
@@ -254,14 +265,37 @@ def compute_saliency(
         face_boxes = clip_to(head_boxes(detected), content)
         side = np.sqrt(B.box_area(detected))
         main = side >= MAIN_PERSON_SHARE * side.max()  # people in the background do not widen the region
-        people = clip_to(with_clothing(person_boxes(detected[main]), detected[main], small, to_small), content)
+        people = clip_to(_people_of(detected[main], found, small, to_small), content)
     else:
         face_boxes = np.zeros((0, 4))
-    people = np.concatenate([people, clip_to(main_subjects(subject_boxes, subject_scores, content), content)])
+    people = _with_subjects(people, clip_to(main_subjects(found.boxes, found.scores, content), content))
     return SaliencyMap(
         values=values, edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
         content=content, people=people,
     )
+
+
+def _with_subjects(people: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+    """Person boxes ``[P, 4]`` and the main detected subjects ``[S, 4]`` not already inside one of
+    them (a detected person that holds a detected face is that face's person box already)."""
+    if len(people) and len(subjects):
+        subjects = subjects[(B.box_coverage(people, subjects) < SAME_PERSON).all(axis=0)]
+    return np.concatenate([people, subjects])
+
+
+def _people_of(faces: np.ndarray, found: Objects, small: Image.Image, to_small: np.ndarray) -> np.ndarray:
+    """The person box of each face ``[F, 4]`` (image px): its head box united with the detected
+    person it belongs to (:func:`person_holding`), or — without one — the body prior grown over the
+    clothing below the face (:func:`with_clothing`). ``[F, 4]`` image px."""
+    people = person_boxes(faces)
+    holder = person_holding(faces, found)
+    alone = holder < 0
+    if alone.any():
+        people[alone] = with_clothing(people[alone], faces[alone], small, to_small)
+    held = ~alone
+    if held.any():
+        people[held] = B.union_box(np.stack([head_boxes(faces[held]), found.boxes[holder[held]]], axis=-2))
+    return people
 
 
 def _framed_saliency(

@@ -1,12 +1,13 @@
 """Subjects the object detector finds (:mod:`promptcrop.saliency.objects`): which detections are
-subjects (people and animals), the cue they add to the saliency map, and the main ones the salient
-region keeps.
+subjects (people and animals, in focus), the cue they add to the saliency map, the main ones the
+salient region keeps, and the person each detected face belongs to.
 
 A person seen from behind, in silhouette or too small for a face, and the dog or horse beside them,
 are subjects a photographer keeps whatever their colours; the image statistics of the other cues
-cannot tell them from a bright flowerbed or a blurred backdrop, the detector can. Only the main
-subjects join the region (the largest and those near its size), so people in the background and
-bystanders at the edges are kept only where a crop shows them anyway.
+cannot tell them from a bright flowerbed or a blurred backdrop, the detector can. A detection with
+no sharp detail in it is a shape in the blurred background (a backdrop, a crowd out of focus), not
+a subject. Only the main subjects join the region (the largest and those near its size), so people
+in the background and bystanders at the edges are kept only where a crop shows them anyway.
 
 Boxes are ``[N, 4]`` xyxy pixels of the image named in each function.
 """
@@ -17,6 +18,8 @@ import numpy as np
 from PIL import Image
 
 from promptcrop import boxes as B
+from promptcrop.saliency.grid import quantile
+from promptcrop.saliency.objects import Objects
 
 #: Detector labels that are subjects in themselves: people and animals.
 SUBJECT_LABELS = frozenset({
@@ -38,16 +41,27 @@ MAIN_SUBJECT_SHARE = 0.5
 EDGE_MARGIN = 0.01
 
 
+#: A detection is in focus when the sharpest tenth of its detail blocks reaches this share of the
+#: photo's sharpest detail (:func:`promptcrop.saliency.cues.detail_blocks`) — below it nothing in
+#: the box is sharp: it is the blurred background — and its mean detail is at least
+#: :data:`SOFTER_THAN_SUBJECT` of the sharpest detection's (a shape far softer than the photo's
+#: subject is out of focus, such as a blurred copy of the subject behind it).
+SHARP_DETAIL = 0.1
+
+
+SOFTER_THAN_SUBJECT = 1 / 3
+
+
 #: The cue of a detected subject: 1 at the middle of its box, falling to this at its edges (a box
 #: holds some background at its corners, the subject is in the middle of it).
 EDGE_LEVEL = 0.5
 
 
-def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarray):
+def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarray) -> Objects | None:
     """The people and animals the default object detector finds in ``work`` (a reduced copy of the
     image; ``to_work`` ``[4]`` scales image px onto it) inside the ``content`` box ``[4]`` (image
-    px) → ``(boxes [N, 4] image px, scores [N])`` best first, or None when the detector is not
-    installed."""
+    px) → :class:`~promptcrop.saliency.objects.Objects` in image px, best first, or None when the
+    detector is not installed."""
     from promptcrop.saliency.objects import default_object_detector
 
     detector = default_object_detector()
@@ -58,7 +72,45 @@ def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarra
     window = work if (x1, y1, x2, y2) == (0, 0, *work.size) else work.crop((x1, y1, x2, y2))
     found = detector.detect(window).of(SUBJECT_LABELS)
     boxes = (found.boxes + np.array([x1, y1, x1, y1], dtype=np.float64)) / to_work
-    return boxes.reshape(-1, 4), found.scores
+    return Objects(boxes.reshape(-1, 4), found.scores, found.labels)
+
+
+def in_focus(found: Objects, detail: np.ndarray | None, image_size: tuple[int, int]) -> Objects:
+    """The detections ``found`` (image px) in focus (:data:`SHARP_DETAIL`,
+    :data:`SOFTER_THAN_SUBJECT`), read off ``detail``, the photo's detail blocks ``[bh, bw]`` in
+    [0, 1] (None: keep them all)."""
+    if detail is None or not len(found):
+        return found
+    bh, bw = detail.shape
+    to_blocks = np.array([bw / image_size[0], bh / image_size[1]] * 2)
+    peaks, means = [], []
+    for box in found.boxes * to_blocks:
+        x1, y1 = int(box[0]), int(box[1])
+        blocks = detail[y1 : max(int(np.ceil(box[3])), y1 + 1), x1 : max(int(np.ceil(box[2])), x1 + 1)]
+        peaks.append(quantile(blocks, 0.9))
+        means.append(float(blocks.mean()))
+    peak, mean = np.array(peaks), np.array(means)
+    keep = (peak >= SHARP_DETAIL) & (mean >= SOFTER_THAN_SUBJECT * mean[peak >= SHARP_DETAIL].max(initial=0.0))
+    return Objects(found.boxes[keep].reshape(-1, 4), found.scores[keep],
+                   tuple(label for label, k in zip(found.labels, keep) if k))
+
+
+def person_holding(faces: np.ndarray, found: Objects) -> np.ndarray:
+    """For each face ``[F, 4]``, the index in ``found`` of the detected person it belongs to (the
+    smallest person box holding the face's centre and larger than the face), or -1: ``[F]`` int."""
+    out = np.full(len(faces), -1, dtype=np.int64)
+    people = np.array([label == "person" for label in found.labels], dtype=bool)
+    if not people.any() or not len(faces):
+        return out
+    boxes = found.boxes
+    area = B.box_area(boxes)
+    for i, face in enumerate(np.asarray(faces, dtype=np.float64).reshape(-1, 4)):
+        cx, cy = (face[0] + face[2]) / 2, (face[1] + face[3]) / 2
+        holds = (people & (boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] <= cy) & (cy <= boxes[:, 3])
+                 & (area > B.box_area(face[None])[0]))
+        if holds.any():
+            out[i] = int(np.argmin(np.where(holds, area, np.inf)))
+    return out
 
 
 def subjects_prior(boxes_small: np.ndarray, scores: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -99,5 +151,5 @@ def _tent(coords: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.where(distance < 1.0, 1.0 - (1.0 - EDGE_LEVEL) * distance, 0.0).astype(np.float32)
 
 
-__all__ = ["MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "SUBJECT_LABELS", "detected_subjects", "main_subjects",
-           "subjects_prior"]
+__all__ = ["MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "SHARP_DETAIL", "SOFTER_THAN_SUBJECT", "SUBJECT_LABELS", "detected_subjects",
+           "in_focus", "main_subjects", "person_holding", "subjects_prior"]
