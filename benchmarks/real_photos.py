@@ -389,8 +389,9 @@ def development_set(tmp: Path, shared: Path | None) -> tuple[dict[str, Path], di
     return photos, annotations
 
 
-def versions(pyvips, detector_calls: int) -> list[str]:
-    """One line per method: what ran (package versions; whether the face detector was used)."""
+def versions(pyvips, detector_calls: int, object_calls: int) -> list[str]:
+    """One line per method: what ran (package versions; whether the face and object detectors were
+    used, and how often)."""
     from importlib.metadata import version
 
     import promptcrop
@@ -398,7 +399,10 @@ def versions(pyvips, detector_calls: int) -> list[str]:
     lines = [f"promptcrop {promptcrop.__version__} ({_git_commit(Path(promptcrop.__file__).parent)}, "
              f"from {Path(promptcrop.__file__).parent}); face detector: "
              + (f"BlazeFace on ai-edge-litert {version('ai-edge-litert')}, {detector_calls} calls"
-                if detector_calls else "did not run (not installed: skin-tone cue only)"),
+                if detector_calls else "did not run (not installed: skin-tone cue only)")
+             + "; object detector: "
+             + (f"EfficientDet-Lite0 from pyautoflip {version('pyautoflip')}, {object_calls} calls"
+                if object_calls else "did not run (not installed)"),
              f"smartcrop {version('smartcrop')} (default settings)",
              f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)} through pyvips "
              f"{version('pyvips')} (smartcrop, interesting=attention)",
@@ -438,11 +442,14 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
 
     from promptcrop.predictor import Predictor
     from promptcrop.saliency.faces import default_detector
+    from promptcrop.saliency.objects import default_object_detector
 
     predictor = Predictor(model=None)
     cropper = smartcrop.SmartCrop()
     detector = default_detector()
     calls = count_calls(detector, "detect") if detector is not None else [0]
+    objects = default_object_detector()
+    object_calls = count_calls(objects, "detect") if objects is not None else [0]
     runners = {
         "promptcrop": lambda p: run_promptcrop(p, predictor),
         "smartcrop": lambda p: run_smartcrop(p, cropper),
@@ -472,7 +479,7 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
         for method in METHODS:
             times[half][method] += statistics.median(durations[method])
             rows[half][method].append(score_photo(ann, crops[method]))
-    for line in versions(pyvips, calls[0]):
+    for line in versions(pyvips, calls[0], object_calls[0]):
         print(line)
     print("halves: SHA-256 of the source file name, first byte even → tuning, odd → check "
           "(variants with their source)")

@@ -51,3 +51,11 @@ def require_spacy_model() -> None:
     require("spacy")
     if queries.load_spacy_pipeline() is None:
         missing("no spaCy English model installed")
+
+
+def require_object_detector() -> None:
+    """The EfficientDet-Lite0 model file and the LiteRT runtime (``make install`` installs both)."""
+    from promptcrop.saliency import objects
+
+    if objects.model_path() is None or not objects.runtime_available():
+        missing("object detector not installed (ai-edge-litert + pyautoflip --no-deps)")

@@ -93,6 +93,18 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def log_line(self, *parts: str, timeout: float = 10.0) -> str:
+        """The first log line holding every one of ``parts``, waiting up to ``timeout`` s for it
+        (the server may write a request's log line just after it has answered); "" if none."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log().splitlines():
+                if all(part in line for part in parts):
+                    return line
+            if time.monotonic() > deadline:
+                return ""
+            time.sleep(0.05)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)

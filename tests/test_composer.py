@@ -515,3 +515,21 @@ def test_weak_evidence_keeps_the_crop_nearer_the_middle():
         assert "centred" in unsure.terms and "centred" not in plain.terms
         assert bool(B.contains(unsure.box_xyxy_px, region, tol=1.0))  # the region still stays
         assert offset(unsure.box_xyxy_px) < offset(plain.box_xyxy_px)
+
+
+def test_a_region_too_wide_for_the_ratio_keeps_its_people_before_the_rest():
+    # A person on the left, a brighter blob (a sign, a sunlit wall) on the right: the region holds
+    # both and no 9:16 crop can. Both crops keep as much of the region; the one with the person wins.
+    person = np.array([30.0, 80.0, 80.0, 230.0])
+    sign = np.array([240.0, 60.0, 310.0, 130.0])
+    bright = blob_saliency([sign])
+    values = bright.values.copy()
+    x1, y1, x2, y2 = (person / 2).astype(int)
+    values[y1:y2, x1:x2] = 0.5
+    region = B.union_box(np.stack([person, sign]))
+    without = SaliencyMap(values=values, edges=bright.edges, image_size=(W, H))
+    with_person = SaliencyMap(values=values, edges=bright.edges, image_size=(W, H), people=person[None])
+    left_out = compose((W, H), region, aspect=9 / 16, k=1, saliency=without)[0].box_xyxy_px
+    kept = compose((W, H), region, aspect=9 / 16, k=1, saliency=with_person)[0].box_xyxy_px
+    assert B.box_coverage(left_out[None], person[None])[0, 0] < 0.5  # the saliency alone follows the sign
+    assert B.box_coverage(kept[None], person[None])[0, 0] == pytest.approx(1.0)

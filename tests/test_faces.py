@@ -143,17 +143,6 @@ def test_a_strip_too_thin_for_a_face_costs_no_model_run(detector, monkeypatch):
     assert len(calls) <= 1 + detector.config.max_tiles + detector.config.max_candidates
 
 
-def test_weighted_nms_merges_overlaps_into_score_weighted_boxes():
-    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], float)
-    scores = np.array([0.9, 0.3, 0.8])
-    merged, kept = F._weighted_nms(boxes, scores, iou=0.3)
-    assert kept.tolist() == [0.9, 0.8]
-    np.testing.assert_allclose(merged[0], (0.9 * boxes[0] + 0.3 * boxes[1]) / 1.2)
-    np.testing.assert_allclose(merged[1], boxes[2])
-    empty, none = F._weighted_nms(np.zeros((0, 4)), np.zeros(0), iou=0.3)
-    assert empty.shape == (0, 4) and none.shape == (0,)
-
-
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -227,10 +227,13 @@ def test_avoid_pushes_the_crops_holding_it_down(predictors, chelsea, name):
     held = [float(B.box_coverage(np.array([c.box], float), avoid).max()) for c in avoided]
     assert [(c.box, c.score) for c in avoided] != [(c.box, c.score) for c in plain]
     assert held[0] <= float(B.box_coverage(top[None], avoid).max())
+    # Crops are reported in whole pixels: the share measured on them may differ from the one the
+    # crop paid for by up to a pixel along each side of the avoid box.
+    rounding = 2.0 / float(min(avoid[0, 2] - avoid[0, 0], avoid[0, 3] - avoid[0, 1]))
     for crop, share in zip(avoided, held):  # a crop holding the avoid box pays for the share it holds
         base = {c.box: c.score for c in plain}.get(crop.box)
         if base is not None and share > 0:
-            assert crop.score <= base * (1 - share) + 1e-9
+            assert crop.score <= base * (1 - share + rounding) + 1e-9
     order = [(not c.fits, share > AVOID_TOLERANCE) for c, share in zip(avoided, held)]
     assert order == sorted(order)  # crops that fit, then crops free of it, come first
 

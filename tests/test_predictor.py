@@ -451,7 +451,9 @@ def test_offline_crops_leave_a_corner_watermark_out_when_they_can(no_network):
     draw = ImageDraw.Draw(layer)
     font = ImageFont.load_default(size=14)
     x1, y1, x2, y2 = draw.textbbox((0, 0), "stockphoto", font=font)
-    at = (10, 10)  # top left, narrower than the strip a 4:5 crop holding the figure can leave out
+    # bottom left, lower than the strip a 4:5 crop holding the figure can leave out (the figure's
+    # box reaches the top-left corner: a mark there cannot be left out without cutting her)
+    at = (10, photo.height - y2 - 10)
     draw.text(at, "stockphoto", font=font, fill=(255, 255, 255, 255))
     marked = np.asarray(Image.alpha_composite(photo, layer).convert("RGB"))
     text = np.array([at[0] + x1, at[1] + y1, at[0] + x2, at[1] + y2], dtype=float)

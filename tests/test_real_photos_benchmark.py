@@ -88,14 +88,15 @@ def test_centre_crop_is_the_largest_crop_of_each_ratio_centred(real_photos, tmp_
     assert (y1, y2) == (0.0, 100.0) and x1 + x2 == 300.0 and abs((x2 - x1) / 100 - 16 / 9) < 1e-9
 
 
-def test_the_report_names_each_peer_version_and_whether_the_face_detector_ran(real_photos):
+def test_the_report_names_each_peer_version_and_whether_the_detectors_ran(real_photos):
     pyvips = require("pyvips")
     from importlib.metadata import version
 
-    ran = "\n".join(real_photos.versions(pyvips, 7))
+    ran = "\n".join(real_photos.versions(pyvips, 7, 5))
     assert f"smartcrop {version('smartcrop')}" in ran and f"pyvips {version('pyvips')}" in ran
-    assert "7 calls" in ran and "libvips 8." in ran
-    assert "did not run" in "\n".join(real_photos.versions(pyvips, 0))
+    assert "BlazeFace" in ran and "7 calls" in ran and "libvips 8." in ran
+    assert "EfficientDet-Lite0" in ran and "5 calls" in ran
+    assert "\n".join(real_photos.versions(pyvips, 0, 0)).count("did not run") == 2
 
 
 def test_count_calls_counts_and_passes_results_through(real_photos):

@@ -480,3 +480,16 @@ def test_the_offline_crop_does_not_import_numpy_ma(tmp_path):
             "print('numpy.ma' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
+
+
+def test_the_region_gives_up_the_strip_holding_a_corner_mark():
+    from promptcrop.saliency import clear_of_marks
+
+    region = np.array([10.0, 10.0, 300.0, 400.0])
+    mark = np.array([[0.0, 380.0, 90.0, 400.0]])  # bottom-left text: a strip at the bottom is cheapest
+    np.testing.assert_allclose(clear_of_marks(region, mark), [10, 10, 300, 380])
+    tall = np.array([[0.0, 0.0, 40.0, 200.0]])  # a tall mark at the left: a strip at the left
+    np.testing.assert_allclose(clear_of_marks(region, tall), [40, 10, 300, 400])
+    away = np.array([[350.0, 0.0, 400.0, 20.0]])
+    np.testing.assert_allclose(clear_of_marks(region, away), region)
+    np.testing.assert_allclose(clear_of_marks(region, np.zeros((0, 4))), region)

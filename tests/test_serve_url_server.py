@@ -371,4 +371,4 @@ def test_a_store_failure_is_logged_with_its_details_and_answered_without_them(se
     response = httpx.get(_url(server, "astronaut.jpg", source="flaky", width=20, mode="offline"), timeout=60)
     assert response.status_code == 502 and "/srv" not in response.text
     request_id = response.json()["error"]["request_id"]
-    assert any(request_id in line and "/srv/very/secret/disk/" in line for line in server.log().splitlines())
+    assert server.log_line(request_id, "/srv/very/secret/disk/")

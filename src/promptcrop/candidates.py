@@ -25,7 +25,7 @@ from promptcrop.composer import ComposerConfig, propose
 from promptcrop.postprocess import CandidateSource, Explanation, decoder_proposal
 from promptcrop.request import CropRequest
 from promptcrop.results import GroundedBox
-from promptcrop.saliency import SaliencyMap, compute_saliency, corner_marks, salient_region
+from promptcrop.saliency import SaliencyMap, clear_of_marks, compute_saliency, corner_marks, salient_region
 
 # What Prediction.fallback says when a model output could not be used as it came.
 FALLBACK_NO_GROUNDING = "no usable grounded box: crops around the unconditioned region"
@@ -86,8 +86,8 @@ def offline_candidates(
     ``full_size`` image) and the composer; returns ``(source, region [4])``. Corner watermarks
     and text are left out when a crop can."""
     sal = compute_saliency(analysed, image_size=full_size)
-    region = salient_region(sal)
     marks = corner_marks(analysed, image_size=full_size)
+    region = clear_of_marks(salient_region(sal), marks)
     return composer_source(full_size, region, request, config, saliency=sal, marks=marks), region
 
 
@@ -98,9 +98,9 @@ def zeroshot_candidates(
     composer: ``(source, region [4])``. Faces are kept whole when nothing better says what
     matters, and corner marks left out; a query says itself what to keep and to leave out."""
     height, width = image_rgb.shape[:2]
-    sal = compute_saliency(image_rgb, faces=NO_BOXES if conditioned else "auto")
-    region = B.clamp_xyxy(B.union_box(keep) if len(keep) else salient_region(sal), width, height)
+    sal = compute_saliency(image_rgb, faces=NO_BOXES if conditioned else "auto", subjects=not conditioned)
     marks = NO_BOXES if conditioned else corner_marks(image_rgb)
+    region = B.clamp_xyxy(B.union_box(keep) if len(keep) else clear_of_marks(salient_region(sal), marks), width, height)
     return composer_source((width, height), region, request, config, saliency=sal, keep=keep, marks=marks), region
 
 

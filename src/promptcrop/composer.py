@@ -364,14 +364,16 @@ def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Sc
     """Composition scores, honest worth and the composer's order of ``found``'s candidates."""
     crops, keep_boxes = found.crops, found.keep
     faces = saliency.faces if saliency is not None else np.zeros((0, 4))
+    people = saliency.people if saliency is not None else np.zeros((0, 4))
     scores = score_candidates(
         crops, image_size=found.size, region_xyxy_px=found.region, saliency=saliency, keep=keep_boxes,
         config=found.config,
     )
     kept = B.box_coverage(crops, found.region[None])[:, 0]  # [N] share of the region inside each crop
-    # Honest scores: a crop is worth what it keeps of the region and of the faces in it, so a
-    # poor crop scores low on any photo.
-    worth = kept * _faces_kept(crops, faces)
+    # Honest scores: a crop is worth what it keeps of the region and of the faces and people in
+    # it, so a poor crop scores low on any photo, and a crop that cannot keep the whole region
+    # keeps its people before the rest of it.
+    worth = kept * _people_kept(crops, faces) * _people_kept(crops, people)
     total = scores.total * worth
     tier = _constraint_tier(crops, keep_boxes, faces)  # [N] 0 = best
     # A crop keeping far less of the region than another crop of the same tier never outranks it.
@@ -389,13 +391,14 @@ def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Sc
     return _Scored(proposal, scores, found.region)
 
 
-def _faces_kept(crops: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """``[N]`` in [:data:`FACELESS_WORTH`, 1]: 1 when every face is inside the crop, falling
-    linearly with the share of the faces' total area left out (a large face counts more)."""
-    if len(faces) == 0:
+def _people_kept(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """``[N]`` in [:data:`FACELESS_WORTH`, 1] for face or person boxes ``[F, 4]``: 1 when every box
+    is inside the crop, falling linearly with the share of their total area left out (a large face
+    or person counts more)."""
+    if len(boxes) == 0:
         return np.ones(len(crops))
-    area = B.box_area(faces)
-    inside = B.box_coverage(crops, faces) @ (area / area.sum())  # [N] area-weighted
+    area = B.box_area(boxes)
+    inside = B.box_coverage(crops, boxes) @ (area / area.sum())  # [N] area-weighted
     return FACELESS_WORTH + (1.0 - FACELESS_WORTH) * inside
 
 

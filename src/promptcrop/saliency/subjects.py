@@ -1,0 +1,155 @@
+"""Subjects the object detector finds (:mod:`promptcrop.saliency.objects`): which detections are
+subjects (people and animals, in focus), the cue they add to the saliency map, the main ones the
+salient region keeps, and the person each detected face belongs to.
+
+A person seen from behind, in silhouette or too small for a face, and the dog or horse beside them,
+are subjects a photographer keeps whatever their colours; the image statistics of the other cues
+cannot tell them from a bright flowerbed or a blurred backdrop, the detector can. A detection with
+no sharp detail in it is a shape in the blurred background (a backdrop, a crowd out of focus), not
+a subject. Only the main subjects join the region (the largest and those near its size), so people
+in the background and bystanders at the edges are kept only where a crop shows them anyway.
+
+Boxes are ``[N, 4]`` xyxy pixels of the image named in each function.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from promptcrop import boxes as B
+from promptcrop.saliency.grid import quantile
+from promptcrop.saliency.objects import Objects
+
+#: Detector labels that are subjects in themselves: people and animals.
+SUBJECT_LABELS = frozenset({
+    "person", "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe",
+})
+
+
+#: A subject joins the region to keep when the detector is at least this sure of it and its side
+#: (square root of its area) is at least :data:`MAIN_SUBJECT_SHARE` of the largest such subject's.
+MAIN_SUBJECT_SCORE = 0.4
+
+
+MAIN_SUBJECT_SHARE = 0.5
+
+
+#: A subject whose box comes this close (share of the frame's width) to its left or right edge was
+#: cut off by the photographer: a bystander at the edge of a crowd or a group, not the main
+#: subject, unless it is the largest one.
+EDGE_MARGIN = 0.01
+
+
+#: A detection is in focus when the sharpest tenth of its detail blocks reaches this share of the
+#: photo's sharpest detail (:func:`promptcrop.saliency.cues.detail_blocks`) — below it nothing in
+#: the box is sharp: it is the blurred background — and its mean detail is at least
+#: :data:`SOFTER_THAN_SUBJECT` of the sharpest detection's (a shape far softer than the photo's
+#: subject is out of focus, such as a blurred copy of the subject behind it).
+SHARP_DETAIL = 0.1
+
+
+SOFTER_THAN_SUBJECT = 1 / 3
+
+
+#: The cue of a detected subject: 1 at the middle of its box, falling to this at its edges (a box
+#: holds some background at its corners, the subject is in the middle of it).
+EDGE_LEVEL = 0.5
+
+
+def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarray) -> Objects | None:
+    """The people and animals the default object detector finds in ``work`` (a reduced copy of the
+    image; ``to_work`` ``[4]`` scales image px onto it) inside the ``content`` box ``[4]`` (image
+    px) → :class:`~promptcrop.saliency.objects.Objects` in image px, best first, or None when the
+    detector is not installed."""
+    from promptcrop.saliency.objects import default_object_detector
+
+    detector = default_object_detector()
+    if detector is None:
+        return None
+    x1, y1, x2, y2 = (int(round(v)) for v in content * to_work)
+    x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
+    window = work if (x1, y1, x2, y2) == (0, 0, *work.size) else work.crop((x1, y1, x2, y2))
+    found = detector.detect(window).of(SUBJECT_LABELS)
+    boxes = (found.boxes + np.array([x1, y1, x1, y1], dtype=np.float64)) / to_work
+    return Objects(boxes.reshape(-1, 4), found.scores, found.labels)
+
+
+def in_focus(found: Objects, detail: np.ndarray | None, image_size: tuple[int, int]) -> Objects:
+    """The detections ``found`` (image px) in focus (:data:`SHARP_DETAIL`,
+    :data:`SOFTER_THAN_SUBJECT`), read off ``detail``, the photo's detail blocks ``[bh, bw]`` in
+    [0, 1] (None: keep them all)."""
+    if detail is None or not len(found):
+        return found
+    bh, bw = detail.shape
+    to_blocks = np.array([bw / image_size[0], bh / image_size[1]] * 2)
+    peaks, means = [], []
+    for box in found.boxes * to_blocks:
+        x1, y1 = int(box[0]), int(box[1])
+        blocks = detail[y1 : max(int(np.ceil(box[3])), y1 + 1), x1 : max(int(np.ceil(box[2])), x1 + 1)]
+        peaks.append(quantile(blocks, 0.9))
+        means.append(float(blocks.mean()))
+    peak, mean = np.array(peaks), np.array(means)
+    keep = (peak >= SHARP_DETAIL) & (mean >= SOFTER_THAN_SUBJECT * mean[peak >= SHARP_DETAIL].max(initial=0.0))
+    return Objects(found.boxes[keep].reshape(-1, 4), found.scores[keep],
+                   tuple(label for label, k in zip(found.labels, keep) if k))
+
+
+def person_holding(faces: np.ndarray, found: Objects) -> np.ndarray:
+    """For each face ``[F, 4]``, the index in ``found`` of the detected person it belongs to (the
+    smallest person box holding the face's centre and larger than the face), or -1: ``[F]`` int."""
+    out = np.full(len(faces), -1, dtype=np.int64)
+    people = np.array([label == "person" for label in found.labels], dtype=bool)
+    if not people.any() or not len(faces):
+        return out
+    boxes = found.boxes
+    area = B.box_area(boxes)
+    for i, face in enumerate(np.asarray(faces, dtype=np.float64).reshape(-1, 4)):
+        cx, cy = (face[0] + face[2]) / 2, (face[1] + face[3]) / 2
+        holds = (people & (boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] <= cy) & (cy <= boxes[:, 3])
+                 & (area > B.box_area(face[None])[0]))
+        if holds.any():
+            out[i] = int(np.argmin(np.where(holds, area, np.inf)))
+    return out
+
+
+def subjects_prior(boxes_small: np.ndarray, scores: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A cue for detected subjects, ``[h, w]`` in [0, 1]: each box ``[N, 4]`` (xyxy px of the map
+    grid) filled with its score ``[N]``, highest at its middle (a tent falling to
+    :data:`EDGE_LEVEL` of it at the edges); overlapping boxes take the larger value."""
+    w, h = size
+    xs = np.arange(w, dtype=np.float32) + 0.5
+    ys = np.arange(h, dtype=np.float32) + 0.5
+    cue = np.zeros((h, w), dtype=np.float32)
+    for box, score in zip(np.asarray(boxes_small, dtype=np.float32), np.asarray(scores, dtype=np.float32)):
+        along_x = _tent(xs, box[0], box[2])
+        along_y = _tent(ys, box[1], box[3])
+        cue = np.maximum(cue, score * np.outer(along_y, along_x))
+    return cue
+
+
+def main_subjects(boxes: np.ndarray, scores: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """The subjects the region keeps, ``[M, 4]`` (same px as ``boxes [N, 4]`` and the ``content``
+    box ``[4]``, the photo inside its frame artefacts): those scored from
+    :data:`MAIN_SUBJECT_SCORE` whose side is at least :data:`MAIN_SUBJECT_SHARE` of the largest of
+    them, and that the photo's left or right edge does not cut (:data:`EDGE_MARGIN`) unless it is
+    the largest."""
+    sure = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[np.asarray(scores) >= MAIN_SUBJECT_SCORE]
+    if not len(sure):
+        return np.zeros((0, 4))
+    side = np.sqrt(B.box_area(sure))
+    margin = EDGE_MARGIN * (content[2] - content[0])
+    at_edge = (sure[:, 0] <= content[0] + margin) | (sure[:, 2] >= content[2] - margin)
+    largest = side == side.max()
+    return sure[(side >= MAIN_SUBJECT_SHARE * side.max()) & (~at_edge | largest)]
+
+
+def _tent(coords: np.ndarray, low: float, high: float) -> np.ndarray:
+    """1 at the middle of ``[low, high)``, :data:`EDGE_LEVEL` at its ends, 0 outside: ``[n]``."""
+    half = max((high - low) / 2, 1e-6)
+    distance = np.abs(coords - (low + high) / 2) / half  # 0 at the middle, 1 at the edges
+    return np.where(distance < 1.0, 1.0 - (1.0 - EDGE_LEVEL) * distance, 0.0).astype(np.float32)
+
+
+__all__ = ["MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "SHARP_DETAIL", "SOFTER_THAN_SUBJECT", "SUBJECT_LABELS", "detected_subjects",
+           "in_focus", "main_subjects", "person_holding", "subjects_prior"]

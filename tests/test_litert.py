@@ -1,0 +1,52 @@
+import threading
+
+import numpy as np
+import pytest
+
+from promptcrop.saliency import litert as L
+
+
+def test_package_file_finds_files_inside_a_package_without_importing_it(tmp_path, monkeypatch):
+    package = tmp_path / "shipsamodel"
+    (package / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
+    (package / "data" / "model.tflite").write_bytes(b"model")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert L.package_file("shipsamodel", "data/model.tflite") == package / "data" / "model.tflite"
+    assert L.package_file("shipsamodel", "data/other.tflite") is None
+    assert L.package_file("no_such_package_here", "data/model.tflite") is None
+
+
+def test_in_background_runs_in_another_thread_and_hands_back_the_result():
+    seen = []
+    result = L.in_background(lambda a, b: seen.append(threading.current_thread()) or a + b, 2, 3)
+    assert result() == 5
+    assert seen and seen[0] is not threading.current_thread()
+
+
+def test_in_background_raises_the_task_error_in_the_caller():
+    def fails() -> None:
+        raise ValueError("bad pixels")
+
+    result = L.in_background(fails)
+    with pytest.raises(ValueError, match="bad pixels"):
+        result()
+
+
+def test_check_rgb_refuses_what_is_not_a_uint8_rgb_image():
+    assert L.check_rgb(np.zeros((4, 5, 3), np.uint8)).flags["C_CONTIGUOUS"]
+    for bad in (np.zeros((4, 5), np.uint8), np.zeros((4, 5, 4), np.uint8), np.zeros((0, 5, 3), np.uint8),
+                np.zeros((4, 5, 3), np.float32)):
+        with pytest.raises(ValueError, match="uint8 RGB"):
+            L.check_rgb(bad)
+
+
+def test_weighted_nms_merges_overlaps_into_score_weighted_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], float)
+    scores = np.array([0.9, 0.3, 0.8])
+    merged, kept = L.weighted_nms(boxes, scores, iou=0.3)
+    assert kept.tolist() == [0.9, 0.8]
+    np.testing.assert_allclose(merged[0], (0.9 * boxes[0] + 0.3 * boxes[1]) / 1.2)
+    np.testing.assert_allclose(merged[1], boxes[2])
+    empty, none = L.weighted_nms(np.zeros((0, 4)), np.zeros(0), iou=0.3)
+    assert empty.shape == (0, 4) and none.shape == (0,)

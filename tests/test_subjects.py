@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from promptcrop.saliency import objects as O
+from promptcrop.saliency import subjects as S
+from promptcrop.saliency.map import compute_saliency
+
+CONTENT = np.array([0.0, 0.0, 400.0, 300.0])
+
+
+def test_main_subjects_are_the_sure_ones_near_the_largest_size():
+    boxes = np.array([[100, 50, 200, 250],   # largest, sure
+                      [220, 80, 300, 240],   # close in size, sure
+                      [120, 60, 140, 90],    # far smaller: in the background
+                      [250, 50, 350, 250]], float)  # as large, but the detector is unsure
+    scores = np.array([0.9, 0.7, 0.9, S.MAIN_SUBJECT_SCORE - 0.01])
+    np.testing.assert_array_equal(S.main_subjects(boxes, scores, CONTENT), boxes[:2])
+
+
+def test_a_subject_cut_by_the_side_of_the_frame_is_a_bystander_unless_it_is_the_largest():
+    boxes = np.array([[150, 40, 260, 280], [0, 60, 90, 280], [330, 60, 400, 280]], float)
+    scores = np.array([0.9, 0.9, 0.9])
+    np.testing.assert_array_equal(S.main_subjects(boxes, scores, CONTENT), boxes[:1])
+    alone = np.array([[0, 40, 120, 300]], float)  # a player leaning out of the left edge
+    np.testing.assert_array_equal(S.main_subjects(alone, np.array([0.9]), CONTENT), alone)
+    cut_at_bottom = np.array([[150, 40, 260, 300], [280, 60, 360, 300]], float)  # legs cut: still subjects
+    assert len(S.main_subjects(cut_at_bottom, scores[:2], CONTENT)) == 2
+
+
+def test_no_sure_subject_gives_no_box():
+    assert S.main_subjects(np.zeros((0, 4)), np.zeros(0), CONTENT).shape == (0, 4)
+    assert S.main_subjects(np.array([[0, 0, 10, 10.0]]), np.array([0.1]), CONTENT).shape == (0, 4)
+
+
+def test_subjects_prior_peaks_at_each_box_middle_scaled_by_its_score():
+    cue = S.subjects_prior(np.array([[10, 10, 30, 50], [60, 20, 80, 40]], float), np.array([0.8, 0.5]), (100, 60))
+    assert cue.shape == (60, 100) and cue.dtype == np.float32
+    assert cue[30, 20] == pytest.approx(0.8, abs=0.05) and cue[30, 70] == pytest.approx(0.5, abs=0.05)
+    assert 0.3 < cue[11, 20] < 0.5  # near the box's top edge: EDGE_LEVEL of the score
+    assert cue[5, 5] == 0.0 and cue[55, 95] == 0.0
+    assert S.subjects_prior(np.zeros((0, 4)), np.zeros(0), (8, 6)).max() == 0.0
+
+
+class FakeDetector:
+    """Finds a person in the middle of whatever it is shown (and a car, which is no subject)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def detect(self, image):
+        self.seen.append(image.size)
+        w, h = image.size
+        return O.Objects(np.array([[w * 0.4, h * 0.2, w * 0.6, h * 0.9], [0, 0, w * 0.2, h * 0.2]]),
+                         np.array([0.9, 0.8]), ("person", "car"))
+
+
+def test_detected_subjects_are_people_and_animals_in_image_pixels(monkeypatch):
+    fake = FakeDetector()
+    monkeypatch.setattr(O, "default_object_detector", lambda: fake)
+    work = Image.new("RGB", (200, 150))
+    found = S.detected_subjects(work, np.array([0.0, 100.0, 400.0, 300.0]), np.array([0.5] * 4))
+    assert fake.seen == [(200, 100)]  # the content box only, on the reduced copy
+    np.testing.assert_allclose(found.boxes, [[160, 140, 240, 280]])
+    assert found.scores.tolist() == [0.9] and found.labels == ("person",)
+
+
+def test_the_saliency_map_keeps_detected_subjects_and_can_leave_the_detector_out(monkeypatch):
+    fake = FakeDetector()
+    monkeypatch.setattr(O, "default_object_detector", lambda: fake)
+    rgb = np.full((240, 320, 3), 90, np.uint8)
+    sal = compute_saliency(rgb, faces="skin")
+    assert len(fake.seen) == 1
+    np.testing.assert_allclose(sal.people, [[128, 48, 192, 216]], atol=1.0)
+    without = compute_saliency(rgb, faces="skin", subjects=False)
+    assert len(fake.seen) == 1 and without.people.shape == (0, 4)
+
+
+def test_a_detector_error_reaches_the_caller(monkeypatch):
+    class Broken:
+        def detect(self, image):
+            raise RuntimeError("interpreter failed")
+
+    monkeypatch.setattr(O, "default_object_detector", lambda: Broken())
+    with pytest.raises(RuntimeError, match="interpreter failed"):
+        compute_saliency(np.full((64, 64, 3), 90, np.uint8), faces="skin")
+
+
+def test_detections_without_sharp_detail_or_far_softer_than_the_subject_are_background():
+    detail = np.full((30, 40), 0.01, np.float32)  # blocks of a 400 x 300 photo, 10 px each
+    detail[5:25, 5:15] = 0.6  # a sharp subject at x 50-150
+    detail[5:25, 20:30] = 0.12  # a shape with some detail, far softer than the subject
+    found = O.Objects(np.array([[50, 50, 150, 250], [200, 50, 300, 250], [310, 50, 390, 250]], float),
+                      np.array([0.9, 0.8, 0.7]), ("person", "person", "dog"))
+    sharp = S.in_focus(found, detail, (400, 300))
+    assert sharp.labels == ("person",) and sharp.boxes.tolist() == [[50, 50, 150, 250]]
+    assert len(S.in_focus(found, None, (400, 300))) == 3
+    outline = detail.copy()
+    outline[5:25, 5:15] = 0.0
+    outline[5:25, 5] = outline[5:25, 14] = 0.8  # a flat silhouette with a sharp outline is in focus
+    assert S.in_focus(found, outline, (400, 300)).labels[0] == "person"
+
+
+def test_each_face_belongs_to_the_smallest_detected_person_holding_it():
+    found = O.Objects(np.array([[0, 0, 400, 300], [100, 50, 200, 290], [100, 50, 200, 290]], float),
+                      np.array([0.9, 0.8, 0.9]), ("person", "person", "dog"))
+    faces = np.array([[130, 60, 170, 100], [300, 60, 340, 100], [500, 60, 540, 100]], float)
+    assert S.person_holding(faces, found).tolist() == [1, 0, -1]
+    assert S.person_holding(faces, O.Objects(np.zeros((0, 4)), np.zeros(0), ())).tolist() == [-1, -1, -1]
+
+
+def test_a_face_inside_a_detected_person_takes_that_person_as_its_box(monkeypatch):
+    class Person:
+        def detect(self, image):
+            w, h = image.size
+            return O.Objects(np.array([[w * 0.3, h * 0.1, w * 0.7, h]]), np.array([0.9]), ("person",))
+
+    monkeypatch.setattr(O, "default_object_detector", lambda: Person())
+    rgb = np.full((240, 320, 3), 90, np.uint8)
+    rgb[::2] = 160  # fine stripes: detail everywhere, so the person is in focus
+    face = np.array([[140.0, 40.0, 180.0, 80.0]])
+    sal = compute_saliency(rgb, faces=face)
+    assert len(sal.people) == 1  # the detected person is that face's, not a second subject
+    np.testing.assert_allclose(sal.people[0], [96, 16, 224, 240], atol=1.0)  # head box ∪ the detection
