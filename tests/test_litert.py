@@ -19,7 +19,7 @@ def test_package_file_finds_files_inside_a_package_without_importing_it(tmp_path
 
 def test_in_background_runs_in_another_thread_and_hands_back_the_result():
     seen = []
-    result = L.in_background(lambda a, b: seen.append(threading.current_thread()) or a + b, 2, 3)
+    result = L.in_background(lambda a, b: seen.append(threading.current_thread()) or a + b, 2, b=3)
     assert result() == 5
     assert seen and seen[0] is not threading.current_thread()
 

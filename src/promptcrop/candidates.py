@@ -26,6 +26,7 @@ from promptcrop.postprocess import CandidateSource, Explanation, decoder_proposa
 from promptcrop.request import CropRequest
 from promptcrop.results import GroundedBox
 from promptcrop.saliency import SaliencyMap, clear_of_marks, compute_saliency, corner_marks, salient_region
+from promptcrop.saliency.litert import in_background
 
 # What Prediction.fallback says when a model output could not be used as it came.
 FALLBACK_NO_GROUNDING = "no usable grounded box: crops around the unconditioned region"
@@ -85,8 +86,10 @@ def offline_candidates(
     """The weight-free source: saliency of ``analysed`` (a reduced ``[h, w, 3]`` copy of a
     ``full_size`` image) and the composer; returns ``(source, region [4])``. Corner watermarks
     and text are left out when a crop can."""
+    # The corner marks are looked for while the saliency map waits for its detectors.
+    marks = in_background(corner_marks, analysed, image_size=full_size)
     sal = compute_saliency(analysed, image_size=full_size)
-    marks = corner_marks(analysed, image_size=full_size)
+    marks = marks()
     region = clear_of_marks(salient_region(sal), marks)
     return composer_source(full_size, region, request, config, saliency=sal, marks=marks), region
 

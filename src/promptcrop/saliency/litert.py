@@ -66,15 +66,15 @@ def load_interpreter(path: Path, threads: int) -> Any:
     return interpreter
 
 
-def in_background(function: Callable[..., T], *args: Any) -> Callable[[], T]:
-    """Start ``function(*args)`` in a thread now; returns a function that waits for it and gives
+def in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> Callable[[], T]:
+    """Start ``function(*args, **kwargs)`` in a thread now; returns a function that waits for it and gives
     its result (or raises its exception). LiteRT releases the GIL while a model runs, so a detector
     works on one core while NumPy computes the cues on the other."""
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            outcome["value"] = function(*args)
+            outcome["value"] = function(*args, **kwargs)
         except BaseException as err:  # handed to the caller of the returned function
             outcome["error"] = err
 
