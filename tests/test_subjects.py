@@ -122,3 +122,20 @@ def test_a_face_inside_a_detected_person_takes_that_person_as_its_box(monkeypatc
     sal = compute_saliency(rgb, faces=face)
     assert len(sal.people) == 1  # the detected person is that face's, not a second subject
     np.testing.assert_allclose(sal.people[0], [96, 16, 224, 240], atol=1.0)  # head box ∪ the detection
+
+
+def test_vehicles_are_the_subject_only_when_no_person_or_animal_is_there(monkeypatch):
+    class Street:
+        def __init__(self, labels):
+            self.labels = labels
+
+        def detect(self, image):
+            n = len(self.labels)
+            return O.Objects(np.tile([[10.0, 10.0, 50.0, 50.0]], (n, 1)), np.full(n, 0.8), self.labels)
+
+    work = Image.new("RGB", (100, 100))
+    full = np.array([0.0, 0.0, 100.0, 100.0])
+    monkeypatch.setattr(O, "default_object_detector", lambda: Street(("car", "motorcycle", "bench")))
+    assert S.detected_subjects(work, full, np.ones(4)).labels == ("car", "motorcycle")
+    monkeypatch.setattr(O, "default_object_detector", lambda: Street(("car", "person", "dog")))
+    assert S.detected_subjects(work, full, np.ones(4)).labels == ("person", "dog")

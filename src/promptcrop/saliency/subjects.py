@@ -27,6 +27,11 @@ SUBJECT_LABELS = frozenset({
 })
 
 
+#: Labels that are the subject when no person or animal is in the photo: vehicles (a motorbike, a
+#: boat, a plane on its own is what the photo shows; beside people it is their setting).
+VEHICLE_LABELS = frozenset({"bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat"})
+
+
 #: A subject joins the region to keep when the detector is at least this sure of it and its side
 #: (square root of its area) is at least :data:`MAIN_SUBJECT_SHARE` of the largest such subject's.
 MAIN_SUBJECT_SCORE = 0.4
@@ -58,9 +63,9 @@ EDGE_LEVEL = 0.5
 
 
 def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarray) -> Objects | None:
-    """The people and animals the default object detector finds in ``work`` (a reduced copy of the
-    image; ``to_work`` ``[4]`` scales image px onto it) inside the ``content`` box ``[4]`` (image
-    px) → :class:`~promptcrop.saliency.objects.Objects` in image px, best first, or None when the
+    """The people and animals (or, when there are none, the vehicles) the default object detector
+    finds in ``work`` (a reduced copy of the image; ``to_work`` ``[4]`` scales image px onto it)
+    inside the ``content`` box ``[4]`` (image px) → :class:`~promptcrop.saliency.objects.Objects` in image px, best first, or None when the
     detector is not installed."""
     from promptcrop.saliency.objects import default_object_detector
 
@@ -70,7 +75,10 @@ def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarra
     x1, y1, x2, y2 = (int(round(v)) for v in content * to_work)
     x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
     window = work if (x1, y1, x2, y2) == (0, 0, *work.size) else work.crop((x1, y1, x2, y2))
-    found = detector.detect(window).of(SUBJECT_LABELS)
+    detected = detector.detect(window)
+    found = detected.of(SUBJECT_LABELS)
+    if not len(found):
+        found = detected.of(VEHICLE_LABELS)
     boxes = (found.boxes + np.array([x1, y1, x1, y1], dtype=np.float64)) / to_work
     return Objects(boxes.reshape(-1, 4), found.scores, found.labels)
 
@@ -151,5 +159,6 @@ def _tent(coords: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.where(distance < 1.0, 1.0 - (1.0 - EDGE_LEVEL) * distance, 0.0).astype(np.float32)
 
 
-__all__ = ["MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "SHARP_DETAIL", "SOFTER_THAN_SUBJECT", "SUBJECT_LABELS", "detected_subjects",
+__all__ = ["MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "SHARP_DETAIL", "SOFTER_THAN_SUBJECT", "SUBJECT_LABELS", "VEHICLE_LABELS",
+           "detected_subjects",
            "in_focus", "main_subjects", "person_holding", "subjects_prior"]
