@@ -55,6 +55,7 @@ from promptcrop.postprocess import DEDUP_IOU, Explanation, apply_request, build_
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
 from promptcrop.request import EXCLUDE_NEEDS_WEIGHTS, CropRequest, RequestLimits, check_condition
 from promptcrop.results import Prediction, versions
+from promptcrop.saliency import warm_up_detectors
 
 if TYPE_CHECKING:
     import torch
@@ -212,6 +213,8 @@ class Predictor:
         self._encoder_error: ModelUnavailableError | None = None
         self._decoder: Decoder | None = None if decoder_model is None else self._place(decoder_model)
         self._checkpoint_query_parts: str | None = None
+        if model is None:  # offline only: the detectors load while the caller goes on
+            warm_up_detectors()
 
     @classmethod
     def from_options(cls, options: PredictorOptions, *, conditioned: bool = False, **kwargs: Any) -> Predictor:

@@ -90,9 +90,20 @@ def in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> Call
     return result
 
 
+#: One silencing at a time: two threads loading models at once would otherwise save the already
+#: silenced descriptor and restore that, losing stderr for the rest of the process.
+_STDERR_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def quiet_stderr() -> Iterator[None]:
-    """Silence the process's stderr file descriptor (native code writes there) for a moment."""
+    """Silence the process's stderr file descriptor (native code writes there) for a moment; one
+    thread at a time."""
+    with _STDERR_LOCK:
+        yield from _silenced()
+
+
+def _silenced() -> Iterator[None]:
     sys.stderr.flush()
     try:
         saved = os.dup(2)

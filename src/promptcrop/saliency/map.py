@@ -7,6 +7,7 @@ mass inside a box, or the clutter along its border, costs O(1) per box).
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,6 +171,25 @@ class SaliencyMap:
         sx, sy = self.scale
         boxes = np.asarray(boxes_xyxy_px, dtype=np.float64).reshape(-1, 4)
         return boxes * np.array([sx, sy, sx, sy])
+
+
+def warm_up_detectors() -> None:
+    """Start building the process-wide face and object detectors in a background thread, once per
+    process, so that their model files are read and their interpreters built (native code that
+    releases the GIL) while the caller goes on importing, decoding and computing cues; the first
+    :func:`compute_saliency` then finds them ready, or waits for them. A detector that is not
+    installed is simply not built (its notice is printed as usual)."""
+    global _WARMING
+    with _WARM_LOCK:
+        if _WARMING is None:
+            from promptcrop.saliency.faces import default_detector
+            from promptcrop.saliency.objects import default_object_detector
+
+            _WARMING = in_background(lambda: (default_detector(), default_object_detector()))
+
+
+_WARMING = None
+_WARM_LOCK = threading.Lock()
 
 
 def compute_saliency(
