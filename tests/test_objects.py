@@ -136,3 +136,15 @@ def test_a_file_that_is_not_the_model_is_refused(tmp_path):
 
     with pytest.raises(RuntimeError, match="not the EfficientDet-Lite0 model|no label list"):
         O.ObjectDetector(path=F.model_path())
+
+
+def test_only_the_labels_asked_for_are_looked_for(detector):
+    import skimage.data
+
+    pixels = skimage.data.astronaut()
+    every = detector.detect(pixels)
+    people = detector.detect(pixels, {"person"})
+    assert set(people.labels) == {"person"} and len(every) > len(people)
+    np.testing.assert_allclose(people.boxes[0], every.of({"person"}).boxes[0])
+    with pytest.raises(ValueError, match="no label 'unicorn'"):
+        detector.detect(pixels, {"unicorn"})

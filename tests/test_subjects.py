@@ -48,7 +48,7 @@ class FakeDetector:
     def __init__(self):
         self.seen = []
 
-    def detect(self, image):
+    def detect(self, image, labels=None):
         self.seen.append(image.size)
         w, h = image.size
         return O.Objects(np.array([[w * 0.4, h * 0.2, w * 0.6, h * 0.9], [0, 0, w * 0.2, h * 0.2]]),
@@ -78,7 +78,7 @@ def test_the_saliency_map_keeps_detected_subjects_and_can_leave_the_detector_out
 
 def test_a_detector_error_reaches_the_caller(monkeypatch):
     class Broken:
-        def detect(self, image):
+        def detect(self, image, labels=None):
             raise RuntimeError("interpreter failed")
 
     monkeypatch.setattr(O, "default_object_detector", lambda: Broken())
@@ -111,7 +111,7 @@ def test_each_face_belongs_to_the_smallest_detected_person_holding_it():
 
 def test_a_face_inside_a_detected_person_takes_that_person_as_its_box(monkeypatch):
     class Person:
-        def detect(self, image):
+        def detect(self, image, labels=None):
             w, h = image.size
             return O.Objects(np.array([[w * 0.3, h * 0.1, w * 0.7, h]]), np.array([0.9]), ("person",))
 
@@ -129,7 +129,7 @@ def test_vehicles_are_the_subject_only_when_no_person_or_animal_is_there(monkeyp
         def __init__(self, labels):
             self.labels = labels
 
-        def detect(self, image):
+        def detect(self, image, labels=None):
             n = len(self.labels)
             return O.Objects(np.tile([[10.0, 10.0, 50.0, 50.0]], (n, 1)), np.full(n, 0.8), self.labels)
 

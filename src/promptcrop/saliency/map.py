@@ -249,8 +249,8 @@ def compute_saliency(
         return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects)
     to_work = np.array([work.width / width, work.height / height] * 2)
     # The detectors run beside the cues (LiteRT releases the GIL while a model runs).
-    found_faces = in_background(detected_faces, pil, content, faces)
     found_subjects = in_background(detected_subjects, work, content, to_work) if subjects else lambda: None
+    found_faces = in_background(detected_faces, pil, content, faces)
     small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
     to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")

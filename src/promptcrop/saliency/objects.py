@@ -26,6 +26,7 @@ from __future__ import annotations
 import sys
 import threading
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,24 +149,26 @@ class ObjectDetector:
         """The model's label names by class id (``???`` for unused ids)."""
         return self._labels
 
-    def detect(self, image: np.ndarray | Image.Image) -> Objects:
+    def detect(self, image: np.ndarray | Image.Image, labels: Collection[str] | None = None) -> Objects:
         """Objects in an RGB image (uint8 ``[H, W, 3]`` or a PIL image) → :class:`Objects` in its
-        pixels: one pass on the image resized to the model's input, each anchor's best label,
-        detections merged per label by score-weighted NMS."""
+        pixels: one pass on the image resized to the model's input, each anchor's best label (among
+        ``labels`` when given: only those are looked for), detections merged per label by
+        score-weighted NMS."""
         pil = image if isinstance(image, Image.Image) else Image.fromarray(check_rgb(image))
         pil = pil.convert("RGB")
         width, height = pil.size
         pixels = np.asarray(pil.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), dtype=np.uint8)
+        columns = self._columns(labels)
         with self._lock:
             self._interpreter.set_tensor(self._input, pixels[None])
             self._interpreter.invoke()
             raw = self._interpreter.get_tensor(self._boxes)[0]  # [A, 4]
-            scores = self._interpreter.get_tensor(self._scores)[0]  # [A, labels]
+            scores = self._interpreter.tensor(self._scores)()[0][:, columns]  # [A, C], copied out of the buffer
         best = scores.max(axis=1)
         keep = np.nonzero(best >= self.config.min_score)[0]
         if not len(keep):
             return Objects(np.zeros((0, 4)), np.zeros(0), ())
-        label_ids = scores[keep].argmax(axis=1)
+        label_ids = columns[scores[keep].argmax(axis=1)]
         boxes = _decode(raw[keep].astype(np.float64), self._anchors[keep]) * np.array([width, height] * 2)
         found_boxes, found_scores, found_labels = [], [], []
         for label_id in np.unique(label_ids):
@@ -178,6 +181,15 @@ class ObjectDetector:
         all_scores = np.concatenate(found_scores)
         order = np.argsort(-all_scores, kind="stable")[: self.config.max_objects]
         return Objects(all_boxes[order], all_scores[order], tuple(found_labels[i] for i in order))
+
+    def _columns(self, labels: Collection[str] | None) -> np.ndarray:
+        """Score columns ``[C]`` of ``labels`` (every label when None); ValueError for unknown ones."""
+        if labels is None:
+            return np.arange(len(self._labels))
+        unknown = set(labels) - set(self._labels)
+        if unknown:
+            raise ValueError(f"the model has no label {sorted(unknown)[0]!r}")
+        return np.array([i for i, name in enumerate(self._labels) if name in labels], dtype=np.int64)
 
 
 def _decode(raw: np.ndarray, anchor: np.ndarray) -> np.ndarray:

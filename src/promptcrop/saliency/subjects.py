@@ -75,7 +75,7 @@ def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarra
     x1, y1, x2, y2 = (int(round(v)) for v in content * to_work)
     x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
     window = work if (x1, y1, x2, y2) == (0, 0, *work.size) else work.crop((x1, y1, x2, y2))
-    detected = detector.detect(window)
+    detected = detector.detect(window, SUBJECT_LABELS | VEHICLE_LABELS)
     found = detected.of(SUBJECT_LABELS)
     if not len(found):
         found = detected.of(VEHICLE_LABELS)
