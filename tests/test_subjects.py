@@ -102,11 +102,24 @@ def test_detections_without_sharp_detail_or_far_softer_than_the_subject_are_back
 
 
 def test_each_face_belongs_to_the_smallest_detected_person_holding_it():
-    found = O.Objects(np.array([[0, 0, 400, 300], [100, 50, 200, 290], [100, 50, 200, 290]], float),
+    found = O.Objects(np.array([[0, 0, 300, 300], [100, 50, 200, 290], [100, 50, 200, 290]], float),
                       np.array([0.9, 0.8, 0.9]), ("person", "person", "dog"))
-    faces = np.array([[130, 60, 170, 100], [300, 60, 340, 100], [500, 60, 540, 100]], float)
+    faces = np.array([[130, 60, 170, 100], [240, 60, 280, 100], [500, 60, 540, 100]], float)
     assert S.person_holding(faces, found).tolist() == [1, 0, -1]
     assert S.person_holding(faces, O.Objects(np.zeros((0, 4)), np.zeros(0), ())).tolist() == [-1, -1, -1]
+
+
+def test_a_person_box_far_too_large_for_the_face_it_holds_is_not_that_person():
+    # a blurred copy of the subject behind it, ten face widths wide: not the face's body, not a subject
+    found = O.Objects(np.array([[0, 0, 560, 360], [340, 170, 450, 360], [10, 10, 60, 60]], float),
+                      np.array([0.8, 0.7, 0.6]), ("person", "person", "dog"))
+    face = np.array([[365.0, 175.0, 420.0, 245.0]])
+    assert S.person_holding(face, found).tolist() == [1]
+    kept = S.sized_to_faces(found, face)
+    assert kept.labels == ("person", "dog") and kept.boxes[0].tolist() == [340, 170, 450, 360]
+    assert len(S.sized_to_faces(found, np.zeros((0, 4)))) == 3  # no face: nothing to judge by
+    standing = O.Objects(np.array([[330, 20, 460, 360]], float), np.array([0.9]), ("person",))
+    assert len(S.sized_to_faces(standing, np.array([[370.0, 30.0, 410.0, 70.0]]))) == 1  # 8.5 face heights
 
 
 def test_a_face_inside_a_detected_person_takes_that_person_as_its_box(monkeypatch):

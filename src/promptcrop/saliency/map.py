@@ -41,7 +41,14 @@ from promptcrop.saliency.people import (
     person_boxes,
     with_clothing,
 )
-from promptcrop.saliency.subjects import detected_subjects, in_focus, main_subjects, person_holding, subjects_prior
+from promptcrop.saliency.subjects import (
+    detected_subjects,
+    in_focus,
+    main_subjects,
+    person_holding,
+    sized_to_faces,
+    subjects_prior,
+)
 
 #: No subject detected (or no object detector).
 NO_SUBJECTS = Objects(np.zeros((0, 4)), np.zeros(0), ())
@@ -269,6 +276,8 @@ def compute_saliency(
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
     found = in_focus(found_subjects() or NO_SUBJECTS, detail, (width, height))
+    if detected is not None:
+        found = sized_to_faces(found, detected)
     if len(found):
         cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
     mixed = sum(CUE_WEIGHTS[name] * normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())

@@ -57,6 +57,13 @@ SHARP_DETAIL = 0.1
 SOFTER_THAN_SUBJECT = 1 / 3
 
 
+#: A detected person can be a face's body only when it is at most this many face widths wide and
+#: face heights tall (a face box holds the face, not the hair: a standing figure is about 9 face
+#: heights tall, arms stretched up reach about 12, arms held out about 8 face widths); a far larger
+#: "person" around a face is something else (a crowd's box, a blurred copy of the subject behind it).
+PERSON_FACE_SPAN = (8.0, 16.0)
+
+
 #: The cue of a detected subject: 1 at the middle of its box, falling to this at its edges (a box
 #: holds some background at its corners, the subject is in the middle of it).
 EDGE_LEVEL = 0.5
@@ -105,20 +112,44 @@ def in_focus(found: Objects, detail: np.ndarray | None, image_size: tuple[int, i
 
 def person_holding(faces: np.ndarray, found: Objects) -> np.ndarray:
     """For each face ``[F, 4]``, the index in ``found`` of the detected person it belongs to (the
-    smallest person box holding the face's centre and larger than the face), or -1: ``[F]`` int."""
+    smallest person box holding the face's centre, larger than the face and within
+    :data:`PERSON_FACE_SPAN` of it), or -1: ``[F]`` int."""
     out = np.full(len(faces), -1, dtype=np.int64)
-    people = np.array([label == "person" for label in found.labels], dtype=bool)
-    if not people.any() or not len(faces):
-        return out
-    boxes = found.boxes
-    area = B.box_area(boxes)
-    for i, face in enumerate(np.asarray(faces, dtype=np.float64).reshape(-1, 4)):
-        cx, cy = (face[0] + face[2]) / 2, (face[1] + face[3]) / 2
-        holds = (people & (boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] <= cy) & (cy <= boxes[:, 3])
-                 & (area > B.box_area(face[None])[0]))
-        if holds.any():
-            out[i] = int(np.argmin(np.where(holds, area, np.inf)))
+    holds, fits = _faces_in_people(faces, found)  # [F, N] each
+    for i in range(len(out)):
+        mine = holds[i] & fits[i]
+        if mine.any():
+            out[i] = int(np.argmin(np.where(mine, B.box_area(found.boxes), np.inf)))
     return out
+
+
+def sized_to_faces(found: Objects, faces: np.ndarray) -> Objects:
+    """``found`` without the detected people that hold detected faces ``[F, 4]`` but none of a size
+    a body of theirs could have (:data:`PERSON_FACE_SPAN`): one box around a face ten times smaller
+    is not that person (a blurred copy of the subject behind it, a crowd taken as one)."""
+    holds, fits = _faces_in_people(faces, found)
+    wrong = holds.any(axis=0) & ~(holds & fits).any(axis=0)  # [N]
+    if not wrong.any():
+        return found
+    keep = ~wrong
+    return Objects(found.boxes[keep].reshape(-1, 4), found.scores[keep],
+                   tuple(label for label, k in zip(found.labels, keep) if k))
+
+
+def _faces_in_people(faces: np.ndarray, found: Objects) -> tuple[np.ndarray, np.ndarray]:
+    """``(holds, fits)``, bool ``[F, N]``: detection n is a person holding face f's centre (and
+    larger than it); its box is within :data:`PERSON_FACE_SPAN` of the face."""
+    faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
+    boxes = found.boxes.reshape(-1, 4)
+    people = np.array([label == "person" for label in found.labels], dtype=bool)
+    cx, cy = ((faces[:, 0] + faces[:, 2]) / 2)[:, None], ((faces[:, 1] + faces[:, 3]) / 2)[:, None]
+    inside = (boxes[None, :, 0] <= cx) & (cx <= boxes[None, :, 2]) & (boxes[None, :, 1] <= cy) & (cy <= boxes[None, :, 3])
+    larger = B.box_area(boxes)[None, :] > B.box_area(faces)[:, None]
+    holds = people[None, :] & inside & larger
+    fw, fh = (faces[:, 2] - faces[:, 0])[:, None], (faces[:, 3] - faces[:, 1])[:, None]
+    fits = ((boxes[None, :, 2] - boxes[None, :, 0] <= PERSON_FACE_SPAN[0] * fw)
+            & (boxes[None, :, 3] - boxes[None, :, 1] <= PERSON_FACE_SPAN[1] * fh))
+    return holds, fits
 
 
 def subjects_prior(boxes_small: np.ndarray, scores: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -159,6 +190,6 @@ def _tent(coords: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.where(distance < 1.0, 1.0 - (1.0 - EDGE_LEVEL) * distance, 0.0).astype(np.float32)
 
 
-__all__ = ["MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "SHARP_DETAIL", "SOFTER_THAN_SUBJECT", "SUBJECT_LABELS", "VEHICLE_LABELS",
+__all__ = ["MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "PERSON_FACE_SPAN", "SHARP_DETAIL", "SOFTER_THAN_SUBJECT", "SUBJECT_LABELS", "VEHICLE_LABELS", "sized_to_faces",
            "detected_subjects",
            "in_focus", "main_subjects", "person_holding", "subjects_prior"]
