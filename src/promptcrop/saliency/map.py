@@ -280,28 +280,40 @@ def compute_saliency(
         found = sized_to_faces(found, detected)
     if len(found):
         cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
+    if detected is None:
+        face_boxes, people = skin_faces / to_small, np.zeros((0, 4))
+    else:
+        face_boxes, people = _heads_and_people(detected, found, small, to_small, content)
+    people = _with_subjects(people, clip_to(main_subjects(found.boxes, found.scores, content), content))
+    return SaliencyMap(
+        values=_mixed(cues, small.size), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
+        content=content, people=people,
+    )
+
+
+def _mixed(cues: dict[str, np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    """The saliency values ``[h, w]`` in [0, 1] from the cues (each ``[h, w]`` on the map grid of
+    ``size`` = ``(w, h)``): weighted, under the centre prior, opened, squared, blurred, normalised."""
     mixed = sum(CUE_WEIGHTS[name] * normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
-    mixed = mixed * centre_prior(small.size)
+    mixed = mixed * centre_prior(size)
     # Opening removes thin structures (lines, fine texture) that no crop should be built around;
     # squaring sharpens the map so weak, widespread responses fade against the subject.
     mixed = ndimage.grey_opening(mixed, size=(3, 3)) if min(mixed.shape) >= 9 else mixed
     blurred = ndimage.gaussian_filter(np.square(mixed), sigma=blur_sigma(mixed.shape))
-    values = normalise(blurred, MAP_FLOOR)
-    people = np.zeros((0, 4))
-    if detected is None:
-        face_boxes = skin_faces / to_small
-    elif len(detected):
-        face_boxes = clip_to(head_boxes(detected), content)
-        side = np.sqrt(B.box_area(detected))
-        main = side >= MAIN_PERSON_SHARE * side.max()  # people in the background do not widen the region
-        people = clip_to(_people_of(detected[main], found, small, to_small), content)
-    else:
-        face_boxes = np.zeros((0, 4))
-    people = _with_subjects(people, clip_to(main_subjects(found.boxes, found.scores, content), content))
-    return SaliencyMap(
-        values=values, edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
-        content=content, people=people,
-    )
+    return normalise(blurred, MAP_FLOOR)
+
+
+def _heads_and_people(
+    detected: np.ndarray, found: Objects, small: Image.Image, to_small: np.ndarray, content: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Head boxes ``[F, 4]`` of the detected faces ``[F, 4]`` and the person boxes ``[P, 4]`` of the
+    main ones (:data:`MAIN_PERSON_SHARE`; people in the background do not widen the region), all
+    image px clipped to ``content`` ``[4]``."""
+    if not len(detected):
+        return np.zeros((0, 4)), np.zeros((0, 4))
+    side = np.sqrt(B.box_area(detected))
+    main = side >= MAIN_PERSON_SHARE * side.max()
+    return clip_to(head_boxes(detected), content), clip_to(_people_of(detected[main], found, small, to_small), content)
 
 
 def _with_subjects(people: np.ndarray, subjects: np.ndarray) -> np.ndarray:
