@@ -152,3 +152,16 @@ def test_vehicles_are_the_subject_only_when_no_person_or_animal_is_there(monkeyp
     assert S.detected_subjects(work, full, np.ones(4)).labels == ("car", "motorcycle")
     monkeypatch.setattr(O, "default_object_detector", lambda: Street(("car", "person", "dog")))
     assert S.detected_subjects(work, full, np.ones(4)).labels == ("person", "dog")
+
+
+def test_faces_cut_by_the_side_of_the_photo_do_not_widen_the_people_to_keep():
+    rgb = np.full((300, 600, 3), 120, np.uint8)
+    middle = [280.0, 60.0, 330.0, 120.0]
+    faces = np.array([middle, [0.0, 70.0, 45.0, 125.0], [557.0, 70.0, 600.0, 125.0]])  # a crowd's edges
+    sal = compute_saliency(rgb, faces=faces, subjects=False)
+    assert len(sal.faces) == 3  # every face is still never to be cut
+    assert len(sal.people) == 1 and sal.people[0][0] > 200 and sal.people[0][2] < 400
+    alone = compute_saliency(rgb, faces=faces[1:2], subjects=False)
+    assert len(alone.people) == 1  # the largest (here the only) face is kept, edge or not
+    assert S.cut_by_side(faces, np.array([0.0, 0.0, 600.0, 300.0]), largest=np.array([True, False, False])).tolist() == [
+        False, True, True]

@@ -42,6 +42,7 @@ from promptcrop.saliency.people import (
     with_clothing,
 )
 from promptcrop.saliency.subjects import (
+    cut_by_side,
     detected_subjects,
     in_focus,
     main_subjects,
@@ -307,12 +308,12 @@ def _heads_and_people(
     detected: np.ndarray, found: Objects, small: Image.Image, to_small: np.ndarray, content: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Head boxes ``[F, 4]`` of the detected faces ``[F, 4]`` and the person boxes ``[P, 4]`` of the
-    main ones (:data:`MAIN_PERSON_SHARE`; people in the background do not widen the region), all
-    image px clipped to ``content`` ``[4]``."""
+    main ones (:data:`MAIN_PERSON_SHARE`; people in the background and faces cut by the photo's
+    side, unless the largest, do not widen the region), all image px clipped to ``content`` ``[4]``."""
     if not len(detected):
         return np.zeros((0, 4)), np.zeros((0, 4))
     side = np.sqrt(B.box_area(detected))
-    main = side >= MAIN_PERSON_SHARE * side.max()
+    main = (side >= MAIN_PERSON_SHARE * side.max()) & ~cut_by_side(detected, content, largest=side == side.max())
     return clip_to(head_boxes(detected), content), clip_to(_people_of(detected[main], found, small, to_small), content)
 
 

@@ -177,10 +177,17 @@ def main_subjects(boxes: np.ndarray, scores: np.ndarray, content: np.ndarray) ->
     if not len(sure):
         return np.zeros((0, 4))
     side = np.sqrt(B.box_area(sure))
-    margin = EDGE_MARGIN * (content[2] - content[0])
-    at_edge = (sure[:, 0] <= content[0] + margin) | (sure[:, 2] >= content[2] - margin)
     largest = side == side.max()
-    return sure[(side >= MAIN_SUBJECT_SHARE * side.max()) & (~at_edge | largest)]
+    return sure[(side >= MAIN_SUBJECT_SHARE * side.max()) & ~cut_by_side(sure, content, largest=largest)]
+
+
+def cut_by_side(boxes: np.ndarray, content: np.ndarray, *, largest: np.ndarray) -> np.ndarray:
+    """``[N]`` True for the boxes ``[N, 4]`` that the photo's left or right edge (of the ``content``
+    box ``[4]``) cuts (:data:`EDGE_MARGIN`) and that are not the ``largest`` ``[N]``: bystanders at
+    the edge of a group or a crowd."""
+    margin = EDGE_MARGIN * (content[2] - content[0])
+    at_edge = (boxes[:, 0] <= content[0] + margin) | (boxes[:, 2] >= content[2] - margin)
+    return at_edge & ~largest
 
 
 def _tent(coords: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -190,6 +197,6 @@ def _tent(coords: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.where(distance < 1.0, 1.0 - (1.0 - EDGE_LEVEL) * distance, 0.0).astype(np.float32)
 
 
-__all__ = ["MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "PERSON_FACE_SPAN", "SHARP_DETAIL", "SOFTER_THAN_SUBJECT", "SUBJECT_LABELS", "VEHICLE_LABELS", "sized_to_faces",
+__all__ = ["cut_by_side", "MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "PERSON_FACE_SPAN", "SHARP_DETAIL", "SOFTER_THAN_SUBJECT", "SUBJECT_LABELS", "VEHICLE_LABELS", "sized_to_faces",
            "detected_subjects",
            "in_focus", "main_subjects", "person_holding", "subjects_prior"]
