@@ -58,3 +58,12 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def detectors_settled() -> None:
+    """The offline predictor builds its detectors in a background thread: wait until that is done,
+    so that a test replacing a detector's process-wide state is not raced by it."""
+    from promptcrop.saliency import warm_up_detectors
+
+    warm_up_detectors()()

@@ -166,7 +166,7 @@ def test_config_is_validated(kwargs, match):
         F.FaceDetectorConfig(**kwargs)
 
 
-def test_a_missing_detector_gives_none_and_one_notice(monkeypatch, capsys):
+def test_a_missing_detector_gives_none_and_one_notice(detectors_settled, monkeypatch, capsys):
     monkeypatch.setattr(F, "model_path", lambda: None)
     monkeypatch.setattr(F, "_DEFAULT", None)
     monkeypatch.setattr(F, "_DEFAULT_TRIED", False)
@@ -178,7 +178,7 @@ def test_a_missing_detector_gives_none_and_one_notice(monkeypatch, capsys):
         F.FaceDetector()
 
 
-def test_offline_saliency_still_works_without_the_detector(monkeypatch):
+def test_offline_saliency_still_works_without_the_detector(detectors_settled, monkeypatch):
     from promptcrop.saliency import compute_saliency
 
     monkeypatch.setattr(F, "model_path", lambda: None)

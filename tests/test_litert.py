@@ -50,3 +50,57 @@ def test_weighted_nms_merges_overlaps_into_score_weighted_boxes():
     np.testing.assert_allclose(merged[1], boxes[2])
     empty, none = L.weighted_nms(np.zeros((0, 4)), np.zeros(0), iou=0.3)
     assert empty.shape == (0, 4) and none.shape == (0,)
+
+
+def test_stderr_held_back_is_written_out_except_the_runtime_announcement(capfd):
+    import os
+    import time
+
+    def other_thread() -> None:
+        time.sleep(0.02)
+        os.write(2, b"promptcrop: error: another thread's line\n")
+
+    with L.quiet_stderr():
+        writer = threading.Thread(target=other_thread)
+        writer.start()
+        os.write(2, b"INFO: " + L.RUNTIME_ANNOUNCEMENT + b" for CPU.\n")
+        with L.quiet_stderr():  # nested: part of the same capture, no deadlock
+            os.write(2, b"inner line\n")
+        writer.join()
+    os.write(2, b"after\n")
+    err = capfd.readouterr().err
+    assert "another thread's line" in err and "inner line" in err and err.endswith("after\n")
+    assert L.RUNTIME_ANNOUNCEMENT.decode() not in err
+
+
+def test_two_threads_capturing_at_once_leave_stderr_working(capfd):
+    import os
+
+    def capture() -> None:
+        for _ in range(20):
+            with L.quiet_stderr():
+                os.write(2, b"x\n")
+
+    threads = [threading.Thread(target=capture) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    os.write(2, b"still here\n")
+    err = capfd.readouterr().err
+    assert err.count("x\n") == 40 and err.endswith("still here\n")
+
+
+def test_an_error_right_after_the_detectors_start_loading_still_reaches_stderr():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom promptcrop.saliency import warm_up_detectors\nwarm_up_detectors()\n"
+            "for i in range(20):\n    print(f'line {i}', file=sys.stderr)\nraise ValueError('boom')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 1 and done.stderr.rstrip().endswith("ValueError: boom")
+        assert all(f"line {i}" in done.stderr for i in range(20))
+        assert "XNNPACK" not in done.stderr

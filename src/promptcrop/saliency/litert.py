@@ -11,6 +11,7 @@ import contextlib
 import importlib.util
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +56,17 @@ def open_model(path: Path | None, threads: int, *, model: str, install: str) -> 
     return interpreter, outputs
 
 
+def built_or_none(build: Callable[[], T], what: str) -> T | None:
+    """``build()``, or None with one line on stderr naming ``what`` and why, when the installed model
+    file or runtime cannot be used (a damaged or different file): the weight-free modes then go on
+    without that detector, as when it is not installed."""
+    try:
+        return build()
+    except (RuntimeError, OSError, ValueError) as err:
+        print(f"promptcrop: {what} unusable ({err}); going on without it", file=sys.stderr)
+        return None
+
+
 def load_interpreter(path: Path, threads: int) -> Any:
     """A LiteRT interpreter for the model file ``path`` with its tensors allocated (the runtime's
     announcement of its CPU delegate on stderr is silenced)."""
@@ -78,7 +90,9 @@ def in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> Call
         except BaseException as err:  # handed to the caller of the returned function
             outcome["error"] = err
 
-    thread = threading.Thread(target=run, name=f"promptcrop-{getattr(function, '__name__', 'task')}", daemon=True)
+    # Not a daemon: the process waits for the task at exit, so that stderr held back meanwhile
+    # (quiet_stderr) is written out, not lost with the thread.
+    thread = threading.Thread(target=run, name=f"promptcrop-{getattr(function, '__name__', 'task')}", daemon=False)
     thread.start()
 
     def result() -> T:
@@ -90,33 +104,45 @@ def in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> Call
     return result
 
 
-#: One silencing at a time: two threads loading models at once would otherwise save the already
-#: silenced descriptor and restore that, losing stderr for the rest of the process.
-_STDERR_LOCK = threading.Lock()
+#: What LiteRT writes to stderr when it builds an interpreter, and which is held back.
+RUNTIME_ANNOUNCEMENT = b"Created TensorFlow Lite XNNPACK delegate"
+
+
+#: One capture at a time (re-entrant: a capture inside a capture is part of it). Two threads
+#: loading models at once would otherwise save the already redirected descriptor and restore that.
+_STDERR_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
 def quiet_stderr() -> Iterator[None]:
-    """Silence the process's stderr file descriptor (native code writes there) for a moment; one
-    thread at a time."""
+    """Hold back what native code writes to the process's stderr descriptor for a moment, except
+    that everything but LiteRT's announcement of its CPU delegate (:data:`RUNTIME_ANNOUNCEMENT`) is
+    written out afterwards: another thread's error line or log record written meanwhile is delayed,
+    never lost. Captures nest and are taken one thread at a time."""
     with _STDERR_LOCK:
-        yield from _silenced()
+        yield from _captured()
 
 
-def _silenced() -> Iterator[None]:
+def _captured() -> Iterator[None]:
     sys.stderr.flush()
     try:
         saved = os.dup(2)
-    except OSError:  # no usable descriptor 2: nothing to silence
+    except OSError:  # no usable descriptor 2: nothing to hold back
         yield
         return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
+    with tempfile.TemporaryFile() as held:
+        try:
+            os.dup2(held.fileno(), 2)
             yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = b"".join(line for line in held.read().splitlines(keepends=True)
+                            if RUNTIME_ANNOUNCEMENT not in line)
+            while kept:  # a write may take only part of it
+                kept = kept[os.write(2, kept):]
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> tuple[np.ndarray, np.ndarray]:
@@ -148,4 +174,15 @@ def check_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-__all__ = ["check_rgb", "in_background", "load_interpreter", "open_model", "package_file", "quiet_stderr", "runtime_available", "weighted_nms"]
+__all__ = [
+    "RUNTIME_ANNOUNCEMENT",
+    "built_or_none",
+    "check_rgb",
+    "in_background",
+    "load_interpreter",
+    "open_model",
+    "package_file",
+    "quiet_stderr",
+    "runtime_available",
+    "weighted_nms",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,9 +81,12 @@ class SaliencyMap:
       or face-like skin blobs) that :func:`salient_region` always keeps (``F`` may be 0, the default).
     - ``content``: float ``[4]`` xyxy px, the photo without borders, bars and caption banners
       (default: the whole image); crops stay inside it when they can.
-    - ``people``: float ``[P, 4]`` xyxy px, a person box (head and the body below it, grown over
-      the clothing connected to the torso: :data:`CLOTHING_REACH`) per main detected face (see
-      :data:`MAIN_PERSON_SHARE`); :func:`salient_region` keeps them.
+    - ``people``: float ``[P, 4]`` xyxy px, the subjects :func:`salient_region` keeps besides the
+      saliency: a person box per main detected face (its head and the detected person it belongs
+      to, or the body below it grown over the clothing connected to the torso:
+      :data:`CLOTHING_REACH`; see :data:`MAIN_PERSON_SHARE`), and the main subjects the object
+      detector found that no such box holds (people, animals, or a lone vehicle:
+      :mod:`promptcrop.saliency.subjects`).
 
     Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
     """
@@ -113,6 +117,8 @@ class SaliencyMap:
         if self.faces.ndim != 2 or self.faces.shape[1] != 4 or not np.isfinite(self.faces).all():
             raise ValueError(f"faces must be finite boxes of shape [F, 4], got {self.faces.shape}")
         self.people = np.asarray(self.people, dtype=np.float64).reshape(-1, 4)
+        if not np.isfinite(self.people).all():
+            raise ValueError("people must be finite boxes of shape [P, 4]")
         full = np.array([0.0, 0.0, float(width), float(height)])
         self.content = full if self.content is None else np.asarray(self.content, dtype=np.float64).reshape(4)
         if not np.isfinite(self.content).all() or (self.content[2:] <= self.content[:2]).any():
@@ -181,12 +187,14 @@ class SaliencyMap:
         return boxes * np.array([sx, sy, sx, sy])
 
 
-def warm_up_detectors() -> None:
+def warm_up_detectors() -> Callable[[], object]:
     """Start building the process-wide face and object detectors in a background thread, once per
     process, so that their model files are read and their interpreters built (native code that
     releases the GIL) while the caller goes on importing, decoding and computing cues; the first
     :func:`compute_saliency` then finds them ready, or waits for them. A detector that is not
-    installed is simply not built (its notice is printed as usual)."""
+    installed, or cannot be used, is simply not built (its one-line notice is printed as usual).
+    Returns a function that waits until the building is done (for callers that replace the
+    detectors, such as tests)."""
     global _WARMING
     with _WARM_LOCK:
         if _WARMING is None:
@@ -194,9 +202,10 @@ def warm_up_detectors() -> None:
             from promptcrop.saliency.objects import default_object_detector
 
             _WARMING = in_background(lambda: (default_detector(), default_object_detector()))
+        return _WARMING
 
 
-_WARMING = None
+_WARMING: Callable[[], object] | None = None
 _WARM_LOCK = threading.Lock()
 
 
@@ -209,14 +218,16 @@ def compute_saliency(
     image_size: tuple[int, int] | None = None,
     subjects: bool = True,
 ) -> SaliencyMap:
-    """Saliency of an RGB image from image statistics and, when installed, a face detector.
+    """Saliency of an RGB image from image statistics and, when installed, a face and an object
+    detector.
 
     ``image_rgb``: uint8 ``[H, W, 3]``. The image is reduced (box filter) so that its long side is
     at most ``max_side`` px, and every cue is computed on that copy or coarser; returns a
     :class:`SaliencyMap` whose ``values`` and ``edges`` are float32 ``[h, w]`` in [0, 1]
     (``max(h, w) <= max_side``), whose ``image_size`` is ``(W, H)``, whose ``content`` is the
     photo without its frame artefacts (:func:`content_box`, when ``frame``; saliency outside it is
-    0) and whose ``faces`` are head boxes (face plus headroom), ``[F, 4]`` xyxy px of the full image.
+    0), whose ``faces`` are head boxes (face plus headroom), ``[F, 4]`` xyxy px of the full image,
+    and whose ``people`` are the person and subject boxes to keep, ``[P, 4]`` xyxy px.
 
     ``faces``: ``"auto"`` — the pretrained detector of :mod:`promptcrop.saliency.faces` when it is
     installed, else the face-like skin blobs; ``"detector"`` — the detector only (none when it is
@@ -224,7 +235,7 @@ def compute_saliency(
     Detected faces also add a cue of their own (the face and the body below it), so people come
     first in the map.
 
-    ``subjects``: also look for people and animals with the object detector of
+    ``subjects``: also look for people and animals (a lone vehicle) with the object detector of
     :mod:`promptcrop.saliency.objects` when it is installed (:mod:`promptcrop.saliency.subjects`):
     they add a cue, and the main ones join ``people``. Both detectors run in background threads
     while the cues are computed.
