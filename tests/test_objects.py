@@ -110,7 +110,7 @@ def test_config_is_validated(kwargs, match):
         O.ObjectDetectorConfig(**kwargs)
 
 
-def test_a_missing_model_gives_none_and_one_notice(monkeypatch, capsys):
+def test_a_missing_model_gives_none_and_one_notice(detectors_settled, monkeypatch, capsys):
     monkeypatch.setattr(O, "model_path", lambda: None)
     monkeypatch.setattr(O, "runtime_available", lambda: True)
     monkeypatch.setattr(O, "_DEFAULT", None)
@@ -122,7 +122,7 @@ def test_a_missing_model_gives_none_and_one_notice(monkeypatch, capsys):
         O.ObjectDetector()
 
 
-def test_no_notice_without_the_runtime(monkeypatch, capsys):
+def test_no_notice_without_the_runtime(detectors_settled, monkeypatch, capsys):
     monkeypatch.setattr(O, "runtime_available", lambda: False)
     monkeypatch.setattr(O, "_DEFAULT", None)
     monkeypatch.setattr(O, "_DEFAULT_TRIED", False)
@@ -148,3 +148,24 @@ def test_only_the_labels_asked_for_are_looked_for(detector):
     np.testing.assert_allclose(people.boxes[0], every.of({"person"}).boxes[0])
     with pytest.raises(ValueError, match="no label 'unicorn'"):
         detector.detect(pixels, {"unicorn"})
+
+
+def test_a_model_file_that_cannot_be_used_gives_none_and_one_line(detectors_settled, monkeypatch, capsys, tmp_path):
+    broken = tmp_path / "efficientdet_lite0.tflite"
+    broken.write_bytes(b"not a model")
+    monkeypatch.setattr(O, "model_path", lambda: broken)
+    monkeypatch.setattr(O, "runtime_available", lambda: True)
+    monkeypatch.setattr(O, "_DEFAULT", None)
+    monkeypatch.setattr(O, "_DEFAULT_TRIED", False)
+    assert O.default_object_detector() is None and O.default_object_detector() is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("promptcrop: object detector unusable (")
+
+
+def test_label_requests_are_checked(detector):
+    pixels = np.zeros((64, 64, 3), np.uint8)
+    assert len(detector.detect(pixels, set())) == 0  # nothing asked for, nothing found
+    with pytest.raises(ValueError, match="collection of label names"):
+        detector.detect(pixels, "person")
+    with pytest.raises(ValueError, match="no label '\\?\\?\\?'"):
+        detector.detect(pixels, {"???"})

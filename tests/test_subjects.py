@@ -163,5 +163,13 @@ def test_faces_cut_by_the_side_of_the_photo_do_not_widen_the_people_to_keep():
     assert len(sal.people) == 1 and sal.people[0][0] > 200 and sal.people[0][2] < 400
     alone = compute_saliency(rgb, faces=faces[1:2], subjects=False)
     assert len(alone.people) == 1  # the largest (here the only) face is kept, edge or not
-    assert S.cut_by_side(faces, np.array([0.0, 0.0, 600.0, 300.0]), largest=np.array([True, False, False])).tolist() == [
-        False, True, True]
+    frame = np.array([0.0, 0.0, 600.0, 300.0])
+    cut = S.cut_by_side(faces, frame, largest=np.array([True, False, False]))
+    assert cut.tolist() == [False, True, True]
+
+
+def test_a_box_squeezed_to_the_frame_edge_is_judged_on_the_last_blocks():
+    detail = np.full((30, 40), 0.5, np.float32)
+    edge = O.Objects(np.array([[400.0, 60.0, 400.0, 240.0], [0.0, 300.0, 100.0, 300.0]]), np.array([0.9, 0.8]),
+                     ("person", "dog"))
+    assert len(S.in_focus(edge, detail, (400, 300))) == 2  # no empty slice of blocks

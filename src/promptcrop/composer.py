@@ -103,7 +103,8 @@ FAR_LESS_KEPT = 0.25
 #: Faces at least this share of the largest face's side must not be left out (smaller ones, in
 #: the background, may be; no face may be cut through).
 MAIN_FACE_SHARE = 0.5
-#: What a crop showing none of the faces is still worth (its score is scaled by this).
+#: What a crop showing none of the faces is still worth (its score is scaled by this; by this
+#: again for none of the people boxes, so a crop showing neither keeps 0.25² of its score).
 FACELESS_WORTH = 0.25
 #: The region may reach this share of its area outside the frame bounds and still be cropped
 #: inside them (the part outside is given up).
@@ -205,7 +206,8 @@ class CropCandidate:
       box is the best partial crop); ``region_kept``: share of the required region's area inside
       the box (below 1.0 for a partial crop, or for a tighter alternative framing such as head and
       shoulders of a person). ``score`` is the composition score times ``region_kept`` (times a
-      factor falling to :data:`FACELESS_WORTH` as faces of the saliency map are left out).
+      factor falling to :data:`FACELESS_WORTH` as faces of the saliency map are left out, and
+      another as its people boxes are).
     """
 
     box_xyxy_px: np.ndarray
@@ -398,6 +400,8 @@ def _people_kept(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     if len(boxes) == 0:
         return np.ones(len(crops))
     area = B.box_area(boxes)
+    if area.sum() <= 0:  # only degenerate boxes: nothing to weigh them by
+        return np.ones(len(crops))
     inside = B.box_coverage(crops, boxes) @ (area / area.sum())  # [N] area-weighted
     return FACELESS_WORTH + (1.0 - FACELESS_WORTH) * inside
 

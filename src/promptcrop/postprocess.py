@@ -194,12 +194,9 @@ def _ready(boxes: np.ndarray, aspect: float | None, focus: np.ndarray | None, wi
     inside the image and holding the focus (most of a composer's candidates) — found in one pass."""
     if aspect is None:
         return np.zeros(len(boxes), dtype=bool)
-    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    ratio_ok = (h > 0) & (np.abs(w / np.where(h > 0, h, 1.0) - aspect) <= RATIO_TOLERANCE * max(aspect, 1.0))
-    inside = (boxes[:, :2] >= 0).all(axis=-1) & (boxes[:, 2] <= width) & (boxes[:, 3] <= height)
     holds = np.ones(len(boxes), dtype=bool) if focus is None else (
         (boxes[:, :2] <= focus[:2]).all(axis=-1) & (boxes[:, 2:] >= focus[2:]).all(axis=-1))
-    return ratio_ok & inside & holds
+    return _has_ratio(boxes, aspect) & ~_leaves_image(boxes, width, height) & holds
 
 
 def _fit_one(
@@ -220,13 +217,15 @@ def _fit_one(
     return _shift_to_hold(start, focus, width, height), False, False
 
 
-def _has_ratio(box: np.ndarray, aspect: float) -> bool:
-    w, h = box[2] - box[0], box[3] - box[1]
-    return h > 0 and abs(w / h - aspect) <= RATIO_TOLERANCE * max(aspect, 1.0)
+def _has_ratio(boxes: np.ndarray, aspect: float) -> np.ndarray:
+    """``[...]`` whether each box ``[..., 4]`` has the ratio ``aspect`` (within the tolerance)."""
+    w, h = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
+    return (h > 0) & (np.abs(w / np.where(h > 0, h, 1.0) - aspect) <= RATIO_TOLERANCE * max(aspect, 1.0))
 
 
-def _leaves_image(box: np.ndarray, width: int, height: int) -> bool:
-    return bool(box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height)
+def _leaves_image(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``[...]`` whether each box ``[..., 4]`` reaches outside the W × H image."""
+    return (boxes[..., 0] < 0) | (boxes[..., 1] < 0) | (boxes[..., 2] > width) | (boxes[..., 3] > height)
 
 
 def _shift_to_hold(box: np.ndarray, focus: np.ndarray | None, width: int, height: int) -> np.ndarray:

@@ -34,7 +34,14 @@ import numpy as np
 from PIL import Image
 
 from promptcrop import boxes as B
-from promptcrop.saliency.litert import check_rgb, open_model, package_file, runtime_available, weighted_nms
+from promptcrop.saliency.litert import (
+    built_or_none,
+    check_rgb,
+    open_model,
+    package_file,
+    runtime_available,
+    weighted_nms,
+)
 from promptcrop.validation import require_number, require_positive_int
 
 #: Model file inside the ``pyautoflip`` package folder.
@@ -47,6 +54,8 @@ LEVEL_CELLS = (40, 20, 10, 5, 3)
 OCTAVES = 3
 ASPECTS = (1.0, 2.0, 0.5)
 ANCHOR_CELLS = 3.0
+#: The label of the model's unused class ids.
+UNUSED_LABEL = "???"
 #: What a user with the face detector but without the object detector is told, once.
 MISSING_NOTICE = (
     "promptcrop: object detector not installed (pip install --no-deps pyautoflip==0.2.1); "
@@ -127,11 +136,11 @@ class ObjectDetector:
     :func:`default_object_detector` for the tolerant entry point).
     """
 
-    def __init__(self, config: ObjectDetectorConfig | None = None, *, path: str | Path | None = None):
+    def __init__(self, config: ObjectDetectorConfig | None = None, *, path: str | Path | None = None) -> None:
         self.config = config or ObjectDetectorConfig()
         found = Path(path) if path is not None else model_path()
         self._interpreter, outputs = open_model(found, self.config.threads, model="EfficientDet-Lite0",
-                                                install="pip install --no-deps pyautoflip")
+                                                install="pip install --no-deps pyautoflip==0.2.1")
         inputs = self._interpreter.get_input_details()
         self._anchors = anchors()
         count = len(self._anchors)
@@ -159,6 +168,8 @@ class ObjectDetector:
         width, height = pil.size
         pixels = np.asarray(pil.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), dtype=np.uint8)
         columns = self._columns(labels)
+        if not len(columns):
+            return Objects(np.zeros((0, 4)), np.zeros(0), ())
         with self._lock:
             self._interpreter.set_tensor(self._input, pixels[None])
             self._interpreter.invoke()
@@ -179,27 +190,29 @@ class ObjectDetector:
             found_labels += [self._labels[label_id]] * len(merged)
         all_boxes = B.clamp_xyxy(np.concatenate(found_boxes), width, height)
         all_scores = np.concatenate(found_scores)
-        order = np.argsort(-all_scores, kind="stable")[: self.config.max_objects]
+        on_image = np.flatnonzero(B.box_area(all_boxes) > 0)  # a box decoded off the image clamps to a line
+        order = on_image[np.argsort(-all_scores[on_image], kind="stable")][: self.config.max_objects]
         return Objects(all_boxes[order], all_scores[order], tuple(found_labels[i] for i in order))
 
     def _columns(self, labels: Collection[str] | None) -> np.ndarray:
-        """Score columns ``[C]`` of ``labels`` (every label when None); ValueError for unknown ones."""
-        if labels is None:
-            return np.arange(len(self._labels))
-        unknown = set(labels) - set(self._labels)
+        """Score columns ``[C]`` of ``labels`` (every used label when None); ValueError for a label
+        the model does not have (its unused ids, :data:`UNUSED_LABEL`, included) or a bare string."""
+        if isinstance(labels, str):
+            raise ValueError(f"labels must be a collection of label names, got the string {labels!r}")
+        known = set(self._labels) - {UNUSED_LABEL}
+        wanted = known if labels is None else set(labels)
+        unknown = wanted - known
         if unknown:
             raise ValueError(f"the model has no label {sorted(unknown)[0]!r}")
-        return np.array([i for i, name in enumerate(self._labels) if name in labels], dtype=np.int64)
+        return np.array([i for i, name in enumerate(self._labels) if name in wanted], dtype=np.int64)
 
 
 def _decode(raw: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     """Box regressions ``[n, 4]`` (ty, tx, th, tw) on anchors ``[n, 4]`` (x, y, w, h) → boxes
     ``[n, 4]`` xyxy in [0, 1] units of the input."""
-    cx = raw[:, 1] * anchor[:, 2] + anchor[:, 0]
-    cy = raw[:, 0] * anchor[:, 3] + anchor[:, 1]
-    half_w = np.exp(raw[:, 3]) * anchor[:, 2] / 2
-    half_h = np.exp(raw[:, 2]) * anchor[:, 3] / 2
-    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=-1)
+    centre = raw[:, [1, 0]] * anchor[:, 2:] + anchor[:, :2]  # [n, 2] (x, y)
+    size = np.exp(raw[:, [3, 2]]) * anchor[:, 2:]  # [n, 2] (w, h)
+    return B.cxcywh_to_xyxy(np.concatenate([centre, size], axis=-1))
 
 
 def _labels(path: Path) -> tuple[str, ...]:
@@ -220,7 +233,8 @@ _DEFAULT_LOCK = threading.Lock()
 def default_object_detector() -> ObjectDetector | None:
     """The process-wide detector, built on first use; None when the model package or the runtime
     is not installed (:data:`MISSING_NOTICE` is printed to stderr once when the runtime is there,
-    that is when the user installed the face detector and may want this one too)."""
+    that is when the user installed the face detector and may want this one too), or cannot be
+    used (one line saying why)."""
     global _DEFAULT, _DEFAULT_TRIED
     with _DEFAULT_LOCK:
         if not _DEFAULT_TRIED:
@@ -229,7 +243,7 @@ def default_object_detector() -> ObjectDetector | None:
                 if runtime_available():
                     print(MISSING_NOTICE, file=sys.stderr)
             else:
-                _DEFAULT = ObjectDetector()
+                _DEFAULT = built_or_none(ObjectDetector, "object detector")
         return _DEFAULT
 
 

@@ -54,6 +54,10 @@ EDGE_MARGIN = 0.01
 SHARP_DETAIL = 0.1
 
 
+#: Where the sharpest tenth of a box's detail blocks begins (the quantile read for SHARP_DETAIL).
+SHARPEST_SHARE = 0.9
+
+
 SOFTER_THAN_SUBJECT = 1 / 3
 
 
@@ -64,6 +68,10 @@ SOFTER_THAN_SUBJECT = 1 / 3
 PERSON_FACE_SPAN = (8.0, 16.0)
 
 
+#: Half-side (map px) below which a box is a point for its tent (no division by zero).
+MIN_HALF_SIDE = 1e-6
+
+
 #: The cue of a detected subject: 1 at the middle of its box, falling to this at its edges (a box
 #: holds some background at its corners, the subject is in the middle of it).
 EDGE_LEVEL = 0.5
@@ -72,8 +80,8 @@ EDGE_LEVEL = 0.5
 def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarray) -> Objects | None:
     """The people and animals (or, when there are none, the vehicles) the default object detector
     finds in ``work`` (a reduced copy of the image; ``to_work`` ``[4]`` scales image px onto it)
-    inside the ``content`` box ``[4]`` (image px) → :class:`~promptcrop.saliency.objects.Objects` in image px, best first, or None when the
-    detector is not installed."""
+    inside the ``content`` box ``[4]`` (image px) → :class:`~promptcrop.saliency.objects.Objects`
+    in image px, best first, or None when the detector is not installed."""
     from promptcrop.saliency.objects import default_object_detector
 
     detector = default_object_detector()
@@ -86,7 +94,7 @@ def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarra
     found = detected.of(SUBJECT_LABELS)
     if not len(found):
         found = detected.of(VEHICLE_LABELS)
-    boxes = (found.boxes + np.array([x1, y1, x1, y1], dtype=np.float64)) / to_work
+    boxes = B.scale_shift_xyxy(found.boxes, 1 / to_work[0], 1 / to_work[1], x1 / to_work[0], y1 / to_work[1])
     return Objects(boxes.reshape(-1, 4), found.scores, found.labels)
 
 
@@ -100,9 +108,9 @@ def in_focus(found: Objects, detail: np.ndarray | None, image_size: tuple[int, i
     to_blocks = np.array([bw / image_size[0], bh / image_size[1]] * 2)
     peaks, means = [], []
     for box in found.boxes * to_blocks:
-        x1, y1 = int(box[0]), int(box[1])
+        x1, y1 = min(int(box[0]), bw - 1), min(int(box[1]), bh - 1)  # at least one block, inside the grid
         blocks = detail[y1 : max(int(np.ceil(box[3])), y1 + 1), x1 : max(int(np.ceil(box[2])), x1 + 1)]
-        peaks.append(quantile(blocks, 0.9))
+        peaks.append(quantile(blocks, SHARPEST_SHARE))
         means.append(float(blocks.mean()))
     peak, mean = np.array(peaks), np.array(means)
     keep = (peak >= SHARP_DETAIL) & (mean >= SOFTER_THAN_SUBJECT * mean[peak >= SHARP_DETAIL].max(initial=0.0))
@@ -142,11 +150,13 @@ def _faces_in_people(faces: np.ndarray, found: Objects) -> tuple[np.ndarray, np.
     faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
     boxes = found.boxes.reshape(-1, 4)
     people = np.array([label == "person" for label in found.labels], dtype=bool)
-    cx, cy = ((faces[:, 0] + faces[:, 2]) / 2)[:, None], ((faces[:, 1] + faces[:, 3]) / 2)[:, None]
-    inside = (boxes[None, :, 0] <= cx) & (cx <= boxes[None, :, 2]) & (boxes[None, :, 1] <= cy) & (cy <= boxes[None, :, 3])
+    centres = B.xyxy_to_cxcywh(faces)
+    cx, cy = centres[:, 0:1], centres[:, 1:2]
+    inside = ((boxes[None, :, 0] <= cx) & (cx <= boxes[None, :, 2])
+              & (boxes[None, :, 1] <= cy) & (cy <= boxes[None, :, 3]))
     larger = B.box_area(boxes)[None, :] > B.box_area(faces)[:, None]
     holds = people[None, :] & inside & larger
-    fw, fh = (faces[:, 2] - faces[:, 0])[:, None], (faces[:, 3] - faces[:, 1])[:, None]
+    fw, fh = centres[:, 2:3], centres[:, 3:4]
     fits = ((boxes[None, :, 2] - boxes[None, :, 0] <= PERSON_FACE_SPAN[0] * fw)
             & (boxes[None, :, 3] - boxes[None, :, 1] <= PERSON_FACE_SPAN[1] * fh))
     return holds, fits
@@ -192,11 +202,24 @@ def cut_by_side(boxes: np.ndarray, content: np.ndarray, *, largest: np.ndarray) 
 
 def _tent(coords: np.ndarray, low: float, high: float) -> np.ndarray:
     """1 at the middle of ``[low, high)``, :data:`EDGE_LEVEL` at its ends, 0 outside: ``[n]``."""
-    half = max((high - low) / 2, 1e-6)
+    half = max((high - low) / 2, MIN_HALF_SIDE)
     distance = np.abs(coords - (low + high) / 2) / half  # 0 at the middle, 1 at the edges
     return np.where(distance < 1.0, 1.0 - (1.0 - EDGE_LEVEL) * distance, 0.0).astype(np.float32)
 
 
-__all__ = ["cut_by_side", "MAIN_SUBJECT_SCORE", "MAIN_SUBJECT_SHARE", "PERSON_FACE_SPAN", "SHARP_DETAIL", "SOFTER_THAN_SUBJECT", "SUBJECT_LABELS", "VEHICLE_LABELS", "sized_to_faces",
-           "detected_subjects",
-           "in_focus", "main_subjects", "person_holding", "subjects_prior"]
+__all__ = [
+    "MAIN_SUBJECT_SCORE",
+    "MAIN_SUBJECT_SHARE",
+    "PERSON_FACE_SPAN",
+    "SHARP_DETAIL",
+    "SOFTER_THAN_SUBJECT",
+    "SUBJECT_LABELS",
+    "VEHICLE_LABELS",
+    "cut_by_side",
+    "detected_subjects",
+    "in_focus",
+    "main_subjects",
+    "person_holding",
+    "sized_to_faces",
+    "subjects_prior",
+]
