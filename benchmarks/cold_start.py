@@ -15,7 +15,9 @@ before and after the runs:
 
 Then, from one ``python -X importtime`` run of each promptcrop command, the import time of the
 main packages it loads (self time of their modules, so torch's excludes the NumPy it imports) and
-of all imports — what the start-up is made of.
+of all imports — what the start-up is made of (Python measures self times per process, so imports
+running in two threads at once, as when the offline predictor loads its detectors in the
+background, can skew them).
 
 Last line: ``RESULT help_s=<s> offline_crop_s=<s> smartcroppy_s=<s> ratio=<offline_crop_s /
 smartcroppy_s>`` (wall times). Targets: ``help_s`` ≤ 0.1 and ``ratio`` ≤ 1.5, on an idle machine.
@@ -170,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"load average before: {_load_average()}")
         medians = time_commands(cmds, args.runs, env)
         print(f"load average after:  {_load_average()}")
-        print("import time per package (s, self time of its modules in one -X importtime run):")
+        print("import time per package (s, self time of its modules in one -X importtime run; imports made "
+              "by the detectors' loading thread at the same time as the main thread's can make Python's "
+              "self times wrong, even negative, for the packages both import):")
         columns = (*PACKAGES, "total")
         print("  " + " ".join(f"{p:>12s}" for p in ("command", *columns)))
         for name in ("help", "offline_crop"):
