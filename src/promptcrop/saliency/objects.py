@@ -165,30 +165,41 @@ class ObjectDetector:
         score-weighted NMS."""
         pil = image if isinstance(image, Image.Image) else Image.fromarray(check_rgb(image))
         pil = pil.convert("RGB")
-        width, height = pil.size
-        pixels = np.asarray(pil.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), dtype=np.uint8)
         columns = self._columns(labels)
         if not len(columns):
-            return Objects(np.zeros((0, 4)), np.zeros(0), ())
-        with self._lock:
-            self._interpreter.set_tensor(self._input, pixels[None])
-            self._interpreter.invoke()
-            raw = self._interpreter.get_tensor(self._boxes)[0]  # [A, 4]
-            scores = self._interpreter.tensor(self._scores)()[0][:, columns]  # [A, C], copied out of the buffer
+            return _nothing()
+        raw, scores = self._run(pil, columns)
         best = scores.max(axis=1)
         keep = np.nonzero(best >= self.config.min_score)[0]
         if not len(keep):
-            return Objects(np.zeros((0, 4)), np.zeros(0), ())
+            return _nothing()
         label_ids = columns[scores[keep].argmax(axis=1)]
-        boxes = _decode(raw[keep].astype(np.float64), self._anchors[keep]) * np.array([width, height] * 2)
+        boxes = _decode(raw[keep].astype(np.float64), self._anchors[keep]) * np.array([*pil.size] * 2)
+        return self._merged(boxes, best[keep].astype(np.float64), label_ids, pil.size)
+
+    def _run(self, pil: Image.Image, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One model run on ``pil`` resized to the input: box regressions ``[A, 4]`` and the scores
+        ``[A, C]`` of the label ``columns`` ``[C]`` (copied out of the interpreter's buffers)."""
+        pixels = np.asarray(pil.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), dtype=np.uint8)
+        with self._lock:
+            self._interpreter.set_tensor(self._input, pixels[None])
+            self._interpreter.invoke()
+            raw = self._interpreter.get_tensor(self._boxes)[0]
+            scores = self._interpreter.tensor(self._scores)()[0][:, columns]
+        return raw, scores
+
+    def _merged(self, boxes: np.ndarray, scores: np.ndarray, label_ids: np.ndarray, size: tuple[int, int]) -> Objects:
+        """Detections ``boxes [n, 4]`` (xyxy px of an image of ``size``), ``scores [n]`` and
+        ``label_ids [n]`` merged per label (score-weighted NMS), clamped to the image, boxes left
+        without area dropped, best first, at most ``max_objects``."""
         found_boxes, found_scores, found_labels = [], [], []
         for label_id in np.unique(label_ids):
             mine = label_ids == label_id
-            merged, merged_scores = weighted_nms(boxes[mine], best[keep][mine].astype(np.float64), self.config.nms_iou)
+            merged, merged_scores = weighted_nms(boxes[mine], scores[mine], self.config.nms_iou)
             found_boxes.append(merged)
             found_scores.append(merged_scores)
             found_labels += [self._labels[label_id]] * len(merged)
-        all_boxes = B.clamp_xyxy(np.concatenate(found_boxes), width, height)
+        all_boxes = B.clamp_xyxy(np.concatenate(found_boxes), *size)
         all_scores = np.concatenate(found_scores)
         on_image = np.flatnonzero(B.box_area(all_boxes) > 0)  # a box decoded off the image clamps to a line
         order = on_image[np.argsort(-all_scores[on_image], kind="stable")][: self.config.max_objects]
@@ -205,6 +216,11 @@ class ObjectDetector:
         if unknown:
             raise ValueError(f"the model has no label {sorted(unknown)[0]!r}")
         return np.array([i for i, name in enumerate(self._labels) if name in wanted], dtype=np.int64)
+
+
+def _nothing() -> Objects:
+    """No detection."""
+    return Objects(np.zeros((0, 4)), np.zeros(0), ())
 
 
 def _decode(raw: np.ndarray, anchor: np.ndarray) -> np.ndarray:
