@@ -104,3 +104,14 @@ def test_an_error_right_after_the_detectors_start_loading_still_reaches_stderr()
         assert done.returncode == 1 and done.stderr.rstrip().endswith("ValueError: boom")
         assert all(f"line {i}" in done.stderr for i in range(20))
         assert "XNNPACK" not in done.stderr
+
+
+def test_rgb_image_is_what_a_detector_looks_at():
+    from PIL import Image
+
+    rgb = Image.new("RGB", (5, 4))
+    assert L.rgb_image(rgb) is rgb  # already RGB: no copy
+    assert L.rgb_image(Image.new("L", (5, 4))).mode == "RGB"
+    assert L.rgb_image(np.zeros((4, 5, 3), np.uint8)).size == (5, 4)
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        L.rgb_image(np.zeros((4, 5), np.uint8))

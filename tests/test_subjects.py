@@ -92,13 +92,13 @@ def test_detections_without_sharp_detail_or_far_softer_than_the_subject_are_back
     detail[5:25, 20:30] = 0.12  # a shape with some detail, far softer than the subject
     found = O.Objects(np.array([[50, 50, 150, 250], [200, 50, 300, 250], [310, 50, 390, 250]], float),
                       np.array([0.9, 0.8, 0.7]), ("person", "person", "dog"))
-    sharp = S.in_focus(found, detail, (400, 300))
+    sharp = S.sharp_subjects(found, detail, (400, 300))
     assert sharp.labels == ("person",) and sharp.boxes.tolist() == [[50, 50, 150, 250]]
-    assert len(S.in_focus(found, None, (400, 300))) == 3
+    assert len(S.sharp_subjects(found, None, (400, 300))) == 3
     outline = detail.copy()
     outline[5:25, 5:15] = 0.0
     outline[5:25, 5] = outline[5:25, 14] = 0.8  # a flat silhouette with a sharp outline is in focus
-    assert S.in_focus(found, outline, (400, 300)).labels[0] == "person"
+    assert S.sharp_subjects(found, outline, (400, 300)).labels[0] == "person"
 
 
 def test_each_face_belongs_to_the_smallest_detected_person_holding_it():
@@ -172,4 +172,4 @@ def test_a_box_squeezed_to_the_frame_edge_is_judged_on_the_last_blocks():
     detail = np.full((30, 40), 0.5, np.float32)
     edge = O.Objects(np.array([[400.0, 60.0, 400.0, 240.0], [0.0, 300.0, 100.0, 300.0]]), np.array([0.9, 0.8]),
                      ("person", "dog"))
-    assert len(S.in_focus(edge, detail, (400, 300))) == 2  # no empty slice of blocks
+    assert len(S.sharp_subjects(edge, detail, (400, 300))) == 2  # no empty slice of blocks

@@ -43,9 +43,9 @@ from PIL import Image
 from promptcrop import boxes as B
 from promptcrop.saliency.litert import (
     built_or_none,
-    check_rgb,
     open_model,
     package_file,
+    rgb_image,
     runtime_available,
     weighted_nms,
 )
@@ -169,8 +169,7 @@ class FaceDetector:
         face, a closer look at their best weak candidates (:meth:`_closer_look`). Detections are
         merged by score-weighted NMS.
         """
-        pil = image if isinstance(image, Image.Image) else Image.fromarray(check_rgb(image))
-        pil = pil.convert("RGB")
+        pil = rgb_image(image)
         width, height = pil.size
         if min(width, height) < MIN_SEARCH_SIDE:
             return Faces(boxes=np.zeros((0, 4)), scores=np.zeros(0))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from PIL import Image
 
 from promptcrop import boxes as B
 
@@ -166,6 +167,13 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> tuple[np.
     return np.array(out_boxes), np.array(out_scores)
 
 
+def rgb_image(image: np.ndarray | Image.Image) -> Image.Image:
+    """What a detector looks at: a PIL image in RGB, from a PIL image of any mode (converted only
+    when it is not RGB already) or a uint8 ``[H, W, 3]`` array (:func:`check_rgb`)."""
+    pil = image if isinstance(image, Image.Image) else Image.fromarray(check_rgb(image))
+    return pil if pil.mode == "RGB" else pil.convert("RGB")
+
+
 def check_rgb(image: np.ndarray) -> np.ndarray:
     """``image`` as a contiguous uint8 ``[H, W, 3]`` array; ValueError for anything else."""
     arr = np.asarray(image)
@@ -183,6 +191,7 @@ __all__ = [
     "open_model",
     "package_file",
     "quiet_stderr",
+    "rgb_image",
     "runtime_available",
     "weighted_nms",
 ]

@@ -45,9 +45,9 @@ from promptcrop.saliency.people import (
 from promptcrop.saliency.subjects import (
     cut_by_side,
     detected_subjects,
-    in_focus,
     main_subjects,
     person_holding,
+    sharp_subjects,
     sized_to_faces,
     subjects_prior,
 )
@@ -287,7 +287,7 @@ def compute_saliency(
     detected = found_faces()
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
-    found = in_focus(found_subjects() or NO_SUBJECTS, detail, (width, height))
+    found = sharp_subjects(found_subjects() or NO_SUBJECTS, detail, (width, height))
     if detected is not None:
         found = sized_to_faces(found, detected)
     if len(found):

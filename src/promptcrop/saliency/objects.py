@@ -36,9 +36,9 @@ from PIL import Image
 from promptcrop import boxes as B
 from promptcrop.saliency.litert import (
     built_or_none,
-    check_rgb,
     open_model,
     package_file,
+    rgb_image,
     runtime_available,
     weighted_nms,
 )
@@ -163,8 +163,7 @@ class ObjectDetector:
         pixels: one pass on the image resized to the model's input, each anchor's best label (among
         ``labels`` when given: only those are looked for), detections merged per label by
         score-weighted NMS."""
-        pil = image if isinstance(image, Image.Image) else Image.fromarray(check_rgb(image))
-        pil = pil.convert("RGB")
+        pil = rgb_image(image)
         columns = self._columns(labels)
         if not len(columns):
             return _nothing()

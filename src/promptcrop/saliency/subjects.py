@@ -98,7 +98,7 @@ def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarra
     return Objects(boxes.reshape(-1, 4), found.scores, found.labels)
 
 
-def in_focus(found: Objects, detail: np.ndarray | None, image_size: tuple[int, int]) -> Objects:
+def sharp_subjects(found: Objects, detail: np.ndarray | None, image_size: tuple[int, int]) -> Objects:
     """The detections ``found`` (image px) in focus (:data:`SHARP_DETAIL`,
     :data:`SOFTER_THAN_SUBJECT`), read off ``detail``, the photo's detail blocks ``[bh, bw]`` in
     [0, 1] (None: keep them all)."""
@@ -217,9 +217,9 @@ __all__ = [
     "VEHICLE_LABELS",
     "cut_by_side",
     "detected_subjects",
-    "in_focus",
     "main_subjects",
     "person_holding",
+    "sharp_subjects",
     "sized_to_faces",
     "subjects_prior",
 ]
