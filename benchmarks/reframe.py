@@ -53,8 +53,9 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from promptcrop import boxes as B  # noqa: E402
+from promptcrop.postprocess import largest_crop_size  # noqa: E402
 from promptcrop.predictor import Predictor  # noqa: E402
-from promptcrop.reframe.path import crop_size, keep_corridor, least_motion_path, needed_speed  # noqa: E402
+from promptcrop.reframe.path import keep_corridor, least_motion_path, needed_speed  # noqa: E402
 from promptcrop.reframe.runner import ReframeOptions, Reframer  # noqa: E402
 from promptcrop.reframe.synthetic import View, virtual_camera, write_clip  # noqa: E402
 from real_photos import coverage, package_photo  # noqa: E402
@@ -168,7 +169,7 @@ def decoded_frames(path: Path) -> list[np.ndarray]:
 def per_frame_peer(name: str, frames: list[np.ndarray], ratio: float) -> tuple[np.ndarray, float]:
     """``[N, 4]`` crops of a per-frame peer and its seconds."""
     H, W = frames[0].shape[:2]
-    cw, ch = crop_size((W, H), ratio)
+    cw, ch = largest_crop_size((W, H), ratio)
     t0 = time.perf_counter()
     if name == "centre":
         x, y = (W - cw) // 2, (H - ch) // 2
@@ -206,7 +207,7 @@ def _placed(cx: float, cy: float, cw: int, ch: int, W: int, H: int) -> list[floa
 
 def floor_boxes(clip: Clip, ratio: float) -> np.ndarray:
     """The least-motion path keeping the ground-truth subject, per shot."""
-    cw, ch = crop_size(SIZE, ratio)
+    cw, ch = largest_crop_size(SIZE, ratio)
     out = []
     for s, e in clip.shots:
         sub = clip.subject[s:e]
@@ -219,7 +220,7 @@ def floor_boxes(clip: Clip, ratio: float) -> np.ndarray:
 
 def floor_needed_step(clip: Clip, ratio: float) -> float:
     """The largest per-frame move (px) any path keeping the ground-truth subject must make."""
-    cw, _ = crop_size(SIZE, ratio)
+    cw, _ = largest_crop_size(SIZE, ratio)
     return max(needed_speed(*keep_corridor(clip.subject[s:e, 0], clip.subject[s:e, 2], cw, SIZE[0]))
                for s, e in clip.shots)
 
@@ -229,7 +230,7 @@ def floor_needed_step(clip: Clip, ratio: float) -> float:
 
 def score(clip: Clip, boxes: np.ndarray, ratio: float) -> dict[str, list[float]]:
     """Per-frame flags and per-shot motion of one method on one clip."""
-    cw, ch = crop_size(SIZE, ratio)
+    cw, ch = largest_crop_size(SIZE, ratio)
     kept, missed, cut = [], [], []
     for box, subject, faces in zip(boxes, clip.subject, clip.faces):
         best = min(1.0, cw / max(subject[2] - subject[0], 1e-9)) * min(1.0, ch / max(subject[3] - subject[1], 1e-9))

@@ -116,6 +116,24 @@ def test_snap_to_pixels_ratio_within_one_pixel(aspect):
         assert abs(w - h * aspect) <= max(1.0, aspect) + 1e-9
 
 
+def test_snap_to_pixels_of_many_boxes_is_each_box_snapped():
+    rng = np.random.default_rng(2)
+    boxes = rng.uniform(0, 300, (64, 4))
+    boxes[:, 2:] += boxes[:, :2]
+    many = B.snap_to_pixels(boxes, 500, 400, 9 / 16)
+    assert many.shape == (64, 4) and many.dtype == np.int64
+    for box, row in zip(boxes, many):
+        np.testing.assert_array_equal(B.snap_to_pixels(box, 500, 400, 9 / 16), row)
+
+
+@pytest.mark.parametrize("aspect", [9 / 16, 4 / 5, 16 / 9, 3.0])
+def test_snap_to_pixels_keeps_a_crop_that_spans_the_image(aspect):
+    for W, H in ((640, 360), (360, 640), (451, 300), (1001, 999)):
+        box, _ = B.fit_aspect_ratio(np.array([0.0, 0.0, W, H]), aspect, W, H)
+        px = B.snap_to_pixels(box, W, H, aspect)
+        assert px[2] - px[0] == W or px[3] - px[1] == H
+
+
 def test_select_diverse_drops_near_duplicates_and_keeps_order():
     boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 11], [20, 20, 30, 30], [0, 0, 9, 10]], float)
     scores = np.array([0.9, 0.95, 0.5, 0.8])

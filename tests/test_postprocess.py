@@ -22,13 +22,16 @@ from promptcrop.postprocess import (
     AVOID_TOLERANCE,
     DEDUP_IOU,
     Proposal,
+    apply_request,
     decoder_proposal,
     distinct_framings,
+    largest_crop_size,
     letterbox_box,
+    path_boxes,
     select,
 )
 from promptcrop.predictor import Predictor
-from promptcrop.request import RequestLimits
+from promptcrop.request import CropRequest, RequestLimits
 
 W, H = 400, 300
 MAX_PIXELS = 10**9
@@ -102,6 +105,39 @@ def test_a_free_ratio_box_grows_to_hold_the_focus():
     chosen = select(proposal, None, focus=np.array([50, 50, 80, 80.0]), avoid=np.zeros((0, 4)), fit="crop", k=1,
                     image_size=(W, H), limits=RequestLimits(max_pixels=MAX_PIXELS))
     np.testing.assert_allclose(chosen.boxes[0], [50, 50, 260, 160])
+
+
+@pytest.mark.parametrize("size", [(640, 360), (360, 640), (451, 300), (1921, 1081)])
+@pytest.mark.parametrize("ratio", ["9:16", "1:1", "4:5", "16:9", "3:1"])
+def test_the_largest_crop_size_is_what_a_photo_request_gives_and_spans_the_frame(size, ratio):
+    width, height = size
+    aspect = B.parse_aspect_ratio(ratio)
+    w, h = largest_crop_size(size, aspect)
+    assert (w == width or h == height) and w <= width and h <= height
+    assert min(abs(w - h * aspect), abs(h - w / aspect)) <= 0.5 + 1e-9  # half a pixel of the shorter side
+    source = decoder_proposal(np.array([[0, 0, width, height]], dtype=float), np.array([1.0]))
+    crop = apply_request(source, CropRequest.build(k=1, aspect=[ratio]), image_size=size,
+                         image_rgb=np.zeros((8, 8, 3), np.uint8), mode="clipcrop",
+                         limits=RequestLimits(max_pixels=MAX_PIXELS))[0]
+    assert (crop.box[2] - crop.box[0], crop.box[3] - crop.box[1]) == (w, h)
+
+
+def test_a_camera_path_gets_one_crop_size_inside_the_frame_by_the_photo_rule():
+    rng = np.random.default_rng(0)
+    size = (640, 360)
+    w, h = largest_crop_size(size, 9 / 16)
+    centres = np.stack([rng.uniform(-50, 700, 200), np.full(200, 180.0)], axis=1)  # some off the frame
+    boxes = np.concatenate([centres - [w / 2, h / 2], centres + [w / 2, h / 2]], axis=1)
+    out = path_boxes(boxes, w / h, size)
+    assert out.dtype == np.int64 and out.shape == (200, 4)
+    assert ((out[:, 2] - out[:, 0]) == w).all() and ((out[:, 3] - out[:, 1]) == h).all()
+    assert (out[:, :2] >= 0).all() and (out[:, 2] <= size[0]).all() and (out[:, 3] <= size[1]).all()
+    inside = np.clip(centres[:, 0], w / 2, size[0] - w / 2)  # the nearest centre the frame allows
+    assert np.abs((out[:, 0] + out[:, 2]) / 2 - inside).max() <= 1.0
+    within = (boxes[:, 0] >= 0) & (boxes[:, 2] <= size[0]) & (boxes[:, 1] >= 0) & (boxes[:, 3] <= size[1])
+    assert within.sum() >= 20
+    for box, row in zip(boxes[within], out[within]):  # the same rounding as one photo crop
+        np.testing.assert_array_equal(B.snap_to_pixels(box, *size, w / h), row)
 
 
 # ---------------------------------------------------------------------- every mode

@@ -47,7 +47,7 @@ def test_a_crop_away_from_the_subject_is_missed_and_lags(bench, clip) -> None:
     """A crop parked on the far side of the frame from the subject counts as missed and never kept."""
     ratio = 9 / 16
     W, H = bench.SIZE
-    cw, ch = bench.crop_size(bench.SIZE, ratio)
+    cw, ch = bench.largest_crop_size(bench.SIZE, ratio)
     centres = (clip.subject[:, 0] + clip.subject[:, 2]) / 2
     far = np.where(centres > W / 2, 0, W - cw)
     boxes = np.stack([far, 0 * far, far + cw, 0 * far + ch], axis=1).astype(float)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from promptcrop.postprocess import largest_crop_size
 from promptcrop.reframe.path import (
     PathConfig,
     camera_of,
     corridor,
-    crop_size,
     keep_corridor,
     least_motion_path,
     needed_speed,
@@ -39,18 +39,11 @@ def _check_boxes(boxes: np.ndarray, size: tuple[int, int]) -> None:
     assert boxes[:, :2].min() >= 0 and boxes[:, 2].max() <= W and boxes[:, 3].max() <= H
 
 
-@pytest.mark.parametrize("ratio", [9 / 16, 1.0, 4 / 5, 16 / 9, 3.0])
-def test_crop_size_is_the_largest_of_the_ratio(ratio: float) -> None:
-    w, h = crop_size((W, H), ratio)
-    assert (w == W or h == H) and w <= W and h <= H
-    assert abs(w / h - ratio) <= 1.0 / min(w, h) + 1e-9
-
-
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("ratio", [9 / 16, 1.0])
 def test_boxes_fixed_size_inside_frame_and_subject_kept(seed: int, ratio: float) -> None:
     subject = _moving_subject(300, seed)
-    size = crop_size((W, H), ratio)
+    size = largest_crop_size((W, H), ratio)
     shot = solve_shot(subject, subject, size, (W, H), FPS)
     _check_boxes(shot.boxes, size)
     assert shot.fits
@@ -62,7 +55,7 @@ def test_boxes_fixed_size_inside_frame_and_subject_kept(seed: int, ratio: float)
 @pytest.mark.parametrize("seed", range(6))
 def test_in_shot_moves_bounded_unless_least_motion_needs_more(seed: int) -> None:
     subject = _moving_subject(300, seed)
-    size = crop_size((W, H), 9 / 16)
+    size = largest_crop_size((W, H), 9 / 16)
     shot = solve_shot(subject, subject, size, (W, H), FPS)
     steps = np.abs(np.diff(shot.boxes[:, 0]))
     lo, hi = keep_corridor(subject[:, 0], subject[:, 2], size[0], W)
@@ -76,7 +69,7 @@ def test_fast_subject_is_followed_at_the_speed_limit() -> None:
     cx = 40 + t * 23.0
     subject = np.stack([cx - 30, 100 + 0 * t, cx + 30, 260 + 0 * t], axis=1)
     subject = np.concatenate([subject, np.tile(subject[-1], (25, 1))])  # then it stops
-    size = crop_size((W, H), 9 / 16)
+    size = largest_crop_size((W, H), 9 / 16)
     lo, hi = keep_corridor(subject[:, 0], subject[:, 2], size[0], W)
     assert needed_speed(lo, hi) > MAX_STEP
     limited = solve_shot(subject, subject, size, (W, H), FPS)
@@ -93,7 +86,7 @@ def test_jumps_only_at_cuts() -> None:
     right = np.tile([520.0, 100, 600, 260], (60, 1))
     subject = np.concatenate([left, right, left])
     shots = [(0, 60), (60, 120), (120, 180)]
-    size = crop_size((W, H), 9 / 16)
+    size = largest_crop_size((W, H), 9 / 16)
     paths = solve_path(subject, subject, shots, size, (W, H), FPS)
     boxes = np.concatenate([p.boxes for p in paths])
     steps = np.abs(np.diff(boxes[:, 0]))
@@ -105,7 +98,7 @@ def test_jumps_only_at_cuts() -> None:
 
 def test_still_subject_is_filmed_from_one_place() -> None:
     subject = np.tile([300.0, 50, 360, 300], (100, 1)) + np.random.default_rng(0).normal(0, 4, (100, 4))
-    shot = solve_shot(subject, subject, crop_size((W, H), 9 / 16), (W, H), FPS)
+    shot = solve_shot(subject, subject, largest_crop_size((W, H), 9 / 16), (W, H), FPS)
     assert shot.camera == "stationary"
     assert np.ptp(shot.boxes[:, 0]) == 0
 
@@ -114,7 +107,7 @@ def test_jitter_near_the_least_motion_floor() -> None:
     """On a smooth moving subject the solved path moves at most 1.5 x the least motion needed."""
     for seed in range(4):
         subject = _moving_subject(400, seed, width=40)
-        size = crop_size((W, H), 9 / 16)
+        size = largest_crop_size((W, H), 9 / 16)
         shot = solve_shot(subject, subject, size, (W, H), FPS)
         lo, hi = keep_corridor(subject[:, 0], subject[:, 2], size[0], W)
         floor = np.abs(np.diff(least_motion_path(lo, hi))).sum()
@@ -163,7 +156,7 @@ def test_a_pan_keeps_the_crop_on_the_framing_not_on_the_corridor_edge() -> None:
     x = 215.0 - 1.6 * np.arange(n)  # the estimate drifts left, 126 px wide
     subject = np.stack([x, np.full(n, 115.0), x + 126, np.full(n, 290.0)], axis=1)
     framing_cx = x + 63
-    size = crop_size((W, H), 9 / 16)
+    size = largest_crop_size((W, H), 9 / 16)
     framing = np.stack([framing_cx - size[0] / 2, np.zeros(n), framing_cx + size[0] / 2, np.full(n, H)], axis=1)
     shot = solve_shot(subject, framing, size, (W, H), FPS)
     centres = (shot.boxes[:, 0] + shot.boxes[:, 2]) / 2

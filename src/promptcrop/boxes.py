@@ -311,26 +311,37 @@ def fit_aspect_ratio(
 def snap_to_pixels(
     box_xyxy: np.ndarray, width: int, height: int, aspect: float | None = None
 ) -> np.ndarray:
-    """Round a float pixel box to integers inside the image, keeping ``aspect`` exact to 1 px.
+    """Round float pixel boxes to integers inside the image, keeping ``aspect`` exact to 1 px.
 
-    With ``aspect``, the integer width is rounded first and the height derived from it (or the
-    other way round if that keeps the box in the image), so ``|w/h - aspect| * h <= 1``.
-    Returns ``int64 [4]`` xyxy with ``x2 - x1 >= 1`` and ``y2 - y1 >= 1``.
+    ``box_xyxy``: ``[4]`` or ``[N, 4]`` (vectorised: a camera path's boxes in one call). With
+    ``aspect``, the box's longer side is rounded and the shorter derived from it (the other way
+    round if the derived side would leave the image), so the ratio's error stays within half a
+    pixel of the shorter side, and a crop spanning the image's full height (or width) keeps it.
+    Each box keeps its centre as nearly as the image allows. Returns ``int64`` of the input's
+    shape, xyxy, with ``x2 - x1 >= 1`` and ``y2 - y1 >= 1``.
     """
     _check_size(width, height)
-    x1, y1, x2, y2 = (float(v) for v in np.asarray(box_xyxy, dtype=np.float64))
-    w = min(max(round(x2 - x1), 1), width)
-    h = min(max(round(y2 - y1), 1), height)
+    boxes = np.asarray(box_xyxy, dtype=np.float64)
+    x1, y1, x2, y2 = (boxes[..., i] for i in range(4))
+    w = np.clip(np.round(x2 - x1), 1, width)
+    h = np.clip(np.round(y2 - y1), 1, height)
     if aspect is not None:
-        h_from_w = max(round(w / aspect), 1)
-        if h_from_w <= height:
-            h = h_from_w
+        if aspect >= 1:  # wide: the width is the longer side
+            w, h = _derived_side(w, aspect, height)
         else:
-            h = height
-            w = min(max(round(h * aspect), 1), width)
-    left = int(min(max(round((x1 + x2) / 2 - w / 2), 0), width - w))
-    top = int(min(max(round((y1 + y2) / 2 - h / 2), 0), height - h))
-    return np.array([left, top, left + w, top + h], dtype=np.int64)
+            h, w = _derived_side(h, 1 / aspect, width)
+    left = np.clip(np.round((x1 + x2) / 2 - w / 2), 0, width - w)
+    top = np.clip(np.round((y1 + y2) / 2 - h / 2), 0, height - h)
+    return np.stack([left, top, left + w, top + h], axis=-1).astype(np.int64)
+
+
+def _derived_side(long: np.ndarray, ratio: float, short_limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(long, short)`` whole-pixel sides at ``ratio`` = long / short ≥ 1: the short side derived
+    from the long one, or, where it would exceed ``short_limit``, the short side at the limit and
+    the long side derived from it."""
+    short = np.maximum(np.round(long / ratio), 1)
+    over = short > short_limit
+    return np.where(over, np.maximum(np.round(short_limit * ratio), 1), long), np.where(over, short_limit, short)
 
 
 def select_diverse(

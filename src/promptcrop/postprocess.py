@@ -21,8 +21,12 @@ source, :func:`apply_request` then does, per requested ratio and in this order:
 3. **rank** — crops that fit first, then crops free of avoid boxes, then the source's own order.
 4. **k distinct framings** — :func:`distinct_framings`, the one dedup rule of every mode.
 5. **pixels** — whole pixels with the ratio exact to 1 px (:func:`promptcrop.boxes.snap_to_pixels`,
-   or :func:`_round_padded` for a letterbox), the exact output size carried to the
+   or :func:`round_letterbox` for a letterbox), the exact output size carried to the
    :class:`~promptcrop.results.CropResult`.
+
+The video path (:mod:`promptcrop.reframe`) takes its keyframes' crops from this path, and its
+per-frame camera boxes through the same fit and pixels steps (:func:`path_boxes`), so a frame's
+crop has the size and rounding the same frame would get as a photo (:func:`largest_crop_size`).
 
 :func:`build_prediction` is the one place a :class:`~promptcrop.results.Prediction` is built.
 """
@@ -159,7 +163,7 @@ def select(
     """
     width, height = image_size
     fitted, held, padded = fit_boxes(proposal.boxes, aspect, focus, fit, width, height)
-    canvas = np.array([_round_padded(b, aspect) if p else np.zeros(4) for b, p in zip(fitted, padded)])
+    canvas = np.array([round_letterbox(b, aspect) if p else np.zeros(4) for b, p in zip(fitted, padded)])
     sides = (canvas[:, 2:] - canvas[:, :2]).astype(np.int64)  # [N, 2] W, H of each letterbox
     allowed = sides.prod(axis=-1) <= limits.max_pixels
     if not allowed.any():
@@ -187,6 +191,24 @@ def fit_boxes(
     for i in np.nonzero(~_ready(boxes, aspect, focus, width, height))[0]:
         out[i], held[i], padded[i] = _fit_one(boxes[i], aspect, focus, fit, width, height)
     return out, held, padded
+
+
+def path_boxes(boxes: np.ndarray, aspect: float, image_size: tuple[int, int]) -> np.ndarray:
+    """A camera path's crops through the fit and pixels steps: ``boxes`` float ``[N, 4]`` (one per
+    video frame, xyxy px) → ``int64 [N, 4]`` at ``aspect``, inside the ``(W, H)`` image, whole
+    pixels — the rounding every photo crop gets (boxes of one size stay of one size)."""
+    width, height = image_size
+    fitted, _, _ = fit_boxes(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), aspect, None, "crop", width, height)
+    return B.snap_to_pixels(fitted, width, height, aspect)
+
+
+def largest_crop_size(image_size: tuple[int, int], aspect: float) -> tuple[int, int]:
+    """``(w, h)`` of the largest crop of ``aspect`` (width / height) inside a ``(W, H)`` image, in
+    whole pixels as :func:`apply_request` gives it (the ratio exact to 1 px)."""
+    width, height = image_size
+    box, _ = B.fit_aspect_ratio(np.array([0.0, 0.0, width, height]), aspect, width, height)
+    x1, y1, x2, y2 = (int(v) for v in B.snap_to_pixels(box, width, height, aspect))
+    return x2 - x1, y2 - y1
 
 
 def _ready(boxes: np.ndarray, aspect: float | None, focus: np.ndarray | None, width: int, height: int) -> np.ndarray:
@@ -344,10 +366,11 @@ def _results(
     colour: tuple[int, int, int] | None, image_size: tuple[int, int],
 ) -> list[CropResult]:
     out = []
-    for rank, (row, box, score, fits, padded) in enumerate(
-        zip(chosen.index, chosen.boxes, chosen.scores, chosen.fits, chosen.padded), start=1
+    snapped = B.snap_to_pixels(chosen.boxes, *image_size, ratio)  # [M, 4] (letterboxes replaced below)
+    for rank, (row, box, px, score, fits, padded) in enumerate(
+        zip(chosen.index, chosen.boxes, snapped, chosen.scores, chosen.fits, chosen.padded), start=1
     ):
-        px = _round_padded(box, ratio) if padded else B.snap_to_pixels(box, *image_size, ratio)
+        px = round_letterbox(box, ratio) if padded else px
         out.append(CropResult(
             box=tuple(int(v) for v in px), score=float(score), rank=rank, aspect=ratio, mode=mode,  # type: ignore[arg-type]
             fits=bool(fits), padded=bool(padded), pad_color=colour if padded else None,
@@ -357,8 +380,9 @@ def _results(
     return out
 
 
-def _round_padded(box: np.ndarray, aspect: float | None) -> np.ndarray:
-    """Integer box of exact ``aspect`` (to 1 px) around a letterbox that leaves the image."""
+def round_letterbox(box: np.ndarray, aspect: float | None) -> np.ndarray:
+    """Integer box ``int64 [4]`` of exact ``aspect`` (to 1 px) around a letterbox ``[4]`` (xyxy px,
+    may leave the image), same centre."""
     x1, y1, x2, y2 = (float(v) for v in box)
     w = max(round(x2 - x1), 1)
     h = max(round(w / aspect), 1) if aspect else max(round(y2 - y1), 1)

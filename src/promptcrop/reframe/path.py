@@ -31,6 +31,10 @@ The composer's framing centre (headroom, faces, room around the subject) is the 
 every frame (the lazy "play" path from the best start), with :func:`needed_speed`, the largest
 per-frame move any path keeping the subject must make somewhere.
 
+The solved centres become crops through the post-processing's fit and pixels steps
+(:func:`promptcrop.postprocess.path_boxes`): every frame's crop is sized and rounded as a photo
+crop of that frame would be.
+
 Boxes are xyxy pixels of the upright frame; centres are floats along one axis.
 """
 
@@ -43,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from promptcrop import boxes as B
+from promptcrop.postprocess import path_boxes
 from promptcrop.validation import require_number
 
 CAMERAS = ("stationary", "pan", "track")
@@ -89,14 +94,6 @@ class ShotPath:
     boxes: np.ndarray
     camera: str
     fits: bool
-
-
-def crop_size(frame_size: tuple[int, int], ratio: float) -> tuple[int, int]:
-    """The largest ``(w, h)`` of width / height ``ratio`` inside a ``(W, H)`` frame (±1 px of the ratio)."""
-    W, H = frame_size
-    if W / H > ratio:
-        return max(1, min(W, round(H * ratio))), H
-    return W, max(1, min(H, round(W / ratio)))
 
 
 def corridor(low: np.ndarray, high: np.ndarray, target: np.ndarray, extent: int, frame_extent: int,
@@ -191,16 +188,17 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
     crop ``size`` ``(w, h)`` inside the ``frame_size`` ``(W, H)`` frame."""
     subject = np.asarray(subject, dtype=np.float64).reshape(-1, 4)
     framing_c = B.xyxy_to_cxcywh(np.asarray(framing, dtype=np.float64).reshape(-1, 4))
-    corners = []
+    centres_of = []
     cameras = []
     for axis, (extent, frame_extent) in enumerate(zip(size, frame_size)):
         lo, hi = corridor(subject[:, axis], subject[:, axis + 2], framing_c[:, axis], extent, frame_extent,
                           config.wide_slack)
         centres = solve_axis(lo, hi, steady_line(framing_c[:, axis]), frame_extent, fps, config)
-        corners.append(np.clip(np.round(centres - extent / 2.0), 0, frame_extent - extent).astype(np.int64))
+        centres_of.append(centres)
         cameras.append(camera_of(centres))
-    x1, y1 = corners
-    boxes = np.stack([x1, y1, x1 + size[0], y1 + size[1]], axis=1)
+    half = np.asarray(size, dtype=np.float64) / 2
+    centre = np.stack(centres_of, axis=1)  # [n, 2]
+    boxes = path_boxes(np.concatenate([centre - half, centre + half], axis=1), size[0] / size[1], frame_size)
     fits = bool(((subject[:, 2] - subject[:, 0]) <= size[0]).all() and ((subject[:, 3] - subject[:, 1]) <= size[1]).all())
     return ShotPath(boxes=boxes, camera=_combined(cameras), fits=fits)
 

@@ -34,7 +34,8 @@ from PIL import Image
 from promptcrop import boxes as B
 from promptcrop.errors import RequestError, failure_reason, is_user_error
 from promptcrop.images import atomic_write_text
-from promptcrop.reframe.path import PathConfig, ShotPath, crop_size, solve_path
+from promptcrop.postprocess import largest_crop_size, round_letterbox
+from promptcrop.reframe.path import PathConfig, ShotPath, solve_path
 from promptcrop.reframe.shots import shots_from_cuts
 from promptcrop.reframe.subjects import (
     Analysis,
@@ -257,7 +258,7 @@ class Reframer:
         return results
 
     def _plan(self, info: VideoInfo, analysis: Analysis, shots: list[tuple[int, int]], ratio: str) -> RatioPlan:
-        size = crop_size(info.size, B.parse_aspect_ratio(ratio))
+        size = largest_crop_size(info.size, B.parse_aspect_ratio(ratio))
         tracks = frame_tracks(analysis.keyframes, shots, ratio, info.size)
         paths = solve_path(tracks.subject, tracks.framing, shots, size, info.size,
                            info.fps if info.fps > 0 else 25.0, self.options.path)
@@ -349,7 +350,8 @@ class RatioPlan:
 
 def pad_box(keyframes: Sequence[Keyframe], start: int, end: int, ratio: str) -> tuple[np.ndarray, tuple[int, int, int]] | None:
     """The letterboxed view of a shot whose keyframe framings are mostly padded: the largest
-    padded framing, centred on their median centre, and its bar colour; None when not padded."""
+    padded framing, centred on their median centre, in whole pixels as a photo's letterbox
+    (:func:`~promptcrop.postprocess.round_letterbox`), and its bar colour; None when not padded."""
     inside = [k for k in keyframes if start <= k.index < end and ratio in k.framing]
     padded = [k for k in inside if k.padded.get(ratio)]
     if not inside or len(padded) <= PAD_MAJORITY * len(inside):
@@ -359,7 +361,7 @@ def pad_box(keyframes: Sequence[Keyframe], start: int, end: int, ratio: str) -> 
     h = float((boxes[:, 3] - boxes[:, 1]).max())
     cx = float(np.median((boxes[:, 0] + boxes[:, 2]) / 2))
     cy = float(np.median((boxes[:, 1] + boxes[:, 3]) / 2))
-    box = np.round([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]).astype(np.int64)
+    box = round_letterbox(np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]), B.parse_aspect_ratio(ratio))
     return box, padded[0].pad_color.get(ratio) or (0, 0, 0)
 
 
