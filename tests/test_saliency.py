@@ -471,11 +471,16 @@ def test_the_offline_crop_does_not_import_numpy_ma(tmp_path):
     import subprocess
     import sys
 
+    import skimage.data
+
     photo = tmp_path / "scene.jpg"
     scene = Image.new("RGB", (640, 427), (70, 110, 160))
     ImageDraw.Draw(scene).ellipse((380, 120, 520, 330), fill=(200, 150, 120))
     scene.filter(ImageFilter.GaussianBlur(2)).save(photo)
+    person = tmp_path / "astronaut.jpg"  # a person the object detector finds: its merging runs too
+    Image.fromarray(skimage.data.astronaut()).save(person)
     code = ("import sys; from promptcrop.predictor import Predictor; "
+            f"Predictor(model=None).predict({str(person)!r}, k=1, aspect=['1:1']); "
             f"Predictor(model=None).predict({str(photo)!r}, k=1, aspect=['1:1', '16:9']); "
             "print('numpy.ma' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

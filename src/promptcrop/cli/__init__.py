@@ -7,6 +7,6 @@ only when chosen.
 
 from __future__ import annotations
 
-from promptcrop.cli.main import COMMANDS, UsageError, build_parser, cli_hint, main, positive_int
+from promptcrop.cli.main import COMMANDS, UsageError, build_parser, cli_hint, main, positive_int, run
 
-__all__ = ["COMMANDS", "UsageError", "build_parser", "cli_hint", "main", "positive_int"]
+__all__ = ["COMMANDS", "UsageError", "build_parser", "cli_hint", "main", "positive_int", "run"]

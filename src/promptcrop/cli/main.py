@@ -7,7 +7,8 @@ The command line starts fast: only the chosen sub-command's parser is built (:da
 and usage errors import no model code and an ``--offline`` crop imports neither torch nor
 transformers.
 
-``main(argv)`` is the entry point (also callable from tests); it returns the exit code:
+``main(argv)`` runs a command (also callable from tests) and returns the exit code; ``run()``, the
+console script, exits with it (quickly: :mod:`promptcrop.cli.quick_exit`). The code is
 0 when every input succeeded, 1 when some failed (the others were done) or the run could not
 start, 2 for a usage error. Errors are one line on stderr, ``promptcrop: error: <message>``;
 ``--verbose`` adds tracebacks of unexpected errors, never of bad input.
@@ -23,7 +24,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from promptcrop import __version__
 from promptcrop.cli.options import add_device_option, add_model_option, add_predictor_options, predictor_options
@@ -382,6 +383,16 @@ def main(argv: list[str] | None = None) -> int:
         return _error(f"{exc or type(exc).__name__}{cli_hint(exc)}", code=1)
     except KeyboardInterrupt:
         return _error("interrupted", code=130)
+
+
+def run() -> NoReturn:
+    """The ``promptcrop`` console script and ``python -m promptcrop.cli``: :func:`main` on
+    ``sys.argv``, then the process exits with its code without the interpreter's teardown
+    (:mod:`promptcrop.cli.quick_exit`)."""
+    from promptcrop.cli import quick_exit
+
+    quick_exit.arm()
+    quick_exit.exit_after_handlers(main())
 
 
 def cli_hint(exc: BaseException) -> str:

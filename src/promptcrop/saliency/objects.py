@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from promptcrop import boxes as B
+from promptcrop.saliency.grid import unique
 from promptcrop.saliency.litert import (
     built_or_none,
     open_model,
@@ -192,7 +193,7 @@ class ObjectDetector:
         ``label_ids [n]`` merged per label (score-weighted NMS), clamped to the image, boxes left
         without area dropped, best first, at most ``max_objects``."""
         found_boxes, found_scores, found_labels = [], [], []
-        for label_id in np.unique(label_ids):
+        for label_id in unique(label_ids):  # not np.unique: it imports numpy.ma (grid.unique)
             mine = label_ids == label_id
             merged, merged_scores = weighted_nms(boxes[mine], scores[mine], self.config.nms_iou)
             found_boxes.append(merged)

@@ -1,0 +1,51 @@
+"""The command's quick exit keeps what a normal exit gives the user: every thread finished, every
+``atexit`` handler run, the standard streams flushed in full, the exit code; an exception
+escaping the command still exits the normal way."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def _run(body: str) -> subprocess.CompletedProcess[str]:
+    code = "from promptcrop.cli import quick_exit\nquick_exit.arm()\n" + textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_threads_handlers_and_streams_finish_before_the_process_ends_with_its_code():
+    done = _run("""
+        import atexit, sys, threading, time
+
+        def late():
+            time.sleep(0.3)
+            print("thread finished")
+
+        threading.Thread(target=late).start()
+        atexit.register(lambda: print("handler ran"))  # registered after arm(): runs before the quick exit
+        sys.stdout.write("x" * 200_000 + "\\n")  # more than a pipe's buffer
+        sys.stderr.write("on stderr")
+        quick_exit.exit_after_handlers(3)
+    """)
+    assert done.returncode == 3, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "x" * 200_000
+    assert lines[1:] == ["thread finished", "handler ran"]
+    assert done.stderr == "on stderr"
+
+
+def test_an_exception_escaping_the_command_exits_the_normal_way():
+    done = _run("""
+        raise RuntimeError("a bug")
+    """)
+    assert done.returncode == 1
+    assert "RuntimeError: a bug" in done.stderr
+
+
+def test_the_command_line_entry_point_exits_with_the_commands_code(tmp_path):
+    usage = subprocess.run([sys.executable, "-m", "promptcrop.cli", "crop", "x.jpg", "-k", "0"],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert usage.returncode == 2 and "promptcrop crop: error:" in usage.stderr
+    assert subprocess.run([sys.executable, "-m", "promptcrop.cli", "--version"], capture_output=True, text=True,
+                          timeout=60).returncode == 0
