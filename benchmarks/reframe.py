@@ -130,7 +130,7 @@ def make_clips(folder: Path, n_clips: int, n_shots: int, shot_s: float, seed: in
     frames_per_shot = round(shot_s * FPS)
     clips = []
     for c in range(n_clips):
-        names = rng.choice(sorted(pool), size=n_shots, replace=False)
+        names = rng.choice(list(pool), size=n_shots, replace=False)
         shots = [_shot(pool[name][0], pool[name][1], rng, frames_per_shot) for name in names]
         frames = np.concatenate([s.frames for s in shots])
         path = write_clip(folder / f"synthetic_{c}.mp4", frames, FPS, audio_s=len(frames) / FPS)
