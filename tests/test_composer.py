@@ -465,6 +465,21 @@ def test_a_small_background_face_may_be_left_out_but_never_cut():
         assert share <= 0.02 or share >= 0.98  # the small one: whole or not at all
 
 
+def test_a_face_wider_than_the_crop_is_held_as_fully_as_the_crop_can_not_left_out():
+    """A close-up at a narrow ratio: no 9:16 crop holds the head whole, and one that holds as much
+    of it as its width allows keeps it — rather than a crop beside it, however salient the rest."""
+    size = (640, 360)
+    head = np.array([288.0, 60.0, 510.0, 360.0])  # 222 px wide; the largest 9:16 crop is 202 px
+    sal = blob_saliency([np.array([40.0, 60.0, 280.0, 360.0]), head], size)  # a salient blur beside it
+    sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None])
+    region = np.array([40.0, 60.0, 580.0, 360.0])
+    crop = compose(size, region, aspect=9 / 16, k=1, saliency=sal)[0].box_xyxy_px
+    width = crop[2] - crop[0]
+    assert width < head[2] - head[0]
+    held = B.box_coverage(np.array([crop]), head[None])[0, 0]
+    assert held >= 0.98 * width / (head[2] - head[0])  # inside the head's width: as much as it can
+
+
 def test_crops_leave_corner_marks_out_when_they_can_keep_the_region():
     region = np.array([60.0, 40.0, 200.0, 160.0])
     mark = np.array([5.0, 170.0, 45.0, 190.0])  # a watermark in the bottom-left corner

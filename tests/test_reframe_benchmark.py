@@ -97,3 +97,28 @@ def test_the_hand_annotations_of_the_real_clips_cover_every_frame_inside_it(benc
             x = np.clip(cx - cw / 2, 0, W - cw)
             held = np.stack([x, np.zeros(n), x + cw, np.full(n, float(H))], axis=1)
             assert all(bench.score(clip, held, 9 / 16)["kept"])
+
+
+def test_a_photo_taller_than_the_scene_is_never_cut_through_its_subject(bench, tmp_path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "tall.png"  # a subject low in a tall photo: scaled to the scene, the photo overflows it
+    Image.new("RGB", (300, 900), (90, 120, 60)).save(path)
+    ann = {"subject": [100, 700, 200, 880], "faces": [], "size": [300, 900]}
+    for seed in range(5):
+        shot = bench._shot(path, ann, np.random.default_rng(seed), 4)
+        heights = shot.subject[:, 3] - shot.subject[:, 1]
+        W, H = bench.SIZE
+        assert (heights > 0.3 * H).all()  # the whole subject is filmed, never a sliver of it
+        assert (shot.subject[:, [1, 3]] >= 0).all() and (shot.subject[:, [1, 3]] <= H).all()
+
+
+def test_the_pool_films_the_package_photos_first_and_the_shared_photos_when_found(bench) -> None:
+    package = bench.photo_pool("package")
+    assert list(package) == list(bench.PHOTOS)
+    pool = bench.photo_pool("all")
+    assert list(pool)[: len(bench.PHOTOS)] == list(bench.PHOTOS)
+    if bench.default_shared_photos() is None:
+        pytest.skip("the shared development photos are not beside the checkout")
+    shared = [name for name in pool if name not in package]
+    assert shared and all(pool[name][0].is_file() for name in shared)

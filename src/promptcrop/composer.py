@@ -677,13 +677,24 @@ def _headroom_term(crops: np.ndarray, region: np.ndarray) -> np.ndarray | None:
 # ---------------------------------------------------------------------------- helpers
 
 
+def held_share(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """``[N, F]``: the share of each box ``[F, 4]`` inside each crop ``[N, 4]`` (xyxy px), as a share
+    of the most a crop of that size can hold of it — 1 for a face bigger than the crop that the
+    crop holds as fully as it can (a close-up at a narrow ratio: kept as well as the ratio allows,
+    not "cut" whatever the crop does)."""
+    crop_w, crop_h = (crops[:, 2] - crops[:, 0])[:, None], (crops[:, 3] - crops[:, 1])[:, None]
+    box_w, box_h = (boxes[:, 2] - boxes[:, 0])[None], (boxes[:, 3] - boxes[:, 1])[None]
+    most = np.minimum(1.0, crop_w / np.maximum(box_w, 1e-9)) * np.minimum(1.0, crop_h / np.maximum(box_h, 1e-9))
+    return np.clip(B.box_coverage(crops, boxes) / np.maximum(most, 1e-9), 0.0, 1.0)
+
+
 def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """``[N]`` int: 0 for crops that hold every face whole and cut no keep box; cutting through a
     face adds 2, leaving out a main face (:func:`_main_faces`) or cutting a keep box 1. Tiers
     nobody reaches do not matter. (Avoid boxes are the post-processing's: one rule for every mode.)"""
     tier = np.zeros(len(crops), dtype=np.int64)
     if len(faces):
-        inside = B.box_coverage(crops, faces)  # [N, F]
+        inside = held_share(crops, faces)  # [N, F]
         tier += 2 * ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
         main = _main_faces(faces)  # a small face in the background may be left out
         tier += (inside[:, main] <= CUT_TOLERANCE).any(axis=-1)
