@@ -2,7 +2,9 @@
 
 **Synthetic set** (ground truth per frame): clips of 640 x 360 at 25 fps, each of ``--shots``
 shots of ``--shot-s`` seconds joined by hard cuts, with an AAC tone. Each shot is a virtual camera
-panning and zooming over a wide scene: one annotated package photo (benchmarks/real_photos_annotations.json:
+panning and zooming over a wide scene: one annotated photo (``--photos all``, the default: the ten
+package photos of benchmarks/real_photos_annotations.json and the shared development photos of
+benchmarks/dev_photos_annotations.json, read where they are; ``--photos package``: the ten only;
 subject and face boxes), scaled so its subject is 45-75 % of the scene's height, set into a wide
 backdrop (the same photo stretched to 1800 x 600, blurred and darkened, as vertical videos pad). Every frame's subject and faces are known exactly. The photos,
 their placement, the pan and the zoom are drawn from ``--seed``.
@@ -185,6 +187,8 @@ def real_clips() -> list[Path]:
 def annotated_real_clips(paths: list[Path]) -> list[Clip]:
     """The real clips of :data:`REAL_ANNOTATIONS` among ``paths``, each with its hand-annotated
     subject and faces interpolated linearly to every frame (each clip is one shot)."""
+    from promptcrop.reframe.video import iter_frames, probe
+
     annotations = json.loads(REAL_ANNOTATIONS.read_text())
     clips = []
     for path in paths:
@@ -193,7 +197,7 @@ def annotated_real_clips(paths: list[Path]) -> list[Clip]:
         entry = annotations[path.name]
         keys = sorted((int(k), v) for k, v in entry["frames"].items())
         at = np.array([k for k, _ in keys], dtype=np.float64)
-        frames = np.arange(len(decoded_frames(path)))
+        frames = np.arange(sum(1 for _ in iter_frames(probe(path))))  # counted, not kept
         subject = np.stack([np.interp(frames, at, [v["subject"][j] for _, v in keys]) for j in range(4)], axis=1)
         faces = np.zeros((len(frames), 0, 4))
         if keys[0][1]["faces"]:  # the same faces in every annotated frame, in the same order
@@ -268,8 +272,8 @@ def floor_boxes(clip: Clip, ratio: float) -> np.ndarray:
 
 def floor_needed_step(clip: Clip, ratio: float) -> float:
     """The largest per-frame move (px) any path keeping the ground-truth subject must make."""
-    cw, _ = largest_crop_size(SIZE, ratio)
-    return max(needed_speed(*keep_corridor(clip.subject[s:e, 0], clip.subject[s:e, 2], cw, SIZE[0]))
+    cw, _ = largest_crop_size(clip.size, ratio)
+    return max(needed_speed(*keep_corridor(clip.subject[s:e, 0], clip.subject[s:e, 2], cw, clip.size[0]))
                for s, e in clip.shots)
 
 

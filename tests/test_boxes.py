@@ -114,6 +114,18 @@ def test_snap_to_pixels_ratio_within_one_pixel(aspect):
         assert w >= 1 and h >= 1
         assert px[0] >= 0 and px[1] >= 0 and px[2] <= W and px[3] <= H
         assert abs(w - h * aspect) <= max(1.0, aspect) + 1e-9
+        if min(w, h) > 1 and px[2] - px[0] < W and px[3] - px[1] < H:  # the derived side was not limited
+            short_error = abs(h - w / aspect) if aspect >= 1 else abs(w - h * aspect)
+            assert short_error <= 0.5 + 1e-9
+
+
+def test_snap_to_pixels_refuses_what_is_not_a_box():
+    for box in ([0, 0, np.nan, 10], [0, 0, np.inf, 10], [1, 2, 3]):
+        with pytest.raises(ValueError):
+            B.snap_to_pixels(np.array(box, dtype=float), 100, 100, 1.0)
+    for aspect in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            B.snap_to_pixels(np.array([0.0, 0.0, 10.0, 10.0]), 100, 100, aspect)
 
 
 def test_snap_to_pixels_of_many_boxes_is_each_box_snapped():

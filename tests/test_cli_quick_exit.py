@@ -4,14 +4,27 @@ escaping the command still exits the normal way."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 
+#: A module-level object that says so when the interpreter tears the module down.
+TEARDOWN_PROBE = """
+class Probe:
+    def __del__(self):
+        os.write(1, b"torn down\\n")
+probe = Probe()
+"""
 
-def _run(body: str) -> subprocess.CompletedProcess[str]:
-    code = "from promptcrop.cli import quick_exit\nquick_exit.arm()\n" + textwrap.dedent(body)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+def _run(body: str, **env: str) -> subprocess.CompletedProcess[str]:
+    code = ("import os\nfrom promptcrop.cli import quick_exit\nquick_exit.arm()\n" + TEARDOWN_PROBE
+            + textwrap.dedent(body))
+    # unbuffered streams would hide a missing flush
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "PROMPTCROP_NO_QUICK_EXIT")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**clean, **env})
 
 
 def test_threads_handlers_and_streams_finish_before_the_process_ends_with_its_code():
@@ -31,8 +44,16 @@ def test_threads_handlers_and_streams_finish_before_the_process_ends_with_its_co
     assert done.returncode == 3, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "x" * 200_000
-    assert lines[1:] == ["thread finished", "handler ran"]
+    assert lines[1:] == ["thread finished", "handler ran"]  # and no "torn down": the teardown was skipped
     assert done.stderr == "on stderr"
+
+
+def test_the_opt_out_exits_the_normal_way():
+    done = _run("""
+        import sys
+        quick_exit.exit_after_handlers(4)
+    """, PROMPTCROP_NO_QUICK_EXIT="1")
+    assert done.returncode == 4 and done.stdout.splitlines() == ["torn down"]
 
 
 def test_an_exception_escaping_the_command_exits_the_normal_way():

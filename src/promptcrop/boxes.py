@@ -313,15 +313,20 @@ def snap_to_pixels(
 ) -> np.ndarray:
     """Round float pixel boxes to integers inside the image, keeping ``aspect`` exact to 1 px.
 
-    ``box_xyxy``: ``[4]`` or ``[N, 4]`` (vectorised: a camera path's boxes in one call). With
-    ``aspect``, the box's longer side is rounded and the shorter derived from it (the other way
-    round if the derived side would leave the image), so the ratio's error stays within half a
-    pixel of the shorter side, and a crop spanning the image's full height (or width) keeps it.
-    Each box keeps its centre as nearly as the image allows. Returns ``int64`` of the input's
-    shape, xyxy, with ``x2 - x1 >= 1`` and ``y2 - y1 >= 1``.
+    ``box_xyxy``: ``[4]`` or ``[N, 4]`` finite (vectorised: a camera path's boxes in one call).
+    With ``aspect`` (finite, > 0), the side that is the longer at that ratio (the width when
+    ``aspect >= 1``) is rounded and the other derived from it (the other way round if the derived
+    side would leave the image), so the ratio's error stays within half a pixel of the shorter
+    side, and a crop spanning the image's full height (or width) keeps it. Each box keeps its
+    centre as nearly as the image allows. Returns ``int64`` of the input's shape, xyxy, with
+    ``x2 - x1 >= 1`` and ``y2 - y1 >= 1``. ValueError for a non-finite box or a bad ratio.
     """
     _check_size(width, height)
     boxes = np.asarray(box_xyxy, dtype=np.float64)
+    if boxes.shape[-1:] != (4,) or not np.isfinite(boxes).all():
+        raise ValueError(f"boxes must be finite xyxy boxes [..., 4], got shape {boxes.shape}")
+    if aspect is not None and not (math.isfinite(aspect) and aspect > 0):
+        raise ValueError(f"aspect ratio must be a positive number, got {aspect}")
     x1, y1, x2, y2 = (boxes[..., i] for i in range(4))
     w = np.clip(np.round(x2 - x1), 1, width)
     h = np.clip(np.round(y2 - y1), 1, height)
