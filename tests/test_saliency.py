@@ -296,13 +296,13 @@ def test_faces_given_as_boxes_become_heads_and_people():
         compute_saliency(image, faces="nobody")
 
 
-def test_in_focus_cue_needs_a_blurred_background():
+def test_focus_cue_needs_a_blurred_background():
     rng = np.random.default_rng(0)
     sharp = rng.integers(0, 255, (200, 300, 3), dtype=np.uint8)
-    assert cues.in_focus(Image.fromarray(sharp), (100, 66)).max() == 0.0
+    assert cues.focus_cue(cues.detail_blocks(Image.fromarray(sharp)), (100, 66)).max() == 0.0
     blurred = np.asarray(Image.fromarray(sharp).filter(ImageFilter.GaussianBlur(6))).copy()
     blurred[60:140, 100:200] = sharp[60:140, 100:200]  # a sharp subject on bokeh
-    cue = cues.in_focus(Image.fromarray(blurred), (150, 100))
+    cue = cues.focus_cue(cues.detail_blocks(Image.fromarray(blurred)), (150, 100))
     assert cue[30:70, 50:100].mean() > 5 * cue[:20, :40].mean() + 0.05
 
 

@@ -201,12 +201,6 @@ def edge_energy(luma: Image.Image) -> np.ndarray:
     return np.clip(magnitude / EDGE_FULL_SCALE, 0.0, 1.0).astype(np.float32)
 
 
-def in_focus(work: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    """Where the photo is sharp against a blurred background, ``[h, w]`` (map grid) in [0, 1]: the
-    cue of :func:`focus_cue` on the :func:`detail_blocks` of ``work``."""
-    return focus_cue(detail_blocks(work), size)
-
-
 def detail_blocks(work: Image.Image) -> np.ndarray | None:
     """Local detail of ``work`` (a copy of at most :data:`WORK_SIDE` px), ``[bh, bw]`` in [0, 1]: the
     magnitude of the Laplacian of the luminance averaged over blocks of about 1/48 of its long side,
