@@ -331,13 +331,23 @@ def snap_to_pixels(
     w = np.clip(np.round(x2 - x1), 1, width)
     h = np.clip(np.round(y2 - y1), 1, height)
     if aspect is not None:
-        if aspect >= 1:  # wide: the width is the longer side
-            w, h = _derived_side(w, aspect, height)
-        else:
-            h, w = _derived_side(h, 1 / aspect, width)
+        w, h = ratio_sides(w, h, aspect, width, height)
     left = np.clip(np.round((x1 + x2) / 2 - w / 2), 0, width - w)
     top = np.clip(np.round((y1 + y2) / 2 - h / 2), 0, height - h)
     return np.stack([left, top, left + w, top + h], axis=-1).astype(np.int64)
+
+
+def ratio_sides(w: np.ndarray, h: np.ndarray, aspect: float, width: float = math.inf,
+                height: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-pixel sides ``(w, h)`` at ``aspect`` from rounded sides ``w``, ``h`` (``>= 1``): the
+    side that is the longer at that ratio is kept and the other derived from it, or — where the
+    derived side would exceed the image's ``width`` / ``height`` (no limit by default: a letterbox)
+    — that side at the limit and the kept one derived from it. The one rounding rule of crops and
+    letterboxes (:func:`snap_to_pixels`, :func:`promptcrop.postprocess.round_letterbox`)."""
+    if aspect >= 1:  # wide: the width is the longer side
+        return _derived_side(w, aspect, height)
+    h, w = _derived_side(h, 1 / aspect, width)
+    return w, h
 
 
 def _derived_side(long: np.ndarray, ratio: float, short_limit: int) -> tuple[np.ndarray, np.ndarray]:

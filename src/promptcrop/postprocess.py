@@ -385,10 +385,8 @@ def round_letterbox(box: np.ndarray, aspect: float | None) -> np.ndarray:
     may leave the image), same centre."""
     x1, y1, x2, y2 = (float(v) for v in box)
     w, h = max(round(x2 - x1), 1), max(round(y2 - y1), 1)
-    if aspect and aspect >= 1:  # the longer side rounded, the shorter derived (as snap_to_pixels)
-        h = max(round(w / aspect), 1)
-    elif aspect:
-        w = max(round(h * aspect), 1)
+    if aspect:  # the longer side rounded, the shorter derived: the rule of every crop
+        w, h = (int(v) for v in B.ratio_sides(np.float64(w), np.float64(h), aspect))
     left, top = round((x1 + x2) / 2 - w / 2), round((y1 + y2) / 2 - h / 2)
     return np.array([left, top, left + w, top + h], dtype=np.int64)
 
