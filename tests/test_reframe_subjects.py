@@ -36,6 +36,16 @@ def test_trend_outvotes_a_stray_keyframe_anywhere_in_the_shot() -> None:
         assert np.allclose(running_trend(seen, at), boxes), stray
 
 
+def test_trend_outvotes_two_keyframes_in_a_row_that_take_in_the_background() -> None:
+    """Real video's keyframes disagree more often than a stray one: a region that also takes in
+    something beside the subject on two keyframes in a row, every sixth, does not move the trend."""
+    at = np.arange(0, 120, 5, dtype=np.float64)
+    boxes = _panning(at, -1.0)
+    seen = boxes.copy()
+    seen[np.isin(np.arange(len(at)) % 6, [1, 2]), 2] += 400  # the region reaches across the background
+    assert np.allclose(running_trend(seen, at), boxes)
+
+
 def test_trend_leaves_fewer_than_three_keyframes_as_they_are() -> None:
     at = np.array([0.0, 5.0])
     boxes = np.array([[0.0, 0, 10, 10], [50.0, 0, 60, 10]])

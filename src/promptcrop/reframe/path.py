@@ -2,10 +2,15 @@
 as smoothly as it can, solved shot by shot (nothing is smoothed across a cut).
 
 Each axis is solved on its own (a 9:16 crop of a landscape frame spans the full height: only x
-moves). Per frame the subject gives a **corridor** for the crop centre: every centre in it keeps
-the whole subject (when the subject is larger than the crop, the crop stays inside the subject and
-within ``wide_slack`` of the composer's framing, which keeps faces whole when the ratio allows).
-The composer's framing centre (headroom, faces, room around the subject) is the **target**.
+moves). The composer's framing centres (headroom, faces, room around the subject) over the shot
+give its **steady framing** — the robust straight line through them (:func:`steady_line`: a still
+camera or one pan), the **target**. Per frame the subject gives a **corridor** for the crop
+centre: every centre in it keeps the whole subject (when the subject is larger than the crop, the
+crop stays inside the subject and within ``wide_slack`` of that frame's framing or of the steady
+framing, or between them, which keeps faces whole when the ratio allows). Both, because a composer
+that picks another part of a wide group from one keyframe to the next would move a camera bound
+to each frame's framing with it, and a subject that starts or stops moving leaves the straight
+line behind.
 
 - **stationary** when one centre lies in every corridor of the shot: the camera holds still at
   the target's median, clamped into that common range;
@@ -14,8 +19,8 @@ The composer's framing centre (headroom, faces, room around the subject) is the 
   ``+ keep_weight · Σ (distance outside the corridor)``, every per-frame move at most
   ``max_speed``. The first term is the total motion (the least-motion floor minimises it alone),
   the second makes moves start and stop gently (a piecewise-constant velocity: pans), the third
-  pulls toward the shot's **steady framing** — the robust straight line through the composer's
-  framing centres over the whole shot (:func:`steady_line`: a still camera or one pan) — the
+  pulls toward the steady framing — free within ``free_room`` of the room the subject leaves in
+  the crop, so a subject that fits drifts inside a still crop before the camera follows it — the
   fourth keeps the subject — softly, so a subject
   estimate that jumps between keyframes is followed at the speed limit instead of in one frame.
   A linear program (HiGHS through SciPy). A monotone path is a ``pan``, any other a ``track``.
@@ -69,7 +74,9 @@ class PathConfig:
     shot's steady framing, per frame. ``keep_weight``: cost of one pixel outside the corridor, per
     frame (the corridor is a soft constraint: an estimate that jumps is followed at ``max_speed``,
     not in one frame). ``wide_slack``: when the subject is larger than the crop, how far (share
-    of the crop side) the centre may leave the composer's framing.
+    of the crop side) the centre may leave the framing (see the module docstring). ``free_room``: share of the room a
+    smaller subject leaves in the crop (half the difference of their sides) within which the
+    centre may sit off the steady framing at no cost.
     """
 
     max_speed: float = 0.45
@@ -77,6 +84,7 @@ class PathConfig:
     target_weight: float = 0.1
     keep_weight: float = 10.0
     wide_slack: float = 0.1
+    free_room: float = 0.25
 
     def __post_init__(self) -> None:
         require_number("max_speed", self.max_speed, 0.0, None, low_open=True)
@@ -84,6 +92,7 @@ class PathConfig:
         require_number("target_weight", self.target_weight, 0.0, None)
         require_number("wide_slack", self.wide_slack, 0.0, 1.0)
         require_number("keep_weight", self.keep_weight, 0.0, None, low_open=True)
+        require_number("free_room", self.free_room, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,8 @@ class ShotPath:
 def corridor(low: np.ndarray, high: np.ndarray, target: np.ndarray, extent: int, frame_extent: int,
              slack: float) -> tuple[np.ndarray, np.ndarray]:
     """Per frame, the centres ``[lo, hi]`` of a crop of side ``extent`` that keep the subject
-    ``[low, high]`` along one axis (see the module docstring); ``target`` = framing centres."""
+    ``[low, high]`` along one axis (see the module docstring); ``target`` = the framing centres
+    a crop inside a larger subject stays near."""
     half = extent / 2.0
     fits = (high - low) <= extent
     inside_lo, inside_hi = low + half, high - half  # crop inside a subject larger than it
@@ -133,23 +143,25 @@ def _into_frame(lo: np.ndarray, hi: np.ndarray, extent: int, frame_extent: int) 
 
 
 def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, frame_extent: int, fps: float,
-               config: PathConfig) -> np.ndarray:
-    """Centres ``[n]`` of one shot along one axis (see the module docstring)."""
+               config: PathConfig, free: np.ndarray | float = 0.0) -> np.ndarray:
+    """Centres ``[n]`` of one shot along one axis (see the module docstring); ``free`` (px, per
+    frame or one for all) is how far a centre may sit off ``target`` at no cost."""
     target = np.clip(target, lo, hi)
     common_lo, common_hi = float(lo.max()), float(hi.min())
     if common_lo <= common_hi:
         return np.full(len(lo), np.clip(float(np.median(target)), common_lo, common_hi))
     half_first, half_last = float(lo.min()), float(hi.max())
     speed = config.max_speed * frame_extent / fps
-    centres = _l1_path(lo, hi, target, speed, config)
+    centres = _l1_path(lo, hi, target, speed, config, free)
     return np.clip(centres if centres is not None else target, half_first, half_last)
 
 
-def _l1_path(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, speed: float, config: PathConfig) -> np.ndarray | None:
+def _l1_path(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, speed: float, config: PathConfig,
+             free: np.ndarray | float = 0.0) -> np.ndarray | None:
     """The linear program of the module docstring; None when unsolved.
 
     Variables: centres ``c [n]``, ``u [n-1] ≥ |Δc|`` (at most ``speed``), ``a [n-2] ≥ |Δ²c|``,
-    ``e [n] ≥ |c - target|``, ``s [n] ≥`` how far ``c`` leaves its corridor.
+    ``e [n] ≥ |c - target| - free``, ``s [n] ≥`` how far ``c`` leaves its corridor.
     """
     from scipy import sparse
     from scipy.optimize import linprog
@@ -173,7 +185,7 @@ def _l1_path(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, speed: float, c
         row(eye, e=-sparse.eye(n)), row(-eye, e=-sparse.eye(n)),
         row(eye, s=-sparse.eye(n)), row(-eye, s=-sparse.eye(n)),
     ]).tocsr()
-    b_ub = np.concatenate([np.zeros(2 * m1 + 2 * m2), target, -target, hi, -lo])
+    b_ub = np.concatenate([np.zeros(2 * m1 + 2 * m2), target + free, free - target, hi, -lo])
     cost = np.concatenate([np.zeros(n), np.ones(m1), np.full(m2, config.accel_weight),
                            np.full(n, config.target_weight), np.full(n, config.keep_weight)])
     first, last = float(lo.min()), float(hi.max())
@@ -191,9 +203,14 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
     centres_of = []
     cameras = []
     for axis, (extent, frame_extent) in enumerate(zip(size, frame_size)):
+        line = steady_line(framing_c[:, axis])
         lo, hi = corridor(subject[:, axis], subject[:, axis + 2], framing_c[:, axis], extent, frame_extent,
                           config.wide_slack)
-        centres = solve_axis(lo, hi, steady_line(framing_c[:, axis]), frame_extent, fps, config)
+        lo_line, hi_line = corridor(subject[:, axis], subject[:, axis + 2], line, extent, frame_extent,
+                                    config.wide_slack)
+        lo, hi = np.minimum(lo, lo_line), np.maximum(hi, hi_line)  # near this frame's framing or the steady one
+        room = np.maximum(0.0, extent - (subject[:, axis + 2] - subject[:, axis])) / 2
+        centres = solve_axis(lo, hi, line, frame_extent, fps, config, config.free_room * room)
         centres_of.append(centres)
         cameras.append(camera_of(centres))
     half = np.asarray(size, dtype=np.float64) / 2

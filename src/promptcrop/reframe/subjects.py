@@ -6,8 +6,8 @@ feeds the cut detector, and sends keyframes — the first frame of every shot, t
 :meth:`Predictor.predict_batch` with the run's request (offline mode, or a text / image query with
 its exclusions). Of each keyframe's prediction it keeps the region the crops were built to keep
 (the *subject*) and the top crop per ratio (the composer's *framing*: headroom, faces whole, room
-around the subject). Within a shot both are smoothed by a robust straight-line fit over about a
-second of keyframes (:func:`running_trend`) and interpolated linearly between keyframes
+around the subject). Within a shot both are smoothed by a robust straight-line fit over about 1.4
+s of keyframes (:func:`running_trend`) and interpolated linearly between keyframes
 (:func:`frame_tracks`); nothing is smoothed or interpolated across a cut, and the first keyframe
 of every shot is its first frame.
 
@@ -38,8 +38,10 @@ DEFAULT_KEYFRAME_RATE = 5.0
 #: Long side (px) of the reduced frame copy the analysis sees.
 DEFAULT_ANALYSIS_SIDE = 640
 #: Keyframes over which the subject and framing boxes are fitted by a robust line (within a shot):
-#: about a second at the default rate; one keyframe in it that sees something else is outvoted.
-TREND_KEYFRAMES = 5
+#: about 1.4 s at the default rate; two keyframes in it that see something else are outvoted (real
+#: video's keyframes disagree more often than one in five: a region that takes in the background
+#: on every other keyframe).
+TREND_KEYFRAMES = 7
 #: Recent analysis frames kept, so a cut found late still gets its first frame analysed.
 LOOKBACK_FRAMES = 8
 
