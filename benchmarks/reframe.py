@@ -38,8 +38,9 @@ durations agree within one frame.
 
 Last line: ``RESULT kept_promptcrop=.. missed_promptcrop=.. facecut_promptcrop=.. jitter_promptcrop=..
 maxjump_promptcrop=.. cutlag_promptcrop=.. rt_analysis=.. rt_render=.. kept_smartcrop=.. …
-jitter_floor=.. maxjump_floor=.. audio_exact=.. kept_real_promptcrop=.. kept_real_smartcrop=.. …`` (all
-measured in one run; the ``_real_`` figures are the annotated real clips').
+jitter_floor=.. maxjump_floor=.. audio_exact=.. kept_real_promptcrop=.. kept_real_smartcrop=.. …
+jitter_real_vs_floor=.. jitter_real_vs_smartcrop=..`` (all measured in one run; the ``_real_`` figures
+are the annotated real clips', whose floor is the least-motion path keeping the annotated subject).
 """
 
 from __future__ import annotations
@@ -455,7 +456,11 @@ def main(argv: list[str] | None = None) -> int:
     parts += [f"rt_query_{backend}={rt:.3f}" for backend, rt in query_rt.items()]
     for m, t in real_table.items():
         parts += [f"kept_real_{m}={t['kept']:.3f}", f"missed_real_{m}={t['missed']:.3f}",
-                  f"facecut_real_{m}={t['facecut']:.3f}"]
+                  f"facecut_real_{m}={t['facecut']:.3f}", f"jitter_real_{m}={t['jitter']:.3f}"]
+    if real_table:
+        p = real_table["promptcrop"]["jitter"]
+        parts += [f"jitter_real_vs_floor={p / max(real_table['floor']['jitter'], 1e-9):.2f}",
+                  f"jitter_real_vs_smartcrop={p / max(real_table['smartcrop']['jitter'], 1e-9):.3f}"]
     print("RESULT " + " ".join(parts))
     return 0
 
@@ -465,12 +470,13 @@ def annotated_table(clips: list[Clip], records: dict[str, dict], ratio: float) -
     its crop-path JSON by clip name); prints one row per method and returns the summaries."""
     if not clips:
         return {}
-    rows: dict[str, list] = {m: [] for m in ("promptcrop", *PEERS)}
+    rows: dict[str, list] = {m: [] for m in ("promptcrop", *PEERS, "floor")}
     for clip in clips:
         rows["promptcrop"].append(score(clip, np.asarray(records[clip.path.name]["frames"], dtype=np.float64), ratio))
         frames = decoded_frames(clip.path)
         for peer in PEERS:
             rows[peer].append(score(clip, per_frame_peer(peer, frames, ratio)[0], ratio))
+        rows["floor"].append(score(clip, floor_boxes(clip, ratio), ratio))
     table = {m: summary(r) for m, r in rows.items()}
     names = ", ".join(f"{c.path.name} ({len(c.subject)} frames)" for c in clips)
     print(f"\nreal clips, hand-annotated (benchmarks/reframe_real_annotations.json): {names}")
