@@ -122,6 +122,18 @@ def test_a_person_box_far_too_large_for_the_face_it_holds_is_not_that_person():
     assert len(S.sized_to_faces(standing, np.array([[370.0, 30.0, 410.0, 70.0]]))) == 1  # 8.5 face heights
 
 
+def test_a_person_box_with_the_face_low_in_it_is_not_that_person():
+    # a blurred copy behind the subject, only six face widths wide, holds the sharp face in its lower
+    # half: not that face's body; a body of the same size with the face at its top is
+    face = np.array([[311.0, 215.0, 372.0, 277.0]])
+    copy = O.Objects(np.array([[13, 13, 363, 343]], float), np.array([0.8]), ("person",))
+    assert S.person_holding(face, copy).tolist() == [-1]
+    assert len(S.sized_to_faces(copy, face)) == 0
+    body = O.Objects(np.array([[160, 200, 510, 530]], float), np.array([0.8]), ("person",))
+    assert S.person_holding(face, body).tolist() == [0]
+    assert len(S.sized_to_faces(body, face)) == 1
+
+
 def test_a_face_inside_a_detected_person_takes_that_person_as_its_box(monkeypatch):
     class Person:
         def detect(self, image, labels=None):

@@ -67,6 +67,12 @@ SOFTER_THAN_SUBJECT = 1 / 3
 #: "person" around a face is something else (a crowd's box, a blurred copy of the subject behind it).
 PERSON_FACE_SPAN = (8.0, 16.0)
 
+#: A detected person can be a face's body only when the face's centre lies in this top share of
+#: the person's box: a head is at the top of its body, standing, sitting or bending (a box around
+#: a face low in it is something else — a blurred, enlarged copy of the subject behind it, a
+#: person behind).
+PERSON_FACE_TOP = 0.5
+
 
 #: Half-side (map px) below which a box is a point for its tent (no division by zero).
 MIN_HALF_SIDE = 1e-6
@@ -157,8 +163,10 @@ def _faces_in_people(faces: np.ndarray, found: Objects) -> tuple[np.ndarray, np.
     larger = B.box_area(boxes)[None, :] > B.box_area(faces)[:, None]
     holds = people[None, :] & inside & larger
     fw, fh = centres[:, 2:3], centres[:, 3:4]
+    tall = boxes[None, :, 3] - boxes[None, :, 1]
     fits = ((boxes[None, :, 2] - boxes[None, :, 0] <= PERSON_FACE_SPAN[0] * fw)
-            & (boxes[None, :, 3] - boxes[None, :, 1] <= PERSON_FACE_SPAN[1] * fh))
+            & (tall <= PERSON_FACE_SPAN[1] * fh)
+            & (cy - boxes[None, :, 1] <= PERSON_FACE_TOP * tall))
     return holds, fits
 
 
