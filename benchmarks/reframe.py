@@ -450,8 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         parts += [f"kept_{m}={t['kept']:.3f}", f"missed_{m}={t['missed']:.3f}", f"facecut_{m}={t['facecut']:.3f}",
                   f"jitter_{m}={t['jitter']:.3f}", f"maxjump_{m}={t['maxjump']:.2f}"]
     parts += [f"kept_floor={f['kept']:.3f}", f"jitter_floor={f['jitter']:.3f}", f"maxjump_floor={f['maxjump']:.2f}",
-              f"forced_move_floor={needed:.2f}", f"jitter_vs_floor={p['jitter'] / max(f['jitter'], 1e-9):.2f}",
-              f"jitter_vs_smartcrop={p['jitter'] / max(table['smartcrop']['jitter'], 1e-9):.3f}",
+              f"forced_move_floor={needed:.2f}", f"jitter_vs_floor={times(p['jitter'], f['jitter'], 2)}",
+              f"jitter_vs_smartcrop={times(p['jitter'], table['smartcrop']['jitter'], 3)}",
               f"audio_exact={int(all(audio_ok))}", f"audio_sync={int(all(sync_ok))}", "pyautoflip=not_run"]
     parts += [f"rt_query_{backend}={rt:.3f}" for backend, rt in query_rt.items()]
     for m, t in real_table.items():
@@ -459,10 +459,18 @@ def main(argv: list[str] | None = None) -> int:
                   f"facecut_real_{m}={t['facecut']:.3f}", f"jitter_real_{m}={t['jitter']:.3f}"]
     if real_table:
         p = real_table["promptcrop"]["jitter"]
-        parts += [f"jitter_real_vs_floor={p / max(real_table['floor']['jitter'], 1e-9):.2f}",
-                  f"jitter_real_vs_smartcrop={p / max(real_table['smartcrop']['jitter'], 1e-9):.3f}"]
+        parts += [f"jitter_real_vs_floor={times(p, real_table['floor']['jitter'], 2)}",
+                  f"jitter_real_vs_smartcrop={times(p, real_table['smartcrop']['jitter'], 3)}"]
     print("RESULT " + " ".join(parts))
     return 0
+
+
+def times(value: float, reference: float, digits: int) -> str:
+    """``value / reference`` for the RESULT line: ``inf`` when only the reference is 0 (a path that
+    moves where the floor needs no motion), ``1`` when both are."""
+    if reference > 0:
+        return f"{value / reference:.{digits}f}"
+    return "inf" if value > 0 else f"{1:.{digits}f}"
 
 
 def annotated_table(clips: list[Clip], records: dict[str, dict], ratio: float) -> dict[str, dict[str, float]]:

@@ -122,3 +122,9 @@ def test_the_pool_films_the_package_photos_first_and_the_shared_photos_when_foun
         pytest.skip("the shared development photos are not beside the checkout")
     shared = [name for name in pool if name not in package]
     assert shared and all(pool[name][0].is_file() for name in shared)
+
+
+def test_jitter_ratios_stay_finite_when_the_floor_does_not_move(bench) -> None:
+    assert bench.times(0.3, 0.15, 2) == "2.00"
+    assert bench.times(0.3, 0.0, 2) == "inf"  # the floor needs no motion, the path moves
+    assert bench.times(0.0, 0.0, 3) == "1.000"
