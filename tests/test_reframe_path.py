@@ -164,10 +164,10 @@ def test_path_config_validates() -> None:
 
 def test_a_pan_keeps_the_crop_near_the_framing_not_on_the_corridor_edge() -> None:
     """A subject estimate narrower than the crop, panning with the camera, framed in the middle:
-    from the shot's first frame the crop stays within half the room the estimate leaves of that
-    framing (least motion alone would rest on the corridor's trailing edge, where a true subject a
-    little wider than the estimate is cut), and pans less than the subject moves (the free room:
-    the subject may drift inside the crop)."""
+    from the shot's first frame the crop stays clear of the corridor's edges, within 0.9 of the
+    room the estimate leaves (least motion alone rests on the trailing edge, where a true subject
+    a little wider than the estimate is cut), and pans less than the subject moves (the free room:
+    the subject may drift inside the crop); without a free room it stays on the framing."""
     n = 60
     x = 215.0 - 1.6 * np.arange(n)  # the estimate drifts left, 126 px wide
     subject = np.stack([x, np.full(n, 115.0), x + 126, np.full(n, 290.0)], axis=1)
@@ -177,7 +177,7 @@ def test_a_pan_keeps_the_crop_near_the_framing_not_on_the_corridor_edge() -> Non
     shot = solve_shot(subject, framing, size, (W, H), FPS)
     centres = (shot.boxes[:, 0] + shot.boxes[:, 2]) / 2
     room = (size[0] - 126) / 2
-    assert np.abs(centres - framing_cx).max() <= room / 2
+    assert np.abs(centres - framing_cx).max() <= 0.9 * room
     assert 0 < abs(centres[-1] - centres[0]) < abs(framing_cx[-1] - framing_cx[0])
     assert shot.camera == "pan"
     pinned = solve_shot(subject, framing, size, (W, H), FPS, PathConfig(free_room=0.0))

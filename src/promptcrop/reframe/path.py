@@ -84,7 +84,7 @@ class PathConfig:
     target_weight: float = 0.1
     keep_weight: float = 10.0
     wide_slack: float = 0.1
-    free_room: float = 0.25
+    free_room: float = 0.5
 
     def __post_init__(self) -> None:
         require_number("max_speed", self.max_speed, 0.0, None, low_open=True)
