@@ -20,7 +20,8 @@ line behind.
   ``max_speed``. The first term is the total motion (the least-motion floor minimises it alone),
   the second makes moves start and stop gently (a piecewise-constant velocity: pans), the third
   pulls toward the steady framing — free within ``free_room`` of the room the subject leaves in
-  the crop, so a subject that fits drifts inside a still crop before the camera follows it — the
+  the crop (less ``free_margin`` of its side), so a subject that fits drifts inside a still crop
+  before the camera follows it — the
   fourth keeps the subject — softly, so a subject
   estimate that jumps between keyframes is followed at the speed limit instead of in one frame.
   A linear program (HiGHS through SciPy). A monotone path is a ``pan``, any other a ``track``.
@@ -76,7 +77,9 @@ class PathConfig:
     not in one frame). ``wide_slack``: when the subject is larger than the crop, how far (share
     of the crop side) the centre may leave the framing (see the module docstring). ``free_room``: share of the room a
     smaller subject leaves in the crop (half the difference of their sides) within which the
-    centre may sit off the steady framing at no cost.
+    centre may sit off the steady framing at no cost; ``free_margin``: share of the subject's side
+    left out of that room on each side (an estimate narrower than the true subject must not let
+    the crop drift onto it).
     """
 
     max_speed: float = 0.45
@@ -85,6 +88,7 @@ class PathConfig:
     keep_weight: float = 10.0
     wide_slack: float = 0.1
     free_room: float = 0.5
+    free_margin: float = 0.15
 
     def __post_init__(self) -> None:
         require_number("max_speed", self.max_speed, 0.0, None, low_open=True)
@@ -93,6 +97,7 @@ class PathConfig:
         require_number("wide_slack", self.wide_slack, 0.0, 1.0)
         require_number("keep_weight", self.keep_weight, 0.0, None, low_open=True)
         require_number("free_room", self.free_room, 0.0, 1.0)
+        require_number("free_margin", self.free_margin, 0.0, None)
 
 
 @dataclass(frozen=True)
@@ -209,7 +214,8 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
         lo_line, hi_line = corridor(subject[:, axis], subject[:, axis + 2], line, extent, frame_extent,
                                     config.wide_slack)
         lo, hi = np.minimum(lo, lo_line), np.maximum(hi, hi_line)  # near this frame's framing or the steady one
-        room = np.maximum(0.0, extent - (subject[:, axis + 2] - subject[:, axis])) / 2
+        width = subject[:, axis + 2] - subject[:, axis]
+        room = np.maximum(0.0, (extent - width) / 2 - config.free_margin * width)
         centres = solve_axis(lo, hi, line, frame_extent, fps, config, config.free_room * room)
         centres_of.append(centres)
         cameras.append(camera_of(centres))
