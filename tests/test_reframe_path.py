@@ -11,6 +11,7 @@ from promptcrop.reframe.path import (
     PathConfig,
     camera_of,
     corridor,
+    free_room,
     keep_corridor,
     least_motion_path,
     needed_speed,
@@ -149,6 +150,12 @@ def test_wide_subject_whose_framing_wavers_is_filmed_from_one_place() -> None:
     shot = solve_shot(subject, framing, size, (W, H), FPS)
     assert shot.camera == "stationary"
     assert shot.boxes[0, 0] >= subject[0, 0] and shot.boxes[0, 2] <= subject[0, 2]
+
+
+def test_free_room_is_half_the_room_less_a_margin_of_the_subject_and_none_for_a_wide_one() -> None:
+    low, high = np.array([100.0, 100.0, 100.0]), np.array([140.0, 280.0, 400.0])  # 40, 180, 300 px
+    free = free_room(low, high, 200, PathConfig(free_room=0.5, free_margin=0.15))
+    assert free.tolist() == pytest.approx([0.5 * (80 - 6), 0.0, 0.0])  # 180 px: margin 27 > room 10
 
 
 def test_camera_labels() -> None:

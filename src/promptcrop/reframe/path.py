@@ -75,11 +75,11 @@ class PathConfig:
     shot's steady framing, per frame. ``keep_weight``: cost of one pixel outside the corridor, per
     frame (the corridor is a soft constraint: an estimate that jumps is followed at ``max_speed``,
     not in one frame). ``wide_slack``: when the subject is larger than the crop, how far (share
-    of the crop side) the centre may leave the framing (see the module docstring). ``free_room``: share of the room a
-    smaller subject leaves in the crop (half the difference of their sides) within which the
-    centre may sit off the steady framing at no cost; ``free_margin``: share of the subject's side
-    left out of that room on each side (an estimate narrower than the true subject must not let
-    the crop drift onto it).
+    of the crop side) the centre may leave the framing (see the module docstring). ``free_room``:
+    share of the room a smaller subject leaves in the crop (half the difference of their sides)
+    within which the centre may sit off the steady framing at no cost; ``free_margin``: share of
+    the subject's side left out of that room on each side (an estimate narrower than the true
+    subject must not let the crop drift onto it).
     """
 
     max_speed: float = 0.45
@@ -208,15 +208,13 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
     centres_of = []
     cameras = []
     for axis, (extent, frame_extent) in enumerate(zip(size, frame_size)):
-        line = steady_line(framing_c[:, axis])
-        lo, hi = corridor(subject[:, axis], subject[:, axis + 2], framing_c[:, axis], extent, frame_extent,
-                          config.wide_slack)
-        lo_line, hi_line = corridor(subject[:, axis], subject[:, axis + 2], line, extent, frame_extent,
-                                    config.wide_slack)
-        lo, hi = np.minimum(lo, lo_line), np.maximum(hi, hi_line)  # near this frame's framing or the steady one
-        width = subject[:, axis + 2] - subject[:, axis]
-        room = np.maximum(0.0, (extent - width) / 2 - config.free_margin * width)
-        centres = solve_axis(lo, hi, line, frame_extent, fps, config, config.free_room * room)
+        low, high, framed = subject[:, axis], subject[:, axis + 2], framing_c[:, axis]
+        line = steady_line(framed)
+        # near this frame's framing or the steady one (the hull of the two corridors)
+        lo_frame, hi_frame = corridor(low, high, framed, extent, frame_extent, config.wide_slack)
+        lo_line, hi_line = corridor(low, high, line, extent, frame_extent, config.wide_slack)
+        lo, hi = np.minimum(lo_frame, lo_line), np.maximum(hi_frame, hi_line)
+        centres = solve_axis(lo, hi, line, frame_extent, fps, config, free_room(low, high, extent, config))
         centres_of.append(centres)
         cameras.append(camera_of(centres))
     half = np.asarray(size, dtype=np.float64) / 2
@@ -224,6 +222,14 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
     boxes = path_boxes(np.concatenate([centre - half, centre + half], axis=1), size[0] / size[1], frame_size)
     fits = bool(((subject[:, 2] - subject[:, 0]) <= size[0]).all() and ((subject[:, 3] - subject[:, 1]) <= size[1]).all())
     return ShotPath(boxes=boxes, camera=_combined(cameras), fits=fits)
+
+
+def free_room(low: np.ndarray, high: np.ndarray, extent: int, config: PathConfig) -> np.ndarray:
+    """Per frame, how far (px) the centre of a crop of side ``extent`` may sit off the steady
+    framing at no cost, for the subject ``[low, high]`` along one axis: ``free_room`` of the room
+    the subject leaves on each side, less ``free_margin`` of its side (0 when it does not fit)."""
+    width = high - low
+    return config.free_room * np.maximum(0.0, (extent - width) / 2 - config.free_margin * width)
 
 
 def robust_line(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
