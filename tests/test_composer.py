@@ -548,3 +548,29 @@ def test_a_region_too_wide_for_the_ratio_keeps_its_people_before_the_rest():
     kept = compose((W, H), region, aspect=9 / 16, k=1, saliency=with_person)[0].box_xyxy_px
     assert B.box_coverage(left_out[None], person[None])[0, 0] < 0.5  # the saliency alone follows the sign
     assert B.box_coverage(kept[None], person[None])[0, 0] == pytest.approx(1.0)
+
+
+def test_a_crop_passes_beside_the_head_of_a_person_whose_face_was_not_seen():
+    """Three people on a bench, wider than a 9:16 crop; the face detector saw only the right one's
+    face. The crop keeps two of them whole and leaves the third out rather than cutting through
+    the head estimated at the top of its person box."""
+    size = (640, 360)
+    left, middle, right = (np.array([268.0, 110.0, 417.0, 325.0]), np.array([355.0, 111.0, 484.0, 339.0]),
+                           np.array([427.0, 104.0, 596.0, 359.0]))
+    face = np.array([497.0, 109.0, 545.0, 169.0])
+    heads = np.array([[305.0, 110.0, 380.0, 185.0], [387.0, 111.0, 452.0, 176.0]])  # half their width
+    sal = blob_saliency([left, middle, right], size)
+    region = B.union_box(np.stack([left, middle, right]))
+    plain = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=face[None],
+                        people=np.stack([left, middle, right]))
+    seen = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=face[None],
+                       people=np.stack([left, middle, right]), heads=heads)
+
+    def cut(crop: np.ndarray) -> bool:
+        share = B.box_coverage(crop[None], heads)[0]
+        return bool(((share > 0.02) & (share < 0.98)).any())
+
+    assert cut(compose(size, region, aspect=9 / 16, k=1, saliency=plain)[0].box_xyxy_px)  # without: through a head
+    crops = compose(size, region, aspect=9 / 16, k=3, saliency=seen)
+    assert not cut(crops[0].box_xyxy_px)
+    assert bool(B.contains(crops[0].box_xyxy_px, face, tol=1e-6))  # and the seen face is kept

@@ -134,15 +134,27 @@ def test_a_person_box_with_the_face_low_in_it_is_not_that_person():
     assert len(S.sized_to_faces(body, face)) == 1
 
 
-def test_a_face_inside_a_detected_person_takes_that_person_as_its_box(monkeypatch):
-    class Person:
-        def detect(self, image, labels=None):
-            w, h = image.size
-            return O.Objects(np.array([[w * 0.3, h * 0.1, w * 0.7, h]]), np.array([0.9]), ("person",))
+class OnePerson:
+    """An object detector that finds one person, at ``shares`` (x1, y1, x2, y2) of the image's sides."""
 
-    monkeypatch.setattr(O, "default_object_detector", lambda: Person())
-    rgb = np.full((240, 320, 3), 90, np.uint8)
-    rgb[::2] = 160  # fine stripes: detail everywhere, so the person is in focus
+    def __init__(self, *shares: float) -> None:
+        self.shares = np.array(shares)
+
+    def detect(self, image, labels=None):
+        w, h = image.size
+        return O.Objects(self.shares[None] * [w, h, w, h], np.array([0.9]), ("person",))
+
+
+def striped(height: int = 240, width: int = 320) -> np.ndarray:
+    """Fine stripes: detail everywhere, so a detected person is in focus."""
+    rgb = np.full((height, width, 3), 90, np.uint8)
+    rgb[::2] = 160
+    return rgb
+
+
+def test_a_face_inside_a_detected_person_takes_that_person_as_its_box(monkeypatch):
+    monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.3, 0.1, 0.7, 1.0))
+    rgb = striped()
     face = np.array([[140.0, 40.0, 180.0, 80.0]])
     sal = compute_saliency(rgb, faces=face)
     assert len(sal.people) == 1  # the detected person is that face's, not a second subject
@@ -185,3 +197,31 @@ def test_a_box_squeezed_to_the_frame_edge_is_judged_on_the_last_blocks():
     edge = O.Objects(np.array([[400.0, 60.0, 400.0, 240.0], [0.0, 300.0, 100.0, 300.0]]), np.array([0.9, 0.8]),
                      ("person", "dog"))
     assert len(S.sharp_subjects(edge, detail, (400, 300))) == 2  # no empty slice of blocks
+
+
+def test_a_main_person_without_a_seen_face_gets_a_head_at_the_top_of_its_box():
+    found = O.Objects(np.array([[100, 40, 200, 300],    # no face found in it: looking down, a helmet
+                                [220, 50, 300, 290],    # holds a detected face
+                                [320, 0, 400, 280],     # cut off by the photo's top: the head is outside
+                                [10, 200, 20, 215],     # far smaller: in the background
+                                [40, 60, 140, 280]], float),
+                      np.array([0.9, 0.9, 0.9, 0.9, 0.8]), ("person", "person", "person", "person", "dog"))
+    faces = np.array([[245.0, 60.0, 275.0, 95.0]])
+    heads = S.unseen_heads(found, faces, CONTENT)
+    width = S.UNSEEN_HEAD_WIDTH * 100
+    np.testing.assert_allclose(heads, [[150 - width / 2, 40, 150 + width / 2, 40 + width]])
+    assert S.unseen_heads(found, np.zeros((0, 4)), CONTENT).shape == (2, 4)  # no face seen: both whole main people
+    squat = O.Objects(np.array([[100.0, 100.0, 300.0, 160.0]]), np.array([0.9]), ("person",))  # lying, or crouching
+    assert S.unseen_heads(squat, np.zeros((0, 4)), CONTENT)[0, 3] == pytest.approx(100 + S.UNSEEN_HEAD_TALL * 60)
+    assert S.unseen_heads(O.Objects(np.zeros((0, 4)), np.zeros(0), ()), faces, CONTENT).shape == (0, 4)
+
+
+def test_the_saliency_map_holds_the_unseen_heads_in_image_pixels(monkeypatch):
+    monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.25, 0.2, 0.5, 1.0))
+    rgb = striped()
+    sal = compute_saliency(rgb, faces=np.zeros((0, 4)))
+    width = S.UNSEEN_HEAD_WIDTH * 80
+    np.testing.assert_allclose(sal.heads, [[120 - width / 2, 48, 120 + width / 2, 48 + width]], atol=1.0)
+    big = compute_saliency(rgb[::2, ::2], faces=np.zeros((0, 4)), image_size=(320, 240))
+    np.testing.assert_allclose(big.heads, sal.heads, atol=2.0)  # a reduced copy: the same heads
+    assert len(compute_saliency(rgb, faces=np.array([[105.0, 50.0, 135.0, 85.0]])).heads) == 0

@@ -367,6 +367,7 @@ def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Sc
     crops, keep_boxes = found.crops, found.keep
     faces = saliency.faces if saliency is not None else np.zeros((0, 4))
     people = saliency.people if saliency is not None else np.zeros((0, 4))
+    heads = saliency.heads if saliency is not None else np.zeros((0, 4))
     scores = score_candidates(
         crops, image_size=found.size, region_xyxy_px=found.region, saliency=saliency, keep=keep_boxes,
         config=found.config,
@@ -377,7 +378,7 @@ def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Sc
     # keeps its people before the rest of it.
     worth = kept * _people_kept(crops, faces) * _people_kept(crops, people)
     total = scores.total * worth
-    tier = _constraint_tier(crops, keep_boxes, faces)  # [N] 0 = best
+    tier = _constraint_tier(crops, keep_boxes, faces, heads)  # [N] 0 = best
     # A crop keeping far less of the region than another crop of the same tier never outranks it.
     levels, level_of = np.unique(tier, return_inverse=True)
     best_kept = np.array([kept[tier == t].max() for t in levels])[level_of]
@@ -691,21 +692,28 @@ def held_share(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.clip(B.box_coverage(crops, boxes) / np.maximum(most, 1e-9), 0.0, 1.0)
 
 
-def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray, heads: np.ndarray) -> np.ndarray:
     """``[N]`` int: 0 for crops that hold every face whole (as fully as the crop's size allows:
-    :func:`held_share`) and cut no keep box; cutting through a face adds 2, leaving out a main face
-    (:func:`_main_faces`) or cutting a keep box 1. Tiers
-    nobody reaches do not matter. (Avoid boxes are the post-processing's: one rule for every mode.)"""
+    :func:`held_share`), cut no keep box and no head of a person whose face was not seen
+    (``heads``, estimated: :attr:`SaliencyMap.heads`); cutting through a face adds 2, leaving out a
+    main face (:func:`_main_faces`), cutting a keep box or such a head 1. Tiers nobody reaches do
+    not matter. (Avoid boxes are the post-processing's: one rule for every mode.)"""
     tier = np.zeros(len(crops), dtype=np.int64)
     if len(faces):
         inside = held_share(crops, faces)  # [N, F]
-        tier += 2 * ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
+        tier += 2 * _cut(inside)
         main = _main_faces(faces)  # a small face in the background may be left out
         tier += (inside[:, main] <= CUT_TOLERANCE).any(axis=-1)
     if len(keep):
-        inside = B.box_coverage(crops, keep)
-        tier += ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
+        tier += _cut(B.box_coverage(crops, keep))
+    if len(heads):
+        tier += _cut(held_share(crops, heads))
     return tier
+
+
+def _cut(inside: np.ndarray) -> np.ndarray:
+    """``[N]`` bool: some box is cut through, from the share ``[N, M]`` of each box inside each crop."""
+    return ((inside > CUT_TOLERANCE) & (inside < 1 - CUT_TOLERANCE)).any(axis=-1)
 
 
 def _axis_positions(

@@ -50,6 +50,7 @@ from promptcrop.saliency.subjects import (
     sharp_subjects,
     sized_to_faces,
     subjects_prior,
+    unseen_heads,
 )
 
 #: No subject detected (or no object detector).
@@ -87,6 +88,9 @@ class SaliencyMap:
       :data:`CLOTHING_REACH`; see :data:`MAIN_PERSON_SHARE`), and the main subjects the object
       detector found that no such box holds (people, animals, or a lone vehicle:
       :mod:`promptcrop.saliency.subjects`).
+    - ``heads``: float ``[H, 4]`` xyxy px, where the heads of main detected people are whose face
+      the face detector did not find (:func:`promptcrop.saliency.subjects.unseen_heads`): a crop
+      edge should not pass through them.
 
     Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
     """
@@ -97,6 +101,7 @@ class SaliencyMap:
     faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     content: np.ndarray | None = None
     people: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    heads: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     _sat_values: np.ndarray = field(init=False, repr=False)
     _sat_clutter: np.ndarray = field(init=False, repr=False)
 
@@ -116,9 +121,11 @@ class SaliencyMap:
             self.faces = np.zeros((0, 4))
         if self.faces.ndim != 2 or self.faces.shape[1] != 4 or not np.isfinite(self.faces).all():
             raise ValueError(f"faces must be finite boxes of shape [F, 4], got {self.faces.shape}")
-        self.people = np.asarray(self.people, dtype=np.float64).reshape(-1, 4)
-        if not np.isfinite(self.people).all():
-            raise ValueError("people must be finite boxes of shape [P, 4]")
+        for name in ("people", "heads"):
+            boxes = np.asarray(getattr(self, name), dtype=np.float64).reshape(-1, 4)
+            if not np.isfinite(boxes).all():
+                raise ValueError(f"{name} must be finite boxes of shape [N, 4]")
+            setattr(self, name, boxes)
         full = np.array([0.0, 0.0, float(width), float(height)])
         self.content = full if self.content is None else np.asarray(self.content, dtype=np.float64).reshape(4)
         if not np.isfinite(self.content).all() or (self.content[2:] <= self.content[:2]).any():
@@ -257,7 +264,7 @@ def compute_saliency(
         sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects)
         return SaliencyMap(
             values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
-            content=sal.content * to_full, people=sal.people * to_full,
+            content=sal.content * to_full, people=sal.people * to_full, heads=sal.heads * to_full,
         )
     height, width = image_rgb.shape[:2]
     full = np.array([0.0, 0.0, float(width), float(height)])
@@ -297,9 +304,10 @@ def compute_saliency(
     else:
         face_boxes, people = _heads_and_people(detected, found, small, to_small, content)
     people = _with_subjects(people, clip_to(main_subjects(found.boxes, found.scores, content), content))
+    heads = unseen_heads(found, skin_faces / to_small if detected is None else detected, content)
     return SaliencyMap(
         values=_mixed(cues, small.size), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
-        content=content, people=people,
+        content=content, people=people, heads=clip_to(heads, content),
     )
 
 
@@ -375,5 +383,5 @@ def _framed_saliency(
     edges[oy : oy + h, ox : ox + w] = inner.edges[:h, :w]
     return SaliencyMap(
         values=values, edges=edges, image_size=(width, height), faces=inner.faces + offset,
-        content=content, people=inner.people + offset,
+        content=content, people=inner.people + offset, heads=inner.heads + offset,
     )

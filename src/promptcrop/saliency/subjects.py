@@ -74,6 +74,18 @@ PERSON_FACE_SPAN = (8.0, 16.0)
 PERSON_FACE_TOP = 0.5
 
 
+#: Where the head of a detected person is when no detected face lies in its box (seen from behind,
+#: looking down, under a helmet or a cap, too small for the face detector): the top of the box,
+#: across this share of its width around its middle (a face is a fifth to two fifths of a person
+#: box's width, and the head is rarely exactly in the box's middle: a person sitting sideways,
+#: crouching or reaching out), as tall as it is wide but at most :data:`UNSEEN_HEAD_TALL` of the
+#: box's height. A crop edge should pass outside it.
+UNSEEN_HEAD_WIDTH = 0.5
+
+
+UNSEEN_HEAD_TALL = 0.35
+
+
 #: Half-side (map px) below which a box is a point for its tent (no division by zero).
 MIN_HALF_SIDE = 1e-6
 
@@ -187,16 +199,43 @@ def subjects_prior(boxes_small: np.ndarray, scores: np.ndarray, size: tuple[int,
 
 def main_subjects(boxes: np.ndarray, scores: np.ndarray, content: np.ndarray) -> np.ndarray:
     """The subjects the region keeps, ``[M, 4]`` (same px as ``boxes [N, 4]`` and the ``content``
-    box ``[4]``, the photo inside its frame artefacts): those scored from
-    :data:`MAIN_SUBJECT_SCORE` whose side is at least :data:`MAIN_SUBJECT_SHARE` of the largest of
-    them, and that the photo's left or right edge does not cut (:data:`EDGE_MARGIN`) unless it is
-    the largest."""
-    sure = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[np.asarray(scores) >= MAIN_SUBJECT_SCORE]
-    if not len(sure):
-        return np.zeros((0, 4))
-    side = np.sqrt(B.box_area(sure))
+    box ``[4]``, the photo inside its frame artefacts): :func:`is_main_subject`."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return boxes[is_main_subject(boxes, scores, content)]
+
+
+def is_main_subject(boxes: np.ndarray, scores: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``[N]`` True for the main subjects among ``boxes [N, 4]`` scored ``scores [N]`` (same px as
+    the ``content`` box ``[4]``): those scored from :data:`MAIN_SUBJECT_SCORE` whose side is at
+    least :data:`MAIN_SUBJECT_SHARE` of the largest of them, and that the photo's left or right
+    edge does not cut (:data:`EDGE_MARGIN`) unless it is the largest."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    sure = np.asarray(scores) >= MAIN_SUBJECT_SCORE
+    if not sure.any():
+        return sure
+    side = np.where(sure, np.sqrt(B.box_area(boxes)), 0.0)
     largest = side == side.max()
-    return sure[(side >= MAIN_SUBJECT_SHARE * side.max()) & ~cut_by_side(sure, content, largest=largest)]
+    return sure & (side >= MAIN_SUBJECT_SHARE * side.max()) & ~cut_by_side(boxes, content, largest=largest)
+
+
+def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Where the heads are of the main detected people (:func:`is_main_subject`; ``found`` in image
+    px, inside the ``content`` box ``[4]``) whose box holds none of the ``faces`` ``[F, 4]`` and is not
+    cut off by the photo's top (:data:`EDGE_MARGIN`: the head is outside the photo): the top of each
+    box, :data:`UNSEEN_HEAD_WIDTH` of its width around its middle, ``[H, 4]`` image px."""
+    people = np.array([label == "person" for label in found.labels], dtype=bool)
+    if not people.any():
+        return np.zeros((0, 4))
+    holds, _ = _faces_in_people(faces, found)
+    boxes = found.boxes.reshape(-1, 4)
+    head_inside = boxes[:, 1] > content[1] + EDGE_MARGIN * (content[3] - content[1])  # not cut off by the top
+    faceless = people & head_inside & is_main_subject(boxes, found.scores, content) & ~holds.any(axis=0)
+    boxes = boxes[faceless]
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    centre = (boxes[:, 0] + boxes[:, 2]) / 2
+    tall = np.minimum(UNSEEN_HEAD_WIDTH * width, UNSEEN_HEAD_TALL * height)
+    half = UNSEEN_HEAD_WIDTH * width / 2
+    return np.stack([centre - half, boxes[:, 1], centre + half, boxes[:, 1] + tall], axis=-1)
 
 
 def cut_by_side(boxes: np.ndarray, content: np.ndarray, *, largest: np.ndarray) -> np.ndarray:
