@@ -39,8 +39,9 @@ keep boxes, ``content_kept`` a saliency map, ``headroom`` a crop shorter than th
 ``centred`` a saliency map with weak evidence, its weight scaled by :func:`evidence_weakness`), so
 it lies in [0, 1]. In the composer's order, candidates that cut through a face of the saliency map
 (:attr:`promptcrop.saliency.SaliencyMap.faces`; only partial crops can), then candidates that
-leave a main face out or cut through a keep box, come below the others whenever some candidate
-avoids that.
+leave a main face out, cut through a keep box or through the estimated head of a person whose face
+was not seen (:attr:`~promptcrop.saliency.SaliencyMap.heads`), come below the others whenever some
+candidate avoids that.
 
 **A candidate source.** :func:`propose` gives every scored candidate of one ratio as a
 :class:`~promptcrop.postprocess.Proposal`; the post-processing (:mod:`promptcrop.postprocess`)
