@@ -574,3 +574,15 @@ def test_a_crop_passes_beside_the_head_of_a_person_whose_face_was_not_seen():
     crops = compose(size, region, aspect=9 / 16, k=3, saliency=seen)
     assert not cut(crops[0].box_xyxy_px)
     assert bool(B.contains(crops[0].box_xyxy_px, face, tol=1e-6))  # and the seen face is kept
+
+
+def test_a_head_wider_than_the_crop_is_held_as_fully_as_the_crop_can():
+    """A person filling a wide frame, the estimated head wider than a 9:16 crop: the crop stays on
+    the head (held as fully as its width allows), not beside it."""
+    size = (1000, 400)
+    person = np.array([40.0, 100.0, 960.0, 390.0])
+    head = np.array([270.0, 100.0, 730.0, 201.5])
+    sal = blob_saliency([person], size)
+    sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, people=person[None], heads=head[None])
+    crop = compose(size, person, aspect=9 / 16, k=1, saliency=sal)[0].box_xyxy_px
+    assert head[0] - 1e-6 <= crop[0] and crop[2] <= head[2] + 1e-6

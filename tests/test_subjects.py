@@ -202,7 +202,7 @@ def test_a_box_squeezed_to_the_frame_edge_is_judged_on_the_last_blocks():
 def test_a_main_person_without_a_seen_face_gets_a_head_at_the_top_of_its_box():
     found = O.Objects(np.array([[100, 40, 200, 300],    # no face found in it: looking down, a helmet
                                 [220, 50, 300, 290],    # holds a detected face
-                                [320, 0, 400, 280],     # cut off by the photo's top: the head is outside
+                                [300, 0, 380, 280],     # cut off by the photo's top: the head is outside
                                 [10, 200, 20, 215],     # far smaller: in the background
                                 [40, 60, 140, 280]], float),
                       np.array([0.9, 0.9, 0.9, 0.9, 0.8]), ("person", "person", "person", "person", "dog"))
@@ -216,6 +216,16 @@ def test_a_main_person_without_a_seen_face_gets_a_head_at_the_top_of_its_box():
     assert S.unseen_heads(O.Objects(np.zeros((0, 4)), np.zeros(0), ()), faces, CONTENT).shape == (0, 4)
 
 
+def test_a_neighbours_face_inside_an_overlapping_box_does_not_hide_a_head():
+    # two people side by side, their boxes overlapping; only the right one's face was found
+    found = O.Objects(np.array([[100, 40, 220, 290], [170, 45, 290, 290]], float), np.array([0.9, 0.9]),
+                      ("person", "person"))
+    face = np.array([[195.0, 55.0, 235.0, 100.0]])  # inside both boxes, the right one's
+    assert S.person_holding(face, found).tolist() == [1]
+    heads = S.unseen_heads(found, face, CONTENT)
+    assert len(heads) == 1 and heads[0, 1] == 40  # the left one's head
+
+
 def test_the_saliency_map_holds_the_unseen_heads_in_image_pixels(monkeypatch):
     monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.25, 0.2, 0.5, 1.0))
     rgb = striped()
@@ -225,3 +235,19 @@ def test_the_saliency_map_holds_the_unseen_heads_in_image_pixels(monkeypatch):
     big = compute_saliency(rgb[::2, ::2], faces=np.zeros((0, 4)), image_size=(320, 240))
     np.testing.assert_allclose(big.heads, sal.heads, atol=2.0)  # a reduced copy: the same heads
     assert len(compute_saliency(rgb, faces=np.array([[105.0, 50.0, 135.0, 85.0]])).heads) == 0
+    skin = compute_saliency(rgb, faces="skin")  # no face detector: skin blobs are the faces (none here)
+    np.testing.assert_allclose(skin.heads, sal.heads)
+
+
+def test_unseen_heads_inside_frame_bars_are_in_the_whole_images_pixels(monkeypatch):
+    monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.25, 0.2, 0.5, 1.0))
+    rgb = striped(320, 320)
+    rgb[:40] = rgb[280:] = 0  # letterbox bars: the photo is [0, 40, 320, 280]
+    sal = compute_saliency(rgb, faces=np.zeros((0, 4)))
+    x1, y1, x2, y2 = sal.content
+    assert y1 == pytest.approx(40, abs=2) and y2 == pytest.approx(280, abs=2)
+    person = [x1 + 0.25 * (x2 - x1), y1 + 0.2 * (y2 - y1), x1 + 0.5 * (x2 - x1), y2]
+    width = S.UNSEEN_HEAD_WIDTH * (person[2] - person[0])
+    centre = (person[0] + person[2]) / 2
+    np.testing.assert_allclose(sal.heads, [[centre - width / 2, person[1], centre + width / 2, person[1] + width]],
+                               atol=1.5)

@@ -234,7 +234,9 @@ def compute_saliency(
     (``max(h, w) <= max_side``), whose ``image_size`` is ``(W, H)``, whose ``content`` is the
     photo without its frame artefacts (:func:`content_box`, when ``frame``; saliency outside it is
     0), whose ``faces`` are head boxes (face plus headroom), ``[F, 4]`` xyxy px of the full image,
-    and whose ``people`` are the person and subject boxes to keep, ``[P, 4]`` xyxy px.
+    whose ``people`` are the person and subject boxes to keep, ``[P, 4]`` xyxy px, and whose
+    ``heads`` are the estimated heads of main detected people whose face was not found
+    (:func:`promptcrop.saliency.subjects.unseen_heads`), ``[H, 4]`` xyxy px.
 
     ``faces``: ``"auto"`` — the pretrained detector of :mod:`promptcrop.saliency.faces` when it is
     installed, else the face-like skin blobs; ``"detector"`` — the detector only (none when it is
@@ -249,7 +251,7 @@ def compute_saliency(
 
     ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
-    holds (``faces``, ``people``, ``content``; face boxes passed in) is in its pixels.
+    holds (``faces``, ``people``, ``heads``, ``content``; face boxes passed in) is in its pixels.
     """
     image_rgb = check_image(image_rgb)
     if max_side < 1:

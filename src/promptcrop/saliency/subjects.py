@@ -1,6 +1,7 @@
 """Subjects the object detector finds (:mod:`promptcrop.saliency.objects`): which detections are
 subjects (people and animals, in focus), the cue they add to the saliency map, the main ones the
-salient region keeps, and the person each detected face belongs to.
+salient region keeps, the person each detected face belongs to, and where the heads are of the
+people whose face the face detector did not find (crops should not cut through them).
 
 A person seen from behind, in silhouette or too small for a face, and the dog or horse beside them,
 are subjects a photographer keeps whatever their colours; the image statistics of the other cues
@@ -42,7 +43,8 @@ MAIN_SUBJECT_SHARE = 0.5
 
 #: A subject whose box comes this close (share of the frame's width) to its left or right edge was
 #: cut off by the photographer: a bystander at the edge of a crowd or a group, not the main
-#: subject, unless it is the largest one.
+#: subject, unless it is the largest one. A person whose box comes this close (share of the
+#: frame's height) to its top has the head outside the photo (:func:`unseen_heads`).
 EDGE_MARGIN = 0.01
 
 
@@ -83,6 +85,8 @@ PERSON_FACE_TOP = 0.5
 UNSEEN_HEAD_WIDTH = 0.5
 
 
+#: The most of its person box's height an estimated head takes (:data:`UNSEEN_HEAD_WIDTH`): a
+#: wide, low box (someone crouching or lying) does not get a head reaching down to its feet.
 UNSEEN_HEAD_TALL = 0.35
 
 
@@ -221,15 +225,20 @@ def is_main_subject(boxes: np.ndarray, scores: np.ndarray, content: np.ndarray) 
 def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.ndarray:
     """Where the heads are of the main detected people (:func:`is_main_subject`; ``found`` in image
     px, inside the ``content`` box ``[4]``) whose box holds none of the ``faces`` ``[F, 4]`` and is not
-    cut off by the photo's top (:data:`EDGE_MARGIN`: the head is outside the photo): the top of each
-    box, :data:`UNSEEN_HEAD_WIDTH` of its width around its middle, ``[H, 4]`` image px."""
+    cut off by the photo's top (:data:`EDGE_MARGIN`: the head is outside the photo); a face counts
+    for the one person it belongs to (:func:`person_holding`), not for a neighbour whose box
+    overlaps it. Each head is the top of its box, :data:`UNSEEN_HEAD_WIDTH` of its width around its
+    middle, as tall as it is wide but at most :data:`UNSEEN_HEAD_TALL` of its height: ``[H, 4]``
+    image px."""
     people = np.array([label == "person" for label in found.labels], dtype=bool)
     if not people.any():
         return np.zeros((0, 4))
-    holds, _ = _faces_in_people(faces, found)
+    seen = np.zeros(len(found.labels), dtype=bool)
+    holder = person_holding(faces, found)
+    seen[holder[holder >= 0]] = True  # a neighbour's face inside an overlapping box does not count
     boxes = found.boxes.reshape(-1, 4)
     head_inside = boxes[:, 1] > content[1] + EDGE_MARGIN * (content[3] - content[1])  # not cut off by the top
-    faceless = people & head_inside & is_main_subject(boxes, found.scores, content) & ~holds.any(axis=0)
+    faceless = people & head_inside & is_main_subject(boxes, found.scores, content) & ~seen
     boxes = boxes[faceless]
     width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     centre = (boxes[:, 0] + boxes[:, 2]) / 2
@@ -262,11 +271,15 @@ __all__ = [
     "SOFTER_THAN_SUBJECT",
     "SUBJECT_LABELS",
     "VEHICLE_LABELS",
+    "UNSEEN_HEAD_TALL",
+    "UNSEEN_HEAD_WIDTH",
     "cut_by_side",
     "detected_subjects",
+    "is_main_subject",
     "main_subjects",
     "person_holding",
     "sharp_subjects",
     "sized_to_faces",
     "subjects_prior",
+    "unseen_heads",
 ]
