@@ -306,7 +306,7 @@ def compute_saliency(
     else:
         face_boxes, people = _heads_and_people(detected, found, small, to_small, content)
     people = _with_subjects(people, clip_to(main_subjects(found.boxes, found.scores, content), content))
-    heads = unseen_heads(found, skin_faces / to_small if detected is None else detected, content)
+    heads = unseen_heads(found, face_boxes if detected is None else detected, content)
     return SaliencyMap(
         values=_mixed(cues, small.size), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
         content=content, people=people, heads=clip_to(heads, content),

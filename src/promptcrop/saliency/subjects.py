@@ -76,7 +76,7 @@ PERSON_FACE_SPAN = (8.0, 16.0)
 PERSON_FACE_TOP = 0.5
 
 
-#: Where the head of a detected person is when no detected face lies in its box (seen from behind,
+#: Where the head of a detected person is when none of the detected faces is its own (seen from behind,
 #: looking down, under a helmet or a cap, too small for the face detector): the top of the box,
 #: across this share of its width around its middle (a face is a fifth to two fifths of a person
 #: box's width, and the head is rarely exactly in the box's middle: a person sitting sideways,
@@ -242,9 +242,9 @@ def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.n
     boxes = boxes[faceless]
     width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     centre = (boxes[:, 0] + boxes[:, 2]) / 2
-    tall = np.minimum(UNSEEN_HEAD_WIDTH * width, UNSEEN_HEAD_TALL * height)
-    half = UNSEEN_HEAD_WIDTH * width / 2
-    return np.stack([centre - half, boxes[:, 1], centre + half, boxes[:, 1] + tall], axis=-1)
+    side = UNSEEN_HEAD_WIDTH * width
+    tall = np.minimum(side, UNSEEN_HEAD_TALL * height)
+    return np.stack([centre - side / 2, boxes[:, 1], centre + side / 2, boxes[:, 1] + tall], axis=-1)
 
 
 def cut_by_side(boxes: np.ndarray, content: np.ndarray, *, largest: np.ndarray) -> np.ndarray:
