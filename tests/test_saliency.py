@@ -271,6 +271,49 @@ def test_content_box_leaves_plain_photos_and_skies_alone():
     np.testing.assert_allclose(content_box(grey_floor), [0, 0, 320, 240])
 
 
+def filled(photo: np.ndarray, size: tuple[int, int], at: tuple[int, int]) -> np.ndarray:
+    """``photo`` set at ``at`` into a ``size`` canvas of its own blurred, darkened stretch (as
+    vertical video is padded to a landscape frame); the canvas may cut the photo."""
+    backdrop = Image.fromarray(photo).resize(size).filter(ImageFilter.GaussianBlur(12))
+    backdrop = Image.eval(backdrop, lambda v: int(v * 0.6))
+    backdrop.paste(Image.fromarray(photo), at)
+    return np.array(backdrop)
+
+
+@pytest.mark.parametrize(
+    "size, at, expected",
+    [
+        ((560, 240), (120, 0), [120, 0, 440, 240]),  # pillarbox fill on both sides
+        ((480, 300), (100, 80), [100, 80, 420, 300]),  # set low into the frame: fill above and beside
+        ((400, 240), (80, 0), [80, 0, 400, 240]),  # fill on one side, the photo running off the other
+    ],
+)
+def test_content_box_finds_blurred_fill(size, at, expected):
+    photo = textured_scene(320, 240, (120, 60, 200, 160), seed=4)
+    image = filled(photo, size, at)
+    np.testing.assert_allclose(content_box(image), expected, atol=3.0)
+    sal = compute_saliency(image)
+    np.testing.assert_allclose(sal.content, expected, atol=3.0)
+    assert sal.region_mass(np.asarray(expected, float)[None])[0] > 0.99
+
+
+def test_blurred_fill_is_not_a_clear_sky_or_a_blurred_background():
+    photo = textured_scene(320, 240, (120, 60, 200, 160), seed=4)
+    sky = photo.copy()
+    sky[:90] = np.linspace(150, 235, 90)[:, None, None].astype(np.uint8)  # a smooth sky, a straight horizon
+    np.testing.assert_allclose(content_box(sky), [0, 0, 320, 240])  # a lone top band is not taken
+    # anything sharp in a band (a small dark object beside the photo) makes it part of the photo
+    dotted = filled(photo, (560, 240), (120, 0))
+    dotted[100:110, 40:50] = 20
+    np.testing.assert_allclose(content_box(dotted), [0, 0, 440, 240], atol=3.0)
+    # depth of field: a sharp subject, round as things are, before a background blurred on every side
+    background = np.array(Image.fromarray(photo).filter(ImageFilter.GaussianBlur(12)))
+    yy, xx = np.mgrid[:240, :320]
+    sharp = ((xx - 180) / 60.0) ** 2 + ((yy - 130) / 70.0) ** 2 <= 1
+    background[sharp] = photo[sharp]
+    np.testing.assert_allclose(content_box(background), [0, 0, 320, 240])
+
+
 def test_a_reduced_copy_describes_the_full_image():
     image = textured_scene(320, 240, (200, 30, 260, 90), seed=3)
     small = np.asarray(Image.fromarray(image).reduce(2))

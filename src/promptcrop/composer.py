@@ -350,10 +350,11 @@ def _enumerate(
     crops, fits = _candidates_in(frame, region, aspect, config, pad=fit == "pad")
     full = np.array([0.0, 0.0, width, height])
     if not fits and not np.array_equal(frame, full):
-        # A banner or bar is given up only when the region cannot be kept whole without it.
+        # A banner or bar is given up only when the region cannot be kept whole without it: for
+        # crops that keep it whole, or clearly more of it (a subject wider than the ratio allows).
         wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
-        if wider_fits:
-            crops, fits = wider, True
+        if wider_fits or _most_kept(crops, region) < FRAME_GIVE_UP * _most_kept(wider, region):
+            crops, fits = wider, wider_fits
     if alternatives and fit == "crop" and saliency is not None and not len(focus_boxes):
         # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
         core = B.clamp_xyxy(core_region(saliency), width, height)
@@ -425,6 +426,16 @@ def _frame(bounds: BoxesLike | None, region: np.ndarray, width: int, height: int
         return full
     inside = B.box_coverage(box[None], region[None])[0, 0]
     return box if inside >= 1 - FRAME_SLACK else full
+
+
+#: Crops inside frame artefacts that keep less than this share of the region the whole image's crops
+#: can keep give way to those (a video crop's fixed size, a subject wider than the ratio allows).
+FRAME_GIVE_UP = 0.9
+
+
+def _most_kept(crops: np.ndarray, region: np.ndarray) -> float:
+    """The largest area of ``region`` ``[4]`` any of ``crops`` ``[N, 4]`` (xyxy px) holds."""
+    return float(B.box_area(kept_subject(crops, region)).max()) if len(crops) else 0.0
 
 
 def _candidates_in(

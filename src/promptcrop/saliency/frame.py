@@ -1,5 +1,7 @@
 """Frame artefacts: borders, bars and caption banners around a photo, found as flat bands along the
-image sides. :func:`content_box` returns the photo inside them (``[4]`` xyxy px).
+image sides, and blurred fill (the photo set into a blurred copy of itself, as vertical video and
+photos are padded to a landscape frame). :func:`content_box` returns the photo inside them
+(``[4]`` xyxy px).
 """
 
 from __future__ import annotations
@@ -7,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from promptcrop.saliency import ndimage_lite as ndimage
 from promptcrop.saliency.grid import WORK_SIDE, check_image, median, reduce
 
 #: Frame artefacts: how far a band may reach, how neutral and flat it must be, and how clear the
@@ -31,6 +34,17 @@ BAND_TEXT_ALLOWANCE = 0.7
 
 BAND_STEP_SHARE = 0.5
 
+#: Blurred fill: a line of it has no luminance Laplacian above ``FILL_MAX_DETAIL`` (grey levels,
+#: on the copy of at most :data:`WORK_SIDE` px: a blur leaves compression noise, any edge or
+#: texture of a photo — a cloud, a tower against the sky — exceeds it); the fill ends at a straight
+#: border: the first line inside has detail of at least ``FILL_STEP_DETAIL`` along
+#: ``FILL_STEP_SHARE`` of its span between the other bands. A fill band is ``FILL_SHARE`` of its side
+#: (a 9:16 video padded to 16:9 has 34 % on each side).
+FILL_MAX_DETAIL = 12.0
+FILL_STEP_DETAIL = 3.0
+FILL_STEP_SHARE = 0.6
+FILL_SHARE = (0.02, 0.45)
+
 
 def content_box(image_rgb: np.ndarray) -> np.ndarray:
     """The photo without frame artefacts: ``float [4]`` xyxy px of the image.
@@ -40,7 +54,9 @@ def content_box(image_rgb: np.ndarray) -> np.ndarray:
     it is near the band's colour; text rows may interrupt, as long as :data:`BAND_TEXT_ALLOWANCE`
     of the lines are flat) and end at a straight step into the photo. Each side is scanned on a
     copy reduced to at most :data:`WORK_SIDE` px; a band thicker than :data:`BAND_MAX_SHARE` of
-    the image is not a frame. An image without such bands gives the whole image.
+    the image is not a frame. Without such bands, blurred fill is looked for: bands whose lines
+    hold no edge or texture (:data:`FILL_MAX_DETAIL`), ending at a straight border into the photo,
+    on the left or right or on two sides. An image without either gives the whole image.
     """
     arr = check_image(image_rgb)
     height, width = arr.shape[:2]
@@ -58,11 +74,42 @@ def reduced_content_box(small_rgb: np.ndarray, width: int, height: int) -> np.nd
     bottom = _band_depth(small[::-1])
     left = _band_depth(small.transpose(1, 0, 2))
     right = _band_depth(small.transpose(1, 0, 2)[::-1])
+    if not (top or bottom or left or right):
+        top, bottom, left, right = _fill_depths(small.mean(axis=-1))
     fx, fy = width / sw, height / sh
     box = np.array([left * fx, top * fy, width - right * fx, height - bottom * fy])
     if box[2] - box[0] < 0.3 * width or box[3] - box[1] < 0.3 * height:
         return np.array([0.0, 0.0, float(width), float(height)])
     return box
+
+
+def _fill_depths(grey: np.ndarray) -> tuple[int, int, int, int]:
+    """Depths (lines) of blurred fill on the top, bottom, left and right of the luminance ``[h, w]``
+    (see :data:`FILL_MAX_DETAIL`); all 0 when there is none. A lone band at the top or bottom is
+    not taken: a clear sky above a straight horizon, or a smooth foreground, looks the same."""
+    detail = np.abs(ndimage.laplace(grey))
+    h, w = detail.shape
+    rows, cols = detail.max(axis=1) < FILL_MAX_DETAIL, detail.max(axis=0) < FILL_MAX_DETAIL
+    depth = [_leading(rows), _leading(rows[::-1]), _leading(cols), _leading(cols[::-1])]
+    top, bottom, left, right = depth
+    y0, y1, x0, x1 = top, h - bottom, left, w - right
+    # the first line inside each band, over the span the perpendicular bands leave
+    inside = [detail[min(y0, h - 1), x0:x1], detail[max(y1 - 1, 0), x0:x1],
+              detail[y0:y1, min(x0, w - 1)], detail[y0:y1, max(x1 - 1, 0)]]
+    low, high = FILL_SHARE
+    found = [
+        low * side <= d <= high * side and len(line) > 0 and (line >= FILL_STEP_DETAIL).mean() >= FILL_STEP_SHARE
+        for d, side, line in zip(depth, (h, h, w, w), inside)
+    ]
+    if not (found[2] or found[3]) and sum(found) < 2:
+        return 0, 0, 0, 0
+    return tuple(d if ok else 0 for d, ok in zip(depth, found))  # type: ignore[return-value]
+
+
+def _leading(flags: np.ndarray) -> int:
+    """How many of ``flags`` ``[n]`` are true from index 0 on."""
+    misses = np.flatnonzero(~flags)
+    return int(misses[0]) if len(misses) else len(flags)
 
 
 def _band_depth(lines: np.ndarray) -> int:
