@@ -286,6 +286,7 @@ def filled(photo: np.ndarray, size: tuple[int, int], at: tuple[int, int]) -> np.
         ((560, 240), (120, 0), [120, 0, 440, 240]),  # pillarbox fill on both sides
         ((480, 300), (100, 80), [100, 80, 420, 300]),  # set low into the frame: fill above and beside
         ((400, 240), (80, 0), [80, 0, 400, 240]),  # fill on one side, the photo running off the other
+        ((720, 240), (400, 0), [400, 0, 720, 240]),  # fill over more than half the frame
     ],
 )
 def test_content_box_finds_blurred_fill(size, at, expected):

@@ -39,11 +39,12 @@ BAND_STEP_SHARE = 0.5
 #: texture of a photo — a cloud, a tower against the sky — exceeds it); the fill ends at a straight
 #: border: the first line inside has detail of at least ``FILL_STEP_DETAIL`` along
 #: ``FILL_STEP_SHARE`` of its span between the other bands. A fill band is ``FILL_SHARE`` of its side
-#: (a 9:16 video padded to 16:9 has 34 % on each side).
+#: (a 9:16 video padded to 16:9 has 34 % on each side; a view panned off a photo, more on one side;
+#: the photo left must still be 0.3 of each side, as inside bars).
 FILL_MAX_DETAIL = 12.0
 FILL_STEP_DETAIL = 3.0
 FILL_STEP_SHARE = 0.6
-FILL_SHARE = (0.02, 0.45)
+FILL_SHARE = (0.02, 0.7)
 
 
 def content_box(image_rgb: np.ndarray) -> np.ndarray:
