@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from approx import assert_records_close
-from optional import missing, require
+from optional import missing, require, require_face_detector
 from promptcrop import boxes as B
 from promptcrop.errors import ModelUnavailableError, PromptcropError, RequestError
 from promptcrop.options import PredictorOptions
@@ -237,6 +237,14 @@ def test_offline_crops_keep_the_astronauts_face_and_the_cats_eyes(no_network):
         assert bool(B.contains(np.array(crop.box, float), face)), (crop.aspect, crop.box)
     chelsea = predictor.predict(_skimage_photo("chelsea.png"), k=1, aspect="16:9")
     assert bool(B.contains(np.array(next(iter(chelsea)).box, float), eyes))
+
+
+def test_an_offline_prediction_holds_the_faces_its_crops_keep_whole(no_network):
+    require_face_detector()
+    face = np.array([150.0, 40.0, 290.0, 170.0])  # the astronaut's face with its hair, read off the image
+    pred = Predictor(model=None).predict(_skimage_photo("astronaut.png"), k=1, aspect="9:16")
+    assert len(pred.faces) == 1 and B.elementwise_iou(np.array(pred.faces), face[None])[0] > 0.5
+    assert Predictor(model=None).predict(_scene(), k=1).faces == ()  # shapes, no face
 
 
 # ---------------------------------------------------------------------- one surface for every front end

@@ -11,6 +11,7 @@ from promptcrop.reframe.path import (
     PathConfig,
     camera_of,
     corridor,
+    fewest_cut,
     free_room,
     keep_corridor,
     least_motion_path,
@@ -150,6 +151,34 @@ def test_wide_subject_whose_framing_wavers_is_filmed_from_one_place() -> None:
     shot = solve_shot(subject, framing, size, (W, H), FPS)
     assert shot.camera == "stationary"
     assert shot.boxes[0, 0] >= subject[0, 0] and shot.boxes[0, 2] <= subject[0, 2]
+
+
+def test_a_still_camera_holds_where_it_cuts_the_fewest_faces() -> None:
+    """A still subject narrower than the crop beside a bystander's face: the camera holds at the
+    position nearest the framing that keeps the subject and cuts no face seen."""
+    n = 60
+    subject = np.tile([250.0, 40, 370, 330], (n, 1))  # any centre in 269..351 keeps it
+    size = largest_crop_size((W, H), 9 / 16)  # 202 px wide
+    framing = np.tile([300.0 - size[0] / 2, 0, 300.0 + size[0] / 2, H], (n, 1))
+    faces = [np.array([[280.0, 60, 320, 110], [390.0, 60, 430, 110]])] * n
+    plain = solve_shot(subject, framing, size, (W, H), FPS)
+    assert plain.camera == "stationary" and 390 + 8 < plain.boxes[0, 2] < 430 - 8  # cuts the second face
+    held = solve_shot(subject, framing, size, (W, H), FPS, faces=faces)
+    assert held.camera == "stationary" and np.ptp(held.boxes[:, 0]) == 0
+    assert 370 <= held.boxes[0, 2] <= 390 + 8 + 1  # the subject kept, the face left out (the nearer side)
+    # a moving camera is not moved by them
+    moving = _moving_subject(80, 1)
+    assert np.array_equal(solve_shot(moving, moving, size, (W, H), FPS, faces=[faces[0]] * 80).boxes,
+                          solve_shot(moving, moving, size, (W, H), FPS).boxes)
+
+
+def test_fewest_cut_counts_faces_20_to_80_percent_inside_and_prefers_the_nearest() -> None:
+    spans = np.array([[100.0, 140.0]] * 3)  # one face over three frames, near a 200 px crop's left edge
+    # centres 208..232 put the crop's edge 108..132: 80..20 % of the face inside, a cut
+    assert fewest_cut(180.0, 260.0, 218.0, 200, spans) == pytest.approx(208.0)  # the nearer side
+    assert fewest_cut(180.0, 260.0, 226.0, 200, spans) == pytest.approx(232.0)
+    assert fewest_cut(180.0, 260.0, 245.0, 200, spans) == pytest.approx(245.0)  # nothing cut there already
+    assert fewest_cut(220.0, 220.0, 220.0, 200, spans) == pytest.approx(220.0)  # no choice
 
 
 def test_free_room_is_half_the_room_less_a_margin_of_the_subject_and_none_for_a_wide_one() -> None:

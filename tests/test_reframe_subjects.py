@@ -10,9 +10,11 @@ from promptcrop.reframe.subjects import Keyframe, frame_tracks, running_trend
 W, H = 640, 360
 
 
-def _keyframe(index: int, box: np.ndarray) -> Keyframe:
+def _keyframe(index: int, box: np.ndarray, faces: np.ndarray | None = None) -> Keyframe:
+    extra = {} if faces is None else {"faces": np.asarray(faces, dtype=np.float64).reshape(-1, 4)}
     return Keyframe(index=index, subject=np.asarray(box, dtype=np.float64), framing={"9:16": np.asarray(box, dtype=np.float64)},
-                    padded={"9:16": False}, pad_color={"9:16": None}, matched=(), fallback=None, mode="offline")
+                    padded={"9:16": False}, pad_color={"9:16": None}, matched=(), fallback=None, mode="offline",
+                    **extra)
 
 
 def _panning(at: np.ndarray, speed: float, start: float = 400.0) -> np.ndarray:
@@ -59,3 +61,13 @@ def test_tracks_start_each_shot_at_its_own_keyframes() -> None:
     tracks = frame_tracks(keys, [(0, 20), (20, 40)], "9:16", (W, H))
     assert np.allclose(tracks.subject[:20], left) and np.allclose(tracks.subject[20:], right)
     assert np.allclose(tracks.framing[19], left) and np.allclose(tracks.framing[20], right)
+
+
+def test_each_frame_takes_the_faces_of_the_nearest_keyframe_of_its_shot() -> None:
+    box = np.array([200.0, 60, 300, 300])
+    face = np.array([[230.0, 70, 260, 110]])
+    keys = [_keyframe(0, box), _keyframe(10, box, face), _keyframe(19, box), _keyframe(20, box, face + 300)]
+    tracks = frame_tracks(keys, [(0, 20), (20, 30)], "9:16", (W, H))
+    assert len(tracks.faces) == 30
+    assert [len(f) for f in tracks.faces[:20]] == [0] * 6 + [1] * 9 + [0] * 5  # frame 5 is a tie: the earlier
+    assert all(np.array_equal(f, face + 300) for f in tracks.faces[20:])  # never across the cut

@@ -42,6 +42,7 @@ class Candidates:
     ``request``: the request as post-processing applies it (``exclude`` phrases grounded into
     avoid boxes); ``source``: the proposal per requested ratio (:data:`~promptcrop.postprocess.CandidateSource`);
     ``region``: ``[4]`` xyxy px the crops were built to keep, ``None`` for the decoder's own boxes;
+    ``faces``: ``[F, 4]`` xyxy px the composer kept whole when it could (:func:`whole_boxes`);
     ``image_size``: ``(W, H)`` of the full image; ``image_rgb``: that image or a reduced copy
     (``[h, w, 3]`` uint8, for the pad colour); ``explanation``: query, phrases, grounding and
     fallback notes; ``timings``: seconds per stage so far.
@@ -55,6 +56,13 @@ class Candidates:
     image_rgb: np.ndarray
     explanation: Explanation = Explanation()
     timings: dict[str, float] = field(default_factory=dict)
+    faces: np.ndarray = field(default_factory=lambda: NO_BOXES)
+
+
+def whole_boxes(saliency: SaliencyMap) -> np.ndarray:
+    """The boxes a composer with this saliency map keeps whole or leaves out whole, ``[F, 4]`` xyxy
+    px: its detected faces and the estimated heads of people whose face was not seen."""
+    return np.concatenate([saliency.faces, saliency.heads]).reshape(-1, 4)
 
 
 def composer_source(
@@ -82,29 +90,30 @@ def composer_source(
 
 def offline_candidates(
     analysed: np.ndarray, full_size: tuple[int, int], request: CropRequest, config: ComposerConfig
-) -> tuple[CandidateSource, np.ndarray]:
+) -> tuple[CandidateSource, np.ndarray, np.ndarray]:
     """The weight-free source: saliency of ``analysed`` (a reduced ``[h, w, 3]`` copy of a
-    ``full_size`` image) and the composer; returns ``(source, region [4])``. Corner watermarks
-    and text are left out when a crop can."""
+    ``full_size`` image) and the composer; returns ``(source, region [4], faces [F, 4])``
+    (:func:`whole_boxes`). Corner watermarks and text are left out when a crop can."""
     # The corner marks are looked for while the saliency map waits for its detectors.
     marks = in_background(corner_marks, analysed, image_size=full_size)
     sal = compute_saliency(analysed, image_size=full_size)
     marks = marks()
     region = clear_of_marks(salient_region(sal), marks)
-    return composer_source(full_size, region, request, config, saliency=sal, marks=marks), region
+    return composer_source(full_size, region, request, config, saliency=sal, marks=marks), region, whole_boxes(sal)
 
 
 def zeroshot_candidates(
     image_rgb: np.ndarray, keep: np.ndarray, request: CropRequest, config: ComposerConfig, *, conditioned: bool
-) -> tuple[CandidateSource, np.ndarray]:
+) -> tuple[CandidateSource, np.ndarray, np.ndarray]:
     """Grounded boxes ``keep`` ``[N, 4]`` (or the salient region when there are none) and the
-    composer: ``(source, region [4])``. Faces are kept whole when nothing better says what
+    composer: ``(source, region [4], faces [F, 4])`` (:func:`whole_boxes`). Faces are kept whole when nothing better says what
     matters, and corner marks left out; a query says itself what to keep and to leave out."""
     height, width = image_rgb.shape[:2]
     sal = compute_saliency(image_rgb, faces=NO_BOXES if conditioned else "auto", subjects=not conditioned)
     marks = NO_BOXES if conditioned else corner_marks(image_rgb)
     region = B.clamp_xyxy(B.union_box(keep) if len(keep) else clear_of_marks(salient_region(sal), marks), width, height)
-    return composer_source((width, height), region, request, config, saliency=sal, keep=keep, marks=marks), region
+    source = composer_source((width, height), region, request, config, saliency=sal, keep=keep, marks=marks)
+    return source, region, whole_boxes(sal)
 
 
 def clipcrop_candidates(

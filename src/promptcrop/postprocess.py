@@ -418,11 +418,14 @@ def build_prediction(
     timings: dict[str, float],
     exif_orientation: int,
     versions: dict[str, object],
+    faces: np.ndarray | None = None,
 ) -> Prediction:
-    """The one place a :class:`~promptcrop.results.Prediction` is built (``region``: ``[4]`` xyxy px)."""
+    """The one place a :class:`~promptcrop.results.Prediction` is built (``region``: ``[4]``,
+    ``faces``: ``[F, 4]``, xyxy px)."""
     return Prediction(
         crops=list(crops), image_size=image_size, mode=mode,
         region=None if region is None else tuple(float(v) for v in np.asarray(region).reshape(4)),  # type: ignore[arg-type]
+        faces=() if faces is None else tuple(tuple(float(v) for v in box) for box in np.asarray(faces).reshape(-1, 4)),  # type: ignore[misc]
         query=explanation.query, phrases=explanation.phrases, truncated=explanation.truncated,
         grounding=list(explanation.grounding), query_image=explanation.query_image,
         fallback="; ".join(explanation.notes) or None, timings=dict(timings),

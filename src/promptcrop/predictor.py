@@ -35,6 +35,7 @@ from promptcrop import arrays as A
 from promptcrop import boxes as B
 from promptcrop.candidates import (
     FALLBACK_QUERY_IMAGE,
+    NO_BOXES,
     Candidates,
     clipcrop_candidates,
     grounded_boxes,
@@ -494,7 +495,7 @@ class Predictor:
         return build_prediction(
             crops, image_size=found.image_size, mode=found.mode, region=found.region,
             explanation=found.explanation, timings=timings, exif_orientation=upright.exif_orientation,
-            versions=self.versions(found.mode),
+            versions=self.versions(found.mode), faces=found.faces,
         )
 
     # ------------------------------------------------------------------ modes
@@ -502,9 +503,10 @@ class Predictor:
     def _offline(self, preview: Preview, request: CropRequest, deadline: Deadline | None) -> Candidates:
         check_deadline(deadline, "ground")
         t0 = time.perf_counter()
-        source, region = offline_candidates(preview.image.array, preview.full_size, request, self.composer_config)
+        source, region, faces = offline_candidates(preview.image.array, preview.full_size, request,
+                                                   self.composer_config)
         return Candidates(mode="offline", request=request, source=source, region=region, image_size=preview.full_size,
-                          image_rgb=preview.image.array, timings={"saliency": time.perf_counter() - t0})
+                          image_rgb=preview.image.array, timings={"saliency": time.perf_counter() - t0}, faces=faces)
 
     def _with_model(
         self,
@@ -547,6 +549,7 @@ class Predictor:
                 [request.avoid, self._exclude_boxes(enc, request.exclude, *image.size)]))
         t5 = time.perf_counter()
         check_deadline(deadline, "compose")
+        faces = NO_BOXES
         if mode == "clipcrop":
             decoded = self.decoder_model.decode(enc, grounding)
             source, region = clipcrop_candidates(image.array, decoded, grounding, request, self.composer_config, notes)
@@ -555,15 +558,15 @@ class Predictor:
             keep = valid_boxes_px(grounding, W, H) if cond is not None else self._generic_detections(enc, W, H)
             # the region was grounded: a diffuse map's centre says nothing about it
             config = replace(self.composer_config, centred_weight=0.0)
-            source, region = zeroshot_candidates(image.array, keep, request, config,
-                                                 conditioned=cond is not None)
+            source, region, faces = zeroshot_candidates(image.array, keep, request, config,
+                                                        conditioned=cond is not None)
         explanation = Explanation(notes=tuple(notes)) if cond is None else Explanation(
             query=cond.query, query_image=cond.query_image, phrases=cond.phrases, truncated=cond.truncated,
             grounding=grounded_boxes(grounding, cond.phrases, image.size), notes=tuple(notes),
         )
         timings = {**shared, "text": t4 - t3, "ground": t5 - t4, "crop": time.perf_counter() - t5}
         return Candidates(mode=mode, request=request, source=source, region=region, image_size=image.size,
-                          image_rgb=image.array, explanation=explanation, timings=timings)
+                          image_rgb=image.array, explanation=explanation, timings=timings, faces=faces)
 
     def _ground(self, enc: Any, cond: _Condition | None, size: tuple[int, int], notes: list[str]) -> Any:
         """OWL-ViT's grounding of the condition (repaired like any model output), or the

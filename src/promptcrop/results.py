@@ -127,6 +127,9 @@ class Prediction(Sequence[CropResult]):
     - ``image_size``: ``(W, H)`` of the upright image; ``mode``: the mode that ran.
     - ``region``: the xyxy pixel region the crops were built to keep (grounded union box,
       salient region, or the whole image), ``None`` for the decoder's free boxes.
+    - ``faces``: xyxy pixel boxes the crops were composed to keep whole or leave out whole —
+      detected faces and the estimated heads of people whose face was not seen (empty for the
+      decoder's free boxes and for a query that names what to keep).
     - ``grounding``: one :class:`GroundedBox` per query phrase (empty without weights).
     - ``truncated``: phrases cut to the text model's 16 positions.
     - ``timings``: seconds per stage.
@@ -142,6 +145,7 @@ class Prediction(Sequence[CropResult]):
     query: str | None = None
     phrases: tuple[str, ...] = ()
     region: tuple[float, float, float, float] | None = None
+    faces: tuple[tuple[float, float, float, float], ...] = ()
     grounding: list[GroundedBox] = field(default_factory=list)
     truncated: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)

@@ -261,7 +261,7 @@ class Reframer:
         size = largest_crop_size(info.size, B.parse_aspect_ratio(ratio))
         tracks = frame_tracks(analysis.keyframes, shots, ratio, info.size)
         paths = solve_path(tracks.subject, tracks.framing, shots, size, info.size,
-                           info.fps if info.fps > 0 else 25.0, self.options.path)
+                           info.fps if info.fps > 0 else 25.0, self.options.path, tracks.faces)
         pads = [pad_box(analysis.keyframes, s, e, ratio) if self.options.fit == "pad" else None for s, e in shots]
         return RatioPlan(ratio=ratio, crop_size=size, paths=paths, subject=tracks.subject, pads=pads, shots=shots)
 

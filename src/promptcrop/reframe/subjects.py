@@ -65,7 +65,8 @@ class Keyframe:
     """What the predictor found on one keyframe: ``subject`` ``[4]`` (the region it keeps),
     ``framing`` ratio label → ``[4]`` top crop (may leave the frame when padded), ``padded``
     ratio label → whether that crop is letterboxed, ``matched`` (the grounded phrases),
-    ``fallback`` (the predictor's note, if any), ``mode``."""
+    ``fallback`` (the predictor's note, if any), ``mode``, ``faces`` ``[F, 4]`` (the faces and
+    estimated heads the framing keeps whole, :attr:`~promptcrop.results.Prediction.faces`)."""
 
     index: int
     subject: np.ndarray
@@ -75,6 +76,7 @@ class Keyframe:
     matched: tuple[str, ...]
     fallback: str | None
     mode: str
+    faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
 
 
 @dataclass
@@ -117,6 +119,7 @@ class KeyframeAnalyser:
         return Keyframe(
             index=frame.index, subject=region * scale, framing=framing, padded=padded, pad_color=colours,
             matched=tuple(g.phrase for g in pred.grounding), fallback=pred.fallback, mode=pred.mode,
+            faces=np.asarray(pred.faces, dtype=np.float64).reshape(-1, 4) * scale,
         )
 
 
@@ -162,20 +165,24 @@ def analyse_video(info: VideoInfo, analyser: KeyframeAnalyser, config: AnalysisC
 
 @dataclass(frozen=True)
 class Tracks:
-    """Per-frame boxes of one ratio: ``subject`` ``[N, 4]`` and ``framing`` ``[N, 4]`` (xyxy px)."""
+    """Per-frame boxes of one ratio: ``subject`` ``[N, 4]`` and ``framing`` ``[N, 4]`` (xyxy px), and
+    ``faces``: per frame the ``[F, 4]`` faces of the nearest keyframe of its shot."""
 
     subject: np.ndarray
     framing: np.ndarray
+    faces: list[np.ndarray]
 
 
 def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]], label: str,
                  frame_size: tuple[int, int]) -> Tracks:
     """Subject and framing of every frame for ratio ``label``: linear between the keyframes of a
     shot (after :func:`running_trend` over its keyframes), held before its first and after its
-    last; a shot without keyframe borrows the nearest."""
+    last; a shot without keyframe borrows the nearest. Faces are those of the nearest keyframe
+    (they are kept whole, not followed)."""
     n = shots[-1][1]
     subject = np.zeros((n, 4))
     framing = np.zeros((n, 4))
+    faces: list[np.ndarray] = []
     index = np.array([k.index for k in keyframes])
     for start, end in shots:
         inside = [k for k in keyframes if start <= k.index < end]
@@ -186,9 +193,11 @@ def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]]
         subject[start:end] = _interpolate(frames, at, running_trend(np.stack([k.subject for k in inside]), at))
         boxes = np.stack([k.framing.get(label, k.subject) for k in inside])
         framing[start:end] = _interpolate(frames, at, running_trend(boxes, at))
+        nearest = np.abs(frames[:, None] - at[None, :]).argmin(axis=1)
+        faces.extend(inside[k].faces for k in nearest)
     W, H = frame_size
     subject = np.clip(subject, 0, [W, H, W, H])
-    return Tracks(subject=subject, framing=framing)
+    return Tracks(subject=subject, framing=framing, faces=faces)
 
 
 def running_trend(boxes: np.ndarray, at: np.ndarray, window: int = TREND_KEYFRAMES) -> np.ndarray:
