@@ -418,21 +418,24 @@ def test_crops_stay_inside_the_content_box_when_the_region_allows():
     assert bool(B.contains(np.array([150.0, 0.0, 320.0, 120.0]), crop.box_xyxy_px, tol=1e-6))
 
 
-def test_bounds_give_way_to_crops_that_keep_clearly_more_of_a_region_wider_than_the_ratio():
+def test_fill_gives_way_to_crops_that_keep_clearly_more_of_a_region_wider_than_the_ratio_bars_do_not():
     wide = np.array([40.0, 100.0, 280.0, 140.0])  # wider than any 9:16 crop of the image
     sal = blob_saliency([wide])
 
-    def crop_with_bars(bar: float) -> np.ndarray:
-        content = np.array([0.0, bar, W, H - bar])  # letterbox bars, or a video frame's fill
-        framed = SaliencyMap(values=sal.values, edges=sal.edges, image_size=(W, H), content=content)
+    def crop_inside(band: float, fill: bool) -> np.ndarray:
+        content = np.array([0.0, band, W, H - band])  # blurred fill above and below, or letterbox bars
+        framed = SaliencyMap(values=sal.values, edges=sal.edges, image_size=(W, H), content=content, fill=fill)
         return compose((W, H), wide, aspect=9 / 16, k=1, saliency=framed)[0].box_xyxy_px
 
-    # bars of 60 px leave a 9:16 crop half the width of the full-height one: they give way
-    box = crop_with_bars(60.0)
+    # 60 px of fill leave a 9:16 crop half the width of the full-height one: the fill gives way
+    box = crop_inside(60.0, fill=True)
     assert box[3] - box[1] == pytest.approx(H, abs=1) and box[2] - box[0] == pytest.approx(H * 9 / 16, abs=1)
-    # bars of 4 px cost the crop under 4 % of the width: the crop stays inside them
-    box = crop_with_bars(4.0)
+    # 4 px of fill cost the crop under 4 % of the width: the crop stays inside
+    box = crop_inside(4.0, fill=True)
     assert box[1] >= 4 - 1e-6 and box[3] <= H - 4 + 1e-6
+    # black bars never go into a crop that cannot keep the region whole anyway
+    box = crop_inside(60.0, fill=False)
+    assert box[1] >= 60 - 1e-6 and box[3] <= H - 60 + 1e-6
 
 
 def test_astronaut_wide_alternatives_keep_her_head_and_rank_below_it():

@@ -179,6 +179,11 @@ def test_fewest_cut_counts_faces_20_to_80_percent_inside_and_prefers_the_nearest
     assert fewest_cut(180.0, 260.0, 226.0, 200, spans) == pytest.approx(232.0)
     assert fewest_cut(180.0, 260.0, 245.0, 200, spans) == pytest.approx(245.0)  # nothing cut there already
     assert fewest_cut(220.0, 220.0, 220.0, 200, spans) == pytest.approx(220.0)  # no choice
+    # a face wider than the crop is one face, cut once even when both edges pass through it
+    wide = np.array([[0.0, 500.0], [25.0, 75.0]])  # a close-up, and a face cut by left edges 35..65
+    assert fewest_cut(100.0, 400.0, 250.0, 200, wide) == pytest.approx(250.0)  # counted twice, 200 would win
+    # a face of no width (clipped away) cuts nothing, and nothing is gained by it
+    assert fewest_cut(0.0, 100.0, 60.0, 40, np.array([[70.0, 70.0], [80.0, 70.0]])) == pytest.approx(60.0)
 
 
 def test_free_room_is_half_the_room_less_a_margin_of_the_subject_and_none_for_a_wide_one() -> None:

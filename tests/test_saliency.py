@@ -287,6 +287,7 @@ def filled(photo: np.ndarray, size: tuple[int, int], at: tuple[int, int]) -> np.
         ((480, 300), (100, 80), [100, 80, 420, 300]),  # set low into the frame: fill above and beside
         ((400, 240), (80, 0), [80, 0, 400, 240]),  # fill on one side, the photo running off the other
         ((720, 240), (400, 0), [400, 0, 720, 240]),  # fill over more than half the frame
+        ((320, 400), (0, 80), [0, 80, 320, 320]),  # a landscape photo padded to portrait: fill above and below
     ],
 )
 def test_content_box_finds_blurred_fill(size, at, expected):
@@ -295,7 +296,14 @@ def test_content_box_finds_blurred_fill(size, at, expected):
     np.testing.assert_allclose(content_box(image), expected, atol=3.0)
     sal = compute_saliency(image)
     np.testing.assert_allclose(sal.content, expected, atol=3.0)
-    assert sal.region_mass(np.asarray(expected, float)[None])[0] > 0.99
+    assert sal.fill and sal.region_mass(np.asarray(expected, float)[None])[0] > 0.99
+
+
+def test_blurred_fill_is_found_inside_a_thin_black_edge():
+    photo = textured_scene(320, 240, (120, 60, 200, 160), seed=4)
+    image = framed(filled(photo, (560, 240), (120, 0)), top=4, bottom=4, left=6)
+    np.testing.assert_allclose(content_box(image), [126, 4, 446, 244], atol=3.0)
+    assert not compute_saliency(framed(photo, top=40, bottom=40)).fill  # bars are not fill
 
 
 def test_blurred_fill_is_not_a_clear_sky_or_a_blurred_background():
@@ -303,6 +311,9 @@ def test_blurred_fill_is_not_a_clear_sky_or_a_blurred_background():
     sky = photo.copy()
     sky[:90] = np.linspace(150, 235, 90)[:, None, None].astype(np.uint8)  # a smooth sky, a straight horizon
     np.testing.assert_allclose(content_box(sky), [0, 0, 320, 240])  # a lone top band is not taken
+    foreground = sky.copy()
+    foreground[200:] = (np.linspace(1.0, 0.7, 40)[:, None, None] * [150, 110, 70]).astype(np.uint8)  # smooth sand
+    np.testing.assert_allclose(content_box(foreground), [0, 0, 320, 240])  # unlike fill, not matched in depth
     # anything sharp in a band (a small dark object beside the photo) makes it part of the photo
     dotted = filled(photo, (560, 240), (120, 0))
     dotted[100:110, 40:50] = 20

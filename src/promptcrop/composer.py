@@ -56,9 +56,10 @@ heart of the subject (:func:`promptcrop.saliency.core_region`: head and shoulder
 candidates, and each next crop differs from those ranked above it in area
 (:data:`promptcrop.postprocess.FRAMING_STEP`), not only in position.
 
-**Frame artefacts.** With a saliency map whose ``content`` box excludes borders, bars or caption
-banners (or with explicit ``bounds``), crops stay inside it unless the region cannot be kept whole
-there at the requested ratio. Corner watermarks and text (``marks``) are left out by every crop
+**Frame artefacts.** With a saliency map whose ``content`` box excludes borders, bars, caption
+banners or blurred fill (or with explicit ``bounds``), crops stay inside it unless the region cannot
+be kept whole there at the requested ratio — or, for blurred fill only, unless crops taking it in
+keep clearly more of the region (:data:`FRAME_GIVE_UP`). Corner watermarks and text (``marks``) are left out by every crop
 that can leave them out while keeping as much of the region.
 """
 
@@ -343,6 +344,7 @@ def _enumerate(
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     focus_boxes = _as_boxes(focus, "focus")
     region = required_region(region_xyxy_px, focus_boxes, width, height)
+    from_fill = bounds is None and saliency is not None and saliency.fill
     if bounds is None and saliency is not None:
         bounds = saliency.content
     frame = _frame(bounds, region, width, height) if fit == "crop" else np.array([0, 0, width, height], float)
@@ -350,10 +352,11 @@ def _enumerate(
     crops, fits = _candidates_in(frame, region, aspect, config, pad=fit == "pad")
     full = np.array([0.0, 0.0, width, height])
     if not fits and not np.array_equal(frame, full):
-        # A banner or bar is given up only when the region cannot be kept whole without it: for
-        # crops that keep it whole, or clearly more of it (a subject wider than the ratio allows).
+        # A banner or bar is given up only when the region cannot be kept whole without it; blurred
+        # fill also when crops taking it in keep clearly more of the region (a subject wider than
+        # the ratio allows inside it, a video crop's fixed size).
         wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
-        if wider_fits or _most_kept(crops, region) < FRAME_GIVE_UP * _most_kept(wider, region):
+        if wider_fits or (from_fill and _most_kept(crops, region) < FRAME_GIVE_UP * _most_kept(wider, region)):
             crops, fits = wider, wider_fits
     if alternatives and fit == "crop" and saliency is not None and not len(focus_boxes):
         # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
@@ -428,8 +431,10 @@ def _frame(bounds: BoxesLike | None, region: np.ndarray, width: int, height: int
     return box if inside >= 1 - FRAME_SLACK else full
 
 
-#: Crops inside frame artefacts that keep less than this share of the region the whole image's crops
+#: Crops inside blurred fill that keep less than this share of the region the whole image's crops
 #: can keep give way to those (a video crop's fixed size, a subject wider than the ratio allows).
+#: Bars and banners give way only to keep the region whole: a bar inside a photo crop is worse than
+#: a smaller crop.
 FRAME_GIVE_UP = 0.9
 
 

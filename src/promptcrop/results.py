@@ -127,9 +127,6 @@ class Prediction(Sequence[CropResult]):
     - ``image_size``: ``(W, H)`` of the upright image; ``mode``: the mode that ran.
     - ``region``: the xyxy pixel region the crops were built to keep (grounded union box,
       salient region, or the whole image), ``None`` for the decoder's free boxes.
-    - ``faces``: xyxy pixel boxes the crops were composed to keep whole or leave out whole —
-      detected faces and the estimated heads of people whose face was not seen (empty for the
-      decoder's free boxes and for a query that names what to keep).
     - ``grounding``: one :class:`GroundedBox` per query phrase (empty without weights).
     - ``truncated``: phrases cut to the text model's 16 positions.
     - ``timings``: seconds per stage.
@@ -137,6 +134,10 @@ class Prediction(Sequence[CropResult]):
     - ``query_image``: how the query image was named, when one conditioned the crops.
     - ``fallback``: ``None``, or what replaced a degenerate model output (see the Predictor).
     - ``versions``: promptcrop's version and the weights used (:func:`promptcrop.results.versions`).
+    - ``faces``: xyxy pixel boxes the crops were composed to keep whole or leave out whole — faces
+      (detected, or face-like skin blobs without the face detector) and the estimated heads of
+      people whose face was not seen; empty for the decoder's free boxes and for a query that
+      names what to keep. Held in memory only: the JSON record does not carry them.
     """
 
     crops: list[CropResult]
@@ -145,7 +146,6 @@ class Prediction(Sequence[CropResult]):
     query: str | None = None
     phrases: tuple[str, ...] = ()
     region: tuple[float, float, float, float] | None = None
-    faces: tuple[tuple[float, float, float, float], ...] = ()
     grounding: list[GroundedBox] = field(default_factory=list)
     truncated: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
@@ -153,6 +153,7 @@ class Prediction(Sequence[CropResult]):
     query_image: str | None = None
     fallback: str | None = None
     versions: dict[str, Any] = field(default_factory=dict)
+    faces: tuple[tuple[float, float, float, float], ...] = ()
 
     @overload
     def __getitem__(self, i: int) -> CropResult: ...

@@ -209,7 +209,7 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
     """The crop path of one shot: ``subject`` and ``framing`` ``[n, 4]`` per-frame boxes (xyxy px),
     crop ``size`` ``(w, h)`` inside the ``frame_size`` ``(W, H)`` frame; ``faces``: per frame the
     ``[F, 4]`` boxes a still camera keeps clear of (see the module docstring)."""
-    every_face = np.concatenate([np.asarray(f, dtype=np.float64).reshape(-1, 4) for f in faces or ()] or [np.zeros((0, 4))])
+    every_face = np.concatenate([np.zeros((0, 4))] + [np.asarray(f, dtype=np.float64).reshape(-1, 4) for f in (() if faces is None else faces)])
     subject = np.asarray(subject, dtype=np.float64).reshape(-1, 4)
     framing_c = B.xyxy_to_cxcywh(np.asarray(framing, dtype=np.float64).reshape(-1, 4))
     centres_of = []
@@ -238,13 +238,17 @@ def fewest_cut(low: float, high: float, preferred: float, extent: int, spans: np
     """The centre in ``[low, high]`` of a crop of side ``extent`` that cuts the fewest of ``spans``
     ``[M, 2]`` (each face of each frame, along one axis), the nearest such to ``preferred``. A crop
     edge through the middle of a face, all but :data:`_CUT_SHARE` of it on either side, cuts it
-    (for a face narrower than the crop: 20–80 % of it inside). Counted over whole pixels with
-    sorted interval ends, so a long shot costs ``O(M log M)``, not ``M`` per position."""
+    (for a face narrower than the crop: 20–80 % of it inside); a face is cut once even when both
+    edges pass through it. Counted over whole pixels with sorted interval ends, so a long shot
+    costs ``O(M log M)``, not ``M`` per position."""
     half = extent / 2.0
     margin = _CUT_SHARE * (spans[:, 1] - spans[:, 0])
     first, last = spans[:, 0] + margin, spans[:, 1] - margin  # an edge strictly between them cuts
-    starts = np.sort(np.concatenate([first - half, first + half]))  # centres putting the left / right
-    ends = np.sort(np.concatenate([last - half, last + half]))  # edge there
+    first, last = first[last > first], last[last > first]
+    # centres putting the right edge there, then the left edge; one interval when they overlap
+    joined = last - half > first + half
+    starts = np.sort(np.concatenate([first - half, (first + half)[~joined]]))
+    ends = np.sort(np.concatenate([np.where(joined, last + half, last - half), (last + half)[~joined]]))
     options = np.unique(np.clip(np.append(np.arange(np.ceil(low), np.floor(high) + 1.0), preferred), low, high))
     cuts = np.searchsorted(starts, options, side="left") - np.searchsorted(ends, options, side="right")
     return float(options[np.lexsort((np.abs(options - preferred), cuts))[0]])

@@ -193,7 +193,7 @@ def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]]
         subject[start:end] = _interpolate(frames, at, running_trend(np.stack([k.subject for k in inside]), at))
         boxes = np.stack([k.framing.get(label, k.subject) for k in inside])
         framing[start:end] = _interpolate(frames, at, running_trend(boxes, at))
-        nearest = np.abs(frames[:, None] - at[None, :]).argmin(axis=1)
+        nearest = np.searchsorted((at[1:] + at[:-1]) / 2, frames, side="left")  # a tie: the earlier
         faces.extend(inside[k].faces for k in nearest)
     W, H = frame_size
     subject = np.clip(subject, 0, [W, H, W, H])

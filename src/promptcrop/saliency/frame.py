@@ -45,6 +45,9 @@ FILL_MAX_DETAIL = 12.0
 FILL_STEP_DETAIL = 3.0
 FILL_STEP_SHARE = 0.6
 FILL_SHARE = (0.02, 0.7)
+#: A flat band whose luminance varies by more than this (standard deviation, grey levels) without
+#: any detail is dark, dull fill rather than a bar (a bar is one colour).
+FILL_SPREAD = 3.0
 
 
 def content_box(image_rgb: np.ndarray) -> np.ndarray:
@@ -66,28 +69,54 @@ def content_box(image_rgb: np.ndarray) -> np.ndarray:
 
 def reduced_content_box(small_rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """:func:`content_box` from a reduced copy ``[h, w, 3]`` of a W × H image."""
+    return frame_artefacts(small_rgb, width, height)[0]
+
+
+def frame_artefacts(small_rgb: np.ndarray, width: int, height: int) -> tuple[np.ndarray, bool]:
+    """``(content box [4] xyxy px, whether blurred fill was found)`` from a reduced copy
+    ``[h, w, 3]`` of a W × H image: flat bands first, then blurred fill inside them (a padded video
+    often has a thin black edge around its fill)."""
+    full = np.array([0.0, 0.0, float(width), float(height)])
     small = small_rgb.astype(np.float32)
     sh, sw = small.shape[:2]
     if min(sh, sw) < 8:
-        return np.array([0.0, 0.0, float(width), float(height)])
+        return full, False
     # Lines from each side inwards: top rows, bottom rows, left columns, right columns.
     top = _band_depth(small)
     bottom = _band_depth(small[::-1])
     left = _band_depth(small.transpose(1, 0, 2))
     right = _band_depth(small.transpose(1, 0, 2)[::-1])
-    if not (top or bottom or left or right):
-        top, bottom, left, right = _fill_depths(small.mean(axis=-1))
+    grey = small.mean(axis=-1)
+    flat_fill = _flat_bands_are_fill(grey, top, bottom, left, right)
+    inner = grey[top : sh - bottom, left : sw - right]
+    fill = _fill_depths(inner) if min(inner.shape) >= 8 else (0, 0, 0, 0)
+    top, bottom, left, right = (d + f for d, f in zip((top, bottom, left, right), fill))
     fx, fy = width / sw, height / sh
     box = np.array([left * fx, top * fy, width - right * fx, height - bottom * fy])
     if box[2] - box[0] < 0.3 * width or box[3] - box[1] < 0.3 * height:
-        return np.array([0.0, 0.0, float(width), float(height)])
-    return box
+        return full, False
+    return box, any(fill) or flat_fill
+
+
+def _flat_bands_are_fill(grey: np.ndarray, top: int, bottom: int, left: int, right: int) -> bool:
+    """Whether the flat bands found (depths in lines of the luminance ``[h, w]``) are all dark,
+    dull blurred fill — no detail (:data:`FILL_MAX_DETAIL`) but not one colour
+    (:data:`FILL_SPREAD`) — rather than bars; False when there are none."""
+    h, w = grey.shape
+    bands = [grey[: top - 1], grey[h - bottom + 1 :], grey[:, : left - 1], grey[:, w - right + 1 :]]
+    bands = [b for b, d in zip(bands, (top, bottom, left, right)) if d > 1 and b.size]
+    return bool(bands) and all(
+        float(np.abs(ndimage.laplace(b)).max()) < FILL_MAX_DETAIL and float(b.std()) > FILL_SPREAD for b in bands
+    )
 
 
 def _fill_depths(grey: np.ndarray) -> tuple[int, int, int, int]:
     """Depths (lines) of blurred fill on the top, bottom, left and right of the luminance ``[h, w]``
-    (see :data:`FILL_MAX_DETAIL`); all 0 when there is none. A lone band at the top or bottom is
-    not taken: a clear sky above a straight horizon, or a smooth foreground, looks the same."""
+    (see :data:`FILL_MAX_DETAIL`); all 0 when there is none. A band at the top or bottom is taken
+    only beside a band on the left or right, or with one of at least half its depth on the
+    opposite side (a 16:9 video padded to 9:16): a clear sky above a straight horizon, or a smooth
+    sky and a smooth foreground, look the same. The line next to the photo belongs to the fill
+    (its Laplacian sees the step)."""
     detail = np.abs(ndimage.laplace(grey))
     h, w = detail.shape
     rows, cols = detail.max(axis=1) < FILL_MAX_DETAIL, detail.max(axis=0) < FILL_MAX_DETAIL
@@ -102,9 +131,9 @@ def _fill_depths(grey: np.ndarray) -> tuple[int, int, int, int]:
         low * side <= d <= high * side and len(line) > 0 and (line >= FILL_STEP_DETAIL).mean() >= FILL_STEP_SHARE
         for d, side, line in zip(depth, (h, h, w, w), inside)
     ]
-    if not (found[2] or found[3]) and sum(found) < 2:
+    if not (found[2] or found[3]) and not (found[0] and found[1] and min(top, bottom) >= 0.5 * max(top, bottom)):
         return 0, 0, 0, 0
-    return tuple(d if ok else 0 for d, ok in zip(depth, found))  # type: ignore[return-value]
+    return tuple(d + 1 if ok else 0 for d, ok in zip(depth, found))  # type: ignore[return-value]
 
 
 def _leading(flags: np.ndarray) -> int:

@@ -30,7 +30,7 @@ from promptcrop.saliency.cues import (
     spectral_residual,
     uncommon,
 )
-from promptcrop.saliency.frame import reduced_content_box
+from promptcrop.saliency.frame import frame_artefacts
 from promptcrop.saliency.grid import WORK_SIDE, blur_sigma, box_sums, check_image, clip_to, integral, normalise, reduce
 from promptcrop.saliency.litert import in_background
 from promptcrop.saliency.objects import Objects
@@ -80,8 +80,11 @@ class SaliencyMap:
     - ``image_size``: ``(W, H)`` of the full image the map describes.
     - ``faces``: float ``[F, 4]`` xyxy px of the full image, heads (detected faces with headroom,
       or face-like skin blobs) that :func:`salient_region` always keeps (``F`` may be 0, the default).
-    - ``content``: float ``[4]`` xyxy px, the photo without borders, bars and caption banners
-      (default: the whole image); crops stay inside it when they can.
+    - ``content``: float ``[4]`` xyxy px, the photo without borders, bars, caption banners and
+      blurred fill (default: the whole image); crops stay inside it when they can.
+    - ``fill``: whether ``content`` leaves out blurred fill (a photo or video set into a blurred
+      copy of itself): crops may take fill in when that keeps clearly more of the subject
+      (:data:`promptcrop.composer.FRAME_GIVE_UP`), never bars or banners.
     - ``people``: float ``[P, 4]`` xyxy px, the subjects :func:`salient_region` keeps besides the
       saliency: a person box per main detected face (its head and the detected person it belongs
       to, or the body below it grown over the clothing connected to the torso:
@@ -102,6 +105,7 @@ class SaliencyMap:
     content: np.ndarray | None = None
     people: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     heads: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    fill: bool = False
     _sat_values: np.ndarray = field(init=False, repr=False)
     _sat_clutter: np.ndarray = field(init=False, repr=False)
 
@@ -266,15 +270,15 @@ def compute_saliency(
         sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects)
         return SaliencyMap(
             values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
-            content=sal.content * to_full, people=sal.people * to_full, heads=sal.heads * to_full,
+            content=sal.content * to_full, people=sal.people * to_full, heads=sal.heads * to_full, fill=sal.fill,
         )
     height, width = image_rgb.shape[:2]
     full = np.array([0.0, 0.0, float(width), float(height)])
     pil = Image.fromarray(image_rgb)
     work = reduce(pil, WORK_SIDE)  # one shared copy for the frame, focus and map sizes
-    content = reduced_content_box(np.asarray(work), width, height) if frame else full
+    content, fill = frame_artefacts(np.asarray(work), width, height) if frame else (full, False)
     if not np.array_equal(content, full):
-        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects)
+        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects, fill=fill)
     to_work = np.array([work.width / width, work.height / height] * 2)
     # The detectors run beside the cues (LiteRT releases the GIL while a model runs).
     found_subjects = in_background(detected_subjects, work, content, to_work) if subjects else lambda: None
@@ -362,11 +366,13 @@ def _people_of(faces: np.ndarray, found: Objects, small: Image.Image, to_small: 
 
 
 def _framed_saliency(
-    image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray, subjects: bool
+    image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray, subjects: bool,
+    fill: bool,
 ) -> SaliencyMap:
     """Saliency of a photo inside frame artefacts: every cue is computed on the ``content`` box
     ``[4]`` alone (a black banner must not make the whole photo look distinct), then the map is
-    placed in a zero map of the whole image at the same scale."""
+    placed in a zero map of the whole image at the same scale; ``fill``: the artefacts include
+    blurred fill."""
     height, width = image_rgb.shape[:2]
     x1, y1, x2, y2 = (int(round(v)) for v in content)
     offset = np.array([x1, y1, x1, y1], dtype=np.float64)
@@ -385,5 +391,5 @@ def _framed_saliency(
     edges[oy : oy + h, ox : ox + w] = inner.edges[:h, :w]
     return SaliencyMap(
         values=values, edges=edges, image_size=(width, height), faces=inner.faces + offset,
-        content=content, people=inner.people + offset, heads=inner.heads + offset,
+        content=content, people=inner.people + offset, heads=inner.heads + offset, fill=fill,
     )
