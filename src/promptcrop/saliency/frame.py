@@ -58,18 +58,14 @@ def content_box(image_rgb: np.ndarray) -> np.ndarray:
     it is near the band's colour; text rows may interrupt, as long as :data:`BAND_TEXT_ALLOWANCE`
     of the lines are flat) and end at a straight step into the photo. Each side is scanned on a
     copy reduced to at most :data:`WORK_SIDE` px; a band thicker than :data:`BAND_MAX_SHARE` of
-    the image is not a frame. Without such bands, blurred fill is looked for: bands whose lines
-    hold no edge or texture (:data:`FILL_MAX_DETAIL`), ending at a straight border into the photo,
-    on the left or right or on two sides. An image without either gives the whole image.
+    the image is not a frame. Inside them, blurred fill is looked for: bands whose lines hold no
+    edge or texture (:data:`FILL_MAX_DETAIL`), ending at a straight border into the photo, on the
+    left or right, or at the top and bottom alike (:func:`frame_artefacts`). An image without
+    either gives the whole image.
     """
     arr = check_image(image_rgb)
     height, width = arr.shape[:2]
-    return reduced_content_box(np.asarray(reduce(Image.fromarray(arr), WORK_SIDE)), width, height)
-
-
-def reduced_content_box(small_rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """:func:`content_box` from a reduced copy ``[h, w, 3]`` of a W × H image."""
-    return frame_artefacts(small_rgb, width, height)[0]
+    return frame_artefacts(np.asarray(reduce(Image.fromarray(arr), WORK_SIDE)), width, height)[0]
 
 
 def frame_artefacts(small_rgb: np.ndarray, width: int, height: int) -> tuple[np.ndarray, bool]:
