@@ -326,6 +326,18 @@ def test_blurred_fill_is_not_a_clear_sky_or_a_blurred_background():
     np.testing.assert_allclose(content_box(background), [0, 0, 320, 240])
 
 
+def test_a_smooth_backdrop_is_not_fill_and_leaves_the_banner_found():
+    # a small object on a plain, smooth backdrop (a product shot) above a caption banner: the fill
+    # search sees smooth bands around the object, but what they would leave is too small to be the
+    # picture, so the backdrop is part of the photo and the banner alone is cut off
+    yy, xx = np.mgrid[:420, :640]
+    backdrop = np.repeat((170 + 30 * xx / 640 + 10 * yy / 420)[..., None], 3, axis=-1)
+    backdrop[180:300, 260:380] = np.random.default_rng(0).integers(0, 256, (120, 120, 3))
+    image = framed(backdrop.astype(np.uint8), bottom=60, text=True)
+    np.testing.assert_allclose(content_box(image), [0, 0, 640, 420], atol=3.0)
+    assert not compute_saliency(image).fill
+
+
 def test_a_reduced_copy_describes_the_full_image():
     image = textured_scene(320, 240, (200, 30, 260, 90), seed=3)
     small = np.asarray(Image.fromarray(image).reduce(2))

@@ -60,8 +60,9 @@ def content_box(image_rgb: np.ndarray) -> np.ndarray:
     copy reduced to at most :data:`WORK_SIDE` px; a band thicker than :data:`BAND_MAX_SHARE` of
     the image is not a frame. Inside them, blurred fill is looked for: bands whose lines hold no
     edge or texture (:data:`FILL_MAX_DETAIL`), ending at a straight border into the photo, on the
-    left or right, or at the top and bottom alike (:func:`frame_artefacts`). An image without
-    either gives the whole image.
+    left or right, or at the top and bottom alike (:func:`frame_artefacts`); fill that would leave
+    less than 0.3 of a side is a smooth backdrop of the photo, not fill, and the bars alone count.
+    An image without either gives the whole image.
     """
     arr = check_image(image_rgb)
     height, width = arr.shape[:2]
@@ -86,12 +87,25 @@ def frame_artefacts(small_rgb: np.ndarray, width: int, height: int) -> tuple[np.
     flat_fill = _flat_bands_are_fill(grey, top, bottom, left, right)
     inner = grey[top : sh - bottom, left : sw - right]
     fill = _fill_depths(inner) if min(inner.shape) >= 8 else (0, 0, 0, 0)
-    top, bottom, left, right = (d + f for d, f in zip((top, bottom, left, right), fill))
-    fx, fy = width / sw, height / sh
+    scale = (width / sw, height / sh)
+    bars = _inside(top, bottom, left, right, width, height, scale)
+    with_fill = _inside(*(d + f for d, f in zip((top, bottom, left, right), fill)), width, height, scale)
+    if with_fill is not None:
+        return with_fill, any(fill) or flat_fill
+    # Fill that would leave too little is a smooth backdrop, not fill: the bars stand on their own.
+    return (full, False) if bars is None else (bars, flat_fill)
+
+
+def _inside(top: int, bottom: int, left: int, right: int, width: int, height: int,
+            scale: tuple[float, float]) -> np.ndarray | None:
+    """The box ``[4]`` xyxy px of a ``width`` × ``height`` image inside bands of these depths (lines
+    of the reduced copy, ``scale`` = its (x, y) px in image px), or None when it keeps less than 0.3
+    of a side."""
+    fx, fy = scale
     box = np.array([left * fx, top * fy, width - right * fx, height - bottom * fy])
     if box[2] - box[0] < 0.3 * width or box[3] - box[1] < 0.3 * height:
-        return full, False
-    return box, any(fill) or flat_fill
+        return None
+    return box
 
 
 def _flat_bands_are_fill(grey: np.ndarray, top: int, bottom: int, left: int, right: int) -> bool:
