@@ -178,6 +178,40 @@ def test_vehicles_are_the_subject_only_when_no_person_or_animal_is_there(monkeyp
     assert S.detected_subjects(work, full, np.ones(4)).labels == ("person", "dog")
 
 
+def test_a_vehicle_holds_a_subject_inside_it_and_smaller():
+    subjects = np.array([[100, 50, 200, 250]], float)
+    vehicles = np.array([[0, 0, 300, 200],      # three quarters of the subject inside: held (a rider)
+                         [150, 0, 400, 100],    # a quarter inside: a car behind a shoulder
+                         [250, 0, 400, 100],    # beside it
+                         [110, 60, 130, 80]], float)  # smaller than the subject: a toy it holds
+    assert S.holding(vehicles, subjects).tolist() == [True, False, False, False]
+    assert S.holding(vehicles, np.zeros((0, 4))).tolist() == [False] * 4
+    assert S.holding(np.zeros((0, 4)), subjects).shape == (0,)
+
+
+class DogByABicycle:
+    """A dog sitting before a bicycle, and a car parked elsewhere (fractions of what it is shown)."""
+
+    def detect(self, image, labels=None):
+        w, h = image.size
+        boxes = np.array([[0.3, 0.4, 0.5, 0.9], [0.25, 0.3, 0.8, 0.8], [0.0, 0.1, 0.15, 0.3]]) * [w, h, w, h]
+        return O.Objects(boxes, np.array([0.9, 0.6, 0.7]), ("dog", "bicycle", "car"))
+
+
+def test_the_vehicle_a_subject_rides_or_stands_before_is_kept_with_it(monkeypatch):
+    monkeypatch.setattr(O, "default_object_detector", DogByABicycle)
+    work = Image.new("RGB", (200, 100))
+    full = np.array([0.0, 0.0, 200.0, 100.0])
+    assert S.detected_subjects(work, full, np.ones(4)).labels == ("dog", "bicycle")  # not the car
+    animate, vehicles = S.with_vehicles(S.detected_subjects(work, full, np.ones(4)))
+    assert animate.labels == ("dog",) and vehicles.labels == ("bicycle",)
+    sal = compute_saliency(np.full((240, 320, 3), 90, np.uint8), faces="skin")
+    np.testing.assert_allclose(sal.people, [[96, 96, 160, 216], [80, 72, 256, 192]], atol=1.0)
+    # the same bicycle beside nobody is the subject itself, as any lone vehicle
+    alone = O.Objects(np.array([[10.0, 10, 90, 60]]), np.array([0.6]), ("bicycle",))
+    assert S.with_vehicles(alone)[0].labels == ("bicycle",) and not len(S.with_vehicles(alone)[1])
+
+
 def test_faces_cut_by_the_side_of_the_photo_do_not_widen_the_people_to_keep():
     rgb = np.full((300, 600, 3), 120, np.uint8)
     middle = [280.0, 60.0, 330.0, 120.0]

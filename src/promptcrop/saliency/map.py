@@ -43,14 +43,17 @@ from promptcrop.saliency.people import (
     with_clothing,
 )
 from promptcrop.saliency.subjects import (
+    VEHICLE_LABELS,
     cut_by_side,
     detected_subjects,
+    holding,
     main_subjects,
     person_holding,
     sharp_subjects,
     sized_to_faces,
     subjects_prior,
     unseen_heads,
+    with_vehicles,
 )
 
 #: No subject detected (or no object detector).
@@ -250,8 +253,9 @@ def compute_saliency(
 
     ``subjects``: also look for people and animals (a lone vehicle) with the object detector of
     :mod:`promptcrop.saliency.objects` when it is installed (:mod:`promptcrop.saliency.subjects`):
-    they add a cue, and the main ones join ``people``. Both detectors run in background threads
-    while the cues are computed.
+    they add a cue, and the main ones join ``people``, with the vehicles they ride or stand before
+    (a rider's motorbike, the bicycle a dog waits by; in focus as they are). Both detectors run in
+    background threads while the cues are computed.
 
     ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
@@ -300,7 +304,10 @@ def compute_saliency(
     detected = found_faces()
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
-    found = sharp_subjects(found_subjects() or NO_SUBJECTS, detail, (width, height))
+    animate, vehicles = with_vehicles(found_subjects() or NO_SUBJECTS)
+    found = sharp_subjects(animate, detail, (width, height))
+    if len(vehicles):  # in focus as the people and animals are (a blurred car behind them is background)
+        vehicles = sharp_subjects(found + vehicles, detail, (width, height)).of(VEHICLE_LABELS)
     if detected is not None:
         found = sized_to_faces(found, detected)
     if len(found):
@@ -309,7 +316,9 @@ def compute_saliency(
         face_boxes, people = skin_faces / to_small, np.zeros((0, 4))
     else:
         face_boxes, people = _heads_and_people(detected, found, small, to_small, content)
-    people = _with_subjects(people, clip_to(main_subjects(found.boxes, found.scores, content), content))
+    main = main_subjects(found.boxes, found.scores, content)
+    main = np.concatenate([main, vehicles.boxes[holding(vehicles.boxes, main)]])  # and what they ride
+    people = _with_subjects(people, clip_to(main, content))
     heads = unseen_heads(found, face_boxes if detected is None else detected, content)
     return SaliencyMap(
         values=_mixed(cues, small.size), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,

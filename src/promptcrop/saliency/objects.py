@@ -100,9 +100,18 @@ class Objects:
 
     def of(self, names: frozenset[str] | set[str]) -> Objects:
         """The detections whose label is in ``names``, in the same order."""
-        keep = np.array([label in names for label in self.labels], dtype=bool)
+        return self.where(np.array([label in names for label in self.labels], dtype=bool))
+
+    def where(self, keep: np.ndarray) -> Objects:
+        """The detections where ``keep`` (bool ``[N]``) is true, in the same order."""
+        keep = np.asarray(keep, dtype=bool).reshape(-1)
         return Objects(self.boxes[keep].reshape(-1, 4), self.scores[keep],
                        tuple(label for label, k in zip(self.labels, keep) if k))
+
+    def __add__(self, other: Objects) -> Objects:
+        """These detections, then ``other``'s."""
+        return Objects(np.concatenate([self.boxes.reshape(-1, 4), other.boxes.reshape(-1, 4)]),
+                       np.concatenate([self.scores, other.scores]), self.labels + other.labels)
 
 
 def model_path() -> Path | None:

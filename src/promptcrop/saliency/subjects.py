@@ -103,7 +103,8 @@ def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarra
     """The people and animals (or, when there are none, the vehicles) the default object detector
     finds in ``work`` (a reduced copy of the image; ``to_work`` ``[4]`` scales image px onto it)
     inside the ``content`` box ``[4]`` (image px) → :class:`~promptcrop.saliency.objects.Objects`
-    in image px, best first, or None when the detector is not installed."""
+    in image px, best first, then the vehicles they ride or stand before (:func:`holding`;
+    :func:`with_vehicles` parts the two), or None when the detector is not installed."""
     from promptcrop.saliency.objects import default_object_detector
 
     detector = default_object_detector()
@@ -114,10 +115,40 @@ def detected_subjects(work: Image.Image, content: np.ndarray, to_work: np.ndarra
     window = work if (x1, y1, x2, y2) == (0, 0, *work.size) else work.crop((x1, y1, x2, y2))
     detected = detector.detect(window, SUBJECT_LABELS | VEHICLE_LABELS)
     found = detected.of(SUBJECT_LABELS)
-    if not len(found):
-        found = detected.of(VEHICLE_LABELS)
+    vehicles = detected.of(VEHICLE_LABELS)
+    if len(found):  # beside people and animals, only the vehicles one of them rides or stands before
+        found = found + vehicles.where(holding(vehicles.boxes, found.boxes))
+    else:
+        found = vehicles
     boxes = B.scale_shift_xyxy(found.boxes, 1 / to_work[0], 1 / to_work[1], x1 / to_work[0], y1 / to_work[1])
     return Objects(boxes.reshape(-1, 4), found.scores, found.labels)
+
+
+#: A vehicle holds a person or an animal (who rides it, or sits or stands before it) when at least
+#: this share of their box lies inside the vehicle's, and the vehicle is the larger: the two are one
+#: subject (a rider and the motorbike, a dog waiting by a bicycle, people at a food truck).
+HELD_SHARE = 0.5
+
+
+def holding(vehicles: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+    """Which of the ``vehicles`` ``[V, 4]`` hold one of the ``subjects`` ``[S, 4]`` (same px;
+    :data:`HELD_SHARE`): bool ``[V]``."""
+    vehicles = np.asarray(vehicles, dtype=np.float64).reshape(-1, 4)
+    subjects = np.asarray(subjects, dtype=np.float64).reshape(-1, 4)
+    if not len(vehicles) or not len(subjects):
+        return np.zeros(len(vehicles), dtype=bool)
+    inside = B.box_coverage(vehicles, subjects) >= HELD_SHARE  # [V, S]
+    larger = B.box_area(vehicles)[:, None] > B.box_area(subjects)[None, :]
+    return (inside & larger).any(axis=1)
+
+
+def with_vehicles(found: Objects) -> tuple[Objects, Objects]:
+    """``found`` split into the people and animals (or, when there are none, the vehicles) and the
+    vehicles they ride or stand before (:func:`detected_subjects` returns both)."""
+    animate = found.of(SUBJECT_LABELS)
+    if not len(animate):
+        return found, found.of(frozenset())
+    return animate, found.of(VEHICLE_LABELS)
 
 
 def sharp_subjects(found: Objects, detail: np.ndarray | None, image_size: tuple[int, int]) -> Objects:
@@ -136,8 +167,7 @@ def sharp_subjects(found: Objects, detail: np.ndarray | None, image_size: tuple[
         means.append(float(blocks.mean()))
     peak, mean = np.array(peaks), np.array(means)
     keep = (peak >= SHARP_DETAIL) & (mean >= SOFTER_THAN_SUBJECT * mean[peak >= SHARP_DETAIL].max(initial=0.0))
-    return Objects(found.boxes[keep].reshape(-1, 4), found.scores[keep],
-                   tuple(label for label, k in zip(found.labels, keep) if k))
+    return found.where(keep)
 
 
 def person_holding(faces: np.ndarray, found: Objects) -> np.ndarray:
@@ -162,8 +192,7 @@ def sized_to_faces(found: Objects, faces: np.ndarray) -> Objects:
     if not wrong.any():
         return found
     keep = ~wrong
-    return Objects(found.boxes[keep].reshape(-1, 4), found.scores[keep],
-                   tuple(label for label, k in zip(found.labels, keep) if k))
+    return found.where(keep)
 
 
 def _faces_in_people(faces: np.ndarray, found: Objects) -> tuple[np.ndarray, np.ndarray]:
@@ -275,6 +304,8 @@ __all__ = [
     "UNSEEN_HEAD_WIDTH",
     "cut_by_side",
     "detected_subjects",
+    "holding",
+    "with_vehicles",
     "is_main_subject",
     "main_subjects",
     "person_holding",
