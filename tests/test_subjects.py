@@ -161,7 +161,7 @@ def test_a_face_inside_a_detected_person_takes_that_person_as_its_box(monkeypatc
     np.testing.assert_allclose(sal.people[0], [96, 16, 224, 240], atol=1.0)  # head box ∪ the detection
 
 
-def test_vehicles_are_the_subject_only_when_no_person_or_animal_is_there(monkeypatch):
+def test_vehicles_are_the_subject_when_no_person_or_animal_is_there(monkeypatch):
     class Street:
         def __init__(self, labels):
             self.labels = labels
@@ -181,12 +181,35 @@ def test_vehicles_are_the_subject_only_when_no_person_or_animal_is_there(monkeyp
 def test_a_vehicle_holds_a_subject_inside_it_and_smaller():
     subjects = np.array([[100, 50, 200, 250]], float)
     vehicles = np.array([[0, 0, 300, 200],      # three quarters of the subject inside: held (a rider)
+                         [0, 0, 600, 400],      # all of it, a truck they queue at: held
                          [150, 0, 400, 100],    # a quarter inside: a car behind a shoulder
                          [250, 0, 400, 100],    # beside it
-                         [110, 60, 130, 80]], float)  # smaller than the subject: a toy it holds
-    assert S.holding(vehicles, subjects).tolist() == [True, False, False, False]
-    assert S.holding(vehicles, np.zeros((0, 4))).tolist() == [False] * 4
+                         [100, 50, 200, 200]], float)  # three quarters inside, but smaller than the subject
+    assert S.holding(vehicles, subjects).tolist() == [True, True, False, False, False]
+    assert S.holding(vehicles, np.zeros((0, 4))).tolist() == [False] * 5
     assert S.holding(np.zeros((0, 4)), subjects).shape == (0,)
+
+
+def test_held_vehicles_are_sure_whole_and_sharp_outside_the_subject():
+    blurred = np.full((30, 40), 0.02, np.float32)  # blocks of a 400 x 300 photo, 10 px each
+    blurred[10:30, 14:22] = 0.7  # a sharp person at x 140-220, y 100-300, before a blur
+    person = np.array([[140, 100, 220, 300]], float)
+    box = [100, 150, 320, 300]
+    sharp = blurred.copy()
+    sharp[15:30, 22:32] = 0.5  # the frame and wheels beside the rider are sharp too
+    bicycle = O.Objects(np.array([box], float), np.array([0.6]), ("bicycle",))
+    np.testing.assert_array_equal(S.held_vehicles(bicycle, person, sharp, (400, 300), CONTENT), [box])
+    # the same box around the sharp person, but nothing of its own in focus: a car blurred behind
+    car = O.Objects(np.array([box], float), np.array([0.6]), ("car",))
+    assert len(S.held_vehicles(car, person, blurred, (400, 300), CONTENT)) == 0
+    assert len(S.held_vehicles(car, person, None, (400, 300), CONTENT)) == 1  # no detail: not judged
+    unsure = O.Objects(np.array([box], float), np.array([S.MAIN_SUBJECT_SCORE - 0.05]), ("bicycle",))
+    assert len(S.held_vehicles(unsure, person, sharp, (400, 300), CONTENT)) == 0
+    assert len(S.held_vehicles(bicycle, np.zeros((0, 4)), sharp, (400, 300), CONTENT)) == 0  # no main subject
+    crossing = sharp.copy()
+    crossing[12:30, :] = np.maximum(crossing[12:30, :], 0.5)
+    train = O.Objects(np.array([[0, 120, 300, 300]], float), np.array([0.9]), ("train",))  # runs out of the frame
+    assert len(S.held_vehicles(train, person, crossing, (400, 300), CONTENT)) == 0
 
 
 class DogByABicycle:

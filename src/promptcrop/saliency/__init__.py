@@ -9,7 +9,8 @@ shipped in packages). The package follows the map's making:
 - :mod:`~promptcrop.saliency.litert` — what the two detectors share (model files, LiteRT, NMS);
 - :mod:`~promptcrop.saliency.faces` — the face detector (BlazeFace on LiteRT, when installed);
 - :mod:`~promptcrop.saliency.objects` — the object detector (EfficientDet-Lite0, when installed);
-- :mod:`~promptcrop.saliency.subjects` — the people and animals it finds: a cue and the region;
+- :mod:`~promptcrop.saliency.subjects` — the people and animals it finds (with the vehicles they
+  ride or stand before): a cue and the region;
 - :mod:`~promptcrop.saliency.people` — heads and person boxes (clothing connected to the torso);
 - :mod:`~promptcrop.saliency.frame` — borders, bars and caption banners (the photo's content box);
 - :mod:`~promptcrop.saliency.marks` — corner watermarks and text;

@@ -43,10 +43,9 @@ from promptcrop.saliency.people import (
     with_clothing,
 )
 from promptcrop.saliency.subjects import (
-    VEHICLE_LABELS,
     cut_by_side,
     detected_subjects,
-    holding,
+    held_vehicles,
     main_subjects,
     person_holding,
     sharp_subjects,
@@ -93,7 +92,7 @@ class SaliencyMap:
       to, or the body below it grown over the clothing connected to the torso:
       :data:`CLOTHING_REACH`; see :data:`MAIN_PERSON_SHARE`), and the main subjects the object
       detector found that no such box holds (people, animals, or a lone vehicle:
-      :mod:`promptcrop.saliency.subjects`).
+      :mod:`promptcrop.saliency.subjects`), with the vehicles they ride or stand before.
     - ``heads``: float ``[H, 4]`` xyxy px, where the heads of main detected people are whose face
       the face detector did not find (:func:`promptcrop.saliency.subjects.unseen_heads`): a crop
       edge should not pass through them.
@@ -254,8 +253,8 @@ def compute_saliency(
     ``subjects``: also look for people and animals (a lone vehicle) with the object detector of
     :mod:`promptcrop.saliency.objects` when it is installed (:mod:`promptcrop.saliency.subjects`):
     they add a cue, and the main ones join ``people``, with the vehicles they ride or stand before
-    (a rider's motorbike, the bicycle a dog waits by; in focus as they are). Both detectors run in
-    background threads while the cues are computed.
+    (a rider's motorbike, the bicycle a dog waits by: :func:`~promptcrop.saliency.subjects.held_vehicles`).
+    Both detectors run in background threads while the cues are computed.
 
     ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
@@ -306,8 +305,6 @@ def compute_saliency(
         cues["detected"] = people_prior(detected * to_small, small.size)
     animate, vehicles = with_vehicles(found_subjects() or NO_SUBJECTS)
     found = sharp_subjects(animate, detail, (width, height))
-    if len(vehicles):  # in focus as the people and animals are (a blurred car behind them is background)
-        vehicles = sharp_subjects(found + vehicles, detail, (width, height)).of(VEHICLE_LABELS)
     if detected is not None:
         found = sized_to_faces(found, detected)
     if len(found):
@@ -317,7 +314,7 @@ def compute_saliency(
     else:
         face_boxes, people = _heads_and_people(detected, found, small, to_small, content)
     main = main_subjects(found.boxes, found.scores, content)
-    main = np.concatenate([main, vehicles.boxes[holding(vehicles.boxes, main)]])  # and what they ride
+    main = np.concatenate([main, held_vehicles(vehicles, main, detail, (width, height), content)])
     people = _with_subjects(people, clip_to(main, content))
     heads = unseen_heads(found, face_boxes if detected is None else detected, content)
     return SaliencyMap(

@@ -89,7 +89,7 @@ class ObjectDetectorConfig:
 @dataclass(frozen=True)
 class Objects:
     """Detected objects: ``boxes`` float ``[N, 4]`` xyxy px of the analysed image, ``scores`` ``[N]``
-    in (0, 1], ``labels`` ``[N]`` COCO label names, best first."""
+    in (0, 1], ``labels`` ``[N]`` COCO label names, best first as the detector gives them."""
 
     boxes: np.ndarray
     scores: np.ndarray
@@ -110,6 +110,8 @@ class Objects:
 
     def __add__(self, other: Objects) -> Objects:
         """These detections, then ``other``'s."""
+        if not isinstance(other, Objects):
+            return NotImplemented
         return Objects(np.concatenate([self.boxes.reshape(-1, 4), other.boxes.reshape(-1, 4)]),
                        np.concatenate([self.scores, other.scores]), self.labels + other.labels)
 

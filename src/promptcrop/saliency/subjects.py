@@ -8,7 +8,9 @@ are subjects a photographer keeps whatever their colours; the image statistics o
 cannot tell them from a bright flowerbed or a blurred backdrop, the detector can. A detection with
 no sharp detail in it is a shape in the blurred background (a backdrop, a crowd out of focus), not
 a subject. Only the main subjects join the region (the largest and those near its size), so people
-in the background and bystanders at the edges are kept only where a crop shows them anyway.
+in the background and bystanders at the edges are kept only where a crop shows them anyway. A
+vehicle joins them when one of them rides it or stands before it (the motorbike under its rider);
+on its own, a vehicle is the subject when no person or animal is in the photo.
 
 Boxes are ``[N, 4]`` xyxy pixels of the image named in each function.
 """
@@ -29,7 +31,8 @@ SUBJECT_LABELS = frozenset({
 
 
 #: Labels that are the subject when no person or animal is in the photo: vehicles (a motorbike, a
-#: boat, a plane on its own is what the photo shows; beside people it is their setting).
+#: boat, a plane on its own is what the photo shows; beside people it is their setting, unless one
+#: of them rides or stands before it: :func:`held_vehicles`).
 VEHICLE_LABELS = frozenset({"bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat"})
 
 
@@ -143,12 +146,32 @@ def holding(vehicles: np.ndarray, subjects: np.ndarray) -> np.ndarray:
 
 
 def with_vehicles(found: Objects) -> tuple[Objects, Objects]:
-    """``found`` split into the people and animals (or, when there are none, the vehicles) and the
-    vehicles they ride or stand before (:func:`detected_subjects` returns both)."""
+    """The detections of :func:`detected_subjects` split into the people and animals (or, when
+    there are none, the vehicles) and the vehicles after them, which one of them rides or stands
+    before (none when there are no people or animals)."""
     animate = found.of(SUBJECT_LABELS)
     if not len(animate):
         return found, found.of(frozenset())
     return animate, found.of(VEHICLE_LABELS)
+
+
+def held_vehicles(vehicles: Objects, main: np.ndarray, detail: np.ndarray | None, image_size: tuple[int, int],
+                  content: np.ndarray) -> np.ndarray:
+    """The boxes ``[H, 4]`` (image px) of the ``vehicles`` that the main people and animals ``main``
+    ``[M, 4]`` ride or stand before (:func:`holding`), as sure as a main subject must be
+    (:data:`MAIN_SUBJECT_SCORE`), not cut off by the photo's left or right side (a train crossing
+    the frame, a bus running out of it: :data:`EDGE_MARGIN` of the ``content`` box ``[4]``) and in
+    focus on their own: their ``detail`` blocks outside the subjects' boxes (the vehicle holds the
+    subject's sharp blocks too) as :func:`sharp_subjects` asks of a subject, against the subjects'
+    detail."""
+    boxes = vehicles.boxes.reshape(-1, 4)
+    keep = holding(boxes, main) & (vehicles.scores >= MAIN_SUBJECT_SCORE)
+    keep &= ~cut_by_side(boxes, content, largest=np.zeros(len(boxes), dtype=bool))
+    if detail is not None and keep.any():
+        peak, mean = _block_detail(boxes, detail, image_size, without=main)
+        _, subject_mean = _block_detail(main, detail, image_size)
+        keep &= (peak >= SHARP_DETAIL) & (mean >= SOFTER_THAN_SUBJECT * subject_mean.max(initial=0.0))
+    return boxes[keep]
 
 
 def sharp_subjects(found: Objects, detail: np.ndarray | None, image_size: tuple[int, int]) -> Objects:
@@ -157,17 +180,36 @@ def sharp_subjects(found: Objects, detail: np.ndarray | None, image_size: tuple[
     [0, 1] (None: keep them all)."""
     if detail is None or not len(found):
         return found
-    bh, bw = detail.shape
-    to_blocks = np.array([bw / image_size[0], bh / image_size[1]] * 2)
-    peaks, means = [], []
-    for box in found.boxes * to_blocks:
-        x1, y1 = min(int(box[0]), bw - 1), min(int(box[1]), bh - 1)  # at least one block, inside the grid
-        blocks = detail[y1 : max(int(np.ceil(box[3])), y1 + 1), x1 : max(int(np.ceil(box[2])), x1 + 1)]
-        peaks.append(quantile(blocks, SHARPEST_SHARE))
-        means.append(float(blocks.mean()))
-    peak, mean = np.array(peaks), np.array(means)
+    peak, mean = _block_detail(found.boxes, detail, image_size)
     keep = (peak >= SHARP_DETAIL) & (mean >= SOFTER_THAN_SUBJECT * mean[peak >= SHARP_DETAIL].max(initial=0.0))
     return found.where(keep)
+
+
+def _block_detail(boxes: np.ndarray, detail: np.ndarray, image_size: tuple[int, int],
+                  without: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per box ``[N, 4]`` (image px of ``image_size``), the start of the sharpest tenth
+    (:data:`SHARPEST_SHARE`) and the mean of its ``detail`` blocks ``[bh, bw]``, leaving out the
+    blocks inside the boxes ``without`` ``[K, 4]`` (a box with no block left reads 0): ``([N], [N])``."""
+    bh, bw = detail.shape
+    to_blocks = np.array([bw / image_size[0], bh / image_size[1]] * 2)
+    counted = None
+    if without is not None:
+        counted = np.ones((bh, bw), dtype=bool)
+        for box in np.asarray(without, dtype=np.float64).reshape(-1, 4) * to_blocks:
+            counted[_block_window(box, bh, bw)] = False
+    peaks, means = [], []
+    for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4) * to_blocks:
+        window = _block_window(box, bh, bw)
+        blocks = detail[window] if counted is None else detail[window][counted[window]]
+        peaks.append(quantile(blocks, SHARPEST_SHARE) if blocks.size else 0.0)
+        means.append(float(blocks.mean()) if blocks.size else 0.0)
+    return np.array(peaks), np.array(means)
+
+
+def _block_window(box: np.ndarray, bh: int, bw: int) -> tuple[slice, slice]:
+    """The blocks under ``box`` ``[4]`` (block units): at least one, inside the ``bh`` × ``bw`` grid."""
+    x1, y1 = min(int(box[0]), bw - 1), min(int(box[1]), bh - 1)
+    return slice(y1, max(int(np.ceil(box[3])), y1 + 1)), slice(x1, max(int(np.ceil(box[2])), x1 + 1))
 
 
 def person_holding(faces: np.ndarray, found: Objects) -> np.ndarray:
@@ -304,6 +346,7 @@ __all__ = [
     "UNSEEN_HEAD_WIDTH",
     "cut_by_side",
     "detected_subjects",
+    "held_vehicles",
     "holding",
     "with_vehicles",
     "is_main_subject",
