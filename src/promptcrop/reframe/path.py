@@ -209,7 +209,8 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
     """The crop path of one shot: ``subject`` and ``framing`` ``[n, 4]`` per-frame boxes (xyxy px),
     crop ``size`` ``(w, h)`` inside the ``frame_size`` ``(W, H)`` frame; ``faces``: per frame the
     ``[F, 4]`` boxes a still camera keeps clear of (see the module docstring)."""
-    every_face = np.concatenate([np.zeros((0, 4))] + [np.asarray(f, dtype=np.float64).reshape(-1, 4) for f in (() if faces is None else faces)])
+    per_frame = () if faces is None else faces
+    every_face = np.concatenate([np.zeros((0, 4))] + [np.asarray(f, dtype=np.float64).reshape(-1, 4) for f in per_frame])
     subject = np.asarray(subject, dtype=np.float64).reshape(-1, 4)
     framing_c = B.xyxy_to_cxcywh(np.asarray(framing, dtype=np.float64).reshape(-1, 4))
     centres_of = []

@@ -233,8 +233,7 @@ def sized_to_faces(found: Objects, faces: np.ndarray) -> Objects:
     wrong = holds.any(axis=0) & ~(holds & fits).any(axis=0)  # [N]
     if not wrong.any():
         return found
-    keep = ~wrong
-    return found.where(keep)
+    return found.where(~wrong)
 
 
 def _faces_in_people(faces: np.ndarray, found: Objects) -> tuple[np.ndarray, np.ndarray]:
@@ -348,7 +347,6 @@ __all__ = [
     "detected_subjects",
     "held_vehicles",
     "holding",
-    "with_vehicles",
     "is_main_subject",
     "main_subjects",
     "person_holding",
@@ -356,4 +354,5 @@ __all__ = [
     "sized_to_faces",
     "subjects_prior",
     "unseen_heads",
+    "with_vehicles",
 ]
