@@ -8,9 +8,11 @@ import pytest
 
 from promptcrop.postprocess import largest_crop_size
 from promptcrop.reframe.path import (
+    FaceSpans,
     PathConfig,
     camera_of,
     corridor,
+    edge_depth,
     fewest_cut,
     free_room,
     keep_corridor,
@@ -203,24 +205,80 @@ def test_path_config_validates() -> None:
         PathConfig(max_speed=0.0)
 
 
-def test_a_pan_keeps_the_crop_near_the_framing_not_on_the_corridor_edge() -> None:
-    """A subject estimate narrower than the crop, panning with the camera, framed in the middle:
-    from the shot's first frame the crop stays clear of the corridor's edges, within 0.9 of the
-    room the estimate leaves (least motion alone rests on the trailing edge, where a true subject
-    a little wider than the estimate is cut), and pans less than the subject moves (the free room:
-    the subject may drift inside the crop); without a free room it stays on the framing."""
-    n = 60
-    x = 215.0 - 1.6 * np.arange(n)  # the estimate drifts left, 126 px wide
+def _pan(n: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """A 126 px subject estimate drifting left 1.6 px a frame, framed in its middle: ``(subject,
+    framing, framing centres, crop size)``."""
+    x = 215.0 - 1.6 * np.arange(n)
     subject = np.stack([x, np.full(n, 115.0), x + 126, np.full(n, 290.0)], axis=1)
     framing_cx = x + 63
     size = largest_crop_size((W, H), 9 / 16)
     framing = np.stack([framing_cx - size[0] / 2, np.zeros(n), framing_cx + size[0] / 2, np.full(n, H)], axis=1)
-    shot = solve_shot(subject, framing, size, (W, H), FPS)
+    return subject, framing, framing_cx, size
+
+
+def _moved(boxes: np.ndarray) -> float:
+    return float(np.abs(np.diff((boxes[:, 0] + boxes[:, 2]) / 2)).sum())
+
+
+def test_the_pulled_path_keeps_the_crop_near_the_framing_not_on_the_corridor_edge() -> None:
+    """Without a motion bound (the pulled path): the subject estimate narrower than the crop,
+    panning with the camera, framed in the middle: from the shot's first frame the crop stays clear
+    of the corridor's edges, within 0.9 of the room the estimate leaves (least motion alone rests on
+    the trailing edge), and pans less than the subject moves (the free room: the subject may drift
+    inside the crop); without a free room it stays on the framing."""
+    subject, framing, framing_cx, size = _pan()
+    pulled = PathConfig(motion_slack=())
+    shot = solve_shot(subject, framing, size, (W, H), FPS, pulled)
     centres = (shot.boxes[:, 0] + shot.boxes[:, 2]) / 2
     room = (size[0] - 126) / 2
     assert np.abs(centres - framing_cx).max() <= 0.9 * room
     assert 0 < abs(centres[-1] - centres[0]) < abs(framing_cx[-1] - framing_cx[0])
     assert shot.camera == "pan"
-    pinned = solve_shot(subject, framing, size, (W, H), FPS, PathConfig(free_room=0.0))
+    pinned = solve_shot(subject, framing, size, (W, H), FPS, PathConfig(free_room=0.0, motion_slack=()))
     assert np.abs((pinned.boxes[:, 0] + pinned.boxes[:, 2]) / 2 - framing_cx).max() <= 2
 
+
+
+def test_the_camera_moves_no_more_than_keeping_the_subject_needs() -> None:
+    """By default a moving camera moves as little as keeping the subject estimate needs (the least
+    motion in its corridor, within a pixel of the solver's room), far less than the pulled path,
+    and keeps the estimate in every frame."""
+    subject, framing, _, size = _pan()
+    shot = solve_shot(subject, framing, size, (W, H), FPS)
+    lo, hi = keep_corridor(subject[:, 0], subject[:, 2], size[0], W)
+    least = float(np.abs(np.diff(least_motion_path(lo, hi))).sum())
+    assert shot.camera == "pan"
+    assert _moved(shot.boxes) <= least + 2
+    assert _moved(shot.boxes) < 0.5 * _moved(solve_shot(subject, framing, size, (W, H), FPS, PathConfig(motion_slack=())).boxes)
+    assert ((shot.boxes[:, 0] <= subject[:, 0] + 1) & (shot.boxes[:, 2] >= subject[:, 2] - 1)).all()
+
+
+def test_a_moving_camera_spends_motion_to_keep_faces_whole() -> None:
+    """A face on the subject estimate's leading side: least motion would rest the crop's edge on
+    it; with the faces given, the edges run no deeper into them than the pulled path's (not at
+    all), at the cost of more motion."""
+    subject, framing, _, size = _pan()
+    faces = [np.array([[b[0] - 20.0, 120, b[0] + 20.0, 160]]) for b in subject]  # across the left edge
+    spans = FaceSpans(np.concatenate(faces)[:, [0, 2]], np.arange(len(faces)))
+
+    def depth(boxes: np.ndarray) -> float:
+        return edge_depth((boxes[:, 0] + boxes[:, 2]) / 2.0, size[0], spans)
+
+    blind = solve_shot(subject, framing, size, (W, H), FPS)
+    pulled = solve_shot(subject, framing, size, (W, H), FPS, PathConfig(motion_slack=()), faces=faces)
+    seen = solve_shot(subject, framing, size, (W, H), FPS, faces=faces)
+    assert depth(blind.boxes) > 1 and depth(pulled.boxes) == 0
+    assert depth(seen.boxes) == 0
+    assert _moved(seen.boxes) > _moved(blind.boxes)
+
+
+def test_edge_depth_weighs_each_edge_by_how_near_the_face_middle_it_runs() -> None:
+    spans = FaceSpans(np.array([[100.0, 140.0], [100.0, 140.0], [0.0, 500.0]]), np.array([0, 1, 1]))
+    # frame 0's left edge at 110: a quarter into the 40 px face; frame 1's crop 50..250 holds the
+    # small face whole, and its edges run 50 and 250 px into the close-up (0.1 and 0.5 of its side)
+    assert edge_depth(np.array([210.0, 150.0]), 200, spans) == pytest.approx(0.25 + 0.1 + 0.5)
+    assert edge_depth(np.array([120.0, 150.0]), 200, spans) == pytest.approx(0.6)  # frame 0's face outside
+    # both edges through the close-up (150 and 350 px): each counts
+    assert edge_depth(np.array([300.0, 250.0]), 200, spans) == pytest.approx(150 / 500 + 150 / 500)
+    with pytest.raises(ValueError):
+        PathConfig(motion_slack=(-0.1,))

@@ -17,7 +17,8 @@ line behind.
   or the estimated heads of people whose face was not seen) are given, at the position of that
   range that cuts the fewest of them over the shot, the nearest such to the median;
 - otherwise an L1-optimal path (after Grundmann et al.'s robust L1 camera paths, as AutoFlip
-  uses a smoothed path): ``min Σ |Δc| + accel_weight · Σ |Δ²c| + target_weight · Σ |c - target|``
+  uses a smoothed path), the **pulled path**: ``min Σ |Δc| + accel_weight · Σ |Δ²c| +
+  target_weight · Σ |c - target|``
   ``+ keep_weight · Σ (distance outside the corridor)``, every per-frame move at most
   ``max_speed``. The first term is the total motion (the least-motion floor minimises it alone),
   the second makes moves start and stop gently (a piecewise-constant velocity: pans), the third
@@ -27,13 +28,24 @@ line behind.
   fourth keeps the subject — softly, so a subject
   estimate that jumps between keyframes is followed at the speed limit instead of in one frame.
   A linear program (HiGHS through SciPy). A monotone path is a ``pan``, any other a ``track``.
+- then the camera moves no more than it must. A first program finds the **least motion**: the
+  path minimising ``Σ |Δc| + keep_weight · Σ (distance outside the corridor)`` alone, within the
+  speed limit. The pulled path's program is solved again with two more constraints: total motion
+  at most ``1 + motion_slack`` times the least path's, and overrun at most the least path's. The
+  pull and the acceleration cost then choose among those paths. Each slack is tried in turn; the
+  first path whose edges run no deeper into the keyframes' faces than the pulled path's
+  (:func:`edge_depth`) is taken, else the pulled path. The pull is what keeps a wide group's
+  faces whole: there, a path bound to least motion lets the crop's edge sweep across them.
 
-  The pull is what keeps the crop on the subject rather than on the edge of its corridor: motion
-  alone is least when the camera rests on the corridor's trailing edge through a pan, and there a
-  subject estimate a little narrower than the true subject cuts it. A centre ``d`` px off the
-  steady framing for more than ``1 / target_weight`` frames costs more than the move that closes
-  the gap. Pulling toward a straight line, not the per-frame framing, keeps the camera still or
-  panning while the subject wanders inside the crop: only the corridor makes it track.
+  In the pulled path the pull keeps the crop on the subject rather than on the edge of its
+  corridor: motion alone is least when the camera rests on the corridor's trailing edge through a
+  pan, and there a subject estimate a little narrower than the true subject cuts it. A centre
+  ``d`` px off the steady framing for more than ``1 / target_weight`` frames costs more than the
+  move that closes the gap. Pulling toward a straight line, not the per-frame framing, keeps the
+  camera still or panning while the subject wanders inside the crop: only the corridor makes it
+  track. The motion bound gives some of that back for a steadier camera: within it the pull still
+  chooses, but a pan through a corridor only a little wider than the motion it needs runs near
+  the corridor's edges (docs/REFRAME.md has the trade, measured).
 
 :func:`least_motion_path` is the floor: the path of least total motion that keeps the subject in
 every frame (the lazy "play" path from the best start), with :func:`needed_speed`, the largest
@@ -68,6 +80,8 @@ _LINE_POINTS = 25
 #: A face with more than this share of its side inside the crop and outside it is cut (20–80 %
 #: inside: the reframe benchmark's definition).
 _CUT_SHARE = 0.2
+#: Room (px) over the least motion and overrun, so a bounded program stays feasible in floating point.
+_BUDGET_PX = 1.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,9 @@ class PathConfig:
     share of the room a smaller subject leaves in the crop (half the difference of their sides)
     within which the centre may sit off the steady framing at no cost; ``free_margin``: share of
     the subject's side left out of that room on each side (an estimate narrower than the true
-    subject must not let the crop drift onto it).
+    subject must not let the crop drift onto it). ``motion_slack``: the bounds on a moving
+    camera's total motion tried in turn, each a share over the least motion within its corridor
+    (see the module docstring); empty: the pulled path alone.
     """
 
     max_speed: float = 0.45
@@ -94,6 +110,7 @@ class PathConfig:
     wide_slack: float = 0.1
     free_room: float = 0.5
     free_margin: float = 0.15
+    motion_slack: tuple[float, ...] = (0.0, 0.3)
 
     def __post_init__(self) -> None:
         require_number("max_speed", self.max_speed, 0.0, None, low_open=True)
@@ -103,6 +120,8 @@ class PathConfig:
         require_number("keep_weight", self.keep_weight, 0.0, None, low_open=True)
         require_number("free_room", self.free_room, 0.0, 1.0)
         require_number("free_margin", self.free_margin, 0.0, None)
+        for slack in self.motion_slack:
+            require_number("motion_slack", slack, 0.0, None)
 
 
 @dataclass(frozen=True)
@@ -152,56 +171,102 @@ def _into_frame(lo: np.ndarray, hi: np.ndarray, extent: int, frame_extent: int) 
     return lo, np.maximum(lo, hi)
 
 
-def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, frame_extent: int, fps: float,
-               config: PathConfig, free: np.ndarray | float = 0.0) -> np.ndarray:
-    """Centres ``[n]`` of one shot along one axis (see the module docstring); ``free`` (px, per
-    frame or one for all) is how far a centre may sit off ``target`` at no cost."""
+def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, frame_extent: int, fps: float,
+               config: PathConfig, free: np.ndarray | float = 0.0, faces: FaceSpans | None = None) -> np.ndarray:
+    """Centres ``[n]`` of one shot along one axis of a crop of side ``extent`` (see the module
+    docstring); ``free`` (px, per frame or one for all) is how far a centre may sit off ``target``
+    at no cost; ``faces``: the faces a still camera keeps clear of, and a moving one's edges run no
+    deeper into than the pulled path's (:func:`edge_depth`)."""
     target = np.clip(target, lo, hi)
     common_lo, common_hi = float(lo.max()), float(hi.min())
     if common_lo <= common_hi:
-        return np.full(len(lo), np.clip(float(np.median(target)), common_lo, common_hi))
-    half_first, half_last = float(lo.min()), float(hi.max())
+        still = float(np.clip(float(np.median(target)), common_lo, common_hi))
+        if faces is not None and len(faces.spans):
+            still = fewest_cut(common_lo, common_hi, still, extent, faces.spans)
+        return np.full(len(lo), still)
     speed = config.max_speed * frame_extent / fps
-    centres = _l1_path(lo, hi, target, speed, config, free)
-    return np.clip(centres if centres is not None else target, half_first, half_last)
+    program = _Program(lo, hi, target, speed, config, free)
+    pulled = program.solve()
+    if pulled is None:
+        return np.clip(target, float(lo.min()), float(hi.max()))
+    if config.motion_slack:
+        least = program.least_motion()
+        allowed = edge_depth(pulled, extent, faces) if faces is not None else None
+        for slack in config.motion_slack if least is not None else ():
+            bounded = program.solve((least[0] * (1.0 + slack) + _BUDGET_PX, least[1] + _BUDGET_PX))
+            if bounded is not None and (allowed is None or edge_depth(bounded, extent, faces) <= allowed + 1e-6):
+                return bounded
+    return pulled
 
 
-def _l1_path(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, speed: float, config: PathConfig,
-             free: np.ndarray | float = 0.0) -> np.ndarray | None:
-    """The linear program of the module docstring; None when unsolved.
+class _Program:
+    """The linear program of the module docstring for one shot along one axis.
 
     Variables: centres ``c [n]``, ``u [n-1] ≥ |Δc|`` (at most ``speed``), ``a [n-2] ≥ |Δ²c|``,
     ``e [n] ≥ |c - target| - free``, ``s [n] ≥`` how far ``c`` leaves its corridor.
     """
-    from scipy import sparse
-    from scipy.optimize import linprog
 
-    n = len(lo)
-    if n < 3:
-        return target.astype(np.float64)
-    eye = sparse.eye(n, format="csr")
-    d1 = eye[1:] - eye[:-1]
-    d2 = d1[1:] - d1[:-1]
-    m1, m2 = n - 1, n - 2
-    blocks = {"u": (m1, None), "a": (m2, None), "e": (n, None), "s": (n, None)}
+    def __init__(self, lo: np.ndarray, hi: np.ndarray, target: np.ndarray, speed: float, config: PathConfig,
+                 free: np.ndarray | float = 0.0) -> None:
+        from scipy import sparse
 
-    def row(c_part: Any, **parts: Any) -> Any:
-        rows = c_part.shape[0]
-        return sparse.hstack([c_part] + [parts.get(k, sparse.csr_matrix((rows, size))) for k, (size, _) in blocks.items()])
+        n = self.n = len(lo)
+        self.config = config
+        self.fallback = target.astype(np.float64)
+        if n < 3:
+            return
+        eye = sparse.eye(n, format="csr")
+        d1 = eye[1:] - eye[:-1]
+        d2 = d1[1:] - d1[:-1]
+        m1, m2 = n - 1, n - 2
+        sizes = {"u": m1, "a": m2, "e": n, "s": n}
 
-    a_ub = sparse.vstack([
-        row(d1, u=-sparse.eye(m1)), row(-d1, u=-sparse.eye(m1)),
-        row(d2, a=-sparse.eye(m2)), row(-d2, a=-sparse.eye(m2)),
-        row(eye, e=-sparse.eye(n)), row(-eye, e=-sparse.eye(n)),
-        row(eye, s=-sparse.eye(n)), row(-eye, s=-sparse.eye(n)),
-    ]).tocsr()
-    b_ub = np.concatenate([np.zeros(2 * m1 + 2 * m2), target + free, free - target, hi, -lo])
-    cost = np.concatenate([np.zeros(n), np.ones(m1), np.full(m2, config.accel_weight),
-                           np.full(n, config.target_weight), np.full(n, config.keep_weight)])
-    first, last = float(lo.min()), float(hi.max())
-    bounds = [(first, last)] * n + [(0.0, speed)] * m1 + [(0.0, None)] * (m2 + 2 * n)
-    result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-    return result.x[:n] if result.status == 0 else None
+        def row(c_part: Any, **parts: Any) -> Any:
+            rows = c_part.shape[0]
+            return sparse.hstack([c_part] + [parts.get(k, sparse.csr_matrix((rows, size))) for k, size in sizes.items()])
+
+        self.a_ub = sparse.vstack([
+            row(d1, u=-sparse.eye(m1)), row(-d1, u=-sparse.eye(m1)),
+            row(d2, a=-sparse.eye(m2)), row(-d2, a=-sparse.eye(m2)),
+            row(eye, e=-sparse.eye(n)), row(-eye, e=-sparse.eye(n)),
+            row(eye, s=-sparse.eye(n)), row(-eye, s=-sparse.eye(n)),
+        ]).tocsr()
+        self.b_ub = np.concatenate([np.zeros(2 * m1 + 2 * m2), target + free, free - target, hi, -lo])
+        self.motion = np.concatenate([np.zeros(n), np.ones(m1), np.zeros(m2 + 2 * n)])
+        self.outside = np.concatenate([np.zeros(n + m1 + m2 + n), np.ones(n)])
+        self.cost = (self.motion + config.keep_weight * self.outside
+                     + np.concatenate([np.zeros(n + m1), np.full(m2, config.accel_weight),
+                                       np.full(n, config.target_weight), np.zeros(n)]))
+        first, last = float(lo.min()), float(hi.max())
+        self.bounds = [(first, last)] * n + [(0.0, speed)] * m1 + [(0.0, None)] * (m2 + 2 * n)
+
+    def _run(self, cost: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray | None:
+        from scipy import sparse
+        from scipy.optimize import linprog
+
+        a_ub, b_ub = self.a_ub, self.b_ub
+        if limits is not None:
+            a_ub = sparse.vstack([a_ub, sparse.csr_matrix(np.stack([self.motion, self.outside]))]).tocsr()
+            b_ub = np.concatenate([b_ub, limits])
+        result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=self.bounds, method="highs")
+        return result.x if result.status == 0 else None
+
+    def solve(self, limits: tuple[float, float] | None = None) -> np.ndarray | None:
+        """Centres ``[n]`` of the pulled path, or with ``limits`` ``(motion, overrun)`` px of the
+        path of the same objective whose total motion and corridor overrun are at most those;
+        None when unsolved."""
+        if self.n < 3:
+            return self.fallback
+        x = self._run(self.cost, limits)
+        return None if x is None else x[: self.n]
+
+    def least_motion(self) -> tuple[float, float] | None:
+        """``(motion, outside)`` px of the path of least ``Σ |Δc| + keep_weight · overrun`` within
+        the speed limit, or None when unsolved (or the shot is too short to bound)."""
+        if self.n < 3:
+            return None
+        x = self._run(self.motion + self.config.keep_weight * self.outside)
+        return None if x is None else (float(self.motion @ x), float(self.outside @ x))
 
 
 def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], frame_size: tuple[int, int],
@@ -209,8 +274,7 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
     """The crop path of one shot: ``subject`` and ``framing`` ``[n, 4]`` per-frame boxes (xyxy px),
     crop ``size`` ``(w, h)`` inside the ``frame_size`` ``(W, H)`` frame; ``faces``: per frame the
     ``[F, 4]`` boxes a still camera keeps clear of (see the module docstring)."""
-    per_frame = () if faces is None else faces
-    every_face = np.concatenate([np.zeros((0, 4))] + [np.asarray(f, dtype=np.float64).reshape(-1, 4) for f in per_frame])
+    face_boxes, frame_of = _flat_faces(faces)
     subject = np.asarray(subject, dtype=np.float64).reshape(-1, 4)
     framing_c = B.xyxy_to_cxcywh(np.asarray(framing, dtype=np.float64).reshape(-1, 4))
     centres_of = []
@@ -222,10 +286,8 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
         lo_frame, hi_frame = corridor(low, high, framed, extent, frame_extent, config.wide_slack)
         lo_line, hi_line = corridor(low, high, line, extent, frame_extent, config.wide_slack)
         lo, hi = np.minimum(lo_frame, lo_line), np.maximum(hi_frame, hi_line)
-        centres = solve_axis(lo, hi, line, frame_extent, fps, config, free_room(low, high, extent, config))
-        if len(every_face) and lo.max() <= hi.min():  # a still camera: where it cuts the fewest faces
-            centres = np.full(len(centres), fewest_cut(float(lo.max()), float(hi.min()), float(centres[0]), extent,
-                                                       every_face[:, [axis, axis + 2]]))
+        spans = None if faces is None else FaceSpans(face_boxes[:, [axis, axis + 2]], frame_of)
+        centres = solve_axis(lo, hi, line, extent, frame_extent, fps, config, free_room(low, high, extent, config), spans)
         centres_of.append(centres)
         cameras.append(camera_of(centres))
     half = np.asarray(size, dtype=np.float64) / 2
@@ -233,6 +295,37 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
     boxes = path_boxes(np.concatenate([centre - half, centre + half], axis=1), size[0] / size[1], frame_size)
     fits = bool(((subject[:, 2] - subject[:, 0]) <= size[0]).all() and ((subject[:, 3] - subject[:, 1]) <= size[1]).all())
     return ShotPath(boxes=boxes, camera=_combined(cameras), fits=fits)
+
+
+@dataclass(frozen=True)
+class FaceSpans:
+    """The faces of a shot along one axis: ``spans`` ``[M, 2]`` (low, high px) and ``frame``
+    ``[M]`` (the shot's frame each is seen in)."""
+
+    spans: np.ndarray
+    frame: np.ndarray
+
+
+def _flat_faces(faces: Sequence[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame ``[F, 4]`` boxes → all of them ``[M, 4]`` and the frame of each ``[M]``."""
+    per_frame = [np.asarray(f, dtype=np.float64).reshape(-1, 4) for f in (faces or ())]
+    frame_of = np.repeat(np.arange(len(per_frame)), [len(f) for f in per_frame]).astype(np.int64)
+    return np.concatenate([np.zeros((0, 4))] + per_frame), frame_of
+
+
+def edge_depth(centres: np.ndarray, extent: int, faces: FaceSpans) -> float:
+    """How deep the edges of the crops of side ``extent`` centred at ``centres`` ``[n]`` run into
+    ``faces`` (each in its own frame): per face and edge, the distance from the edge to the nearer
+    side of the face as a share of the face's side (0 for an edge outside it, 0.5 through its
+    middle), summed. Unlike a count of cut faces it grows as an edge nears a face's middle, so a
+    face found a little smaller or off its true place still weighs."""
+    spans = faces.spans
+    side = np.maximum(spans[:, 1] - spans[:, 0], 1e-9)
+    centre = centres[faces.frame]
+    depth = 0.0
+    for edge in (centre - extent / 2.0, centre + extent / 2.0):
+        depth += float((np.clip(np.minimum(edge - spans[:, 0], spans[:, 1] - edge), 0.0, None) / side).sum())
+    return depth
 
 
 def fewest_cut(low: float, high: float, preferred: float, extent: int, spans: np.ndarray) -> float:
