@@ -203,6 +203,8 @@ def test_camera_labels() -> None:
 def test_path_config_validates() -> None:
     with pytest.raises(ValueError):
         PathConfig(max_speed=0.0)
+    with pytest.raises(ValueError):
+        PathConfig(motion_slack=(-0.1,))
 
 
 def _pan(n: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
@@ -241,8 +243,8 @@ def test_the_pulled_path_keeps_the_crop_near_the_framing_not_on_the_corridor_edg
 
 def test_the_camera_moves_no_more_than_keeping_the_subject_needs() -> None:
     """By default a moving camera moves as little as keeping the subject estimate needs (the least
-    motion in its corridor, within a pixel of the solver's room), far less than the pulled path,
-    and keeps the estimate in every frame."""
+    motion in its corridor, with the solver's pixel of room and the crops' rounding), far less than
+    the pulled path, and keeps the estimate in every frame."""
     subject, framing, _, size = _pan()
     shot = solve_shot(subject, framing, size, (W, H), FPS)
     lo, hi = keep_corridor(subject[:, 0], subject[:, 2], size[0], W)
@@ -270,6 +272,33 @@ def test_a_moving_camera_spends_motion_to_keep_faces_whole() -> None:
     assert depth(blind.boxes) > 1 and depth(pulled.boxes) == 0
     assert depth(seen.boxes) == 0
     assert _moved(seen.boxes) > _moved(blind.boxes)
+    # faces the crop's edges never come near leave the steadiest path as it is
+    middle = [np.array([[b[0] + 53.0, 120, b[0] + 73.0, 160]]) for b in subject]
+    assert np.array_equal(solve_shot(subject, framing, size, (W, H), FPS, faces=middle).boxes, blind.boxes)
+    with pytest.raises(ValueError, match="one"):
+        solve_shot(subject, framing, size, (W, H), FPS, faces=middle[:-1])
+
+
+def test_a_looser_bound_is_tried_when_the_steadiest_path_runs_into_a_face() -> None:
+    """A face left of the subject in the middle of the pan, where the steadiest path's left edge
+    runs into it and the pulled path's does not: the bound of 1.3 x the least motion is taken,
+    which keeps clear of it and still moves far less than the pulled path."""
+    subject, framing, _, size = _pan()
+    n = len(subject)
+    faces = [np.array([[b[0] - 27.0, 120, b[0] - 11.0, 150]]) if 20 <= i < 40 else np.zeros((0, 4))
+             for i, b in enumerate(subject)]
+    spans = FaceSpans(np.concatenate(faces)[:, [0, 2]], np.arange(20, 40))
+
+    def depth(boxes: np.ndarray) -> float:
+        return edge_depth((boxes[:, 0] + boxes[:, 2]) / 2.0, size[0], spans)
+
+    steadiest = solve_shot(subject, framing, size, (W, H), FPS, PathConfig(motion_slack=(0.0,)))
+    pulled = solve_shot(subject, framing, size, (W, H), FPS, PathConfig(motion_slack=()))
+    looser = solve_shot(subject, framing, size, (W, H), FPS, faces=faces)
+    assert depth(steadiest.boxes) > 0 and depth(pulled.boxes) == 0 and len(faces) == n
+    assert depth(looser.boxes) == 0
+    assert _moved(steadiest.boxes) < _moved(looser.boxes) <= 1.3 * _moved(steadiest.boxes) + 2
+    assert _moved(looser.boxes) < 0.5 * _moved(pulled.boxes)
 
 
 def test_edge_depth_weighs_each_edge_by_how_near_the_face_middle_it_runs() -> None:
@@ -280,5 +309,3 @@ def test_edge_depth_weighs_each_edge_by_how_near_the_face_middle_it_runs() -> No
     assert edge_depth(np.array([120.0, 150.0]), 200, spans) == pytest.approx(0.6)  # frame 0's face outside
     # both edges through the close-up (150 and 350 px): each counts
     assert edge_depth(np.array([300.0, 250.0]), 200, spans) == pytest.approx(150 / 500 + 150 / 500)
-    with pytest.raises(ValueError):
-        PathConfig(motion_slack=(-0.1,))

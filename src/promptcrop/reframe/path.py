@@ -20,7 +20,7 @@ line behind.
   uses a smoothed path), the **pulled path**: ``min Σ |Δc| + accel_weight · Σ |Δ²c| +
   target_weight · Σ |c - target|``
   ``+ keep_weight · Σ (distance outside the corridor)``, every per-frame move at most
-  ``max_speed``. The first term is the total motion (the least-motion floor minimises it alone),
+  ``max_speed``. The first term is the total motion,
   the second makes moves start and stop gently (a piecewise-constant velocity: pans), the third
   pulls toward the steady framing — free within ``free_room`` of the room the subject leaves in
   the crop (less ``free_margin`` of its side), so a subject that fits drifts inside a still crop
@@ -28,14 +28,17 @@ line behind.
   fourth keeps the subject — softly, so a subject
   estimate that jumps between keyframes is followed at the speed limit instead of in one frame.
   A linear program (HiGHS through SciPy). A monotone path is a ``pan``, any other a ``track``.
-- then the camera moves no more than it must. A first program finds the **least motion**: the
-  path minimising ``Σ |Δc| + keep_weight · Σ (distance outside the corridor)`` alone, within the
-  speed limit. The pulled path's program is solved again with two more constraints: total motion
-  at most ``1 + motion_slack`` times the least path's, and overrun at most the least path's. The
-  pull and the acceleration cost then choose among those paths. Each slack is tried in turn; the
-  first path whose edges run no deeper into the keyframes' faces than the pulled path's
-  (:func:`edge_depth`) is taken, else the pulled path. The pull is what keeps a wide group's
-  faces whole: there, a path bound to least motion lets the crop's edge sweep across them.
+- then the camera moves no more than it must. A first program finds the **steadiest path**: the
+  one minimising ``Σ |Δc| + keep_weight · Σ (distance outside the corridor)`` alone, within the
+  speed limit (in the solver's soft corridor, so not the floor below). The pulled path's program
+  is solved again with two more constraints: total motion at most ``1 + motion_slack`` times the
+  steadiest path's, and overrun at most the steadiest path's (each with
+  :data:`_BOUND_ROOM_PX` of room). The pull and the acceleration cost then choose among those
+  paths. Each slack is tried in turn; the first path whose edges run no deeper into the
+  keyframes' faces than the pulled path's (:func:`edge_depth`) is taken — with no faces given,
+  the first path — else the pulled path. A pulled path already within the bound is taken as it
+  is. The pull is what keeps a wide group's faces whole: there, a path bound to the least motion
+  lets the crop's edge sweep across them.
 
   In the pulled path the pull keeps the crop on the subject rather than on the edge of its
   corridor: motion alone is least when the camera rests on the corridor's trailing edge through a
@@ -80,8 +83,12 @@ _LINE_POINTS = 25
 #: A face with more than this share of its side inside the crop and outside it is cut (20–80 %
 #: inside: the reframe benchmark's definition).
 _CUT_SHARE = 0.2
-#: Room (px) over the least motion and overrun, so a bounded program stays feasible in floating point.
-_BUDGET_PX = 1.0
+#: Room (px) over the steadiest path's motion and overrun in the bounded program, so that it stays
+#: feasible in floating point.
+_BOUND_ROOM_PX = 1.0
+#: Depth (share of a face's side, summed) by which a bounded path may run deeper into the faces than
+#: the pulled path: rounding only.
+_DEPTH_ROOM = 1e-6
 
 
 @dataclass(frozen=True)
@@ -184,23 +191,29 @@ def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, 
         if faces is not None and len(faces.spans):
             still = fewest_cut(common_lo, common_hi, still, extent, faces.spans)
         return np.full(len(lo), still)
+    if len(lo) < 3:  # nothing to smooth
+        return target.astype(np.float64)
     speed = config.max_speed * frame_extent / fps
     program = _Program(lo, hi, target, speed, config, free)
     pulled = program.solve()
     if pulled is None:
-        return np.clip(target, float(lo.min()), float(hi.max()))
-    if config.motion_slack:
-        least = program.least_motion()
-        allowed = edge_depth(pulled, extent, faces) if faces is not None else None
-        for slack in config.motion_slack if least is not None else ():
-            bounded = program.solve((least[0] * (1.0 + slack) + _BUDGET_PX, least[1] + _BUDGET_PX))
-            if bounded is not None and (allowed is None or edge_depth(bounded, extent, faces) <= allowed + 1e-6):
-                return bounded
+        return target.astype(np.float64)
+    steadiest = program.steadiest() if config.motion_slack else None
+    if steadiest is None:
+        return pulled
+    allowed = edge_depth(pulled, extent, faces) if faces is not None else None
+    for slack in config.motion_slack:
+        limits = (steadiest[0] * (1.0 + slack) + _BOUND_ROOM_PX, steadiest[1] + _BOUND_ROOM_PX)
+        if program.within(pulled, limits):  # the bound does not bind: the pulled path is its optimum
+            return pulled
+        bounded = program.solve(limits)
+        if bounded is not None and (allowed is None or edge_depth(bounded, extent, faces) <= allowed + _DEPTH_ROOM):
+            return bounded
     return pulled
 
 
 class _Program:
-    """The linear program of the module docstring for one shot along one axis.
+    """The linear program of the module docstring for one shot (``n ≥ 3`` frames) along one axis.
 
     Variables: centres ``c [n]``, ``u [n-1] ≥ |Δc|`` (at most ``speed``), ``a [n-2] ≥ |Δ²c|``,
     ``e [n] ≥ |c - target| - free``, ``s [n] ≥`` how far ``c`` leaves its corridor.
@@ -212,9 +225,7 @@ class _Program:
 
         n = self.n = len(lo)
         self.config = config
-        self.fallback = target.astype(np.float64)
-        if n < 3:
-            return
+        self.lo, self.hi = lo, hi
         eye = sparse.eye(n, format="csr")
         d1 = eye[1:] - eye[:-1]
         d2 = d1[1:] - d1[:-1]
@@ -255,27 +266,32 @@ class _Program:
         """Centres ``[n]`` of the pulled path, or with ``limits`` ``(motion, overrun)`` px of the
         path of the same objective whose total motion and corridor overrun are at most those;
         None when unsolved."""
-        if self.n < 3:
-            return self.fallback
         x = self._run(self.cost, limits)
         return None if x is None else x[: self.n]
 
-    def least_motion(self) -> tuple[float, float] | None:
-        """``(motion, outside)`` px of the path of least ``Σ |Δc| + keep_weight · overrun`` within
-        the speed limit, or None when unsolved (or the shot is too short to bound)."""
-        if self.n < 3:
-            return None
+    def steadiest(self) -> tuple[float, float] | None:
+        """``(motion, overrun)`` px of the path of least ``Σ |Δc| + keep_weight · overrun`` within
+        the speed limit, or None when unsolved."""
         x = self._run(self.motion + self.config.keep_weight * self.outside)
         return None if x is None else (float(self.motion @ x), float(self.outside @ x))
+
+    def within(self, centres: np.ndarray, limits: tuple[float, float]) -> bool:
+        """Whether the path ``centres`` ``[n]`` moves and leaves its corridor by at most ``limits``
+        ``(motion, overrun)`` px."""
+        overrun = np.maximum(self.lo - centres, 0.0) + np.maximum(centres - self.hi, 0.0)
+        return float(np.abs(np.diff(centres)).sum()) <= limits[0] and float(overrun.sum()) <= limits[1]
 
 
 def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], frame_size: tuple[int, int],
                fps: float, config: PathConfig = PathConfig(), faces: Sequence[np.ndarray] | None = None) -> ShotPath:
     """The crop path of one shot: ``subject`` and ``framing`` ``[n, 4]`` per-frame boxes (xyxy px),
     crop ``size`` ``(w, h)`` inside the ``frame_size`` ``(W, H)`` frame; ``faces``: per frame the
-    ``[F, 4]`` boxes a still camera keeps clear of (see the module docstring)."""
-    face_boxes, frame_of = _flat_faces(faces)
+    ``[F, 4]`` boxes a still camera keeps clear of and a moving one's edges run no deeper into than
+    the pulled path's (see the module docstring)."""
     subject = np.asarray(subject, dtype=np.float64).reshape(-1, 4)
+    if faces is not None and len(faces) != len(subject):
+        raise ValueError(f"faces must give one [F, 4] array per frame ({len(subject)}), got {len(faces)}")
+    face_boxes, frame_of = _flat_faces(faces)
     framing_c = B.xyxy_to_cxcywh(np.asarray(framing, dtype=np.float64).reshape(-1, 4))
     centres_of = []
     cameras = []
@@ -308,7 +324,7 @@ class FaceSpans:
 
 def _flat_faces(faces: Sequence[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame ``[F, 4]`` boxes → all of them ``[M, 4]`` and the frame of each ``[M]``."""
-    per_frame = [np.asarray(f, dtype=np.float64).reshape(-1, 4) for f in (faces or ())]
+    per_frame = [np.asarray(f, dtype=np.float64).reshape(-1, 4) for f in (() if faces is None else faces)]
     frame_of = np.repeat(np.arange(len(per_frame)), [len(f) for f in per_frame]).astype(np.int64)
     return np.concatenate([np.zeros((0, 4))] + per_frame), frame_of
 
@@ -317,8 +333,8 @@ def edge_depth(centres: np.ndarray, extent: int, faces: FaceSpans) -> float:
     """How deep the edges of the crops of side ``extent`` centred at ``centres`` ``[n]`` run into
     ``faces`` (each in its own frame): per face and edge, the distance from the edge to the nearer
     side of the face as a share of the face's side (0 for an edge outside it, 0.5 through its
-    middle), summed. Unlike a count of cut faces it grows as an edge nears a face's middle, so a
-    face found a little smaller or off its true place still weighs."""
+    middle), summed. Unlike a count of cut faces (20–80 % inside), it tells an edge near a face's
+    middle from one near its side, and an edge 25 % into a face from one 15 % in."""
     spans = faces.spans
     side = np.maximum(spans[:, 1] - spans[:, 0], 1e-9)
     centre = centres[faces.frame]
