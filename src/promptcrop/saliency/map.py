@@ -254,7 +254,8 @@ def compute_saliency(
     :mod:`promptcrop.saliency.objects` when it is installed (:mod:`promptcrop.saliency.subjects`):
     they add a cue, and the main ones join ``people``, with the vehicles they ride or stand before
     (a rider's motorbike, the bicycle a dog waits by: :func:`~promptcrop.saliency.subjects.held_vehicles`).
-    Both detectors run in background threads while the cues are computed.
+    The object detector runs in a background thread while the cues are computed and the face
+    detector runs.
 
     ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
@@ -283,9 +284,10 @@ def compute_saliency(
     if not np.array_equal(content, full):
         return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects, fill=fill)
     to_work = np.array([work.width / width, work.height / height] * 2)
-    # The detectors run beside the cues (LiteRT releases the GIL while a model runs).
+    # The object detector runs beside the cues and the face detector (LiteRT releases the GIL while
+    # a model runs); the face detector runs here after the cues: two threads share the two cores,
+    # not three.
     found_subjects = in_background(detected_subjects, work, content, to_work) if subjects else lambda: None
-    found_faces = in_background(detected_faces, pil, content, faces)
     small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
     to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")
@@ -300,7 +302,7 @@ def compute_saliency(
         "face": skin * likeness,
         "focus": focus_cue(detail, small.size),
     }
-    detected = found_faces()
+    detected = detected_faces(pil, content, faces)
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
     animate, vehicles = with_vehicles(found_subjects() or NO_SUBJECTS)
