@@ -174,6 +174,32 @@ def test_a_still_camera_holds_where_it_cuts_the_fewest_faces() -> None:
                           solve_shot(moving, moving, size, (W, H), FPS).boxes)
 
 
+def test_a_still_camera_on_a_wide_group_leaves_the_framing_to_keep_faces_whole() -> None:
+    """A still group twice as wide as the crop, framed on one part and then another (a steady
+    framing between the two): every position near it puts an edge through a face, so the camera
+    holds at the nearest position inside the group that cuts none."""
+    n = 100
+    subject = np.tile([100.0, 40, 520, 330], (n, 1))
+    size = largest_crop_size((W, H), 9 / 16)  # 202 px wide
+    cx = np.where(np.arange(n) // 10 % 2 == 0, 250.0, 370.0)
+    framing = np.stack([cx - size[0] / 2, np.zeros(n), cx + size[0] / 2, np.full(n, H)], axis=1)
+    faces = [np.array([[250.0, 60, 300, 110], [440.0, 60, 490, 110]])] * n
+    spans = np.concatenate(faces)[:, [0, 2]]
+    near = solve_shot(subject, framing, size, (W, H), FPS)
+    held = solve_shot(subject, framing, size, (W, H), FPS, faces=faces)
+
+    def centre(shot) -> float:
+        return float((shot.boxes[0, 0] + shot.boxes[0, 2]) / 2)
+
+    assert near.camera == held.camera == "stationary" and np.ptp(held.boxes[:, 0]) == 0
+    def cuts(shot) -> bool:  # an edge 20-80 % into one of the 50 px faces
+        return any(f0 + 10 < e < f1 - 10 for e in shot.boxes[0, [0, 2]] for f0, f1 in spans)
+
+    assert cuts(near) and not cuts(held)
+    assert held.boxes[0, 0] >= subject[0, 0] and held.boxes[0, 2] <= subject[0, 2]  # inside the group
+    assert abs(centre(held) - 370) <= 25  # the nearest such position to the framing
+
+
 def test_fewest_cut_counts_faces_20_to_80_percent_inside_and_prefers_the_nearest() -> None:
     spans = np.array([[100.0, 140.0]] * 3)  # one face over three frames, near a 200 px crop's left edge
     # centres 208..232 put the crop's edge 108..132: 80..20 % of the face inside, a cut

@@ -14,8 +14,11 @@ line behind.
 
 - **stationary** when one centre lies in every corridor of the shot: the camera holds still at
   the target's median, clamped into that common range — or, when the keyframes' faces (detected,
-  or the estimated heads of people whose face was not seen) are given, at the position of that
-  range that cuts the fewest of them over the shot, the nearest such to the median;
+  or the estimated heads of people whose face was not seen) are given, at the position that cuts
+  the fewest of them over the shot, the nearest such to the median, among all the positions that
+  keep the subject in every frame (for a subject wider than the crop, anywhere inside it, not
+  only near the framing: a composer that frames one part of a group on some keyframes and
+  another on others leaves a steady framing between the two, through a face);
 - otherwise an L1-optimal path (after Grundmann et al.'s robust L1 camera paths, as AutoFlip
   uses a smoothed path), the **pulled path**: ``min Σ |Δc| + accel_weight · Σ |Δ²c| +
   target_weight · Σ |c - target|``
@@ -179,16 +182,21 @@ def _into_frame(lo: np.ndarray, hi: np.ndarray, extent: int, frame_extent: int) 
 
 
 def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, frame_extent: int, fps: float,
-               config: PathConfig, free: np.ndarray | float = 0.0, faces: FaceSpans | None = None) -> np.ndarray:
+               config: PathConfig, free: np.ndarray | float = 0.0, faces: FaceSpans | None = None,
+               keep: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Centres ``[n]`` of one shot along one axis of a crop of side ``extent`` (see the module
     docstring); ``free`` (px, per frame or one for all) is how far a centre may sit off ``target``
     at no cost; ``faces``: the faces a still camera keeps clear of, and a moving one's edges run no
-    deeper into than the pulled path's (:func:`edge_depth`)."""
+    deeper into than the pulled path's (:func:`edge_depth`); ``keep``: per frame the centres
+    ``(lo [n], hi [n])`` that keep the subject (:func:`keep_corridor`, which holds ``[lo, hi]``),
+    where a still camera may move to cut fewer faces (default: ``[lo, hi]``)."""
     target = np.clip(target, lo, hi)
     common_lo, common_hi = float(lo.max()), float(hi.min())
     if common_lo <= common_hi:
         still = float(np.clip(float(np.median(target)), common_lo, common_hi))
         if faces is not None and len(faces.spans):
+            if keep is not None:
+                common_lo, common_hi = min(common_lo, float(keep[0].max())), max(common_hi, float(keep[1].min()))
             still = fewest_cut(common_lo, common_hi, still, extent, faces.spans)
         return np.full(len(lo), still)
     if len(lo) < 3:  # nothing to smooth
@@ -303,7 +311,8 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
         lo_line, hi_line = corridor(low, high, line, extent, frame_extent, config.wide_slack)
         lo, hi = np.minimum(lo_frame, lo_line), np.maximum(hi_frame, hi_line)
         spans = None if faces is None else FaceSpans(face_boxes[:, [axis, axis + 2]], frame_of)
-        centres = solve_axis(lo, hi, line, extent, frame_extent, fps, config, free_room(low, high, extent, config), spans)
+        centres = solve_axis(lo, hi, line, extent, frame_extent, fps, config, free_room(low, high, extent, config), spans,
+                             keep_corridor(low, high, extent, frame_extent))
         centres_of.append(centres)
         cameras.append(camera_of(centres))
     half = np.asarray(size, dtype=np.float64) / 2
