@@ -24,9 +24,8 @@ on the predictors that have weights.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +164,7 @@ def _run(predictor: Predictor, case: Case) -> None:
         # the one refusal a valid call can meet: every letterbox above RequestLimits.max_pixels
         # (a 4000 px line padded to 1:7); the same call cropping instead of padding is answered
         assert case.fit == "pad" and "output canvas" in str(err), err
-        _run(predictor, dataclasses.replace(case, fit="crop"))
+        _run(predictor, replace(case, fit="crop"))
         return
     _check(pred, case, (image.shape[1], image.shape[0]))
 
