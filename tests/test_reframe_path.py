@@ -11,7 +11,10 @@ from promptcrop.reframe.path import (
     FaceSpans,
     PathConfig,
     camera_of,
+    clear_intervals,
+    clear_route,
     corridor,
+    cut_count,
     edge_depth,
     fewest_cut,
     free_room,
@@ -231,6 +234,8 @@ def test_path_config_validates() -> None:
         PathConfig(max_speed=0.0)
     with pytest.raises(ValueError):
         PathConfig(motion_slack=(-0.1,))
+    with pytest.raises(ValueError):
+        PathConfig(cut_cost=-1.0)
 
 
 def _pan(n: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
@@ -335,3 +340,56 @@ def test_edge_depth_weighs_each_edge_by_how_near_the_face_middle_it_runs() -> No
     assert edge_depth(np.array([120.0, 150.0]), 200, spans) == pytest.approx(0.6)  # frame 0's face outside
     # both edges through the close-up (150 and 350 px): each counts
     assert edge_depth(np.array([300.0, 250.0]), 200, spans) == pytest.approx(150 / 500 + 150 / 500)
+
+
+def _group_panning_past(n: int = 60) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], tuple[int, int]]:
+    """Three people in a row 372 px wide, wider than a 4:5 crop (288 px), drifting left 1 px a
+    frame, framed in their middle: ``(subject, framing, faces per frame, crop size)``."""
+    x = 200.0 - np.arange(n, dtype=np.float64)
+    subject = np.stack([x, np.full(n, 40.0), x + 372, np.full(n, 330.0)], axis=1)
+    size = largest_crop_size((W, H), 4 / 5)
+    cx = x + 186
+    framing = np.stack([cx - size[0] / 2, np.zeros(n), cx + size[0] / 2, np.full(n, H)], axis=1)
+    faces = [np.array([[b + left, 60, b + right, 110] for left, right in ((30, 70), (135, 185), (290, 330))])
+             for b in x]
+    return subject, framing, faces, size
+
+
+def test_a_camera_on_a_group_wider_than_the_crop_keeps_its_edges_between_faces() -> None:
+    """The group drifts past: a camera that only keeps the group lets the faces cross its edges; given
+    the faces, it follows the group with its edges between them, cuts none, stays inside the group
+    and within the speed limit. With ``cut_cost=0`` that path, which moves more, is not taken."""
+    subject, framing, faces, size = _group_panning_past()
+    spans = FaceSpans(np.concatenate(faces)[:, [0, 2]], np.repeat(np.arange(len(faces)), 3))
+
+    def cuts(shot) -> int:
+        return cut_count((shot.boxes[:, 0] + shot.boxes[:, 2]) / 2.0, size[0], spans)
+
+    blind = solve_shot(subject, framing, size, (W, H), FPS)
+    seen = solve_shot(subject, framing, size, (W, H), FPS, faces=faces)
+    thrifty = solve_shot(subject, framing, size, (W, H), FPS, PathConfig(cut_cost=0.0), faces=faces)
+    assert cuts(blind) > 20 and cuts(seen) == 0 and cuts(thrifty) > 20
+    _check_boxes(seen.boxes, size)
+    assert ((seen.boxes[:, 0] >= subject[:, 0] - 1) & (seen.boxes[:, 2] <= subject[:, 2] + 1)).all()
+    assert np.abs(np.diff(seen.boxes[:, 0])).max() <= MAX_STEP
+    assert seen.camera == "pan"
+
+
+def test_clear_intervals_leave_out_the_centres_whose_edges_cut_a_face() -> None:
+    # a 200 px crop, a face at 100..140 in frame 0 (cut by an edge at 108..132), none in frame 1
+    spans = FaceSpans(np.array([[100.0, 140.0], [150.0, 150.0]]), np.array([0, 0]))  # and one of no width
+    out = clear_intervals(np.array([0.0, 0.0]), np.array([300.0, 300.0]), 200, spans)
+    assert out[0].tolist() == [[0.0, 8.0], [32.0, 208.0], [232.0, 300.0]]
+    assert out[1].tolist() == [[0.0, 300.0]]
+    # a corridor inside a banned span leaves nothing
+    assert clear_intervals(np.array([210.0]), np.array([230.0]), 200, FaceSpans(spans.spans[:1], np.array([0])))[0].shape == (0, 2)
+
+
+def test_clear_route_stays_in_reach_and_takes_none_when_a_cut_costs_less() -> None:
+    two = np.array([[0.0, 10.0], [50.0, 60.0]])
+    preferred = np.array([55.0, 20.0])
+    # 40 px between the intervals: a 5 px-per-frame camera cannot switch; staying costs 30 px
+    assert clear_route([two, two], preferred, 5.0, 100.0) == [1, 1]
+    assert clear_route([two, two], preferred, 50.0, 100.0) == [1, 0]  # within reach: the nearer one
+    assert clear_route([two, two], preferred, 5.0, 1.0) == [1, 2]  # a cut is cheaper than 30 px
+    assert clear_route([two, np.zeros((0, 2))], preferred, 5.0, 100.0) == [1, 0]  # frame 1 has none: state 0 = none

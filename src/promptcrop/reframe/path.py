@@ -53,6 +53,16 @@ line behind.
   chooses, but a pan through a corridor only a little wider than the motion it needs runs near
   the corridor's edges (docs/REFRAME.md has the trade, measured).
 
+- last, faces whole (when the keyframes' faces are given). A path — still or moving — that cuts
+  faces (an edge 20–80 % into one, per frame) is checked against one that keeps clear of them:
+  per frame the centres that keep the subject (anywhere inside a subject wider than the crop, as
+  for a still camera) and cut none of that frame's faces form a few intervals
+  (:func:`clear_intervals`); dynamic programming picks one per frame near the path, each within a
+  frame's move of the next, or none where every centre cuts (:func:`clear_route`); the program is
+  solved again in those intervals. That path is taken when it cuts fewer faces and moves at most
+  ``cut_cost`` px more per cut it avoids. On a group wider than the crop, panning past a still
+  camera, it follows the group with its edges between faces instead of letting faces cross them.
+
 :func:`least_motion_path` is the floor: the path of least total motion that keeps the subject in
 every frame (the lazy "play" path from the best start), with :func:`needed_speed`, the largest
 per-frame move any path keeping the subject must make somewhere.
@@ -110,7 +120,9 @@ class PathConfig:
     the subject's side left out of that room on each side (an estimate narrower than the true
     subject must not let the crop drift onto it). ``motion_slack``: the bounds on a moving
     camera's total motion tried in turn, each a share over the least motion within its corridor
-    (see the module docstring); empty: the pulled path alone.
+    (see the module docstring); empty: the pulled path alone. ``cut_cost``: how much more motion
+    (px) a path may spend per face cut it avoids (one face in one frame) when the camera's path
+    cuts the keyframes' faces (see the module docstring); 0: only a path that moves no more.
     """
 
     max_speed: float = 0.45
@@ -121,6 +133,7 @@ class PathConfig:
     free_room: float = 0.5
     free_margin: float = 0.15
     motion_slack: tuple[float, ...] = (0.0, 0.3)
+    cut_cost: float = 4.0
 
     def __post_init__(self) -> None:
         require_number("max_speed", self.max_speed, 0.0, None, low_open=True)
@@ -132,6 +145,7 @@ class PathConfig:
         require_number("free_margin", self.free_margin, 0.0, None)
         for slack in self.motion_slack:
             require_number("motion_slack", slack, 0.0, None)
+        require_number("cut_cost", self.cut_cost, 0.0, None)
 
 
 @dataclass(frozen=True)
@@ -186,26 +200,51 @@ def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, 
                keep: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Centres ``[n]`` of one shot along one axis of a crop of side ``extent`` (see the module
     docstring); ``free`` (px, per frame or one for all) is how far a centre may sit off ``target``
-    at no cost; ``faces``: the faces a still camera keeps clear of, and a moving one's edges run no
-    deeper into than the pulled path's (:func:`edge_depth`); ``keep``: per frame the centres
-    ``(lo [n], hi [n])`` that keep the subject (:func:`keep_corridor`, which holds ``[lo, hi]``),
-    where a still camera may move to cut fewer faces (default: ``[lo, hi]``)."""
+    at no cost; ``faces``: the faces a still camera keeps clear of, a moving one's edges run no
+    deeper into than the pulled path's (:func:`edge_depth`), and either leaves for a face-clear
+    path when it still cuts them; ``keep``: per frame the centres ``(lo [n], hi [n])`` that keep
+    the subject (:func:`keep_corridor`, which holds ``[lo, hi]``), where a still camera may move
+    and a face-clear path may run to cut fewer faces (default: ``[lo, hi]``)."""
     target = np.clip(target, lo, hi)
-    common_lo, common_hi = float(lo.max()), float(hi.min())
-    if common_lo <= common_hi:
-        still = float(np.clip(float(np.median(target)), common_lo, common_hi))
-        if faces is not None and len(faces.spans):
-            if keep is not None:
-                common_lo, common_hi = min(common_lo, float(keep[0].max())), max(common_hi, float(keep[1].min()))
-            still = fewest_cut(common_lo, common_hi, still, extent, faces.spans)
-        return np.full(len(lo), still)
-    if len(lo) < 3:  # nothing to smooth
-        return target.astype(np.float64)
     speed = config.max_speed * frame_extent / fps
-    program = _Program(lo, hi, target, speed, config, free)
+    program = None
+    if float(lo.max()) <= float(hi.min()):
+        path = np.full(len(lo), _still_centre(lo, hi, target, extent, faces, keep))
+    elif len(lo) < 3:  # nothing to smooth
+        return target.astype(np.float64)
+    else:
+        program = _Program(lo, hi, target, speed, config, free)
+        path = _least_moving(program, extent, faces, config)
+        if path is None:
+            return target.astype(np.float64)
+    if faces is None or not len(faces.spans) or len(lo) < 3:
+        return path
+    if program is None:
+        program = _Program(lo, hi, target, speed, config, free)
+    return _clear_of_faces(path, program, (lo, hi) if keep is None else keep, extent, faces, config)
+
+
+def _still_centre(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, faces: FaceSpans | None,
+                  keep: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """Where a still camera holds when one centre lies in every corridor ``[lo, hi]`` (``[n]``
+    each): the target's median clamped into their common range, or — with ``faces`` — the centre
+    that cuts the fewest of them among those in every ``keep`` corridor (see the module docstring)."""
+    common_lo, common_hi = float(lo.max()), float(hi.min())
+    still = float(np.clip(float(np.median(target)), common_lo, common_hi))
+    if faces is None or not len(faces.spans):
+        return still
+    if keep is not None:
+        common_lo, common_hi = min(common_lo, float(keep[0].max())), max(common_hi, float(keep[1].min()))
+    return fewest_cut(common_lo, common_hi, still, extent, faces.spans)
+
+
+def _least_moving(program: _Program, extent: int, faces: FaceSpans | None, config: PathConfig) -> np.ndarray | None:
+    """Centres ``[n]`` of a moving camera: the pulled path, or the first motion bound's path whose
+    edges run no deeper into ``faces`` than the pulled path's (see the module docstring); None
+    when unsolved."""
     pulled = program.solve()
     if pulled is None:
-        return target.astype(np.float64)
+        return None
     steadiest = program.steadiest() if config.motion_slack else None
     if steadiest is None:
         return pulled
@@ -218,6 +257,28 @@ def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, 
         if bounded is not None and (allowed is None or edge_depth(bounded, extent, faces) <= allowed + _DEPTH_ROOM):
             return bounded
     return pulled
+
+
+def _clear_of_faces(path: np.ndarray, program: _Program, keep: tuple[np.ndarray, np.ndarray], extent: int,
+                    faces: FaceSpans, config: PathConfig) -> np.ndarray:
+    """``path`` ``[n]``, or — when it cuts faces — the path through face-clear centres
+    (:func:`clear_intervals` of the ``keep`` corridor, a run of them chosen by :func:`clear_route`
+    near ``path``) if it cuts fewer and moves at most ``cut_cost`` px more per cut it avoids."""
+    cuts = cut_count(path, extent, faces)
+    if not cuts:
+        return path
+    intervals = clear_intervals(keep[0], keep[1], extent, faces)
+    route = clear_route(intervals, path, program.speed, float(extent))
+    lo, hi = program.lo.copy(), program.hi.copy()
+    for frame, (state, free) in enumerate(zip(route, intervals)):
+        if state < len(free):
+            lo[frame], hi[frame] = free[state]
+    clear = program.within_corridor(lo, hi).solve()
+    if clear is None:
+        return path
+    fewer = cuts - cut_count(clear, extent, faces)
+    extra = float(np.abs(np.diff(clear)).sum() - np.abs(np.diff(path)).sum())
+    return clear if fewer > 0 and extra <= config.cut_cost * fewer else path
 
 
 class _Program:
@@ -234,6 +295,7 @@ class _Program:
         n = self.n = len(lo)
         self.config = config
         self.lo, self.hi = lo, hi
+        self.target, self.speed, self.free = target, speed, free
         eye = sparse.eye(n, format="csr")
         d1 = eye[1:] - eye[:-1]
         d2 = d1[1:] - d1[:-1]
@@ -282,6 +344,10 @@ class _Program:
         the speed limit, or None when unsolved."""
         x = self._run(self.motion + self.config.keep_weight * self.outside)
         return None if x is None else (float(self.motion @ x), float(self.outside @ x))
+
+    def within_corridor(self, lo: np.ndarray, hi: np.ndarray) -> _Program:
+        """The same program with the corridor ``[lo, hi]`` (``[n]`` each) and the target moved into it."""
+        return _Program(lo, hi, np.clip(self.target, lo, hi), self.speed, self.config, self.free)
 
     def within(self, centres: np.ndarray, limits: tuple[float, float]) -> bool:
         """Whether the path ``centres`` ``[n]`` moves and leaves its corridor by at most ``limits``
@@ -361,8 +427,7 @@ def fewest_cut(low: float, high: float, preferred: float, extent: int, spans: np
     edges pass through it. Counted over whole pixels with sorted interval ends, so a long shot
     costs ``O(M log M)``, not ``M`` per position."""
     half = extent / 2.0
-    margin = _CUT_SHARE * (spans[:, 1] - spans[:, 0])
-    first, last = spans[:, 0] + margin, spans[:, 1] - margin  # an edge strictly between them cuts
+    first, last = _cut_zones(spans)
     first, last = first[last > first], last[last > first]
     # centres putting the right edge there, then the left edge; one interval when they overlap
     joined = last - half > first + half
@@ -371,6 +436,87 @@ def fewest_cut(low: float, high: float, preferred: float, extent: int, spans: np
     options = np.unique(np.clip(np.append(np.arange(np.ceil(low), np.floor(high) + 1.0), preferred), low, high))
     cuts = np.searchsorted(starts, options, side="left") - np.searchsorted(ends, options, side="right")
     return float(options[np.lexsort((np.abs(options - preferred), cuts))[0]])
+
+
+def _cut_zones(spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a crop edge cuts each face of ``spans`` ``[M, 2]``: strictly between ``first`` and
+    ``last`` (``[M]`` each), all but :data:`_CUT_SHARE` of the face on either side (nowhere for a
+    face of no width: ``last <= first``)."""
+    margin = _CUT_SHARE * (spans[:, 1] - spans[:, 0])
+    return spans[:, 0] + margin, spans[:, 1] - margin
+
+
+def cut_count(centres: np.ndarray, extent: int, faces: FaceSpans) -> int:
+    """How many of ``faces`` (each in its own frame) the crops of side ``extent`` centred at
+    ``centres`` ``[n]`` cut (an edge 20–80 % into it: :func:`fewest_cut`'s count, per frame)."""
+    first, last = _cut_zones(faces.spans)
+    centre = centres[faces.frame]
+    cut = np.zeros(len(centre), dtype=bool)
+    for edge in (centre - extent / 2.0, centre + extent / 2.0):
+        cut |= (first < edge) & (edge < last)
+    return int(cut.sum())
+
+
+def clear_intervals(lo: np.ndarray, hi: np.ndarray, extent: int, faces: FaceSpans) -> list[np.ndarray]:
+    """Per frame, the centres in ``[lo, hi]`` (``[n]`` each) of a crop of side ``extent`` that cut
+    none of that frame's ``faces``: ``[k, 2]`` disjoint intervals (low, high) in order, ``k = 0``
+    when every centre there cuts one."""
+    half = extent / 2.0
+    first, last = _cut_zones(faces.spans)
+    real = last > first
+    frame, first, last = faces.frame[real], first[real], last[real]
+    order = np.argsort(frame, kind="stable")
+    frame, first, last = frame[order], first[order], last[order]
+    ends = np.searchsorted(frame, np.arange(len(lo) + 1))
+    out = []
+    for t, (low, high) in enumerate(zip(lo, hi)):
+        a, b = first[ends[t]:ends[t + 1]], last[ends[t]:ends[t + 1]]
+        banned = np.concatenate([np.stack([a - half, b - half], axis=1), np.stack([a + half, b + half], axis=1)])
+        out.append(_gaps(float(low), float(high), banned[np.argsort(banned[:, 0])]))
+    return out
+
+
+def _gaps(low: float, high: float, banned: np.ndarray) -> np.ndarray:
+    """``[low, high]`` less the open intervals ``banned`` ``[m, 2]`` (sorted by their start):
+    ``[k, 2]`` closed intervals."""
+    free, start = [], low
+    for ban_lo, ban_hi in banned:
+        if ban_lo >= high:
+            break
+        if ban_lo >= start:
+            free.append((start, ban_lo))
+        start = max(start, ban_hi)
+    if start <= high:
+        free.append((start, high))
+    return np.array(free, dtype=np.float64).reshape(-1, 2)
+
+
+def clear_route(intervals: Sequence[np.ndarray], preferred: np.ndarray, speed: float, cut_cost: float) -> list[int]:
+    """One face-clear interval per frame (an index into that frame's ``intervals``, or its length
+    for none), chosen by dynamic programming: each frame costs the distance of ``preferred``
+    ``[n]`` from its interval, or ``cut_cost`` with none; consecutive frames' intervals are at
+    most ``speed`` px apart (a camera can move from one to the other), or either frame has none."""
+    cost = np.zeros(0)
+    back: list[np.ndarray] = []
+    previous = np.zeros((0, 2))
+    for t, free in enumerate(intervals):
+        here = np.append(np.abs(preferred[t] - np.clip(preferred[t], free[:, 0], free[:, 1])), cut_cost)
+        if t == 0:
+            cost = here
+        else:
+            gap = np.maximum(free[None, :, 0] - previous[:, None, 1], previous[:, None, 0] - free[None, :, 1])
+            step = np.zeros((len(previous) + 1, len(free) + 1))
+            step[:-1, :-1] = np.where(gap <= speed, 0.0, np.inf)
+            total = cost[:, None] + step
+            back.append(total.argmin(axis=0))
+            cost = total.min(axis=0) + here
+        previous = free
+    state = int(np.argmin(cost))
+    route = [state]
+    for arrows in reversed(back):
+        state = int(arrows[state])
+        route.append(state)
+    return route[::-1]
 
 
 def free_room(low: np.ndarray, high: np.ndarray, extent: int, config: PathConfig) -> np.ndarray:
