@@ -342,10 +342,12 @@ def test_edge_depth_weighs_each_edge_by_how_near_the_face_middle_it_runs() -> No
     assert edge_depth(np.array([300.0, 250.0]), 200, spans) == pytest.approx(150 / 500 + 150 / 500)
 
 
-def _group_panning_past(n: int = 60) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], tuple[int, int]]:
-    """Three people in a row 372 px wide, wider than a 4:5 crop (288 px), drifting left 1 px a
-    frame, framed in their middle: ``(subject, framing, faces per frame, crop size)``."""
-    x = 200.0 - np.arange(n, dtype=np.float64)
+def _group_panning_past(start: float, drift: float, n: int = 60) -> tuple[np.ndarray, np.ndarray, list[np.ndarray],
+                                                                          tuple[int, int]]:
+    """Three people in a row 372 px wide, wider than a 4:5 crop (288 px), their left side at
+    ``start`` drifting left ``drift`` px a frame, framed in their middle: ``(subject, framing,
+    faces per frame, crop size)``."""
+    x = start - drift * np.arange(n, dtype=np.float64)
     subject = np.stack([x, np.full(n, 40.0), x + 372, np.full(n, 330.0)], axis=1)
     size = largest_crop_size((W, H), 4 / 5)
     cx = x + 186
@@ -355,34 +357,51 @@ def _group_panning_past(n: int = 60) -> tuple[np.ndarray, np.ndarray, list[np.nd
     return subject, framing, faces, size
 
 
-def test_a_camera_on_a_group_wider_than_the_crop_keeps_its_edges_between_faces() -> None:
-    """The group drifts past: a camera that only keeps the group lets the faces cross its edges; given
-    the faces, it follows the group with its edges between them, cuts none, stays inside the group
-    and within the speed limit. With ``cut_cost=0`` that path, which moves more, is not taken."""
-    subject, framing, faces, size = _group_panning_past()
-    spans = FaceSpans(np.concatenate(faces)[:, [0, 2]], np.repeat(np.arange(len(faces)), 3))
+def _box_cuts(boxes: np.ndarray, faces: list[np.ndarray], extent: int) -> int:
+    """Faces cut by the crops ``boxes`` (whole pixels, as rendered), counted per frame."""
+    spans = FaceSpans(np.concatenate(faces)[:, [0, 2]], np.repeat(np.arange(len(faces)), [len(f) for f in faces]))
+    return cut_count((boxes[:, 0] + boxes[:, 2]) / 2.0, extent, spans)
 
-    def cuts(shot) -> int:
-        return cut_count((shot.boxes[:, 0] + shot.boxes[:, 2]) / 2.0, size[0], spans)
 
+@pytest.mark.parametrize(("start", "drift"), [(200.0, 1.0), (200.7, 1.13), (180.2, 0.61)])
+def test_a_camera_on_a_group_wider_than_the_crop_keeps_its_edges_between_faces(start: float, drift: float) -> None:
+    """The group drifts past (by whole and fractional pixels a frame): a camera that only keeps the
+    group lets the faces cross its edges; given the faces, it follows the group with its edges
+    between them and cuts none in the rounded crops, inside the group and within the speed limit."""
+    subject, framing, faces, size = _group_panning_past(start, drift)
     blind = solve_shot(subject, framing, size, (W, H), FPS)
     seen = solve_shot(subject, framing, size, (W, H), FPS, faces=faces)
-    thrifty = solve_shot(subject, framing, size, (W, H), FPS, PathConfig(cut_cost=0.0), faces=faces)
-    assert cuts(blind) > 20 and cuts(seen) == 0 and cuts(thrifty) > 20
+    assert _box_cuts(blind.boxes, faces, size[0]) > 20 and _box_cuts(seen.boxes, faces, size[0]) == 0
     _check_boxes(seen.boxes, size)
     assert ((seen.boxes[:, 0] >= subject[:, 0] - 1) & (seen.boxes[:, 2] <= subject[:, 2] + 1)).all()
     assert np.abs(np.diff(seen.boxes[:, 0])).max() <= MAX_STEP
     assert seen.camera == "pan"
 
 
+def test_cut_cost_bounds_the_motion_spent_to_keep_faces_whole() -> None:
+    """A slow drift a still camera can hold (cutting faces as they pass): the face-clear path pans
+    with the group; with ``cut_cost=0`` that extra motion is not spent and the camera holds still."""
+    subject, framing, faces, size = _group_panning_past(180.2, 0.61)
+    seen = solve_shot(subject, framing, size, (W, H), FPS, faces=faces)
+    thrifty = solve_shot(subject, framing, size, (W, H), FPS, PathConfig(cut_cost=0.0), faces=faces)
+    assert seen.camera == "pan" and _box_cuts(seen.boxes, faces, size[0]) == 0
+    assert thrifty.camera == "stationary" and _box_cuts(thrifty.boxes, faces, size[0]) > 20
+
+
 def test_clear_intervals_leave_out_the_centres_whose_edges_cut_a_face() -> None:
     # a 200 px crop, a face at 100..140 in frame 0 (cut by an edge at 108..132), none in frame 1
     spans = FaceSpans(np.array([[100.0, 140.0], [150.0, 150.0]]), np.array([0, 0]))  # and one of no width
     out = clear_intervals(np.array([0.0, 0.0]), np.array([300.0, 300.0]), 200, spans)
-    assert out[0].tolist() == [[0.0, 8.0], [32.0, 208.0], [232.0, 300.0]]
+    assert out[0].tolist() == [[0.0, 7.5], [32.5, 207.5], [232.5, 300.0]]  # half a pixel clear: rounding
     assert out[1].tolist() == [[0.0, 300.0]]
     # a corridor inside a banned span leaves nothing
-    assert clear_intervals(np.array([210.0]), np.array([230.0]), 200, FaceSpans(spans.spans[:1], np.array([0])))[0].shape == (0, 2)
+    alone = FaceSpans(spans.spans[:1], np.array([0]))
+    assert clear_intervals(np.array([210.0]), np.array([230.0]), 200, alone)[0].shape == (0, 2)
+    # two faces whose banned centres overlap or nest, listed out of frame order
+    two = FaceSpans(np.array([[300.0, 340.0], [100.0, 140.0], [110.0, 130.0], [120.0, 160.0]]), np.array([1, 0, 0, 0]))
+    out = clear_intervals(np.array([0.0, 0.0]), np.array([300.0, 300.0]), 200, two)
+    assert out[0].tolist() == [[0.0, 7.5], [52.5, 207.5], [252.5, 300.0]]  # zones 8..52 and 208..252
+    assert out[1].tolist() == [[0.0, 207.5], [232.5, 300.0]]
 
 
 def test_clear_route_stays_in_reach_and_takes_none_when_a_cut_costs_less() -> None:
@@ -393,3 +412,20 @@ def test_clear_route_stays_in_reach_and_takes_none_when_a_cut_costs_less() -> No
     assert clear_route([two, two], preferred, 50.0, 100.0) == [1, 0]  # within reach: the nearer one
     assert clear_route([two, two], preferred, 5.0, 1.0) == [1, 2]  # a cut is cheaper than 30 px
     assert clear_route([two, np.zeros((0, 2))], preferred, 5.0, 100.0) == [1, 0]  # frame 1 has none: state 0 = none
+    assert clear_route([], np.zeros(0), 5.0, 1.0) == []
+
+
+def test_clear_route_backtracks_out_of_a_dead_end_and_checks_reach_through_none() -> None:
+    # frame 0 prefers the interval at 0..10, but frames 1-3 only have one at 30..40, 4 px a frame
+    # away from nothing: a route that starts at 0..10 must pass through none; from 20..30 it need not
+    start = np.array([[0.0, 10.0], [20.0, 30.0]])
+    later = np.array([[30.0, 40.0]])
+    preferred = np.array([5.0, 35.0, 35.0, 35.0])
+    assert clear_route([start, later, later, later], preferred, 4.0, 100.0) == [1, 0, 0, 0]
+    # a frame with none spans its fallback corridor (100..110): out of reach of every interval at
+    # 5 px a frame, so the route cannot switch sides through it, and is none throughout
+    side = np.array([[0.0, 10.0], [200.0, 210.0]])
+    none = np.zeros((0, 2))
+    fallback = (np.full(3, 100.0), np.full(3, 110.0))
+    assert clear_route([side, none, side], np.array([5.0, 5.0, 205.0]), 5.0, 1000.0, fallback) == [2, 0, 2]
+    assert clear_route([side, none, side], np.array([5.0, 5.0, 205.0]), 5.0, 1000.0) == [0, 0, 1]  # none: anywhere

@@ -57,10 +57,12 @@ line behind.
   faces (an edge 20–80 % into one, per frame) is checked against one that keeps clear of them:
   per frame the centres that keep the subject (anywhere inside a subject wider than the crop, as
   for a still camera) and cut none of that frame's faces form a few intervals
-  (:func:`clear_intervals`); dynamic programming picks one per frame near the path, each within a
-  frame's move of the next, or none where every centre cuts (:func:`clear_route`); the program is
-  solved again in those intervals. That path is taken when it cuts fewer faces and moves at most
-  ``cut_cost`` px more per cut it avoids. On a group wider than the crop, panning past a still
+  (:func:`clear_intervals`, half a pixel clear of the cuts: the crops are rounded); dynamic
+  programming picks one per frame near the path, each within a frame's move of the next's, or
+  none — where every centre cuts, or no interval is in reach at less cost than a crop side
+  (:func:`clear_route`); the program is solved again in those intervals. That path is taken when
+  it cuts fewer faces, moves at most ``cut_cost`` px more per cut it avoids and leaves the subject
+  no further. On a group wider than the crop, panning past a still
   camera, it follows the group with its edges between faces instead of letting faces cross them.
 
 :func:`least_motion_path` is the floor: the path of least total motion that keeps the subject in
@@ -102,6 +104,12 @@ _BOUND_ROOM_PX = 1.0
 #: Depth (share of a face's side, summed) by which a bounded path may run deeper into the faces than
 #: the pulled path: rounding only.
 _DEPTH_ROOM = 1e-6
+#: Room (px) kept between a face-clear interval and the positions that cut a face: the crops are
+#: rounded to whole pixels after the path is solved.
+_ROUND_PX = 0.5
+#: What a frame without a face-clear interval costs the route, in crop sides of distance: more than
+#: any interval in reach, so a face is cut only where none can be kept clear.
+_NONE_COST = 1.0
 
 
 @dataclass(frozen=True)
@@ -206,21 +214,20 @@ def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, 
     the subject (:func:`keep_corridor`, which holds ``[lo, hi]``), where a still camera may move
     and a face-clear path may run to cut fewer faces (default: ``[lo, hi]``)."""
     target = np.clip(target, lo, hi)
-    speed = config.max_speed * frame_extent / fps
     program = None
     if float(lo.max()) <= float(hi.min()):
         path = np.full(len(lo), _still_centre(lo, hi, target, extent, faces, keep))
     elif len(lo) < 3:  # nothing to smooth
         return target.astype(np.float64)
     else:
-        program = _Program(lo, hi, target, speed, config, free)
+        program = _Program(lo, hi, target, config.max_speed * frame_extent / fps, config, free)
         path = _least_moving(program, extent, faces, config)
         if path is None:
             return target.astype(np.float64)
-    if faces is None or not len(faces.spans) or len(lo) < 3:
+    if faces is None or len(lo) < 3 or not cut_count(path, extent, faces):
         return path
     if program is None:
-        program = _Program(lo, hi, target, speed, config, free)
+        program = _Program(lo, hi, target, config.max_speed * frame_extent / fps, config, free)
     return _clear_of_faces(path, program, (lo, hi) if keep is None else keep, extent, faces, config)
 
 
@@ -261,24 +268,39 @@ def _least_moving(program: _Program, extent: int, faces: FaceSpans | None, confi
 
 def _clear_of_faces(path: np.ndarray, program: _Program, keep: tuple[np.ndarray, np.ndarray], extent: int,
                     faces: FaceSpans, config: PathConfig) -> np.ndarray:
-    """``path`` ``[n]``, or — when it cuts faces — the path through face-clear centres
-    (:func:`clear_intervals` of the ``keep`` corridor, a run of them chosen by :func:`clear_route`
-    near ``path``) if it cuts fewer and moves at most ``cut_cost`` px more per cut it avoids."""
-    cuts = cut_count(path, extent, faces)
-    if not cuts:
-        return path
+    """``path`` ``[n]`` (which cuts some of ``faces``), or the path through face-clear centres:
+    :func:`clear_intervals` of the ``keep`` corridor (``(lo [n], hi [n])``), one a frame chosen by
+    :func:`clear_route` near ``path`` (a frame without one keeps the program's corridor), and the
+    program solved again in them. That path is taken when it cuts fewer faces, moves at most
+    ``cut_cost`` px more per cut it avoids and leaves the ``keep`` corridor no further (each
+    within :data:`_BOUND_ROOM_PX`)."""
     intervals = clear_intervals(keep[0], keep[1], extent, faces)
-    route = clear_route(intervals, path, program.speed, float(extent))
+    route = clear_route(intervals, path, program.speed, extent * _NONE_COST, (program.lo, program.hi))
     lo, hi = program.lo.copy(), program.hi.copy()
-    for frame, (state, free) in enumerate(zip(route, intervals)):
-        if state < len(free):
-            lo[frame], hi[frame] = free[state]
+    chosen = [frame for frame, (state, free) in enumerate(zip(route, intervals)) if state < len(free)]
+    if not chosen:
+        return path
+    for frame in chosen:
+        lo[frame], hi[frame] = intervals[frame][route[frame]]
     clear = program.within_corridor(lo, hi).solve()
     if clear is None:
         return path
-    fewer = cuts - cut_count(clear, extent, faces)
-    extra = float(np.abs(np.diff(clear)).sum() - np.abs(np.diff(path)).sum())
-    return clear if fewer > 0 and extra <= config.cut_cost * fewer else path
+    fewer = cut_count(path, extent, faces) - cut_count(clear, extent, faces)
+    extra = _motion(clear) - _motion(path)
+    further = _overrun(clear, keep) - _overrun(path, keep)
+    taken = fewer > 0 and extra <= config.cut_cost * fewer + _BOUND_ROOM_PX and further <= _BOUND_ROOM_PX
+    return clear if taken else path
+
+
+def _motion(centres: np.ndarray) -> float:
+    """Total motion ``Σ |Δc|`` (px) of the centres ``[n]``."""
+    return float(np.abs(np.diff(centres)).sum())
+
+
+def _overrun(centres: np.ndarray, corridor: tuple[np.ndarray, np.ndarray]) -> float:
+    """How far (px, summed over the frames) the centres ``[n]`` lie outside ``corridor`` ``(lo [n], hi [n])``."""
+    lo, hi = corridor
+    return float((np.maximum(lo - centres, 0.0) + np.maximum(centres - hi, 0.0)).sum())
 
 
 class _Program:
@@ -352,16 +374,16 @@ class _Program:
     def within(self, centres: np.ndarray, limits: tuple[float, float]) -> bool:
         """Whether the path ``centres`` ``[n]`` moves and leaves its corridor by at most ``limits``
         ``(motion, overrun)`` px."""
-        overrun = np.maximum(self.lo - centres, 0.0) + np.maximum(centres - self.hi, 0.0)
-        return float(np.abs(np.diff(centres)).sum()) <= limits[0] and float(overrun.sum()) <= limits[1]
+        return _motion(centres) <= limits[0] and _overrun(centres, (self.lo, self.hi)) <= limits[1]
 
 
 def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], frame_size: tuple[int, int],
                fps: float, config: PathConfig = PathConfig(), faces: Sequence[np.ndarray] | None = None) -> ShotPath:
     """The crop path of one shot: ``subject`` and ``framing`` ``[n, 4]`` per-frame boxes (xyxy px),
     crop ``size`` ``(w, h)`` inside the ``frame_size`` ``(W, H)`` frame; ``faces``: per frame the
-    ``[F, 4]`` boxes a still camera keeps clear of and a moving one's edges run no deeper into than
-    the pulled path's (see the module docstring)."""
+    ``[F, 4]`` boxes (xyxy px) a still camera keeps clear of, a moving one's edges run no deeper
+    into than the pulled path's, and either leaves for a face-clear path when it still cuts them
+    (see the module docstring)."""
     subject = np.asarray(subject, dtype=np.float64).reshape(-1, 4)
     if faces is not None and len(faces) != len(subject):
         raise ValueError(f"faces must give one [F, 4] array per frame ({len(subject)}), got {len(faces)}")
@@ -459,8 +481,9 @@ def cut_count(centres: np.ndarray, extent: int, faces: FaceSpans) -> int:
 
 def clear_intervals(lo: np.ndarray, hi: np.ndarray, extent: int, faces: FaceSpans) -> list[np.ndarray]:
     """Per frame, the centres in ``[lo, hi]`` (``[n]`` each) of a crop of side ``extent`` that cut
-    none of that frame's ``faces``: ``[k, 2]`` disjoint intervals (low, high) in order, ``k = 0``
-    when every centre there cuts one."""
+    none of that frame's ``faces`` (an edge 20–80 % into one), with :data:`_ROUND_PX` of room:
+    ``[k, 2]`` closed intervals (low, high) in order, apart from each other (an interval may be a
+    single point); ``k = 0`` when every centre there cuts one."""
     half = extent / 2.0
     first, last = _cut_zones(faces.spans)
     real = last > first
@@ -472,6 +495,7 @@ def clear_intervals(lo: np.ndarray, hi: np.ndarray, extent: int, faces: FaceSpan
     for t, (low, high) in enumerate(zip(lo, hi)):
         a, b = first[ends[t]:ends[t + 1]], last[ends[t]:ends[t + 1]]
         banned = np.concatenate([np.stack([a - half, b - half], axis=1), np.stack([a + half, b + half], axis=1)])
+        banned += [-_ROUND_PX, _ROUND_PX]
         out.append(_gaps(float(low), float(high), banned[np.argsort(banned[:, 0])]))
     return out
 
@@ -491,26 +515,32 @@ def _gaps(low: float, high: float, banned: np.ndarray) -> np.ndarray:
     return np.array(free, dtype=np.float64).reshape(-1, 2)
 
 
-def clear_route(intervals: Sequence[np.ndarray], preferred: np.ndarray, speed: float, cut_cost: float) -> list[int]:
-    """One face-clear interval per frame (an index into that frame's ``intervals``, or its length
-    for none), chosen by dynamic programming: each frame costs the distance of ``preferred``
-    ``[n]`` from its interval, or ``cut_cost`` with none; consecutive frames' intervals are at
-    most ``speed`` px apart (a camera can move from one to the other), or either frame has none."""
+def clear_route(intervals: Sequence[np.ndarray], preferred: np.ndarray, speed: float, none_cost: float,
+                fallback: tuple[np.ndarray, np.ndarray] | None = None) -> list[int]:
+    """One face-clear interval per frame — an index into that frame's ``intervals`` (``[k, 2]``
+    each), or ``k`` for none — chosen by dynamic programming (Viterbi): a frame costs the distance
+    of ``preferred`` ``[n]`` from its interval, or ``none_cost`` with none; the states of
+    consecutive frames are at most ``speed`` px apart, where a frame with none spans its
+    ``fallback`` corridor ``(lo [n], hi [n])`` (default: anywhere). Reach is checked between
+    neighbouring frames only, so a camera may not be able to follow a route exactly; the solver's
+    corridor is soft."""
     cost = np.zeros(0)
     back: list[np.ndarray] = []
     previous = np.zeros((0, 2))
     for t, free in enumerate(intervals):
-        here = np.append(np.abs(preferred[t] - np.clip(preferred[t], free[:, 0], free[:, 1])), cut_cost)
+        spare = [-np.inf, np.inf] if fallback is None else [fallback[0][t], fallback[1][t]]
+        states = np.concatenate([free, [spare]])
+        here = np.append(np.abs(preferred[t] - np.clip(preferred[t], free[:, 0], free[:, 1])), none_cost)
         if t == 0:
             cost = here
         else:
-            gap = np.maximum(free[None, :, 0] - previous[:, None, 1], previous[:, None, 0] - free[None, :, 1])
-            step = np.zeros((len(previous) + 1, len(free) + 1))
-            step[:-1, :-1] = np.where(gap <= speed, 0.0, np.inf)
-            total = cost[:, None] + step
+            gap = np.maximum(states[None, :, 0] - previous[:, None, 1], previous[:, None, 0] - states[None, :, 1])
+            total = cost[:, None] + np.where(gap <= speed, 0.0, np.inf)
             back.append(total.argmin(axis=0))
             cost = total.min(axis=0) + here
-        previous = free
+        previous = states
+    if not len(cost):
+        return []
     state = int(np.argmin(cost))
     route = [state]
     for arrows in reversed(back):
