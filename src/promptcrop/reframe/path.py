@@ -62,8 +62,8 @@ line behind.
   none — where every centre cuts, or no interval is in reach at less cost than a crop side
   (:func:`clear_route`); the program is solved again in those intervals. That path is taken when
   it cuts fewer faces, moves at most ``cut_cost`` px more per cut it avoids and leaves the subject
-  no further. On a group wider than the crop, panning past a still
-  camera, it follows the group with its edges between faces instead of letting faces cross them.
+  no further. On a group wider than the crop drifting past a still camera, it follows the group
+  with its edges between faces instead of letting faces cross them.
 
 :func:`least_motion_path` is the floor: the path of least total motion that keeps the subject in
 every frame (the lazy "play" path from the best start), with :func:`needed_speed`, the largest
