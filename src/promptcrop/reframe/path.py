@@ -214,21 +214,25 @@ def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, 
     the subject (:func:`keep_corridor`, which holds ``[lo, hi]``), where a still camera may move
     and a face-clear path may run to cut fewer faces (default: ``[lo, hi]``)."""
     target = np.clip(target, lo, hi)
+
+    def program_of_shot() -> _Program:
+        return _Program(lo, hi, target, config.max_speed * frame_extent / fps, config, free)
+
     program = None
     if float(lo.max()) <= float(hi.min()):
         path = np.full(len(lo), _still_centre(lo, hi, target, extent, faces, keep))
     elif len(lo) < 3:  # nothing to smooth
         return target.astype(np.float64)
     else:
-        program = _Program(lo, hi, target, config.max_speed * frame_extent / fps, config, free)
+        program = program_of_shot()
         path = _least_moving(program, extent, faces, config)
         if path is None:
             return target.astype(np.float64)
-    if faces is None or len(lo) < 3 or not cut_count(path, extent, faces):
+    cuts = 0 if faces is None or len(lo) < 3 else cut_count(path, extent, faces)
+    if not cuts:
         return path
-    if program is None:
-        program = _Program(lo, hi, target, config.max_speed * frame_extent / fps, config, free)
-    return _clear_of_faces(path, program, (lo, hi) if keep is None else keep, extent, faces, config)
+    return _clear_of_faces(path, cuts, program or program_of_shot(), (lo, hi) if keep is None else keep, extent,
+                           faces, config)
 
 
 def _still_centre(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, faces: FaceSpans | None,
@@ -266,9 +270,9 @@ def _least_moving(program: _Program, extent: int, faces: FaceSpans | None, confi
     return pulled
 
 
-def _clear_of_faces(path: np.ndarray, program: _Program, keep: tuple[np.ndarray, np.ndarray], extent: int,
+def _clear_of_faces(path: np.ndarray, cuts: int, program: _Program, keep: tuple[np.ndarray, np.ndarray], extent: int,
                     faces: FaceSpans, config: PathConfig) -> np.ndarray:
-    """``path`` ``[n]`` (which cuts some of ``faces``), or the path through face-clear centres:
+    """``path`` ``[n]`` (which cuts ``cuts`` of ``faces``), or the path through face-clear centres:
     :func:`clear_intervals` of the ``keep`` corridor (``(lo [n], hi [n])``), one a frame chosen by
     :func:`clear_route` near ``path`` (a frame without one keeps the program's corridor), and the
     program solved again in them. That path is taken when it cuts fewer faces, moves at most
@@ -285,7 +289,7 @@ def _clear_of_faces(path: np.ndarray, program: _Program, keep: tuple[np.ndarray,
     clear = program.within_corridor(lo, hi).solve()
     if clear is None:
         return path
-    fewer = cut_count(path, extent, faces) - cut_count(clear, extent, faces)
+    fewer = cuts - cut_count(clear, extent, faces)
     extra = _motion(clear) - _motion(path)
     further = _overrun(clear, keep) - _overrun(path, keep)
     taken = fewer > 0 and extra <= config.cut_cost * fewer + _BOUND_ROOM_PX and further <= _BOUND_ROOM_PX
