@@ -500,6 +500,27 @@ def test_corner_marks_scale_to_the_full_image_and_check_input():
         marks.corner_marks(np.zeros((5, 5), np.uint8))
 
 
+
+def test_the_map_holds_the_corner_marks_only_when_asked_plain_framed_or_reduced():
+    photos = _package_photos()
+    if "astronaut.png" not in photos:
+        missing("scikit-image's photos are not installed")
+    marked, text = _with_mark(photos["astronaut.png"], (1, 1), 18, (255, 255, 255, 255), False)
+    alone = marks.corner_marks(marked)
+    assert len(alone) and B.box_coverage(alone, text[None]).max() > 0.5
+    assert compute_saliency(marked).marks.shape == (0, 4)
+    np.testing.assert_allclose(compute_saliency(marked, marks=True).marks, alone)
+    # a reduced copy: the marks come in the full image's pixels, as corner_marks gives them
+    half = np.asarray(Image.fromarray(marked).reduce(2))
+    np.testing.assert_allclose(compute_saliency(half, image_size=(512, 512), marks=True).marks,
+                               marks.corner_marks(half, image_size=(512, 512)), atol=1e-6)
+    # in a frame the cues see the photo alone, the marks are looked for in the corners of the whole image
+    bordered = framed(marked, top=60, bottom=60, colour=(255, 255, 255))
+    sal = compute_saliency(bordered, marks=True)
+    assert sal.content[1] > 0
+    assert len(sal.marks)
+    np.testing.assert_allclose(sal.marks, marks.corner_marks(bordered))
+
 @pytest.mark.parametrize("shape, axis", [((7,), None), ((8,), None), ((5, 3), 0), ((6, 3), 0), ((4, 5), 1)])
 @pytest.mark.parametrize("q", [0.0, 0.5, 0.98, 1.0])
 def test_quantile_and_median_match_numpy(shape, axis, q):

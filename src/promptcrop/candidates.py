@@ -25,8 +25,7 @@ from promptcrop.composer import ComposerConfig, propose
 from promptcrop.postprocess import CandidateSource, Explanation, decoder_proposal
 from promptcrop.request import CropRequest
 from promptcrop.results import GroundedBox
-from promptcrop.saliency import SaliencyMap, clear_of_marks, compute_saliency, corner_marks, salient_region
-from promptcrop.saliency.litert import in_background
+from promptcrop.saliency import SaliencyMap, clear_of_marks, compute_saliency, salient_region
 
 # What Prediction.fallback says when a model output could not be used as it came.
 FALLBACK_NO_GROUNDING = "no usable grounded box: crops around the unconditioned region"
@@ -94,12 +93,9 @@ def offline_candidates(
     """The weight-free source: saliency of ``analysed`` (a reduced ``[h, w, 3]`` copy of a
     ``full_size`` image) and the composer; returns ``(source, region [4], faces [F, 4])``
     (:func:`whole_boxes`). Corner watermarks and text are left out when a crop can."""
-    # The corner marks are looked for while the saliency map waits for its detectors.
-    marks = in_background(corner_marks, analysed, image_size=full_size)
-    sal = compute_saliency(analysed, image_size=full_size)
-    marks = marks()
-    region = clear_of_marks(salient_region(sal), marks)
-    return composer_source(full_size, region, request, config, saliency=sal, marks=marks), region, whole_boxes(sal)
+    sal = compute_saliency(analysed, image_size=full_size, marks=True)
+    region = clear_of_marks(salient_region(sal), sal.marks)
+    return composer_source(full_size, region, request, config, saliency=sal, marks=sal.marks), region, whole_boxes(sal)
 
 
 def zeroshot_candidates(
@@ -109,10 +105,11 @@ def zeroshot_candidates(
     composer: ``(source, region [4], faces [F, 4])`` (:func:`whole_boxes`). Faces are kept whole when nothing better says what
     matters, and corner marks left out; a query says itself what to keep and to leave out."""
     height, width = image_rgb.shape[:2]
-    sal = compute_saliency(image_rgb, faces=NO_BOXES if conditioned else "auto", subjects=not conditioned)
-    marks = NO_BOXES if conditioned else corner_marks(image_rgb)
-    region = B.clamp_xyxy(B.union_box(keep) if len(keep) else clear_of_marks(salient_region(sal), marks), width, height)
-    source = composer_source((width, height), region, request, config, saliency=sal, keep=keep, marks=marks)
+    sal = compute_saliency(image_rgb, faces=NO_BOXES if conditioned else "auto", subjects=not conditioned,
+                           marks=not conditioned)
+    region = B.clamp_xyxy(B.union_box(keep) if len(keep) else clear_of_marks(salient_region(sal), sal.marks),
+                          width, height)
+    source = composer_source((width, height), region, request, config, saliency=sal, keep=keep, marks=sal.marks)
     return source, region, whole_boxes(sal)
 
 

@@ -33,6 +33,7 @@ from promptcrop.saliency.cues import (
 from promptcrop.saliency.frame import frame_artefacts
 from promptcrop.saliency.grid import WORK_SIDE, blur_sigma, box_sums, check_image, clip_to, integral, normalise, reduce
 from promptcrop.saliency.litert import in_background
+from promptcrop.saliency.marks import corner_marks
 from promptcrop.saliency.objects import Objects
 from promptcrop.saliency.people import (
     MAIN_PERSON_SHARE,
@@ -96,6 +97,9 @@ class SaliencyMap:
     - ``heads``: float ``[H, 4]`` xyxy px, where the heads of main detected people are whose face
       the face detector did not find (:func:`promptcrop.saliency.subjects.unseen_heads`): a crop
       edge should not pass through them.
+    - ``marks``: float ``[M, 4]`` xyxy px, corner watermarks and text
+      (:func:`promptcrop.saliency.marks.corner_marks`) that crops leave out when they can; empty
+      unless :func:`compute_saliency` was asked to look for them.
 
     Box arguments of the methods are ``[N, 4]`` (or ``[4]``) xyxy pixels of the full image.
     """
@@ -107,6 +111,7 @@ class SaliencyMap:
     content: np.ndarray | None = None
     people: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     heads: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    marks: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     fill: bool = False
     _sat_values: np.ndarray = field(init=False, repr=False)
     _sat_clutter: np.ndarray = field(init=False, repr=False)
@@ -127,7 +132,7 @@ class SaliencyMap:
             self.faces = np.zeros((0, 4))
         if self.faces.ndim != 2 or self.faces.shape[1] != 4 or not np.isfinite(self.faces).all():
             raise ValueError(f"faces must be finite boxes of shape [F, 4], got {self.faces.shape}")
-        for name in ("people", "heads"):
+        for name in ("people", "heads", "marks"):
             boxes = np.asarray(getattr(self, name), dtype=np.float64).reshape(-1, 4)
             if not np.isfinite(boxes).all():
                 raise ValueError(f"{name} must be finite boxes of shape [N, 4]")
@@ -230,6 +235,7 @@ def compute_saliency(
     frame: bool = True,
     image_size: tuple[int, int] | None = None,
     subjects: bool = True,
+    marks: bool = False,
 ) -> SaliencyMap:
     """Saliency of an RGB image from image statistics and, when installed, a face and an object
     detector.
@@ -257,9 +263,16 @@ def compute_saliency(
     The object detector runs in a background thread while the cues are computed and the face
     detector runs.
 
+    ``marks``: also look for corner watermarks and text on the whole image
+    (:func:`promptcrop.saliency.marks.corner_marks`; the map's ``marks``). The search runs on the
+    calling thread once the cues and the face detector are done, while the object detector may
+    still be running: three threads would share two cores, and the object detector's run is
+    what the map waits for.
+
     ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
-    holds (``faces``, ``people``, ``heads``, ``content``; face boxes passed in) is in its pixels.
+    holds (``faces``, ``people``, ``heads``, ``marks``, ``content``; face boxes passed in) is in
+    its pixels.
     """
     image_rgb = check_image(image_rgb)
     if max_side < 1:
@@ -271,10 +284,11 @@ def compute_saliency(
         to_full = np.array([full_w / image_rgb.shape[1], full_h / image_rgb.shape[0]] * 2)
         if not isinstance(faces, str):
             faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) / to_full
-        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects)
+        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects, marks=marks)
         return SaliencyMap(
             values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
-            content=sal.content * to_full, people=sal.people * to_full, heads=sal.heads * to_full, fill=sal.fill,
+            content=sal.content * to_full, people=sal.people * to_full, heads=sal.heads * to_full,
+            marks=sal.marks * to_full, fill=sal.fill,
         )
     height, width = image_rgb.shape[:2]
     full = np.array([0.0, 0.0, float(width), float(height)])
@@ -282,7 +296,8 @@ def compute_saliency(
     work = reduce(pil, WORK_SIDE)  # one shared copy for the frame, focus and map sizes
     content, fill = frame_artefacts(np.asarray(work), width, height) if frame else (full, False)
     if not np.array_equal(content, full):
-        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects, fill=fill)
+        return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects, fill=fill,
+                                marks=marks)
     to_work = np.array([work.width / width, work.height / height] * 2)
     # The object detector runs beside the cues and the face detector (LiteRT releases the GIL while
     # a model runs); the face detector runs here after the cues: two threads share the two cores,
@@ -305,6 +320,7 @@ def compute_saliency(
     detected = detected_faces(pil, content, faces)
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
+    found_marks = corner_marks(image_rgb) if marks else np.zeros((0, 4))
     animate, vehicles = with_vehicles(found_subjects() or NO_SUBJECTS)
     found = sharp_subjects(animate, detail, (width, height))
     if detected is not None:
@@ -321,7 +337,7 @@ def compute_saliency(
     heads = unseen_heads(found, face_boxes if detected is None else detected, content)
     return SaliencyMap(
         values=_mixed(cues, small.size), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
-        content=content, people=people, heads=clip_to(heads, content),
+        content=content, people=people, heads=clip_to(heads, content), marks=found_marks,
     )
 
 
@@ -375,12 +391,14 @@ def _people_of(faces: np.ndarray, found: Objects, small: Image.Image, to_small: 
 
 def _framed_saliency(
     image_rgb: np.ndarray, content: np.ndarray, *, max_side: int, faces: str | np.ndarray, subjects: bool,
-    fill: bool,
+    fill: bool, marks: bool,
 ) -> SaliencyMap:
     """Saliency of a photo inside frame artefacts: every cue is computed on the ``content`` box
     ``[4]`` alone (a black banner must not make the whole photo look distinct), then the map is
     placed in a zero map of the whole image at the same scale; ``fill``: the artefacts include
-    blurred fill."""
+    blurred fill. Corner marks (``marks``) are looked for on the whole image, in a background
+    thread meanwhile."""
+    found_marks = in_background(corner_marks, image_rgb) if marks else lambda: np.zeros((0, 4))
     height, width = image_rgb.shape[:2]
     x1, y1, x2, y2 = (int(round(v)) for v in content)
     offset = np.array([x1, y1, x1, y1], dtype=np.float64)
@@ -399,5 +417,5 @@ def _framed_saliency(
     edges[oy : oy + h, ox : ox + w] = inner.edges[:h, :w]
     return SaliencyMap(
         values=values, edges=edges, image_size=(width, height), faces=inner.faces + offset,
-        content=content, people=inner.people + offset, heads=inner.heads + offset, fill=fill,
+        content=content, people=inner.people + offset, heads=inner.heads + offset, marks=found_marks(), fill=fill,
     )
