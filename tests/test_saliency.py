@@ -500,7 +500,6 @@ def test_corner_marks_scale_to_the_full_image_and_check_input():
         marks.corner_marks(np.zeros((5, 5), np.uint8))
 
 
-
 def test_the_map_holds_the_corner_marks_only_when_asked_plain_framed_or_reduced():
     photos = _package_photos()
     if "astronaut.png" not in photos:
@@ -511,15 +510,52 @@ def test_the_map_holds_the_corner_marks_only_when_asked_plain_framed_or_reduced(
     assert compute_saliency(marked).marks.shape == (0, 4)
     np.testing.assert_allclose(compute_saliency(marked, marks=True).marks, alone)
     # a reduced copy: the marks come in the full image's pixels, as corner_marks gives them
-    half = np.asarray(Image.fromarray(marked).reduce(2))
-    np.testing.assert_allclose(compute_saliency(half, image_size=(512, 512), marks=True).marks,
-                               marks.corner_marks(half, image_size=(512, 512)), atol=1e-6)
+    large = np.asarray(Image.fromarray(photos["astronaut.png"]).resize((1024, 1024)))
+    half = np.asarray(Image.fromarray(_with_mark(large, (1, 1), 28, (255, 255, 255, 255), False)[0]).reduce(2))
+    reduced = compute_saliency(half, image_size=(1024, 1024), marks=True).marks
+    assert len(reduced) and reduced[:, 2].max() > 900  # in the 1024 px image, not the 512 px copy
+    np.testing.assert_allclose(reduced, marks.corner_marks(half, image_size=(1024, 1024)), atol=1e-6)
     # in a frame the cues see the photo alone, the marks are looked for in the corners of the whole image
     bordered = framed(marked, top=60, bottom=60, colour=(255, 255, 255))
     sal = compute_saliency(bordered, marks=True)
     assert sal.content[1] > 0
     assert len(sal.marks)
     np.testing.assert_allclose(sal.marks, marks.corner_marks(bordered))
+
+
+class _NoObjects:
+    """An object detector that finds nothing."""
+
+    def detect(self, image, labels=None):
+        from promptcrop.saliency.objects import Objects
+
+        return Objects(np.zeros((0, 4)), np.zeros(0), ())
+
+
+@pytest.mark.parametrize("detector", [None, _NoObjects()], ids=["no object detector", "object detector"])
+def test_the_corner_marks_are_searched_beside_the_cues_unless_the_object_detector_runs(monkeypatch, detector):
+    import threading
+
+    import promptcrop.saliency.map as map_module
+    import promptcrop.saliency.objects as objects_module
+
+    threads = []
+
+    def spy(image_rgb, **kwargs):
+        threads.append(threading.current_thread())
+        return marks.corner_marks(image_rgb, **kwargs)
+
+    monkeypatch.setattr(objects_module, "default_object_detector", lambda: detector)
+    monkeypatch.setattr(map_module, "corner_marks", spy)
+    photo = np.asarray(Image.new("RGB", (160, 120), (90, 120, 150)))
+    assert compute_saliency(photo, marks=True).marks.shape == (0, 4)
+    # while the detector runs, the search waits for the calling thread (two threads on two cores);
+    # without one it runs beside the cues
+    assert len(threads) == 1 and (threads[0] is threading.main_thread()) == (detector is not None)
+    threads.clear()
+    compute_saliency(photo)
+    assert threads == []
+
 
 @pytest.mark.parametrize("shape, axis", [((7,), None), ((8,), None), ((5, 3), 0), ((6, 3), 0), ((4, 5), 1)])
 @pytest.mark.parametrize("q", [0.0, 0.5, 0.98, 1.0])

@@ -16,6 +16,7 @@ from PIL import Image
 
 import promptcrop.saliency.ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
 from promptcrop import boxes as B
+from promptcrop.saliency import objects
 from promptcrop.saliency.cues import (
     CUE_FLOORS,
     CUE_WEIGHTS,
@@ -264,10 +265,10 @@ def compute_saliency(
     detector runs.
 
     ``marks``: also look for corner watermarks and text on the whole image
-    (:func:`promptcrop.saliency.marks.corner_marks`; the map's ``marks``). The search runs on the
-    calling thread once the cues and the face detector are done, while the object detector may
-    still be running: three threads would share two cores, and the object detector's run is
-    what the map waits for.
+    (:func:`promptcrop.saliency.marks.corner_marks`; the map's ``marks``). While the object
+    detector runs, the search runs on the calling thread once the cues and the face detector are
+    done (three threads would share two cores, and the object detector's run is what the map
+    waits for); without it, and on a framed photo, in a background thread beside the cues.
 
     ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
@@ -302,7 +303,9 @@ def compute_saliency(
     # The object detector runs beside the cues and the face detector (LiteRT releases the GIL while
     # a model runs); the face detector runs here after the cues: two threads share the two cores,
     # not three.
+    detecting = subjects and objects.default_object_detector() is not None
     found_subjects = in_background(detected_subjects, work, content, to_work) if subjects else lambda: None
+    found_marks = _marks_search(image_rgb, marks, beside=not detecting)
     small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
     to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")
@@ -320,7 +323,7 @@ def compute_saliency(
     detected = detected_faces(pil, content, faces)
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
-    found_marks = corner_marks(image_rgb) if marks else np.zeros((0, 4))
+    found_marks = found_marks()  # on this thread while the object detector runs (see above)
     animate, vehicles = with_vehicles(found_subjects() or NO_SUBJECTS)
     found = sharp_subjects(animate, detail, (width, height))
     if detected is not None:
@@ -339,6 +342,17 @@ def compute_saliency(
         values=_mixed(cues, small.size), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
         content=content, people=people, heads=clip_to(heads, content), marks=found_marks,
     )
+
+
+def _marks_search(image_rgb: np.ndarray, wanted: bool, *, beside: bool) -> Callable[[], np.ndarray]:
+    """The corner-mark search of ``image_rgb`` (uint8 ``[H, W, 3]``) as a function giving its boxes
+    ``[M, 4]`` xyxy px: started now in a background thread when ``beside``, else run when the
+    function is called; empty when not ``wanted``."""
+    if not wanted:
+        return lambda: np.zeros((0, 4))
+    if beside:
+        return in_background(corner_marks, image_rgb)
+    return lambda: corner_marks(image_rgb)
 
 
 def _mixed(cues: dict[str, np.ndarray], size: tuple[int, int]) -> np.ndarray:
@@ -398,7 +412,7 @@ def _framed_saliency(
     placed in a zero map of the whole image at the same scale; ``fill``: the artefacts include
     blurred fill. Corner marks (``marks``) are looked for on the whole image, in a background
     thread meanwhile."""
-    found_marks = in_background(corner_marks, image_rgb) if marks else lambda: np.zeros((0, 4))
+    found_marks = _marks_search(image_rgb, marks, beside=True)
     height, width = image_rgb.shape[:2]
     x1, y1, x2, y2 = (int(round(v)) for v in content)
     offset = np.array([x1, y1, x1, y1], dtype=np.float64)
