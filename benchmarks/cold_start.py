@@ -42,6 +42,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import cpu_line  # noqa: E402
+
 #: Packages whose import time is reported: the self time of all their modules, so the figures add
 #: up (torch's does not include the NumPy it imports).
 PACKAGES = ("numpy", "PIL", "tqdm", "scipy", "skimage", "spacy", "torch", "transformers", "promptcrop")
@@ -168,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         photo = write_photo(args.photo, work)
         cmds = commands(photo, args.width, work, env)
         print(f"photo: skimage.data.{args.photo} -> {photo.name}; {args.runs} runs per command; "
-              f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+              f"python {sys.version.split()[0]}")
+        print(cpu_line())
         print(f"load average before: {_load_average()}")
         medians = time_commands(cmds, args.runs, env)
         print(f"load average after:  {_load_average()}")

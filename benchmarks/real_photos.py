@@ -59,6 +59,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import cpu_line  # noqa: E402
+
 RATIOS = {"1:1": 1.0, "4:5": 4 / 5, "9:16": 9 / 16, "16:9": 16 / 9}
 METHODS = ("promptcrop", "smartcrop", "libvips", "centre")
 HALVES = ("tuning", "check")
@@ -479,7 +483,7 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
         for method in METHODS:
             times[half][method] += statistics.median(durations[method])
             rows[half][method].append(score_photo(ann, crops[method]))
-    for line in versions(pyvips, calls[0], object_calls[0]):
+    for line in [*versions(pyvips, calls[0], object_calls[0]), cpu_line()]:
         print(line)
     print("halves: SHA-256 of the source file name, first byte even → tuning, odd → check "
           "(variants with their source)")

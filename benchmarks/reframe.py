@@ -59,6 +59,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from machine import cpu_line  # noqa: E402
 from promptcrop import boxes as B  # noqa: E402
 from promptcrop.postprocess import largest_crop_size  # noqa: E402
 from promptcrop.predictor import Predictor  # noqa: E402
@@ -419,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"speed: analysis {rt_analysis:.3f} s per s of video, with rendering {rt_render:.3f} "
               f"(render alone {render_s / video_s:.3f}); analysis CPU time {analysis_cpu / video_s:.3f} s "
               f"per s of video (both cores together)")
+        print(cpu_line())
         print(f"audio: packets identical in {sum(audio_ok)}/{len(audio_ok)} renders, in sync in {sum(sync_ok)}/{len(sync_ok)}")
         query_rt = query_speed(clips[0], args.query_speed) if args.query_speed else {}
         for backend, rt in query_rt.items():
