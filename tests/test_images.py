@@ -469,6 +469,18 @@ def test_preview_of_a_24_megapixel_jpeg_uses_the_reduced_decode(jpeg_24mp):
     assert from_bytes.image.size == (750, 500) and from_bytes.full_size == (6000, 4000)
 
 
+def test_preview_of_a_jpeg_less_than_twice_too_large_is_decoded_at_half_scale(tmp_path):
+    # 1352 x 900 at max_side 768: the integer reduction is 2, which the decoder's 1/2 scale does
+    # itself (before, the whole photo was decoded and box-filtered)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(upright_pattern()).resize((1352, 900)).save(path, quality=90)
+    preview = I.load_preview(str(path), max_side=768)
+    assert preview.image.size == (676, 450) and preview.full_size == (1352, 900)
+    with Image.open(path) as img:
+        img.draft("RGB", (676, 450))
+        assert np.array_equal(preview.image.array, np.asarray(img.convert("RGB")))
+
+
 def test_preview_follows_exif_orientation_and_small_images_stay(tmp_path):
     path = tmp_path / "turned.jpg"
     img = Image.new("RGB", (4000, 2000), (20, 120, 200))

@@ -169,8 +169,9 @@ def load_preview(
     at most ``max_side`` (never enlarged).
 
     For JPEG files and bytes the decoder itself works at 1/2, 1/4 or 1/8 scale (Pillow's draft
-    mode), so a 24-megapixel photo costs about what a 2-megapixel one does; other formats are
-    decoded fully, then reduced by an integer box filter. Accepts what :func:`load_image` accepts,
+    mode) whenever the reduction allows it, so a 24-megapixel photo costs about what a 2-megapixel
+    one does; other formats are decoded fully. An integer box filter then does what the decoder's
+    scale left of the reduction. Accepts what :func:`load_image` accepts,
     raises what it raises (the pixel limit is checked on the full size, from the header), and
     applies the same EXIF orientation and mode conversion.
     """
@@ -192,10 +193,12 @@ def _preview_from(fh: BinaryIO, name: str, max_side: int, max_pixels: int) -> Pr
     with _open_pil(fh, name) as img:
         _check_pixels(name, img.width * img.height, max_pixels)
         stored = (img.width, img.height)
-        factor = max(stored) / max_side
+        factor = math.ceil(max(stored) / max_side)  # the integer reduction _reduce_loaded would make
         if img.format == "JPEG" and factor >= 2:
-            # The JPEG decoder scales by 1/2, 1/4 or 1/8 while decoding (never below the request).
-            img.draft(img.mode, (math.ceil(img.width / factor), math.ceil(img.height / factor)))
+            # The JPEG decoder scales by 1/2, 1/4 or 1/8 while decoding: the largest of them that
+            # the reduction holds (Pillow picks it from the integer quotients of the request), and
+            # the box filter does the rest. A 1352 px photo is then decoded at half size, not whole.
+            img.draft(img.mode, (img.width // factor, img.height // factor))
         loaded = _decode(img, name, max_pixels)
     # turned by 90 degrees (EXIF 5-8): upright, the full image is H x W
     full = stored[::-1] if loaded.exif_orientation in (5, 6, 7, 8) else stored
