@@ -304,8 +304,8 @@ def compute_saliency(
     # a model runs); the face detector runs here after the cues: two threads share the two cores,
     # not three.
     detecting = subjects and objects.default_object_detector() is not None
-    found_subjects = in_background(detected_subjects, work, content, to_work) if subjects else lambda: None
-    found_marks = _marks_search(image_rgb, marks, beside=not detecting)
+    found_subjects = in_background(detected_subjects, work, content, to_work) if detecting else lambda: None
+    search_marks = _marks_search(image_rgb, marks, beside=not detecting)
     small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
     to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")
@@ -323,7 +323,7 @@ def compute_saliency(
     detected = detected_faces(pil, content, faces)
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
-    found_marks = found_marks()  # on this thread while the object detector runs (see above)
+    found_marks = search_marks()  # on this thread while the object detector runs (see above)
     animate, vehicles = with_vehicles(found_subjects() or NO_SUBJECTS)
     found = sharp_subjects(animate, detail, (width, height))
     if detected is not None:
@@ -412,7 +412,7 @@ def _framed_saliency(
     placed in a zero map of the whole image at the same scale; ``fill``: the artefacts include
     blurred fill. Corner marks (``marks``) are looked for on the whole image, in a background
     thread meanwhile."""
-    found_marks = _marks_search(image_rgb, marks, beside=True)
+    search_marks = _marks_search(image_rgb, marks, beside=True)
     height, width = image_rgb.shape[:2]
     x1, y1, x2, y2 = (int(round(v)) for v in content)
     offset = np.array([x1, y1, x1, y1], dtype=np.float64)
@@ -431,5 +431,5 @@ def _framed_saliency(
     edges[oy : oy + h, ox : ox + w] = inner.edges[:h, :w]
     return SaliencyMap(
         values=values, edges=edges, image_size=(width, height), faces=inner.faces + offset,
-        content=content, people=inner.people + offset, heads=inner.heads + offset, marks=found_marks(), fill=fill,
+        content=content, people=inner.people + offset, heads=inner.heads + offset, marks=search_marks(), fill=fill,
     )
