@@ -578,15 +578,30 @@ LAB_REFERENCE = {
 }
 
 
-def test_lab_is_cie_lab_within_a_step_of_its_8_bit_storage():
-    """Pillow's 8-bit Lab stores L in steps of 100 / 255 and a, b in steps of 1."""
+def test_lab_is_cie_lab_with_the_d50_white():
     from promptcrop.saliency.grid import to_lab
 
     lab = to_lab(Image.fromarray(np.array([list(LAB_REFERENCE)], dtype=np.uint8)))[0]
     expected = np.array(list(LAB_REFERENCE.values()))
     assert lab.dtype == np.float32 and lab.shape == (len(LAB_REFERENCE), 3)
-    np.testing.assert_allclose(lab[:, 0], expected[:, 0], atol=0.5 * 100 / 255 + 0.1)
-    np.testing.assert_allclose(lab[:, 1:], expected[:, 1:], atol=0.5 + 0.1)
+    np.testing.assert_allclose(lab, expected, atol=0.05)  # references rounded to 0.01, from the D50 white
+
+
+def test_lab_agrees_with_littlecms_on_a_photo():
+    """The same Lab as LittleCMS's sRGB → Lab transform (Pillow's ImageCms), which stores L in
+    steps of 100 / 255 and a, b in whole units (truncated): the difference stays within a step."""
+    import skimage.data
+    from PIL import ImageCms
+
+    from promptcrop.saliency.grid import to_lab
+
+    photo = Image.fromarray(skimage.data.astronaut()).reduce(4)
+    transform = ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB")
+    raw = np.asarray(ImageCms.applyTransform(photo, transform))
+    reference = np.concatenate([raw[..., :1] * (100 / 255), np.ascontiguousarray(raw[..., 1:]).view(np.int8)], axis=-1)
+    difference = np.abs(to_lab(photo) - reference).reshape(-1, 3)
+    assert (difference.max(axis=0) < [100 / 255 + 0.05, 1.05, 1.05]).all(), difference.max(axis=0)
+    assert difference.mean() < 0.3
 
 
 def test_the_offline_crop_does_not_import_numpy_ma(tmp_path):

@@ -34,7 +34,7 @@ FALLBACK_DECODER = "the decoder gave no usable crop: composed around its anchor 
 NO_BOXES = np.zeros((0, 4))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Candidates:
     """What one mode proposes for one image.
 

@@ -180,7 +180,7 @@ class ComposerConfig:
         return {name: float(getattr(self, f"{name}_weight")) for name in TERMS}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CandidateScores:
     """Scores of ``N`` candidate crops.
 
@@ -195,7 +195,7 @@ class CandidateScores:
     weights: dict[str, float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CropCandidate:
     """One composed crop.
 
@@ -310,7 +310,7 @@ def compose(
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Found:
     """Enumerated candidates of one ratio: ``crops [N, 4]``, whether the region fits, the region."""
 
@@ -323,7 +323,7 @@ class _Found:
     keep: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Scored:
     """Scored candidates: the proposal and what :class:`CropCandidate` reports (kept, worth)."""
 

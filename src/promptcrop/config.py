@@ -5,8 +5,9 @@ Every config is a frozen dataclass validated in ``__post_init__`` (invalid value
 :func:`config_from_dict`), never as pickled objects. Presets inherit from the paper's preset
 with :func:`dataclasses.replace`, so each names only what it changes.
 
-This module imports no torch, so light modules (the predictor, the CLI) can read the defaults
-from here: :data:`DEFAULT_MODEL_ID`, :data:`MODES`, :data:`MODE_CHOICES`.
+This module imports no torch. The choices every module shares (:data:`DEFAULT_MODEL_ID`,
+``MODES``, ``MODE_CHOICES``) live in :mod:`promptcrop.defaults`, so the predictor and the CLI read
+them without building these dataclasses (the offline mode needs none of them).
 """
 
 from __future__ import annotations
@@ -22,15 +23,6 @@ from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS
 from promptcrop.validation import require_choice, require_number, require_positive_int
 
 C = TypeVar("C")
-
-
-MODES: tuple[str, ...] = ("clipcrop", "zeroshot", "offline")
-"""How a prediction is made: ``clipcrop`` (trained decoder), ``zeroshot`` (OWL-ViT grounding and
-the composer, no decoder) or ``offline`` (saliency and the composer, no weights); see
-docs/METHOD.md, "Three ways to crop"."""
-
-MODE_CHOICES: tuple[str, ...] = ("auto", *MODES)
-"""What a caller may ask for: a mode, or ``auto`` (the best one the loaded weights allow)."""
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

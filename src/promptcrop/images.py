@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Union
 
 import numpy as np
-from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from promptcrop.defaults import DEFAULT_MAX_PIXELS
 from promptcrop.errors import ImageLoadError, RequestError
@@ -328,6 +328,8 @@ def _to_rgb(img: Image.Image) -> tuple[Image.Image, bool]:
 
 
 def _cmyk_to_srgb(img: Image.Image) -> Image.Image:
+    from PIL import ImageCms  # LittleCMS: only CMYK photos with a profile need it
+
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))
         converted = ImageCms.profileToProfile(

@@ -57,7 +57,7 @@ AVOID_TOLERANCE = 0.02
 RATIO_TOLERANCE = 1e-6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Proposal:
     """Candidate crops one source proposes for one ratio.
 
@@ -95,7 +95,7 @@ class Proposal:
 CandidateSource = Callable[[float | None], Proposal]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Selected:
     """The crops :func:`select` keeps for one ratio, best first.
 

@@ -46,8 +46,8 @@ from promptcrop.candidates import (
     zeroshot_candidates,
 )
 from promptcrop.composer import ComposerConfig
-from promptcrop.config import DEFAULT_MODEL_ID, MODE_CHOICES
 from promptcrop.deadline import Deadline, check_deadline
+from promptcrop.defaults import DEFAULT_MODEL_ID, MODE_CHOICES
 from promptcrop.errors import ModelUnavailableError, RequestError
 from promptcrop.extras import MissingExtraError, require
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview

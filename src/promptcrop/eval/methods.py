@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from promptcrop import boxes as B
-from promptcrop.config import MODES
+from promptcrop.defaults import MODES
 from promptcrop.errors import CheckpointError, ModelUnavailableError, PromptcropError
 from promptcrop.metrics import ACC_BAR_KS
 from promptcrop.options import PredictorOptions

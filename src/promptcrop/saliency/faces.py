@@ -119,7 +119,7 @@ class FaceDetectorConfig:
         require_positive_int("threads", self.threads)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Faces:
     """Detected faces: ``boxes`` float ``[F, 4]`` xyxy px of the analysed image, ``scores`` ``[F]``
     in (0, 1], best first."""

@@ -7,18 +7,32 @@ import functools
 import math
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image
 
 from promptcrop.saliency.ndimage_lite import threshold_otsu
 
 #: Long side (px) of the reduced copy the frame search and the in-focus cue work on.
 WORK_SIDE = 384
 
+#: Linear sRGB → CIE XYZ, Bradford-adapted to the D50 white of the ICC connection space (as
+#: LittleCMS's built-in sRGB profile has it).
+_SRGB_TO_XYZ_D50 = np.array([[0.4360747, 0.3850649, 0.1430804],
+                             [0.2225045, 0.7168786, 0.0606169],
+                             [0.0139322, 0.0971045, 0.7141733]])
+#: The same with each row divided by its sum, the white's X, Y or Z (D50 up to the matrix's
+#: rounding, so that sRGB white is exactly neutral), and transposed: ``linear @`` it gives
+#: ``X / Xn, Y / Yn, Z / Zn``.
+_SRGB_TO_XYZ_OVER_WHITE = (_SRGB_TO_XYZ_D50 / _SRGB_TO_XYZ_D50.sum(axis=1, keepdims=True)).T.astype(np.float32)
+
+#: CIE Lab's f(t): the cube root above (6/29)^3, a line below it.
+_LAB_EPSILON, _LAB_SLOPE = (6 / 29) ** 3, 1 / (3 * (6 / 29) ** 2)
+
 
 @functools.cache
-def _srgb_to_lab() -> ImageCms.ImageCmsTransform:
-    """The sRGB → Lab transform, built on first use (a few ms a process start need not pay)."""
-    return ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB")
+def _srgb_linear() -> np.ndarray:
+    """sRGB's transfer function inverted, per 8-bit value: float32 ``[256]`` in [0, 1]."""
+    level = np.arange(256) / 255.0
+    return np.where(level <= 0.04045, level / 12.92, ((level + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
 def clip_to(boxes: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -90,12 +104,18 @@ def normalise(values: np.ndarray, floor: float = 1e-12) -> np.ndarray:
 
 
 def to_lab(image: Image.Image) -> np.ndarray:
-    """CIE Lab of an RGB image, float32 ``[h, w, 3]`` (L in [0, 100], a and b signed)."""
-    raw = np.asarray(ImageCms.applyTransform(image, _srgb_to_lab()))  # uint8 [h, w, 3]
-    # Pillow's LAB mode stores L scaled to 0..255 and a, b as signed bytes (two's complement).
-    lightness = raw[..., :1].astype(np.float32) * (100.0 / 255.0)
-    ab = np.ascontiguousarray(raw[..., 1:]).view(np.int8).astype(np.float32)
-    return np.concatenate([lightness, ab], axis=-1)
+    """CIE Lab (D50 white, as the ICC connection space) of an sRGB image, float32 ``[h, w, 3]``
+    (L in [0, 100], a and b signed).
+
+    Computed here rather than by Pillow's ``ImageCms``: building its transform costs a process
+    start several milliseconds, more than the cues' small copies take to convert, and its 8-bit
+    Lab would round the result.
+    """
+    linear = _srgb_linear()[np.asarray(image.convert("RGB"))]  # [h, w, 3]
+    ratio = linear @ _SRGB_TO_XYZ_OVER_WHITE  # X / Xn, Y / Yn, Z / Zn
+    f = np.where(ratio > _LAB_EPSILON, np.cbrt(ratio), ratio * _LAB_SLOPE + 4 / 29)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1).astype(np.float32)
 
 
 def otsu_level(values: np.ndarray) -> float:

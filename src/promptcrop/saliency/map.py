@@ -74,7 +74,7 @@ MAP_FLOOR = 0.04
 CONCENTRATED_CELLS = 0.1
 
 
-@dataclass
+@dataclass(eq=False)
 class SaliencyMap:
     """A saliency map at reduced resolution plus what the composer needs to query it fast.
 

@@ -86,7 +86,7 @@ class ObjectDetectorConfig:
         require_positive_int("threads", self.threads)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Objects:
     """Detected objects: ``boxes`` float ``[N, 4]`` xyxy px of the analysed image, ``scores`` ``[N]``
     in (0, 1], ``labels`` ``[N]`` COCO label names, best first as the detector gives them."""
