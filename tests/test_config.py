@@ -5,8 +5,6 @@ import pytest
 
 from promptcrop.config import (
     DEFAULT_MODEL_ID,
-    MODE_CHOICES,
-    MODES,
     PAPER,
     PRESETS,
     TINY,
@@ -17,6 +15,7 @@ from promptcrop.config import (
     get_preset,
     upgrade_model_keys,
 )
+from promptcrop.defaults import MODE_CHOICES, MODES
 from promptcrop.model import decoder as decoder_module
 
 
