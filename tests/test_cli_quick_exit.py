@@ -70,3 +70,16 @@ def test_the_command_line_entry_point_exits_with_the_commands_code(tmp_path):
     assert usage.returncode == 2 and "promptcrop crop: error:" in usage.stderr
     assert subprocess.run([sys.executable, "-m", "promptcrop.cli", "--version"], capture_output=True, text=True,
                           timeout=60).returncode == 0
+
+
+def test_the_console_script_asks_numpys_blas_for_one_thread():
+    """OpenBLAS's idle workers would spin beside the command's own threads; a user's setting wins."""
+    probe = ("import os, sys\nfrom promptcrop.cli.main import one_blas_thread\none_blas_thread()\n"
+             "import numpy\nprint(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert out.stdout.split() == ["1", "1"], out.stderr  # one thread in the process: no BLAS worker
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    setting, threads = out.stdout.split()
+    assert setting == "2" and int(threads) > 1, out.stderr

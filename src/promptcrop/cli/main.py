@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import traceback
 import warnings
@@ -387,12 +388,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> NoReturn:
     """The ``promptcrop`` console script and ``python -m promptcrop.cli``: :func:`main` on
-    ``sys.argv``, then the process exits with its code without the interpreter's teardown
-    (:mod:`promptcrop.cli.quick_exit`)."""
+    ``sys.argv`` with NumPy's BLAS on one thread (:func:`one_blas_thread`), then the process exits
+    with its code without the interpreter's teardown (:mod:`promptcrop.cli.quick_exit`)."""
     from promptcrop.cli import quick_exit
 
+    one_blas_thread()
     quick_exit.arm()
     quick_exit.exit_after_handlers(main())
+
+
+def one_blas_thread() -> None:
+    """Ask NumPy's OpenBLAS for one thread (``OPENBLAS_NUM_THREADS=1``) unless the user set it.
+
+    OpenBLAS starts a worker per core when NumPy is imported, and each spins for about 0.1 s
+    waiting for work. The commands' NumPy work is small arrays, and their parallelism is their
+    own threads (detectors, decoding) and PyTorch's, so the workers would only take a core from
+    them: 0.1 s of CPU on every start (docs/BENCHMARKS.md, cold start). Effective only before
+    NumPy is imported, which no command does before it runs.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def cli_hint(exc: BaseException) -> str:
