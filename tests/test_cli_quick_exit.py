@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 #: A module-level object that says so when the interpreter tears the module down.
 TEARDOWN_PROBE = """
 class Probe:
@@ -72,9 +74,36 @@ def test_the_command_line_entry_point_exits_with_the_commands_code(tmp_path):
                           timeout=60).returncode == 0
 
 
-def test_the_console_script_asks_numpys_blas_for_one_thread():
-    """OpenBLAS's idle workers would spin beside the command's own threads; a user's setting wins."""
+def test_the_console_script_asks_numpys_blas_for_one_thread(monkeypatch):
+    """run() sets OPENBLAS_NUM_THREADS=1 before the command runs; a user's setting wins."""
+    import importlib
+
+    from promptcrop.cli import quick_exit
+
+    cli_main = importlib.import_module("promptcrop.cli.main")  # the module (the package exports its main())
+
+    seen = []
+    monkeypatch.setattr(cli_main, "main", lambda: seen.append(os.environ.get("OPENBLAS_NUM_THREADS")) or 0)
+    monkeypatch.setattr(quick_exit, "arm", lambda: None)
+    monkeypatch.setattr(quick_exit, "exit_after_handlers", lambda code: seen.append(code))
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    cli_main.run()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    cli_main.run()
+    assert seen == ["1", 0, "2", 0]
+
+
+def test_one_blas_thread_leaves_numpy_without_a_blas_worker():
+    """Set before NumPy is imported (nothing the console script imports first imports NumPy), the
+    setting leaves OpenBLAS no worker thread to spin beside the command's own threads."""
+    import numpy as np
+
+    if not os.path.isdir("/proc/self/task") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("counts the process's threads on Linux with at least two CPUs")
+    if "openblas" not in str(np.__config__.CONFIG.get("Build Dependencies", {}).get("blas", {})).lower():
+        pytest.skip("NumPy's BLAS is not OpenBLAS")
     probe = ("import os, sys\nfrom promptcrop.cli.main import one_blas_thread\none_blas_thread()\n"
+             "assert 'numpy' not in sys.modules\n"
              "import numpy\nprint(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
@@ -82,4 +111,4 @@ def test_the_console_script_asks_numpys_blas_for_one_thread():
     env["OPENBLAS_NUM_THREADS"] = "2"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     setting, threads = out.stdout.split()
-    assert setting == "2" and int(threads) > 1, out.stderr
+    assert setting == "2" and int(threads) > 1, out.stderr  # the same probe does see a worker

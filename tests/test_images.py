@@ -162,6 +162,19 @@ def test_cmyk_jpeg_file_and_broken_icc_falls_back(tmp_path):
     assert img.icc_profile is None
 
 
+def test_cmyk_with_a_profile_falls_back_without_littlecms(monkeypatch):
+    """A Pillow built without LittleCMS converts a CMYK photo with a profile by the plain formula."""
+    import sys
+
+    cmyk = Image.new("CMYK", (2, 2), (255, 0, 0, 0))
+    cmyk.info["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    import PIL
+
+    monkeypatch.setitem(sys.modules, "PIL.ImageCms", None)  # its import now raises ImportError
+    monkeypatch.delattr(PIL, "ImageCms", raising=False)
+    np.testing.assert_allclose(I.load_image(cmyk).array[0, 0], (0, 255, 255), atol=1)
+
+
 def test_icc_kept_for_rgb_dropped_for_grey(tmp_path):
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     Image.new("RGB", (4, 4), "red").save(tmp_path / "rgb.png", icc_profile=icc)

@@ -589,7 +589,7 @@ def test_lab_is_cie_lab_with_the_d50_white():
 
 def test_lab_agrees_with_littlecms_on_a_photo():
     """The same Lab as LittleCMS's sRGB → Lab transform (Pillow's ImageCms), which stores L in
-    steps of 100 / 255 and a, b in whole units (truncated): the difference stays within a step."""
+    steps of 100 / 255 and a, b in whole units: the difference stays within a step."""
     import skimage.data
     from PIL import ImageCms
 

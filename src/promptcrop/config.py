@@ -7,7 +7,8 @@ with :func:`dataclasses.replace`, so each names only what it changes.
 
 This module imports no torch. The choices every module shares (:data:`DEFAULT_MODEL_ID`,
 ``MODES``, ``MODE_CHOICES``) live in :mod:`promptcrop.defaults`, so the predictor and the CLI read
-them without building these dataclasses (the offline mode needs none of them).
+them without building these dataclasses (the offline mode needs none of them); they are
+re-exported here for code that imported them from this module.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from promptcrop.defaults import DEFAULT_MODEL_ID
+from promptcrop.defaults import DEFAULT_MODEL_ID, MODE_CHOICES, MODES  # noqa: F401 - the modes, re-exported
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS
 from promptcrop.validation import require_choice, require_number, require_positive_int
 

@@ -328,8 +328,10 @@ def _to_rgb(img: Image.Image) -> tuple[Image.Image, bool]:
 
 
 def _cmyk_to_srgb(img: Image.Image) -> Image.Image:
-    from PIL import ImageCms  # LittleCMS: only CMYK photos with a profile need it
-
+    try:  # LittleCMS: only CMYK photos with a profile need it (a Pillow built without it: the plain formula)
+        from PIL import ImageCms
+    except ImportError:
+        return img.convert("RGB")
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))
         converted = ImageCms.profileToProfile(
