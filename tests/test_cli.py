@@ -384,6 +384,28 @@ def test_a_one_photo_offline_crop_imports_nothing_it_has_no_use_for(tmp_path):
     assert imported == [], imported
 
 
+@pytest.mark.parametrize("extra, prebuilt", [
+    ([], True), (["--query", "a cup"], False), (["--exclude", "text"], False), (["--decoder", "nope"], False),
+])
+def test_a_weight_free_crop_starts_building_the_detectors_before_its_imports(tmp_path, monkeypatch, extra, prebuilt):
+    import importlib
+
+    from promptcrop.cli import build_parser
+    from promptcrop.saliency import litert_c
+
+    cli_main = importlib.import_module("promptcrop.cli.main")  # the module (the package exports its main())
+    args = build_parser().parse_args(["crop", "x.jpg", "--offline", *extra])
+    assert cli_main._weight_free(args) is prebuilt
+    assert not cli_main._weight_free(build_parser().parse_args(["crop", "x.jpg"]))
+    if prebuilt:
+        calls = []
+        monkeypatch.setattr(litert_c, "prebuild_detectors", lambda: calls.append(1))
+        photo = write_photo(tmp_path / "photo.jpg", 120, 90)
+        assert main(["crop", str(photo), "--offline", "-a", "1:1", "-k", "1", "-o", str(tmp_path / "out"),
+                     "--quiet"]) == 0
+        assert calls == [1]
+
+
 def test_offline_reframe_imports_neither_torch_nor_transformers(tmp_path):
     require("av")
     require("scenedetect")

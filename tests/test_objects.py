@@ -1,4 +1,5 @@
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,6 +121,22 @@ def test_a_missing_model_gives_none_and_one_notice(detectors_settled, monkeypatc
     assert err.count("object detector not installed") == 1 and len(err.strip().splitlines()) == 1
     with pytest.raises(RuntimeError, match="model file is missing"):
         O.ObjectDetector()
+
+
+def test_whether_a_detector_is_expected_is_known_without_waiting_for_its_build(detectors_settled, monkeypatch):
+    monkeypatch.setattr(O, "model_path", lambda: None)
+    monkeypatch.setattr(O, "_DEFAULT", None)
+    monkeypatch.setattr(O, "_DEFAULT_TRIED", False)
+    assert not O.object_detector_expected()  # not installed
+    monkeypatch.setattr(O, "model_path", lambda: Path("efficientdet_lite0.tflite"))
+    monkeypatch.setattr(O, "runtime_available", lambda: True)
+    assert O.object_detector_expected()  # installed, not built yet
+    monkeypatch.setattr(O, "_DEFAULT_TRIED", True)
+    with O._DEFAULT_LOCK:
+        assert O.object_detector_expected()  # being built
+    assert not O.object_detector_expected()  # tried and failed
+    monkeypatch.setattr(O, "_DEFAULT", object())
+    assert O.object_detector_expected()  # built
 
 
 def test_no_notice_without_the_runtime(detectors_settled, monkeypatch, capsys):

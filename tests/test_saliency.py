@@ -546,6 +546,7 @@ def test_the_corner_marks_are_searched_beside_the_cues_unless_the_object_detecto
         return marks.corner_marks(image_rgb, **kwargs)
 
     monkeypatch.setattr(objects_module, "default_object_detector", lambda: detector)
+    monkeypatch.setattr(objects_module, "object_detector_expected", lambda: detector is not None)
     monkeypatch.setattr(map_module, "corner_marks", spy)
     photo = np.asarray(Image.new("RGB", (160, 120), (90, 120, 150)))
     assert compute_saliency(photo, marks=True).marks.shape == (0, 4)

@@ -238,6 +238,14 @@ def _excluded(args: argparse.Namespace, jobs: Sequence[Job]) -> bool:
     return bool(args.exclude) or any(j.exclude for j in jobs)
 
 
+def _weight_free(args: argparse.Namespace) -> bool:
+    """Whether ``crop``'s options already say the weight-free offline mode (as
+    :meth:`Predictor.from_options` decides it: ``--offline`` without a query, an exclude or a
+    decoder)."""
+    return bool(args.offline and args.decoder is None and args.query is None and args.query_image is None
+                and not args.exclude)
+
+
 def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:
     """The predictor for the options (the ``--offline`` rule lives in :meth:`Predictor.from_options`)."""
     from promptcrop.predictor import Predictor
@@ -285,6 +293,10 @@ def _print_summary(summary: BatchSummary, *, to_stderr: bool) -> None:
 
 
 def _cmd_crop(args: argparse.Namespace) -> int:
+    if _weight_free(args):  # the detectors compile on the other core while the rest is imported
+        from promptcrop.saliency.litert_c import prebuild_detectors
+
+        prebuild_detectors()
     from promptcrop.batch import jobs_from_paths
 
     args.input = " ".join(args.images)

@@ -6,7 +6,9 @@ shipped in packages). The package follows the map's making:
 - :mod:`~promptcrop.saliency.grid` — reduced copies, normalisation, integral images, Lab;
 - :mod:`~promptcrop.saliency.cues` — colour contrast, spectral residual, saturation, skin and
   face-like skin blobs, edge energy, focus, centre prior;
-- :mod:`~promptcrop.saliency.litert` — what the two detectors share (model files, LiteRT, NMS);
+- :mod:`~promptcrop.saliency.litert_c` — the detectors' native side: model files, LiteRT's C API
+  through ctypes, the runtime's stderr, background threads (standard library only);
+- :mod:`~promptcrop.saliency.litert` — what the two detectors share (a model ready to run, NMS);
 - :mod:`~promptcrop.saliency.faces` — the face detector (BlazeFace on LiteRT, when installed);
 - :mod:`~promptcrop.saliency.objects` — the object detector (EfficientDet-Lite0, when installed);
 - :mod:`~promptcrop.saliency.subjects` — the people and animals it finds (with the vehicles they
@@ -18,26 +20,34 @@ shipped in packages). The package follows the map's making:
   (the detectors run beside the cues; :func:`warm_up_detectors` builds them ahead);
 - :mod:`~promptcrop.saliency.region` — the salient region a crop keeps and the subject's core.
 
-Boxes are xyxy pixels of the full image throughout.
+Boxes are xyxy pixels of the full image throughout. The names below are imported on first use, so
+that importing one module of the package (as :mod:`~promptcrop.saliency.litert_c` is, before a
+command's other imports) does not import them all.
 """
 
 from __future__ import annotations
 
-from promptcrop.saliency.frame import content_box
-from promptcrop.saliency.map import SaliencyMap, compute_saliency, warm_up_detectors
-from promptcrop.saliency.marks import corner_marks
-from promptcrop.saliency.people import head_boxes, person_boxes
-from promptcrop.saliency.region import clear_of_marks, core_region, salient_region
+from typing import Any
 
-__all__ = [
-    "clear_of_marks",
-    "SaliencyMap",
-    "compute_saliency",
-    "content_box",
-    "core_region",
-    "corner_marks",
-    "head_boxes",
-    "person_boxes",
-    "salient_region",
-    "warm_up_detectors",
-]
+_LAZY = {
+    "clear_of_marks": "promptcrop.saliency.region",
+    "SaliencyMap": "promptcrop.saliency.map",
+    "compute_saliency": "promptcrop.saliency.map",
+    "content_box": "promptcrop.saliency.frame",
+    "core_region": "promptcrop.saliency.region",
+    "corner_marks": "promptcrop.saliency.marks",
+    "head_boxes": "promptcrop.saliency.people",
+    "person_boxes": "promptcrop.saliency.people",
+    "salient_region": "promptcrop.saliency.region",
+    "warm_up_detectors": "promptcrop.saliency.map",
+}
+
+__all__ = [*_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'promptcrop.saliency' has no attribute {name!r}")

