@@ -15,8 +15,9 @@ runtime versions whose exported functions and tensor-type layout were checked
 (:data:`VERIFIED_VERSIONS`). With any other version, or when anything here fails,
 :func:`promptcrop.saliency.litert.open_model` falls back to the ``Interpreter``. The C functions
 that return at once are called holding the GIL (``ctypes.PyDLL``): releasing and taking it again
-around each would make a building thread wait for a busy main thread at every call. Only
-compiling and running release it (``ctypes.CDLL``).
+around each would make a building thread wait for a busy main thread at every call. Those that
+take a millisecond or more (creating the environment, reading a model file, compiling, running)
+release it (``ctypes.CDLL``).
 
 Tensors: one input and the outputs, in the model signature's order, each a 64-byte aligned host
 buffer; shapes keep their batch axis.
@@ -177,8 +178,6 @@ class _Api:
         released = ctypes.CDLL(str(path))
         held = ctypes.PyDLL(str(path), handle=released._handle)
         quick = {
-            "LiteRtCreateEnvironment": (ctypes.c_int, _P, _PP),
-            "LiteRtCreateModelFromFile": (_P, ctypes.c_char_p, _PP),
             "LiteRtCreateOptions": (_PP,),
             "LiteRtSetOptionsHardwareAccelerators": (_P, ctypes.c_int),
             "LiteRtCreateOpaqueOptions": (ctypes.c_char_p, _P, _P, _PP),
@@ -193,9 +192,14 @@ class _Api:
         }
         for name, argtypes in quick.items():
             setattr(self, name[len("LiteRt"):], _bound(held, name, argtypes, ctypes.c_int))
-        self.CreateCompiledModel = _bound(released, "LiteRtCreateCompiledModel", (_P, _P, _P, _PP), ctypes.c_int)
-        self.RunCompiledModel = _bound(released, "LiteRtRunCompiledModel", (_P, _SIZE, _SIZE, _PP, _SIZE, _PP),
-                                       ctypes.c_int)
+        slow = {  # a millisecond or more: reading, compiling, running
+            "LiteRtCreateEnvironment": (ctypes.c_int, _P, _PP),
+            "LiteRtCreateModelFromFile": (_P, ctypes.c_char_p, _PP),
+            "LiteRtCreateCompiledModel": (_P, _P, _P, _PP),
+            "LiteRtRunCompiledModel": (_P, _SIZE, _SIZE, _PP, _SIZE, _PP),
+        }
+        for name, argtypes in slow.items():
+            setattr(self, name[len("LiteRt"):], _bound(released, name, argtypes, ctypes.c_int))
         for name in ("LiteRtDestroyTensorBuffer", "LiteRtDestroyCompiledModel", "LiteRtDestroyOptions",
                      "LiteRtDestroyModel"):
             setattr(self, name[len("LiteRt"):], _bound(held, name, (_P,), None))
