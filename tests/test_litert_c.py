@@ -50,6 +50,8 @@ def test_a_compiled_model_gives_the_interpreters_outputs(which):
             np.testing.assert_allclose(got[expected.shape], expected, rtol=1e-5, atol=1e-5)
     model.close()
     model.close()  # twice is harmless
+    with pytest.raises(RuntimeError, match="closed"):
+        model.run(batch)
 
 
 def test_the_outputs_are_the_models_buffers_until_the_next_run():
@@ -117,6 +119,31 @@ def test_a_prebuilt_model_is_handed_out_once(monkeypatch):
     assert second is not first  # a model serves one owner
 
 
+def test_one_prebuilt_model_failing_leaves_the_next_one_built(tmp_path, monkeypatch):
+    path = model_file(C.FACE_MODEL)
+    require_c_api()
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"not a model at all")
+    monkeypatch.setattr(C, "_PREBUILT", {})
+    C.prebuild([broken, path])
+    assert isinstance(C.compiled(path, C.DEFAULT_THREADS), C.CompiledModel)
+    with pytest.raises(RuntimeError, match="reading broken.tflite"):
+        C.compiled(broken, C.DEFAULT_THREADS)
+
+
+def test_any_error_of_a_prebuild_becomes_a_runtime_error_the_caller_falls_back_on(tmp_path, monkeypatch):
+    require_c_api()
+
+    def fails(path, threads, **kwargs):
+        raise OSError("no room for the temporary file")
+
+    monkeypatch.setattr(C, "CompiledModel", fails)
+    monkeypatch.setattr(C, "_PREBUILT", {})
+    C.prebuild([tmp_path / "model.tflite"])
+    with pytest.raises(RuntimeError, match="OSError: no room"):
+        C.compiled(tmp_path / "model.tflite", C.DEFAULT_THREADS)
+
+
 def test_a_file_that_is_not_a_model_fails_quietly_and_the_interpreter_says_why(tmp_path, monkeypatch, capfd):
     require_face_detector()
     require_c_api()
@@ -141,8 +168,7 @@ def test_when_the_library_cannot_be_used_the_error_is_kept_and_nothing_is_prebui
     for _ in range(2):
         with pytest.raises(RuntimeError, match=C.LIBRARY_FILE):
             C.CompiledModel(library, 1)
-    monkeypatch.setattr(C, "package_file", lambda package, relative: None)
-    C.prebuild_detectors()
+    C.prebuild_detectors()  # the library is of a checked version, but could not be loaded
     assert C._PREBUILT == {}
 
 

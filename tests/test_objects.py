@@ -123,13 +123,12 @@ def test_a_missing_model_gives_none_and_one_notice(detectors_settled, monkeypatc
         O.ObjectDetector()
 
 
-def test_whether_a_detector_is_expected_is_known_without_waiting_for_its_build(detectors_settled, monkeypatch):
-    monkeypatch.setattr(O, "model_path", lambda: None)
-    monkeypatch.setattr(O, "_DEFAULT", None)
-    monkeypatch.setattr(O, "_DEFAULT_TRIED", False)
-    assert not O.object_detector_expected()  # not installed
+def test_whether_a_detector_is_expected_is_known_without_waiting_for_its_build(detectors_settled, monkeypatch,
+                                                                               capsys):
     monkeypatch.setattr(O, "model_path", lambda: Path("efficientdet_lite0.tflite"))
     monkeypatch.setattr(O, "runtime_available", lambda: True)
+    monkeypatch.setattr(O, "_DEFAULT", None)
+    monkeypatch.setattr(O, "_DEFAULT_TRIED", False)
     assert O.object_detector_expected()  # installed, not built yet
     monkeypatch.setattr(O, "_DEFAULT_TRIED", True)
     with O._DEFAULT_LOCK:
@@ -137,6 +136,11 @@ def test_whether_a_detector_is_expected_is_known_without_waiting_for_its_build(d
     assert not O.object_detector_expected()  # tried and failed
     monkeypatch.setattr(O, "_DEFAULT", object())
     assert O.object_detector_expected()  # built
+    monkeypatch.setattr(O, "model_path", lambda: None)
+    monkeypatch.setattr(O, "_DEFAULT", None)
+    monkeypatch.setattr(O, "_DEFAULT_TRIED", False)
+    assert not O.object_detector_expected() and not O.object_detector_expected()  # not installed
+    assert capsys.readouterr().err.count("object detector not installed") == 1  # said once, as before
 
 
 def test_no_notice_without_the_runtime(detectors_settled, monkeypatch, capsys):

@@ -42,3 +42,29 @@ def test_write_prints_a_line_with_or_without_tqdm_and_a_hidden_bar_never_imports
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["done", "False"]
+
+
+def test_stderr_on_a_terminal_gets_a_bar_even_while_a_detectors_build_holds_it_back():
+    # A detector's build (another thread) points descriptor 2 at a temporary file for a moment;
+    # the bar asks about the real stderr, after that moment.
+    code = (
+        "import os, sys, threading, time\n"
+        "master, slave = os.openpty()\n"
+        "os.dup2(slave, 2)\n"
+        "from promptcrop.batch import progress\n"
+        "from promptcrop.saliency.litert_c import quiet_stderr\n"
+        "started = threading.Event()\n"
+        "def build():\n"
+        "    with quiet_stderr():\n"
+        "        started.set()\n"
+        "        time.sleep(0.3)\n"
+        "thread = threading.Thread(target=build)\n"
+        "thread.start()\n"
+        "started.wait()\n"
+        "print(type(progress.bar(total=1, enabled=None)).__name__)\n"
+        "thread.join()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**__import__("os").environ, "PYTHONPATH": __import__("os").pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "tqdm"

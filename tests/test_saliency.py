@@ -640,3 +640,16 @@ def test_the_region_gives_up_the_strip_holding_a_corner_mark():
     away = np.array([[350.0, 0.0, 400.0, 20.0]])
     np.testing.assert_allclose(clear_of_marks(region, away), region)
     np.testing.assert_allclose(clear_of_marks(region, np.zeros((0, 4))), region)
+
+
+def test_the_package_names_and_submodules_load_on_first_use():
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport promptcrop.saliency as S\n"
+            "assert 'promptcrop.saliency.map' not in sys.modules\n"
+            "assert 'compute_saliency' in dir(S) and S.map.compute_saliency is S.compute_saliency\n"
+            "try:\n    S.no_such_name\nexcept AttributeError:\n    print('ok')\n")
+    env = {**__import__("os").environ, "PYTHONPATH": __import__("os").pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr

@@ -43,9 +43,10 @@ def bar(*, total: int, enabled: bool | None, file: TextIO | None = None, **optio
     ``disable=None``). ``options`` go to ``tqdm`` (``unit``, ``dynamic_ncols``...).
     """
     file = sys.stderr if file is None else file
-    if enabled is None:
-        isatty = getattr(file, "isatty", None)
-        enabled = bool(isatty and isatty())
+    if enabled is None:  # asked once no detector's build holds stderr back
+        from promptcrop.saliency.litert_c import is_terminal
+
+        enabled = is_terminal(file)
     if not enabled:
         return NullBar()
     from tqdm import tqdm

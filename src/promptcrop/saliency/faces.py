@@ -139,7 +139,7 @@ def model_path() -> Path | None:
 
 
 class FaceDetector:
-    """BlazeFace full-range on LiteRT. Thread-safe: one interpreter, used under a lock.
+    """BlazeFace full-range on LiteRT. Thread-safe: one model, run under a lock.
 
     Raises ``RuntimeError`` when the model file or the runtime is missing (see
     :func:`default_detector` for the tolerant entry point).

@@ -53,7 +53,8 @@ DEFAULT_THREADS = 1
 #: here (argument lists read from the 2.3.0 library's code), and both detectors' models compiled
 #: and run through it give the ``Interpreter``'s outputs exactly, which also checks the
 #: ``LiteRtRankedTensorType`` layout read (element type; rank in the low 7 bits of the next word;
-#: then up to 8 int32 dimensions). 2.0.x ships no ``libLiteRt.so``.
+#: then up to 8 int32 dimensions), and the thread count asked for is the one started. 2.0.x ships
+#: no ``libLiteRt.so``.
 VERIFIED_VERSIONS = frozenset({"2.1.6", "2.2.0", "2.3.0"})
 #: The library inside the ``ai_edge_litert`` package folder.
 LIBRARY_FILE = "libLiteRt.so"
@@ -137,13 +138,23 @@ _STDERR_LOCK = threading.RLock()
 
 @contextlib.contextmanager
 def quiet_stderr(dropped: re.Pattern[bytes] = RUNTIME_LOG) -> Iterator[None]:
-    """Hold back what native code writes to the process's stderr descriptor for a moment, except
-    that everything but LiteRT's announcement of its CPU delegate (:data:`RUNTIME_ANNOUNCEMENT`)
-    and the lines ``dropped`` matches (the runtime's log lines below an error, :data:`RUNTIME_LOG`)
-    is written out afterwards: another thread's error line or log record written meanwhile is
-    delayed, never lost. Captures nest and are taken one thread at a time."""
+    """Hold back what native code writes to the process's stderr descriptor for a moment: then
+    everything is written out except LiteRT's announcement of its CPU delegate
+    (:data:`RUNTIME_ANNOUNCEMENT`) and the lines ``dropped`` matches (by default the runtime's log
+    lines below an error, :data:`RUNTIME_LOG`), whichever thread wrote them. Another thread's
+    error line or log record written meanwhile is delayed, not lost (unless it has the runtime's
+    form). Captures nest and are taken one thread at a time; :func:`is_terminal` waits for them."""
     with _STDERR_LOCK:
         yield from _captured(dropped)
+
+
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` (a file object) is a terminal, asked after any capture by
+    :func:`quiet_stderr` in progress has ended: during one, the process's descriptor 2 is a
+    temporary file, and ``sys.stderr`` would not be a terminal."""
+    with _STDERR_LOCK:
+        isatty = getattr(stream, "isatty", None)
+        return bool(isatty and isatty())
 
 
 def _captured(dropped: re.Pattern[bytes]) -> Iterator[None]:
@@ -292,12 +303,12 @@ class CompiledModel:
     def _compile(self, path: Path, threads: int) -> None:
         a = self._api
         model = self._made(a.CreateModelFromFile, a.DestroyModel, f"reading {path.name}",
-                           a.environment, str(path).encode())
+                           a.environment, os.fsencode(path))
         options = self._made(a.CreateOptions, a.DestroyOptions, "creating options")
         _check(a.SetOptionsHardwareAccelerators(options, CPU_ACCELERATOR), "choosing the CPU")
         # The CPU options are TOML text under the identifier "xnnpack"; the options own the record.
         payload = ctypes.create_string_buffer(f"num_threads = {int(threads)}\n".encode())
-        self._keep.append(payload)
+        self._keep += [payload, _NO_DESTRUCTOR]  # the options call it when destroyed, at any time
         cpu = _P()
         _check(a.CreateOpaqueOptions(b"xnnpack", ctypes.cast(payload, _P), ctypes.cast(_NO_DESTRUCTOR, _P),
                                      ctypes.byref(cpu)), "creating the CPU options")
@@ -353,6 +364,8 @@ class CompiledModel:
         return found
 
     def _run(self) -> None:
+        if not self._handles:
+            raise RuntimeError("the model was closed")
         _check(self._api.RunCompiledModel(self._compiled, 0, 1, self._in_buffers, len(self._out_buffers),
                                           self._out_buffers), "running the model")
 
@@ -369,7 +382,7 @@ class CompiledModel:
         return self._arrays[1:]
 
     def close(self) -> None:
-        """Release the native objects (the buffers first); the model cannot run afterwards."""
+        """Release the native objects (the buffers first); :meth:`run` raises RuntimeError afterwards."""
         handles = getattr(self, "_handles", [])
         while handles:
             destroy, handle = handles.pop()
@@ -395,24 +408,46 @@ _PREBUILT_LOCK = threading.Lock()
 def prebuild(paths: Sequence[Path], threads: int = DEFAULT_THREADS) -> None:
     """Start compiling and warming up the model files ``paths`` now, one after the other in one
     background thread (the command's main thread keeps the other core), each for the next
-    :func:`compiled` call that asks for it with ``threads``; a file already started is not started
-    again. Does nothing when the C API cannot be used."""
-    if library_path() is None:
+    :func:`compiled` call that asks for it with ``threads``, which waits for that model only; a
+    file already started is not started again. Does nothing when the C API cannot be used."""
+    if library_path() is None or _API_ERROR is not None:
         return
     with _PREBUILT_LOCK:
         paths = [path for path in paths if (str(path), threads) not in _PREBUILT]
         if not paths:
             return
-        built = in_background(lambda: [_attempt(path, threads) for path in paths])
-        for i, path in enumerate(paths):
-            _PREBUILT[(str(path), threads)] = lambda i=i: built()[i]
+        slots = [_Slot() for _ in paths]
+        for path, slot in zip(paths, slots):
+            _PREBUILT[(str(path), threads)] = slot.get
+
+    def build_all() -> None:
+        for path, slot in zip(paths, slots):
+            slot.set(_attempt(path, threads))
+
+    in_background(build_all)
+
+
+class _Slot:
+    """One prebuilt model (or the RuntimeError its build raised), set once, waited for."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: CompiledModel | RuntimeError = RuntimeError("not built")
+
+    def set(self, value: CompiledModel | RuntimeError) -> None:
+        self._value = value
+        self._done.set()
+
+    def get(self) -> CompiledModel | RuntimeError:
+        self._done.wait()
+        return self._value
 
 
 def _attempt(path: Path, threads: int) -> CompiledModel | RuntimeError:
     try:
         return CompiledModel(path, threads)
-    except RuntimeError as err:  # handed to the caller of compiled(), which falls back
-        return err
+    except Exception as err:  # handed to the caller of compiled(), which falls back on RuntimeError
+        return err if isinstance(err, RuntimeError) else RuntimeError(f"{type(err).__name__}: {err}")
 
 
 def prebuild_detectors() -> None:
@@ -449,6 +484,7 @@ __all__ = [
     "api",
     "compiled",
     "in_background",
+    "is_terminal",
     "library_path",
     "package_file",
     "prebuild",

@@ -208,8 +208,9 @@ class SaliencyMap:
 
 def warm_up_detectors() -> Callable[[], object]:
     """Start building the process-wide face and object detectors in a background thread, once per
-    process, so that their model files are read and their interpreters built (native code that
-    releases the GIL) while the caller goes on importing, decoding and computing cues; the first
+    process, so that their models are read and compiled (through LiteRT's C API, native code that
+    releases the GIL; on its Python ``Interpreter`` fallback, holding it) while the caller goes on
+    importing, decoding and computing cues; the first
     :func:`compute_saliency` then finds them ready, or waits for them. A detector that is not
     installed, or cannot be used, is simply not built (its one-line notice is printed as usual).
     Returns a function that waits until the building is done (for callers that replace the

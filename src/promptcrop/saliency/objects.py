@@ -143,7 +143,7 @@ def anchors() -> np.ndarray:
 
 
 class ObjectDetector:
-    """EfficientDet-Lite0 on LiteRT. Thread-safe: one interpreter, used under a lock.
+    """EfficientDet-Lite0 on LiteRT. Thread-safe: one model, run under a lock.
 
     Raises ``RuntimeError`` when the model file or the runtime is missing (see
     :func:`default_object_detector` for the tolerant entry point).
@@ -190,7 +190,7 @@ class ObjectDetector:
 
     def _run(self, pil: Image.Image, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One model run on ``pil`` resized to the input: box regressions ``[A, 4]`` and the scores
-        ``[A, C]`` of the label ``columns`` ``[C]`` (copied out of the interpreter's buffers)."""
+        ``[A, C]`` of the label ``columns`` ``[C]`` (copied out of the model's buffers)."""
         pixels = np.asarray(pil.resize((INPUT_SIDE, INPUT_SIDE), Image.Resampling.BILINEAR), dtype=np.uint8)
         with self._lock:
             outputs = self._model.run(pixels[None])
@@ -275,13 +275,14 @@ def default_object_detector() -> ObjectDetector | None:
 
 def object_detector_expected() -> bool:
     """Whether :func:`default_object_detector` gives a detector, or is expected to, without waiting
-    for a build in progress: True once built, False once it was found missing or unusable, and while
-    it is being built (or before), whether its model file and the runtime are installed."""
-    if _DEFAULT is not None:
-        return True
+    for a build in progress: once tried, whether it gave one; while it is being built (or before),
+    whether its model file and the runtime are installed (when they are not, it is tried now: that
+    is immediate and prints its notice)."""
     if _DEFAULT_TRIED and not _DEFAULT_LOCK.locked():
-        return False
-    return model_path() is not None and runtime_available()
+        return _DEFAULT is not None
+    if model_path() is None or not runtime_available():
+        return default_object_detector() is not None  # None at once, with its notice if it has one
+    return True
 
 
 __all__ = [
