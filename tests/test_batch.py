@@ -301,3 +301,12 @@ def test_the_automatic_progress_bar_shows_on_a_terminal_for_more_than_one_input(
         monkeypatch.setattr("sys.stderr", screen)
         assert run_jobs(jobs[:count], offline, options, tmp_path / f"out{count}", progress=None).written == count
         assert (f"{count}/{count}" in screen.text) is shown, screen.text
+
+
+def test_fingerprints_use_the_sha256_of_hashlib():
+    import hashlib
+
+    from promptcrop.batch import runner
+
+    data = b'{"key": "photo"}'
+    assert runner.sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()

@@ -346,7 +346,7 @@ HEAVY = ("torch", "transformers", "spacy")
 #: manifests (CSV, Parquet), drawing, the service and Ray. Each import is a share of its start.
 NOT_FOR_ONE_OFFLINE_PHOTO = (
     *HEAVY, "huggingface_hub", "onnxruntime", "scipy", "skimage", "tqdm", "numpy.ma", "csv", "pyarrow",
-    "PIL.ImageDraw", "PIL.ImageFont", "fastapi", "ray", "asyncio", "multiprocessing", "urllib.request",
+    "PIL.ImageDraw", "PIL.ImageFont", "fastapi", "ray", "asyncio", "multiprocessing", "urllib.request", "hashlib",
 )
 
 

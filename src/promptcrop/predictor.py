@@ -20,7 +20,6 @@ arrays, :mod:`promptcrop.arrays`) run without it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -611,6 +610,8 @@ class Predictor:
     def _image_condition(self, query_image: ImageInput) -> _Condition:
         """The one-shot query embedding of an example image, ``[1, C]`` (cached by content);
         ``embeds`` is None when the model gives no usable (finite) embedding for it."""
+        import hashlib  # only for example images: its import loads OpenSSL
+
         from promptcrop.errors import InternalError
 
         qimg = load_image(query_image, max_pixels=self.max_pixels)

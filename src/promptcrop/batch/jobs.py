@@ -19,7 +19,6 @@ ratios), so the names stay the same from one run to the next.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -278,6 +277,8 @@ def _with_unique_keys(items: Sequence[tuple[Job, str]]) -> list[Job]:
     out = []
     for ident, job in unique.items():
         if by_key[job.key.lower()] > 1:
+            import hashlib  # rarely needed here, and its import loads OpenSSL
+
             digest = hashlib.sha1(ident.encode("utf-8")).hexdigest()[:8]
             job = dataclasses.replace(job, key=f"{job.key}-{digest}")
         out.append(job)

@@ -17,7 +17,6 @@ Ray Data by overriding :meth:`BatchRunner._execute`):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -42,6 +41,11 @@ from promptcrop.images import LoadedImage, atomic_write_text, load_image
 from promptcrop.predictor import Predictor
 from promptcrop.request import CropRequest, check_condition
 from promptcrop.results import build_record
+
+try:  # CPython's own SHA-256: hashlib would load OpenSSL first, a share of every start (as random does)
+    from _sha256 import sha256
+except ImportError:  # Python 3.12+ names it _sha2; other interpreters
+    from hashlib import sha256
 
 ERRORS_FILE = "errors.jsonl"
 # Temporary files of images._atomic_file: ".<name>.<12 hex>.tmp" beside the destination.
@@ -102,7 +106,7 @@ def fingerprint(job: Job, options: RunOptions, predictor: Predictor) -> str:
         "overlay": options.overlay, "explain": options.explain,
         "model": predictor.model_id, "decoder": predictor.decoder_id, "mode": predictor.mode,
     }
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    return sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 def _stat(path: str) -> list[int] | None:
