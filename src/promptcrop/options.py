@@ -4,7 +4,7 @@ shares (the command line, the service's settings, the Ray engine, the evaluation
 Validated once here (:class:`~promptcrop.errors.RequestError`): the backend and its ONNX
 directory (:func:`check_backend`, the one onnx_dir rule), the device name, the pixel limit.
 :meth:`promptcrop.predictor.Predictor.from_options` builds the Predictor they describe, with the
-``offline`` rule. Importing this module imports no model code.
+``offline`` rule (:func:`weight_free`). Importing this module imports no model code.
 """
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ class PredictorOptions:
         """The :class:`~promptcrop.predictor.Predictor` keyword arguments besides the mode rule."""
         return {"device": self.device, "backend": self.backend, "onnx_dir": self.onnx_dir,
                 "max_pixels": self.max_pixels}
+
+
+def weight_free(*, offline: bool, decoder: str | None, conditioned: bool) -> bool:
+    """The ``offline`` rule: the weight-free offline mode is what ``offline`` asks for when no
+    input is ``conditioned`` (no query, no exclude) and there is no ``decoder``; otherwise
+    ``offline`` means weights from the local cache only."""
+    return bool(offline) and not conditioned and decoder is None
 
 
 def check_backend(

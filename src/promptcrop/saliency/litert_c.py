@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
+import math
 import os
 import re
 import struct
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -354,7 +356,7 @@ class CompiledModel:
             if min(shape) < 1:
                 raise RuntimeError(f"unexpected tensor shape {shape}")
             dtype, itemsize = ELEMENT_TYPES[element]
-            nbytes = itemsize * _count(shape)
+            nbytes = itemsize * math.prod(shape)
             memory = ctypes.create_string_buffer(nbytes + ALIGNMENT)
             offset = -ctypes.addressof(memory) % ALIGNMENT
             self._keep += [tensor_type, memory]
@@ -375,7 +377,7 @@ class CompiledModel:
         import numpy as np
 
         if self._arrays is None:
-            self._arrays = [np.frombuffer(memory, dtype, count=_count(shape), offset=offset).reshape(shape)
+            self._arrays = [np.frombuffer(memory, dtype, count=math.prod(shape), offset=offset).reshape(shape)
                             for shape, dtype, memory, offset in self._layouts]
         np.copyto(self._arrays[0], np.asarray(batch).reshape(self.input_shape), casting="same_kind")
         self._run()
@@ -392,16 +394,9 @@ class CompiledModel:
         self.close()
 
 
-def _count(shape: tuple[int, ...]) -> int:
-    count = 1
-    for side in shape:
-        count *= side
-    return count
-
-
 # ---------------------------------------------------------------------------------- building ahead
 
-_PREBUILT: dict[tuple[str, int], Callable[[], CompiledModel | RuntimeError]] = {}
+_PREBUILT: dict[tuple[str, int], Future[CompiledModel]] = {}
 _PREBUILT_LOCK = threading.Lock()
 
 
@@ -416,38 +411,17 @@ def prebuild(paths: Sequence[Path], threads: int = DEFAULT_THREADS) -> None:
         paths = [path for path in paths if (str(path), threads) not in _PREBUILT]
         if not paths:
             return
-        slots = [_Slot() for _ in paths]
-        for path, slot in zip(paths, slots):
-            _PREBUILT[(str(path), threads)] = slot.get
+        futures = [_PREBUILT.setdefault((str(path), threads), Future()) for path in paths]
 
     def build_all() -> None:
-        for path, slot in zip(paths, slots):
-            slot.set(_attempt(path, threads))
+        for path, future in zip(paths, futures):
+            try:
+                future.set_result(CompiledModel(path, threads))
+            except Exception as err:  # the caller of compiled() falls back on a RuntimeError
+                future.set_exception(err if isinstance(err, RuntimeError)
+                                     else RuntimeError(f"{type(err).__name__}: {err}"))
 
     in_background(build_all)
-
-
-class _Slot:
-    """One prebuilt model (or the RuntimeError its build raised), set once, waited for."""
-
-    def __init__(self) -> None:
-        self._done = threading.Event()
-        self._value: CompiledModel | RuntimeError = RuntimeError("not built")
-
-    def set(self, value: CompiledModel | RuntimeError) -> None:
-        self._value = value
-        self._done.set()
-
-    def get(self) -> CompiledModel | RuntimeError:
-        self._done.wait()
-        return self._value
-
-
-def _attempt(path: Path, threads: int) -> CompiledModel | RuntimeError:
-    try:
-        return CompiledModel(path, threads)
-    except Exception as err:  # handed to the caller of compiled(), which falls back on RuntimeError
-        return err if isinstance(err, RuntimeError) else RuntimeError(f"{type(err).__name__}: {err}")
 
 
 def prebuild_detectors() -> None:
@@ -463,12 +437,7 @@ def compiled(path: Path, threads: int, *, warm_up: bool = True) -> CompiledModel
     :class:`CompiledModel`."""
     with _PREBUILT_LOCK:
         started = _PREBUILT.pop((str(path), threads), None)
-    if started is None:
-        return CompiledModel(path, threads, warm_up=warm_up)
-    model = started()
-    if isinstance(model, RuntimeError):
-        raise model
-    return model
+    return CompiledModel(path, threads, warm_up=warm_up) if started is None else started.result()
 
 
 __all__ = [

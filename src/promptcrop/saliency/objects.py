@@ -120,7 +120,7 @@ class Objects:
 def model_path() -> Path | None:
     """Where the EfficientDet-Lite0 file is, or None when ``pyautoflip`` is not installed (looked up
     without importing it: its ``__init__`` imports OpenCV, MediaPipe and PyTorch)."""
-    return package_file(OBJECT_MODEL[0], MODEL_FILE)
+    return package_file(*OBJECT_MODEL)
 
 
 def anchors() -> np.ndarray:
