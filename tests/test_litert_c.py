@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optional import require_face_detector, require_object_detector
+from optional import missing, require_face_detector, require_object_detector
 from promptcrop.saliency import litert as L
 from promptcrop.saliency import litert_c as C
 
 
 def require_c_api() -> None:
     if C.library_path() is None:
-        pytest.skip(f"LiteRT's C API of a checked version ({sorted(C.VERIFIED_VERSIONS)}) is not installed")
+        missing(f"LiteRT's C API of a checked version ({sorted(C.VERIFIED_VERSIONS)}) is not installed")
 
 
 def model_file(which: tuple[str, str]) -> Path:
