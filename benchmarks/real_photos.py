@@ -2,7 +2,7 @@
 real photos, reported on a tuning half and a check half of the development set.
 
     python benchmarks/real_photos.py [--dev-photos DIR] [--half tuning|check|both]
-    python benchmarks/real_photos.py PHOTOS_DIR --annotations FILE
+    python benchmarks/real_photos.py PHOTOS_DIR --annotations FILE [--one-set NAME]
 
 Annotation file: ``{"<file>": {"subject": [x1, y1, x2, y2] | null, "faces": [[x1, y1, x2, y2],
 ...], "size": [W, H]}}`` in upright pixels. The development set is
@@ -40,7 +40,9 @@ from its path (decoding included), median of ``--repeats`` runs (methods interle
 
 Last line: ``RESULT kept_<half>_<method>=.. miss_<half>_<method>=.. facecut_<half>_<method>=..
 time_ratio_smartcrop=.. time_ratio_libvips=..`` for each half run and each method (time ratios:
-promptcrop's total over the peer's, both halves together).
+promptcrop's total over the peer's, both halves together). ``--one-set NAME`` reports a folder of
+other photos as one set instead (``kept_NAME_<method>=..``): ``benchmarks/fresh_photos.py``
+fetches such a folder, photos nobody tuned on.
 """
 
 from __future__ import annotations
@@ -354,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"folder of the shared development photos (default: ${DEV_PHOTOS_ENV}, else "
                              "shared/data/dev-photos beside the checkout)")
     parser.add_argument("--half", choices=[*HALVES, "both"], default="both", help="which half to run")
+    parser.add_argument("--one-set", metavar="NAME",
+                        help="report every photo as one set called NAME (for a folder of other photos, such as "
+                             "benchmarks/fresh_photos.py's), not as the two halves")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per photo and method")
     parser.add_argument("--write-dev-photos", type=Path, metavar="DIR",
                         help="only write the package photos and their variants into DIR")
@@ -372,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
             photos, annotations = development_set(Path(tmp), args.dev_photos)
         if args.half != "both":
             annotations = {n: a for n, a in annotations.items() if half_of(n) == args.half}
-        return run(photos, annotations, args.repeats, args.sheet, args.details)
+        group_of = (lambda name: args.one_set) if args.one_set else half_of
+        return run(photos, annotations, args.repeats, args.sheet, args.details, group_of)
 
 
 def development_set(tmp: Path, shared: Path | None) -> tuple[dict[str, Path], dict[str, dict]]:
@@ -440,7 +446,9 @@ def count_calls(obj, name: str) -> list[int]:
 
 
 def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | None,
-        details: Path | None = None) -> int:
+        details: Path | None = None, group_of: Callable[[str], str] = half_of) -> int:
+    """Crop every photo with every method, print each group's table (the halves by default;
+    ``group_of`` maps a file name to its group) and the RESULT line."""
     import pyvips
     import smartcrop
 
@@ -462,8 +470,9 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
     }
     for method in METHODS:  # warm-up: imports, model files, caches
         runners[method](photos[next(iter(annotations))])
-    rows: dict[str, dict[str, list]] = {h: {m: [] for m in METHODS} for h in HALVES}
-    times: dict[str, dict[str, float]] = {h: {m: 0.0 for m in METHODS} for h in HALVES}
+    groups = list(dict.fromkeys([*HALVES, *map(group_of, annotations)]))
+    rows: dict[str, dict[str, list]] = {g: {m: [] for m in METHODS} for g in groups}
+    times: dict[str, dict[str, float]] = {g: {m: 0.0 for m in METHODS} for g in groups}
     boxes: dict[str, dict[str, dict]] = {}
     for name, ann in annotations.items():
         path = photos[name]
@@ -479,30 +488,32 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
                 crops[method] = runners[method](path)
                 durations[method].append(time.perf_counter() - t0)
         boxes[name] = crops
-        half = half_of(name)
+        group = group_of(name)
         for method in METHODS:
-            times[half][method] += statistics.median(durations[method])
-            rows[half][method].append(score_photo(ann, crops[method]))
+            times[group][method] += statistics.median(durations[method])
+            rows[group][method].append(score_photo(ann, crops[method]))
     for line in [*versions(pyvips, calls[0], object_calls[0]), cpu_line()]:
         print(line)
-    print("halves: SHA-256 of the source file name, first byte even → tuning, odd → check "
-          "(variants with their source)")
+    if group_of is half_of:
+        print("halves: SHA-256 of the source file name, first byte even → tuning, odd → check "
+              "(variants with their source)")
     results = {}
-    for half in HALVES:
-        names = [n for n in annotations if half_of(n) == half]
+    for group in groups:
+        names = [n for n in annotations if group_of(n) == group]
         if not names:
             continue
-        results[half] = report_half(half, names, annotations, rows[half], times[half])
+        label = f"{group} half" if group in HALVES else f"{group} set"
+        results[group] = report_group(label, names, annotations, rows[group], times[group])
     if sheet is not None:
         write_sheet(photos, annotations, boxes, sheet)
         print(f"overlay sheet: {sheet}")
     if details is not None:
-        details.write_text(json.dumps({name: {"half": half_of(name), "crops": boxes[name],
+        details.write_text(json.dumps({name: {"half": group_of(name), "crops": boxes[name],
                                               "flags": {m: score_photo(annotations[name], boxes[name][m])
                                                         for m in METHODS}}
                                        for name in boxes}, indent=1, default=bool))
         print(f"details: {details}")
-    total = {m: sum(times[h][m] for h in HALVES) for m in METHODS}
+    total = {m: sum(times[g][m] for g in groups) for m in METHODS}
     print("RESULT "
           + " ".join(f"{key}_{half}_{m}={value:.3f}" for half, table in results.items()
                      for key, metric in (("kept", "kept"), ("miss", "missed"), ("facecut", "cut"))
@@ -512,15 +523,15 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
     return 0
 
 
-def report_half(half: str, names: list[str], annotations: dict, rows: dict[str, list],
+def report_group(label: str, names: list[str], annotations: dict, rows: dict[str, list],
                 times: dict[str, float]) -> dict[str, dict]:
-    """Print one half's table (per method and ratio) and times; return its summaries."""
+    """Print one group's table (per method and ratio) and times, headed ``label``; return its summaries."""
     tables = {m: summarise(rows[m]) for m in METHODS}
     n_subject = sum(annotations[n].get("subject") is not None for n in names)
     n_faces = sum(len(annotations[n].get("faces", [])) for n in names)
     n_variants = sum(n in DEV_VARIANTS for n in names)
     print()
-    print(f"## {half} half: {len(names)} photos ({n_variants} generated variants), {n_subject} with a "
+    print(f"## {label}: {len(names)} photos ({n_variants} generated variants), {n_subject} with a "
           f"subject, {n_faces} faces; ratios {', '.join(RATIOS)}")
     print()
     print("| method | " + " | ".join(f"{r} kept" for r in RATIOS) + " | kept | missed | faces cut | time (s) |")

