@@ -16,7 +16,7 @@ from promptcrop.composer import (
     required_region,
     score_candidates,
 )
-from promptcrop.saliency import SaliencyMap, compute_saliency, core_region, salient_region
+from promptcrop.saliency import SaliencyMap, compute_saliency, core_region, people, salient_region
 
 W, H = 320, 240
 SUBJECT = np.array([200.0, 40.0, 260.0, 100.0])  # off-centre, upper right
@@ -498,6 +498,29 @@ def test_a_face_wider_than_the_crop_is_held_as_fully_as_the_crop_can_not_left_ou
     assert width < head[2] - head[0]
     held = B.box_coverage(np.array([crop]), head[None])[0, 0]
     assert held >= 0.98 * width / (head[2] - head[0])  # inside the head's width: as much as it can
+
+
+def test_a_crop_shorter_than_a_head_cuts_its_hair_not_its_chin():
+    """A close-up portrait at 1:1: the head (with its headroom) is taller than any square crop.
+    Holding as much of the head as the crop can is not enough — the face inside it, down to the
+    chin, stays whole and the hair above is cut. Without the face inside (the default), the head
+    alone decides, and the crop keeps the top of the head."""
+    size = (300, 377)
+    face = np.array([40.0, 96.0, 220.0, 320.0])
+    head, core = people.head_boxes(face[None])[0], people.face_cores(face[None])[0]
+    head = np.clip(head, 0, [300, 377, 300, 377])
+    assert head[3] - head[1] > 300 and core[3] == pytest.approx(320.0 + 0.15 * 224)
+    assert (core[0], core[1], core[2]) == (head[0], face[1], head[2])
+    sal = blob_saliency([head], size)
+    region = head
+    with_core = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None], face_cores=core[None])
+    crop = compose(size, region, aspect=1.0, k=1, saliency=with_core)[0].box_xyxy_px
+    assert crop[1] <= core[1] and crop[3] >= core[3] - 1.0, crop  # the face down to the chin
+    head_only = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None])
+    np.testing.assert_allclose(head_only.face_cores, head_only.faces)
+    assert compose(size, region, aspect=1.0, k=1, saliency=head_only)[0].box_xyxy_px[3] < core[3] - 10.0
+    with pytest.raises(ValueError, match="face_cores"):
+        SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None], face_cores=np.zeros((2, 4)))
 
 
 def test_crops_leave_corner_marks_out_when_they_can_keep_the_region():

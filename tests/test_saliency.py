@@ -653,3 +653,23 @@ def test_the_package_names_and_submodules_load_on_first_use():
     env = {**__import__("os").environ, "PYTHONPATH": __import__("os").pathsep.join(sys.path)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_each_detected_head_carries_its_face_down_to_the_chin_at_every_scale():
+    """``face_cores``: one per head, inside it, the face without the hair and air above — in the
+    full image's pixels when the map is computed on a reduced copy, and inside a frame's offset."""
+    import skimage.data
+
+    require_face_detector()
+    photo = skimage.data.astronaut()
+    sal = compute_saliency(photo)
+    assert len(sal.faces) >= 1 and sal.face_cores.shape == sal.faces.shape
+    for head, core in zip(sal.faces, sal.face_cores):
+        assert bool(B.contains(head, core, tol=1e-6)) and core[1] > head[1] + 10
+    half = np.asarray(Image.fromarray(photo).resize((256, 256)))
+    reduced = compute_saliency(half, image_size=(512, 512))
+    np.testing.assert_allclose(reduced.face_cores[0], sal.face_cores[0], atol=12)
+    framed = np.zeros((612, 512, 3), np.uint8)
+    framed[50:562] = photo  # black bars above and below: the cues run on the photo, offset back
+    barred = compute_saliency(framed)
+    np.testing.assert_allclose(barred.face_cores[0], sal.face_cores[0] + [0, 50, 0, 50], atol=4)

@@ -373,6 +373,7 @@ def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Sc
     faces = saliency.faces if saliency is not None else np.zeros((0, 4))
     people = saliency.people if saliency is not None else np.zeros((0, 4))
     heads = saliency.heads if saliency is not None else np.zeros((0, 4))
+    cores = saliency.face_cores if saliency is not None else faces
     scores = score_candidates(
         crops, image_size=found.size, region_xyxy_px=found.region, saliency=saliency, keep=keep_boxes,
         config=found.config,
@@ -383,7 +384,7 @@ def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Sc
     # keeps its people before the rest of it.
     worth = kept * _people_kept(crops, faces) * _people_kept(crops, people)
     total = scores.total * worth
-    tier = _constraint_tier(crops, keep_boxes, faces, heads)  # [N] 0 = best
+    tier = _constraint_tier(crops, keep_boxes, faces, heads, cores)  # [N] 0 = best
     # A crop keeping far less of the region than another crop of the same tier never outranks it.
     levels, level_of = np.unique(tier, return_inverse=True)
     best_kept = np.array([kept[tier == t].max() for t in levels])[level_of]
@@ -709,16 +710,22 @@ def held_share(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.clip(B.box_coverage(crops, boxes) / np.maximum(most, 1e-9), 0.0, 1.0)
 
 
-def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray, heads: np.ndarray) -> np.ndarray:
-    """``[N]`` int: 0 for crops that hold every face whole (as fully as the crop's size allows:
-    :func:`held_share`), cut no keep box and no head of a person whose face was not seen
-    (``heads``, estimated: :attr:`SaliencyMap.heads`); cutting through a face adds 2, leaving out a
-    main face (:func:`_main_faces`), cutting a keep box or such a head 1. Tiers nobody reaches do
-    not matter. (Avoid boxes are the post-processing's: one rule for every mode.)"""
+def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray, heads: np.ndarray,
+                     cores: np.ndarray | None = None) -> np.ndarray:
+    """``[N]`` int: 0 for crops that hold every face whole (its head, and the face itself within
+    it, ``cores`` — :attr:`SaliencyMap.face_cores`, default ``faces`` —, each as fully as the
+    crop's size allows: :func:`held_share`; a crop too small for a head then cuts its hair and the
+    air above rather than its chin), cut no keep box and no head of a person whose face was not
+    seen (``heads``, estimated: :attr:`SaliencyMap.heads`); cutting through a face adds 2, leaving
+    out a main face (:func:`_main_faces`), cutting a keep box or such a head 1. Tiers nobody
+    reaches do not matter. (Avoid boxes are the post-processing's: one rule for every mode.)"""
     tier = np.zeros(len(crops), dtype=np.int64)
     if len(faces):
         inside = held_share(crops, faces)  # [N, F]
-        tier += 2 * _cut(inside)
+        cut = _cut(inside)
+        if cores is not None and len(cores):
+            cut |= _cut(held_share(crops, cores))
+        tier += 2 * cut
         main = _main_faces(faces)  # a small face in the background may be left out
         tier += (inside[:, main] <= CUT_TOLERANCE).any(axis=-1)
     if len(keep):

@@ -39,6 +39,7 @@ from promptcrop.saliency.objects import Objects
 from promptcrop.saliency.people import (
     MAIN_PERSON_SHARE,
     detected_faces,
+    face_cores,
     head_boxes,
     people_prior,
     person_boxes,
@@ -84,6 +85,11 @@ class SaliencyMap:
     - ``image_size``: ``(W, H)`` of the full image the map describes.
     - ``faces``: float ``[F, 4]`` xyxy px of the full image, heads (detected faces with headroom,
       or face-like skin blobs) that :func:`salient_region` always keeps (``F`` may be 0, the default).
+    - ``face_cores``: float ``[F, 4]`` xyxy px, the face inside each head of ``faces`` (same order;
+      the head from the detected face's top down, without the hair and air above:
+      :func:`promptcrop.saliency.people.face_cores`): a crop too short for a head holds its face as
+      fully as it can, and cuts the hair and the air above it rather than the chin. Default: the
+      heads themselves.
     - ``content``: float ``[4]`` xyxy px, the photo without borders, bars, caption banners and
       blurred fill (default: the whole image); crops stay inside it when they can.
     - ``fill``: whether ``content`` leaves out blurred fill (a photo or video set into a blurred
@@ -109,6 +115,7 @@ class SaliencyMap:
     edges: np.ndarray
     image_size: tuple[int, int]
     faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    face_cores: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     content: np.ndarray | None = None
     people: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     heads: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
@@ -133,11 +140,15 @@ class SaliencyMap:
             self.faces = np.zeros((0, 4))
         if self.faces.ndim != 2 or self.faces.shape[1] != 4 or not np.isfinite(self.faces).all():
             raise ValueError(f"faces must be finite boxes of shape [F, 4], got {self.faces.shape}")
-        for name in ("people", "heads", "marks"):
+        for name in ("face_cores", "people", "heads", "marks"):
             boxes = np.asarray(getattr(self, name), dtype=np.float64).reshape(-1, 4)
             if not np.isfinite(boxes).all():
                 raise ValueError(f"{name} must be finite boxes of shape [N, 4]")
             setattr(self, name, boxes)
+        if not len(self.face_cores):
+            self.face_cores = self.faces.copy()
+        if len(self.face_cores) != len(self.faces):
+            raise ValueError(f"face_cores must hold one box per face ({len(self.faces)}), got {len(self.face_cores)}")
         full = np.array([0.0, 0.0, float(width), float(height)])
         self.content = full if self.content is None else np.asarray(self.content, dtype=np.float64).reshape(4)
         if not np.isfinite(self.content).all() or (self.content[2:] <= self.content[:2]).any():
@@ -289,7 +300,7 @@ def compute_saliency(
         sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects, marks=marks)
         return SaliencyMap(
             values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
-            content=sal.content * to_full, people=sal.people * to_full, heads=sal.heads * to_full,
+            face_cores=sal.face_cores * to_full, content=sal.content * to_full, people=sal.people * to_full, heads=sal.heads * to_full,
             marks=sal.marks * to_full, fill=sal.fill,
         )
     height, width = image_rgb.shape[:2]
@@ -333,15 +344,17 @@ def compute_saliency(
         cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
     if detected is None:
         face_boxes, people = skin_faces / to_small, np.zeros((0, 4))
+        cores = face_boxes
     else:
         face_boxes, people = _heads_and_people(detected, found, small, to_small, content)
+        cores = clip_to(face_cores(detected), content)
     main = main_subjects(found.boxes, found.scores, content)
     main = np.concatenate([main, held_vehicles(vehicles, main, detail, (width, height), content)])
     people = _with_subjects(people, clip_to(main, content))
     heads = unseen_heads(found, face_boxes if detected is None else detected, content)
     return SaliencyMap(
         values=_mixed(cues, small.size), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
-        content=content, people=people, heads=clip_to(heads, content), marks=found_marks,
+        face_cores=cores, content=content, people=people, heads=clip_to(heads, content), marks=found_marks,
     )
 
 
@@ -432,5 +445,5 @@ def _framed_saliency(
     edges[oy : oy + h, ox : ox + w] = inner.edges[:h, :w]
     return SaliencyMap(
         values=values, edges=edges, image_size=(width, height), faces=inner.faces + offset,
-        content=content, people=inner.people + offset, heads=inner.heads + offset, marks=search_marks(), fill=fill,
+        face_cores=inner.face_cores + offset, content=content, people=inner.people + offset, heads=inner.heads + offset, marks=search_marks(), fill=fill,
     )

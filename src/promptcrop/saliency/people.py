@@ -118,6 +118,16 @@ def head_boxes(faces_xyxy_px: np.ndarray) -> np.ndarray:
     return faces + np.stack([-left * w, -top * h, right * w, bottom * h], axis=-1)
 
 
+def face_cores(faces_xyxy_px: np.ndarray) -> np.ndarray:
+    """Face boxes ``[F, 4]`` → the part of each head box (:func:`head_boxes`) a crop too short for
+    the head must hold ``[F, 4]`` (xyxy px): the head without the hair and air above the face, from
+    the face's top down to the chin margin (its sides stay the head's)."""
+    faces = np.asarray(faces_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    cores = head_boxes(faces)
+    cores[:, 1] = faces[:, 1]
+    return cores
+
+
 def detected_faces(pil: Image.Image, content: np.ndarray, faces: str | np.ndarray) -> np.ndarray | None:
     """Face boxes ``[F, 4]`` xyxy px of the image, or None when the skin blobs are to be used."""
     if not isinstance(faces, str):
