@@ -513,7 +513,8 @@ def test_a_crop_shorter_than_a_head_cuts_its_hair_not_its_chin():
     assert (core[0], core[1], core[2]) == (head[0], face[1], head[2])
     sal = blob_saliency([head], size)
     region = head
-    with_core = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None], face_cores=core[None])
+    with_core = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None],
+                            face_cores=core[None])
     crop = compose(size, region, aspect=1.0, k=1, saliency=with_core)[0].box_xyxy_px
     assert crop[1] <= core[1] and crop[3] >= core[3] - 1.0, crop  # the face down to the chin
     head_only = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None])

@@ -712,13 +712,14 @@ def held_share(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray, heads: np.ndarray,
                      cores: np.ndarray | None = None) -> np.ndarray:
-    """``[N]`` int: 0 for crops that hold every face whole (its head, and the face itself within
-    it, ``cores`` — :attr:`SaliencyMap.face_cores`, default ``faces`` —, each as fully as the
-    crop's size allows: :func:`held_share`; a crop too small for a head then cuts its hair and the
-    air above rather than its chin), cut no keep box and no head of a person whose face was not
-    seen (``heads``, estimated: :attr:`SaliencyMap.heads`); cutting through a face adds 2, leaving
-    out a main face (:func:`_main_faces`), cutting a keep box or such a head 1. Tiers nobody
-    reaches do not matter. (Avoid boxes are the post-processing's: one rule for every mode.)"""
+    """``[N]`` int: 0 for crops that hold every face whole, cut no keep box and no head of a person
+    whose face was not seen (``heads``, estimated: :attr:`SaliencyMap.heads`). A face is held whole
+    when its head box and the face inside it (``cores``: :attr:`SaliencyMap.face_cores`; default
+    ``faces``) are each held as fully as the crop's size allows (:func:`held_share`), so a crop
+    too short for a head cuts its hair rather than its chin. Cutting through a face adds 2;
+    leaving out a main face (:func:`_main_faces`), cutting a keep box or such a head adds 1.
+    Tiers nobody reaches do not matter. (Avoid boxes are the post-processing's: one rule for
+    every mode.)"""
     tier = np.zeros(len(crops), dtype=np.int64)
     if len(faces):
         inside = held_share(crops, faces)  # [N, F]

@@ -300,8 +300,8 @@ def compute_saliency(
         sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects, marks=marks)
         return SaliencyMap(
             values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
-            face_cores=sal.face_cores * to_full, content=sal.content * to_full, people=sal.people * to_full, heads=sal.heads * to_full,
-            marks=sal.marks * to_full, fill=sal.fill,
+            face_cores=sal.face_cores * to_full, content=sal.content * to_full, people=sal.people * to_full,
+            heads=sal.heads * to_full, marks=sal.marks * to_full, fill=sal.fill,
         )
     height, width = image_rgb.shape[:2]
     full = np.array([0.0, 0.0, float(width), float(height)])
@@ -445,5 +445,6 @@ def _framed_saliency(
     edges[oy : oy + h, ox : ox + w] = inner.edges[:h, :w]
     return SaliencyMap(
         values=values, edges=edges, image_size=(width, height), faces=inner.faces + offset,
-        face_cores=inner.face_cores + offset, content=content, people=inner.people + offset, heads=inner.heads + offset, marks=search_marks(), fill=fill,
+        face_cores=inner.face_cores + offset, content=content, people=inner.people + offset,
+        heads=inner.heads + offset, marks=search_marks(), fill=fill,
     )
