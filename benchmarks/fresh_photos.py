@@ -155,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="with --run: timed runs per photo and method")
     args = parser.parse_args(argv)
     folder = args.out or default_folder()
-    paths = fetch(folder)
+    try:
+        paths = fetch(folder)
+    except OSError as exc:
+        raise SystemExit(f"cannot write the fresh photos to {folder}: {exc.strerror or exc}") from None
     command = [str(folder), "--annotations", str(ANNOTATIONS), "--one-set", "fresh", "--repeats", str(args.repeats)]
     print(f"{len(paths)} fresh photos in {folder}")
     if not args.run:

