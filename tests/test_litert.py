@@ -33,6 +33,37 @@ def test_in_background_raises_the_task_error_in_the_caller():
         result()
 
 
+def test_once_runs_its_task_once_in_the_first_thread_free_for_it():
+    ran, started, release = [], threading.Event(), threading.Event()
+
+    def task(x):
+        ran.append(threading.current_thread())
+        started.set()
+        release.wait(5)
+        return x * 2
+
+    once = L.Once(task, 21)
+    worker = threading.Thread(target=once.if_free)
+    worker.start()
+    assert started.wait(5)
+    once.if_free()  # taken already: returns at once instead of running it again
+    release.set()
+    assert once() == 42  # waits for the worker's run
+    worker.join()
+    assert ran == [worker]
+
+
+def test_once_hands_its_task_error_to_every_caller():
+    def fails() -> None:
+        raise ValueError("bad corner")
+
+    once = L.Once(fails)
+    once.if_free()
+    for _ in range(2):
+        with pytest.raises(ValueError, match="bad corner"):
+            once()
+
+
 def test_check_rgb_refuses_what_is_not_a_uint8_rgb_image():
     assert L.check_rgb(np.zeros((4, 5, 3), np.uint8)).flags["C_CONTIGUOUS"]
     for bad in (np.zeros((4, 5), np.uint8), np.zeros((4, 5, 4), np.uint8), np.zeros((0, 5, 3), np.uint8),

@@ -532,30 +532,69 @@ class _NoObjects:
         return Objects(np.zeros((0, 4)), np.zeros(0), ())
 
 
-@pytest.mark.parametrize("detector", [None, _NoObjects()], ids=["no object detector", "object detector"])
-def test_the_corner_marks_are_searched_beside_the_cues_unless_the_object_detector_runs(monkeypatch, detector):
+class _WaitingObjects(_NoObjects):
+    """An object detector that finds nothing once ``until`` is set (or after 5 s)."""
+
+    def __init__(self, until):
+        self.until = until
+
+    def detect(self, image, labels=None):
+        self.until.wait(5)
+        return super().detect(image, labels)
+
+
+def _marks_spy(monkeypatch, detector, *, faces_wait=None):
+    """Threads that run the corner-mark search (and an event set when it starts), with ``detector``
+    as the object detector; the face step waits for ``faces_wait`` when given."""
     import threading
 
     import promptcrop.saliency.map as map_module
     import promptcrop.saliency.objects as objects_module
 
-    threads = []
+    threads, searching = [], threading.Event()
 
     def spy(image_rgb, **kwargs):
         threads.append(threading.current_thread())
+        searching.set()
         return marks.corner_marks(image_rgb, **kwargs)
 
     monkeypatch.setattr(objects_module, "default_object_detector", lambda: detector)
     monkeypatch.setattr(objects_module, "object_detector_expected", lambda: detector is not None)
     monkeypatch.setattr(map_module, "corner_marks", spy)
+    if faces_wait is not None:
+        found_faces = map_module.detected_faces
+        monkeypatch.setattr(map_module, "detected_faces", lambda *a: faces_wait.wait(5) and found_faces(*a))
+    return threads, searching
+
+
+def test_without_the_object_detector_the_corner_marks_are_searched_beside_the_cues(monkeypatch):
+    import threading
+
+    threads, _ = _marks_spy(monkeypatch, None)
     photo = np.asarray(Image.new("RGB", (160, 120), (90, 120, 150)))
     assert compute_saliency(photo, marks=True).marks.shape == (0, 4)
-    # while the detector runs, the search waits for the calling thread (two threads on two cores);
-    # without one it runs beside the cues
-    assert len(threads) == 1 and (threads[0] is threading.main_thread()) == (detector is not None)
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
     threads.clear()
     compute_saliency(photo)
     assert threads == []
+
+
+def test_with_the_object_detector_the_corner_marks_go_to_whichever_thread_is_free_first(monkeypatch):
+    import threading
+
+    photo = np.asarray(Image.new("RGB", (160, 120), (90, 120, 150)))
+    # the detector is done while the face step still runs: its thread takes the search
+    faces_wait = threading.Event()
+    threads, searching = _marks_spy(monkeypatch, _NoObjects(), faces_wait=faces_wait)
+    threading.Thread(target=lambda: searching.wait(5) and faces_wait.set()).start()
+    assert compute_saliency(photo, marks=True).marks.shape == (0, 4)
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    # the detector runs until the search has started: the calling thread takes it, once
+    detector = _WaitingObjects(until=None)
+    threads, searching = _marks_spy(monkeypatch, detector)
+    detector.until = searching
+    assert compute_saliency(photo, marks=True).marks.shape == (0, 4)
+    assert threads == [threading.main_thread()]
 
 
 @pytest.mark.parametrize("shape, axis", [((7,), None), ((8,), None), ((5, 3), 0), ((6, 3), 0), ((4, 5), 1)])

@@ -20,6 +20,7 @@ from promptcrop import boxes as B
 from promptcrop.saliency.litert_c import (
     RUNTIME_ANNOUNCEMENT,
     RUNTIME_LOG,
+    Once,
     compiled,
     in_background,
     package_file,
@@ -145,6 +146,7 @@ __all__ = [
     "RUNTIME_LOG",
     "InterpreterModel",
     "Model",
+    "Once",
     "built_or_none",
     "check_rgb",
     "in_background",

@@ -122,6 +122,36 @@ def in_background(function: Callable[..., T], *args: Any, **kwargs: Any) -> Call
     return result
 
 
+class Once:
+    """``function(*args)`` run once, by whichever thread asks first: :meth:`__call__` runs it (or
+    waits for the thread running it) and gives its result or raises its exception; :meth:`if_free`
+    runs it only when no thread has started it. A thread that finishes its own task early takes
+    this one, and the other thread no longer runs it after its own work."""
+
+    def __init__(self, function: Callable[..., T], *args: Any) -> None:
+        self._call = lambda: function(*args)
+        self._claim = threading.Lock()
+        self._done = threading.Event()
+        self._outcome: dict[str, Any] = {}
+
+    def if_free(self) -> None:
+        """Run the task here when no thread has started it; return at once otherwise."""
+        if self._claim.acquire(blocking=False):
+            try:
+                self._outcome["value"] = self._call()
+            except BaseException as err:  # handed to the caller of __call__
+                self._outcome["error"] = err
+            finally:
+                self._done.set()
+
+    def __call__(self) -> Any:
+        self.if_free()
+        self._done.wait()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["value"]
+
+
 # ---------------------------------------------------------------------------------- the runtime's stderr
 
 #: What LiteRT writes to stderr when it builds an interpreter, and which is held back.
@@ -450,6 +480,7 @@ __all__ = [
     "RUNTIME_LOG",
     "VERIFIED_VERSIONS",
     "CompiledModel",
+    "Once",
     "api",
     "compiled",
     "in_background",

@@ -33,7 +33,7 @@ from promptcrop.saliency.cues import (
 )
 from promptcrop.saliency.frame import frame_artefacts
 from promptcrop.saliency.grid import WORK_SIDE, blur_sigma, box_sums, check_image, clip_to, integral, normalise, reduce
-from promptcrop.saliency.litert import in_background
+from promptcrop.saliency.litert import Once, in_background
 from promptcrop.saliency.marks import corner_marks
 from promptcrop.saliency.objects import Objects
 from promptcrop.saliency.people import (
@@ -277,10 +277,10 @@ def compute_saliency(
     detector runs.
 
     ``marks``: also look for corner watermarks and text on the whole image
-    (:func:`promptcrop.saliency.marks.corner_marks`; the map's ``marks``). While the object
-    detector runs, the search runs on the calling thread once the cues and the face detector are
-    done (three threads would share two cores, and the object detector's run is what the map
-    waits for); without it, and on a framed photo, in a background thread beside the cues.
+    (:func:`promptcrop.saliency.marks.corner_marks`; the map's ``marks``). With the object
+    detector, the search is run by whichever of the two threads is free first: the detector's when
+    it is done before the cues and the face detector, else the calling thread (three threads would
+    share two cores); without it, and on a framed photo, in a background thread beside the cues.
 
     ``image_size``: ``(W, H)`` of the full image when ``image_rgb`` is a reduced copy of it (see
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
@@ -316,8 +316,8 @@ def compute_saliency(
     # a model runs); the face detector runs here after the cues: two threads share the two cores,
     # not three. Whether it runs is known without waiting for its build, which the thread awaits.
     detecting = subjects and objects.object_detector_expected()
-    found_subjects = in_background(detected_subjects, work, content, to_work) if detecting else lambda: None
     search_marks = _marks_search(image_rgb, marks, beside=not detecting)
+    found_subjects = in_background(_subjects_then, search_marks, work, content, to_work) if detecting else lambda: None
     small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
     to_small = np.array([small.width / width, small.height / height] * 2)
     luma = small.convert("L")
@@ -335,7 +335,7 @@ def compute_saliency(
     detected = detected_faces(pil, content, faces)
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
-    found_marks = search_marks()  # on this thread while the object detector runs (see above)
+    found_marks = search_marks()  # here, unless the object detector's thread was done first and took it
     animate, vehicles = with_vehicles(found_subjects() or NO_SUBJECTS)
     found = sharp_subjects(animate, detail, (width, height))
     if detected is not None:
@@ -360,13 +360,25 @@ def compute_saliency(
 
 def _marks_search(image_rgb: np.ndarray, wanted: bool, *, beside: bool) -> Callable[[], np.ndarray]:
     """The corner-mark search of ``image_rgb`` (uint8 ``[H, W, 3]``) as a function giving its boxes
-    ``[M, 4]`` xyxy px: started now in a background thread when ``beside``, else run when the
-    function is called; empty when not ``wanted``."""
+    ``[M, 4]`` xyxy px: started now in a background thread when ``beside``, else a :class:`Once`
+    run by the first thread free for it (:func:`_subjects_then`); empty when not ``wanted``."""
     if not wanted:
         return lambda: np.zeros((0, 4))
     if beside:
         return in_background(corner_marks, image_rgb)
-    return lambda: corner_marks(image_rgb)
+    return Once(corner_marks, image_rgb)
+
+
+def _subjects_then(
+    search_marks: Callable[[], np.ndarray], work: Image.Image, content: np.ndarray, to_work: np.ndarray
+) -> Objects | None:
+    """:func:`detected_subjects` of ``work``, ``content`` and ``to_work``, then the corner-mark
+    search when it is a :class:`Once` no thread has started: the object detector's thread, done
+    before the cues and the face detector, takes it from the calling thread."""
+    found = detected_subjects(work, content, to_work)
+    if isinstance(search_marks, Once):
+        search_marks.if_free()
+    return found
 
 
 def _mixed(cues: dict[str, np.ndarray], size: tuple[int, int]) -> np.ndarray:
