@@ -283,6 +283,18 @@ def test_a_neighbours_face_inside_an_overlapping_box_does_not_hide_a_head():
     assert len(heads) == 1 and heads[0, 1] == 40  # the left one's head
 
 
+def test_a_faceless_person_box_whose_top_is_a_seen_head_adds_no_head():
+    """In a tight group the detector gives a second box around one person, or one across two: it
+    holds no face of its own (each face belongs to one box), but its top is a head already seen."""
+    found = O.Objects(np.array([[100, 40, 200, 300], [110, 30, 210, 290], [260, 60, 360, 300]], float),
+                      np.array([0.9, 0.9, 0.9]), ("person",) * 3)
+    faces = np.array([[135.0, 45.0, 175.0, 95.0]])  # the first person's; the second box is around them too
+    assert S.person_holding(faces, found).tolist() == [0]
+    heads = S.unseen_heads(found, faces, CONTENT)
+    assert len(heads) == 1 and heads[0, 0] > 260  # only the third person's, whose face was not seen
+    assert len(S.unseen_heads(found, np.zeros((0, 4)), CONTENT)) == 3
+
+
 def test_the_saliency_map_holds_the_unseen_heads_in_image_pixels(monkeypatch):
     monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.25, 0.2, 0.5, 1.0))
     rgb = striped()

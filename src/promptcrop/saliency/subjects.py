@@ -23,6 +23,7 @@ from PIL import Image
 from promptcrop import boxes as B
 from promptcrop.saliency.grid import quantile
 from promptcrop.saliency.objects import Objects
+from promptcrop.saliency.people import head_boxes
 
 #: Detector labels that are subjects in themselves: people and animals.
 SUBJECT_LABELS = frozenset({
@@ -91,6 +92,12 @@ UNSEEN_HEAD_WIDTH = 0.5
 #: The most of its person box's height an estimated head takes (:data:`UNSEEN_HEAD_WIDTH`): a
 #: wide, low box (someone crouching or lying) does not get a head reaching down to its feet.
 UNSEEN_HEAD_TALL = 0.35
+
+
+#: An estimated head lying this much (share of its area) inside the head of a detected face is that
+#: face's head: a second person box around one person, or one spanning two people in a tight group,
+#: holds no face of its own but its top is a face already seen.
+SEEN_HEAD_SHARE = 0.5
 
 
 #: Half-side (map px) below which a box is a point for its tent (no division by zero).
@@ -298,8 +305,8 @@ def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.n
     cut off by the photo's top (:data:`EDGE_MARGIN`: the head is outside the photo); a face counts
     for the one person it belongs to (:func:`person_holding`), not for a neighbour whose box
     overlaps it. Each head is the top of its box, :data:`UNSEEN_HEAD_WIDTH` of its width around its
-    middle, as tall as it is wide but at most :data:`UNSEEN_HEAD_TALL` of its height: ``[H, 4]``
-    image px."""
+    middle, as tall as it is wide but at most :data:`UNSEEN_HEAD_TALL` of its height, unless it lies
+    on the head of one of the ``faces`` (:data:`SEEN_HEAD_SHARE`): ``[H, 4]`` image px."""
     people = np.array([label == "person" for label in found.labels], dtype=bool)
     if not people.any():
         return np.zeros((0, 4))
@@ -314,7 +321,11 @@ def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.n
     centre = (boxes[:, 0] + boxes[:, 2]) / 2
     side = UNSEEN_HEAD_WIDTH * width
     tall = np.minimum(side, UNSEEN_HEAD_TALL * height)
-    return np.stack([centre - side / 2, boxes[:, 1], centre + side / 2, boxes[:, 1] + tall], axis=-1)
+    heads = np.stack([centre - side / 2, boxes[:, 1], centre + side / 2, boxes[:, 1] + tall], axis=-1)
+    if len(faces) and len(heads):
+        seen_head = (B.box_coverage(head_boxes(faces), heads) >= SEEN_HEAD_SHARE).any(axis=0)
+        heads = heads[~seen_head]
+    return heads
 
 
 def cut_by_side(boxes: np.ndarray, content: np.ndarray, *, largest: np.ndarray) -> np.ndarray:
