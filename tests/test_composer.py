@@ -525,6 +525,21 @@ def test_a_crop_shorter_than_a_head_cuts_its_hair_not_its_chin():
                     face_cores=np.zeros((2, 4)))
 
 
+def test_a_crop_shorter_than_a_face_holds_the_face_not_the_chest_below_it():
+    """A tall portrait at 16:9: the crop is shorter than the face (down to the chin), so only crops
+    lying inside the face's span hold it as fully as they can. That window is narrower than the
+    spacing of the sampled positions along the person; a crop centred on the face is always among
+    the candidates, so the crop shows the face rather than leaving it out for the chest."""
+    size = (626, 1200)
+    head, core = np.array([69.0, 100, 560, 679]), np.array([69.0, 275, 560, 679])
+    person = np.array([1.0, 100, 624, 1097])
+    sal = blob_saliency([person], size)
+    sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head[None], face_cores=core[None])
+    crop = np.array(compose(size, person, aspect=16 / 9, k=1, saliency=sal)[0].box_xyxy_px, dtype=float)
+    assert crop[3] - crop[1] < core[3] - core[1]
+    assert core[1] - 1 <= crop[1] and crop[3] <= core[3] + 1, crop
+
+
 def test_crops_leave_corner_marks_out_when_they_can_keep_the_region():
     region = np.array([60.0, 40.0, 200.0, 160.0])
     mark = np.array([5.0, 170.0, 45.0, 190.0])  # a watermark in the bottom-left corner

@@ -358,6 +358,8 @@ def _enumerate(
         wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
         if wider_fits or (from_fill and _most_kept(crops, region) < FRAME_GIVE_UP * _most_kept(wider, region)):
             crops, fits = wider, wider_fits
+    if fit == "crop" and saliency is not None and not len(focus_boxes):
+        crops = np.concatenate([crops, _on_faces(crops, saliency.faces, saliency.face_cores, frame)])
     if alternatives and fit == "crop" and saliency is not None and not len(focus_boxes):
         # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
         core = B.clamp_xyxy(core_region(saliency), width, height)
@@ -365,6 +367,26 @@ def _enumerate(
             tighter, _ = _candidates_in(frame, core, aspect, config, pad=False)
             crops = np.concatenate([crops, tighter])
     return _Found((width, height), aspect, region, crops, fits or fit == "pad", config, _as_boxes(keep, "keep"))
+
+
+def _on_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """A crop of each size among ``crops`` ``[N, 4]`` on each main face, moved into ``frame`` ``[4]``:
+    ``[F * S, 4]`` xyxy px. Across, centred on the head (``heads`` ``[F, 4]``); down, centred on
+    the head when the crop is taller than it, else ending at the chin margin (the face's core,
+    ``cores`` ``[F, 4]``: :attr:`SaliencyMap.face_cores`), so it holds the face and as much of the
+    hair as fits. The sampled positions are spaced by a share of the room to slide, and may all
+    miss the narrow window where a crop holds both the face and as much of its head as it can."""
+    if not len(heads) or not len(crops):
+        return np.zeros((0, 4))
+    main = _main_faces(heads)
+    heads, cores = heads[main], cores[main]
+    sizes = np.array(sorted(set(map(tuple, np.round(crops[:, 2:] - crops[:, :2], 6).tolist()))))  # [S, 2] W, H
+    w, h = sizes[None, :, 0], sizes[None, :, 1]  # [1, S]
+    x0 = (heads[:, 0:1] + heads[:, 2:3] - w) / 2  # [F, S]
+    head_h = heads[:, 3:4] - heads[:, 1:2]
+    y0 = np.where(h >= head_h, (heads[:, 1:2] + heads[:, 3:4] - h) / 2, cores[:, 3:4] - h)
+    low = np.clip(np.stack([x0, y0], axis=-1), frame[:2], np.maximum(frame[:2], frame[2:] - sizes[None]))
+    return np.concatenate([low, low + sizes[None]], axis=-1).reshape(-1, 4)
 
 
 def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Scored:
