@@ -5,6 +5,7 @@ from PIL import Image
 from promptcrop.saliency import objects as O
 from promptcrop.saliency import subjects as S
 from promptcrop.saliency.map import compute_saliency
+from promptcrop.saliency.people import HEAD_MARGINS
 
 CONTENT = np.array([0.0, 0.0, 400.0, 300.0])
 
@@ -158,7 +159,8 @@ def test_a_face_inside_a_detected_person_takes_that_person_as_its_box(monkeypatc
     face = np.array([[140.0, 40.0, 180.0, 80.0]])
     sal = compute_saliency(rgb, faces=face)
     assert len(sal.people) == 1  # the detected person is that face's, not a second subject
-    np.testing.assert_allclose(sal.people[0], [96, 16, 224, 240], atol=1.0)  # head box ∪ the detection
+    head_top = 40 - HEAD_MARGINS[1] * 40  # the head box's top, above the detection's
+    np.testing.assert_allclose(sal.people[0], [96, head_top, 224, 240], atol=1.0)  # head box ∪ the detection
 
 
 def test_vehicles_are_the_subject_when_no_person_or_animal_is_there(monkeypatch):

@@ -16,8 +16,11 @@ from promptcrop import boxes as B
 from promptcrop.saliency.grid import median, to_lab, unique
 
 #: Head box around a detected face: (left, top, right, bottom) margins as shares of the face's
-#: width / height — the hair and some headroom above, the ears at the sides, the chin below.
-HEAD_MARGINS = (0.2, 0.6, 0.2, 0.15)
+#: width / height — the hair above, the ears at the sides, the chin below. The top is where the
+#: hair ends over BlazeFace's box: the median over the eight one-face portraits of the development
+#: set's tuning half (0.38–0.96 face heights; docs/REAL_PHOTOS.md, the fifteenth pass). More is
+#: air, which a crop too short for the whole person would hold instead of the body.
+HEAD_MARGINS = (0.2, 0.55, 0.2, 0.15)
 
 
 #: Long side (px) of the copy the face detector sees: faces smaller than about 2 % of it are lost.
