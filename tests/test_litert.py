@@ -64,6 +64,20 @@ def test_once_hands_its_task_error_to_every_caller():
             once()
 
 
+def test_a_cancelled_once_never_runs_and_says_so():
+    ran = []
+    once = L.Once(ran.append, 1)
+    once.cancel()
+    once.if_free()
+    with pytest.raises(RuntimeError, match="cancelled"):
+        once()
+    assert ran == []
+    done = L.Once(ran.append, 2)
+    done.if_free()
+    done.cancel()  # too late: it ran, and its result stands
+    assert done() is None and ran == [2]
+
+
 def test_check_rgb_refuses_what_is_not_a_uint8_rgb_image():
     assert L.check_rgb(np.zeros((4, 5, 3), np.uint8)).flags["C_CONTIGUOUS"]
     for bad in (np.zeros((4, 5), np.uint8), np.zeros((4, 5, 4), np.uint8), np.zeros((0, 5, 3), np.uint8),

@@ -445,6 +445,29 @@ def test_clothing_is_followed_for_the_largest_faces_only():
 # ---------------------------------------------------------------------- corner marks
 
 
+def test_a_photo_whose_cues_fail_leaves_its_corner_marks_unsearched(monkeypatch):
+    import threading
+    import time
+
+    import promptcrop.saliency.map as map_module
+
+    released = threading.Event()
+    threads, _ = _marks_spy(monkeypatch, _WaitingObjects(until=released))
+
+    def fails(*args):
+        raise RuntimeError("the face step failed")
+
+    monkeypatch.setattr(map_module, "detected_faces", fails)
+    photo = np.asarray(Image.new("RGB", (160, 120), (90, 120, 150)))
+    with pytest.raises(RuntimeError, match="the face step failed"):
+        compute_saliency(photo, marks=True)
+    released.set()  # the object detector finishes after the failure: it must not search the marks
+    deadline = time.monotonic() + 5
+    while any(t.name.startswith("promptcrop-") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threads == []
+
+
 def _package_photos() -> dict[str, np.ndarray]:
     """Every ordinary photo that ships with the installed packages (see benchmarks/corner_marks.py)."""
     with benchmark_module("corner_marks") as bench:
@@ -563,7 +586,7 @@ def _marks_spy(monkeypatch, detector, *, faces_wait=None):
     monkeypatch.setattr(map_module, "corner_marks", spy)
     if faces_wait is not None:
         found_faces = map_module.detected_faces
-        monkeypatch.setattr(map_module, "detected_faces", lambda *a: faces_wait.wait(5) and found_faces(*a))
+        monkeypatch.setattr(map_module, "detected_faces", lambda *a: (faces_wait.wait(5), found_faces(*a))[1])
     return threads, searching
 
 
@@ -586,8 +609,10 @@ def test_with_the_object_detector_the_corner_marks_go_to_whichever_thread_is_fre
     # the detector is done while the face step still runs: its thread takes the search
     faces_wait = threading.Event()
     threads, searching = _marks_spy(monkeypatch, _NoObjects(), faces_wait=faces_wait)
-    threading.Thread(target=lambda: searching.wait(5) and faces_wait.set()).start()
+    helper = threading.Thread(target=lambda: (searching.wait(5), faces_wait.set()))
+    helper.start()
     assert compute_saliency(photo, marks=True).marks.shape == (0, 4)
+    helper.join()
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
     # the detector runs until the search has started: the calling thread takes it, once
     detector = _WaitingObjects(until=None)

@@ -357,8 +357,9 @@ def _enumerate(
         # the ratio allows inside it, a video crop's fixed size).
         wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
         if wider_fits or (from_fill and _most_kept(crops, region) < FRAME_GIVE_UP * _most_kept(wider, region)):
-            crops, fits = wider, wider_fits
-    if fit == "crop" and saliency is not None and not len(focus_boxes):
+            crops, fits, frame = wider, wider_fits, full
+    if not fits and fit == "crop" and saliency is not None and not len(focus_boxes):
+        # Crops shorter or narrower than the region slide along it: make sure one holds each face.
         crops = np.concatenate([crops, _on_faces(crops, saliency.faces, saliency.face_cores, frame)])
     if alternatives and fit == "crop" and saliency is not None and not len(focus_boxes):
         # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
@@ -370,12 +371,14 @@ def _enumerate(
 
 
 def _on_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """A crop of each size among ``crops`` ``[N, 4]`` on each main face, moved into ``frame`` ``[4]``:
-    ``[F * S, 4]`` xyxy px. Across, centred on the head (``heads`` ``[F, 4]``); down, centred on
-    the head when the crop is taller than it, else ending at the chin margin (the face's core,
-    ``cores`` ``[F, 4]``: :attr:`SaliencyMap.face_cores`), so it holds the face and as much of the
-    hair as fits. The sampled positions are spaced by a share of the room to slide, and may all
-    miss the narrow window where a crop holds both the face and as much of its head as it can."""
+    """A crop of each size among ``crops`` ``[N, 4]`` (all inside ``frame`` ``[4]``) on each main
+    face (:func:`_main_faces`), moved into ``frame``: ``[M * S, 4]`` xyxy px for ``M`` main faces
+    and ``S`` sizes. Across, centred on the head (``heads`` ``[F, 4]``); down, centred on the head
+    when the crop is taller than it, else ending at the chin margin (the face's core, ``cores``
+    ``[F, 4]``: :attr:`SaliencyMap.face_cores`), so it holds the face and as much of the hair as
+    fits. The sampled positions of crops that slide along a region larger than them are spaced by
+    a share of the room, and may all miss the narrow window where a crop holds both the face and
+    as much of its head as it can."""
     if not len(heads) or not len(crops):
         return np.zeros((0, 4))
     main = _main_faces(heads)

@@ -126,7 +126,8 @@ class Once:
     """``function(*args)`` run once, by whichever thread asks first: :meth:`__call__` runs it (or
     waits for the thread running it) and gives its result or raises its exception; :meth:`if_free`
     runs it only when no thread has started it. A thread that finishes its own task early takes
-    this one, and the other thread no longer runs it after its own work."""
+    this one, and the other thread no longer runs it after its own work. The task must not call
+    its own ``Once`` (it would wait for itself)."""
 
     def __init__(self, function: Callable[..., T], *args: Any) -> None:
         self._call = lambda: function(*args)
@@ -143,6 +144,13 @@ class Once:
                 self._outcome["error"] = err
             finally:
                 self._done.set()
+
+    def cancel(self) -> None:
+        """Make sure no thread starts the task (one that has started finishes); calling it after
+        raises ``RuntimeError``. For a caller that failed and will not want the result."""
+        if self._claim.acquire(blocking=False):
+            self._outcome["error"] = RuntimeError("the task was cancelled")
+            self._done.set()
 
     def __call__(self) -> Any:
         self.if_free()

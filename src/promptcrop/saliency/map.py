@@ -318,21 +318,26 @@ def compute_saliency(
     detecting = subjects and objects.object_detector_expected()
     search_marks = _marks_search(image_rgb, marks, beside=not detecting)
     found_subjects = in_background(_subjects_then, search_marks, work, content, to_work) if detecting else lambda: None
-    small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
-    to_small = np.array([small.width / width, small.height / height] * 2)
-    luma = small.convert("L")
-    skin = skin_tone(small)
-    likeness, skin_faces = face_blobs(skin)
-    detail = detail_blocks(work)
-    cues = {
-        "contrast": colour_contrast(small),
-        "spectral": spectral_residual(luma),
-        "saturation": uncommon(saturation(small)),
-        "skin": uncommon(skin),
-        "face": skin * likeness,
-        "focus": focus_cue(detail, small.size),
-    }
-    detected = detected_faces(pil, content, faces)
+    try:
+        small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
+        to_small = np.array([small.width / width, small.height / height] * 2)
+        luma = small.convert("L")
+        skin = skin_tone(small)
+        likeness, skin_faces = face_blobs(skin)
+        detail = detail_blocks(work)
+        cues = {
+            "contrast": colour_contrast(small),
+            "spectral": spectral_residual(luma),
+            "saturation": uncommon(saturation(small)),
+            "skin": uncommon(skin),
+            "face": skin * likeness,
+            "focus": focus_cue(detail, small.size),
+        }
+        detected = detected_faces(pil, content, faces)
+    except BaseException:
+        if isinstance(search_marks, Once):  # the detector's thread must not search a failed photo's marks
+            search_marks.cancel()
+        raise
     if detected is not None and len(detected):
         cues["detected"] = people_prior(detected * to_small, small.size)
     found_marks = search_marks()  # here, unless the object detector's thread was done first and took it

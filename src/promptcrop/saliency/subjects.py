@@ -306,7 +306,9 @@ def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.n
     for the one person it belongs to (:func:`person_holding`), not for a neighbour whose box
     overlaps it. Each head is the top of its box, :data:`UNSEEN_HEAD_WIDTH` of its width around its
     middle, as tall as it is wide but at most :data:`UNSEEN_HEAD_TALL` of its height, unless it lies
-    on the head of one of the ``faces`` (:data:`SEEN_HEAD_SHARE`): ``[H, 4]`` image px."""
+    on the head (:func:`~promptcrop.saliency.people.head_boxes`) of one of the ``faces`` (face boxes,
+    any person's: a head estimated on a neighbour's seen head is kept whole with it;
+    :data:`SEEN_HEAD_SHARE`): ``[H, 4]`` image px."""
     people = np.array([label == "person" for label in found.labels], dtype=bool)
     if not people.any():
         return np.zeros((0, 4))
