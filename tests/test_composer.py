@@ -13,6 +13,7 @@ from promptcrop.composer import (
     compose,
     enumerate_candidates,
     evidence_weakness,
+    propose,
     required_region,
     score_candidates,
 )
@@ -538,6 +539,20 @@ def test_a_crop_shorter_than_a_face_holds_the_face_not_the_chest_below_it():
     crop = np.array(compose(size, person, aspect=16 / 9, k=1, saliency=sal)[0].box_xyxy_px, dtype=float)
     assert crop[3] - crop[1] < core[3] - core[1]
     assert core[1] - 1 <= crop[1] and crop[3] <= core[3] + 1, crop
+
+
+def test_a_face_some_sampled_crop_already_holds_adds_no_candidate():
+    """Crops on a face are added only where the sampled positions miss it: a small face in a wide
+    region, which many sampled 9:16 crops hold whole, leaves the candidates as they are."""
+    size = (640, 360)
+    region = np.array([40.0, 20, 600, 340])
+    head = people.head_boxes(np.array([[300.0, 60, 340, 110]]))
+    sal = blob_saliency([region], size)
+    with_face = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head,
+                            face_cores=people.face_cores(np.array([[300.0, 60, 340, 110]])))
+    plain = propose(size, region, aspect=9 / 16, saliency=sal, alternatives=False)
+    faced = propose(size, region, aspect=9 / 16, saliency=with_face, alternatives=False)
+    np.testing.assert_allclose(faced.boxes, plain.boxes)
 
 
 def test_crops_leave_corner_marks_out_when_they_can_keep_the_region():

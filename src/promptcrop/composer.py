@@ -357,10 +357,10 @@ def _enumerate(
         # the ratio allows inside it, a video crop's fixed size).
         wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
         if wider_fits or (from_fill and _most_kept(crops, region) < FRAME_GIVE_UP * _most_kept(wider, region)):
-            crops, fits, frame = wider, wider_fits, full
+            crops, fits = wider, wider_fits
     if not fits and fit == "crop" and saliency is not None and not len(focus_boxes):
         # Crops shorter or narrower than the region slide along it: make sure one holds each face.
-        crops = np.concatenate([crops, _on_faces(crops, saliency.faces, saliency.face_cores, frame)])
+        crops = np.concatenate([crops, _on_faces(crops, saliency.faces, saliency.face_cores, frame, full)])
     if alternatives and fit == "crop" and saliency is not None and not len(focus_boxes):
         # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
         core = B.clamp_xyxy(core_region(saliency), width, height)
@@ -370,26 +370,36 @@ def _enumerate(
     return _Found((width, height), aspect, region, crops, fits or fit == "pad", config, _as_boxes(keep, "keep"))
 
 
-def _on_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """A crop of each size among ``crops`` ``[N, 4]`` (all inside ``frame`` ``[4]``) on each main
-    face (:func:`_main_faces`), moved into ``frame``: ``[M * S, 4]`` xyxy px for ``M`` main faces
-    and ``S`` sizes. Across, centred on the head (``heads`` ``[F, 4]``); down, centred on the head
-    when the crop is taller than it, else ending at the chin margin (the face's core, ``cores``
-    ``[F, 4]``: :attr:`SaliencyMap.face_cores`), so it holds the face and as much of the hair as
-    fits. The sampled positions of crops that slide along a region larger than them are spaced by
-    a share of the room, and may all miss the narrow window where a crop holds both the face and
-    as much of its head as it can."""
+def _on_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, frame: np.ndarray,
+              image: np.ndarray) -> np.ndarray:
+    """For each size among ``crops`` ``[N, 4]`` and each main face (:func:`_main_faces`) that no
+    crop of that size holds as fully as it can (head and core, :func:`held_share`), a crop of that
+    size on the face, moved into ``frame`` ``[4]`` along each axis it fits in, else into ``image``
+    ``[4]`` (the whole image: the crops of a photo in blurred fill may reach into it): ``[C, 4]``
+    xyxy px. Across, centred on the head (``heads`` ``[F, 4]``); down, centred on the head when the
+    crop is taller than it, else ending at the chin margin (the face's core, ``cores`` ``[F, 4]``:
+    :attr:`SaliencyMap.face_cores`), so it holds the face and as much of the hair as fits. The
+    sampled positions of crops that slide along a region larger than them are spaced by a share of
+    the room, and may all miss the narrow window where a crop holds both the face and as much of
+    its head as it can."""
     if not len(heads) or not len(crops):
         return np.zeros((0, 4))
     main = _main_faces(heads)
     heads, cores = heads[main], cores[main]
-    sizes = np.array(sorted(set(map(tuple, np.round(crops[:, 2:] - crops[:, :2], 6).tolist()))))  # [S, 2] W, H
+    size_of = np.round(crops[:, 2:] - crops[:, :2], 6)  # [N, 2] W, H
+    sizes = np.array(sorted(set(map(tuple, size_of.tolist()))))  # [S, 2]
+    held = np.minimum(held_share(crops, heads), held_share(crops, cores)) >= 1.0 - CUT_TOLERANCE  # [N, M]
+    of_size = (size_of[:, None] == sizes[None]).all(axis=-1)  # [N, S]
+    missed = ~(held.T.astype(np.int64) @ of_size.astype(np.int64)).astype(bool)  # [M, S] no crop holds it
     w, h = sizes[None, :, 0], sizes[None, :, 1]  # [1, S]
-    x0 = (heads[:, 0:1] + heads[:, 2:3] - w) / 2  # [F, S]
+    x0 = (heads[:, 0:1] + heads[:, 2:3] - w) / 2  # [M, S]
     head_h = heads[:, 3:4] - heads[:, 1:2]
     y0 = np.where(h >= head_h, (heads[:, 1:2] + heads[:, 3:4] - h) / 2, cores[:, 3:4] - h)
-    low = np.clip(np.stack([x0, y0], axis=-1), frame[:2], np.maximum(frame[:2], frame[2:] - sizes[None]))
-    return np.concatenate([low, low + sizes[None]], axis=-1).reshape(-1, 4)
+    inside = sizes <= (frame[2:] - frame[:2])  # [S, 2] the sizes that fit in the frame, per axis
+    bounds = np.where(inside[None], frame[None, None, :2], image[None, None, :2])
+    last = np.where(inside[None], frame[None, None, 2:], image[None, None, 2:]) - sizes[None]
+    low = np.clip(np.stack([x0, y0], axis=-1), bounds, np.maximum(bounds, last))  # [M, S, 2]
+    return np.concatenate([low, low + sizes[None]], axis=-1)[missed]
 
 
 def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Scored:
