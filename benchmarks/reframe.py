@@ -126,6 +126,15 @@ def photo_pool(which: str = "all") -> dict[str, tuple[Path, dict]]:
     return pool
 
 
+def pool_line(which: str) -> str:
+    """What the clips were drawn from, for the header: a seed's clips differ with the pool, so a run
+    without the shared development photos (a checkout without ``../shared``) says so."""
+    count = len(photo_pool(which))
+    if which == "all" and count == len(PHOTOS):
+        return f"all, but no shared development photo was found: the {count} package photos only"
+    return f"{which}, {count} annotated photos"
+
+
 def make_clips(folder: Path, n_clips: int, n_shots: int, shot_s: float, seed: int,
                photos: str = "all") -> list[Clip]:
     """The synthetic set (see the module docstring); ``photos``: ``all`` or ``package`` (see
@@ -369,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         clips = make_clips(tmp_dir / "in", args.clips, args.shots, args.shot_s, args.seed, args.photos)
         video_s = sum(len(c.subject) for c in clips) / FPS
         print(f"synthetic set: {len(clips)} clips x {args.shots} shots x {args.shot_s:g} s = {video_s:.1f} s "
-              f"of {SIZE[0]}x{SIZE[1]} at {FPS:g} fps (seed {args.seed}, photos: {args.photos}); ratio {args.ratio}")
+              f"of {SIZE[0]}x{SIZE[1]} at {FPS:g} fps (seed {args.seed}, photos: {pool_line(args.photos)}); "
+              f"ratio {args.ratio}")
         predictor = Predictor(model=None, mode="offline")
         path_only = Reframer(predictor, ReframeOptions(ratios=(args.ratio,), path_only=True), tmp_dir / "paths")
         rendering = Reframer(predictor, ReframeOptions(ratios=(args.ratio,)), tmp_dir / "videos")

@@ -124,6 +124,14 @@ def test_the_pool_films_the_package_photos_first_and_the_shared_photos_when_foun
     assert shared and all(pool[name][0].is_file() for name in shared)
 
 
+def test_the_header_says_when_the_shared_photos_are_missing(bench, monkeypatch, tmp_path) -> None:
+    """A seed's clips depend on the pool: a run without the shared photos must say it used fewer."""
+    monkeypatch.setenv("PROMPTCROP_DEV_PHOTOS", str(tmp_path))  # an empty folder: none found
+    assert bench.pool_line("all") == (f"all, but no shared development photo was found: "
+                                      f"the {len(bench.PHOTOS)} package photos only")
+    assert bench.pool_line("package") == f"package, {len(bench.PHOTOS)} annotated photos"
+
+
 def test_jitter_ratios_stay_finite_when_the_floor_does_not_move(bench) -> None:
     assert bench.times(0.3, 0.15, 2) == "2.00"
     assert bench.times(0.3, 0.0, 2) == "inf"  # the floor needs no motion, the path moves
