@@ -136,6 +136,46 @@ def test_two_threads_capturing_at_once_leave_stderr_working(capfd):
     assert err.count("x\n") == 40 and err.endswith("still here\n")
 
 
+def test_a_runtime_record_parted_by_another_write_is_dropped_and_the_other_write_kept(capfd):
+    import os
+
+    with L.quiet_stderr():
+        os.write(2, b"WARNING: ")  # the runtime writes its level prefix and its record apart
+        os.write(2, b"line 7\n")  # another thread's line lands between them
+        os.write(2, b"[npu_registry.cc:34] NPU accelerator could not be loaded.\n")
+    err = capfd.readouterr().err
+    assert "line 7" in err and "npu_registry" not in err
+
+
+def test_python_writes_to_stderr_during_a_capture_are_not_held():
+    import subprocess
+    import sys
+
+    code = ("import os, sys\nfrom promptcrop.saliency import litert as L\nwith L.quiet_stderr():\n"
+            "    os.write(2, b'native\\n')\n    print('python', file=sys.stderr)\n"
+            "print(type(sys.stderr).__name__, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stderr == "python\nnative\nTextIOWrapper\n"  # at once, then the held line; restored
+
+
+def test_stderr_beside_a_capture_forwards_to_the_stream_once_it_ends(tmp_path):
+    import io
+    import os
+
+    from promptcrop.saliency import litert_c
+
+    path = tmp_path / "real"
+    stream = io.StringIO()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    beside = litert_c._Beside(stream, fd)
+    beside.write("during é\n")
+    beside.end()
+    os.close(fd)
+    beside.write("after\n")
+    assert path.read_text(encoding="utf-8") == "during é\n" and stream.getvalue() == "after\n"
+    assert beside.getvalue() == "after\n"  # everything else is the stream's
+
+
 def test_an_error_right_after_the_detectors_start_loading_still_reaches_stderr():
     import os
     import subprocess

@@ -181,9 +181,10 @@ def quiet_stderr(dropped: re.Pattern[bytes] = RUNTIME_LOG) -> Iterator[None]:
     """Hold back what native code writes to the process's stderr descriptor for a moment: then
     everything is written out except LiteRT's announcement of its CPU delegate
     (:data:`RUNTIME_ANNOUNCEMENT`) and the lines ``dropped`` matches (by default the runtime's log
-    lines below an error, :data:`RUNTIME_LOG`), whichever thread wrote them. Another thread's
-    error line or log record written meanwhile is delayed, not lost (unless it has the runtime's
-    form). Captures nest and are taken one thread at a time; :func:`is_terminal` waits for them."""
+    lines below an error, :data:`RUNTIME_LOG`), whichever thread wrote them. What Python writes to
+    ``sys.stderr`` meanwhile, from any thread, goes straight to the real stderr (it is not held, so
+    it can neither be delayed nor land inside a runtime line written in pieces and be dropped with
+    it). Captures nest and are taken one thread at a time; :func:`is_terminal` waits for them."""
     with _STDERR_LOCK:
         yield from _captured(dropped)
 
@@ -197,6 +198,59 @@ def is_terminal(stream: Any) -> bool:
         return bool(isatty and isatty())
 
 
+class _Beside:
+    """``sys.stderr`` during a capture: text written to it goes to ``fd`` (the saved, real stderr)
+    until :meth:`end`, then to ``stream`` (the replaced ``sys.stderr``), which answers everything
+    else. A thread still holding it after the capture thus writes where it always did."""
+
+    def __init__(self, stream: Any, fd: int) -> None:
+        self._stream = stream
+        self._fd: int | None = fd
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            if self._fd is not None:
+                data = text.encode(self._stream.encoding or "utf-8", self._stream.errors or "strict")
+                while data:  # a write may take only part of it
+                    data = data[os.write(self._fd, data):]
+                return len(text)
+        return int(self._stream.write(text))
+
+    def end(self) -> None:
+        with self._lock:  # a write in progress finishes first: ``fd`` may be closed after this
+            self._fd = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _beside(saved: int) -> _Beside | None:
+    """Put a :class:`_Beside` writing to ``saved`` in ``sys.stderr`` when that writes to descriptor
+    2 (not when a test or an application replaced it, nor inside another capture's)."""
+    stream = sys.stderr
+    try:
+        if isinstance(stream, _Beside) or stream.fileno() != 2:
+            return None
+    except (AttributeError, OSError, ValueError):  # None, closed, or no descriptor (io.StringIO)
+        return None
+    sys.stderr = beside = _Beside(stream, saved)
+    return beside
+
+
+#: A runtime log record's body, ``[file:line] message``: its level prefix is a write of its own, and
+#: another thread's write may land between the two.
+_RECORD_BODY = re.compile(rb"^\[[\w./-]+:\d+\] ")
+
+
+def _held_back(line: bytes, dropped: re.Pattern[bytes]) -> bool:
+    """Whether a held ``line`` is not written out: the delegate's announcement, a line ``dropped``
+    matches, or a record body parted from its prefix (taken as an ``INFO`` record)."""
+    if RUNTIME_ANNOUNCEMENT in line or dropped.match(line):
+        return True
+    return bool(_RECORD_BODY.match(line) and dropped.match(b"INFO: " + line))
+
+
 def _captured(dropped: re.Pattern[bytes]) -> Iterator[None]:
     sys.stderr.flush()
     try:
@@ -204,17 +258,21 @@ def _captured(dropped: re.Pattern[bytes]) -> Iterator[None]:
     except OSError:  # no usable descriptor 2: nothing to hold back
         yield
         return
+    beside = _beside(saved)
     with tempfile.TemporaryFile() as held:
         try:
             os.dup2(held.fileno(), 2)
             yield
         finally:
+            if beside is not None:
+                beside.end()
+                if sys.stderr is beside:  # else replaced meanwhile: it forwards from now on
+                    sys.stderr = beside._stream
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
-            kept = b"".join(line for line in held.read().splitlines(keepends=True)
-                            if RUNTIME_ANNOUNCEMENT not in line and not dropped.match(line))
+            kept = b"".join(line for line in held.read().splitlines(keepends=True) if not _held_back(line, dropped))
             while kept:  # a write may take only part of it
                 kept = kept[os.write(2, kept):]
 
@@ -330,9 +388,9 @@ class CompiledModel:
         self._handles: list[tuple[Any, ctypes.c_void_p]] = []  # destroyed in reverse order
         self._keep: list[object] = []  # what the native objects point into
         self._arrays: list[np.ndarray] | None = None
-        self._api = api()
         try:
-            with quiet_stderr(RUNTIME_LINES):
+            with quiet_stderr(RUNTIME_LINES):  # the environment, made on first use, logs too
+                self._api = api()
                 self._compile(Path(path), threads)
                 if warm_up:
                     self._run()
