@@ -5,6 +5,7 @@ import pytest
 
 from optional import require_face_detector
 from promptcrop import boxes as B
+from promptcrop import composer
 from promptcrop.composer import (
     TERMS,
     WEAK_EVIDENCE,
@@ -553,6 +554,31 @@ def test_a_face_some_sampled_crop_already_holds_adds_no_candidate():
     plain = propose(size, region, aspect=9 / 16, saliency=sal, alternatives=False)
     faced = propose(size, region, aspect=9 / 16, saliency=with_face, alternatives=False)
     np.testing.assert_allclose(faced.boxes, plain.boxes)
+
+
+def test_faces_side_by_side_leave_a_narrow_window_and_a_crop_there_cuts_none():
+    """Three people side by side and a square crop as high as the photo: it can hold two of them,
+    but only from starts in a window narrower than the spacing of the sampled positions, which all
+    cut a face. A crop in that window is among the candidates, and the top crop cuts no face."""
+    size = (600, 346)
+    heads = np.array([[23.0, 37, 161, 205], [197, 76, 351, 263], [435, 15, 566, 174]])
+    sal = blob_saliency(list(heads), size)
+    sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=heads)
+    region = np.array([3.0, 15, 593, 346])
+    plain = propose(size, region, aspect=1.0, saliency=sal, alternatives=False).boxes
+    assert composer._cut(composer.held_share(plain[: len(plain) - 3], heads)).all()  # every sampled crop cuts
+    crop = np.array(compose(size, region, aspect=1.0, k=1, saliency=sal)[0].box_xyxy_px)
+    share = B.box_coverage(crop[None], heads)[0]
+    assert ((share <= 0.02) | (share >= 0.98)).all(), (crop, share)
+
+
+def test_starts_clear_of_faces_are_the_nearest_in_each_window():
+    spans = np.array([[10.0, 30.0], [60.0, 80.0]])
+    # a 40-px segment on [0, 100]: holds the first ([-10, 10]), the second ([40, 60]) or neither ([30, 20]: none)
+    starts = composer._starts_clear_of(spans, 40.0, 0.0, 60.0, preferred=25.0)
+    assert starts == pytest.approx([10.0 + 0.2, 40.0 - 0.2], abs=0.01)
+    assert composer._starts_clear_of(spans, 40.0, 0.0, 60.0, preferred=0.0)[0] == 0.0
+    assert composer._starts_clear_of(np.array([[0.0, 100.0]]), 40.0, 0.0, 60.0, preferred=5.0) == [5.0]  # inside
 
 
 def test_crops_leave_corner_marks_out_when_they_can_keep_the_region():

@@ -361,6 +361,8 @@ def _enumerate(
     if not fits and fit == "crop" and saliency is not None and not len(focus_boxes):
         # Crops shorter or narrower than the region slide along it: make sure one holds each face.
         crops = np.concatenate([crops, _on_faces(crops, saliency.faces, saliency.face_cores, frame, full)])
+        # ... and, for a size whose every crop cuts through a face, the positions that cut none.
+        crops = np.concatenate([crops, _clear_of_faces(crops, saliency.faces, saliency.face_cores, region, frame)])
     if alternatives and fit == "crop" and saliency is not None and not len(focus_boxes):
         # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
         core = B.clamp_xyxy(core_region(saliency), width, height)
@@ -400,6 +402,53 @@ def _on_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, frame: np
     last = np.where(inside[None], frame[None, None, 2:], image[None, None, 2:]) - sizes[None]
     low = np.clip(np.stack([x0, y0], axis=-1), bounds, np.maximum(bounds, last))  # [M, S, 2]
     return np.concatenate([low, low + sizes[None]], axis=-1)[missed]
+
+
+def _clear_of_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, region: np.ndarray,
+                    frame: np.ndarray) -> np.ndarray:
+    """For each size among ``crops`` ``[N, 4]`` of which every crop cuts through a face (its head
+    box ``heads`` ``[F, 4]`` or its core ``cores`` ``[F, 4]``, :func:`_constraint_tier`) and which
+    spans ``frame`` ``[4]`` along one axis, crops of that size that cut none: one in each interval
+    of positions along the other axis where every face is held as fully as the crop can or left
+    out, the nearest to centring ``region`` ``[4]`` (xyxy px). Several faces side by side leave
+    windows narrower than the spacing of the sampled positions (three people, a square crop that
+    holds two of them): ``[C, 4]`` xyxy px."""
+    if not len(heads) or not len(crops):
+        return np.zeros((0, 4))
+    boxes = np.concatenate([heads, cores])
+    cuts = _cut(held_share(crops, boxes))  # [N]
+    sizes, size_of = np.unique(np.round(crops[:, 2:] - crops[:, :2], 6), axis=0, return_inverse=True)
+    span = frame[2:] - frame[:2]
+    found = []
+    for index, size in enumerate(sizes):
+        mine = np.flatnonzero(size_of.reshape(-1) == index)
+        if not cuts[mine].all():
+            continue
+        for axis in (0, 1):
+            other = 1 - axis
+            if size[other] < span[other] - 1e-6 or size[axis] >= span[axis] - 1e-6:
+                continue  # the crop slides in both directions, or in none along this axis
+            centred = (region[axis] + region[axis + 2] - size[axis]) / 2
+            for start in _starts_clear_of(boxes[:, [axis, axis + 2]], size[axis], frame[axis],
+                                          frame[axis + 2] - size[axis], centred):
+                crop = crops[mine[0]].copy()
+                crop[[axis, axis + 2]] = start, start + size[axis]
+                found.append(crop)
+    return np.array(found).reshape(-1, 4)
+
+
+def _starts_clear_of(spans: np.ndarray, length: float, low: float, high: float, preferred: float) -> list[float]:
+    """Starts in ``[low, high]`` of a segment of ``length`` that cuts none of ``spans`` ``[F, 2]``
+    (each held as fully as the segment can, or left out, within half of :data:`CUT_TOLERANCE`):
+    in each interval of such starts, the one nearest ``preferred``."""
+    intervals = [(low, high)]
+    for a, b in spans:
+        tol = 0.5 * CUT_TOLERANCE * min(length, b - a)
+        held = (b - length - tol, a + tol) if length >= b - a else (a - tol, b - length + tol)
+        allowed = [(-np.inf, a + tol - length), held, (b - tol, np.inf)]
+        intervals = [(max(lo, a_lo), min(hi, a_hi)) for lo, hi in intervals for a_lo, a_hi in allowed
+                     if max(lo, a_lo) <= min(hi, a_hi)]
+    return [float(np.clip(preferred, lo, hi)) for lo, hi in intervals]
 
 
 def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Scored:
