@@ -39,8 +39,10 @@ of its area is inside the crop (over every face and ratio). **Time**: the whole 
 from its path (decoding included), median of ``--repeats`` runs (methods interleaved), summed.
 
 Last line: ``RESULT kept_<half>_<method>=.. miss_<half>_<method>=.. facecut_<half>_<method>=..
-time_ratio_smartcrop=.. time_ratio_libvips=..`` for each half run and each method (time ratios:
-promptcrop's total over the peer's, both halves together). ``--one-set NAME`` reports a folder of
+time_ratio_smartcrop=.. time_ratio_libvips=.. time_ratio_smartcrop_small=.. time_ratio_libvips_small=..``
+for each half run and each method (time ratios: promptcrop's total over the peer's, both halves
+together; ``_small``: on the photos of at most :data:`SMALL_MEGAPIXELS` alone — the total is
+weighted by the few large photos, on which smartcrop is slowest). ``--one-set NAME`` reports a folder of
 other photos as one set instead (``kept_NAME_<method>=..``): ``benchmarks/fresh_photos.py``
 fetches such a folder, photos nobody tuned on.
 """
@@ -221,6 +223,10 @@ def variant_annotation(base: dict, source_size: tuple[int, int], how: str) -> di
 
 
 # ---------------------------------------------------------------------------- methods
+
+
+#: Photos up to this size (megapixels; a 640 x 480 photo is 0.31) get time ratios of their own.
+SMALL_MEGAPIXELS = 0.5
 
 
 def largest_crop(width: int, height: int, ratio: float) -> tuple[float, float]:
@@ -473,6 +479,8 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
     groups = list(dict.fromkeys([*HALVES, *map(group_of, annotations)]))
     rows: dict[str, dict[str, list]] = {g: {m: [] for m in METHODS} for g in groups}
     times: dict[str, dict[str, float]] = {g: {m: 0.0 for m in METHODS} for g in groups}
+    small: dict[str, float] = {m: 0.0 for m in METHODS}  # photos of at most SMALL_MEGAPIXELS
+    small_count = 0
     boxes: dict[str, dict[str, dict]] = {}
     for name, ann in annotations.items():
         path = photos[name]
@@ -489,8 +497,11 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
                 durations[method].append(time.perf_counter() - t0)
         boxes[name] = crops
         group = group_of(name)
+        is_small = size[0] * size[1] <= SMALL_MEGAPIXELS * 1e6
+        small_count += is_small
         for method in METHODS:
             times[group][method] += statistics.median(durations[method])
+            small[method] += statistics.median(durations[method]) if is_small else 0.0
             rows[group][method].append(score_photo(ann, crops[method]))
     for line in [*versions(pyvips, calls[0], object_calls[0]), cpu_line()]:
         print(line)
@@ -514,13 +525,24 @@ def run(photos: dict[str, Path], annotations: dict, repeats: int, sheet: Path | 
                                        for name in boxes}, indent=1, default=bool))
         print(f"details: {details}")
     total = {m: sum(times[g][m] for g in groups) for m in METHODS}
+    small_ratios = time_ratios(small)
+    print(f"time on the {small_count} photos of at most {SMALL_MEGAPIXELS} MP: "
+          + " ".join(f"{k}={v:.3f}" for k, v in small_ratios.items())
+          + " (the total is weighted by the largest photos, where smartcrop is slowest)")
     print("RESULT "
           + " ".join(f"{key}_{half}_{m}={value:.3f}" for half, table in results.items()
                      for key, metric in (("kept", "kept"), ("miss", "missed"), ("facecut", "cut"))
                      for m in METHODS for value in [table[m]["all"][metric]])
-          + f" time_ratio_smartcrop={total['promptcrop'] / total['smartcrop']:.3f}"
-          + f" time_ratio_libvips={total['promptcrop'] / total['libvips']:.3f}")
+          + "".join(f" {k}={v:.3f}" for k, v in time_ratios(total).items())
+          + "".join(f" {k}_small={v:.3f}" for k, v in small_ratios.items()))
     return 0
+
+
+def time_ratios(seconds: dict[str, float]) -> dict[str, float]:
+    """promptcrop's time over each peer's (``time_ratio_smartcrop``, ``time_ratio_libvips``) from
+    the seconds of each method; NaN for a peer that took no time (no photo)."""
+    return {f"time_ratio_{peer}": seconds["promptcrop"] / seconds[peer] if seconds[peer] > 0 else float("nan")
+            for peer in ("smartcrop", "libvips")}
 
 
 def report_group(label: str, names: list[str], annotations: dict, rows: dict[str, list],

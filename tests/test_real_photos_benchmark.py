@@ -4,6 +4,7 @@ themselves are for the benchmark run)."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -107,3 +108,9 @@ def test_count_calls_counts_and_passes_results_through(real_photos):
     thing = Thing()
     calls = real_photos.count_calls(thing, "twice")
     assert [thing.twice(1), thing.twice(2)] == [2, 4] and calls == [2]
+
+
+def test_time_ratios_are_promptcrops_time_over_each_peers(real_photos):
+    ratios = real_photos.time_ratios({"promptcrop": 2.0, "smartcrop": 4.0, "libvips": 1.0, "centre": 0.1})
+    assert ratios == {"time_ratio_smartcrop": 0.5, "time_ratio_libvips": 2.0}
+    assert math.isnan(real_photos.time_ratios({"promptcrop": 0.0, "smartcrop": 0.0, "libvips": 0.0})["time_ratio_libvips"])
