@@ -135,7 +135,8 @@ def uncommon(cue: np.ndarray) -> np.ndarray:
 def saturation(small: Image.Image) -> np.ndarray:
     """HSV saturation, damped for dark pixels (where it is mostly noise), ``[h, w]`` in [0, 1]."""
     rgb = np.asarray(small, dtype=np.float32) / 255.0
-    value, low = rgb.max(axis=-1), rgb.min(axis=-1)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    value, low = np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)  # a reduction over 3 is slow
     saturation = (value - low) / np.maximum(value, 1e-6)
     return saturation * np.clip(value / 0.2, 0.0, 1.0)
 

@@ -71,7 +71,7 @@ def content_box(image_rgb: np.ndarray) -> np.ndarray:
 
 def frame_artefacts(small_rgb: np.ndarray, width: int, height: int) -> tuple[np.ndarray, bool]:
     """``(content box [4] xyxy px, whether blurred fill was found)`` from a reduced copy
-    ``[h, w, 3]`` of a W × H image: flat bands first, then blurred fill inside them (a padded video
+    uint8 ``[h, w, 3]`` of a W × H image: flat bands first, then blurred fill inside them (a padded video
     often has a thin black edge around its fill)."""
     full = np.array([0.0, 0.0, float(width), float(height)])
     small = small_rgb.astype(np.float32)
@@ -83,7 +83,8 @@ def frame_artefacts(small_rgb: np.ndarray, width: int, height: int) -> tuple[np.
     bottom = _band_depth(small[::-1])
     left = _band_depth(small.transpose(1, 0, 2))
     right = _band_depth(small.transpose(1, 0, 2)[::-1])
-    grey = small.mean(axis=-1)
+    # small.mean(axis=-1), exactly (sums of whole numbers), without a slow reduction over 3 values
+    grey = (small[..., 0] + small[..., 1] + small[..., 2]) / 3
     flat_fill = _flat_bands_are_fill(grey, top, bottom, left, right)
     inner = grey[top : sh - bottom, left : sw - right]
     fill = _fill_depths(inner) if min(inner.shape) >= 8 else (0, 0, 0, 0)
@@ -159,7 +160,7 @@ def _band_depth(lines: np.ndarray) -> int:
     colour = median(lines[0], axis=0)  # [3]
     if float(colour.max() - colour.min()) > BAND_MAX_CHROMA or BAND_DARK < colour.mean() < BAND_LIGHT:
         return 0
-    near = np.linalg.norm(lines[: limit + 1] - colour, axis=-1) < BAND_COLOUR_TOLERANCE  # [l, m]
+    near = _distance(lines[: limit + 1], colour) < BAND_COLOUR_TOLERANCE  # [l, m]
     flat = near.mean(axis=-1) >= BAND_FLAT_SHARE  # [l]; text lines on a banner are not flat
     if not flat[0]:
         return 0
@@ -171,5 +172,14 @@ def _band_depth(lines: np.ndarray) -> int:
     depth = int(good.max()) + 1 if len(good) else 0
     # The photo must start with a step: the first line inside differs from the band colour
     # across most of its width (a straight border, not a sky fading into a scene).
-    inside = np.linalg.norm(lines[depth] - colour, axis=-1) >= BAND_COLOUR_TOLERANCE
+    inside = _distance(lines[depth], colour) >= BAND_COLOUR_TOLERANCE
     return depth if inside.mean() >= BAND_STEP_SHARE else 0
+
+
+def _distance(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each pixel ``[..., 3]`` to ``colour`` ``[3]``: ``np.linalg.norm`` over
+    the last axis without its slow reduction over 3 values. Pixels and colour hold whole or half
+    grey levels (uint8 values and their medians), so the squares and their sum are exact in any
+    order: the same values."""
+    d = pixels - colour
+    return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1] + d[..., 2] * d[..., 2])

@@ -63,16 +63,18 @@ def corner_marks(image_rgb: np.ndarray, *, image_size: tuple[int, int] | None = 
     """
     arr = check_image(image_rgb)
     height, width = arr.shape[:2]
-    work = Image.fromarray(arr)
+    rgb = arr
     if max(width, height) > MARK_SIDE:  # text is thin: an exact reduction keeps more of it
         scale = MARK_SIDE / max(width, height)
-        work = work.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX)
-    w, h = work.size
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.BOX))
+    h, w = rgb.shape[:2]
     cw, ch = max(1, round(w * MARK_CORNER_SHARE)), max(1, round(h * MARK_CORNER_SHARE))
     origins = [(x0, y0) for x0 in sorted({0, w - cw}) for y0 in sorted({0, h - ch})]
-    rgb, luma = np.asarray(work), np.asarray(work.convert("L"))
-    windows = [np.s_[y0:y0 + ch, x0:x0 + cw] for x0, y0 in origins]
-    per_corner = _text_lines(np.stack([rgb[win] for win in windows]), np.stack([luma[win] for win in windows]))
+    corners = np.stack([rgb[y0:y0 + ch, x0:x0 + cw] for x0, y0 in origins])  # [n, ch, cw, 3]
+    # Pillow's luma, pixel by pixel: of the corners only, as one tall image.
+    luma = np.asarray(Image.fromarray(corners.reshape(-1, cw, 3)).convert("L")).reshape(corners.shape[:3])
+    per_corner = _text_lines(corners, luma)
     found = [line + np.array([x0, y0, x0, y0]) for (x0, y0), lines in zip(origins, per_corner) for line in lines]
     full_w, full_h = image_size if image_size is not None else (width, height)
     lines = _merge_lines(np.array(found, dtype=np.float64).reshape(-1, 4))
@@ -87,7 +89,9 @@ def _text_lines(rgb: np.ndarray, luma: np.ndarray) -> list[list[np.ndarray]]:
     chroma = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
     size = (1, MARK_STROKE_WINDOW, MARK_STROKE_WINDOW)
     # A see-through white or black overlay lowers the colourfulness of what it covers.
-    plain = chroma <= np.maximum(0.8 * ndimage.maximum_filter(chroma, size), 24.0)
+    # chroma <= max(0.8 * around, 24) in integers (exact for uint8: 0.8 * around is never within
+    # float rounding of an integer it is not).
+    plain = (5 * chroma.astype(np.int16) <= 4 * ndimage.maximum_filter(chroma, size).astype(np.int16)) | (chroma <= 24)
     signed = luma.astype(np.int16)  # uint8 throughout: the rank filters are the cost
     residues = (signed - ndimage.grey_opening(luma, size), ndimage.grey_closing(luma, size) - signed)
     strokes = [plain & (residue > MARK_STROKE_CONTRAST) for residue in residues]

@@ -123,12 +123,15 @@ def _rank_filter(values: np.ndarray, size: Sequence[int], reduce: np.ufunc) -> n
             continue
         widths = [(0, 0)] * out.ndim
         widths[axis] = (radius, radius)
-        padded = np.pad(out, widths, mode="edge")
+        moved = np.moveaxis(np.pad(out, widths, mode="edge"), axis, 0)
         length = out.shape[axis]
-        moved = np.moveaxis(padded, axis, 0)
-        running = moved[:length].copy()
-        for j in range(1, side):  # one shifted view at a time: no stacked copy of the windows
-            reduce(running, moved[j:j + length], out=running)
+        # running[j] reduces moved[j : j + span]; each pass doubles span (min and max are idempotent,
+        # so two overlapping windows of span then cover the side exactly).
+        running, span = moved, 1
+        while 2 * span <= side:
+            running = reduce(running[:-span], running[span:])
+            span *= 2
+        running = reduce(running[:length], running[side - span:side - span + length])  # span < side: odd
         out = np.moveaxis(running, 0, axis)
     return out
 
@@ -194,12 +197,15 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     if mask.ndim != 2:
         raise ValueError(f"expected a 2-D mask, got shape {mask.shape}")
     h, w = mask.shape
-    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)  # [h, w + 1]
-    rows, starts = np.nonzero(edges == 1)  # runs in raster order; end columns are exclusive
-    _, ends = np.nonzero(edges == -1)
+    framed = np.zeros((h, w + 2), dtype=np.int8)
+    framed[:, 1:-1] = mask
+    edges = framed[:, 1:] - framed[:, :-1]  # [h, w + 1]: 1 where a run starts, -1 where it has ended
+    changes = np.flatnonzero(edges)  # raster order: each run's start, then its (exclusive) end
     labels = np.zeros((h, w), dtype=np.int32)
-    if rows.size == 0:
+    if changes.size == 0:
         return labels, 0
+    rows, cols = np.divmod(changes, w + 1)
+    rows, starts, ends = rows[0::2], cols[0::2], cols[1::2]
     stride = w + 2
     start_keys, end_keys = rows * stride + starts, rows * stride + ends
     # Runs of the row above that overlap run b: start_a < end_b and end_a > start_b.
@@ -210,13 +216,14 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     lower = np.repeat(np.arange(rows.size), counts)
     upper = np.repeat(first, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
     roots = join_pairs(rows.size, upper, lower)
-    component, numbers = np.unique(roots, return_inverse=True)  # roots are each component's first run
-    run_labels = (numbers + 1).astype(np.int32)
+    # Each component's root is its first run: numbered by how many roots come up to it.
+    is_root = roots == np.arange(rows.size)
+    run_labels = np.cumsum(is_root, dtype=np.int32)[roots]
     paint = np.zeros((h, w + 1), dtype=np.int32)
     np.add.at(paint, (rows, starts), run_labels)
     np.add.at(paint, (rows, ends), -run_labels)
     labels[:] = np.cumsum(paint, axis=1)[:, :w]
-    return labels, int(component.size)
+    return labels, int(is_root.sum())
 
 
 def join_pairs(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -252,8 +259,9 @@ def object_bounds(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     empty = np.zeros(0, dtype=np.intp)
     if count == 0:
         return empty, empty, empty, empty
-    ys, xs = np.nonzero(labels)
-    ids = labels[ys, xs] - 1
+    flat = np.flatnonzero(labels)  # as np.nonzero, in raster order, without its two index arrays' pass
+    ys, xs = np.divmod(flat, labels.shape[1])
+    ids = labels.ravel()[flat] - 1
     big = np.iinfo(np.intp).max
     bounds = [np.full(count, big), np.full(count, big), np.full(count, -1), np.full(count, -1)]
     np.minimum.at(bounds[0], ids, ys)
