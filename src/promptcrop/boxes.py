@@ -63,6 +63,8 @@ def _clip_min(a: Any, low: float) -> Any:
 
 
 def _as_float(boxes: Any) -> Any:
+    if type(boxes) is np.ndarray and boxes.dtype.kind == "f":  # the common case, without the checks below
+        return boxes
     if _is_tensor(boxes):
         return boxes if boxes.is_floating_point() else boxes.float()
     return np.asarray(boxes, dtype=np.float64) if not np.issubdtype(
@@ -127,13 +129,17 @@ def box_area(boxes_xyxy: BoxArray) -> BoxArray:
     return w * h
 
 
-def _pairwise_inter_union(a: Any, b: Any) -> tuple[Any, Any]:
-    area_a, area_b = box_area(a), box_area(b)
+def _pairwise_inter(a: Any, b: Any) -> Any:
+    """``[..., N, 4]`` × ``[..., M, 4]`` xyxy → ``[..., N, M]`` intersection areas."""
     lt = _maximum(a[..., :, None, :2], b[..., None, :, :2])  # [N, M, 2]
     rb = _minimum(a[..., :, None, 2:], b[..., None, :, 2:])  # [N, M, 2]
     wh = _clip_min(rb - lt, 0.0)
-    inter = wh[..., 0] * wh[..., 1]  # [N, M]
-    union = area_a[..., :, None] + area_b[..., None, :] - inter
+    return wh[..., 0] * wh[..., 1]  # [N, M]
+
+
+def _pairwise_inter_union(a: Any, b: Any) -> tuple[Any, Any]:
+    inter = _pairwise_inter(a, b)
+    union = box_area(a)[..., :, None] + box_area(b)[..., None, :] - inter
     return inter, union
 
 
@@ -201,8 +207,7 @@ def box_coverage(outer_xyxy: BoxArray, inner_xyxy: BoxArray) -> BoxArray:
     """Pairwise share of each inner box's area inside each outer box: ``[N, 4]`` × ``[M, 4]`` xyxy
     → ``[N, M]`` in [0, 1] (1 = fully inside). A zero-area inner box gives 0."""
     outer_xyxy, inner_xyxy = _as_float(outer_xyxy), _as_float(inner_xyxy)
-    inter, _ = _pairwise_inter_union(outer_xyxy, inner_xyxy)
-    return inter / _clip_min(box_area(inner_xyxy)[..., None, :], EPS)
+    return _pairwise_inter(outer_xyxy, inner_xyxy) / _clip_min(box_area(inner_xyxy)[..., None, :], EPS)
 
 
 # --------------------------------------------------------------------------- combining and fitting
