@@ -581,6 +581,19 @@ def test_starts_clear_of_faces_are_the_nearest_in_each_window():
     assert composer._starts_clear_of(np.array([[0.0, 100.0]]), 40.0, 0.0, 60.0, preferred=5.0) == [5.0]  # inside
 
 
+def test_no_breathing_room_is_wanted_above_a_head_box_that_tops_the_region():
+    """A head box holds its headroom: a crop flush with it, too short for the whole person, is not
+    marked down for having no room above the head (it would be without the head box)."""
+    region, head = np.array([10.0, 100, 90, 400]), np.array([[30.0, 100, 70, 160]])
+    crops = np.array([[0.0, 100, 100, 200], [0.0, 80, 100, 180]])  # flush with the head, 20 px above it
+    subject = composer.kept_subject(crops, region)
+    plain = composer._breathing_term(crops, subject, region, 100, 500, 0.06)
+    headed = composer._breathing_term(crops, subject, region, 100, 500, 0.06, heads=head)
+    assert plain[0] == 0.0 and headed[0] == 1.0 and plain[1] == headed[1] == 1.0
+    lower = head + np.array([0.0, 30, 0, 30])  # a head below the region's top: room wanted as before
+    np.testing.assert_allclose(composer._breathing_term(crops, subject, region, 100, 500, 0.06, heads=lower), plain)
+
+
 def test_crops_leave_corner_marks_out_when_they_can_keep_the_region():
     region = np.array([60.0, 40.0, 200.0, 160.0])
     mark = np.array([5.0, 170.0, 45.0, 190.0])  # a watermark in the bottom-left corner

@@ -562,7 +562,8 @@ def score_candidates(
     terms: dict[str, np.ndarray | None] = {
         "placement": _placement_term(crops, subject, config),
         "subject_size": _subject_size_term(crops, subject, config),
-        "breathing_room": _breathing_term(crops, subject, region, width, height, config.margin),
+        "breathing_room": _breathing_term(crops, subject, region, width, height, config.margin,
+                                          heads=None if saliency is None else saliency.faces),
         "border_simplicity": _border_term(crops, saliency, keep_boxes, config.border_band),
         "content_kept": None if saliency is None else saliency.region_mass(crops),
         "size_prior": _size_prior_term(crops, width, height),
@@ -694,14 +695,16 @@ def _subject_size_term(crops: np.ndarray, subject: np.ndarray, config: ComposerC
 
 
 def _breathing_term(
-    crops: np.ndarray, subject: np.ndarray, region: np.ndarray, width: int, height: int, margin: float
+    crops: np.ndarray, subject: np.ndarray, region: np.ndarray, width: int, height: int, margin: float,
+    heads: np.ndarray | None = None,
 ) -> np.ndarray:
     """Room around the subject (``[N, 4]``) on its tightest side, relative to what is wanted
     there → ``[N]``.
 
     Wanted on each side: ``margin`` × the crop side, but never more than the image offers
     between the region and the image border (a subject touching the border wants nothing there),
-    and nothing on a side where the crop cuts through the region (``[4]``).
+    nothing on a side where the crop cuts through the region (``[4]``), and nothing above it when
+    its top is the top of a head box (``heads`` ``[F, 4]`` xyxy px: a head box holds its headroom).
     """
     cw, ch = crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]
     have = np.concatenate([subject[:, :2] - crops[:, :2], crops[:, 2:] - subject[:, 2:]], axis=-1)
@@ -709,6 +712,8 @@ def _breathing_term(
     room = np.array([region[0], region[1], width - region[2], height - region[3]])  # [4]
     cut = np.concatenate([crops[:, :2] > region[:2], crops[:, 2:] < region[2:]], axis=-1)  # [N, 4]
     want = np.where(cut, 0.0, np.minimum(margin * np.stack([cw, ch, cw, ch], axis=-1), room))
+    if heads is not None and len(heads) and np.abs(heads[:, 1] - region[1]).min() <= 1.0:
+        want[:, 1] = 0.0  # room above a head is in its head box
     side = np.where(want > 1e-9, np.clip(have, 0.0, None) / np.maximum(want, 1e-9), 1.0)
     return np.clip(side, 0.0, 1.0).min(axis=-1)
 
