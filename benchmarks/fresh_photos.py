@@ -338,9 +338,10 @@ def npm_tarball_of(requirement: str, tarballs: Path) -> Path:
     """The tarball (``.tgz``) of a pinned npm package ``requirement`` in ``tarballs``, downloaded when
     it is not there yet. The registry's JSON names it and its SHA-512 (``dist.integrity``; npm gives
     no SHA-256). The registry is ``$NPM_CONFIG_REGISTRY`` when set (npm's configuration files are not
-    read), else npm's."""
+    read), else npm's. A scoped package's tarball is kept as ``npm pack`` names it (``@scope/name``:
+    ``scope-name-VERSION.tgz``)."""
     name, version = requirement.split("==")
-    target = tarballs / f"{name}-{version}.tgz"
+    target = tarballs / f"{name.removeprefix('@').replace('/', '-')}-{version}.tgz"
     if target.is_file():
         return target
     registry = os.environ.get("NPM_CONFIG_REGISTRY", DEFAULT_NPM_REGISTRY).rstrip("/")
@@ -349,8 +350,9 @@ def npm_tarball_of(requirement: str, tarballs: Path) -> Path:
 
 
 def _registry_entry(registry: str, name: str, version: str) -> tuple[str, str]:
-    """The tarball URL and SHA-512 (hex) of ``version`` in the npm registry's JSON page of package ``name``."""
-    request = urllib.request.Request(f"{registry}/{name}", headers={
+    """The tarball URL and SHA-512 (hex) of ``version`` in the npm registry's JSON page of package ``name``
+    (a scoped name's ``/`` escaped, as npm asks for ``@scope%2fname``)."""
+    request = urllib.request.Request(f"{registry}/{name.replace('/', '%2f')}", headers={
         "Accept": "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
