@@ -269,6 +269,10 @@ def test_content_box_leaves_plain_photos_and_skies_alone():
     grey_floor = photo.copy()
     grey_floor[200:] = (150, 150, 150)  # a mid-grey studio floor is part of the photo
     np.testing.assert_allclose(content_box(grey_floor), [0, 0, 320, 240])
+    planks = photo.copy()  # a dark wooden pier at the bottom: dark and near-neutral, but textured
+    grain = np.random.default_rng(1).integers(-8, 9, size=(40, 320))  # flat enough for a bar's colour test
+    planks[200:] = (48 + grain)[..., None].astype(np.uint8)
+    np.testing.assert_allclose(content_box(planks), [0, 0, 320, 240])
 
 
 def filled(photo: np.ndarray, size: tuple[int, int], at: tuple[int, int]) -> np.ndarray:

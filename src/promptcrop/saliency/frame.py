@@ -34,6 +34,12 @@ BAND_TEXT_ALLOWANCE = 0.7
 
 BAND_STEP_SHARE = 0.5
 
+#: A bar is one flat colour: the median detail (absolute luminance Laplacian, grey levels, on the
+#: reduced copy) of its lines stays below this, text on a caption banner included (text covers
+#: little of it). A dark or light textured surface at the photo's edge — a wooden pier, a
+#: pavement — is part of the photo.
+BAND_MAX_DETAIL = 2.0
+
 #: Blurred fill: a line of it has no luminance Laplacian above ``FILL_MAX_DETAIL`` (grey levels,
 #: on the copy of at most :data:`WORK_SIDE` px: a blur leaves compression noise, any edge or
 #: texture of a photo — a cloud, a tower against the sky — exceeds it); the fill ends at a straight
@@ -173,7 +179,11 @@ def _band_depth(lines: np.ndarray) -> int:
     # The photo must start with a step: the first line inside differs from the band colour
     # across most of its width (a straight border, not a sky fading into a scene).
     inside = _distance(lines[depth], colour) >= BAND_COLOUR_TOLERANCE
-    return depth if inside.mean() >= BAND_STEP_SHARE else 0
+    if inside.mean() < BAND_STEP_SHARE:
+        return 0
+    band = lines[:depth]
+    grey = (band[..., 0] + band[..., 1] + band[..., 2]) / 3
+    return depth if median(np.abs(ndimage.laplace(grey))) < BAND_MAX_DETAIL else 0
 
 
 def _distance(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
