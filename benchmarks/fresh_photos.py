@@ -568,7 +568,7 @@ def _tar_members(tar: tarfile.TarFile, wanted: set[str]) -> dict[str, bytes]:
     found = {}
     for info in tar:
         name = info.name.removeprefix("./")
-        if name in wanted and info.isfile():
+        if name in wanted and (info.isfile() or info.islnk()):  # dpkg-deb keeps hard links as such
             found[name] = tar.extractfile(info).read()
     return found
 

@@ -703,8 +703,9 @@ def _breathing_term(
 
     Wanted on each side: ``margin`` × the crop side, but never more than the image offers
     between the region and the image border (a subject touching the border wants nothing there),
-    nothing on a side where the crop cuts through the region (``[4]``), and nothing above it when
-    its top is the top of a head box (``heads`` ``[F, 4]`` xyxy px: a head box holds its headroom).
+    nothing on a side where the crop cuts through the region (``[4]``), and — for every crop —
+    nothing above it when the region's top is the top of a head box (``heads`` ``[F, 4]`` xyxy px:
+    a head box holds its headroom).
     """
     cw, ch = crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1]
     have = np.concatenate([subject[:, :2] - crops[:, :2], crops[:, 2:] - subject[:, 2:]], axis=-1)

@@ -35,7 +35,7 @@ import struct
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -181,10 +181,13 @@ def quiet_stderr(dropped: re.Pattern[bytes] = RUNTIME_LOG) -> Iterator[None]:
     """Hold back what native code writes to the process's stderr descriptor for a moment: then
     everything is written out except LiteRT's announcement of its CPU delegate
     (:data:`RUNTIME_ANNOUNCEMENT`) and the lines ``dropped`` matches (by default the runtime's log
-    lines below an error, :data:`RUNTIME_LOG`), whichever thread wrote them. What Python writes to
-    ``sys.stderr`` meanwhile, from any thread, goes straight to the real stderr (it is not held, so
-    it can neither be delayed nor land inside a runtime line written in pieces and be dropped with
-    it). Captures nest and are taken one thread at a time; :func:`is_terminal` waits for them."""
+    lines below an error, :data:`RUNTIME_LOG`), whichever thread wrote them. Text written through
+    ``sys.stderr.write`` / ``writelines`` meanwhile (``print``, tracebacks), from any thread, goes
+    straight to the real stderr: it is not held, so it can neither be delayed nor land inside a
+    runtime line written in pieces. What reaches descriptor 2 another way (a logging handler holding
+    the stream it was given before, ``sys.stderr.buffer``) is held and written out afterwards,
+    delayed, not lost (unless it has the runtime's form). Captures nest and are taken one thread at
+    a time; :func:`is_terminal` waits for them."""
     with _STDERR_LOCK:
         yield from _captured(dropped)
 
@@ -217,6 +220,10 @@ class _Beside:
                 return len(text)
         return int(self._stream.write(text))
 
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
     def end(self) -> None:
         with self._lock:  # a write in progress finishes first: ``fd`` may be closed after this
             self._fd = None
@@ -227,10 +234,15 @@ class _Beside:
 
 def _beside(saved: int) -> _Beside | None:
     """Put a :class:`_Beside` writing to ``saved`` in ``sys.stderr`` when that writes to descriptor
-    2 (not when a test or an application replaced it, nor inside another capture's)."""
+    2 (not when a test or an application replaced it, nor inside another capture's). An ended one
+    left there (someone restored the ``sys.stderr`` they saw during a capture) is unwrapped."""
     stream = sys.stderr
+    if isinstance(stream, _Beside):
+        if stream._fd is not None:  # this thread's own outer capture
+            return None
+        stream = stream._stream
     try:
-        if isinstance(stream, _Beside) or stream.fileno() != 2:
+        if stream.fileno() != 2:
             return None
     except (AttributeError, OSError, ValueError):  # None, closed, or no descriptor (io.StringIO)
         return None
@@ -245,21 +257,33 @@ _RECORD_BODY = re.compile(rb"^\[[\w./-]+:\d+\] ")
 
 def _held_back(line: bytes, dropped: re.Pattern[bytes]) -> bool:
     """Whether a held ``line`` is not written out: the delegate's announcement, a line ``dropped``
-    matches, or a record body parted from its prefix (taken as an ``INFO`` record)."""
+    matches, or — when ``dropped`` drops records of every level, errors too — a record body parted
+    from its prefix (its level unknown, it is kept otherwise: an error must not be lost)."""
     if RUNTIME_ANNOUNCEMENT in line or dropped.match(line):
         return True
-    return bool(_RECORD_BODY.match(line) and dropped.match(b"INFO: " + line))
+    return bool(_RECORD_BODY.match(line) and dropped.match(b"ERROR: " + line) and dropped.match(b"INFO: " + line))
+
+
+def _flush_stderr() -> None:
+    flush = getattr(sys.stderr, "flush", None)  # sys.stderr may be None (pythonw, a detached daemon)
+    if flush is not None:
+        flush()
 
 
 def _captured(dropped: re.Pattern[bytes]) -> Iterator[None]:
-    sys.stderr.flush()
+    _flush_stderr()
     try:
-        saved = os.dup(2)
-    except OSError:  # no usable descriptor 2: nothing to hold back
+        held = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after descriptor 2 is restored
+    except OSError:  # no temporary file: nothing can be held back
         yield
         return
-    beside = _beside(saved)
-    with tempfile.TemporaryFile() as held:
+    with held:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no usable descriptor 2: nothing to hold back
+            yield
+            return
+        beside = _beside(saved)
         try:
             os.dup2(held.fileno(), 2)
             yield
@@ -268,7 +292,7 @@ def _captured(dropped: re.Pattern[bytes]) -> Iterator[None]:
                 beside.end()
                 if sys.stderr is beside:  # else replaced meanwhile: it forwards from now on
                     sys.stderr = beside._stream
-            sys.stderr.flush()
+            _flush_stderr()
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
@@ -361,7 +385,7 @@ def api() -> _Api:
                 if path is None:
                     raise RuntimeError(f"no {LIBRARY_FILE} of a checked ai-edge-litert version "
                                        f"({', '.join(sorted(VERIFIED_VERSIONS))})")
-                with quiet_stderr():  # the environment logs the accelerators it looks for
+                with quiet_stderr(RUNTIME_LINES):  # the environment logs the accelerators it looks for
                     _API = _Api(path)
             except (OSError, AttributeError) as err:  # not loadable, or a function missing
                 _API_ERROR = RuntimeError(f"{LIBRARY_FILE}: {err}")
@@ -388,9 +412,9 @@ class CompiledModel:
         self._handles: list[tuple[Any, ctypes.c_void_p]] = []  # destroyed in reverse order
         self._keep: list[object] = []  # what the native objects point into
         self._arrays: list[np.ndarray] | None = None
+        self._api = api()  # before the capture: api() takes its lock, then the stderr lock
         try:
-            with quiet_stderr(RUNTIME_LINES):  # the environment, made on first use, logs too
-                self._api = api()
+            with quiet_stderr(RUNTIME_LINES):
                 self._compile(Path(path), threads)
                 if warm_up:
                     self._run()
