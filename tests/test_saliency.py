@@ -741,3 +741,14 @@ def test_each_detected_head_carries_its_face_down_to_the_chin_at_every_scale():
     framed[50:562] = photo  # black bars above and below: the cues run on the photo, offset back
     barred = compute_saliency(framed)
     np.testing.assert_allclose(barred.face_cores[0], sal.face_cores[0] + [0, 50, 0, 50], atol=4)
+
+
+def test_channel_helpers_are_the_reductions_over_the_colour_axis():
+    from promptcrop.saliency import grid
+
+    pixels = np.random.default_rng(3).integers(0, 256, size=(5, 7, 3)).astype(np.uint8)
+    high, low = grid.channel_extremes(pixels)
+    np.testing.assert_array_equal(high, pixels.max(axis=-1))
+    np.testing.assert_array_equal(low, pixels.min(axis=-1))
+    whole = pixels.astype(np.float32)
+    np.testing.assert_array_equal(grid.channel_mean(whole), whole.mean(axis=-1))

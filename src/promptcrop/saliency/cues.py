@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 
 import promptcrop.saliency.ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
 from promptcrop import boxes as B
-from promptcrop.saliency.grid import median, normalise, quantile, reduce, resize_map, to_lab
+from promptcrop.saliency.grid import channel_extremes, median, normalise, quantile, reduce, resize_map, to_lab
 
 #: Working resolution (long side, px) of the colour-contrast and spectral-residual cues.
 COARSE_SIDE = 64
@@ -135,8 +135,7 @@ def uncommon(cue: np.ndarray) -> np.ndarray:
 def saturation(small: Image.Image) -> np.ndarray:
     """HSV saturation, damped for dark pixels (where it is mostly noise), ``[h, w]`` in [0, 1]."""
     rgb = np.asarray(small, dtype=np.float32) / 255.0
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    value, low = np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)  # a reduction over 3 is slow
+    value, low = channel_extremes(rgb)
     saturation = (value - low) / np.maximum(value, 1e-6)
     return saturation * np.clip(value / 0.2, 0.0, 1.0)
 

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from promptcrop.saliency import ndimage_lite as ndimage
-from promptcrop.saliency.grid import WORK_SIDE, check_image, median, reduce
+from promptcrop.saliency.grid import WORK_SIDE, channel_mean, check_image, median, reduce
 
 #: Frame artefacts: how far a band may reach, how neutral and flat it must be, and how clear the
 #: step into the photo.
@@ -89,8 +89,7 @@ def frame_artefacts(small_rgb: np.ndarray, width: int, height: int) -> tuple[np.
     bottom = _band_depth(small[::-1])
     left = _band_depth(small.transpose(1, 0, 2))
     right = _band_depth(small.transpose(1, 0, 2)[::-1])
-    # small.mean(axis=-1), exactly (sums of whole numbers), without a slow reduction over 3 values
-    grey = (small[..., 0] + small[..., 1] + small[..., 2]) / 3
+    grey = channel_mean(small)
     flat_fill = _flat_bands_are_fill(grey, top, bottom, left, right)
     inner = grey[top : sh - bottom, left : sw - right]
     fill = _fill_depths(inner) if min(inner.shape) >= 8 else (0, 0, 0, 0)
@@ -181,9 +180,7 @@ def _band_depth(lines: np.ndarray) -> int:
     inside = _distance(lines[depth], colour) >= BAND_COLOUR_TOLERANCE
     if inside.mean() < BAND_STEP_SHARE:
         return 0
-    band = lines[:depth]
-    grey = (band[..., 0] + band[..., 1] + band[..., 2]) / 3
-    return depth if median(np.abs(ndimage.laplace(grey))) < BAND_MAX_DETAIL else 0
+    return depth if median(np.abs(ndimage.laplace(channel_mean(lines[:depth])))) < BAND_MAX_DETAIL else 0
 
 
 def _distance(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:

@@ -97,6 +97,20 @@ def unique(values: np.ndarray) -> np.ndarray:
     return np.unique(values, return_inverse=True)[0]
 
 
+def channel_extremes(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(max, min)`` over the colour channels of ``pixels`` ``[..., 3]`` → two ``[...]`` arrays of
+    its dtype: as ``max(axis=-1)`` / ``min(axis=-1)``, without their slow reduction over 3 values."""
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    return np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)
+
+
+def channel_mean(pixels: np.ndarray) -> np.ndarray:
+    """The mean over the colour channels of float ``pixels`` ``[..., 3]`` → ``[...]``: as
+    ``mean(axis=-1)`` (exactly, for whole grey levels: their sum is exact) without its slow
+    reduction over 3 values."""
+    return (pixels[..., 0] + pixels[..., 1] + pixels[..., 2]) / 3
+
+
 def normalise(values: np.ndarray, floor: float = 1e-12) -> np.ndarray:
     """Scale to [0, 1] by ``max(maximum, floor)``; float32."""
     values = np.asarray(values, dtype=np.float32)

@@ -9,7 +9,7 @@ from PIL import Image
 
 import promptcrop.saliency.ndimage_lite as ndimage  # scipy.ndimage's functions without its import time
 from promptcrop import boxes as B
-from promptcrop.saliency.grid import check_image, median, unique
+from promptcrop.saliency.grid import channel_extremes, check_image, median, unique
 
 #: Corner marks (text and logo watermarks): the long side (px) of the copy they are searched on, the
 #: share of the width and height from each corner searched, the side of the opening / closing whose
@@ -85,8 +85,8 @@ def _text_lines(rgb: np.ndarray, luma: np.ndarray) -> list[list[np.ndarray]]:
     """Text lines in each corner of a stack: ``rgb`` uint8 ``[n, h, w, 3]`` and its luma ``[n, h, w]``
     → for each corner, a list of ``[4]`` xyxy px of the corner. The filters run on the whole stack
     at once (a window never spans two corners), the text lines are looked for in each corner."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    chroma = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+    high, low = channel_extremes(rgb)
+    chroma = high - low
     size = (1, MARK_STROKE_WINDOW, MARK_STROKE_WINDOW)
     # A see-through white or black overlay lowers the colourfulness of what it covers.
     # chroma <= max(0.8 * around, 24) in integers (exact for uint8: 0.8 * around is never within
