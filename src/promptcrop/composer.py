@@ -388,10 +388,9 @@ def _on_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, frame: np
         return np.zeros((0, 4))
     main = _main_faces(heads)
     heads, cores = heads[main], cores[main]
-    size_of = np.round(crops[:, 2:] - crops[:, :2], 6)  # [N, 2] W, H
-    sizes = np.array(sorted(set(map(tuple, size_of.tolist()))))  # [S, 2]
+    sizes, size_of = _crop_sizes(crops)
     held = np.minimum(held_share(crops, heads), held_share(crops, cores)) >= 1.0 - CUT_TOLERANCE  # [N, M]
-    of_size = (size_of[:, None] == sizes[None]).all(axis=-1)  # [N, S]
+    of_size = size_of[:, None] == np.arange(len(sizes))[None]  # [N, S]
     missed = ~(held[:, :, None] & of_size[:, None, :]).any(axis=0)  # [M, S] no crop of that size holds it
     w, h = sizes[None, :, 0], sizes[None, :, 1]  # [1, S]
     x0 = (heads[:, 0:1] + heads[:, 2:3] - w) / 2  # [M, S]
@@ -417,11 +416,11 @@ def _clear_of_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, reg
         return np.zeros((0, 4))
     boxes = np.concatenate([heads, cores])
     cuts = _cut(held_share(crops, boxes))  # [N]
-    sizes, size_of = np.unique(np.round(crops[:, 2:] - crops[:, :2], 6), axis=0, return_inverse=True)
+    sizes, size_of = _crop_sizes(crops)
     span = frame[2:] - frame[:2]
     found = []
     for index, size in enumerate(sizes):
-        mine = np.flatnonzero(size_of.reshape(-1) == index)
+        mine = np.flatnonzero(size_of == index)
         if not cuts[mine].all():
             continue
         for axis in (0, 1):
@@ -435,6 +434,13 @@ def _clear_of_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, reg
                 crop[[axis, axis + 2]] = start, start + size[axis]
                 found.append(crop)
     return np.array(found).reshape(-1, 4)
+
+
+def _crop_sizes(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct sizes of ``crops`` ``[N, 4]`` (xyxy px), ``[S, 2]`` W, H rounded to 1e-6 px and
+    sorted, and the index of each crop's size among them, ``[N]``."""
+    sizes, size_of = np.unique(np.round(crops[:, 2:] - crops[:, :2], 6), axis=0, return_inverse=True)
+    return sizes, size_of.reshape(-1)
 
 
 def _starts_clear_of(spans: np.ndarray, length: float, low: float, high: float, preferred: float) -> list[float]:
