@@ -145,22 +145,29 @@ def test_a_download_cut_short_is_one_line_and_leaves_no_file(fresh, tmp_path, mo
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
+def _package_index(monkeypatch, listing, page_url, archive_url, archive):
+    """Answer for a package index whose JSON page (served from ``page_url``) is ``listing`` and whose
+    only file, asked for at ``archive_url``, holds ``archive``."""
+
+    class Response(io.BytesIO):
+        url = page_url
+
+    def index(request, timeout):
+        if isinstance(request, urllib.request.Request):
+            return Response(json.dumps(listing).encode())
+        assert request == archive_url
+        return Response(archive)
+
+    monkeypatch.setattr(urllib.request, "urlopen", index)
+
+
 def test_a_source_archive_unlike_the_index_s_digest_is_refused_and_removed(fresh, tmp_path, monkeypatch):
     monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.jpg", "somepkg==1.0", "somepkg-1.0/a.jpg", "0" * 64,
                                                         "sdist"),))
     listing = {"files": [{"filename": "somepkg-1.0.tar.gz", "url": "../../files/somepkg-1.0.tar.gz",
                           "hashes": {"sha256": "1" * 64}}]}
-
-    class Response(io.BytesIO):
-        url = "https://index.invalid/simple/somepkg/"
-
-    def index(request, timeout):
-        if isinstance(request, urllib.request.Request):
-            return Response(json.dumps(listing).encode())
-        assert request == "https://index.invalid/files/somepkg-1.0.tar.gz"
-        return Response(b"tampered archive")
-
-    monkeypatch.setattr(urllib.request, "urlopen", index)
+    _package_index(monkeypatch, listing, "https://index.invalid/simple/somepkg/",
+                   "https://index.invalid/files/somepkg-1.0.tar.gz", b"tampered archive")
     with pytest.raises(SystemExit, match="somepkg-1.0.tar.gz: SHA-256 .* the index says 1111"):
         fresh.fetch(tmp_path)
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
@@ -174,18 +181,9 @@ def test_a_source_archive_the_index_spells_the_old_way_is_found_and_kept_under_t
     listing = {"files": [{"filename": "Some-Pkg-1.0-py3-none-any.whl", "url": "x.whl", "hashes": {"sha256": "0"}},
                          {"filename": "Some-Pkg-1.0.tar.gz", "url": "../../files/Some-Pkg-1.0.tar.gz",
                           "hashes": {"sha256": hashlib.sha256(archive).hexdigest()}}]}
-
-    class Response(io.BytesIO):
-        url = "https://index.invalid/simple/some-pkg/"
-
-    def index(request, timeout):
-        if isinstance(request, urllib.request.Request):
-            return Response(json.dumps(listing).encode())
-        assert request == "https://index.invalid/files/Some-Pkg-1.0.tar.gz"
-        return Response(archive)
-
     monkeypatch.setenv("PIP_INDEX_URL", "https://index.invalid/simple")
-    monkeypatch.setattr(urllib.request, "urlopen", index)
+    _package_index(monkeypatch, listing, "https://index.invalid/simple/some-pkg/",
+                   "https://index.invalid/files/Some-Pkg-1.0.tar.gz", archive)
     assert [p.read_bytes() for p in fresh.fetch(tmp_path)] == [photo]
     assert (tmp_path / "sdists" / "some_pkg-1.0.tar.gz").read_bytes() == archive
 
