@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from promptcrop.reframe.subjects import Keyframe, frame_tracks, running_trend
+from promptcrop.reframe.subjects import Keyframe, blank_keyframe, frame_tracks, is_blank, running_trend
 
 W, H = 640, 360
 
@@ -71,3 +71,44 @@ def test_each_frame_takes_the_faces_of_the_nearest_keyframe_of_its_shot() -> Non
     assert len(tracks.faces) == 30
     assert [len(f) for f in tracks.faces[:20]] == [0] * 6 + [1] * 9 + [0] * 5  # frame 5 is a tie: the earlier
     assert all(np.array_equal(f, face + 300) for f in tracks.faces[20:])  # never across the cut
+
+
+def test_a_blank_frame_is_blank_and_a_dark_picture_is_not() -> None:
+    rng = np.random.default_rng(0)
+    assert is_blank(np.zeros((90, 160, 3), np.uint8))
+    assert is_blank(np.clip(rng.normal(12, 1.5, (90, 160, 3)), 0, 255).astype(np.uint8))  # black with noise
+    assert is_blank(np.full((90, 160, 3), (200, 40, 40), np.uint8))  # one flat colour
+    dark = np.full((90, 160, 3), 10, np.uint8)
+    dark[30:70, 60:100] = 60  # a dim figure in the dark
+    assert not is_blank(dark)
+
+
+def test_blank_keyframes_count_for_nothing_while_their_shot_has_others() -> None:
+    """A shot that opens on black: its first keyframe (blank, subject the whole frame) must not
+    pull the track towards the frame's middle."""
+    left = np.array([40.0, 60, 140, 300])
+    blank = blank_keyframe(0, (W, H))
+    keys = [blank] + [_keyframe(i, left) for i in (1, 6, 11, 16, 19)]
+    tracks = frame_tracks(keys, [(0, 20)], "9:16", (W, H))
+    assert np.allclose(tracks.subject, left) and np.allclose(tracks.framing, left)
+    only_blank = frame_tracks([blank], [(0, 5)], "9:16", (W, H))  # nothing else: the whole frame
+    assert np.allclose(only_blank.subject, [0, 0, W, H])
+
+
+def test_after_a_blank_frame_the_next_frame_is_a_keyframe_and_blank_ones_are_not_predicted(tmp_path) -> None:
+    from promptcrop.reframe.subjects import AnalysisConfig, analyse_video
+    from promptcrop.reframe.synthetic import write_clip
+    from promptcrop.reframe.video import probe
+
+    frames = np.zeros((30, 72, 128, 3), np.uint8)
+    frames[3:, 20:60, 30:70] = (220, 180, 40)  # three black frames, then a yellow square
+    info = probe(write_clip(tmp_path / "lead_in.mp4", frames, 25.0))
+    predicted = []
+
+    def analyser(frame, full_size):
+        predicted.append(frame.index)
+        return _keyframe(frame.index, [30.0, 20, 70, 60])
+
+    analysis = analyse_video(info, analyser, AnalysisConfig(keyframe_rate=5.0), max_seconds=60)
+    assert [k.index for k in analysis.keyframes if k.blank] == [0, 1, 2]
+    assert predicted[:2] == [3, 8]  # the first frame that shows something, then every fifth

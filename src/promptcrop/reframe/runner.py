@@ -374,8 +374,8 @@ def letterboxed(frame: np.ndarray, box: np.ndarray, colour: tuple[int, int, int]
 
 
 def analysis_mode(analysis: Analysis) -> str:
-    """The predictor mode the keyframes ran in."""
-    return analysis.keyframes[0].mode if analysis.keyframes else "offline"
+    """The predictor mode the keyframes ran in (blank ones were not predicted on)."""
+    return next((k.mode for k in analysis.keyframes if not k.blank), "offline")
 
 
 def build_record(info: VideoInfo, analysis: Analysis, plan: RatioPlan, shots: Sequence[tuple[int, int]]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ One decoding pass (:func:`analyse_video`) reduces every frame to at most ``analy
 feeds the cut detector, and sends keyframes — the first frame of every shot, then one every
 ``1 / keyframe_rate`` seconds, and the last frame of every shot — through
 :meth:`Predictor.predict_batch` with the run's request (offline mode, or a text / image query with
-its exclusions). Of each keyframe's prediction it keeps the region the crops were built to keep
+its exclusions). A blank frame (black, white, one flat colour) is not predicted on, and the frame
+after it is a keyframe too (:data:`BLANK_SPREAD`). Of each keyframe's prediction it keeps the region the crops were built to keep
 (the *subject*) and the top crop per ratio (the composer's *framing*: headroom, faces whole, room
 around the subject). Within a shot both are smoothed by a robust straight-line fit over about 1.4
 s of keyframes (:func:`running_trend`) and interpolated linearly between keyframes
@@ -44,6 +45,11 @@ DEFAULT_ANALYSIS_SIDE = 640
 TREND_KEYFRAMES = 7
 #: Recent analysis frames kept, so a cut found late still gets its first frame analysed.
 LOOKBACK_FRAMES = 8
+#: A frame whose every colour channel spreads less than this (standard deviation over its pixels,
+#: 0-255 levels) is blank: black, white or one flat colour (a lead-in, a fade's end). It shows no
+#: subject: it is not sent to the predictor, its keyframe counts for nothing while its shot has
+#: others, and the frame after it is a keyframe too, until one shows something.
+BLANK_SPREAD = 3.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,9 @@ class Keyframe:
     ``framing`` ratio label → ``[4]`` top crop (may leave the frame when padded), ``padded``
     ratio label → whether that crop is letterboxed, ``matched`` (the grounded phrases),
     ``fallback`` (the predictor's note, if any), ``mode``, ``faces`` ``[F, 4]`` (the faces and
-    estimated heads the framing keeps whole, :attr:`~promptcrop.results.Prediction.faces`)."""
+    estimated heads the framing keeps whole, :attr:`~promptcrop.results.Prediction.faces`);
+    ``blank``: the frame showed nothing (:data:`BLANK_SPREAD`), and was not predicted on — its
+    subject is the whole frame, it has no framing and no faces."""
 
     index: int
     subject: np.ndarray
@@ -77,6 +85,7 @@ class Keyframe:
     fallback: str | None
     mode: str
     faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    blank: bool = False
 
 
 @dataclass
@@ -134,12 +143,14 @@ def analyse_video(info: VideoInfo, analyser: KeyframeAnalyser, config: AnalysisC
     spent = {"decode": 0.0, "shots": 0.0, "predict": 0.0}
     next_key = 0
 
-    def analyse(index: int) -> None:
+    def analyse(index: int) -> bool:
+        """Analyse frame ``index`` (once); True when it is blank."""
         frame = next((f for f in recent if f.index == index), None)
         if frame is not None and index not in keyframes:
             t = time.perf_counter()
-            keyframes[index] = analyser(frame, info.size)
+            keyframes[index] = blank_keyframe(index, info.size) if is_blank(frame.rgb) else analyser(frame, info.size)
             spent["predict"] += time.perf_counter() - t
+        return index in keyframes and keyframes[index].blank
 
     t0 = time.perf_counter()
     for frame in iter_frames(info, max_side=config.analysis_side, max_seconds=max_seconds):
@@ -153,8 +164,7 @@ def analyse_video(info: VideoInfo, analyser: KeyframeAnalyser, config: AnalysisC
             analyse(start - 1)  # the last frame of the shot that ends here
             next_key = start
         while next_key <= frame.index:
-            analyse(next_key)
-            next_key += step
+            next_key += 1 if analyse(next_key) else step  # after a blank frame, the next one
         if on_frame is not None:
             on_frame()
         t0 = time.perf_counter()
@@ -176,9 +186,9 @@ class Tracks:
 def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]], label: str,
                  frame_size: tuple[int, int]) -> Tracks:
     """Subject and framing of every frame for ratio ``label``: linear between the keyframes of a
-    shot (after :func:`running_trend` over its keyframes), held before its first and after its
-    last; a shot without keyframe borrows the nearest. Faces are those of the nearest keyframe
-    (they are kept whole, not followed)."""
+    shot (after :func:`running_trend` over its keyframes; blank ones count only in a shot of
+    nothing else), held before its first and after its last; a shot without keyframe borrows the
+    nearest. Faces are those of the nearest keyframe (they are kept whole, not followed)."""
     n = shots[-1][1]
     subject = np.zeros((n, 4))
     framing = np.zeros((n, 4))
@@ -188,6 +198,7 @@ def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]]
         inside = [k for k in keyframes if start <= k.index < end]
         if not inside:  # cannot happen with analyse_video's keyframes; kept for other callers
             inside = [keyframes[int(np.argmin(np.abs(index - start)))]]
+        inside = [k for k in inside if not k.blank] or inside  # blank frames show no subject
         frames = np.arange(start, end)
         at = np.array([k.index for k in inside], dtype=np.float64)
         subject[start:end] = _interpolate(frames, at, running_trend(np.stack([k.subject for k in inside]), at))
@@ -198,6 +209,18 @@ def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]]
     W, H = frame_size
     subject = np.clip(subject, 0, [W, H, W, H])
     return Tracks(subject=subject, framing=framing, faces=faces)
+
+
+def blank_keyframe(index: int, full_size: tuple[int, int]) -> Keyframe:
+    """The keyframe of a blank frame: the whole ``(W, H)`` frame, no framing, no faces."""
+    return Keyframe(index=index, subject=np.array([0.0, 0.0, *full_size]), framing={}, padded={}, pad_color={},
+                    matched=(), fallback=None, mode="", blank=True)
+
+
+def is_blank(rgb: np.ndarray) -> bool:
+    """Whether an ``[h, w, 3]`` uint8 frame is blank (:data:`BLANK_SPREAD`; every 4th pixel counts)."""
+    sample = rgb[::4, ::4].reshape(-1, rgb.shape[-1])
+    return bool(sample.std(axis=0).max() < BLANK_SPREAD)
 
 
 def running_trend(boxes: np.ndarray, at: np.ndarray, window: int = TREND_KEYFRAMES) -> np.ndarray:
