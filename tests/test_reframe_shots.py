@@ -44,3 +44,23 @@ def test_a_moving_shot_has_no_cut() -> None:
 
 def test_shots_cover_every_frame() -> None:
     assert shots_from_cuts([30, 30, 0, 60, 99], 90) == [(0, 30), (30, 60), (60, 90)]
+
+
+def _splash(frames: list[np.ndarray], start: int, end: int, ramp: int = 6) -> list[np.ndarray]:
+    """``frames`` with new coloured dots strewn over every frame from ``start`` to ``end`` (thickest
+    in the middle, ``ramp`` frames to build up and to clear): each frame changes as much as a cut."""
+    out = []
+    for i, frame in enumerate(frames):
+        density = float(np.clip(min(i - start, end - i) / ramp, 0, 1)) * 0.5
+        frame = frame.copy()
+        frame[np.random.default_rng(100 + i).random(frame.shape[:2]) < density] = (40, 120, 230)
+        out.append(frame)
+    return out
+
+
+def test_a_splash_over_many_frames_is_no_cut_but_a_cut_after_it_is_found() -> None:
+    """Fast motion (a splash, letters sweeping past) changes each frame as much as a cut, but over
+    many frames in a row: a cut is a spike among its neighbours."""
+    frames = _splash(_shot(100, 50, 4), 20, 45) + _shot(30, 30, 5)
+    assert _cuts(frames) == [50]
+    assert 22 in _cuts(frames, ShotConfig(spike_ratio=1.0))  # without the spike rule, the splash cuts
