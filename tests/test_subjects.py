@@ -270,8 +270,12 @@ def test_a_main_person_without_a_seen_face_gets_a_head_at_the_top_of_its_box():
     width = S.UNSEEN_HEAD_WIDTH * 100
     np.testing.assert_allclose(heads, [[150 - width / 2, 40, 150 + width / 2, 40 + width]])
     assert S.unseen_heads(found, np.zeros((0, 4)), CONTENT).shape == (2, 4)  # no face seen: both whole main people
-    squat = O.Objects(np.array([[100.0, 100.0, 300.0, 160.0]]), np.array([0.9]), ("person",))  # lying, or crouching
-    assert S.unseen_heads(squat, np.zeros((0, 4)), CONTENT)[0, 3] == pytest.approx(100 + S.UNSEEN_HEAD_TALL * 60)
+    squat = O.Objects(np.array([[100.0, 100.0, 230.0, 200.0]]), np.array([0.9]), ("person",))  # crouching, reaching out
+    assert S.unseen_heads(squat, np.zeros((0, 4)), CONTENT)[0, 3] == pytest.approx(100 + S.UNSEEN_HEAD_TALL * 100)
+    # lying down, or an arm reaching into the frame: where the head is (if in the photo) is unknown
+    flat = O.Objects(np.array([[100.0, 100.0, 300.0, 160.0], [100.0, 100.0, 260.0, 200.0]]), np.array([0.9, 0.9]),
+                     ("person", "person"))
+    assert S.unseen_heads(flat, np.zeros((0, 4)), CONTENT).shape == (0, 4)
     assert S.unseen_heads(O.Objects(np.zeros((0, 4)), np.zeros(0), ()), faces, CONTENT).shape == (0, 4)
 
 
@@ -322,3 +326,27 @@ def test_unseen_heads_inside_frame_bars_are_in_the_whole_images_pixels(monkeypat
     centre = (person[0] + person[2]) / 2
     np.testing.assert_allclose(sal.heads, [[centre - width / 2, person[1], centre + width / 2, person[1] + width]],
                                atol=1.5)
+
+
+def test_a_person_whose_head_is_not_in_the_photo_is_headless():
+    """Cut off by the photo's top without a face of its own, or far wider than tall (an arm reaching
+    in, someone lying): not a person to keep first; one whose face was seen always is."""
+    found = O.Objects(np.array([[100, 0, 250, 300],     # below the top edge: a body without its head
+                                [40, 120, 300, 220],    # an arm reaching in from the side
+                                [260, 40, 360, 300],    # a whole person, face not seen
+                                [20, 100, 200, 170]], float),  # lying down, face seen
+                      np.array([0.9] * 4), ("person",) * 4)
+    faces = np.array([[30.0, 100.0, 70.0, 150.0]])
+    assert S.headless_people(found, faces, CONTENT).tolist() == [True, True, False, False]
+    dog = O.Objects(np.array([[100.0, 0, 250, 300]]), np.array([0.9]), ("dog",))
+    assert S.headless_people(dog, np.zeros((0, 4)), CONTENT).tolist() == [False]  # people only
+
+
+def test_a_hand_reaching_into_the_frame_is_no_person_the_crop_keeps(monkeypatch):
+    """An arm the detector takes for a person (from the side, wider than tall, no face): no head is
+    estimated on it, it does not join the people kept first, and it adds no subject cue."""
+    monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.5, 0.4, 1.0, 0.65))
+    sal = compute_saliency(striped(), faces=np.zeros((0, 4)))
+    assert len(sal.heads) == 0 and len(sal.people) == 0
+    monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.25, 0.2, 0.5, 1.0))
+    assert len(compute_saliency(striped(), faces=np.zeros((0, 4))).people) == 1  # a whole person does

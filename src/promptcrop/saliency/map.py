@@ -48,6 +48,7 @@ from promptcrop.saliency.people import (
 from promptcrop.saliency.subjects import (
     cut_by_side,
     detected_subjects,
+    headless_people,
     held_vehicles,
     main_subjects,
     person_holding,
@@ -346,10 +347,12 @@ def compute_saliency(
     found = sharp_subjects(animate, detail, (width, height))
     if detected is not None:
         found = sized_to_faces(found, detected)
+    seen_faces = skin_faces / to_small if detected is None else detected
+    found = found.where(~headless_people(found, seen_faces, content))  # a hand reaching in: part of the picture
     if len(found):
         cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
     if detected is None:
-        face_boxes, people = skin_faces / to_small, np.zeros((0, 4))
+        face_boxes, people = seen_faces, np.zeros((0, 4))
         cores = face_boxes
     else:
         face_boxes, people = _heads_and_people(detected, found, small, to_small, content)
@@ -357,7 +360,7 @@ def compute_saliency(
     main = main_subjects(found.boxes, found.scores, content)
     main = np.concatenate([main, held_vehicles(vehicles, main, detail, (width, height), content)])
     people = _with_subjects(people, clip_to(main, content))
-    heads = unseen_heads(found, face_boxes if detected is None else detected, content)
+    heads = unseen_heads(found, seen_faces, content)
     return SaliencyMap(
         values=_mixed(cues, small.size), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
         face_cores=cores, content=content, people=people, heads=clip_to(heads, content), marks=found_marks,

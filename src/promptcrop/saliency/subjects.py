@@ -90,8 +90,14 @@ UNSEEN_HEAD_WIDTH = 0.5
 
 
 #: The most of its person box's height an estimated head takes (:data:`UNSEEN_HEAD_WIDTH`): a
-#: wide, low box (someone crouching or lying) does not get a head reaching down to its feet.
+#: wide, low box (someone crouching) does not get a head reaching down to its feet.
 UNSEEN_HEAD_TALL = 0.35
+
+
+#: A person box more than this many times as wide as it is tall gets no estimated head: someone
+#: lying down (the head at one end, not on top) or part of a body (an arm reaching into the frame,
+#: its head outside it). A crouching catcher reaching out with the glove is about 1.3.
+UNSEEN_HEAD_MAX_ASPECT = 1.5
 
 
 #: An estimated head lying this much (share of its area) inside the head of a detected face is that
@@ -301,24 +307,20 @@ def is_main_subject(boxes: np.ndarray, scores: np.ndarray, content: np.ndarray) 
 
 def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.ndarray:
     """Where the heads are of the main detected people (:func:`is_main_subject`; ``found`` in image
-    px, inside the ``content`` box ``[4]``) whose box holds none of the ``faces`` ``[F, 4]`` and is not
-    cut off by the photo's top (:data:`EDGE_MARGIN`: the head is outside the photo); a face counts
+    px, inside the ``content`` box ``[4]``) whose box holds none of the ``faces`` ``[F, 4]``, is not
+    cut off by the photo's top (:data:`EDGE_MARGIN`: the head is outside the photo) and is not much
+    wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`: lying, or an arm); a face counts
     for the one person it belongs to (:func:`person_holding`), not for a neighbour whose box
     overlaps it. Each head is the top of its box, :data:`UNSEEN_HEAD_WIDTH` of its width around its
     middle, as tall as it is wide but at most :data:`UNSEEN_HEAD_TALL` of its height, unless it lies
     on the head (:func:`~promptcrop.saliency.people.head_boxes`) of one of the ``faces`` (face boxes,
     any person's: a head estimated on a neighbour's seen head is kept whole with it;
     :data:`SEEN_HEAD_SHARE`): ``[H, 4]`` image px."""
-    people = np.array([label == "person" for label in found.labels], dtype=bool)
-    if not people.any():
+    faceless = _faceless_people(found, faces)
+    if not faceless.any():
         return np.zeros((0, 4))
-    seen = np.zeros(len(found.labels), dtype=bool)
-    holder = person_holding(faces, found)
-    seen[holder[holder >= 0]] = True  # a neighbour's face inside an overlapping box does not count
     boxes = found.boxes.reshape(-1, 4)
-    head_inside = boxes[:, 1] > content[1] + EDGE_MARGIN * (content[3] - content[1])  # not cut off by the top
-    faceless = people & head_inside & is_main_subject(boxes, found.scores, content) & ~seen
-    boxes = boxes[faceless]
+    boxes = boxes[faceless & _head_in_photo(boxes, content) & is_main_subject(boxes, found.scores, content)]
     width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     centre = (boxes[:, 0] + boxes[:, 2]) / 2
     side = UNSEEN_HEAD_WIDTH * width
@@ -328,6 +330,33 @@ def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.n
         seen_head = (B.box_coverage(head_boxes(faces), heads) >= SEEN_HEAD_SHARE).any(axis=0)
         heads = heads[~seen_head]
     return heads
+
+
+def headless_people(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``[N]`` True for the detected people (``found``, image px, inside the ``content`` box ``[4]``)
+    whose head is not in the photo: none of the ``faces`` ``[F, 4]`` is theirs (:func:`person_holding`)
+    and the box is cut off by the photo's top or much wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`):
+    a body below the frame's top edge, an arm or hands reaching in. They are part of the picture, not
+    people a crop keeps first (:attr:`~promptcrop.saliency.map.SaliencyMap.people`): a hand shows what
+    it holds."""
+    return _faceless_people(found, faces) & ~_head_in_photo(found.boxes.reshape(-1, 4), content)
+
+
+def _faceless_people(found: Objects, faces: np.ndarray) -> np.ndarray:
+    """``[N]`` True for the detected people none of the ``faces`` ``[F, 4]`` belongs to; a face counts
+    for the one person it belongs to (:func:`person_holding`), not for a neighbour whose box overlaps it."""
+    people = np.array([label == "person" for label in found.labels], dtype=bool)
+    holder = person_holding(faces, found)
+    people[holder[holder >= 0]] = False
+    return people
+
+
+def _head_in_photo(boxes: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``[N]`` True for person boxes ``[N, 4]`` whose head is on their top edge, inside the ``content``
+    box ``[4]``: not cut off by its top (:data:`EDGE_MARGIN`) and not much wider than tall
+    (:data:`UNSEEN_HEAD_MAX_ASPECT`)."""
+    head_inside = boxes[:, 1] > content[1] + EDGE_MARGIN * (content[3] - content[1])
+    return head_inside & (boxes[:, 2] - boxes[:, 0] <= UNSEEN_HEAD_MAX_ASPECT * (boxes[:, 3] - boxes[:, 1]))
 
 
 def cut_by_side(boxes: np.ndarray, content: np.ndarray, *, largest: np.ndarray) -> np.ndarray:
@@ -354,10 +383,12 @@ __all__ = [
     "SOFTER_THAN_SUBJECT",
     "SUBJECT_LABELS",
     "VEHICLE_LABELS",
+    "UNSEEN_HEAD_MAX_ASPECT",
     "UNSEEN_HEAD_TALL",
     "UNSEEN_HEAD_WIDTH",
     "cut_by_side",
     "detected_subjects",
+    "headless_people",
     "held_vehicles",
     "holding",
     "is_main_subject",
