@@ -21,8 +21,6 @@ def test_correlate1d_matches_scipy_in_every_mode(mode):
     for values in maps(np.float64):
         weights = rng.normal(size=5)
         for axis in (0, 1):
-            if mode == "mirror" and values.shape[axis] == 1:
-                continue  # scipy's mirror of a single sample is itself; numpy.pad refuses it
             ours = L.correlate1d(values, weights, axis, mode)
             np.testing.assert_allclose(ours, ndimage.correlate1d(values, weights, axis, mode=mode), atol=1e-12)
 

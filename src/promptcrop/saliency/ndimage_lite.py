@@ -21,6 +21,7 @@ scipy's does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,6 +39,37 @@ def _check_mode(mode: str) -> str:
     return _PAD_MODES[mode]
 
 
+@functools.lru_cache(maxsize=512)
+def _pad_index(length: int, before: int, after: int, pad_mode: str) -> np.ndarray:
+    """The source index ``[before + length + after]`` of each sample of an axis of ``length``
+    padded as ``numpy.pad(..., mode=pad_mode)`` pads it (not ``constant``); read-only, shared."""
+    i = np.arange(-before, length + after)
+    if pad_mode == "edge":
+        index = np.clip(i, 0, length - 1)
+    elif pad_mode == "wrap":
+        index = i % length
+    elif pad_mode == "symmetric":  # ... 1 0 | 0 1 2 ... n-1 | n-1 n-2 ...
+        j = i % (2 * length)
+        index = np.where(j < length, j, 2 * length - 1 - j)
+    elif length == 1:  # "reflect" of one sample: itself
+        index = np.zeros_like(i)
+    else:  # "reflect": ... 2 1 | 0 1 2 ... n-1 | n-2 n-3 ...
+        j = i % (2 * length - 2)
+        index = np.where(j < length, j, 2 * length - 2 - j)
+    index.flags.writeable = False
+    return index
+
+
+def _pad_axis(values: np.ndarray, axis: int, before: int, after: int, pad_mode: str) -> np.ndarray:
+    """``values`` padded along ``axis`` only, as ``numpy.pad`` would pad it (a gather through a
+    cached index: ``numpy.pad``'s own set-up costs more than the copy on these small maps)."""
+    if pad_mode == "constant":
+        widths = [(0, 0)] * values.ndim
+        widths[axis] = (before, after)
+        return np.pad(values, widths, mode="constant")
+    return np.take(values, _pad_index(values.shape[axis], before, after, pad_mode), axis=axis)
+
+
 def correlate1d(values: np.ndarray, weights: Sequence[float], axis: int = -1, mode: str = "reflect") -> np.ndarray:
     """Correlate ``values`` with an odd-length 1-D kernel centred on each sample, along ``axis``.
 
@@ -52,9 +84,7 @@ def correlate1d(values: np.ndarray, weights: Sequence[float], axis: int = -1, mo
     pad_mode = _check_mode(mode)
     axis = axis % values.ndim
     radius = kernel.size // 2
-    widths = [(0, 0)] * values.ndim
-    widths[axis] = (radius, radius)
-    padded = np.pad(values.astype(np.float64, copy=False), widths, mode=pad_mode)
+    padded = _pad_axis(values.astype(np.float64, copy=False), axis, radius, radius, pad_mode)
     length = values.shape[axis]
     out = np.zeros(values.shape, dtype=np.float64)
     window = [slice(None)] * values.ndim
@@ -121,9 +151,7 @@ def _rank_filter(values: np.ndarray, size: Sequence[int], reduce: np.ufunc) -> n
         radius = side // 2
         if radius == 0:
             continue
-        widths = [(0, 0)] * out.ndim
-        widths[axis] = (radius, radius)
-        moved = np.moveaxis(np.pad(out, widths, mode="edge"), axis, 0)
+        moved = np.moveaxis(_pad_axis(out, axis, radius, radius, "edge"), axis, 0)
         length = out.shape[axis]
         # running[j] reduces moved[j : j + span]; each pass doubles span (min and max are idempotent,
         # so two overlapping windows of span then cover the side exactly).
