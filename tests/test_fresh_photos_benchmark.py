@@ -99,6 +99,20 @@ def test_fetch_reads_photos_out_of_a_source_archive_in_one_pass(fresh, tmp_path,
     assert len(opened) == 1
 
 
+def test_a_bmp_is_written_as_a_png_of_the_same_pixels(fresh, tmp_path, monkeypatch):
+    """libvips reads no BMP: the photo is written as a PNG, its pixels unchanged."""
+    pixels = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    bmp = io.BytesIO()
+    Image.fromarray(pixels).save(bmp, format="BMP")
+    source = fresh.Source("pic.png", "Some.Pkg==3.1", "some_pkg-3.1/data/pic.bmp",
+                          hashlib.sha256(bmp.getvalue()).hexdigest(), "sdist")
+    _sdist(tmp_path / "sdists", "some_pkg-3.1.tar.gz", {"some_pkg-3.1/data/pic.bmp": bmp.getvalue()})
+    [path] = fresh.fetch(tmp_path, (source,))
+    with Image.open(path) as written:
+        assert written.format == "PNG"
+        np.testing.assert_array_equal(np.asarray(written), pixels)
+
+
 def test_a_source_archive_the_index_cannot_give_is_one_line_and_leaves_no_file(fresh, tmp_path, monkeypatch):
     monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.jpg", "somepkg==1.0", "somepkg-1.0/a.jpg", "0" * 64,
                                                         "sdist"),))
