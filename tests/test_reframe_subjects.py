@@ -95,13 +95,14 @@ def test_blank_keyframes_count_for_nothing_while_their_shot_has_others() -> None
     assert np.allclose(only_blank.subject, [0, 0, W, H])
 
 
-def test_after_a_blank_frame_the_next_frame_is_a_keyframe_and_blank_ones_are_not_predicted(tmp_path) -> None:
+def test_after_a_blank_keyframe_the_first_frame_showing_something_is_one_and_blank_ones_are_not_predicted(
+        tmp_path) -> None:
     from promptcrop.reframe.subjects import AnalysisConfig, analyse_video
     from promptcrop.reframe.synthetic import write_clip
     from promptcrop.reframe.video import probe
 
     frames = np.zeros((30, 72, 128, 3), np.uint8)
-    frames[3:, 20:60, 30:70] = (220, 180, 40)  # three black frames, then a yellow square
+    frames[13:, 20:60, 30:70] = (220, 180, 40)  # thirteen black frames, then a yellow square
     info = probe(write_clip(tmp_path / "lead_in.mp4", frames, 25.0))
     predicted = []
 
@@ -110,5 +111,6 @@ def test_after_a_blank_frame_the_next_frame_is_a_keyframe_and_blank_ones_are_not
         return _keyframe(frame.index, [30.0, 20, 70, 60])
 
     analysis = analyse_video(info, analyser, AnalysisConfig(keyframe_rate=5.0), max_seconds=60)
-    assert [k.index for k in analysis.keyframes if k.blank] == [0, 1, 2]
-    assert predicted[:2] == [3, 8]  # the first frame that shows something, then every fifth
+    assert analysis.cuts == [13]  # black to picture: a cut; the black shot's first and last frames only
+    assert [k.index for k in analysis.keyframes if k.blank] == [0, 12]
+    assert predicted[:2] == [13, 18]  # the first frame that shows something, then every fifth

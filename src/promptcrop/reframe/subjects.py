@@ -141,16 +141,23 @@ def analyse_video(info: VideoInfo, analyser: KeyframeAnalyser, config: AnalysisC
     keyframes: dict[int, Keyframe] = {}
     times: list[float] = []
     spent = {"decode": 0.0, "shots": 0.0, "predict": 0.0}
-    next_key = 0
+    next_key, probing = 0, False
 
-    def analyse(index: int) -> bool:
-        """Analyse frame ``index`` (once); True when it is blank."""
+    def analyse(index: int, keep_blank: bool = True) -> bool:
+        """Analyse frame ``index`` (once); True when it is blank (kept as a keyframe if ``keep_blank``)."""
         frame = next((f for f in recent if f.index == index), None)
-        if frame is not None and index not in keyframes:
+        if frame is None:
+            return False
+        if index not in keyframes:
             t = time.perf_counter()
-            keyframes[index] = blank_keyframe(index, info.size) if is_blank(frame.rgb) else analyser(frame, info.size)
+            blank = is_blank(frame.rgb)
+            if not blank:
+                keyframes[index] = analyser(frame, info.size)
+            elif keep_blank:
+                keyframes[index] = blank_keyframe(index, info.size)
             spent["predict"] += time.perf_counter() - t
-        return index in keyframes and keyframes[index].blank
+            return blank
+        return keyframes[index].blank
 
     t0 = time.perf_counter()
     for frame in iter_frames(info, max_side=config.analysis_side, max_seconds=max_seconds):
@@ -162,9 +169,11 @@ def analyse_video(info: VideoInfo, analyser: KeyframeAnalyser, config: AnalysisC
         spent["shots"] += time.perf_counter() - t1
         for start in starts:
             analyse(start - 1)  # the last frame of the shot that ends here
-            next_key = start
+            next_key, probing = start, False
         while next_key <= frame.index:
-            next_key += 1 if analyse(next_key) else step  # after a blank frame, the next one
+            # after a blank keyframe, each next frame until one shows something (not kept while blank)
+            probing = analyse(next_key, keep_blank=not probing)
+            next_key += 1 if probing else step
         if on_frame is not None:
             on_frame()
         t0 = time.perf_counter()
