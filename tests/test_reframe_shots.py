@@ -64,3 +64,14 @@ def test_a_splash_over_many_frames_is_no_cut_but_a_cut_after_it_is_found() -> No
     frames = _splash(_shot(100, 50, 4), 20, 45) + _shot(30, 30, 5)
     assert _cuts(frames) == [50]
     assert 22 in _cuts(frames, ShotConfig(spike_ratio=1.0))  # without the spike rule, the splash cuts
+
+
+def test_a_cut_among_the_last_frames_is_found_when_the_video_ends() -> None:
+    """The detectors judge a frame once two more follow; the end of the video judges the last ones."""
+    detector = CutDetector(FPS)
+    frames = _shot(80, 40, 0) + _shot(10, 2, 1)
+    for i, frame in enumerate(frames):
+        detector.feed(i, frame)
+    assert detector.cuts == []
+    assert detector.finish() == [40] and detector.cuts == [40]
+    assert CutDetector(FPS).finish() == []  # nothing fed

@@ -4,13 +4,13 @@
 says where a new shot starts. PySceneDetect scores the change of hue, saturation and luma between
 consecutive frames, and its ``AdaptiveDetector`` compares a frame's change with the mean change of
 the ``ADAPTIVE_WINDOW`` frames on either side (so a cut is reported ``ADAPTIVE_WINDOW`` frames
-late). A frame is a cut when its change is above ``threshold`` and at least ``spike_ratio`` times
+late, and :meth:`CutDetector.finish` judges the last ones). A frame is a cut when its change is above ``threshold`` and at least ``spike_ratio`` times
 its neighbours' **or** at least ``adaptive_ratio`` times theirs and above ``min_change``. The
 second finds cuts between two shots of similar colour (two grey scenes: a change of 20 where the
 frames around change by 4), which the fixed threshold misses. The ratio in the first keeps fast
 motion from making cuts: a splash, or large letters sweeping past the camera, change the picture
 as much as a cut does, but over many frames in a row, while a cut is one frame's change among
-small ones (real cuts measured 3 to 35 times their neighbours', such sweeps 0.9 to 1.4 times).
+small ones (docs/REFRAME.md, "Seventeenth pass", has the measurements).
 The detectors see a copy of each frame reduced to :data:`DETECT_SIDE` pixels (the score is a mean
 over pixels, so the reduction changes little and makes it cheap).
 
@@ -84,10 +84,24 @@ class CutDetector:
             for ratio, least in ((config.spike_ratio, config.threshold), (config.adaptive_ratio, config.min_change))
         )
         self.cuts: list[int] = []
+        self._last: tuple[int, np.ndarray] | None = None
 
     def feed(self, index: int, rgb: np.ndarray) -> list[int]:
         """Score frame ``index`` (upright ``[h, w, 3]`` uint8 RGB); returns new shot starts found now."""
         small = np.ascontiguousarray(_reduce(rgb, DETECT_SIDE)[..., ::-1])  # PySceneDetect reads BGR
+        self._last = (index, small)
+        return self._found(index, small)
+
+    def finish(self) -> list[int]:
+        """After the last frame: the shot starts among the last frames (the detectors judge a frame
+        once :data:`ADAPTIVE_WINDOW` frames follow it; the last frame repeated, unchanged, follows)."""
+        if self._last is None:
+            return []
+        index, small = self._last
+        return [start for extra in range(1, ADAPTIVE_WINDOW + 1) for start in self._found(index + extra, small)
+                if start <= index]
+
+    def _found(self, index: int, small: np.ndarray) -> list[int]:
         timecode = self._timecode(index, fps=self.fps)
         found = sorted({int(t.frame_num) for d in self._detectors for t in d.process_frame(timecode, small)})
         starts = []

@@ -177,6 +177,9 @@ def analyse_video(info: VideoInfo, analyser: KeyframeAnalyser, config: AnalysisC
         if on_frame is not None:
             on_frame()
         t0 = time.perf_counter()
+    for start in detector.finish():  # a cut among the last frames
+        analyse(start - 1)
+        analyse(start)
     analyse(recent[-1].index)  # the last frame of the video
     return Analysis(frame_count=len(times), times=np.asarray(times), cuts=list(detector.cuts),
                     keyframes=[keyframes[i] for i in sorted(keyframes)], timings=spent)
@@ -202,11 +205,10 @@ def frame_tracks(keyframes: Sequence[Keyframe], shots: Sequence[tuple[int, int]]
     subject = np.zeros((n, 4))
     framing = np.zeros((n, 4))
     faces: list[np.ndarray] = []
-    index = np.array([k.index for k in keyframes])
     for start, end in shots:
         inside = [k for k in keyframes if start <= k.index < end]
         if not inside:  # cannot happen with analyse_video's keyframes; kept for other callers
-            inside = [keyframes[int(np.argmin(np.abs(index - start)))]]
+            inside = [min(keyframes, key=lambda k: (k.blank, abs(k.index - start)))]
         inside = [k for k in inside if not k.blank] or inside  # blank frames show no subject
         frames = np.arange(start, end)
         at = np.array([k.index for k in inside], dtype=np.float64)
