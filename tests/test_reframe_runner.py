@@ -232,3 +232,18 @@ def test_fit_pad_letterboxes_a_subject_wider_than_the_ratio(tmp_path: Path) -> N
     with av.open(str(result.video_path)) as c:
         first = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(float)
     assert first[:3].std(axis=(0, 1)).max() < 6  # a flat bar above the picture
+
+
+def test_a_black_video_is_cropped_in_the_middle_in_the_mode_asked_for(tmp_path: Path, tiny_owlvit_dir: Path) -> None:
+    """Blank frames are not predicted on: no keyframe is listed, the crop is the middle of the
+    frame, and the record names the mode the query would have run in."""
+    from promptcrop.reframe.synthetic import write_clip
+
+    black = write_clip(tmp_path / "black.mp4", np.zeros((12, 90, 160, 3), np.uint8), 25.0)
+    options = ReframeOptions(query="a person", path_only=True)
+    predictor = Predictor(model=str(tiny_owlvit_dir), local_files_only=True)
+    [result] = Reframer(predictor, options, tmp_path / "out").run(black)
+    record = result.record
+    assert record["mode"] == "zeroshot" and [s["keyframes"] for s in record["shots"]] == [[]]
+    x1, _, x2, _ = record["frames"][0]
+    assert abs((x1 + x2) / 2 - 80) <= 1

@@ -241,14 +241,16 @@ class Reframer:
                 render_s = time.perf_counter() - t1
                 for plan, tmp in zip(plans, temps):
                     os.replace(tmp, self.paths(source, plan.ratio)[1])
+        # blank keyframes were not predicted on; a video of nothing else ran in the mode it asked for
+        mode = analysis_mode(analysis, self.predictor.resolve_mode(opts.query is not None or opts.query_image is not None))
         results = []
         for plan in plans:
             json_path, video_path = self.paths(source, plan.ratio)
-            record = build_record(info, analysis, plan, shots)
+            record = build_record(info, analysis, plan, shots, mode)
             record.update({
                 "output": None if opts.path_only else video_path.name,
                 "output_size": list(plan.out_size), "fingerprint": fingerprint,
-                "options": opts.to_json(), "versions": self.predictor.versions(analysis_mode(analysis)),
+                "options": opts.to_json(), "versions": self.predictor.versions(mode),
                 "timings": {"analysis_s": round(analysis_s, 3), "render_s": round(render_s, 3),
                             **{f"{k}_s": round(v, 3) for k, v in analysis.timings.items()}},
             })
@@ -373,13 +375,16 @@ def letterboxed(frame: np.ndarray, box: np.ndarray, colour: tuple[int, int, int]
     return np.asarray(canvas.resize(out_size, Image.Resampling.BILINEAR))
 
 
-def analysis_mode(analysis: Analysis) -> str:
-    """The predictor mode the keyframes ran in (blank ones were not predicted on)."""
-    return next((k.mode for k in analysis.keyframes if not k.blank), "offline")
+def analysis_mode(analysis: Analysis, default: str) -> str:
+    """The predictor mode the keyframes ran in (blank ones were not predicted on); ``default`` when
+    every keyframe is blank."""
+    return next((k.mode for k in analysis.keyframes if not k.blank), default)
 
 
-def build_record(info: VideoInfo, analysis: Analysis, plan: RatioPlan, shots: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    """The crop-path JSON of one input at one ratio (schema 1; docs/REFRAME.md)."""
+def build_record(info: VideoInfo, analysis: Analysis, plan: RatioPlan, shots: Sequence[tuple[int, int]],
+                 mode: str) -> dict[str, Any]:
+    """The crop-path JSON of one input at one ratio (schema 1; docs/REFRAME.md); ``mode``: the
+    predictor mode the keyframes ran in (:func:`analysis_mode`)."""
     W, H = info.size
     shot_entries = []
     for (start, end), path, pad in zip(shots, plan.paths, plan.pads):
@@ -388,7 +393,7 @@ def build_record(info: VideoInfo, analysis: Analysis, plan: RatioPlan, shots: Se
             "start": int(start), "end": int(end), "camera": path.camera,
             "subject": [round(float(v), 1) for v in np.median(plan.subject[start:end], axis=0)],
             "fits": path.fits, "fit": "pad" if pad is not None else "crop",
-            "keyframes": [k.index for k in keys],
+            "keyframes": [k.index for k in keys if not k.blank],  # the frames the predictor saw
         }
         if pad is not None:
             entry["pad_box"] = [int(v) for v in pad[0]]
@@ -405,7 +410,7 @@ def build_record(info: VideoInfo, analysis: Analysis, plan: RatioPlan, shots: Se
         "crop_size": list(plan.crop_size), "shots": shot_entries,
         "frames": plan.boxes.tolist(),
         "times": [round(float(t), 6) for t in analysis.times], "rotation": info.rotation,
-        "mode": analysis_mode(analysis),
+        "mode": mode,
     }
 
 
