@@ -146,6 +146,13 @@ class OnePerson:
         return O.Objects(self.shares[None] * [w, h, w, h], np.array([0.9]), ("person",))
 
 
+class Nobody:
+    """An object detector that finds nothing."""
+
+    def detect(self, image, labels=None):
+        return O.Objects(np.zeros((0, 4)), np.zeros(0), ())
+
+
 def striped(height: int = 240, width: int = 320) -> np.ndarray:
     """Fine stripes: detail everywhere, so a detected person is in focus."""
     rgb = np.full((height, width, 3), 90, np.uint8)
@@ -329,16 +336,19 @@ def test_unseen_heads_inside_frame_bars_are_in_the_whole_images_pixels(monkeypat
 
 
 def test_a_person_whose_head_is_not_in_the_photo_is_headless():
-    """Cut off by the photo's top without a face of its own, or far wider than tall (an arm reaching
-    in, someone lying): not a person to keep first; one whose face was seen always is."""
-    found = O.Objects(np.array([[100, 0, 250, 300],     # below the top edge: a body without its head
-                                [40, 120, 300, 220],    # an arm reaching in from the side
+    """Without a face of their own: cut off by the photo's top (a body below the frame), or far wider
+    than tall at its left or right edge (an arm reaching in). Lying down away from the sides, or with
+    a face of their own, a person."""
+    found = O.Objects(np.array([[0, 0, 150, 300],       # the body below the top, at the left edge
+                                [250, 120, 400, 180],   # an arm reaching in from the right
                                 [260, 40, 360, 300],    # a whole person, face not seen
-                                [20, 100, 200, 170]], float),  # lying down, face seen
-                      np.array([0.9] * 4), ("person",) * 4)
-    faces = np.array([[30.0, 100.0, 70.0, 150.0]])
-    assert S.headless_people(found, faces, CONTENT).tolist() == [True, True, False, False]
-    dog = O.Objects(np.array([[100.0, 0, 250, 300]]), np.array([0.9]), ("dog",))
+                                [160, 0, 240, 300],     # seen from behind under the top, in the middle
+                                [120, 200, 300, 260],   # lying down in the middle
+                                [0, 100, 180, 170]], float),  # lying at the left edge, face seen
+                      np.array([0.9] * 6), ("person",) * 6)
+    faces = np.array([[10.0, 100.0, 50.0, 150.0]])
+    assert S.headless_people(found, faces, CONTENT).tolist() == [True, True, False, True, False, False]
+    dog = O.Objects(np.array([[0.0, 0, 150, 300]]), np.array([0.9]), ("dog",))
     assert S.headless_people(dog, np.zeros((0, 4)), CONTENT).tolist() == [False]  # people only
 
 
@@ -348,5 +358,7 @@ def test_a_hand_reaching_into_the_frame_is_no_person_the_crop_keeps(monkeypatch)
     monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.5, 0.4, 1.0, 0.65))
     sal = compute_saliency(striped(), faces=np.zeros((0, 4)))
     assert len(sal.heads) == 0 and len(sal.people) == 0
+    monkeypatch.setattr(O, "default_object_detector", lambda: Nobody())
+    np.testing.assert_array_equal(sal.values, compute_saliency(striped(), faces=np.zeros((0, 4))).values)
     monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.25, 0.2, 0.5, 1.0))
     assert len(compute_saliency(striped(), faces=np.zeros((0, 4))).people) == 1  # a whole person does

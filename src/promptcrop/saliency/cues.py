@@ -76,8 +76,9 @@ CENTRE_PRIOR_DEPTH = 0.35
 
 
 #: In-focus cue: the detail level (share of the image's 98th percentile) below which an area
-#: counts as blurred, and the blurred share of the frame over which the cue fades in. Sensor grain
-#: and JPEG noise leave a blurred background 5-10 % of the sharpest detail.
+#: counts as blurred (sensor grain and JPEG noise keep some detail in a blurred background:
+#: docs/REAL_PHOTOS.md, "The seventeenth pass"), and the blurred share of the frame over which
+#: the cue fades in.
 FOCUS_BLUR_LEVEL = 0.1
 
 

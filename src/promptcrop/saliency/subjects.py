@@ -96,7 +96,7 @@ UNSEEN_HEAD_TALL = 0.35
 
 #: A person box more than this many times as wide as it is tall gets no estimated head: someone
 #: lying down (the head at one end, not on top) or part of a body (an arm reaching into the frame,
-#: its head outside it). A crouching catcher reaching out with the glove is about 1.3.
+#: its head outside it); someone crouching and reaching out is less wide (docs/REAL_PHOTOS.md).
 UNSEEN_HEAD_MAX_ASPECT = 1.5
 
 
@@ -335,11 +335,16 @@ def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.n
 def headless_people(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.ndarray:
     """``[N]`` True for the detected people (``found``, image px, inside the ``content`` box ``[4]``)
     whose head is not in the photo: none of the ``faces`` ``[F, 4]`` is theirs (:func:`person_holding`)
-    and the box is cut off by the photo's top or much wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`):
-    a body below the frame's top edge, an arm or hands reaching in. They are part of the picture, not
-    people a crop keeps first (:attr:`~promptcrop.saliency.map.SaliencyMap.people`): a hand shows what
-    it holds."""
-    return _faceless_people(found, faces) & ~_head_in_photo(found.boxes.reshape(-1, 4), content)
+    and the box is cut off by the photo's top (:data:`EDGE_MARGIN`: a body below the frame), or is
+    much wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`) at the photo's left or right edge (an arm
+    or hands reaching in). They are part of the picture, not people a crop keeps first
+    (:attr:`~promptcrop.saliency.map.SaliencyMap.people`): a hand shows what it holds. Someone
+    lying down away from the sides is still a person. (Without a face detector, skin blobs stand
+    for faces, and a hand's blob can make its arm a person.)"""
+    boxes = found.boxes.reshape(-1, 4)
+    at_side = cut_by_side(boxes, content, largest=np.zeros(len(boxes), dtype=bool))
+    reaching_in = ~_head_in_photo(boxes, content) & (at_side | _cut_by_top(boxes, content))
+    return _faceless_people(found, faces) & reaching_in
 
 
 def _faceless_people(found: Objects, faces: np.ndarray) -> np.ndarray:
@@ -355,8 +360,13 @@ def _head_in_photo(boxes: np.ndarray, content: np.ndarray) -> np.ndarray:
     """``[N]`` True for person boxes ``[N, 4]`` whose head is on their top edge, inside the ``content``
     box ``[4]``: not cut off by its top (:data:`EDGE_MARGIN`) and not much wider than tall
     (:data:`UNSEEN_HEAD_MAX_ASPECT`)."""
-    head_inside = boxes[:, 1] > content[1] + EDGE_MARGIN * (content[3] - content[1])
-    return head_inside & (boxes[:, 2] - boxes[:, 0] <= UNSEEN_HEAD_MAX_ASPECT * (boxes[:, 3] - boxes[:, 1]))
+    upright = boxes[:, 2] - boxes[:, 0] <= UNSEEN_HEAD_MAX_ASPECT * (boxes[:, 3] - boxes[:, 1])
+    return ~_cut_by_top(boxes, content) & upright
+
+
+def _cut_by_top(boxes: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``[N]`` True for boxes ``[N, 4]`` that the ``content`` box's ``[4]`` top cuts (:data:`EDGE_MARGIN`)."""
+    return boxes[:, 1] <= content[1] + EDGE_MARGIN * (content[3] - content[1])
 
 
 def cut_by_side(boxes: np.ndarray, content: np.ndarray, *, largest: np.ndarray) -> np.ndarray:
