@@ -114,3 +114,10 @@ def test_bad_arguments_are_value_errors():
         L.gaussian_filter(np.zeros((3, 3)), 0.0)
     with pytest.raises(ValueError, match="2-D"):
         L.label(np.zeros(3, bool))
+
+
+def test_a_window_of_float_sides_is_refused_and_leaves_whole_sides_working():
+    values = np.arange(30, dtype=np.float64).reshape(6, 5)
+    with pytest.raises(TypeError):
+        L.grey_opening(values, (3.0, 3.0))
+    np.testing.assert_array_equal(L.grey_opening(values, (3, 3)), ndimage.grey_opening(values, size=(3, 3)))

@@ -22,6 +22,7 @@ scipy's does.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,10 +64,12 @@ def _pad_index(length: int, before: int, after: int, pad_mode: str) -> np.ndarra
 def _pad_axis(values: np.ndarray, axis: int, before: int, after: int, pad_mode: str) -> np.ndarray:
     """``values`` padded along ``axis`` only, as ``numpy.pad`` would pad it (a gather through a
     cached index: ``numpy.pad``'s own set-up costs more than the copy on these small maps)."""
-    if pad_mode == "constant":
+    if pad_mode == "constant" or values.shape[axis] == 0:  # numpy.pad's own answer (an error when empty)
         widths = [(0, 0)] * values.ndim
         widths[axis] = (before, after)
-        return np.pad(values, widths, mode="constant")
+        return np.pad(values, widths, mode=pad_mode)
+    # whole numbers as the cache key (1 and 1.0 are one key to lru_cache; numpy.pad refuses 1.0)
+    before, after = operator.index(before), operator.index(after)
     return np.take(values, _pad_index(values.shape[axis], before, after, pad_mode), axis=axis)
 
 
