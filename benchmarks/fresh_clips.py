@@ -11,7 +11,8 @@ built, so they are development data. These five were first looked at in the seve
 - ``cockatoo.mp4`` (``imageio``'s test resources, its source archive): 1280 x 720 at 20 fps, a
   cockatoo's head close to the camera;
 - ``softboy.mpg`` (``kivy``'s examples, its source archive): 720 x 320 at 25 fps, a rendered red
-  creature dancing, several shots, ending on large letters with the creature small beside them.
+  creature dancing, one continuous shot through a splash of particles and large letters sweeping
+  past the camera, ending with the creature small beside them.
 
 Their subject and faces were drawn by looking at frames under a pixel grid (every 10th frame, each
 shot's first and last, more where the motion turns) before any method ran on them, in
@@ -52,6 +53,7 @@ CLIPS = (
 
 
 def default_folder() -> Path:
+    """``$XDG_CACHE_HOME/promptcrop/fresh-clips`` (``~/.cache/...`` when unset)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "promptcrop" / "fresh-clips"
 

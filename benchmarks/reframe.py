@@ -207,8 +207,9 @@ def annotated_clips(paths: list[Path], annotations_file: Path = REAL_ANNOTATIONS
     faces interpolated linearly to every frame within each shot. An entry gives the frame ``size``,
     the first frame of each shot (``cuts``, default ``[0]``) and ``frames``: for some frames the
     ``subject`` box (``null`` where there is none: such frames, and those between a ``null`` and the
-    next annotated frame, get a NaN row and are not scored) and the ``faces`` (the same faces in the
-    same order on every annotated frame of a shot). Boxes are xyxy px of the upright frame."""
+    annotated frames on either side of it, get a NaN row and are not scored for the subject) and the
+    ``faces`` (the same faces in the same order on every annotated frame of a shot; SystemExit
+    otherwise). Boxes are xyxy px of the upright frame."""
     from promptcrop.reframe.video import iter_frames, probe
 
     annotations = json.loads(annotations_file.read_text())
@@ -227,6 +228,10 @@ def annotated_clips(paths: list[Path], annotations_file: Path = REAL_ANNOTATIONS
             inside = [(k, v) for k, v in keys if s <= k < e]
             if not inside:
                 raise SystemExit(f"{annotations_file.name}: {path.name} has no annotated frame in shot {s}-{e}")
+            counts = {len(v["faces"]) for _, v in inside}
+            if len(counts) > 1:
+                raise SystemExit(f"{annotations_file.name}: {path.name}: the annotated frames of shot {s}-{e} give "
+                                 f"{sorted(counts)} faces; a shot's frames must give the same faces")
             subject[s:e], shot_faces = _interpolated(inside, np.arange(s, e))
             faces[s:e] = list(shot_faces)
         clips.append(Clip(path=path, subject=subject, faces=faces, cuts=cuts, photos=(path.stem,),
@@ -333,7 +338,8 @@ def floor_needed_step(clip: Clip, ratio: float) -> float:
 
 def score(clip: Clip, boxes: np.ndarray, ratio: float) -> dict[str, list[float]]:
     """Per-frame flags and per-shot motion of one method on one clip (frames without a subject are
-    not scored; a cut's lag counts from the new shot's first frame with one, in frames at 25 fps)."""
+    not scored for it, their faces are; a cut's lag counts from the new shot's first frame with a
+    subject, in frames at 25 fps)."""
     cw, ch = largest_crop_size(clip.size, ratio)
     has = ~np.isnan(clip.subject[:, 0])
     kept, missed = np.zeros(len(boxes), dtype=bool), np.zeros(len(boxes), dtype=bool)
@@ -365,7 +371,8 @@ def summary(rows: list[dict[str, list[float]]]) -> dict[str, float]:
     return {
         "kept": float(np.mean(joined["kept"])), "missed": float(np.mean(joined["missed"])),
         "facecut": float(np.mean(joined["cut"])) if joined["cut"] else 0.0,
-        "jitter": float(np.mean(joined["steps"])), "maxjump": float(np.max(joined["steps"])),
+        "jitter": float(np.mean(joined["steps"])) if joined["steps"] else 0.0,
+        "maxjump": float(np.max(joined["steps"])) if joined["steps"] else 0.0,
         "cutlag": float(np.max(joined["lags"])) if joined["lags"] else 0.0,
     }
 
@@ -417,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time the query mode on the first clip with real-size random OWL-ViT weights, "
                              "torch and int8 ONNX (built once under CACHE, as benchmarks/overhead.py does)")
     args = parser.parse_args(argv)
+    if args.clips <= 0 and (args.sheet is not None or args.query_speed is not None):
+        parser.error("--sheet and --query-speed use the synthetic clips: give --clips 1 or more")
     ratio = B.parse_aspect_ratio(args.ratio)
     real = [] if args.no_real else real_clips()
     fresh = []
@@ -436,11 +445,11 @@ def main(argv: list[str] | None = None) -> int:
         elif real or fresh:
             path_only.run((real or [c.path for c in fresh])[0])  # warm-up (face model load), not timed
         if real:
-            records = real_motion(real, path_only, ratio)
+            records = real_motion(real, path_only, ratio, "real")
             parts += annotated_figures("real", annotated_table(annotated_clips(real), records, ratio,
                                                                f"real clips, hand-annotated ({REAL_ANNOTATIONS.name})"))
         if fresh:
-            records = real_motion([c.path for c in fresh], path_only, ratio)
+            records = real_motion([c.path for c in fresh], path_only, ratio, "fresh")
             parts += annotated_figures("fresh", annotated_table(fresh, records, ratio,
                                                                 "fresh clips, hand-annotated (benchmarks/fresh_clips.py)"))
     print("RESULT " + " ".join(parts))
@@ -527,9 +536,9 @@ def synthetic_section(args: argparse.Namespace, ratio: float, tmp_dir: Path, pre
     return parts
 
 
-def real_motion(paths: list[Path], path_only: Reframer, ratio: float) -> dict[str, dict]:
+def real_motion(paths: list[Path], path_only: Reframer, ratio: float, label: str) -> dict[str, dict]:
     """promptcrop's crop path of each real clip (by name), with its motion and speed printed beside
-    per-frame smartcrop's."""
+    per-frame smartcrop's, each line headed ``label``."""
     records = {}
     for path in paths:
         t0 = time.perf_counter()
@@ -540,7 +549,7 @@ def real_motion(paths: list[Path], path_only: Reframer, ratio: float) -> dict[st
         jit, jump = motion(np.asarray(rec["frames"], dtype=np.float64), shots, rec["size"][0])
         sc_boxes, _ = per_frame_peer("smartcrop", decoded_frames(path), ratio)
         sc_jit, sc_jump = motion(sc_boxes, shots, rec["size"][0])
-        print(f"  real {path.name} {rec['size'][0]}x{rec['size'][1]} {dur:.1f} s: {len(shots)} shots "
+        print(f"  {label} {path.name} {rec['size'][0]}x{rec['size'][1]} {dur:.1f} s: {len(shots)} shots "
               f"{[s['start'] for s in rec['shots']]} {[s['camera'] for s in rec['shots']]}; jitter {jit:.3f} % "
               f"(smartcrop {sc_jit:.3f}), max jump {jump:.2f} % (smartcrop {sc_jump:.2f}); analysis {spent / dur:.3f} s/s")
     return records

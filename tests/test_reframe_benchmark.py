@@ -110,6 +110,28 @@ def test_annotations_interpolate_within_each_shot_and_leave_frames_without_a_sub
     assert all(floor["kept"]) and floor["lags"] == [0]
 
 
+def test_a_shot_opening_without_a_subject_counts_its_lag_from_the_first_frame_with_one(bench) -> None:
+    subject = np.array([[100.0, 0, 200, 360]] * 4 + [[np.nan] * 4] * 2 + [[400.0, 0, 500, 360]] * 6)
+    clip = bench.Clip(path=Path("none"), subject=subject, faces=[np.zeros((0, 4))] * 12, cuts=[0, 4])
+    on_first, on_second = np.array([50.0, 0, 252, 360]), np.array([350.0, 0, 552, 360])
+    boxes = np.stack([on_first] * 8 + [on_second] * 4)  # the new subject appears at 6, is kept from 8
+    assert bench.score(clip, boxes, 9 / 16)["lags"] == [2]
+
+
+def test_a_shot_whose_annotated_frames_give_different_faces_is_a_one_line_error(bench, tmp_path) -> None:
+    import json
+
+    from promptcrop.reframe.synthetic import write_clip
+
+    path = write_clip(tmp_path / "c.mp4", np.zeros((10, 64, 96, 3), dtype=np.uint8), 25.0)
+    ann = {"c.mp4": {"size": [96, 64], "frames": {"0": {"subject": [10, 0, 30, 64], "faces": [[12, 4, 20, 14]]},
+                                                 "9": {"subject": None, "faces": []}}}}
+    file = tmp_path / "ann.json"
+    file.write_text(json.dumps(ann))
+    with pytest.raises(SystemExit, match="c.mp4: the annotated frames of shot 0-10 give"):
+        bench.annotated_clips([path], file)
+
+
 def test_the_hand_annotations_of_the_real_clips_cover_every_frame_inside_it(bench) -> None:
     clips = bench.annotated_clips(bench.real_clips())
     if not clips:
