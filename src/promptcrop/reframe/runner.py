@@ -242,7 +242,8 @@ class Reframer:
                 for plan, tmp in zip(plans, temps):
                     os.replace(tmp, self.paths(source, plan.ratio)[1])
         # blank keyframes were not predicted on; a video of nothing else ran in the mode it asked for
-        mode = analysis_mode(analysis, self.predictor.resolve_mode(opts.query is not None or opts.query_image is not None))
+        asked = self.predictor.resolve_mode(opts.query is not None or opts.query_image is not None)
+        mode = analysis_mode(analysis, asked)
         results = []
         for plan in plans:
             json_path, video_path = self.paths(source, plan.ratio)

@@ -4,8 +4,9 @@
 says where a new shot starts. PySceneDetect scores the change of hue, saturation and luma between
 consecutive frames, and its ``AdaptiveDetector`` compares a frame's change with the mean change of
 the ``ADAPTIVE_WINDOW`` frames on either side (so a cut is reported ``ADAPTIVE_WINDOW`` frames
-late, and :meth:`CutDetector.finish` judges the last ones). A frame is a cut when its change is above ``threshold`` and at least ``spike_ratio`` times
-its neighbours' **or** at least ``adaptive_ratio`` times theirs and above ``min_change``. The
+late, and :meth:`CutDetector.finish` judges the last ones). A frame is a cut when its change is
+above ``threshold`` and at least ``spike_ratio`` times its neighbours' **or** at least
+``adaptive_ratio`` times theirs and above ``min_change``. The
 second finds cuts between two shots of similar colour (two grey scenes: a change of 20 where the
 frames around change by 4), which the fixed threshold misses. The ratio in the first keeps fast
 motion from making cuts: a splash, or large letters sweeping past the camera, change the picture

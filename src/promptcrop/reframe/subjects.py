@@ -5,9 +5,9 @@ feeds the cut detector, and sends keyframes — the first frame of every shot, t
 ``1 / keyframe_rate`` seconds, and the last frame of every shot — through
 :meth:`Predictor.predict_batch` with the run's request (offline mode, or a text / image query with
 its exclusions). A blank frame (black, white, one flat colour) is not predicted on, and the frame
-after it is a keyframe too (:data:`BLANK_SPREAD`). Of each keyframe's prediction it keeps the region the crops were built to keep
-(the *subject*) and the top crop per ratio (the composer's *framing*: headroom, faces whole, room
-around the subject). Within a shot both are smoothed by a robust straight-line fit over about 1.4
+after it is a keyframe too (:data:`BLANK_SPREAD`). Of each keyframe's prediction it keeps the
+region the crops were built to keep (the *subject*) and the top crop per ratio (the composer's
+*framing*: headroom, faces whole, room around the subject). Within a shot both are smoothed by a robust straight-line fit over about 1.4
 s of keyframes (:func:`running_trend`) and interpolated linearly between keyframes
 (:func:`frame_tracks`); nothing is smoothed or interpolated across a cut, and the first keyframe
 of every shot is its first frame.

@@ -342,8 +342,7 @@ def headless_people(found: Objects, faces: np.ndarray, content: np.ndarray) -> n
     lying down away from the sides is still a person. (Without a face detector, skin blobs stand
     for faces, and a hand's blob can make its arm a person.)"""
     boxes = found.boxes.reshape(-1, 4)
-    at_side = cut_by_side(boxes, content, largest=np.zeros(len(boxes), dtype=bool))
-    reaching_in = ~_head_in_photo(boxes, content) & (at_side | _cut_by_top(boxes, content))
+    reaching_in = ~_head_in_photo(boxes, content) & (_cut_by_sides(boxes, content) | _cut_by_top(boxes, content))
     return _faceless_people(found, faces) & reaching_in
 
 
@@ -373,9 +372,14 @@ def cut_by_side(boxes: np.ndarray, content: np.ndarray, *, largest: np.ndarray) 
     """``[N]`` True for the boxes ``[N, 4]`` that the photo's left or right edge (of the ``content``
     box ``[4]``) cuts (:data:`EDGE_MARGIN`) and that are not the ``largest`` ``[N]``: bystanders at
     the edge of a group or a crowd."""
+    return _cut_by_sides(boxes, content) & ~largest
+
+
+def _cut_by_sides(boxes: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``[N]`` True for boxes ``[N, 4]`` that the ``content`` box's ``[4]`` left or right edge cuts
+    (:data:`EDGE_MARGIN`)."""
     margin = EDGE_MARGIN * (content[2] - content[0])
-    at_edge = (boxes[:, 0] <= content[0] + margin) | (boxes[:, 2] >= content[2] - margin)
-    return at_edge & ~largest
+    return (boxes[:, 0] <= content[0] + margin) | (boxes[:, 2] >= content[2] - margin)
 
 
 def _tent(coords: np.ndarray, low: float, high: float) -> np.ndarray:
