@@ -52,6 +52,7 @@ least-motion path keeping the annotated subject; their cut lag is counted in fra
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -265,6 +266,14 @@ def decoded_frames(path: Path) -> list[np.ndarray]:
     from promptcrop.reframe.video import iter_frames, probe
 
     return [f.rgb for f in iter_frames(probe(path))]
+
+
+@functools.lru_cache(maxsize=None)
+def peer_boxes(path: Path, ratio: float) -> dict[str, np.ndarray]:
+    """Each per-frame peer's ``[N, 4]`` crops of a real clip, from one decode, kept for the run (its
+    motion line and its annotated table score the same crops)."""
+    frames = decoded_frames(path)
+    return {peer: per_frame_peer(peer, frames, ratio)[0] for peer in PEERS}
 
 
 def per_frame_peer(name: str, frames: list[np.ndarray], ratio: float) -> tuple[np.ndarray, float]:
@@ -547,8 +556,7 @@ def real_motion(paths: list[Path], path_only: Reframer, ratio: float, label: str
         dur = rec["frame_count"] / rec["fps"]
         shots = [(s["start"], s["end"]) for s in rec["shots"]]
         jit, jump = motion(np.asarray(rec["frames"], dtype=np.float64), shots, rec["size"][0])
-        sc_boxes, _ = per_frame_peer("smartcrop", decoded_frames(path), ratio)
-        sc_jit, sc_jump = motion(sc_boxes, shots, rec["size"][0])
+        sc_jit, sc_jump = motion(peer_boxes(path, ratio)["smartcrop"], shots, rec["size"][0])
         print(f"  {label} {path.name} {rec['size'][0]}x{rec['size'][1]} {dur:.1f} s: {len(shots)} shots "
               f"{[s['start'] for s in rec['shots']]} {[s['camera'] for s in rec['shots']]}; jitter {jit:.3f} % "
               f"(smartcrop {sc_jit:.3f}), max jump {jump:.2f} % (smartcrop {sc_jump:.2f}); analysis {spent / dur:.3f} s/s")
@@ -586,9 +594,9 @@ def annotated_table(clips: list[Clip], records: dict[str, dict], ratio: float,
     rows: dict[str, list] = {m: [] for m in ("promptcrop", *PEERS, "floor")}
     for clip in clips:
         rows["promptcrop"].append(score(clip, np.asarray(records[clip.path.name]["frames"], dtype=np.float64), ratio))
-        frames = decoded_frames(clip.path)
+        peers = peer_boxes(clip.path, ratio)
         for peer in PEERS:
-            rows[peer].append(score(clip, per_frame_peer(peer, frames, ratio)[0], ratio))
+            rows[peer].append(score(clip, peers[peer], ratio))
         rows["floor"].append(score(clip, floor_boxes(clip, ratio), ratio))
     table = {m: summary(r) for m, r in rows.items()}
     names = ", ".join(f"{c.path.name} ({len(c.subject)} frames)" for c in clips)
