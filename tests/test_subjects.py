@@ -362,3 +362,31 @@ def test_a_hand_reaching_into_the_frame_is_no_person_the_crop_keeps(monkeypatch)
     np.testing.assert_array_equal(sal.values, compute_saliency(striped(), faces=np.zeros((0, 4))).values)
     monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.25, 0.2, 0.5, 1.0))
     assert len(compute_saliency(striped(), faces=np.zeros((0, 4))).people) == 1  # a whole person does
+
+
+def test_a_person_whose_estimated_head_shows_nothing_is_headless():
+    """A faceless person box whose estimated head lies on blocks without detail (a plain wall above
+    a hand holding something up) is not a person; one whose head shows its outline is."""
+    found = O.Objects(np.array([[100, 40, 300, 280], [100, 40, 300, 280]], float), np.array([0.9, 0.9]),
+                      ("person", "person"))
+    detail = np.full((30, 40), 0.8)
+    head = S.estimated_heads(found.boxes[:1])[0] / 10  # detail blocks of 10 px
+    detail[int(head[1]) : int(np.ceil(head[3])), int(head[0]) : int(np.ceil(head[2]))] = 0.0
+    plain = S.headless_people(found, np.zeros((0, 4)), CONTENT, detail, (400, 300))
+    assert plain.tolist() == [True, True]
+    detail[int(head[1]), int(head[0]) : int(np.ceil(head[2]))] = 0.5  # the head's outline: a person
+    assert S.headless_people(found, np.zeros((0, 4)), CONTENT, detail, (400, 300)).tolist() == [False, False]
+    assert S.headless_people(found, np.zeros((0, 4)), CONTENT).tolist() == [False, False]  # no detail: not tested
+
+
+def test_a_hand_holding_something_up_before_a_plain_wall_is_no_person(monkeypatch):
+    """The detector's person is a hand and what it holds, in the lower part of a plain wall: no head
+    is estimated over the wall, and no person is kept first."""
+    monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(0.3, 0.1, 0.9, 0.9))
+    rgb = np.full((240, 320, 3), 200, np.uint8)
+    rgb[100:216:2, 96:288] = 60  # the detail: the hand and the object, below the head's place
+    sal = compute_saliency(rgb, faces=np.zeros((0, 4)))
+    assert len(sal.heads) == 0 and len(sal.people) == 0
+    rgb[24:60:2, 140:240] = 60  # a head's outline where the estimate is: a person
+    sal = compute_saliency(rgb, faces=np.zeros((0, 4)))
+    assert len(sal.heads) == 1 and len(sal.people) == 1

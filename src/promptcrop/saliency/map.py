@@ -348,7 +348,7 @@ def compute_saliency(
     if detected is not None:
         found = sized_to_faces(found, detected)
     seen_faces = skin_faces / to_small if detected is None else detected
-    found = found.where(~headless_people(found, seen_faces, content))  # a hand reaching in: part of the picture
+    found = found.where(~headless_people(found, seen_faces, content, detail, (width, height)))  # a hand reaching in: part of the picture
     if len(found):
         cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
     if detected is None:

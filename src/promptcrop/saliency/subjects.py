@@ -106,6 +106,13 @@ UNSEEN_HEAD_MAX_ASPECT = 1.5
 SEEN_HEAD_SHARE = 0.5
 
 
+#: A head shows something: its outline against what is behind it, hair, a face turned away. An
+#: estimated head (:data:`UNSEEN_HEAD_WIDTH`) whose sharpest detail (:data:`SHARPEST_SHARE`)
+#: stays below this share of its person box's lies over a plain wall or sky: the "person" is an
+#: arm or a hand holding something up into the frame, its head outside it (:func:`headless_people`).
+HEAD_DETAIL_SHARE = 0.3
+
+
 #: Half-side (map px) below which a box is a point for its tent (no division by zero).
 MIN_HALF_SIDE = 1e-6
 
@@ -320,30 +327,46 @@ def unseen_heads(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.n
     if not faceless.any():
         return np.zeros((0, 4))
     boxes = found.boxes.reshape(-1, 4)
-    boxes = boxes[faceless & _head_in_photo(boxes, content) & is_main_subject(boxes, found.scores, content)]
-    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    centre = (boxes[:, 0] + boxes[:, 2]) / 2
-    side = UNSEEN_HEAD_WIDTH * width
-    tall = np.minimum(side, UNSEEN_HEAD_TALL * height)
-    heads = np.stack([centre - side / 2, boxes[:, 1], centre + side / 2, boxes[:, 1] + tall], axis=-1)
+    heads = estimated_heads(boxes[faceless & _head_in_photo(boxes, content) & is_main_subject(boxes, found.scores, content)])
     if len(faces) and len(heads):
         seen_head = (B.box_coverage(head_boxes(faces), heads) >= SEEN_HEAD_SHARE).any(axis=0)
         heads = heads[~seen_head]
     return heads
 
 
-def headless_people(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.ndarray:
-    """``[N]`` True for the detected people (``found``, image px, inside the ``content`` box ``[4]``)
-    whose head is not in the photo: none of the ``faces`` ``[F, 4]`` is theirs (:func:`person_holding`)
-    and the box is cut off by the photo's top (:data:`EDGE_MARGIN`: a body below the frame), or is
-    much wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`) at the photo's left or right edge (an arm
-    or hands reaching in). They are part of the picture, not people a crop keeps first
+def estimated_heads(boxes: np.ndarray) -> np.ndarray:
+    """Where the heads of the person boxes ``[N, 4]`` are when no face was seen in them: the top of
+    each box, :data:`UNSEEN_HEAD_WIDTH` of its width around its middle, as tall as it is wide but at
+    most :data:`UNSEEN_HEAD_TALL` of its height: ``[N, 4]``, same px."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    centre = (boxes[:, 0] + boxes[:, 2]) / 2
+    side = UNSEEN_HEAD_WIDTH * width
+    tall = np.minimum(side, UNSEEN_HEAD_TALL * height)
+    return np.stack([centre - side / 2, boxes[:, 1], centre + side / 2, boxes[:, 1] + tall], axis=-1)
+
+
+def headless_people(found: Objects, faces: np.ndarray, content: np.ndarray, detail: np.ndarray | None = None,
+                    image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """``[N]`` True for the detected people (``found``, image px of ``image_size``, inside the
+    ``content`` box ``[4]``) whose head is not in the photo: none of the ``faces`` ``[F, 4]`` is
+    theirs (:func:`person_holding`) and the box is cut off by the photo's top (:data:`EDGE_MARGIN`:
+    a body below the frame), or is much wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`) at the
+    photo's left or right edge (an arm or hands reaching in), or its estimated head shows nothing
+    on the photo's ``detail`` blocks ``[bh, bw]`` (:data:`HEAD_DETAIL_SHARE`; not tested when
+    None): a plain wall above a hand. They are part of the picture, not people a crop keeps first
     (:attr:`~promptcrop.saliency.map.SaliencyMap.people`): a hand shows what it holds. Someone
     lying down away from the sides is still a person. (Without a face detector, skin blobs stand
     for faces, and a hand's blob can make its arm a person.)"""
     boxes = found.boxes.reshape(-1, 4)
-    reaching_in = ~_head_in_photo(boxes, content) & (_cut_by_sides(boxes, content) | _cut_by_top(boxes, content))
-    return _faceless_people(found, faces) & reaching_in
+    in_photo = _head_in_photo(boxes, content)
+    reaching_in = ~in_photo & (_cut_by_sides(boxes, content) | _cut_by_top(boxes, content))
+    faceless = _faceless_people(found, faces)
+    if detail is not None and image_size is not None and (faceless & in_photo).any():
+        head_peak, _ = _block_detail(estimated_heads(boxes), detail, image_size)
+        box_peak, _ = _block_detail(boxes, detail, image_size)
+        reaching_in |= in_photo & (head_peak < HEAD_DETAIL_SHARE * box_peak)
+    return faceless & reaching_in
 
 
 def _faceless_people(found: Objects, faces: np.ndarray) -> np.ndarray:
@@ -397,11 +420,13 @@ __all__ = [
     "SOFTER_THAN_SUBJECT",
     "SUBJECT_LABELS",
     "VEHICLE_LABELS",
+    "HEAD_DETAIL_SHARE",
     "UNSEEN_HEAD_MAX_ASPECT",
     "UNSEEN_HEAD_TALL",
     "UNSEEN_HEAD_WIDTH",
     "cut_by_side",
     "detected_subjects",
+    "estimated_heads",
     "headless_people",
     "held_vehicles",
     "holding",
