@@ -123,6 +123,17 @@ def test_a_person_box_far_too_large_for_the_face_it_holds_is_not_that_person():
     assert len(S.sized_to_faces(standing, np.array([[370.0, 30.0, 410.0, 70.0]]))) == 1  # 8.5 face heights
 
 
+def test_a_person_box_wider_than_a_body_with_arms_in_stays_a_subject_but_not_the_faces_body():
+    """Arms held out or a lunge: a box 10 face widths wide keeps its place among the subjects, but is
+    not linked to the face (whose body is then estimated from the face); at 15 widths it is dropped."""
+    face = np.array([[300.0, 100.0, 320.0, 120.0]])  # 20 px wide and tall
+    lunge = O.Objects(np.array([[210, 90, 410, 300]], float), np.array([0.9]), ("person",))  # 10 wide
+    assert S.person_holding(face, lunge).tolist() == [-1]
+    assert len(S.sized_to_faces(lunge, face)) == 1
+    crowd = O.Objects(np.array([[160, 90, 460, 300]], float), np.array([0.9]), ("person",))  # 15 wide
+    assert len(S.sized_to_faces(crowd, face)) == 0
+
+
 def test_a_person_box_with_the_face_low_in_it_is_not_that_person():
     # a blurred copy behind the subject, only six face widths wide, holds the sharp face in its lower
     # half: not that face's body; a body of the same size with the face at its top is

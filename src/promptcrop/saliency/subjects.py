@@ -73,6 +73,12 @@ SOFTER_THAN_SUBJECT = 1 / 3
 #: "person" around a face is something else (a crowd's box, a blurred copy of the subject behind it).
 PERSON_FACE_SPAN = (8.0, 16.0)
 
+#: A detected person holding a face stays a subject (though not that face's body) up to this many
+#: face widths wide and face heights tall: arms held out, a kick or a lunge reach 12 widths of the
+#: face detector's tight boxes on the development and fresh photos, and so does a box around the
+#: face's person and a neighbour. Only a far larger box is dropped (:func:`sized_to_faces`).
+SUBJECT_FACE_SPAN = (13.0, 16.0)
+
 #: A detected person can be a face's body only when the face's centre lies in this top share of
 #: the person's box: a head is at the top of its body, standing, sitting or bending (a box around
 #: a face low in it is something else — a blurred, enlarged copy of the subject behind it, a
@@ -247,18 +253,22 @@ def person_holding(faces: np.ndarray, found: Objects) -> np.ndarray:
 
 def sized_to_faces(found: Objects, faces: np.ndarray) -> Objects:
     """``found`` without the detected people that hold detected faces ``[F, 4]`` but none of a size
-    a body of theirs could have (:data:`PERSON_FACE_SPAN`): one box around a face ten times smaller
-    is not that person (a blurred copy of the subject behind it, a crowd taken as one)."""
-    holds, fits = _faces_in_people(faces, found)
+    a body of theirs, arms out, could have (:data:`SUBJECT_FACE_SPAN`): one box around a face
+    fifteen times smaller is not that person (a blurred copy of the subject behind it, a crowd
+    taken as one). A box between :data:`PERSON_FACE_SPAN` and that stays a subject, and is not the
+    face's body (:func:`person_holding`)."""
+    holds, fits = _faces_in_people(faces, found, SUBJECT_FACE_SPAN)
     wrong = holds.any(axis=0) & ~(holds & fits).any(axis=0)  # [N]
     if not wrong.any():
         return found
     return found.where(~wrong)
 
 
-def _faces_in_people(faces: np.ndarray, found: Objects) -> tuple[np.ndarray, np.ndarray]:
+def _faces_in_people(faces: np.ndarray, found: Objects,
+                     span: tuple[float, float] = PERSON_FACE_SPAN) -> tuple[np.ndarray, np.ndarray]:
     """``(holds, fits)``, bool ``[F, N]``: detection n is a person holding face f's centre (and
-    larger than it); its box is within :data:`PERSON_FACE_SPAN` of the face."""
+    larger than it); its box is within ``span`` (face widths, face heights) of the face, which is
+    in its top part (:data:`PERSON_FACE_TOP`)."""
     faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4)
     boxes = found.boxes.reshape(-1, 4)
     people = np.array([label == "person" for label in found.labels], dtype=bool)
@@ -270,8 +280,8 @@ def _faces_in_people(faces: np.ndarray, found: Objects) -> tuple[np.ndarray, np.
     holds = people[None, :] & inside & larger
     fw, fh = centres[:, 2:3], centres[:, 3:4]
     tall = boxes[None, :, 3] - boxes[None, :, 1]
-    fits = ((boxes[None, :, 2] - boxes[None, :, 0] <= PERSON_FACE_SPAN[0] * fw)
-            & (tall <= PERSON_FACE_SPAN[1] * fh)
+    fits = ((boxes[None, :, 2] - boxes[None, :, 0] <= span[0] * fw)
+            & (tall <= span[1] * fh)
             & (cy - boxes[None, :, 1] <= PERSON_FACE_TOP * tall))
     return holds, fits
 
@@ -418,6 +428,7 @@ __all__ = [
     "PERSON_FACE_SPAN",
     "SHARP_DETAIL",
     "SOFTER_THAN_SUBJECT",
+    "SUBJECT_FACE_SPAN",
     "SUBJECT_LABELS",
     "VEHICLE_LABELS",
     "HEAD_DETAIL_SHARE",
