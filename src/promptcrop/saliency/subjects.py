@@ -253,10 +253,10 @@ def person_holding(faces: np.ndarray, found: Objects) -> np.ndarray:
 
 def sized_to_faces(found: Objects, faces: np.ndarray) -> Objects:
     """``found`` without the detected people that hold detected faces ``[F, 4]`` but none of a size
-    a body of theirs, arms out, could have (:data:`SUBJECT_FACE_SPAN`): one box around a face
-    fifteen times smaller is not that person (a blurred copy of the subject behind it, a crowd
-    taken as one). A box between :data:`PERSON_FACE_SPAN` and that stays a subject, and is not the
-    face's body (:func:`person_holding`)."""
+    a body of theirs, arms out, could have (:data:`SUBJECT_FACE_SPAN`): a box more than thirteen
+    face widths wide around a face is not that person (a blurred copy of the subject behind it, a
+    crowd taken as one). A box between :data:`PERSON_FACE_SPAN` and that stays a subject, and is
+    not the face's body (:func:`person_holding`)."""
     holds, fits = _faces_in_people(faces, found, SUBJECT_FACE_SPAN)
     wrong = holds.any(axis=0) & ~(holds & fits).any(axis=0)  # [N]
     if not wrong.any():
