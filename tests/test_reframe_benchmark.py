@@ -3,6 +3,7 @@ figures themselves are for the benchmark run)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -209,3 +210,27 @@ def test_the_offline_camera_on_the_annotated_real_clips_keeps_the_subject_and_mo
     assert mine["kept"] >= 0.9 and mine["facecut"] == 0.0
     assert mine["jitter"] <= 1.5 * table["floor"]["jitter"]
     assert mine["jitter"] <= 0.25 * table["smartcrop"]["jitter"]
+
+
+def test_every_fresh_clip_is_annotated_inside_its_frame_shot_by_shot() -> None:
+    """The fresh clips (not fetched here): each has an annotation whose cuts start at 0 and rise, whose
+    annotated frames lie inside the clip and cover each shot's first and last frame, and whose boxes
+    lie inside the frame (a subject may be null: nothing to keep there)."""
+    with benchmark_module("fresh_clips") as fresh:
+        annotations = json.loads(fresh.ANNOTATIONS.read_text())
+        names = [source.name for source in fresh.CLIPS]
+    assert len(set(names)) == len(names) and set(names) <= set(annotations)
+    for name in names:
+        ann = annotations[name]
+        W, H = ann["size"]
+        n = ann["frame_count"]
+        cuts = ann["cuts"]
+        assert cuts[0] == 0 and cuts == sorted(set(cuts)) and cuts[-1] < n, name
+        frames = {int(k): v for k, v in ann["frames"].items()}
+        assert min(frames) == 0 and max(frames) == n - 1, name
+        for start, end in zip(cuts, [*cuts[1:], n]):
+            assert start in frames and end - 1 in frames, (name, start, end)
+        for index, frame in frames.items():
+            boxes = [b for b in [frame["subject"], *frame["faces"]] if b is not None]
+            for x1, y1, x2, y2 in boxes:
+                assert 0 <= x1 < x2 <= W and 0 <= y1 < y2 <= H, (name, index)
