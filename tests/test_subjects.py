@@ -401,3 +401,27 @@ def test_a_hand_holding_something_up_before_a_plain_wall_is_no_person(monkeypatc
     rgb[24:60:2, 140:240] = 60  # a head's outline where the estimate is: a person
     sal = compute_saliency(rgb, faces=np.zeros((0, 4)))
     assert len(sal.heads) == 1 and len(sal.people) == 1
+
+
+def test_the_skin_of_a_hand_reaching_in_counts_for_nothing_in_the_map(monkeypatch):
+    """A skin-toned arm reaching in from the side holds a dark cup before a wall: without a detection
+    the arm outweighs the cup in the map; once the detector's faceless "person" is the hand (wide, at
+    the edge), its skin adds nothing and the cup is what stands out."""
+    rng = np.random.default_rng(0)
+    rgb = (np.full((240, 320, 3), 210) + rng.integers(-8, 9, (240, 320, 1))).astype(np.uint8)  # a wall
+    rgb[100:150, 170:320] = (224, 172, 140)  # the arm, from the right edge
+    rgb[60:200, 110:170] = 30  # the cup
+
+    def arm_and_cup(sal) -> tuple[float, float]:
+        h, w = sal.values.shape
+        arm = sal.values[h * 100 // 240 : h * 150 // 240, w * 200 // 320 :].mean()
+        cup = sal.values[h * 60 // 240 : h * 200 // 240, w * 110 // 320 : w * 170 // 320].mean()
+        return float(arm), float(cup)
+
+    monkeypatch.setattr(O, "default_object_detector", Nobody)
+    arm, cup = arm_and_cup(compute_saliency(rgb, faces=np.zeros((0, 4))))
+    assert arm > cup
+    monkeypatch.setattr(O, "default_object_detector", lambda: OnePerson(110 / 320, 80 / 240, 1.0, 180 / 240))
+    sal = compute_saliency(rgb, faces=np.zeros((0, 4)))
+    arm, cup = arm_and_cup(sal)
+    assert cup > 5 * arm and len(sal.people) == 0

@@ -28,6 +28,10 @@ CUE_WEIGHTS = {
 }
 
 
+#: The cues read off the image's own pixels (the others come from the detectors).
+IMAGE_CUES = frozenset({"contrast", "spectral", "saturation", "skin", "face", "focus"})
+
+
 #: Cue strength that counts as full: weaker cues are scaled by this, not by their own maximum,
 #: so a nearly flat image is not stretched into a saliency map of noise. Units: contrast in Lab,
 #: saturation and skin membership in [0, 1]; the spectral residual comes in [0, 1], already

@@ -20,6 +20,8 @@ from promptcrop.saliency import objects
 from promptcrop.saliency.cues import (
     CUE_FLOORS,
     CUE_WEIGHTS,
+    FACE_SKIN_LEVEL,
+    IMAGE_CUES,
     centre_prior,
     colour_contrast,
     detail_blocks,
@@ -48,6 +50,7 @@ from promptcrop.saliency.people import (
 from promptcrop.saliency.subjects import (
     cut_by_side,
     detected_subjects,
+    hands_reaching_in,
     headless_people,
     held_vehicles,
     main_subjects,
@@ -275,7 +278,10 @@ def compute_saliency(
     :mod:`promptcrop.saliency.objects` when it is installed (:mod:`promptcrop.saliency.subjects`):
     they add a cue, and the main ones join ``people``, with the vehicles they ride or stand before
     (a rider's motorbike, the bicycle a dog waits by: :func:`~promptcrop.saliency.subjects.held_vehicles`).
-    The object detector runs in a background thread while the cues are computed and the face
+    A detected "person" whose head is not in the photo — a hand or an arm reaching in, a body below
+    the top (:func:`~promptcrop.saliency.subjects.headless_people`) — is none of these: it adds no
+    cue; and the skin-toned pixels in a hand's box (:func:`~promptcrop.saliency.subjects.hands_reaching_in`)
+    count for nothing in the image's cues, so what the hand holds stands out, not the hand. The object detector runs in a background thread while the cues are computed and the face
     detector runs.
 
     ``marks``: also look for corner watermarks and text on the whole image
@@ -348,7 +354,9 @@ def compute_saliency(
     if detected is not None:
         found = sized_to_faces(found, detected)
     seen_faces = skin_faces / to_small if detected is None else detected
-    found = found.where(~headless_people(found, seen_faces, content, detail, (width, height)))  # a hand reaching in: part of the picture
+    hands = hands_reaching_in(found, seen_faces, content, detail, (width, height))
+    hand_skin = _skin_inside(found.boxes.reshape(-1, 4)[hands] * to_small, skin)
+    found = found.where(~headless_people(found, seen_faces, content, detail, (width, height)))  # part of the picture
     if len(found):
         cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
     if detected is None:
@@ -362,7 +370,7 @@ def compute_saliency(
     people = _with_subjects(people, clip_to(main, content))
     heads = unseen_heads(found, seen_faces, content)
     return SaliencyMap(
-        values=_mixed(cues, small.size), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
+        values=_mixed(cues, small.size, without=hand_skin), edges=edge_energy(luma), image_size=(width, height), faces=face_boxes,
         face_cores=cores, content=content, people=people, heads=clip_to(heads, content), marks=found_marks,
     )
 
@@ -390,9 +398,13 @@ def _subjects_then(
     return found
 
 
-def _mixed(cues: dict[str, np.ndarray], size: tuple[int, int]) -> np.ndarray:
+def _mixed(cues: dict[str, np.ndarray], size: tuple[int, int], without: np.ndarray | None = None) -> np.ndarray:
     """The saliency values ``[h, w]`` in [0, 1] from the cues (each ``[h, w]`` on the map grid of
-    ``size`` = ``(w, h)``): weighted, under the centre prior, opened, squared, blurred, normalised."""
+    ``size`` = ``(w, h)``): weighted, under the centre prior, opened, squared, blurred, normalised.
+    ``without`` (bool ``[h, w]``): pixels where the image's own cues (:data:`IMAGE_CUES`) count
+    for nothing, before each is normalised (the detectors' cues are kept)."""
+    if without is not None and without.any():
+        cues = {name: np.where(without, 0.0, cue) if name in IMAGE_CUES else cue for name, cue in cues.items()}
     mixed = sum(CUE_WEIGHTS[name] * normalise(cue, CUE_FLOORS[name]) for name, cue in cues.items())
     mixed = mixed * centre_prior(size)
     # Opening removes thin structures (lines, fine texture) that no crop should be built around;
@@ -400,6 +412,22 @@ def _mixed(cues: dict[str, np.ndarray], size: tuple[int, int]) -> np.ndarray:
     mixed = ndimage.grey_opening(mixed, size=(3, 3)) if min(mixed.shape) >= 9 else mixed
     blurred = ndimage.gaussian_filter(np.square(mixed), sigma=blur_sigma(mixed.shape))
     return normalise(blurred, MAP_FLOOR)
+
+
+def _skin_inside(boxes_small: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
+    """Skin-toned pixels (membership ≥ :data:`~promptcrop.saliency.cues.FACE_SKIN_LEVEL`) of the
+    ``skin`` map ``[h, w]`` inside the boxes ``[N, 4]`` (map px): bool ``[h, w]``, None without boxes.
+    Inside a hand reaching in (:func:`~promptcrop.saliency.subjects.headless_people`) they are the
+    hand and the arm, which show what they hold and are not themselves what to keep."""
+    if not len(boxes_small):
+        return None
+    inside = np.zeros(skin.shape, dtype=bool)
+    h, w = skin.shape
+    for x1, y1, x2, y2 in np.asarray(boxes_small, dtype=np.float64):
+        rows = slice(max(0, int(y1)), min(h, int(np.ceil(y2))))
+        columns = slice(max(0, int(x1)), min(w, int(np.ceil(x2))))
+        inside[rows, columns] = True
+    return inside & (skin >= FACE_SKIN_LEVEL)
 
 
 def _heads_and_people(

@@ -361,22 +361,32 @@ def headless_people(found: Objects, faces: np.ndarray, content: np.ndarray, deta
     """``[N]`` True for the detected people (``found``, image px of ``image_size``, inside the
     ``content`` box ``[4]``) whose head is not in the photo: none of the ``faces`` ``[F, 4]`` is
     theirs (:func:`person_holding`) and the box is cut off by the photo's top (:data:`EDGE_MARGIN`:
-    a body below the frame), or is much wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`) at the
-    photo's left or right edge (an arm or hands reaching in), or its estimated head shows nothing
-    on the photo's ``detail`` blocks ``[bh, bw]`` (:data:`HEAD_DETAIL_SHARE`; not tested when
-    None): a plain wall above a hand. They are part of the picture, not people a crop keeps first
-    (:attr:`~promptcrop.saliency.map.SaliencyMap.people`): a hand shows what it holds. Someone
-    lying down away from the sides is still a person. (Without a face detector, skin blobs stand
-    for faces, and a hand's blob can make its arm a person.)"""
+    a body below the frame), or it is a hand reaching in (:func:`hands_reaching_in`). They are part
+    of the picture, not people a crop keeps first (:attr:`~promptcrop.saliency.map.SaliencyMap.people`):
+    a hand shows what it holds. Someone lying down away from the sides is still a person. (Without
+    a face detector, skin blobs stand for faces, and a hand's blob can make its arm a person.)"""
     boxes = found.boxes.reshape(-1, 4)
+    below_top = _faceless_people(found, faces) & _cut_by_top(boxes, content)
+    return below_top | hands_reaching_in(found, faces, content, detail, image_size)
+
+
+def hands_reaching_in(found: Objects, faces: np.ndarray, content: np.ndarray, detail: np.ndarray | None = None,
+                      image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """``[N]`` True for the detected people (``found``, image px of ``image_size``, inside the
+    ``content`` box ``[4]``) that are an arm or a hand reaching into the photo: none of the ``faces``
+    ``[F, 4]`` is theirs (:func:`person_holding`), the box is not cut off by the photo's top, and it
+    is much wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`) at the photo's left or right edge, or
+    its estimated head shows nothing on the photo's ``detail`` blocks ``[bh, bw]``
+    (:data:`HEAD_DETAIL_SHARE`; not tested when None): a plain wall above a hand."""
+    boxes = found.boxes.reshape(-1, 4)
+    faceless = _faceless_people(found, faces) & ~_cut_by_top(boxes, content)
     in_photo = _head_in_photo(boxes, content)
-    reaching_in = ~in_photo & (_cut_by_sides(boxes, content) | _cut_by_top(boxes, content))
-    faceless = _faceless_people(found, faces)
+    hands = faceless & ~in_photo & _cut_by_sides(boxes, content)
     if detail is not None and image_size is not None and (faceless & in_photo).any():
         head_peak, _ = _block_detail(estimated_heads(boxes), detail, image_size)
         box_peak, _ = _block_detail(boxes, detail, image_size)
-        reaching_in |= in_photo & (head_peak < HEAD_DETAIL_SHARE * box_peak)
-    return faceless & reaching_in
+        hands |= faceless & in_photo & (head_peak < HEAD_DETAIL_SHARE * box_peak)
+    return hands
 
 
 def _faceless_people(found: Objects, faces: np.ndarray) -> np.ndarray:
@@ -438,6 +448,7 @@ __all__ = [
     "cut_by_side",
     "detected_subjects",
     "estimated_heads",
+    "hands_reaching_in",
     "headless_people",
     "held_vehicles",
     "holding",
