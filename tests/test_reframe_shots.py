@@ -75,3 +75,22 @@ def test_a_cut_among_the_last_frames_is_found_when_the_video_ends() -> None:
     assert detector.cuts == []
     assert detector.finish() == [40] and detector.cuts == [40]
     assert CutDetector(FPS).finish() == []  # nothing fed
+
+
+def _faded(frames: list[np.ndarray], out: bool) -> list[np.ndarray]:
+    """``frames`` fading to black (``out``) or up from black, linearly over their length."""
+    n = len(frames)
+    levels = [(n - 1 - i) / (n - 1) if out else i / (n - 1) for i in range(n)]
+    return [(frame * level).astype(np.uint8) for frame, level in zip(frames, levels)]
+
+
+def test_a_dip_to_black_starts_a_shot_after_its_blackest_frame() -> None:
+    """A fade out to black and in again changes each frame a little — no spike — but blank frames
+    after a picture are a dip between two scenes: the new shot starts after the blackest (the last,
+    on a tie); black frames opening the video are no cut."""
+    black = [np.zeros((90, 160, 3), np.uint8)] * 3
+    first, second = _shot(120, 40, 6), _shot(120, 40, 7)
+    frames = black + first[:28] + _faded(first[28:], out=True) + black + _faded(second[:12], out=False) + second[12:]
+    blackest = max(i for i in range(3, len(frames)) if not frames[i].any())  # the fade-in's first frame
+    assert _cuts(frames) == [blackest + 1]
+    assert _cuts(black + first) == []  # a lead-in from black is no cut

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from promptcrop.reframe.subjects import Keyframe, blank_keyframe, frame_tracks, is_blank, running_trend
+from promptcrop.reframe.shots import is_blank
+from promptcrop.reframe.subjects import Keyframe, blank_keyframe, frame_tracks, running_trend
 
 W, H = 640, 360
 

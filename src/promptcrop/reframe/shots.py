@@ -12,6 +12,8 @@ frames around change by 4), which the fixed threshold misses. The ratio in the f
 motion from making cuts: a splash, or large letters sweeping past the camera, change the picture
 as much as a cut does, but over many frames in a row, while a cut is one frame's change among
 small ones (docs/REFRAME.md, "Seventeenth pass", has the measurements).
+A fade or a cut through black changes each frame too little for either rule; blank frames
+(:data:`BLANK_SPREAD`) after a picture start a new shot after the blankest of them.
 The detectors see a copy of each frame reduced to :data:`DETECT_SIDE` pixels (the score is a mean
 over pixels, so the reduction changes little and makes it cheap).
 
@@ -41,6 +43,12 @@ DEFAULT_ADAPTIVE_RATIO = 3.0
 #: ... and at least this large is a cut; the neighbours are this many frames on either side.
 DEFAULT_MIN_CHANGE = 15.0
 ADAPTIVE_WINDOW = 2
+#: A frame whose every colour channel spreads less than this (standard deviation over its pixels,
+#: 0-255 levels) is blank: black, white or one flat colour (a lead-in, a fade's end). Blank frames
+#: after a picture are a dip to black between two scenes: a new shot starts after the blankest of
+#: them (:class:`CutDetector`); the analysis predicts nothing on a blank frame
+#: (:mod:`promptcrop.reframe.subjects`).
+BLANK_SPREAD = 3.0
 
 
 @dataclass(frozen=True)
@@ -86,12 +94,14 @@ class CutDetector:
         )
         self.cuts: list[int] = []
         self._last: tuple[int, np.ndarray] | None = None
+        self._shown = False  # a frame showing something has been fed
+        self._dip: tuple[int, float] | None = None  # the blankest frame since it: (index, spread)
 
     def feed(self, index: int, rgb: np.ndarray) -> list[int]:
         """Score frame ``index`` (upright ``[h, w, 3]`` uint8 RGB); returns new shot starts found now."""
         small = np.ascontiguousarray(_reduce(rgb, DETECT_SIDE)[..., ::-1])  # PySceneDetect reads BGR
         self._last = (index, small)
-        return self._found(index, small)
+        return self._found(index, small) + self._after_dip(index, spread(small))
 
     def finish(self) -> list[int]:
         """After the last frame: the shot starts among the last frames (the detectors judge a frame
@@ -105,12 +115,38 @@ class CutDetector:
     def _found(self, index: int, small: np.ndarray) -> list[int]:
         timecode = self._timecode(index, fps=self.fps)
         found = sorted({int(t.frame_num) for d in self._detectors for t in d.process_frame(timecode, small)})
-        starts = []
-        for start in found:  # both detectors may report one cut
-            if start > 0 and all(abs(start - c) >= self._min_len for c in self.cuts):
-                self.cuts.append(start)
-                starts.append(start)
-        return starts
+        return [start for start in found if self._take(start)]  # both detectors may report one cut
+
+    def _after_dip(self, index: int, level: float) -> list[int]:
+        """The shot start found at frame ``index`` (its :func:`spread` ``level``), when it is the first
+        to show something after blank frames that followed a picture (a fade or a cut through black):
+        the frame after the blankest of them (the last, on a tie), ``[start]`` or ``[]``."""
+        if level < BLANK_SPREAD:
+            if self._shown and (self._dip is None or level <= self._dip[1]):
+                self._dip = (index, level)
+            return []
+        self._shown = True
+        dip, self._dip = self._dip, None
+        return [dip[0] + 1] if dip is not None and self._take(dip[0] + 1) else []
+
+    def _take(self, start: int) -> bool:
+        """Record ``start`` as a cut unless it is the first frame or within a shortest shot of one."""
+        if start > 0 and all(abs(start - c) >= self._min_len for c in self.cuts):
+            self.cuts.append(start)
+            return True
+        return False
+
+
+def spread(rgb: np.ndarray) -> float:
+    """How much an ``[h, w, 3]`` uint8 frame varies: the largest standard deviation of a colour
+    channel over its pixels (every 4th pixel counts), 0-255 levels."""
+    sample = rgb[::4, ::4].reshape(-1, rgb.shape[-1])
+    return float(sample.std(axis=0).max())
+
+
+def is_blank(rgb: np.ndarray) -> bool:
+    """Whether an ``[h, w, 3]`` uint8 frame is blank (:data:`BLANK_SPREAD`)."""
+    return spread(rgb) < BLANK_SPREAD
 
 
 def _reduce(rgb: np.ndarray, side: int) -> np.ndarray:

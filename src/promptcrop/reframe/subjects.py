@@ -5,7 +5,8 @@ feeds the cut detector, and sends keyframes — the first frame of every shot, t
 ``1 / keyframe_rate`` seconds, and the last frame of every shot — through
 :meth:`Predictor.predict_batch` with the run's request (offline mode, or a text / image query with
 its exclusions). A blank frame (black, white, one flat colour) is not predicted on, and the frame
-after it is a keyframe too (:data:`BLANK_SPREAD`). Of each keyframe's prediction it keeps the
+after it is a keyframe too (:data:`~promptcrop.reframe.shots.BLANK_SPREAD`); a dip to black starts a
+new shot (:class:`~promptcrop.reframe.shots.CutDetector`). Of each keyframe's prediction it keeps the
 region the crops were built to keep (the *subject*) and the top crop per ratio (the composer's
 *framing*: headroom, faces whole, room around the subject). Within a shot both are smoothed by a robust straight-line fit over about 1.4
 s of keyframes (:func:`running_trend`) and interpolated linearly between keyframes
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from promptcrop.reframe.path import robust_line
-from promptcrop.reframe.shots import CutDetector, ShotConfig
+from promptcrop.reframe.shots import CutDetector, ShotConfig, is_blank
 from promptcrop.reframe.video import DecodedFrame, VideoInfo, iter_frames
 from promptcrop.validation import require_number, require_positive_int
 
@@ -45,11 +46,6 @@ DEFAULT_ANALYSIS_SIDE = 640
 TREND_KEYFRAMES = 7
 #: Recent analysis frames kept, so a cut found late still gets its first frame analysed.
 LOOKBACK_FRAMES = 8
-#: A frame whose every colour channel spreads less than this (standard deviation over its pixels,
-#: 0-255 levels) is blank: black, white or one flat colour (a lead-in, a fade's end). It shows no
-#: subject: it is not sent to the predictor, its keyframe counts for nothing while its shot has
-#: others, and the frame after it is a keyframe too, until one shows something.
-BLANK_SPREAD = 3.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,7 @@ class Keyframe:
     ratio label → whether that crop is letterboxed, ``matched`` (the grounded phrases),
     ``fallback`` (the predictor's note, if any), ``mode``, ``faces`` ``[F, 4]`` (the faces and
     estimated heads the framing keeps whole, :attr:`~promptcrop.results.Prediction.faces`);
-    ``blank``: the frame showed nothing (:data:`BLANK_SPREAD`), and was not predicted on — its
+    ``blank``: the frame showed nothing (:data:`~promptcrop.reframe.shots.BLANK_SPREAD`), and was not predicted on — its
     subject is the whole frame, it has no framing and no faces."""
 
     index: int
@@ -226,12 +222,6 @@ def blank_keyframe(index: int, full_size: tuple[int, int]) -> Keyframe:
     """The keyframe of a blank frame: the whole ``(W, H)`` frame, no framing, no faces."""
     return Keyframe(index=index, subject=np.array([0.0, 0.0, *full_size]), framing={}, padded={}, pad_color={},
                     matched=(), fallback=None, mode="", blank=True)
-
-
-def is_blank(rgb: np.ndarray) -> bool:
-    """Whether an ``[h, w, 3]`` uint8 frame is blank (:data:`BLANK_SPREAD`; every 4th pixel counts)."""
-    sample = rgb[::4, ::4].reshape(-1, rgb.shape[-1])
-    return bool(sample.std(axis=0).max() < BLANK_SPREAD)
 
 
 def running_trend(boxes: np.ndarray, at: np.ndarray, window: int = TREND_KEYFRAMES) -> np.ndarray:
