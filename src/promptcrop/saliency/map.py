@@ -48,10 +48,10 @@ from promptcrop.saliency.people import (
     with_clothing,
 )
 from promptcrop.saliency.subjects import (
+    bodies_below_top,
     cut_by_side,
     detected_subjects,
     hands_reaching_in,
-    headless_people,
     held_vehicles,
     main_subjects,
     person_holding,
@@ -356,7 +356,7 @@ def compute_saliency(
     seen_faces = skin_faces / to_small if detected is None else detected
     hands = hands_reaching_in(found, seen_faces, content, detail, (width, height))
     hand_skin = _skin_inside(found.boxes.reshape(-1, 4)[hands] * to_small, skin)
-    found = found.where(~headless_people(found, seen_faces, content, detail, (width, height)))  # part of the picture
+    found = found.where(~(hands | bodies_below_top(found, seen_faces, content)))  # headless: part of the picture
     if len(found):
         cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
     if detected is None:
@@ -417,7 +417,7 @@ def _mixed(cues: dict[str, np.ndarray], size: tuple[int, int], without: np.ndarr
 def _skin_inside(boxes_small: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
     """Skin-toned pixels (membership ≥ :data:`~promptcrop.saliency.cues.FACE_SKIN_LEVEL`) of the
     ``skin`` map ``[h, w]`` inside the boxes ``[N, 4]`` (map px): bool ``[h, w]``, None without boxes.
-    Inside a hand reaching in (:func:`~promptcrop.saliency.subjects.headless_people`) they are the
+    Inside a hand reaching in (:func:`~promptcrop.saliency.subjects.hands_reaching_in`) they are the
     hand and the arm, which show what they hold and are not themselves what to keep."""
     if not len(boxes_small):
         return None

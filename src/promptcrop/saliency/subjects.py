@@ -365,9 +365,14 @@ def headless_people(found: Objects, faces: np.ndarray, content: np.ndarray, deta
     of the picture, not people a crop keeps first (:attr:`~promptcrop.saliency.map.SaliencyMap.people`):
     a hand shows what it holds. Someone lying down away from the sides is still a person. (Without
     a face detector, skin blobs stand for faces, and a hand's blob can make its arm a person.)"""
-    boxes = found.boxes.reshape(-1, 4)
-    below_top = _faceless_people(found, faces) & _cut_by_top(boxes, content)
-    return below_top | hands_reaching_in(found, faces, content, detail, image_size)
+    return bodies_below_top(found, faces, content) | hands_reaching_in(found, faces, content, detail, image_size)
+
+
+def bodies_below_top(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``[N]`` True for the detected people (``found``, image px, inside the ``content`` box ``[4]``)
+    none of the ``faces`` ``[F, 4]`` is theirs (:func:`person_holding`) whose box the photo's top cuts
+    (:data:`EDGE_MARGIN`): a body whose head is above the frame."""
+    return _faceless_people(found, faces) & _cut_by_top(found.boxes.reshape(-1, 4), content)
 
 
 def hands_reaching_in(found: Objects, faces: np.ndarray, content: np.ndarray, detail: np.ndarray | None = None,
@@ -445,6 +450,7 @@ __all__ = [
     "UNSEEN_HEAD_MAX_ASPECT",
     "UNSEEN_HEAD_TALL",
     "UNSEEN_HEAD_WIDTH",
+    "bodies_below_top",
     "cut_by_side",
     "detected_subjects",
     "estimated_heads",
