@@ -9,7 +9,7 @@ from optional import require
 
 require("scenedetect")
 
-from promptcrop.reframe.shots import CutDetector, ShotConfig, shots_from_cuts  # noqa: E402
+from promptcrop.reframe.shots import DIP_WINDOW, CutDetector, ShotConfig, shots_from_cuts  # noqa: E402
 
 FPS = 25.0
 
@@ -94,3 +94,25 @@ def test_a_dip_to_black_starts_a_shot_after_its_blackest_frame() -> None:
     blackest = max(i for i in range(3, len(frames)) if not frames[i].any())  # the fade-in's first frame
     assert _cuts(frames) == [blackest + 1]
     assert _cuts(black + first) == []  # a lead-in from black is no cut
+    assert _cuts(first + _faded(second[:12], out=True) + black) == []  # a fade out at the end is no cut
+
+
+def test_a_long_dip_cuts_within_its_last_frames_and_one_blank_frame_is_no_dip() -> None:
+    """The cut of a long dip is reported within DIP_WINDOW frames (the analysis keeps only the last
+    few frames for cuts found late), even when its blackest frame came first; one blank frame alone
+    (a dropped frame) is no dip."""
+    first, second = _shot(120, 40, 8), _shot(120, 40, 9)
+    rng = np.random.default_rng(10)
+    dark = [np.repeat(np.clip(rng.normal(3, 1.0, (90, 160, 1)), 0, 255), 3, axis=2).astype(np.uint8)
+            for _ in range(12)]  # grey noise, blank
+    frames = first[:28] + _faded(first[28:], out=True) + dark + second  # the blackest: the fade's last frame
+    detector = CutDetector(FPS)
+    reported = {start: i for i, frame in enumerate(frames) for start in detector.feed(i, frame)}
+    back = len(first)  # the picture's first frame after the dip
+    assert list(reported.values()) == [back + len(dark)]  # one cut, found when the picture returns
+    start = next(iter(reported))
+    assert len(first) < start <= back + len(dark) and back + len(dark) - start < DIP_WINDOW
+    dips_only = ShotConfig(threshold=255.0, adaptive_ratio=255.0, min_change=255.0)  # no content cut
+    black = np.zeros((90, 160, 3), np.uint8)
+    assert _cuts(first + [black] + second, dips_only) == []
+    assert _cuts(first + [black, black] + second, dips_only) == [len(first) + 2]

@@ -132,6 +132,13 @@ def test_a_person_box_wider_than_a_body_with_arms_in_stays_a_subject_but_not_the
     assert len(S.sized_to_faces(lunge, face)) == 1
     crowd = O.Objects(np.array([[160, 90, 460, 300]], float), np.array([0.9]), ("person",))  # 15 wide
     assert len(S.sized_to_faces(crowd, face)) == 0
+    # a box around a face is no hand, even with a plain wall where its head would be (a head is still
+    # estimated at its top: it may hold a neighbour whose face was not seen)
+    content = np.array([0.0, 0.0, 640.0, 480.0])
+    assert len(S.unseen_heads(lunge, face, content)) == 1
+    blank = np.zeros((48, 64))
+    blank[20:30, 21:41] = 1.0  # detail in the body only
+    assert S.hands_reaching_in(lunge, face, content, blank, (640, 480)).tolist() == [False]
 
 
 def test_a_person_box_with_the_face_low_in_it_is_not_that_person():
@@ -375,19 +382,25 @@ def test_a_hand_reaching_into_the_frame_is_no_person_the_crop_keeps(monkeypatch)
     assert len(compute_saliency(striped(), faces=np.zeros((0, 4))).people) == 1  # a whole person does
 
 
-def test_a_person_whose_estimated_head_shows_nothing_is_headless():
+def test_a_person_whose_estimated_head_shows_nothing_is_a_hand_reaching_in():
     """A faceless person box whose estimated head lies on blocks without detail (a plain wall above
-    a hand holding something up) is not a person; one whose head shows its outline is."""
-    found = O.Objects(np.array([[100, 40, 300, 280], [100, 40, 300, 280]], float), np.array([0.9, 0.9]),
-                      ("person", "person"))
+    a hand holding something up) is a hand; one whose head shows its outline is a person, and so is
+    one with a face of their own; a body cut by the top is headless but no hand."""
+    found = O.Objects(np.array([[100, 40, 300, 280],   # faceless, nothing where the head would be
+                                [100, 40, 300, 280],   # the same box, with a face at its top
+                                [310, 0, 390, 200]],   # a body below the top
+                               float), np.array([0.9] * 3), ("person",) * 3)
+    face = np.array([[180.0, 45.0, 210.0, 80.0]])
     detail = np.full((30, 40), 0.8)
     head = S.estimated_heads(found.boxes[:1])[0] / 10  # detail blocks of 10 px
     detail[int(head[1]) : int(np.ceil(head[3])), int(head[0]) : int(np.ceil(head[2]))] = 0.0
-    plain = S.headless_people(found, np.zeros((0, 4)), CONTENT, detail, (400, 300))
-    assert plain.tolist() == [True, True]
+    assert S.hands_reaching_in(found, np.zeros((0, 4)), CONTENT, detail, (400, 300)).tolist() == [True, True, False]
+    assert S.headless_people(found, np.zeros((0, 4)), CONTENT, detail, (400, 300)).tolist() == [True, True, True]
+    one = found.where(np.array([True, False, False]))
+    assert S.hands_reaching_in(one, face, CONTENT, detail, (400, 300)).tolist() == [False]  # the face is theirs
     detail[int(head[1]), int(head[0]) : int(np.ceil(head[2]))] = 0.5  # the head's outline: a person
-    assert S.headless_people(found, np.zeros((0, 4)), CONTENT, detail, (400, 300)).tolist() == [False, False]
-    assert S.headless_people(found, np.zeros((0, 4)), CONTENT).tolist() == [False, False]  # no detail: not tested
+    assert S.hands_reaching_in(found, np.zeros((0, 4)), CONTENT, detail, (400, 300)).tolist() == [False, False, False]
+    assert S.hands_reaching_in(found, np.zeros((0, 4)), CONTENT).tolist() == [False] * 3  # no detail: not tested
 
 
 def test_a_hand_holding_something_up_before_a_plain_wall_is_no_person(monkeypatch):

@@ -1,4 +1,4 @@
-"""Shot (hard cut) detection on the analysis frames, with PySceneDetect's content detectors.
+"""Shot detection on the analysis frames (hard cuts, with PySceneDetect's content detectors, and dips to black).
 
 :class:`CutDetector` is fed the frames one by one, in order, as the analysis decodes them, and
 says where a new shot starts. PySceneDetect scores the change of hue, saturation and luma between
@@ -13,7 +13,8 @@ motion from making cuts: a splash, or large letters sweeping past the camera, ch
 as much as a cut does, but over many frames in a row, while a cut is one frame's change among
 small ones (docs/REFRAME.md, "Seventeenth pass", has the measurements).
 A fade or a cut through black changes each frame too little for either rule; blank frames
-(:data:`BLANK_SPREAD`) after a picture start a new shot after the blankest of them.
+(:data:`BLANK_SPREAD`, at least :data:`DIP_MIN_FRAMES`) after a picture start a new shot after the
+blankest of them, reported when the picture returns (up to :data:`DIP_WINDOW` frames late).
 The detectors see a copy of each frame reduced to :data:`DETECT_SIDE` pixels (the score is a mean
 over pixels, so the reduction changes little and makes it cheap).
 
@@ -49,6 +50,11 @@ ADAPTIVE_WINDOW = 2
 #: them (:class:`CutDetector`); the analysis predicts nothing on a blank frame
 #: (:mod:`promptcrop.reframe.subjects`).
 BLANK_SPREAD = 3.0
+#: A dip is at least this many blank frames (one is a dropped or glitched frame) ...
+DIP_MIN_FRAMES = 2
+#: ... and its cut comes after the blankest of its last this many frames, so that it is reported at
+#: most this many frames late (the analysis keeps the last few frames for cuts found late).
+DIP_WINDOW = 6
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,9 @@ class ShotConfig:
 
 
 class CutDetector:
-    """Hard cuts of one video, found online: :meth:`feed` each frame in order; it returns the
-    indices where new shots start (a cut may be reported at the frame that shows it)."""
+    """Hard cuts and dips to black of one video, found online: :meth:`feed` each frame in order; it
+    returns the indices where new shots start (a cut may be reported a few frames after the frame
+    that starts the shot: see the module docstring)."""
 
     def __init__(self, fps: float, config: ShotConfig = ShotConfig()) -> None:
         try:
@@ -95,13 +102,13 @@ class CutDetector:
         self.cuts: list[int] = []
         self._last: tuple[int, np.ndarray] | None = None
         self._shown = False  # a frame showing something has been fed
-        self._dip: tuple[int, float] | None = None  # the blankest frame since it: (index, spread)
+        self._dip: list[tuple[int, float]] = []  # the blank frames since then: (index, spread)
 
     def feed(self, index: int, rgb: np.ndarray) -> list[int]:
         """Score frame ``index`` (upright ``[h, w, 3]`` uint8 RGB); returns new shot starts found now."""
         small = np.ascontiguousarray(_reduce(rgb, DETECT_SIDE)[..., ::-1])  # PySceneDetect reads BGR
         self._last = (index, small)
-        return self._found(index, small) + self._after_dip(index, spread(small))
+        return sorted(self._found(index, small) + self._after_dip(index, spread(small)))
 
     def finish(self) -> list[int]:
         """After the last frame: the shot starts among the last frames (the detectors judge a frame
@@ -119,19 +126,23 @@ class CutDetector:
 
     def _after_dip(self, index: int, level: float) -> list[int]:
         """The shot start found at frame ``index`` (its :func:`spread` ``level``), when it is the first
-        to show something after blank frames that followed a picture (a fade or a cut through black):
-        the frame after the blankest of them (the last, on a tie), ``[start]`` or ``[]``."""
+        to show something after at least :data:`DIP_MIN_FRAMES` blank frames that followed a picture
+        (a fade or a cut through black): the frame after the blankest of the last :data:`DIP_WINDOW`
+        of them (the last, on a tie), ``[start]`` or ``[]``."""
         if level < BLANK_SPREAD:
-            if self._shown and (self._dip is None or level <= self._dip[1]):
-                self._dip = (index, level)
+            if self._shown:
+                self._dip = [*self._dip[1 - DIP_WINDOW :], (index, level)]
             return []
         self._shown = True
-        dip, self._dip = self._dip, None
-        return [dip[0] + 1] if dip is not None and self._take(dip[0] + 1) else []
+        dip, self._dip = self._dip, []
+        if len(dip) < DIP_MIN_FRAMES:  # the run may be longer than the window: its frames are consecutive
+            return []
+        blankest = min(dip, key=lambda frame: (frame[1], -frame[0]))[0]
+        return [blankest + 1] if self._take(blankest + 1) else []
 
     def _take(self, start: int) -> bool:
-        """Record ``start`` as a cut unless it is the first frame or within a shortest shot of one."""
-        if start > 0 and all(abs(start - c) >= self._min_len for c in self.cuts):
+        """Record ``start`` as a cut unless it is within a shortest shot of the first frame or a cut."""
+        if start >= self._min_len and all(abs(start - c) >= self._min_len for c in self.cuts):
             self.cuts.append(start)
             return True
         return False

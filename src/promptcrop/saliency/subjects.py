@@ -67,16 +67,19 @@ SHARPEST_SHARE = 0.9
 SOFTER_THAN_SUBJECT = 1 / 3
 
 
-#: A detected person can be a face's body only when it is at most this many face widths wide and
-#: face heights tall (a face box holds the face, not the hair: a standing figure is about 9 face
-#: heights tall, arms stretched up reach about 12, arms held out about 8 face widths); a far larger
-#: "person" around a face is something else (a crowd's box, a blurred copy of the subject behind it).
+#: A detected person is a face's body (:func:`person_holding`) only when it is at most this many
+#: face widths wide and face heights tall (a face box holds the face, not the hair: a standing
+#: figure is about 9 face heights tall, arms stretched up reach about 12). A wider box around the
+#: face may be that person with arms held out, or that person and a neighbour; which, the box
+#: cannot tell, so it is not linked to the face (:data:`SUBJECT_FACE_SPAN`).
 PERSON_FACE_SPAN = (8.0, 16.0)
 
-#: A detected person holding a face stays a subject (though not that face's body) up to this many
-#: face widths wide and face heights tall: arms held out, a kick or a lunge reach 12 widths of the
-#: face detector's tight boxes on the development and fresh photos, and so does a box around the
-#: face's person and a neighbour. Only a far larger box is dropped (:func:`sized_to_faces`).
+#: A detected person holding a face stays a subject up to this many face widths wide and face
+#: heights tall, and is no hand reaching in (:func:`hands_reaching_in`): arms held out, a kick or a
+#: lunge reach about 12 widths of the face detector's tight face boxes. Such a box may also hold a
+#: neighbour whose face was not seen, so a head is still estimated at its top
+#: (:func:`unseen_heads`). A far larger "person" around a face is something else (a crowd's box, a
+#: blurred copy of the subject behind it) and is dropped (:func:`sized_to_faces`).
 SUBJECT_FACE_SPAN = (13.0, 16.0)
 
 #: A detected person can be a face's body only when the face's centre lies in this top share of
@@ -115,7 +118,7 @@ SEEN_HEAD_SHARE = 0.5
 #: A head shows something: its outline against what is behind it, hair, a face turned away. An
 #: estimated head (:data:`UNSEEN_HEAD_WIDTH`) whose sharpest detail (:data:`SHARPEST_SHARE`)
 #: stays below this share of its person box's lies over a plain wall or sky: the "person" is an
-#: arm or a hand holding something up into the frame, its head outside it (:func:`headless_people`).
+#: arm or a hand holding something up into the frame, its head outside it (:func:`hands_reaching_in`).
 HEAD_DETAIL_SHARE = 0.3
 
 
@@ -238,12 +241,13 @@ def _block_window(box: np.ndarray, bh: int, bw: int) -> tuple[slice, slice]:
     return slice(y1, max(int(np.ceil(box[3])), y1 + 1)), slice(x1, max(int(np.ceil(box[2])), x1 + 1))
 
 
-def person_holding(faces: np.ndarray, found: Objects) -> np.ndarray:
+def person_holding(faces: np.ndarray, found: Objects, span: tuple[float, float] = PERSON_FACE_SPAN) -> np.ndarray:
     """For each face ``[F, 4]``, the index in ``found`` of the detected person it belongs to (the
-    smallest person box holding the face's centre, larger than the face and within
-    :data:`PERSON_FACE_SPAN` of it), or -1: ``[F]`` int."""
+    smallest person box holding the face's centre, larger than the face and within ``span`` —
+    face widths, face heights — of it, the face in its top part: :data:`PERSON_FACE_TOP`), or -1:
+    ``[F]`` int."""
     out = np.full(len(faces), -1, dtype=np.int64)
-    holds, fits = _faces_in_people(faces, found)  # [F, N] each
+    holds, fits = _faces_in_people(faces, found, span)  # [F, N] each
     for i in range(len(out)):
         mine = holds[i] & fits[i]
         if mine.any():
@@ -253,10 +257,10 @@ def person_holding(faces: np.ndarray, found: Objects) -> np.ndarray:
 
 def sized_to_faces(found: Objects, faces: np.ndarray) -> Objects:
     """``found`` without the detected people that hold detected faces ``[F, 4]`` but none of a size
-    a body of theirs, arms out, could have (:data:`SUBJECT_FACE_SPAN`): a box more than thirteen
-    face widths wide around a face is not that person (a blurred copy of the subject behind it, a
-    crowd taken as one). A box between :data:`PERSON_FACE_SPAN` and that stays a subject, and is
-    not the face's body (:func:`person_holding`)."""
+    and place a body of theirs, arms out, could have (:data:`SUBJECT_FACE_SPAN` face widths and
+    heights, the face in the box's top part: :data:`PERSON_FACE_TOP`): not that person (a blurred
+    copy of the subject behind it, a crowd taken as one). A box between :data:`PERSON_FACE_SPAN` and
+    that stays a subject, and is not linked to the face as its body (:func:`person_holding`)."""
     holds, fits = _faces_in_people(faces, found, SUBJECT_FACE_SPAN)
     wrong = holds.any(axis=0) & ~(holds & fits).any(axis=0)  # [N]
     if not wrong.any():
@@ -364,7 +368,8 @@ def headless_people(found: Objects, faces: np.ndarray, content: np.ndarray, deta
     a body below the frame), or it is a hand reaching in (:func:`hands_reaching_in`). They are part
     of the picture, not people a crop keeps first (:attr:`~promptcrop.saliency.map.SaliencyMap.people`):
     a hand shows what it holds. Someone lying down away from the sides is still a person. (Without
-    a face detector, skin blobs stand for faces, and a hand's blob can make its arm a person.)"""
+    a face detector, skin blobs stand for faces, and a hand's blob can make its arm a person.)
+    :func:`~promptcrop.saliency.map.compute_saliency` forms the same union from the two parts."""
     return bodies_below_top(found, faces, content) | hands_reaching_in(found, faces, content, detail, image_size)
 
 
@@ -379,12 +384,13 @@ def hands_reaching_in(found: Objects, faces: np.ndarray, content: np.ndarray, de
                       image_size: tuple[int, int] | None = None) -> np.ndarray:
     """``[N]`` True for the detected people (``found``, image px of ``image_size``, inside the
     ``content`` box ``[4]``) that are an arm or a hand reaching into the photo: none of the ``faces``
-    ``[F, 4]`` is theirs (:func:`person_holding`), the box is not cut off by the photo's top, and it
+    ``[F, 4]`` is theirs (:func:`person_holding`, or within :data:`SUBJECT_FACE_SPAN` of the box: a
+    box around a face is no hand), the box is not cut off by the photo's top, and it
     is much wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`) at the photo's left or right edge, or
     its estimated head shows nothing on the photo's ``detail`` blocks ``[bh, bw]``
     (:data:`HEAD_DETAIL_SHARE`; not tested when None): a plain wall above a hand."""
     boxes = found.boxes.reshape(-1, 4)
-    faceless = _faceless_people(found, faces) & ~_cut_by_top(boxes, content)
+    faceless = _faceless_people(found, faces, wide=True) & ~_cut_by_top(boxes, content)
     in_photo = _head_in_photo(boxes, content)
     hands = faceless & ~in_photo & _cut_by_sides(boxes, content)
     if detail is not None and image_size is not None and (faceless & in_photo).any():
@@ -394,11 +400,15 @@ def hands_reaching_in(found: Objects, faces: np.ndarray, content: np.ndarray, de
     return hands
 
 
-def _faceless_people(found: Objects, faces: np.ndarray) -> np.ndarray:
+def _faceless_people(found: Objects, faces: np.ndarray, *, wide: bool = False) -> np.ndarray:
     """``[N]`` True for the detected people none of the ``faces`` ``[F, 4]`` belongs to; a face counts
-    for the one person it belongs to (:func:`person_holding`), not for a neighbour whose box overlaps it."""
+    for the one person it belongs to (:func:`person_holding`), not for a neighbour whose box overlaps
+    it, and — when ``wide`` — without one, for the smallest box around it within
+    :data:`SUBJECT_FACE_SPAN` (that person with arms out, or with a neighbour)."""
     people = np.array([label == "person" for label in found.labels], dtype=bool)
     holder = person_holding(faces, found)
+    if wide:
+        holder = np.where(holder >= 0, holder, person_holding(faces, found, SUBJECT_FACE_SPAN))
     people[holder[holder >= 0]] = False
     return people
 
@@ -438,6 +448,7 @@ def _tent(coords: np.ndarray, low: float, high: float) -> np.ndarray:
 
 
 __all__ = [
+    "HEAD_DETAIL_SHARE",
     "MAIN_SUBJECT_SCORE",
     "MAIN_SUBJECT_SHARE",
     "PERSON_FACE_SPAN",
@@ -446,7 +457,6 @@ __all__ = [
     "SUBJECT_FACE_SPAN",
     "SUBJECT_LABELS",
     "VEHICLE_LABELS",
-    "HEAD_DETAIL_SHARE",
     "UNSEEN_HEAD_MAX_ASPECT",
     "UNSEEN_HEAD_TALL",
     "UNSEEN_HEAD_WIDTH",
