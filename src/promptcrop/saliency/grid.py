@@ -174,3 +174,11 @@ def box_sums(sat: np.ndarray, boxes_grid: np.ndarray) -> np.ndarray:
         + _integral_at(sat, x1, y1)
     )
     return np.maximum(total, 0.0)
+
+
+def box_window(box: np.ndarray, rows: int, columns: int) -> tuple[slice, slice]:
+    """The cells of a ``rows`` × ``columns`` grid under ``box`` ``[4]`` (xyxy, grid units): every
+    cell it touches, at least one, inside the grid; ``(row slice, column slice)``."""
+    x1 = min(max(int(box[0]), 0), columns - 1)
+    y1 = min(max(int(box[1]), 0), rows - 1)
+    return slice(y1, max(int(np.ceil(box[3])), y1 + 1)), slice(x1, max(int(np.ceil(box[2])), x1 + 1))

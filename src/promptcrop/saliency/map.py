@@ -34,7 +34,17 @@ from promptcrop.saliency.cues import (
     uncommon,
 )
 from promptcrop.saliency.frame import frame_artefacts
-from promptcrop.saliency.grid import WORK_SIDE, blur_sigma, box_sums, check_image, clip_to, integral, normalise, reduce
+from promptcrop.saliency.grid import (
+    WORK_SIDE,
+    blur_sigma,
+    box_sums,
+    box_window,
+    check_image,
+    clip_to,
+    integral,
+    normalise,
+    reduce,
+)
 from promptcrop.saliency.litert import Once, in_background
 from promptcrop.saliency.marks import corner_marks
 from promptcrop.saliency.objects import Objects
@@ -422,11 +432,8 @@ def _skin_inside(boxes_small: np.ndarray, skin: np.ndarray) -> np.ndarray | None
     if not len(boxes_small):
         return None
     inside = np.zeros(skin.shape, dtype=bool)
-    h, w = skin.shape
-    for x1, y1, x2, y2 in np.asarray(boxes_small, dtype=np.float64):
-        rows = slice(max(0, int(y1)), min(h, int(np.ceil(y2))))
-        columns = slice(max(0, int(x1)), min(w, int(np.ceil(x2))))
-        inside[rows, columns] = True
+    for box in np.asarray(boxes_small, dtype=np.float64):
+        inside[box_window(box, *skin.shape)] = True
     return inside & (skin >= FACE_SKIN_LEVEL)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from promptcrop import boxes as B
-from promptcrop.saliency.grid import quantile
+from promptcrop.saliency.grid import box_window, quantile
 from promptcrop.saliency.objects import Objects
 from promptcrop.saliency.people import head_boxes
 
@@ -225,20 +225,14 @@ def _block_detail(boxes: np.ndarray, detail: np.ndarray, image_size: tuple[int, 
     if without is not None:
         counted = np.ones((bh, bw), dtype=bool)
         for box in np.asarray(without, dtype=np.float64).reshape(-1, 4) * to_blocks:
-            counted[_block_window(box, bh, bw)] = False
+            counted[box_window(box, bh, bw)] = False
     peaks, means = [], []
     for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4) * to_blocks:
-        window = _block_window(box, bh, bw)
+        window = box_window(box, bh, bw)
         blocks = detail[window] if counted is None else detail[window][counted[window]]
         peaks.append(quantile(blocks, SHARPEST_SHARE) if blocks.size else 0.0)
         means.append(float(blocks.mean()) if blocks.size else 0.0)
     return np.array(peaks), np.array(means)
-
-
-def _block_window(box: np.ndarray, bh: int, bw: int) -> tuple[slice, slice]:
-    """The blocks under ``box`` ``[4]`` (block units): at least one, inside the ``bh`` × ``bw`` grid."""
-    x1, y1 = min(int(box[0]), bw - 1), min(int(box[1]), bh - 1)
-    return slice(y1, max(int(np.ceil(box[3])), y1 + 1)), slice(x1, max(int(np.ceil(box[2])), x1 + 1))
 
 
 def person_holding(faces: np.ndarray, found: Objects, span: tuple[float, float] = PERSON_FACE_SPAN) -> np.ndarray:
