@@ -230,3 +230,29 @@ def test_the_heap_is_trimmed_only_when_the_process_holds_much_more_than_after_it
     for _ in range(6):
         trimmer()
     assert trims == [0, 0]  # at 165 MB (floor 100) and at 155 MB (floor 90); not at 154 MB
+
+
+def test_a_call_stopped_by_its_own_deadline_before_the_timer_fires_is_a_time_out():
+    """The call may reach a stage just after the slot's deadline, before the event loop's timer
+    fires: the caller sees the same TimedOut. A deadline of its own that the call passed is the
+    call's error."""
+    from promptcrop.deadline import Deadline
+    from promptcrop.errors import DeadlineExceeded
+
+    def stopped(deadline) -> None:
+        time.sleep(0.05)  # the run has started waiting, its timer set for 30 s
+        deadline.cancel()  # as if past: expired before the timer fired
+        deadline.check("stage 1")
+
+    async def scenario() -> None:
+        pool = WorkerPool(threads=1, max_queue=0, timeout_s=30)
+        async with pool.admitted() as slot:
+            with pytest.raises(TimedOut):
+                await slot.run(stopped, slot.deadline)
+        async with pool.admitted() as slot:
+            with pytest.raises(DeadlineExceeded):
+                await slot.run(stopped, Deadline.after(30))
+        assert pool.cancelled == 2
+        pool.shutdown()
+
+    asyncio.run(scenario())

@@ -167,6 +167,13 @@ class Slot:
         except asyncio.TimeoutError:
             self._abandon(future)
             raise TimedOut(pool.timeout_s) from None
+        except DeadlineExceeded:
+            # the call reached a stage just after the slot's deadline, before the timer above fired:
+            # the same time-out, told the same way
+            if not self.deadline.expired:
+                raise
+            self.deadline.cancel()
+            raise TimedOut(pool.timeout_s) from None
         except asyncio.CancelledError:  # the client went away
             self._abandon(future)
             raise
