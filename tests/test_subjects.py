@@ -382,6 +382,18 @@ def test_a_hand_reaching_into_the_frame_is_no_person_the_crop_keeps(monkeypatch)
     assert len(compute_saliency(striped(), faces=np.zeros((0, 4))).people) == 1  # a whole person does
 
 
+def test_an_arm_whose_box_stops_short_of_the_side_still_reaches_in():
+    """The detector's box of an arm cut by the frame's side stops a few of its pixels short of the
+    edge: within HAND_EDGE_MARGIN it is a hand reaching in; farther in it is someone lying down."""
+    W = CONTENT[2] - CONTENT[0]
+    def arm(gap: float) -> O.Objects:  # wider than tall, faceless, its right end gap × W from the edge
+        return O.Objects(np.array([[150.0, 120.0, CONTENT[2] - gap * W, 200.0]]), np.array([0.7]), ("person",))
+    no_faces = np.zeros((0, 4))
+    assert S.EDGE_MARGIN < 0.02 < S.HAND_EDGE_MARGIN
+    assert S.hands_reaching_in(arm(0.02), no_faces, CONTENT).tolist() == [True]
+    assert S.hands_reaching_in(arm(S.HAND_EDGE_MARGIN + 0.02), no_faces, CONTENT).tolist() == [False]
+
+
 def test_a_person_whose_estimated_head_shows_nothing_is_a_hand_reaching_in():
     """A faceless person box whose estimated head lies on blocks without detail (a plain wall above
     a hand holding something up) is a hand; one whose head shows its outline is a person, and so is

@@ -52,6 +52,12 @@ MAIN_SUBJECT_SHARE = 0.5
 EDGE_MARGIN = 0.01
 
 
+#: An arm reaching in from the photo's left or right side ends within this share of its width of
+#: the edge (:func:`hands_reaching_in`). The detector's box of a limb cut by the edge stops a few
+#: of its input pixels short of it, more than :data:`EDGE_MARGIN` allows.
+HAND_EDGE_MARGIN = 0.03
+
+
 #: A detection is in focus when the sharpest tenth of its detail blocks reaches this share of the
 #: photo's sharpest detail (:func:`promptcrop.saliency.cues.detail_blocks`) — below it nothing in
 #: the box is sharp: it is the blurred background — and its mean detail is at least
@@ -386,7 +392,7 @@ def hands_reaching_in(found: Objects, faces: np.ndarray, content: np.ndarray, de
     boxes = found.boxes.reshape(-1, 4)
     faceless = _faceless_people(found, faces, wide=True) & ~_cut_by_top(boxes, content)
     in_photo = _head_in_photo(boxes, content)
-    hands = faceless & ~in_photo & _cut_by_sides(boxes, content)
+    hands = faceless & ~in_photo & _cut_by_sides(boxes, content, HAND_EDGE_MARGIN)
     if detail is not None and image_size is not None and (faceless & in_photo).any():
         head_peak, _ = _block_detail(estimated_heads(boxes), detail, image_size)
         box_peak, _ = _block_detail(boxes, detail, image_size)
@@ -427,10 +433,10 @@ def cut_by_side(boxes: np.ndarray, content: np.ndarray, *, largest: np.ndarray) 
     return _cut_by_sides(boxes, content) & ~largest
 
 
-def _cut_by_sides(boxes: np.ndarray, content: np.ndarray) -> np.ndarray:
+def _cut_by_sides(boxes: np.ndarray, content: np.ndarray, share: float = EDGE_MARGIN) -> np.ndarray:
     """``[N]`` True for boxes ``[N, 4]`` that the ``content`` box's ``[4]`` left or right edge cuts
-    (:data:`EDGE_MARGIN`)."""
-    margin = EDGE_MARGIN * (content[2] - content[0])
+    (within ``share`` of its width; default :data:`EDGE_MARGIN`)."""
+    margin = share * (content[2] - content[0])
     return (boxes[:, 0] <= content[0] + margin) | (boxes[:, 2] >= content[2] - margin)
 
 
