@@ -394,6 +394,20 @@ def test_an_arm_whose_box_stops_short_of_the_side_still_reaches_in():
     assert S.hands_reaching_in(arm(S.HAND_EDGE_MARGIN + 0.02), no_faces, CONTENT).tolist() == [False]
 
 
+def test_an_arm_held_up_at_the_side_is_a_hand_a_body_reaching_the_bottom_is_not():
+    """A faceless box at the side, wider than tall but less than UNSEEN_HEAD_MAX_ASPECT times: held
+    up (ending above the frame's bottom tenth) it is an arm holding something into the picture;
+    reaching the frame's bottom it is a body cut by the side; as tall as wide it is neither."""
+    def at_side(x1: float, y1: float, y2: float) -> O.Objects:
+        return O.Objects(np.array([[x1, y1, CONTENT[2], y2]]), np.array([0.7]), ("person",))
+    no_faces = np.zeros((0, 4))
+    held_up = at_side(200.0, 60.0, 220.0)  # 200 x 160: 1.25 wide per tall, its bottom at 73 %
+    assert 1.0 < 200 / 160 < S.UNSEEN_HEAD_MAX_ASPECT and 220 < (1 - S.HAND_ABOVE_BOTTOM) * CONTENT[3]
+    assert S.hands_reaching_in(held_up, no_faces, CONTENT).tolist() == [True]
+    assert S.hands_reaching_in(at_side(200.0, 140.0, 300.0), no_faces, CONTENT).tolist() == [False]  # to the bottom
+    assert S.hands_reaching_in(at_side(240.0, 60.0, 220.0), no_faces, CONTENT).tolist() == [False]  # as tall as wide
+
+
 def test_a_person_whose_estimated_head_shows_nothing_is_a_hand_reaching_in():
     """A faceless person box whose estimated head lies on blocks without detail (a plain wall above
     a hand holding something up) is a hand; one whose head shows its outline is a person, and so is

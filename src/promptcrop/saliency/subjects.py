@@ -56,6 +56,11 @@ EDGE_MARGIN = 0.01
 #: the edge (:func:`hands_reaching_in`). The detector's box of a limb cut by the edge stops a few
 #: of its input pixels short of it, more than :data:`EDGE_MARGIN` allows.
 HAND_EDGE_MARGIN = 0.03
+#: A faceless "person" at the side that is wider than tall, but not by
+#: :data:`UNSEEN_HEAD_MAX_ASPECT`, is an arm held up (:func:`hands_reaching_in`) when its box ends
+#: more than this share of the photo's height above its bottom: a body cut by the side reaches
+#: down to the frame's bottom, an arm holding a cup into the picture does not.
+HAND_ABOVE_BOTTOM = 0.1
 
 
 #: A detection is in focus when the sharpest tenth of its detail blocks reaches this share of the
@@ -385,19 +390,28 @@ def hands_reaching_in(found: Objects, faces: np.ndarray, content: np.ndarray, de
     """``[N]`` True for the detected people (``found``, image px of ``image_size``, inside the
     ``content`` box ``[4]``) that are an arm or a hand reaching into the photo: none of the ``faces``
     ``[F, 4]`` is theirs (:func:`person_holding`, or within :data:`SUBJECT_FACE_SPAN` of the box: a
-    box around a face is no hand), the box is not cut off by the photo's top, and it
-    is much wider than tall (:data:`UNSEEN_HEAD_MAX_ASPECT`) at the photo's left or right edge, or
+    box around a face is no hand), the box is not cut off by the photo's top, and it is at the
+    photo's left or right edge (:data:`HAND_EDGE_MARGIN`) and much wider than tall
+    (:data:`UNSEEN_HEAD_MAX_ASPECT`) or wider than tall and held up (:func:`_held_up`), or
     its estimated head shows nothing on the photo's ``detail`` blocks ``[bh, bw]``
     (:data:`HEAD_DETAIL_SHARE`; not tested when None): a plain wall above a hand."""
     boxes = found.boxes.reshape(-1, 4)
     faceless = _faceless_people(found, faces, wide=True) & ~_cut_by_top(boxes, content)
     in_photo = _head_in_photo(boxes, content)
-    hands = faceless & ~in_photo & _cut_by_sides(boxes, content, HAND_EDGE_MARGIN)
+    hands = faceless & _cut_by_sides(boxes, content, HAND_EDGE_MARGIN) & (~in_photo | _held_up(boxes, content))
     if detail is not None and image_size is not None and (faceless & in_photo).any():
         head_peak, _ = _block_detail(estimated_heads(boxes), detail, image_size)
         box_peak, _ = _block_detail(boxes, detail, image_size)
         hands |= faceless & in_photo & (head_peak < HEAD_DETAIL_SHARE * box_peak)
     return hands
+
+
+def _held_up(boxes: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``[N]`` True for boxes ``[N, 4]`` wider than tall whose bottom is above the ``content`` box's
+    ``[4]`` by more than :data:`HAND_ABOVE_BOTTOM` of its height: an arm holding something up,
+    which no body below it carries down to the frame's bottom."""
+    wider = boxes[:, 2] - boxes[:, 0] > boxes[:, 3] - boxes[:, 1]
+    return wider & (boxes[:, 3] < content[3] - HAND_ABOVE_BOTTOM * (content[3] - content[1]))
 
 
 def _faceless_people(found: Objects, faces: np.ndarray, *, wide: bool = False) -> np.ndarray:
