@@ -17,6 +17,7 @@ from promptcrop.reframe.path import (
     cut_count,
     edge_depth,
     fewest_cut,
+    holdable_faces,
     free_room,
     keep_corridor,
     least_motion_path,
@@ -175,6 +176,23 @@ def test_a_still_camera_holds_where_it_cuts_the_fewest_faces() -> None:
     moving = _moving_subject(80, 1)
     assert np.array_equal(solve_shot(moving, moving, size, (W, H), FPS, faces=[faces[0]] * 80).boxes,
                           solve_shot(moving, moving, size, (W, H), FPS).boxes)
+
+
+def test_a_close_up_face_wider_than_the_crop_can_hold_stays_framed() -> None:
+    """A face filling the frame, wider than any crop can hold without an edge through it (a
+    close-up's head box): every crop showing most of it cuts it, so the camera stays on the
+    framing instead of leaving the face out to cut none."""
+    n = 60
+    size = largest_crop_size((W, H), 9 / 16)  # 202 px wide
+    head = np.array([238.0, 0, 600, 360])  # 362 px: more than 202 / 0.6
+    subject = np.tile([82.0, 0, 640, 360], (n, 1))
+    framing = np.tile([318.0, 0, 318.0 + size[0], H], (n, 1))
+    path = solve_shot(subject, framing, size, (W, H), FPS, faces=[head[None]] * n)
+    assert path.camera == "stationary"
+    assert head[0] < path.boxes[0, 0] and path.boxes[0, 2] < head[2]  # inside the face, as framed
+    assert abs(path.boxes[0, 0] - 318) <= 2
+    spans = holdable_faces(np.array([[238.0, 600], [300, 420], [0, 336]]), np.zeros(3, dtype=np.int64), size[0])
+    assert spans.spans.tolist() == [[300.0, 420.0], [0.0, 336.0]]  # 362 px is too wide, 336 is not
 
 
 def test_a_still_camera_on_a_wide_group_leaves_the_framing_to_keep_faces_whole() -> None:

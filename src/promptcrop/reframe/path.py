@@ -402,7 +402,7 @@ def solve_shot(subject: np.ndarray, framing: np.ndarray, size: tuple[int, int], 
         lo_frame, hi_frame = corridor(low, high, framed, extent, frame_extent, config.wide_slack)
         lo_line, hi_line = corridor(low, high, line, extent, frame_extent, config.wide_slack)
         lo, hi = np.minimum(lo_frame, lo_line), np.maximum(hi_frame, hi_line)
-        spans = None if faces is None else FaceSpans(face_boxes[:, [axis, axis + 2]], frame_of)
+        spans = None if faces is None else holdable_faces(face_boxes[:, [axis, axis + 2]], frame_of, extent)
         centres = solve_axis(lo, hi, line, extent, frame_extent, fps, config, free_room(low, high, extent, config), spans,
                              keep_corridor(low, high, extent, frame_extent))
         centres_of.append(centres)
@@ -421,6 +421,17 @@ class FaceSpans:
 
     spans: np.ndarray
     frame: np.ndarray
+
+
+def holdable_faces(spans: np.ndarray, frame: np.ndarray, extent: int) -> FaceSpans:
+    """The faces ``spans`` ``[M, 2]`` (low, high px along one axis; seen in the shot's frames
+    ``frame`` ``[M]``) that a crop of side ``extent`` can hold without cutting: those at most
+    ``extent / (1 - 2 · _CUT_SHARE)`` wide, which a crop centred on them holds with both edges in
+    their outer shares. A wider face (a close-up's head) is cut by every crop that shows most of
+    it, and left whole only by one that leaves it out: it is the subject's to place, not an edge's
+    to avoid."""
+    holdable = (spans[:, 1] - spans[:, 0]) * (1.0 - 2.0 * _CUT_SHARE) <= extent
+    return FaceSpans(spans[holdable], frame[holdable])
 
 
 def _flat_faces(faces: Sequence[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
