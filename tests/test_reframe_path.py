@@ -84,9 +84,13 @@ def test_fast_subject_is_followed_at_the_speed_limit() -> None:
     limit = PathConfig().max_speed * W / FPS
     assert np.abs(np.diff(limited.boxes[:, 0])).max() <= limit + 1
     assert limited.boxes[-1, 0] <= subject[-1, 0] and limited.boxes[-1, 2] >= subject[-1, 2]
-    fast = solve_shot(subject, subject, size, (W, H), FPS, PathConfig(max_speed=1.0))
+    fast = solve_shot(subject, subject, size, (W, H), FPS, PathConfig(max_speed=1.0, max_step=0.04))
     kept = (fast.boxes[:, 0] <= subject[:, 0] + 1) & (fast.boxes[:, 2] >= subject[:, 2] - 1)
     assert kept.all()
+    # at a lower frame rate the same speed per second would be a longer move per frame: capped
+    slow_video = solve_shot(subject, subject, size, (W, H), 10.0)
+    assert PathConfig().max_speed * W / 10.0 > MAX_STEP
+    assert np.abs(np.diff(slow_video.boxes[:, 0])).max() <= PathConfig().max_step * W + 1
 
 
 def test_jumps_only_at_cuts() -> None:

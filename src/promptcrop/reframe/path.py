@@ -117,7 +117,8 @@ class PathConfig:
     """How the camera moves.
 
     ``max_speed``: largest move per second, as a share of the frame side (0.45 = 1.8 % of the
-    side per frame at 25 fps). ``accel_weight``: cost of a change of velocity (px per frame)
+    side per frame at 25 fps); ``max_step``: largest move per frame, whatever the frame rate (a
+    15 or 20 fps video moves no more per frame than a 25 fps one). ``accel_weight``: cost of a change of velocity (px per frame)
     against one pixel of motion. ``target_weight``: cost of one pixel between the centre and the
     shot's steady framing, per frame. ``keep_weight``: cost of one pixel outside the corridor, per
     frame (the corridor is a soft constraint: an estimate that jumps is followed at ``max_speed``,
@@ -134,6 +135,7 @@ class PathConfig:
     """
 
     max_speed: float = 0.45
+    max_step: float = 0.018
     accel_weight: float = 20.0
     target_weight: float = 0.1
     keep_weight: float = 10.0
@@ -145,6 +147,7 @@ class PathConfig:
 
     def __post_init__(self) -> None:
         require_number("max_speed", self.max_speed, 0.0, None, low_open=True)
+        require_number("max_step", self.max_step, 0.0, None, low_open=True)
         require_number("accel_weight", self.accel_weight, 0.0, None)
         require_number("target_weight", self.target_weight, 0.0, None)
         require_number("wide_slack", self.wide_slack, 0.0, 1.0)
@@ -154,6 +157,10 @@ class PathConfig:
         for slack in self.motion_slack:
             require_number("motion_slack", slack, 0.0, None)
         require_number("cut_cost", self.cut_cost, 0.0, None)
+
+    def step_limit(self, fps: float) -> float:
+        """The largest move per frame at ``fps`` (> 0), as a share of the frame side."""
+        return min(self.max_speed / fps, self.max_step)
 
 
 @dataclass(frozen=True)
@@ -216,7 +223,7 @@ def solve_axis(lo: np.ndarray, hi: np.ndarray, target: np.ndarray, extent: int, 
     target = np.clip(target, lo, hi)
 
     def program_of_shot() -> _Program:
-        return _Program(lo, hi, target, config.max_speed * frame_extent / fps, config, free)
+        return _Program(lo, hi, target, config.step_limit(fps) * frame_extent, config, free)
 
     program = None
     if float(lo.max()) <= float(hi.min()):
