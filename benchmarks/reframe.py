@@ -16,9 +16,10 @@ against hand annotations (``benchmarks/reframe_real_annotations.json``: subject 
 every 15th frame by looking, interpolated between). Nothing was tuned on them up to the fourth pass;
 the fifth looked at ``bigbuckbunny.mp4``'s keyframes (docs/REFRAME.md), so they are development data.
 
-**Fresh clips** (``--fresh-clips DIR``): ten real clips from other packages' archives, annotated by
-looking (several shots, faces, frames without a subject; benchmarks/fresh_clips.py), five first run
-in the seventeenth pass and five in the eighteenth, each after its annotations were made.
+**Fresh clips** (``--fresh-clips DIR``): fourteen real clips from other packages' archives, annotated
+by looking (several shots, faces, frames without a subject; benchmarks/fresh_clips.py), five first
+run in the seventeenth pass, five in the eighteenth and four in the nineteenth, each after its
+annotations were made.
 ``--clips 0`` skips the synthetic set.
 
 **Methods** at 9:16 (``--ratio``), each giving one crop of the largest 9:16 size per frame:
