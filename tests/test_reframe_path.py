@@ -17,8 +17,8 @@ from promptcrop.reframe.path import (
     cut_count,
     edge_depth,
     fewest_cut,
-    holdable_faces,
     free_room,
+    holdable_faces,
     keep_corridor,
     least_motion_path,
     needed_speed,
@@ -195,8 +195,9 @@ def test_a_close_up_face_wider_than_the_crop_can_hold_stays_framed() -> None:
     assert path.camera == "stationary"
     assert head[0] < path.boxes[0, 0] and path.boxes[0, 2] < head[2]  # inside the face, as framed
     assert abs(path.boxes[0, 0] - 318) <= 2
-    spans = holdable_faces(np.array([[238.0, 600], [300, 420], [0, 336]]), np.zeros(3, dtype=np.int64), size[0])
-    assert spans.spans.tolist() == [[300.0, 420.0], [0.0, 336.0]]  # 362 px is too wide, 336 is not
+    spans = holdable_faces(np.array([[238.0, 600], [300, 420], [0, 336], [0, 338]]), np.arange(4), size[0])
+    assert spans.spans.tolist() == [[300.0, 420.0], [0.0, 336.0]]  # 362 and 338 px are too wide, 336 is not
+    assert spans.frame.tolist() == [1, 2]
 
 
 def test_a_still_camera_on_a_wide_group_leaves_the_framing_to_keep_faces_whole() -> None:
@@ -258,6 +259,12 @@ def test_path_config_validates() -> None:
         PathConfig(motion_slack=(-0.1,))
     with pytest.raises(ValueError):
         PathConfig(cut_cost=-1.0)
+    with pytest.raises(ValueError):
+        PathConfig(max_step=0.0)
+    with pytest.raises(ValueError):
+        PathConfig().step_limit(0.0)
+    assert PathConfig().step_limit(50.0) == PathConfig().max_speed / 50.0  # above 25 fps: the speed per second
+    assert PathConfig().step_limit(10.0) == PathConfig().max_step
 
 
 def _pan(n: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:

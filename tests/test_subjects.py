@@ -406,6 +406,9 @@ def test_an_arm_held_up_at_the_side_is_a_hand_a_body_reaching_the_bottom_is_not(
     assert S.hands_reaching_in(held_up, no_faces, CONTENT).tolist() == [True]
     assert S.hands_reaching_in(at_side(200.0, 140.0, 300.0), no_faces, CONTENT).tolist() == [False]  # to the bottom
     assert S.hands_reaching_in(at_side(240.0, 60.0, 220.0), no_faces, CONTENT).tolist() == [False]  # as tall as wide
+    letterboxed = np.array([0.0, 50.0, 400.0, 250.0])  # the photo between bars: its bottom is at 250
+    assert S.hands_reaching_in(at_side(200.0, 60.0, 220.0), no_faces, letterboxed).tolist() == [True]
+    assert S.hands_reaching_in(at_side(200.0, 80.0, 240.0), no_faces, letterboxed).tolist() == [False]
 
 
 def test_a_person_whose_estimated_head_shows_nothing_is_a_hand_reaching_in():

@@ -23,7 +23,8 @@ line behind.
   uses a smoothed path), the **pulled path**: ``min Σ |Δc| + accel_weight · Σ |Δ²c| +
   target_weight · Σ |c - target|``
   ``+ keep_weight · Σ (distance outside the corridor)``, every per-frame move at most
-  ``max_speed``. The first term is the total motion,
+  :meth:`PathConfig.step_limit` (``max_speed`` per second, at most ``max_step`` a frame). The first
+  term is the total motion,
   the second makes moves start and stop gently (a piecewise-constant velocity: pans), the third
   pulls toward the steady framing — free within ``free_room`` of the room the subject leaves in
   the crop (less ``free_margin`` of its side), so a subject that fits drifts inside a still crop
@@ -54,7 +55,8 @@ line behind.
   the corridor's edges (docs/REFRAME.md has the trade, measured).
 
 - last, faces whole (when the keyframes' faces are given). A path — still or moving — that cuts
-  faces (an edge 20–80 % into one, per frame) is checked against one that keeps clear of them:
+  faces (an edge 20–80 % into one, per frame) is checked against one that keeps clear of them
+  (here and above, only the faces a crop can hold: :func:`holdable_faces`):
   per frame the centres that keep the subject (anywhere inside a subject wider than the crop, as
   for a still camera) and cut none of that frame's faces form a few intervals
   (:func:`clear_intervals`, half a pixel clear of the cuts: the crops are rounded); dynamic
@@ -116,22 +118,23 @@ _NONE_COST = 1.0
 class PathConfig:
     """How the camera moves.
 
-    ``max_speed``: largest move per second, as a share of the frame side (0.45 = 1.8 % of the
-    side per frame at 25 fps); ``max_step``: largest move per frame, whatever the frame rate (a
-    15 or 20 fps video moves no more per frame than a 25 fps one). ``accel_weight``: cost of a change of velocity (px per frame)
-    against one pixel of motion. ``target_weight``: cost of one pixel between the centre and the
-    shot's steady framing, per frame. ``keep_weight``: cost of one pixel outside the corridor, per
-    frame (the corridor is a soft constraint: an estimate that jumps is followed at ``max_speed``,
-    not in one frame). ``wide_slack``: when the subject is larger than the crop, how far (share
-    of the crop side) the centre may leave the framing (see the module docstring). ``free_room``:
-    share of the room a smaller subject leaves in the crop (half the difference of their sides)
-    within which the centre may sit off the steady framing at no cost; ``free_margin``: share of
-    the subject's side left out of that room on each side (an estimate narrower than the true
-    subject must not let the crop drift onto it). ``motion_slack``: the bounds on a moving
-    camera's total motion tried in turn, each a share over the least motion within its corridor
-    (see the module docstring); empty: the pulled path alone. ``cut_cost``: how much more motion
-    (px) a path may spend per face cut it avoids (one face in one frame) when the camera's path
-    cuts the keyframes' faces (see the module docstring); 0: only a path that moves no more.
+    ``max_speed``: largest move per second, as a share of the frame side (0.45 = 1.8 % of the side
+    per frame at 25 fps); ``max_step``: largest move per frame, whatever the frame rate (a 15 or 20
+    fps video moves no more per frame than a 25 fps one). ``accel_weight``: cost of a change of
+    velocity (px per frame) against one pixel of motion. ``target_weight``: cost of one pixel
+    between the centre and the shot's steady framing, per frame. ``keep_weight``: cost of one pixel
+    outside the corridor, per frame (the corridor is a soft constraint: an estimate that jumps is
+    followed at the speed limit, :meth:`step_limit`, not in one frame). ``wide_slack``: when the
+    subject is larger than the crop, how far (share of the crop side) the centre may leave the
+    framing (see the module docstring). ``free_room``: share of the room a smaller subject leaves in
+    the crop (half the difference of their sides) within which the centre may sit off the steady
+    framing at no cost; ``free_margin``: share of the subject's side left out of that room on each
+    side (an estimate narrower than the true subject must not let the crop drift onto it).
+    ``motion_slack``: the bounds on a moving camera's total motion tried in turn, each a share over
+    the least motion within its corridor (see the module docstring); empty: the pulled path alone.
+    ``cut_cost``: how much more motion (px) a path may spend per face cut it avoids (one face in one
+    frame) when the camera's path cuts the keyframes' faces (see the module docstring); 0: only a
+    path that moves no more.
     """
 
     max_speed: float = 0.45
@@ -159,7 +162,9 @@ class PathConfig:
         require_number("cut_cost", self.cut_cost, 0.0, None)
 
     def step_limit(self, fps: float) -> float:
-        """The largest move per frame at ``fps`` (> 0), as a share of the frame side."""
+        """The largest move per frame at ``fps`` (> 0; ValueError otherwise), as a share of the
+        frame side."""
+        require_number("fps", fps, 0.0, None, low_open=True)
         return min(self.max_speed / fps, self.max_step)
 
 
@@ -432,11 +437,12 @@ class FaceSpans:
 
 def holdable_faces(spans: np.ndarray, frame: np.ndarray, extent: int) -> FaceSpans:
     """The faces ``spans`` ``[M, 2]`` (low, high px along one axis; seen in the shot's frames
-    ``frame`` ``[M]``) that a crop of side ``extent`` can hold without cutting: those at most
+    ``frame`` ``[M]``) that a crop of side ``extent`` can keep its edges out of: those at most
     ``extent / (1 - 2 · _CUT_SHARE)`` wide, which a crop centred on them holds with both edges in
-    their outer shares. A wider face (a close-up's head) is cut by every crop that shows most of
-    it, and left whole only by one that leaves it out: it is the subject's to place, not an edge's
-    to avoid."""
+    their outer shares (the edge rule of :func:`cut_count`). The boxes are the keyframes' heads,
+    wider than the face in them, so a head up to that width still holds a face a crop can keep
+    whole. A wider one (a close-up's) puts an edge through its middle part whatever crop shows
+    more than a fifth of it: it is the subject's to place, not an edge's to avoid."""
     holdable = (spans[:, 1] - spans[:, 0]) * (1.0 - 2.0 * _CUT_SHARE) <= extent
     return FaceSpans(spans[holdable], frame[holdable])
 
