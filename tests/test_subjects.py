@@ -153,6 +153,11 @@ def test_a_person_box_with_the_face_low_in_it_is_not_that_person():
     assert len(S.sized_to_faces(body, face)) == 1
 
 
+def _headless(found, faces, content, detail=None, image_size=None) -> np.ndarray:
+    """The people compute_saliency drops as headless: bodies below the top and hands reaching in."""
+    return S.bodies_below_top(found, faces, content) | S.hands_reaching_in(found, faces, content, detail, image_size)
+
+
 class OnePerson:
     """An object detector that finds one person, at ``shares`` (x1, y1, x2, y2) of the image's sides."""
 
@@ -365,9 +370,9 @@ def test_a_person_whose_head_is_not_in_the_photo_is_headless():
                                 [0, 100, 180, 170]], float),  # lying at the left edge, face seen
                       np.array([0.9] * 6), ("person",) * 6)
     faces = np.array([[10.0, 100.0, 50.0, 150.0]])
-    assert S.headless_people(found, faces, CONTENT).tolist() == [True, True, False, True, False, False]
+    assert _headless(found, faces, CONTENT).tolist() == [True, True, False, True, False, False]
     dog = O.Objects(np.array([[0.0, 0, 150, 300]]), np.array([0.9]), ("dog",))
-    assert S.headless_people(dog, np.zeros((0, 4)), CONTENT).tolist() == [False]  # people only
+    assert _headless(dog, np.zeros((0, 4)), CONTENT).tolist() == [False]  # people only
 
 
 def test_a_hand_reaching_into_the_frame_is_no_person_the_crop_keeps(monkeypatch):
@@ -424,7 +429,7 @@ def test_a_person_whose_estimated_head_shows_nothing_is_a_hand_reaching_in():
     head = S.estimated_heads(found.boxes[:1])[0] / 10  # detail blocks of 10 px
     detail[int(head[1]) : int(np.ceil(head[3])), int(head[0]) : int(np.ceil(head[2]))] = 0.0
     assert S.hands_reaching_in(found, np.zeros((0, 4)), CONTENT, detail, (400, 300)).tolist() == [True, True, False]
-    assert S.headless_people(found, np.zeros((0, 4)), CONTENT, detail, (400, 300)).tolist() == [True, True, True]
+    assert _headless(found, np.zeros((0, 4)), CONTENT, detail, (400, 300)).tolist() == [True, True, True]
     one = found.where(np.array([True, False, False]))
     assert S.hands_reaching_in(one, face, CONTENT, detail, (400, 300)).tolist() == [False]  # the face is theirs
     detail[int(head[1]), int(head[0]) : int(np.ceil(head[2]))] = 0.5  # the head's outline: a person

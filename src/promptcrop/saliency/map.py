@@ -289,7 +289,8 @@ def compute_saliency(
     they add a cue, and the main ones join ``people``, with the vehicles they ride or stand before
     (a rider's motorbike, the bicycle a dog waits by: :func:`~promptcrop.saliency.subjects.held_vehicles`).
     A detected "person" whose head is not in the photo — a hand or an arm reaching in, a body below
-    the top (:func:`~promptcrop.saliency.subjects.headless_people`) — is none of these: it adds no
+    the top (:func:`~promptcrop.saliency.subjects.hands_reaching_in`,
+    :func:`~promptcrop.saliency.subjects.bodies_below_top`) — is none of these: it adds no
     cue; and the skin-toned pixels in a hand's box (:func:`~promptcrop.saliency.subjects.hands_reaching_in`)
     count for nothing in the image's cues, so what the hand holds stands out, not the hand. The object detector runs in a background thread while the cues are computed and the face
     detector runs.

@@ -365,23 +365,14 @@ def estimated_heads(boxes: np.ndarray) -> np.ndarray:
     return np.stack([centre - side / 2, boxes[:, 1], centre + side / 2, boxes[:, 1] + tall], axis=-1)
 
 
-def headless_people(found: Objects, faces: np.ndarray, content: np.ndarray, detail: np.ndarray | None = None,
-                    image_size: tuple[int, int] | None = None) -> np.ndarray:
-    """``[N]`` True for the detected people (``found``, image px of ``image_size``, inside the
-    ``content`` box ``[4]``) whose head is not in the photo: none of the ``faces`` ``[F, 4]`` is
-    theirs (:func:`person_holding`) and the box is cut off by the photo's top (:data:`EDGE_MARGIN`:
-    a body below the frame), or it is a hand reaching in (:func:`hands_reaching_in`). They are part
-    of the picture, not people a crop keeps first (:attr:`~promptcrop.saliency.map.SaliencyMap.people`):
-    a hand shows what it holds. Someone lying down away from the sides is still a person. (Without
-    a face detector, skin blobs stand for faces, and a hand's blob can make its arm a person.)
-    :func:`~promptcrop.saliency.map.compute_saliency` forms the same union from the two parts."""
-    return bodies_below_top(found, faces, content) | hands_reaching_in(found, faces, content, detail, image_size)
-
-
 def bodies_below_top(found: Objects, faces: np.ndarray, content: np.ndarray) -> np.ndarray:
     """``[N]`` True for the detected people (``found``, image px, inside the ``content`` box ``[4]``)
     none of the ``faces`` ``[F, 4]`` is theirs (:func:`person_holding`) whose box the photo's top cuts
-    (:data:`EDGE_MARGIN`): a body whose head is above the frame."""
+    (:data:`EDGE_MARGIN`): a body whose head is above the frame. With the hands reaching in
+    (:func:`hands_reaching_in`) these are the headless people: part of the picture, not people a
+    crop keeps first (:attr:`~promptcrop.saliency.map.SaliencyMap.people`); someone lying down away
+    from the sides is still a person. (Without a face detector, skin blobs stand for faces, and a
+    hand's blob can make its arm a person.)"""
     return _faceless_people(found, faces) & _cut_by_top(found.boxes.reshape(-1, 4), content)
 
 
@@ -479,7 +470,6 @@ __all__ = [
     "detected_subjects",
     "estimated_heads",
     "hands_reaching_in",
-    "headless_people",
     "held_vehicles",
     "holding",
     "is_main_subject",
