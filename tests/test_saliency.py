@@ -766,3 +766,11 @@ def test_channel_helpers_are_the_reductions_over_the_colour_axis():
     np.testing.assert_array_equal(low, pixels.min(axis=-1))
     whole = pixels.astype(np.float32)
     np.testing.assert_array_equal(grid.channel_mean(whole), whole.mean(axis=-1))
+
+
+@pytest.mark.parametrize(("size", "side", "out"), [((700, 500), 320, (350, 250)), ((959, 300), 320, (480, 150)),
+                                                   ((960, 300), 320, (320, 100)), ((300, 200), 320, (300, 200))])
+def test_at_least_reduces_by_the_largest_factor_that_keeps_the_long_side(size, side, out):
+    from promptcrop.saliency import grid
+
+    assert grid.at_least(Image.new("RGB", size), side).size == out

@@ -77,6 +77,19 @@ def test_the_saliency_map_keeps_detected_subjects_and_can_leave_the_detector_out
     assert len(fake.seen) == 1 and without.people.shape == (0, 4)
 
 
+@pytest.mark.parametrize(("size", "seen"), [((700, 500), (350, 250)), ((639, 480), (639, 480)), ((300, 200), (300, 200))])
+def test_the_detector_sees_a_copy_no_smaller_than_its_input(monkeypatch, size, seen):
+    """The detector resizes what it is shown to its 320 px input: it is shown the largest integer
+    reduction at least that long (a 700 px photo at 350 px, not the map's 234 px copy), and a
+    smaller image as it is."""
+    fake = FakeDetector()
+    monkeypatch.setattr(O, "default_object_detector", lambda: fake)
+    sal = compute_saliency(np.full((size[1], size[0], 3), 90, np.uint8), faces="skin")
+    assert fake.seen == [seen]
+    w, h = size
+    np.testing.assert_allclose(sal.people, [[w * 0.4, h * 0.2, w * 0.6, h * 0.9]], atol=2.0)
+
+
 def test_a_detector_error_reaches_the_caller(monkeypatch):
     class Broken:
         def detect(self, image, labels=None):

@@ -56,6 +56,13 @@ def reduce(image: Image.Image, max_side: int) -> Image.Image:
     return image.reduce(factor) if factor > 1 else image
 
 
+def at_least(image: Image.Image, side: int) -> Image.Image:
+    """Box-filter reduction by the largest integer factor that leaves the long side ≥ ``side``
+    (never enlarged)."""
+    factor = max(1, max(image.size) // side)
+    return image.reduce(factor) if factor > 1 else image
+
+
 def resize_map(values: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a float map to ``(w, h)``."""
     if values.shape[::-1] == tuple(size_wh):

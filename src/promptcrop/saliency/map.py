@@ -36,6 +36,7 @@ from promptcrop.saliency.cues import (
 from promptcrop.saliency.frame import frame_artefacts
 from promptcrop.saliency.grid import (
     WORK_SIDE,
+    at_least,
     blur_sigma,
     box_sums,
     box_window,
@@ -336,7 +337,10 @@ def compute_saliency(
     # not three. Whether it runs is known without waiting for its build, which the thread awaits.
     detecting = subjects and objects.object_detector_expected()
     search_marks = _marks_search(image_rgb, marks, beside=not detecting)
-    found_subjects = in_background(_subjects_then, search_marks, work, content, to_work) if detecting else lambda: None
+    seen = at_least(pil, objects.INPUT_SIDE)  # the detector's copy: never smaller than its input
+    to_seen = np.array([seen.width / width, seen.height / height] * 2)
+    found_subjects = (in_background(_subjects_then, search_marks, seen, content, to_seen) if detecting
+                      else lambda: None)
     try:
         small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
         to_small = np.array([small.width / width, small.height / height] * 2)
