@@ -527,6 +527,20 @@ def test_a_crop_shorter_than_a_head_cuts_its_hair_not_its_chin():
                     face_cores=np.zeros((2, 4)))
 
 
+def test_where_every_crop_cuts_a_face_one_grazing_a_face_at_its_edge_wins():
+    """Three heads in a row, wider together than any square crop: each crop cuts one. The crop
+    that leaves a sliver of a head at its edge ranks above one through the middle of a head
+    (composer.CUT_THROUGH), however much better the centred one scores."""
+    size = (800, 540)
+    heads = np.array([[110.0, 0.0, 356.0, 264.0], [310.0, 10.0, 510.0, 253.0], [515.0, 0.0, 730.0, 215.0]])
+    sal = blob_saliency([np.array([120.0, 0.0, 720.0, 540.0])], size)  # salient around them all
+    sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=heads)
+    crop = compose(size, B.union_box(heads), aspect=1.0, k=1, saliency=sal)[0].box_xyxy_px
+    inside = B.box_coverage(np.array([crop]), heads)[0]
+    assert ((inside <= composer.CUT_THROUGH[0]) | (inside >= composer.CUT_THROUGH[1])).all(), (crop, inside)
+    assert (inside > composer.CUT_TOLERANCE).sum() >= 2 and ((inside > composer.CUT_TOLERANCE) & (inside < 1 - composer.CUT_TOLERANCE)).any()
+
+
 def test_a_crop_shorter_than_a_face_holds_the_face_not_the_chest_below_it():
     """A tall portrait at 16:9: the crop is shorter than the face (down to the chin), so only crops
     lying inside the face's span hold it as fully as they can. That window is narrower than the

@@ -99,6 +99,9 @@ TERMS = (
 MIN_POSITION_STEP = 0.005
 #: A box counts as cut through when between this share and 1 minus it lies inside the crop.
 CUT_TOLERANCE = 0.02
+#: A crop holding more than the first and less than the second share of a face cuts through it
+#: (the benchmarks' "faces cut"); outside that band a cut only grazes the face.
+CUT_THROUGH = (0.2, 0.8)
 #: A crop keeping this much less of the region (share of its area) than the best crop of its tier
 #: ranks below every crop that keeps more, whatever their scores.
 FAR_LESS_KEPT = 0.25
@@ -475,6 +478,8 @@ def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Sc
     worth = kept * _people_kept(crops, faces) * _people_kept(crops, people)
     total = scores.total * worth
     tier = _constraint_tier(crops, keep_boxes, faces, heads, cores)  # [N] 0 = best
+    # Where every crop of a tier cuts a face, one that only grazes a face at its edge ranks first.
+    tier = 2 * tier + _cut_through(crops, faces, cores)
     # A crop keeping far less of the region than another crop of the same tier never outranks it.
     levels, level_of = np.unique(tier, return_inverse=True)
     best_kept = np.array([kept[tier == t].max() for t in levels])[level_of]
@@ -827,6 +832,16 @@ def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray, hea
     if len(heads):
         tier += _cut(held_share(crops, heads))
     return tier
+
+
+def _cut_through(crops: np.ndarray, faces: np.ndarray, cores: np.ndarray) -> np.ndarray:
+    """``[N]`` bool: the crop ``[N, 4]`` holds between :data:`CUT_THROUGH` of some face ``[F, 4]``
+    (its head box or the face inside it, ``cores`` ``[F, 4]``; :func:`held_share`): half a face,
+    not a sliver of one at the crop's edge."""
+    if not len(faces):
+        return np.zeros(len(crops), dtype=bool)
+    inside = np.concatenate([held_share(crops, faces), held_share(crops, cores)], axis=1)  # [N, 2F]
+    return ((inside > CUT_THROUGH[0]) & (inside < CUT_THROUGH[1])).any(axis=-1)
 
 
 def _cut(inside: np.ndarray) -> np.ndarray:
