@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,7 @@ EXPECTED = {  # input -> None (a correct output) or the words of its one-line er
     "one_frame": None,
     "wide_10000x10": "too thin to reframe",
     "rotated": None,
+    "anamorphic": None,
 }
 
 
@@ -161,7 +163,15 @@ def test_hostile_corpus_one_line_errors_or_correct_outputs(corpus: dict[str, Pat
             assert not list(out.glob(f"{path.stem}.*"))
     assert len(errors) == sum(v is not None for v in EXPECTED.values())
     rotated = json.loads((out / "rotated.9x16.reframe.json").read_text())
-    assert rotated["size"] == [90, 160] and rotated["rotation"] == 90
+    assert rotated["size"] == [90, 160] and rotated["rotation"] == 90 and rotated["pixel_aspect"] == "1:1"
+    # an anamorphic input: the crop is 9:16 of its pixels, and the output's pixels keep their shape
+    anamorphic = json.loads((out / "anamorphic.9x16.reframe.json").read_text())
+    assert anamorphic["pixel_aspect"] == "16:15" and anamorphic["size"] == [160, 90]
+    assert anamorphic["crop_size"] == [51, 90] and anamorphic["output_size"] == [50, 90]
+    with av.open(str(out / "anamorphic.9x16.mp4")) as c:
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(16, 15)
+    with av.open(str(out / "rotated.9x16.mp4")) as c:
+        assert c.streams.video[0].sample_aspect_ratio in (None, Fraction(1))
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -110,6 +110,24 @@ def test_rotated_input_is_decoded_upright(tmp_path: Path) -> None:
     assert np.abs(np.rot90(first, -1).astype(int) - frames[0].astype(int)).mean() < 8
 
 
+def test_a_pixel_shape_is_read_and_turned_with_the_frame(tmp_path: Path) -> None:
+    """An anamorphic stream's sample aspect ratio is the upright pixel's shape, inverted by a quarter
+    turn; a square or unflagged stream reads 1."""
+    from fractions import Fraction
+
+    from promptcrop.reframe.synthetic import write_clip
+    from promptcrop.reframe.video import upright_pixel_aspect
+    from video_files import cut_shots
+
+    assert upright_pixel_aspect(None, 0) == 1 and upright_pixel_aspect(Fraction(0), 90) == 1
+    assert upright_pixel_aspect(Fraction(16, 15), 180) == Fraction(16, 15)
+    assert upright_pixel_aspect(Fraction(16, 15), 270) == Fraction(15, 16)
+    frames = cut_shots(frames=2)[0].frames
+    turned = probe(write_clip(tmp_path / "t.mp4", frames, FPS, rotation=90, pixel_aspect=Fraction(16, 15)))
+    assert turned.size == (90, 160) and turned.pixel_aspect == Fraction(15, 16)
+    assert probe(write_clip(tmp_path / "s.mp4", frames, FPS)).pixel_aspect == 1
+
+
 def test_render_size_must_be_even(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="even"):
         RenderTarget(tmp_path / "x.mp4", (51, 90), lambda i, f: f)

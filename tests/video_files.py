@@ -3,6 +3,7 @@ variable-frame-rate clip with audio, and a hostile corpus (each built in a few h
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,8 @@ def hostile_corpus(folder: Path) -> dict[str, Path]:
     corpus["wide_10000x10"] = write_clip(folder / "wide.mp4", [wide] * 3, FPS)
     corpus["rotated"] = write_clip(folder / "rotated.mp4", cut_shots(frames=10)[0].frames, FPS, rotation=90,
                                    audio_s=0.5)
+    corpus["anamorphic"] = write_clip(folder / "anamorphic.mp4", cut_shots(frames=10)[0].frames, FPS,
+                                      pixel_aspect=Fraction(16, 15))  # PAL 4:3 pixels
     return corpus
 
 

@@ -411,6 +411,7 @@ def build_record(info: VideoInfo, analysis: Analysis, plan: RatioPlan, shots: Se
         "crop_size": list(plan.crop_size), "shots": shot_entries,
         "frames": plan.boxes.tolist(),
         "times": [round(float(t), 6) for t in analysis.times], "rotation": info.rotation,
+        "pixel_aspect": f"{info.pixel_aspect.numerator}:{info.pixel_aspect.denominator}",
         "mode": mode,
     }
 

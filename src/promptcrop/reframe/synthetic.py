@@ -75,10 +75,12 @@ def _clip(box: np.ndarray, W: int, H: int) -> np.ndarray:
 
 
 def write_clip(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.0, *, times: Sequence[float] | None = None,
-               audio_s: float | None = None, rotation: int = 0, codec: str = "libx264") -> Path:
+               audio_s: float | None = None, rotation: int = 0, codec: str = "libx264",
+               pixel_aspect: Fraction | None = None) -> Path:
     """Encode ``frames`` (``[H, W, 3]`` uint8, even sides for yuv420p) as an MP4 at ``fps``, or at
     the given per-frame ``times`` (s, increasing: variable frame rate); ``audio_s``: seconds of
-    AAC tone to add; ``rotation``: display rotation (degrees) written in the stream's metadata."""
+    AAC tone to add; ``rotation``: display rotation (degrees) written in the stream's metadata;
+    ``pixel_aspect``: the sample aspect ratio written in the stream (an anamorphic video)."""
     av = require_av()
     path = Path(path)
     stream_of = iter(frames)
@@ -91,6 +93,8 @@ def write_clip(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.0
         video.codec_context.time_base = TIME_BASE
         if rotation:
             video.set_display_rotation(rotation)
+        if pixel_aspect is not None:
+            video.codec_context.sample_aspect_ratio = Fraction(pixel_aspect)
         audio = _tone_stream(out) if audio_s else None
         out.start_encoding()  # the header, even for a clip of no frames
         for i, frame in enumerate(() if first is None else _chain(first, stream_of)):

@@ -7,7 +7,10 @@ that upright frame (x2/y2 exclusive).
 
 The render keeps every input frame's presentation timestamp (a variable-frame-rate input stays
 variable) and copies the audio packets without decoding them, so the output's audio is the input's
-byte for byte and stays in sync.
+byte for byte and stays in sync. Its pixels keep the input's shape: an anamorphic input (a sample
+aspect ratio other than 1:1, as PAL and NTSC video, DV and HDV have) gives an output flagged with
+the same sample aspect ratio, so players show it unsqueezed (its crop is the ratio asked in the
+input's pixels, as the crop path is).
 """
 
 from __future__ import annotations
@@ -64,7 +67,9 @@ class VideoInfo:
     """What a probe found: ``size`` = upright ``(W, H)``; ``rotation`` = degrees the stored frames
     are turned (counter-clockwise) to be upright; ``fps`` = the stream's average rate;
     ``duration_s`` = container duration (0 when unknown); ``frame_count`` = the stream's count
-    (0 when the container does not say: the analysis counts decoded frames)."""
+    (0 when the container does not say: the analysis counts decoded frames); ``pixel_aspect`` = the
+    width / height a pixel of the upright frame is shown at (the stream's sample aspect ratio, turned
+    with the frame; 1 when it is square or not given)."""
 
     path: str
     size: tuple[int, int]
@@ -74,6 +79,7 @@ class VideoInfo:
     frame_count: int
     has_audio: bool
     codec: str
+    pixel_aspect: Fraction = Fraction(1)
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ def probe(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                 path=str(source), size=(width, height), rotation=rotation,
                 fps=float(rate) if rate else 0.0, duration_s=duration, frame_count=int(video.frames or 0),
                 has_audio=any(s.type == "audio" for s in container.streams), codec=ctx.name,
+                pixel_aspect=upright_pixel_aspect(video.sample_aspect_ratio or ctx.sample_aspect_ratio, rotation),
             )
     except av.FFmpegError as exc:
         raise VideoError(source, f"not a readable video ({_ffmpeg_reason(exc)})") from None
@@ -165,6 +172,13 @@ def _stream_rotation(container: Any, video: Any) -> int:
     except Exception:  # noqa: BLE001 - a broken first frame is reported by the decode itself
         return 0
     return 0
+
+
+def upright_pixel_aspect(sample_aspect: Fraction | None, rotation: int) -> Fraction:
+    """The shape (width / height) of a pixel of the upright frame: the stored frame's sample aspect
+    ratio (None or 0: square), inverted when ``rotation`` turns the frame by a quarter."""
+    aspect = Fraction(sample_aspect) if sample_aspect else Fraction(1)
+    return 1 / aspect if rotation % 180 else aspect
 
 
 def _quarter(degrees: float) -> int:
@@ -262,7 +276,7 @@ def render(info: VideoInfo, targets: Sequence[RenderTarget], options: EncodeOpti
             outs = []
             for target in targets:
                 dst = stack.enter_context(av.open(str(target.path), "w", format="mp4"))
-                out_video = _add_video_stream(dst, video, target.size, options, info.fps)
+                out_video = _add_video_stream(dst, video, target.size, options, info)
                 out_audio = dst.add_stream_from_template(audio) if audio is not None else None
                 outs.append((target, dst, out_video, out_audio))
             for packet in src.demux([video] + ([audio] if audio is not None else [])):
@@ -307,11 +321,14 @@ def _packet_copy(packet: Any, data: bytes) -> Any:
     return copy
 
 
-def _add_video_stream(dst: Any, video: Any, out_size: tuple[int, int], options: EncodeOptions, fps: float) -> Any:
-    rate = video.average_rate or video.guessed_rate or Fraction(max(round(fps), 1))
+def _add_video_stream(dst: Any, video: Any, out_size: tuple[int, int], options: EncodeOptions,
+                      info: VideoInfo) -> Any:
+    rate = video.average_rate or video.guessed_rate or Fraction(max(round(info.fps), 1))
     stream = dst.add_stream(options.codec, rate=rate)
     stream.width, stream.height = out_size
     stream.pix_fmt = options.pix_fmt
+    if info.pixel_aspect != 1:  # the output's pixels are the (upright) input's
+        stream.codec_context.sample_aspect_ratio = info.pixel_aspect
     stream.time_base = video.time_base
     stream.codec_context.time_base = video.time_base
     if options.codec in ("libx264", "libx265"):
