@@ -331,7 +331,6 @@ def compute_saliency(
     if not np.array_equal(content, full):
         return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects, fill=fill,
                                 marks=marks)
-    to_work = np.array([work.width / width, work.height / height] * 2)
     # The object detector runs beside the cues and the face detector (LiteRT releases the GIL while
     # a model runs); the face detector runs here after the cues: two threads share the two cores,
     # not three. Whether it runs is known without waiting for its build, which the thread awaits.
