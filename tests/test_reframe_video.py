@@ -128,6 +128,34 @@ def test_a_pixel_shape_is_read_and_turned_with_the_frame(tmp_path: Path) -> None
     assert probe(write_clip(tmp_path / "s.mp4", frames, FPS)).pixel_aspect == 1
 
 
+def _stamps(pairs: list[tuple[int | None, int | None]]) -> list[int | None]:
+    from types import SimpleNamespace
+
+    from promptcrop.reframe.video import FrameClock
+
+    clock, out = FrameClock(), []
+    for pts, dts in pairs:
+        timed = clock.feed(SimpleNamespace(pts=pts, dts=dts))
+        if timed is not None:
+            out.append(timed[1])
+    out.append(clock.drain()[1])
+    assert clock.drain() is None
+    return out
+
+
+def test_the_frame_clock_times_frames_as_ffmpeg_best_effort_does() -> None:
+    """An AVI with packed B-frames labels pairs of decoded frames the wrong way round (its dts are
+    right): those frames are timed by their dts, the first of them too. A well-timed stream keeps its
+    pts, a variable rate included; a frame without pts takes its dts; a repeated stamp moves one past."""
+    swapped = [(1, 1), (2, 2), (3, 3), (5, 4), (4, 5), (6, 6), (8, 7), (7, 8), (9, 9)]
+    assert _stamps(swapped) == list(range(1, 10))
+    variable = [(0, None), (40, None), (100, None), (110, None), (300, None)]
+    assert _stamps(variable) == [0, 40, 100, 110, 300]
+    assert _stamps([(None, 0), (None, 3), (5, 5)]) == [0, 3, 5]
+    assert _stamps([(0, 0), (0, 0), (2, 2)]) == [0, 1, 2]
+    assert _stamps([(None, None), (None, None)]) == [None, None]
+
+
 def test_render_size_must_be_even(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="even"):
         RenderTarget(tmp_path / "x.mp4", (51, 90), lambda i, f: f)

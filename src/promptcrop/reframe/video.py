@@ -16,7 +16,7 @@ input's pixels, as the crop path is).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -205,6 +205,62 @@ def reduced_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]
     return max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2)
 
 
+class FrameClock:
+    """Presentation timestamps of decoded frames, one frame behind the decoder: FFmpeg's best-effort
+    guess (its ``guess_correct_pts``) — a frame's pts, unless the pts have run backwards more often
+    than the packets' dts (an AVI with packed B-frames labels pairs of frames the wrong way round),
+    then its dts — and always past the last one given (an encoder takes only rising timestamps).
+    Knowing the next frame before timing one keeps the frame before a first backward step on time.
+
+    :meth:`feed` takes each decoded frame in order and gives back the one before it with its
+    timestamp (in its ``time_base``; None when it has neither pts nor dts); :meth:`drain` gives the
+    last one."""
+
+    def __init__(self) -> None:
+        self._pending: Any = None
+        self._last_pts: int | None = None
+        self._last_dts: int | None = None
+        self._faulty_pts = self._faulty_dts = 0
+        self._last: int | None = None
+
+    def feed(self, frame: Any) -> tuple[Any, int | None] | None:
+        if frame.dts is not None:
+            self._faulty_dts += self._last_dts is not None and frame.dts <= self._last_dts
+            self._last_dts = frame.dts
+        if frame.pts is not None:
+            self._faulty_pts += self._last_pts is not None and frame.pts <= self._last_pts
+            self._last_pts = frame.pts
+        timed = None if self._pending is None else self._timed(self._pending)
+        self._pending = frame
+        return timed
+
+    def drain(self) -> tuple[Any, int | None] | None:
+        timed = None if self._pending is None else self._timed(self._pending)
+        self._pending = None
+        return timed
+
+    def _timed(self, frame: Any) -> tuple[Any, int | None]:
+        use_pts = frame.pts is not None and (self._faulty_pts <= self._faulty_dts or frame.dts is None)
+        stamp = frame.pts if use_pts else frame.dts
+        if stamp is not None and self._last is not None and stamp <= self._last:
+            stamp = self._last + 1
+        if stamp is not None:
+            self._last = stamp
+        return frame, stamp
+
+
+def _timed_frames(frames: Iterable[Any]) -> Iterator[tuple[Any, int | None]]:
+    """``frames`` with their :class:`FrameClock` timestamps, in order."""
+    clock = FrameClock()
+    for frame in frames:
+        timed = clock.feed(frame)
+        if timed is not None:
+            yield timed
+    last = clock.drain()
+    if last is not None:
+        yield last
+
+
 def iter_frames(info: VideoInfo, *, max_side: int | None = None,
                 max_seconds: float = DEFAULT_MAX_SECONDS) -> Iterator[DecodedFrame]:
     """Decode every frame of ``info``'s video stream, upright, reduced to ``max_side`` when given.
@@ -221,8 +277,8 @@ def iter_frames(info: VideoInfo, *, max_side: int | None = None,
             video = container.streams.video[0]
             video.thread_type = "AUTO"
             start = None
-            for frame in container.decode(video):
-                t = frame.time if frame.time is not None else count / max(info.fps, 1.0)
+            for frame, stamp in _timed_frames(container.decode(video)):
+                t = float(stamp * frame.time_base) if stamp is not None else count / max(info.fps, 1.0)
                 start = t if start is None else start
                 if t - start > max_seconds:
                     raise VideoError(info.path, f"longer than the limit of {max_seconds:g} s")
@@ -279,20 +335,30 @@ def render(info: VideoInfo, targets: Sequence[RenderTarget], options: EncodeOpti
                 out_video = _add_video_stream(dst, video, target.size, options, info)
                 out_audio = dst.add_stream_from_template(audio) if audio is not None else None
                 outs.append((target, dst, out_video, out_audio))
+            clock = FrameClock()
+
+            def encode(timed: tuple[Any, int | None] | None) -> None:
+                nonlocal written
+                if timed is None:
+                    return
+                frame, stamp = timed
+                rgb = upright(frame.to_ndarray(format="rgb24"), info.rotation)
+                for target, dst, out_video, _ in outs:
+                    pixels = np.ascontiguousarray(target.make_frame(written, rgb))
+                    out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                    out.pts, out.time_base = stamp, frame.time_base
+                    dst.mux(out_video.encode(out))
+                written += 1
+                if on_frame is not None:
+                    on_frame()
+
             for packet in src.demux([video] + ([audio] if audio is not None else [])):
                 if packet.stream is audio:
                     _copy_audio(packet, outs)
                     continue
                 for frame in packet.decode():
-                    rgb = upright(frame.to_ndarray(format="rgb24"), info.rotation)
-                    for target, dst, out_video, _ in outs:
-                        pixels = np.ascontiguousarray(target.make_frame(written, rgb))
-                        out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-                        out.pts, out.time_base = frame.pts, frame.time_base
-                        dst.mux(out_video.encode(out))
-                    written += 1
-                    if on_frame is not None:
-                        on_frame()
+                    encode(clock.feed(frame))
+            encode(clock.drain())
             for _, dst, out_video, _ in outs:
                 dst.mux(out_video.encode(None))
     except av.FFmpegError as exc:
