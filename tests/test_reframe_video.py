@@ -156,6 +156,45 @@ def test_the_frame_clock_times_frames_as_ffmpeg_best_effort_does() -> None:
     assert _stamps([(None, None), (None, None)]) == [None, None]
 
 
+def _segment(path: Path, size: tuple[int, int], frames: list[np.ndarray], start: int) -> bytes:
+    import av
+
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream("libx264", rate=round(FPS))
+        video.width, video.height = size
+        video.pix_fmt = "yuv420p"
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = start + i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return path.read_bytes()
+
+
+def test_a_frame_size_change_midway_is_scaled_to_the_probed_size(tmp_path: Path) -> None:
+    """An MPEG-TS whose frames grow from 320 x 180 to 640 x 360 halfway (two streams cut together):
+    the analysis and the render both see every frame at the probed 320 x 180, so a crop planned
+    there shows the same part of the picture after the change (not the large frame's corner)."""
+    import av
+
+    small = [np.full((180, 320, 3), 100, np.uint8)] * 10
+    large = np.zeros((360, 640, 3), np.uint8)
+    large[:, 320:] = 255  # black left half, white right half
+    path = tmp_path / "switch.ts"
+    path.write_bytes(_segment(tmp_path / "a.ts", (320, 180), small, 0)
+                     + _segment(tmp_path / "b.ts", (640, 360), [large] * 10, 10))
+    info = probe(path)
+    assert info.size == (320, 180)
+    assert {f.rgb.shape for f in iter_frames(info)} == {(180, 320, 3)}
+    out = tmp_path / "out.mp4"
+    render(info, [RenderTarget(out, (100, 180), lambda i, f: crop_frame(f, (110, 0, 210, 180), (100, 180)))])
+    with av.open(str(out)) as c:
+        means = [float(f.to_ndarray(format="rgb24").mean()) for f in c.decode(video=0)]
+    assert len(means) == 20
+    assert all(abs(m - 100) < 8 for m in means[:10])
+    assert all(90 < m < 170 for m in means[12:]), means  # the middle of the frame: both halves
+
+
 def test_render_size_must_be_even(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="even"):
         RenderTarget(tmp_path / "x.mp4", (51, 90), lambda i, f: f)

@@ -336,13 +336,16 @@ def render(info: VideoInfo, targets: Sequence[RenderTarget], options: EncodeOpti
                 out_audio = dst.add_stream_from_template(audio) if audio is not None else None
                 outs.append((target, dst, out_video, out_audio))
             clock = FrameClock()
+            # the probed size: a stream whose frame size changes midway is scaled back to it (the
+            # crop path was planned on it), as the analysis's decode does
+            stored = info.size[::-1] if info.rotation % 180 else info.size
 
             def encode(timed: tuple[Any, int | None] | None) -> None:
                 nonlocal written
                 if timed is None:
                     return
                 frame, stamp = timed
-                rgb = upright(frame.to_ndarray(format="rgb24"), info.rotation)
+                rgb = upright(frame.to_ndarray(format="rgb24", width=stored[0], height=stored[1]), info.rotation)
                 for target, dst, out_video, _ in outs:
                     pixels = np.ascontiguousarray(target.make_frame(written, rgb))
                     out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
