@@ -478,8 +478,6 @@ def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Sc
     worth = kept * _people_kept(crops, faces) * _people_kept(crops, people)
     total = scores.total * worth
     tier = _constraint_tier(crops, keep_boxes, faces, heads, cores)  # [N] 0 = best
-    # Where every crop of a tier cuts a face, one that only grazes a face at its edge ranks first.
-    tier = 2 * tier + _cut_through(crops, faces, cores)
     # A crop keeping far less of the region than another crop of the same tier never outranks it.
     levels, level_of = np.unique(tier, return_inverse=True)
     best_kept = np.array([kept[tier == t].max() for t in levels])[level_of]
@@ -820,27 +818,27 @@ def _constraint_tier(crops: np.ndarray, keep: np.ndarray, faces: np.ndarray, hea
     (:func:`held_share`), so a crop too short for a head cuts its hair rather than its chin.
     Cutting through a face adds 2; leaving out a main face (:func:`_main_faces`), cutting a keep
     box or such a head adds 1. Tiers nobody reaches do not matter. (Avoid boxes are the
-    post-processing's: one rule for every mode.)"""
+    post-processing's: one rule for every mode.) The tier is returned doubled, plus 1 for a crop
+    that holds :data:`CUT_THROUGH` of some face or its core: where every crop of a tier cuts a
+    face, one that only grazes a face at its edge ranks first."""
     tier = np.zeros(len(crops), dtype=np.int64)
+    through = np.zeros(len(crops), dtype=bool)
     if len(faces):
-        inside = held_share(crops, faces)  # [N, F]
-        tier += 2 * (_cut(inside) | _cut(held_share(crops, cores)))
+        inside, core_inside = held_share(crops, faces), held_share(crops, cores)  # [N, F] each
+        tier += 2 * (_cut(inside) | _cut(core_inside))
         main = _main_faces(faces)  # a small face in the background may be left out
         tier += (inside[:, main] <= CUT_TOLERANCE).any(axis=-1)
+        through = _cut_through(inside) | _cut_through(core_inside)
     if len(keep):
         tier += _cut(B.box_coverage(crops, keep))
     if len(heads):
         tier += _cut(held_share(crops, heads))
-    return tier
+    return 2 * tier + through
 
 
-def _cut_through(crops: np.ndarray, faces: np.ndarray, cores: np.ndarray) -> np.ndarray:
-    """``[N]`` bool: the crop ``[N, 4]`` holds between :data:`CUT_THROUGH` of some face ``[F, 4]``
-    (its head box or the face inside it, ``cores`` ``[F, 4]``; :func:`held_share`): half a face,
-    not a sliver of one at the crop's edge."""
-    if not len(faces):
-        return np.zeros(len(crops), dtype=bool)
-    inside = np.concatenate([held_share(crops, faces), held_share(crops, cores)], axis=1)  # [N, 2F]
+def _cut_through(inside: np.ndarray) -> np.ndarray:
+    """``[N]`` bool: some box is held between :data:`CUT_THROUGH` of it, from the share ``[N, M]``
+    of each box inside each crop: half a face, not a sliver of one at the crop's edge."""
     return ((inside > CUT_THROUGH[0]) & (inside < CUT_THROUGH[1])).any(axis=-1)
 
 
