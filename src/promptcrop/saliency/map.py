@@ -336,10 +336,7 @@ def compute_saliency(
     # not three. Whether it runs is known without waiting for its build, which the thread awaits.
     detecting = subjects and objects.object_detector_expected()
     search_marks = _marks_search(image_rgb, marks, beside=not detecting)
-    seen = at_least(pil, objects.INPUT_SIDE)  # the detector's copy: never smaller than its input
-    to_seen = np.array([seen.width / width, seen.height / height] * 2)
-    found_subjects = (in_background(_subjects_then, search_marks, seen, content, to_seen) if detecting
-                      else lambda: None)
+    found_subjects = in_background(_subjects_then, search_marks, pil, content) if detecting else lambda: None
     try:
         small = reduce(work if max_side <= WORK_SIDE else pil, max_side)
         to_small = np.array([small.width / width, small.height / height] * 2)
@@ -400,13 +397,13 @@ def _marks_search(image_rgb: np.ndarray, wanted: bool, *, beside: bool) -> Calla
     return Once(corner_marks, image_rgb)
 
 
-def _subjects_then(
-    search_marks: Callable[[], np.ndarray], work: Image.Image, content: np.ndarray, to_work: np.ndarray
-) -> Objects | None:
-    """:func:`detected_subjects` of ``work``, ``content`` and ``to_work``, then the corner-mark
+def _subjects_then(search_marks: Callable[[], np.ndarray], image: Image.Image, content: np.ndarray) -> Objects | None:
+    """:func:`detected_subjects` of ``image`` (``content`` ``[4]`` in its px), shown to the detector
+    no smaller than its input (:func:`~promptcrop.saliency.grid.at_least`), then the corner-mark
     search when it is a :class:`Once` no thread has started: the object detector's thread, done
     before the cues and the face detector, takes it from the calling thread."""
-    found = detected_subjects(work, content, to_work)
+    seen = at_least(image, objects.INPUT_SIDE)
+    found = detected_subjects(seen, content, np.array([seen.width / image.width, seen.height / image.height] * 2))
     if isinstance(search_marks, Once):
         search_marks.if_free()
     return found
