@@ -261,6 +261,13 @@ def _timed_frames(frames: Iterable[Any]) -> Iterator[tuple[Any, int | None]]:
         yield last
 
 
+def stored_size(info: VideoInfo, max_side: int | None = None) -> tuple[int, int]:
+    """``(w, h)`` of ``info``'s stored (not yet turned upright) frames at the probed size, reduced to
+    ``max_side`` when given (:func:`reduced_size`)."""
+    w, h = reduced_size(info.size, max_side)
+    return (h, w) if info.rotation % 180 else (w, h)
+
+
 def iter_frames(info: VideoInfo, *, max_side: int | None = None,
                 max_seconds: float = DEFAULT_MAX_SECONDS) -> Iterator[DecodedFrame]:
     """Decode every frame of ``info``'s video stream, upright, reduced to ``max_side`` when given.
@@ -269,8 +276,7 @@ def iter_frames(info: VideoInfo, *, max_side: int | None = None,
     its timestamps run past ``max_seconds`` (for containers that do not state their duration).
     """
     av = require_av()
-    w, h = reduced_size(info.size, max_side)
-    stored = (h, w) if info.rotation % 180 else (w, h)  # the scaler works on stored frames
+    stored = stored_size(info, max_side)  # the scaler works on stored frames
     count = 0
     try:
         with av.open(info.path) as container:
@@ -335,17 +341,12 @@ def render(info: VideoInfo, targets: Sequence[RenderTarget], options: EncodeOpti
                 out_video = _add_video_stream(dst, video, target.size, options, info)
                 out_audio = dst.add_stream_from_template(audio) if audio is not None else None
                 outs.append((target, dst, out_video, out_audio))
-            clock = FrameClock()
-            # the probed size: a stream whose frame size changes midway is scaled back to it (the
+            # at the probed size: a stream whose frame size changes midway is scaled back to it (the
             # crop path was planned on it), as the analysis's decode does
-            stored = info.size[::-1] if info.rotation % 180 else info.size
-
-            def encode(timed: tuple[Any, int | None] | None) -> None:
-                nonlocal written
-                if timed is None:
-                    return
-                frame, stamp = timed
-                rgb = upright(frame.to_ndarray(format="rgb24", width=stored[0], height=stored[1]), info.rotation)
+            width, height = stored_size(info)
+            frames = _video_frames(src.demux([video] + ([audio] if audio is not None else [])), audio, outs)
+            for frame, stamp in _timed_frames(frames):
+                rgb = upright(frame.to_ndarray(format="rgb24", width=width, height=height), info.rotation)
                 for target, dst, out_video, _ in outs:
                     pixels = np.ascontiguousarray(target.make_frame(written, rgb))
                     out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
@@ -354,19 +355,21 @@ def render(info: VideoInfo, targets: Sequence[RenderTarget], options: EncodeOpti
                 written += 1
                 if on_frame is not None:
                     on_frame()
-
-            for packet in src.demux([video] + ([audio] if audio is not None else [])):
-                if packet.stream is audio:
-                    _copy_audio(packet, outs)
-                    continue
-                for frame in packet.decode():
-                    encode(clock.feed(frame))
-            encode(clock.drain())
             for _, dst, out_video, _ in outs:
                 dst.mux(out_video.encode(None))
     except av.FFmpegError as exc:
         raise VideoError(info.path, f"corrupt video after {written} frames ({_ffmpeg_reason(exc)})") from None
     return written
+
+
+def _video_frames(packets: Iterable[Any], audio: Any, outs: Sequence[tuple[Any, Any, Any, Any]]) -> Iterator[Any]:
+    """The decoded video frames of the demuxed ``packets``, in order; the ``audio`` stream's packets
+    are copied into every output as they come (:func:`_copy_audio`)."""
+    for packet in packets:
+        if packet.stream is audio:
+            _copy_audio(packet, outs)
+        else:
+            yield from packet.decode()
 
 
 def _copy_audio(packet: Any, outs: Sequence[tuple[Any, Any, Any, Any]]) -> None:
