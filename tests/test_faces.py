@@ -103,11 +103,30 @@ def test_the_closer_look_costs_at_most_max_candidates_small_passes(detector, mon
         detector.detect(getattr(skimage.data, name)())
         assert len(calls) <= 1 + detector.config.max_candidates, name
     calls.clear()
-    detector.detect(skimage.data.astronaut())  # a face found in the first pass: no closer look
+    detector.detect(skimage.data.astronaut())  # a face found, no weak candidate away from it: no closer look
     assert len(calls) == 1
     calls.clear()
     detector.detect(skimage.data.coffee())  # its one weak candidate (the cup) is too large to be a small face
     assert len(calls) == 1
+
+
+@needs_detector
+def test_weak_candidates_beside_a_found_face_get_the_closer_look_and_its_echoes_do_not(detector, monkeypatch):
+    """A small face at the back of a group scores weakly in the first pass beside a face it finds:
+    it is looked at again; a weak detection overlapping the found face is that face seen again."""
+    sure, echo, apart = [100.0, 100.0, 160.0, 160.0], [104.0, 98.0, 166.0, 158.0], [400.0, 300.0, 420.0, 320.0]
+    first_pass = (np.array([sure, echo, apart]), np.array([0.9, 0.3, 0.3]))
+    monkeypatch.setattr(detector, "_detect_window", lambda *a, **k: first_pass)
+    looked_at = []
+
+    def closer_look(pil, boxes, scores):
+        looked_at.append(boxes.tolist())
+        return np.array([[401.0, 301.0, 421.0, 321.0]]), np.array([0.8])
+
+    monkeypatch.setattr(detector, "_closer_look", closer_look)
+    found = detector.detect(np.zeros((480, 640, 3), np.uint8))
+    assert looked_at == [[apart]]
+    assert len(found) == 2 and np.allclose(found.boxes[1], [401, 301, 421, 321])
 
 
 def test_windows_cover_an_elongated_image_with_overlapping_squares():

@@ -18,10 +18,10 @@ towards nothing, so precision and speed decide.
 
 The search is coarse to fine. One 192-px pass over the whole photo (plus square tiles along the
 long side of elongated photos) finds the faces large enough at that scale. A face too small for
-it (4–5 % of the frame: a person small in a scene) still leaves a weak response where it is, so
-when that pass finds no face, its few best weak candidates are each looked at again in a window of
-a few face sides around them, where the face fills a quarter of the model's input
-(:class:`FaceDetectorConfig`). A photo without a face costs one pass plus at most
+it (4–5 % of the frame: a person small in a scene, or at the back of a group) still leaves a weak
+response where it is, so that pass's few best weak candidates away from the faces it found are
+each looked at again in a window of a few face sides around them, where the face fills a quarter
+of the model's input (:class:`FaceDetectorConfig`). A photo costs one pass plus at most
 ``max_candidates`` small ones, instead of a pass over tiles of the whole photo.
 
 Model details (MediaPipe ``face_detection_full_range_common.pbtxt``): input float ``[1, 192, 192,
@@ -59,6 +59,9 @@ GRID_SIDE = 48
 RAW_SCORE_LIMIT = 80.0
 #: No face is searched in an image whose short side is below this (px): no face fits in it.
 MIN_SEARCH_SIDE = 16
+#: A weak detection overlapping a sure one by more than this IoU is that face seen again (a shifted
+#: anchor), not a face of its own to look at closer.
+DUPLICATE_IOU = 0.05
 #: Consecutive tiles along the long side start this share of a tile's length apart (they overlap
 #: by the rest).
 TILE_STEP = 0.75
@@ -80,8 +83,8 @@ class FaceDetectorConfig:
     detections smaller than this share of the image's short side are dropped, in [0, 1).
     ``max_tiles``: at most this many tiles (≥ 1); a longer image gets longer tiles, so the work
     per image stays bounded however elongated it is. ``threads``: LiteRT threads (≥ 1).
-    ``candidate_score``: when the first pass finds no face, its
-    detections from this score on (in (0, ``min_score``)) are candidates for a closer look; at
+    ``candidate_score``: the first pass's detections from this score on (in (0, ``min_score``)) that
+    do not overlap a face it found (:data:`DUPLICATE_IOU`) are candidates for a closer look; at
     most ``max_candidates`` of them (≥ 0; 0 turns the closer look off), best first, smaller than
     ``max_candidate_side`` of the image's short side (in (0, 1]; a candidate that large was seen at
     a scale the model handles, so a weak score there is not a face seen too small), are each
@@ -162,9 +165,9 @@ class FaceDetector:
         """Faces in an RGB image (uint8 ``[H, W, 3]`` or a PIL image) → :class:`Faces` in its pixels.
 
         One pass on the whole image letterboxed to a square, plus square tiles along the long side
-        when the image is elongated (:attr:`FaceDetectorConfig.tile_ratio`); when those find no
-        face, a closer look at their best weak candidates (:meth:`_closer_look`). Detections are
-        merged by score-weighted NMS.
+        when the image is elongated (:attr:`FaceDetectorConfig.tile_ratio`); then a closer look at
+        their best weak candidates away from the faces they found (:meth:`_closer_look`).
+        Detections are merged by score-weighted NMS.
         """
         pil = rgb_image(image)
         width, height = pil.size
@@ -174,10 +177,13 @@ class FaceDetector:
                  for window in _windows(width, height, self.config.tile_ratio, self.config.max_tiles)]
         boxes, scores = np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
         sure = scores > self.config.min_score
-        if not sure.any():
-            boxes, scores = self._closer_look(pil, boxes, scores)
-            sure = np.ones(len(scores), dtype=bool)
-        merged_boxes, merged_scores = weighted_nms(boxes[sure], scores[sure], self.config.nms_iou)
+        weak = ~sure & (B.box_iou(boxes, boxes[sure]).max(axis=-1, initial=0.0) <= DUPLICATE_IOU)
+        if weak.any():
+            more, more_scores = self._closer_look(pil, boxes[weak], scores[weak])
+            boxes, scores = np.concatenate([boxes[sure], more]), np.concatenate([scores[sure], more_scores])
+        else:
+            boxes, scores = boxes[sure], scores[sure]
+        merged_boxes, merged_scores = weighted_nms(boxes, scores, self.config.nms_iou)
         merged_boxes = B.clamp_xyxy(merged_boxes, width, height)
         side = np.minimum(merged_boxes[:, 2] - merged_boxes[:, 0], merged_boxes[:, 3] - merged_boxes[:, 1])
         big = side >= self.config.min_size * min(width, height)
