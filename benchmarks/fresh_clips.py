@@ -46,6 +46,16 @@ The twentieth pass added three more, out of Debian packages not used before (eac
 - ``motion.mov`` (``node-opencv``'s example files): a coin on a table pushed about by a pen,
   568 x 320 at 30 fps, 8 s, one hand-held shot.
 
+The twenty-first pass added three more the same way, first run on that pass's code (b66173b):
+
+- ``bob_test.mov`` (``bob.io.video``'s source archive, a zip: its ``test.mov``): a webcam talking
+  head, 320 x 240 at 25 fps, 15 s, nearly still;
+- ``oa4_launch.webm`` (Debian's ``renpy-demo``): real footage of a rocket launch, 640 x 360 at
+  24 fps, 8 s in two shots: the rocket on the pad seen wide, then closer through ignition and
+  lift-off as the camera tilts up;
+- ``cube.mpeg`` (Debian's ``visp-images-data``, a tracking test sequence): a dotted black cube on
+  a busy comic-print background, 384 x 288 at 25 fps, 3 s, the hand-held camera swinging round it.
+
 Their subject and faces were drawn by looking at frames under a pixel grid (every 10th frame, each
 shot's first and last, more where the motion turns) before any method ran on them, in
 ``benchmarks/reframe_fresh_annotations.json`` (its ``_about`` says what the subject is in each clip).
@@ -117,6 +127,18 @@ CLIPS += in_folders((
     )),
     ("deb", "node-opencv==7.0.0+git20200316.f0a03a4b-1+b3", "usr/share/doc/node-opencv/examples/files", (
         ("motion.mov", "motion.mov", "56310ef94122124bd798f2fdbb4f3786ec399ca1793faaf6ebc099ed75212ca8"),
+    )),
+))
+# the twenty-first pass's three (annotated before any method ran on them)
+CLIPS += in_folders((
+    ("sdist", "bob.io.video==2.0.16", "bob.io.video-2.0.16/bob/io/video/data", (
+        ("bob_test.mov", "test.mov", "fa644b7119483c7a82dc4b5a578f0ee42dc968c271582160ba54b73ff347a372"),
+    )),
+    ("deb", "renpy-demo==8.0.3+dfsg-1", "usr/share/games/renpy/demo/game", (
+        ("oa4_launch.webm", "oa4_launch.webm", "1a32f2934354c655d5687d1628269e24796dfd75d5a7847ae8d886bf38d0a992"),
+    )),
+    ("deb", "visp-images-data==3.5.0-1", "usr/share/visp-images-data/ViSP-images/video", (
+        ("cube.mpeg", "cube.mpeg", "c8ebad41ad428d5314188e686253afc76ea3ea2dd58cae5cf5ab6259b900836e"),
     )),
 ))
 

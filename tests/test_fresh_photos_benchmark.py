@@ -205,6 +205,26 @@ def test_a_source_archive_the_index_spells_the_old_way_is_found_and_kept_under_t
     assert (tmp_path / "sdists" / "some_pkg-1.0.tar.gz").read_bytes() == archive
 
 
+def test_a_source_archive_the_index_has_only_as_a_zip_is_fetched_and_read(fresh, tmp_path, monkeypatch):
+    clip = b"a clip"
+    monkeypatch.setattr(fresh, "SOURCES", (fresh.Source("a.mov", "bob.io.video==2.0.16", "bob.io.video-2.0.16/a.mov",
+                                                        hashlib.sha256(clip).hexdigest(), "sdist"),))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("bob.io.video-2.0.16/a.mov", clip)
+    listing = {"files": [{"filename": "bob.io.video-2.0.15.zip", "url": "old.zip", "hashes": {"sha256": "0"}},
+                         {"filename": "bob.io.video-2.0.16.zip", "url": "../../files/bob.io.video-2.0.16.zip",
+                          "hashes": {"sha256": hashlib.sha256(out.getvalue()).hexdigest()}}]}
+    monkeypatch.setenv("PIP_INDEX_URL", "https://index.invalid/simple")
+    _package_index(monkeypatch, listing, "https://index.invalid/simple/bob.io.video/",
+                   "https://index.invalid/files/bob.io.video-2.0.16.zip", out.getvalue())
+    assert [p.read_bytes() for p in fresh.fetch(tmp_path)] == [clip]
+    assert (tmp_path / "sdists" / "bob_io_video-2.0.16.zip").read_bytes() == out.getvalue()
+    (tmp_path / "a.mov").unlink()
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("downloaded again"))
+    assert [p.read_bytes() for p in fresh.fetch(tmp_path)] == [clip]  # read out of the kept zip
+
+
 def _npm_registry(monkeypatch, tarball, integrity, name="tracking", version="1.1.3",
                   page_url="https://npm.invalid/tracking"):
     """Answer for an npm registry (``$NPM_CONFIG_REGISTRY``) whose page of package ``name`` (asked for
