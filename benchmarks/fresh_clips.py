@@ -61,7 +61,7 @@ shot's first and last, more where the motion turns) before any method ran on the
 ``benchmarks/reframe_fresh_annotations.json`` (its ``_about`` says what the subject is in each clip).
 
 ``python benchmarks/fresh_clips.py [--out DIR]`` fetches them (the source archives are downloaded
-once, about 270 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
+once, about 380 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
 index's SHA-256, each clip against its own); ``python benchmarks/reframe.py --fresh-clips DIR``
 scores every method on them (``--clips 0`` for these alone).
 """
