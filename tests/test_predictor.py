@@ -469,3 +469,16 @@ def test_offline_crops_leave_a_corner_watermark_out_when_they_can(no_network):
     assert B.box_coverage(np.array([pred.region], float), text[None])[0, 0] == 0.0
     for crop in pred:  # both ratios can keep the figure without the mark
         assert B.box_coverage(np.array([crop.box], float), text[None])[0, 0] < 0.05, (crop.aspect, crop.box)
+
+
+def test_a_motion_map_moves_the_offline_region_and_needs_one_entry_per_image(no_network):
+    pred = Predictor(model=None, mode="offline")
+    rng = np.random.default_rng(0)
+    image = np.clip(120 + rng.normal(0, 8, (180, 320, 3)), 0, 255).astype(np.uint8)  # plain, no subject
+    motion = np.zeros((90, 160), np.float32)
+    motion[40:50, 130:145] = 40.0  # a small thing moving at the right
+    still, moving = pred.predict_batch([image, image], motion=[None, motion], k=1, aspect="9:16")
+    centre = lambda p: (p.region[0] + p.region[2]) / 2  # noqa: E731
+    assert centre(moving) > 240 and centre(moving) > centre(still) + 40
+    with pytest.raises(ValueError, match="one map"):
+        pred.predict_batch([image, image], motion=[motion], k=1)

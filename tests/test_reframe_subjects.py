@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from promptcrop.reframe.motion import MOTION_GAP
 from promptcrop.reframe.shots import is_blank
 from promptcrop.reframe.subjects import Keyframe, blank_keyframe, frame_tracks, running_trend
 
@@ -105,13 +106,16 @@ def test_after_a_blank_keyframe_the_first_frame_showing_something_is_one_and_bla
     frames = np.zeros((30, 72, 128, 3), np.uint8)
     frames[13:, 20:60, 30:70] = (220, 180, 40)  # thirteen black frames, then a yellow square
     info = probe(write_clip(tmp_path / "lead_in.mp4", frames, 25.0))
-    predicted = []
+    predicted, earliers = [], []
 
-    def analyser(frame, full_size):
+    def analyser(frame, full_size, earlier=None):
         predicted.append(frame.index)
+        earliers.append(None if earlier is None else earlier.index)
         return _keyframe(frame.index, [30.0, 20, 70, 60])
 
     analysis = analyse_video(info, analyser, AnalysisConfig(keyframe_rate=5.0), max_seconds=60)
     assert analysis.cuts == [13]  # black to picture: a cut; the black shot's first and last frames only
     assert [k.index for k in analysis.keyframes if k.blank] == [0, 12]
     assert predicted[:2] == [13, 18]  # the first frame that shows something, then every fifth
+    # each keyframe comes with the frame MOTION_GAP before it (its motion cue), black or not
+    assert earliers[:2] == [13 - MOTION_GAP, 18 - MOTION_GAP]

@@ -774,3 +774,28 @@ def test_at_least_reduces_by_the_largest_factor_that_keeps_the_long_side(size, s
     from promptcrop.saliency import grid
 
     assert grid.at_least(Image.new("RGB", size), side).size == out
+
+
+def test_a_motion_map_is_one_more_cue_where_it_says_something_moved():
+    image = textured_scene(320, 180, (30, 40, 90, 110), seed=4)  # a red subject on the left
+    motion = np.zeros((90, 160), np.float32)
+    motion[60:75, 120:135] = 40.0  # something small moving on the right
+    still, moving = compute_saliency(image), compute_saliency(image, motion=motion)
+    sx, sy = moving.scale
+    right = (slice(round(120 * sy), round(150 * sy)), slice(round(240 * sx), round(270 * sx)))
+    assert moving.values[right].max() > 2 * still.values[right].max() + 0.1
+    with pytest.raises(ValueError, match="motion"):
+        compute_saliency(image, motion=np.full((4, 4), np.nan, np.float32))
+
+
+def test_a_motion_map_is_not_read_inside_bars():
+    """Inside bars or blurred fill the frame's detail is all in the picture, where a zoom leaves
+    differences along its edges that would pass for a small mover."""
+    picture = textured_scene(320, 140, (30, 30, 90, 100), seed=5)
+    framed = np.zeros((180, 320, 3), np.uint8)
+    framed[20:160] = picture  # black bars above and below
+    motion = np.zeros((180, 320), np.float32)
+    motion[90:110, 250:270] = 40.0  # in the picture's right half
+    still, moving = compute_saliency(framed), compute_saliency(framed, motion=motion)
+    assert moving.content[1] == pytest.approx(20, abs=2) and moving.content[3] == pytest.approx(160, abs=2)
+    assert np.array_equal(moving.values, still.values)

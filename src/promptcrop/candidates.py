@@ -88,12 +88,15 @@ def composer_source(
 
 
 def offline_candidates(
-    analysed: np.ndarray, full_size: tuple[int, int], request: CropRequest, config: ComposerConfig
+    analysed: np.ndarray, full_size: tuple[int, int], request: CropRequest, config: ComposerConfig,
+    motion: np.ndarray | None = None,
 ) -> tuple[CandidateSource, np.ndarray, np.ndarray]:
     """The weight-free source: saliency of ``analysed`` (a reduced ``[h, w, 3]`` copy of a
-    ``full_size`` image) and the composer; returns ``(source, region [4], faces [F, 4])``
-    (:func:`whole_boxes`). Corner watermarks and text are left out when a crop can."""
-    sal = compute_saliency(analysed, image_size=full_size, marks=True)
+    ``full_size`` image; ``motion``, what moved in it as a video frame: see
+    :func:`~promptcrop.saliency.map.compute_saliency`) and the composer; returns ``(source, region
+    [4], faces [F, 4])`` (:func:`whole_boxes`). Corner watermarks and text are left out when a crop
+    can."""
+    sal = compute_saliency(analysed, image_size=full_size, marks=True, motion=motion)
     region = clear_of_marks(salient_region(sal), sal.marks)
     return composer_source(full_size, region, request, config, saliency=sal, marks=sal.marks), region, whole_boxes(sal)
 

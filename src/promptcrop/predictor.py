@@ -426,6 +426,7 @@ class Predictor:
         query_image: ImageInput | None = None,
         request: CropRequest | Sequence[CropRequest] | None = None,
         deadline: Deadline | None = None,
+        motion: Sequence[np.ndarray | None] | None = None,
         **request_kwargs: Any,
     ) -> list[Prediction]:
         """Crop several images; the OWL-ViT forward runs in batches of ``batch_size``.
@@ -440,10 +441,16 @@ class Predictor:
                 ``focus``, ``avoid``, ``exclude``); each is checked against :attr:`limits`.
             deadline: stop with :class:`~promptcrop.errors.DeadlineExceeded` at the first stage
                 boundary past it (:mod:`promptcrop.deadline`); ``None``: no limit.
+            motion: per image, what moved in it as a video frame (float ``[mh, mw]`` over the whole
+                image, or None; :func:`promptcrop.reframe.motion.motion_map`): a cue of the offline
+                mode, which the query modes do not read; ``None``: none for any image.
         Returns:
             one :class:`Prediction` per image, crops as xyxy int pixels of the upright image.
         """
         requests = _broadcast_requests(request, request_kwargs, len(images))
+        motions = list(motion) if motion is not None else [None] * len(images)
+        if len(motions) != len(images):
+            raise ValueError(f"motion must give one map (or None) per image: {len(motions)} for {len(images)}")
         for req in requests:
             self.limits.check(req)
         query_list = _broadcast_queries(queries, len(images))
@@ -466,7 +473,7 @@ class Predictor:
         found: list[Candidates | None] = [None] * len(images)
         model_idx = [i for i, m in enumerate(modes) if m != "offline"]
         for i in set(range(len(images))) - set(model_idx):
-            found[i] = self._offline(loaded[i], requests[i], deadline)  # type: ignore[arg-type]
+            found[i] = self._offline(loaded[i], requests[i], deadline, motions[i])  # type: ignore[arg-type]
         image_condition = self._image_condition(query_image) if query_image is not None and model_idx else None
         for start in range(0, len(model_idx), self.batch_size):
             chunk = model_idx[start : start + self.batch_size]
@@ -499,11 +506,12 @@ class Predictor:
 
     # ------------------------------------------------------------------ modes
 
-    def _offline(self, preview: Preview, request: CropRequest, deadline: Deadline | None) -> Candidates:
+    def _offline(self, preview: Preview, request: CropRequest, deadline: Deadline | None,
+                 motion: np.ndarray | None = None) -> Candidates:
         check_deadline(deadline, "ground")
         t0 = time.perf_counter()
         source, region, faces = offline_candidates(preview.image.array, preview.full_size, request,
-                                                   self.composer_config)
+                                                   self.composer_config, motion)
         return Candidates(mode="offline", request=request, source=source, region=region, image_size=preview.full_size,
                           image_rgb=preview.image.array, timings={"saliency": time.perf_counter() - t0}, faces=faces)
 

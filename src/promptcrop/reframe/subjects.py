@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from promptcrop.reframe.motion import MOTION_GAP, motion_map
 from promptcrop.reframe.path import robust_line
 from promptcrop.reframe.shots import CutDetector, ShotConfig, is_blank
 from promptcrop.reframe.video import DecodedFrame, VideoInfo, iter_frames
@@ -106,10 +107,13 @@ class KeyframeAnalyser:
         self.query = query
         self.query_image = query_image
 
-    def __call__(self, frame: DecodedFrame, full_size: tuple[int, int]) -> Keyframe:
-        """The keyframe record of ``frame`` (a reduced copy of a ``full_size`` ``(W, H)`` frame)."""
+    def __call__(self, frame: DecodedFrame, full_size: tuple[int, int], earlier: DecodedFrame | None = None) -> Keyframe:
+        """The keyframe record of ``frame`` (a reduced copy of a ``full_size`` ``(W, H)`` frame);
+        ``earlier``: the frame :data:`~promptcrop.reframe.motion.MOTION_GAP` before it, if decoded,
+        whose difference from it is a cue of the offline subject (:mod:`promptcrop.reframe.motion`)."""
+        motion = motion_map(frame.rgb, earlier.rgb) if earlier is not None else None
         pred = self.predictor.predict_batch([frame.rgb], [self.query], query_image=self.query_image,
-                                            request=self.request)[0]
+                                            request=self.request, motion=[motion])[0]
         h, w = frame.rgb.shape[:2]
         scale = np.array([full_size[0] / w, full_size[1] / h] * 2)
         region = np.asarray(pred.region if pred.region is not None else (0, 0, w, h), dtype=np.float64)
@@ -148,7 +152,8 @@ def analyse_video(info: VideoInfo, analyser: KeyframeAnalyser, config: AnalysisC
             t = time.perf_counter()
             blank = is_blank(frame.rgb)
             if not blank:
-                keyframes[index] = analyser(frame, info.size)
+                earlier = next((f for f in recent if f.index == index - MOTION_GAP), None)
+                keyframes[index] = analyser(frame, info.size, earlier)
             elif keep_blank:
                 keyframes[index] = blank_keyframe(index, info.size)
             spent["predict"] += time.perf_counter() - t

@@ -22,9 +22,10 @@ COARSE_SIDE = 64
 
 #: Weights of the cues in the mixed map (colour contrast, spectral residual, saturation, skin, face).
 #: The first four sum to 1; the face cue comes on top (the map is normalised by its peak anyway).
+#: ``motion``: what moved in a video frame (:mod:`promptcrop.reframe.motion`), when given.
 CUE_WEIGHTS = {
     "contrast": 0.45, "spectral": 0.15, "saturation": 0.15, "skin": 0.25, "face": 0.25, "focus": 0.35,
-    "detected": 0.6, "subjects": 0.6,
+    "detected": 0.6, "subjects": 0.6, "motion": 1.0,
 }
 
 
@@ -35,10 +36,10 @@ IMAGE_CUES = frozenset({"contrast", "spectral", "saturation", "skin", "face", "f
 #: Cue strength that counts as full: weaker cues are scaled by this, not by their own maximum,
 #: so a nearly flat image is not stretched into a saliency map of noise. Units: contrast in Lab,
 #: saturation and skin membership in [0, 1]; the spectral residual comes in [0, 1], already
-#: faded by the image contrast.
+#: faded by the image contrast; motion in grey levels of difference.
 CUE_FLOORS = {
     "contrast": 12.0, "spectral": 1.0, "saturation": 0.2, "skin": 0.2, "face": 0.2, "focus": 0.5,
-    "detected": 1.0, "subjects": 1.0,
+    "detected": 1.0, "subjects": 1.0, "motion": 12.0,
 }
 
 

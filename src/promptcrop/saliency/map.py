@@ -265,6 +265,7 @@ def compute_saliency(
     image_size: tuple[int, int] | None = None,
     subjects: bool = True,
     marks: bool = False,
+    motion: np.ndarray | None = None,
 ) -> SaliencyMap:
     """Saliency of an RGB image from image statistics and, when installed, a face and an object
     detector.
@@ -306,6 +307,10 @@ def compute_saliency(
     :func:`promptcrop.images.load_preview`): the map then describes that image, and every box it
     holds (``faces``, ``people``, ``heads``, ``marks``, ``content``; face boxes passed in) is in
     its pixels.
+
+    ``motion``: what moved in a video frame (float ``[mh, mw]`` over the whole image, any
+    resolution, in grey levels: :func:`promptcrop.reframe.motion.motion_map`), one more cue
+    (``CUE_WEIGHTS["motion"]``), not read in a picture inside frame artefacts; None: none.
     """
     image_rgb = check_image(image_rgb)
     if max_side < 1:
@@ -317,7 +322,8 @@ def compute_saliency(
         to_full = np.array([full_w / image_rgb.shape[1], full_h / image_rgb.shape[0]] * 2)
         if not isinstance(faces, str):
             faces = np.asarray(faces, dtype=np.float64).reshape(-1, 4) / to_full
-        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects, marks=marks)
+        sal = compute_saliency(image_rgb, max_side=max_side, faces=faces, frame=frame, subjects=subjects, marks=marks,
+                               motion=motion)
         return SaliencyMap(
             values=sal.values, edges=sal.edges, image_size=(full_w, full_h), faces=sal.faces * to_full,
             face_cores=sal.face_cores * to_full, content=sal.content * to_full, people=sal.people * to_full,
@@ -329,6 +335,8 @@ def compute_saliency(
     work = reduce(pil, WORK_SIDE)  # one shared copy for the frame, focus and map sizes
     content, fill = frame_artefacts(np.asarray(work), width, height) if frame else (full, False)
     if not np.array_equal(content, full):
+        # Motion is not read inside bars or blurred fill: with the fill flat, the frame's detail is
+        # all in the picture, and a zoom leaves differences along its edges that pass for a small mover.
         return _framed_saliency(image_rgb, content, max_side=max_side, faces=faces, subjects=subjects, fill=fill,
                                 marks=marks)
     # The object detector runs beside the cues and the face detector (LiteRT releases the GIL while
@@ -370,6 +378,8 @@ def compute_saliency(
     found = found.where(~(hands | bodies_below_top(found, seen_faces, content)))  # headless: part of the picture
     if len(found):
         cues["subjects"] = subjects_prior(found.boxes * to_small, found.scores, small.size)
+    if motion is not None:
+        cues["motion"] = _on_grid(motion, small.size)
     if detected is None:
         face_boxes, people = seen_faces, np.zeros((0, 4))
         cores = face_boxes
@@ -472,6 +482,15 @@ def _people_of(faces: np.ndarray, found: Objects, small: Image.Image, to_small: 
     if held.any():
         people[held] = B.union_box(np.stack([head_boxes(faces[held]), found.boxes[holder[held]]], axis=-2))
     return people
+
+
+def _on_grid(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A float map ``[mh, mw]`` over the whole image resampled (bilinear) to the map grid of ``size``
+    = ``(w, h)``: float32 ``[h, w]``."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2 or not values.size or not np.isfinite(values).all():
+        raise ValueError(f"motion must be a finite 2-D map, got shape {values.shape}")
+    return np.asarray(Image.fromarray(values).resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def _framed_saliency(
