@@ -45,6 +45,7 @@ from promptcrop.saliency.grid import (
     integral,
     normalise,
     reduce,
+    resize_map,
 )
 from promptcrop.saliency.litert import Once, in_background
 from promptcrop.saliency.marks import corner_marks
@@ -485,12 +486,12 @@ def _people_of(faces: np.ndarray, found: Objects, small: Image.Image, to_small: 
 
 
 def _on_grid(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A float map ``[mh, mw]`` over the whole image resampled (bilinear) to the map grid of ``size``
-    = ``(w, h)``: float32 ``[h, w]``."""
+    """A float map ``[mh, mw]`` over the whole image, checked, on the map grid of ``size`` =
+    ``(w, h)`` (:func:`~promptcrop.saliency.grid.resize_map`): float32 ``[h, w]``."""
     values = np.asarray(values, dtype=np.float32)
     if values.ndim != 2 or not values.size or not np.isfinite(values).all():
         raise ValueError(f"motion must be a finite 2-D map, got shape {values.shape}")
-    return np.asarray(Image.fromarray(values).resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
+    return resize_map(values, size)
 
 
 def _framed_saliency(
