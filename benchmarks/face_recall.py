@@ -18,7 +18,6 @@ Last line: ``RESULT faces=.. found=.. recall=.. false=..`` over every photo run.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -79,11 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print every missed and false face")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.photos is not None:
-            annotations = {n: a for n, a in json.loads(args.annotations.read_text()).items() if not n.startswith("_")}
-            photos = {name: args.photos / name for name in annotations}
-        else:
-            photos, annotations = real_photos.development_set(Path(tmp), args.dev_photos)
+        photos, annotations = real_photos.photo_set(args.photos, args.annotations, Path(tmp), args.dev_photos)
         group_of = (lambda name: args.one_set) if args.one_set else real_photos.half_of
         totals = run(photos, annotations, group_of, args.list)
     for group, (faces, found, false) in sorted(totals.items()):

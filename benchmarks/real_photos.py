@@ -376,15 +376,30 @@ def main(argv: list[str] | None = None) -> int:
             print(args.write_dev_photos / name)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        if args.photos is not None:
-            annotations = json.loads(args.annotations.read_text())
-            photos = {name: args.photos / name for name in annotations}
-        else:
-            photos, annotations = development_set(Path(tmp), args.dev_photos)
+        photos, annotations = photo_set(args.photos, args.annotations, Path(tmp), args.dev_photos)
         if args.half != "both":
             annotations = {n: a for n, a in annotations.items() if half_of(n) == args.half}
         group_of = (lambda name: args.one_set) if args.one_set else half_of
         return run(photos, annotations, args.repeats, args.sheet, args.details, group_of)
+
+
+def photo_set(folder: Path | None, annotations_file: Path, tmp: Path,
+              shared: Path | None) -> tuple[dict[str, Path], dict[str, dict]]:
+    """Paths and annotations of the photos in ``folder`` annotated in ``annotations_file`` (keys
+    starting with ``_`` are notes), or of the development set when ``folder`` is None
+    (:func:`development_set`); a file that cannot be read or a photo missing is a one-line exit."""
+    if folder is None:
+        return development_set(tmp, shared)
+    try:
+        annotations = json.loads(annotations_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"cannot read the annotations {annotations_file}: {exc}") from None
+    annotations = {name: ann for name, ann in annotations.items() if not name.startswith("_")}
+    photos = {name: folder / name for name in annotations}
+    missing = [name for name, path in photos.items() if not path.is_file()]
+    if missing:
+        raise SystemExit(f"{folder}: {len(missing)} annotated photos are missing, such as {missing[0]}")
+    return photos, annotations
 
 
 def development_set(tmp: Path, shared: Path | None) -> tuple[dict[str, Path], dict[str, dict]]:

@@ -366,6 +366,8 @@ def test_a_changed_wheel_stops_the_fetch_and_writes_nothing(fresh, tmp_path, mon
 def test_one_set_reports_every_photo_together(tmp_path, monkeypatch):
     seen = {}
     (tmp_path / "ann.json").write_text(json.dumps({"x.jpg": {}, "y.jpg": {}}))
+    for name in ("x.jpg", "y.jpg"):
+        (tmp_path / name).write_bytes(b"")  # the photos must be there; the run itself is replaced
     args = [str(tmp_path), "--annotations", str(tmp_path / "ann.json")]
     with benchmark_module("real_photos") as real_photos:
         monkeypatch.setattr(real_photos, "run", lambda photos, annotations, repeats, sheet, details, group_of:

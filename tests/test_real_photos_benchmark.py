@@ -114,3 +114,16 @@ def test_time_ratios_are_promptcrops_time_over_each_peers(real_photos):
     ratios = real_photos.time_ratios({"promptcrop": 2.0, "smartcrop": 4.0, "libvips": 1.0, "centre": 0.1})
     assert ratios == {"time_ratio_smartcrop": 0.5, "time_ratio_libvips": 2.0}
     assert math.isnan(real_photos.time_ratios({"promptcrop": 0.0, "smartcrop": 0.0, "libvips": 0.0})["time_ratio_libvips"])
+
+
+def test_another_set_reads_its_annotations_and_a_missing_photo_or_file_is_a_one_line_exit(real_photos, tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"")
+    notes = tmp_path / "ann.json"
+    notes.write_text(json.dumps({"_about": "notes", "a.jpg": {"subject": None, "faces": [], "size": [1, 1]}}))
+    photos, annotations = real_photos.photo_set(tmp_path, notes, tmp_path, None)
+    assert photos == {"a.jpg": tmp_path / "a.jpg"} and list(annotations) == ["a.jpg"]
+    with pytest.raises(SystemExit, match="cannot read the annotations"):
+        real_photos.photo_set(tmp_path, tmp_path / "none.json", tmp_path, None)
+    notes.write_text(json.dumps({"b.jpg": {"subject": None, "faces": [], "size": [1, 1]}}))
+    with pytest.raises(SystemExit, match=r"1 annotated photos are missing, such as b\.jpg"):
+        real_photos.photo_set(tmp_path, notes, tmp_path, None)
