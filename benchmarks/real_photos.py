@@ -385,8 +385,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def photo_set(folder: Path | None, annotations_file: Path, tmp: Path,
               shared: Path | None) -> tuple[dict[str, Path], dict[str, dict]]:
-    """Paths and annotations of the photos in ``folder`` annotated in ``annotations_file`` (keys
-    starting with ``_`` are notes), or of the development set when ``folder`` is None
+    """Paths and annotations of the photos in ``folder`` annotated in ``annotations_file`` (an entry
+    that is not an object is a note: a photo's name may start with ``_``), or of the development set when ``folder`` is None
     (:func:`development_set`); a file that cannot be read or a photo missing is a one-line exit."""
     if folder is None:
         return development_set(tmp, shared)
@@ -394,7 +394,7 @@ def photo_set(folder: Path | None, annotations_file: Path, tmp: Path,
         annotations = json.loads(annotations_file.read_text())
     except (OSError, ValueError) as exc:
         raise SystemExit(f"cannot read the annotations {annotations_file}: {exc}") from None
-    annotations = {name: ann for name, ann in annotations.items() if not name.startswith("_")}
+    annotations = {name: ann for name, ann in annotations.items() if isinstance(ann, dict)}
     photos = {name: folder / name for name in annotations}
     missing = [name for name, path in photos.items() if not path.is_file()]
     if missing:

@@ -118,10 +118,13 @@ def test_time_ratios_are_promptcrops_time_over_each_peers(real_photos):
 
 def test_another_set_reads_its_annotations_and_a_missing_photo_or_file_is_a_one_line_exit(real_photos, tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"")
+    (tmp_path / "_scope__b.jpg").write_bytes(b"")  # an npm scope's photo: a name, not a note
     notes = tmp_path / "ann.json"
-    notes.write_text(json.dumps({"_about": "notes", "a.jpg": {"subject": None, "faces": [], "size": [1, 1]}}))
+    entry = {"subject": None, "faces": [], "size": [1, 1]}
+    notes.write_text(json.dumps({"_about": "notes", "a.jpg": entry, "_scope__b.jpg": entry}))
     photos, annotations = real_photos.photo_set(tmp_path, notes, tmp_path, None)
-    assert photos == {"a.jpg": tmp_path / "a.jpg"} and list(annotations) == ["a.jpg"]
+    assert photos == {"a.jpg": tmp_path / "a.jpg", "_scope__b.jpg": tmp_path / "_scope__b.jpg"}
+    assert list(annotations) == ["a.jpg", "_scope__b.jpg"]
     with pytest.raises(SystemExit, match="cannot read the annotations"):
         real_photos.photo_set(tmp_path, tmp_path / "none.json", tmp_path, None)
     notes.write_text(json.dumps({"b.jpg": {"subject": None, "faces": [], "size": [1, 1]}}))
