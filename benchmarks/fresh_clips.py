@@ -56,12 +56,27 @@ The twenty-first pass added three more the same way, first run on that pass's co
 - ``cube.mpeg`` (Debian's ``visp-images-data``, a tracking test sequence): a dotted black cube on
   a busy comic-print background, 384 x 288 at 25 fps, 3 s, the hand-held camera swinging round it.
 
+The twenty-second pass added four more the same way, first run on that pass's code (1f9f7d3):
+
+- ``ffmpeg_concat_out.mp4`` (``ffmpeg-concat``'s npm tarball: the test output it shipped): stock
+  footage, 640 x 360 at 25 fps, 21.4 s: blurred hands typing, a cat's head, a skateboarder along a
+  street, played twice, the shots joined by animated wipes (each wipe its own shot, with no subject);
+- ``Shepard_Calais_1906_FrenchGP.ogv`` (Debian's ``python-nbsphinx-doc``: a Wikimedia Commons
+  sample): film of the 1906 French Grand Prix, 214 x 160 Theora at 15 fps, 19.2 s in three shots,
+  a race car coming out of the dust and driving at the camera;
+- ``kuttypy_robot.mp4`` (Debian trixie's ``kuttypy-gui``, its documentation): a small robot arm
+  picking up a glue stick and setting it down near the camera (the glue stick is the subject),
+  640 x 360 at 24 fps, 30 s, hand-held, one jump cut, captions and a watermark;
+- ``pampi_tour.mp4`` (Debian's ``pampi``, its help presentation): a rendered cartoon character,
+  960 x 540 at 24 fps, 11.3 s, one shot, the camera swooping round it and flying in until it fills
+  the frame.
+
 Their subject and faces were drawn by looking at frames under a pixel grid (every 10th frame, each
 shot's first and last, more where the motion turns) before any method ran on them, in
 ``benchmarks/reframe_fresh_annotations.json`` (its ``_about`` says what the subject is in each clip).
 
 ``python benchmarks/fresh_clips.py [--out DIR]`` fetches them (the source archives are downloaded
-once, about 380 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
+once, about 410 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
 index's SHA-256, each clip against its own); ``python benchmarks/reframe.py --fresh-clips DIR``
 scores every method on them (``--clips 0`` for these alone).
 """
@@ -139,6 +154,22 @@ CLIPS += in_folders((
     )),
     ("deb", "visp-images-data==3.5.0-1", "usr/share/visp-images-data/ViSP-images/video", (
         ("cube.mpeg", "cube.mpeg", "c8ebad41ad428d5314188e686253afc76ea3ea2dd58cae5cf5ab6259b900836e"),
+    )),
+))
+# the twenty-second pass's four (annotated before any method ran on them)
+CLIPS += in_folders((
+    ("npm", "ffmpeg-concat==1.1.0", "package", (
+        ("ffmpeg_concat_out.mp4", "out.mp4", "58233bf2b9700eba1208eee88c7e601f1e0ddcc681ea32591a744066aeb6012c"),
+    )),
+    ("deb", "python-nbsphinx-doc==0.8.11+ds-1", "usr/share/doc/python-nbsphinx/html/www/wikimediacommons", (
+        ("Shepard_Calais_1906_FrenchGP.ogv", "Shepard_Calais_1906_FrenchGP.ogv.160p.ogv",
+         "877b1e29fe0fc4b26308aef3ad8ce023123b69fe00ba1ea5327ba9647262fd0e"),
+    )),
+    ("deb", "kuttypy-gui==2.3-2", "usr/share/kuttypy/docs/images", (
+        ("kuttypy_robot.mp4", "robot.mp4", "4acd01bdf2dfc195bef896af1a009e15d0c369edd26292b6f0bd5ec6b1bb5086"),
+    )),
+    ("deb", "pampi==1.1+dfsg1-7", "usr/share/pampi/presentations/data/pampi-help", (
+        ("pampi_tour.mp4", "tour.mp4", "91710dd894ba07c35dbbe7b808f67fca67e64568a1aa0b61019b47a6ee18f02a"),
     )),
 ))
 

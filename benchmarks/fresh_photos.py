@@ -814,6 +814,15 @@ DEBS = {
         "https://deb.debian.org/debian/pool/main/n/node-opencv/"
         "node-opencv_7.0.0%2bgit20200316.f0a03a4b-1%2bb3_amd64.deb",
         "da596413219bfb66959724984d0050f4a4e453917a32e463070cdbac3d4feee5"),
+    "python-nbsphinx-doc==0.8.11+ds-1": (
+        "https://deb.debian.org/debian/pool/main/n/nbsphinx/python-nbsphinx-doc_0.8.11+ds-1_all.deb",
+        "cef34cd5345e67a97b84767438379629c3740f8874627bdb5e79b93508eb6014"),
+    "kuttypy-gui==2.3-2": (
+        "https://deb.debian.org/debian/pool/main/k/kuttypy/kuttypy-gui_2.3-2_all.deb",
+        "5ae75df34533da1a496621ffbc1cbe9a8d85c9f03a580884a5fe8e8b2cd141e0"),
+    "pampi==1.1+dfsg1-7": (
+        "https://deb.debian.org/debian/pool/main/p/pampi/pampi_1.1+dfsg1-7_all.deb",
+        "ddfcb7d31537cf8ed485f624e4eb64148805453b315d85694ce6b69e5491a9ef"),
 }
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)
