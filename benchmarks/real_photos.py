@@ -386,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
 def photo_set(folder: Path | None, annotations_file: Path, tmp: Path,
               shared: Path | None) -> tuple[dict[str, Path], dict[str, dict]]:
     """Paths and annotations of the photos in ``folder`` annotated in ``annotations_file`` (an entry
-    that is not an object is a note: a photo's name may start with ``_``), or of the development set when ``folder`` is None
-    (:func:`development_set`); a file that cannot be read or a photo missing is a one-line exit."""
+    that is not an object is a note: a photo's name may start with ``_``), or of the development
+    set when ``folder`` is None (:func:`development_set`); a file that cannot be read or a photo
+    missing is a one-line exit."""
     if folder is None:
         return development_set(tmp, shared)
     try:

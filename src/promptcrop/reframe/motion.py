@@ -8,7 +8,7 @@ that remains, blurred, is what moved (:func:`motion_map`). It is a cue where lit
 moves (:data:`MOVING_SHARE`): a small thing moving in a still scene is what the shot is about.
 Where more moves (up to :data:`COMPACT_SHARE`), it is a cue only when the camera is still and
 the motion is one compact region (:data:`COMPACT_PART`, :data:`COMPACT_BOX`), and then only that
-region: a character jumping in beside a tree, a hand bringing an object close. Motion spread over
+region: a figure walking through a wide scene, a hand bringing an object close. Motion spread over
 the frame — titles sweeping past, particles, a zoom, a cut between the two frames — or over much
 of it says nothing about where to look. Almost no motion (noise) is no cue either.
 
