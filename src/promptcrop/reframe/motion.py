@@ -14,7 +14,7 @@ of it says nothing about where to look. Almost no motion (noise) is no cue eithe
 
 The map is added to the offline mode's saliency cues (:func:`promptcrop.saliency.map.compute_saliency`,
 ``motion``); the query modes ground the query instead and do not read it. docs/REFRAME.md
-("Twenty-first pass") has what it changed, measured.
+("Twenty-first pass"; "Twenty-second pass" for the compact mover) has what it changed, measured.
 """
 
 from __future__ import annotations
