@@ -253,7 +253,8 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     paint = np.zeros((h, w + 1), dtype=np.int32)
     np.add.at(paint, (rows, starts), run_labels)
     np.add.at(paint, (rows, ends), -run_labels)
-    labels[:] = np.cumsum(paint, axis=1)[:, :w]
+    # int32 throughout: cumsum would widen to int64, whose buffered cast costs more than the sum
+    labels[:] = np.cumsum(paint, axis=1, dtype=np.int32)[:, :w]
     return labels, int(is_root.sum())
 
 
