@@ -95,21 +95,47 @@ def _text_lines(rgb: np.ndarray, luma: np.ndarray) -> list[list[np.ndarray]]:
     signed = luma.astype(np.int16)  # uint8 throughout: the rank filters are the cost
     residues = (signed - ndimage.grey_opening(luma, size), ndimage.grey_closing(luma, size) - signed)
     strokes = [plain & (residue > MARK_STROKE_CONTRAST) for residue in residues]
-    return [[line for bright_or_dark in strokes for line in _lines_of(bright_or_dark[i])] for i in range(len(rgb))]
+    # Each corner's bright strokes, then its dark ones: one labelling for all (_Components).
+    found = _Components(np.stack([bright_or_dark[i] for i in range(len(rgb)) for bright_or_dark in strokes]))
+    return [[line for mask in (2 * i, 2 * i + 1) for line in _lines_of(found, mask)] for i in range(len(rgb))]
 
 
-def _lines_of(strokes: np.ndarray) -> list[np.ndarray]:
-    """Text lines among the stroke components of a corner ``[h, w]`` bool → ``[4]`` xyxy px each."""
-    labels, count = ndimage.label(strokes)
-    if count < MARK_MIN_GLYPHS:
+class _Components:
+    """The stroke components of a stack of masks ``[m, h, w]`` bool, labelled in one pass: the masks
+    are stacked one above the other with a blank row between them, so no component spans two, and
+    each mask's components are a run of the labels (numbered in raster order). Per component
+    (``[count]``, in mask px): ``y0, x0, y1, x1`` (end exclusive), ``area``, ``thickness`` (area
+    over rim pixels: about half the stroke width); ``first [m + 1]``: mask ``j``'s components are
+    ``first[j]:first[j + 1]``."""
+
+    def __init__(self, masks: np.ndarray) -> None:
+        m, h, w = masks.shape
+        tall = np.zeros((m, h + 1, w), dtype=bool)
+        tall[:, :h] = masks
+        labels, count = ndimage.label(tall.reshape(m * (h + 1), w))
+        self.masks, self.labels = masks, labels.reshape(m, h + 1, w)[:, :h]
+        y0, self.x0, y1, self.x1 = ndimage.object_bounds(labels)
+        of_mask = y0 // (h + 1)  # [count] the mask each component is in, ascending
+        self.y0, self.y1 = y0 - of_mask * (h + 1), y1 - of_mask * (h + 1)
+        self.first = np.searchsorted(of_mask, np.arange(m + 1))
+        self.area = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+        padded = np.pad(tall.reshape(m * (h + 1), w), 1)
+        inner = padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+        rim = np.bincount(labels[padded[1:-1, 1:-1] & ~inner], minlength=count + 1)[1:]
+        self.thickness = self.area / np.maximum(rim, 1)
+
+
+def _lines_of(found: _Components, mask: int) -> list[np.ndarray]:
+    """Text lines among the stroke components of mask ``mask`` of ``found`` → ``[4]`` xyxy px
+    each, in that mask's pixels."""
+    start, stop = found.first[mask], found.first[mask + 1]
+    if stop - start < MARK_MIN_GLYPHS:
         return []
-    y0, x0, y1, x1 = ndimage.object_bounds(labels)
+    part = slice(start, stop)
+    y0, x0, y1, x1 = found.y0[part], found.x0[part], found.y1[part], found.x1[part]
     hs, ws = y1 - y0, x1 - x0
-    area = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    padded = np.pad(strokes, 1)
-    inner = padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-    rim = np.bincount(labels[strokes & ~inner], minlength=count + 1)[1:]
-    thickness = area / np.maximum(rim, 1)  # about half the stroke width
+    area, thickness = found.area[part], found.thickness[part]
+    strokes = found.masks[mask]
     fill = area / (hs * ws)
     low, high = MARK_GLYPH_HEIGHT
     glyph = ((hs >= low) & (hs <= max(2 * low, high * strokes.shape[0])) & (ws <= 4 * hs)
@@ -124,12 +150,13 @@ def _lines_of(strokes: np.ndarray) -> list[np.ndarray]:
     linked = (overlap >= 0.6 * shorter) & (taller <= 2 * shorter) & (gap <= 0.8 * taller) & (gap >= -1)
     first, second = np.nonzero(np.triu(linked, 1))
     roots = ndimage.join_pairs(idx.size, first, second)
-    glyph_map = glyph[np.maximum(labels - 1, 0)] & strokes
+    chains = np.flatnonzero(np.bincount(roots) >= MARK_MIN_GLYPHS)  # roots of chains long enough
+    if not chains.size:
+        return []
+    glyph_map = glyph[np.maximum(found.labels[mask] - 1 - start, 0)] & strokes
     lines = []
-    for root in unique(roots):
+    for root in chains:
         members = roots == root
-        if members.sum() < MARK_MIN_GLYPHS:
-            continue
         box = np.array([gx0[members].min(), gy0[members].min(), gx1[members].max(), gy1[members].max()])
         line_h = box[3] - box[1]
         stroke = thickness[idx][members]
