@@ -190,3 +190,19 @@ def test_label_requests_are_checked(detector):
         detector.detect(pixels, "person")
     with pytest.raises(ValueError, match="no label '\\?\\?\\?'"):
         detector.detect(pixels, {"???"})
+
+
+def test_the_best_labels_are_each_anchors_maximum_over_the_labels_asked_for():
+    """The anchors kept, their best score and its label are those of the maximum over the score
+    columns asked for, found without a maximum over every row (random scores, ties included)."""
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        anchors, labels = int(rng.integers(1, 300)), int(rng.integers(1, 20))
+        scores = np.round(rng.random((anchors, labels), dtype=np.float32) ** int(rng.integers(1, 6)), 2)
+        columns = np.sort(rng.choice(labels, int(rng.integers(1, labels + 1)), replace=False))
+        keep, best, label_ids = O._best_labels(scores, columns, 0.3)
+        among = scores[:, columns]
+        expected = np.flatnonzero(among.max(axis=1) >= 0.3)
+        np.testing.assert_array_equal(keep, expected)
+        np.testing.assert_array_equal(best, among[expected].max(axis=1))
+        np.testing.assert_array_equal(label_ids, columns[among[expected].argmax(axis=1)])
