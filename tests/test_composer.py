@@ -565,8 +565,8 @@ def test_a_face_some_sampled_crop_already_holds_adds_no_candidate():
     sal = blob_saliency([region], size)
     with_face = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head,
                             face_cores=people.face_cores(np.array([[300.0, 60, 340, 110]])))
-    plain = propose(size, region, aspect=9 / 16, saliency=sal, alternatives=False)
-    faced = propose(size, region, aspect=9 / 16, saliency=with_face, alternatives=False)
+    (plain,) = propose(size, region, aspects=[9 / 16], saliency=sal, alternatives=False)
+    (faced,) = propose(size, region, aspects=[9 / 16], saliency=with_face, alternatives=False)
     np.testing.assert_allclose(faced.boxes, plain.boxes)
 
 
@@ -579,7 +579,7 @@ def test_faces_side_by_side_leave_a_narrow_window_and_a_crop_there_cuts_none():
     sal = blob_saliency(list(heads), size)
     sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=heads)
     region = np.array([3.0, 15, 593, 346])
-    plain = propose(size, region, aspect=1.0, saliency=sal, alternatives=False).boxes
+    plain = propose(size, region, aspects=[1.0], saliency=sal, alternatives=False)[0].boxes
     assert composer._cut(composer.held_share(plain[: len(plain) - 3], heads)).all()  # every sampled crop cuts
     crop = np.array(compose(size, region, aspect=1.0, k=1, saliency=sal)[0].box_xyxy_px)
     share = B.box_coverage(crop[None], heads)[0]
@@ -714,3 +714,34 @@ def test_a_head_wider_than_the_crop_is_held_as_fully_as_the_crop_can():
     sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, people=person[None], heads=head[None])
     crop = compose(size, person, aspect=9 / 16, k=1, saliency=sal)[0].box_xyxy_px
     assert head[0] - 1e-6 <= crop[0] and crop[2] <= head[2] + 1e-6
+
+
+@pytest.mark.parametrize("fit", ["crop", "pad"])
+def test_ratios_proposed_together_are_proposed_as_one_at_a_time(fit):
+    """propose scores every ratio's candidates in one pass: each proposal is the one that ratio
+    gets alone — also where a term is active for one ratio only (headroom: crops
+    of a wide ratio are shorter than a tall region, those of a tall ratio are not), with faces,
+    heads, keep boxes and marks, and where the region does not fit."""
+    size = (640, 360)
+    region = np.array([250.0, 10, 390, 350])  # tall: 16:9 crops are shorter, 9:16 ones are not
+    head = people.head_boxes(np.array([[300.0, 40, 340, 90]]))
+    sal = blob_saliency([region], size)
+    sal = SaliencyMap(values=sal.values, edges=sal.edges, image_size=size, faces=head,
+                      face_cores=people.face_cores(np.array([[300.0, 40, 340, 90]])),
+                      heads=np.array([[420.0, 60, 450, 95]]))
+    kwargs = dict(saliency=sal, keep=np.array([[255.0, 200, 300, 260]]), marks=np.array([[560.0, 330, 630, 350]]),
+                  fit=fit)
+    aspects = [16 / 9, 9 / 16, 1.0, 4 / 5, 6.0]  # 6:1 cannot hold the region
+    together = propose(size, region, aspects=aspects, **kwargs)
+    assert len(together) == len(aspects)
+    terms = set()
+    for aspect, joint in zip(aspects, together):
+        (alone,) = propose(size, region, aspects=[aspect], **kwargs)
+        for field in ("boxes", "scores", "order", "fits"):
+            np.testing.assert_array_equal(getattr(joint, field), getattr(alone, field), err_msg=f"{aspect} {field}")
+        assert joint.terms.keys() == alone.terms.keys() and joint.aspect == alone.aspect
+        for name in alone.terms:
+            np.testing.assert_array_equal(joint.terms[name], alone.terms[name])
+        terms.add("headroom" in alone.terms)
+    if fit == "crop":  # letterboxes hold the region: no headroom term with fit="pad"
+        assert terms == {True, False}  # the headroom term is active for some ratios only

@@ -101,7 +101,7 @@ def test_one_dedup_rule_keeps_distinct_framings():
 
 def test_a_free_ratio_box_grows_to_hold_the_focus():
     source = decoder_proposal(np.array([[200, 100, 260, 160.0]]), np.array([0.7]))
-    proposal = source(None)
+    (proposal,) = source([None])
     chosen = select(proposal, None, focus=np.array([50, 50, 80, 80.0]), avoid=np.zeros((0, 4)), fit="crop", k=1,
                     image_size=(W, H), limits=RequestLimits(max_pixels=MAX_PIXELS))
     np.testing.assert_allclose(chosen.boxes[0], [50, 50, 260, 160])

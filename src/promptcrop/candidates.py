@@ -14,6 +14,7 @@ full upright image.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 from promptcrop import arrays as A
 from promptcrop import boxes as B
 from promptcrop.composer import ComposerConfig, propose
-from promptcrop.postprocess import CandidateSource, Explanation, decoder_proposal
+from promptcrop.postprocess import CandidateSource, Explanation, Proposal, decoder_proposal
 from promptcrop.request import CropRequest
 from promptcrop.results import GroundedBox
 from promptcrop.saliency import SaliencyMap, clear_of_marks, compute_saliency, salient_region
@@ -77,10 +78,10 @@ def composer_source(
     """The composer around ``region`` ``[4]`` as a candidate source; no ratio asked = the image's own."""
     width, height = image_size
 
-    def source(aspect: float | None) -> Any:
+    def source(aspects: Sequence[float | None]) -> list[Proposal]:
         return propose(
-            image_size, region, aspect=width / height if aspect is None else aspect, saliency=saliency,
-            keep=keep, focus=request.focus, fit=request.fit, config=config, marks=marks,
+            image_size, region, aspects=[width / height if aspect is None else aspect for aspect in aspects],
+            saliency=saliency, keep=keep, focus=request.focus, fit=request.fit, config=config, marks=marks,
             alternatives=request.k > 1,
         )
 

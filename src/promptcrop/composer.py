@@ -233,7 +233,7 @@ def propose(
     image_size: tuple[int, int],
     region_xyxy_px: BoxesLike,
     *,
-    aspect: float,
+    aspects: Sequence[float],
     saliency: SaliencyMap | None = None,
     keep: BoxesLike = (),
     focus: BoxesLike = (),
@@ -242,14 +242,16 @@ def propose(
     bounds: BoxesLike | None = None,
     marks: BoxesLike = (),
     alternatives: bool = True,
-) -> Proposal:
-    """The composer as a candidate source (:mod:`promptcrop.postprocess`): every candidate crop of
-    ratio ``aspect`` around the region, scored and ordered, not yet selected.
+) -> list[Proposal]:
+    """The composer as a candidate source (:mod:`promptcrop.postprocess`): for each ratio of
+    ``aspects`` (widths / heights > 0), in order, every candidate crop of that ratio around the
+    region, scored and ordered, not yet selected. The ratios' candidates are scored in one pass (the
+    scoring costs mostly per call, not per candidate, and a photo asks for several ratios at once);
+    each proposal is the one that ratio alone gets.
 
     ``image_size``: ``(W, H)``. ``region_xyxy_px``: ``[4]`` box to keep (clipped to the image;
-    RequestError if nothing is left). ``aspect``: width / height > 0. ``keep``: ``[K, 4]`` other
-    objects not to cut through; ``focus``: ``[F, 4]`` boxes that must stay too (united with the
-    region). ``saliency`` enables the border-clutter and content terms, and its ``faces`` are
+    RequestError if nothing is left). ``keep``: ``[K, 4]`` other objects not to cut through;
+    ``focus``: ``[F, 4]`` boxes that must stay too (united with the region). ``saliency`` enables the border-clutter and content terms, and its ``faces`` are
     kept whole whenever some crop can (a partial crop is never ordered above one that keeps the
     face, and one that cuts through a face comes last). ``fit``: when the region cannot fit the
     ratio inside the image, ``"crop"`` proposes the best partial crops (``fits`` False) and
@@ -261,9 +263,10 @@ def propose(
     below a crop that keeps far less of it). ``alternatives``: also propose tighter framings
     around the heart of the subject (never with focus boxes: they say what must stay).
     """
-    return _score(_enumerate(image_size, region_xyxy_px, aspect=aspect, saliency=saliency, keep=keep,
-                             focus=focus, fit=fit, config=config, bounds=bounds, alternatives=alternatives),
-                  saliency, marks).proposal
+    setting = _setting(image_size, region_xyxy_px, saliency=saliency, keep=keep, focus=focus, fit=fit, config=config,
+                       bounds=bounds, alternatives=alternatives)
+    found = [_enumerate(setting, aspect) for aspect in aspects]
+    return [scored.proposal for scored in _score(found, saliency, marks)] if found else []
 
 
 def compose(
@@ -300,9 +303,9 @@ def compose(
     if fit == "pad" and pad_color is None and image_rgb is None:
         raise ValueError('fit="pad" needs image_rgb (to pick the pad colour) or pad_color')
     require_number("dedup_iou", dedup_iou, 0.0, 1.0, low_open=True)
-    found = _enumerate(image_size, region_xyxy_px, aspect=aspect, saliency=saliency, keep=keep,
-                       focus=focus, fit=fit, config=config, bounds=bounds, alternatives=k > 1)
-    scored = _score(found, saliency, marks)
+    found = _enumerate(_setting(image_size, region_xyxy_px, saliency=saliency, keep=keep, focus=focus, fit=fit,
+                                config=config, bounds=bounds, alternatives=k > 1), aspect)
+    scored = _score([found], saliency, marks)[0]
     chosen = select(scored.proposal, found.aspect, focus=None, avoid=_as_boxes(avoid, "avoid"), fit=fit,
                     k=int(k), image_size=found.size, limits=NO_CANVAS_LIMIT, dedup_iou=dedup_iou)
     colour = None if not chosen.padded.any() else (pad_color or border_colour(image_rgb))
@@ -335,44 +338,68 @@ class _Scored:
     region: np.ndarray
 
 
-def _enumerate(
-    image_size: tuple[int, int], region_xyxy_px: BoxesLike, *, aspect: float, saliency: SaliencyMap | None,
-    keep: BoxesLike, focus: BoxesLike, fit: str, config: ComposerConfig | None, bounds: BoxesLike | None,
-    alternatives: bool,
-) -> _Found:
-    config = config or ComposerConfig()
+@dataclass(frozen=True, eq=False)
+class _Setting:
+    """What the candidates of every ratio share (:func:`_setting`): the image ``size``, the
+    ``region`` ``[4]`` (with the focus boxes), the ``frame`` ``[4]`` crops stay in and the ``full``
+    image box, the parsed ``focus`` and ``keep`` boxes ``[F, 4]`` / ``[K, 4]``, and the options."""
+
+    size: tuple[int, int]
+    region: np.ndarray
+    frame: np.ndarray
+    full: np.ndarray
+    focus: np.ndarray
+    keep: np.ndarray
+    config: ComposerConfig
+    fit: str
+    from_fill: bool
+    saliency: SaliencyMap | None
+    alternatives: bool
+
+
+def _setting(
+    image_size: tuple[int, int], region_xyxy_px: BoxesLike, *, saliency: SaliencyMap | None, keep: BoxesLike,
+    focus: BoxesLike, fit: str, config: ComposerConfig | None, bounds: BoxesLike | None, alternatives: bool,
+) -> _Setting:
+    """The arguments of :func:`propose` checked, and what does not depend on the ratio."""
     width, height = _check_image_size(image_size)
-    aspect = _check_aspect(aspect)
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     focus_boxes = _as_boxes(focus, "focus")
     region = required_region(region_xyxy_px, focus_boxes, width, height)
-    from_fill = bounds is None and saliency is not None and saliency.fill
+    from_fill = bool(bounds is None and saliency is not None and saliency.fill)
     if bounds is None and saliency is not None:
         bounds = saliency.content
     frame = _frame(bounds, region, width, height) if fit == "crop" else np.array([0, 0, width, height], float)
+    return _Setting((width, height), region, frame, np.array([0.0, 0.0, width, height]), focus_boxes,
+                    _as_boxes(keep, "keep"), config or ComposerConfig(), fit, from_fill, saliency, alternatives)
 
+
+def _enumerate(setting: _Setting, aspect: float) -> _Found:
+    """The candidate crops of one ratio (width / height)."""
+    aspect = _check_aspect(aspect)
+    (width, height), region, frame, full = setting.size, setting.region, setting.frame, setting.full
+    config, fit, saliency = setting.config, setting.fit, setting.saliency
     crops, fits = _candidates_in(frame, region, aspect, config, pad=fit == "pad")
-    full = np.array([0.0, 0.0, width, height])
     if not fits and not np.array_equal(frame, full):
         # A banner or bar is given up only when the region cannot be kept whole without it; blurred
         # fill also when crops taking it in keep clearly more of the region (a subject wider than
         # the ratio allows inside it, a video crop's fixed size).
         wider, wider_fits = _candidates_in(full, region, aspect, config, pad=False)
-        if wider_fits or (from_fill and _most_kept(crops, region) < FRAME_GIVE_UP * _most_kept(wider, region)):
+        if wider_fits or (setting.from_fill and _most_kept(crops, region) < FRAME_GIVE_UP * _most_kept(wider, region)):
             crops, fits = wider, wider_fits
-    if not fits and fit == "crop" and saliency is not None and not len(focus_boxes):
+    if not fits and fit == "crop" and saliency is not None and not len(setting.focus):
         # Crops shorter or narrower than the region slide along it: make sure one holds each face.
         crops = np.concatenate([crops, _on_faces(crops, saliency.faces, saliency.face_cores, frame, full)])
         # ... and, for a size whose every crop cuts through a face, the positions that cut none.
         crops = np.concatenate([crops, _clear_of_faces(crops, saliency.faces, saliency.face_cores, region, frame)])
-    if alternatives and fit == "crop" and saliency is not None and not len(focus_boxes):
+    if setting.alternatives and fit == "crop" and saliency is not None and not len(setting.focus):
         # Tighter framings (head and shoulders, the heart of the subject): crops holding the core.
         core = B.clamp_xyxy(core_region(saliency), width, height)
         if B.box_area(B.clamp_xyxy(core - np.tile(frame[:2], 2), *(frame[2:] - frame[:2]))) > 0:
             tighter, _ = _candidates_in(frame, core, aspect, config, pad=False)
             crops = np.concatenate([crops, tighter])
-    return _Found((width, height), aspect, region, crops, fits or fit == "pad", config, _as_boxes(keep, "keep"))
+    return _Found(setting.size, aspect, region, crops, fits or fit == "pad", config, setting.keep)
 
 
 def _on_faces(crops: np.ndarray, heads: np.ndarray, cores: np.ndarray, frame: np.ndarray,
@@ -460,37 +487,51 @@ def _starts_clear_of(spans: np.ndarray, length: float, low: float, high: float, 
     return [float(np.clip(preferred, lo, hi)) for lo, hi in intervals]
 
 
-def _score(found: _Found, saliency: SaliencyMap | None, marks: BoxesLike) -> _Scored:
-    """Composition scores, honest worth and the composer's order of ``found``'s candidates."""
-    crops, keep_boxes = found.crops, found.keep
+def _score(found: Sequence[_Found], saliency: SaliencyMap | None, marks: BoxesLike) -> list[_Scored]:
+    """Composition scores, honest worth and the composer's order of each of ``found``'s candidates
+    (the ratios of one region, scored in one pass: every value is each candidate's own, and the
+    ranking rules compare candidates of one ratio only)."""
+    first = found[0]
+    crops, keep_boxes, region = np.concatenate([f.crops for f in found]), first.keep, first.region
+    counts = [len(f.crops) for f in found]
     faces = saliency.faces if saliency is not None else np.zeros((0, 4))
     people = saliency.people if saliency is not None else np.zeros((0, 4))
     heads = saliency.heads if saliency is not None else np.zeros((0, 4))
     cores = saliency.face_cores if saliency is not None else faces
-    scores = score_candidates(
-        crops, image_size=found.size, region_xyxy_px=found.region, saliency=saliency, keep=keep_boxes,
-        config=found.config,
-    )
-    kept = B.box_coverage(crops, found.region[None])[:, 0]  # [N] share of the region inside each crop
+    scores = _score_groups(crops, counts, image_size=first.size, region=region, saliency=saliency,
+                           keep=keep_boxes, config=first.config)
+    kept = B.box_coverage(crops, region[None])[:, 0]  # [N] share of the region inside each crop
     # Honest scores: a crop is worth what it keeps of the region and of the faces and people in
     # it, so a poor crop scores low on any photo, and a crop that cannot keep the whole region
     # keeps its people before the rest of it.
     worth = kept * _people_kept(crops, faces) * _people_kept(crops, people)
-    total = scores.total * worth
     tier = _constraint_tier(crops, keep_boxes, faces, heads, cores)  # [N] 0 = best
-    # A crop keeping far less of the region than another crop of the same tier never outranks it.
-    levels, level_of = np.unique(tier, return_inverse=True)
-    best_kept = np.array([kept[tier == t].max() for t in levels])[level_of]
-    tier = 2 * tier + (kept < best_kept - FAR_LESS_KEPT)
+    # A crop keeping far less of the region than another crop of the same tier (and ratio) never
+    # outranks it.
+    group = np.repeat(np.arange(len(found)), counts)
+    levels, level_of = np.unique(group * (int(tier.max(initial=0)) + 1) + tier, return_inverse=True)
+    best_kept = np.full(len(levels), -np.inf)
+    np.maximum.at(best_kept, level_of.reshape(-1), kept)
+    tier = 2 * tier + (kept < best_kept[level_of.reshape(-1)] - FAR_LESS_KEPT)
     mark_boxes = _as_boxes(marks, "marks")
     if len(mark_boxes):  # the least of the constraints: below keeping the region and the faces
         tier = 2 * tier + (B.box_coverage(crops, mark_boxes) > CUT_TOLERANCE).any(axis=-1)
-    # Scores are in [0, 1], so subtracting the tier orders every lower tier below every higher one.
     holds_region = kept >= 1.0 - 1e-9
-    proposal = Proposal(boxes=crops, scores=total, aspect=found.aspect, order=total - tier,
-                        fits=holds_region if not found.fits else np.ones(len(crops), dtype=bool),
-                        terms=scores.terms)
-    return _Scored(proposal, scores, found.region)
+    out = []
+    for f, rows, own in zip(found, _group_rows(counts), scores):
+        total = own.total * worth[rows]
+        # Scores are in [0, 1], so subtracting the tier orders every lower tier below every higher one.
+        proposal = Proposal(boxes=f.crops, scores=total, aspect=f.aspect, order=total - tier[rows],
+                            fits=holds_region[rows] if not f.fits else np.ones(len(f.crops), dtype=bool),
+                            terms=own.terms)
+        out.append(_Scored(proposal, own, region))
+    return out
+
+
+def _group_rows(counts: Sequence[int]) -> list[slice]:
+    """The rows of consecutive groups of ``counts`` rows each."""
+    ends = np.cumsum(counts)
+    return [slice(int(end - count), int(end)) for count, end in zip(counts, ends)]
 
 
 def _people_kept(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -562,35 +603,50 @@ def score_candidates(
     ``keep`` ``[K, 4]`` and ``avoid`` ``[A, 4]`` as in :func:`compose`. Returns
     :class:`CandidateScores` (total ``[N]`` and one ``[N]`` array per active term).
     """
+    crops = np.asarray(crops_xyxy_px, dtype=np.float64).reshape(-1, 4)
+    return _score_groups(crops, [len(crops)], image_size=image_size,
+                         region=np.asarray(region_xyxy_px, dtype=np.float64).reshape(4), saliency=saliency,
+                         keep=_as_boxes(keep, "keep"), config=config)[0]
+
+
+def _score_groups(
+    crops: np.ndarray, counts: Sequence[int], *, image_size: tuple[int, int], region: np.ndarray,
+    saliency: SaliencyMap | None, keep: np.ndarray, config: ComposerConfig | None,
+) -> list[CandidateScores]:
+    """:func:`score_candidates` of consecutive groups of ``crops`` ``[N, 4]`` (``counts`` rows each),
+    computed in one pass: each group's scores are those it would get alone (the headroom term is
+    active or not per group, and the weights with it)."""
     config = config or ComposerConfig()
     width, height = _check_image_size(image_size)
-    crops = np.asarray(crops_xyxy_px, dtype=np.float64).reshape(-1, 4)
-    region = np.asarray(region_xyxy_px, dtype=np.float64).reshape(4)
-    keep_boxes = _as_boxes(keep, "keep")
     subject = kept_subject(crops, region)  # [N, 4]
     terms: dict[str, np.ndarray | None] = {
         "placement": _placement_term(crops, subject, config),
         "subject_size": _subject_size_term(crops, subject, config),
         "breathing_room": _breathing_term(crops, subject, region, width, height, config.margin,
                                           heads=None if saliency is None else saliency.faces),
-        "border_simplicity": _border_term(crops, saliency, keep_boxes, config.border_band),
+        "border_simplicity": _border_term(crops, saliency, keep, config.border_band),
         "content_kept": None if saliency is None else saliency.region_mass(crops),
         "size_prior": _size_prior_term(crops, width, height),
         "headroom": _headroom_term(crops, region),
         "centred": _centred_term(crops, saliency, config),
     }
-    active = {name: np.clip(v, 0.0, 1.0) for name, v in terms.items() if v is not None}
+    clipped = {name: np.clip(v, 0.0, 1.0) for name, v in terms.items() if v is not None}
     raw = config.weights()
     if saliency is not None:
         raw["centred"] *= evidence_weakness(saliency)
-    weight_sum = sum(raw[name] for name in active)
-    if weight_sum <= 0:
-        raise ValueError(f"all active composer terms {sorted(active)} have weight 0")
-    weights = {name: raw[name] / weight_sum for name in active}
-    total = np.zeros(len(crops))
-    for name, values in active.items():
-        total += weights[name] * values
-    return CandidateScores(total=np.clip(total, 0.0, 1.0), terms=active, weights=weights)
+    out = []
+    for rows in _group_rows(counts):
+        active = {name: values[rows] for name, values in clipped.items()
+                  if name != "headroom" or _shorter_than(crops[rows], region)}
+        weight_sum = sum(raw[name] for name in active)
+        if weight_sum <= 0:
+            raise ValueError(f"all active composer terms {sorted(active)} have weight 0")
+        weights = {name: raw[name] / weight_sum for name in active}
+        total = np.zeros(rows.stop - rows.start)
+        for name, values in active.items():
+            total += weights[name] * values
+        out.append(CandidateScores(total=np.clip(total, 0.0, 1.0), terms=active, weights=weights))
+    return out
 
 
 def enumerate_candidates(
@@ -788,11 +844,16 @@ def _headroom_term(crops: np.ndarray, region: np.ndarray) -> np.ndarray | None:
     A crop flush with the region's top (or above it) scores 1; one that drops a quarter of the
     region from the top scores 0.75.
     """
-    region_h = region[3] - region[1]
-    if not ((crops[:, 3] - crops[:, 1]) < region_h * (1 - 1e-9)).any():
+    if not _shorter_than(crops, region):
         return None
+    region_h = region[3] - region[1]
     top_cut = np.clip(crops[:, 1] - region[1], 0.0, region_h)
     return 1.0 - top_cut / max(region_h, 1e-9)
+
+
+def _shorter_than(crops: np.ndarray, region: np.ndarray) -> bool:
+    """Whether some crop ``[N, 4]`` is shorter than the region ``[4]`` (the headroom term's condition)."""
+    return bool(((crops[:, 3] - crops[:, 1]) < (region[3] - region[1]) * (1 - 1e-9)).any())
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -1,11 +1,12 @@
 """One post-processing path: candidate crops from any source → the request applied → the Prediction.
 
-A **candidate source** proposes crops for one requested ratio as a :class:`Proposal`: boxes
+A **candidate source** proposes crops for each requested ratio as a :class:`Proposal`: boxes
 ``[N, 4]`` xyxy pixels of the full, EXIF-upright image, scores ``[N]`` in [0, 1], and its own
 ranking. Sources: the composer (:func:`promptcrop.composer.propose`: composition-scored crops
 around the grounded or salient region — the ``zeroshot`` and ``offline`` modes and the decoder's
 fallback) and the trained decoder (:func:`decoder_proposal`, the ``clipcrop`` mode). Whatever the
-source, :func:`apply_request` then does, per requested ratio and in this order:
+source (asked once for every requested ratio), :func:`apply_request` then does, per requested ratio
+and in this order:
 
 1. **fit** — each box becomes the ratio around itself and the caller's focus boxes: a box already
    at the ratio that holds them is kept; otherwise the smallest box of the ratio holding both,
@@ -91,8 +92,10 @@ class Proposal:
             raise InternalError(f"a proposal needs one score, order and fits flag per box ({n} boxes)")
 
 
-#: What a mode hands to :func:`apply_request`: the proposal for a ratio (``None`` = no ratio asked).
-CandidateSource = Callable[[float | None], Proposal]
+#: What a mode hands to :func:`apply_request`: the proposals for the requested ratios (``None`` = no
+#: ratio asked), one per ratio in request order, from one call (a source may share work between
+#: ratios: the composer scores every ratio's candidates in one pass).
+CandidateSource = Callable[[Sequence[float | None]], list[Proposal]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,8 +134,10 @@ def apply_request(
     width, height = image_size
     focus = focus_box(request.focus, width, height)
     crops: list[CropResult] = []
-    for aspect in request.aspects:
-        proposal = source(aspect.value)
+    proposals = source([aspect.value for aspect in request.aspects])
+    if len(proposals) != len(request.aspects):
+        raise InternalError(f"a candidate source gave {len(proposals)} proposals for {len(request.aspects)} ratios")
+    for aspect, proposal in zip(request.aspects, proposals):
         ratio = aspect.value if aspect.value is not None else proposal.aspect
         chosen = select(
             proposal, ratio, focus=focus, avoid=request.avoid, fit=request.fit, k=request.k,
@@ -163,7 +168,9 @@ def select(
     """
     width, height = image_size
     fitted, held, padded = fit_boxes(proposal.boxes, aspect, focus, fit, width, height)
-    canvas = np.array([round_letterbox(b, aspect) if p else np.zeros(4) for b, p in zip(fitted, padded)])
+    canvas = np.zeros((len(fitted), 4))
+    for i in np.flatnonzero(padded):  # letterboxes only: most crops are none
+        canvas[i] = round_letterbox(fitted[i], aspect)
     sides = (canvas[:, 2:] - canvas[:, :2]).astype(np.int64)  # [N, 2] W, H of each letterbox
     allowed = sides.prod(axis=-1) <= limits.max_pixels
     if not allowed.any():
@@ -347,7 +354,7 @@ def decoder_proposal(boxes_xyxy_px: np.ndarray, scores: np.ndarray) -> Candidate
     """The trained decoder as a candidate source: its free-ratio boxes ``[N, 4]`` xyxy px (usable
     ones, :func:`promptcrop.boxes.repair_xyxy_px`) and scores ``[N]``, the same for every ratio."""
     proposal = Proposal(boxes=boxes_xyxy_px, scores=scores, aspect=None)
-    return lambda _aspect: proposal
+    return lambda aspects: [proposal] * len(aspects)
 
 
 # ---------------------------------------------------------------------- results
