@@ -324,7 +324,7 @@ def _to_rgb(img: Image.Image) -> tuple[Image.Image, bool]:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB"), colour_converted
-    return img.convert("RGB"), colour_converted
+    return (img if img.mode == "RGB" else img.convert("RGB")), colour_converted  # convert would copy an RGB image
 
 
 def _cmyk_to_srgb(img: Image.Image) -> Image.Image:
