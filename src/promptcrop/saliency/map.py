@@ -6,6 +6,7 @@ mass inside a box, or the clutter along its border, costs O(1) per box).
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable
@@ -137,8 +138,6 @@ class SaliencyMap:
     heads: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     marks: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     fill: bool = False
-    _sat_values: np.ndarray = field(init=False, repr=False)
-    _sat_clutter: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float32)
@@ -169,9 +168,17 @@ class SaliencyMap:
         self.content = full if self.content is None else np.asarray(self.content, dtype=np.float64).reshape(4)
         if not np.isfinite(self.content).all() or (self.content[2:] <= self.content[:2]).any():
             raise ValueError(f"content must be a box [x1, y1, x2, y2] with area, got {self.content.tolist()}")
-        self._sat_values = integral(self.values)
-        # Clutter along a crop border: cutting through edges or through salient content.
-        self._sat_clutter = integral(np.maximum(self.edges, self.values))
+
+    # The summed-area tables, built when first read: a map made on the way to another (the reduced
+    # copy's, before its boxes are scaled to the full image) never needs them.
+    @functools.cached_property
+    def _sat_values(self) -> np.ndarray:
+        return integral(self.values)
+
+    @functools.cached_property
+    def _sat_clutter(self) -> np.ndarray:
+        """Clutter along a crop border: cutting through edges or through salient content."""
+        return integral(np.maximum(self.edges, self.values))
 
     @property
     def scale(self) -> tuple[float, float]:
