@@ -4,7 +4,7 @@
     python benchmarks/fresh_photos.py --run [--repeats N]  # fetch, then benchmarks/real_photos.py on them
 
 The development set of ``benchmarks/real_photos.py`` has been looked at for many passes, its check
-half included, so its figures are development figures. These two hundred and nineteen photos ship inside
+half included, so its figures are development figures. These two hundred and forty-eight photos ship inside
 packages that promptcrop does not use (:data:`SOURCES`: YOLO's two sample photos in
 ``ultralytics``, five animal and landscape photos in ``gradio``, a group photo in ``insightface``,
 a portrait in ``mahotas``, the raccoon of ``scipy.misc.face`` in scipy 1.9.3; then, in a second
@@ -28,7 +28,10 @@ twenty-three in Debian documentation, example and data packages: ``petsc3.18-doc
 ``gnome-control-center-data`` (account pictures), ``libsixel-examples`` and ``gambas3-examples``;
 in a thirteenth, twenty-five in the source archives of ``piexif`` and ``fer`` and in npm's
 ``node-vibrant``, ``colorthief``, ``flexslider``, ``soft-ui-design-system``,
-``material-dashboard-react`` and ``startbootstrap-resume``).
+``material-dashboard-react`` and ``startbootstrap-resume``; in a fourteenth, twenty-nine in the
+source archive of ``dlib`` 19.5.0 (its face detection examples), in Debian's ``palapeli-data`` (its
+puzzle photos) and ``plasma-workspace-data`` (account pictures), and in npm's
+``startbootstrap-clean-blog``, ``startbootstrap-creative`` and ``startbootstrap-stylish-portfolio``).
 Each batch was annotated before any method ran on it (``benchmarks/fresh_photos_annotations.json``,
 the development set's rules, docs/REAL_PHOTOS.md), and its first run is reported as it was. The photos
 have been looked at since: a change tuned on them makes them development photos too.
@@ -42,7 +45,7 @@ package (``.deb``) from its URL on deb.debian.org, pinned in :data:`DEBS` with i
 imported. Each photo is read out of its archive (a ``.deb``'s from the ``data.tar`` inside it),
 checked against its SHA-256 and written to ``DIR`` (scipy's raccoon, stored as raw pixels, and a
 BMP, which libvips does not read, as a PNG). Default ``DIR``: ``$XDG_CACHE_HOME/promptcrop/fresh-photos`` (``~/.cache/...``).
-The archives take about 1.8 GB, downloaded once and kept in ``DIR`` (1.2 GB of it Debian packages,
+The archives take about 1.9 GB, downloaded once and kept in ``DIR`` (1.2 GB of it Debian packages,
 0.8 GB of that the two TeX Live documentation packages that hold six of the twelfth batch's photos).
 """
 
@@ -726,6 +729,86 @@ SOURCES = (
                "63cc0883e2b111ee5549d88e1a7a762ccf9c51b8887fbfd66609ce5126777221"),
           )),
     )),
+    # the fourteenth batch (annotated before any method ran on them): photos in the source archive of
+    # dlib 19.5.0 (47 MB: it ships its documentation's copy of the examples, PASCAL VOC groups for
+    # face detection and a street of cars, which 20.0.1's leaves out), in Debian's palapeli-data
+    # (its puzzle photos) and plasma-workspace-data (Plasma's account pictures), and in npm's
+    # startbootstrap-clean-blog, startbootstrap-creative and startbootstrap-stylish-portfolio (web
+    # theme photos); named PACKAGE__FILE
+    *in_folders((
+          ("sdist", "dlib==19.5.0", "dlib-19.5.0/docs/docs/cache/examples/faces", (
+              ("dlib__2007_007763.jpg", "2007_007763.jpg",
+               "17d9897dd55d38179f51dc18371b3f4495a606aaa2846e25a3cb6a58b3a97c89"),
+              ("dlib__2008_001009.jpg", "2008_001009.jpg",
+               "2509864113a286bf245161d0317a18c38b6a6641135969847a7e59dff359c52c"),
+              ("dlib__2008_001322.jpg", "2008_001322.jpg",
+               "2ea5a60f5347baab8da6eccce43b0320d63da1368d7710fb15cbff8a790bc626"),
+              ("dlib__2008_002079.jpg", "2008_002079.jpg",
+               "f929bdf416d756b37eb90c119b892eba5d21041b134883e18d827bce641fb48f"),
+              ("dlib__2008_002470.jpg", "2008_002470.jpg",
+               "14b543e3ac55b497aaaba9dc03a39be04c8ae670851b3f78f9f5adb08295d780"),
+              ("dlib__2008_002506.jpg", "2008_002506.jpg",
+               "ede6804edf0ec005144ffe7f0f2b56bd2aa1d21beee79d29f72cb16ead19a447"),
+              ("dlib__2008_004176.jpg", "2008_004176.jpg",
+               "92a075f5e1d279f009ab4809592aaf0109e429adf3266e5aa8ce2755730b41c2"),
+              ("dlib__2008_007676.jpg", "2008_007676.jpg",
+               "09a0e07d6fb3b4276e73b9f6450b5c69d97d3e3b75807948caf6defd40260e6f"),
+              ("dlib__2009_004587.jpg", "2009_004587.jpg",
+               "2dc5d52a5388499cf912d7d99dc9d05e4bec7651153331f40e81ae4813bb317c"),
+          )),
+          ("sdist", "dlib==19.5.0", "dlib-19.5.0/docs/docs/cache/examples", (
+              ("dlib__mmod_cars_test_image.jpg", "mmod_cars_test_image.jpg",
+               "af73347a84a5cc3d7106ff079b874c421566ee5cb2d4c9ec761e9ae9f9f7b682"),
+          )),
+          ("deb", "palapeli-data==4:22.12.3-1", "usr/share/palapeli/collection", (
+              ("palapeli-data__castle-maintenon.jpg", "castle-maintenon.jpg",
+               "f4a6bf48b97d97715413f9ebd2d8744bd46df0e492bc8326e2513d51084f2612"),
+              ("palapeli-data__cincinnati-bridge.jpg", "cincinnati-bridge.jpg",
+               "09772d09318b34a5c5edd58ee86ff462bcd2907006f31cc8e0704310f8e9ab60"),
+              ("palapeli-data__european-honey-bee.jpg", "european-honey-bee.jpg",
+               "9d54ae706bddd899c91b2b801d9ca4556a5a9a399b4043f9d539df62a8cb7f27"),
+              ("palapeli-data__panther-chameleon-female.jpg", "panther-chameleon-female.jpg",
+               "adb9e2834a8a3db40ca3817452b956ada527085e5aa2bd604c465651a3834ae4"),
+          )),
+          ("deb", "plasma-workspace-data==4:5.27.5-2+deb12u2", "usr/share/plasma/avatars/photos", (
+              ("plasma-workspace-data__Astronaut.png", "Astronaut.png",
+               "2684f214319779d4112fc8973722f47d61b7aaf5a33820a1c7e0a6945e3a158a"),
+              ("plasma-workspace-data__Books.png", "Books.png",
+               "521fb2edf667de1ffb8abc771b3b7b2b53b82b0927fa10a01295400dbd9e8f0d"),
+              ("plasma-workspace-data__Cat.png", "Cat.png",
+               "77b346036fa387c9e9fcb6a38b359fc8a675662f64363ebc5b4b4ab1283cec8a"),
+              ("plasma-workspace-data__Cocktail.png", "Cocktail.png",
+               "08c60a9b2deef1cb57000ec2d54e437f43067f5b593fe7d3b9eeb7016c0f6058"),
+              ("plasma-workspace-data__Dog.png", "Dog.png",
+               "ff0d1599c4021be70d751ed3b3d0937618be6f898b1e84849e0b14f6c33762f4"),
+              ("plasma-workspace-data__Owl.png", "Owl.png",
+               "3dd131f7b44479fd934abc1098a0e779663c392382f176bb1aa49022fde4c3f3"),
+              ("plasma-workspace-data__Parrot.png", "Parrot.png",
+               "dab45ab561fe50bfb2711b71970b1ab52a6c3a0297f51a1be16af752beda1fdf"),
+              ("plasma-workspace-data__Soccer.png", "Soccer.png",
+               "735540e11340a968f36d3b700215b2cd3273b4f2b127f4b55872d3c0337a827f"),
+          )),
+          ("npm", "startbootstrap-clean-blog==6.0.9", "package/dist/assets/img", (
+              ("startbootstrap-clean-blog__contact-bg.jpg", "contact-bg.jpg",
+               "55fa654fa6c599df8a57a1a13b45365b69541a98877d303849fa5bbf8de16f0c"),
+              ("startbootstrap-clean-blog__post-bg.jpg", "post-bg.jpg",
+               "998d75a7b556b3106129d59cc14fd403255225e851cf2ffa552f2666a6f8dfb8"),
+              ("startbootstrap-clean-blog__post-sample-image.jpg", "post-sample-image.jpg",
+               "a3c36ec3463aaa4503459c5afd9a1f29460144d90e488d6fba56845c8eb2179e"),
+          )),
+          ("npm", "startbootstrap-creative==7.0.7", "package/dist/assets/img", (
+              ("startbootstrap-creative__3.jpg", "portfolio/fullsize/3.jpg",
+               "b587cdabd57a6825115f40551465bbd12b9812906a2e8a0c8fe5e30b3d468ecf"),
+              ("startbootstrap-creative__bg-masthead.jpg", "bg-masthead.jpg",
+               "56952d339dc106b5c82c4a29d10c8d3e54dc2222e466ece327b88523aac2dd19"),
+          )),
+          ("npm", "startbootstrap-stylish-portfolio==6.0.6", "package/dist/assets/img", (
+              ("startbootstrap-stylish-portfolio__portfolio-2.jpg", "portfolio-2.jpg",
+               "3a07fb6859a7cf8a54ea2150876603e6aef52d69f9368d4c851d5dbf4e3e0f91"),
+              ("startbootstrap-stylish-portfolio__portfolio-3.jpg", "portfolio-3.jpg",
+               "9d6013b78c0861d449c919397bb2699e5ef11e88589a46a3c609306d6ac52785"),
+          )),
+    )),
 )
 #: The Debian packages of :data:`SOURCES` and of benchmarks/fresh_clips.py's clips by requirement:
 #: the URL of the ``.deb`` in deb.debian.org's pool and its SHA-256 (as bookworm's Packages index
@@ -796,6 +879,13 @@ DEBS = {
     "texlive-publishers-doc==2022.20230122-4": (
         "https://deb.debian.org/debian/pool/main/t/texlive-extra/texlive-publishers-doc_2022.20230122-4_all.deb",
         "9b632913d4b0d0871bef41c414fc7ce1167e3bacb55b140901df0c95df1c5765"),
+    "palapeli-data==4:22.12.3-1": (
+        "https://deb.debian.org/debian/pool/main/p/palapeli/palapeli-data_22.12.3-1_all.deb",
+        "69a15dce2ac25ed8708ac518cd0cee5f4eb0c70ed15da2fdb8899a19ac0ee058"),
+    "plasma-workspace-data==4:5.27.5-2+deb12u2": (
+        "https://deb.debian.org/debian/pool/main/p/plasma-workspace/"
+        "plasma-workspace-data_5.27.5-2+deb12u2_all.deb",
+        "057cda470bd0baf616b3e873bcaf993018d96c8ad30b09535c487f88554e6ea2"),
     # benchmarks/fresh_clips.py's (trixie's for the crate's)
     "librust-vid-dup-finder-lib-dev==0.1.1-2": (
         "https://deb.debian.org/debian/pool/main/r/rust-vid-dup-finder-lib/"
