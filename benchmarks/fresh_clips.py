@@ -71,12 +71,24 @@ The twenty-second pass added four more the same way, first run on that pass's co
   960 x 540 at 24 fps, 11.3 s, one shot, the camera swooping round it and flying in until it fills
   the frame.
 
+The twenty-third pass added three more the same way, annotated before any method ran on them:
+
+- ``tailor.mp4`` (``video-stitch``'s npm tarball: its test asset): the first 30 s of a music
+  video, 1280 x 720 at 23.976 fps, letterboxed to 2.39:1, 19 shots cut hard: a woman and a man at
+  a dinner table, dancing, her on a bicycle, the two close together, their Dobermans, the two on
+  white horses; faces in most shots, two in the two-shots;
+- ``blupi_history2.mkv`` and ``blupi_play105.mkv`` (Debian trixie's ``planetblupi-common``: the
+  game's rendered movies), 320 x 240 at 12 fps: a robot rolling at the camera until it fills the
+  frame and the picture breaks into TV static (12 s, the static runs given as shots without a
+  subject); a cartoon character at the foot of a tower, the camera swooping round him and pulling
+  back until he is small (9 s, one shot).
+
 Their subject and faces were drawn by looking at frames under a pixel grid (every 10th frame, each
 shot's first and last, more where the motion turns) before any method ran on them, in
 ``benchmarks/reframe_fresh_annotations.json`` (its ``_about`` says what the subject is in each clip).
 
 ``python benchmarks/fresh_clips.py [--out DIR]`` fetches them (the source archives are downloaded
-once, about 410 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
+once, about 440 MB, through ``benchmarks/fresh_photos.py``'s download code: checked against the
 index's SHA-256, each clip against its own); ``python benchmarks/reframe.py --fresh-clips DIR``
 scores every method on them (``--clips 0`` for these alone).
 """
@@ -170,6 +182,16 @@ CLIPS += in_folders((
     )),
     ("deb", "pampi==1.1+dfsg1-7", "usr/share/pampi/presentations/data/pampi-help", (
         ("pampi_tour.mp4", "tour.mp4", "91710dd894ba07c35dbbe7b808f67fca67e64568a1aa0b61019b47a6ee18f02a"),
+    )),
+))
+# the twenty-third pass's three (annotated before any method ran on them)
+CLIPS += in_folders((
+    ("npm", "video-stitch==1.7.1", "package/test/assets", (
+        ("tailor.mp4", "tailor.mp4", "2efdd1a8a15063898a8098efd31dbf0216102fbb6c8afc04e4071de9ccc811bb"),
+    )),
+    ("deb", "planetblupi-common==1.15.1-1", "usr/share/planetblupi/movie", (
+        ("blupi_history2.mkv", "history2.mkv", "4a018fa57359cafb05256682451a43ff19baab25730bb3fb1fdf23c7fd5be017"),
+        ("blupi_play105.mkv", "play105.mkv", "be770bc1793b32726cfe0fd09142874309e3f6eba160afc95b1e3640abfdf64b"),
     )),
 ))
 

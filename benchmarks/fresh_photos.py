@@ -913,6 +913,9 @@ DEBS = {
     "pampi==1.1+dfsg1-7": (
         "https://deb.debian.org/debian/pool/main/p/pampi/pampi_1.1+dfsg1-7_all.deb",
         "ddfcb7d31537cf8ed485f624e4eb64148805453b315d85694ce6b69e5491a9ef"),
+    "planetblupi-common==1.15.1-1": (  # trixie's
+        "https://deb.debian.org/debian/pool/main/p/planetblupi/planetblupi-common_1.15.1-1_all.deb",
+        "a0356aeaec02a34178bf4c88c0866d837667e9e5c650193ecf1dd2d5f039f4fc"),
 }
 #: scipy.misc.face: bz2-compressed 8-bit RGB pixels, 768 rows of 1024.
 RACCOON_SHAPE = (768, 1024, 3)
