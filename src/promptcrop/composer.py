@@ -510,9 +510,10 @@ def _score(found: Sequence[_Found], saliency: SaliencyMap | None, marks: BoxesLi
     # outranks it.
     group = np.repeat(np.arange(len(found)), counts)
     levels, level_of = np.unique(group * (int(tier.max(initial=0)) + 1) + tier, return_inverse=True)
+    level_of = level_of.reshape(-1)  # [N] each crop's (ratio, tier)
     best_kept = np.full(len(levels), -np.inf)
-    np.maximum.at(best_kept, level_of.reshape(-1), kept)
-    tier = 2 * tier + (kept < best_kept[level_of.reshape(-1)] - FAR_LESS_KEPT)
+    np.maximum.at(best_kept, level_of, kept)
+    tier = 2 * tier + (kept < best_kept[level_of] - FAR_LESS_KEPT)
     mark_boxes = _as_boxes(marks, "marks")
     if len(mark_boxes):  # the least of the constraints: below keeping the region and the faces
         tier = 2 * tier + (B.box_coverage(crops, mark_boxes) > CUT_TOLERANCE).any(axis=-1)
